@@ -73,20 +73,20 @@ def Hybrid_YarnAttr : AttrDef<Hybrid_Dialect, "Yarn"> {
   let mnemonic = "yarn";
   let summary = "YaRN rotary frequency scaling";
   let description = [{
-    `inv_freq_j = theta^(-2j/d)`; correction dims
-    `d(r) = d * ln(original / (2 pi r)) / (2 ln theta)`, `low = floor(d(beta_fast))`,
-    `high = ceil(d(beta_slow))`, `ramp_j = clamp((j - low) / (high - low), 0, 1)`,
+    For a rotary slice of `d` elements: `inv_freq_j = theta^(-2j/d)`;
+    correction dims `c(r) = d ln(original / (2 pi r)) / (2 ln theta)`,
+    `low = c(beta_fast)`, `high = c(beta_slow)` (floored / ceiled when
+    `truncate`), `ramp_j = clamp((j - low) / (high - low), 0, 1)`,
     `inv_freq'_j = inv_freq_j (1 - ramp_j) + inv_freq_j / factor * ramp_j`.
-    cos/sin are multiplied by `mscale(factor, mscale) / mscale(factor, mscale_all_dim)`
-    with `mscale(s, m) = 0.1 m ln(s) + 1` (1 when s <= 1). See models.md 3.6.
+    cos and sin are multiplied by `attention_factor`. See models.md 3.6.
 
     ```mlir
-    #hybrid.yarn<factor = 40, original = 4096, beta_fast = 32, beta_slow = 1, mscale = 1, mscale_all_dim = 1>
+    #hybrid.yarn<factor = 40.0, original = 4096, beta_fast = 32.0, beta_slow = 1.0, attention_factor = 1.0, truncate = true>
     ```
   }];
   let parameters = (ins APFloatParameter<"">:$factor, "int64_t":$original,
                         APFloatParameter<"">:$betaFast, APFloatParameter<"">:$betaSlow,
-                        APFloatParameter<"">:$mscale, APFloatParameter<"">:$mscaleAllDim);
+                        APFloatParameter<"">:$attentionFactor, "bool":$truncate);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
 }

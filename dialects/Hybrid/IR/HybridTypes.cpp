@@ -118,9 +118,9 @@ RecurrentStateType::verify(function_ref<InFlightDiagnostic()> emitError,
 int64_t KVCacheType::getBytes() const {
   return 2 * product(getShape()) * elementBytes(getElementType());
 }
-// Latent and rope key for one position.
+// Latent and rope key for one position: the shape lists the two lengths.
 int64_t LatentCacheType::getBytes() const {
-  return product(getShape()) * elementBytes(getElementType());
+  return (getShape()[0] + getShape()[1]) * elementBytes(getElementType());
 }
 int64_t ConvStateType::getBytes() const {
   return product(getShape()) * elementBytes(getElementType());
@@ -134,29 +134,30 @@ int64_t RecurrentStateType::getBytes() const {
 //===----------------------------------------------------------------------===//
 
 Attribute YarnAttr::parse(AsmParser &parser, Type) {
-  double factor, betaFast, betaSlow, mscale, mscaleAllDim;
+  double factor, betaFast, betaSlow, attentionFactor;
   int64_t original;
+  StringRef truncate;
   llvm::SMLoc loc = parser.getCurrentLocation();
-  auto field = [&](StringRef key, auto &value) -> ParseResult {
-    if (parser.parseKeyword(key) || parser.parseEqual())
-      return failure();
-    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>)
-      return parser.parseFloat(value);
-    else
-      return parser.parseInteger(value);
+  auto key = [&](StringRef name) {
+    return ParseResult(failure(parser.parseKeyword(name) || parser.parseEqual()));
   };
-  if (parser.parseLess() || field("factor", factor) || parser.parseComma() ||
-      field("original", original) || parser.parseComma() ||
-      field("beta_fast", betaFast) || parser.parseComma() ||
-      field("beta_slow", betaSlow) || parser.parseComma() ||
-      field("mscale", mscale) || parser.parseComma() ||
-      field("mscale_all_dim", mscaleAllDim) || parser.parseGreater())
+  if (parser.parseLess() || key("factor") || parser.parseFloat(factor) ||
+      parser.parseComma() || key("original") || parser.parseInteger(original) ||
+      parser.parseComma() || key("beta_fast") || parser.parseFloat(betaFast) ||
+      parser.parseComma() || key("beta_slow") || parser.parseFloat(betaSlow) ||
+      parser.parseComma() || key("attention_factor") ||
+      parser.parseFloat(attentionFactor) || parser.parseComma() ||
+      key("truncate") || parser.parseKeyword(&truncate) || parser.parseGreater())
     return {};
-  return YarnAttr::getChecked([&] { return parser.emitError(loc); },
-                              parser.getContext(), llvm::APFloat(factor),
-                              original, llvm::APFloat(betaFast),
-                              llvm::APFloat(betaSlow), llvm::APFloat(mscale),
-                              llvm::APFloat(mscaleAllDim));
+  if (truncate != "true" && truncate != "false") {
+    parser.emitError(loc, "yarn truncate must be true or false");
+    return {};
+  }
+  return YarnAttr::getChecked(
+      [&] { return parser.emitError(loc); }, parser.getContext(),
+      llvm::APFloat(factor), original, llvm::APFloat(betaFast),
+      llvm::APFloat(betaSlow), llvm::APFloat(attentionFactor),
+      truncate == "true");
 }
 
 void YarnAttr::print(AsmPrinter &printer) const {
@@ -171,17 +172,15 @@ void YarnAttr::print(AsmPrinter &printer) const {
   printer << ", ";
   number("beta_slow", getBetaSlow());
   printer << ", ";
-  number("mscale", getMscale());
-  printer << ", ";
-  number("mscale_all_dim", getMscaleAllDim());
-  printer << '>';
+  number("attention_factor", getAttentionFactor());
+  printer << ", truncate = " << (getTruncate() ? "true" : "false") << '>';
 }
 
 LogicalResult YarnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                llvm::APFloat factorValue, int64_t original,
                                llvm::APFloat betaFastValue,
-                               llvm::APFloat betaSlowValue, llvm::APFloat,
-                               llvm::APFloat) {
+                               llvm::APFloat betaSlowValue,
+                               llvm::APFloat attentionFactor, bool) {
   double factor = factorValue.convertToDouble();
   double betaFast = betaFastValue.convertToDouble();
   double betaSlow = betaSlowValue.convertToDouble();
@@ -193,5 +192,7 @@ LogicalResult YarnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (!(betaFast > betaSlow) || !(betaSlow > 0.0))
     return emitError() << "yarn needs beta_fast > beta_slow > 0, got "
                        << betaFast << " and " << betaSlow;
+  if (!(attentionFactor.convertToDouble() > 0.0))
+    return emitError() << "yarn attention_factor must be positive";
   return success();
 }

@@ -1,0 +1,161 @@
+//===- Driver.cpp - The hybridc compiler driver -----------------*- C++ -*-===//
+//
+// hybridc MODEL [--emit=hybrid] [--report[=json]] [-o FILE]
+//
+// Imports MODEL (a checkpoint folder or a config.json), runs the passes of
+// each stage the requested output needs, and writes the result atomically:
+// a failed run never leaves a partial output file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Driver/Driver.h"
+#include "compiler/Driver/Report.h"
+
+#include "dialects/Hybrid/IR/HybridOps.h"
+#include "frontends/HF/Import.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+using namespace mlir;
+
+namespace {
+cl::OptionCategory category("hybridc options");
+
+cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                               cl::desc("<checkpoint folder or config.json>"),
+                               cl::cat(category));
+cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(category));
+
+enum class EmitLevel { None, Hybrid };
+cl::opt<EmitLevel> emit(
+    "emit", cl::desc("Print the IR of a compilation stage"),
+    cl::values(clEnumValN(EmitLevel::Hybrid, "hybrid",
+                          "layer-level hybrid dialect, as imported")),
+    cl::init(EmitLevel::None), cl::cat(category));
+
+cl::opt<std::string> report(
+    "report", cl::ValueOptional,
+    cl::desc("Print parameters, FLOPs and state sizes (--report=json for "
+             "machine-readable output)"),
+    cl::value_desc("table|json"), cl::cat(category));
+
+cl::opt<std::string> stateDType(
+    "dtype",
+    cl::desc("Element type of KV caches and conv windows: bf16, f16 or f32 "
+             "(default: the checkpoint's dtype)"),
+    cl::cat(category));
+
+cl::opt<bool> printIRAfterAll("print-ir-after-all",
+                              cl::desc("Print the IR after every pass"),
+                              cl::cat(category));
+cl::list<std::string> printIRAfter(
+    "print-ir-after", cl::desc("Print the IR after the named pass"),
+    cl::value_desc("pass"), cl::CommaSeparated, cl::cat(category));
+
+int fail(const Twine &message) {
+  WithColor::error(errs(), "hybridc") << message << "\n";
+  return 1;
+}
+
+/// The hybrid-level cleanup every import goes through.
+void buildHybridPipeline(PassManager &pm) {
+  // Folds what the import left foldable and drops weights no op uses.
+  pm.addPass(createCanonicalizerPass());
+  // Merges identical weight references (e.g. a tied embedding and head).
+  pm.addPass(createCSEPass());
+}
+
+/// Sets up --print-ir-after(-all); fails on a pass name the pipeline lacks.
+LogicalResult configureIRPrinting(PassManager &pm) {
+  std::vector<std::string> known;
+  for (Pass &pass : pm.getPasses())
+    known.push_back(pass.getArgument().str());
+  for (const std::string &name : printIRAfter)
+    if (!llvm::is_contained(known, name)) {
+      std::string list;
+      for (const std::string &k : known)
+        list += (list.empty() ? "" : ", ") + k;
+      fail("--print-ir-after: no pass '" + name + "' in this pipeline (" +
+           list + ")");
+      return failure();
+    }
+  if (!printIRAfterAll && printIRAfter.empty())
+    return success();
+  pm.getContext()->disableMultithreading();
+  std::vector<std::string> selected(printIRAfter.begin(), printIRAfter.end());
+  bool all = printIRAfterAll;
+  pm.enableIRPrinting(
+      /*shouldPrintBeforePass=*/[](Pass *, Operation *) { return false; },
+      /*shouldPrintAfterPass=*/
+      [selected, all](Pass *pass, Operation *) {
+        return all || llvm::is_contained(selected, pass->getArgument().str());
+      },
+      /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+      /*printAfterOnlyOnFailure=*/false, errs());
+  return success();
+}
+} // namespace
+
+int hybridc::runHybridc(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "HybridC: ahead-of-time compiler for hybrid and Mixture-of-Experts "
+      "language models\n");
+
+  bool wantReport = report.getNumOccurrences() > 0;
+  if (wantReport && report != "" && report != "table" && report != "json")
+    return fail("--report: expected 'table' or 'json', got '" + report + "'");
+  if (!wantReport && emit == EmitLevel::None)
+    return fail("nothing to do: writing a deployable artifact needs the CPU "
+                "backend, which this build does not have yet; use "
+                "--emit=hybrid to print the imported IR or --report for the "
+                "model's numbers");
+  if (wantReport && emit != EmitLevel::None)
+    return fail("--report and --emit write different outputs; give one");
+
+  MLIRContext context;
+  Expected<hybrid::hf::ImportResult> imported = hybrid::hf::importModel(
+      context, modelPath, hybrid::hf::ImportOptions{stateDType});
+  if (!imported)
+    return fail(toString(imported.takeError()));
+  for (const std::string &warning : imported->warnings)
+    WithColor::warning(errs(), "hybridc") << warning << "\n";
+  ModuleOp module = *imported->module;
+
+  PassManager pm(&context);
+  buildHybridPipeline(pm);
+  if (failed(configureIRPrinting(pm)))
+    return 1;
+  if (failed(pm.run(module)))
+    return fail("the hybrid-level pipeline failed on " + modelPath);
+
+  // Written to a temporary file and renamed: never a partial output.
+  Error written = writeToOutput(outputPath, [&](raw_ostream &os) -> Error {
+    if (wantReport) {
+      hybridc::ModelReport r = hybridc::computeReport(module);
+      if (report == "json")
+        hybridc::printReportJson(r, os);
+      else
+        hybridc::printReportTable(r, os);
+    } else {
+      module.print(os);
+      os << "\n";
+    }
+    return Error::success();
+  });
+  if (written)
+    return fail(outputPath + ": " + toString(std::move(written)));
+  return 0;
+}

@@ -1,0 +1,28 @@
+# -*- Python -*-
+import os
+import sys
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "HYBRIDC"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "fixtures"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.hybridc_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tool_dirs = [os.path.join(config.hybridc_obj_root, "bin"), config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["hybrid-opt", "hybridc"], tool_dirs)
+
+# Checked-in configs and checkpoints, and a Python (standard library only)
+# for the helpers that write malformed inputs at test time.
+config.substitutions.append(("%configs", os.path.join(
+    config.hybridc_src_root, "examples", "configs")))
+config.substitutions.append(("%fixtures", os.path.join(
+    config.hybridc_src_root, "test", "fixtures")))
+config.substitutions.append(("%python", sys.executable))
