@@ -195,8 +195,13 @@ ModelReport hybridc::computeReport(ModuleOp module) {
 }
 
 namespace {
-std::string billions(int64_t n) {
-  return llvm::formatv("{0:F2} B", static_cast<double>(n) / 1e9).str();
+/// 79.67 B, 12.50 M, or the exact count for tiny models.
+std::string count(int64_t n) {
+  if (n >= 1000000000)
+    return llvm::formatv("{0:F2} B", static_cast<double>(n) / 1e9).str();
+  if (n >= 1000000)
+    return llvm::formatv("{0:F2} M", static_cast<double>(n) / 1e6).str();
+  return std::to_string(n);
 }
 
 std::string bytes(int64_t n) {
@@ -214,13 +219,12 @@ void hybridc::printReportTable(const ModelReport &r, llvm::raw_ostream &os) {
   auto row = [&](StringRef label, const std::string &value) {
     os << "  " << llvm::left_justify(label, 40) << value << "\n";
   };
-  row("parameters (main model)", billions(r.paramsTotal));
-  row("active per token", billions(r.paramsActive));
+  row("parameters (main model)", count(r.paramsTotal));
+  row("active per token", count(r.paramsActive));
   row("active per token, w/o embedding & head",
-      billions(r.paramsActiveNonEmbedding));
-  row("MTP module", billions(r.paramsMtp));
-  row("FLOPs per token (2 x active, no embed)",
-      llvm::formatv("{0:F2} GFLOP", r.flopsPerToken / 1e9).str());
+      count(r.paramsActiveNonEmbedding));
+  row("MTP module", count(r.paramsMtp));
+  row("FLOPs per token (2 x active, no embed)", count(r.flopsPerToken));
   row("+ attention FLOPs per cached position",
       llvm::formatv("{0}", r.attentionFlopsPerTokenPerPosition).str());
   row("recurrent + conv state per sequence", bytes(r.stateBytesPerSeq));
@@ -244,8 +248,8 @@ void hybridc::printReportTable(const ModelReport &r, llvm::raw_ostream &os) {
                             : bytes(l.stateBytes);
     os << "  " << llvm::left_justify(span, 10)
        << llvm::left_justify(l.mixer, 17) << llvm::left_justify(l.ffn, 6)
-       << llvm::left_justify(billions(l.params), 14)
-       << llvm::left_justify(billions(l.paramsActive), 14) << state << "\n";
+       << llvm::left_justify(count(l.params), 14)
+       << llvm::left_justify(count(l.paramsActive), 14) << state << "\n";
     i = j;
   }
 }
