@@ -26,3 +26,8 @@ config.substitutions.append(("%configs", os.path.join(
 config.substitutions.append(("%fixtures", os.path.join(
     config.hybridc_src_root, "test", "fixtures")))
 config.substitutions.append(("%python", sys.executable))
+
+# Execution tests run lowered kernels with mlir-runner and its print helpers.
+config.substitutions.append(("%runner_libs", ",".join(
+    os.path.join(config.llvm_tools_dir, "..", "lib", lib)
+    for lib in ["libmlir_runner_utils.so", "libmlir_c_runner_utils.so"])))

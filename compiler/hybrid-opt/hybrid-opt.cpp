@@ -1,23 +1,26 @@
 //===- hybrid-opt.cpp - mlir-opt with the hybrid dialect --------*- C++ -*-===//
 //
 // Parses, verifies and transforms hybrid IR with any registered pass or
-// pipeline, like mlir-opt.
+// pipeline: every upstream dialect and pass, plus HybridC's own, so that a
+// lowering can be replayed stage by stage from a file.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialects/Hybrid/IR/HybridOps.h"
+#include "passes/Passes.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
-#include "mlir/Transforms/Passes.h"
 
 int main(int argc, char **argv) {
-  mlir::registerTransformsPasses();
+  mlir::registerAllPasses();
+  hybrid::registerHybridPasses();
   mlir::DialectRegistry registry;
-  registry.insert<hybrid::HybridDialect, mlir::arith::ArithDialect,
-                  mlir::func::FuncDialect, mlir::tensor::TensorDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<hybrid::HybridDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "HybridC optimizer driver\n", registry));
 }

@@ -1,0 +1,35 @@
+//===- Passes.td - HybridC passes ---------------------------*- tablegen -*-===//
+//
+// Every transform and conversion of HybridC is declared here; `hybrid-opt`
+// and `hybridc` register them all through registerHybridPasses().
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRIDC_PASSES_PASSES_TD
+#define HYBRIDC_PASSES_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "Lower stateless layer-level hybrid ops to linalg on tensors";
+  let description = [{
+    Rewrites `hybrid.embed`, `hybrid.rms_norm` (all three kinds),
+    `hybrid.lm_head` and `hybrid.mlp` into `linalg.generic` ops on tensors
+    that compute in f32 (weights of any float type are extended inside the
+    loop bodies). Weight operands stay `hybrid.weight` values: binding them
+    to buffers is dispatch formation's job. Ops that carry state
+    (attention, MLA, Gated DeltaNet, Mamba) and the MoE block are left alone
+    here; they get their own lowerings.
+
+    Linear layers `y = x W^T` become a generic over (token, out, in) with
+    `W` indexed `(out, in)`: the checkpoint layout is used as is.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // HYBRIDC_PASSES_PASSES_TD

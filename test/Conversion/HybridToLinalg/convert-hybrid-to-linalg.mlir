@@ -1,0 +1,94 @@
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg --split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @embed_bf16_table
+// CHECK-SAME: (%[[TOKENS:.*]]: tensor<?xi64>)
+// CHECK: %[[TABLE:.*]] = hybrid.weight "model.embed_tokens.weight"
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%[[TOKENS]] : tensor<?xi64>)
+// CHECK: %[[ROW:.*]] = arith.index_cast
+// CHECK: %[[COL:.*]] = linalg.index 1
+// CHECK: %[[ELT:.*]] = tensor.extract %[[TABLE]][%[[ROW]], %[[COL]]] : tensor<16x8xbf16>
+// CHECK: arith.extf %[[ELT]] : bf16 to f32
+// CHECK-NOT: hybrid.embed
+func.func @embed_bf16_table(%tokens: tensor<?xi64>) -> tensor<?x8xf32> {
+  %table = hybrid.weight "model.embed_tokens.weight" : tensor<16x8xbf16>
+  %h = hybrid.embed %tokens, %table : (tensor<?xi64>, tensor<16x8xbf16>) -> tensor<?x8xf32>
+  return %h : tensor<?x8xf32>
+}
+
+// -----
+
+// The sum of squares is a row reduction; the scale is applied in a second
+// parallel generic. zero_centered multiplies by (1 + w).
+// CHECK-LABEL: func.func @rms_norm_zero_centered
+// CHECK: %[[SUMS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %[[SUMS]], %{{.*}} : tensor<?x8xf32>, tensor<?xf32>, tensor<8xbf16>)
+// CHECK: math.rsqrt
+// CHECK: %[[W:.*]] = arith.extf %{{.*}} : bf16 to f32
+// CHECK: arith.addf %{{.*}}, %[[W]] : f32
+func.func @rms_norm_zero_centered(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %w = hybrid.weight "n" : tensor<8xbf16>
+  %y = hybrid.rms_norm zero_centered %x, %w {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<8xbf16>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// gated: w * r(x) * silu(gate), silu spelled x / (1 + exp(-x)).
+// CHECK-LABEL: func.func @rms_norm_gated
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<?xf32>, tensor<8xf32>, tensor<?x8xf32>)
+// CHECK: math.rsqrt
+// CHECK: math.exp
+// CHECK: arith.divf
+func.func @rms_norm_gated(%x: tensor<?x8xf32>, %z: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %w = hybrid.weight "n" : tensor<8xf32>
+  %y = hybrid.rms_norm gated %x, %w gate %z {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// A linear layer on the checkpoint's [out, in] layout: (t, o, i) with the
+// weight indexed (o, i), accumulating into a zero-filled [t, out] tensor.
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[Y:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @lm_head
+// CHECK: %[[ZERO:.*]] = linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[Y]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<32x8xf16>) outs(%[[ZERO]] : tensor<?x32xf32>)
+// CHECK: arith.extf %{{.*}} : f16 to f32
+func.func @lm_head(%x: tensor<?x8xf32>) -> tensor<?x32xf32> {
+  %w = hybrid.weight "lm_head.weight" : tensor<32x8xf16>
+  %l = hybrid.lm_head %x, %w : (tensor<?x8xf32>, tensor<32x8xf16>) -> tensor<?x32xf32>
+  return %l : tensor<?x32xf32>
+}
+
+// -----
+
+// SwiGLU: two projections, silu(gate) * up, the down projection.
+// CHECK-LABEL: func.func @mlp_swiglu
+// CHECK: %[[GATE:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<12x8xf32>)
+// CHECK: %[[UP:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<12x8xf32>)
+// CHECK: %[[ACT:.*]] = linalg.generic {{.*}} ins(%[[GATE]], %[[UP]] : tensor<?x12xf32>, tensor<?x12xf32>)
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%[[ACT]], %{{.*}} : tensor<?x12xf32>, tensor<8x12xf32>)
+// CHECK-NOT: hybrid.mlp
+func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %g = hybrid.weight "gate" : tensor<12x8xf32>
+  %u = hybrid.weight "up" : tensor<12x8xf32>
+  %d = hybrid.weight "down" : tensor<8x12xf32>
+  %y = hybrid.mlp %x gate_proj(%g) up_proj(%u) down_proj(%d) : (tensor<?x8xf32>, tensor<12x8xf32>, tensor<12x8xf32>, tensor<8x12xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Ops with state are lowered elsewhere: attention stays as it is.
+// CHECK-LABEL: func.func @negative_attention_untouched
+// CHECK: hybrid.attention
+func.func @negative_attention_untouched(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xf32>) -> tensor<?x8xf32> {
+  %q = hybrid.weight "q" : tensor<8x8xf32>
+  %k = hybrid.weight "k" : tensor<4x8xf32>
+  %o = hybrid.weight "o" : tensor<8x8xf32>
+  %a = hybrid.attention %x, %pos, %kv q_proj(%q) k_proj(%k) v_proj(%k) o_proj(%o) {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, rope_theta = 1.0e+04 : f64, rotary_dim = 4 : i64, scale = 5.0e-01 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<1x4xf32>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
