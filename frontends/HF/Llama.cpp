@@ -40,6 +40,11 @@ Error hybrid::hf::importLlamaLike(ModelBuilder &mb, StringRef modelType) {
             "MLP biases are not supported");
   c.require(c.string("hidden_act", "silu") == "silu", "hidden_act",
             "only silu is supported");
+  // Qwen configs carry a window that only applies with use_sliding_window.
+  bool sliding = qwen ? c.boolean("use_sliding_window", false)
+                      : c.has("sliding_window");
+  c.require(!sliding, qwen ? "use_sliding_window" : "sliding_window",
+            "sliding-window attention is not supported");
 
   MoESpec moe;
   int64_t intermediate = 0, sparseStep = 1;
@@ -54,7 +59,10 @@ Error hybrid::hf::importLlamaLike(ModelBuilder &mb, StringRef modelType) {
     moe.downProj = "w2";
     moe.upProj = "w3";
   } else if (modelType == "qwen3_moe") {
-    moe.numExperts = c.integer("num_experts", 128);
+    // transformers 5 writes num_local_experts; older configs num_experts.
+    moe.numExperts = c.has("num_local_experts")
+                         ? c.integer("num_local_experts", 128)
+                         : c.integer("num_experts", 128);
     moe.topK = c.integer("num_experts_per_tok", 8);
     moe.intermediate = c.integer("moe_intermediate_size");
     moe.normTopkProb = c.boolean("norm_topk_prob", false);
