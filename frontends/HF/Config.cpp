@@ -69,6 +69,11 @@ void Config::fail(StringRef key, const Twine &message) {
   *error_ = (path_ + ": field '" + prefix_ + key + "': " + message).str();
 }
 
+void Config::failWhole(const Twine &message) {
+  if (!error_->has_value())
+    *error_ = (path_ + ": " + message).str();
+}
+
 void Config::typeError(StringRef key, StringRef expected,
                        const json::Value &got) {
   fail(key, "expected " + expected + ", got " + kindOf(got));

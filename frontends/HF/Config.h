@@ -51,6 +51,9 @@ public:
   /// A nested object (e.g. `rope_parameters`), if present.
   std::optional<Config> object(llvm::StringRef key);
 
+  /// Records a problem that no single field explains (e.g. sizes that
+  /// together overflow), as "<file>: <message>".
+  void failWhole(const llvm::Twine &message);
   /// Records a problem with `key` unless one is already recorded.
   void fail(llvm::StringRef key, const llvm::Twine &message);
   /// Records `message` about `key` when `ok` is false.

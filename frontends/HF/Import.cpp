@@ -177,7 +177,28 @@ void ModelBuilder::finishFunction(ValueRange results) {
   b.setInsertionPointToEnd(module->getBody());
 }
 
+namespace {
+/// Sizes beyond any real model: they would only overflow later arithmetic.
+constexpr int64_t kMaxElements = int64_t(1) << 46;
+} // namespace
+
+bool ModelBuilder::plausible(const Twine &name, ArrayRef<int64_t> shape) {
+  int64_t elements = 1;
+  for (int64_t dim : shape) {
+    if (dim <= 0 || dim > kMaxElements / elements) {
+      config.failWhole("tensor '" + name +
+                       "' would have an implausible shape; check the sizes in "
+                       "the config");
+      return false;
+    }
+    elements *= dim;
+  }
+  return true;
+}
+
 Value ModelBuilder::weight(const Twine &name, ArrayRef<int64_t> shape) {
+  if (!plausible(name, shape))
+    shape = SmallVector<int64_t>(shape.size(), 1);
   auto type = RankedTensorType::get(shape, weightType);
   return WeightOp::create(b, loc(name), type, b.getStringAttr(name),
                           IntegerAttr());
@@ -186,6 +207,8 @@ Value ModelBuilder::weight(const Twine &name, ArrayRef<int64_t> shape) {
 Value ModelBuilder::linear(const Twine &module, int64_t out, int64_t in,
                            bool quantizable) {
   std::string name = (module + ".weight").str();
+  if (!plausible(name, {out, in}))
+    out = in = 1;
   if (!fp8Block || !quantizable)
     return weight(name, {out, in});
   auto [rows, cols] = *fp8Block;
@@ -205,6 +228,8 @@ Value ModelBuilder::linear(const Twine &module, int64_t out, int64_t in,
 Value ModelBuilder::experts(const Twine &prefix, StringRef suffix, int64_t n,
                             int64_t out, int64_t in) {
   std::string name = (prefix + ".{e}." + suffix + ".weight").str();
+  if (!plausible(name, {n, out, in}))
+    n = out = in = 1;
   auto stacked = [&](StringRef tensor, ArrayRef<int64_t> shape, Type element) {
     return WeightOp::create(b, loc(tensor), RankedTensorType::get(shape, element),
                             b.getStringAttr(tensor), b.getI64IntegerAttr(n));
@@ -255,6 +280,11 @@ Value ModelBuilder::mlp(const Twine &prefix, Value x, int64_t intermediate) {
 Value ModelBuilder::moe(const Twine &prefix, Value x, const MoESpec &spec) {
   std::string p = prefix.str();
   int64_t e = spec.numExperts, inter = spec.intermediate;
+  if (e > (1 << 16)) {
+    config.failWhole("an MoE block with " + Twine(e) +
+                     " experts is implausibly large (> 65536)");
+    e = 1;
+  }
   Value router = linear(p + "." + spec.router, e, hidden, /*quantizable=*/false);
   std::string experts = p + "." + spec.experts;
   Value gate = this->experts(experts, spec.gateProj, e, inter, hidden);
@@ -327,6 +357,12 @@ void ModelBuilder::buildDecoder(const DecoderNames &names, int64_t layers,
                                 int64_t vocab, const LayerFn &mixer,
                                 const LayerFn &ffn) {
   auto tokens = RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
+  // Far beyond any published model; a larger count is a broken config.
+  if (layers > 4096) {
+    config.fail("num_hidden_layers",
+                "is implausibly large (" + Twine(layers) + " > 4096)");
+    layers = 0;
+  }
   beginFunction("forward", {tokens, tokens});
   positions = argument(1);
   Value table = weight(names.embed, {vocab, hidden});

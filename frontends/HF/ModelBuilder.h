@@ -96,6 +96,9 @@ public:
   mlir::Value argument(unsigned index);
   void finishFunction(mlir::ValueRange results);
 
+  /// False (and a config error recorded) when `shape` is not a real
+  /// model's: non-positive or with an element count that would overflow.
+  bool plausible(const llvm::Twine &name, llvm::ArrayRef<int64_t> shape);
   /// A checkpoint tensor by full name.
   mlir::Value weight(const llvm::Twine &name, llvm::ArrayRef<int64_t> shape);
   /// `<module>.weight` of a linear layer `[out, in]`; fp8 + scale_inv +
