@@ -15,8 +15,13 @@ echo "== hybridc $model --emit=hybrid -o build/examples/tiny-qwen3-next.hybrid.m
 build/bin/hybridc "$model" --emit=hybrid -o build/examples/tiny-qwen3-next.hybrid.mlir
 grep -c 'hybrid\.' build/examples/tiny-qwen3-next.hybrid.mlir \
   | xargs printf '   %s lines with hybrid ops written\n'
+echo "== hybrid-opt ... --convert-hybrid-to-linalg -o build/examples/tiny-qwen3-next.linalg.mlir"
+build/bin/hybrid-opt build/examples/tiny-qwen3-next.hybrid.mlir --convert-hybrid-to-linalg \
+  -o build/examples/tiny-qwen3-next.linalg.mlir
+grep -c 'linalg.generic' build/examples/tiny-qwen3-next.linalg.mlir \
+  | xargs printf '   %s linalg.generic ops (embedding, norms, dense MLP, head); mixers and MoE stay hybrid ops for now\n'
 echo
 for config in examples/configs/*.json; do
   echo "== hybridc $config --report=json (totals)"
-  build/bin/hybridc "$config" --report=json | grep -E '"params_(total|active|active_non_embedding|mtp)"'
+  build/bin/hybridc "$config" --report=json | grep -E '^  "params_(total|active|active_non_embedding|mtp)"'
 done
