@@ -14,7 +14,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
   let summary = "Lower stateless layer-level hybrid ops to linalg on tensors";
   let description = [{
     Rewrites `hybrid.embed`, `hybrid.rms_norm` (all three kinds),
-    `hybrid.lm_head` and `hybrid.mlp` into `linalg.generic` ops on tensors
+    `hybrid.lm_head`, `hybrid.mlp` and `hybrid.dequantize` (fp8 e4m3fn
+    decoded through a 256-entry table) into `linalg.generic` ops on tensors
     that compute in f32 (weights of any float type are extended inside the
     loop bodies). Weight operands stay `hybrid.weight` values: binding them
     to buffers is dispatch formation's job. Ops that carry state

@@ -226,6 +226,60 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
   }
 };
 
+/// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
+/// (LLVM has no f8 type to extend from), times the block's scale.
+struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    int64_t rank = resultType.getRank();
+    MLIRContext *ctx = rewriter.getContext();
+
+    SmallVector<float> table;
+    for (unsigned bits = 0; bits < 256; ++bits)
+      table.push_back(llvm::APFloat(llvm::APFloat::Float8E4M3FN(),
+                                    llvm::APInt(8, bits))
+                          .convertToFloat());
+    auto tableType = RankedTensorType::get({256}, rewriter.getF32Type());
+    Value lut = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(tableType, ArrayRef<float>(table)));
+
+    SmallVector<AffineExpr> full, blocks;
+    for (int64_t d = 0; d < rank; ++d)
+      full.push_back(getAffineDimExpr(d, ctx));
+    blocks = full;
+    ArrayRef<int64_t> block = op.getBlock();
+    blocks[rank - 2] = full[rank - 2].floorDiv(block[0]);
+    blocks[rank - 1] = full[rank - 1].floorDiv(block[1]);
+    SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, full, ctx),
+                                   AffineMap::get(rank, 0, blocks, ctx),
+                                   AffineMap::get(rank, 0, full, ctx)};
+    Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
+                                         resultType.getElementType());
+    Type element = resultType.getElementType();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultType,
+        ValueRange{adaptor.getQuantized(), adaptor.getScaleInv()},
+        ValueRange{init}, maps,
+        SmallVector<IteratorType>(rank, kParallel),
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value bits = arith::BitcastOp::create(nb, nl, nb.getI8Type(), args[0]);
+          Value index = arith::IndexCastUIOp::create(nb, nl, nb.getIndexType(),
+                                                     bits);
+          Value decoded = tensor::ExtractOp::create(nb, nl, lut, index);
+          Value scaled = arith::MulFOp::create(nb, nl, decoded, args[1]);
+          if (element != nb.getF32Type())
+            scaled = arith::TruncFOp::create(nb, nl, element, scaled);
+          linalg::YieldOp::create(nb, nl, scaled);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 struct ConvertHybridToLinalgPass
     : hybrid::impl::ConvertHybridToLinalgPassBase<ConvertHybridToLinalgPass> {
   void runOnOperation() override {
@@ -236,10 +290,10 @@ struct ConvertHybridToLinalgPass
                            HybridDialect>();
     target.addLegalOp<ModuleOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
-    target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp>();
+    target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp>();
     RewritePatternSet patterns(ctx);
-    patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering>(
-        ctx);
+    patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
+                 DequantizeLowering>(ctx);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

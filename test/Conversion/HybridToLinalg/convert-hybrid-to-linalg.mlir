@@ -92,3 +92,24 @@ func.func @negative_attention_untouched(%x: tensor<?x8xf32>, %pos: tensor<?xi64>
   %a = hybrid.attention %x, %pos, %kv q_proj(%q) k_proj(%k) v_proj(%k) o_proj(%o) {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, rope_theta = 1.0e+04 : f64, rotary_dim = 4 : i64, scale = 5.0e-01 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<1x4xf32>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
   return %a : tensor<?x8xf32>
 }
+
+// -----
+
+// fp8 weights: bits through a 256-entry f32 table, times the scale of the
+// (row / 128, col / 128) block, rounded to the result type.
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG: #[[BLOCK:.*]] = affine_map<(d0, d1, d2) -> (d0, d1 floordiv 128, d2 floordiv 128)>
+// CHECK-LABEL: func.func @dequantize_stacked_experts
+// CHECK: %[[LUT:.*]] = arith.constant dense<{{.*}}> : tensor<256xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[BLOCK]], #[[ID]]]
+// CHECK: %[[BITS:.*]] = arith.bitcast %{{.*}} : f8E4M3FN to i8
+// CHECK: %[[INDEX:.*]] = arith.index_castui %[[BITS]] : i8 to index
+// CHECK: tensor.extract %[[LUT]][%[[INDEX]]]
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NOT: hybrid.dequantize
+func.func @dequantize_stacked_experts() -> tensor<2x200x130xbf16> {
+  %q = hybrid.weight "e.{e}.weight" experts(2) : tensor<2x200x130xf8E4M3FN>
+  %s = hybrid.weight "e.{e}.weight_scale_inv" experts(2) : tensor<2x2x2xf32>
+  %w = hybrid.dequantize %q, %s block [128, 128] : (tensor<2x200x130xf8E4M3FN>, tensor<2x2x2xf32>) -> tensor<2x200x130xbf16>
+  return %w : tensor<2x200x130xbf16>
+}
