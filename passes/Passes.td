@@ -24,9 +24,23 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
 
     Linear layers `y = x W^T` become a generic over (token, out, in) with
     `W` indexed `(out, in)`: the checkpoint layout is used as is.
+
+    `hybrid.attention` becomes its projections plus a loop nest on memrefs:
+    a `!hybrid.kv_cache<H x D x T>` argument becomes the sequence's cache
+    buffer `memref<2 x max-seq-len x H x D x T>` (K then V); each token's
+    key and value are stored at its position and each query attends to
+    positions 0..its own with an online softmax. This is the reference form
+    the tiled kernels are checked against.
   }];
+  let options = [
+    Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
+           "Positions a KV cache holds (the cache buffer's second dimension)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",

@@ -9,8 +9,16 @@
 
 #include "dialects/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/AffineMap.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <cmath>
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace hybrid {
@@ -226,6 +234,278 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Attention with a KV cache
+//===----------------------------------------------------------------------===//
+
+/// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
+/// when `yarn` is set (models.md 0.2, 3.6), and the cos/sin multiplier.
+std::pair<SmallVector<float>, float> ropeFrequencies(int64_t dim, double theta,
+                                                     YarnAttr yarn) {
+  SmallVector<float> inv;
+  for (int64_t j = 0; j < dim / 2; ++j)
+    inv.push_back(static_cast<float>(std::pow(theta, -2.0 * j / dim)));
+  if (!yarn)
+    return {inv, 1.0f};
+  double factor = yarn.getFactor().convertToDouble();
+  double original = static_cast<double>(yarn.getOriginal());
+  auto correction = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2 * M_PI)) /
+           (2 * std::log(theta));
+  };
+  double low = correction(yarn.getBetaFast().convertToDouble());
+  double high = correction(yarn.getBetaSlow().convertToDouble());
+  if (yarn.getTruncate()) {
+    low = std::floor(low);
+    high = std::ceil(high);
+  }
+  low = std::max(low, 0.0);
+  high = std::min(high, static_cast<double>(dim - 1));
+  if (low == high)
+    high += 0.001; // as transformers: avoid a division by zero
+  for (int64_t j = 0; j < dim / 2; ++j) {
+    double ramp = std::clamp((j - low) / (high - low), 0.0, 1.0);
+    // transformers blends with an extrapolation weight of 1 - ramp.
+    double extrapolated = inv[j], interpolated = inv[j] / factor;
+    inv[j] = static_cast<float>(interpolated * ramp + extrapolated * (1 - ramp));
+  }
+  return {inv, static_cast<float>(yarn.getAttentionFactor().convertToDouble())};
+}
+
+/// Lowers hybrid.attention to projections (linalg) around a loop nest on
+/// memrefs: each token's k and v are normalised, rotated and stored in the
+/// cache at its position, then each query head runs an online softmax over
+/// the cached positions 0..position. A correctness-first form: the tiled
+/// kernels of later passes replace the loop nest.
+struct AttentionLowering : OpConversionPattern<AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value cache = adaptor.getCache();
+    auto cacheType = dyn_cast<MemRefType>(cache.getType());
+    if (!cacheType)
+      return rewriter.notifyMatchFailure(op, "cache is not a memref yet");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads(),
+            dim = op.getHeadDim(), rotary = op.getRotaryDim();
+    int64_t group = heads / kvHeads;
+    bool gated = op.getOutputGate();
+    bool interleaved = op.getRopeStyle() == RopeStyle::interleaved;
+    float scale = static_cast<float>(op.getScale().convertToDouble());
+    std::optional<NormKind> normKind = op.getQkNorm();
+    float normEps =
+        static_cast<float>(op.getNormEpsilon().value_or(llvm::APFloat(1e-6))
+                               .convertToDouble());
+    Type f32 = b.getF32Type();
+    Type cacheElement = cacheType.getElementType();
+
+    Value x = adaptor.getInput();
+    Value q = linear(b, loc, x, adaptor.getQProj());
+    Value k = linear(b, loc, x, adaptor.getKProj());
+    Value v = linear(b, loc, x, adaptor.getVProj());
+
+    auto [invFreq, ropeFactor] = ropeFrequencies(
+        rotary, op.getRopeTheta().convertToDouble(), op.getYarnAttr());
+    Value freqTable;
+    if (rotary > 0)
+      freqTable = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(
+                 RankedTensorType::get({rotary / 2}, f32),
+                 ArrayRef<float>(invFreq)));
+
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, v);
+    };
+    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    Value zero = index(0), one = index(1), dimV = index(dim);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+      return scf::ForOp::create(
+          b, loc, lb, ub, one, init,
+          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            scf::YieldOp::create(b, body(iv, args));
+          });
+    };
+
+    // Loads head `h` of `source` [T, C] at token `t` (starting at column
+    // `base`) into a [head_dim] scratch buffer, applies the q/k norm and RoPE.
+    Value qNorm = adaptor.getQNorm(), kNorm = adaptor.getKNorm();
+    auto loadHead = [&](Value source, Value t, Value base, Value normWeight,
+                        Value position) -> Value {
+      auto bufType = MemRefType::get({dim}, f32);
+      Value buf = memref::AllocaOp::create(b, bufType);
+      forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+        Value col = arith::AddIOp::create(b, base, d);
+        memref::StoreOp::create(
+            b, tensor::ExtractOp::create(b, source, ValueRange{t, col}), buf, d);
+        return SmallVector<Value>{};
+      });
+      if (normWeight) {
+        Value sum = forLoop(zero, dimV, {f32c(0)}, [&](Value d, ValueRange acc) {
+          Value e = memref::LoadOp::create(b, buf, d);
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, acc[0], arith::MulFOp::create(b, e, e))};
+        }).getResult(0);
+        Value inv = math::RsqrtOp::create(
+            b, arith::AddFOp::create(
+                   b, arith::DivFOp::create(b, sum, f32c(dim)), f32c(normEps)));
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          Value w = toF32(b, loc, tensor::ExtractOp::create(b, normWeight, d));
+          if (normKind == NormKind::zero_centered)
+            w = arith::AddFOp::create(b, f32c(1.0), w);
+          Value e = memref::LoadOp::create(b, buf, d);
+          memref::StoreOp::create(
+              b, arith::MulFOp::create(b, arith::MulFOp::create(b, e, inv), w),
+              buf, d);
+          return SmallVector<Value>{};
+        });
+      }
+      if (rotary > 0) {
+        Value pos = arith::SIToFPOp::create(
+            b, f32, arith::IndexCastOp::create(b, b.getI64Type(), position));
+        forLoop(zero, index(rotary / 2), {}, [&](Value j, ValueRange) {
+          Value angle = arith::MulFOp::create(
+              b, pos, tensor::ExtractOp::create(b, freqTable, j));
+          Value c = arith::MulFOp::create(b, math::CosOp::create(b, angle),
+                                          f32c(ropeFactor));
+          Value s = arith::MulFOp::create(b, math::SinOp::create(b, angle),
+                                          f32c(ropeFactor));
+          Value first, second;
+          if (interleaved) {
+            first = arith::MulIOp::create(b, j, index(2));
+            second = arith::AddIOp::create(b, first, one);
+          } else {
+            first = j;
+            second = arith::AddIOp::create(b, j, index(rotary / 2));
+          }
+          Value x1 = memref::LoadOp::create(b, buf, first);
+          Value x2 = memref::LoadOp::create(b, buf, second);
+          memref::StoreOp::create(
+              b, arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c),
+                                       arith::MulFOp::create(b, x2, s)),
+              buf, first);
+          memref::StoreOp::create(
+              b, arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c),
+                                       arith::MulFOp::create(b, x1, s)),
+              buf, second);
+          return SmallVector<Value>{};
+        });
+      }
+      return buf;
+    };
+
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value positions = adaptor.getPositions();
+    auto positionOf = [&](Value t) {
+      return arith::IndexCastOp::create(
+          b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
+    };
+    auto toCache = [&](Value value) -> Value {
+      return cacheElement == f32 ? value
+                                 : arith::TruncFOp::create(b, cacheElement, value);
+    };
+    auto fromCache = [&](Value value) { return toF32(b, loc, value); };
+
+    // 1. Store every token's keys and values at its position.
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      Value p = positionOf(t);
+      forLoop(zero, index(kvHeads), {}, [&](Value h, ValueRange) {
+        Value base = arith::MulIOp::create(b, h, dimV);
+        Value kh = loadHead(k, t, base, kNorm, p);
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          memref::StoreOp::create(b, toCache(memref::LoadOp::create(b, kh, d)),
+                                  cache, ValueRange{zero, p, h, d});
+          Value col = arith::AddIOp::create(b, base, d);
+          Value vd = tensor::ExtractOp::create(b, v, ValueRange{t, col});
+          memref::StoreOp::create(b, toCache(vd), cache,
+                                  ValueRange{one, p, h, d});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+
+    // 2. Each query head attends to the cached positions 0..p (online
+    // softmax in f32), then the optional sigmoid gate.
+    auto outType = MemRefType::get({ShapedType::kDynamic, heads * dim}, f32);
+    Value out = memref::AllocOp::create(b, outType, ValueRange{tokens});
+    Value qStride = index(gated ? 2 * dim : dim);
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      Value p = positionOf(t);
+      Value end = arith::AddIOp::create(b, p, one);
+      forLoop(zero, index(heads), {}, [&](Value h, ValueRange) {
+        Value kvh = arith::DivUIOp::create(b, h, index(group));
+        Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
+        Value acc = memref::AllocaOp::create(b, MemRefType::get({dim}, f32));
+        linalg::FillOp::create(b, f32c(0.0), acc);
+        Value negInf = f32c(-std::numeric_limits<double>::infinity());
+        auto stats = forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j,
+                                                                 ValueRange ml) {
+          Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
+            Value kd = fromCache(memref::LoadOp::create(
+                b, cache, ValueRange{zero, j, kvh, d}));
+            return SmallVector<Value>{arith::AddFOp::create(
+                b, a[0],
+                arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d), kd))};
+          }).getResult(0);
+          Value score = arith::MulFOp::create(b, dot, f32c(scale));
+          Value m = arith::MaximumFOp::create(b, ml[0], score);
+          Value correction =
+              math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+          Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+          Value l = arith::AddFOp::create(
+              b, arith::MulFOp::create(b, ml[1], correction), weight);
+          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+            Value vd = fromCache(memref::LoadOp::create(
+                b, cache, ValueRange{one, j, kvh, d}));
+            Value a = memref::LoadOp::create(b, acc, d);
+            memref::StoreOp::create(
+                b,
+                arith::AddFOp::create(b, arith::MulFOp::create(b, a, correction),
+                                      arith::MulFOp::create(b, weight, vd)),
+                acc, d);
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{m, l};
+        });
+        Value total = stats.getResult(1);
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          Value o = arith::DivFOp::create(b, memref::LoadOp::create(b, acc, d),
+                                          total);
+          if (gated) {
+            Value col = arith::AddIOp::create(
+                b, arith::AddIOp::create(b, arith::MulIOp::create(b, h, qStride),
+                                         dimV),
+                d);
+            Value g = tensor::ExtractOp::create(b, q, ValueRange{t, col});
+            Value sig = arith::DivFOp::create(
+                b, f32c(1.0),
+                arith::AddFOp::create(
+                    b, f32c(1.0),
+                    math::ExpOp::create(b, arith::NegFOp::create(b, g))));
+            o = arith::MulFOp::create(b, o, sig);
+          }
+          Value col = arith::AddIOp::create(b, arith::MulIOp::create(b, h, dimV), d);
+          memref::StoreOp::create(b, o, out, ValueRange{t, col});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    Value attended = bufferization::ToTensorOp::create(
+        b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
+        /*restrict=*/true, /*writable=*/true);
+    rewriter.replaceOp(op, linear(b, loc, attended, adaptor.getOProj()));
+    return success();
+  }
+};
+
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
 /// (LLVM has no f8 type to extend from), times the block's scale.
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
@@ -282,18 +562,44 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
 
 struct ConvertHybridToLinalgPass
     : hybrid::impl::ConvertHybridToLinalgPassBase<ConvertHybridToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    // A KV cache handle becomes the sequence's cache buffer:
+    // [2 (K, V), max_seq_len, kv_heads, head_dim].
+    TypeConverter types;
+    types.addConversion([](Type type) { return type; });
+    int64_t capacity = maxSeqLen;
+    types.addConversion([capacity](KVCacheType cache) -> Type {
+      return MemRefType::get({2, capacity, cache.getShape()[0],
+                              cache.getShape()[1]},
+                             cache.getElementType());
+    });
+    auto cast = [](OpBuilder &builder, Type type, ValueRange inputs,
+                   Location loc) -> Value {
+      return UnrealizedConversionCastOp::create(builder, loc, type, inputs)
+          .getResult(0);
+    };
+    types.addSourceMaterialization(cast);
+    types.addTargetMaterialization(cast);
+
     ConversionTarget target(*ctx);
-    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect,
-                           HybridDialect>();
-    target.addLegalOp<ModuleOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
-    target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp f) {
+      return types.isSignatureLegal(f.getFunctionType());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
+        [&](Operation *op) { return types.isLegal(op); });
+    target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
+                        AttentionOp>();
     RewritePatternSet patterns(ctx);
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering>(ctx);
+    patterns.add<AttentionLowering>(types, ctx);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                   types);
+    populateReturnOpTypeConversionPattern(patterns, types);
+    populateCallOpTypeConversionPattern(patterns, types);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

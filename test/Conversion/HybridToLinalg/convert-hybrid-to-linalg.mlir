@@ -1,4 +1,4 @@
-// RUN: hybrid-opt %s --convert-hybrid-to-linalg --split-input-file | FileCheck %s
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg=max-seq-len=32 --split-input-file | FileCheck %s
 
 // CHECK-LABEL: func.func @embed_bf16_table
 // CHECK-SAME: (%[[TOKENS:.*]]: tensor<?xi64>)
@@ -82,14 +82,24 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 
 // -----
 
-// Ops with state are lowered elsewhere: attention stays as it is.
-// CHECK-LABEL: func.func @negative_attention_untouched
-// CHECK: hybrid.attention
-func.func @negative_attention_untouched(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xf32>) -> tensor<?x8xf32> {
+// The KV cache handle becomes the [2, max-seq-len, kv_heads, head_dim]
+// buffer; keys and values are stored at each token's position, then every
+// query head reads positions 0..its own.
+// CHECK-LABEL: func.func @attention_kv_cache
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<2x32x1x4xbf16>
+// CHECK: scf.for
+// CHECK: math.cos
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %{{.*}}, %[[CACHE]]
+// CHECK: memref.load %[[CACHE]]
+// CHECK: math.exp
+// CHECK: bufferization.to_tensor
+// CHECK-NOT: hybrid.attention
+func.func @attention_kv_cache(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xbf16>) -> tensor<?x8xf32> {
   %q = hybrid.weight "q" : tensor<8x8xf32>
   %k = hybrid.weight "k" : tensor<4x8xf32>
   %o = hybrid.weight "o" : tensor<8x8xf32>
-  %a = hybrid.attention %x, %pos, %kv q_proj(%q) k_proj(%k) v_proj(%k) o_proj(%o) {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, rope_theta = 1.0e+04 : f64, rotary_dim = 4 : i64, scale = 5.0e-01 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<1x4xf32>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %a = hybrid.attention %x, %pos, %kv q_proj(%q) k_proj(%k) v_proj(%k) o_proj(%o) {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, rope_theta = 1.0e+04 : f64, rotary_dim = 4 : i64, scale = 5.0e-01 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<1x4xbf16>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
   return %a : tensor<?x8xf32>
 }
 
@@ -112,4 +122,20 @@ func.func @dequantize_stacked_experts() -> tensor<2x200x130xbf16> {
   %s = hybrid.weight "e.{e}.weight_scale_inv" experts(2) : tensor<2x2x2xf32>
   %w = hybrid.dequantize %q, %s block [128, 128] : (tensor<2x200x130xf8E4M3FN>, tensor<2x2x2xf32>) -> tensor<2x200x130xbf16>
   return %w : tensor<2x200x130xbf16>
+}
+
+// -----
+
+// Ops whose lowering does not exist yet are left alone.
+// CHECK-LABEL: func.func @negative_gated_delta_net_untouched
+// CHECK: hybrid.gated_delta_net
+func.func @negative_gated_delta_net_untouched(%x: tensor<?x10xf32>, %conv: !hybrid.conv_state<20x3xbf16>, %s: !hybrid.recurrent_state<4x3x2xf32>) -> tensor<?x10xf32> {
+  %qkvz = hybrid.weight "qkvz" : tensor<28x10xf32>
+  %ba = hybrid.weight "ba" : tensor<8x10xf32>
+  %c = hybrid.weight "conv" : tensor<20x1x4xf32>
+  %hv = hybrid.weight "hv" : tensor<4xf32>
+  %n = hybrid.weight "norm" : tensor<2xf32>
+  %out = hybrid.weight "out" : tensor<10x8xf32>
+  %y = hybrid.gated_delta_net %x, %conv, %s in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%hv) a_log(%hv) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 3 : i64, norm_epsilon = 1.0e-06 : f64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 2 : i64} : (tensor<?x10xf32>, !hybrid.conv_state<20x3xbf16>, !hybrid.recurrent_state<4x3x2xf32>, tensor<28x10xf32>, tensor<8x10xf32>, tensor<20x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>, tensor<10x8xf32>) -> tensor<?x10xf32>
+  return %y : tensor<?x10xf32>
 }
