@@ -18,9 +18,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     decoded through a 256-entry table) into `linalg.generic` ops on tensors
     that compute in f32 (weights of any float type are extended inside the
     loop bodies). Weight operands stay `hybrid.weight` values: binding them
-    to buffers is dispatch formation's job. Ops that carry state
-    (attention, MLA, Gated DeltaNet, Mamba) and the MoE block are left alone
-    here; they get their own lowerings.
+    to buffers is dispatch formation's job. MLA, Gated DeltaNet and Mamba
+    are not lowered yet and are left alone.
 
     Linear layers `y = x W^T` become a generic over (token, out, in) with
     `W` indexed `(out, in)`: the checkpoint layout is used as is.
@@ -31,6 +30,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     key and value are stored at its position and each query attends to
     positions 0..its own with an online softmax. This is the reference form
     the tiled kernels are checked against.
+
+    `hybrid.moe` becomes the router projection plus a per-token loop nest
+    that scores (softmax or sigmoid), adds the selection bias, applies the
+    group limit, picks the top-k, renormalises and scales exactly as
+    transformers does, and computes only the selected experts; the shared
+    expert (and its sigmoid gate) goes through the dense SwiGLU path.
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",

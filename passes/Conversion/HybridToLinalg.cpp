@@ -96,6 +96,24 @@ Value linear(OpBuilder &b, Location loc, Value x, Value w) {
   return op.getResult(0);
 }
 
+/// silu(gate) * up, elementwise over [tokens, intermediate].
+Value swiglu(OpBuilder &b, Location loc, Value like, Value gate, Value up) {
+  int64_t inter = cast<RankedTensorType>(gate.getType()).getDimSize(1);
+  MLIRContext *ctx = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+  Value init = emptyLike(b, loc, like, {inter});
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{gate, up}, ValueRange{init},
+             ArrayRef<AffineMap>{identity, identity, identity},
+             {kParallel, kParallel},
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               Value product = arith::MulFOp::create(
+                   nb, nl, silu(nb, nl, args[0]), args[1]);
+               linalg::YieldOp::create(nb, nl, product);
+             })
+      .getResult(0);
+}
+
 struct EmbedLowering : OpConversionPattern<EmbedOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -212,22 +230,7 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
     Value x = adaptor.getInput();
     Value gate = linear(rewriter, loc, x, adaptor.getGateProj());
     Value up = linear(rewriter, loc, x, adaptor.getUpProj());
-    int64_t inter = cast<RankedTensorType>(gate.getType()).getDimSize(1);
-    MLIRContext *ctx = rewriter.getContext();
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-    Value init = emptyLike(rewriter, loc, x, {inter});
-    Value activated =
-        linalg::GenericOp::create(
-            rewriter, loc, init.getType(), ValueRange{gate, up},
-            ValueRange{init},
-            ArrayRef<AffineMap>{identity, identity, identity},
-            {kParallel, kParallel},
-            [](OpBuilder &nb, Location nl, ValueRange args) {
-              Value product =
-                  arith::MulFOp::create(nb, nl, silu(nb, nl, args[0]), args[1]);
-              linalg::YieldOp::create(nb, nl, product);
-            })
-            .getResult(0);
+    Value activated = swiglu(rewriter, loc, x, gate, up);
     rewriter.replaceOp(op, linear(rewriter, loc, activated,
                                   adaptor.getDownProj()));
     return success();
@@ -506,6 +509,260 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Mixture of Experts
+//===----------------------------------------------------------------------===//
+
+/// Lowers hybrid.moe to the router projection (linalg) and a per-token loop
+/// nest that scores, selects and combines exactly as transformers does
+/// (models.md 1.6, 2.6, 3.7): only the selected experts are computed. The
+/// shared expert goes through the dense MLP path. The grouped dispatch of
+/// hybrid-fuse-moe-routing replaces this reference form for speed.
+struct MoELowering : OpConversionPattern<MoEOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MoEOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    int64_t experts = op.getNumExperts(), topK = op.getTopK();
+    int64_t groups = op.getNGroup(), keptGroups = op.getTopkGroup();
+    int64_t perGroup = experts / groups;
+    bool sigmoidScoring = op.getScoring() == RouterScoring::sigmoid;
+    bool renormalise = op.getNormTopkProb();
+    float scaling =
+        static_cast<float>(op.getRoutedScalingFactor().convertToDouble());
+    Value x = adaptor.getInput();
+    auto xType = cast<RankedTensorType>(x.getType());
+    int64_t hidden = xType.getDimSize(1);
+    auto gateType = cast<RankedTensorType>(adaptor.getExpertsGate().getType());
+    int64_t inter = gateType.getDimSize(1);
+
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, v);
+    };
+    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    Value zero = index(0), one = index(1);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+      return scf::ForOp::create(
+          b, loc, lb, ub, one, init,
+          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            scf::YieldOp::create(b, body(iv, args));
+          });
+    };
+    auto sigmoid = [&](Value v) -> Value {
+      return arith::DivFOp::create(
+          b, f32c(1.0),
+          arith::AddFOp::create(
+              b, f32c(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, v))));
+    };
+    /// Index and value of the largest `values[i]` with `taken[i] == 0`
+    /// (first one on ties, like torch.topk on CPU).
+    auto argmax = [&](Value values, Value taken, int64_t n) {
+      Value negInf = f32c(-std::numeric_limits<double>::infinity());
+      auto loop = forLoop(zero, index(n), {zero, negInf}, [&](Value i,
+                                                              ValueRange best) {
+        Value v = memref::LoadOp::create(b, values, i);
+        Value free = arith::CmpFOp::create(
+            b, arith::CmpFPredicate::OEQ, memref::LoadOp::create(b, taken, i),
+            f32c(0.0));
+        Value better = arith::AndIOp::create(
+            b, free,
+            arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, best[1]));
+        return SmallVector<Value>{
+            arith::SelectOp::create(b, better, i, best[0]),
+            arith::SelectOp::create(b, better, v, best[1])};
+      });
+      return std::make_pair(loop.getResult(0), loop.getResult(1));
+    };
+
+    Value logits = linear(b, loc, x, adaptor.getRouter());
+    Value shared, sharedGate;
+    if (adaptor.getSharedGate()) {
+      Value g = linear(b, loc, x, adaptor.getSharedGate());
+      Value u = linear(b, loc, x, adaptor.getSharedUp());
+      Value act = swiglu(b, loc, x, g, u);
+      shared = linear(b, loc, act, adaptor.getSharedDown());
+      if (adaptor.getSharedExpertGate())
+        sharedGate = linear(b, loc, x, adaptor.getSharedExpertGate());
+    }
+    Value bias = adaptor.getSelectionBias();
+
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value out = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, hidden}, f32),
+        ValueRange{tokens});
+    auto scratch = [&](int64_t n) {
+      return memref::AllocaOp::create(b, MemRefType::get({n}, f32)).getResult();
+    };
+    auto idxScratch = [&](int64_t n) {
+      return memref::AllocaOp::create(b, MemRefType::get({n}, b.getIndexType()))
+          .getResult();
+    };
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      // Scores in f32: softmax over all experts, or sigmoid.
+      Value scores = scratch(experts), select = scratch(experts);
+      Value taken = scratch(experts);
+      linalg::FillOp::create(b, f32c(0.0), taken);
+      Value maxLogit = forLoop(zero, index(experts),
+                               {f32c(-std::numeric_limits<double>::infinity())},
+                               [&](Value e, ValueRange m) {
+                                 Value l = tensor::ExtractOp::create(
+                                     b, logits, ValueRange{t, e});
+                                 return SmallVector<Value>{
+                                     arith::MaximumFOp::create(b, m[0], l)};
+                               }).getResult(0);
+      Value total = forLoop(zero, index(experts), {f32c(0.0)}, [&](Value e,
+                                                                 ValueRange acc) {
+        Value l = tensor::ExtractOp::create(b, logits, ValueRange{t, e});
+        Value score = sigmoidScoring
+                          ? sigmoid(l)
+                          : math::ExpOp::create(b, arith::SubFOp::create(b, l, maxLogit))
+                                .getResult();
+        memref::StoreOp::create(b, score, scores, e);
+        return SmallVector<Value>{arith::AddFOp::create(b, acc[0], score)};
+      }).getResult(0);
+      forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+        Value score = memref::LoadOp::create(b, scores, e);
+        if (!sigmoidScoring) {
+          score = arith::DivFOp::create(b, score, total);
+          memref::StoreOp::create(b, score, scores, e);
+        }
+        if (bias)
+          score = arith::AddFOp::create(
+              b, score, toF32(b, loc, tensor::ExtractOp::create(b, bias, e)));
+        memref::StoreOp::create(b, score, select, e);
+        return SmallVector<Value>{};
+      });
+
+      // Group limit: a group scores the sum of its two best selection
+      // scores; experts outside the best topk_group groups get a selection
+      // score of 0 (what transformers writes).
+      if (groups > 1) {
+        Value groupScores = scratch(groups), groupTaken = scratch(groups);
+        linalg::FillOp::create(b, f32c(0.0), groupTaken);
+        forLoop(zero, index(groups), {}, [&](Value g, ValueRange) {
+          Value base = arith::MulIOp::create(b, g, index(perGroup));
+          Value negInf = f32c(-std::numeric_limits<double>::infinity());
+          auto best2 = forLoop(zero, index(perGroup), {negInf, negInf},
+                               [&](Value i, ValueRange top) {
+            Value expert = arith::AddIOp::create(b, base, i);
+            Value v = memref::LoadOp::create(b, select, expert);
+            Value above1 =
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, top[0]);
+            Value above2 =
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, top[1]);
+            Value first = arith::SelectOp::create(b, above1, v, top[0]);
+            Value second = arith::SelectOp::create(
+                b, above1, top[0], arith::SelectOp::create(b, above2, v, top[1]));
+            return SmallVector<Value>{first, second};
+          });
+          memref::StoreOp::create(
+              b, arith::AddFOp::create(b, best2.getResult(0), best2.getResult(1)),
+              groupScores, g);
+          return SmallVector<Value>{};
+        });
+        forLoop(zero, index(keptGroups), {}, [&](Value, ValueRange) {
+          auto [g, v] = argmax(groupScores, groupTaken, groups);
+          (void)v;
+          memref::StoreOp::create(b, f32c(1.0), groupTaken, g);
+          return SmallVector<Value>{};
+        });
+        forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+          Value g = arith::DivUIOp::create(b, e, index(perGroup));
+          Value kept = arith::CmpFOp::create(
+              b, arith::CmpFPredicate::OEQ,
+              memref::LoadOp::create(b, groupTaken, g), f32c(1.0));
+          Value v = memref::LoadOp::create(b, select, e);
+          memref::StoreOp::create(b, arith::SelectOp::create(b, kept, v, f32c(0.0)),
+                                  select, e);
+          return SmallVector<Value>{};
+        });
+      }
+
+      // Top-k by selection score; weights are the unbiased scores.
+      Value chosen = idxScratch(topK), weights = scratch(topK);
+      Value sum = forLoop(zero, index(topK), {f32c(0.0)}, [&](Value j,
+                                                            ValueRange acc) {
+        auto [e, v] = argmax(select, taken, experts);
+        (void)v;
+        memref::StoreOp::create(b, f32c(1.0), taken, e);
+        memref::StoreOp::create(b, e, chosen, j);
+        Value w = memref::LoadOp::create(b, scores, e);
+        memref::StoreOp::create(b, w, weights, j);
+        return SmallVector<Value>{arith::AddFOp::create(b, acc[0], w)};
+      }).getResult(0);
+
+      // out[t] = sum_j w_j SwiGLU_{e_j}(x[t]) (+ gated shared expert).
+      Value activation = scratch(inter);
+      forLoop(zero, index(hidden), {}, [&](Value h, ValueRange) {
+        Value init = shared ? tensor::ExtractOp::create(b, shared, ValueRange{t, h})
+                                  .getResult()
+                            : f32c(0.0);
+        if (sharedGate)
+          init = arith::MulFOp::create(
+              b, init,
+              sigmoid(tensor::ExtractOp::create(b, sharedGate,
+                                                ValueRange{t, zero})));
+        memref::StoreOp::create(b, init, out, ValueRange{t, h});
+        return SmallVector<Value>{};
+      });
+      forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
+        Value e = memref::LoadOp::create(b, chosen, j);
+        Value w = memref::LoadOp::create(b, weights, j);
+        if (renormalise)
+          w = arith::DivFOp::create(b, w, sum);
+        w = arith::MulFOp::create(b, w, f32c(scaling));
+        forLoop(zero, index(inter), {}, [&](Value i, ValueRange) {
+          auto dot = [&](Value weight) {
+            return forLoop(zero, index(hidden), {f32c(0.0)},
+                           [&](Value h, ValueRange acc) {
+              Value xv = tensor::ExtractOp::create(b, x, ValueRange{t, h});
+              Value wv = toF32(b, loc, tensor::ExtractOp::create(
+                                           b, weight, ValueRange{e, i, h}));
+              return SmallVector<Value>{arith::AddFOp::create(
+                  b, acc[0], arith::MulFOp::create(b, xv, wv))};
+            }).getResult(0);
+          };
+          Value g = dot(adaptor.getExpertsGate());
+          Value u = dot(adaptor.getExpertsUp());
+          memref::StoreOp::create(
+              b, arith::MulFOp::create(b, silu(b, loc, g), u), activation, i);
+          return SmallVector<Value>{};
+        });
+        forLoop(zero, index(hidden), {}, [&](Value h, ValueRange) {
+          Value y = forLoop(zero, index(inter), {f32c(0.0)}, [&](Value i,
+                                                                ValueRange acc) {
+            Value wv = toF32(b, loc, tensor::ExtractOp::create(
+                                         b, adaptor.getExpertsDown(),
+                                         ValueRange{e, h, i}));
+            return SmallVector<Value>{arith::AddFOp::create(
+                b, acc[0],
+                arith::MulFOp::create(
+                    b, memref::LoadOp::create(b, activation, i), wv))};
+          }).getResult(0);
+          Value previous = memref::LoadOp::create(b, out, ValueRange{t, h});
+          memref::StoreOp::create(
+              b, arith::AddFOp::create(b, previous, arith::MulFOp::create(b, w, y)),
+              out, ValueRange{t, h});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    rewriter.replaceOp(op, bufferization::ToTensorOp::create(
+                               b, xType, out, /*restrict=*/true,
+                               /*writable=*/true)
+                               .getResult());
+    return success();
+  }
+};
+
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
 /// (LLVM has no f8 type to extend from), times the block's scale.
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
@@ -591,10 +848,10 @@ struct ConvertHybridToLinalgPass
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return types.isLegal(op); });
     target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
-                        AttentionOp>();
+                        AttentionOp, MoEOp>();
     RewritePatternSet patterns(ctx);
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
-                 DequantizeLowering>(ctx);
+                 DequantizeLowering, MoELowering>(ctx);
     patterns.add<AttentionLowering>(types, ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);

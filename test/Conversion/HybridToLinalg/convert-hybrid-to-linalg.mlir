@@ -139,3 +139,23 @@ func.func @negative_gated_delta_net_untouched(%x: tensor<?x10xf32>, %conv: !hybr
   %y = hybrid.gated_delta_net %x, %conv, %s in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%hv) a_log(%hv) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 3 : i64, norm_epsilon = 1.0e-06 : f64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 2 : i64} : (tensor<?x10xf32>, !hybrid.conv_state<20x3xbf16>, !hybrid.recurrent_state<4x3x2xf32>, tensor<28x10xf32>, tensor<8x10xf32>, tensor<20x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>, tensor<10x8xf32>) -> tensor<?x10xf32>
   return %y : tensor<?x10xf32>
 }
+
+// -----
+
+// MoE: the router is a linear layer; selection and the selected experts run
+// per token; the shared expert goes through the dense SwiGLU path.
+// CHECK-LABEL: func.func @moe_sigmoid_grouped
+// CHECK: %[[LOGITS:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8x8xf32>)
+// CHECK: scf.for
+// CHECK: tensor.extract %[[LOGITS]]
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<8x6x8xf32>
+// CHECK: bufferization.to_tensor
+// CHECK-NOT: hybrid.moe
+func.func @moe_sigmoid_grouped(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %r = hybrid.weight "router" : tensor<8x8xf32>
+  %g = hybrid.weight "e.{e}.gate" experts(8) : tensor<8x6x8xf32>
+  %d = hybrid.weight "e.{e}.down" experts(8) : tensor<8x8x6xf32>
+  %b = hybrid.weight "bias" : tensor<8xf32>
+  %y = hybrid.moe sigmoid %x router(%r) experts_gate(%g) experts_up(%g) experts_down(%d) selection_bias(%b) {n_group = 4 : i64, norm_topk_prob = true, num_experts = 8 : i64, routed_scaling_factor = 2.5 : f64, top_k = 3 : i64, topk_group = 2 : i64} : (tensor<?x8xf32>, tensor<8x8xf32>, tensor<8x6x8xf32>, tensor<8x6x8xf32>, tensor<8x8x6xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
