@@ -763,6 +763,216 @@ struct MoELowering : OpConversionPattern<MoEOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Gated DeltaNet
+//===----------------------------------------------------------------------===//
+
+/// Lowers hybrid.gated_delta_net to its two projections (linalg), a
+/// per-token loop nest for the causal conv (continuing the conv window
+/// state) and the gated delta rule in its recurrent form (continuing the
+/// recurrent state), then the output projection (models.md 1.5). The chunked
+/// form of hybrid-tile-scans is the fast path; this one is the reference and
+/// the decode form.
+struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GatedDeltaNetOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value convState = adaptor.getConvState();
+    Value state = adaptor.getRecurrentState();
+    if (!isa<MemRefType>(convState.getType()) || !isa<MemRefType>(state.getType()))
+      return rewriter.notifyMatchFailure(op, "state is not a memref yet");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    Type convElement = cast<MemRefType>(convState.getType()).getElementType();
+    int64_t hk = op.getNumKHeads(), hv = op.getNumVHeads(),
+            dk = op.getKHeadDim(), dv = op.getVHeadDim(),
+            kernel = op.getConvKernel();
+    int64_t ratio = hv / hk;
+    int64_t groupWidth = 2 * dk + 2 * ratio * dv; // one k-head's qkvz columns
+    int64_t channels = 2 * hk * dk + hv * dv;
+    float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
+
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, v);
+    };
+    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    Value zero = index(0), one = index(1);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+      return scf::ForOp::create(
+          b, loc, lb, ub, one, init,
+          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            scf::YieldOp::create(b, body(iv, args));
+          });
+    };
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    auto mul = [&](Value l, int64_t r) -> Value {
+      return arith::MulIOp::create(b, l, index(r));
+    };
+    auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+    auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+    auto fsub = [&](Value l, Value r) -> Value { return arith::SubFOp::create(b, l, r); };
+    auto load = [&](Value m, ValueRange i) -> Value {
+      return memref::LoadOp::create(b, m, i);
+    };
+    auto store = [&](Value v, Value m, ValueRange i) {
+      memref::StoreOp::create(b, v, m, i);
+    };
+    auto weightAt = [&](Value w, ValueRange i) {
+      return toF32(b, loc, tensor::ExtractOp::create(b, w, i));
+    };
+
+    Value x = adaptor.getInput();
+    Value qkvz = linear(b, loc, x, adaptor.getInProjQkvz());
+    Value ba = linear(b, loc, x, adaptor.getInProjBa());
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value out = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, hv * dv}, f32),
+        ValueRange{tokens});
+    Value mixed = memref::AllocaOp::create(b, MemRefType::get({channels}, f32));
+    Value qBuf = memref::AllocaOp::create(b, MemRefType::get({dk}, f32));
+    Value kBuf = memref::AllocaOp::create(b, MemRefType::get({dk}, f32));
+    Value oBuf = memref::AllocaOp::create(b, MemRefType::get({dv}, f32));
+
+    // Column of in_proj_qkvz feeding conv channel c: the conv runs over
+    // [all q | all k | all v] while the projection is grouped per k-head.
+    auto columnOf = [&](Value c) -> Value {
+      Value qEnd = index(hk * dk), kEnd = index(2 * hk * dk);
+      Value isQ = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c, qEnd);
+      Value isK = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c, kEnd);
+      Value qk = arith::SelectOp::create(b, isQ, c, arith::SubIOp::create(b, c, qEnd));
+      Value qkCol = add(mul(arith::DivUIOp::create(b, qk, index(dk)), groupWidth),
+                        add(arith::RemUIOp::create(b, qk, index(dk)),
+                            arith::SelectOp::create(b, isQ, zero, index(dk))));
+      Value vc = arith::SubIOp::create(b, c, kEnd);
+      Value head = arith::DivUIOp::create(b, vc, index(dv));
+      Value vCol = add(add(mul(arith::DivUIOp::create(b, head, index(ratio)),
+                               groupWidth),
+                           index(2 * dk)),
+                       add(mul(arith::RemUIOp::create(b, head, index(ratio)), dv),
+                           arith::RemUIOp::create(b, vc, index(dv))));
+      return arith::SelectOp::create(b, isK, qkCol, vCol);
+    };
+
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      // Causal depthwise conv over the window [state (K-1 inputs) | x_t],
+      // then SiLU; the window shifts by one.
+      forLoop(zero, index(channels), {}, [&](Value c, ValueRange) {
+        Value in = tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
+        Value acc = fmul(weightAt(adaptor.getConv1d(),
+                                  ValueRange{c, zero, index(kernel - 1)}),
+                         in);
+        acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
+          Value past = toF32(b, loc, load(convState, ValueRange{c, j}));
+          return SmallVector<Value>{
+              fadd(a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
+                              past))};
+        }).getResult(0);
+        forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
+          store(load(convState, ValueRange{c, add(j, one)}), convState,
+                ValueRange{c, j});
+          return SmallVector<Value>{};
+        });
+        Value kept = convElement == f32
+                         ? in
+                         : arith::TruncFOp::create(b, convElement, in).getResult();
+        store(kept, convState, ValueRange{c, index(kernel - 2)});
+        store(silu(b, loc, acc), mixed, ValueRange{c});
+        return SmallVector<Value>{};
+      });
+
+      forLoop(zero, index(hv), {}, [&](Value h, ValueRange) {
+        Value kh = arith::DivUIOp::create(b, h, index(ratio));
+        Value group = arith::DivUIOp::create(b, h, index(ratio));
+        Value within = arith::RemUIOp::create(b, h, index(ratio));
+        // beta = sigmoid(b); g = -exp(A_log) * softplus(a + dt_bias).
+        Value bCol = add(mul(group, 2 * ratio), within);
+        Value aCol = add(bCol, index(ratio));
+        Value bv = tensor::ExtractOp::create(b, ba, ValueRange{t, bCol});
+        Value av = fadd(tensor::ExtractOp::create(b, ba, ValueRange{t, aCol}),
+                        weightAt(adaptor.getDtBias(), ValueRange{h}));
+        Value beta = arith::DivFOp::create(
+            b, f32c(1.0),
+            fadd(f32c(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, bv))));
+        // softplus(x) = log(1 + e^x), x for x > 20 (PyTorch's threshold).
+        Value softplus = arith::SelectOp::create(
+            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, av, f32c(20.0)),
+            av, math::Log1pOp::create(b, math::ExpOp::create(b, av)));
+        Value decay = math::ExpOp::create(
+            b, fmul(arith::NegFOp::create(
+                        b, math::ExpOp::create(
+                               b, weightAt(adaptor.getALog(), ValueRange{h}))),
+                    softplus));
+
+        // q, k of k-head kh, L2-normalised (eps inside the sqrt); q / sqrt(dk).
+        auto loadNormalized = [&](Value buf, int64_t offset, Value extra) {
+          Value sum = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+            Value v = load(mixed, ValueRange{add(add(mul(kh, dk), i), index(offset))});
+            store(v, buf, ValueRange{i});
+            return SmallVector<Value>{fadd(a[0], fmul(v, v))};
+          }).getResult(0);
+          Value inv = fmul(math::RsqrtOp::create(b, fadd(sum, f32c(1e-6))), extra);
+          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+            store(fmul(load(buf, ValueRange{i}), inv), buf, ValueRange{i});
+            return SmallVector<Value>{};
+          });
+        };
+        loadNormalized(qBuf, 0, f32c(1.0 / std::sqrt(static_cast<double>(dk))));
+        loadNormalized(kBuf, hk * dk, f32c(1.0));
+
+        // S = decay * S; u = beta (v - S^T k); S += k u^T; o = S^T q.
+        forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+          Value memory = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i,
+                                                                ValueRange a) {
+            Value decayed = fmul(load(state, ValueRange{h, i, j}), decay);
+            store(decayed, state, ValueRange{h, i, j});
+            return SmallVector<Value>{fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
+          }).getResult(0);
+          Value v = load(mixed, ValueRange{add(add(index(2 * hk * dk), mul(h, dv)), j)});
+          Value u = fmul(beta, fsub(v, memory));
+          Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+            Value updated = fadd(load(state, ValueRange{h, i, j}),
+                                 fmul(load(kBuf, ValueRange{i}), u));
+            store(updated, state, ValueRange{h, i, j});
+            return SmallVector<Value>{fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
+          }).getResult(0);
+          store(o, oBuf, ValueRange{j});
+          return SmallVector<Value>{};
+        });
+
+        // Gated RMSNorm per head: w * r(o) * silu(z).
+        Value sum = forLoop(zero, index(dv), {f32c(0.0)}, [&](Value j, ValueRange a) {
+          Value o = load(oBuf, ValueRange{j});
+          return SmallVector<Value>{fadd(a[0], fmul(o, o))};
+        }).getResult(0);
+        Value inv = math::RsqrtOp::create(
+            b, fadd(arith::DivFOp::create(b, sum, f32c(dv)), f32c(eps)));
+        Value zBase = add(add(mul(group, groupWidth), index(2 * dk + ratio * dv)),
+                          mul(within, dv));
+        forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+          Value z = tensor::ExtractOp::create(b, qkvz, ValueRange{t, add(zBase, j)});
+          Value y = fmul(fmul(fmul(load(oBuf, ValueRange{j}), inv),
+                              weightAt(adaptor.getNorm(), ValueRange{j})),
+                         silu(b, loc, z));
+          store(y, out, ValueRange{t, add(mul(h, dv), j)});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    Value mixedOut = bufferization::ToTensorOp::create(
+        b, RankedTensorType::get({ShapedType::kDynamic, hv * dv}, f32), out,
+        /*restrict=*/true, /*writable=*/true);
+    rewriter.replaceOp(op, linear(b, loc, mixedOut, adaptor.getOutProj()));
+    return success();
+  }
+};
+
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
 /// (LLVM has no f8 type to extend from), times the block's scale.
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
@@ -832,6 +1042,14 @@ struct ConvertHybridToLinalgPass
                               cache.getShape()[1]},
                              cache.getElementType());
     });
+    // A conv window [channels, kernel - 1] and a recurrent state keep their
+    // shapes as buffers.
+    types.addConversion([](ConvStateType conv) -> Type {
+      return MemRefType::get(conv.getShape(), conv.getElementType());
+    });
+    types.addConversion([](RecurrentStateType rec) -> Type {
+      return MemRefType::get(rec.getShape(), rec.getElementType());
+    });
     auto cast = [](OpBuilder &builder, Type type, ValueRange inputs,
                    Location loc) -> Value {
       return UnrealizedConversionCastOp::create(builder, loc, type, inputs)
@@ -848,11 +1066,11 @@ struct ConvertHybridToLinalgPass
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return types.isLegal(op); });
     target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
-                        AttentionOp, MoEOp>();
+                        AttentionOp, MoEOp, GatedDeltaNetOp>();
     RewritePatternSet patterns(ctx);
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering, MoELowering>(ctx);
-    patterns.add<AttentionLowering>(types, ctx);
+    patterns.add<AttentionLowering, GatedDeltaNetLowering>(types, ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateReturnOpTypeConversionPattern(patterns, types);
