@@ -18,8 +18,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     decoded through a 256-entry table) into `linalg.generic` ops on tensors
     that compute in f32 (weights of any float type are extended inside the
     loop bodies). Weight operands stay `hybrid.weight` values: binding them
-    to buffers is dispatch formation's job. MLA and Mamba are not lowered
-    yet and are left alone.
+    to buffers is dispatch formation's job. MLA is not lowered yet and is
+    left alone.
 
     Linear layers `y = x W^T` become a generic over (token, out, in) with
     `W` indexed `(out, in)`: the checkpoint layout is used as is.
@@ -42,6 +42,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     loop nest runs the causal conv from the window and the gated delta rule
     in its recurrent form from the state, advancing both, then the gated
     norm. This is the decode form and the reference for the chunked form.
+    `hybrid.mamba` likewise: conv from the window, dt/B/C norms, softplus dt
+    and the selective scan from the ssm state, token by token.
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",

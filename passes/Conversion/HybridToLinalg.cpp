@@ -973,6 +973,199 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Mamba
+//===----------------------------------------------------------------------===//
+
+/// y[t, j] = x[t, j] + bias[j].
+Value addBias(OpBuilder &b, Location loc, Value x, Value bias) {
+  int64_t n = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  MLIRContext *ctx = b.getContext();
+  AffineExpr t, j;
+  bindDims(ctx, t, j);
+  AffineMap full = AffineMap::get(2, 0, {t, j}, ctx);
+  Value init = emptyLike(b, loc, x, {n});
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{x, bias}, ValueRange{init},
+             ArrayRef<AffineMap>{full, AffineMap::get(2, 0, {j}, ctx), full},
+             {kParallel, kParallel},
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               Value sum = arith::AddFOp::create(nb, nl, args[0],
+                                                 toF32(nb, nl, args[1]));
+               linalg::YieldOp::create(nb, nl, sum);
+             })
+      .getResult(0);
+}
+
+/// Lowers hybrid.mamba (Jamba's Mamba-1, models.md 2.5): in_proj (linalg),
+/// the causal conv per token from the conv window, x_proj (linalg), then
+/// per token the dt/B/C norms, dt = softplus(dt_proj) and the selective scan
+/// from the ssm state, y * silu(z), out_proj. Sequential over tokens: the
+/// reference and decode form.
+struct MambaLowering : OpConversionPattern<MambaOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MambaOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value convState = adaptor.getConvState();
+    Value ssm = adaptor.getSsmState();
+    if (!isa<MemRefType>(convState.getType()) || !isa<MemRefType>(ssm.getType()))
+      return rewriter.notifyMatchFailure(op, "state is not a memref yet");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    Type convElement = cast<MemRefType>(convState.getType()).getElementType();
+    int64_t inner = op.getDInner(), stateDim = op.getDState(),
+            kernel = op.getDConv(), rank = op.getDtRank();
+    float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
+
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, v);
+    };
+    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    Value zero = index(0), one = index(1);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+      return scf::ForOp::create(
+          b, loc, lb, ub, one, init,
+          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            scf::YieldOp::create(b, body(iv, args));
+          });
+    };
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+    auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+    auto load = [&](Value m, ValueRange i) -> Value {
+      return memref::LoadOp::create(b, m, i);
+    };
+    auto store = [&](Value v, Value m, ValueRange i) {
+      memref::StoreOp::create(b, v, m, i);
+    };
+    auto weightAt = [&](Value w, ValueRange i) {
+      return toF32(b, loc, tensor::ExtractOp::create(b, w, i));
+    };
+    auto toTensor = [&](Value buffer, int64_t columns) -> Value {
+      return bufferization::ToTensorOp::create(
+          b, RankedTensorType::get({ShapedType::kDynamic, columns}, f32), buffer,
+          /*restrict=*/true, /*writable=*/true);
+    };
+
+    Value x = adaptor.getInput();
+    Value xz = linear(b, loc, x, adaptor.getInProj());
+    if (adaptor.getInProjBias())
+      xz = addBias(b, loc, xz, adaptor.getInProjBias());
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    auto rows = [&](int64_t columns) -> Value {
+      return memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, columns}, f32),
+          ValueRange{tokens});
+    };
+
+    // Causal conv (+ bias) and SiLU from the window; the window shifts.
+    Value convolved = rows(inner);
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      forLoop(zero, index(inner), {}, [&](Value c, ValueRange) {
+        Value in = tensor::ExtractOp::create(b, xz, ValueRange{t, c});
+        Value acc = fmul(weightAt(adaptor.getConv1d(),
+                                  ValueRange{c, zero, index(kernel - 1)}),
+                         in);
+        if (adaptor.getConv1dBias())
+          acc = fadd(acc, weightAt(adaptor.getConv1dBias(), ValueRange{c}));
+        acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
+          Value past = toF32(b, loc, load(convState, ValueRange{c, j}));
+          return SmallVector<Value>{fadd(
+              a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
+                         past))};
+        }).getResult(0);
+        forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
+          store(load(convState, ValueRange{c, add(j, one)}), convState,
+                ValueRange{c, j});
+          return SmallVector<Value>{};
+        });
+        Value kept = convElement == f32
+                         ? in
+                         : arith::TruncFOp::create(b, convElement, in).getResult();
+        store(kept, convState, ValueRange{c, index(kernel - 2)});
+        store(silu(b, loc, acc), convolved, ValueRange{t, c});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    Value xs = toTensor(convolved, inner);
+    Value dbc = linear(b, loc, xs, adaptor.getXProj());
+
+    Value params = memref::AllocaOp::create(
+        b, MemRefType::get({rank + 2 * stateDim}, f32));
+    Value scanned = rows(inner);
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
+        store(tensor::ExtractOp::create(b, dbc, ValueRange{t, i}), params,
+              ValueRange{i});
+        return SmallVector<Value>{};
+      });
+      // Jamba RMS-normalises dt, B and C (plain weights) before using them.
+      auto normalize = [&](Value weight, int64_t offset, int64_t size) {
+        Value sum = forLoop(zero, index(size), {f32c(0.0)}, [&](Value i,
+                                                              ValueRange a) {
+          Value v = load(params, ValueRange{add(i, index(offset))});
+          return SmallVector<Value>{fadd(a[0], fmul(v, v))};
+        }).getResult(0);
+        Value inv = math::RsqrtOp::create(
+            b, fadd(arith::DivFOp::create(b, sum, f32c(size)), f32c(eps)));
+        forLoop(zero, index(size), {}, [&](Value i, ValueRange) {
+          Value at = add(i, index(offset));
+          store(fmul(fmul(load(params, ValueRange{at}), inv),
+                     weightAt(weight, ValueRange{i})),
+                params, ValueRange{at});
+          return SmallVector<Value>{};
+        });
+      };
+      if (adaptor.getDtLayernorm()) {
+        normalize(adaptor.getDtLayernorm(), 0, rank);
+        normalize(adaptor.getBLayernorm(), rank, stateDim);
+        normalize(adaptor.getCLayernorm(), rank + stateDim, stateDim);
+      }
+      forLoop(zero, index(inner), {}, [&](Value c, ValueRange) {
+        Value pre = forLoop(zero, index(rank), {weightAt(adaptor.getDtProjBias(),
+                                                         ValueRange{c})},
+                            [&](Value r, ValueRange a) {
+          return SmallVector<Value>{fadd(
+              a[0], fmul(load(params, ValueRange{r}),
+                         weightAt(adaptor.getDtProj(), ValueRange{c, r})))};
+        }).getResult(0);
+        Value dt = arith::SelectOp::create(
+            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
+            pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
+        Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+        Value dtx = fmul(dt, xc);
+        Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
+                                                                ValueRange a) {
+          Value aCoef = arith::NegFOp::create(
+              b, math::ExpOp::create(b, weightAt(adaptor.getALog(), ValueRange{c, n})));
+          Value decay = math::ExpOp::create(b, fmul(dt, aCoef));
+          Value bn = load(params, ValueRange{add(n, index(rank))});
+          Value cn = load(params, ValueRange{add(n, index(rank + stateDim))});
+          Value h = fadd(fmul(decay, load(ssm, ValueRange{c, n})), fmul(dtx, bn));
+          store(h, ssm, ValueRange{c, n});
+          return SmallVector<Value>{fadd(a[0], fmul(h, cn))};
+        }).getResult(0);
+        y = fadd(y, fmul(weightAt(adaptor.getD(), ValueRange{c}), xc));
+        Value z = tensor::ExtractOp::create(b, xz, ValueRange{t, add(c, index(inner))});
+        store(fmul(y, silu(b, loc, z)), scanned, ValueRange{t, c});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    Value y = linear(b, loc, toTensor(scanned, inner), adaptor.getOutProj());
+    if (adaptor.getOutProjBias())
+      y = addBias(b, loc, y, adaptor.getOutProjBias());
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
 /// (LLVM has no f8 type to extend from), times the block's scale.
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
@@ -1066,11 +1259,12 @@ struct ConvertHybridToLinalgPass
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return types.isLegal(op); });
     target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
-                        AttentionOp, MoEOp, GatedDeltaNetOp>();
+                        AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp>();
     RewritePatternSet patterns(ctx);
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering, MoELowering>(ctx);
-    patterns.add<AttentionLowering, GatedDeltaNetLowering>(types, ctx);
+    patterns.add<AttentionLowering, GatedDeltaNetLowering, MambaLowering>(types,
+                                                                        ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateReturnOpTypeConversionPattern(patterns, types);

@@ -126,13 +126,15 @@ func.func @dequantize_stacked_experts() -> tensor<2x200x130xbf16> {
 
 // -----
 
-// Ops whose lowering does not exist yet are left alone; their state
-// arguments still become buffers, cast back for them.
-// CHECK-LABEL: func.func @negative_mamba_untouched
-// CHECK-SAME: memref<12x3xf32>
-// CHECK: builtin.unrealized_conversion_cast
-// CHECK: hybrid.mamba
-func.func @negative_mamba_untouched(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>, %h: !hybrid.recurrent_state<12x3xf32>) -> tensor<?x6xf32> {
+// Mamba: conv window and ssm state become buffers; conv, x_proj, the
+// dt/B/C norms and the selective scan run per token.
+// CHECK-LABEL: func.func @mamba_states
+// CHECK-SAME: %[[CONV:[a-z0-9]+]]: memref<12x3xf32>, %[[SSM:[a-z0-9]+]]: memref<12x3xf32>
+// CHECK: memref.store %{{.*}}, %[[CONV]]
+// CHECK: math.log1p
+// CHECK: memref.store %{{.*}}, %[[SSM]]
+// CHECK-NOT: hybrid.mamba
+func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>, %h: !hybrid.recurrent_state<12x3xf32>) -> tensor<?x6xf32> {
   %in = hybrid.weight "in" : tensor<24x6xf32>
   %c = hybrid.weight "conv" : tensor<12x1x4xf32>
   %d = hybrid.weight "d" : tensor<12xf32>
@@ -142,6 +144,21 @@ func.func @negative_mamba_untouched(%x: tensor<?x6xf32>, %conv: !hybrid.conv_sta
   %out = hybrid.weight "out" : tensor<6x12xf32>
   %y = hybrid.mamba %x, %conv, %h in_proj(%in) conv1d(%c) x_proj(%xp) dt_proj(%dt) dt_proj_bias(%d) a_log(%a) d(%d) out_proj(%out) {d_conv = 4 : i64, d_inner = 12 : i64, d_state = 3 : i64, dt_rank = 2 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x6xf32>, !hybrid.conv_state<12x3xf32>, !hybrid.recurrent_state<12x3xf32>, tensor<24x6xf32>, tensor<12x1x4xf32>, tensor<8x12xf32>, tensor<12x2xf32>, tensor<12xf32>, tensor<12x3xf32>, tensor<12xf32>, tensor<6x12xf32>) -> tensor<?x6xf32>
   return %y : tensor<?x6xf32>
+}
+
+// -----
+
+// MLA is not lowered yet: it stays, its latent cache handle untouched.
+// CHECK-LABEL: func.func @negative_mla_untouched
+// CHECK: hybrid.mla
+func.func @negative_mla_untouched(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<6x4xf32>) -> tensor<?x16xf32> {
+  %q = hybrid.weight "q" : tensor<24x16xf32>
+  %kva = hybrid.weight "kv_a" : tensor<10x16xf32>
+  %kvan = hybrid.weight "kv_a_norm" : tensor<6xf32>
+  %kvb = hybrid.weight "kv_b" : tensor<28x6xf32>
+  %o = hybrid.weight "o" : tensor<16x12xf32>
+  %y = hybrid.mla %x, %pos, %c q_proj(%q) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {kv_lora_rank = 6 : i64, norm_epsilon = 1.0e-06 : f64, num_heads = 2 : i64, q_lora_rank = 0 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, rope_theta = 1.0e+04 : f64, scale = 0.3 : f64, v_head_dim = 6 : i64} : (tensor<?x16xf32>, tensor<?xi64>, !hybrid.latent_cache<6x4xf32>, tensor<24x16xf32>, tensor<10x16xf32>, tensor<6xf32>, tensor<28x6xf32>, tensor<16x12xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
 }
 
 // -----
