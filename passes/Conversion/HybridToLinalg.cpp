@@ -241,6 +241,56 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
 // Attention with a KV cache
 //===----------------------------------------------------------------------===//
 
+/// Scalar loop nests on memrefs, shared by the reference lowerings of the
+/// ops that carry state (attention, MLA, Gated DeltaNet, Mamba, MoE routing).
+struct LoopNest {
+  using Body = function_ref<SmallVector<Value>(Value, ValueRange)>;
+  ImplicitLocOpBuilder &b;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f32(double v) { return f32Constant(b, b.getLoc(), v); }
+  /// for iv in [lb, ub) carrying `init`; `body` returns the next values.
+  scf::ForOp forLoop(Value lb, Value ub, ValueRange init, Body body) {
+    return scf::ForOp::create(
+        b, b.getLoc(), lb, ub, index(1), init,
+        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          scf::YieldOp::create(b, body(iv, args));
+        });
+  }
+  /// RoPE in place on buf[0, rotary) at `position` (index): pairs (j, j +
+  /// rotary/2), or (2j, 2j + 1) when interleaved, turn by position *
+  /// freqTable[j]; cos and sin are scaled by `factor` (YaRN).
+  void rope(Value buf, int64_t rotary, Value position, Value freqTable,
+            float factor, bool interleaved) {
+    Type f32Type = b.getF32Type();
+    Value pos = arith::SIToFPOp::create(
+        b, f32Type, arith::IndexCastOp::create(b, b.getI64Type(), position));
+    forLoop(index(0), index(rotary / 2), {}, [&](Value j, ValueRange) {
+      Value angle = arith::MulFOp::create(
+          b, pos, tensor::ExtractOp::create(b, freqTable, j));
+      Value c = arith::MulFOp::create(b, math::CosOp::create(b, angle), f32(factor));
+      Value s = arith::MulFOp::create(b, math::SinOp::create(b, angle), f32(factor));
+      Value first = interleaved ? arith::MulIOp::create(b, j, index(2)).getResult() : j;
+      Value second = interleaved
+                         ? arith::AddIOp::create(b, first, index(1)).getResult()
+                         : arith::AddIOp::create(b, j, index(rotary / 2)).getResult();
+      Value x1 = memref::LoadOp::create(b, buf, first);
+      Value x2 = memref::LoadOp::create(b, buf, second);
+      memref::StoreOp::create(b,
+                              arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c),
+                                                    arith::MulFOp::create(b, x2, s)),
+                              buf, first);
+      memref::StoreOp::create(b,
+                              arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c),
+                                                    arith::MulFOp::create(b, x1, s)),
+                              buf, second);
+      return SmallVector<Value>{};
+    });
+  }
+};
+
 /// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
 /// when `yarn` is set (models.md 0.2, 3.6), and the cos/sin multiplier.
 std::pair<SmallVector<float>, float> ropeFrequencies(int64_t dim, double theta,
@@ -318,20 +368,13 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
                  RankedTensorType::get({rotary / 2}, f32),
                  ArrayRef<float>(invFreq)));
 
-    auto index = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, v);
-    };
-    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    LoopNest loops{b};
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1), dimV = index(dim);
     auto forLoop = [&](Value lb, Value ub, ValueRange init,
-                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-      return scf::ForOp::create(
-          b, loc, lb, ub, one, init,
-          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            scf::YieldOp::create(b, body(iv, args));
-          });
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
     };
 
     // Loads head `h` of `source` [T, C] at token `t` (starting at column
@@ -367,37 +410,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
           return SmallVector<Value>{};
         });
       }
-      if (rotary > 0) {
-        Value pos = arith::SIToFPOp::create(
-            b, f32, arith::IndexCastOp::create(b, b.getI64Type(), position));
-        forLoop(zero, index(rotary / 2), {}, [&](Value j, ValueRange) {
-          Value angle = arith::MulFOp::create(
-              b, pos, tensor::ExtractOp::create(b, freqTable, j));
-          Value c = arith::MulFOp::create(b, math::CosOp::create(b, angle),
-                                          f32c(ropeFactor));
-          Value s = arith::MulFOp::create(b, math::SinOp::create(b, angle),
-                                          f32c(ropeFactor));
-          Value first, second;
-          if (interleaved) {
-            first = arith::MulIOp::create(b, j, index(2));
-            second = arith::AddIOp::create(b, first, one);
-          } else {
-            first = j;
-            second = arith::AddIOp::create(b, j, index(rotary / 2));
-          }
-          Value x1 = memref::LoadOp::create(b, buf, first);
-          Value x2 = memref::LoadOp::create(b, buf, second);
-          memref::StoreOp::create(
-              b, arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c),
-                                       arith::MulFOp::create(b, x2, s)),
-              buf, first);
-          memref::StoreOp::create(
-              b, arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c),
-                                       arith::MulFOp::create(b, x1, s)),
-              buf, second);
-          return SmallVector<Value>{};
-        });
-      }
+      if (rotary > 0)
+        loops.rope(buf, rotary, position, freqTable, ropeFactor, interleaved);
       return buf;
     };
 
@@ -539,20 +553,13 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     auto gateType = cast<RankedTensorType>(adaptor.getExpertsGate().getType());
     int64_t inter = gateType.getDimSize(1);
 
-    auto index = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, v);
-    };
-    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    LoopNest loops{b};
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1);
     auto forLoop = [&](Value lb, Value ub, ValueRange init,
-                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-      return scf::ForOp::create(
-          b, loc, lb, ub, one, init,
-          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            scf::YieldOp::create(b, body(iv, args));
-          });
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
     };
     auto sigmoid = [&](Value v) -> Value {
       return arith::DivFOp::create(
@@ -794,20 +801,13 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
     int64_t channels = 2 * hk * dk + hv * dv;
     float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
 
-    auto index = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, v);
-    };
-    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    LoopNest loops{b};
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1);
     auto forLoop = [&](Value lb, Value ub, ValueRange init,
-                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-      return scf::ForOp::create(
-          b, loc, lb, ub, one, init,
-          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            scf::YieldOp::create(b, body(iv, args));
-          });
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
     };
     auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
     auto mul = [&](Value l, int64_t r) -> Value {
@@ -1019,20 +1019,13 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
             kernel = op.getDConv(), rank = op.getDtRank();
     float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
 
-    auto index = [&](int64_t v) -> Value {
-      return arith::ConstantIndexOp::create(b, v);
-    };
-    auto f32c = [&](double v) { return f32Constant(b, loc, v); };
+    LoopNest loops{b};
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1);
     auto forLoop = [&](Value lb, Value ub, ValueRange init,
-                       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-      return scf::ForOp::create(
-          b, loc, lb, ub, one, init,
-          [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            scf::YieldOp::create(b, body(iv, args));
-          });
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
     };
     auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
     auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
