@@ -18,8 +18,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     decoded through a 256-entry table) into `linalg.generic` ops on tensors
     that compute in f32 (weights of any float type are extended inside the
     loop bodies). Weight operands stay `hybrid.weight` values: binding them
-    to buffers is dispatch formation's job. MLA is not lowered yet and is
-    left alone.
+    to buffers is dispatch formation's job. `hybrid.mtp` is not lowered
+    yet and is left alone.
 
     Linear layers `y = x W^T` become a generic over (token, out, in) with
     `W` indexed `(out, in)`: the checkpoint layout is used as is.
@@ -44,6 +44,9 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     norm. This is the decode form and the reference for the chunked form.
     `hybrid.mamba` likewise: conv from the window, dt/B/C norms, softplus dt
     and the selective scan from the ssm state, token by token.
+    `hybrid.mla`: a `!hybrid.latent_cache<L x R x T>` becomes
+    `memref<max-seq-len x (L + R) x T>` holding each position's normed
+    latent and rotated rope key; attention runs in the absorbed form.
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",

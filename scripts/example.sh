@@ -19,7 +19,7 @@ echo "== hybrid-opt ... --convert-hybrid-to-linalg -o build/examples/tiny-qwen3-
 build/bin/hybrid-opt build/examples/tiny-qwen3-next.hybrid.mlir --convert-hybrid-to-linalg \
   -o build/examples/tiny-qwen3-next.linalg.mlir
 grep -c 'linalg.generic' build/examples/tiny-qwen3-next.linalg.mlir \
-  | xargs printf '   %s linalg.generic ops (embedding, norms, dense MLP, attention with its KV cache, Gated DeltaNet with its states, MoE, head)\n'
+  | xargs printf '   %s linalg.generic ops (embedding, norms, dense MLP, every mixer with its state, MoE, head)\n'
 echo
 for config in examples/configs/*.json; do
   echo "== hybridc $config --report=json (totals)"

@@ -144,68 +144,74 @@ struct EmbedLowering : OpConversionPattern<EmbedOp> {
   }
 };
 
+/// RMSNorm of every row of x [tokens, dim] (models.md 0.1), in f32.
+Value normalizeRows(OpBuilder &b, Location loc, Value x, Value weight,
+                    Value gate, NormKind kind, double epsilon) {
+  int64_t dim = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  MLIRContext *ctx = b.getContext();
+  AffineExpr t, j;
+  bindDims(ctx, t, j);
+  AffineMap rowMap = AffineMap::get(2, 0, {t}, ctx);
+  AffineMap fullMap = AffineMap::get(2, 0, {t, j}, ctx);
+  AffineMap columnMap = AffineMap::get(2, 0, {j}, ctx);
+
+  // Sum of squares per row.
+  Value sums = zerosLike(b, loc, x, {});
+  Value sumSquares =
+      linalg::GenericOp::create(
+          b, loc, sums.getType(), ValueRange{x}, ValueRange{sums},
+          ArrayRef<AffineMap>{fullMap, rowMap}, {kParallel, kReduction},
+          [](OpBuilder &nb, Location nl, ValueRange args) {
+            Value square = arith::MulFOp::create(nb, nl, args[0], args[0]);
+            Value sum = arith::AddFOp::create(nb, nl, args[1], square);
+            linalg::YieldOp::create(nb, nl, sum);
+          })
+          .getResult(0);
+
+  SmallVector<Value> inputs = {x, sumSquares, weight};
+  SmallVector<AffineMap> maps = {fullMap, rowMap, columnMap};
+  if (gate) {
+    inputs.push_back(gate);
+    maps.push_back(fullMap);
+  }
+  maps.push_back(fullMap);
+  Value init = emptyLike(b, loc, x, {dim});
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), inputs, ValueRange{init}, maps,
+             {kParallel, kParallel},
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value mean = arith::DivFOp::create(nb, nl, args[1],
+                                                  f32Constant(nb, nl, dim));
+               Value inv = math::RsqrtOp::create(
+                   nb, nl,
+                   arith::AddFOp::create(nb, nl, mean,
+                                         f32Constant(nb, nl, epsilon)));
+               Value r = arith::MulFOp::create(nb, nl, args[0], inv);
+               Value w = toF32(nb, nl, args[2]);
+               Value factor = w;
+               if (kind == NormKind::zero_centered)
+                 factor = arith::AddFOp::create(nb, nl, f32Constant(nb, nl, 1.0), w);
+               Value y = arith::MulFOp::create(nb, nl, r, factor);
+               if (kind == NormKind::gated)
+                 y = arith::MulFOp::create(nb, nl, y,
+                                           silu(nb, nl, toF32(nb, nl, args[3])));
+               linalg::YieldOp::create(nb, nl, y);
+             })
+      .getResult(0);
+}
+
 struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value x = adaptor.getInput();
-    auto type = cast<RankedTensorType>(x.getType());
+    auto type = cast<RankedTensorType>(adaptor.getInput().getType());
     if (type.getRank() != 2 || !type.getElementType().isF32())
       return rewriter.notifyMatchFailure(op, "expects a [tokens, dim] f32 input");
-    int64_t dim = type.getDimSize(1);
-    MLIRContext *ctx = rewriter.getContext();
-    AffineExpr t, j;
-    bindDims(ctx, t, j);
-    AffineMap rowMap = AffineMap::get(2, 0, {t}, ctx);
-    AffineMap fullMap = AffineMap::get(2, 0, {t, j}, ctx);
-    AffineMap columnMap = AffineMap::get(2, 0, {j}, ctx);
-
-    // Sum of squares per row.
-    Value sums = zerosLike(rewriter, loc, x, {});
-    Value sumSquares =
-        linalg::GenericOp::create(
-            rewriter, loc, sums.getType(), ValueRange{x}, ValueRange{sums},
-            ArrayRef<AffineMap>{fullMap, rowMap}, {kParallel, kReduction},
-            [](OpBuilder &nb, Location nl, ValueRange args) {
-              Value square = arith::MulFOp::create(nb, nl, args[0], args[0]);
-              Value sum = arith::AddFOp::create(nb, nl, args[1], square);
-              linalg::YieldOp::create(nb, nl, sum);
-            })
-            .getResult(0);
-
-    NormKind kind = op.getKind();
-    double epsilon = op.getEpsilon().convertToDouble();
-    SmallVector<Value> inputs = {x, sumSquares, adaptor.getWeight()};
-    SmallVector<AffineMap> maps = {fullMap, rowMap, columnMap};
-    if (adaptor.getGate()) {
-      inputs.push_back(adaptor.getGate());
-      maps.push_back(fullMap);
-    }
-    maps.push_back(fullMap);
-    Value init = emptyLike(rewriter, loc, x, {dim});
-    auto normalized = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), inputs, ValueRange{init}, maps,
-        {kParallel, kParallel},
-        [&](OpBuilder &nb, Location nl, ValueRange args) {
-          Value mean = arith::DivFOp::create(nb, nl, args[1],
-                                             f32Constant(nb, nl, dim));
-          Value inv = math::RsqrtOp::create(
-              nb, nl,
-              arith::AddFOp::create(nb, nl, mean, f32Constant(nb, nl, epsilon)));
-          Value r = arith::MulFOp::create(nb, nl, args[0], inv);
-          Value w = toF32(nb, nl, args[2]);
-          Value factor = w;
-          if (kind == NormKind::zero_centered)
-            factor = arith::AddFOp::create(nb, nl, f32Constant(nb, nl, 1.0), w);
-          Value y = arith::MulFOp::create(nb, nl, r, factor);
-          if (kind == NormKind::gated)
-            y = arith::MulFOp::create(nb, nl, y,
-                                      silu(nb, nl, toF32(nb, nl, args[3])));
-          linalg::YieldOp::create(nb, nl, y);
-        });
-    rewriter.replaceOp(op, normalized.getResult(0));
+    rewriter.replaceOp(op, normalizeRows(rewriter, op.getLoc(), adaptor.getInput(),
+                                         adaptor.getWeight(), adaptor.getGate(),
+                                         op.getKind(),
+                                         op.getEpsilon().convertToDouble()));
     return success();
   }
 };
@@ -556,7 +562,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     LoopNest loops{b};
     auto index = [&](int64_t v) { return loops.index(v); };
     auto f32c = [&](double v) { return loops.f32(v); };
-    Value zero = index(0), one = index(1);
+    Value zero = index(0);
     auto forLoop = [&](Value lb, Value ub, ValueRange init,
                        LoopNest::Body body) {
       return loops.forLoop(lb, ub, init, body);
@@ -1159,6 +1165,195 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Multi-head Latent Attention
+//===----------------------------------------------------------------------===//
+
+/// Lowers hybrid.mla (models.md 3.4, 3.5): the q path (LoRA with its norm, or
+/// a plain q_proj) and the latent projection with its norm are linalg; the
+/// latent cache buffer [max-seq-len, kv_lora_rank + qk_rope_head_dim] holds
+/// each position's normed latent and rotated rope key, written at the token's
+/// position. Attention runs in the absorbed form: the query is taken into
+/// latent space through kv_b_proj's key rows, the online softmax runs over the
+/// cached latents, and the value rows of kv_b_proj map the result back.
+struct MLALowering : OpConversionPattern<MLAOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MLAOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value cache = adaptor.getCache();
+    auto cacheType = dyn_cast<MemRefType>(cache.getType());
+    if (!cacheType)
+      return rewriter.notifyMatchFailure(op, "cache is not a memref yet");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    Type cacheElement = cacheType.getElementType();
+    int64_t heads = op.getNumHeads(), kvRank = op.getKvLoraRank(),
+            nope = op.getQkNopeHeadDim(), rope = op.getQkRopeHeadDim(),
+            vDim = op.getVHeadDim();
+    int64_t qk = nope + rope;
+    double eps = op.getNormEpsilon().convertToDouble();
+    float scale = static_cast<float>(op.getScale().convertToDouble());
+    bool interleaved = op.getRopeStyle() == RopeStyle::interleaved;
+    LoopNest loops{b};
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
+    Value zero = index(0), one = index(1);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
+    };
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    auto mul = [&](Value l, int64_t r) -> Value {
+      return arith::MulIOp::create(b, l, index(r));
+    };
+    auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+    auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+    auto load = [&](Value m, ValueRange i) -> Value {
+      return memref::LoadOp::create(b, m, i);
+    };
+    auto store = [&](Value v, Value m, ValueRange i) {
+      memref::StoreOp::create(b, v, m, i);
+    };
+    auto weightAt = [&](Value w, ValueRange i) {
+      return toF32(b, loc, tensor::ExtractOp::create(b, w, i));
+    };
+
+    Value x = adaptor.getInput();
+    Value q;
+    if (adaptor.getQAProj()) {
+      Value qa = linear(b, loc, x, adaptor.getQAProj());
+      qa = normalizeRows(b, loc, qa, adaptor.getQALayernorm(), Value(),
+                         NormKind::plain, eps);
+      q = linear(b, loc, qa, adaptor.getQBProj());
+    } else {
+      q = linear(b, loc, x, adaptor.getQProj());
+    }
+    Value kv = linear(b, loc, x, adaptor.getKvAProjWithMqa());
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value latent = tensor::ExtractSliceOp::create(
+        b, RankedTensorType::get({ShapedType::kDynamic, kvRank}, f32), kv,
+        ValueRange{}, ValueRange{tokens}, ValueRange{},
+        b.getDenseI64ArrayAttr({0, 0}),
+        b.getDenseI64ArrayAttr({ShapedType::kDynamic, kvRank}),
+        b.getDenseI64ArrayAttr({1, 1}));
+    latent = normalizeRows(b, loc, latent, adaptor.getKvALayernorm(), Value(),
+                           NormKind::plain, eps);
+
+    auto [invFreq, ropeFactor] = ropeFrequencies(
+        rope, op.getRopeTheta().convertToDouble(), op.getYarnAttr());
+    Value freqTable = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(RankedTensorType::get({rope / 2}, f32),
+                                  ArrayRef<float>(invFreq)));
+    Value positions = adaptor.getPositions();
+    auto positionOf = [&](Value t) {
+      return arith::IndexCastOp::create(
+          b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
+    };
+    Value ropeBuf = memref::AllocaOp::create(b, MemRefType::get({rope}, f32));
+
+    // 1. Each token's latent and rotated rope key go to its position.
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      Value p = positionOf(t);
+      forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+        Value c = tensor::ExtractOp::create(b, latent, ValueRange{t, l});
+        store(cacheElement == f32 ? c : arith::TruncFOp::create(b, cacheElement, c).getResult(),
+              cache, ValueRange{p, l});
+        return SmallVector<Value>{};
+      });
+      forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+        store(tensor::ExtractOp::create(b, kv, ValueRange{t, add(r, index(kvRank))}),
+              ropeBuf, ValueRange{r});
+        return SmallVector<Value>{};
+      });
+      loops.rope(ropeBuf, rope, p, freqTable, ropeFactor, interleaved);
+      forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+        Value k = load(ropeBuf, ValueRange{r});
+        store(cacheElement == f32 ? k : arith::TruncFOp::create(b, cacheElement, k).getResult(),
+              cache, ValueRange{p, add(r, index(kvRank))});
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+
+    // 2. Absorbed attention per token and head.
+    Value out = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
+        ValueRange{tokens});
+    Value absorbed = memref::AllocaOp::create(b, MemRefType::get({kvRank}, f32));
+    Value acc = memref::AllocaOp::create(b, MemRefType::get({kvRank}, f32));
+    Value kvb = adaptor.getKvBProj();
+    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      Value p = positionOf(t);
+      forLoop(zero, index(heads), {}, [&](Value h, ValueRange) {
+        Value qBase = mul(h, qk);
+        Value rowBase = mul(h, nope + vDim);
+        // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l]
+        forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+          Value v = forLoop(zero, index(nope), {f32c(0.0)}, [&](Value i, ValueRange a) {
+            Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)});
+            return SmallVector<Value>{
+                fadd(a[0], fmul(qi, weightAt(kvb, ValueRange{add(rowBase, i), l})))};
+          }).getResult(0);
+          store(v, absorbed, ValueRange{l});
+          return SmallVector<Value>{};
+        });
+        forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+          store(tensor::ExtractOp::create(b, q, ValueRange{t, add(add(qBase, index(nope)), r)}),
+                ropeBuf, ValueRange{r});
+          return SmallVector<Value>{};
+        });
+        loops.rope(ropeBuf, rope, p, freqTable, ropeFactor, interleaved);
+        linalg::FillOp::create(b, f32c(0.0), acc);
+        Value negInf = f32c(-std::numeric_limits<double>::infinity());
+        auto stats = forLoop(zero, add(p, one), {negInf, f32c(0.0)},
+                             [&](Value j, ValueRange ml) {
+          Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
+                                                                       ValueRange a) {
+            Value c = toF32(b, loc, load(cache, ValueRange{j, l}));
+            return SmallVector<Value>{fadd(a[0], fmul(load(absorbed, ValueRange{l}), c))};
+          }).getResult(0);
+          Value dotRope = forLoop(zero, index(rope), {f32c(0.0)}, [&](Value r,
+                                                                   ValueRange a) {
+            Value k = toF32(b, loc, load(cache, ValueRange{j, add(r, index(kvRank))}));
+            return SmallVector<Value>{fadd(a[0], fmul(load(ropeBuf, ValueRange{r}), k))};
+          }).getResult(0);
+          Value score = fmul(fadd(dotLatent, dotRope), f32c(scale));
+          Value m = arith::MaximumFOp::create(b, ml[0], score);
+          Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+          Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+          forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            Value c = toF32(b, loc, load(cache, ValueRange{j, l}));
+            store(fadd(fmul(load(acc, ValueRange{l}), correction), fmul(weight, c)),
+                  acc, ValueRange{l});
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{m, fadd(fmul(ml[1], correction), weight)};
+        });
+        Value total = stats.getResult(1);
+        // o[h, i] = sum_l (acc[l] / total) * kv_b[h (nope + v) + nope + i, l]
+        forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
+          Value row = add(add(rowBase, index(nope)), i);
+          Value o = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l, ValueRange a) {
+            return SmallVector<Value>{
+                fadd(a[0], fmul(load(acc, ValueRange{l}), weightAt(kvb, ValueRange{row, l})))};
+          }).getResult(0);
+          store(arith::DivFOp::create(b, o, total), out, ValueRange{t, add(mul(h, vDim), i)});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{};
+      });
+      return SmallVector<Value>{};
+    });
+    Value attended = bufferization::ToTensorOp::create(
+        b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,
+        /*restrict=*/true, /*writable=*/true);
+    rewriter.replaceOp(op, linear(b, loc, attended, adaptor.getOProj()));
+    return success();
+  }
+};
+
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
 /// (LLVM has no f8 type to extend from), times the block's scale.
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
@@ -1230,6 +1425,11 @@ struct ConvertHybridToLinalgPass
     });
     // A conv window [channels, kernel - 1] and a recurrent state keep their
     // shapes as buffers.
+    // A latent cache: [max_seq_len, kv_lora_rank + qk_rope_head_dim].
+    types.addConversion([capacity](LatentCacheType cache) -> Type {
+      return MemRefType::get({capacity, cache.getShape()[0] + cache.getShape()[1]},
+                             cache.getElementType());
+    });
     types.addConversion([](ConvStateType conv) -> Type {
       return MemRefType::get(conv.getShape(), conv.getElementType());
     });
@@ -1252,12 +1452,12 @@ struct ConvertHybridToLinalgPass
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return types.isLegal(op); });
     target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
-                        AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp>();
+                        AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp>();
     RewritePatternSet patterns(ctx);
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering, MoELowering>(ctx);
-    patterns.add<AttentionLowering, GatedDeltaNetLowering, MambaLowering>(types,
-                                                                        ctx);
+    patterns.add<AttentionLowering, MLALowering, GatedDeltaNetLowering,
+                 MambaLowering>(types, ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateReturnOpTypeConversionPattern(patterns, types);

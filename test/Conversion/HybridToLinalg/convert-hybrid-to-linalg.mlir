@@ -148,10 +148,16 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 
 // -----
 
-// MLA is not lowered yet: it stays, its latent cache handle untouched.
-// CHECK-LABEL: func.func @negative_mla_untouched
-// CHECK: hybrid.mla
-func.func @negative_mla_untouched(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<6x4xf32>) -> tensor<?x16xf32> {
+// MLA: the latent cache handle becomes [max-seq-len, kv_lora + rope];
+// latents and rotated rope keys are stored per position, attention runs in
+// the absorbed form over them.
+// CHECK-LABEL: func.func @mla_latent_cache
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x10xf32>
+// CHECK: memref.store %{{.*}}, %[[CACHE]]
+// CHECK: math.sin
+// CHECK: memref.load %[[CACHE]]
+// CHECK-NOT: hybrid.mla
+func.func @mla_latent_cache(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<6x4xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<24x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<10x16xf32>
   %kvan = hybrid.weight "kv_a_norm" : tensor<6xf32>
@@ -159,6 +165,18 @@ func.func @negative_mla_untouched(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c:
   %o = hybrid.weight "o" : tensor<16x12xf32>
   %y = hybrid.mla %x, %pos, %c q_proj(%q) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {kv_lora_rank = 6 : i64, norm_epsilon = 1.0e-06 : f64, num_heads = 2 : i64, q_lora_rank = 0 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, rope_theta = 1.0e+04 : f64, scale = 0.3 : f64, v_head_dim = 6 : i64} : (tensor<?x16xf32>, tensor<?xi64>, !hybrid.latent_cache<6x4xf32>, tensor<24x16xf32>, tensor<10x16xf32>, tensor<6xf32>, tensor<28x6xf32>, tensor<16x12xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// The MTP input projection has no lowering yet: it stays.
+// CHECK-LABEL: func.func @negative_mtp_untouched
+// CHECK: hybrid.mtp
+func.func @negative_mtp_untouched(%h: tensor<?x8xf32>, %e: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %n = hybrid.weight "enorm" : tensor<8xf32>
+  %p = hybrid.weight "eh_proj" : tensor<8x16xf32>
+  %y = hybrid.mtp plain %h, %e enorm(%n) hnorm(%n) eh_proj(%p) {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
 }
 
 // -----
