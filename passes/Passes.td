@@ -63,4 +63,17 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
   ];
 }
 
+def WeightsToArgumentsPass : Pass<"hybrid-weights-to-arguments", "::mlir::ModuleOp"> {
+  let summary = "Turn hybrid.weight values into function arguments";
+  let description = [{
+    Every distinct checkpoint tensor a function reads (a `hybrid.weight`,
+    stacked experts included) becomes an argument of that function,
+    appended after the existing ones, with `hybrid.weight = "<name>"` (and
+    `hybrid.experts = N` for stacked ones) as argument attributes. The
+    weight ops are erased. This is the binding contract with the runtime:
+    it passes each weight's bytes, from the artifact or the checkpoint, as
+    that argument; no weight data is ever in the IR.
+  }];
+}
+
 #endif // HYBRIDC_PASSES_PASSES_TD

@@ -14,7 +14,18 @@
 #include "dialects/Hybrid/IR/HybridOps.h"
 #include "frontends/HF/Import.h"
 
+#include "passes/Passes.h"
+#include "passes/Pipelines.h"
+
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
@@ -36,12 +47,22 @@ cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(category));
 
-enum class EmitLevel { None, Hybrid };
+enum class EmitLevel { None, Hybrid, Linalg, LLVM };
 cl::opt<EmitLevel> emit(
     "emit", cl::desc("Print the IR of a compilation stage"),
-    cl::values(clEnumValN(EmitLevel::Hybrid, "hybrid",
-                          "layer-level hybrid dialect, as imported")),
+    cl::values(
+        clEnumValN(EmitLevel::Hybrid, "hybrid",
+                   "layer-level hybrid dialect, as imported"),
+        clEnumValN(EmitLevel::Linalg, "linalg",
+                   "linalg on tensors and loop nests on state buffers; "
+                   "weights are function arguments"),
+        clEnumValN(EmitLevel::LLVM, "llvm", "LLVM IR of the CPU code")),
     cl::init(EmitLevel::None), cl::cat(category));
+
+cl::opt<int64_t> maxSeqLen(
+    "max-seq-len",
+    cl::desc("Positions a sequence's KV and latent caches hold (default 4096)"),
+    cl::init(4096), cl::cat(category));
 
 cl::opt<std::string> report(
     "report", cl::ValueOptional,
@@ -65,14 +86,6 @@ cl::list<std::string> printIRAfter(
 int fail(const Twine &message) {
   WithColor::error(errs(), "hybridc") << message << "\n";
   return 1;
-}
-
-/// The hybrid-level cleanup every import goes through.
-void buildHybridPipeline(PassManager &pm) {
-  // Folds what the import left foldable and drops weights no op uses.
-  pm.addPass(createCanonicalizerPass());
-  // Merges identical weight references (e.g. a tied embedding and head).
-  pm.addPass(createCSEPass());
 }
 
 /// Sets up --print-ir-after(-all); fails on a pass name the pipeline lacks.
@@ -125,7 +138,17 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (wantReport && emit != EmitLevel::None)
     return fail("--report and --emit write different outputs; give one");
 
-  MLIRContext context;
+  if (maxSeqLen <= 0)
+    return fail("--max-seq-len: must be positive, got " + Twine(maxSeqLen));
+
+  mlir::registerAllPasses();
+  hybrid::registerHybridPasses();
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext context(registry);
   Expected<hybrid::hf::ImportResult> imported = hybrid::hf::importModel(
       context, modelPath, hybrid::hf::ImportOptions{stateDType});
   if (!imported)
@@ -134,12 +157,26 @@ int hybridc::runHybridc(int argc, char **argv) {
     WithColor::warning(errs(), "hybridc") << warning << "\n";
   ModuleOp module = *imported->module;
 
+  hybrid::PipelineOptions options;
+  options.maxSeqLen = maxSeqLen;
+  hybrid::Stage stage = emit == EmitLevel::LLVM     ? hybrid::Stage::LLVM
+                        : emit == EmitLevel::Linalg ? hybrid::Stage::Linalg
+                                                    : hybrid::Stage::Hybrid;
   PassManager pm(&context);
-  buildHybridPipeline(pm);
+  if (failed(hybrid::buildCPUPipeline(pm, options, stage)))
+    return fail("internal error: the pass pipeline does not parse");
   if (failed(configureIRPrinting(pm)))
     return 1;
   if (failed(pm.run(module)))
-    return fail("the hybrid-level pipeline failed on " + modelPath);
+    return fail("the compilation pipeline failed on " + modelPath);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule;
+  if (emit == EmitLevel::LLVM) {
+    llvmModule = translateModuleToLLVMIR(module, llvmContext);
+    if (!llvmModule)
+      return fail("translating " + modelPath + " to LLVM IR failed");
+  }
 
   // Written to a temporary file and renamed: never a partial output.
   Error written = writeToOutput(outputPath, [&](raw_ostream &os) -> Error {
@@ -149,6 +186,8 @@ int hybridc::runHybridc(int argc, char **argv) {
         hybridc::printReportJson(r, os);
       else
         hybridc::printReportTable(r, os);
+    } else if (llvmModule) {
+      llvmModule->print(os, nullptr);
     } else {
       module.print(os);
       os << "\n";

@@ -1,0 +1,86 @@
+//===- Pipelines.cpp - HybridC pass pipelines -------------------*- C++ -*-===//
+
+#include "passes/Pipelines.h"
+
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace {
+struct Step {
+  const char *pipeline; // textual form, so the steps read like hybrid-opt's
+  const char *why;
+};
+
+// Layer-level cleanup after import.
+constexpr Step kHybridSteps[] = {
+    {"canonicalize", "fold what the import left foldable, drop unused weights"},
+    {"cse", "merge identical weight references (a tied embedding and head)"},
+};
+
+// Layer ops to linalg on tensors plus loop nests on state buffers.
+constexpr Step kLinalgSteps[] = {
+    {"hybrid-weights-to-arguments",
+     "weights become arguments the runtime binds to the tensors' bytes"},
+    {"convert-hybrid-to-linalg{max-seq-len=%d}",
+     "every layer op to linalg and loops; state handles become buffers"},
+    {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
+    {"canonicalize", "clean up the index arithmetic of the loop nests"},
+    {"cse", "share the repeated index and weight computations"},
+};
+
+// Tensors to buffers, loops to the LLVM dialect.
+constexpr Step kLLVMSteps[] = {
+    {"one-shot-bufferize{bufferize-function-boundaries "
+     "function-boundary-type-conversion=identity-layout-map}",
+     "tensors to buffers, arguments as plain memrefs"},
+    {"convert-linalg-to-loops", "linalg to scf loops (tiling comes later)"},
+    {"convert-scf-to-cf", "structured control flow to branches"},
+    {"expand-strided-metadata", "subviews to explicit offsets"},
+    {"lower-affine", "affine index maps to arith"},
+    {"finalize-memref-to-llvm", "memref descriptors and accesses"},
+    {"convert-math-to-llvm", "exp, rsqrt, cos, ... to LLVM intrinsics"},
+    {"convert-arith-to-llvm", "scalar arithmetic"},
+    {"convert-cf-to-llvm", "branches"},
+    {"convert-func-to-llvm", "functions and calls"},
+    {"reconcile-unrealized-casts", "drop the casts the conversions paired up"},
+};
+
+LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
+                     const hybrid::PipelineOptions &options) {
+  for (const Step &step : steps) {
+    std::string text = step.pipeline;
+    if (size_t at = text.find("%d"); at != std::string::npos)
+      text.replace(at, 2, std::to_string(options.maxSeqLen));
+    if (failed(parsePassPipeline(text, pm, llvm::errs())))
+      return failure();
+  }
+  return success();
+}
+} // namespace
+
+LogicalResult hybrid::buildCPUPipeline(OpPassManager &pm,
+                                       const PipelineOptions &options,
+                                       Stage stage) {
+  if (failed(append(pm, kHybridSteps, options)))
+    return failure();
+  if (stage == Stage::Hybrid)
+    return success();
+  if (failed(append(pm, kLinalgSteps, options)))
+    return failure();
+  if (stage == Stage::Linalg)
+    return success();
+  return append(pm, kLLVMSteps, options);
+}
+
+void hybrid::registerPipelines() {
+  PassPipelineRegistration<PipelineOptions>(
+      "hybrid-cpu-pipeline",
+      "Layer-level hybrid IR to the LLVM dialect for CPUs",
+      [](OpPassManager &pm, const PipelineOptions &options) {
+        (void)buildCPUPipeline(pm, options, Stage::LLVM);
+      });
+}

@@ -1,0 +1,32 @@
+//===- Pipelines.h - HybridC pass pipelines ---------------------*- C++ -*-===//
+
+#ifndef HYBRIDC_PASSES_PIPELINES_H
+#define HYBRIDC_PASSES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace hybrid {
+
+/// The options every pipeline reads; hybridc fills them from its flags and
+/// `hybrid-opt --hybrid-cpu-pipeline{...}` from the pipeline string.
+struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
+  Option<int64_t> maxSeqLen{*this, "max-seq-len",
+                            llvm::cl::desc("Positions a KV cache holds"),
+                            llvm::cl::init(4096)};
+};
+
+/// Stages of the CPU pipeline, in order; `--emit=` stops after one.
+enum class Stage { Hybrid, Linalg, LLVM };
+
+/// Appends the passes that take layer-level hybrid IR to `stage`.
+mlir::LogicalResult buildCPUPipeline(mlir::OpPassManager &pm,
+                                     const PipelineOptions &options,
+                                     Stage stage);
+
+/// Registers hybrid-cpu-pipeline for hybrid-opt.
+void registerPipelines();
+
+} // namespace hybrid
+
+#endif // HYBRIDC_PASSES_PIPELINES_H
