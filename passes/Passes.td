@@ -18,8 +18,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     decoded through a 256-entry table) into `linalg.generic` ops on tensors
     that compute in f32 (weights of any float type are extended inside the
     loop bodies). Weight operands stay `hybrid.weight` values: binding them
-    to buffers is dispatch formation's job. `hybrid.mtp` is not lowered
-    yet and is left alone.
+    to buffers is dispatch formation's job. `hybrid.mtp` (the MTP input
+    projection) folds its concatenation into the contraction.
 
     Linear layers `y = x W^T` become a generic over (token, out, in) with
     `W` indexed `(out, in)`: the checkpoint layout is used as is.

@@ -1354,6 +1354,46 @@ struct MLALowering : OpConversionPattern<MLAOp> {
   }
 };
 
+/// hybrid.mtp: y = [RMSNorm(e; enorm) | RMSNorm(h; hnorm)] eh_proj^T, with
+/// the concatenation folded into the contraction: W's first H columns meet
+/// the embedding half, the last H the hidden half.
+struct MTPLowering : OpConversionPattern<MTPOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MTPOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    double eps = op.getEpsilon().convertToDouble();
+    Value e = normalizeRows(rewriter, loc, adaptor.getEmbedded(),
+                            adaptor.getEnorm(), Value(), op.getKind(), eps);
+    Value h = normalizeRows(rewriter, loc, adaptor.getHidden(),
+                            adaptor.getHnorm(), Value(), op.getKind(), eps);
+    int64_t hidden = cast<RankedTensorType>(h.getType()).getDimSize(1);
+    MLIRContext *ctx = rewriter.getContext();
+    AffineExpr t, o, i;
+    bindDims(ctx, t, o, i);
+    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {t, i}, ctx),
+                                   AffineMap::get(3, 0, {t, i}, ctx),
+                                   AffineMap::get(3, 0, {o, i}, ctx),
+                                   AffineMap::get(3, 0, {o, i + hidden}, ctx),
+                                   AffineMap::get(3, 0, {t, o}, ctx)};
+    Value w = adaptor.getEhProj();
+    Value init = zerosLike(rewriter, loc, h, {hidden});
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), ValueRange{e, h, w, w}, ValueRange{init},
+        maps, {kParallel, kParallel, kReduction},
+        [](OpBuilder &nb, Location nl, ValueRange args) {
+          Value first = arith::MulFOp::create(nb, nl, args[0], toF32(nb, nl, args[2]));
+          Value second = arith::MulFOp::create(nb, nl, args[1], toF32(nb, nl, args[3]));
+          Value sum = arith::AddFOp::create(
+              nb, nl, args[4], arith::AddFOp::create(nb, nl, first, second));
+          linalg::YieldOp::create(nb, nl, sum);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
 /// (LLVM has no f8 type to extend from), times the block's scale.
 struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
@@ -1452,10 +1492,11 @@ struct ConvertHybridToLinalgPass
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return types.isLegal(op); });
     target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
-                        AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp>();
+                        AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
+                        MTPOp>();
     RewritePatternSet patterns(ctx);
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
-                 DequantizeLowering, MoELowering>(ctx);
+                 DequantizeLowering, MoELowering, MTPLowering>(ctx);
     patterns.add<AttentionLowering, MLALowering, GatedDeltaNetLowering,
                  MambaLowering>(types, ctx);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,

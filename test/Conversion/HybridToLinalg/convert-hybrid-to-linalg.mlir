@@ -169,10 +169,13 @@ func.func @mla_latent_cache(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybr
 
 // -----
 
-// The MTP input projection has no lowering yet: it stays.
-// CHECK-LABEL: func.func @negative_mtp_untouched
-// CHECK: hybrid.mtp
-func.func @negative_mtp_untouched(%h: tensor<?x8xf32>, %e: tensor<?x8xf32>) -> tensor<?x8xf32> {
+// MTP: the concatenation is folded into the contraction; eh_proj is read
+// at (o, i) for the embedding half and (o, i + hidden) for the hidden half.
+// CHECK-DAG: #[[SECOND:.*]] = affine_map<(d0, d1, d2) -> (d1, d2 + 8)>
+// CHECK-LABEL: func.func @mtp_projection
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}, #[[SECOND]], #{{.*}}]
+// CHECK-NOT: hybrid.mtp
+func.func @mtp_projection(%h: tensor<?x8xf32>, %e: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %n = hybrid.weight "enorm" : tensor<8xf32>
   %p = hybrid.weight "eh_proj" : tensor<8x16xf32>
   %y = hybrid.mtp plain %h, %e enorm(%n) hnorm(%n) eh_proj(%p) {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
