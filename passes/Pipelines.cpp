@@ -64,16 +64,20 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
 
 LogicalResult hybrid::buildCPUPipeline(OpPassManager &pm,
                                        const PipelineOptions &options,
-                                       Stage stage) {
-  if (failed(append(pm, kHybridSteps, options)))
-    return failure();
-  if (stage == Stage::Hybrid)
-    return success();
-  if (failed(append(pm, kLinalgSteps, options)))
-    return failure();
-  if (stage == Stage::Linalg)
-    return success();
-  return append(pm, kLLVMSteps, options);
+                                       Stage last, Stage first) {
+  const std::pair<Stage, ArrayRef<Step>> stages[] = {
+      {Stage::Hybrid, kHybridSteps},
+      {Stage::Linalg, kLinalgSteps},
+      {Stage::LLVM, kLLVMSteps}};
+  for (auto [stage, steps] : stages) {
+    if (stage < first)
+      continue;
+    if (failed(append(pm, steps, options)))
+      return failure();
+    if (stage == last)
+      break;
+  }
+  return success();
 }
 
 void hybrid::registerPipelines() {

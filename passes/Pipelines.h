@@ -19,10 +19,11 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.
 enum class Stage { Hybrid, Linalg, LLVM };
 
-/// Appends the passes that take layer-level hybrid IR to `stage`.
+/// Appends the passes that take the IR from just before `first` (imported
+/// hybrid IR for Stage::Hybrid) to the end of `last`.
 mlir::LogicalResult buildCPUPipeline(mlir::OpPassManager &pm,
                                      const PipelineOptions &options,
-                                     Stage stage);
+                                     Stage last, Stage first = Stage::Hybrid);
 
 /// Registers hybrid-cpu-pipeline for hybrid-opt.
 void registerPipelines();

@@ -17,7 +17,8 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.hybridc_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["hybrid-opt", "hybridc"], tool_dirs)
+llvm_config.add_tool_substitutions(["hybrid-opt", "hybridc", "hybrid-run"],
+                                   tool_dirs)
 
 # Checked-in configs and checkpoints, and a Python (standard library only)
 # for the helpers that write malformed inputs at test time.
@@ -31,3 +32,17 @@ config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%runner_libs", ",".join(
     os.path.join(config.llvm_tools_dir, "..", "lib", lib)
     for lib in ["libmlir_runner_utils.so", "libmlir_c_runner_utils.so"])))
+
+# The reference prompts of the fixtures, as hybrid-run --prompt-ids values.
+def _prompt(name):
+    path = os.path.join(config.hybridc_src_root, "test", "fixtures", name,
+                        "reference", "prompt_ids.txt")
+    with open(path) as f:
+        return f.read().strip()
+
+for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
+                    ("bf16_prompt", "qwen3_next_bf16_tiny"),
+                    ("jamba_prompt", "jamba_tiny"),
+                    ("ds_prompt", "deepseek_v3_tiny"),
+                    ("dsq_prompt", "deepseek_v3_plain_q_tiny")]:
+    config.substitutions.append(("%{" + _key + "}", _prompt(_name)))

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Driver/Driver.h"
+#include "compiler/Driver/ArtifactWriter.h"
 #include "compiler/Driver/Report.h"
 
 #include "dialects/Hybrid/IR/HybridOps.h"
@@ -43,9 +44,17 @@ cl::OptionCategory category("hybridc options");
 cl::opt<std::string> modelPath(cl::Positional, cl::Required,
                                cl::desc("<checkpoint folder or config.json>"),
                                cl::cat(category));
-cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' for stdout)"),
-                                cl::value_desc("file"), cl::init("-"),
-                                cl::cat(category));
+cl::opt<std::string> outputPath(
+    "o",
+    cl::desc("Output file: the artifact (default model.hyb), or the --emit / "
+             "--report text (default stdout, also '-')"),
+    cl::value_desc("file"), cl::cat(category));
+
+cl::opt<std::string> cpu(
+    "cpu",
+    cl::desc("CPU the artifact's code is compiled for: x86-64-v3 (AVX2+FMA, "
+             "default), x86-64-v4 (AVX-512) or native (this machine)"),
+    cl::init("x86-64-v3"), cl::cat(category));
 
 enum class EmitLevel { None, Hybrid, Linalg, LLVM };
 cl::opt<EmitLevel> emit(
@@ -130,11 +139,13 @@ int hybridc::runHybridc(int argc, char **argv) {
   bool wantReport = report.getNumOccurrences() > 0;
   if (wantReport && report != "" && report != "table" && report != "json")
     return fail("--report: expected 'table' or 'json', got '" + report + "'");
-  if (!wantReport && emit == EmitLevel::None)
-    return fail("nothing to do: writing a deployable artifact needs the CPU "
-                "backend, which this build does not have yet; use "
-                "--emit=hybrid to print the imported IR or --report for the "
-                "model's numbers");
+  bool wantArtifact = !wantReport && emit == EmitLevel::None;
+  if (cpu != "x86-64-v3" && cpu != "x86-64-v4" && cpu != "native")
+    return fail("--cpu: expected x86-64-v3, x86-64-v4 or native, got '" + cpu +
+                "'");
+  std::string output = outputPath.empty()
+                           ? (wantArtifact ? "model.hyb" : "-")
+                           : outputPath.getValue();
   if (wantReport && emit != EmitLevel::None)
     return fail("--report and --emit write different outputs; give one");
 
@@ -161,7 +172,12 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.maxSeqLen = maxSeqLen;
   hybrid::Stage stage = emit == EmitLevel::LLVM     ? hybrid::Stage::LLVM
                         : emit == EmitLevel::Linalg ? hybrid::Stage::Linalg
+                        : wantArtifact              ? hybrid::Stage::Linalg
                                                     : hybrid::Stage::Hybrid;
+  if (wantArtifact && !imported->checkpoint)
+    return fail(modelPath + ": an artifact needs the checkpoint's weights; "
+                "give the checkpoint folder, not a bare config.json");
+  hybridc::ModelReport summary = hybridc::computeReport(module);
   PassManager pm(&context);
   if (failed(hybrid::buildCPUPipeline(pm, options, stage)))
     return fail("internal error: the pass pipeline does not parse");
@@ -169,6 +185,32 @@ int hybridc::runHybridc(int argc, char **argv) {
     return 1;
   if (failed(pm.run(module)))
     return fail("the compilation pipeline failed on " + modelPath);
+
+  std::string artifact;
+  if (wantArtifact) {
+    // The argument table is read at the linalg stage, where arguments still
+    // say which state or weight they are; then the lowering continues.
+    auto arguments = hybridc::readEntryArguments(module);
+    if (!arguments)
+      return fail(toString(arguments.takeError()));
+    PassManager rest(&context);
+    if (failed(hybrid::buildCPUPipeline(rest, options, hybrid::Stage::LLVM,
+                                        hybrid::Stage::LLVM)) ||
+        failed(rest.run(module)))
+      return fail("the compilation pipeline failed on " + modelPath);
+    hybridc::ArtifactOptions artifactOptions;
+    artifactOptions.cpu = cpu;
+    artifactOptions.modelType = summary.modelType;
+    artifactOptions.vocab = summary.vocab;
+    artifactOptions.hidden = summary.hidden;
+    artifactOptions.layers = static_cast<int64_t>(summary.layers.size());
+    artifactOptions.maxSeqLen = maxSeqLen;
+    auto bytes = hybridc::buildArtifact(module, *arguments,
+                                        *imported->checkpoint, artifactOptions);
+    if (!bytes)
+      return fail(modelPath + ": " + toString(bytes.takeError()));
+    artifact = std::move(*bytes);
+  }
 
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule;
@@ -179,9 +221,11 @@ int hybridc::runHybridc(int argc, char **argv) {
   }
 
   // Written to a temporary file and renamed: never a partial output.
-  Error written = writeToOutput(outputPath, [&](raw_ostream &os) -> Error {
-    if (wantReport) {
-      hybridc::ModelReport r = hybridc::computeReport(module);
+  Error written = writeToOutput(output, [&](raw_ostream &os) -> Error {
+    if (wantArtifact) {
+      os << artifact;
+    } else if (wantReport) {
+      const hybridc::ModelReport &r = summary;
       if (report == "json")
         hybridc::printReportJson(r, os);
       else
@@ -195,6 +239,6 @@ int hybridc::runHybridc(int argc, char **argv) {
     return Error::success();
   });
   if (written)
-    return fail(outputPath + ": " + toString(std::move(written)));
+    return fail(output + ": " + toString(std::move(written)));
   return 0;
 }

@@ -512,6 +512,8 @@ Expected<ImportResult> hybrid::hf::importModel(MLIRContext &context,
     } else if (Error e = bindWeights(*builder.module, *checkpoint,
                                      result.warnings)) {
       return std::move(e);
+    } else {
+      result.checkpoint = std::move(*checkpoint);
     }
   }
   result.module = std::move(builder.module);

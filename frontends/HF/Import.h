@@ -10,6 +10,8 @@
 #ifndef HYBRIDC_FRONTENDS_HF_IMPORT_H
 #define HYBRIDC_FRONTENDS_HF_IMPORT_H
 
+#include "frontends/HF/Safetensors.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
@@ -31,6 +33,9 @@ struct ImportResult {
   /// Things the user should know that do not stop the import (e.g. tensors
   /// in the checkpoint that the config does not explain).
   std::vector<std::string> warnings;
+  /// The checkpoint the weights were checked against (none for a bare
+  /// config.json); it keeps the safetensors mapped.
+  std::optional<Checkpoint> checkpoint;
 };
 
 /// Imports `modelPath`: a checkpoint folder or a config.json file.

@@ -253,3 +253,10 @@ std::vector<std::string> Checkpoint::names() const {
   llvm::sort(result);
   return result;
 }
+
+StringRef Checkpoint::bytes(const TensorInfo &tensor) const {
+  for (const std::unique_ptr<SafetensorsFile> &file : files_)
+    if (file->path() == tensor.file)
+      return file->bytes(tensor);
+  return {};
+}

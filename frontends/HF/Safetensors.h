@@ -45,6 +45,10 @@ public:
   const std::vector<TensorInfo> &tensors() const { return tensors_; }
   /// The raw header (the JSON text), e.g. to checksum it.
   llvm::StringRef header() const;
+  /// The bytes of one of this file's tensors (mapped, not copied).
+  llvm::StringRef bytes(const TensorInfo &tensor) const {
+    return buffer_->getBuffer().substr(tensor.offset, tensor.size);
+  }
 
 private:
   std::string path_;
@@ -70,6 +74,8 @@ public:
   llvm::StringRef description() const { return description_; }
   /// Every tensor name, sorted.
   std::vector<std::string> names() const;
+  /// The bytes of `tensor`, which must come from this checkpoint.
+  llvm::StringRef bytes(const TensorInfo &tensor) const;
 
 private:
   llvm::Error add(std::unique_ptr<SafetensorsFile> file);

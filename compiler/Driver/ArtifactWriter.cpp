@@ -1,0 +1,287 @@
+//===- ArtifactWriter.cpp - Native code and the .hyb artifact -------------===//
+//
+// The LLVM dialect module becomes LLVM IR with a packed entry point
+// (`void hybrid_forward(void **arguments, void *result)`, so the runtime can
+// call a signature it only knows from the artifact's table), is optimised
+// and compiled for the chosen x86-64 level, linked by ld.lld into a shared
+// object, and stored with the argument table and the weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Driver/ArtifactWriter.h"
+
+#include "runtime/schemas/artifact_generated.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace hybridc;
+namespace fa = hybrid::artifact;
+
+namespace {
+constexpr uint32_t kArtifactVersion = 1;
+constexpr const char *kEntry = "hybrid_forward";
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+}
+
+std::optional<fa::ElementType> elementType(Type type) {
+  if (type.isF32())
+    return fa::ElementType::F32;
+  if (type.isF16())
+    return fa::ElementType::F16;
+  if (type.isBF16())
+    return fa::ElementType::BF16;
+  if (isa<Float8E4M3FNType>(type))
+    return fa::ElementType::F8E4M3FN;
+  if (type.isInteger(64))
+    return fa::ElementType::I64;
+  return std::nullopt;
+}
+
+/// void hybrid_forward(void **arguments, void *result): loads every
+/// parameter of @forward through arguments[i] and stores its result.
+llvm::Error addPackedEntry(llvm::Module &module) {
+  llvm::Function *forward = module.getFunction("forward");
+  if (!forward)
+    return error("internal error: no @forward in the LLVM module");
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *ptr = llvm::PointerType::getUnqual(ctx);
+  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr},
+                                       /*isVarArg=*/false);
+  auto *entry = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
+                                       kEntry, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
+  llvm::SmallVector<llvm::Value *> args;
+  for (llvm::Argument &param : forward->args()) {
+    llvm::Value *slotAddress =
+        b.CreateConstGEP1_64(ptr, entry->getArg(0), param.getArgNo());
+    llvm::Value *slot = b.CreateLoad(ptr, slotAddress);
+    args.push_back(b.CreateLoad(param.getType(), slot));
+  }
+  llvm::Value *result = b.CreateCall(forward, args);
+  b.CreateStore(result, entry->getArg(1));
+  b.CreateRetVoid();
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+targetMachine(const std::string &cpuOption) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple("x86_64-unknown-linux-gnu");
+  std::string message;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, message);
+  if (!target)
+    return error("no x86-64 backend in this LLVM: " + message);
+  std::string cpu = cpuOption == "native" ? llvm::sys::getHostCPUName().str()
+                                          : cpuOption;
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, "", options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    return error("--cpu: LLVM does not know CPU '" + cpu + "'");
+  return machine;
+}
+
+/// Optimises `module` at O3 and returns its object code.
+llvm::Expected<std::string> compile(llvm::Module &module,
+                                    llvm::TargetMachine &machine) {
+  module.setTargetTriple(machine.getTargetTriple());
+  module.setDataLayout(machine.createDataLayout());
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder(&machine);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3)
+      .run(module, mam);
+
+  llvm::SmallString<0> object;
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager pm;
+  if (machine.addPassesToEmitFile(pm, os, nullptr,
+                                  llvm::CodeGenFileType::ObjectFile))
+    return error("LLVM cannot emit an object file for this target");
+  pm.run(module);
+  return std::string(object.str());
+}
+
+/// Links one object into a shared object with ld.lld.
+llvm::Expected<std::string> link(llvm::StringRef object) {
+  llvm::ErrorOr<std::string> lld = llvm::sys::findProgramByName(
+      "ld.lld", {HYBRIDC_LLVM_TOOLS_DIR});
+  if (!lld)
+    lld = llvm::sys::findProgramByName("ld.lld-22");
+  if (!lld)
+    return error("ld.lld not found (install lld-22)");
+  llvm::SmallString<128> objectPath, libraryPath;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("hybridc", "o", objectPath))
+    return error("cannot create a temporary file: " + ec.message());
+  if (auto ec = llvm::sys::fs::createTemporaryFile("hybridc", "so", libraryPath))
+    return error("cannot create a temporary file: " + ec.message());
+  auto cleanup = llvm::make_scope_exit([&] {
+    llvm::sys::fs::remove(objectPath);
+    llvm::sys::fs::remove(libraryPath);
+  });
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(objectPath, ec);
+    if (ec)
+      return error("cannot write " + objectPath + ": " + ec.message());
+    out << object;
+  }
+  llvm::StringRef args[] = {*lld, "-shared", "--as-needed", "-o",
+                            libraryPath, objectPath};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*lld, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  if (rc != 0)
+    return error("ld.lld failed" + (message.empty() ? "" : ": " + message));
+  auto library = llvm::MemoryBuffer::getFile(libraryPath);
+  if (!library)
+    return error("cannot read " + libraryPath);
+  return (*library)->getBuffer().str();
+}
+} // namespace
+
+llvm::Expected<std::vector<EntryArgument>>
+hybridc::readEntryArguments(ModuleOp module) {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return error("internal error: no @forward");
+  std::vector<EntryArgument> result;
+  for (BlockArgument arg : forward.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    EntryArgument entry;
+    auto shaped = dyn_cast<ShapedType>(arg.getType());
+    if (!shaped)
+      return error("internal error: @forward argument " + llvm::Twine(i) +
+                   " is not shaped");
+    entry.elementType = shaped.getElementType();
+    for (int64_t d : shaped.getShape())
+      entry.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+    if (auto name = forward.getArgAttrOfType<StringAttr>(i, "hybrid.state")) {
+      entry.kind = EntryArgument::State;
+      entry.name = name.str();
+    } else if (auto name =
+                   forward.getArgAttrOfType<StringAttr>(i, "hybrid.weight")) {
+      entry.kind = EntryArgument::Weight;
+      entry.name = name.str();
+      if (auto experts =
+              forward.getArgAttrOfType<IntegerAttr>(i, "hybrid.experts"))
+        entry.experts = experts.getInt();
+    } else if (i < 2) {
+      entry.kind = i == 0 ? EntryArgument::Tokens : EntryArgument::Positions;
+      entry.name = i == 0 ? "tokens" : "positions";
+    } else {
+      return error("internal error: @forward argument " + llvm::Twine(i) +
+                   " is neither state nor weight");
+    }
+    result.push_back(std::move(entry));
+  }
+  return result;
+}
+
+llvm::Expected<std::string>
+hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &arguments,
+                       const hybrid::hf::Checkpoint &checkpoint,
+                       const ArtifactOptions &options) {
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, context);
+  if (!llvmModule)
+    return error("translating to LLVM IR failed");
+  if (llvm::Error e = addPackedEntry(*llvmModule))
+    return std::move(e);
+  auto machine = targetMachine(options.cpu);
+  if (!machine)
+    return machine.takeError();
+  auto object = compile(*llvmModule, **machine);
+  if (!object)
+    return object.takeError();
+  auto library = link(*object);
+  if (!library)
+    return library.takeError();
+
+  // Weights, each 64-byte aligned inside the blob.
+  std::string weights;
+  std::vector<std::pair<uint64_t, uint64_t>> placement(arguments.size());
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const EntryArgument &arg = arguments[i];
+    if (arg.kind != EntryArgument::Weight)
+      continue;
+    weights.resize((weights.size() + 63) / 64 * 64, '\0');
+    uint64_t start = weights.size();
+    int64_t count = arg.experts ? arg.experts : 1;
+    for (int64_t e = 0; e < count; ++e) {
+      std::string name = arg.name;
+      if (arg.experts)
+        name.replace(name.find("{e}"), 3, std::to_string(e));
+      const hybrid::hf::TensorInfo *info = checkpoint.find(name);
+      if (!info)
+        return error("internal error: tensor '" + name + "' vanished");
+      weights += checkpoint.bytes(*info).str();
+    }
+    placement[i] = {start, weights.size() - start};
+  }
+
+  flatbuffers::FlatBufferBuilder fbb(weights.size() + library->size() + 65536);
+  std::vector<flatbuffers::Offset<fa::Argument>> table;
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const EntryArgument &arg = arguments[i];
+    std::optional<fa::ElementType> type = elementType(arg.elementType);
+    if (!type)
+      return error("internal error: no artifact element type for argument '" +
+                   arg.name + "'");
+    fa::ArgumentKind kind = arg.kind == EntryArgument::Tokens ? fa::ArgumentKind::Tokens
+                            : arg.kind == EntryArgument::Positions
+                                ? fa::ArgumentKind::Positions
+                            : arg.kind == EntryArgument::State ? fa::ArgumentKind::State
+                                                                : fa::ArgumentKind::Weight;
+    std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
+    table.push_back(fa::CreateArgumentDirect(fbb, kind, arg.name.c_str(), *type,
+                                             &shape, arg.experts, placement[i].first,
+                                             placement[i].second));
+  }
+  auto tableOffset = fbb.CreateVector(table);
+  fbb.ForceVectorAlignment(library->size(), 1, 16);
+  auto libraryOffset = fbb.CreateVector(
+      reinterpret_cast<const uint8_t *>(library->data()), library->size());
+  auto executable = fa::CreateExecutable(
+      fbb, fbb.CreateString("elf-x86_64-so"), fbb.CreateString(options.cpu),
+      fbb.CreateString(kEntry), libraryOffset);
+  auto config = fa::CreateModelConfigDirect(fbb, options.modelType.c_str(),
+                                            options.vocab, options.hidden,
+                                            options.layers, options.maxSeqLen);
+  fbb.ForceVectorAlignment(weights.size(), 1, 64);
+  auto weightsOffset = fbb.CreateVector(
+      reinterpret_cast<const uint8_t *>(weights.data()), weights.size());
+  auto root = fa::CreateArtifact(fbb, kArtifactVersion, config, tableOffset,
+                                 executable, weightsOffset);
+  fa::FinishArtifactBuffer(fbb, root);
+  return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
+                     fbb.GetSize());
+}

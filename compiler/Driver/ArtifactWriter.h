@@ -1,0 +1,45 @@
+//===- ArtifactWriter.h - Native code and the .hyb artifact -----*- C++ -*-===//
+
+#ifndef HYBRIDC_COMPILER_DRIVER_ARTIFACTWRITER_H
+#define HYBRIDC_COMPILER_DRIVER_ARTIFACTWRITER_H
+
+#include "frontends/HF/Safetensors.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace hybridc {
+
+/// One argument of @forward as the runtime binds it (read at the linalg
+/// stage, where arguments still carry hybrid.state / hybrid.weight).
+struct EntryArgument {
+  enum Kind { Tokens, Positions, State, Weight } kind;
+  std::string name;
+  std::vector<int64_t> shape; // -1: the token dimension
+  mlir::Type elementType;
+  int64_t experts = 0;
+};
+
+/// Reads @forward's arguments at the linalg stage.
+llvm::Expected<std::vector<EntryArgument>> readEntryArguments(mlir::ModuleOp module);
+
+struct ArtifactOptions {
+  std::string cpu = "x86-64-v3"; // x86-64-v3, x86-64-v4 or native
+  std::string modelType;
+  int64_t vocab = 0, hidden = 0, layers = 0, maxSeqLen = 0;
+};
+
+/// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then
+/// ld.lld), and returns the artifact bytes: config, argument table, the
+/// shared object and the weights copied from `checkpoint`.
+llvm::Expected<std::string>
+buildArtifact(mlir::ModuleOp module, const std::vector<EntryArgument> &arguments,
+              const hybrid::hf::Checkpoint &checkpoint,
+              const ArtifactOptions &options);
+
+} // namespace hybridc
+
+#endif // HYBRIDC_COMPILER_DRIVER_ARTIFACTWRITER_H

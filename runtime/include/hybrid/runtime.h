@@ -1,0 +1,70 @@
+/*===- runtime.h - HybridC runtime C API --------------------------*- C -*-===*\
+|*                                                                            *|
+|* Loads a .hyb artifact written by hybridc and runs its model. Plain C,     *|
+|* stable: every call that can fail returns a hybrid_status (NULL means     *|
+|* success) that carries a message and must be freed with                   *|
+|* hybrid_status_free. The runtime links neither MLIR nor LLVM.             *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef HYBRID_RUNTIME_H
+#define HYBRID_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hybrid_status hybrid_status;
+typedef struct hybrid_artifact hybrid_artifact;
+typedef struct hybrid_session hybrid_session;
+
+/** The message of a failed call ("<file>: what is wrong"). */
+const char *hybrid_status_message(const hybrid_status *status);
+void hybrid_status_free(hybrid_status *status);
+
+/** Opens and verifies an artifact file. */
+hybrid_status *hybrid_artifact_open_file(const char *path,
+                                         hybrid_artifact **artifact);
+/** Opens an artifact held in memory, e.g. embedded in a program. The bytes
+    are verified and used in place: they must outlive the artifact. */
+hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
+                                           hybrid_artifact **artifact);
+void hybrid_artifact_free(hybrid_artifact *artifact);
+
+/** The model's vocabulary size (the width of a row of logits). */
+int64_t hybrid_artifact_vocab_size(const hybrid_artifact *artifact);
+/** The most positions one sequence can hold. */
+int64_t hybrid_artifact_max_seq_len(const hybrid_artifact *artifact);
+
+/** A session of `sequences` independent sequences, each with its own
+    per-sequence state (KV caches, conv windows, recurrent states). */
+hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
+                                     int32_t sequences,
+                                     hybrid_session **session);
+void hybrid_session_free(hybrid_session *session);
+
+/** Runs `count` tokens of one sequence from its current position (0 for a
+    new sequence; a later call continues from where the last one ended). */
+hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
+                              const int64_t *tokens, int64_t count);
+/** One token for each sequence of the session (tokens[sequences]). */
+hybrid_status *hybrid_decode(hybrid_session *session, const int64_t *tokens);
+/** The logits of the last call that ran `sequence`: `rows` x vocab floats,
+    one row per token of that call, valid until the next call. */
+hybrid_status *hybrid_logits(hybrid_session *session, int32_t sequence,
+                             const float **logits, int64_t *rows);
+/** Positions a sequence has consumed. */
+int64_t hybrid_sequence_position(const hybrid_session *session,
+                                 int32_t sequence);
+/** Forgets a sequence: its state is zeroed and its position is 0. */
+hybrid_status *hybrid_sequence_reset(hybrid_session *session,
+                                     int32_t sequence);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HYBRID_RUNTIME_H */

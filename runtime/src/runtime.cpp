@@ -1,0 +1,415 @@
+//===- runtime.cpp - HybridC runtime: artifact, session, calls ------------===//
+//
+// Verifies an artifact before following any offset in it, maps its shared
+// object from memory (memfd + dlopen), allocates per-sequence state from the
+// artifact's argument table and calls the compiled entry point. No model
+// math lives here: the kernels are in the artifact.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/runtime.h"
+
+#include "runtime/schemas/artifact_generated.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fa = hybrid::artifact;
+
+struct hybrid_status {
+  std::string message;
+};
+
+namespace {
+constexpr uint32_t kArtifactVersion = 1;
+
+hybrid_status *fail(std::string message) {
+  return new hybrid_status{std::move(message)};
+}
+
+int64_t elementBytes(fa::ElementType type) {
+  switch (type) {
+  case fa::ElementType::F32:
+    return 4;
+  case fa::ElementType::F16:
+  case fa::ElementType::BF16:
+    return 2;
+  case fa::ElementType::F8E4M3FN:
+    return 1;
+  case fa::ElementType::I64:
+    return 8;
+  }
+  return 0;
+}
+
+/// A buffer aligned for vector loads, zero-initialised.
+struct AlignedBuffer {
+  void *data = nullptr;
+  size_t size = 0;
+  explicit AlignedBuffer(size_t bytes) : size(bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    data = std::aligned_alloc(64, rounded ? rounded : 64);
+    if (data)
+      std::memset(data, 0, rounded ? rounded : 64);
+  }
+  AlignedBuffer(AlignedBuffer &&other) noexcept
+      : data(other.data), size(other.size) {
+    other.data = nullptr;
+  }
+  ~AlignedBuffer() { std::free(data); }
+};
+
+/// The memref descriptor returned by the entry point for the logits.
+struct LogitsDescriptor {
+  void *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+};
+using EntryPoint = void (*)(void **arguments, void *result);
+} // namespace
+
+struct hybrid_artifact {
+  std::string name;
+  void *mapping = nullptr; // file mapping, when opened from a file
+  size_t mappingSize = 0;
+  const uint8_t *bytes = nullptr;
+  const fa::Artifact *root = nullptr;
+  int memfd = -1;
+  void *library = nullptr;
+  EntryPoint entry = nullptr;
+
+  ~hybrid_artifact() {
+    if (library)
+      dlclose(library);
+    if (memfd >= 0)
+      close(memfd);
+    if (mapping)
+      munmap(mapping, mappingSize);
+  }
+};
+
+struct Sequence {
+  std::vector<AlignedBuffer> states;
+  int64_t position = 0;
+  std::vector<float> logits;
+  int64_t rows = 0;
+};
+
+struct hybrid_session {
+  hybrid_artifact *artifact;
+  std::vector<Sequence> sequences;
+};
+
+extern "C" {
+
+const char *hybrid_status_message(const hybrid_status *status) {
+  return status ? status->message.c_str() : "success";
+}
+void hybrid_status_free(hybrid_status *status) { delete status; }
+
+} // extern "C"
+
+namespace {
+/// Checks what the flatbuffer verifier cannot: versions, the argument table
+/// and that every weight lies inside the embedded weights.
+hybrid_status *validate(hybrid_artifact &a, size_t size) {
+  flatbuffers::Verifier verifier(a.bytes, size, /*max_depth=*/64,
+                                 /*max_tables=*/10000000);
+  if (size < 8 || !fa::ArtifactBufferHasIdentifier(a.bytes))
+    return fail(a.name + ": not a HybridC artifact (no HYBC identifier)");
+  if (!fa::VerifyArtifactBuffer(verifier))
+    return fail(a.name + ": corrupted artifact: the flatbuffer does not verify");
+  a.root = fa::GetArtifact(a.bytes);
+  if (a.root->version() != kArtifactVersion)
+    return fail(a.name + ": artifact version " +
+                std::to_string(a.root->version()) + ", this runtime reads " +
+                std::to_string(kArtifactVersion) + "; recompile it");
+  const fa::ModelConfig *config = a.root->config();
+  if (!config || config->vocab_size() <= 0 || config->max_seq_len() <= 0)
+    return fail(a.name + ": artifact has no model config");
+  const fa::Executable *exe = a.root->executable();
+  if (!exe || !exe->data() || exe->data()->size() == 0 || !exe->entry())
+    return fail(a.name + ": artifact has no executable");
+  if (!a.root->arguments())
+    return fail(a.name + ": artifact has no argument table");
+  size_t weightsSize = a.root->weights() ? a.root->weights()->size() : 0;
+  int tokens = 0, positions = 0;
+  for (const fa::Argument *arg : *a.root->arguments()) {
+    if (!arg->shape() || !arg->name())
+      return fail(a.name + ": argument without a shape or name");
+    int64_t elements = 1;
+    for (int64_t d : *arg->shape()) {
+      if (d == -1 && (arg->kind() == fa::ArgumentKind::Tokens ||
+                      arg->kind() == fa::ArgumentKind::Positions))
+        continue;
+      if (d <= 0 || d > (int64_t(1) << 40) / elements)
+        return fail(a.name + ": argument '" + arg->name()->str() +
+                    "' has an invalid shape");
+      elements *= d;
+    }
+    switch (arg->kind()) {
+    case fa::ArgumentKind::Tokens:
+      ++tokens;
+      break;
+    case fa::ArgumentKind::Positions:
+      ++positions;
+      break;
+    case fa::ArgumentKind::State:
+      break;
+    case fa::ArgumentKind::Weight: {
+      uint64_t bytes = elements * elementBytes(arg->element_type());
+      if (arg->weight_size() != bytes ||
+          arg->weight_offset() > weightsSize ||
+          arg->weight_size() > weightsSize - arg->weight_offset())
+        return fail(a.name + ": weight '" + arg->name()->str() +
+                    "' lies outside the embedded weights");
+      break;
+    }
+    }
+  }
+  if (tokens != 1 || positions != 1)
+    return fail(a.name + ": argument table needs one token and one position "
+                         "argument");
+  return nullptr;
+}
+
+hybrid_status *loadExecutable(hybrid_artifact &a) {
+  const fa::Executable *exe = a.root->executable();
+  a.memfd = memfd_create("hybrid-kernels", MFD_CLOEXEC);
+  if (a.memfd < 0)
+    return fail(a.name + ": memfd_create failed: " + std::strerror(errno));
+  const uint8_t *data = exe->data()->data();
+  size_t left = exe->data()->size();
+  while (left) {
+    ssize_t n = write(a.memfd, data, left);
+    if (n <= 0)
+      return fail(a.name + ": cannot stage the executable: " +
+                  std::strerror(errno));
+    data += n;
+    left -= n;
+  }
+  std::string path = "/proc/self/fd/" + std::to_string(a.memfd);
+  a.library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!a.library)
+    return fail(a.name + ": the executable does not load: " + dlerror());
+  a.entry = reinterpret_cast<EntryPoint>(
+      dlsym(a.library, exe->entry()->c_str()));
+  if (!a.entry)
+    return fail(a.name + ": the executable has no entry '" +
+                exe->entry()->str() + "'");
+  return nullptr;
+}
+
+hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
+                    hybrid_artifact **out) {
+  if (hybrid_status *s = validate(*a, size))
+    return s;
+  if (hybrid_status *s = loadExecutable(*a))
+    return s;
+  *out = a.release();
+  return nullptr;
+}
+
+/// Calls the entry point for `count` tokens of `sequence`.
+hybrid_status *run(hybrid_session *session, int32_t index,
+                   const int64_t *tokens, int64_t count) {
+  hybrid_artifact &a = *session->artifact;
+  if (index < 0 || index >= static_cast<int32_t>(session->sequences.size()))
+    return fail("sequence " + std::to_string(index) + " is not in the session");
+  if (count <= 0)
+    return fail("no tokens to run");
+  Sequence &seq = session->sequences[index];
+  const fa::ModelConfig *config = a.root->config();
+  int64_t vocab = config->vocab_size();
+  if (seq.position + count > config->max_seq_len())
+    return fail("sequence " + std::to_string(index) + " would reach position " +
+                std::to_string(seq.position + count) +
+                ", past the artifact's max_seq_len " +
+                std::to_string(config->max_seq_len()));
+  for (int64_t i = 0; i < count; ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return fail("token id " + std::to_string(tokens[i]) +
+                  " is outside the vocabulary [0, " + std::to_string(vocab) +
+                  ")");
+  std::vector<int64_t> ids(tokens, tokens + count), positions(count);
+  for (int64_t i = 0; i < count; ++i)
+    positions[i] = seq.position + i;
+
+  // Each memref argument expands to (allocated, aligned, offset, sizes...,
+  // strides...); the entry point reads each value through a pointer.
+  std::vector<int64_t> values;
+  size_t state = 0;
+  for (const fa::Argument *arg : *a.root->arguments()) {
+    void *data = nullptr;
+    switch (arg->kind()) {
+    case fa::ArgumentKind::Tokens:
+      data = ids.data();
+      break;
+    case fa::ArgumentKind::Positions:
+      data = positions.data();
+      break;
+    case fa::ArgumentKind::State:
+      data = seq.states[state++].data;
+      break;
+    case fa::ArgumentKind::Weight:
+      data = const_cast<uint8_t *>(a.root->weights()->data()) +
+             arg->weight_offset();
+      break;
+    }
+    values.push_back(reinterpret_cast<int64_t>(data));
+    values.push_back(reinterpret_cast<int64_t>(data));
+    values.push_back(0);
+    std::vector<int64_t> sizes;
+    for (int64_t d : *arg->shape())
+      sizes.push_back(d == -1 ? count : d);
+    values.insert(values.end(), sizes.begin(), sizes.end());
+    std::vector<int64_t> strides(sizes.size(), 1);
+    for (int i = static_cast<int>(sizes.size()) - 2; i >= 0; --i)
+      strides[i] = strides[i + 1] * sizes[i + 1];
+    values.insert(values.end(), strides.begin(), strides.end());
+  }
+  std::vector<void *> pointers(values.size());
+  for (size_t i = 0; i < values.size(); ++i)
+    pointers[i] = &values[i];
+  LogitsDescriptor result{};
+  a.entry(pointers.data(), &result);
+  if (result.sizes[0] != count || result.sizes[1] != vocab) {
+    std::free(result.allocated);
+    return fail(a.name + ": the executable returned logits of the wrong shape");
+  }
+  seq.logits.assign(result.aligned + result.offset,
+                    result.aligned + result.offset + count * vocab);
+  std::free(result.allocated);
+  seq.rows = count;
+  seq.position += count;
+  return nullptr;
+}
+} // namespace
+
+extern "C" {
+
+hybrid_status *hybrid_artifact_open_file(const char *path,
+                                         hybrid_artifact **artifact) {
+  auto a = std::make_unique<hybrid_artifact>();
+  a->name = path;
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(a->name + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+    close(fd);
+    return fail(a->name + ": empty or unreadable file");
+  }
+  a->mappingSize = static_cast<size_t>(st.st_size);
+  a->mapping = mmap(nullptr, a->mappingSize, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (a->mapping == MAP_FAILED) {
+    a->mapping = nullptr;
+    return fail(a->name + ": cannot map: " + std::strerror(errno));
+  }
+  a->bytes = static_cast<const uint8_t *>(a->mapping);
+  size_t size = a->mappingSize;
+  return open(std::move(a), size, artifact);
+}
+
+hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
+                                           hybrid_artifact **artifact) {
+  if (!data)
+    return fail("<memory>: no artifact bytes");
+  auto a = std::make_unique<hybrid_artifact>();
+  a->name = "<memory>";
+  a->bytes = static_cast<const uint8_t *>(data);
+  return open(std::move(a), size, artifact);
+}
+
+void hybrid_artifact_free(hybrid_artifact *artifact) { delete artifact; }
+
+int64_t hybrid_artifact_vocab_size(const hybrid_artifact *artifact) {
+  return artifact->root->config()->vocab_size();
+}
+
+int64_t hybrid_artifact_max_seq_len(const hybrid_artifact *artifact) {
+  return artifact->root->config()->max_seq_len();
+}
+
+hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
+                                     int32_t sequences,
+                                     hybrid_session **session) {
+  if (sequences <= 0)
+    return fail("a session needs at least one sequence");
+  auto s = std::make_unique<hybrid_session>();
+  s->artifact = artifact;
+  s->sequences.resize(sequences);
+  for (Sequence &seq : s->sequences)
+    for (const fa::Argument *arg : *artifact->root->arguments()) {
+      if (arg->kind() != fa::ArgumentKind::State)
+        continue;
+      int64_t bytes = elementBytes(arg->element_type());
+      for (int64_t d : *arg->shape())
+        bytes *= d;
+      seq.states.emplace_back(static_cast<size_t>(bytes));
+      if (!seq.states.back().data)
+        return fail("cannot allocate " + std::to_string(bytes) +
+                    " bytes of state '" + arg->name()->str() + "'");
+    }
+  *session = s.release();
+  return nullptr;
+}
+
+void hybrid_session_free(hybrid_session *session) { delete session; }
+
+hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
+                              const int64_t *tokens, int64_t count) {
+  return run(session, sequence, tokens, count);
+}
+
+hybrid_status *hybrid_decode(hybrid_session *session, const int64_t *tokens) {
+  for (int32_t i = 0; i < static_cast<int32_t>(session->sequences.size()); ++i)
+    if (hybrid_status *s = run(session, i, tokens + i, 1))
+      return s;
+  return nullptr;
+}
+
+hybrid_status *hybrid_logits(hybrid_session *session, int32_t sequence,
+                             const float **logits, int64_t *rows) {
+  if (sequence < 0 || sequence >= static_cast<int32_t>(session->sequences.size()))
+    return fail("sequence " + std::to_string(sequence) + " is not in the session");
+  Sequence &seq = session->sequences[sequence];
+  if (seq.rows == 0)
+    return fail("sequence " + std::to_string(sequence) + " has not run yet");
+  *logits = seq.logits.data();
+  *rows = seq.rows;
+  return nullptr;
+}
+
+int64_t hybrid_sequence_position(const hybrid_session *session,
+                                 int32_t sequence) {
+  return session->sequences.at(sequence).position;
+}
+
+hybrid_status *hybrid_sequence_reset(hybrid_session *session,
+                                     int32_t sequence) {
+  if (sequence < 0 || sequence >= static_cast<int32_t>(session->sequences.size()))
+    return fail("sequence " + std::to_string(sequence) + " is not in the session");
+  Sequence &seq = session->sequences[sequence];
+  for (AlignedBuffer &buffer : seq.states)
+    std::memset(buffer.data, 0, buffer.size);
+  seq.position = 0;
+  seq.logits.clear();
+  seq.rows = 0;
+  return nullptr;
+}
+
+} // extern "C"

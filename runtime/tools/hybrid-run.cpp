@@ -1,0 +1,232 @@
+//===- hybrid-run.cpp - Run a HybridC artifact ------------------*- C++ -*-===//
+//
+// hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
+//   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
+//
+// Prefills the prompt, then generates (greedy unless --temperature > 0),
+// printing the ids and the prefill and decode speed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+int usage(const std::string &message) {
+  std::fprintf(stderr,
+               "hybrid-run: error: %s\n"
+               "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
+               "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
+               "[--logits-out FILE.npy] [--json]\n",
+               message.c_str());
+  return 2;
+}
+
+int failed(hybrid_status *status) {
+  std::fprintf(stderr, "hybrid-run: error: %s\n", hybrid_status_message(status));
+  hybrid_status_free(status);
+  return 1;
+}
+
+bool parseInt(const std::string &text, int64_t &value) {
+  if (text.empty())
+    return false;
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno || *end)
+    return false;
+  value = v;
+  return true;
+}
+
+bool parseDouble(const std::string &text, double &value) {
+  if (text.empty())
+    return false;
+  char *end = nullptr;
+  value = std::strtod(text.c_str(), &end);
+  return *end == '\0' && std::isfinite(value);
+}
+
+/// float32 [rows, columns] in NumPy's .npy format, written atomically.
+bool writeNpy(const std::string &path, const std::vector<float> &data,
+              int64_t rows, int64_t columns) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(columns) +
+                       "), }";
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary);
+    if (!out)
+      return false;
+    out.write("\x93NUMPY\x01\x00", 8);
+    uint16_t size = static_cast<uint16_t>(header.size());
+    out.write(reinterpret_cast<const char *>(&size), 2);
+    out << header;
+    out.write(reinterpret_cast<const char *>(data.data()),
+              static_cast<std::streamsize>(data.size() * sizeof(float)));
+    if (!out)
+      return false;
+  }
+  return std::rename(temp.c_str(), path.c_str()) == 0;
+}
+
+/// The next token from a row of logits: argmax, or a sample at
+/// `temperature` from the smallest set of tokens holding `topP` mass.
+int64_t choose(const float *row, int64_t vocab, double temperature, double topP,
+               std::mt19937_64 &rng) {
+  if (temperature <= 0)
+    return std::max_element(row, row + vocab) - row;
+  std::vector<int64_t> order(vocab);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return row[a] > row[b]; });
+  std::vector<double> p(vocab);
+  double sum = 0;
+  for (int64_t i = 0; i < vocab; ++i)
+    sum += p[i] = std::exp((row[order[i]] - row[order[0]]) / temperature);
+  int64_t keep = 0;
+  double mass = 0;
+  while (keep < vocab && (keep == 0 || mass < topP * sum))
+    mass += p[keep++];
+  std::uniform_real_distribution<double> uniform(0.0, mass);
+  double r = uniform(rng);
+  for (int64_t i = 0; i < keep; ++i)
+    if ((r -= p[i]) <= 0)
+      return order[i];
+  return order[keep - 1];
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string model, logitsOut;
+  std::vector<int64_t> prompt;
+  int64_t maxNew = 16, seed = 0;
+  double temperature = 0, topP = 1.0;
+  bool json = false, havePrompt = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string &out) {
+      if (i + 1 >= argc)
+        return false;
+      out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (arg == "--prompt-ids") {
+      if (!value(v))
+        return usage("--prompt-ids needs a value");
+      size_t start = 0;
+      while (start <= v.size()) {
+        size_t comma = v.find(',', start);
+        int64_t id;
+        if (!parseInt(v.substr(start, comma - start), id))
+          return usage("--prompt-ids: '" + v + "' is not a list of integers");
+        prompt.push_back(id);
+        if (comma == std::string::npos)
+          break;
+        start = comma + 1;
+      }
+      havePrompt = true;
+    } else if (arg == "--max-new-tokens") {
+      if (!value(v) || !parseInt(v, maxNew) || maxNew < 0)
+        return usage("--max-new-tokens needs a non-negative integer");
+    } else if (arg == "--temperature") {
+      if (!value(v) || !parseDouble(v, temperature) || temperature < 0)
+        return usage("--temperature needs a non-negative number");
+    } else if (arg == "--top-p") {
+      if (!value(v) || !parseDouble(v, topP) || topP <= 0 || topP > 1)
+        return usage("--top-p needs a number in (0, 1]");
+    } else if (arg == "--seed") {
+      if (!value(v) || !parseInt(v, seed))
+        return usage("--seed needs an integer");
+    } else if (arg == "--logits-out") {
+      if (!value(logitsOut))
+        return usage("--logits-out needs a file name");
+    } else if (arg == "--json") {
+      json = true;
+    } else if (!arg.empty() && arg[0] == '-') {
+      return usage("unknown option '" + arg + "'");
+    } else if (model.empty()) {
+      model = arg;
+    } else {
+      return usage("more than one model given");
+    }
+  }
+  if (model.empty())
+    return usage("no model given");
+  if (!havePrompt || prompt.empty())
+    return usage("--prompt-ids is required");
+
+  hybrid_artifact *artifact = nullptr;
+  if (hybrid_status *s = hybrid_artifact_open_file(model.c_str(), &artifact))
+    return failed(s);
+  hybrid_session *session = nullptr;
+  if (hybrid_status *s = hybrid_session_create(artifact, 1, &session))
+    return failed(s);
+  int64_t vocab = hybrid_artifact_vocab_size(artifact);
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  if (hybrid_status *s =
+          hybrid_prefill(session, 0, prompt.data(), static_cast<int64_t>(prompt.size())))
+    return failed(s);
+  double prefillSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const float *logits;
+  int64_t rows;
+  if (hybrid_status *s = hybrid_logits(session, 0, &logits, &rows))
+    return failed(s);
+  if (!logitsOut.empty() &&
+      !writeNpy(logitsOut, std::vector<float>(logits, logits + rows * vocab), rows,
+                vocab)) {
+    std::fprintf(stderr, "hybrid-run: error: %s: cannot write\n", logitsOut.c_str());
+    return 1;
+  }
+  std::vector<int64_t> generated;
+  int64_t next = choose(logits + (rows - 1) * vocab, vocab, temperature, topP, rng);
+  auto t1 = Clock::now();
+  for (int64_t i = 0; i < maxNew; ++i) {
+    generated.push_back(next);
+    if (i + 1 == maxNew)
+      break;
+    if (hybrid_status *s = hybrid_decode(session, &next))
+      return failed(s);
+    if (hybrid_status *s = hybrid_logits(session, 0, &logits, &rows))
+      return failed(s);
+    next = choose(logits, vocab, temperature, topP, rng);
+  }
+  double decodeSeconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  double prefillRate = prompt.size() / std::max(prefillSeconds, 1e-9);
+  double decodeRate =
+      generated.size() > 1 ? (generated.size() - 1) / std::max(decodeSeconds, 1e-9) : 0;
+
+  std::string ids;
+  for (size_t i = 0; i < generated.size(); ++i)
+    ids += (i ? "," : "") + std::to_string(generated[i]);
+  if (json)
+    std::printf("{\"generated\": [%s], \"prefill_tokens_per_second\": %.2f, "
+                "\"decode_tokens_per_second\": %.2f}\n",
+                ids.c_str(), prefillRate, decodeRate);
+  else
+    std::printf("%s\nprefill: %zu tokens, %.1f tokens/s\ndecode: %zu tokens, "
+                "%.1f tokens/s\n",
+                ids.c_str(), prompt.size(), prefillRate, generated.size(),
+                decodeRate);
+  hybrid_session_free(session);
+  hybrid_artifact_free(artifact);
+  return 0;
+}
