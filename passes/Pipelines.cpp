@@ -37,6 +37,8 @@ constexpr Step kLLVMSteps[] = {
     {"one-shot-bufferize{bufferize-function-boundaries "
      "function-boundary-type-conversion=identity-layout-map}",
      "tensors to buffers, arguments as plain memrefs"},
+    {"buffer-deallocation-pipeline",
+     "free every temporary buffer; only the returned logits outlive a call"},
     {"convert-linalg-to-loops", "linalg to scf loops (tiling comes later)"},
     {"convert-scf-to-cf", "structured control flow to branches"},
     {"expand-strided-metadata", "subviews to explicit offsets"},

@@ -9,7 +9,7 @@ config.name = "HYBRIDC"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
-                   "fixtures"]
+                   "fixtures", "session_test.cpp"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.hybridc_obj_root, "test")
 
@@ -17,8 +17,9 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.hybridc_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["hybrid-opt", "hybridc", "hybrid-run"],
-                                   tool_dirs)
+llvm_config.add_tool_substitutions(
+    ["hybrid-opt", "hybridc", "hybrid-run", "hybrid-runtime-test",
+     "hybrid-runtime-test-sanitized"], tool_dirs)
 
 # Checked-in configs and checkpoints, and a Python (standard library only)
 # for the helpers that write malformed inputs at test time.

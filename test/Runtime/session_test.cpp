@@ -1,0 +1,170 @@
+//===- session_test.cpp - Runtime C API behaviour on a real artifact ------===//
+//
+// session_test MODEL.hyb ID,ID,...  checks, through the C API only:
+//  * a prompt split in two prefills equals one prefill (state carried over);
+//  * decoding the prompt's tail token by token equals the prefill's rows;
+//  * two sequences of one session (different prompts, then one decode step
+//    each) give each what it gets alone;
+//  * reset forgets a sequence; an artifact opened from memory behaves the
+//    same as from the file; misuse returns an error status.
+// Built twice: plain, and with AddressSanitizer + UndefinedBehaviorSanitizer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "hybrid/runtime.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+int failures = 0, checks = 0;
+
+void check(bool ok, const std::string &what) {
+  ++checks;
+  if (!ok) {
+    ++failures;
+    std::fprintf(stderr, "FAILED: %s\n", what.c_str());
+  }
+}
+
+void must(hybrid_status *status, const char *what) {
+  if (status) {
+    std::fprintf(stderr, "error in %s: %s\n", what, hybrid_status_message(status));
+    hybrid_status_free(status);
+    std::exit(1);
+  }
+}
+
+std::vector<float> logitsOf(hybrid_session *s, int32_t seq, int64_t vocab) {
+  const float *data;
+  int64_t rows;
+  must(hybrid_logits(s, seq, &data, &rows), "hybrid_logits");
+  return std::vector<float>(data, data + rows * vocab);
+}
+
+/// max |a - b| / max |b|
+double relative(const std::vector<float> &a, const std::vector<float> &b) {
+  if (a.size() != b.size())
+    return INFINITY;
+  double diff = 0, scale = 1e-30;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, double(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, double(std::fabs(b[i])));
+  }
+  return diff / scale;
+}
+
+std::vector<float> rows(const std::vector<float> &all, int64_t vocab,
+                        int64_t from, int64_t to) {
+  return std::vector<float>(all.begin() + from * vocab, all.begin() + to * vocab);
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: session_test MODEL.hyb ID,ID,...\n");
+    return 2;
+  }
+  std::vector<int64_t> prompt;
+  std::stringstream ids(argv[2]);
+  for (std::string id; std::getline(ids, id, ',');)
+    prompt.push_back(std::stoll(id));
+  const int64_t n = static_cast<int64_t>(prompt.size());
+  const int64_t half = n / 2;
+  const double tolerance = 1e-5;
+
+  hybrid_artifact *artifact;
+  must(hybrid_artifact_open_file(argv[1], &artifact), "open_file");
+  const int64_t vocab = hybrid_artifact_vocab_size(artifact);
+
+  // One prefill of the whole prompt: the reference.
+  hybrid_session *whole;
+  must(hybrid_session_create(artifact, 1, &whole), "session_create");
+  must(hybrid_prefill(whole, 0, prompt.data(), n), "prefill");
+  std::vector<float> reference = logitsOf(whole, 0, vocab);
+  check(hybrid_sequence_position(whole, 0) == n, "position after prefill");
+
+  // Split prefill continues from the state the first half left.
+  hybrid_session *split;
+  must(hybrid_session_create(artifact, 1, &split), "session_create");
+  must(hybrid_prefill(split, 0, prompt.data(), half), "prefill first half");
+  must(hybrid_prefill(split, 0, prompt.data() + half, n - half), "prefill second half");
+  check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)) <= tolerance,
+        "split prefill equals one prefill");
+
+  // Decode steps equal the prefill's rows at the same positions.
+  must(hybrid_sequence_reset(split, 0), "reset");
+  check(hybrid_sequence_position(split, 0) == 0, "reset position");
+  must(hybrid_prefill(split, 0, prompt.data(), half), "prefill after reset");
+  check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, 0, half)) <= tolerance,
+        "prefill after reset equals a fresh prefill");
+  for (int64_t i = half; i < n; ++i) {
+    must(hybrid_decode(split, &prompt[i]), "decode");
+    check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, i, i + 1)) <= tolerance,
+          "decode step " + std::to_string(i) + " equals the prefill row");
+  }
+
+  // A batch of two different prompts: each sequence gets what it gets alone.
+  std::vector<int64_t> other(prompt.rbegin(), prompt.rend());
+  hybrid_session *alone;
+  must(hybrid_session_create(artifact, 1, &alone), "session_create");
+  must(hybrid_prefill(alone, 0, other.data(), n), "prefill other");
+  std::vector<float> otherReference = logitsOf(alone, 0, vocab);
+  hybrid_session *batch;
+  must(hybrid_session_create(artifact, 2, &batch), "session_create");
+  must(hybrid_prefill(batch, 0, prompt.data(), n), "batch prefill 0");
+  must(hybrid_prefill(batch, 1, other.data(), n), "batch prefill 1");
+  check(relative(logitsOf(batch, 0, vocab), reference) <= tolerance, "batch sequence 0");
+  check(relative(logitsOf(batch, 1, vocab), otherReference) <= tolerance, "batch sequence 1");
+  int64_t next[2] = {prompt[0], other[0]};
+  must(hybrid_decode(batch, next), "batch decode");
+  must(hybrid_decode(whole, &next[0]), "decode alone 0");
+  must(hybrid_decode(alone, &next[1]), "decode alone 1");
+  check(relative(logitsOf(batch, 0, vocab), logitsOf(whole, 0, vocab)) <= tolerance,
+        "batch decode sequence 0");
+  check(relative(logitsOf(batch, 1, vocab), logitsOf(alone, 0, vocab)) <= tolerance,
+        "batch decode sequence 1");
+
+  // The same artifact from memory.
+  std::ifstream file(argv[1], std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), {});
+  hybrid_artifact *inMemory;
+  must(hybrid_artifact_open_memory(bytes.data(), bytes.size(), &inMemory), "open_memory");
+  hybrid_session *memorySession;
+  must(hybrid_session_create(inMemory, 1, &memorySession), "session_create");
+  must(hybrid_prefill(memorySession, 0, prompt.data(), n), "prefill from memory");
+  check(relative(logitsOf(memorySession, 0, vocab), reference) <= tolerance,
+        "artifact from memory");
+
+  // Misuse gets an error status, not a crash.
+  const float *data;
+  int64_t count;
+  hybrid_status *s = hybrid_logits(batch, 5, &data, &count);
+  check(s != nullptr, "logits of a sequence outside the session fail");
+  hybrid_status_free(s);
+  hybrid_session *fresh;
+  must(hybrid_session_create(artifact, 1, &fresh), "session_create");
+  s = hybrid_logits(fresh, 0, &data, &count);
+  check(s != nullptr, "logits before any call fail");
+  hybrid_status_free(s);
+  s = hybrid_session_create(artifact, 0, &fresh);
+  check(s != nullptr, "a session of zero sequences fails");
+  hybrid_status_free(s);
+  s = hybrid_artifact_open_memory(bytes.data(), 16, &inMemory);
+  check(s != nullptr, "a truncated in-memory artifact fails");
+  hybrid_status_free(s);
+
+  for (hybrid_session *session : {whole, split, alone, batch, memorySession, fresh})
+    hybrid_session_free(session);
+  hybrid_artifact_free(inMemory);
+  hybrid_artifact_free(artifact);
+  std::printf("%d checks, %d failed\n", checks, failures);
+  return failures ? 1 : 0;
+}
