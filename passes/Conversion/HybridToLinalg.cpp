@@ -254,6 +254,13 @@ struct LoopNest {
   ImplicitLocOpBuilder &b;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  /// A static scratch buffer allocated at the top of the enclosing function:
+  /// an alloca inside a loop would grow the stack on every iteration.
+  Value scratch(int64_t size, Type element) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&b.getInsertionBlock()->getParent()->front());
+    return memref::AllocaOp::create(b, MemRefType::get({size}, element));
+  }
   Value f32(double v) { return f32Constant(b, b.getLoc(), v); }
   /// for iv in [lb, ub) carrying `init`; `body` returns the next values.
   scf::ForOp forLoop(Value lb, Value ub, ValueRange init, Body body) {
@@ -388,8 +395,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Value qNorm = adaptor.getQNorm(), kNorm = adaptor.getKNorm();
     auto loadHead = [&](Value source, Value t, Value base, Value normWeight,
                         Value position) -> Value {
-      auto bufType = MemRefType::get({dim}, f32);
-      Value buf = memref::AllocaOp::create(b, bufType);
+      Value buf = loops.scratch(dim, f32);
       forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
         Value col = arith::AddIOp::create(b, base, d);
         memref::StoreOp::create(
@@ -464,7 +470,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
       forLoop(zero, index(heads), {}, [&](Value h, ValueRange) {
         Value kvh = arith::DivUIOp::create(b, h, index(group));
         Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
-        Value acc = memref::AllocaOp::create(b, MemRefType::get({dim}, f32));
+        Value acc = loops.scratch(dim, f32);
         linalg::FillOp::create(b, f32c(0.0), acc);
         Value negInf = f32c(-std::numeric_limits<double>::infinity());
         auto stats = forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j,
@@ -610,11 +616,10 @@ struct MoELowering : OpConversionPattern<MoEOp> {
         b, MemRefType::get({ShapedType::kDynamic, hidden}, f32),
         ValueRange{tokens});
     auto scratch = [&](int64_t n) {
-      return memref::AllocaOp::create(b, MemRefType::get({n}, f32)).getResult();
+      return loops.scratch(n, f32);
     };
     auto idxScratch = [&](int64_t n) {
-      return memref::AllocaOp::create(b, MemRefType::get({n}, b.getIndexType()))
-          .getResult();
+      return loops.scratch(n, b.getIndexType());
     };
     forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
       // Scores in f32: softmax over all experts, or sigmoid.
@@ -839,10 +844,10 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, hv * dv}, f32),
         ValueRange{tokens});
-    Value mixed = memref::AllocaOp::create(b, MemRefType::get({channels}, f32));
-    Value qBuf = memref::AllocaOp::create(b, MemRefType::get({dk}, f32));
-    Value kBuf = memref::AllocaOp::create(b, MemRefType::get({dk}, f32));
-    Value oBuf = memref::AllocaOp::create(b, MemRefType::get({dv}, f32));
+    Value mixed = loops.scratch(channels, f32);
+    Value qBuf = loops.scratch(dk, f32);
+    Value kBuf = loops.scratch(dk, f32);
+    Value oBuf = loops.scratch(dv, f32);
 
     // Column of in_proj_qkvz feeding conv channel c: the conv runs over
     // [all q | all k | all v] while the projection is grouped per k-head.
@@ -1095,8 +1100,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
     Value xs = toTensor(convolved, inner);
     Value dbc = linear(b, loc, xs, adaptor.getXProj());
 
-    Value params = memref::AllocaOp::create(
-        b, MemRefType::get({rank + 2 * stateDim}, f32));
+    Value params = loops.scratch(rank + 2 * stateDim, f32);
     Value scanned = rows(inner);
     forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
       forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
@@ -1251,7 +1255,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
       return arith::IndexCastOp::create(
           b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
     };
-    Value ropeBuf = memref::AllocaOp::create(b, MemRefType::get({rope}, f32));
+    Value ropeBuf = loops.scratch(rope, f32);
 
     // 1. Each token's latent and rotated rope key go to its position.
     forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
@@ -1281,8 +1285,8 @@ struct MLALowering : OpConversionPattern<MLAOp> {
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
         ValueRange{tokens});
-    Value absorbed = memref::AllocaOp::create(b, MemRefType::get({kvRank}, f32));
-    Value acc = memref::AllocaOp::create(b, MemRefType::get({kvRank}, f32));
+    Value absorbed = loops.scratch(kvRank, f32);
+    Value acc = loops.scratch(kvRank, f32);
     Value kvb = adaptor.getKvBProj();
     forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
       Value p = positionOf(t);

@@ -1,0 +1,108 @@
+"""Benchmark, not a test: HybridC against transformers eager on the same
+random checkpoint, on this machine, in one script.
+
+For each family (qwen3_next, jamba, deepseek_v3) it writes a random
+checkpoint of a size given by --scale (default: ~100-300M parameters) with
+save_pretrained, compiles it with hybridc, runs hybrid-run on a prompt of
+--prompt tokens with --new greedy tokens, runs transformers eager (float32,
+CPU, the same thread count) on the same prompt, and prints prefill and decode
+tokens/s and the ratio. Needs torch and transformers (PyPI).
+
+usage: python3 bench/vs_transformers.py [--families qwen3_next,jamba,deepseek_v3]
+           [--prompt 512] [--new 128] [--threads 2] [--build build]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+CONFIGS = {
+    # ~150M parameters each, the hybrid structure of the real models.
+    "qwen3_next": dict(vocab_size=32000, hidden_size=1024, num_hidden_layers=8,
+                       num_attention_heads=8, num_key_value_heads=2, head_dim=128,
+                       linear_num_key_heads=8, linear_num_value_heads=16,
+                       linear_key_head_dim=64, linear_value_head_dim=64,
+                       num_experts=32, num_experts_per_tok=4, moe_intermediate_size=256,
+                       shared_expert_intermediate_size=256, full_attention_interval=4),
+    "jamba": dict(vocab_size=32000, hidden_size=1024, num_hidden_layers=8,
+                  num_attention_heads=8, num_key_value_heads=2, intermediate_size=2048,
+                  num_experts=8, num_experts_per_tok=2, attn_layer_period=4,
+                  attn_layer_offset=2, expert_layer_period=2, expert_layer_offset=1,
+                  use_mamba_kernels=False),
+    "deepseek_v3": dict(vocab_size=32000, hidden_size=1024, num_hidden_layers=8,
+                        num_attention_heads=8, num_key_value_heads=8, q_lora_rank=384,
+                        kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=32,
+                        v_head_dim=64, intermediate_size=2816, moe_intermediate_size=256,
+                        n_routed_experts=32, num_experts_per_tok=4, n_group=4,
+                        topk_group=2, n_shared_experts=1, first_k_dense_replace=1),
+}
+
+
+def transformers_speed(model, prompt, new):
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        start = time.perf_counter()
+        out = model(ids, use_cache=True)
+        prefill = time.perf_counter() - start
+        cache = out.past_key_values
+        token = out.logits[:, -1:].argmax(-1)
+        start = time.perf_counter()
+        for _ in range(new - 1):
+            out = model(token, past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            token = out.logits[:, -1:].argmax(-1)
+        decode = time.perf_counter() - start
+    return len(prompt) / prefill, (new - 1) / decode
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--families", default="qwen3_next,jamba,deepseek_v3")
+    parser.add_argument("--prompt", type=int, default=512)
+    parser.add_argument("--new", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for family in args.families.split(","):
+        torch.manual_seed(0)
+        config = AutoConfig.for_model(family, **CONFIGS[family])
+        model = AutoModelForCausalLM.from_config(config, experts_implementation="eager").eval()
+        params = sum(p.numel() for p in model.parameters())
+        prompt = torch.randint(0, config.vocab_size, (args.prompt,)).tolist()
+        with tempfile.TemporaryDirectory() as folder:
+            model.save_pretrained(folder)
+            artifact = os.path.join(folder, "model.hyb")
+            start = time.perf_counter()
+            subprocess.run([os.path.join(args.build, "bin", "hybridc"), folder, "-o", artifact,
+                            "--max-seq-len", str(args.prompt + args.new), "--cpu", "native"],
+                           check=True)
+            compile_seconds = time.perf_counter() - start
+            run = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), artifact,
+                                  "--prompt-ids", ",".join(map(str, prompt)),
+                                  "--max-new-tokens", str(args.new), "--json"],
+                                 check=True, capture_output=True, text=True)
+            ours = json.loads(run.stdout)
+        hf_prefill, hf_decode = transformers_speed(model, prompt, args.new)
+        rows.append((family, params, compile_seconds, ours["prefill_tokens_per_second"],
+                     hf_prefill, ours["decode_tokens_per_second"], hf_decode))
+        print(rows[-1], file=sys.stderr)
+    print("| model | params | compile s | prefill tok/s HybridC | transformers | ratio "
+          "| decode tok/s HybridC | transformers | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for family, params, comp, p_ours, p_hf, d_ours, d_hf in rows:
+        print(f"| {family} | {params / 1e6:.0f}M | {comp:.1f} | {p_ours:.1f} | {p_hf:.1f} | "
+              f"{p_ours / p_hf:.2f}x | {d_ours:.1f} | {d_hf:.1f} | {d_ours / d_hf:.2f}x |")
+    print(f"\nprompt {args.prompt} tokens, {args.new} new tokens, {args.threads} threads "
+          f"for transformers; HybridC's kernels run on one thread.")
+
+
+if __name__ == "__main__":
+    main()
