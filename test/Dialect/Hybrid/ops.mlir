@@ -168,10 +168,10 @@ func.func @moe_sigmoid_selection_bias_group_limited_shared(%x: tensor<?x64xf32>,
 }
 
 // Sigmoid with a selection bias and no group limit, no renormalisation.
-// CHECK-LABEL: func.func @moe_sigmoid_selection_bias
+// CHECK-LABEL: func.func @moe_sigmoid_selection_bias_ungrouped
 // CHECK-SAME: (%[[X:.*]]: tensor<?x64xf32>, %[[R:.*]]: tensor<8x64xf32>, %[[G:.*]]: tensor<8x32x64xf32>, %[[D:.*]]: tensor<8x64x32xf32>, %[[B:.*]]: tensor<8xf32>)
 // CHECK: hybrid.moe sigmoid %[[X]] router(%[[R]]) experts_gate(%[[G]]) experts_up(%[[G]]) experts_down(%[[D]]) selection_bias(%[[B]]) {norm_topk_prob = false, num_experts = 8 : i64, top_k = 2 : i64} :
-func.func @moe_sigmoid_selection_bias(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %g: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>, %b: tensor<8xf32>) -> tensor<?x64xf32> {
+func.func @moe_sigmoid_selection_bias_ungrouped(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %g: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>, %b: tensor<8xf32>) -> tensor<?x64xf32> {
   %y = hybrid.moe sigmoid %x router(%r) experts_gate(%g) experts_up(%g) experts_down(%d) selection_bias(%b) {num_experts = 8 : i64, top_k = 2 : i64, norm_topk_prob = false} : (tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>, tensor<8xf32>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
