@@ -1423,3 +1423,12 @@ func.func @negative_kv_cache_no_dimensions(%s: !hybrid.kv_cache<f32>) {
 func.func @negative_recurrent_state_zero_leading_dimension(%s: !hybrid.recurrent_state<0x8x8xf32>) {
   return
 }
+
+// -----
+
+// State shapes are static: the parser of the state types does not accept `?`
+// (parseDimensionList with allowDynamic = false).
+// expected-error @+1 {{expected static shape}}
+func.func @negative_kv_cache_dynamic_dimension(%s: !hybrid.kv_cache<?x16xbf16>) {
+  return
+}
