@@ -30,6 +30,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -151,6 +152,12 @@ int hybridc::runHybridc(int argc, char **argv) {
 
   if (maxSeqLen <= 0)
     return fail("--max-seq-len: must be positive, got " + Twine(maxSeqLen));
+  // Far beyond any model's context; larger values would only overflow the
+  // byte sizes of the caches.
+  constexpr int64_t kMaxSeqLenLimit = int64_t(1) << 24;
+  if (maxSeqLen > kMaxSeqLenLimit)
+    return fail("--max-seq-len: must be at most " + Twine(kMaxSeqLenLimit) +
+                ", got " + Twine(maxSeqLen));
 
   mlir::registerAllPasses();
   hybrid::registerHybridPasses();
@@ -164,6 +171,14 @@ int hybridc::runHybridc(int argc, char **argv) {
       context, modelPath, hybrid::hf::ImportOptions{stateDType});
   if (!imported)
     return fail(toString(imported.takeError()));
+  if (wantArtifact && !imported->checkpoint) {
+    if (llvm::sys::fs::is_directory(modelPath))
+      return fail(modelPath + ": has no model.safetensors or "
+                  "model.safetensors.index.json; an artifact needs the "
+                  "checkpoint's weights");
+    return fail(modelPath + ": an artifact needs the checkpoint's weights; "
+                "give the checkpoint folder, not a bare config.json");
+  }
   for (const std::string &warning : imported->warnings)
     WithColor::warning(errs(), "hybridc") << warning << "\n";
   ModuleOp module = *imported->module;
@@ -174,9 +189,6 @@ int hybridc::runHybridc(int argc, char **argv) {
                         : emit == EmitLevel::Linalg ? hybrid::Stage::Linalg
                         : wantArtifact              ? hybrid::Stage::Linalg
                                                     : hybrid::Stage::Hybrid;
-  if (wantArtifact && !imported->checkpoint)
-    return fail(modelPath + ": an artifact needs the checkpoint's weights; "
-                "give the checkpoint folder, not a bare config.json");
   hybridc::ModelReport summary = hybridc::computeReport(module);
   PassManager pm(&context);
   if (failed(hybrid::buildCPUPipeline(pm, options, stage)))
@@ -239,6 +251,8 @@ int hybridc::runHybridc(int argc, char **argv) {
     return Error::success();
   });
   if (written)
-    return fail(output + ": " + toString(std::move(written)));
+    // The error's own text quotes the path again; keep only the reason.
+    return fail(output + ": " +
+                llvm::errorToErrorCode(std::move(written)).message());
   return 0;
 }

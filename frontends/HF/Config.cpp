@@ -30,13 +30,37 @@ StringRef kindOf(const json::Value &value) {
 }
 } // namespace
 
+Expected<json::Value> hybrid::hf::parseJson(StringRef text,
+                                            unsigned maxDepth) {
+  unsigned depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i; // the escaped character cannot end the string
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > maxDepth)
+        return createStringError(inconvertibleErrorCode(),
+                                 "nested more than %u levels deep", maxDepth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return json::parse(text);
+}
+
 Expected<Config> Config::load(StringRef path) {
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer = MemoryBuffer::getFile(path);
   if (!buffer)
     return createStringError(buffer.getError(), "%s: cannot read: %s",
                              path.str().c_str(),
                              buffer.getError().message().c_str());
-  Expected<json::Value> value = json::parse((*buffer)->getBuffer());
+  Expected<json::Value> value = parseJson((*buffer)->getBuffer());
   if (!value)
     return createStringError(inconvertibleErrorCode(), "%s: not valid JSON: %s",
                              path.str().c_str(),

@@ -21,6 +21,12 @@
 
 namespace hybrid::hf {
 
+/// llvm::json::parse, refusing documents nested deeper than `maxDepth`
+/// levels first: the parser recurses once per level, so a downloaded file
+/// of a million '[' would otherwise overflow the stack.
+llvm::Expected<llvm::json::Value> parseJson(llvm::StringRef text,
+                                            unsigned maxDepth = 256);
+
 class Config {
 public:
   /// Parses `path` as a JSON object.

@@ -23,7 +23,7 @@ Error hybrid::hf::importDeepSeekV3(ModelBuilder &mb) {
   int64_t layers = c.integer("num_hidden_layers");
   int64_t heads = c.integer("num_attention_heads");
   int64_t intermediate = c.integer("intermediate_size");
-  mb.normEpsilon = c.number("rms_norm_eps", 1e-6);
+  mb.readNormEpsilon();
   // A null q_lora_rank means a plain q_proj.
   int64_t qRank = c.integer("q_lora_rank", 0);
   int64_t kvRank = c.integer("kv_lora_rank");
@@ -43,12 +43,16 @@ Error hybrid::hf::importDeepSeekV3(ModelBuilder &mb) {
   moe.topkGroup = c.integer("topk_group", 1);
   moe.selectionBias = true;
   int64_t shared = c.integer("n_shared_experts", 1);
-  moe.sharedIntermediate = shared * moe.intermediate;
+  moe.sharedIntermediate =
+      shared ? mb.size("n_shared_experts x moe_intermediate_size",
+                       {shared, moe.intermediate})
+             : 0;
   moe.shared = "shared_experts";
   // transformers (and vLLM) read this key; transformers 5 also `num_mtp_layers`.
-  int64_t mtpLayers = c.has("num_nextn_predict_layers")
-                          ? c.integer("num_nextn_predict_layers", 0)
-                          : c.integer("num_mtp_layers", 0);
+  StringRef mtpKey = c.has("num_nextn_predict_layers")
+                        ? "num_nextn_predict_layers"
+                        : "num_mtp_layers";
+  int64_t mtpLayers = c.integer(mtpKey, 0);
 
   // transformers implements only sigmoid scoring with the correction bias.
   std::string scoring = c.string("scoring_func", "sigmoid");
@@ -78,7 +82,7 @@ Error hybrid::hf::importDeepSeekV3(ModelBuilder &mb) {
   c.require(shared >= 0, "n_shared_experts", "must not be negative");
   c.require(firstDense >= 0, "first_k_dense_replace", "must not be negative");
   c.require(rope % 2 == 0, "qk_rope_head_dim", "must be even");
-  c.require(mtpLayers >= 0 && mtpLayers <= 1, "num_nextn_predict_layers",
+  c.require(mtpLayers >= 0 && mtpLayers <= 1, mtpKey,
             "only 0 or 1 MTP layers are supported, got " + Twine(mtpLayers));
   c.require(!c.boolean("attention_bias", false), "attention_bias",
             "attention biases are not supported for deepseek_v3");
@@ -99,8 +103,8 @@ Error hybrid::hf::importDeepSeekV3(ModelBuilder &mb) {
   }
 
   if (std::optional<Config> quant = c.object("quantization_config")) {
-    std::string method = quant->string("quant_method", "");
-    quant->require(method == "fp8", "quant_method",
+    std::string method = quant->string("quant_method");
+    quant->require(quant->failed() || method == "fp8", "quant_method",
                    "only fp8 block quantization is supported, got '" + method +
                        "'");
     std::string format = quant->string("fmt", "e4m3");
@@ -112,7 +116,7 @@ Error hybrid::hf::importDeepSeekV3(ModelBuilder &mb) {
       mb.fp8Block = std::array<int64_t, 2>{block[0], block[1]};
   }
 
-  RopeSpec ropeSpec = readRope(c, rope, 10000.0, 1.0);
+  RopeSpec ropeSpec = readRope(c, rope, "qk_rope_head_dim", 10000.0, 1.0);
   if (c.failed())
     return c.takeError();
   ropeSpec.style =
@@ -125,18 +129,26 @@ Error hybrid::hf::importDeepSeekV3(ModelBuilder &mb) {
     Value cache = mb.state(
         LatentCacheType::get(mb.context, {kvRank, rope}, mb.stateType),
         p + ".latent");
+    int64_t nopeSize =
+        mb.size("num_attention_heads x qk_nope_head_dim", {heads, nope});
+    int64_t qSize = nopeSize +
+                    mb.size("num_attention_heads x qk_rope_head_dim", {heads, rope});
     Value qA, qANorm, qB, q;
     if (qRank > 0) {
       qA = mb.linear(p + ".q_a_proj", qRank, hidden);
       qANorm = mb.weight(p + ".q_a_layernorm.weight", {qRank});
-      qB = mb.linear(p + ".q_b_proj", heads * (nope + rope), qRank);
+      qB = mb.linear(p + ".q_b_proj", qSize, qRank);
     } else {
-      q = mb.linear(p + ".q_proj", heads * (nope + rope), hidden);
+      q = mb.linear(p + ".q_proj", qSize, hidden);
     }
-    Value kvA = mb.linear(p + ".kv_a_proj_with_mqa", kvRank + rope, hidden);
+    Value kvA = mb.linear(p + ".kv_a_proj_with_mqa",
+                          mb.size("kv_lora_rank", {kvRank}) +
+                              mb.size("qk_rope_head_dim", {rope}),
+                          hidden);
     Value kvANorm = mb.weight(p + ".kv_a_layernorm.weight", {kvRank});
-    Value kvB = mb.linear(p + ".kv_b_proj", heads * (nope + vDim), kvRank);
-    Value o = mb.linear(p + ".o_proj", hidden, heads * vDim);
+    int64_t vSize = mb.size("num_attention_heads x v_head_dim", {heads, vDim});
+    Value kvB = mb.linear(p + ".kv_b_proj", nopeSize + vSize, kvRank);
+    Value o = mb.linear(p + ".o_proj", hidden, vSize);
     SmallVector<NamedAttribute> attrs = {
         mb.attr("num_heads", heads),
         mb.attr("q_lora_rank", qRank),

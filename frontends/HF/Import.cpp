@@ -12,6 +12,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cmath>
+#include <cstdio>
 
 using namespace mlir;
 using namespace hybrid;
@@ -39,13 +40,20 @@ Type hybrid::hf::readDType(Config &config, MLIRContext *context) {
 }
 
 namespace {
+/// A config number as a person wrote it: 1e-06, 0.25.
+std::string shortNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
 double yarnMscale(double factor, double mscale) {
   return factor <= 1.0 ? 1.0 : 0.1 * mscale * std::log(factor) + 1.0;
 }
 } // namespace
 
 RopeSpec hybrid::hf::readRope(Config &config, int64_t headDim,
-                              double defaultTheta,
+                              StringRef headDimKey, double defaultTheta,
                               double defaultPartialFactor) {
   RopeSpec rope;
   // transformers 5: everything in `rope_parameters`; before: `rope_theta`,
@@ -56,20 +64,41 @@ RopeSpec hybrid::hf::readRope(Config &config, int64_t headDim,
     params = config.object("rope_scaling");
     paramsKey = "rope_scaling";
   }
-  auto pick = [&](StringRef key, double fallback) {
+  // A value and the config (top level or nested) whose errors name it.
+  auto pick = [&](StringRef key, double fallback) -> std::pair<double, Config *> {
     if (params && params->has(key))
-      return params->number(key);
-    return config.number(key, fallback);
+      return {params->number(key), &*params};
+    return {config.number(key, fallback),
+            config.has(key) ? &config : nullptr};
   };
-  rope.theta = pick("rope_theta", defaultTheta);
-  double partial = pick("partial_rotary_factor", defaultPartialFactor);
-  config.require(rope.theta > 0, "rope_theta", "must be positive");
-  config.require(partial > 0 && partial <= 1, "partial_rotary_factor",
-                 "must be in (0, 1]");
+  auto [theta, thetaFrom] = pick("rope_theta", defaultTheta);
+  auto [partial, partialFrom] =
+      pick("partial_rotary_factor", defaultPartialFactor);
+  rope.theta = theta;
+  (thetaFrom ? *thetaFrom : config)
+      .require(theta > 0, "rope_theta", "must be positive");
+  (partialFrom ? *partialFrom : config)
+      .require(partial > 0 && partial <= 1, "partial_rotary_factor",
+               "must be in (0, 1]");
   rope.rotaryDim = static_cast<int64_t>(headDim * partial);
-  config.require(rope.rotaryDim % 2 == 0, "partial_rotary_factor",
-                 "gives an odd rotary dimension " + Twine(rope.rotaryDim) +
-                     " for head_dim " + Twine(headDim));
+  if (rope.rotaryDim % 2 != 0) {
+    // Blame the field the file has: the factor, or what head_dim came from.
+    if (partialFrom)
+      partialFrom->fail("partial_rotary_factor",
+                        "gives an odd rotary dimension " +
+                            Twine(rope.rotaryDim) + " for head_dim " +
+                            Twine(headDim));
+    else if (headDimKey == "num_attention_heads")
+      config.fail(headDimKey, "gives head_dim " + Twine(headDim) +
+                                  " (hidden_size / num_attention_heads) and "
+                                  "so an odd rotary dimension " +
+                                  Twine(rope.rotaryDim));
+    else
+      config.fail(headDimKey, "gives an odd rotary dimension " +
+                                  Twine(rope.rotaryDim) +
+                                  " with partial_rotary_factor " +
+                                  shortNumber(partial));
+  }
   if (!params)
     return rope;
 
@@ -139,6 +168,12 @@ ModelBuilder::ModelBuilder(MLIRContext *context, Config &config,
   stateType = stateElementType ? stateElementType : weightType;
 }
 
+void ModelBuilder::readNormEpsilon() {
+  normEpsilon = config.number("rms_norm_eps", 1e-6);
+  config.require(normEpsilon > 0, "rms_norm_eps",
+                 "must be positive, got " + shortNumber(normEpsilon));
+}
+
 RankedTensorType ModelBuilder::activation(int64_t columns) {
   return RankedTensorType::get({ShapedType::kDynamic, columns ? columns : hidden},
                                b.getF32Type());
@@ -194,6 +229,20 @@ bool ModelBuilder::plausible(const Twine &name, ArrayRef<int64_t> shape) {
     elements *= dim;
   }
   return true;
+}
+
+int64_t ModelBuilder::size(const Twine &what,
+                           std::initializer_list<int64_t> factors) {
+  int64_t product = 1;
+  for (int64_t factor : factors) {
+    if (factor <= 0 || factor > kMaxElements / product) {
+      config.failWhole(what + " is implausibly large; check the sizes in the "
+                              "config");
+      return 1;
+    }
+    product *= factor;
+  }
+  return product;
 }
 
 Value ModelBuilder::weight(const Twine &name, ArrayRef<int64_t> shape) {
@@ -322,10 +371,12 @@ Value ModelBuilder::attention(const Twine &prefix, Value x,
   std::string p = prefix.str();
   int64_t h = spec.heads, kv = spec.kvHeads, d = spec.headDim;
   Value cache = state(KVCacheType::get(context, {kv, d}, stateType), p + ".kv");
-  Value q = linear(p + ".q_proj", h * d * (spec.outputGate ? 2 : 1), hidden);
-  Value k = linear(p + ".k_proj", kv * d, hidden);
-  Value v = linear(p + ".v_proj", kv * d, hidden);
-  Value o = linear(p + ".o_proj", hidden, h * d);
+  int64_t qSize = size("num_attention_heads x head_dim", {h, d});
+  int64_t kvSize = size("num_key_value_heads x head_dim", {kv, d});
+  Value q = linear(p + ".q_proj", qSize * (spec.outputGate ? 2 : 1), hidden);
+  Value k = linear(p + ".k_proj", kvSize, hidden);
+  Value v = linear(p + ".v_proj", kvSize, hidden);
+  Value o = linear(p + ".o_proj", hidden, qSize);
   Value qNorm, kNorm;
   if (spec.qkNorm) {
     qNorm = weight(p + ".q_norm.weight", {d});

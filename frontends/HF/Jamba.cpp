@@ -23,7 +23,7 @@ Error hybrid::hf::importJamba(ModelBuilder &mb) {
   int64_t heads = c.integer("num_attention_heads");
   int64_t kvHeads = c.integer("num_key_value_heads", 8);
   int64_t intermediate = c.integer("intermediate_size");
-  mb.normEpsilon = c.number("rms_norm_eps", 1e-6);
+  mb.readNormEpsilon();
 
   int64_t attnPeriod = c.integer("attn_layer_period", 8);
   int64_t attnOffset = c.integer("attn_layer_offset", 4);
@@ -82,7 +82,7 @@ Error hybrid::hf::importJamba(ModelBuilder &mb) {
   if (c.failed())
     return c.takeError();
   int64_t headDim = hidden / heads;
-  int64_t dInner = expand * hidden;
+  int64_t dInner = mb.size("mamba_expand x hidden_size", {expand, hidden});
 
   AttentionSpec attention;
   attention.heads = heads;

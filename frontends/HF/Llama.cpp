@@ -20,16 +20,24 @@ Error hybrid::hf::importLlamaLike(ModelBuilder &mb, StringRef modelType) {
   int64_t layers = c.integer("num_hidden_layers");
   int64_t heads = c.integer("num_attention_heads");
   int64_t kvHeads = c.integer("num_key_value_heads", heads);
+  // Without head_dim in the file, transformers derives it.
+  StringRef headDimKey =
+      c.has("head_dim") ? "head_dim" : "num_attention_heads";
   int64_t headDim = c.integer("head_dim", heads > 0 ? hidden / heads : 0);
-  mb.normEpsilon = c.number("rms_norm_eps", 1e-6);
+  mb.readNormEpsilon();
   for (auto [key, value] :
        {std::pair<StringRef, int64_t>{"vocab_size", vocab},
         {"hidden_size", hidden},
         {"num_hidden_layers", layers},
         {"num_attention_heads", heads},
-        {"num_key_value_heads", kvHeads},
-        {"head_dim", headDim}})
+        {"num_key_value_heads", kvHeads}})
     c.require(value > 0, key, "must be positive, got " + Twine(value));
+  if (headDimKey == "head_dim")
+    c.require(headDim > 0, "head_dim", "must be positive, got " + Twine(headDim));
+  else if (heads > 0 && hidden > 0)
+    c.require(headDim > 0, "num_attention_heads",
+              Twine(heads) + " exceeds hidden_size " + Twine(hidden) +
+                  ", so head_dim (hidden_size / num_attention_heads) is 0");
   if (heads > 0 && kvHeads > 0)
     c.require(heads % kvHeads == 0, "num_key_value_heads",
               Twine(kvHeads) + " does not divide num_attention_heads " +
@@ -70,6 +78,18 @@ Error hybrid::hf::importLlamaLike(ModelBuilder &mb, StringRef modelType) {
     mlpOnly = c.integers("mlp_only_layers");
     c.require(sparseStep > 0, "decoder_sparse_step", "must be positive");
   }
+  if (modelType == "mixtral")
+    c.require(moe.numExperts > 0, "num_local_experts",
+              "must be positive, got " + Twine(moe.numExperts));
+  else if (modelType == "qwen3_moe")
+    c.require(moe.numExperts >= 0,
+              c.has("num_local_experts") ? "num_local_experts" : "num_experts",
+              "must not be negative, got " + Twine(moe.numExperts));
+  if (moe.numExperts > 0)
+    c.require(moe.intermediate > 0,
+              modelType == "mixtral" ? "intermediate_size"
+                                     : "moe_intermediate_size",
+              "must be positive, got " + Twine(moe.intermediate));
   auto isMoE = [&](int64_t layer) {
     return moe.numExperts > 0 && !llvm::is_contained(mlpOnly, layer) &&
            (layer + 1) % sparseStep == 0;
@@ -90,7 +110,7 @@ Error hybrid::hf::importLlamaLike(ModelBuilder &mb, StringRef modelType) {
   attention.heads = heads;
   attention.kvHeads = kvHeads;
   attention.headDim = headDim;
-  attention.rope = readRope(c, headDim, qwen ? 1000000.0 : 10000.0, 1.0);
+  attention.rope = readRope(c, headDim, headDimKey, qwen ? 1000000.0 : 10000.0, 1.0);
   attention.qkNorm = qwen;
   if (c.failed())
     return c.takeError();

@@ -63,9 +63,10 @@ struct AttentionSpec {
 /// Reads the rope settings of a config in either spelling: transformers 5's
 /// `rope_parameters` or the older `rope_theta` / `rope_scaling` /
 /// `partial_rotary_factor` keys. `rotaryDim` is set from `headDim` and the
-/// partial rotary factor.
-RopeSpec readRope(Config &config, int64_t headDim, double defaultTheta,
-                  double defaultPartialFactor);
+/// partial rotary factor; `headDimKey` is the field an odd rotary dimension
+/// is blamed on when the file gives no partial_rotary_factor.
+RopeSpec readRope(Config &config, int64_t headDim, llvm::StringRef headDimKey,
+                  double defaultTheta, double defaultPartialFactor);
 
 /// The element type a config's `dtype` / `torch_dtype` names.
 mlir::Type readDType(Config &config, mlir::MLIRContext *context);
@@ -87,6 +88,10 @@ public:
   NormKind normKind = NormKind::plain;
   double normEpsilon = 1e-6;
 
+  /// Reads `rms_norm_eps` (default 1e-6) into `normEpsilon`; it must be
+  /// positive.
+  void readNormEpsilon();
+
   mlir::RankedTensorType activation(int64_t columns = 0);
   mlir::Location loc(const llvm::Twine &scope);
 
@@ -99,6 +104,10 @@ public:
   /// False (and a config error recorded) when `shape` is not a real
   /// model's: non-positive or with an element count that would overflow.
   bool plausible(const llvm::Twine &name, llvm::ArrayRef<int64_t> shape);
+  /// The product of config sizes, e.g. heads x head_dim; 1 (and a config
+  /// error recorded) when it exceeds any real model's, so that no later
+  /// arithmetic on it can overflow. `what` names the factors for the error.
+  int64_t size(const llvm::Twine &what, std::initializer_list<int64_t> factors);
   /// A checkpoint tensor by full name.
   mlir::Value weight(const llvm::Twine &name, llvm::ArrayRef<int64_t> shape);
   /// `<module>.weight` of a linear layer `[out, in]`; fp8 + scale_inv +

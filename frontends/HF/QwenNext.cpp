@@ -22,7 +22,7 @@ Error hybrid::hf::importQwen3Next(ModelBuilder &mb) {
   int64_t kvHeads = c.integer("num_key_value_heads", heads);
   int64_t headDim = c.integer("head_dim", 256);
   mb.normKind = NormKind::zero_centered;
-  mb.normEpsilon = c.number("rms_norm_eps", 1e-6);
+  mb.readNormEpsilon();
 
   int64_t hk = c.integer("linear_num_key_heads", 16);
   int64_t hv = c.integer("linear_num_value_heads", 32);
@@ -56,6 +56,9 @@ Error hybrid::hf::importQwen3Next(ModelBuilder &mb) {
     c.require(value > 0, key, "must be positive, got " + Twine(value));
   c.require(kernel >= 2, "linear_conv_kernel_dim", "must be at least 2");
   c.require(moe.numExperts >= 0, "num_experts", "must not be negative");
+  if (moe.numExperts > 0)
+    c.require(moe.intermediate > 0, "moe_intermediate_size",
+              "must be positive, got " + Twine(moe.intermediate));
   c.require(moe.sharedIntermediate >= 0, "shared_expert_intermediate_size",
             "must not be negative");
   c.require(mtpLayers >= 0 && mtpLayers <= 1, "num_nextn_predict_layers",
@@ -115,7 +118,7 @@ Error hybrid::hf::importQwen3Next(ModelBuilder &mb) {
   attention.heads = heads;
   attention.kvHeads = kvHeads;
   attention.headDim = headDim;
-  attention.rope = readRope(c, headDim, 10000.0, 0.25);
+  attention.rope = readRope(c, headDim, "head_dim", 10000.0, 0.25);
   attention.outputGate = true;
   attention.qkNorm = true;
   if (c.failed())
@@ -125,7 +128,11 @@ Error hybrid::hf::importQwen3Next(ModelBuilder &mb) {
     if (layer < 0 || types[layer] == "full_attention")
       return mb.attention(prefix + ".self_attn", x, attention);
     std::string p = prefix + ".linear_attn";
-    int64_t convDim = 2 * hk * dk + hv * dv;
+    int64_t kSize = mb.size("linear_num_key_heads x linear_key_head_dim",
+                            {hk, dk});
+    int64_t vSize = mb.size("linear_num_value_heads x linear_value_head_dim",
+                            {hv, dv});
+    int64_t convDim = 2 * kSize + vSize;
     MLIRContext *ctx = mb.context;
     Value conv = mb.state(ConvStateType::get(ctx, {convDim, kernel - 1},
                                              mb.stateType),
@@ -133,13 +140,13 @@ Error hybrid::hf::importQwen3Next(ModelBuilder &mb) {
     Value rec = mb.state(RecurrentStateType::get(ctx, {hv, dk, dv},
                                                  mb.b.getF32Type()),
                          p + ".recurrent");
-    Value qkvz = mb.linear(p + ".in_proj_qkvz", 2 * hk * dk + 2 * hv * dv, hidden);
+    Value qkvz = mb.linear(p + ".in_proj_qkvz", 2 * kSize + 2 * vSize, hidden);
     Value ba = mb.linear(p + ".in_proj_ba", 2 * hv, hidden);
     Value conv1d = mb.weight(p + ".conv1d.weight", {convDim, 1, kernel});
     Value dtBias = mb.weight(p + ".dt_bias", {hv});
     Value aLog = mb.weight(p + ".A_log", {hv});
     Value norm = mb.weight(p + ".norm.weight", {dv});
-    Value out = mb.linear(p + ".out_proj", hidden, hv * dv);
+    Value out = mb.linear(p + ".out_proj", hidden, vSize);
     return mb.create<GatedDeltaNetOp>(
         mb.loc(p), mb.activation(),
         {x, conv, rec, qkvz, ba, conv1d, dtBias, aLog, norm, out},

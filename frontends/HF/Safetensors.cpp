@@ -1,6 +1,7 @@
 //===- Safetensors.cpp - Checked, memory-mapped safetensors -----*- C++ -*-===//
 
 #include "frontends/HF/Safetensors.h"
+#include "frontends/HF/Config.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Endian.h"
@@ -79,7 +80,7 @@ SafetensorsFile::open(StringRef path) {
   uint64_t dataStart = 8 + headerSize;
   uint64_t dataSize = fileSize - dataStart;
 
-  Expected<json::Value> header = json::parse(bytes.substr(8, headerSize));
+  Expected<json::Value> header = parseJson(bytes.substr(8, headerSize));
   if (!header)
     return fileError(path, "header is not valid JSON: " +
                                toString(header.takeError()));
@@ -121,6 +122,10 @@ SafetensorsFile::open(StringRef path) {
         return tensorError("shape is too large");
       elements *= *d;
     }
+    // The byte count, not just the element count, must fit: 2^62 F32
+    // elements would wrap to 0 bytes and pass every span check below.
+    if (elements > (uint64_t(1) << 62) / uint64_t(known->bytes))
+      return tensorError("shape is too large");
     const json::Array *offsets = entry->getArray("data_offsets");
     std::optional<int64_t> begin, end;
     if (offsets && offsets->size() == 2) {
@@ -176,18 +181,29 @@ Error Checkpoint::add(std::unique_ptr<SafetensorsFile> file) {
   return Error::success();
 }
 
+namespace {
+/// True when `path` names anything, a dangling symbolic link included: a
+/// Hugging Face cache snapshot whose blob is missing is a broken checkpoint,
+/// not a checkpoint without weights.
+bool present(const Twine &path) {
+  sys::fs::file_status status;
+  return !sys::fs::status(path, status, /*Follow=*/false) &&
+         sys::fs::exists(status);
+}
+} // namespace
+
 Expected<Checkpoint> Checkpoint::open(StringRef dir) {
   Checkpoint checkpoint;
   SmallString<256> single(dir), index(dir);
   sys::path::append(single, "model.safetensors");
   sys::path::append(index, "model.safetensors.index.json");
 
-  if (sys::fs::exists(index)) {
+  if (present(index)) {
     checkpoint.description_ = index.str().str();
     ErrorOr<std::unique_ptr<MemoryBuffer>> buffer = MemoryBuffer::getFile(index);
     if (!buffer)
       return fileError(index, "cannot read: " + buffer.getError().message());
-    Expected<json::Value> value = json::parse((*buffer)->getBuffer());
+    Expected<json::Value> value = parseJson((*buffer)->getBuffer());
     if (!value)
       return fileError(index, "not valid JSON: " + toString(value.takeError()));
     const json::Object *root = value->getAsObject();
@@ -195,6 +211,9 @@ Expected<Checkpoint> Checkpoint::open(StringRef dir) {
     if (!map)
       return fileError(index, "field 'weight_map': expected an object mapping "
                               "tensor names to shard files");
+    if (map->empty())
+      return fileError(index, "field 'weight_map': is empty; the index places "
+                              "no tensor in any shard");
     // Shard -> the tensors the index places in it.
     std::map<std::string, std::vector<std::string>> shards;
     for (auto &[name, shard] : *map) {
@@ -202,7 +221,8 @@ Expected<Checkpoint> Checkpoint::open(StringRef dir) {
       if (!file)
         return fileError(index, "field 'weight_map." + StringRef(name) +
                                     "': expected a file name");
-      if (file->contains('/') || file->contains('\\') || *file == "..")
+      if (file->contains('/') || file->contains('\\') || *file == ".." ||
+          *file == "." || file->empty())
         return fileError(index, "field 'weight_map." + StringRef(name) +
                                     "': shard '" + *file +
                                     "' must be a file in the checkpoint folder");
@@ -229,7 +249,7 @@ Expected<Checkpoint> Checkpoint::open(StringRef dir) {
     }
     return checkpoint;
   }
-  if (sys::fs::exists(single)) {
+  if (present(single)) {
     checkpoint.description_ = single.str().str();
     Expected<std::unique_ptr<SafetensorsFile>> file =
         SafetensorsFile::open(single);

@@ -39,8 +39,23 @@ Type elementType(DType dtype, MLIRContext *context) {
   }
 }
 
+/// True when `op` holds the block scales of a `hybrid.dequantize`.
+bool isBlockScale(WeightOp op) {
+  return llvm::any_of(op->getUsers(), [&](Operation *user) {
+    auto dequantize = dyn_cast<DequantizeOp>(user);
+    return dequantize && dequantize.getScaleInv() == op.getResult();
+  });
+}
+
 /// Checks that `dtype` can stand where the IR expects `expected`.
-std::optional<std::string> dtypeProblem(DType dtype, Type expected) {
+std::optional<std::string> dtypeProblem(DType dtype, Type expected,
+                                        bool blockScale) {
+  // The lowering reads fp8 block scales as f32, as DeepSeek stores them.
+  if (blockScale)
+    return dtype == DType::F32
+               ? std::nullopt
+               : std::optional<std::string>(
+                     "expected F32 (fp8 block scales, weight_scale_inv)");
   if (isa<Float8E4M3FNType>(expected))
     return dtype == DType::F8E4M3
                ? std::nullopt
@@ -106,6 +121,7 @@ llvm::Error hybrid::hf::bindWeights(ModuleOp module,
     if (op.getExperts())
       expected = expected.drop_front();
     std::optional<DType> dtype;
+    bool blockScale = isBlockScale(op);
     for (const std::string &name : tensorNames(op)) {
       used.insert(name);
       const TensorInfo *info = checkpoint.find(name);
@@ -122,7 +138,7 @@ llvm::Error hybrid::hf::bindWeights(ModuleOp module,
         continue;
       }
       if (std::optional<std::string> problem =
-              dtypeProblem(info->dtype, type.getElementType())) {
+              dtypeProblem(info->dtype, type.getElementType(), blockScale)) {
         firstProblem = info->file + ": tensor '" + name + "' has dtype " +
                        dtypeName(info->dtype).str() + ", " + *problem;
         continue;

@@ -76,6 +76,25 @@ LogicalResult checkPositive(Operation *op,
   return success();
 }
 
+/// Epsilons of normalizations: zero would divide by zero on an all-zero row.
+LogicalResult checkEpsilon(Operation *op, StringRef name, llvm::APFloat value) {
+  if (value.convertToDouble() > 0.0)
+    return success();
+  return op->emitOpError() << name << " must be positive, got "
+                           << value.convertToDouble();
+}
+
+/// `positions` `[T]` must hold one position per token of `input` `[T, H]`.
+LogicalResult checkTokenCount(Operation *op, Value input, Value other,
+                              StringRef otherName) {
+  int64_t tokens = cast<RankedTensorType>(input.getType()).getDimSize(0);
+  int64_t otherTokens = cast<RankedTensorType>(other.getType()).getDimSize(0);
+  if (tokens == kAny || otherTokens == kAny || tokens == otherTokens)
+    return success();
+  return op->emitOpError() << otherName << " has " << otherTokens
+                           << " tokens but the input has " << tokens;
+}
+
 /// A state handle must have exactly the given shape.
 LogicalResult checkStateShape(Operation *op, StringRef what,
                               ArrayRef<int64_t> actual,
@@ -104,6 +123,8 @@ LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError("tensor name must not be empty");
   bool hasPlaceholder = getName().contains("{e}");
+  if (getName().find("{e}") != getName().rfind("{e}"))
+    return emitOpError("name must contain '{e}' at most once");
   auto type = cast<RankedTensorType>(getType());
   if (std::optional<int64_t> experts = getExperts()) {
     if (*experts <= 0)
@@ -137,8 +158,14 @@ LogicalResult DequantizeOp::verify() {
     return emitOpError("quantized operand must have rank >= 2");
   SmallVector<int64_t> expected(q.getShape());
   int64_t r = q.getRank();
-  expected[r - 2] = llvm::divideCeil(q.getDimSize(r - 2), block[0]);
-  expected[r - 1] = llvm::divideCeil(q.getDimSize(r - 1), block[1]);
+  for (int64_t i : {r - 2, r - 1})
+    if (!q.isDynamicDim(i))
+      expected[i] = llvm::divideCeil(q.getDimSize(i), block[i - (r - 2)]);
+  Type resultElement = getResult().getType().getElementType();
+  if (!resultElement.isF32() && !resultElement.isBF16() && !resultElement.isF16())
+    return emitOpError() << "result must have element type bf16, f16 or f32, "
+                            "got "
+                         << resultElement;
   if (failed(checkShape(*this, getScaleInv(), "scale_inv", expected,
                         "ceil of the last two dimensions by the block")))
     return failure();
@@ -174,8 +201,13 @@ LogicalResult RMSNormOp::verify() {
   if (getGate() && failed(checkShape(*this, getGate(), "gate",
                                      input.getShape(), "the input shape")))
     return failure();
-  if (!(getEpsilon().convertToDouble() > 0.0))
-    return emitOpError("epsilon must be positive");
+  if (failed(checkEpsilon(*this, "epsilon", getEpsilon())))
+    return failure();
+  Type resultElement = getResult().getType().getElementType();
+  if (resultElement != input.getElementType())
+    return emitOpError() << "result element type " << resultElement
+                         << " differs from the input's "
+                         << input.getElementType();
   return checkShape(*this, getResult(), "result", input.getShape(),
                     "the input shape");
 }
@@ -307,8 +339,12 @@ LogicalResult AttentionOp::verify() {
                          << dim << "], got " << rotary;
   if (rotary > 0 && !(getRopeTheta().convertToDouble() > 0.0))
     return emitOpError("rope_theta must be positive");
+  if (rotary == 0 && getYarn())
+    return emitOpError("yarn scales the rotary embedding, but rotary_dim is 0");
   if (!(getScale().convertToDouble() > 0.0))
     return emitOpError("scale must be positive");
+  if (failed(checkTokenCount(*this, getInput(), getPositions(), "positions")))
+    return failure();
 
   int64_t qRows = heads * dim * (getOutputGate() ? 2 : 1);
   if (failed(checkShape(*this, getQProj(), "q_proj", {qRows, *hidden},
@@ -331,6 +367,9 @@ LogicalResult AttentionOp::verify() {
                        "q_norm/k_norm are given");
   if (getQkNorm() == NormKind::gated)
     return emitOpError("qk_norm cannot be gated");
+  if (std::optional<llvm::APFloat> epsilon = getNormEpsilon())
+    if (failed(checkEpsilon(*this, "norm_epsilon", *epsilon)))
+      return failure();
   if (failed(checkOptionalShape(*this, getQNorm(), "q_norm", {dim},
                                 "[head_dim]")) ||
       failed(checkOptionalShape(*this, getKNorm(), "k_norm", {dim},
@@ -361,8 +400,13 @@ LogicalResult MLAOp::verify() {
     return emitOpError() << "q_lora_rank must be >= 0, got " << qRank;
   if (rope % 2 != 0)
     return emitOpError() << "qk_rope_head_dim must be even, got " << rope;
+  if (!(getRopeTheta().convertToDouble() > 0.0))
+    return emitOpError("rope_theta must be positive");
   if (!(getScale().convertToDouble() > 0.0))
     return emitOpError("scale must be positive");
+  if (failed(checkEpsilon(*this, "norm_epsilon", getNormEpsilon())) ||
+      failed(checkTokenCount(*this, getInput(), getPositions(), "positions")))
+    return failure();
 
   int64_t qk = nope + rope;
   bool lora = getQAProj() || getQALayernorm() || getQBProj();
@@ -434,6 +478,8 @@ LogicalResult GatedDeltaNetOp::verify() {
                          << ") must divide num_v_heads (" << hv << ")";
   if (kernel < 2)
     return emitOpError() << "conv_kernel must be at least 2, got " << kernel;
+  if (failed(checkEpsilon(*this, "norm_epsilon", getNormEpsilon())))
+    return failure();
   int64_t convDim = 2 * hk * dk + hv * dv;
   if (failed(checkShape(*this, getInProjQkvz(), "in_proj_qkvz",
                         {2 * hk * dk + 2 * hv * dv, *hidden},
@@ -474,6 +520,8 @@ LogicalResult MambaOp::verify() {
     return failure();
   if (kernel < 2)
     return emitOpError() << "d_conv must be at least 2, got " << kernel;
+  if (failed(checkEpsilon(*this, "norm_epsilon", getNormEpsilon())))
+    return failure();
   if (failed(checkShape(*this, getInProj(), "in_proj", {2 * d, *hidden},
                         "[2 * d_inner, hidden]")) ||
       failed(checkOptionalShape(*this, getInProjBias(), "in_proj_bias",
@@ -530,8 +578,11 @@ LogicalResult MTPOp::verify() {
     return failure();
   if (getKind() == NormKind::gated)
     return emitOpError("kind cannot be gated");
-  if (failed(checkShape(*this, getEmbedded(), "embedded", {kAny, *hidden},
-                        "[tokens, hidden]")) ||
+  if (failed(checkEpsilon(*this, "epsilon", getEpsilon())))
+    return failure();
+  int64_t tokens = cast<RankedTensorType>(getHidden().getType()).getDimSize(0);
+  if (failed(checkShape(*this, getEmbedded(), "embedded", {tokens, *hidden},
+                        "[tokens of hidden, hidden]")) ||
       failed(checkShape(*this, getEnorm(), "enorm", {*hidden}, "[hidden]")) ||
       failed(checkShape(*this, getHnorm(), "hnorm", {*hidden}, "[hidden]")) ||
       failed(checkShape(*this, getEhProj(), "eh_proj", {*hidden, 2 * *hidden},

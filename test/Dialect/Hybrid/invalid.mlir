@@ -1247,7 +1247,7 @@ func.func @negative_mtp_kind_gated(%h: tensor<?x8xf32>, %e: tensor<?x8xf32>, %en
 // -----
 
 func.func @negative_mtp_embedded_hidden(%h: tensor<?x8xf32>, %e: tensor<?x4xf32>, %en: tensor<8xf32>, %hn: tensor<8xf32>, %p: tensor<8x16xf32>) {
-  // expected-error @+1 {{'hybrid.mtp' op embedded has shape [?, 4], expected [?, 8] ([tokens, hidden])}}
+  // expected-error @+1 {{'hybrid.mtp' op embedded has shape [?, 4], expected [?, 8] ([tokens of hidden, hidden])}}
   %y = hybrid.mtp plain %h, %e enorm(%en) hnorm(%hn) eh_proj(%p) {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<?x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
   return
 }
@@ -1430,5 +1430,117 @@ func.func @negative_recurrent_state_zero_leading_dimension(%s: !hybrid.recurrent
 // (parseDimensionList with allowDynamic = false).
 // expected-error @+1 {{expected static shape}}
 func.func @negative_kv_cache_dynamic_dimension(%s: !hybrid.kv_cache<?x16xbf16>) {
+  return
+}
+
+// -----
+
+func.func @negative_weight_two_placeholders() {
+  // expected-error @+1 {{'hybrid.weight' op name must contain '{e}' at most once}}
+  %w = hybrid.weight "mlp.experts.{e}.{e}.w" experts(2) : tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_dequantize_result_f8(%q: tensor<8x8xf8E4M3FN>, %s: tensor<2x2xf32>) {
+  // expected-error @+1 {{'hybrid.dequantize' op result must have element type bf16, f16 or f32, got 'f8E4M3FN'}}
+  %y = hybrid.dequantize %q, %s block [4, 4] : (tensor<8x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<8x8xf8E4M3FN>
+  return
+}
+
+// -----
+
+func.func @negative_dequantize_dynamic_rows(%q: tensor<?x8xf8E4M3FN>, %s: tensor<3x3xf32>) {
+  // expected-error @+1 {{'hybrid.dequantize' op scale_inv has shape [3, 3], expected [?, 2] (ceil of the last two dimensions by the block)}}
+  %y = hybrid.dequantize %q, %s block [4, 4] : (tensor<?x8xf8E4M3FN>, tensor<3x3xf32>) -> tensor<?x8xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_rms_norm_result_element_type(%x: tensor<?x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'hybrid.rms_norm' op result element type 'bf16' differs from the input's 'f32'}}
+  %y = hybrid.rms_norm plain %x, %w {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_attention_yarn_without_rotary(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %cache: !hybrid.kv_cache<1x4xf32>, %q: tensor<8x8xf32>, %k: tensor<4x8xf32>, %v: tensor<4x8xf32>, %o: tensor<8x8xf32>) {
+  // expected-error @+1 {{'hybrid.attention' op yarn scales the rotary embedding, but rotary_dim is 0}}
+  %y = hybrid.attention %x, %pos, %cache q_proj(%q) k_proj(%k) v_proj(%v) o_proj(%o) {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 4 : i64, rotary_dim = 0 : i64, rope_theta = 1.0e+04 : f64, scale = 0.5 : f64, yarn = #hybrid.yarn<factor = 4.0, original = 4096, beta_fast = 32.0, beta_slow = 1.0, attention_factor = 1.0, truncate = true>} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<1x4xf32>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_positions_token_count(%x: tensor<2x8xf32>, %pos: tensor<3xi64>, %cache: !hybrid.kv_cache<1x4xf32>, %q: tensor<8x8xf32>, %k: tensor<4x8xf32>, %v: tensor<4x8xf32>, %o: tensor<8x8xf32>) {
+  // expected-error @+1 {{'hybrid.attention' op positions has 3 tokens but the input has 2}}
+  %y = hybrid.attention %x, %pos, %cache q_proj(%q) k_proj(%k) v_proj(%v) o_proj(%o) {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, rope_theta = 1.0e+04 : f64, scale = 0.5 : f64} : (tensor<2x8xf32>, tensor<3xi64>, !hybrid.kv_cache<1x4xf32>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_attention_norm_epsilon_zero(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %cache: !hybrid.kv_cache<1x4xf32>, %q: tensor<8x8xf32>, %k: tensor<4x8xf32>, %v: tensor<4x8xf32>, %o: tensor<8x8xf32>, %qn: tensor<4xf32>, %kn: tensor<4xf32>) {
+  // expected-error @+1 {{'hybrid.attention' op norm_epsilon must be positive, got 0}}
+  %y = hybrid.attention %x, %pos, %cache q_proj(%q) k_proj(%k) v_proj(%v) o_proj(%o) q_norm(%qn) k_norm(%kn) qk_norm plain {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 4 : i64, rotary_dim = 4 : i64, rope_theta = 1.0e+04 : f64, scale = 0.5 : f64, norm_epsilon = 0.0 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<1x4xf32>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mla_rope_theta_zero(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %cache: !hybrid.latent_cache<4x2xf32>, %qa: tensor<4x8xf32>, %qan: tensor<4xf32>, %qb: tensor<8x4xf32>, %kva: tensor<6x8xf32>, %kvan: tensor<4xf32>, %kvb: tensor<8x4xf32>, %o: tensor<8x4xf32>) {
+  // expected-error @+1 {{'hybrid.mla' op rope_theta must be positive}}
+  %y = hybrid.mla %x, %pos, %cache q_a_proj(%qa) q_a_layernorm(%qan) q_b_proj(%qb) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {num_heads = 2 : i64, q_lora_rank = 4 : i64, kv_lora_rank = 4 : i64, qk_nope_head_dim = 2 : i64, qk_rope_head_dim = 2 : i64, v_head_dim = 2 : i64, rope_theta = 0.0 : f64, scale = 0.5 : f64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.latent_cache<4x2xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<6x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mla_norm_epsilon_zero(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %cache: !hybrid.latent_cache<4x2xf32>, %qa: tensor<4x8xf32>, %qan: tensor<4xf32>, %qb: tensor<8x4xf32>, %kva: tensor<6x8xf32>, %kvan: tensor<4xf32>, %kvb: tensor<8x4xf32>, %o: tensor<8x4xf32>) {
+  // expected-error @+1 {{'hybrid.mla' op norm_epsilon must be positive, got 0}}
+  %y = hybrid.mla %x, %pos, %cache q_a_proj(%qa) q_a_layernorm(%qan) q_b_proj(%qb) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {num_heads = 2 : i64, q_lora_rank = 4 : i64, kv_lora_rank = 4 : i64, qk_nope_head_dim = 2 : i64, qk_rope_head_dim = 2 : i64, v_head_dim = 2 : i64, rope_theta = 1.0e+04 : f64, scale = 0.5 : f64, norm_epsilon = 0.0 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.latent_cache<4x2xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<6x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mla_positions_token_count(%x: tensor<2x8xf32>, %pos: tensor<1xi64>, %cache: !hybrid.latent_cache<4x2xf32>, %qa: tensor<4x8xf32>, %qan: tensor<4xf32>, %qb: tensor<8x4xf32>, %kva: tensor<6x8xf32>, %kvan: tensor<4xf32>, %kvb: tensor<8x4xf32>, %o: tensor<8x4xf32>) {
+  // expected-error @+1 {{'hybrid.mla' op positions has 1 tokens but the input has 2}}
+  %y = hybrid.mla %x, %pos, %cache q_a_proj(%qa) q_a_layernorm(%qan) q_b_proj(%qb) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {num_heads = 2 : i64, q_lora_rank = 4 : i64, kv_lora_rank = 4 : i64, qk_nope_head_dim = 2 : i64, qk_rope_head_dim = 2 : i64, v_head_dim = 2 : i64, rope_theta = 1.0e+04 : f64, scale = 0.5 : f64, norm_epsilon = 1.0e-06 : f64} : (tensor<2x8xf32>, tensor<1xi64>, !hybrid.latent_cache<4x2xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<6x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<8x4xf32>) -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_gated_delta_net_norm_epsilon_negative(%x: tensor<?x8xf32>, %conv: !hybrid.conv_state<8x1xf32>, %s: !hybrid.recurrent_state<2x2x2xf32>, %qkvz: tensor<12x8xf32>, %ba: tensor<4x8xf32>, %cw: tensor<8x1x2xf32>, %dt: tensor<2xf32>, %al: tensor<2xf32>, %n: tensor<2xf32>, %out: tensor<8x4xf32>) {
+  // expected-error @+1 {{'hybrid.gated_delta_net' op norm_epsilon must be positive, got -1}}
+  %y = hybrid.gated_delta_net %x, %conv, %s in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%cw) dt_bias(%dt) a_log(%al) norm(%n) out_proj(%out) {num_k_heads = 1 : i64, num_v_heads = 2 : i64, k_head_dim = 2 : i64, v_head_dim = 2 : i64, conv_kernel = 2 : i64, norm_epsilon = -1.0 : f64} : (tensor<?x8xf32>, !hybrid.conv_state<8x1xf32>, !hybrid.recurrent_state<2x2x2xf32>, tensor<12x8xf32>, tensor<4x8xf32>, tensor<8x1x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mamba_norm_epsilon_zero(%x: tensor<?x8xf32>, %conv: !hybrid.conv_state<4x1xf32>, %h: !hybrid.recurrent_state<4x2xf32>, %inp: tensor<8x8xf32>, %cw: tensor<4x1x2xf32>, %xp: tensor<5x4xf32>, %dtp: tensor<4x1xf32>, %dtb: tensor<4xf32>, %al: tensor<4x2xf32>, %d: tensor<4xf32>, %out: tensor<8x4xf32>) {
+  // expected-error @+1 {{'hybrid.mamba' op norm_epsilon must be positive, got 0}}
+  %y = hybrid.mamba %x, %conv, %h in_proj(%inp) conv1d(%cw) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%al) d(%d) out_proj(%out) {d_inner = 4 : i64, d_state = 2 : i64, d_conv = 2 : i64, dt_rank = 1 : i64, norm_epsilon = 0.0 : f64} : (tensor<?x8xf32>, !hybrid.conv_state<4x1xf32>, !hybrid.recurrent_state<4x2xf32>, tensor<8x8xf32>, tensor<4x1x2xf32>, tensor<5x4xf32>, tensor<4x1xf32>, tensor<4xf32>, tensor<4x2xf32>, tensor<4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mtp_epsilon_zero(%h: tensor<?x8xf32>, %e: tensor<?x8xf32>, %en: tensor<8xf32>, %hn: tensor<8xf32>, %p: tensor<8x16xf32>) {
+  // expected-error @+1 {{'hybrid.mtp' op epsilon must be positive, got 0}}
+  %y = hybrid.mtp plain %h, %e enorm(%en) hnorm(%hn) eh_proj(%p) {epsilon = 0.0 : f64} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_mtp_embedded_token_count(%h: tensor<2x8xf32>, %e: tensor<3x8xf32>, %en: tensor<8xf32>, %hn: tensor<8xf32>, %p: tensor<8x16xf32>) {
+  // expected-error @+1 {{'hybrid.mtp' op embedded has shape [3, 8], expected [2, 8] ([tokens of hidden, hidden])}}
+  %y = hybrid.mtp plain %h, %e enorm(%en) hnorm(%hn) eh_proj(%p) {epsilon = 1.0e-06 : f64} : (tensor<2x8xf32>, tensor<3x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>) -> tensor<2x8xf32>
   return
 }
