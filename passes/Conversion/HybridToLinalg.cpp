@@ -659,7 +659,8 @@ struct MoELowering : OpConversionPattern<MoEOp> {
 
       // Group limit: a group scores the sum of its two best selection
       // scores; experts outside the best topk_group groups get a selection
-      // score of 0 (what transformers writes).
+      // score of -inf, as in transformers: never chosen, even when every
+      // kept score is negative (a sigmoid plus a negative bias).
       if (groups > 1) {
         Value groupScores = scratch(groups), groupTaken = scratch(groups);
         linalg::FillOp::create(b, f32c(0.0), groupTaken);
@@ -696,7 +697,8 @@ struct MoELowering : OpConversionPattern<MoEOp> {
               b, arith::CmpFPredicate::OEQ,
               memref::LoadOp::create(b, groupTaken, g), f32c(1.0));
           Value v = memref::LoadOp::create(b, select, e);
-          memref::StoreOp::create(b, arith::SelectOp::create(b, kept, v, f32c(0.0)),
+          Value dropped = f32c(-std::numeric_limits<double>::infinity());
+          memref::StoreOp::create(b, arith::SelectOp::create(b, kept, v, dropped),
                                   select, e);
           return SmallVector<Value>{};
         });

@@ -6,7 +6,11 @@
   jamba:    softmax over 5 experts, top-2, not renormalised (2.6);
   deepseek: sigmoid over 8 experts with a selection-only bias, 4 groups
             scored by their top-2 sum, 2 kept, top-3, renormalised, x2.5,
-            ungated shared expert (3.7).
+            ungated shared expert (3.7);
+  deepseek_negative: the same routing with a bias of about -1 on every
+            expert, so that every selection score is negative: experts of
+            dropped groups must never be chosen (transformers masks them
+            with -inf; a mask of 0 would rank them first).
 `check` computes the same in float64 and compares. It also reports the
 smallest gap between the k-th and (k+1)-th selection score, so that a
 routing decision never hangs on rounding. Standard library only.
@@ -24,6 +28,9 @@ CONFIGS = {
                   groups=1, kept=1, bias=False, shared=0, shared_gate=False),
     "deepseek": dict(E=8, k=3, inter=3, scoring="sigmoid", renorm=True, scale=2.5,
                      groups=4, kept=2, bias=True, shared=6, shared_gate=False),
+    "deepseek_negative": dict(E=8, k=3, inter=3, scoring="sigmoid", renorm=True,
+                              scale=2.5, groups=4, kept=2, bias=True, shared=0,
+                              shared_gate=False, bias_shift=-1.0),
 }
 
 
@@ -36,7 +43,8 @@ def weights():
                        gate=[mat(c["inter"], H) for _ in range(c["E"])],
                        up=[mat(c["inter"], H) for _ in range(c["E"])],
                        down=[mat(H, c["inter"]) for _ in range(c["E"])],
-                       bias=[rng.uniform(-0.3, 0.3) for _ in range(c["E"])],
+                       bias=[rng.uniform(-0.3, 0.3) + c.get("bias_shift", 0.0)
+                             for _ in range(c["E"])],
                        sgate=mat(c["shared"], H), sup=mat(c["shared"], H),
                        sdown=mat(H, c["shared"]), sg=mat(1, H))
     return w
@@ -74,8 +82,10 @@ def moe(c, w, x):
         order = sorted(range(c["groups"]), key=lambda g: -gs[g])
         gaps.append(gs[order[c["kept"] - 1]] - gs[order[c["kept"]]])
         kept = set(order[:c["kept"]])
-        select = [s if e // n in kept else 0.0 for e, s in enumerate(select)]
+        select = [s if e // n in kept else -math.inf for e, s in enumerate(select)]
     order = sorted(range(c["E"]), key=lambda e: -select[e])
+    if c.get("bias_shift", 0.0) < 0:
+        assert select[order[c["k"] - 1]] < 0, "the case needs negative selection scores"
     gaps.append(select[order[c["k"] - 1]] - select[order[c["k"]]])
     chosen = order[:c["k"]]
     ws = [scores[e] for e in chosen]
