@@ -10,6 +10,7 @@
 
 #include "compiler/Driver/ArtifactWriter.h"
 
+#include "runtime/schemas/artifact_format.h"
 #include "runtime/schemas/artifact_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -23,17 +24,19 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <map>
 
 using namespace mlir;
 using namespace hybridc;
 namespace fa = hybrid::artifact;
 
 namespace {
-constexpr uint32_t kArtifactVersion = 1;
 constexpr const char *kEntry = "hybrid_forward";
 
 llvm::Error error(const llvm::Twine &message) {
@@ -226,15 +229,16 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
   if (!library)
     return library.takeError();
 
-  // Weights, each 64-byte aligned inside the blob.
+  // Embedded: weights copied, each 64-byte aligned inside the blob.
+  // External: per tensor, its file and byte range.
   std::string weights;
   std::vector<std::pair<uint64_t, uint64_t>> placement(arguments.size());
+  std::vector<std::vector<const hybrid::hf::TensorInfo *>> tensors(
+      arguments.size());
   for (size_t i = 0; i < arguments.size(); ++i) {
     const EntryArgument &arg = arguments[i];
     if (arg.kind != EntryArgument::Weight)
       continue;
-    weights.resize((weights.size() + 63) / 64 * 64, '\0');
-    uint64_t start = weights.size();
     int64_t count = arg.experts ? arg.experts : 1;
     for (int64_t e = 0; e < count; ++e) {
       std::string name = arg.name;
@@ -243,12 +247,33 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
       const hybrid::hf::TensorInfo *info = checkpoint.find(name);
       if (!info)
         return error("internal error: tensor '" + name + "' vanished");
-      weights += checkpoint.bytes(*info).str();
+      tensors[i].push_back(info);
     }
+    if (options.externalWeights)
+      continue;
+    weights.resize((weights.size() + 63) / 64 * 64, '\0');
+    uint64_t start = weights.size();
+    for (const hybrid::hf::TensorInfo *info : tensors[i])
+      weights += checkpoint.bytes(*info).str();
     placement[i] = {start, weights.size() - start};
   }
 
   flatbuffers::FlatBufferBuilder fbb(weights.size() + library->size() + 65536);
+  // External weights: the files, by name inside the checkpoint folder.
+  std::vector<flatbuffers::Offset<fa::WeightFile>> files;
+  std::map<std::string, uint32_t> fileIndex;
+  if (options.externalWeights) {
+    for (const auto &file : checkpoint.files()) {
+      llvm::StringRef bytes = file->contents();
+      uint64_t headerEnd = 8 + file->header().size();
+      fileIndex[file->path().str()] = files.size();
+      files.push_back(fa::CreateWeightFileDirect(
+          fbb, llvm::sys::path::filename(file->path()).str().c_str(),
+          bytes.size(),
+          fa::headerChecksum(reinterpret_cast<const uint8_t *>(bytes.data()),
+                             headerEnd)));
+    }
+  }
   std::vector<flatbuffers::Offset<fa::Argument>> table;
   for (size_t i = 0; i < arguments.size(); ++i) {
     const EntryArgument &arg = arguments[i];
@@ -262,9 +287,16 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                             : arg.kind == EntryArgument::State ? fa::ArgumentKind::State
                                                                 : fa::ArgumentKind::Weight;
     std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
-    table.push_back(fa::CreateArgumentDirect(fbb, kind, arg.name.c_str(), *type,
-                                             &shape, arg.experts, placement[i].first,
-                                             placement[i].second));
+    std::vector<flatbuffers::Offset<fa::WeightPiece>> pieces;
+    if (options.externalWeights)
+      for (const hybrid::hf::TensorInfo *info : tensors[i])
+        pieces.push_back(fa::CreateWeightPieceDirect(
+            fbb, info->name.c_str(), fileIndex.at(info->file), info->offset,
+            info->size));
+    table.push_back(fa::CreateArgumentDirect(
+        fbb, kind, arg.name.c_str(), *type, &shape, arg.experts,
+        placement[i].first, placement[i].second,
+        options.externalWeights ? &pieces : nullptr));
   }
   auto tableOffset = fbb.CreateVector(table);
   fbb.ForceVectorAlignment(library->size(), 1, 16);
@@ -279,8 +311,16 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
   fbb.ForceVectorAlignment(weights.size(), 1, 64);
   auto weightsOffset = fbb.CreateVector(
       reinterpret_cast<const uint8_t *>(weights.data()), weights.size());
-  auto root = fa::CreateArtifact(fbb, kArtifactVersion, config, tableOffset,
-                                 executable, weightsOffset);
+  flatbuffers::Offset<flatbuffers::String> weightsDir;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fa::WeightFile>>>
+      weightFiles;
+  if (options.externalWeights) {
+    weightsDir = fbb.CreateString(options.weightsDir);
+    weightFiles = fbb.CreateVector(files);
+  }
+  auto root = fa::CreateArtifact(fbb, fa::kArtifactVersion, config, tableOffset,
+                                 executable, weightsOffset, weightsDir,
+                                 weightFiles);
   fa::FinishArtifactBuffer(fbb, root);
   return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                      fbb.GetSize());

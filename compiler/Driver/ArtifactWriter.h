@@ -30,11 +30,16 @@ struct ArtifactOptions {
   std::string cpu = "x86-64-v3"; // x86-64-v3, x86-64-v4 or native
   std::string modelType;
   int64_t vocab = 0, hidden = 0, layers = 0, maxSeqLen = 0;
+  /// Reference the checkpoint's safetensors files (in `weightsDir`, an
+  /// absolute path) instead of copying the weights into the artifact.
+  bool externalWeights = false;
+  std::string weightsDir;
 };
 
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then
 /// ld.lld), and returns the artifact bytes: config, argument table, the
-/// shared object and the weights copied from `checkpoint`.
+/// shared object and the weights copied from `checkpoint`, or references to
+/// them with `externalWeights`.
 llvm::Expected<std::string>
 buildArtifact(mlir::ModuleOp module, const std::vector<EntryArgument> &arguments,
               const hybrid::hf::Checkpoint &checkpoint,

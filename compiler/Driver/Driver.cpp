@@ -31,6 +31,7 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -56,6 +57,16 @@ cl::opt<std::string> cpu(
     cl::desc("CPU the artifact's code is compiled for: x86-64-v3 (AVX2+FMA, "
              "default), x86-64-v4 (AVX-512) or native (this machine)"),
     cl::init("x86-64-v3"), cl::cat(category));
+
+enum class WeightsMode { Embed, External };
+cl::opt<WeightsMode> weightsMode(
+    "weights", cl::desc("Where the artifact's weights are"),
+    cl::values(clEnumValN(WeightsMode::Embed, "embed",
+                          "copied into the artifact, aligned (default)"),
+               clEnumValN(WeightsMode::External, "external",
+                          "read at load from the checkpoint's safetensors "
+                          "files, which must then stay unchanged")),
+    cl::init(WeightsMode::Embed), cl::cat(category));
 
 enum class EmitLevel { None, Hybrid, Linalg, LLVM };
 cl::opt<EmitLevel> emit(
@@ -149,6 +160,8 @@ int hybridc::runHybridc(int argc, char **argv) {
                            : outputPath.getValue();
   if (wantReport && emit != EmitLevel::None)
     return fail("--report and --emit write different outputs; give one");
+  if (!wantArtifact && weightsMode.getNumOccurrences())
+    return fail("--weights applies to artifacts, not to --emit or --report");
 
   if (maxSeqLen <= 0)
     return fail("--max-seq-len: must be positive, got " + Twine(maxSeqLen));
@@ -217,6 +230,14 @@ int hybridc::runHybridc(int argc, char **argv) {
     artifactOptions.hidden = summary.hidden;
     artifactOptions.layers = static_cast<int64_t>(summary.layers.size());
     artifactOptions.maxSeqLen = maxSeqLen;
+    if (weightsMode == WeightsMode::External) {
+      SmallString<256> folder(modelPath);
+      if (std::error_code ec = llvm::sys::fs::make_absolute(folder))
+        return fail(modelPath + ": " + ec.message());
+      llvm::sys::path::remove_dots(folder, /*remove_dot_dot=*/true);
+      artifactOptions.externalWeights = true;
+      artifactOptions.weightsDir = folder.str().str();
+    }
     auto bytes = hybridc::buildArtifact(module, *arguments,
                                         *imported->checkpoint, artifactOptions);
     if (!bytes)

@@ -45,6 +45,8 @@ public:
   const std::vector<TensorInfo> &tensors() const { return tensors_; }
   /// The raw header (the JSON text), e.g. to checksum it.
   llvm::StringRef header() const;
+  /// The whole file (mapped, not copied).
+  llvm::StringRef contents() const { return buffer_->getBuffer(); }
   /// The bytes of one of this file's tensors (mapped, not copied).
   llvm::StringRef bytes(const TensorInfo &tensor) const {
     return buffer_->getBuffer().substr(tensor.offset, tensor.size);

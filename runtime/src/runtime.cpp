@@ -9,6 +9,7 @@
 
 #include "hybrid/runtime.h"
 
+#include "runtime/schemas/artifact_format.h"
 #include "runtime/schemas/artifact_generated.h"
 
 #include <dlfcn.h>
@@ -32,7 +33,6 @@ struct hybrid_status {
 };
 
 namespace {
-constexpr uint32_t kArtifactVersion = 1;
 
 hybrid_status *fail(std::string message) {
   return new hybrid_status{std::move(message)};
@@ -81,23 +81,40 @@ struct LogitsDescriptor {
 using EntryPoint = void (*)(void **arguments, void *result);
 } // namespace
 
+/// A read-only file mapping.
+struct MappedFile {
+  void *data = nullptr;
+  size_t size = 0;
+  MappedFile() = default;
+  MappedFile(MappedFile &&other) noexcept : data(other.data), size(other.size) {
+    other.data = nullptr;
+  }
+  ~MappedFile() {
+    if (data)
+      munmap(data, size);
+  }
+};
+
 struct hybrid_artifact {
   std::string name;
-  void *mapping = nullptr; // file mapping, when opened from a file
-  size_t mappingSize = 0;
+  MappedFile file; // when opened from a file
   const uint8_t *bytes = nullptr;
   const fa::Artifact *root = nullptr;
   int memfd = -1;
   void *library = nullptr;
   EntryPoint entry = nullptr;
+  // External weights: the mapped safetensors files, and copies of weights
+  // whose tensors are not one aligned range (stacked experts).
+  std::vector<MappedFile> weightFiles;
+  std::vector<AlignedBuffer> weightCopies;
+  /// Per argument: its weight's bytes (null for other arguments).
+  std::vector<const void *> weights;
 
   ~hybrid_artifact() {
     if (library)
       dlclose(library);
     if (memfd >= 0)
       close(memfd);
-    if (mapping)
-      munmap(mapping, mappingSize);
   }
 };
 
@@ -133,10 +150,10 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   if (!fa::VerifyArtifactBuffer(verifier))
     return fail(a.name + ": corrupted artifact: the flatbuffer does not verify");
   a.root = fa::GetArtifact(a.bytes);
-  if (a.root->version() != kArtifactVersion)
+  if (a.root->version() != fa::kArtifactVersion)
     return fail(a.name + ": artifact version " +
                 std::to_string(a.root->version()) + ", this runtime reads " +
-                std::to_string(kArtifactVersion) + "; recompile it");
+                std::to_string(fa::kArtifactVersion) + "; recompile it");
   const fa::ModelConfig *config = a.root->config();
   if (!config || config->vocab_size() <= 0 || config->max_seq_len() <= 0)
     return fail(a.name + ": artifact has no model config");
@@ -146,6 +163,18 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   if (!a.root->arguments())
     return fail(a.name + ": artifact has no argument table");
   size_t weightsSize = a.root->weights() ? a.root->weights()->size() : 0;
+  const auto *files = a.root->weight_files();
+  if (files) {
+    if (!a.root->weights_dir())
+      return fail(a.name + ": external weights without a weights folder");
+    for (const fa::WeightFile *file : *files) {
+      std::string fileName = file->name() ? file->name()->str() : "";
+      if (fileName.empty() || fileName.find('/') != std::string::npos ||
+          fileName == "." || fileName == "..")
+        return fail(a.name + ": external weight file name '" + fileName +
+                    "' is not a file name");
+    }
+  }
   int tokens = 0, positions = 0;
   for (const fa::Argument *arg : *a.root->arguments()) {
     if (!arg->shape() || !arg->name())
@@ -171,6 +200,23 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
       break;
     case fa::ArgumentKind::Weight: {
       uint64_t bytes = elements * elementBytes(arg->element_type());
+      if (files) {
+        // One piece, or one per expert, together exactly the weight.
+        const auto *pieces = arg->pieces();
+        uint64_t count = arg->experts() > 0 ? arg->experts() : 1;
+        bool ok = pieces && pieces->size() == count;
+        for (size_t p = 0; ok && p < pieces->size(); ++p) {
+          const fa::WeightPiece *piece = pieces->Get(p);
+          ok = piece->file() < files->size() && piece->size() == bytes / count &&
+               piece->offset() <= files->Get(piece->file())->size() &&
+               piece->size() <=
+                   files->Get(piece->file())->size() - piece->offset();
+        }
+        if (!ok)
+          return fail(a.name + ": weight '" + arg->name()->str() +
+                      "' lies outside its external weight files");
+        break;
+      }
       if (arg->weight_size() != bytes ||
           arg->weight_offset() > weightsSize ||
           arg->weight_size() > weightsSize - arg->weight_offset())
@@ -213,11 +259,107 @@ hybrid_status *loadExecutable(hybrid_artifact &a) {
   return nullptr;
 }
 
+/// Maps the external weight files of `a` from `dir` and checks that they
+/// are the files the artifact was compiled from.
+hybrid_status *mapWeightFiles(hybrid_artifact &a, const std::string &dir) {
+  for (const fa::WeightFile *file : *a.root->weight_files()) {
+    std::string path = dir + "/" + file->name()->str();
+    std::string what = " (external weights of " + a.name + ")";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return fail(path + ": cannot open: " + std::strerror(errno) + what);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      return fail(path + ": not a readable file" + what);
+    }
+    if (static_cast<uint64_t>(st.st_size) != file->size()) {
+      close(fd);
+      return fail(path + ": has " + std::to_string(st.st_size) +
+                  " bytes, but " + std::to_string(file->size()) +
+                  " when the artifact was compiled; recompile" + what);
+    }
+    MappedFile mapped;
+    mapped.size = static_cast<size_t>(st.st_size);
+    mapped.data = mmap(nullptr, mapped.size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (mapped.data == MAP_FAILED) {
+      mapped.data = nullptr;
+      return fail(path + ": cannot map: " + std::strerror(errno) + what);
+    }
+    const auto *bytes = static_cast<const uint8_t *>(mapped.data);
+    uint64_t headerLength = 0;
+    if (mapped.size >= 8)
+      std::memcpy(&headerLength, bytes, 8); // little-endian, as on x86-64
+    if (mapped.size < 8 || headerLength > mapped.size - 8 ||
+        fa::headerChecksum(bytes, 8 + headerLength) != file->header_checksum())
+      return fail(path + ": its safetensors header differs from the one the "
+                         "artifact was compiled against; recompile" + what);
+    a.weightFiles.push_back(std::move(mapped));
+  }
+  return nullptr;
+}
+
+/// Points every weight argument at its bytes: in the artifact, in a mapped
+/// safetensors file, or in a copy when a weight's tensors are not one
+/// element-aligned range.
+hybrid_status *bindWeights(hybrid_artifact &a, const char *weightsDir) {
+  const auto *arguments = a.root->arguments();
+  a.weights.assign(arguments->size(), nullptr);
+  if (a.root->weight_files()) {
+    std::string dir = weightsDir ? weightsDir : a.root->weights_dir()->str();
+    if (hybrid_status *s = mapWeightFiles(a, dir))
+      return s;
+  }
+  for (size_t i = 0; i < arguments->size(); ++i) {
+    const fa::Argument *arg = arguments->Get(i);
+    if (arg->kind() != fa::ArgumentKind::Weight)
+      continue;
+    if (!a.root->weight_files()) {
+      a.weights[i] = a.root->weights()->data() + arg->weight_offset();
+      continue;
+    }
+    const auto *pieces = arg->pieces();
+    auto where = [&](const fa::WeightPiece *piece) {
+      return static_cast<const uint8_t *>(a.weightFiles[piece->file()].data) +
+             piece->offset();
+    };
+    int64_t align = elementBytes(arg->element_type());
+    if (pieces->size() == 1 &&
+        reinterpret_cast<uintptr_t>(where(pieces->Get(0))) % align == 0) {
+      a.weights[i] = where(pieces->Get(0));
+      continue;
+    }
+    uint64_t total = 0;
+    for (const fa::WeightPiece *piece : *pieces)
+      total += piece->size();
+    AlignedBuffer copy(total);
+    if (!copy.data)
+      return fail(a.name + ": cannot allocate " + std::to_string(total) +
+                  " bytes for weight '" + arg->name()->str() + "'");
+    uint64_t at = 0;
+    for (const fa::WeightPiece *piece : *pieces) {
+      std::memcpy(static_cast<uint8_t *>(copy.data) + at, where(piece),
+                  piece->size());
+      at += piece->size();
+    }
+    a.weights[i] = copy.data;
+    a.weightCopies.push_back(std::move(copy));
+  }
+  return nullptr;
+}
+
 hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
-                    hybrid_artifact **out) {
+                    const char *weightsDir, hybrid_artifact **out) {
   if (hybrid_status *s = validate(*a, size))
     return s;
+  if (weightsDir && !a->root->weight_files())
+    return fail(a->name + ": its weights are embedded; a weights folder "
+                          "applies only to artifacts compiled with "
+                          "--weights=external");
   if (hybrid_status *s = loadExecutable(*a))
+    return s;
+  if (hybrid_status *s = bindWeights(*a, weightsDir))
     return s;
   *out = a.release();
   return nullptr;
@@ -282,7 +424,7 @@ hybrid_status *run(hybrid_session *session, int32_t index,
   // Each memref argument expands to (allocated, aligned, offset, sizes...,
   // strides...); the entry point reads each value through a pointer.
   std::vector<int64_t> values;
-  size_t state = 0;
+  size_t state = 0, argument = 0;
   for (const fa::Argument *arg : *a.root->arguments()) {
     void *data = nullptr;
     switch (arg->kind()) {
@@ -296,10 +438,11 @@ hybrid_status *run(hybrid_session *session, int32_t index,
       data = seq.states[state++].data;
       break;
     case fa::ArgumentKind::Weight:
-      data = const_cast<uint8_t *>(a.root->weights()->data()) +
-             arg->weight_offset();
+      // The generated code only reads weights.
+      data = const_cast<void *>(a.weights[argument]);
       break;
     }
+    ++argument;
     values.push_back(reinterpret_cast<int64_t>(data));
     values.push_back(reinterpret_cast<int64_t>(data));
     values.push_back(0);
@@ -335,6 +478,11 @@ extern "C" {
 
 hybrid_status *hybrid_artifact_open_file(const char *path,
                                          hybrid_artifact **artifact) {
+  return hybrid_artifact_open_file_with_weights(path, nullptr, artifact);
+}
+
+hybrid_status *hybrid_artifact_open_file_with_weights(
+    const char *path, const char *weights_dir, hybrid_artifact **artifact) {
   auto a = std::make_unique<hybrid_artifact>();
   a->name = path;
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -345,16 +493,16 @@ hybrid_status *hybrid_artifact_open_file(const char *path,
     close(fd);
     return fail(a->name + ": empty or unreadable file");
   }
-  a->mappingSize = static_cast<size_t>(st.st_size);
-  a->mapping = mmap(nullptr, a->mappingSize, PROT_READ, MAP_PRIVATE, fd, 0);
+  a->file.size = static_cast<size_t>(st.st_size);
+  a->file.data = mmap(nullptr, a->file.size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
-  if (a->mapping == MAP_FAILED) {
-    a->mapping = nullptr;
+  if (a->file.data == MAP_FAILED) {
+    a->file.data = nullptr;
     return fail(a->name + ": cannot map: " + std::strerror(errno));
   }
-  a->bytes = static_cast<const uint8_t *>(a->mapping);
-  size_t size = a->mappingSize;
-  return open(std::move(a), size, artifact);
+  a->bytes = static_cast<const uint8_t *>(a->file.data);
+  size_t size = a->file.size;
+  return open(std::move(a), size, weights_dir, artifact);
 }
 
 hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
@@ -364,7 +512,7 @@ hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
   auto a = std::make_unique<hybrid_artifact>();
   a->name = "<memory>";
   a->bytes = static_cast<const uint8_t *>(data);
-  return open(std::move(a), size, artifact);
+  return open(std::move(a), size, nullptr, artifact);
 }
 
 void hybrid_artifact_free(hybrid_artifact *artifact) { delete artifact; }

@@ -2,6 +2,7 @@
 //
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
+//   [--weights-dir DIR]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
 // printing the ids and the prefill and decode speed.
@@ -27,7 +28,7 @@ int usage(const std::string &message) {
                "hybrid-run: error: %s\n"
                "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
                "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
-               "[--logits-out FILE.npy] [--json]\n",
+               "[--logits-out FILE.npy] [--json] [--weights-dir DIR]\n",
                message.c_str());
   return 2;
 }
@@ -112,7 +113,7 @@ int64_t choose(const float *row, int64_t vocab, double temperature, double topP,
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string model, logitsOut;
+  std::string model, logitsOut, weightsDir;
   std::vector<int64_t> prompt;
   int64_t maxNew = 16, seed = 0;
   double temperature = 0, topP = 1.0;
@@ -156,6 +157,9 @@ int main(int argc, char **argv) {
     } else if (arg == "--logits-out") {
       if (!value(logitsOut))
         return usage("--logits-out needs a file name");
+    } else if (arg == "--weights-dir") {
+      if (!value(weightsDir))
+        return usage("--weights-dir needs a folder");
     } else if (arg == "--json") {
       json = true;
     } else if (!arg.empty() && arg[0] == '-') {
@@ -172,7 +176,9 @@ int main(int argc, char **argv) {
     return usage("--prompt-ids is required");
 
   hybrid_artifact *artifact = nullptr;
-  if (hybrid_status *s = hybrid_artifact_open_file(model.c_str(), &artifact))
+  if (hybrid_status *s = hybrid_artifact_open_file_with_weights(
+          model.c_str(), weightsDir.empty() ? nullptr : weightsDir.c_str(),
+          &artifact))
     return failed(s);
   hybrid_session *session = nullptr;
   if (hybrid_status *s = hybrid_session_create(artifact, 1, &session))

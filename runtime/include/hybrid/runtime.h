@@ -25,9 +25,15 @@ typedef struct hybrid_session hybrid_session;
 const char *hybrid_status_message(const hybrid_status *status);
 void hybrid_status_free(hybrid_status *status);
 
-/** Opens and verifies an artifact file. */
+/** Opens and verifies an artifact file. An artifact compiled with
+    --weights=external maps its safetensors files from the checkpoint folder
+    it was compiled from, and fails if they changed since. */
 hybrid_status *hybrid_artifact_open_file(const char *path,
                                          hybrid_artifact **artifact);
+/** The same, reading external weights from `weights_dir` instead (NULL: the
+    folder recorded at compile time). Fails for embedded weights. */
+hybrid_status *hybrid_artifact_open_file_with_weights(
+    const char *path, const char *weights_dir, hybrid_artifact **artifact);
 /** Opens an artifact held in memory, e.g. embedded in a program. The bytes
     are verified and used in place: they must outlive the artifact. */
 hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
