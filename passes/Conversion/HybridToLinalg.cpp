@@ -252,13 +252,23 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
 struct LoopNest {
   using Body = function_ref<SmallVector<Value>(Value, ValueRange)>;
   ImplicitLocOpBuilder &b;
+  /// The entry block of the function being lowered, where scratch goes.
+  Block *entry;
+
+  /// `b` must point into the function, outside any loop under construction.
+  explicit LoopNest(ImplicitLocOpBuilder &b) : b(b) {
+    Operation *parent = b.getInsertionBlock()->getParentOp();
+    if (!isa<FunctionOpInterface>(parent))
+      parent = parent->getParentOfType<FunctionOpInterface>();
+    entry = &parent->getRegion(0).front();
+  }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   /// A static scratch buffer allocated at the top of the enclosing function:
   /// an alloca inside a loop would grow the stack on every iteration.
   Value scratch(int64_t size, Type element) {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&b.getInsertionBlock()->getParent()->front());
+    b.setInsertionPointToStart(entry);
     return memref::AllocaOp::create(b, MemRefType::get({size}, element));
   }
   Value f32(double v) { return f32Constant(b, b.getLoc(), v); }

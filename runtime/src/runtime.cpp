@@ -13,7 +13,6 @@
 #include "runtime/schemas/artifact_generated.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -365,37 +364,6 @@ hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
   return nullptr;
 }
 
-/// The generated code's stack use still grows with the token count of a
-/// call (hundreds of tokens of a 300M model overflow 8 MiB), so the entry
-/// point runs on a thread whose stack is reserved large; pages are only
-/// committed when touched.
-hybrid_status *callOnLargeStack(hybrid_artifact &a, void **arguments,
-                                LogitsDescriptor *result) {
-  struct Call {
-    EntryPoint entry;
-    void **arguments;
-    LogitsDescriptor *result;
-  } call{a.entry, arguments, result};
-  pthread_attr_t attributes;
-  pthread_attr_init(&attributes);
-  pthread_attr_setstacksize(&attributes, size_t(4) << 30);
-  pthread_t thread;
-  int rc = pthread_create(
-      &thread, &attributes,
-      [](void *p) -> void * {
-        auto *c = static_cast<Call *>(p);
-        c->entry(c->arguments, c->result);
-        return nullptr;
-      },
-      &call);
-  pthread_attr_destroy(&attributes);
-  if (rc != 0)
-    return fail(a.name + ": cannot start the compute thread: " +
-                std::strerror(rc));
-  pthread_join(thread, nullptr);
-  return nullptr;
-}
-
 /// Calls the entry point for `count` tokens of `sequence`.
 hybrid_status *run(hybrid_session *session, int32_t index,
                    const int64_t *tokens, int64_t count) {
@@ -459,8 +427,7 @@ hybrid_status *run(hybrid_session *session, int32_t index,
   for (size_t i = 0; i < values.size(); ++i)
     pointers[i] = &values[i];
   LogitsDescriptor result{};
-  if (hybrid_status *s = callOnLargeStack(a, pointers.data(), &result))
-    return s;
+  a.entry(pointers.data(), &result);
   if (result.sizes[0] != count || result.sizes[1] != vocab) {
     std::free(result.allocated);
     return fail(a.name + ": the executable returned logits of the wrong shape");
