@@ -3,7 +3,10 @@
 #ifndef HYBRIDC_PASSES_PASSES_H
 #define HYBRIDC_PASSES_PASSES_H
 
+#include "dialects/Hybrid/IR/HybridDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"

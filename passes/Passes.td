@@ -76,4 +76,46 @@ def WeightsToArgumentsPass : Pass<"hybrid-weights-to-arguments", "::mlir::Module
   }];
 }
 
+def FormDispatchesPass : Pass<"hybrid-form-dispatches", "::mlir::ModuleOp"> {
+  let summary = "Outline parallel loops into kernels run by hybrid.dispatch";
+  let description = [{
+    Runs on buffers. Every `scf.parallel` (without reductions) directly in a
+    function's body becomes a private kernel function
+    `@<function>_dispatch(begin: index, end: index, operands...)` marked
+    `hybrid.kernel`, and a `hybrid.dispatch` of it over as many workgroups
+    as the loop has iterations (the product of its trip counts). The kernel
+    runs workgroups `begin .. end - 1`, mapping each back to the loop's
+    induction variables (last dimension fastest), so any split of the range
+    computes what the loop did. Constants are recreated in the kernel, and a
+    static `memref.alloca` used only inside the loop becomes the kernel's
+    own: concurrent calls never share scratch. What remains of the function
+    is the dispatch plan: buffer allocation and kernel launches in order.
+  }];
+  let dependentDialects = [
+    "::hybrid::HybridDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def ConvertHybridDispatchToLLVMPass
+    : Pass<"convert-hybrid-dispatch-to-llvm", "::mlir::ModuleOp"> {
+  let summary = "Lower hybrid.dispatch to calls of the runtime's executor";
+  let description = [{
+    Runs after `convert-func-to-llvm`, when kernels are `llvm.func`s. Each
+    kernel gets a packed entry `@<kernel>_packed(ptr slots, i64 begin,
+    i64 end)` reading its operands (memrefs as expanded descriptors) from
+    8-byte slots; each dispatch stores its operands into slots allocated in
+    the host's entry block and calls `@hybrid_run_dispatch`, which hands
+    the kernel, the slots and the workgroup count to the executor installed
+    in the exported global `hybrid_executor` (with its
+    `hybrid_executor_context`), or runs every workgroup in the calling
+    thread when none is installed. The executor's C type is
+    `void (*)(void *context, void (*kernel)(void *slots, int64_t begin,
+    int64_t end), void *slots, int64_t workgroups)`.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // HYBRIDC_PASSES_PASSES_TD

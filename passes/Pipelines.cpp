@@ -39,7 +39,12 @@ constexpr Step kLLVMSteps[] = {
      "tensors to buffers, arguments as plain memrefs"},
     {"buffer-deallocation-pipeline",
      "free every temporary buffer; only the returned logits outlive a call"},
-    {"convert-linalg-to-loops", "linalg to scf loops (tiling comes later)"},
+    {"convert-linalg-to-parallel-loops",
+     "linalg to loops, parallel dimensions as scf.parallel (tiling comes "
+     "later)"},
+    {"hybrid-form-dispatches",
+     "each top-level parallel loop becomes a kernel and a dispatch the "
+     "runtime spreads over its threads"},
     {"convert-scf-to-cf", "structured control flow to branches"},
     {"expand-strided-metadata", "subviews to explicit offsets"},
     {"lower-affine", "affine index maps to arith"},
@@ -48,6 +53,9 @@ constexpr Step kLLVMSteps[] = {
     {"convert-arith-to-llvm", "scalar arithmetic"},
     {"convert-cf-to-llvm", "branches"},
     {"convert-func-to-llvm", "functions and calls"},
+    {"convert-hybrid-dispatch-to-llvm",
+     "dispatches to calls of the runtime's executor, kernels to packed "
+     "entries"},
     {"reconcile-unrealized-casts", "drop the casts the conversions paired up"},
 };
 

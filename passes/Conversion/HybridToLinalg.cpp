@@ -272,6 +272,20 @@ struct LoopNest {
     return memref::AllocaOp::create(b, MemRefType::get({size}, element));
   }
   Value f32(double v) { return f32Constant(b, b.getLoc(), v); }
+  /// for (iv_0, iv_1, ...) in [0, ubs[0]) x [0, ubs[1]) x ... with
+  /// independent iterations: each writes only its own part of the outputs
+  /// (and uses scratch only within the iteration), so hybrid-form-dispatches
+  /// may spread them over threads.
+  void parallel(ValueRange ubs, function_ref<void(ValueRange)> body) {
+    SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
+    scf::ParallelOp::create(
+        b, b.getLoc(), lbs, ubs, steps,
+        [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          body(ivs);
+        });
+  }
   /// for iv in [lb, ub) carrying `init`; `body` returns the next values.
   scf::ForOp forLoop(Value lb, Value ub, ValueRange init, Body body) {
     return scf::ForOp::create(
@@ -449,10 +463,12 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     };
     auto fromCache = [&](Value value) { return toF32(b, loc, value); };
 
-    // 1. Store every token's keys and values at its position.
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+    // 1. Store every token's keys and values at its position (positions of
+    // one call are distinct: tokens and KV heads are independent).
+    loops.parallel({tokens, index(kvHeads)}, [&](ValueRange ivs) {
+      Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
-      forLoop(zero, index(kvHeads), {}, [&](Value h, ValueRange) {
+      {
         Value base = arith::MulIOp::create(b, h, dimV);
         Value kh = loadHead(k, t, base, kNorm, p);
         forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
@@ -464,9 +480,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
                                   ValueRange{one, p, h, d});
           return SmallVector<Value>{};
         });
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
+      }
     });
 
     // 2. Each query head attends to the cached positions 0..p (online
@@ -474,10 +488,11 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     auto outType = MemRefType::get({ShapedType::kDynamic, heads * dim}, f32);
     Value out = memref::AllocOp::create(b, outType, ValueRange{tokens});
     Value qStride = index(gated ? 2 * dim : dim);
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+    loops.parallel({tokens, index(heads)}, [&](ValueRange ivs) {
+      Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
       Value end = arith::AddIOp::create(b, p, one);
-      forLoop(zero, index(heads), {}, [&](Value h, ValueRange) {
+      {
         Value kvh = arith::DivUIOp::create(b, h, index(group));
         Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
         Value acc = loops.scratch(dim, f32);
@@ -533,9 +548,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
           memref::StoreOp::create(b, o, out, ValueRange{t, col});
           return SmallVector<Value>{};
         });
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
+      }
     });
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
@@ -631,7 +644,22 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     auto idxScratch = [&](int64_t n) {
       return loops.scratch(n, b.getIndexType());
     };
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+    // Three parallel loop nests: routing per token; the selected experts'
+    // SwiGLU activations per (token, slot, intermediate row); the weighted
+    // down projections summed per (token, hidden column). Decode (one token)
+    // still has the last two to spread over threads.
+    auto choiceType = [&](Type element) {
+      return MemRefType::get({ShapedType::kDynamic, topK}, element);
+    };
+    Value chosenAll = memref::AllocOp::create(b, choiceType(b.getIndexType()),
+                                              ValueRange{tokens});
+    Value weightsAll =
+        memref::AllocOp::create(b, choiceType(f32), ValueRange{tokens});
+    Value activations = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, topK, inter}, f32),
+        ValueRange{tokens});
+    loops.parallel({tokens}, [&](ValueRange ivs) {
+      Value t = ivs[0];
       // Scores in f32: softmax over all experts, or sigmoid.
       Value scores = scratch(experts), select = scratch(experts);
       Value taken = scratch(experts);
@@ -727,63 +755,67 @@ struct MoELowering : OpConversionPattern<MoEOp> {
         return SmallVector<Value>{arith::AddFOp::create(b, acc[0], w)};
       }).getResult(0);
 
-      // out[t] = sum_j w_j SwiGLU_{e_j}(x[t]) (+ gated shared expert).
-      Value activation = scratch(inter);
-      forLoop(zero, index(hidden), {}, [&](Value h, ValueRange) {
-        Value init = shared ? tensor::ExtractOp::create(b, shared, ValueRange{t, h})
-                                  .getResult()
-                            : f32c(0.0);
-        if (sharedGate)
-          init = arith::MulFOp::create(
-              b, init,
-              sigmoid(tensor::ExtractOp::create(b, sharedGate,
-                                                ValueRange{t, zero})));
-        memref::StoreOp::create(b, init, out, ValueRange{t, h});
-        return SmallVector<Value>{};
-      });
+      // Routing weights: renormalised over the chosen experts, scaled.
       forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
-        Value e = memref::LoadOp::create(b, chosen, j);
         Value w = memref::LoadOp::create(b, weights, j);
         if (renormalise)
           w = arith::DivFOp::create(b, w, sum);
         w = arith::MulFOp::create(b, w, f32c(scaling));
-        forLoop(zero, index(inter), {}, [&](Value i, ValueRange) {
-          auto dot = [&](Value weight) {
-            return forLoop(zero, index(hidden), {f32c(0.0)},
-                           [&](Value h, ValueRange acc) {
-              Value xv = tensor::ExtractOp::create(b, x, ValueRange{t, h});
-              Value wv = toF32(b, loc, tensor::ExtractOp::create(
-                                           b, weight, ValueRange{e, i, h}));
-              return SmallVector<Value>{arith::AddFOp::create(
-                  b, acc[0], arith::MulFOp::create(b, xv, wv))};
-            }).getResult(0);
-          };
-          Value g = dot(adaptor.getExpertsGate());
-          Value u = dot(adaptor.getExpertsUp());
-          memref::StoreOp::create(
-              b, arith::MulFOp::create(b, silu(b, loc, g), u), activation, i);
-          return SmallVector<Value>{};
-        });
-        forLoop(zero, index(hidden), {}, [&](Value h, ValueRange) {
-          Value y = forLoop(zero, index(inter), {f32c(0.0)}, [&](Value i,
-                                                                ValueRange acc) {
-            Value wv = toF32(b, loc, tensor::ExtractOp::create(
-                                         b, adaptor.getExpertsDown(),
-                                         ValueRange{e, h, i}));
-            return SmallVector<Value>{arith::AddFOp::create(
-                b, acc[0],
-                arith::MulFOp::create(
-                    b, memref::LoadOp::create(b, activation, i), wv))};
-          }).getResult(0);
-          Value previous = memref::LoadOp::create(b, out, ValueRange{t, h});
-          memref::StoreOp::create(
-              b, arith::AddFOp::create(b, previous, arith::MulFOp::create(b, w, y)),
-              out, ValueRange{t, h});
-          return SmallVector<Value>{};
-        });
+        memref::StoreOp::create(b, w, weightsAll, ValueRange{t, j});
+        memref::StoreOp::create(b, memref::LoadOp::create(b, chosen, j),
+                                chosenAll, ValueRange{t, j});
         return SmallVector<Value>{};
       });
-      return SmallVector<Value>{};
+    });
+
+    // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]), e = chosen.
+    loops.parallel({tokens, index(topK), index(inter)}, [&](ValueRange ivs) {
+      Value t = ivs[0], j = ivs[1], i = ivs[2];
+      Value e = memref::LoadOp::create(b, chosenAll, ValueRange{t, j});
+      auto dot = [&](Value weight) {
+        return forLoop(zero, index(hidden), {f32c(0.0)},
+                       [&](Value h, ValueRange acc) {
+          Value xv = tensor::ExtractOp::create(b, x, ValueRange{t, h});
+          Value wv = toF32(b, loc, tensor::ExtractOp::create(
+                                       b, weight, ValueRange{e, i, h}));
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, acc[0], arith::MulFOp::create(b, xv, wv))};
+        }).getResult(0);
+      };
+      Value g = dot(adaptor.getExpertsGate());
+      Value u = dot(adaptor.getExpertsUp());
+      memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
+                              activations, ValueRange{t, j, i});
+    });
+
+    // out[t, h] = (gated) shared expert + sum_j w_j (down_e[h] . act[t, j]).
+    loops.parallel({tokens, index(hidden)}, [&](ValueRange ivs) {
+      Value t = ivs[0], h = ivs[1];
+      Value init = shared ? tensor::ExtractOp::create(b, shared, ValueRange{t, h})
+                                .getResult()
+                          : f32c(0.0);
+      if (sharedGate)
+        init = arith::MulFOp::create(
+            b, init,
+            sigmoid(tensor::ExtractOp::create(b, sharedGate,
+                                              ValueRange{t, zero})));
+      Value total = forLoop(zero, index(topK), {init}, [&](Value j,
+                                                          ValueRange acc) {
+        Value e = memref::LoadOp::create(b, chosenAll, ValueRange{t, j});
+        Value w = memref::LoadOp::create(b, weightsAll, ValueRange{t, j});
+        Value y = forLoop(zero, index(inter), {f32c(0.0)}, [&](Value i,
+                                                              ValueRange a) {
+          Value wv = toF32(b, loc, tensor::ExtractOp::create(
+                                       b, adaptor.getExpertsDown(),
+                                       ValueRange{e, h, i}));
+          Value av = memref::LoadOp::create(b, activations, ValueRange{t, j, i});
+          return SmallVector<Value>{
+              arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, av, wv))};
+        }).getResult(0);
+        return SmallVector<Value>{
+            arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, w, y))};
+      }).getResult(0);
+      memref::StoreOp::create(b, total, out, ValueRange{t, h});
     });
     rewriter.replaceOp(op, bufferization::ToTensorOp::create(
                                b, xType, out, /*restrict=*/true,
@@ -1267,11 +1299,11 @@ struct MLALowering : OpConversionPattern<MLAOp> {
       return arith::IndexCastOp::create(
           b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
     };
-    Value ropeBuf = loops.scratch(rope, f32);
-
     // 1. Each token's latent and rotated rope key go to its position.
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+    loops.parallel({tokens}, [&](ValueRange ivs) {
+      Value t = ivs[0];
       Value p = positionOf(t);
+      Value ropeBuf = loops.scratch(rope, f32);
       forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
         Value c = tensor::ExtractOp::create(b, latent, ValueRange{t, l});
         store(cacheElement == f32 ? c : arith::TruncFOp::create(b, cacheElement, c).getResult(),
@@ -1290,19 +1322,20 @@ struct MLALowering : OpConversionPattern<MLAOp> {
               cache, ValueRange{p, add(r, index(kvRank))});
         return SmallVector<Value>{};
       });
-      return SmallVector<Value>{};
     });
 
     // 2. Absorbed attention per token and head.
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
         ValueRange{tokens});
-    Value absorbed = loops.scratch(kvRank, f32);
-    Value acc = loops.scratch(kvRank, f32);
     Value kvb = adaptor.getKvBProj();
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+    loops.parallel({tokens, index(heads)}, [&](ValueRange ivs) {
+      Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
-      forLoop(zero, index(heads), {}, [&](Value h, ValueRange) {
+      Value absorbed = loops.scratch(kvRank, f32);
+      Value acc = loops.scratch(kvRank, f32);
+      Value ropeBuf = loops.scratch(rope, f32);
+      {
         Value qBase = mul(h, qk);
         Value rowBase = mul(h, nope + vDim);
         // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l]
@@ -1358,9 +1391,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
           store(arith::DivFOp::create(b, o, total), out, ValueRange{t, add(mul(h, vDim), i)});
           return SmallVector<Value>{};
         });
-        return SmallVector<Value>{};
-      });
-      return SmallVector<Value>{};
+      }
     });
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,

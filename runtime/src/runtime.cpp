@@ -9,6 +9,8 @@
 
 #include "hybrid/runtime.h"
 
+#include "Executor.h"
+
 #include "runtime/schemas/artifact_format.h"
 #include "runtime/schemas/artifact_generated.h"
 
@@ -108,6 +110,8 @@ struct hybrid_artifact {
   std::vector<AlignedBuffer> weightCopies;
   /// Per argument: its weight's bytes (null for other arguments).
   std::vector<const void *> weights;
+  /// Runs the dispatches of the generated code; installed in its globals.
+  std::unique_ptr<hybrid::runtime::Executor> executor;
 
   ~hybrid_artifact() {
     if (library)
@@ -348,6 +352,23 @@ hybrid_status *bindWeights(hybrid_artifact &a, const char *weightsDir) {
   return nullptr;
 }
 
+/// Gives the generated code an executor of `threads` threads (0: every
+/// core). Code without dispatches has no executor globals and runs serially.
+hybrid_status *installExecutor(hybrid_artifact &a, int32_t threads) {
+  auto *executor = static_cast<void **>(dlsym(a.library, "hybrid_executor"));
+  auto *context =
+      static_cast<void **>(dlsym(a.library, "hybrid_executor_context"));
+  if (!executor || !context)
+    return nullptr;
+  using hybrid::runtime::Executor;
+  int count = threads > 0 ? threads : Executor::availableCores();
+  *executor = nullptr; // serial while the old executor goes
+  a.executor = std::make_unique<Executor>(count);
+  *context = a.executor.get();
+  *executor = reinterpret_cast<void *>(&Executor::entry);
+  return nullptr;
+}
+
 hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
                     const char *weightsDir, hybrid_artifact **out) {
   if (hybrid_status *s = validate(*a, size))
@@ -359,6 +380,8 @@ hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
   if (hybrid_status *s = loadExecutable(*a))
     return s;
   if (hybrid_status *s = bindWeights(*a, weightsDir))
+    return s;
+  if (hybrid_status *s = installExecutor(*a, 0))
     return s;
   *out = a.release();
   return nullptr;
@@ -483,6 +506,18 @@ hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
 }
 
 void hybrid_artifact_free(hybrid_artifact *artifact) { delete artifact; }
+
+hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
+                                           int32_t threads) {
+  if (threads < 0)
+    return fail("threads must be >= 0 (0: every core), got " +
+                std::to_string(threads));
+  return installExecutor(*artifact, threads);
+}
+
+int32_t hybrid_artifact_threads(const hybrid_artifact *artifact) {
+  return artifact->executor ? artifact->executor->threads() : 1;
+}
 
 int64_t hybrid_artifact_vocab_size(const hybrid_artifact *artifact) {
   return artifact->root->config()->vocab_size();

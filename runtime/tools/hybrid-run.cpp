@@ -2,7 +2,7 @@
 //
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
-//   [--weights-dir DIR]
+//   [--weights-dir DIR] [--threads N]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
 // printing the ids and the prefill and decode speed.
@@ -28,7 +28,7 @@ int usage(const std::string &message) {
                "hybrid-run: error: %s\n"
                "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
                "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
-               "[--logits-out FILE.npy] [--json] [--weights-dir DIR]\n",
+               "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--threads N]\n",
                message.c_str());
   return 2;
 }
@@ -115,7 +115,7 @@ int64_t choose(const float *row, int64_t vocab, double temperature, double topP,
 int main(int argc, char **argv) {
   std::string model, logitsOut, weightsDir;
   std::vector<int64_t> prompt;
-  int64_t maxNew = 16, seed = 0;
+  int64_t maxNew = 16, seed = 0, threads = 0;
   double temperature = 0, topP = 1.0;
   bool json = false, havePrompt = false;
   for (int i = 1; i < argc; ++i) {
@@ -157,6 +157,9 @@ int main(int argc, char **argv) {
     } else if (arg == "--logits-out") {
       if (!value(logitsOut))
         return usage("--logits-out needs a file name");
+    } else if (arg == "--threads") {
+      if (!value(v) || !parseInt(v, threads) || threads < 1 || threads > 1024)
+        return usage("--threads needs an integer from 1 to 1024");
     } else if (arg == "--weights-dir") {
       if (!value(weightsDir))
         return usage("--weights-dir needs a folder");
@@ -180,6 +183,10 @@ int main(int argc, char **argv) {
           model.c_str(), weightsDir.empty() ? nullptr : weightsDir.c_str(),
           &artifact))
     return failed(s);
+  if (threads > 0)
+    if (hybrid_status *s = hybrid_artifact_set_threads(
+            artifact, static_cast<int32_t>(threads)))
+      return failed(s);
   hybrid_session *session = nullptr;
   if (hybrid_status *s = hybrid_session_create(artifact, 1, &session))
     return failed(s);
@@ -223,15 +230,16 @@ int main(int argc, char **argv) {
   std::string ids;
   for (size_t i = 0; i < generated.size(); ++i)
     ids += (i ? "," : "") + std::to_string(generated[i]);
+  int threadCount = hybrid_artifact_threads(artifact);
   if (json)
     std::printf("{\"generated\": [%s], \"prefill_tokens_per_second\": %.2f, "
-                "\"decode_tokens_per_second\": %.2f}\n",
-                ids.c_str(), prefillRate, decodeRate);
+                "\"decode_tokens_per_second\": %.2f, \"threads\": %d}\n",
+                ids.c_str(), prefillRate, decodeRate, threadCount);
   else
     std::printf("%s\nprefill: %zu tokens, %.1f tokens/s\ndecode: %zu tokens, "
-                "%.1f tokens/s\n",
+                "%.1f tokens/s\nthreads: %d\n",
                 ids.c_str(), prompt.size(), prefillRate, generated.size(),
-                decodeRate);
+                decodeRate, threadCount);
   hybrid_session_free(session);
   hybrid_artifact_free(artifact);
   return 0;

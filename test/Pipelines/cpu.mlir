@@ -1,12 +1,18 @@
 // RUN: hybrid-opt %s --hybrid-cpu-pipeline="max-seq-len=64" | FileCheck %s
 
 // The whole CPU pipeline: weights become arguments, the KV cache a
-// [2, 64, kv_heads, head_dim] buffer, everything ends in the LLVM dialect.
-// CHECK-LABEL: llvm.func @layer
-// CHECK-NOT: hybrid.
+// [2, 64, kv_heads, head_dim] buffer, parallel loops kernels that the host
+// function dispatches, everything ends in the LLVM dialect (no hybrid op is
+// left; `hybrid.kernel` marks the kernels).
+// CHECK-LABEL: llvm.func @layer(
+// CHECK-NOT: {{hybrid\.[a-z_]+ }}
 // CHECK-NOT: linalg.
-// CHECK: llvm.intr.cos
+// CHECK: llvm.call @hybrid_run_dispatch
 // CHECK: llvm.return
+// CHECK: llvm.func @layer_dispatch({{.*}}) attributes {hybrid.kernel
+// CHECK: llvm.intr.cos
+// CHECK: llvm.mlir.global external @hybrid_executor()
+// CHECK: llvm.func internal @hybrid_run_dispatch(
 func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xf32>) -> tensor<?x8xf32> {
   %q = hybrid.weight "q" : tensor<8x8xf32>
   %k = hybrid.weight "k" : tensor<4x8xf32>

@@ -9,6 +9,8 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
@@ -589,6 +591,29 @@ LogicalResult MTPOp::verify() {
                         "[hidden, 2 * hidden]")))
     return failure();
   return checkResult(*this, getHidden(), *hidden, "[tokens, hidden]");
+}
+
+//===----------------------------------------------------------------------===//
+// DispatchOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *callee = symbols.lookupNearestSymbolFrom(*this, getCalleeAttr());
+  if (!callee)
+    return emitOpError() << "kernel '" << getCallee() << "' does not exist";
+  // Once lowered to the LLVM dialect the kernel's signature is expanded;
+  // only a func.func kernel is checked.
+  auto kernel = dyn_cast<FunctionOpInterface>(callee);
+  if (!kernel || !isa<FunctionType>(kernel.getFunctionType()))
+    return success();
+  auto type = cast<FunctionType>(kernel.getFunctionType());
+  SmallVector<Type> expected = {IndexType::get(getContext()),
+                                IndexType::get(getContext())};
+  llvm::append_range(expected, getKernelOperands().getTypes());
+  if (type.getInputs() != ArrayRef<Type>(expected) || type.getNumResults() != 0)
+    return emitOpError() << "kernel '" << getCallee() << "' has type " << type
+                         << ", expected (index, index, operand types) -> ()";
+  return success();
 }
 
 #define GET_OP_CLASSES

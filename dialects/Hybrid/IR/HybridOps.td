@@ -13,6 +13,7 @@
 #define HYBRIDC_DIALECTS_HYBRID_IR_HYBRIDOPS_TD
 
 include "dialects/Hybrid/IR/HybridBase.td"
+include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Hybrid_FloatTensor : RankedTensorOf<[AnyFloat]>;
@@ -411,6 +412,35 @@ def Hybrid_MTPOp : Hybrid_Op<"mtp", [Pure]> {
     `eh_proj` `(` $eh_proj `)` attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Dispatches (after bufferization)
+//===----------------------------------------------------------------------===//
+
+def Hybrid_DispatchOp : Hybrid_Op<"dispatch",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "run a kernel over a range of workgroups";
+  let description = [{
+    Runs the kernel `callee` for the workgroups `0 .. workgroups - 1`. The
+    kernel is a function `(begin: index, end: index, operands...)` that runs
+    the workgroups `begin .. end - 1` in order and may be called for any
+    split of the range, in any order and concurrently: workgroups must not
+    depend on each other. The operands (buffers and scalars) are passed
+    unchanged to every call. Formed by `hybrid-form-dispatches` from
+    parallel loops; the CPU executor spreads the range over its threads.
+
+    ```mlir
+    hybrid.dispatch @forward_dispatch_0 workgroups(%n) (%a, %b)
+      : memref<?x16xf32>, memref<?x16xf32>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$callee, Index:$workgroups,
+                       Variadic<AnyType>:$kernel_operands);
+  let assemblyFormat = [{
+    $callee `workgroups` `(` $workgroups `)`
+    (`(` $kernel_operands^ `)` `:` type($kernel_operands))? attr-dict
+  }];
 }
 
 #endif // HYBRIDC_DIALECTS_HYBRID_IR_HYBRIDOPS_TD

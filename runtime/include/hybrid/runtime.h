@@ -40,6 +40,14 @@ hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
                                            hybrid_artifact **artifact);
 void hybrid_artifact_free(hybrid_artifact *artifact);
 
+/** Runs the artifact's kernels on `threads` threads, the calling one
+    included (0, the default: every core this process may use). Not to be
+    called while a prefill or decode of this artifact runs. */
+hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
+                                           int32_t threads);
+/** The threads the artifact's kernels run on. */
+int32_t hybrid_artifact_threads(const hybrid_artifact *artifact);
+
 /** The model's vocabulary size (the width of a row of logits). */
 int64_t hybrid_artifact_vocab_size(const hybrid_artifact *artifact);
 /** The most positions one sequence can hold. */

@@ -1,0 +1,152 @@
+//===- FormDispatches.cpp - parallel loops -> kernels + dispatches --------===//
+//
+// hybrid-form-dispatches: every top-level `scf.parallel` of a function
+// becomes a kernel function over a range of workgroups (one workgroup per
+// iteration of the loop's whole iteration space) and a `hybrid.dispatch` of
+// it. The function that remains is the plan: straight-line host code that
+// allocates buffers and dispatches kernels in order.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "dialects/Hybrid/IR/HybridOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace hybrid {
+#define GEN_PASS_DEF_FORMDISPATCHESPASS
+#include "passes/Passes.h.inc"
+} // namespace hybrid
+
+using namespace mlir;
+
+namespace {
+/// Values a kernel recreates instead of receiving: constants, and static
+/// scratch buffers used only inside the loop (each call, and so each thread,
+/// then has its own).
+bool cloneIntoKernel(Value value, scf::ParallelOp loop) {
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return false;
+  if (def->getNumOperands() == 0 && matchPattern(value, m_Constant()))
+    return true;
+  auto alloca = dyn_cast<memref::AllocaOp>(def);
+  if (!alloca || !alloca.getType().hasStaticShape())
+    return false;
+  return llvm::all_of(alloca->getUsers(), [&](Operation *user) {
+    return loop->isProperAncestor(user);
+  });
+}
+
+/// ceil((ub - lb) / step), 0 for an empty range.
+Value tripCount(OpBuilder &b, Location loc, Value lb, Value ub, Value step) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value span = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, ub, lb), zero);
+  return arith::CeilDivUIOp::create(b, loc, span, step);
+}
+
+void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
+  Location loc = loop.getLoc();
+  OpBuilder b(loop);
+
+  // Everything the kernel reads from the host: the bounds and what the body
+  // uses from above.
+  llvm::SetVector<Value> used;
+  getUsedValuesDefinedAbove(loop.getRegion(), used);
+  used.insert_range(loop.getLowerBound());
+  used.insert_range(loop.getUpperBound());
+  used.insert_range(loop.getStep());
+  SmallVector<Value> cloned, passed;
+  for (Value v : used)
+    (cloneIntoKernel(v, loop) ? cloned : passed).push_back(v);
+
+  // The kernel: (begin, end, passed...) runs workgroups [begin, end).
+  SmallVector<Type> inputs(2, b.getIndexType());
+  for (Value v : passed)
+    inputs.push_back(v.getType());
+  auto kernel = func::FuncOp::create(
+      loc, (host.getName() + "_dispatch").str(),
+      FunctionType::get(b.getContext(), inputs, {}));
+  kernel.setPrivate();
+  kernel->setAttr("hybrid.kernel", b.getUnitAttr());
+  symbols.insert(kernel);
+  Block *entry = kernel.addEntryBlock();
+  OpBuilder kb = OpBuilder::atBlockBegin(entry);
+  IRMapping map;
+  for (auto [value, arg] : llvm::zip(passed, entry->getArguments().drop_front(2)))
+    map.map(value, arg);
+  for (Value v : cloned)
+    kb.clone(*v.getDefiningOp(), map);
+
+  SmallVector<Value> trips;
+  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
+                                       loop.getUpperBound(), loop.getStep()))
+    trips.push_back(tripCount(kb, loc, map.lookup(lb), map.lookup(ub),
+                              map.lookup(step)));
+  Value one = arith::ConstantIndexOp::create(kb, loc, 1);
+  auto workgroups = scf::ForOp::create(kb, loc, entry->getArgument(0),
+                                       entry->getArgument(1), one);
+  {
+    // Workgroup w -> the loop's induction variables, last dimension fastest.
+    OpBuilder::InsertionGuard guard(kb);
+    kb.setInsertionPointToStart(workgroups.getBody());
+    Value rest = workgroups.getInductionVar();
+    SmallVector<Value> ivs(trips.size());
+    for (int64_t d = static_cast<int64_t>(trips.size()) - 1; d >= 0; --d) {
+      Value index = d == 0 ? rest
+                           : arith::RemUIOp::create(kb, loc, rest, trips[d])
+                                 .getResult();
+      if (d > 0)
+        rest = arith::DivUIOp::create(kb, loc, rest, trips[d]);
+      ivs[d] = arith::AddIOp::create(
+          kb, loc, map.lookup(loop.getLowerBound()[d]),
+          arith::MulIOp::create(kb, loc, index, map.lookup(loop.getStep()[d])));
+    }
+    for (auto [iv, value] : llvm::zip(loop.getInductionVars(), ivs))
+      map.map(iv, value);
+    for (Operation &op : loop.getBody()->without_terminator())
+      kb.clone(op, map);
+  }
+  func::ReturnOp::create(kb, loc);
+
+  // The host computes the workgroup count and dispatches.
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
+                                       loop.getUpperBound(), loop.getStep()))
+    count = arith::MulIOp::create(b, loc, count, tripCount(b, loc, lb, ub, step));
+  hybrid::DispatchOp::create(b, loc, kernel.getSymName(), count, passed);
+  loop.erase();
+  // Scratch that moved into the kernel (and constants nothing else uses).
+  for (Value v : cloned)
+    if (v.use_empty())
+      v.getDefiningOp()->erase();
+}
+
+struct FormDispatchesPass
+    : hybrid::impl::FormDispatchesPassBase<FormDispatchesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    for (auto host : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      if (host.isExternal() || host->hasAttr("hybrid.kernel"))
+        continue;
+      SmallVector<scf::ParallelOp> loops;
+      for (Block &block : host.getBody())
+        for (auto loop : block.getOps<scf::ParallelOp>())
+          if (loop.getNumResults() == 0)
+            loops.push_back(loop);
+      for (scf::ParallelOp loop : loops)
+        outline(loop, host, symbols);
+    }
+  }
+};
+} // namespace
