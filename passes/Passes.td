@@ -47,6 +47,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     `hybrid.mla`: a `!hybrid.latent_cache<L x R x T>` becomes
     `memref<max-seq-len x (L + R) x T>` holding each position's normed
     latent and rotated rope key; attention runs in the absorbed form.
+
+    Loop nests whose iterations are independent are `scf.parallel`: KV
+    stores and attention per (token, head), MoE routing per token, expert
+    activations per (token, slot, row), their down projections per (token,
+    column), the Gated DeltaNet conv per channel and its recurrence per value
+    head, the Mamba conv and scan per channel (each sequential over tokens
+    inside). Their scratch buffers are static allocas used by one loop only,
+    so that hybrid-form-dispatches gives every kernel call its own.
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",

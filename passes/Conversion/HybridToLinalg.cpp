@@ -888,10 +888,10 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, hv * dv}, f32),
         ValueRange{tokens});
-    Value mixed = loops.scratch(channels, f32);
-    Value qBuf = loops.scratch(dk, f32);
-    Value kBuf = loops.scratch(dk, f32);
-    Value oBuf = loops.scratch(dv, f32);
+    // The conv's output for every token: [T, channels].
+    Value mixed = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, channels}, f32),
+        ValueRange{tokens});
 
     // Column of in_proj_qkvz feeding conv channel c: the conv runs over
     // [all q | all k | all v] while the projection is grouped per k-head.
@@ -913,10 +913,12 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
       return arith::SelectOp::create(b, isK, qkCol, vCol);
     };
 
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-      // Causal depthwise conv over the window [state (K-1 inputs) | x_t],
-      // then SiLU; the window shifts by one.
-      forLoop(zero, index(channels), {}, [&](Value c, ValueRange) {
+    // 1. Per channel (in parallel), token by token: the causal depthwise
+    // conv over the window [state (K-1 inputs) | x_t], then SiLU; the window
+    // shifts by one.
+    loops.parallel({index(channels)}, [&](ValueRange ivs) {
+      Value c = ivs[0];
+      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
         Value in = tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
         Value acc = fmul(weightAt(adaptor.getConv1d(),
                                   ValueRange{c, zero, index(kernel - 1)}),
@@ -936,11 +938,19 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
                          ? in
                          : arith::TruncFOp::create(b, convElement, in).getResult();
         store(kept, convState, ValueRange{c, index(kernel - 2)});
-        store(silu(b, loc, acc), mixed, ValueRange{c});
+        store(silu(b, loc, acc), mixed, ValueRange{t, c});
         return SmallVector<Value>{};
       });
+    });
 
-      forLoop(zero, index(hv), {}, [&](Value h, ValueRange) {
+    // 2. Per value head (in parallel), token by token: the gated delta rule
+    // from the recurrent state, then the gated norm.
+    loops.parallel({index(hv)}, [&](ValueRange ivs) {
+      Value h = ivs[0];
+      Value qBuf = loops.scratch(dk, f32);
+      Value kBuf = loops.scratch(dk, f32);
+      Value oBuf = loops.scratch(dv, f32);
+      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
         Value kh = arith::DivUIOp::create(b, h, index(ratio));
         Value group = arith::DivUIOp::create(b, h, index(ratio));
         Value within = arith::RemUIOp::create(b, h, index(ratio));
@@ -966,7 +976,7 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
         // q, k of k-head kh, L2-normalised (eps inside the sqrt); q / sqrt(dk).
         auto loadNormalized = [&](Value buf, int64_t offset, Value extra) {
           Value sum = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-            Value v = load(mixed, ValueRange{add(add(mul(kh, dk), i), index(offset))});
+            Value v = load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
             store(v, buf, ValueRange{i});
             return SmallVector<Value>{fadd(a[0], fmul(v, v))};
           }).getResult(0);
@@ -987,7 +997,7 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
             store(decayed, state, ValueRange{h, i, j});
             return SmallVector<Value>{fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
           }).getResult(0);
-          Value v = load(mixed, ValueRange{add(add(index(2 * hk * dk), mul(h, dv)), j)});
+          Value v = load(mixed, ValueRange{t, add(add(index(2 * hk * dk), mul(h, dv)), j)});
           Value u = fmul(beta, fsub(v, memory));
           Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
             Value updated = fadd(load(state, ValueRange{h, i, j}),
@@ -1018,7 +1028,6 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
         });
         return SmallVector<Value>{};
       });
-      return SmallVector<Value>{};
     });
     Value mixedOut = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, hv * dv}, f32), out,
@@ -1111,10 +1120,12 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
           ValueRange{tokens});
     };
 
-    // Causal conv (+ bias) and SiLU from the window; the window shifts.
+    // Per channel (in parallel), token by token: the causal conv (+ bias)
+    // and SiLU from the window; the window shifts.
     Value convolved = rows(inner);
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-      forLoop(zero, index(inner), {}, [&](Value c, ValueRange) {
+    loops.parallel({index(inner)}, [&](ValueRange ivs) {
+      Value c = ivs[0];
+      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
         Value in = tensor::ExtractOp::create(b, xz, ValueRange{t, c});
         Value acc = fmul(weightAt(adaptor.getConv1d(),
                                   ValueRange{c, zero, index(kernel - 1)}),
@@ -1139,14 +1150,15 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
         store(silu(b, loc, acc), convolved, ValueRange{t, c});
         return SmallVector<Value>{};
       });
-      return SmallVector<Value>{};
     });
     Value xs = toTensor(convolved, inner);
     Value dbc = linear(b, loc, xs, adaptor.getXProj());
 
-    Value params = loops.scratch(rank + 2 * stateDim, f32);
-    Value scanned = rows(inner);
-    forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+    // Per token (in parallel): dt, B and C, normed.
+    Value paramsAll = rows(rank + 2 * stateDim);
+    loops.parallel({tokens}, [&](ValueRange ivs) {
+      Value t = ivs[0];
+      Value params = loops.scratch(rank + 2 * stateDim, f32);
       forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
         store(tensor::ExtractOp::create(b, dbc, ValueRange{t, i}), params,
               ValueRange{i});
@@ -1174,12 +1186,23 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
         normalize(adaptor.getBLayernorm(), rank, stateDim);
         normalize(adaptor.getCLayernorm(), rank + stateDim, stateDim);
       }
-      forLoop(zero, index(inner), {}, [&](Value c, ValueRange) {
+      forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
+        store(load(params, ValueRange{i}), paramsAll, ValueRange{t, i});
+        return SmallVector<Value>{};
+      });
+    });
+
+    // Per channel (in parallel), token by token: dt = softplus(dt_proj) and
+    // the selective scan from the ssm state, y * silu(z).
+    Value scanned = rows(inner);
+    loops.parallel({index(inner)}, [&](ValueRange ivs) {
+      Value c = ivs[0];
+      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
         Value pre = forLoop(zero, index(rank), {weightAt(adaptor.getDtProjBias(),
                                                          ValueRange{c})},
                             [&](Value r, ValueRange a) {
           return SmallVector<Value>{fadd(
-              a[0], fmul(load(params, ValueRange{r}),
+              a[0], fmul(load(paramsAll, ValueRange{t, r}),
                          weightAt(adaptor.getDtProj(), ValueRange{c, r})))};
         }).getResult(0);
         Value dt = arith::SelectOp::create(
@@ -1192,8 +1215,8 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
           Value aCoef = arith::NegFOp::create(
               b, math::ExpOp::create(b, weightAt(adaptor.getALog(), ValueRange{c, n})));
           Value decay = math::ExpOp::create(b, fmul(dt, aCoef));
-          Value bn = load(params, ValueRange{add(n, index(rank))});
-          Value cn = load(params, ValueRange{add(n, index(rank + stateDim))});
+          Value bn = load(paramsAll, ValueRange{t, add(n, index(rank))});
+          Value cn = load(paramsAll, ValueRange{t, add(n, index(rank + stateDim))});
           Value h = fadd(fmul(decay, load(ssm, ValueRange{c, n})), fmul(dtx, bn));
           store(h, ssm, ValueRange{c, n});
           return SmallVector<Value>{fadd(a[0], fmul(h, cn))};
@@ -1203,7 +1226,6 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
         store(fmul(y, silu(b, loc, z)), scanned, ValueRange{t, c});
         return SmallVector<Value>{};
       });
-      return SmallVector<Value>{};
     });
     Value y = linear(b, loc, toTensor(scanned, inner), adaptor.getOutProj());
     if (adaptor.getOutProjBias())
