@@ -55,10 +55,20 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     head, the Mamba conv and scan per channel (each sequential over tokens
     inside). Their scratch buffers are static allocas used by one loop only,
     so that hybrid-form-dispatches gives every kernel call its own.
+
+    With `max-batch` above 1 the state buffers are batched: every buffer
+    above gets a leading [max-batch] dimension and token i uses slot
+    `slots[i]`, so one call can decode one token for each of several
+    sequences (tokens of one sequence must come in order).
   }];
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
            "Positions a KV cache holds (the cache buffer's second dimension)">,
+    Option<"maxBatch", "max-batch", "int64_t", "1",
+           "Sequences a call can advance together: above 1, state buffers get "
+           "a leading [max-batch] dimension and functions with state a "
+           "trailing `slots` argument (tensor<?xi64>, hybrid.slots) giving "
+           "each token's batch slot">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

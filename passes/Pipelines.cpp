@@ -7,6 +7,8 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <cstring>
+
 using namespace mlir;
 
 namespace {
@@ -25,7 +27,7 @@ constexpr Step kHybridSteps[] = {
 constexpr Step kLinalgSteps[] = {
     {"hybrid-weights-to-arguments",
      "weights become arguments the runtime binds to the tensors' bytes"},
-    {"convert-hybrid-to-linalg{max-seq-len=%d}",
+    {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch}",
      "every layer op to linalg and loops; state handles become buffers"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
     {"canonicalize", "clean up the index arithmetic of the loop nests"},
@@ -63,8 +65,10 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
                      const hybrid::PipelineOptions &options) {
   for (const Step &step : steps) {
     std::string text = step.pipeline;
-    if (size_t at = text.find("%d"); at != std::string::npos)
-      text.replace(at, 2, std::to_string(options.maxSeqLen));
+    for (auto [key, value] : {std::pair<const char *, int64_t>{"%seq", options.maxSeqLen},
+                              {"%batch", options.maxBatch}})
+      if (size_t at = text.find(key); at != std::string::npos)
+        text.replace(at, std::strlen(key), std::to_string(value));
     if (failed(parsePassPipeline(text, pm, llvm::errs())))
       return failure();
   }

@@ -14,6 +14,11 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
   Option<int64_t> maxSeqLen{*this, "max-seq-len",
                             llvm::cl::desc("Positions a KV cache holds"),
                             llvm::cl::init(4096)};
+  Option<int64_t> maxBatch{
+      *this, "max-batch",
+      llvm::cl::desc("Sequences one call can advance (batched state buffers "
+                     "above 1)"),
+      llvm::cl::init(1)};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.

@@ -196,6 +196,9 @@ hybridc::readEntryArguments(ModuleOp module) {
       if (auto experts =
               forward.getArgAttrOfType<IntegerAttr>(i, "hybrid.experts"))
         entry.experts = experts.getInt();
+    } else if (forward.getArgAttr(i, "hybrid.slots")) {
+      entry.kind = EntryArgument::Slots;
+      entry.name = "slots";
     } else if (i < 2) {
       entry.kind = i == 0 ? EntryArgument::Tokens : EntryArgument::Positions;
       entry.name = i == 0 ? "tokens" : "positions";
@@ -285,6 +288,7 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                             : arg.kind == EntryArgument::Positions
                                 ? fa::ArgumentKind::Positions
                             : arg.kind == EntryArgument::State ? fa::ArgumentKind::State
+                            : arg.kind == EntryArgument::Slots ? fa::ArgumentKind::Slots
                                                                 : fa::ArgumentKind::Weight;
     std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
     std::vector<flatbuffers::Offset<fa::WeightPiece>> pieces;
@@ -307,7 +311,8 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
       fbb.CreateString(kEntry), libraryOffset);
   auto config = fa::CreateModelConfigDirect(fbb, options.modelType.c_str(),
                                             options.vocab, options.hidden,
-                                            options.layers, options.maxSeqLen);
+                                            options.layers, options.maxSeqLen,
+                                            options.maxBatch);
   fbb.ForceVectorAlignment(weights.size(), 1, 64);
   auto weightsOffset = fbb.CreateVector(
       reinterpret_cast<const uint8_t *>(weights.data()), weights.size());

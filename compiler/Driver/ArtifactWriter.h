@@ -16,7 +16,7 @@ namespace hybridc {
 /// One argument of @forward as the runtime binds it (read at the linalg
 /// stage, where arguments still carry hybrid.state / hybrid.weight).
 struct EntryArgument {
-  enum Kind { Tokens, Positions, State, Weight } kind;
+  enum Kind { Tokens, Positions, State, Weight, Slots } kind;
   std::string name;
   std::vector<int64_t> shape; // -1: the token dimension
   mlir::Type elementType;
@@ -29,7 +29,7 @@ llvm::Expected<std::vector<EntryArgument>> readEntryArguments(mlir::ModuleOp mod
 struct ArtifactOptions {
   std::string cpu = "x86-64-v3"; // x86-64-v3, x86-64-v4 or native
   std::string modelType;
-  int64_t vocab = 0, hidden = 0, layers = 0, maxSeqLen = 0;
+  int64_t vocab = 0, hidden = 0, layers = 0, maxSeqLen = 0, maxBatch = 1;
   /// Reference the checkpoint's safetensors files (in `weightsDir`, an
   /// absolute path) instead of copying the weights into the artifact.
   bool externalWeights = false;

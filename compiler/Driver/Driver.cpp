@@ -80,6 +80,12 @@ cl::opt<EmitLevel> emit(
         clEnumValN(EmitLevel::LLVM, "llvm", "LLVM IR of the CPU code")),
     cl::init(EmitLevel::None), cl::cat(category));
 
+cl::opt<int64_t> maxBatch(
+    "max-batch",
+    cl::desc("Sequences one decode call advances together (default 1): the "
+             "per-sequence state buffers get a slot per sequence"),
+    cl::init(1), cl::cat(category));
+
 cl::opt<int64_t> maxSeqLen(
     "max-seq-len",
     cl::desc("Positions a sequence's KV and latent caches hold (default 4096)"),
@@ -168,6 +174,8 @@ int hybridc::runHybridc(int argc, char **argv) {
   // Far beyond any model's context; larger values would only overflow the
   // byte sizes of the caches.
   constexpr int64_t kMaxSeqLenLimit = int64_t(1) << 24;
+  if (maxBatch < 1 || maxBatch > 1024)
+    return fail("--max-batch: must be from 1 to 1024, got " + Twine(maxBatch));
   if (maxSeqLen > kMaxSeqLenLimit)
     return fail("--max-seq-len: must be at most " + Twine(kMaxSeqLenLimit) +
                 ", got " + Twine(maxSeqLen));
@@ -198,6 +206,7 @@ int hybridc::runHybridc(int argc, char **argv) {
 
   hybrid::PipelineOptions options;
   options.maxSeqLen = maxSeqLen;
+  options.maxBatch = maxBatch;
   hybrid::Stage stage = emit == EmitLevel::LLVM     ? hybrid::Stage::LLVM
                         : emit == EmitLevel::Linalg ? hybrid::Stage::Linalg
                         : wantArtifact              ? hybrid::Stage::Linalg
@@ -230,6 +239,7 @@ int hybridc::runHybridc(int argc, char **argv) {
     artifactOptions.hidden = summary.hidden;
     artifactOptions.layers = static_cast<int64_t>(summary.layers.size());
     artifactOptions.maxSeqLen = maxSeqLen;
+    artifactOptions.maxBatch = maxBatch;
     if (weightsMode == WeightsMode::External) {
       SmallString<256> folder(modelPath);
       if (std::error_code ec = llvm::sys::fs::make_absolute(folder))

@@ -247,6 +247,28 @@ struct MLPLowering : OpConversionPattern<MLPOp> {
 // Attention with a KV cache
 //===----------------------------------------------------------------------===//
 
+/// The `hybrid.slots` argument of the function around `op`: present when
+/// the pass batches the state buffers (max-batch > 1), else null.
+Value slotsArgument(Operation *op) {
+  auto func = op->getParentOfType<func::FuncOp>();
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+    if (func.getArgAttr(i, "hybrid.slots"))
+      return func.getArgument(i);
+  return {};
+}
+
+/// Indices into a state buffer for token `t`: behind the token's batch slot
+/// (`slots[t]`) when the buffers are batched.
+SmallVector<Value> stateAt(ImplicitLocOpBuilder &b, Value slots, Value t,
+                           ValueRange indices) {
+  SmallVector<Value> result;
+  if (slots)
+    result.push_back(arith::IndexCastOp::create(
+        b, b.getIndexType(), tensor::ExtractOp::create(b, slots, t)));
+  llvm::append_range(result, indices);
+  return result;
+}
+
 /// Scalar loop nests on memrefs, shared by the reference lowerings of the
 /// ops that carry state (attention, MLA, Gated DeltaNet, Mamba, MoE routing).
 struct LoopNest {
@@ -406,6 +428,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
                  ArrayRef<float>(invFreq)));
 
     LoopNest loops{b};
+    Value slots = slotsArgument(op); // batched state buffers
     auto index = [&](int64_t v) { return loops.index(v); };
     auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1), dimV = index(dim);
@@ -473,11 +496,11 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
         Value kh = loadHead(k, t, base, kNorm, p);
         forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
           memref::StoreOp::create(b, toCache(memref::LoadOp::create(b, kh, d)),
-                                  cache, ValueRange{zero, p, h, d});
+                                  cache, stateAt(b, slots, t, {zero, p, h, d}));
           Value col = arith::AddIOp::create(b, base, d);
           Value vd = tensor::ExtractOp::create(b, v, ValueRange{t, col});
           memref::StoreOp::create(b, toCache(vd), cache,
-                                  ValueRange{one, p, h, d});
+                                  stateAt(b, slots, t, {one, p, h, d}));
           return SmallVector<Value>{};
         });
       }
@@ -502,7 +525,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
                                                                  ValueRange ml) {
           Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
             Value kd = fromCache(memref::LoadOp::create(
-                b, cache, ValueRange{zero, j, kvh, d}));
+                b, cache, stateAt(b, slots, t, {zero, j, kvh, d})));
             return SmallVector<Value>{arith::AddFOp::create(
                 b, a[0],
                 arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d), kd))};
@@ -516,7 +539,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
               b, arith::MulFOp::create(b, ml[1], correction), weight);
           forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
             Value vd = fromCache(memref::LoadOp::create(
-                b, cache, ValueRange{one, j, kvh, d}));
+                b, cache, stateAt(b, slots, t, {one, j, kvh, d})));
             Value a = memref::LoadOp::create(b, acc, d);
             memref::StoreOp::create(
                 b,
@@ -857,6 +880,7 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
     float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
 
     LoopNest loops{b};
+    Value slots = slotsArgument(op); // batched state buffers
     auto index = [&](int64_t v) { return loops.index(v); };
     auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1);
@@ -924,20 +948,21 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
                                   ValueRange{c, zero, index(kernel - 1)}),
                          in);
         acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
-          Value past = toF32(b, loc, load(convState, ValueRange{c, j}));
+          Value past =
+              toF32(b, loc, load(convState, stateAt(b, slots, t, {c, j})));
           return SmallVector<Value>{
               fadd(a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
                               past))};
         }).getResult(0);
         forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
-          store(load(convState, ValueRange{c, add(j, one)}), convState,
-                ValueRange{c, j});
+          store(load(convState, stateAt(b, slots, t, {c, add(j, one)})),
+                convState, stateAt(b, slots, t, {c, j}));
           return SmallVector<Value>{};
         });
         Value kept = convElement == f32
                          ? in
                          : arith::TruncFOp::create(b, convElement, in).getResult();
-        store(kept, convState, ValueRange{c, index(kernel - 2)});
+        store(kept, convState, stateAt(b, slots, t, {c, index(kernel - 2)}));
         store(silu(b, loc, acc), mixed, ValueRange{t, c});
         return SmallVector<Value>{};
       });
@@ -993,16 +1018,17 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
         forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
           Value memory = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i,
                                                                 ValueRange a) {
-            Value decayed = fmul(load(state, ValueRange{h, i, j}), decay);
-            store(decayed, state, ValueRange{h, i, j});
+            Value decayed =
+                fmul(load(state, stateAt(b, slots, t, {h, i, j})), decay);
+            store(decayed, state, stateAt(b, slots, t, {h, i, j}));
             return SmallVector<Value>{fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
           }).getResult(0);
           Value v = load(mixed, ValueRange{t, add(add(index(2 * hk * dk), mul(h, dv)), j)});
           Value u = fmul(beta, fsub(v, memory));
           Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-            Value updated = fadd(load(state, ValueRange{h, i, j}),
+            Value updated = fadd(load(state, stateAt(b, slots, t, {h, i, j})),
                                  fmul(load(kBuf, ValueRange{i}), u));
-            store(updated, state, ValueRange{h, i, j});
+            store(updated, state, stateAt(b, slots, t, {h, i, j}));
             return SmallVector<Value>{fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
           }).getResult(0);
           store(o, oBuf, ValueRange{j});
@@ -1084,6 +1110,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
     float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
 
     LoopNest loops{b};
+    Value slots = slotsArgument(op); // batched state buffers
     auto index = [&](int64_t v) { return loops.index(v); };
     auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1);
@@ -1133,20 +1160,21 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
         if (adaptor.getConv1dBias())
           acc = fadd(acc, weightAt(adaptor.getConv1dBias(), ValueRange{c}));
         acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
-          Value past = toF32(b, loc, load(convState, ValueRange{c, j}));
+          Value past =
+              toF32(b, loc, load(convState, stateAt(b, slots, t, {c, j})));
           return SmallVector<Value>{fadd(
               a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
                          past))};
         }).getResult(0);
         forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
-          store(load(convState, ValueRange{c, add(j, one)}), convState,
-                ValueRange{c, j});
+          store(load(convState, stateAt(b, slots, t, {c, add(j, one)})),
+                convState, stateAt(b, slots, t, {c, j}));
           return SmallVector<Value>{};
         });
         Value kept = convElement == f32
                          ? in
                          : arith::TruncFOp::create(b, convElement, in).getResult();
-        store(kept, convState, ValueRange{c, index(kernel - 2)});
+        store(kept, convState, stateAt(b, slots, t, {c, index(kernel - 2)}));
         store(silu(b, loc, acc), convolved, ValueRange{t, c});
         return SmallVector<Value>{};
       });
@@ -1217,8 +1245,9 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
           Value decay = math::ExpOp::create(b, fmul(dt, aCoef));
           Value bn = load(paramsAll, ValueRange{t, add(n, index(rank))});
           Value cn = load(paramsAll, ValueRange{t, add(n, index(rank + stateDim))});
-          Value h = fadd(fmul(decay, load(ssm, ValueRange{c, n})), fmul(dtx, bn));
-          store(h, ssm, ValueRange{c, n});
+          Value h = fadd(fmul(decay, load(ssm, stateAt(b, slots, t, {c, n}))),
+                         fmul(dtx, bn));
+          store(h, ssm, stateAt(b, slots, t, {c, n}));
           return SmallVector<Value>{fadd(a[0], fmul(h, cn))};
         }).getResult(0);
         y = fadd(y, fmul(weightAt(adaptor.getD(), ValueRange{c}), xc));
@@ -1267,6 +1296,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
     float scale = static_cast<float>(op.getScale().convertToDouble());
     bool interleaved = op.getRopeStyle() == RopeStyle::interleaved;
     LoopNest loops{b};
+    Value slots = slotsArgument(op); // batched state buffers
     auto index = [&](int64_t v) { return loops.index(v); };
     auto f32c = [&](double v) { return loops.f32(v); };
     Value zero = index(0), one = index(1);
@@ -1329,7 +1359,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
       forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
         Value c = tensor::ExtractOp::create(b, latent, ValueRange{t, l});
         store(cacheElement == f32 ? c : arith::TruncFOp::create(b, cacheElement, c).getResult(),
-              cache, ValueRange{p, l});
+              cache, stateAt(b, slots, t, {p, l}));
         return SmallVector<Value>{};
       });
       forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
@@ -1341,7 +1371,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
       forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
         Value k = load(ropeBuf, ValueRange{r});
         store(cacheElement == f32 ? k : arith::TruncFOp::create(b, cacheElement, k).getResult(),
-              cache, ValueRange{p, add(r, index(kvRank))});
+              cache, stateAt(b, slots, t, {p, add(r, index(kvRank))}));
         return SmallVector<Value>{};
       });
     });
@@ -1382,12 +1412,13 @@ struct MLALowering : OpConversionPattern<MLAOp> {
                              [&](Value j, ValueRange ml) {
           Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
                                                                        ValueRange a) {
-            Value c = toF32(b, loc, load(cache, ValueRange{j, l}));
+            Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
             return SmallVector<Value>{fadd(a[0], fmul(load(absorbed, ValueRange{l}), c))};
           }).getResult(0);
           Value dotRope = forLoop(zero, index(rope), {f32c(0.0)}, [&](Value r,
                                                                    ValueRange a) {
-            Value k = toF32(b, loc, load(cache, ValueRange{j, add(r, index(kvRank))}));
+            Value k = toF32(b, loc, load(cache, stateAt(b, slots, t,
+                                                     {j, add(r, index(kvRank))})));
             return SmallVector<Value>{fadd(a[0], fmul(load(ropeBuf, ValueRange{r}), k))};
           }).getResult(0);
           Value score = fmul(fadd(dotLatent, dotRope), f32c(scale));
@@ -1395,7 +1426,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
           Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
           Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
           forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-            Value c = toF32(b, loc, load(cache, ValueRange{j, l}));
+            Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
             store(fadd(fmul(load(acc, ValueRange{l}), correction), fmul(weight, c)),
                   acc, ValueRange{l});
             return SmallVector<Value>{};
@@ -1522,28 +1553,44 @@ struct ConvertHybridToLinalgPass
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
-    // A KV cache handle becomes the sequence's cache buffer:
-    // [2 (K, V), max_seq_len, kv_heads, head_dim].
+    if (maxBatch < 1) {
+      getOperation().emitError() << "max-batch must be positive, got "
+                                 << maxBatch;
+      return signalPassFailure();
+    }
+    // Batched state buffers have a leading [max-batch] dimension, indexed by
+    // each token's slot: functions with state get a `slots` argument.
+    if (maxBatch > 1 && failed(addSlotsArguments()))
+      return signalPassFailure();
     TypeConverter types;
     types.addConversion([](Type type) { return type; });
     int64_t capacity = maxSeqLen;
-    types.addConversion([capacity](KVCacheType cache) -> Type {
-      return MemRefType::get({2, capacity, cache.getShape()[0],
-                              cache.getShape()[1]},
-                             cache.getElementType());
+    auto buffer = [batch = int64_t(maxBatch)](ArrayRef<int64_t> shape,
+                                              Type element) -> Type {
+      SmallVector<int64_t> dims;
+      if (batch > 1)
+        dims.push_back(batch);
+      llvm::append_range(dims, shape);
+      return MemRefType::get(dims, element);
+    };
+    // A KV cache handle becomes the sequence's cache buffer:
+    // [2 (K, V), max_seq_len, kv_heads, head_dim].
+    types.addConversion([=](KVCacheType cache) -> Type {
+      return buffer({2, capacity, cache.getShape()[0], cache.getShape()[1]},
+                    cache.getElementType());
+    });
+    // A latent cache: [max_seq_len, kv_lora_rank + qk_rope_head_dim].
+    types.addConversion([=](LatentCacheType cache) -> Type {
+      return buffer({capacity, cache.getShape()[0] + cache.getShape()[1]},
+                    cache.getElementType());
     });
     // A conv window [channels, kernel - 1] and a recurrent state keep their
     // shapes as buffers.
-    // A latent cache: [max_seq_len, kv_lora_rank + qk_rope_head_dim].
-    types.addConversion([capacity](LatentCacheType cache) -> Type {
-      return MemRefType::get({capacity, cache.getShape()[0] + cache.getShape()[1]},
-                             cache.getElementType());
+    types.addConversion([=](ConvStateType conv) -> Type {
+      return buffer(conv.getShape(), conv.getElementType());
     });
-    types.addConversion([](ConvStateType conv) -> Type {
-      return MemRefType::get(conv.getShape(), conv.getElementType());
-    });
-    types.addConversion([](RecurrentStateType rec) -> Type {
-      return MemRefType::get(rec.getShape(), rec.getElementType());
+    types.addConversion([=](RecurrentStateType rec) -> Type {
+      return buffer(rec.getShape(), rec.getElementType());
     });
     auto cast = [](OpBuilder &builder, Type type, ValueRange inputs,
                    Location loc) -> Value {
@@ -1575,6 +1622,34 @@ struct ConvertHybridToLinalgPass
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
+  }
+
+  /// Appends `slots: tensor<?xi64>` (`hybrid.slots`) to every function
+  /// with state arguments: token i reads and advances the state at batch
+  /// slot slots[i]. Such functions are entry points: a call in the module
+  /// would miss the new argument.
+  LogicalResult addSlotsArguments() {
+    ModuleOp module = getOperation();
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() ||
+          !llvm::any_of(func.getArgumentTypes(), [](Type type) {
+            return isa<KVCacheType, LatentCacheType, ConvStateType,
+                       RecurrentStateType>(type);
+          }))
+        continue;
+      if (!SymbolTable::symbolKnownUseEmpty(func, module))
+        return func.emitError("max-batch > 1 adds a slots argument, but this "
+                              "function with state is called in the module");
+      Builder b(func.getContext());
+      auto slots = RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
+      if (failed(func.insertArgument(
+              func.getNumArguments(), slots,
+              b.getDictionaryAttr(
+                  b.getNamedAttr("hybrid.slots", b.getUnitAttr())),
+              func.getLoc())))
+        return failure();
+    }
+    return success();
   }
 };
 } // namespace

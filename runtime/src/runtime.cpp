@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -122,15 +123,22 @@ struct hybrid_artifact {
 };
 
 struct Sequence {
-  std::vector<AlignedBuffer> states;
   int64_t position = 0;
   std::vector<float> logits;
   int64_t rows = 0;
 };
 
+/// The state buffers of up to max_batch sequences: sequence i of a session
+/// lives in group i / max_batch at slot i % max_batch.
+struct StateGroup {
+  std::vector<AlignedBuffer> states;
+};
+
 struct hybrid_session {
   hybrid_artifact *artifact;
+  int64_t batch = 1; // the artifact's max_batch
   std::vector<Sequence> sequences;
+  std::vector<StateGroup> groups;
 };
 
 extern "C" {
@@ -178,14 +186,19 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
                     "' is not a file name");
     }
   }
-  int tokens = 0, positions = 0;
+  int tokens = 0, positions = 0, slots = 0;
+  int64_t batch = config->max_batch();
+  if (batch < 1 || batch > 1024)
+    return fail(a.name + ": artifact has an invalid max_batch " +
+                std::to_string(batch));
   for (const fa::Argument *arg : *a.root->arguments()) {
     if (!arg->shape() || !arg->name())
       return fail(a.name + ": argument without a shape or name");
     int64_t elements = 1;
     for (int64_t d : *arg->shape()) {
       if (d == -1 && (arg->kind() == fa::ArgumentKind::Tokens ||
-                      arg->kind() == fa::ArgumentKind::Positions))
+                      arg->kind() == fa::ArgumentKind::Positions ||
+                      arg->kind() == fa::ArgumentKind::Slots))
         continue;
       if (d <= 0 || d > (int64_t(1) << 40) / elements)
         return fail(a.name + ": argument '" + arg->name()->str() +
@@ -199,7 +212,15 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
     case fa::ArgumentKind::Positions:
       ++positions;
       break;
+    case fa::ArgumentKind::Slots:
+      ++slots;
+      break;
     case fa::ArgumentKind::State:
+      // Batched state: one slot per sequence in the leading dimension.
+      if (batch > 1 && (arg->shape()->size() < 2 || arg->shape()->Get(0) != batch))
+        return fail(a.name + ": state '" + arg->name()->str() +
+                    "' has no leading dimension of max_batch " +
+                    std::to_string(batch));
       break;
     case fa::ArgumentKind::Weight: {
       uint64_t bytes = elements * elementBytes(arg->element_type());
@@ -232,6 +253,10 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   if (tokens != 1 || positions != 1)
     return fail(a.name + ": argument table needs one token and one position "
                          "argument");
+  if (slots != (batch > 1 ? 1 : 0))
+    return fail(a.name + ": argument table needs " +
+                std::string(batch > 1 ? "one slots argument" : "no slots argument") +
+                " for max_batch " + std::to_string(batch));
   return nullptr;
 }
 
@@ -387,17 +412,18 @@ hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
   return nullptr;
 }
 
-/// Calls the entry point for `count` tokens of `sequence`.
-hybrid_status *run(hybrid_session *session, int32_t index,
-                   const int64_t *tokens, int64_t count) {
+/// Checks that `count` more tokens fit sequence `index` and are in the
+/// vocabulary.
+hybrid_status *checkTokens(hybrid_session *session, int32_t index,
+                           const int64_t *tokens, int64_t count) {
   hybrid_artifact &a = *session->artifact;
   if (index < 0 || index >= static_cast<int32_t>(session->sequences.size()))
     return fail("sequence " + std::to_string(index) + " is not in the session");
   if (count <= 0)
     return fail("no tokens to run");
-  Sequence &seq = session->sequences[index];
   const fa::ModelConfig *config = a.root->config();
   int64_t vocab = config->vocab_size();
+  Sequence &seq = session->sequences[index];
   if (seq.position + count > config->max_seq_len())
     return fail("sequence " + std::to_string(index) + " would reach position " +
                 std::to_string(seq.position + count) +
@@ -408,10 +434,18 @@ hybrid_status *run(hybrid_session *session, int32_t index,
       return fail("token id " + std::to_string(tokens[i]) +
                   " is outside the vocabulary [0, " + std::to_string(vocab) +
                   ")");
-  std::vector<int64_t> ids(tokens, tokens + count), positions(count);
-  for (int64_t i = 0; i < count; ++i)
-    positions[i] = seq.position + i;
+  return nullptr;
+}
 
+/// One call of the entry point on the state of `group`: token i is at
+/// `positions[i]` of the sequence in slot `slots[i]`. Returns the logits,
+/// [tokens, vocab].
+hybrid_status *call(hybrid_session *session, StateGroup &group,
+                    std::vector<int64_t> ids, std::vector<int64_t> positions,
+                    std::vector<int64_t> slots, std::vector<float> &logits) {
+  hybrid_artifact &a = *session->artifact;
+  int64_t count = static_cast<int64_t>(ids.size());
+  int64_t vocab = a.root->config()->vocab_size();
   // Each memref argument expands to (allocated, aligned, offset, sizes...,
   // strides...); the entry point reads each value through a pointer.
   std::vector<int64_t> values;
@@ -425,8 +459,11 @@ hybrid_status *run(hybrid_session *session, int32_t index,
     case fa::ArgumentKind::Positions:
       data = positions.data();
       break;
+    case fa::ArgumentKind::Slots:
+      data = slots.data();
+      break;
     case fa::ArgumentKind::State:
-      data = seq.states[state++].data;
+      data = group.states[state++].data;
       break;
     case fa::ArgumentKind::Weight:
       // The generated code only reads weights.
@@ -455,11 +492,9 @@ hybrid_status *run(hybrid_session *session, int32_t index,
     std::free(result.allocated);
     return fail(a.name + ": the executable returned logits of the wrong shape");
   }
-  seq.logits.assign(result.aligned + result.offset,
-                    result.aligned + result.offset + count * vocab);
+  logits.assign(result.aligned + result.offset,
+                result.aligned + result.offset + count * vocab);
   std::free(result.allocated);
-  seq.rows = count;
-  seq.position += count;
   return nullptr;
 }
 } // namespace
@@ -527,6 +562,10 @@ int64_t hybrid_artifact_max_seq_len(const hybrid_artifact *artifact) {
   return artifact->root->config()->max_seq_len();
 }
 
+int64_t hybrid_artifact_max_batch(const hybrid_artifact *artifact) {
+  return artifact->root->config()->max_batch();
+}
+
 hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
                                      int32_t sequences,
                                      hybrid_session **session) {
@@ -534,16 +573,18 @@ hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
     return fail("a session needs at least one sequence");
   auto s = std::make_unique<hybrid_session>();
   s->artifact = artifact;
+  s->batch = artifact->root->config()->max_batch();
   s->sequences.resize(sequences);
-  for (Sequence &seq : s->sequences)
+  s->groups.resize((sequences + s->batch - 1) / s->batch);
+  for (StateGroup &group : s->groups)
     for (const fa::Argument *arg : *artifact->root->arguments()) {
       if (arg->kind() != fa::ArgumentKind::State)
         continue;
       int64_t bytes = elementBytes(arg->element_type());
       for (int64_t d : *arg->shape())
         bytes *= d;
-      seq.states.emplace_back(static_cast<size_t>(bytes));
-      if (!seq.states.back().data)
+      group.states.emplace_back(static_cast<size_t>(bytes));
+      if (!group.states.back().data)
         return fail("cannot allocate " + std::to_string(bytes) +
                     " bytes of state '" + arg->name()->str() + "'");
     }
@@ -555,13 +596,52 @@ void hybrid_session_free(hybrid_session *session) { delete session; }
 
 hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
                               const int64_t *tokens, int64_t count) {
-  return run(session, sequence, tokens, count);
+  if (hybrid_status *s = checkTokens(session, sequence, tokens, count))
+    return s;
+  Sequence &seq = session->sequences[sequence];
+  std::vector<int64_t> positions(count);
+  for (int64_t i = 0; i < count; ++i)
+    positions[i] = seq.position + i;
+  std::vector<int64_t> slots(count, sequence % session->batch);
+  if (hybrid_status *s = call(session, session->groups[sequence / session->batch],
+                              std::vector<int64_t>(tokens, tokens + count),
+                              std::move(positions), std::move(slots),
+                              seq.logits))
+    return s;
+  seq.rows = count;
+  seq.position += count;
+  return nullptr;
 }
 
 hybrid_status *hybrid_decode(hybrid_session *session, const int64_t *tokens) {
-  for (int32_t i = 0; i < static_cast<int32_t>(session->sequences.size()); ++i)
-    if (hybrid_status *s = run(session, i, tokens + i, 1))
+  int32_t n = static_cast<int32_t>(session->sequences.size());
+  // Every sequence is checked before any runs: no partial step.
+  for (int32_t i = 0; i < n; ++i)
+    if (hybrid_status *s = checkTokens(session, i, tokens + i, 1))
       return s;
+  // One call per state group: a token for each of its sequences.
+  int64_t vocab = session->artifact->root->config()->vocab_size();
+  std::vector<float> logits;
+  for (size_t g = 0; g < session->groups.size(); ++g) {
+    int32_t first = static_cast<int32_t>(g * session->batch);
+    int32_t last = std::min<int32_t>(n, first + session->batch);
+    std::vector<int64_t> ids, positions, slots;
+    for (int32_t i = first; i < last; ++i) {
+      ids.push_back(tokens[i]);
+      positions.push_back(session->sequences[i].position);
+      slots.push_back(i - first);
+    }
+    if (hybrid_status *s = call(session, session->groups[g], std::move(ids),
+                                std::move(positions), std::move(slots), logits))
+      return s;
+    for (int32_t i = first; i < last; ++i) {
+      Sequence &seq = session->sequences[i];
+      seq.logits.assign(logits.begin() + (i - first) * vocab,
+                        logits.begin() + (i - first + 1) * vocab);
+      seq.rows = 1;
+      seq.position += 1;
+    }
+  }
   return nullptr;
 }
 
@@ -587,8 +667,12 @@ hybrid_status *hybrid_sequence_reset(hybrid_session *session,
   if (sequence < 0 || sequence >= static_cast<int32_t>(session->sequences.size()))
     return fail("sequence " + std::to_string(sequence) + " is not in the session");
   Sequence &seq = session->sequences[sequence];
-  for (AlignedBuffer &buffer : seq.states)
-    std::memset(buffer.data, 0, buffer.size);
+  // Its slot of every state buffer of its group.
+  int64_t batch = session->batch, slot = sequence % batch;
+  for (AlignedBuffer &buffer : session->groups[sequence / batch].states) {
+    size_t part = buffer.size / batch;
+    std::memset(static_cast<uint8_t *>(buffer.data) + slot * part, 0, part);
+  }
   seq.position = 0;
   seq.logits.clear();
   seq.rows = 0;

@@ -132,6 +132,40 @@ int main(int argc, char **argv) {
   check(relative(logitsOf(batch, 1, vocab), logitsOf(alone, 0, vocab)) <= tolerance,
         "batch decode sequence 1");
 
+  // Three sequences decoding together for a few steps (an artifact with
+  // max_batch 2 runs the first two in one call and the third in another),
+  // then a reset of one of them: each always gets what it gets alone.
+  std::vector<int64_t> third(prompt.begin() + half, prompt.end());
+  third.insert(third.end(), prompt.begin(), prompt.begin() + half);
+  const std::vector<int64_t> *prompts[3] = {&prompt, &other, &third};
+  hybrid_session *trio, *solo[3];
+  must(hybrid_session_create(artifact, 3, &trio), "session_create");
+  for (int k = 0; k < 3; ++k) {
+    must(hybrid_session_create(artifact, 1, &solo[k]), "session_create");
+    must(hybrid_prefill(trio, k, prompts[k]->data(), half), "trio prefill");
+    must(hybrid_prefill(solo[k], 0, prompts[k]->data(), half), "solo prefill");
+  }
+  auto stepAll = [&](int64_t at, const std::string &what) {
+    int64_t next[3];
+    for (int k = 0; k < 3; ++k)
+      next[k] = (*prompts[k])[at];
+    must(hybrid_decode(trio, next), "trio decode");
+    for (int k = 0; k < 3; ++k) {
+      must(hybrid_decode(solo[k], &next[k]), "solo decode");
+      check(relative(logitsOf(trio, k, vocab), logitsOf(solo[k], 0, vocab)) <=
+                tolerance,
+            what + ": sequence " + std::to_string(k) + " at " + std::to_string(at));
+    }
+  };
+  for (int64_t at = half; at < half + 3; ++at)
+    stepAll(at, "batched decode");
+  must(hybrid_sequence_reset(trio, 1), "trio reset");
+  must(hybrid_sequence_reset(solo[1], 0), "solo reset");
+  // Sequence 1 starts over; the others continue.
+  must(hybrid_prefill(trio, 1, other.data(), half + 3), "trio prefill again");
+  must(hybrid_prefill(solo[1], 0, other.data(), half + 3), "solo prefill again");
+  stepAll(half + 3, "decode after a reset");
+
   // The same artifact from memory.
   std::ifstream file(argv[1], std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(file)), {});
@@ -161,7 +195,9 @@ int main(int argc, char **argv) {
   check(s != nullptr, "a truncated in-memory artifact fails");
   hybrid_status_free(s);
 
-  for (hybrid_session *session : {whole, split, alone, batch, memorySession, fresh})
+  for (hybrid_session *session :
+       {whole, split, alone, batch, trio, solo[0], solo[1], solo[2],
+        memorySession, fresh})
     hybrid_session_free(session);
   hybrid_artifact_free(inMemory);
   hybrid_artifact_free(artifact);

@@ -52,6 +52,9 @@ int32_t hybrid_artifact_threads(const hybrid_artifact *artifact);
 int64_t hybrid_artifact_vocab_size(const hybrid_artifact *artifact);
 /** The most positions one sequence can hold. */
 int64_t hybrid_artifact_max_seq_len(const hybrid_artifact *artifact);
+/** Sequences one decode call advances together (hybridc --max-batch). A
+    session may hold more: they are run max_batch at a time. */
+int64_t hybrid_artifact_max_batch(const hybrid_artifact *artifact);
 
 /** A session of `sequences` independent sequences, each with its own
     per-sequence state (KV caches, conv windows, recurrent states). */
@@ -64,7 +67,9 @@ void hybrid_session_free(hybrid_session *session);
     new sequence; a later call continues from where the last one ended). */
 hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
                               const int64_t *tokens, int64_t count);
-/** One token for each sequence of the session (tokens[sequences]). */
+/** One token for each sequence of the session (tokens[sequences]): one
+    call of the compiled code per max_batch sequences. Every sequence is
+    checked first; on an error none has advanced. */
 hybrid_status *hybrid_decode(hybrid_session *session, const int64_t *tokens);
 /** The logits of the last call that ran `sequence`: `rows` x vocab floats,
     one row per token of that call, valid until the next call. */
