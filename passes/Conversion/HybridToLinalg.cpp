@@ -73,27 +73,46 @@ Value zerosLike(OpBuilder &b, Location loc, Value rows,
       .getResult(0);
 }
 
+/// Flags of the multiply-adds of a dot product: the sum may be reassociated
+/// (and contracted to FMAs), which lets LLVM vectorise it.
+constexpr arith::FastMathFlags kDotMath =
+    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer on the checkpoint's
-/// [out, in] layout.
+/// [out, in] layout, as one dot product per (token, output) in parallel. The
+/// sum may be reassociated (and multiply-adds contracted), so that LLVM
+/// vectorises the dot products over the contiguous rows of x and w.
 Value linear(OpBuilder &b, Location loc, Value x, Value w) {
   int64_t out = cast<RankedTensorType>(w.getType()).getDimSize(0);
-  MLIRContext *ctx = b.getContext();
-  AffineExpr t, o, i;
-  bindDims(ctx, t, o, i);
-  SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {t, i}, ctx),
-                                 AffineMap::get(3, 0, {o, i}, ctx),
-                                 AffineMap::get(3, 0, {t, o}, ctx)};
-  Value init = zerosLike(b, loc, x, {out});
-  auto op = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{x, w}, ValueRange{init}, maps,
-      {kParallel, kParallel, kReduction},
-      [](OpBuilder &nb, Location nl, ValueRange args) {
-        Value product =
-            arith::MulFOp::create(nb, nl, args[0], toF32(nb, nl, args[1]));
-        Value sum = arith::AddFOp::create(nb, nl, args[2], product);
-        linalg::YieldOp::create(nb, nl, sum);
+  int64_t in = cast<RankedTensorType>(w.getType()).getDimSize(1);
+  auto fastmath = arith::FastMathFlagsAttr::get(b.getContext(), kDotMath);
+  Value tokens = tensor::DimOp::create(b, loc, x, 0);
+  auto type = MemRefType::get({ShapedType::kDynamic, out}, b.getF32Type());
+  Value y = memref::AllocOp::create(b, loc, type, ValueRange{tokens});
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value outs = arith::ConstantIndexOp::create(b, loc, out);
+  Value ins = arith::ConstantIndexOp::create(b, loc, in);
+  scf::ParallelOp::create(
+      b, loc, ValueRange{zero, zero}, ValueRange{tokens, outs},
+      ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+        Value t = ivs[0], o = ivs[1];
+        auto dot = scf::ForOp::create(
+            pb, pl, zero, ins, one, ValueRange{f32Constant(pb, pl, 0.0)},
+            [&](OpBuilder &fb, Location fl, Value i, ValueRange acc) {
+              Value xv = tensor::ExtractOp::create(fb, fl, x, ValueRange{t, i});
+              Value wv = toF32(fb, fl,
+                               tensor::ExtractOp::create(fb, fl, w, ValueRange{o, i}));
+              Value product = arith::MulFOp::create(fb, fl, xv, wv, fastmath);
+              Value sum = arith::AddFOp::create(fb, fl, acc[0], product, fastmath);
+              scf::YieldOp::create(fb, fl, sum);
+            });
+        memref::StoreOp::create(pb, pl, dot.getResult(0), y, ValueRange{t, o});
       });
-  return op.getResult(0);
+  return bufferization::ToTensorOp::create(
+             b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, b.getF32Type()),
+             y, /*restrict=*/true, /*writable=*/true)
+      .getResult();
 }
 
 /// silu(gate) * up, elementwise over [tokens, intermediate].
@@ -795,6 +814,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     loops.parallel({tokens, index(topK), index(inter)}, [&](ValueRange ivs) {
       Value t = ivs[0], j = ivs[1], i = ivs[2];
       Value e = memref::LoadOp::create(b, chosenAll, ValueRange{t, j});
+      // Dot products over contiguous rows, reassociable as in `linear`.
       auto dot = [&](Value weight) {
         return forLoop(zero, index(hidden), {f32c(0.0)},
                        [&](Value h, ValueRange acc) {
@@ -802,7 +822,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
           Value wv = toF32(b, loc, tensor::ExtractOp::create(
                                        b, weight, ValueRange{e, i, h}));
           return SmallVector<Value>{arith::AddFOp::create(
-              b, acc[0], arith::MulFOp::create(b, xv, wv))};
+              b, acc[0], arith::MulFOp::create(b, xv, wv, kDotMath), kDotMath)};
         }).getResult(0);
       };
       Value g = dot(adaptor.getExpertsGate());
@@ -832,8 +852,8 @@ struct MoELowering : OpConversionPattern<MoEOp> {
                                        b, adaptor.getExpertsDown(),
                                        ValueRange{e, h, i}));
           Value av = memref::LoadOp::create(b, activations, ValueRange{t, j, i});
-          return SmallVector<Value>{
-              arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, av, wv))};
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, a[0], arith::MulFOp::create(b, av, wv, kDotMath), kDotMath)};
         }).getResult(0);
         return SmallVector<Value>{
             arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, w, y))};
