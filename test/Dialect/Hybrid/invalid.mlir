@@ -1544,3 +1544,20 @@ func.func @negative_mtp_embedded_token_count(%h: tensor<2x8xf32>, %e: tensor<3x8
   %y = hybrid.mtp plain %h, %e enorm(%en) hnorm(%hn) eh_proj(%p) {epsilon = 1.0e-06 : f64} : (tensor<2x8xf32>, tensor<3x8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8x16xf32>) -> tensor<2x8xf32>
   return
 }
+
+// -----
+
+func.func @negative_dispatch_missing_kernel(%n: index) {
+  // expected-error @+1 {{'hybrid.dispatch' op kernel 'nowhere' does not exist}}
+  hybrid.dispatch @nowhere workgroups(%n)
+  return
+}
+
+// -----
+
+func.func private @kernel(%begin: index, %end: index, %x: memref<?xf32>)
+func.func @negative_dispatch_kernel_type(%n: index, %x: memref<?xf64>) {
+  // expected-error @+1 {{'hybrid.dispatch' op kernel 'kernel' has type '(index, index, memref<?xf32>) -> ()', expected (index, index, operand types) -> ()}}
+  hybrid.dispatch @kernel workgroups(%n) (%x) : memref<?xf64>
+  return
+}

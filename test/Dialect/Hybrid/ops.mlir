@@ -400,3 +400,18 @@ func.func @mtp_zero_centered(%h: tensor<?x64xf32>, %e: tensor<?x64xf32>, %en: te
 func.func @state_types(%kv: !hybrid.kv_cache<2x16xbf16>, %kv16: !hybrid.kv_cache<8x128xf16>, %latent: !hybrid.latent_cache<512x64xbf16>, %conv: !hybrid.conv_state<64x3xbf16>, %conv32: !hybrid.conv_state<128x3xf32>, %ssm: !hybrid.recurrent_state<128x8xf32>, %rec: !hybrid.recurrent_state<4x8x8xf32>) -> (!hybrid.kv_cache<2x16xbf16>, !hybrid.recurrent_state<4x8x8xf32>) {
   return %kv, %rec : !hybrid.kv_cache<2x16xbf16>, !hybrid.recurrent_state<4x8x8xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// Dispatches
+//===----------------------------------------------------------------------===//
+
+// CHECK-LABEL: func.func @dispatch
+// CHECK: hybrid.dispatch @dispatch_kernel workgroups(%{{.*}}) (%{{.*}}, %{{.*}}) : memref<?x16xf32>, index
+// CHECK: hybrid.dispatch @dispatch_nothing workgroups(%{{.*}})
+func.func private @dispatch_kernel(%begin: index, %end: index, %x: memref<?x16xf32>, %n: index)
+func.func private @dispatch_nothing(%begin: index, %end: index)
+func.func @dispatch(%x: memref<?x16xf32>, %n: index) {
+  hybrid.dispatch @dispatch_kernel workgroups(%n) (%x, %n) : memref<?x16xf32>, index
+  hybrid.dispatch @dispatch_nothing workgroups(%n)
+  return
+}
