@@ -33,8 +33,9 @@ grep -c 'hybrid\.' build/examples/tiny-qwen3-next.hybrid.mlir \
 echo "== hybrid-opt ... --convert-hybrid-to-linalg -o build/examples/tiny-qwen3-next.linalg.mlir"
 build/bin/hybrid-opt build/examples/tiny-qwen3-next.hybrid.mlir --convert-hybrid-to-linalg \
   -o build/examples/tiny-qwen3-next.linalg.mlir
-grep -c 'linalg.generic' build/examples/tiny-qwen3-next.linalg.mlir \
-  | xargs printf '   %s linalg.generic ops (embedding, norms, dense MLP, every mixer with its state, MoE, head)\n'
+printf '   %s linalg.generic ops (embedding, norms, activations) and %s parallel loop nests (projections, mixers with their state, MoE)\n' \
+  "$(grep -c 'linalg.generic' build/examples/tiny-qwen3-next.linalg.mlir)" \
+  "$(grep -c 'scf.parallel' build/examples/tiny-qwen3-next.linalg.mlir)"
 build/bin/hybridc "$model" --emit=linalg -o build/examples/tiny-qwen3-next.linalg.mlir
 build/bin/hybridc "$model" --emit=llvm -o build/examples/tiny-qwen3-next.ll
 echo "   hybridc --emit=linalg / --emit=llvm wrote build/examples/tiny-qwen3-next.{linalg.mlir,ll}"
