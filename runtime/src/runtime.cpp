@@ -680,3 +680,228 @@ hybrid_status *hybrid_sequence_reset(hybrid_session *session,
 }
 
 } // extern "C"
+
+//===----------------------------------------------------------------------===//
+// State snapshots
+//===----------------------------------------------------------------------===//
+
+struct hybrid_snapshot {
+  uint64_t stateTable = 0; // fingerprint of the state table it fits
+  int64_t position = 0;
+  std::vector<float> logits;
+  int64_t rows = 0;
+  std::vector<std::vector<uint8_t>> states; // one sequence's slot of each
+};
+
+namespace {
+constexpr char kSnapshotMagic[4] = {'H', 'Y', 'B', 'S'};
+constexpr uint32_t kSnapshotVersion = 1;
+
+/// FNV-1a of what a snapshot's bytes mean: each state's name, element type
+/// and per-sequence shape (without the batch dimension), and the vocabulary.
+uint64_t stateTableFingerprint(const hybrid_artifact &a) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  auto mix = [&](const void *data, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+      hash ^= static_cast<const uint8_t *>(data)[i];
+      hash *= 0x100000001b3ull;
+    }
+  };
+  int64_t batch = a.root->config()->max_batch();
+  int64_t vocab = a.root->config()->vocab_size();
+  mix(&vocab, sizeof vocab);
+  for (const fa::Argument *arg : *a.root->arguments()) {
+    if (arg->kind() != fa::ArgumentKind::State)
+      continue;
+    mix(arg->name()->c_str(), arg->name()->size() + 1);
+    auto type = static_cast<uint8_t>(arg->element_type());
+    mix(&type, 1);
+    for (size_t d = batch > 1 ? 1 : 0; d < arg->shape()->size(); ++d) {
+      int64_t size = arg->shape()->Get(d);
+      mix(&size, sizeof size);
+    }
+  }
+  return hash;
+}
+
+/// Sequence `sequence`'s part of each state buffer of its group.
+std::vector<std::pair<uint8_t *, size_t>> stateSlices(hybrid_session *session,
+                                                      int32_t sequence) {
+  int64_t batch = session->batch, slot = sequence % batch;
+  std::vector<std::pair<uint8_t *, size_t>> slices;
+  for (AlignedBuffer &buffer : session->groups[sequence / batch].states) {
+    size_t part = buffer.size / batch;
+    slices.emplace_back(static_cast<uint8_t *>(buffer.data) + slot * part, part);
+  }
+  return slices;
+}
+
+hybrid_status *checkSequence(const hybrid_session *session, int32_t sequence) {
+  if (sequence < 0 || sequence >= static_cast<int32_t>(session->sequences.size()))
+    return fail("sequence " + std::to_string(sequence) + " is not in the session");
+  return nullptr;
+}
+} // namespace
+
+extern "C" {
+
+hybrid_status *hybrid_sequence_snapshot(hybrid_session *session,
+                                        int32_t sequence,
+                                        hybrid_snapshot **snapshot) {
+  if (hybrid_status *s = checkSequence(session, sequence))
+    return s;
+  auto copy = std::make_unique<hybrid_snapshot>();
+  copy->stateTable = stateTableFingerprint(*session->artifact);
+  const Sequence &seq = session->sequences[sequence];
+  copy->position = seq.position;
+  copy->logits = seq.logits;
+  copy->rows = seq.rows;
+  for (auto [data, size] : stateSlices(session, sequence))
+    copy->states.emplace_back(data, data + size);
+  *snapshot = copy.release();
+  return nullptr;
+}
+
+hybrid_status *hybrid_sequence_restore(hybrid_session *session,
+                                       int32_t sequence,
+                                       const hybrid_snapshot *snapshot) {
+  if (hybrid_status *s = checkSequence(session, sequence))
+    return s;
+  if (snapshot->stateTable != stateTableFingerprint(*session->artifact))
+    return fail("the snapshot is of another model's state (state tables "
+                "differ)");
+  auto slices = stateSlices(session, sequence);
+  if (slices.size() != snapshot->states.size())
+    return fail("the snapshot's state does not fit this artifact");
+  for (size_t i = 0; i < slices.size(); ++i) {
+    if (slices[i].second != snapshot->states[i].size())
+      return fail("the snapshot's state does not fit this artifact");
+  }
+  for (size_t i = 0; i < slices.size(); ++i)
+    std::memcpy(slices[i].first, snapshot->states[i].data(), slices[i].second);
+  Sequence &seq = session->sequences[sequence];
+  seq.position = snapshot->position;
+  seq.logits = snapshot->logits;
+  seq.rows = snapshot->rows;
+  return nullptr;
+}
+
+hybrid_status *hybrid_sequence_fork(hybrid_session *session, int32_t from,
+                                    int32_t to) {
+  if (hybrid_status *s = checkSequence(session, from))
+    return s;
+  if (hybrid_status *s = checkSequence(session, to))
+    return s;
+  if (from == to)
+    return nullptr;
+  hybrid_snapshot *copy = nullptr;
+  if (hybrid_status *s = hybrid_sequence_snapshot(session, from, &copy))
+    return s;
+  hybrid_status *s = hybrid_sequence_restore(session, to, copy);
+  hybrid_snapshot_free(copy);
+  return s;
+}
+
+int64_t hybrid_snapshot_position(const hybrid_snapshot *snapshot) {
+  return snapshot->position;
+}
+
+void hybrid_snapshot_free(hybrid_snapshot *snapshot) { delete snapshot; }
+
+hybrid_status *hybrid_snapshot_save(const hybrid_snapshot *snapshot,
+                                    const char *path) {
+  std::string target = path;
+  std::string temporary = target + ".partial";
+  FILE *file = std::fopen(temporary.c_str(), "wb");
+  if (!file)
+    return fail(target + ": cannot write: " + std::strerror(errno));
+  bool ok = true;
+  auto put = [&](const void *data, size_t size) {
+    ok = ok && std::fwrite(data, 1, size, file) == size;
+  };
+  uint64_t logitCount = snapshot->logits.size();
+  uint32_t count = static_cast<uint32_t>(snapshot->states.size());
+  put(kSnapshotMagic, 4);
+  put(&kSnapshotVersion, 4);
+  put(&snapshot->stateTable, 8);
+  put(&snapshot->position, 8);
+  put(&snapshot->rows, 8);
+  put(&logitCount, 8);
+  put(snapshot->logits.data(), logitCount * sizeof(float));
+  put(&count, 4);
+  for (const std::vector<uint8_t> &state : snapshot->states) {
+    uint64_t size = state.size();
+    put(&size, 8);
+    put(state.data(), size);
+  }
+  ok = (std::fclose(file) == 0) && ok;
+  if (!ok || std::rename(temporary.c_str(), target.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    return fail(target + ": cannot write: " + std::strerror(errno));
+  }
+  return nullptr;
+}
+
+hybrid_status *hybrid_snapshot_load(const hybrid_artifact *artifact,
+                                    const char *path,
+                                    hybrid_snapshot **snapshot) {
+  std::string name = path;
+  FILE *file = std::fopen(path, "rb");
+  if (!file)
+    return fail(name + ": cannot open: " + std::strerror(errno));
+  std::unique_ptr<FILE, int (*)(FILE *)> closer(file, std::fclose);
+  auto get = [&](void *data, size_t size) {
+    return std::fread(data, 1, size, file) == size;
+  };
+  auto copy = std::make_unique<hybrid_snapshot>();
+  char magic[4];
+  uint32_t version = 0;
+  if (!get(magic, 4) || std::memcmp(magic, kSnapshotMagic, 4) != 0)
+    return fail(name + ": not a HybridC state snapshot");
+  if (!get(&version, 4) || version != kSnapshotVersion)
+    return fail(name + ": snapshot format " + std::to_string(version) +
+                ", this runtime reads " + std::to_string(kSnapshotVersion));
+  uint64_t logitCount = 0;
+  if (!get(&copy->stateTable, 8) || !get(&copy->position, 8) ||
+      !get(&copy->rows, 8) || !get(&logitCount, 8))
+    return fail(name + ": truncated snapshot");
+  if (copy->stateTable != stateTableFingerprint(*artifact))
+    return fail(name + ": the snapshot is of another model's state (state "
+                       "tables differ)");
+  const fa::ModelConfig *config = artifact->root->config();
+  if (copy->position < 0 || copy->position > config->max_seq_len() ||
+      copy->rows < 0 || copy->rows > config->max_seq_len() ||
+      logitCount != static_cast<uint64_t>(copy->rows * config->vocab_size()))
+    return fail(name + ": corrupted snapshot (position or logits)");
+  copy->logits.resize(logitCount);
+  uint32_t count = 0;
+  if (!get(copy->logits.data(), logitCount * sizeof(float)) || !get(&count, 4))
+    return fail(name + ": truncated snapshot");
+  // The sizes the state table gives, one sequence each.
+  std::vector<uint64_t> expected;
+  int64_t batch = config->max_batch();
+  for (const fa::Argument *arg : *artifact->root->arguments()) {
+    if (arg->kind() != fa::ArgumentKind::State)
+      continue;
+    uint64_t bytes = elementBytes(arg->element_type());
+    for (int64_t d : *arg->shape())
+      bytes *= d;
+    expected.push_back(bytes / batch);
+  }
+  if (count != expected.size())
+    return fail(name + ": corrupted snapshot (state count)");
+  for (uint64_t want : expected) {
+    uint64_t size = 0;
+    if (!get(&size, 8) || size != want)
+      return fail(name + ": corrupted snapshot (state size)");
+    copy->states.emplace_back(size);
+    if (!get(copy->states.back().data(), size))
+      return fail(name + ": truncated snapshot");
+  }
+  if (std::fgetc(file) != EOF)
+    return fail(name + ": corrupted snapshot (trailing bytes)");
+  *snapshot = copy.release();
+  return nullptr;
+}
+
+} // extern "C"

@@ -2,7 +2,7 @@
 //
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
-//   [--weights-dir DIR] [--threads N]
+//   [--weights-dir DIR] [--threads N] [--load-state FILE] [--save-state FILE]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
 // printing the ids and the prefill and decode speed.
@@ -28,7 +28,8 @@ int usage(const std::string &message) {
                "hybrid-run: error: %s\n"
                "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
                "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
-               "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--threads N]\n",
+               "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--threads N] [--load-state FILE] "
+               "[--save-state FILE]\n",
                message.c_str());
   return 2;
 }
@@ -113,7 +114,7 @@ int64_t choose(const float *row, int64_t vocab, double temperature, double topP,
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string model, logitsOut, weightsDir;
+  std::string model, logitsOut, weightsDir, loadState, saveState;
   std::vector<int64_t> prompt;
   int64_t maxNew = 16, seed = 0, threads = 0;
   double temperature = 0, topP = 1.0;
@@ -160,6 +161,12 @@ int main(int argc, char **argv) {
     } else if (arg == "--threads") {
       if (!value(v) || !parseInt(v, threads) || threads < 1 || threads > 1024)
         return usage("--threads needs an integer from 1 to 1024");
+    } else if (arg == "--load-state") {
+      if (!value(loadState))
+        return usage("--load-state needs a file name");
+    } else if (arg == "--save-state") {
+      if (!value(saveState))
+        return usage("--save-state needs a file name");
     } else if (arg == "--weights-dir") {
       if (!value(weightsDir))
         return usage("--weights-dir needs a folder");
@@ -192,6 +199,17 @@ int main(int argc, char **argv) {
     return failed(s);
   int64_t vocab = hybrid_artifact_vocab_size(artifact);
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  // The prompt continues a saved state (e.g. a cached prefix).
+  if (!loadState.empty()) {
+    hybrid_snapshot *snapshot = nullptr;
+    if (hybrid_status *s =
+            hybrid_snapshot_load(artifact, loadState.c_str(), &snapshot))
+      return failed(s);
+    hybrid_status *s = hybrid_sequence_restore(session, 0, snapshot);
+    hybrid_snapshot_free(snapshot);
+    if (s)
+      return failed(s);
+  }
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
@@ -199,6 +217,16 @@ int main(int argc, char **argv) {
           hybrid_prefill(session, 0, prompt.data(), static_cast<int64_t>(prompt.size())))
     return failed(s);
   double prefillSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // The state after the prompt, for a later --load-state.
+  if (!saveState.empty()) {
+    hybrid_snapshot *snapshot = nullptr;
+    if (hybrid_status *s = hybrid_sequence_snapshot(session, 0, &snapshot))
+      return failed(s);
+    hybrid_status *s = hybrid_snapshot_save(snapshot, saveState.c_str());
+    hybrid_snapshot_free(snapshot);
+    if (s)
+      return failed(s);
+  }
   const float *logits;
   int64_t rows;
   if (hybrid_status *s = hybrid_logits(session, 0, &logits, &rows))

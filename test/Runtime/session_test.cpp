@@ -166,6 +166,57 @@ int main(int argc, char **argv) {
   must(hybrid_prefill(solo[1], 0, other.data(), half + 3), "solo prefill again");
   stepAll(half + 3, "decode after a reset");
 
+  hybrid_status *s = nullptr;
+  // Snapshots: restore-then-decode equals uninterrupted decode; a fork is
+  // an independent copy; a snapshot survives a file round trip.
+  hybrid_session *snap;
+  must(hybrid_session_create(artifact, 2, &snap), "session_create");
+  must(hybrid_prefill(snap, 0, prompt.data(), half), "snapshot prefill");
+  hybrid_snapshot *saved;
+  must(hybrid_sequence_snapshot(snap, 0, &saved), "snapshot");
+  check(hybrid_snapshot_position(saved) == half, "snapshot position");
+  std::vector<std::vector<float>> straight;
+  for (int64_t i = half; i < half + 3; ++i) {
+    int64_t tokens[2] = {prompt[i], prompt[i]};
+    must(hybrid_decode(snap, tokens), "decode before restore");
+    straight.push_back(logitsOf(snap, 0, vocab));
+  }
+  must(hybrid_sequence_restore(snap, 0, saved), "restore");
+  check(hybrid_sequence_position(snap, 0) == half, "position after restore");
+  must(hybrid_sequence_fork(snap, 0, 1), "fork");
+  std::string stateFile = std::string(argv[1]) + ".state";
+  must(hybrid_snapshot_save(saved, stateFile.c_str()), "snapshot save");
+  hybrid_snapshot *loaded;
+  must(hybrid_snapshot_load(artifact, stateFile.c_str(), &loaded), "snapshot load");
+  hybrid_session *restored;
+  must(hybrid_session_create(artifact, 1, &restored), "session_create");
+  must(hybrid_sequence_restore(restored, 0, loaded), "restore from file");
+  for (int64_t i = half; i < half + 3; ++i) {
+    // Sequence 0 replays the prompt; its fork (1) takes other tokens.
+    int64_t tokens[2] = {prompt[i], other[i]};
+    must(hybrid_decode(snap, tokens), "decode after restore");
+    must(hybrid_decode(restored, &prompt[i]), "decode after load");
+    check(relative(logitsOf(snap, 0, vocab), straight[i - half]) <= tolerance,
+          "restored decode equals uninterrupted decode at " + std::to_string(i));
+    check(relative(logitsOf(restored, 0, vocab), straight[i - half]) <= tolerance,
+          "decode after a file round trip at " + std::to_string(i));
+  }
+  // The fork went its own way from the same prefix: equal to a sequence
+  // fed prompt[:half] then other[half:half + 3] alone.
+  hybrid_session *forkAlone;
+  must(hybrid_session_create(artifact, 1, &forkAlone), "session_create");
+  must(hybrid_prefill(forkAlone, 0, prompt.data(), half), "fork reference");
+  for (int64_t i = half; i < half + 3; ++i)
+    must(hybrid_decode(forkAlone, &other[i]), "fork reference decode");
+  check(relative(logitsOf(snap, 1, vocab), logitsOf(forkAlone, 0, vocab)) <= tolerance,
+        "fork is independent");
+  s = hybrid_snapshot_load(artifact, argv[1], &loaded);
+  check(s != nullptr, "an artifact is not a snapshot");
+  hybrid_status_free(s);
+  hybrid_snapshot_free(saved);
+  hybrid_snapshot_free(loaded);
+  std::remove(stateFile.c_str());
+
   // The same artifact from memory.
   std::ifstream file(argv[1], std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(file)), {});
@@ -180,7 +231,7 @@ int main(int argc, char **argv) {
   // Misuse gets an error status, not a crash.
   const float *data;
   int64_t count;
-  hybrid_status *s = hybrid_logits(batch, 5, &data, &count);
+  s = hybrid_logits(batch, 5, &data, &count);
   check(s != nullptr, "logits of a sequence outside the session fail");
   hybrid_status_free(s);
   hybrid_session *fresh;
@@ -196,8 +247,8 @@ int main(int argc, char **argv) {
   hybrid_status_free(s);
 
   for (hybrid_session *session :
-       {whole, split, alone, batch, trio, solo[0], solo[1], solo[2],
-        memorySession, fresh})
+       {whole, split, alone, batch, trio, solo[0], solo[1], solo[2], snap,
+        restored, forkAlone, memorySession, fresh})
     hybrid_session_free(session);
   hybrid_artifact_free(inMemory);
   hybrid_artifact_free(artifact);

@@ -82,6 +82,35 @@ int64_t hybrid_sequence_position(const hybrid_session *session,
 hybrid_status *hybrid_sequence_reset(hybrid_session *session,
                                      int32_t sequence);
 
+/* State snapshots: a sequence's whole state (KV and latent caches, conv
+   windows, recurrent states), its position and its last logits, copied. For
+   prefix caching (restore a prompt's state instead of prefilling it again)
+   and rollback (restore the state before rejected tokens). */
+typedef struct hybrid_snapshot hybrid_snapshot;
+
+/** Copies the state of `sequence`. */
+hybrid_status *hybrid_sequence_snapshot(hybrid_session *session,
+                                        int32_t sequence,
+                                        hybrid_snapshot **snapshot);
+/** Makes `sequence` (of any session of an artifact with the same state
+    table) continue from `snapshot`. */
+hybrid_status *hybrid_sequence_restore(hybrid_session *session,
+                                       int32_t sequence,
+                                       const hybrid_snapshot *snapshot);
+/** Makes sequence `to` an independent copy of sequence `from`. */
+hybrid_status *hybrid_sequence_fork(hybrid_session *session, int32_t from,
+                                    int32_t to);
+/** The position a snapshot continues from. */
+int64_t hybrid_snapshot_position(const hybrid_snapshot *snapshot);
+/** Writes a snapshot to a file (replaced atomically), and reads one back
+    for `artifact`; a file of another state table is refused. */
+hybrid_status *hybrid_snapshot_save(const hybrid_snapshot *snapshot,
+                                    const char *path);
+hybrid_status *hybrid_snapshot_load(const hybrid_artifact *artifact,
+                                    const char *path,
+                                    hybrid_snapshot **snapshot);
+void hybrid_snapshot_free(hybrid_snapshot *snapshot);
+
 #ifdef __cplusplus
 }
 #endif
