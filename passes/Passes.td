@@ -21,9 +21,10 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     to buffers is dispatch formation's job. `hybrid.mtp` (the MTP input
     projection) folds its concatenation into the contraction.
 
-    Linear layers `y = x W^T` become one dot product per (token, out) in a
-    parallel loop, `W` indexed `(out, in)`: the checkpoint layout is used as
-    is, each row read contiguously. The multiply-adds of dot products (here
+    Linear layers `y = x W^T` become a parallel loop over (block of 8
+    tokens, output row) with one dot product per token of the block (the
+    weight row stays in cache for the block), `W` indexed `(out, in)`: the
+    checkpoint layout is used as is, each row read contiguously. The multiply-adds of dot products (here
     and in the MoE experts) carry `fastmath<reassoc,contract>`, so that LLVM
     vectorises them (8 or 16 f32 lanes with FMA for x86-64-v3 / v4).
 

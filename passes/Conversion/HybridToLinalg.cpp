@@ -78,6 +78,9 @@ Value zerosLike(OpBuilder &b, Location loc, Value rows,
 constexpr arith::FastMathFlags kDotMath =
     arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
 
+/// Tokens of a linear layer's workgroup (see `linear`).
+constexpr int64_t kTokenBlock = 8;
+
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer on the checkpoint's
 /// [out, in] layout, as one dot product per (token, output) in parallel. The
 /// sum may be reassociated (and multiply-adds contracted), so that LLVM
@@ -93,21 +96,39 @@ Value linear(OpBuilder &b, Location loc, Value x, Value w) {
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value outs = arith::ConstantIndexOp::create(b, loc, out);
   Value ins = arith::ConstantIndexOp::create(b, loc, in);
+  // Workgroups are (block of kTokenBlock tokens, output row): the weight
+  // row stays in L1 while the block's tokens use it, so a prefill reads the
+  // weights T / kTokenBlock times instead of T times; decode (one token)
+  // keeps one workgroup per output.
+  Value block = arith::ConstantIndexOp::create(b, loc, kTokenBlock);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, tokens, block);
   scf::ParallelOp::create(
-      b, loc, ValueRange{zero, zero}, ValueRange{tokens, outs},
+      b, loc, ValueRange{zero, zero}, ValueRange{blocks, outs},
       ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-        Value t = ivs[0], o = ivs[1];
-        auto dot = scf::ForOp::create(
-            pb, pl, zero, ins, one, ValueRange{f32Constant(pb, pl, 0.0)},
-            [&](OpBuilder &fb, Location fl, Value i, ValueRange acc) {
-              Value xv = tensor::ExtractOp::create(fb, fl, x, ValueRange{t, i});
-              Value wv = toF32(fb, fl,
-                               tensor::ExtractOp::create(fb, fl, w, ValueRange{o, i}));
-              Value product = arith::MulFOp::create(fb, fl, xv, wv, fastmath);
-              Value sum = arith::AddFOp::create(fb, fl, acc[0], product, fastmath);
-              scf::YieldOp::create(fb, fl, sum);
+        Value first = arith::MulIOp::create(pb, pl, ivs[0], block);
+        Value last = arith::MinUIOp::create(
+            pb, pl, arith::AddIOp::create(pb, pl, first, block), tokens);
+        Value o = ivs[1];
+        scf::ForOp::create(
+            pb, pl, first, last, one, ValueRange{},
+            [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+              auto dot = scf::ForOp::create(
+                  tb, tl, zero, ins, one, ValueRange{f32Constant(tb, tl, 0.0)},
+                  [&](OpBuilder &fb, Location fl, Value i, ValueRange acc) {
+                    Value xv =
+                        tensor::ExtractOp::create(fb, fl, x, ValueRange{t, i});
+                    Value wv = toF32(fb, fl,
+                                     tensor::ExtractOp::create(fb, fl, w,
+                                                               ValueRange{o, i}));
+                    Value product = arith::MulFOp::create(fb, fl, xv, wv, fastmath);
+                    Value sum =
+                        arith::AddFOp::create(fb, fl, acc[0], product, fastmath);
+                    scf::YieldOp::create(fb, fl, sum);
+                  });
+              memref::StoreOp::create(tb, tl, dot.getResult(0), y,
+                                      ValueRange{t, o});
+              scf::YieldOp::create(tb, tl);
             });
-        memref::StoreOp::create(pb, pl, dot.getResult(0), y, ValueRange{t, o});
       });
   return bufferization::ToTensorOp::create(
              b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, b.getF32Type()),

@@ -47,14 +47,21 @@ func.func @rms_norm_gated(%x: tensor<?x8xf32>, %z: tensor<?x8xf32>) -> tensor<?x
 
 // -----
 
-// A linear layer on the checkpoint's [out, in] layout: one dot product per
-// (token, output) in a parallel loop, the weight row read contiguously and
-// extended to f32, the sum reassociable (so LLVM vectorises it).
+// A linear layer on the checkpoint's [out, in] layout: a parallel loop over
+// (block of 8 tokens, output), one dot product per token of the block (the
+// weight row stays in cache), the row read contiguously and extended to
+// f32, the sum reassociable (so LLVM vectorises it).
 // CHECK-LABEL: func.func @lm_head
 // CHECK-SAME: (%[[X:.*]]: tensor<?x8xf32>)
 // CHECK: %[[W:.*]] = hybrid.weight "lm_head.weight" : tensor<32x8xf16>
-// CHECK: %[[Y:.*]] = memref.alloc(%{{.*}}) : memref<?x32xf32>
-// CHECK: scf.parallel (%[[T:.*]], %[[O:.*]]) = {{.*}} to (%{{.*}}, %{{.*}})
+// CHECK: %[[TOKENS:.*]] = tensor.dim %[[X]]
+// CHECK: %[[Y:.*]] = memref.alloc(%[[TOKENS]]) : memref<?x32xf32>
+// CHECK: %[[BLOCK:.*]] = arith.constant 8 : index
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %[[BLOCK]]
+// CHECK: scf.parallel (%[[B:.*]], %[[O:.*]]) = {{.*}} to (%[[BLOCKS]], %{{.*}})
+// CHECK: %[[FIRST:.*]] = arith.muli %[[B]], %[[BLOCK]]
+// CHECK: %[[LAST:.*]] = arith.minui %{{.*}}, %[[TOKENS]]
+// CHECK: scf.for %[[T:.*]] = %[[FIRST]] to %[[LAST]]
 // CHECK: %[[SUM:.*]] = scf.for %[[I:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (f32)
 // CHECK: tensor.extract %[[X]][%[[T]], %[[I]]] : tensor<?x8xf32>
 // CHECK: %[[WV:.*]] = tensor.extract %[[W]][%[[O]], %[[I]]] : tensor<32x8xf16>
