@@ -21,6 +21,8 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
 
+#include <cctype>
+
 namespace hybrid {
 #define GEN_PASS_DEF_FORMDISPATCHESPASS
 #include "passes/Passes.h.inc"
@@ -44,6 +46,27 @@ bool cloneIntoKernel(Value value, scf::ParallelOp loop) {
   return llvm::all_of(alloca->getUsers(), [&](Operation *user) {
     return loop->isProperAncestor(user);
   });
+}
+
+/// The kernel's name: the host function's, then the checkpoint module the
+/// loop computes (its location, e.g. model.layers.3.mlp) when known, so that
+/// profiles and IR dumps say what each kernel is.
+std::string kernelName(func::FuncOp host, Location loc) {
+  std::string name = host.getName().str();
+  std::optional<StringRef> module;
+  loc->walk([&](Location inner) {
+    if (auto named = dyn_cast<NameLoc>(inner)) {
+      module = named.getName().strref();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (!module)
+    return name + "_dispatch";
+  name += "__";
+  for (char c : *module)
+    name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
 }
 
 /// ceil((ub - lb) / step), 0 for an empty range.
@@ -74,7 +97,7 @@ void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
   for (Value v : passed)
     inputs.push_back(v.getType());
   auto kernel = func::FuncOp::create(
-      loc, (host.getName() + "_dispatch").str(),
+      loc, kernelName(host, loc),
       FunctionType::get(b.getContext(), inputs, {}));
   kernel.setPrivate();
   kernel->setAttr("hybrid.kernel", b.getUnitAttr());

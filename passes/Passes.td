@@ -103,7 +103,9 @@ def FormDispatchesPass : Pass<"hybrid-form-dispatches", "::mlir::ModuleOp"> {
   let description = [{
     Runs on buffers. Every `scf.parallel` (without reductions) directly in a
     function's body becomes a private kernel function
-    `@<function>_dispatch(begin: index, end: index, operands...)` marked
+    `@<function>_dispatch(begin: index, end: index, operands...)` (or
+    `@<function>__<module>` when the loop's location names the checkpoint
+    module it computes, e.g. `@forward__model_layers_3_mlp`) marked
     `hybrid.kernel`, and a `hybrid.dispatch` of it over as many workgroups
     as the loop has iterations (the product of its trip counts). The kernel
     runs workgroups `begin .. end - 1`, mapping each back to the loop's

@@ -6,14 +6,15 @@
 //     `@k_packed(ptr slots, i64 begin, i64 end)` that reads its scalars (a
 //     memref operand is its expanded descriptor) from 8-byte slots;
 //   * a dispatch stores its operands' scalars into slots on the stack and
-//     calls `@hybrid_run_dispatch(@k_packed, slots, workgroups)`;
+//     calls `@hybrid_run_dispatch(@k_packed, slots, workgroups, name)`
+//     (the kernel's name, a string constant, for profiles);
 //   * `@hybrid_run_dispatch` calls the executor the runtime installed in the
 //     exported global `hybrid_executor` (with `hybrid_executor_context`), or
 //     runs all workgroups itself when there is none (e.g. under mlir-runner).
 //
 // Executor ABI: void (*)(void *context, void (*kernel)(void *, int64_t,
-// int64_t), void *slots, int64_t workgroups); it returns when every
-// workgroup ran.
+// int64_t), void *slots, int64_t workgroups, const char *name); it returns
+// when every workgroup ran.
 //
 //===----------------------------------------------------------------------===//
 
@@ -60,8 +61,8 @@ void declareExecutorGlobal(OpBuilder &b, Location loc, StringRef name) {
                          LLVM::ZeroOp::create(ib, loc, ptr).getResult());
 }
 
-/// @hybrid_run_dispatch(kernel, slots, count): the installed executor, or
-/// every workgroup in this thread.
+/// @hybrid_run_dispatch(kernel, slots, count, name): the installed executor,
+/// or every workgroup in this thread.
 void defineRunDispatch(OpBuilder &b, Location loc) {
   MLIRContext *context = b.getContext();
   auto ptr = LLVM::LLVMPointerType::get(context);
@@ -69,7 +70,7 @@ void defineRunDispatch(OpBuilder &b, Location loc) {
   auto voidType = LLVM::LLVMVoidType::get(context);
   auto func = LLVM::LLVMFuncOp::create(
       b, loc, kRunDispatch,
-      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i64}),
+      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i64, ptr}),
       LLVM::Linkage::Internal);
   Block *entry;
   {
@@ -87,7 +88,7 @@ void defineRunDispatch(OpBuilder &b, Location loc) {
   LLVM::CondBrOp::create(eb, loc, none, serial, pool);
 
   Value kernel = entry->getArgument(0), slots = entry->getArgument(1),
-        count = entry->getArgument(2);
+        count = entry->getArgument(2), name = entry->getArgument(3);
   OpBuilder sb = OpBuilder::atBlockBegin(serial);
   Value zero = LLVM::ConstantOp::create(sb, loc, i64, 0);
   LLVM::CallOp::create(sb, loc, packedKernelType(context),
@@ -98,9 +99,10 @@ void defineRunDispatch(OpBuilder &b, Location loc) {
   Value executorContext = LLVM::LoadOp::create(
       pb, loc, ptr, LLVM::AddressOfOp::create(pb, loc, ptr, kExecutorContext));
   auto executorType =
-      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, ptr, i64});
-  LLVM::CallOp::create(pb, loc, executorType,
-                       ValueRange{executor, executorContext, kernel, slots, count});
+      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, ptr, i64, ptr});
+  LLVM::CallOp::create(
+      pb, loc, executorType,
+      ValueRange{executor, executorContext, kernel, slots, count, name});
   LLVM::ReturnOp::create(pb, loc, ValueRange());
 }
 
@@ -170,8 +172,11 @@ struct DispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
     }
     Value kernel = LLVM::AddressOfOp::create(
         rewriter, loc, ptr, (op.getCallee() + "_packed").str());
-    LLVM::CallOp::create(rewriter, loc, TypeRange(), kRunDispatch,
-                         ValueRange{kernel, slots, adaptor.getWorkgroups()});
+    Value name = LLVM::AddressOfOp::create(
+        rewriter, loc, ptr, (op.getCallee() + "_name").str());
+    LLVM::CallOp::create(
+        rewriter, loc, TypeRange(), kRunDispatch,
+        ValueRange{kernel, slots, adaptor.getWorkgroups(), name});
     rewriter.eraseOp(op);
     return success();
   }
@@ -198,8 +203,17 @@ struct ConvertHybridDispatchToLLVMPass
             << "' must be an llvm.func: run convert-func-to-llvm first";
         return signalPassFailure();
       }
-      if (packed.insert(kernel.getName()).second)
+      if (packed.insert(kernel.getName()).second) {
         definePackedKernel(b, kernel);
+        std::string text = kernel.getName().str();
+        text.push_back('\0');
+        LLVM::GlobalOp::create(
+            b, loc,
+            LLVM::LLVMArrayType::get(IntegerType::get(&getContext(), 8),
+                                     text.size()),
+            /*isConstant=*/true, LLVM::Linkage::Internal,
+            (kernel.getName() + "_name").str(), b.getStringAttr(text));
+      }
     }
     declareExecutorGlobal(b, loc, kExecutor);
     declareExecutorGlobal(b, loc, kExecutorContext);

@@ -43,8 +43,33 @@ Executor::~Executor() {
     worker.join();
 }
 
-void Executor::entry(void *self, Kernel kernel, void *slots, int64_t count) {
-  static_cast<Executor *>(self)->run(kernel, slots, count);
+void Executor::entry(void *self, Kernel kernel, void *slots, int64_t count,
+                     const char *name) {
+  auto *executor = static_cast<Executor *>(self);
+  if (!executor->profiling_) {
+    executor->run(kernel, slots, count);
+    return;
+  }
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  executor->run(kernel, slots, count);
+  Clock::time_point end = Clock::now();
+  std::chrono::duration<double> since = start - executor->profileStart_;
+  std::chrono::duration<double> took = end - start;
+  std::lock_guard<std::mutex> lock(executor->eventsMutex_);
+  executor->events_.push_back({name, count, since.count(), took.count()});
+}
+
+std::vector<Executor::Event> Executor::events() const {
+  std::lock_guard<std::mutex> lock(eventsMutex_);
+  return events_;
+}
+
+void Executor::setProfiling(bool enabled) {
+  std::lock_guard<std::mutex> lock(eventsMutex_);
+  profiling_ = enabled;
+  events_.clear();
+  profileStart_ = std::chrono::steady_clock::now();
 }
 
 void Executor::runPart(int part) {

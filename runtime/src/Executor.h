@@ -13,9 +13,11 @@
 #define HYBRIDC_RUNTIME_SRC_EXECUTOR_H
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,7 +37,19 @@ public:
   /// Runs workgroups [0, count) of `kernel`; one dispatch at a time.
   void run(Kernel kernel, void *slots, int64_t count);
   /// The C entry point installed in the generated code's `hybrid_executor`.
-  static void entry(void *self, Kernel kernel, void *slots, int64_t count);
+  static void entry(void *self, Kernel kernel, void *slots, int64_t count,
+                    const char *name);
+
+  /// One timed dispatch.
+  struct Event {
+    const char *kernel; // a string constant of the generated code
+    int64_t workgroups;
+    double start, seconds; // since profiling started
+  };
+  /// Starts (clearing what was recorded) or stops timing every dispatch.
+  void setProfiling(bool enabled);
+  /// What was timed so far (a copy: dispatches may still be recorded).
+  std::vector<Event> events() const;
 
   /// The CPUs this process may run on.
   static int availableCores();
@@ -57,6 +71,11 @@ private:
   int parts_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  // Profiling.
+  bool profiling_ = false;
+  mutable std::mutex eventsMutex_;
+  std::chrono::steady_clock::time_point profileStart_;
+  std::vector<Event> events_;
 };
 
 } // namespace hybrid::runtime

@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -552,6 +553,82 @@ hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
 
 int32_t hybrid_artifact_threads(const hybrid_artifact *artifact) {
   return artifact->executor ? artifact->executor->threads() : 1;
+}
+
+hybrid_status *hybrid_artifact_profile(hybrid_artifact *artifact,
+                                      int enabled) {
+  if (!artifact->executor)
+    return fail(artifact->name + ": the artifact has no dispatches to time");
+  artifact->executor->setProfiling(enabled != 0);
+  return nullptr;
+}
+
+hybrid_status *hybrid_artifact_write_profile(const hybrid_artifact *artifact,
+                                             const char *table_path,
+                                             const char *trace_path) {
+  if (!artifact->executor)
+    return fail(artifact->name + ": the artifact has no dispatches to time");
+  std::vector<hybrid::runtime::Executor::Event> events =
+      artifact->executor->events();
+  if (table_path) {
+    // Per kernel, by total time.
+    struct Row {
+      std::string kernel;
+      int64_t calls = 0, workgroups = 0;
+      double seconds = 0;
+    };
+    std::vector<Row> rows;
+    std::map<std::string, size_t> index;
+    double total = 0;
+    for (const auto &event : events) {
+      auto [it, added] = index.try_emplace(event.kernel, rows.size());
+      if (added)
+        rows.push_back({event.kernel});
+      Row &row = rows[it->second];
+      row.calls += 1;
+      row.workgroups += event.workgroups;
+      row.seconds += event.seconds;
+      total += event.seconds;
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const Row &a, const Row &b) { return a.seconds > b.seconds; });
+    bool toStdout = std::string(table_path) == "-";
+    FILE *out = toStdout ? stdout : std::fopen(table_path, "w");
+    if (!out)
+      return fail(std::string(table_path) + ": cannot write: " +
+                  std::strerror(errno));
+    std::fprintf(out, "%-56s %7s %11s %11s %10s %6s\n", "kernel", "calls",
+                 "workgroups", "total ms", "mean us", "share");
+    for (const Row &row : rows)
+      std::fprintf(out, "%-56s %7lld %11lld %11.3f %10.1f %5.1f%%\n",
+                   row.kernel.c_str(), static_cast<long long>(row.calls),
+                   static_cast<long long>(row.workgroups), row.seconds * 1e3,
+                   row.seconds * 1e6 / row.calls,
+                   total > 0 ? 100.0 * row.seconds / total : 0.0);
+    std::fprintf(out, "%zu dispatches of %zu kernels, %.3f ms\n", events.size(),
+                 rows.size(), total * 1e3);
+    if (!toStdout && std::fclose(out) != 0)
+      return fail(std::string(table_path) + ": cannot write");
+  }
+  if (trace_path) {
+    FILE *out = std::fopen(trace_path, "w");
+    if (!out)
+      return fail(std::string(trace_path) + ": cannot write: " +
+                  std::strerror(errno));
+    std::fprintf(out, "{\"traceEvents\": [");
+    for (size_t i = 0; i < events.size(); ++i)
+      std::fprintf(out,
+                   "%s\n{\"name\": \"%s\", \"ph\": \"X\", \"pid\": 1, "
+                   "\"tid\": 1, \"ts\": %.3f, \"dur\": %.3f, \"args\": "
+                   "{\"workgroups\": %lld}}",
+                   i ? "," : "", events[i].kernel, events[i].start * 1e6,
+                   events[i].seconds * 1e6,
+                   static_cast<long long>(events[i].workgroups));
+    std::fprintf(out, "\n], \"displayTimeUnit\": \"ms\"}\n");
+    if (std::fclose(out) != 0)
+      return fail(std::string(trace_path) + ": cannot write");
+  }
+  return nullptr;
 }
 
 int64_t hybrid_artifact_vocab_size(const hybrid_artifact *artifact) {

@@ -3,6 +3,7 @@
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
 //   [--weights-dir DIR] [--threads N] [--load-state FILE] [--save-state FILE]
+//   [--profile] [--profile-trace FILE.json]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
 // printing the ids and the prefill and decode speed.
@@ -29,7 +30,7 @@ int usage(const std::string &message) {
                "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
                "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
                "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--threads N] [--load-state FILE] "
-               "[--save-state FILE]\n",
+               "[--save-state FILE] [--profile] [--profile-trace FILE.json]\n",
                message.c_str());
   return 2;
 }
@@ -114,7 +115,8 @@ int64_t choose(const float *row, int64_t vocab, double temperature, double topP,
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string model, logitsOut, weightsDir, loadState, saveState;
+  std::string model, logitsOut, weightsDir, loadState, saveState, traceOut;
+  bool profile = false;
   std::vector<int64_t> prompt;
   int64_t maxNew = 16, seed = 0, threads = 0;
   double temperature = 0, topP = 1.0;
@@ -161,6 +163,11 @@ int main(int argc, char **argv) {
     } else if (arg == "--threads") {
       if (!value(v) || !parseInt(v, threads) || threads < 1 || threads > 1024)
         return usage("--threads needs an integer from 1 to 1024");
+    } else if (arg == "--profile") {
+      profile = true;
+    } else if (arg == "--profile-trace") {
+      if (!value(traceOut))
+        return usage("--profile-trace needs a file name");
     } else if (arg == "--load-state") {
       if (!value(loadState))
         return usage("--load-state needs a file name");
@@ -193,6 +200,9 @@ int main(int argc, char **argv) {
   if (threads > 0)
     if (hybrid_status *s = hybrid_artifact_set_threads(
             artifact, static_cast<int32_t>(threads)))
+      return failed(s);
+  if (profile || !traceOut.empty())
+    if (hybrid_status *s = hybrid_artifact_profile(artifact, 1))
       return failed(s);
   hybrid_session *session = nullptr;
   if (hybrid_status *s = hybrid_session_create(artifact, 1, &session))
@@ -268,6 +278,11 @@ int main(int argc, char **argv) {
                 "%.1f tokens/s\nthreads: %d\n",
                 ids.c_str(), prompt.size(), prefillRate, generated.size(),
                 decodeRate, threadCount);
+  if (profile || !traceOut.empty())
+    if (hybrid_status *s = hybrid_artifact_write_profile(
+            artifact, profile ? "-" : nullptr,
+            traceOut.empty() ? nullptr : traceOut.c_str()))
+      return failed(s);
   hybrid_session_free(session);
   hybrid_artifact_free(artifact);
   return 0;

@@ -107,3 +107,21 @@ func.func @untouched(%x: memref<?xf32>, %n: index) -> f32 {
   }
   return %sum : f32
 }
+
+// -----
+
+// A loop whose location names the checkpoint module it computes gives the
+// kernel that name (profiles list it): @<function>__<module>.
+
+// CHECK-LABEL: func.func @named(
+// CHECK: hybrid.dispatch @named__model_layers_3_mlp workgroups(
+// CHECK: func.func private @named__model_layers_3_mlp(
+func.func @named(%x: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %x[%i] : memref<?xf32>
+    memref.store %v, %x[%i] : memref<?xf32>
+  } loc("model.layers.3.mlp")
+  return
+}

@@ -48,6 +48,18 @@ hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
 /** The threads the artifact's kernels run on. */
 int32_t hybrid_artifact_threads(const hybrid_artifact *artifact);
 
+/** Times every kernel dispatch from now on (clearing earlier times), or
+    stops timing. hybrid_artifact_set_threads starts a new executor and so
+    ends timing. */
+hybrid_status *hybrid_artifact_profile(hybrid_artifact *artifact, int enabled);
+/** Writes what was timed: a table with one row per kernel (calls,
+    workgroups, total and mean time, share of all dispatch time) to
+    `table_path` ("-": standard output), and the dispatches as a Chrome trace
+    (chrome://tracing, Perfetto) to `trace_path`. Either may be NULL. */
+hybrid_status *hybrid_artifact_write_profile(const hybrid_artifact *artifact,
+                                             const char *table_path,
+                                             const char *trace_path);
+
 /** The model's vocabulary size (the width of a row of logits). */
 int64_t hybrid_artifact_vocab_size(const hybrid_artifact *artifact);
 /** The most positions one sequence can hold. */

@@ -11,13 +11,15 @@
 
 // The host stores the dispatch's operands (a memref<?xf32> is 5 scalars,
 // then the index bound) into 8-byte slots allocated in its entry block and
-// calls @hybrid_run_dispatch with the packed kernel and the workgroup count.
+// calls @hybrid_run_dispatch with the packed kernel, the workgroup count
+// and the kernel's name (for profiles).
 // CHECK-LABEL: llvm.func @double(
 // CHECK: %[[SIX:.*]] = llvm.mlir.constant(6 : i64) : i64
 // CHECK: %[[SLOTS:.*]] = llvm.alloca %[[SIX]] x i64 : (i64) -> !llvm.ptr
 // CHECK-COUNT-6: llvm.store
 // CHECK: %[[KERNEL:.*]] = llvm.mlir.addressof @double_dispatch_packed : !llvm.ptr
-// CHECK: llvm.call @hybrid_run_dispatch(%[[KERNEL]], %[[SLOTS]], %{{.*}}) : (!llvm.ptr, !llvm.ptr, i64) -> ()
+// CHECK: %[[NAME:.*]] = llvm.mlir.addressof @double_dispatch_name : !llvm.ptr
+// CHECK: llvm.call @hybrid_run_dispatch(%[[KERNEL]], %[[SLOTS]], %{{.*}}, %[[NAME]]) : (!llvm.ptr, !llvm.ptr, i64, !llvm.ptr) -> ()
 
 // The packed kernel reads the scalars back with the kernel's parameter
 // types and calls it for [begin, end).
@@ -26,6 +28,7 @@
 // CHECK-COUNT-2: llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
 // CHECK-COUNT-4: llvm.load %{{.*}} : !llvm.ptr -> i64
 // CHECK: llvm.call @double_dispatch(%[[B]], %[[E]],
+// CHECK: llvm.mlir.global internal constant @double_dispatch_name("double_dispatch\00")
 
 // The executor hooks the runtime sets, and the serial fallback.
 // CHECK: llvm.mlir.global external @hybrid_executor() {{.*}} : !llvm.ptr
@@ -35,7 +38,7 @@
 // CHECK: llvm.icmp "eq"
 // CHECK: llvm.cond_br
 // CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i64, i64) -> ()
-// CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, !llvm.ptr, !llvm.ptr, i64) -> ()
+// CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, !llvm.ptr) -> ()
 
 // Without an executor every workgroup runs in the calling thread.
 // OUTPUT: [0,  2,  4,  6,  8,  10,  12]
