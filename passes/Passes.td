@@ -21,12 +21,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     to buffers is dispatch formation's job. `hybrid.mtp` (the MTP input
     projection) folds its concatenation into the contraction.
 
-    Linear layers `y = x W^T` become a parallel loop over (block of 8
-    tokens, output row) with one dot product per token of the block (the
-    weight row stays in cache for the block), `W` indexed `(out, in)`: the
-    checkpoint layout is used as is, each row read contiguously. The multiply-adds of dot products (here
-    and in the MoE experts) carry `fastmath<reassoc,contract>`, so that LLVM
-    vectorises them (8 or 16 f32 lanes with FMA for x86-64-v3 / v4).
+    Linear layers `y = x W^T` become a parallel loop over register tiles
+    of 4 tokens x 4 output rows, `W` indexed `(out, in)`: the checkpoint
+    layout is used as is, each row read contiguously. A full tile keeps 16
+    `vector<8xf32>` partial sums (vector.transfer_read of 4 rows of x and 4
+    of W per step, vector.fma), reduces them and adds the columns left over;
+    edge tiles (and decode's single token) compute plain dot products. The
+    multiply-adds of dot products (here and in the MoE experts) carry
+    `fastmath<reassoc,contract>`, so that LLVM vectorises them too.
 
     `hybrid.attention` becomes its projections plus a loop nest on memrefs:
     a `!hybrid.kv_cache<H x D x T>` argument becomes the sequence's cache
@@ -82,6 +84,7 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

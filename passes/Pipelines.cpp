@@ -50,6 +50,8 @@ constexpr Step kLLVMSteps[] = {
     {"convert-scf-to-cf", "structured control flow to branches"},
     {"expand-strided-metadata", "subviews to explicit offsets"},
     {"lower-affine", "affine index maps to arith"},
+    {"convert-vector-to-llvm",
+     "the linear layers' register tiles: vector loads, FMAs, reductions"},
     {"finalize-memref-to-llvm", "memref descriptors and accesses"},
     {"convert-math-to-llvm", "exp, rsqrt, cos, ... to LLVM intrinsics"},
     {"convert-arith-to-llvm", "scalar arithmetic"},

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -78,61 +79,144 @@ Value zerosLike(OpBuilder &b, Location loc, Value rows,
 constexpr arith::FastMathFlags kDotMath =
     arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
 
-/// Tokens of a linear layer's workgroup (see `linear`).
-constexpr int64_t kTokenBlock = 8;
+/// A linear layer's register tile: kTileTokens tokens x kTileOutputs
+/// outputs, with kLanes-wide vectors along the reduction (see `linear`).
+constexpr int64_t kTileTokens = 4, kTileOutputs = 4, kLanes = 8;
+
+/// sum_{i in [from, in)} x[t, i] * w[o, i] + init, as a scalar loop.
+Value scalarDot(OpBuilder &b, Location loc, Value x, Value w, Value t, Value o,
+                Value from, Value to, Value init) {
+  auto fastmath = arith::FastMathFlagsAttr::get(b.getContext(), kDotMath);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  return scf::ForOp::create(
+             b, loc, from, to, one, ValueRange{init},
+             [&](OpBuilder &fb, Location fl, Value i, ValueRange acc) {
+               Value xv = tensor::ExtractOp::create(fb, fl, x, ValueRange{t, i});
+               Value wv = toF32(
+                   fb, fl, tensor::ExtractOp::create(fb, fl, w, ValueRange{o, i}));
+               Value product = arith::MulFOp::create(fb, fl, xv, wv, fastmath);
+               scf::YieldOp::create(
+                   fb, fl, arith::AddFOp::create(fb, fl, acc[0], product, fastmath)
+                               .getResult());
+             })
+      .getResult(0);
+}
 
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer on the checkpoint's
-/// [out, in] layout, as one dot product per (token, output) in parallel. The
-/// sum may be reassociated (and multiply-adds contracted), so that LLVM
-/// vectorises the dot products over the contiguous rows of x and w.
+/// [out, in] layout (each row read contiguously, as stored). Workgroups are
+/// tiles of kTileTokens x kTileOutputs: a full tile keeps its 16 partial sums
+/// in vector registers, each step loading 4 rows of x and 4 rows of w
+/// (kLanes wide) for 16 FMAs, then reduces them and adds the last in %
+/// kLanes columns. Edge tiles (and decode's single token) compute their
+/// dot products one by one, vectorised by LLVM (the sums are reassociable).
 Value linear(OpBuilder &b, Location loc, Value x, Value w) {
-  int64_t out = cast<RankedTensorType>(w.getType()).getDimSize(0);
-  int64_t in = cast<RankedTensorType>(w.getType()).getDimSize(1);
-  auto fastmath = arith::FastMathFlagsAttr::get(b.getContext(), kDotMath);
+  auto wType = cast<RankedTensorType>(w.getType());
+  int64_t out = wType.getDimSize(0), in = wType.getDimSize(1);
+  int64_t inMain = in - in % kLanes;
+  Type f32 = b.getF32Type();
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
-  auto type = MemRefType::get({ShapedType::kDynamic, out}, b.getF32Type());
-  Value y = memref::AllocOp::create(b, loc, type, ValueRange{tokens});
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value outs = arith::ConstantIndexOp::create(b, loc, out);
-  Value ins = arith::ConstantIndexOp::create(b, loc, in);
-  // Workgroups are (block of kTokenBlock tokens, output row): the weight
-  // row stays in L1 while the block's tokens use it, so a prefill reads the
-  // weights T / kTokenBlock times instead of T times; decode (one token)
-  // keeps one workgroup per output.
-  Value block = arith::ConstantIndexOp::create(b, loc, kTokenBlock);
-  Value blocks = arith::CeilDivUIOp::create(b, loc, tokens, block);
+  Value y = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, out}, f32),
+      ValueRange{tokens});
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  Value zero = index(b, 0), one = index(b, 1);
+  Value tileT = index(b, kTileTokens), tileO = index(b, kTileOutputs);
+  Value tokenTiles = arith::CeilDivUIOp::create(b, loc, tokens, tileT);
+  Value outTiles = index(b, llvm::divideCeil(out, kTileOutputs));
+  Value outs = index(b, out), ins = index(b, in);
   scf::ParallelOp::create(
-      b, loc, ValueRange{zero, zero}, ValueRange{blocks, outs},
+      b, loc, ValueRange{zero, zero}, ValueRange{tokenTiles, outTiles},
       ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-        Value first = arith::MulIOp::create(pb, pl, ivs[0], block);
-        Value last = arith::MinUIOp::create(
-            pb, pl, arith::AddIOp::create(pb, pl, first, block), tokens);
-        Value o = ivs[1];
-        scf::ForOp::create(
-            pb, pl, first, last, one, ValueRange{},
-            [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
-              auto dot = scf::ForOp::create(
-                  tb, tl, zero, ins, one, ValueRange{f32Constant(tb, tl, 0.0)},
-                  [&](OpBuilder &fb, Location fl, Value i, ValueRange acc) {
-                    Value xv =
-                        tensor::ExtractOp::create(fb, fl, x, ValueRange{t, i});
-                    Value wv = toF32(fb, fl,
-                                     tensor::ExtractOp::create(fb, fl, w,
-                                                               ValueRange{o, i}));
-                    Value product = arith::MulFOp::create(fb, fl, xv, wv, fastmath);
-                    Value sum =
-                        arith::AddFOp::create(fb, fl, acc[0], product, fastmath);
-                    scf::YieldOp::create(fb, fl, sum);
+        Value t0 = arith::MulIOp::create(pb, pl, ivs[0], tileT);
+        Value o0 = arith::MulIOp::create(pb, pl, ivs[1], tileO);
+        Value tEnd = arith::MinUIOp::create(
+            pb, pl, arith::AddIOp::create(pb, pl, t0, tileT), tokens);
+        Value oEnd = arith::MinUIOp::create(
+            pb, pl, arith::AddIOp::create(pb, pl, o0, tileO), outs);
+        Value full = arith::AndIOp::create(
+            pb, pl,
+            arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
+                                  arith::SubIOp::create(pb, pl, tEnd, t0), tileT),
+            arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
+                                  arith::SubIOp::create(pb, pl, oEnd, o0), tileO));
+        scf::IfOp::create(
+            pb, pl, full,
+            [&](OpBuilder &fb, Location fl) {
+              // Full tile: 16 vector accumulators over the first inMain
+              // columns.
+              SmallVector<Value> rows, cols;
+              for (int64_t k = 0; k < kTileTokens; ++k)
+                rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, k)));
+              for (int64_t m = 0; m < kTileOutputs; ++m)
+                cols.push_back(arith::AddIOp::create(fb, fl, o0, index(fb, m)));
+              auto vf32 = VectorType::get({kLanes}, f32);
+              auto vw = VectorType::get({kLanes}, wType.getElementType());
+              Value vzero = arith::ConstantOp::create(
+                  fb, fl, vf32, DenseElementsAttr::get(vf32, fb.getF32FloatAttr(0.0)));
+              SmallVector<Value> init(kTileTokens * kTileOutputs, vzero);
+              Value padX = f32Constant(fb, fl, 0.0);
+              Value padW = arith::ConstantOp::create(
+                  fb, fl, wType.getElementType(),
+                  fb.getFloatAttr(wType.getElementType(), 0.0));
+              auto main = scf::ForOp::create(
+                  fb, fl, index(fb, 0), index(fb, inMain), index(fb, kLanes), init,
+                  [&](OpBuilder &lb, Location ll, Value i, ValueRange accs) {
+                    SmallVector<Value> xs, ws;
+                    for (Value t : rows)
+                      xs.push_back(vector::TransferReadOp::create(
+                          lb, ll, vf32, x, ValueRange{t, i}, padX,
+                          ArrayRef<bool>{true}));
+                    for (Value o : cols) {
+                      Value raw = vector::TransferReadOp::create(
+                          lb, ll, vw, w, ValueRange{o, i}, padW,
+                          ArrayRef<bool>{true});
+                      ws.push_back(vw == vf32 ? raw
+                                              : arith::ExtFOp::create(lb, ll, vf32, raw)
+                                                    .getResult());
+                    }
+                    SmallVector<Value> next;
+                    for (int64_t k = 0; k < kTileTokens; ++k)
+                      for (int64_t m = 0; m < kTileOutputs; ++m)
+                        next.push_back(vector::FMAOp::create(
+                            lb, ll, vf32, xs[k], ws[m],
+                            accs[k * kTileOutputs + m]));
+                    scf::YieldOp::create(lb, ll, next);
                   });
-              memref::StoreOp::create(tb, tl, dot.getResult(0), y,
-                                      ValueRange{t, o});
-              scf::YieldOp::create(tb, tl);
+              for (int64_t k = 0; k < kTileTokens; ++k)
+                for (int64_t m = 0; m < kTileOutputs; ++m) {
+                  Value sum = vector::ReductionOp::create(
+                      fb, fl, vector::CombiningKind::ADD,
+                      main.getResult(k * kTileOutputs + m), kDotMath);
+                  sum = scalarDot(fb, fl, x, w, rows[k], cols[m],
+                                  index(fb, inMain), ins, sum);
+                  memref::StoreOp::create(fb, fl, sum, y,
+                                          ValueRange{rows[k], cols[m]});
+                }
+              scf::YieldOp::create(fb, fl);
+            },
+            [&](OpBuilder &eb, Location el) {
+              // Edge tile: one dot product per (token, output).
+              scf::ForOp::create(
+                  eb, el, t0, tEnd, one, ValueRange{},
+                  [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+                    scf::ForOp::create(
+                        tb, tl, o0, oEnd, one, ValueRange{},
+                        [&](OpBuilder &ob, Location ol, Value o, ValueRange) {
+                          Value sum = scalarDot(ob, ol, x, w, t, o, zero, ins,
+                                                f32Constant(ob, ol, 0.0));
+                          memref::StoreOp::create(ob, ol, sum, y, ValueRange{t, o});
+                          scf::YieldOp::create(ob, ol);
+                        });
+                    scf::YieldOp::create(tb, tl);
+                  });
+              scf::YieldOp::create(eb, el);
             });
       });
   return bufferization::ToTensorOp::create(
-             b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, b.getF32Type()),
-             y, /*restrict=*/true, /*writable=*/true)
+             b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, f32), y,
+             /*restrict=*/true, /*writable=*/true)
       .getResult();
 }
 

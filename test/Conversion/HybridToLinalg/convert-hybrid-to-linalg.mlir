@@ -48,27 +48,31 @@ func.func @rms_norm_gated(%x: tensor<?x8xf32>, %z: tensor<?x8xf32>) -> tensor<?x
 // -----
 
 // A linear layer on the checkpoint's [out, in] layout: a parallel loop over
-// (block of 8 tokens, output), one dot product per token of the block (the
-// weight row stays in cache), the row read contiguously and extended to
-// f32, the sum reassociable (so LLVM vectorises it).
+// 4 x 4 register tiles of (tokens, outputs). A full tile reads 4 rows of x
+// and 4 rows of W (extended to f32) 8 columns at a time into 16 vector
+// FMAs, reduces each sum and adds the leftover columns; an edge tile runs
+// one reassociable dot product per (token, output).
 // CHECK-LABEL: func.func @lm_head
 // CHECK-SAME: (%[[X:.*]]: tensor<?x8xf32>)
 // CHECK: %[[W:.*]] = hybrid.weight "lm_head.weight" : tensor<32x8xf16>
-// CHECK: %[[TOKENS:.*]] = tensor.dim %[[X]]
-// CHECK: %[[Y:.*]] = memref.alloc(%[[TOKENS]]) : memref<?x32xf32>
-// CHECK: %[[BLOCK:.*]] = arith.constant 8 : index
-// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %[[BLOCK]]
-// CHECK: scf.parallel (%[[B:.*]], %[[O:.*]]) = {{.*}} to (%[[BLOCKS]], %{{.*}})
-// CHECK: %[[FIRST:.*]] = arith.muli %[[B]], %[[BLOCK]]
-// CHECK: %[[LAST:.*]] = arith.minui %{{.*}}, %[[TOKENS]]
-// CHECK: scf.for %[[T:.*]] = %[[FIRST]] to %[[LAST]]
-// CHECK: %[[SUM:.*]] = scf.for %[[I:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (f32)
-// CHECK: tensor.extract %[[X]][%[[T]], %[[I]]] : tensor<?x8xf32>
-// CHECK: %[[WV:.*]] = tensor.extract %[[W]][%[[O]], %[[I]]] : tensor<32x8xf16>
-// CHECK: arith.extf %[[WV]] : f16 to f32
+// CHECK: %[[Y:.*]] = memref.alloc(%{{.*}}) : memref<?x32xf32>
+// CHECK: scf.parallel
+// CHECK: scf.if
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-4: vector.transfer_read %[[X]]{{.*}} : tensor<?x8xf32>, vector<8xf32>
+// CHECK: vector.transfer_read %[[W]]{{.*}} : tensor<32x8xf16>, vector<8xf16>
+// CHECK: arith.extf %{{.*}} : vector<8xf16> to vector<8xf32>
+// CHECK-COUNT-16: vector.fma
+// CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc,contract> : vector<8xf32> into f32
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract> : f32
+// CHECK: memref.store %{{.*}}, %[[Y]]
+// CHECK: } else {
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: tensor.extract %[[X]]
+// CHECK: tensor.extract %[[W]]
 // CHECK: arith.mulf {{.*}} fastmath<reassoc,contract> : f32
-// CHECK: arith.addf %[[ACC]], {{.*}} fastmath<reassoc,contract> : f32
-// CHECK: memref.store %[[SUM]], %[[Y]][%[[T]], %[[O]]]
+// CHECK: memref.store %{{.*}}, %[[Y]]
 // CHECK: bufferization.to_tensor %[[Y]] restrict writable
 func.func @lm_head(%x: tensor<?x8xf32>) -> tensor<?x32xf32> {
   %w = hybrid.weight "lm_head.weight" : tensor<32x8xf16>
