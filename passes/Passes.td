@@ -41,7 +41,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     that scores (softmax or sigmoid), adds the selection bias, applies the
     group limit, picks the top-k, renormalises and scales exactly as
     transformers does, and computes only the selected experts; the shared
-    expert (and its sigmoid gate) goes through the dense SwiGLU path.
+    expert (and its sigmoid gate) goes through the dense SwiGLU path. The
+    chosen (token, slot) pairs are grouped by expert (a counting sort), so
+    that the expert kernels run per (row, expert) over that expert's tokens,
+    reading each expert row once per call; a last kernel combines the
+    weighted expert outputs per (token, column).
 
     `hybrid.gated_delta_net`: `!hybrid.conv_state` and
     `!hybrid.recurrent_state` become buffers of their shapes; a per-token
@@ -56,8 +60,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
 
     Loop nests whose iterations are independent are `scf.parallel`: KV
     stores and attention per (token, head), MoE routing per token, expert
-    activations per (token, slot, row), their down projections per (token,
-    column), the Gated DeltaNet conv per channel and its recurrence per value
+    activations per (row, expert), their down projections per (column,
+    expert), the weighted sum per (token, column), the Gated DeltaNet conv per channel and its recurrence per value
     head, the Mamba conv and scan per channel (each sequential over tokens
     inside). Their scratch buffers are static allocas used by one loop only,
     so that hybrid-form-dispatches gives every kernel call its own.

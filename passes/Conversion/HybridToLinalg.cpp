@@ -915,28 +915,107 @@ struct MoELowering : OpConversionPattern<MoEOp> {
       });
     });
 
-    // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]), e = chosen.
-    loops.parallel({tokens, index(topK), index(inter)}, [&](ValueRange ivs) {
-      Value t = ivs[0], j = ivs[1], i = ivs[2];
-      Value e = memref::LoadOp::create(b, chosenAll, ValueRange{t, j});
-      // Dot products over contiguous rows, reassociable as in `linear`.
-      auto dot = [&](Value weight) {
-        return forLoop(zero, index(hidden), {f32c(0.0)},
-                       [&](Value h, ValueRange acc) {
-          Value xv = tensor::ExtractOp::create(b, x, ValueRange{t, h});
-          Value wv = toF32(b, loc, tensor::ExtractOp::create(
-                                       b, weight, ValueRange{e, i, h}));
-          return SmallVector<Value>{arith::AddFOp::create(
-              b, acc[0], arith::MulFOp::create(b, xv, wv, kDotMath), kDotMath)};
-        }).getResult(0);
+    // Group the (token, slot) pairs by expert (a counting sort, one
+    // workgroup): entries offsets[e] .. offsets[e + 1] - 1 are expert e's, so
+    // the kernels below read each expert row once per workgroup and apply it
+    // to all of that expert's tokens while it is in cache.
+    Type indexType = b.getIndexType();
+    Value offsets = memref::AllocOp::create(
+        b, MemRefType::get({experts + 1}, indexType));
+    Value pairs = arith::MulIOp::create(b, tokens, index(topK));
+    auto entryType = MemRefType::get({ShapedType::kDynamic}, indexType);
+    Value entryToken = memref::AllocOp::create(b, entryType, ValueRange{pairs});
+    Value entrySlot = memref::AllocOp::create(b, entryType, ValueRange{pairs});
+    loops.parallel({index(1)}, [&](ValueRange) {
+      Value cursor = loops.scratch(experts, indexType);
+      linalg::FillOp::create(b, zero, cursor);
+      auto eachChoice = [&](function_ref<void(Value, Value, Value)> body) {
+        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+          forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
+            body(t, j, memref::LoadOp::create(b, chosenAll, ValueRange{t, j}));
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
       };
-      Value g = dot(adaptor.getExpertsGate());
-      Value u = dot(adaptor.getExpertsUp());
-      memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
-                              activations, ValueRange{t, j, i});
+      Value one = index(1);
+      eachChoice([&](Value, Value, Value e) {
+        memref::StoreOp::create(
+            b, arith::AddIOp::create(b, memref::LoadOp::create(b, cursor, e), one),
+            cursor, e);
+      });
+      // offsets = exclusive prefix sums; cursor = where each expert's next
+      // entry goes.
+      memref::StoreOp::create(b, zero, offsets, zero);
+      forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange acc) {
+        Value count = memref::LoadOp::create(b, cursor, e);
+        memref::StoreOp::create(b, acc[0], cursor, e);
+        Value next = arith::AddIOp::create(b, acc[0], count);
+        memref::StoreOp::create(b, next, offsets,
+                                ValueRange{arith::AddIOp::create(b, e, one)});
+        return SmallVector<Value>{next};
+      });
+      eachChoice([&](Value t, Value j, Value e) {
+        Value at = memref::LoadOp::create(b, cursor, e);
+        memref::StoreOp::create(b, t, entryToken, at);
+        memref::StoreOp::create(b, j, entrySlot, at);
+        memref::StoreOp::create(b, arith::AddIOp::create(b, at, one), cursor, e);
+      });
+    });
+    // For each entry of expert e: body(token, slot).
+    auto eachEntry = [&](Value e, function_ref<void(Value, Value)> body) {
+      Value begin = memref::LoadOp::create(b, offsets, e);
+      Value end = memref::LoadOp::create(
+          b, offsets, ValueRange{arith::AddIOp::create(b, e, index(1))});
+      forLoop(begin, end, {}, [&](Value p, ValueRange) {
+        body(memref::LoadOp::create(b, entryToken, p),
+             memref::LoadOp::create(b, entrySlot, p));
+        return SmallVector<Value>{};
+      });
+    };
+    // Dot products over contiguous rows, reassociable as in `linear`.
+    auto dot = [&](Value weight, ValueRange row, Value vector,
+                   ValueRange prefix, int64_t n) {
+      return forLoop(zero, index(n), {f32c(0.0)}, [&](Value h, ValueRange acc) {
+        SmallVector<Value> at(row), vat(prefix);
+        at.push_back(h);
+        vat.push_back(h);
+        Value xv = isa<MemRefType>(vector.getType())
+                       ? memref::LoadOp::create(b, vector, vat).getResult()
+                       : tensor::ExtractOp::create(b, vector, vat).getResult();
+        Value wv = toF32(b, loc, tensor::ExtractOp::create(b, weight, at));
+        return SmallVector<Value>{arith::AddFOp::create(
+            b, acc[0], arith::MulFOp::create(b, xv, wv, kDotMath), kDotMath)};
+      }).getResult(0);
+    };
+
+    // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]) for the
+    // entries (t, j) of expert e, per (i, e).
+    // Rows outermost: the executor's contiguous ranges then split every
+    // expert's rows between threads, however unevenly tokens are routed.
+    loops.parallel({index(inter), index(experts)}, [&](ValueRange ivs) {
+      Value i = ivs[0], e = ivs[1];
+      eachEntry(e, [&](Value t, Value j) {
+        Value g = dot(adaptor.getExpertsGate(), {e, i}, x, {t}, hidden);
+        Value u = dot(adaptor.getExpertsUp(), {e, i}, x, {t}, hidden);
+        memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
+                                activations, ValueRange{t, j, i});
+      });
     });
 
-    // out[t, h] = (gated) shared expert + sum_j w_j (down_e[h] . act[t, j]).
+    // expertOut[t, j, h] = down_e[h] . act[t, j], per (h, e).
+    Value expertOut = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, topK, hidden}, f32),
+        ValueRange{tokens});
+    loops.parallel({index(hidden), index(experts)}, [&](ValueRange ivs) {
+      Value h = ivs[0], e = ivs[1];
+      eachEntry(e, [&](Value t, Value j) {
+        Value y = dot(adaptor.getExpertsDown(), {e, h}, activations, {t, j}, inter);
+        memref::StoreOp::create(b, y, expertOut, ValueRange{t, j, h});
+      });
+    });
+
+    // out[t, h] = (gated) shared expert + sum_j w_j expertOut[t, j, h].
     loops.parallel({tokens, index(hidden)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value init = shared ? tensor::ExtractOp::create(b, shared, ValueRange{t, h})
@@ -949,17 +1028,8 @@ struct MoELowering : OpConversionPattern<MoEOp> {
                                               ValueRange{t, zero})));
       Value total = forLoop(zero, index(topK), {init}, [&](Value j,
                                                           ValueRange acc) {
-        Value e = memref::LoadOp::create(b, chosenAll, ValueRange{t, j});
         Value w = memref::LoadOp::create(b, weightsAll, ValueRange{t, j});
-        Value y = forLoop(zero, index(inter), {f32c(0.0)}, [&](Value i,
-                                                              ValueRange a) {
-          Value wv = toF32(b, loc, tensor::ExtractOp::create(
-                                       b, adaptor.getExpertsDown(),
-                                       ValueRange{e, h, i}));
-          Value av = memref::LoadOp::create(b, activations, ValueRange{t, j, i});
-          return SmallVector<Value>{arith::AddFOp::create(
-              b, a[0], arith::MulFOp::create(b, av, wv, kDotMath), kDotMath)};
-        }).getResult(0);
+        Value y = memref::LoadOp::create(b, expertOut, ValueRange{t, j, h});
         return SmallVector<Value>{
             arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, w, y))};
       }).getResult(0);
