@@ -1,0 +1,41 @@
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg | FileCheck %s
+
+// hybrid.moe becomes parallel loop nests that compute only the chosen
+// experts: routing per token (top-k into [T, k] buffers), a one-iteration
+// counting sort grouping the (token, slot) pairs by expert (offsets[E + 1],
+// entries[T * k]), the SwiGLU activations per (row, expert) and the down
+// projections per (column, expert) over each expert's entries, and the
+// weighted sum per (token, column).
+
+// CHECK-LABEL: func.func @moe
+// CHECK: %[[CHOSEN:.*]] = memref.alloc(%{{.*}}) : memref<?x2xindex>
+// CHECK: %[[WEIGHTS:.*]] = memref.alloc(%{{.*}}) : memref<?x2xf32>
+// CHECK: %[[ACT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x32xf32>
+// CHECK: scf.parallel (%[[T:.*]]) =
+// CHECK: memref.store %{{.*}}, %[[CHOSEN]][%[[T]], %{{.*}}] : memref<?x2xindex>
+// CHECK: %[[OFFSETS:.*]] = memref.alloc() : memref<9xindex>
+// CHECK: %[[TOKEN:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
+// CHECK: %[[SLOT:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c1
+// CHECK: memref.store %{{.*}}, %[[OFFSETS]]
+// CHECK: memref.store %{{.*}}, %[[TOKEN]]
+// CHECK: scf.parallel (%[[I:.*]], %[[E:.*]]) = {{.*}} to (%c32{{.*}}, %c8
+// CHECK: memref.load %[[OFFSETS]][%[[E]]]
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[ACT]]
+// CHECK: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} to (%c64{{.*}}, %c8
+// CHECK: memref.load %[[ACT]]
+// CHECK: memref.store %{{.*}}, %[[EXPERT_OUT]]
+// CHECK: scf.parallel
+// CHECK: memref.load %[[WEIGHTS]]
+// CHECK: memref.load %[[EXPERT_OUT]]
+// CHECK-NOT: hybrid.moe
+func.func @moe(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %r = hybrid.weight "r" : tensor<8x64xbf16>
+  %g = hybrid.weight "g.{e}" experts(8) : tensor<8x32x64xbf16>
+  %u = hybrid.weight "u.{e}" experts(8) : tensor<8x32x64xbf16>
+  %d = hybrid.weight "d.{e}" experts(8) : tensor<8x64x32xbf16>
+  %y = hybrid.moe softmax %x router(%r) experts_gate(%g) experts_up(%u) experts_down(%d) {num_experts = 8 : i64, top_k = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 1.0 : f64, n_group = 1 : i64, topk_group = 1 : i64} : (tensor<?x64xf32>, tensor<8x64xbf16>, tensor<8x32x64xbf16>, tensor<8x32x64xbf16>, tensor<8x64x32xbf16>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
