@@ -56,6 +56,14 @@ int64_t elementBytes(fa::ElementType type) {
   return 0;
 }
 
+/// Bytes of a (state) argument: its element size times its static shape.
+uint64_t argumentBytes(const fa::Argument *arg) {
+  uint64_t bytes = elementBytes(arg->element_type());
+  for (int64_t d : *arg->shape())
+    bytes *= d;
+  return bytes;
+}
+
 /// A buffer aligned for vector loads, zero-initialised.
 struct AlignedBuffer {
   void *data = nullptr;
@@ -545,8 +553,8 @@ void hybrid_artifact_free(hybrid_artifact *artifact) { delete artifact; }
 
 hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
                                            int32_t threads) {
-  if (threads < 0)
-    return fail("threads must be >= 0 (0: every core), got " +
+  if (threads < 0 || threads > 1024)
+    return fail("threads must be from 0 (every core) to 1024, got " +
                 std::to_string(threads));
   return installExecutor(*artifact, threads);
 }
@@ -657,9 +665,7 @@ hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
     for (const fa::Argument *arg : *artifact->root->arguments()) {
       if (arg->kind() != fa::ArgumentKind::State)
         continue;
-      int64_t bytes = elementBytes(arg->element_type());
-      for (int64_t d : *arg->shape())
-        bytes *= d;
+      uint64_t bytes = argumentBytes(arg);
       group.states.emplace_back(static_cast<size_t>(bytes));
       if (!group.states.back().data)
         return fail("cannot allocate " + std::to_string(bytes) +
@@ -950,6 +956,14 @@ hybrid_status *hybrid_snapshot_load(const hybrid_artifact *artifact,
       copy->rows < 0 || copy->rows > config->max_seq_len() ||
       logitCount != static_cast<uint64_t>(copy->rows * config->vocab_size()))
     return fail(name + ": corrupted snapshot (position or logits)");
+  // Nothing is allocated beyond what the file holds.
+  long here = std::ftell(file);
+  if (here < 0 || std::fseek(file, 0, SEEK_END) != 0)
+    return fail(name + ": cannot read");
+  uint64_t left = static_cast<uint64_t>(std::ftell(file) - here);
+  std::fseek(file, here, SEEK_SET);
+  if (logitCount > left / sizeof(float))
+    return fail(name + ": truncated snapshot");
   copy->logits.resize(logitCount);
   uint32_t count = 0;
   if (!get(copy->logits.data(), logitCount * sizeof(float)) || !get(&count, 4))
@@ -960,10 +974,7 @@ hybrid_status *hybrid_snapshot_load(const hybrid_artifact *artifact,
   for (const fa::Argument *arg : *artifact->root->arguments()) {
     if (arg->kind() != fa::ArgumentKind::State)
       continue;
-    uint64_t bytes = elementBytes(arg->element_type());
-    for (int64_t d : *arg->shape())
-      bytes *= d;
-    expected.push_back(bytes / batch);
+    expected.push_back(argumentBytes(arg) / batch);
   }
   if (count != expected.size())
     return fail(name + ": corrupted snapshot (state count)");

@@ -165,18 +165,16 @@ int main(int argc, char **argv) {
         return usage("--threads needs an integer from 1 to 1024");
     } else if (arg == "--profile") {
       profile = true;
-    } else if (arg == "--profile-trace") {
-      if (!value(traceOut))
-        return usage("--profile-trace needs a file name");
-    } else if (arg == "--load-state") {
-      if (!value(loadState))
-        return usage("--load-state needs a file name");
-    } else if (arg == "--save-state") {
-      if (!value(saveState))
-        return usage("--save-state needs a file name");
-    } else if (arg == "--weights-dir") {
-      if (!value(weightsDir))
-        return usage("--weights-dir needs a folder");
+    } else if (arg == "--profile-trace" || arg == "--load-state" ||
+               arg == "--save-state" || arg == "--weights-dir") {
+      // Options that take a path.
+      std::string &path = arg == "--profile-trace" ? traceOut
+                          : arg == "--load-state"  ? loadState
+                          : arg == "--save-state"  ? saveState
+                                                   : weightsDir;
+      if (!value(path))
+        return usage(arg + (arg == "--weights-dir" ? " needs a folder"
+                                                   : " needs a file name"));
     } else if (arg == "--json") {
       json = true;
     } else if (!arg.empty() && arg[0] == '-') {

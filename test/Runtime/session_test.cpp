@@ -242,6 +242,12 @@ int main(int argc, char **argv) {
   s = hybrid_session_create(artifact, 0, &fresh);
   check(s != nullptr, "a session of zero sequences fails");
   hybrid_status_free(s);
+  s = hybrid_artifact_set_threads(artifact, 5000);
+  check(s != nullptr, "5000 threads are refused");
+  hybrid_status_free(s);
+  s = hybrid_artifact_set_threads(artifact, -1);
+  check(s != nullptr, "negative threads are refused");
+  hybrid_status_free(s);
   s = hybrid_artifact_open_memory(bytes.data(), 16, &inMemory);
   check(s != nullptr, "a truncated in-memory artifact fails");
   hybrid_status_free(s);
