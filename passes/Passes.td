@@ -92,6 +92,41 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
   ];
 }
 
+def TileScansPass : Pass<"hybrid-tile-scans", "::mlir::ModuleOp"> {
+  let summary = "Run the recurrent mixers' prefill in chunks";
+  let description = [{
+    Sets `chunk_size` on every `hybrid.gated_delta_net` and `hybrid.mamba`
+    whose calls may carry several tokens (a token count other than a
+    static 1) and that has none yet. Their lowering then runs a call of
+    several tokens of one sequence in chunked form; single tokens (decode)
+    and calls that mix sequences (batched decode) keep the step-by-step
+    recurrence, chosen at run time.
+
+    Gated DeltaNet (models.md 1.5.2): per value head and chunk of C tokens,
+    the cumulative log decays G, the strictly lower `beta_r (k_r . k_s)
+    exp(G_r - G_s)` and `(q_r . k_s) exp(G_r - G_s)` matrices, the UT
+    transform solved by forward substitution into U = T (beta V) and
+    W = T (beta exp(G) K), then `V' = U - W S`, `O = (Q exp(G)) S + P V'`
+    and `S = exp(G_C) S + (K exp(G_C - G))^T V'`: every O(C d^2) step is a
+    product with the state, and the state is read 3 times per chunk
+    instead of 3 times per token.
+
+    Mamba-1: per channel and block of C tokens, the step sizes, decays
+    `exp(dt A)` and inputs `dt B x` of the whole block are computed first
+    (independent, vectorisable), then only `h = decay h + input` and
+    `y = C . h` run in sequence.
+
+    The results equal the token-by-token form up to float rounding; a
+    ragged last chunk and a state carried in from an earlier call are
+    handled.
+  }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", "64",
+           "Tokens per chunk (models.md uses 64 for Gated DeltaNet)">,
+  ];
+  let dependentDialects = ["::hybrid::HybridDialect"];
+}
+
 def WeightsToArgumentsPass : Pass<"hybrid-weights-to-arguments", "::mlir::ModuleOp"> {
   let summary = "Turn hybrid.weight values into function arguments";
   let description = [{

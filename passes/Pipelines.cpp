@@ -21,6 +21,8 @@ struct Step {
 constexpr Step kHybridSteps[] = {
     {"canonicalize", "fold what the import left foldable, drop unused weights"},
     {"cse", "merge identical weight references (a tied embedding and head)"},
+    {"hybrid-tile-scans{chunk-size=%chunk}",
+     "Gated DeltaNet and Mamba prefill in chunks (skipped for 0)"},
 };
 
 // Layer ops to linalg on tensors plus loop nests on state buffers.
@@ -67,8 +69,11 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
                      const hybrid::PipelineOptions &options) {
   for (const Step &step : steps) {
     std::string text = step.pipeline;
+    if (options.scanChunkSize == 0 && text.find("%chunk") != std::string::npos)
+      continue;
     for (auto [key, value] : {std::pair<const char *, int64_t>{"%seq", options.maxSeqLen},
-                              {"%batch", options.maxBatch}})
+                              {"%batch", options.maxBatch},
+                              {"%chunk", options.scanChunkSize}})
       if (size_t at = text.find(key); at != std::string::npos)
         text.replace(at, std::strlen(key), std::to_string(value));
     if (failed(parsePassPipeline(text, pm, llvm::errs())))

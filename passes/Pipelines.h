@@ -19,6 +19,11 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("Sequences one call can advance (batched state buffers "
                      "above 1)"),
       llvm::cl::init(1)};
+  Option<int64_t> scanChunkSize{
+      *this, "scan-chunk-size",
+      llvm::cl::desc("Tokens per chunk of the recurrent mixers' prefill "
+                     "(hybrid-tile-scans); 0 keeps them token by token"),
+      llvm::cl::init(64)};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.

@@ -73,7 +73,8 @@ cl::opt<EmitLevel> emit(
     "emit", cl::desc("Print the IR of a compilation stage"),
     cl::values(
         clEnumValN(EmitLevel::Hybrid, "hybrid",
-                   "layer-level hybrid dialect, as imported"),
+                   "layer-level hybrid dialect, after the layer passes "
+                   "(hybrid-tile-scans)"),
         clEnumValN(EmitLevel::Linalg, "linalg",
                    "linalg on tensors and loop nests on state buffers; "
                    "weights are function arguments"),
@@ -85,6 +86,12 @@ cl::opt<int64_t> maxBatch(
     cl::desc("Sequences one decode call advances together (default 1): the "
              "per-sequence state buffers get a slot per sequence"),
     cl::init(1), cl::cat(category));
+
+cl::opt<int64_t> scanChunkSize(
+    "scan-chunk-size",
+    cl::desc("Tokens per chunk of the Gated DeltaNet and Mamba prefill scans "
+             "(hybrid-tile-scans; default 64, 0 runs them token by token)"),
+    cl::init(64), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(
     "max-seq-len",
@@ -176,6 +183,9 @@ int hybridc::runHybridc(int argc, char **argv) {
   constexpr int64_t kMaxSeqLenLimit = int64_t(1) << 24;
   if (maxBatch < 1 || maxBatch > 1024)
     return fail("--max-batch: must be from 1 to 1024, got " + Twine(maxBatch));
+  if (scanChunkSize < 0 || scanChunkSize > 4096)
+    return fail("--scan-chunk-size: must be from 0 to 4096, got " +
+                Twine(scanChunkSize));
   if (maxSeqLen > kMaxSeqLenLimit)
     return fail("--max-seq-len: must be at most " + Twine(kMaxSeqLenLimit) +
                 ", got " + Twine(maxSeqLen));
@@ -207,6 +217,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   hybrid::PipelineOptions options;
   options.maxSeqLen = maxSeqLen;
   options.maxBatch = maxBatch;
+  options.scanChunkSize = scanChunkSize;
   hybrid::Stage stage = emit == EmitLevel::LLVM     ? hybrid::Stage::LLVM
                         : emit == EmitLevel::Linalg ? hybrid::Stage::Linalg
                         : wantArtifact              ? hybrid::Stage::Linalg

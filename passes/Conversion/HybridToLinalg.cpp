@@ -432,6 +432,44 @@ struct LoopNest {
           body(ivs);
         });
   }
+  /// if (condition) then() else otherwise(), without results.
+  void ifElse(Value condition, function_ref<void()> then,
+              function_ref<void()> otherwise) {
+    auto op = scf::IfOp::create(b, condition, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(op.thenBlock()->getTerminator());
+    then();
+    b.setInsertionPoint(op.elseBlock()->getTerminator());
+    otherwise();
+  }
+  /// Whether a call's `tokens` are several tokens of one sequence (all of
+  /// the same batch slot when `slots` is given): the calls the chunked forms
+  /// of the scans run for.
+  Value severalOfOneSequence(Value tokens, Value slots) {
+    Value several =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
+    if (!slots)
+      return several;
+    Value init = arith::ConstantOp::create(b, b.getBoolAttr(true));
+    Value same = forLoop(index(1), tokens, {init}, [&](Value t, ValueRange a) {
+      Value eq = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::eq, tensor::ExtractOp::create(b, slots, t),
+          tensor::ExtractOp::create(b, slots, index(0)));
+      return SmallVector<Value>{arith::AndIOp::create(b, a[0], eq)};
+    }).getResult(0);
+    return arith::AndIOp::create(b, several, same);
+  }
+  /// sum_{i < n} a[aBase + i] * b[bBase + i] over 1-D buffers, reassociable
+  /// so that LLVM vectorises it.
+  Value dot(Value a, Value aBase, Value bm, Value bBase, int64_t n) {
+    auto fastmath = arith::FastMathFlagsAttr::get(b.getContext(), kDotMath);
+    return forLoop(index(0), index(n), {f32(0.0)}, [&](Value i, ValueRange acc) {
+      Value x = memref::LoadOp::create(b, a, ValueRange{arith::AddIOp::create(b, aBase, i)});
+      Value y = memref::LoadOp::create(b, bm, ValueRange{arith::AddIOp::create(b, bBase, i)});
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, acc[0], arith::MulFOp::create(b, x, y, fastmath), fastmath)};
+    }).getResult(0);
+  }
   /// for iv in [lb, ub) carrying `init`; `body` returns the next values.
   scf::ForOp forLoop(Value lb, Value ub, ValueRange init, Body body) {
     return scf::ForOp::create(
@@ -1163,18 +1201,23 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
       });
     });
 
-    // 2. Per value head (in parallel), token by token: the gated delta rule
-    // from the recurrent state, then the gated norm.
+    // Calls of several tokens of one sequence run the chunked form when
+    // hybrid-tile-scans asked for it; decode (and batched decode, which
+    // mixes sequences) the step-by-step recurrence.
+    std::optional<int64_t> chunk = op.getChunkSize();
+    Value chunked = chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
+
+    // 2. Per value head (in parallel): the gated delta rule from the
+    // recurrent state, then the gated norm.
     loops.parallel({index(hv)}, [&](ValueRange ivs) {
       Value h = ivs[0];
-      Value qBuf = loops.scratch(dk, f32);
-      Value kBuf = loops.scratch(dk, f32);
-      Value oBuf = loops.scratch(dv, f32);
-      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-        Value kh = arith::DivUIOp::create(b, h, index(ratio));
-        Value group = arith::DivUIOp::create(b, h, index(ratio));
-        Value within = arith::RemUIOp::create(b, h, index(ratio));
-        // beta = sigmoid(b); g = -exp(A_log) * softplus(a + dt_bias).
+      Value kh = arith::DivUIOp::create(b, h, index(ratio));
+      Value group = kh;
+      Value within = arith::RemUIOp::create(b, h, index(ratio));
+
+      // beta = sigmoid(b) and the log decay g = -exp(A_log) * softplus(a +
+      // dt_bias) of token t.
+      auto gates = [&](Value t) -> std::pair<Value, Value> {
         Value bCol = add(mul(group, 2 * ratio), within);
         Value aCol = add(bCol, index(ratio));
         Value bv = tensor::ExtractOp::create(b, ba, ValueRange{t, bCol});
@@ -1187,52 +1230,34 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
         Value softplus = arith::SelectOp::create(
             b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, av, f32c(20.0)),
             av, math::Log1pOp::create(b, math::ExpOp::create(b, av)));
-        Value decay = math::ExpOp::create(
-            b, fmul(arith::NegFOp::create(
-                        b, math::ExpOp::create(
-                               b, weightAt(adaptor.getALog(), ValueRange{h}))),
-                    softplus));
-
-        // q, k of k-head kh, L2-normalised (eps inside the sqrt); q / sqrt(dk).
-        auto loadNormalized = [&](Value buf, int64_t offset, Value extra) {
-          Value sum = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-            Value v = load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
-            store(v, buf, ValueRange{i});
-            return SmallVector<Value>{fadd(a[0], fmul(v, v))};
-          }).getResult(0);
-          Value inv = fmul(math::RsqrtOp::create(b, fadd(sum, f32c(1e-6))), extra);
-          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-            store(fmul(load(buf, ValueRange{i}), inv), buf, ValueRange{i});
-            return SmallVector<Value>{};
-          });
-        };
-        loadNormalized(qBuf, 0, f32c(1.0 / std::sqrt(static_cast<double>(dk))));
-        loadNormalized(kBuf, hk * dk, f32c(1.0));
-
-        // S = decay * S; u = beta (v - S^T k); S += k u^T; o = S^T q.
-        forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-          Value memory = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i,
-                                                                ValueRange a) {
-            Value decayed =
-                fmul(load(state, stateAt(b, slots, t, {h, i, j})), decay);
-            store(decayed, state, stateAt(b, slots, t, {h, i, j}));
-            return SmallVector<Value>{fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
-          }).getResult(0);
-          Value v = load(mixed, ValueRange{t, add(add(index(2 * hk * dk), mul(h, dv)), j)});
-          Value u = fmul(beta, fsub(v, memory));
-          Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-            Value updated = fadd(load(state, stateAt(b, slots, t, {h, i, j})),
-                                 fmul(load(kBuf, ValueRange{i}), u));
-            store(updated, state, stateAt(b, slots, t, {h, i, j}));
-            return SmallVector<Value>{fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
-          }).getResult(0);
-          store(o, oBuf, ValueRange{j});
+        Value g = fmul(arith::NegFOp::create(
+                           b, math::ExpOp::create(
+                                  b, weightAt(adaptor.getALog(), ValueRange{h}))),
+                       softplus);
+        return {beta, g};
+      };
+      // q or k of token t for k-head kh into buf[base ..], L2-normalised
+      // (eps inside the sqrt) and scaled by `extra`.
+      auto loadNormalized = [&](Value buf, Value base, Value t, int64_t offset,
+                                Value extra) {
+        Value sum = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+          Value v = load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
+          store(v, buf, ValueRange{add(base, i)});
+          return SmallVector<Value>{fadd(a[0], fmul(v, v))};
+        }).getResult(0);
+        Value inv = fmul(math::RsqrtOp::create(b, fadd(sum, f32c(1e-6))), extra);
+        forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+          Value at = add(base, i);
+          store(fmul(load(buf, ValueRange{at}), inv), buf, ValueRange{at});
           return SmallVector<Value>{};
         });
-
-        // Gated RMSNorm per head: w * r(o) * silu(z).
+      };
+      Value qScale = f32c(1.0 / std::sqrt(static_cast<double>(dk)));
+      Value vOffset = add(index(2 * hk * dk), mul(h, dv));
+      // Gated RMSNorm of token t's head output oBuf[base ..]: w * r(o) * silu(z).
+      auto gatedNorm = [&](Value oBuf, Value base, Value t) {
         Value sum = forLoop(zero, index(dv), {f32c(0.0)}, [&](Value j, ValueRange a) {
-          Value o = load(oBuf, ValueRange{j});
+          Value o = load(oBuf, ValueRange{add(base, j)});
           return SmallVector<Value>{fadd(a[0], fmul(o, o))};
         }).getResult(0);
         Value inv = math::RsqrtOp::create(
@@ -1241,14 +1266,211 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
                           mul(within, dv));
         forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
           Value z = tensor::ExtractOp::create(b, qkvz, ValueRange{t, add(zBase, j)});
-          Value y = fmul(fmul(fmul(load(oBuf, ValueRange{j}), inv),
+          Value y = fmul(fmul(fmul(load(oBuf, ValueRange{add(base, j)}), inv),
                               weightAt(adaptor.getNorm(), ValueRange{j})),
                          silu(b, loc, z));
           store(y, out, ValueRange{t, add(mul(h, dv), j)});
           return SmallVector<Value>{};
         });
-        return SmallVector<Value>{};
-      });
+      };
+
+      // Token by token: S = exp(g) S; u = beta (v - S^T k); S += k u^T;
+      // o = S^T q.
+      Value qBuf = loops.scratch(dk, f32);
+      Value kBuf = loops.scratch(dk, f32);
+      Value oBuf = loops.scratch(dv, f32);
+      auto recurrent = [&]() {
+        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+          auto [beta, g] = gates(t);
+          Value decay = math::ExpOp::create(b, g);
+          loadNormalized(qBuf, zero, t, 0, qScale);
+          loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
+          forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+            Value memory = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i,
+                                                                  ValueRange a) {
+              Value decayed =
+                  fmul(load(state, stateAt(b, slots, t, {h, i, j})), decay);
+              store(decayed, state, stateAt(b, slots, t, {h, i, j}));
+              return SmallVector<Value>{fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
+            }).getResult(0);
+            Value v = load(mixed, ValueRange{t, add(vOffset, j)});
+            Value u = fmul(beta, fsub(v, memory));
+            Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+              Value updated = fadd(load(state, stateAt(b, slots, t, {h, i, j})),
+                                   fmul(load(kBuf, ValueRange{i}), u));
+              store(updated, state, stateAt(b, slots, t, {h, i, j}));
+              return SmallVector<Value>{fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
+            }).getResult(0);
+            store(o, oBuf, ValueRange{j});
+            return SmallVector<Value>{};
+          });
+          gatedNorm(oBuf, zero, t);
+          return SmallVector<Value>{};
+        });
+      };
+      if (!chunk) {
+        recurrent();
+        return;
+      }
+
+      // Chunked form (models.md 1.5.2), chunks of C tokens in sequence; rows
+      // r, s index tokens inside a chunk. Buffers are row-major [C, d].
+      int64_t c = *chunk;
+      Value qc = loops.scratch(c * dk, f32), kc = loops.scratch(c * dk, f32);
+      Value vc = loops.scratch(c * dv, f32), uc = loops.scratch(c * dv, f32);
+      Value wc = loops.scratch(c * dk, f32), oc = loops.scratch(c * dv, f32);
+      Value lower = loops.scratch(c * c, f32); // beta_r (k_r . k_s) Gamma[r, s]
+      Value scores = loops.scratch(c * c, f32); // (q_r . k_s) Gamma[r, s]
+      Value cumulative = loops.scratch(c, f32), betas = loops.scratch(c, f32);
+      Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
+      auto chunkedRule = [&]() {
+        Value slot = slots ? arith::IndexCastOp::create(
+                                 b, b.getIndexType(),
+                                 tensor::ExtractOp::create(b, slots, zero))
+                                 .getResult()
+                           : Value();
+        auto stateIndex = [&](Value i, Value j) -> SmallVector<Value> {
+          if (slot)
+            return {slot, h, i, j};
+          return {h, i, j};
+        };
+        auto row = [&](Value r, int64_t width) { return mul(r, width); };
+        // dst[dBase + j] op= coef * src[sBase + j] for j < n: the axpy every
+        // O(C d^2) step is made of, contiguous in j.
+        auto axpy = [&](Value dst, Value dBase, Value coef, Value src,
+                        Value sBase, int64_t n, bool fromState) {
+          forLoop(zero, index(n), {}, [&](Value j, ValueRange) {
+            Value x = fromState ? load(state, stateIndex(sBase, j))
+                                : load(src, ValueRange{add(sBase, j)});
+            Value at = add(dBase, j);
+            store(fadd(load(dst, ValueRange{at}), fmul(coef, x)), dst,
+                  ValueRange{at});
+            return SmallVector<Value>{};
+          });
+        };
+        Value chunks = arith::CeilDivUIOp::create(b, tokens, index(c));
+        forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
+          Value first = mul(chunkIndex, c);
+          Value rows = arith::MinUIOp::create(
+              b, index(c), arith::SubIOp::create(b, tokens, first));
+          // Gates, normalised q and k, v and G_r = sum_{s <= r} g_s.
+          forLoop(zero, rows, {f32c(0.0)}, [&](Value r, ValueRange acc) {
+            Value t = add(first, r);
+            auto [beta, g] = gates(t);
+            Value cum = fadd(acc[0], g);
+            store(cum, cumulative, ValueRange{r});
+            store(beta, betas, ValueRange{r});
+            loadNormalized(qc, row(r, dk), t, 0, qScale);
+            loadNormalized(kc, row(r, dk), t, hk * dk, f32c(1.0));
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              store(load(mixed, ValueRange{t, add(vOffset, j)}), vc,
+                    ValueRange{add(row(r, dv), j)});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{cum};
+          });
+          // Gamma[r, s] = exp(G_r - G_s) for s <= r.
+          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+            Value gr = load(cumulative, ValueRange{r});
+            Value br = load(betas, ValueRange{r});
+            forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
+              Value gamma = math::ExpOp::create(
+                  b, fsub(gr, load(cumulative, ValueRange{s})));
+              Value at = add(row(r, c), s);
+              store(fmul(loops.dot(qc, row(r, dk), kc, row(s, dk), dk), gamma),
+                    scores, ValueRange{at});
+              store(fmul(fmul(br, loops.dot(kc, row(r, dk), kc, row(s, dk), dk)),
+                         gamma),
+                    lower, ValueRange{at});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          // UT transform by forward substitution: (I + L) U = beta V and
+          // (I + L) W = beta exp(G) K, row by row.
+          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+            Value br = load(betas, ValueRange{r});
+            Value bg = fmul(br, math::ExpOp::create(b, load(cumulative, ValueRange{r})));
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              Value at = add(row(r, dv), j);
+              store(fmul(br, load(vc, ValueRange{at})), uc, ValueRange{at});
+              return SmallVector<Value>{};
+            });
+            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+              Value at = add(row(r, dk), i);
+              store(fmul(bg, load(kc, ValueRange{at})), wc, ValueRange{at});
+              return SmallVector<Value>{};
+            });
+            forLoop(zero, r, {}, [&](Value s, ValueRange) {
+              Value minus = arith::NegFOp::create(
+                  b, load(lower, ValueRange{add(row(r, c), s)}));
+              axpy(uc, row(r, dv), minus, uc, row(s, dv), dv, false);
+              axpy(wc, row(r, dk), minus, wc, row(s, dk), dk, false);
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          // V' = U - W S (in place of U); O = (Q exp(G)) S + scores V'.
+          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+              Value minus = arith::NegFOp::create(
+                  b, load(wc, ValueRange{add(row(r, dk), i)}));
+              axpy(uc, row(r, dv), minus, Value(), i, dv, true);
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+            Value eg = math::ExpOp::create(b, load(cumulative, ValueRange{r}));
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              store(f32c(0.0), oc, ValueRange{add(row(r, dv), j)});
+              return SmallVector<Value>{};
+            });
+            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+              Value qe = fmul(load(qc, ValueRange{add(row(r, dk), i)}), eg);
+              axpy(oc, row(r, dv), qe, Value(), i, dv, true);
+              return SmallVector<Value>{};
+            });
+            forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
+              axpy(oc, row(r, dv), load(scores, ValueRange{add(row(r, c), s)}),
+                   uc, row(s, dv), dv, false);
+              return SmallVector<Value>{};
+            });
+            gatedNorm(oc, row(r, dv), add(first, r));
+            return SmallVector<Value>{};
+          });
+          // S = exp(G_last) S + sum_r exp(G_last - G_r) k_r V'_r^T.
+          Value last = load(cumulative, ValueRange{arith::SubIOp::create(b, rows, one)});
+          Value decay = math::ExpOp::create(b, last);
+          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+            store(math::ExpOp::create(b, fsub(last, load(cumulative, ValueRange{r}))),
+                  tail, ValueRange{r});
+            return SmallVector<Value>{};
+          });
+          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              SmallVector<Value> at = stateIndex(i, j);
+              store(fmul(load(state, at), decay), state, at);
+              return SmallVector<Value>{};
+            });
+            forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+              Value coef = fmul(load(kc, ValueRange{add(row(r, dk), i)}),
+                                load(tail, ValueRange{r}));
+              forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                SmallVector<Value> at = stateIndex(i, j);
+                store(fadd(load(state, at),
+                           fmul(coef, load(uc, ValueRange{add(row(r, dv), j)}))),
+                      state, at);
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+      };
+      loops.ifElse(chunked, chunkedRule, recurrent);
     });
     Value mixedOut = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, hv * dv}, f32), out,
@@ -1415,12 +1637,17 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
       });
     });
 
-    // Per channel (in parallel), token by token: dt = softplus(dt_proj) and
-    // the selective scan from the ssm state, y * silu(z).
+    // Per channel (in parallel): dt = softplus(dt_proj) and the selective
+    // scan from the ssm state, y * silu(z).
+    // Calls of several tokens of one sequence scan in blocks when
+    // hybrid-tile-scans asked for it; decode (and batched decode, which
+    // mixes sequences) token by token.
+    std::optional<int64_t> chunk = op.getChunkSize();
+    Value blocked = chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
     Value scanned = rows(inner);
     loops.parallel({index(inner)}, [&](ValueRange ivs) {
       Value c = ivs[0];
-      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      auto stepSize = [&](Value t) -> Value {
         Value pre = forLoop(zero, index(rank), {weightAt(adaptor.getDtProjBias(),
                                                          ValueRange{c})},
                             [&](Value r, ValueRange a) {
@@ -1428,28 +1655,119 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
               a[0], fmul(load(paramsAll, ValueRange{t, r}),
                          weightAt(adaptor.getDtProj(), ValueRange{c, r})))};
         }).getResult(0);
-        Value dt = arith::SelectOp::create(
+        return arith::SelectOp::create(
             b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
             pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
-        Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
-        Value dtx = fmul(dt, xc);
-        Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
-                                                                ValueRange a) {
-          Value aCoef = arith::NegFOp::create(
-              b, math::ExpOp::create(b, weightAt(adaptor.getALog(), ValueRange{c, n})));
-          Value decay = math::ExpOp::create(b, fmul(dt, aCoef));
-          Value bn = load(paramsAll, ValueRange{t, add(n, index(rank))});
-          Value cn = load(paramsAll, ValueRange{t, add(n, index(rank + stateDim))});
-          Value h = fadd(fmul(decay, load(ssm, stateAt(b, slots, t, {c, n}))),
-                         fmul(dtx, bn));
-          store(h, ssm, stateAt(b, slots, t, {c, n}));
-          return SmallVector<Value>{fadd(a[0], fmul(h, cn))};
-        }).getResult(0);
+      };
+      auto aCoefAt = [&](Value n) -> Value {
+        return arith::NegFOp::create(
+            b, math::ExpOp::create(b, weightAt(adaptor.getALog(), ValueRange{c, n})));
+      };
+      auto bAt = [&](Value t, Value n) {
+        return load(paramsAll, ValueRange{t, add(n, index(rank))});
+      };
+      auto cAt = [&](Value t, Value n) {
+        return load(paramsAll, ValueRange{t, add(n, index(rank + stateDim))});
+      };
+      // y (the sum over the state) + D x, gated by silu(z), into scanned.
+      auto emit = [&](Value t, Value y, Value xc) {
         y = fadd(y, fmul(weightAt(adaptor.getD(), ValueRange{c}), xc));
         Value z = tensor::ExtractOp::create(b, xz, ValueRange{t, add(c, index(inner))});
         store(fmul(y, silu(b, loc, z)), scanned, ValueRange{t, c});
-        return SmallVector<Value>{};
-      });
+      };
+
+      // Token by token: h = exp(dt A) h + dt B x; y = C . h.
+      auto stepwise = [&]() {
+        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+          Value dt = stepSize(t);
+          Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+          Value dtx = fmul(dt, xc);
+          Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
+                                                                  ValueRange a) {
+            Value decay = math::ExpOp::create(b, fmul(dt, aCoefAt(n)));
+            Value h = fadd(fmul(decay, load(ssm, stateAt(b, slots, t, {c, n}))),
+                           fmul(dtx, bAt(t, n)));
+            store(h, ssm, stateAt(b, slots, t, {c, n}));
+            return SmallVector<Value>{fadd(a[0], fmul(h, cAt(t, n)))};
+          }).getResult(0);
+          emit(t, y, xc);
+          return SmallVector<Value>{};
+        });
+      };
+      if (!chunk) {
+        stepwise();
+        return;
+      }
+
+      // Blocks of L tokens: every token's decays exp(dt A) and inputs
+      // dt B x first (independent of each other), then the recurrence,
+      // with h kept in a scratch row.
+      int64_t l = *chunk;
+      Value aCoef = loops.scratch(stateDim, f32);
+      Value decays = loops.scratch(l * stateDim, f32);
+      Value inputs = loops.scratch(l * stateDim, f32);
+      Value xcs = loops.scratch(l, f32);
+      Value hRow = loops.scratch(stateDim, f32);
+      auto blockwise = [&]() {
+        Value slot = slots ? arith::IndexCastOp::create(
+                                 b, b.getIndexType(),
+                                 tensor::ExtractOp::create(b, slots, zero))
+                                 .getResult()
+                           : Value();
+        auto stateIndex = [&](Value n) -> SmallVector<Value> {
+          if (slot)
+            return {slot, c, n};
+          return {c, n};
+        };
+        forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
+          store(aCoefAt(n), aCoef, ValueRange{n});
+          store(load(ssm, stateIndex(n)), hRow, ValueRange{n});
+          return SmallVector<Value>{};
+        });
+        Value blocks = arith::CeilDivUIOp::create(b, tokens, index(l));
+        forLoop(zero, blocks, {}, [&](Value block, ValueRange) {
+          Value first = arith::MulIOp::create(b, block, index(l));
+          Value count = arith::MinUIOp::create(
+              b, index(l), arith::SubIOp::create(b, tokens, first));
+          forLoop(zero, count, {}, [&](Value r, ValueRange) {
+            Value t = add(first, r);
+            Value dt = stepSize(t);
+            Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+            store(xc, xcs, ValueRange{r});
+            Value dtx = fmul(dt, xc);
+            Value base = arith::MulIOp::create(b, r, index(stateDim));
+            forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
+              Value at = add(base, n);
+              store(math::ExpOp::create(b, fmul(dt, load(aCoef, ValueRange{n}))),
+                    decays, ValueRange{at});
+              store(fmul(dtx, bAt(t, n)), inputs, ValueRange{at});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          forLoop(zero, count, {}, [&](Value r, ValueRange) {
+            Value t = add(first, r);
+            Value base = arith::MulIOp::create(b, r, index(stateDim));
+            Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
+                                                                    ValueRange a) {
+              Value at = add(base, n);
+              Value h = fadd(fmul(load(decays, ValueRange{at}),
+                                  load(hRow, ValueRange{n})),
+                             load(inputs, ValueRange{at}));
+              store(h, hRow, ValueRange{n});
+              return SmallVector<Value>{fadd(a[0], fmul(h, cAt(t, n)))};
+            }).getResult(0);
+            emit(t, y, load(xcs, ValueRange{r}));
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+        forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
+          store(load(hRow, ValueRange{n}), ssm, stateIndex(n));
+          return SmallVector<Value>{};
+        });
+      };
+      loops.ifElse(blocked, blockwise, stepwise);
     });
     Value y = linear(b, loc, toTensor(scanned, inner), adaptor.getOutProj());
     if (adaptor.getOutProjBias())

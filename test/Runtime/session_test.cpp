@@ -79,6 +79,9 @@ int main(int argc, char **argv) {
   const int64_t n = static_cast<int64_t>(prompt.size());
   const int64_t half = n / 2;
   const double tolerance = 1e-5;
+  // Calls that split a prompt differently run the recurrent mixers in other
+  // chunkings (or token by token): equal up to the rounding of the forms.
+  const double acrossForms = 1e-4;
 
   hybrid_artifact *artifact;
   must(hybrid_artifact_open_file(argv[1], &artifact), "open_file");
@@ -96,7 +99,7 @@ int main(int argc, char **argv) {
   must(hybrid_session_create(artifact, 1, &split), "session_create");
   must(hybrid_prefill(split, 0, prompt.data(), half), "prefill first half");
   must(hybrid_prefill(split, 0, prompt.data() + half, n - half), "prefill second half");
-  check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)) <= tolerance,
+  check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)) <= acrossForms,
         "split prefill equals one prefill");
 
   // Decode steps equal the prefill's rows at the same positions.
@@ -107,7 +110,7 @@ int main(int argc, char **argv) {
         "prefill after reset equals a fresh prefill");
   for (int64_t i = half; i < n; ++i) {
     must(hybrid_decode(split, &prompt[i]), "decode");
-    check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, i, i + 1)) <= tolerance,
+    check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, i, i + 1)) <= acrossForms,
           "decode step " + std::to_string(i) + " equals the prefill row");
   }
 

@@ -323,6 +323,13 @@ def Hybrid_GatedDeltaNetOp : Hybrid_Op<"gated_delta_net"> {
        `S = exp(g_t) S; u = beta_t (v_t - S^T k_t); S += k_t u^T; o_t = S^T q_t`.
     6. `o = rms_norm gated(o, z; norm)` per head (`norm_epsilon`);
        `y = o out_proj^T`.
+
+    Without `chunk_size` the rule runs token by token as written in 5.
+    With it (set by `hybrid-tile-scans`), a call of several tokens of one
+    sequence runs the chunked form (models.md 1.5.2): chunks of
+    `chunk_size` tokens, dense products inside a chunk (UT transform, WY
+    representation), the state carried from chunk to chunk; the same
+    numbers up to rounding. Single tokens (decode) keep the step above.
   }];
   let arguments = (ins Hybrid_Activation:$input,
                        Hybrid_State<Hybrid_ConvStateType>:$conv_state,
@@ -332,7 +339,8 @@ def Hybrid_GatedDeltaNetOp : Hybrid_Op<"gated_delta_net"> {
                        Hybrid_FloatTensor:$a_log, Hybrid_FloatTensor:$norm,
                        Hybrid_FloatTensor:$out_proj,
                        I64Attr:$num_k_heads, I64Attr:$num_v_heads, I64Attr:$k_head_dim,
-                       I64Attr:$v_head_dim, I64Attr:$conv_kernel, F64Attr:$norm_epsilon);
+                       I64Attr:$v_head_dim, I64Attr:$conv_kernel, F64Attr:$norm_epsilon,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$chunk_size);
   let results = (outs Hybrid_Activation:$result);
   let assemblyFormat = [{
     $input `,` $conv_state `,` $recurrent_state
@@ -358,6 +366,13 @@ def Hybrid_MambaOp : Hybrid_Op<"mamba", [AttrSizedOperandSegments]> {
     5. Scan per channel c, state n, from `ssm_state` h `[D, N]` (f32):
        `h = exp(dt_c A_cn) h + dt_c B_n xs_c`; `y_c = sum_n h_cn C_n + d_c xs_c`.
     6. `y = (y * silu(z)) out_proj^T (+ out_proj_bias)`.
+
+    Without `chunk_size` the scan runs token by token as written in 5.
+    With it (set by `hybrid-tile-scans`), a call of several tokens of one
+    sequence scans in blocks of `chunk_size` tokens: the decays
+    `exp(dt A)` and inputs `dt B xs` of a whole block are computed first,
+    independent of each other, and only the multiply-add
+    `h = decay h + input` runs in sequence.
   }];
   let arguments = (ins Hybrid_Activation:$input,
                        Hybrid_State<Hybrid_ConvStateType>:$conv_state,
@@ -372,7 +387,8 @@ def Hybrid_MambaOp : Hybrid_Op<"mamba", [AttrSizedOperandSegments]> {
                        Optional<Hybrid_FloatTensor>:$b_layernorm,
                        Optional<Hybrid_FloatTensor>:$c_layernorm,
                        I64Attr:$d_inner, I64Attr:$d_state, I64Attr:$d_conv,
-                       I64Attr:$dt_rank, F64Attr:$norm_epsilon);
+                       I64Attr:$dt_rank, F64Attr:$norm_epsilon,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$chunk_size);
   let results = (outs Hybrid_Activation:$result);
   let assemblyFormat = [{
     $input `,` $conv_state `,` $ssm_state `in_proj` `(` $in_proj `)`

@@ -1,10 +1,12 @@
 """Reference for the execution test of hybrid.gated_delta_net's lowering.
 
 `emit` writes a program running one Gated DeltaNet layer (2 k-heads, 4
-v-heads, dk 3, dv 5, conv kernel 4; models.md 1.5) twice on the same conv
-window and recurrent state: 5 tokens, then 2 tokens continuing. `check`
-runs the 7 tokens in one pass in float64 with transformers' recurrent
-formulation and compares both print-outs. Standard library only.
+v-heads, dk 3, dv 5, conv kernel 4; models.md 1.5) three times on the same
+conv window and recurrent state: 5 tokens, 2 tokens continuing, 1 more
+(with hybrid-tile-scans{chunk-size=3}: a full and a ragged chunk, a chunk
+starting from a non-zero state, a decode step). `check` runs the 8 tokens
+in one pass in float64 with transformers' recurrent formulation and
+compares the print-outs. Standard library only.
 """
 import math
 import random
@@ -13,14 +15,14 @@ import sys
 
 H, HK, HV, DK, DV, K, EPS = 9, 2, 4, 3, 5, 4, 1e-6
 R = HV // HK
-FIRST, SECOND = 5, 2
+CALLS = (5, 2, 1)
 CHANNELS = 2 * HK * DK + HV * DV
 
 
 def weights():
     rng = random.Random(11)
     mat = lambda r, c, s=0.7: [[rng.uniform(-s, s) for _ in range(c)] for _ in range(r)]
-    return dict(x=mat(FIRST + SECOND, H, 1.0), qkvz=mat(2 * HK * DK + 2 * HV * DV, H),
+    return dict(x=mat(sum(CALLS), H, 1.0), qkvz=mat(2 * HK * DK + 2 * HV * DV, H),
                 ba=mat(2 * HV, H, 1.0), conv=[[[rng.uniform(-0.6, 0.6) for _ in range(K)]] for _ in range(CHANNELS)],
                 dt_bias=[rng.uniform(-1, 1) for _ in range(HV)],
                 a_log=[math.log(rng.uniform(0.5, 3.0)) for _ in range(HV)],
@@ -128,8 +130,9 @@ func.func @main() {{
   linalg.fill ins(%zero : f32) outs(%recm : {rec_m})
   %conv = builtin.unrealized_conversion_cast %convm : {conv_m} to {conv_t}
   %rec = builtin.unrealized_conversion_cast %recm : {rec_m} to {rec_t}
-{call("first", w["x"][:FIRST])}
-{call("second", w["x"][FIRST:])}
+{call("first", w["x"][:CALLS[0]])}
+{call("second", w["x"][CALLS[0]:CALLS[0] + CALLS[1]])}
+{call("third", w["x"][CALLS[0] + CALLS[1]:])}
   return
 }}""")
 
@@ -144,7 +147,8 @@ def check():
         sys.exit("expected %d rows, got %d\n%s" % (len(want), len(got), text))
     scale = max(abs(v) for r in want for v in r)
     err = max(abs(g - w) for gr, wr in zip(got, want) for g, w in zip(gr, wr)) / scale
-    print("max relative error %.3g over %d tokens (5, then 2 continuing the states)" % (err, len(want)))
+    print("max relative error %.3g over %d tokens (calls of %s continuing the states)"
+          % (err, len(want), " + ".join(map(str, CALLS))))
     if err > 1e-5:
         sys.exit("FAIL")
     print("PASS")

@@ -2,9 +2,9 @@
 
 `emit` writes a program running one Jamba Mamba-1 mixer (hidden 7, d_inner
 10, d_state 3, dt_rank 2, conv kernel 4 with bias, dt/B/C norms; models.md
-2.5) twice on one conv window and ssm state: 5 tokens, then 2 continuing.
-`check` runs the 7 tokens through transformers' slow path in float64 and
-compares both print-outs. Standard library only.
+2.5) three times on one conv window and ssm state: 5 tokens, 2 continuing,
+1 more. `check` runs the 8 tokens through transformers' slow path in
+float64 and compares the print-outs. Standard library only.
 """
 import math
 import random
@@ -12,14 +12,14 @@ import re
 import sys
 
 H, D, N, R, K, EPS = 7, 10, 3, 2, 4, 1e-6
-FIRST, SECOND = 5, 2
+CALLS = (5, 2, 1)
 
 
 def weights():
     rng = random.Random(3)
     mat = lambda r, c, s=0.7: [[rng.uniform(-s, s) for _ in range(c)] for _ in range(r)]
     vec = lambda n, lo=-0.5, hi=0.5: [rng.uniform(lo, hi) for _ in range(n)]
-    return dict(x=mat(FIRST + SECOND, H, 1.0), in_proj=mat(2 * D, H),
+    return dict(x=mat(sum(CALLS), H, 1.0), in_proj=mat(2 * D, H),
                 conv=[[[rng.uniform(-0.6, 0.6) for _ in range(K)]] for _ in range(D)],
                 conv_bias=vec(D), x_proj=mat(R + 2 * N, D), dt_proj=mat(D, R),
                 dt_bias=vec(D, -1.0, 0.5),
@@ -116,8 +116,9 @@ func.func @main() {{
   linalg.fill ins(%zero : f32) outs(%ssmm : {ssm_m})
   %conv = builtin.unrealized_conversion_cast %convm : {conv_m} to {conv_t}
   %ssm = builtin.unrealized_conversion_cast %ssmm : {ssm_m} to {ssm_t}
-{call("first", w["x"][:FIRST])}
-{call("second", w["x"][FIRST:])}
+{call("first", w["x"][:CALLS[0]])}
+{call("second", w["x"][CALLS[0]:CALLS[0] + CALLS[1]])}
+{call("third", w["x"][CALLS[0] + CALLS[1]:])}
   return
 }}""")
 
@@ -132,7 +133,8 @@ def check():
         sys.exit("expected %d rows, got %d\n%s" % (len(want), len(got), text))
     scale = max(abs(v) for r in want for v in r)
     err = max(abs(g - w) for gr, wr in zip(got, want) for g, w in zip(gr, wr)) / scale
-    print("max relative error %.3g over %d tokens (5, then 2 continuing the states)" % (err, len(want)))
+    print("max relative error %.3g over %d tokens (calls of %s continuing the states)"
+          % (err, len(want), " + ".join(map(str, CALLS))))
     if err > 1e-5:
         sys.exit("FAIL")
     print("PASS")

@@ -1,0 +1,67 @@
+// RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg --canonicalize --cse | FileCheck %s
+// RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=max-batch=2 --canonicalize --cse | FileCheck %s --check-prefix=BATCHED
+
+// The lowering of chunk_size (set by hybrid-tile-scans): per value head, a
+// call of several tokens walks chunks of 16 with C x C scratch matrices;
+// anything else (decode) runs the token-by-token recurrence.
+// CHECK-LABEL: func.func @gated_delta_net_chunked
+// CHECK-DAG: memref.alloca() : memref<256xf32>
+// CHECK-DAG: %[[T:.*]] = tensor.dim %arg0, %c0
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
+// CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c4)
+// CHECK: scf.if %[[SEVERAL]] {
+// CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16 : index
+// CHECK-NEXT: scf.for %[[CHUNK:.*]] = %c0 to %[[CHUNKS]]
+// CHECK: arith.minui %{{.*}}, %c16 : index
+// CHECK: } else {
+// CHECK: scf.for %{{.*}} = %c0 to %[[T]]
+// With batched state, only a call whose tokens share one slot is chunked.
+// BATCHED-LABEL: func.func @gated_delta_net_chunked
+// BATCHED: %[[SEVERAL:.*]] = arith.cmpi ugt
+// BATCHED: %[[SAME:.*]] = scf.for {{.*}} -> (i1)
+// BATCHED: arith.cmpi eq
+// BATCHED: %[[CHUNKED:.*]] = arith.andi %[[SEVERAL]], %[[SAME]] : i1
+// BATCHED: scf.parallel
+// BATCHED: scf.if %[[CHUNKED]] {
+
+
+func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_state<64x3xf32>, %rec: !hybrid.recurrent_state<4x6x10xf32>, %qkvz: tensor<104x44xf32>, %ba: tensor<8x44xf32>, %c: tensor<64x1x4xf32>, %dtb: tensor<4xf32>, %alog: tensor<4xf32>, %n: tensor<10xf32>, %out: tensor<44x40xf32>) -> tensor<?x44xf32> {
+  %y = hybrid.gated_delta_net %x, %conv, %rec in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%dtb) a_log(%alog) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 6 : i64, norm_epsilon = 1.0e-06 : f64, chunk_size = 16 : i64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 10 : i64} : (tensor<?x44xf32>, !hybrid.conv_state<64x3xf32>, !hybrid.recurrent_state<4x6x10xf32>, tensor<104x44xf32>, tensor<8x44xf32>, tensor<64x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<10xf32>, tensor<44x40xf32>) -> tensor<?x44xf32>
+  return %y : tensor<?x44xf32>
+}
+
+// -----
+
+// Mamba: per channel, blocks of 16 tokens whose decays and inputs are
+// computed before the recurrence runs over them.
+// CHECK-LABEL: func.func @mamba_blocked
+// CHECK-DAG: %[[DECAYS:.*]] = memref.alloca() : memref<96xf32>
+// CHECK-DAG: %[[T:.*]] = tensor.dim %arg0, %c0
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
+// CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c72)
+// CHECK: scf.if %[[SEVERAL]] {
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[T]], %c16 : index
+// CHECK-NEXT: scf.for %{{.*}} = %c0 to %[[BLOCKS]]
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[DECAYS]]
+// CHECK: memref.load %[[DECAYS]]
+// CHECK: } else {
+// CHECK: scf.for %{{.*}} = %c0 to %[[T]]
+func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf32>, %ssm: !hybrid.recurrent_state<72x6xf32>, %in: tensor<144x36xf32>, %c: tensor<72x1x4xf32>, %cb: tensor<72xf32>, %xp: tensor<17x72xf32>, %dtp: tensor<72x5xf32>, %dtb: tensor<72xf32>, %alog: tensor<72x6xf32>, %d: tensor<72xf32>, %out: tensor<36x72xf32>) -> tensor<?x36xf32> {
+  %y = hybrid.mamba %x, %conv, %ssm in_proj(%in) conv1d(%c) conv1d_bias(%cb) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%alog) d(%d) out_proj(%out) {chunk_size = 16 : i64, d_conv = 4 : i64, d_inner = 72 : i64, d_state = 6 : i64, dt_rank = 5 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x36xf32>, !hybrid.conv_state<72x3xf32>, !hybrid.recurrent_state<72x6xf32>, tensor<144x36xf32>, tensor<72x1x4xf32>, tensor<72xf32>, tensor<17x72xf32>, tensor<72x5xf32>, tensor<72xf32>, tensor<72x6xf32>, tensor<72xf32>, tensor<36x72xf32>) -> tensor<?x36xf32>
+  return %y : tensor<?x36xf32>
+}
+
+// -----
+
+// Without chunk_size there is one form: no chunk loop, no C x C scratch.
+// CHECK-LABEL: func.func @negative_gated_delta_net_unchunked
+// CHECK-NOT: memref<256xf32>
+// CHECK-NOT: ceildivui %{{.*}}, %c16
+// CHECK: return
+
+
+func.func @negative_gated_delta_net_unchunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_state<64x3xf32>, %rec: !hybrid.recurrent_state<4x6x10xf32>, %qkvz: tensor<104x44xf32>, %ba: tensor<8x44xf32>, %c: tensor<64x1x4xf32>, %dtb: tensor<4xf32>, %alog: tensor<4xf32>, %n: tensor<10xf32>, %out: tensor<44x40xf32>) -> tensor<?x44xf32> {
+  %y = hybrid.gated_delta_net %x, %conv, %rec in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%dtb) a_log(%alog) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 6 : i64, norm_epsilon = 1.0e-06 : f64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 10 : i64} : (tensor<?x44xf32>, !hybrid.conv_state<64x3xf32>, !hybrid.recurrent_state<4x6x10xf32>, tensor<104x44xf32>, tensor<8x44xf32>, tensor<64x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<10xf32>, tensor<44x40xf32>) -> tensor<?x44xf32>
+  return %y : tensor<?x44xf32>
+}
