@@ -49,23 +49,25 @@ bool cloneIntoKernel(Value value, scf::ParallelOp loop) {
 }
 
 /// The kernel's name: the host function's, then the checkpoint module the
-/// loop computes (its location, e.g. model.layers.3.mlp) when known, so that
-/// profiles and IR dumps say what each kernel is.
+/// loop computes (its location, e.g. model.layers.3.mlp) when known, then
+/// the stage of that module's lowering when the loop is named (e.g. conv),
+/// so that profiles and IR dumps say what each kernel is.
 std::string kernelName(func::FuncOp host, Location loc) {
-  std::string name = host.getName().str();
-  std::optional<StringRef> module;
+  // NameLocs from the outside in: a stage wraps the op's module name.
+  SmallVector<StringRef> names;
   loc->walk([&](Location inner) {
-    if (auto named = dyn_cast<NameLoc>(inner)) {
-      module = named.getName().strref();
-      return WalkResult::interrupt();
-    }
+    if (auto named = dyn_cast<NameLoc>(inner))
+      names.push_back(named.getName().strref());
     return WalkResult::advance();
   });
-  if (!module)
+  std::string name = host.getName().str();
+  if (names.empty())
     return name + "_dispatch";
-  name += "__";
-  for (char c : *module)
-    name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  for (StringRef part : llvm::reverse(names)) {
+    name += "__";
+    for (char c : part)
+      name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  }
   return name;
 }
 

@@ -102,6 +102,24 @@ Value scalarDot(OpBuilder &b, Location loc, Value x, Value w, Value t, Value o,
       .getResult(0);
 }
 
+/// The name of a linear layer's kernel stage: its weight's last module
+/// (in_proj_qkvz for model.layers.0.linear_attn.in_proj_qkvz.weight), or
+/// "linear" for a weight that is not a checkpoint tensor.
+std::string weightStage(Value w) {
+  StringRef name;
+  if (auto arg = dyn_cast<BlockArgument>(w)) {
+    if (auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp()))
+      if (auto attr = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                        "hybrid.weight"))
+        name = attr.getValue();
+  } else if (auto weight = w.getDefiningOp<WeightOp>()) {
+    name = weight.getName();
+  }
+  name.consume_back(".weight");
+  name = name.rsplit('.').second.empty() ? name : name.rsplit('.').second;
+  return name.empty() ? "linear" : name.str();
+}
+
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer on the checkpoint's
 /// [out, in] layout (each row read contiguously, as stored). Workgroups are
 /// tiles of kTileTokens x kTileOutputs: a full tile keeps its 16 partial sums
@@ -127,7 +145,8 @@ Value linear(OpBuilder &b, Location loc, Value x, Value w) {
   Value outTiles = index(b, llvm::divideCeil(out, kTileOutputs));
   Value outs = index(b, out), ins = index(b, in);
   scf::ParallelOp::create(
-      b, loc, ValueRange{zero, zero}, ValueRange{tokenTiles, outTiles},
+      b, NameLoc::get(b.getStringAttr(weightStage(w)), loc),
+      ValueRange{zero, zero}, ValueRange{tokenTiles, outTiles},
       ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
         Value t0 = arith::MulIOp::create(pb, pl, ivs[0], tileT);
         Value o0 = arith::MulIOp::create(pb, pl, ivs[1], tileO);
@@ -422,10 +441,14 @@ struct LoopNest {
   /// independent iterations: each writes only its own part of the outputs
   /// (and uses scratch only within the iteration), so hybrid-form-dispatches
   /// may spread them over threads.
-  void parallel(ValueRange ubs, function_ref<void(ValueRange)> body) {
+  /// `stage` names the loop (a NameLoc around the op's location), so that
+  /// its kernel is called e.g. forward__model_layers_0_linear_attn__conv.
+  void parallel(StringRef stage, ValueRange ubs,
+                function_ref<void(ValueRange)> body) {
     SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
+    Location named = NameLoc::get(b.getStringAttr(stage), b.getLoc());
     scf::ParallelOp::create(
-        b, b.getLoc(), lbs, ubs, steps,
+        b, named, lbs, ubs, steps,
         [&](OpBuilder &nb, Location, ValueRange ivs) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
@@ -650,7 +673,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
 
     // 1. Store every token's keys and values at its position (positions of
     // one call are distinct: tokens and KV heads are independent).
-    loops.parallel({tokens, index(kvHeads)}, [&](ValueRange ivs) {
+    loops.parallel("kv_store", {tokens, index(kvHeads)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
       {
@@ -673,7 +696,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     auto outType = MemRefType::get({ShapedType::kDynamic, heads * dim}, f32);
     Value out = memref::AllocOp::create(b, outType, ValueRange{tokens});
     Value qStride = index(gated ? 2 * dim : dim);
-    loops.parallel({tokens, index(heads)}, [&](ValueRange ivs) {
+    loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
       Value end = arith::AddIOp::create(b, p, one);
@@ -843,7 +866,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     Value activations = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, topK, inter}, f32),
         ValueRange{tokens});
-    loops.parallel({tokens}, [&](ValueRange ivs) {
+    loops.parallel("router", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       // Scores in f32: softmax over all experts, or sigmoid.
       Value scores = scratch(experts), select = scratch(experts);
@@ -964,7 +987,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     auto entryType = MemRefType::get({ShapedType::kDynamic}, indexType);
     Value entryToken = memref::AllocOp::create(b, entryType, ValueRange{pairs});
     Value entrySlot = memref::AllocOp::create(b, entryType, ValueRange{pairs});
-    loops.parallel({index(1)}, [&](ValueRange) {
+    loops.parallel("group_by_expert", {index(1)}, [&](ValueRange) {
       Value cursor = loops.scratch(experts, indexType);
       linalg::FillOp::create(b, zero, cursor);
       auto eachChoice = [&](function_ref<void(Value, Value, Value)> body) {
@@ -1031,7 +1054,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     // entries (t, j) of expert e, per (i, e).
     // Rows outermost: the executor's contiguous ranges then split every
     // expert's rows between threads, however unevenly tokens are routed.
-    loops.parallel({index(inter), index(experts)}, [&](ValueRange ivs) {
+    loops.parallel("expert_gate_up", {index(inter), index(experts)}, [&](ValueRange ivs) {
       Value i = ivs[0], e = ivs[1];
       eachEntry(e, [&](Value t, Value j) {
         Value g = dot(adaptor.getExpertsGate(), {e, i}, x, {t}, hidden);
@@ -1045,7 +1068,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     Value expertOut = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, topK, hidden}, f32),
         ValueRange{tokens});
-    loops.parallel({index(hidden), index(experts)}, [&](ValueRange ivs) {
+    loops.parallel("expert_down", {index(hidden), index(experts)}, [&](ValueRange ivs) {
       Value h = ivs[0], e = ivs[1];
       eachEntry(e, [&](Value t, Value j) {
         Value y = dot(adaptor.getExpertsDown(), {e, h}, activations, {t, j}, inter);
@@ -1054,7 +1077,7 @@ struct MoELowering : OpConversionPattern<MoEOp> {
     });
 
     // out[t, h] = (gated) shared expert + sum_j w_j expertOut[t, j, h].
-    loops.parallel({tokens, index(hidden)}, [&](ValueRange ivs) {
+    loops.parallel("combine", {tokens, index(hidden)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value init = shared ? tensor::ExtractOp::create(b, shared, ValueRange{t, h})
                                 .getResult()
@@ -1173,7 +1196,7 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
     // 1. Per channel (in parallel), token by token: the causal depthwise
     // conv over the window [state (K-1 inputs) | x_t], then SiLU; the window
     // shifts by one.
-    loops.parallel({index(channels)}, [&](ValueRange ivs) {
+    loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
       Value c = ivs[0];
       forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
         Value in = tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
@@ -1209,7 +1232,7 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
 
     // 2. Per value head (in parallel): the gated delta rule from the
     // recurrent state, then the gated norm.
-    loops.parallel({index(hv)}, [&](ValueRange ivs) {
+    loops.parallel("delta_rule", {index(hv)}, [&](ValueRange ivs) {
       Value h = ivs[0];
       Value kh = arith::DivUIOp::create(b, h, index(ratio));
       Value group = kh;
@@ -1567,7 +1590,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
     // Per channel (in parallel), token by token: the causal conv (+ bias)
     // and SiLU from the window; the window shifts.
     Value convolved = rows(inner);
-    loops.parallel({index(inner)}, [&](ValueRange ivs) {
+    loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
       Value c = ivs[0];
       forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
         Value in = tensor::ExtractOp::create(b, xz, ValueRange{t, c});
@@ -1601,7 +1624,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
 
     // Per token (in parallel): dt, B and C, normed.
     Value paramsAll = rows(rank + 2 * stateDim);
-    loops.parallel({tokens}, [&](ValueRange ivs) {
+    loops.parallel("dt_b_c", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       Value params = loops.scratch(rank + 2 * stateDim, f32);
       forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
@@ -1645,7 +1668,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
     std::optional<int64_t> chunk = op.getChunkSize();
     Value blocked = chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
     Value scanned = rows(inner);
-    loops.parallel({index(inner)}, [&](ValueRange ivs) {
+    loops.parallel("scan", {index(inner)}, [&](ValueRange ivs) {
       Value c = ivs[0];
       auto stepSize = [&](Value t) -> Value {
         Value pre = forLoop(zero, index(rank), {weightAt(adaptor.getDtProjBias(),
@@ -1865,7 +1888,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
           b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
     };
     // 1. Each token's latent and rotated rope key go to its position.
-    loops.parallel({tokens}, [&](ValueRange ivs) {
+    loops.parallel("latent_store", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       Value p = positionOf(t);
       Value ropeBuf = loops.scratch(rope, f32);
@@ -1894,7 +1917,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
         b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
         ValueRange{tokens});
     Value kvb = adaptor.getKvBProj();
-    loops.parallel({tokens, index(heads)}, [&](ValueRange ivs) {
+    loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
       Value absorbed = loops.scratch(kvRank, f32);

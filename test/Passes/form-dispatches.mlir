@@ -125,3 +125,21 @@ func.func @named(%x: memref<?xf32>, %n: index) {
   } loc("model.layers.3.mlp")
   return
 }
+
+// -----
+
+// A stage of a module's lowering (a name around the module's location) is
+// appended: @<function>__<module>__<stage>.
+
+// CHECK-LABEL: func.func @staged(
+// CHECK: hybrid.dispatch @staged__model_layers_0_linear_attn__delta_rule workgroups(
+// CHECK: func.func private @staged__model_layers_0_linear_attn__delta_rule(
+func.func @staged(%x: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %x[%i] : memref<?xf32>
+    memref.store %v, %x[%i] : memref<?xf32>
+  } loc("delta_rule"("model.layers.0.linear_attn"))
+  return
+}
