@@ -165,6 +165,25 @@ def FormDispatchesPass : Pass<"hybrid-form-dispatches", "::mlir::ModuleOp"> {
   ];
 }
 
+def ApproximateMathPass : Pass<"hybrid-approximate-math", "::mlir::ModuleOp"> {
+  let summary = "f32 exp, log1p and log as vectorisable polynomial approximations";
+  let description = [{
+    Rewrites every f32 `math.exp`, `math.log1p` and `math.log` (scalar or
+    vector; log1p's expansion uses log) into
+    MLIR's polynomial approximations (range reduction, a minimax
+    polynomial, exponent bits set directly; a few ulp, inf, -inf and NaN
+    kept). LLVM cannot vectorise a loop around a libm call; around these
+    it can, which is what the exp-heavy loops need: the Mamba scan's
+    `exp(dt A)` per (token, channel, state), the chunked Gated DeltaNet's
+    decays, softmax and SiLU. Other math ops are left alone.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def ConvertHybridDispatchToLLVMPass
     : Pass<"convert-hybrid-dispatch-to-llvm", "::mlir::ModuleOp"> {
   let summary = "Lower hybrid.dispatch to calls of the runtime's executor";

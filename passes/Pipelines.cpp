@@ -49,6 +49,8 @@ constexpr Step kLLVMSteps[] = {
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch the "
      "runtime spreads over its threads"},
+    {"hybrid-approximate-math",
+     "exp and log as polynomials, so that their loops vectorise"},
     {"convert-scf-to-cf", "structured control flow to branches"},
     {"expand-strided-metadata", "subviews to explicit offsets"},
     {"lower-affine", "affine index maps to arith"},

@@ -1624,6 +1624,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
 
     // Per token (in parallel): dt, B and C, normed.
     Value paramsAll = rows(rank + 2 * stateDim);
+    Value deltas = rows(rank); // dt's low-rank input, normed
     loops.parallel("dt_b_c", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       Value params = loops.scratch(rank + 2 * stateDim, f32);
@@ -1658,7 +1659,16 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
         store(load(params, ValueRange{i}), paramsAll, ValueRange{t, i});
         return SmallVector<Value>{};
       });
+      forLoop(zero, index(rank), {}, [&](Value i, ValueRange) {
+        store(load(params, ValueRange{i}), deltas, ValueRange{t, i});
+        return SmallVector<Value>{};
+      });
     });
+    // The step sizes before softplus, delta dt_proj^T + bias [T, d_inner]:
+    // a linear layer (register tiles), not a dot per (token, channel) in
+    // the scan.
+    Value dtPre = addBias(b, loc, linear(b, loc, toTensor(deltas, rank), adaptor.getDtProj()),
+                          adaptor.getDtProjBias());
 
     // Per channel (in parallel): dt = softplus(dt_proj) and the selective
     // scan from the ssm state, y * silu(z).
@@ -1671,13 +1681,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
     loops.parallel("scan", {index(inner)}, [&](ValueRange ivs) {
       Value c = ivs[0];
       auto stepSize = [&](Value t) -> Value {
-        Value pre = forLoop(zero, index(rank), {weightAt(adaptor.getDtProjBias(),
-                                                         ValueRange{c})},
-                            [&](Value r, ValueRange a) {
-          return SmallVector<Value>{fadd(
-              a[0], fmul(load(paramsAll, ValueRange{t, r}),
-                         weightAt(adaptor.getDtProj(), ValueRange{c, r})))};
-        }).getResult(0);
+        Value pre = tensor::ExtractOp::create(b, dtPre, ValueRange{t, c});
         return arith::SelectOp::create(
             b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
             pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));

@@ -1,0 +1,51 @@
+//===- ApproximateMath.cpp - exp and log as polynomials -------------------===//
+//
+// hybrid-approximate-math: f32 math.exp, log1p and log become polynomial
+// approximations built from arith and math.fma, which LLVM vectorises; left
+// as calls, every exp of a scan, softmax or SiLU is a scalar libm call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace hybrid {
+#define GEN_PASS_DEF_APPROXIMATEMATHPASS
+#include "passes/Passes.h.inc"
+} // namespace hybrid
+
+using namespace mlir;
+
+namespace {
+bool approximated(StringRef name) {
+  name.consume_front("math.");
+  return name == "exp" || name == "log1p" || name == "log";
+}
+
+struct ApproximateMathPass
+    : hybrid::impl::ApproximateMathPassBase<ApproximateMathPass> {
+  void runOnOperation() override {
+    // Only the selected ops and what their rewrites create: no folding or
+    // simplification of the rest of the module.
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<math::ExpOp, math::Log1pOp, math::LogOp>(op) &&
+          getElementTypeOrSelf(op->getResult(0).getType()).isF32())
+        ops.push_back(op);
+    });
+    if (ops.empty())
+      return;
+    RewritePatternSet patterns(&getContext());
+    populateMathPolynomialApproximationPatterns(patterns, approximated);
+    GreedyRewriteConfig config;
+    config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    config.enableFolding(false);
+    if (failed(applyOpPatternsGreedily(ops, std::move(patterns), config)))
+      return signalPassFailure();
+  }
+};
+} // namespace
