@@ -21,7 +21,16 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     to buffers is dispatch formation's job. `hybrid.mtp` (the MTP input
     projection) folds its concatenation into the contraction.
 
-    Linear layers `y = x W^T` become a parallel loop over register tiles
+    With `pack-weights=NR`, a linear layer whose weight is a checkpoint
+    tensor (`hybrid.weight`) reads a packed copy of it instead,
+    `hybrid.weight "..." packed(NR) : tensor<ceil(out/NR) x in x NR>`, and
+    becomes a parallel loop over (panel of NR outputs, tile of 6 tokens):
+    per input column one vector<NR> load of the panel and one broadcast FMA
+    per token into 6 vector<NR> accumulators (outer products; decode's
+    single token runs the same loop for one row). The artifact writer packs
+    the bytes. Run `hybrid-weights-to-arguments` after this pass.
+
+    Otherwise linear layers `y = x W^T` become a parallel loop over register tiles
     of 4 tokens x 4 output rows, `W` indexed `(out, in)`: the checkpoint
     layout is used as is, each row read contiguously. A full tile keeps 16
     `vector<8xf32>` partial sums (vector.transfer_read of 4 rows of x and 4
@@ -74,6 +83,9 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
   let options = [
     Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
            "Positions a KV cache holds (the cache buffer's second dimension)">,
+    Option<"packWeights", "pack-weights", "int64_t", "0",
+           "Output rows per panel of packed linear weights (0: read weights "
+           "in the checkpoint's [out, in] layout)">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "
@@ -136,7 +148,9 @@ def WeightsToArgumentsPass : Pass<"hybrid-weights-to-arguments", "::mlir::Module
     `hybrid.experts = N` for stacked ones) as argument attributes. The
     weight ops are erased. This is the binding contract with the runtime:
     it passes each weight's bytes, from the artifact or the checkpoint, as
-    that argument; no weight data is ever in the IR.
+    that argument; no weight data is ever in the IR. A packed weight
+    (`packed(NR)`) gets `hybrid.packed = NR` too: the artifact holds its
+    bytes in panels.
   }];
 }
 

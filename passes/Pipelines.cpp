@@ -27,13 +27,17 @@ constexpr Step kHybridSteps[] = {
 
 // Layer ops to linalg on tensors plus loop nests on state buffers.
 constexpr Step kLinalgSteps[] = {
+    {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch "
+     "pack-weights=%pack}",
+     "every layer op to linalg and loops; state handles become buffers; "
+     "linear layers read packed weights"},
+    {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
+    {"canonicalize",
+     "clean up the index arithmetic of the loop nests, drop the unpacked "
+     "weights nothing reads"},
+    {"cse", "share the repeated index and weight computations"},
     {"hybrid-weights-to-arguments",
      "weights become arguments the runtime binds to the tensors' bytes"},
-    {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch}",
-     "every layer op to linalg and loops; state handles become buffers"},
-    {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
-    {"canonicalize", "clean up the index arithmetic of the loop nests"},
-    {"cse", "share the repeated index and weight computations"},
 };
 
 // Tensors to buffers, loops to the LLVM dialect.
@@ -75,7 +79,8 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
       continue;
     for (auto [key, value] : {std::pair<const char *, int64_t>{"%seq", options.maxSeqLen},
                               {"%batch", options.maxBatch},
-                              {"%chunk", options.scanChunkSize}})
+                              {"%chunk", options.scanChunkSize},
+                              {"%pack", options.packWeights}})
       if (size_t at = text.find(key); at != std::string::npos)
         text.replace(at, std::strlen(key), std::to_string(value));
     if (failed(parsePassPipeline(text, pm, llvm::errs())))

@@ -19,6 +19,11 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("Sequences one call can advance (batched state buffers "
                      "above 1)"),
       llvm::cl::init(1)};
+  Option<int64_t> packWeights{
+      *this, "pack-weights",
+      llvm::cl::desc("Output rows per panel of packed linear weights (0 keeps "
+                     "the checkpoint layout)"),
+      llvm::cl::init(0)};
   Option<int64_t> scanChunkSize{
       *this, "scan-chunk-size",
       llvm::cl::desc("Tokens per chunk of the recurrent mixers' prefill "

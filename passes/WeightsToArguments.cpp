@@ -27,7 +27,7 @@ struct WeightsToArgumentsPass
       if (func.isExternal())
         continue;
       // One argument per (name, experts, type): a tensor read twice (a tied
-      // embedding and head) is bound once.
+      // embedding and head) is bound once; packed, it is another argument.
       llvm::MapVector<std::tuple<StringRef, int64_t, Type>, BlockArgument> args;
       SmallVector<WeightOp> weights;
       func.walk([&](WeightOp op) { weights.push_back(op); });
@@ -42,6 +42,9 @@ struct WeightsToArgumentsPass
           if (op.getExperts())
             attrs.push_back(b.getNamedAttr(
                 "hybrid.experts", b.getI64IntegerAttr(*op.getExperts())));
+          if (op.getPacked())
+            attrs.push_back(b.getNamedAttr(
+                "hybrid.packed", b.getI64IntegerAttr(*op.getPacked())));
           unsigned index = func.getNumArguments();
           if (failed(func.insertArgument(index, op.getType(),
                                          b.getDictionaryAttr(attrs),

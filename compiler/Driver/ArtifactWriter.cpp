@@ -27,6 +27,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
+
+#include <cstring>
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -170,6 +172,36 @@ llvm::Expected<std::string> link(llvm::StringRef object) {
 }
 } // namespace
 
+namespace {
+/// Appends the [out, in] matrix `bytes` packed in panels of `arg.packed`
+/// rows, [ceil(out / panel), in, panel], rows past `out` zero: the layout of
+/// hybrid.weight packed(panel).
+llvm::Error appendPacked(std::string &weights, const EntryArgument &arg,
+                         const hybrid::hf::TensorInfo &info,
+                         llvm::StringRef bytes) {
+  int64_t panel = arg.packed;
+  if (info.shape.size() != 2 || arg.shape.size() != 3 ||
+      arg.shape[0] != llvm::divideCeil(info.shape[0], panel) ||
+      arg.shape[1] != info.shape[1] || arg.shape[2] != panel)
+    return error("internal error: packed weight '" + arg.name +
+                 "' does not match its checkpoint tensor's shape");
+  uint64_t out = info.shape[0], in = info.shape[1];
+  uint64_t element = out * in ? bytes.size() / (out * in) : 0;
+  uint64_t panels = arg.shape[0];
+  size_t base = weights.size();
+  weights.resize(base + panels * in * panel * element, '\0');
+  char *dst = weights.data() + base;
+  for (uint64_t row = 0; row < out; ++row) {
+    uint64_t p = row / panel, j = row % panel;
+    const char *src = bytes.data() + row * in * element;
+    for (uint64_t k = 0; k < in; ++k)
+      std::memcpy(dst + ((p * in + k) * panel + j) * element, src + k * element,
+                  element);
+  }
+  return llvm::Error::success();
+}
+} // namespace
+
 llvm::Expected<std::vector<EntryArgument>>
 hybridc::readEntryArguments(ModuleOp module) {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -196,6 +228,8 @@ hybridc::readEntryArguments(ModuleOp module) {
       if (auto experts =
               forward.getArgAttrOfType<IntegerAttr>(i, "hybrid.experts"))
         entry.experts = experts.getInt();
+      if (auto packed = forward.getArgAttrOfType<IntegerAttr>(i, "hybrid.packed"))
+        entry.packed = packed.getInt();
     } else if (forward.getArgAttr(i, "hybrid.slots")) {
       entry.kind = EntryArgument::Slots;
       entry.name = "slots";
@@ -252,12 +286,22 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
         return error("internal error: tensor '" + name + "' vanished");
       tensors[i].push_back(info);
     }
-    if (options.externalWeights)
+    if (options.externalWeights) {
+      if (arg.packed)
+        return error("internal error: packed weight '" + arg.name +
+                     "' in an artifact with external weights");
       continue;
+    }
     weights.resize((weights.size() + 63) / 64 * 64, '\0');
     uint64_t start = weights.size();
-    for (const hybrid::hf::TensorInfo *info : tensors[i])
-      weights += checkpoint.bytes(*info).str();
+    for (const hybrid::hf::TensorInfo *info : tensors[i]) {
+      if (!arg.packed) {
+        weights += checkpoint.bytes(*info).str();
+        continue;
+      }
+      if (llvm::Error e = appendPacked(weights, arg, *info, checkpoint.bytes(*info)))
+        return std::move(e);
+    }
     placement[i] = {start, weights.size() - start};
   }
 

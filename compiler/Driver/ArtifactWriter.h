@@ -21,6 +21,8 @@ struct EntryArgument {
   std::vector<int64_t> shape; // -1: the token dimension
   mlir::Type elementType;
   int64_t experts = 0;
+  /// Output rows per panel when the weight is packed (hybrid.packed), else 0.
+  int64_t packed = 0;
 };
 
 /// Reads @forward's arguments at the linalg stage.

@@ -250,7 +250,7 @@ Value ModelBuilder::weight(const Twine &name, ArrayRef<int64_t> shape) {
     shape = SmallVector<int64_t>(shape.size(), 1);
   auto type = RankedTensorType::get(shape, weightType);
   return WeightOp::create(b, loc(name), type, b.getStringAttr(name),
-                          IntegerAttr());
+                          /*experts=*/IntegerAttr(), /*packed=*/IntegerAttr());
 }
 
 Value ModelBuilder::linear(const Twine &module, int64_t out, int64_t in,
@@ -263,12 +263,14 @@ Value ModelBuilder::linear(const Twine &module, int64_t out, int64_t in,
   auto [rows, cols] = *fp8Block;
   Type f8 = Float8E4M3FNType::get(context);
   Value q = WeightOp::create(b, loc(name), RankedTensorType::get({out, in}, f8),
-                             b.getStringAttr(name), IntegerAttr());
+                             b.getStringAttr(name), /*experts=*/IntegerAttr(),
+                             /*packed=*/IntegerAttr());
   Value scale = WeightOp::create(
       b, loc(name), 
       RankedTensorType::get({llvm::divideCeil(out, rows), llvm::divideCeil(in, cols)},
                             b.getF32Type()),
-      b.getStringAttr(name + "_scale_inv"), IntegerAttr());
+      b.getStringAttr(name + "_scale_inv"), /*experts=*/IntegerAttr(),
+      /*packed=*/IntegerAttr());
   return DequantizeOp::create(b, loc(name),
                               RankedTensorType::get({out, in}, weightType), q,
                               scale, b.getDenseI64ArrayAttr({rows, cols}));
@@ -281,7 +283,8 @@ Value ModelBuilder::experts(const Twine &prefix, StringRef suffix, int64_t n,
     n = out = in = 1;
   auto stacked = [&](StringRef tensor, ArrayRef<int64_t> shape, Type element) {
     return WeightOp::create(b, loc(tensor), RankedTensorType::get(shape, element),
-                            b.getStringAttr(tensor), b.getI64IntegerAttr(n));
+                            b.getStringAttr(tensor), b.getI64IntegerAttr(n),
+                            /*packed=*/IntegerAttr());
   };
   if (!fp8Block)
     return stacked(name, {n, out, in}, weightType);

@@ -120,6 +120,122 @@ std::string weightStage(Value w) {
   return name.empty() ? "linear" : name.str();
 }
 
+/// What the lowerings know of the target.
+struct Codegen {
+  /// Output rows per panel of a packed linear weight (0: weights are read
+  /// in the checkpoint's [out, in] layout).
+  int64_t panel = 0;
+};
+
+/// Tokens per register tile of a packed linear layer: with `panel` outputs
+/// per vector row, 6 accumulator rows fill 24 of AVX-512's 32 registers at
+/// a panel of 64, 12 of AVX2's 16 at 16 (cpu-codegen.md 4.2).
+constexpr int64_t kPackedTokens = 6;
+
+/// y = x w^T with w packed at compile time into panels of `panel` output
+/// rows, [ceil(out / panel), in, panel] (hybrid.weight packed(panel)), so
+/// that one input column of a panel is one contiguous vector. Workgroups are
+/// (panel, tile of kPackedTokens tokens), panel outermost: consecutive
+/// workgroups of a thread reuse the panel from cache. A full tile keeps
+/// kPackedTokens vector<panel> accumulators: per input column, one vector
+/// load of the panel and one broadcast FMA per token (an outer product).
+/// Other tiles (decode's single token) run the same loop one token at a
+/// time. Each output is a sum over the inputs in order, the same in every
+/// tile shape.
+Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
+                   WeightOp weight) {
+  auto plain = cast<RankedTensorType>(weight.getType());
+  int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
+  int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
+  Type element = plain.getElementType();
+  Value packed;
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfter(weight);
+    packed = WeightOp::create(
+        b, weight.getLoc(), RankedTensorType::get({panels, in, panel}, element),
+        weight.getNameAttr(), IntegerAttr(), b.getI64IntegerAttr(panel));
+  }
+  Type f32 = b.getF32Type();
+  auto vf32 = VectorType::get({panel}, f32);
+  auto vw = VectorType::get({panel}, element);
+  Value tokens = tensor::DimOp::create(b, loc, x, 0);
+  Value y = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, out}, f32),
+      ValueRange{tokens});
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  Value zero = index(b, 0), one = index(b, 1);
+  Value tile = index(b, kPackedTokens);
+  Value tokenTiles = arith::CeilDivUIOp::create(b, loc, tokens, tile);
+  std::string stage = weightStage(weight.getResult());
+  scf::ParallelOp::create(
+      b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
+      ValueRange{index(b, panels), tokenTiles}, ValueRange{one, one},
+      [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+        Value p = ivs[0];
+        Value t0 = arith::MulIOp::create(pb, pl, ivs[1], tile);
+        Value tEnd = arith::MinUIOp::create(
+            pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
+        Value o0 = arith::MulIOp::create(pb, pl, p, index(pb, panel));
+        Value full = arith::CmpIOp::create(
+            pb, pl, arith::CmpIPredicate::eq,
+            arith::SubIOp::create(pb, pl, tEnd, t0), tile);
+        Value padW = arith::ConstantOp::create(pb, pl, element,
+                                               pb.getFloatAttr(element, 0.0));
+        Value vzero = arith::ConstantOp::create(
+            pb, pl, vf32, DenseElementsAttr::get(vf32, pb.getF32FloatAttr(0.0)));
+        // Accumulators of rows `rows` over all inputs, stored to y (the last
+        // panel's columns past `out` are masked off).
+        auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
+          SmallVector<Value> init(rows.size(), vzero);
+          auto loop = scf::ForOp::create(
+              tb, tl, index(tb, 0), index(tb, in), index(tb, 1), init,
+              [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
+                Value raw = vector::TransferReadOp::create(
+                    lb, ll, vw, packed, ValueRange{p, k, index(lb, 0)}, padW,
+                    ArrayRef<bool>{true});
+                Value wv = vw == vf32 ? raw
+                                      : arith::ExtFOp::create(lb, ll, vf32, raw)
+                                            .getResult();
+                SmallVector<Value> next;
+                for (auto [row, acc] : llvm::zip(rows, accs)) {
+                  Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
+                  Value splat = vector::BroadcastOp::create(lb, ll, vf32, a);
+                  next.push_back(vector::FMAOp::create(lb, ll, splat, wv, acc));
+                }
+                scf::YieldOp::create(lb, ll, next);
+              });
+          for (auto [row, acc] : llvm::zip(rows, loop.getResults()))
+            vector::TransferWriteOp::create(tb, tl, acc, y, ValueRange{row, o0},
+                                            ArrayRef<bool>{out % panel == 0});
+        };
+        scf::IfOp::create(
+            pb, pl, full,
+            [&](OpBuilder &fb, Location fl) {
+              SmallVector<Value> rows;
+              for (int64_t m = 0; m < kPackedTokens; ++m)
+                rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
+              tileOf(fb, fl, rows);
+              scf::YieldOp::create(fb, fl);
+            },
+            [&](OpBuilder &eb, Location el) {
+              scf::ForOp::create(
+                  eb, el, t0, tEnd, one, ValueRange{},
+                  [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+                    tileOf(tb, tl, {t});
+                    scf::YieldOp::create(tb, tl);
+                  });
+              scf::YieldOp::create(eb, el);
+            });
+      });
+  return bufferization::ToTensorOp::create(
+             b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, f32), y,
+             /*restrict=*/true, /*writable=*/true)
+      .getResult();
+}
+
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer on the checkpoint's
 /// [out, in] layout (each row read contiguously, as stored). Workgroups are
 /// tiles of kTileTokens x kTileOutputs: a full tile keeps its 16 partial sums
@@ -127,7 +243,12 @@ std::string weightStage(Value w) {
 /// (kLanes wide) for 16 FMAs, then reduces them and adds the last in %
 /// kLanes columns. Edge tiles (and decode's single token) compute their
 /// dot products one by one, vectorised by LLVM (the sums are reassociable).
-Value linear(OpBuilder &b, Location loc, Value x, Value w) {
+Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
+             Value w) {
+  if (auto weight = w.getDefiningOp<WeightOp>();
+      weight && codegen.panel > 0 && !weight.getExperts() &&
+      !weight.getPacked())
+    return packedLinear(b, loc, codegen, x, weight);
   auto wType = cast<RankedTensorType>(w.getType());
   int64_t out = wType.getDimSize(0), in = wType.getDimSize(1);
   int64_t inMain = in - in % kLanes;
@@ -257,8 +378,18 @@ Value swiglu(OpBuilder &b, Location loc, Value like, Value gate, Value up) {
       .getResult(0);
 }
 
-struct EmbedLowering : OpConversionPattern<EmbedOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// The base of the layer-op lowerings: the op's pattern plus what the
+/// target asks of the generated code.
+template <typename Op>
+struct HybridLowering : OpConversionPattern<Op> {
+  HybridLowering(const TypeConverter &types, MLIRContext *context,
+                 const Codegen &codegen)
+      : OpConversionPattern<Op>(types, context), codegen(codegen) {}
+  Codegen codegen;
+};
+
+struct EmbedLowering : HybridLowering<EmbedOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(EmbedOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -343,8 +474,8 @@ Value normalizeRows(OpBuilder &b, Location loc, Value x, Value weight,
       .getResult(0);
 }
 
-struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct RMSNormLowering : HybridLowering<RMSNormOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -359,28 +490,28 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
   }
 };
 
-struct LMHeadLowering : OpConversionPattern<LMHeadOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct LMHeadLowering : HybridLowering<LMHeadOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(LMHeadOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, linear(rewriter, op.getLoc(), adaptor.getInput(),
+    rewriter.replaceOp(op, linear(rewriter, op.getLoc(), codegen, adaptor.getInput(),
                                   adaptor.getWeight()));
     return success();
   }
 };
 
-struct MLPLowering : OpConversionPattern<MLPOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct MLPLowering : HybridLowering<MLPOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(MLPOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
-    Value gate = linear(rewriter, loc, x, adaptor.getGateProj());
-    Value up = linear(rewriter, loc, x, adaptor.getUpProj());
+    Value gate = linear(rewriter, loc, codegen, x, adaptor.getGateProj());
+    Value up = linear(rewriter, loc, codegen, x, adaptor.getUpProj());
     Value activated = swiglu(rewriter, loc, x, gate, up);
-    rewriter.replaceOp(op, linear(rewriter, loc, activated,
+    rewriter.replaceOp(op, linear(rewriter, loc, codegen, activated,
                                   adaptor.getDownProj()));
     return success();
   }
@@ -574,8 +705,8 @@ std::pair<SmallVector<float>, float> ropeFrequencies(int64_t dim, double theta,
 /// cache at its position, then each query head runs an online softmax over
 /// the cached positions 0..position. A correctness-first form: the tiled
 /// kernels of later passes replace the loop nest.
-struct AttentionLowering : OpConversionPattern<AttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct AttentionLowering : HybridLowering<AttentionOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -599,9 +730,9 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Type cacheElement = cacheType.getElementType();
 
     Value x = adaptor.getInput();
-    Value q = linear(b, loc, x, adaptor.getQProj());
-    Value k = linear(b, loc, x, adaptor.getKProj());
-    Value v = linear(b, loc, x, adaptor.getVProj());
+    Value q = linear(b, loc, codegen, x, adaptor.getQProj());
+    Value k = linear(b, loc, codegen, x, adaptor.getKProj());
+    Value v = linear(b, loc, codegen, x, adaptor.getVProj());
 
     auto [invFreq, ropeFactor] = ropeFrequencies(
         rotary, op.getRopeTheta().convertToDouble(), op.getYarnAttr());
@@ -761,7 +892,7 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
         /*restrict=*/true, /*writable=*/true);
-    rewriter.replaceOp(op, linear(b, loc, attended, adaptor.getOProj()));
+    rewriter.replaceOp(op, linear(b, loc, codegen, attended, adaptor.getOProj()));
     return success();
   }
 };
@@ -775,8 +906,8 @@ struct AttentionLowering : OpConversionPattern<AttentionOp> {
 /// (models.md 1.6, 2.6, 3.7): only the selected experts are computed. The
 /// shared expert goes through the dense MLP path. The grouped dispatch of
 /// hybrid-fuse-moe-routing replaces this reference form for speed.
-struct MoELowering : OpConversionPattern<MoEOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct MoELowering : HybridLowering<MoEOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(MoEOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -830,15 +961,15 @@ struct MoELowering : OpConversionPattern<MoEOp> {
       return std::make_pair(loop.getResult(0), loop.getResult(1));
     };
 
-    Value logits = linear(b, loc, x, adaptor.getRouter());
+    Value logits = linear(b, loc, codegen, x, adaptor.getRouter());
     Value shared, sharedGate;
     if (adaptor.getSharedGate()) {
-      Value g = linear(b, loc, x, adaptor.getSharedGate());
-      Value u = linear(b, loc, x, adaptor.getSharedUp());
+      Value g = linear(b, loc, codegen, x, adaptor.getSharedGate());
+      Value u = linear(b, loc, codegen, x, adaptor.getSharedUp());
       Value act = swiglu(b, loc, x, g, u);
-      shared = linear(b, loc, act, adaptor.getSharedDown());
+      shared = linear(b, loc, codegen, act, adaptor.getSharedDown());
       if (adaptor.getSharedExpertGate())
-        sharedGate = linear(b, loc, x, adaptor.getSharedExpertGate());
+        sharedGate = linear(b, loc, codegen, x, adaptor.getSharedExpertGate());
     }
     Value bias = adaptor.getSelectionBias();
 
@@ -1114,8 +1245,8 @@ struct MoELowering : OpConversionPattern<MoEOp> {
 /// recurrent state), then the output projection (models.md 1.5). The chunked
 /// form of hybrid-tile-scans is the fast path; this one is the reference and
 /// the decode form.
-struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(GatedDeltaNetOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -1162,8 +1293,8 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
     };
 
     Value x = adaptor.getInput();
-    Value qkvz = linear(b, loc, x, adaptor.getInProjQkvz());
-    Value ba = linear(b, loc, x, adaptor.getInProjBa());
+    Value qkvz = linear(b, loc, codegen, x, adaptor.getInProjQkvz());
+    Value ba = linear(b, loc, codegen, x, adaptor.getInProjBa());
     Value tokens = tensor::DimOp::create(b, x, 0);
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, hv * dv}, f32),
@@ -1498,7 +1629,7 @@ struct GatedDeltaNetLowering : OpConversionPattern<GatedDeltaNetOp> {
     Value mixedOut = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, hv * dv}, f32), out,
         /*restrict=*/true, /*writable=*/true);
-    rewriter.replaceOp(op, linear(b, loc, mixedOut, adaptor.getOutProj()));
+    rewriter.replaceOp(op, linear(b, loc, codegen, mixedOut, adaptor.getOutProj()));
     return success();
   }
 };
@@ -1532,8 +1663,8 @@ Value addBias(OpBuilder &b, Location loc, Value x, Value bias) {
 /// per token the dt/B/C norms, dt = softplus(dt_proj) and the selective scan
 /// from the ssm state, y * silu(z), out_proj. Sequential over tokens: the
 /// reference and decode form.
-struct MambaLowering : OpConversionPattern<MambaOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct MambaLowering : HybridLowering<MambaOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(MambaOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -1577,7 +1708,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
     };
 
     Value x = adaptor.getInput();
-    Value xz = linear(b, loc, x, adaptor.getInProj());
+    Value xz = linear(b, loc, codegen, x, adaptor.getInProj());
     if (adaptor.getInProjBias())
       xz = addBias(b, loc, xz, adaptor.getInProjBias());
     Value tokens = tensor::DimOp::create(b, x, 0);
@@ -1620,7 +1751,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
       });
     });
     Value xs = toTensor(convolved, inner);
-    Value dbc = linear(b, loc, xs, adaptor.getXProj());
+    Value dbc = linear(b, loc, codegen, xs, adaptor.getXProj());
 
     // Per token (in parallel): dt, B and C, normed.
     Value paramsAll = rows(rank + 2 * stateDim);
@@ -1667,7 +1798,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
     // The step sizes before softplus, delta dt_proj^T + bias [T, d_inner]:
     // a linear layer (register tiles), not a dot per (token, channel) in
     // the scan.
-    Value dtPre = addBias(b, loc, linear(b, loc, toTensor(deltas, rank), adaptor.getDtProj()),
+    Value dtPre = addBias(b, loc, linear(b, loc, codegen, toTensor(deltas, rank), adaptor.getDtProj()),
                           adaptor.getDtProjBias());
 
     // Per channel (in parallel): dt = softplus(dt_proj) and the selective
@@ -1796,7 +1927,7 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
       };
       loops.ifElse(blocked, blockwise, stepwise);
     });
-    Value y = linear(b, loc, toTensor(scanned, inner), adaptor.getOutProj());
+    Value y = linear(b, loc, codegen, toTensor(scanned, inner), adaptor.getOutProj());
     if (adaptor.getOutProjBias())
       y = addBias(b, loc, y, adaptor.getOutProjBias());
     rewriter.replaceOp(op, y);
@@ -1815,8 +1946,8 @@ struct MambaLowering : OpConversionPattern<MambaOp> {
 /// position. Attention runs in the absorbed form: the query is taken into
 /// latent space through kv_b_proj's key rows, the online softmax runs over the
 /// cached latents, and the value rows of kv_b_proj map the result back.
-struct MLALowering : OpConversionPattern<MLAOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct MLALowering : HybridLowering<MLAOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(MLAOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -1863,14 +1994,14 @@ struct MLALowering : OpConversionPattern<MLAOp> {
     Value x = adaptor.getInput();
     Value q;
     if (adaptor.getQAProj()) {
-      Value qa = linear(b, loc, x, adaptor.getQAProj());
+      Value qa = linear(b, loc, codegen, x, adaptor.getQAProj());
       qa = normalizeRows(b, loc, qa, adaptor.getQALayernorm(), Value(),
                          NormKind::plain, eps);
-      q = linear(b, loc, qa, adaptor.getQBProj());
+      q = linear(b, loc, codegen, qa, adaptor.getQBProj());
     } else {
-      q = linear(b, loc, x, adaptor.getQProj());
+      q = linear(b, loc, codegen, x, adaptor.getQProj());
     }
-    Value kv = linear(b, loc, x, adaptor.getKvAProjWithMqa());
+    Value kv = linear(b, loc, codegen, x, adaptor.getKvAProjWithMqa());
     Value tokens = tensor::DimOp::create(b, x, 0);
     Value latent = tensor::ExtractSliceOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, kvRank}, f32), kv,
@@ -1989,7 +2120,7 @@ struct MLALowering : OpConversionPattern<MLAOp> {
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,
         /*restrict=*/true, /*writable=*/true);
-    rewriter.replaceOp(op, linear(b, loc, attended, adaptor.getOProj()));
+    rewriter.replaceOp(op, linear(b, loc, codegen, attended, adaptor.getOProj()));
     return success();
   }
 };
@@ -1997,8 +2128,8 @@ struct MLALowering : OpConversionPattern<MLAOp> {
 /// hybrid.mtp: y = [RMSNorm(e; enorm) | RMSNorm(h; hnorm)] eh_proj^T, with
 /// the concatenation folded into the contraction: W's first H columns meet
 /// the embedding half, the last H the hidden half.
-struct MTPLowering : OpConversionPattern<MTPOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct MTPLowering : HybridLowering<MTPOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(MTPOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -2036,8 +2167,8 @@ struct MTPLowering : OpConversionPattern<MTPOp> {
 
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
 /// (LLVM has no f8 type to extend from), times the block's scale.
-struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct DequantizeLowering : HybridLowering<DequantizeOp> {
+  using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -2093,6 +2224,11 @@ struct ConvertHybridToLinalgPass
   using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    if (packWeights < 0) {
+      getOperation().emitError() << "pack-weights must be 0 or positive, got "
+                                 << packWeights;
+      return signalPassFailure();
+    }
     if (maxBatch < 1) {
       getOperation().emitError() << "max-batch must be positive, got "
                                  << maxBatch;
@@ -2151,10 +2287,11 @@ struct ConvertHybridToLinalgPass
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
     RewritePatternSet patterns(ctx);
+    Codegen codegen{packWeights};
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
-                 DequantizeLowering, MoELowering, MTPLowering>(ctx);
-    patterns.add<AttentionLowering, MLALowering, GatedDeltaNetLowering,
-                 MambaLowering>(types, ctx);
+                 DequantizeLowering, MoELowering, MTPLowering, AttentionLowering,
+                 MLALowering, GatedDeltaNetLowering, MambaLowering>(types, ctx,
+                                                                    codegen);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    types);
     populateReturnOpTypeConversionPattern(patterns, types);

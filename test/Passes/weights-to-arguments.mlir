@@ -36,3 +36,15 @@ func.func @stacked_experts() -> tensor<4x6x8xf32> {
 func.func @negative_no_weights(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   return %x : tensor<?x8xf32>
 }
+
+// -----
+
+// A packed copy of a tensor is its own argument, marked with its panel.
+// CHECK-LABEL: func.func @packed
+// CHECK-SAME: tensor<40x24xbf16> {hybrid.weight = "lm_head.weight"}
+// CHECK-SAME: tensor<3x24x16xbf16> {hybrid.packed = 16 : i64, hybrid.weight = "lm_head.weight"}
+func.func @packed() -> (tensor<40x24xbf16>, tensor<3x24x16xbf16>) {
+  %w = hybrid.weight "lm_head.weight" : tensor<40x24xbf16>
+  %p = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
+  return %w, %p : tensor<40x24xbf16>, tensor<3x24x16xbf16>
+}

@@ -140,6 +140,14 @@ LogicalResult WeightOp::verify() {
   } else if (hasPlaceholder) {
     return emitOpError("name contains '{e}' but experts(N) is not set");
   }
+  if (std::optional<int64_t> packed = getPacked()) {
+    if (getExperts())
+      return emitOpError("a stacked expert weight cannot be packed");
+    if (type.getRank() != 3 || type.getDimSize(2) != *packed)
+      return emitOpError() << "packed(" << *packed
+                           << ") weight must be [panels, K, " << *packed
+                           << "], got " << type;
+  }
   return success();
 }
 

@@ -35,16 +35,25 @@ def Hybrid_WeightOp : Hybrid_Op<"weight", [Pure]> {
     tensors obtained by replacing `{e}` with 0 .. E-1 along a new leading
     dimension: this is how per-expert checkpoint tensors become one operand.
 
+    With `packed(NR)` the result is the `[N, K]` matrix packed in panels of
+    NR rows, `[ceil(N / NR), K, NR]`: element `[p, k, j]` is row `p * NR + j`,
+    column k (zero past row N). The artifact stores it so; the linear
+    kernels read NR outputs' weights of one input contiguously.
+
     ```mlir
     %w = hybrid.weight "model.layers.0.mlp.gate_proj.weight" : tensor<5120x2048xbf16>
     %g = hybrid.weight "model.layers.0.mlp.experts.{e}.gate_proj.weight" experts(512)
            : tensor<512x512x2048xbf16>
+    %p = hybrid.weight "model.layers.0.mlp.gate_proj.weight" packed(64)
+           : tensor<80x2048x64xbf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<I64Attr>:$experts);
+  let arguments = (ins StrAttr:$name, OptionalAttr<I64Attr>:$experts,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$packed);
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = [{
-    $name (`experts` `(` $experts^ `)`)? attr-dict `:` type($result)
+    $name (`experts` `(` $experts^ `)`)? (`packed` `(` $packed^ `)`)? attr-dict
+    `:` type($result)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

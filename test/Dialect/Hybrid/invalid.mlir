@@ -36,6 +36,39 @@ func.func @negative_weight_experts_leading_dim_mismatch() {
 
 // -----
 
+// A packed weight is [panels, K, panel].
+func.func @negative_weight_packed_shape() {
+  // expected-error @+1 {{'hybrid.weight' op packed(16) weight must be [panels, K, 16], got 'tensor<3x24x8xf32>'}}
+  %w = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_weight_packed_rank() {
+  // expected-error @+1 {{'hybrid.weight' op packed(16) weight must be [panels, K, 16], got 'tensor<40x16xf32>'}}
+  %w = hybrid.weight "lm_head.weight" packed(16) : tensor<40x16xf32>
+  return
+}
+
+// -----
+
+func.func @negative_weight_packed_experts() {
+  // expected-error @+1 {{'hybrid.weight' op a stacked expert weight cannot be packed}}
+  %w = hybrid.weight "e.{e}.w" experts(2) packed(4) : tensor<2x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @negative_weight_packed_zero() {
+  // expected-error @+1 {{attribute 'packed' failed to satisfy constraint}}
+  %w = hybrid.weight "lm_head.weight" packed(0) : tensor<3x24x1xf32>
+  return
+}
+
+// -----
+
 // A stacked weight needs the expert dimension and at least one more.
 func.func @negative_weight_experts_rank_one() {
   // expected-error @+1 {{'hybrid.weight' op stacked expert weight must have a leading dimension of 4, got 'tensor<4xf32>'}}

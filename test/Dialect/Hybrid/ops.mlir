@@ -25,6 +25,15 @@ func.func @weight_experts() -> tensor<8x32x64xbf16> {
   return %w : tensor<8x32x64xbf16>
 }
 
+// 40 outputs in panels of 16: 3 panels of 24 inputs x 16.
+// CHECK-LABEL: func.func @weight_packed
+// CHECK: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
+// CHECK: return %[[W]]
+func.func @weight_packed() -> tensor<3x24x16xbf16> {
+  %w = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
+  return %w : tensor<3x24x16xbf16>
+}
+
 // 200 x 130 with 128 x 128 blocks: ceil(200/128) x ceil(130/128) = 2 x 2.
 // CHECK-LABEL: func.func @dequantize_f8E4M3FN_block128
 // CHECK: %[[Q:.*]] = hybrid.weight "model.layers.0.self_attn.q_a_proj.weight" : tensor<200x130xf8E4M3FN>
