@@ -1429,33 +1429,57 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       };
 
       // Token by token: S = exp(g) S; u = beta (v - S^T k); S += k u^T;
-      // o = S^T q.
+      // o = S^T q. Both passes over S walk its rows (i) outside and the
+      // contiguous columns (j) inside, accumulating S^T k and S^T q per
+      // column in scratch: the inner loops are plain vector multiply-adds.
       Value qBuf = loops.scratch(dk, f32);
       Value kBuf = loops.scratch(dk, f32);
       Value oBuf = loops.scratch(dv, f32);
+      Value uBuf = loops.scratch(dv, f32); // S^T k, then u
       auto recurrent = [&]() {
         forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
           auto [beta, g] = gates(t);
           Value decay = math::ExpOp::create(b, g);
           loadNormalized(qBuf, zero, t, 0, qScale);
           loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
+          auto clear = [&](Value buf) {
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              store(f32c(0.0), buf, ValueRange{j});
+              return SmallVector<Value>{};
+            });
+          };
+          clear(uBuf);
+          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+            Value ki = load(kBuf, ValueRange{i});
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+              Value decayed = fmul(load(state, at), decay);
+              store(decayed, state, at);
+              store(fadd(load(uBuf, ValueRange{j}), fmul(decayed, ki)), uBuf,
+                    ValueRange{j});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
           forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-            Value memory = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i,
-                                                                  ValueRange a) {
-              Value decayed =
-                  fmul(load(state, stateAt(b, slots, t, {h, i, j})), decay);
-              store(decayed, state, stateAt(b, slots, t, {h, i, j}));
-              return SmallVector<Value>{fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
-            }).getResult(0);
             Value v = load(mixed, ValueRange{t, add(vOffset, j)});
-            Value u = fmul(beta, fsub(v, memory));
-            Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-              Value updated = fadd(load(state, stateAt(b, slots, t, {h, i, j})),
-                                   fmul(load(kBuf, ValueRange{i}), u));
-              store(updated, state, stateAt(b, slots, t, {h, i, j}));
-              return SmallVector<Value>{fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
-            }).getResult(0);
-            store(o, oBuf, ValueRange{j});
+            store(fmul(beta, fsub(v, load(uBuf, ValueRange{j}))), uBuf,
+                  ValueRange{j});
+            return SmallVector<Value>{};
+          });
+          clear(oBuf);
+          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+            Value ki = load(kBuf, ValueRange{i});
+            Value qi = load(qBuf, ValueRange{i});
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+              Value updated =
+                  fadd(load(state, at), fmul(ki, load(uBuf, ValueRange{j})));
+              store(updated, state, at);
+              store(fadd(load(oBuf, ValueRange{j}), fmul(updated, qi)), oBuf,
+                    ValueRange{j});
+              return SmallVector<Value>{};
+            });
             return SmallVector<Value>{};
           });
           gatedNorm(oBuf, zero, t);

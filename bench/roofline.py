@@ -1,0 +1,146 @@
+"""Benchmark, not a test: roofline fractions on this machine (issue item 6e).
+
+Compiles bench/probes.c (clang-22) to measure, in the same run and
+interleaved with the kernels, the f32 FMA peak and the read bandwidth of
+this machine with --threads threads (both move by 2x on shared VMs). Then,
+for the benchmark models of bench/configs.py (all-zero weights written
+without torch; zero weights do the same work) compiled with --cpu native:
+
+- decode: bytes a decode step must read (active weights, from
+  `hybridc --report=json`, plus the recurrent and conv state read and
+  written) x tokens/s, against the bandwidth probed just before and after;
+- prefill: the largest linear kernel's GFLOP/s (from hybrid-run --profile),
+  the chunked Gated DeltaNet rule's useful GFLOP/s (6 dk dv + C (4 dk + 2 dv)
+  per token and head), and the whole model's (report FLOPs x tokens / prefill
+  time), against the probed peak.
+
+usage: python3 bench/roofline.py [--families qwen3_next,jamba,deepseek_v3]
+           [--prompt 512] [--new 32] [--threads N] [--build build]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+from configs import CONFIGS
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAKE_CHECKPOINT = os.path.join(HERE, "..", "test", "Frontends", "HF", "Inputs",
+                               "make_checkpoint.py")
+
+
+def probe(binary, what, threads):
+    out = subprocess.run([binary, what, str(threads)], check=True, capture_output=True,
+                         text=True).stdout
+    return float(out.split()[1])
+
+
+def run(args, artifact, prompt):
+    out = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), artifact,
+                          "--prompt-ids", ",".join(map(str, prompt)),
+                          "--max-new-tokens", str(args.new), "--threads", str(args.threads),
+                          "--profile"], check=True, capture_output=True, text=True).stdout
+    prefill = float(re.search(r"prefill: \d+ tokens, ([0-9.]+) tokens/s", out).group(1))
+    decode = float(re.search(r"decode: \d+ tokens, ([0-9.]+) tokens/s", out).group(1))
+    kernels = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0].startswith("forward__"):
+            kernels[parts[0]] = (int(parts[1]), int(parts[2]), float(parts[3]))
+    return prefill, decode, kernels
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--families", default="qwen3_next,jamba,deepseek_v3")
+    parser.add_argument("--prompt", type=int, default=512)
+    parser.add_argument("--new", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    args = parser.parse_args()
+    hybridc = os.path.join(args.build, "bin", "hybridc")
+    with tempfile.TemporaryDirectory() as scratch:
+        probes = os.path.join(scratch, "probes")
+        subprocess.run(["clang-22", "-O2", "-march=native", os.path.join(HERE, "probes.c"),
+                        "-o", probes, "-lpthread"], check=True)
+        print(f"{args.threads} threads; prompt {args.prompt}, {args.new} new tokens; "
+              "f32 weights")
+        print("| model | measured | value | machine now | fraction |")
+        print("|---|---|---|---|---|")
+        for family in args.families.split(","):
+            config = dict(CONFIGS[family], model_type=family, dtype="float32")
+            folder = os.path.join(scratch, family)
+            os.makedirs(folder)
+            with open(os.path.join(folder, "config.json"), "w") as f:
+                json.dump(config, f)
+            ir = os.path.join(folder, "model.mlir")
+            subprocess.run([hybridc, os.path.join(folder, "config.json"), "--emit=hybrid",
+                            "-o", ir], check=True)
+            subprocess.run([sys.executable, MAKE_CHECKPOINT, ir, folder, "valid"], check=True)
+            report = json.loads(subprocess.run(
+                [hybridc, os.path.join(folder, "config.json"), "--report=json"],
+                check=True, capture_output=True, text=True).stdout)
+            artifact = os.path.join(folder, "model.hyb")
+            subprocess.run([hybridc, folder, "-o", artifact, "--cpu", "native",
+                            "--max-seq-len", str(args.prompt + args.new)], check=True)
+            prompt = [(7 * i) % config["vocab_size"] for i in range(args.prompt)]
+
+            before = probe(probes, "bandwidth", args.threads)
+            prefill, decode, kernels = run(args, artifact, prompt)
+            after = probe(probes, "bandwidth", args.threads)
+            peak = probe(probes, "peak", args.threads)
+            bandwidth = (before + after) / 2
+
+            # Decode reads every active weight once per token, and the state
+            # (recurrent and conv) once and writes it once.
+            step_bytes = 4 * report["params_active"] + 2 * report["state_bytes_per_seq"]
+            print(f"| {family} | decode, batch 1 | {step_bytes * decode / 1e9:.1f} GB/s "
+                  f"({decode:.1f} tok/s) | {bandwidth:.1f} GB/s read "
+                  f"({before:.0f}, {after:.0f}) | {step_bytes * decode / 1e9 / bandwidth:.0%} |")
+
+            # The largest linear kernel of the prompt: its first call is the
+            # prefill; later calls (decode) are subtracted by their mean.
+            linears = [(name, c) for name, c in kernels.items()
+                       if name.endswith(("proj", "proj_qkvz", "lm_head"))]
+            name, (calls, _, total_ms) = max(linears, key=lambda item: item[1][2])
+            module = name.split("__")[1].replace("_", ".")
+            weight = name.split("__")[-1]
+            shape = None
+            for line in open(ir):
+                m = re.search(r'hybrid.weight "([^"]+)" : tensor<(\d+)x(\d+)x', line)
+                if m and m.group(1).endswith(weight + ".weight") and \
+                        m.group(1).replace("_", ".").startswith(module.split(".weight")[0]):
+                    shape = (int(m.group(2)), int(m.group(3)))
+                    break
+            if shape:
+                # Total time minus the decode calls at the per-token cost of
+                # a one-token call, estimated from the weight bytes.
+                flops = 2.0 * args.prompt * shape[0] * shape[1]
+                decode_ms = (calls - 1) * 4 * shape[0] * shape[1] / (bandwidth * 1e6)
+                gflops = flops / max(total_ms - decode_ms, 1e-3) / 1e6
+                print(f"| {family} | prefill linear {weight} {shape[0]}x{shape[1]} "
+                      f"| {gflops:.0f} GFLOP/s | {peak:.0f} GFLOP/s peak | {gflops / peak:.0%} |")
+
+            rules = [c for name, c in kernels.items() if name.endswith("__delta_rule")]
+            if rules:
+                dk, dv = config["linear_key_head_dim"], config["linear_value_head_dim"]
+                heads, chunk = config["linear_num_value_heads"], 64
+                per_token = heads * (6 * dk * dv + chunk * (4 * dk + 2 * dv))
+                layers = len(rules)
+                ms = sum(c[2] for c in rules)
+                gflops = layers * per_token * args.prompt / (ms * 1e6)
+                print(f"| {family} | chunked Gated DeltaNet rule (incl. {args.new} decode "
+                      f"steps) | {gflops:.1f} GFLOP/s | {peak:.0f} GFLOP/s peak "
+                      f"| {gflops / peak:.1%} |")
+
+            whole = report["flops_per_token"] * prefill / 1e9
+            print(f"| {family} | whole-model prefill (linear FLOPs) | {whole:.0f} GFLOP/s "
+                  f"({prefill:.0f} tok/s) | {peak:.0f} GFLOP/s peak | {whole / peak:.0%} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
