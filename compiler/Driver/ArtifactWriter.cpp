@@ -180,14 +180,18 @@ llvm::Error appendPacked(std::string &weights, const EntryArgument &arg,
                          const hybrid::hf::TensorInfo &info,
                          llvm::StringRef bytes) {
   int64_t panel = arg.packed;
-  if (info.shape.size() != 2 || arg.shape.size() != 3 ||
-      arg.shape[0] != llvm::divideCeil(info.shape[0], panel) ||
-      arg.shape[1] != info.shape[1] || arg.shape[2] != panel)
+  // [panels, K, panel], behind the expert dimension of a stacked weight
+  // (then `info` is one expert's tensor).
+  size_t rank = arg.experts ? 4 : 3;
+  const int64_t *packedShape = arg.shape.data() + rank - 3;
+  if (info.shape.size() != 2 || arg.shape.size() != rank ||
+      packedShape[0] != llvm::divideCeil(info.shape[0], panel) ||
+      packedShape[1] != info.shape[1] || packedShape[2] != panel)
     return error("internal error: packed weight '" + arg.name +
                  "' does not match its checkpoint tensor's shape");
   uint64_t out = info.shape[0], in = info.shape[1];
   uint64_t element = out * in ? bytes.size() / (out * in) : 0;
-  uint64_t panels = arg.shape[0];
+  uint64_t panels = packedShape[0];
   size_t base = weights.size();
   weights.resize(base + panels * in * panel * element, '\0');
   char *dst = weights.data() + base;

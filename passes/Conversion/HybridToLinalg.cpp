@@ -49,9 +49,13 @@ Value f32Constant(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
 
-/// silu(x) = x * sigmoid(x) = x / (1 + exp(-x)).
+/// silu(x) = x * sigmoid(x) = x / (1 + exp(-x)), of an f32 or a vector of
+/// f32.
 Value silu(OpBuilder &b, Location loc, Value x) {
   Value one = f32Constant(b, loc, 1.0);
+  if (auto vector = dyn_cast<VectorType>(x.getType()))
+    one = arith::ConstantOp::create(
+        b, loc, vector, DenseElementsAttr::get(vector, b.getF32FloatAttr(1.0)));
   Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
   return arith::DivFOp::create(b, loc, x, arith::AddFOp::create(b, loc, one, e));
 }
@@ -908,6 +912,157 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
 /// hybrid-fuse-moe-routing replaces this reference form for speed.
 struct MoELowering : HybridLowering<MoEOp> {
   using HybridLowering::HybridLowering;
+
+  /// The stacked expert weight `weight` [E, out, in] packed per expert in
+  /// panels of codegen.panel outputs: [E, panels, in, panel].
+  Value packExperts(ImplicitLocOpBuilder &b, WeightOp weight) const {
+    auto type = cast<RankedTensorType>(weight.getType());
+    int64_t panel = codegen.panel;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfter(weight);
+    return WeightOp::create(
+        b, weight.getLoc(),
+        RankedTensorType::get({type.getDimSize(0),
+                               llvm::divideCeil(type.getDimSize(1), panel),
+                               type.getDimSize(2), panel},
+                              type.getElementType()),
+        weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel));
+  }
+
+  /// Grouped expert matmuls on packed expert weights: per (panel, expert),
+  /// the expert's entries (the (token, slot) pairs routed to it, grouped by
+  /// the counting sort) in register tiles of rows gathered by token, as
+  /// packedLinear's outer products: per input, one panel vector and one
+  /// broadcast FMA per row. Gate and up share the tile (3 rows: 2 x 3
+  /// accumulators), SiLU(gate) * up is stored to activations[t, j, panel];
+  /// the down projection (6 rows) reads those rows and stores
+  /// expertOut[t, j, panel]. Only the routed experts' panels are read.
+  void groupedExperts(ImplicitLocOpBuilder &b, LoopNest &loops, WeightOp gate,
+                      WeightOp up, WeightOp down, Value x, Value offsets,
+                      Value entryToken, Value entrySlot, Value activations,
+                      Value expertOut) const {
+    int64_t panel = codegen.panel;
+    auto gateType = cast<RankedTensorType>(gate.getType());
+    int64_t experts = gateType.getDimSize(0), inter = gateType.getDimSize(1),
+            hidden = gateType.getDimSize(2);
+    Value gatePacked = packExperts(b, gate), upPacked = packExperts(b, up),
+          downPacked = packExperts(b, down);
+    Type f32 = b.getF32Type();
+    auto vf32 = VectorType::get({panel}, f32);
+    auto index = [&](int64_t v) { return loops.index(v); };
+    Value zero = index(0), one = index(1);
+    Value vzero = arith::ConstantOp::create(
+        b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+    // One input column k of expert e's panel p, as f32.
+    auto panelAt = [&](Value w, Value e, Value p, Value k) -> Value {
+      Type element = cast<RankedTensorType>(w.getType()).getElementType();
+      Value pad = arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0));
+      Value raw = vector::TransferReadOp::create(
+          b, VectorType::get({panel}, element), w, ValueRange{e, p, k, zero}, pad,
+          ArrayRef<bool>{true});
+      return element == f32 ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
+    };
+    // For each tile of `rows` entries of expert e (then the rest one by
+    // one): `tile` gets the entry positions of the tile.
+    auto tiles = [&](Value e, int64_t rows,
+                     function_ref<void(ArrayRef<Value>)> tile) {
+      Value begin = memref::LoadOp::create(b, offsets, e);
+      Value end = memref::LoadOp::create(b, offsets,
+                                         ValueRange{arith::AddIOp::create(b, e, one)});
+      Value count = arith::SubIOp::create(b, end, begin);
+      Value full = arith::AddIOp::create(
+          b, begin,
+          arith::MulIOp::create(b, arith::DivUIOp::create(b, count, index(rows)),
+                                index(rows)));
+      scf::ForOp::create(b, b.getLoc(), begin, full, index(rows), ValueRange{},
+                         [&](OpBuilder &nb, Location, Value first, ValueRange) {
+                           OpBuilder::InsertionGuard guard(b);
+                           b.setInsertionPoint(nb.getInsertionBlock(),
+                                               nb.getInsertionPoint());
+                           SmallVector<Value> at;
+                           for (int64_t m = 0; m < rows; ++m)
+                             at.push_back(arith::AddIOp::create(b, first, index(m)));
+                           tile(at);
+                           scf::YieldOp::create(b);
+                         });
+      scf::ForOp::create(b, b.getLoc(), full, end, one, ValueRange{},
+                         [&](OpBuilder &nb, Location, Value at, ValueRange) {
+                           OpBuilder::InsertionGuard guard(b);
+                           b.setInsertionPoint(nb.getInsertionBlock(),
+                                               nb.getInsertionPoint());
+                           tile({at});
+                           scf::YieldOp::create(b);
+                         });
+    };
+    // sum_k row(m, k) * w[e, p, k, :] for every row m, `weights` of them
+    // sharing the rows' broadcasts.
+    auto outerProducts = [&](ArrayRef<Value> weights, Value e, Value p,
+                             int64_t in, int64_t rows,
+                             function_ref<Value(int64_t, Value)> row) {
+      SmallVector<Value> init(rows * weights.size(), vzero);
+      return loops.forLoop(zero, index(in), init, [&](Value k, ValueRange accs) {
+        SmallVector<Value> columns, next;
+        for (Value w : weights)
+          columns.push_back(panelAt(w, e, p, k));
+        for (int64_t m = 0; m < rows; ++m) {
+          Value splat = vector::BroadcastOp::create(b, vf32, row(m, k));
+          for (size_t w = 0; w < weights.size(); ++w)
+            next.push_back(vector::FMAOp::create(
+                b, splat, columns[w], accs[m * weights.size() + w]));
+        }
+        return next;
+      });
+    };
+
+    loops.parallel("expert_gate_up",
+                   {index(llvm::divideCeil(inter, panel)), index(experts)},
+                   [&](ValueRange ivs) {
+      Value p = ivs[0], e = ivs[1];
+      Value o0 = arith::MulIOp::create(b, p, index(panel));
+      tiles(e, 3, [&](ArrayRef<Value> at) {
+        SmallVector<Value> tokens, slots;
+        for (Value a : at) {
+          tokens.push_back(memref::LoadOp::create(b, entryToken, a));
+          slots.push_back(memref::LoadOp::create(b, entrySlot, a));
+        }
+        auto sums = outerProducts(
+            {gatePacked, upPacked}, e, p, hidden, at.size(),
+            [&](int64_t m, Value k) -> Value {
+              return tensor::ExtractOp::create(b, x, ValueRange{tokens[m], k});
+            });
+        for (size_t m = 0; m < at.size(); ++m) {
+          Value g = sums.getResult(2 * m), u = sums.getResult(2 * m + 1);
+          Value act = arith::MulFOp::create(b, silu(b, b.getLoc(), g), u);
+          vector::TransferWriteOp::create(b, act, activations,
+                                          ValueRange{tokens[m], slots[m], o0},
+                                          ArrayRef<bool>{inter % panel == 0});
+        }
+      });
+    });
+    loops.parallel("expert_down",
+                   {index(llvm::divideCeil(hidden, panel)), index(experts)},
+                   [&](ValueRange ivs) {
+      Value p = ivs[0], e = ivs[1];
+      Value o0 = arith::MulIOp::create(b, p, index(panel));
+      tiles(e, kPackedTokens, [&](ArrayRef<Value> at) {
+        SmallVector<Value> tokens, slots;
+        for (Value a : at) {
+          tokens.push_back(memref::LoadOp::create(b, entryToken, a));
+          slots.push_back(memref::LoadOp::create(b, entrySlot, a));
+        }
+        auto sums = outerProducts(
+            {downPacked}, e, p, inter, at.size(), [&](int64_t m, Value k) -> Value {
+              return memref::LoadOp::create(b, activations,
+                                            ValueRange{tokens[m], slots[m], k});
+            });
+        for (size_t m = 0; m < at.size(); ++m)
+          vector::TransferWriteOp::create(b, sums.getResult(m), expertOut,
+                                          ValueRange{tokens[m], slots[m], o0},
+                                          ArrayRef<bool>{hidden % panel == 0});
+      });
+    });
+  }
+
   LogicalResult
   matchAndRewrite(MoEOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -1181,31 +1336,40 @@ struct MoELowering : HybridLowering<MoEOp> {
       }).getResult(0);
     };
 
-    // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]) for the
-    // entries (t, j) of expert e, per (i, e).
-    // Rows outermost: the executor's contiguous ranges then split every
-    // expert's rows between threads, however unevenly tokens are routed.
-    loops.parallel("expert_gate_up", {index(inter), index(experts)}, [&](ValueRange ivs) {
-      Value i = ivs[0], e = ivs[1];
-      eachEntry(e, [&](Value t, Value j) {
-        Value g = dot(adaptor.getExpertsGate(), {e, i}, x, {t}, hidden);
-        Value u = dot(adaptor.getExpertsUp(), {e, i}, x, {t}, hidden);
-        memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
-                                activations, ValueRange{t, j, i});
-      });
-    });
-
-    // expertOut[t, j, h] = down_e[h] . act[t, j], per (h, e).
     Value expertOut = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, topK, hidden}, f32),
         ValueRange{tokens});
-    loops.parallel("expert_down", {index(hidden), index(experts)}, [&](ValueRange ivs) {
-      Value h = ivs[0], e = ivs[1];
-      eachEntry(e, [&](Value t, Value j) {
-        Value y = dot(adaptor.getExpertsDown(), {e, h}, activations, {t, j}, inter);
-        memref::StoreOp::create(b, y, expertOut, ValueRange{t, j, h});
+    auto gateWeight = adaptor.getExpertsGate().getDefiningOp<WeightOp>();
+    auto upWeight = adaptor.getExpertsUp().getDefiningOp<WeightOp>();
+    auto downWeight = adaptor.getExpertsDown().getDefiningOp<WeightOp>();
+    if (codegen.panel > 0 && gateWeight && upWeight && downWeight &&
+        !gateWeight.getPacked()) {
+      groupedExperts(b, loops, gateWeight, upWeight, downWeight, x, offsets,
+                     entryToken, entrySlot, activations, expertOut);
+    } else {
+      // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]) for the
+      // entries (t, j) of expert e, per (i, e).
+      // Rows outermost: the executor's contiguous ranges then split every
+      // expert's rows between threads, however unevenly tokens are routed.
+      loops.parallel("expert_gate_up", {index(inter), index(experts)}, [&](ValueRange ivs) {
+        Value i = ivs[0], e = ivs[1];
+        eachEntry(e, [&](Value t, Value j) {
+          Value g = dot(adaptor.getExpertsGate(), {e, i}, x, {t}, hidden);
+          Value u = dot(adaptor.getExpertsUp(), {e, i}, x, {t}, hidden);
+          memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
+                                  activations, ValueRange{t, j, i});
+        });
       });
-    });
+
+      // expertOut[t, j, h] = down_e[h] . act[t, j], per (h, e).
+      loops.parallel("expert_down", {index(hidden), index(experts)}, [&](ValueRange ivs) {
+        Value h = ivs[0], e = ivs[1];
+        eachEntry(e, [&](Value t, Value j) {
+          Value y = dot(adaptor.getExpertsDown(), {e, h}, activations, {t, j}, inter);
+          memref::StoreOp::create(b, y, expertOut, ValueRange{t, j, h});
+        });
+      });
+    }
 
     // out[t, h] = (gated) shared expert + sum_j w_j expertOut[t, j, h].
     loops.parallel("combine", {tokens, index(hidden)}, [&](ValueRange ivs) {

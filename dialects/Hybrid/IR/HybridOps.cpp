@@ -141,12 +141,13 @@ LogicalResult WeightOp::verify() {
     return emitOpError("name contains '{e}' but experts(N) is not set");
   }
   if (std::optional<int64_t> packed = getPacked()) {
-    if (getExperts())
-      return emitOpError("a stacked expert weight cannot be packed");
-    if (type.getRank() != 3 || type.getDimSize(2) != *packed)
-      return emitOpError() << "packed(" << *packed
-                           << ") weight must be [panels, K, " << *packed
-                           << "], got " << type;
+    // [panels, K, panel], behind the expert dimension when stacked.
+    int64_t rank = getExperts() ? 4 : 3;
+    if (type.getRank() != rank || type.getDimSize(rank - 1) != *packed)
+      return emitOpError() << "packed(" << *packed << ") weight must be "
+                           << (getExperts() ? "[experts, panels, K, "
+                                            : "[panels, K, ")
+                           << *packed << "], got " << type;
   }
   return success();
 }

@@ -37,8 +37,10 @@ def Hybrid_WeightOp : Hybrid_Op<"weight", [Pure]> {
 
     With `packed(NR)` the result is the `[N, K]` matrix packed in panels of
     NR rows, `[ceil(N / NR), K, NR]`: element `[p, k, j]` is row `p * NR + j`,
-    column k (zero past row N). The artifact stores it so; the linear
-    kernels read NR outputs' weights of one input contiguously.
+    column k (zero past row N); a stacked expert weight is packed per
+    expert, `[E, ceil(N / NR), K, NR]`. The artifact stores it so; the
+    linear and expert kernels read NR outputs' weights of one input
+    contiguously.
 
     ```mlir
     %w = hybrid.weight "model.layers.0.mlp.gate_proj.weight" : tensor<5120x2048xbf16>

@@ -1,4 +1,5 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg | FileCheck %s
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg=pack-weights=16 | FileCheck %s --check-prefix=PACKED
 
 // hybrid.moe becomes parallel loop nests that compute only the chosen
 // experts: routing per token (top-k into [T, k] buffers), a one-iteration
@@ -19,11 +20,11 @@
 // CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c1
 // CHECK: memref.store %{{.*}}, %[[OFFSETS]]
 // CHECK: memref.store %{{.*}}, %[[TOKEN]]
+// CHECK: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
 // CHECK: scf.parallel (%[[I:.*]], %[[E:.*]]) = {{.*}} to (%c32{{.*}}, %c8
 // CHECK: memref.load %[[OFFSETS]][%[[E]]]
 // CHECK: math.exp
 // CHECK: memref.store %{{.*}}, %[[ACT]]
-// CHECK: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} to (%c64{{.*}}, %c8
 // CHECK: memref.load %[[ACT]]
 // CHECK: memref.store %{{.*}}, %[[EXPERT_OUT]]
@@ -31,6 +32,29 @@
 // CHECK: memref.load %[[WEIGHTS]]
 // CHECK: memref.load %[[EXPERT_OUT]]
 // CHECK-NOT: hybrid.moe
+
+// With packed weights the expert kernels are grouped matmuls: per (panel of
+// 16 outputs, expert), the expert's entries in register tiles gathered by
+// token (3 rows for gate and up together, 6 for down), outer products on the
+// expert weights packed per expert.
+// PACKED-LABEL: func.func @moe
+// PACKED-DAG: %[[GATE:.*]] = hybrid.weight "g.{e}" experts(8) packed(16) : tensor<8x2x64x16xbf16>
+// PACKED-DAG: %[[DOWN:.*]] = hybrid.weight "d.{e}" experts(8) packed(16) : tensor<8x4x32x16xbf16>
+// PACKED: %[[OFFSETS:.*]] = memref.alloc() : memref<9xindex>
+// PACKED: %[[TOKEN:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
+// PACKED: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
+// PACKED: scf.parallel (%[[P:[a-z0-9]+]], %[[E:[a-z0-9]+]]) = {{.*}} to (%c2{{[_0-9]*}}, %c8{{[_0-9]*}})
+// PACKED: memref.load %[[OFFSETS]][%[[E]]]
+// PACKED: scf.for %[[AT:[a-z0-9]+]] = {{.*}} step %c3{{[_0-9]*}} {
+// PACKED: memref.load %[[TOKEN]][%[[AT]]]
+// PACKED: vector.transfer_read %[[GATE]][%[[E]], %[[P]], %{{.*}}, %{{.*}}]{{.*}} : tensor<8x2x64x16xbf16>, vector<16xbf16>
+// PACKED: vector.fma
+// PACKED: vector.transfer_write %{{.*}} : vector<16xf32>, memref<?x2x32xf32>
+// PACKED: scf.parallel (%[[P2:[a-z0-9]+]], %[[E2:[a-z0-9]+]]) = {{.*}} to (%c4{{[_0-9]*}}, %c8{{[_0-9]*}})
+// PACKED: scf.for %{{.*}} step %c6{{[_0-9]*}} {
+// PACKED: vector.transfer_read %[[DOWN]][%[[E2]], %[[P2]]
+// PACKED: vector.transfer_write %{{.*}} : vector<16xf32>, memref<?x2x64xf32>
+// PACKED-NOT: hybrid.weight "g.{e}" experts(8) :
 func.func @moe(%x: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %r = hybrid.weight "r" : tensor<8x64xbf16>
   %g = hybrid.weight "g.{e}" experts(8) : tensor<8x32x64xbf16>

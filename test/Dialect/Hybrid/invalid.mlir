@@ -53,8 +53,8 @@ func.func @negative_weight_packed_rank() {
 
 // -----
 
-func.func @negative_weight_packed_experts() {
-  // expected-error @+1 {{'hybrid.weight' op a stacked expert weight cannot be packed}}
+func.func @negative_weight_packed_experts_rank() {
+  // expected-error @+1 {{'hybrid.weight' op packed(4) weight must be [experts, panels, K, 4], got 'tensor<2x3x4xf32>'}}
   %w = hybrid.weight "e.{e}.w" experts(2) packed(4) : tensor<2x3x4xf32>
   return
 }

@@ -34,6 +34,14 @@ func.func @weight_packed() -> tensor<3x24x16xbf16> {
   return %w : tensor<3x24x16xbf16>
 }
 
+// Stacked experts are packed per expert.
+// CHECK-LABEL: func.func @weight_experts_packed
+// CHECK: hybrid.weight "e.{e}.gate_proj.weight" experts(8) packed(16) : tensor<8x2x64x16xbf16>
+func.func @weight_experts_packed() -> tensor<8x2x64x16xbf16> {
+  %w = hybrid.weight "e.{e}.gate_proj.weight" experts(8) packed(16) : tensor<8x2x64x16xbf16>
+  return %w : tensor<8x2x64x16xbf16>
+}
+
 // 200 x 130 with 128 x 128 blocks: ceil(200/128) x ceil(130/128) = 2 x 2.
 // CHECK-LABEL: func.func @dequantize_f8E4M3FN_block128
 // CHECK: %[[Q:.*]] = hybrid.weight "model.layers.0.self_attn.q_a_proj.weight" : tensor<200x130xf8E4M3FN>
