@@ -6,9 +6,9 @@ this machine with --threads threads (both move by 2x on shared VMs). Then,
 for the benchmark models of bench/configs.py (all-zero weights written
 without torch; zero weights do the same work) compiled with --cpu native:
 
-- decode: bytes a decode step must read (active weights, from
-  `hybridc --report=json`, plus the recurrent and conv state read and
-  written) x tokens/s, against the bandwidth probed just before and after;
+- decode: bytes a decode step must read (active weights without the
+  embedding table, from `hybridc --report=json`, plus the LM head and the
+  recurrent and conv state read and written) x tokens/s, against the bandwidth probed just before and after;
 - prefill: the largest linear kernel's GFLOP/s (from hybrid-run --profile),
   the chunked Gated DeltaNet rule's useful GFLOP/s (6 dk dv + C (4 dk + 2 dv)
   per token and head), and the whole model's (report FLOPs x tokens / prefill
@@ -94,9 +94,12 @@ def main():
             peak = probe(probes, "peak", args.threads)
             bandwidth = (before + after) / 2
 
-            # Decode reads every active weight once per token, and the state
+            # Decode reads every active weight once per token (of the
+            # embedding table one row, of the head all of it), and the state
             # (recurrent and conv) once and writes it once.
-            step_bytes = 4 * report["params_active"] + 2 * report["state_bytes_per_seq"]
+            head = config["vocab_size"] * config["hidden_size"]
+            step_bytes = 4 * (report["params_active_non_embedding"] + head) + \
+                2 * report["state_bytes_per_seq"]
             print(f"| {family} | decode, batch 1 | {step_bytes * decode / 1e9:.1f} GB/s "
                   f"({decode:.1f} tok/s) | {bandwidth:.1f} GB/s read "
                   f"({before:.0f}, {after:.0f}) | {step_bytes * decode / 1e9 / bandwidth:.0%} |")
