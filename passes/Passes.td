@@ -121,7 +121,9 @@ def TileScansPass : Pass<"hybrid-tile-scans", "::mlir::ModuleOp"> {
     W = T (beta exp(G) K), then `V' = U - W S`, `O = (Q exp(G)) S + P V'`
     and `S = exp(G_C) S + (K exp(G_C - G))^T V'`: every O(C d^2) step is a
     product with the state, and the state is read 3 times per chunk
-    instead of 3 times per token.
+    instead of 3 times per token. (convert-hybrid-to-linalg runs those
+    three products as register tiles of 6 rows x vector<pack-weights>
+    columns when pack-weights divides v_head_dim.)
 
     Mamba-1: per channel and block of C tokens, the step sizes, decays
     `exp(dt A)` and inputs `dt B x` of the whole block are computed first

@@ -1697,6 +1697,133 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             return SmallVector<Value>{};
           });
         };
+        // With packed weights (a target vector width known), the three
+        // O(C dk dv) products run as register tiles of up to 6 rows x one
+        // vector<panel> of columns, the packed linear layers' outer
+        // products: V' = U - W S and O = (Q e^G) S + scores V' per tile of
+        // chunk rows, the state update per tile of state rows.
+        int64_t panel = codegen.panel;
+        bool tiled = panel > 0 && dv % panel == 0;
+        auto vf32 = VectorType::get({panel > 0 ? panel : 1}, f32);
+        auto readRow = [&](Value m, ValueRange at) -> Value {
+          return vector::TransferReadOp::create(b, vf32, m, at, f32c(0.0),
+                                                ArrayRef<bool>{true});
+        };
+        auto writeRow = [&](Value v, Value m, ValueRange at) {
+          vector::TransferWriteOp::create(b, v, m, at, ArrayRef<bool>{true});
+        };
+        auto splatFma = [&](Value scalar, Value v, Value acc) -> Value {
+          return vector::FMAOp::create(b, vector::BroadcastOp::create(b, vf32, scalar),
+                                       v, acc);
+        };
+        // Tiles of 6 of [0, count), then the rest one by one.
+        auto rowTiles = [&](Value count, function_ref<void(ArrayRef<Value>)> tile) {
+          Value full = mul(arith::DivUIOp::create(b, count, index(6)), 6);
+          scf::ForOp::create(b, b.getLoc(), zero, full, index(6), ValueRange{},
+                             [&](OpBuilder &nb, Location, Value r0, ValueRange) {
+                               OpBuilder::InsertionGuard guard(b);
+                               b.setInsertionPoint(nb.getInsertionBlock(),
+                                                   nb.getInsertionPoint());
+                               SmallVector<Value> rowsOf;
+                               for (int64_t m = 0; m < 6; ++m)
+                                 rowsOf.push_back(add(r0, index(m)));
+                               tile(rowsOf);
+                               scf::YieldOp::create(b);
+                             });
+          scf::ForOp::create(b, b.getLoc(), full, count, one, ValueRange{},
+                             [&](OpBuilder &nb, Location, Value r, ValueRange) {
+                               OpBuilder::InsertionGuard guard(b);
+                               b.setInsertionPoint(nb.getInsertionBlock(),
+                                                   nb.getInsertionPoint());
+                               tile({r});
+                               scf::YieldOp::create(b);
+                             });
+        };
+        auto panels = [&](function_ref<void(Value)> body) {
+          for (int64_t j0 = 0; j0 < dv; j0 += panel)
+            body(index(j0));
+        };
+        auto tiledProducts = [&](Value rows, Value first, Value decay) {
+          // V' = U - W S.
+          rowTiles(rows, [&](ArrayRef<Value> rs) {
+            panels([&](Value j0) {
+              SmallVector<Value> init;
+              for (Value r : rs)
+                init.push_back(readRow(uc, {add(row(r, dv), j0)}));
+              auto sums = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
+                Value srow = readRow(state, stateIndex(i, j0));
+                SmallVector<Value> next;
+                for (auto [r, acc] : llvm::zip(rs, accs))
+                  next.push_back(splatFma(
+                      arith::NegFOp::create(b, load(wc, ValueRange{add(row(r, dk), i)})),
+                      srow, acc));
+                return next;
+              });
+              for (auto [r, v] : llvm::zip(rs, sums.getResults()))
+                writeRow(v, uc, {add(row(r, dv), j0)});
+            });
+          });
+          // O = (Q e^G) S + scores V' (scores[r, s] for s <= r only).
+          rowTiles(rows, [&](ArrayRef<Value> rs) {
+            SmallVector<Value> eg;
+            for (Value r : rs)
+              eg.push_back(math::ExpOp::create(b, load(cumulative, ValueRange{r})));
+            Value lastRow = add(rs.back(), one);
+            panels([&](Value j0) {
+              Value vzero = arith::ConstantOp::create(
+                  b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+              SmallVector<Value> init(rs.size(), vzero);
+              auto fromState = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
+                Value srow = readRow(state, stateIndex(i, j0));
+                SmallVector<Value> next;
+                for (size_t m = 0; m < rs.size(); ++m)
+                  next.push_back(splatFma(
+                      fmul(load(qc, ValueRange{add(row(rs[m], dk), i)}), eg[m]), srow,
+                      accs[m]));
+                return next;
+              });
+              auto sums = forLoop(zero, lastRow, fromState.getResults(),
+                                  [&](Value sIdx, ValueRange accs) {
+                Value vrow = readRow(uc, {add(row(sIdx, dv), j0)});
+                SmallVector<Value> next;
+                for (size_t m = 0; m < rs.size(); ++m) {
+                  Value causal = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
+                                                       sIdx, rs[m]);
+                  Value p = arith::SelectOp::create(
+                      b, causal, load(scores, ValueRange{add(row(rs[m], c), sIdx)}),
+                      f32c(0.0));
+                  next.push_back(splatFma(p, vrow, accs[m]));
+                }
+                return next;
+              });
+              for (auto [r, v] : llvm::zip(rs, sums.getResults()))
+                writeRow(v, oc, {add(row(r, dv), j0)});
+            });
+            for (Value r : rs)
+              gatedNorm(oc, row(r, dv), add(first, r));
+          });
+          // S = e^{G_last} S + sum_r (k_r e^{G_last - G_r}) V'_r, by state rows.
+          rowTiles(index(dk), [&](ArrayRef<Value> is) {
+            panels([&](Value j0) {
+              SmallVector<Value> init;
+              for (Value i : is)
+                init.push_back(arith::MulFOp::create(
+                    b, readRow(state, stateIndex(i, j0)),
+                    vector::BroadcastOp::create(b, vf32, decay)));
+              auto sums = forLoop(zero, rows, init, [&](Value r, ValueRange accs) {
+                Value vrow = readRow(uc, {add(row(r, dv), j0)});
+                Value t = load(tail, ValueRange{r});
+                SmallVector<Value> next;
+                for (auto [i, acc] : llvm::zip(is, accs))
+                  next.push_back(splatFma(
+                      fmul(load(kc, ValueRange{add(row(r, dk), i)}), t), vrow, acc));
+                return next;
+              });
+              for (auto [i, v] : llvm::zip(is, sums.getResults()))
+                writeRow(v, state, stateIndex(i, j0));
+            });
+          });
+        };
         Value chunks = arith::CeilDivUIOp::create(b, tokens, index(c));
         forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
           Value first = mul(chunkIndex, c);
@@ -1759,6 +1886,17 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             });
             return SmallVector<Value>{};
           });
+          Value last = load(cumulative, ValueRange{arith::SubIOp::create(b, rows, one)});
+          Value decay = math::ExpOp::create(b, last);
+          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+            store(math::ExpOp::create(b, fsub(last, load(cumulative, ValueRange{r}))),
+                  tail, ValueRange{r});
+            return SmallVector<Value>{};
+          });
+          if (tiled) {
+            tiledProducts(rows, first, decay);
+            return SmallVector<Value>{};
+          }
           // V' = U - W S (in place of U); O = (Q exp(G)) S + scores V'.
           forLoop(zero, rows, {}, [&](Value r, ValueRange) {
             forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
@@ -1789,13 +1927,6 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             return SmallVector<Value>{};
           });
           // S = exp(G_last) S + sum_r exp(G_last - G_r) k_r V'_r^T.
-          Value last = load(cumulative, ValueRange{arith::SubIOp::create(b, rows, one)});
-          Value decay = math::ExpOp::create(b, last);
-          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-            store(math::ExpOp::create(b, fsub(last, load(cumulative, ValueRange{r}))),
-                  tail, ValueRange{r});
-            return SmallVector<Value>{};
-          });
           forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
             forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
               SmallVector<Value> at = stateIndex(i, j);

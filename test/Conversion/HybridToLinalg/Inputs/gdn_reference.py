@@ -2,9 +2,9 @@
 
 `emit` writes a program running one Gated DeltaNet layer (2 k-heads, 4
 v-heads, dk 3, dv 5, conv kernel 4; models.md 1.5) three times on the same
-conv window and recurrent state: 5 tokens, 2 tokens continuing, 1 more
+conv window and recurrent state: 7 tokens, 2 tokens continuing, 1 more
 (with hybrid-tile-scans{chunk-size=3}: a full and a ragged chunk, a chunk
-starting from a non-zero state, a decode step). `check` runs the 8 tokens
+starting from a non-zero state, a decode step). `check` runs the 10 tokens
 in one pass in float64 with transformers' recurrent formulation and
 compares the print-outs. Standard library only.
 """
@@ -14,8 +14,12 @@ import re
 import sys
 
 H, HK, HV, DK, DV, K, EPS = 9, 2, 4, 3, 5, 4, 1e-6
+# `emit 16` / `check 16`: value heads of 16 (a whole vector panel), the
+# shape the register-tiled chunked products need.
+if len(sys.argv) > 2:
+    DV = int(sys.argv[2])
 R = HV // HK
-CALLS = (5, 2, 1)
+CALLS = (7, 2, 1)
 CHANNELS = 2 * HK * DK + HV * DV
 
 
