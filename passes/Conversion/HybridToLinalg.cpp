@@ -598,6 +598,35 @@ struct LoopNest {
           body(ivs);
         });
   }
+  /// `tile` on the rows [begin, end) in groups of `size` (the row indices
+  /// of one group each call), then on the rows left over one at a time:
+  /// register tiles of a fixed height plus their remainder.
+  void rowTiles(Value begin, Value end, int64_t size,
+                function_ref<void(ArrayRef<Value>)> tile) {
+    Value count = arith::SubIOp::create(b, end, begin);
+    Value full = arith::AddIOp::create(
+        b, begin,
+        arith::MulIOp::create(b, arith::DivUIOp::create(b, count, index(size)),
+                              index(size)));
+    auto each = [&](Value lb, Value ub, int64_t step,
+                    function_ref<void(Value)> body) {
+      scf::ForOp::create(b, b.getLoc(), lb, ub, index(step), ValueRange{},
+                         [&](OpBuilder &nb, Location, Value first, ValueRange) {
+                           OpBuilder::InsertionGuard guard(b);
+                           b.setInsertionPoint(nb.getInsertionBlock(),
+                                               nb.getInsertionPoint());
+                           body(first);
+                           scf::YieldOp::create(b);
+                         });
+    };
+    each(begin, full, size, [&](Value first) {
+      SmallVector<Value> rows;
+      for (int64_t m = 0; m < size; ++m)
+        rows.push_back(arith::AddIOp::create(b, first, index(m)));
+      tile(rows);
+    });
+    each(full, end, 1, [&](Value row) { tile({row}); });
+  }
   /// if (condition) then() else otherwise(), without results.
   void ifElse(Value condition, function_ref<void()> then,
               function_ref<void()> otherwise) {
@@ -969,37 +998,14 @@ struct MoELowering : HybridLowering<MoEOp> {
           ArrayRef<bool>{true});
       return element == f32 ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
     };
-    // For each tile of `rows` entries of expert e (then the rest one by
-    // one): `tile` gets the entry positions of the tile.
+    // Expert e's entries, in tiles of `rows` (then the rest one by one):
+    // `tile` gets the entry positions of the tile.
     auto tiles = [&](Value e, int64_t rows,
                      function_ref<void(ArrayRef<Value>)> tile) {
       Value begin = memref::LoadOp::create(b, offsets, e);
       Value end = memref::LoadOp::create(b, offsets,
                                          ValueRange{arith::AddIOp::create(b, e, one)});
-      Value count = arith::SubIOp::create(b, end, begin);
-      Value full = arith::AddIOp::create(
-          b, begin,
-          arith::MulIOp::create(b, arith::DivUIOp::create(b, count, index(rows)),
-                                index(rows)));
-      scf::ForOp::create(b, b.getLoc(), begin, full, index(rows), ValueRange{},
-                         [&](OpBuilder &nb, Location, Value first, ValueRange) {
-                           OpBuilder::InsertionGuard guard(b);
-                           b.setInsertionPoint(nb.getInsertionBlock(),
-                                               nb.getInsertionPoint());
-                           SmallVector<Value> at;
-                           for (int64_t m = 0; m < rows; ++m)
-                             at.push_back(arith::AddIOp::create(b, first, index(m)));
-                           tile(at);
-                           scf::YieldOp::create(b);
-                         });
-      scf::ForOp::create(b, b.getLoc(), full, end, one, ValueRange{},
-                         [&](OpBuilder &nb, Location, Value at, ValueRange) {
-                           OpBuilder::InsertionGuard guard(b);
-                           b.setInsertionPoint(nb.getInsertionBlock(),
-                                               nb.getInsertionPoint());
-                           tile({at});
-                           scf::YieldOp::create(b);
-                         });
+      loops.rowTiles(begin, end, rows, tile);
     };
     // sum_k row(m, k) * w[e, p, k, :] for every row m, `weights` of them
     // sharing the rows' broadcasts.
@@ -1716,28 +1722,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           return vector::FMAOp::create(b, vector::BroadcastOp::create(b, vf32, scalar),
                                        v, acc);
         };
-        // Tiles of 6 of [0, count), then the rest one by one.
+        // Tiles of kPackedTokens rows of [0, count), then the rest one by one.
         auto rowTiles = [&](Value count, function_ref<void(ArrayRef<Value>)> tile) {
-          Value full = mul(arith::DivUIOp::create(b, count, index(6)), 6);
-          scf::ForOp::create(b, b.getLoc(), zero, full, index(6), ValueRange{},
-                             [&](OpBuilder &nb, Location, Value r0, ValueRange) {
-                               OpBuilder::InsertionGuard guard(b);
-                               b.setInsertionPoint(nb.getInsertionBlock(),
-                                                   nb.getInsertionPoint());
-                               SmallVector<Value> rowsOf;
-                               for (int64_t m = 0; m < 6; ++m)
-                                 rowsOf.push_back(add(r0, index(m)));
-                               tile(rowsOf);
-                               scf::YieldOp::create(b);
-                             });
-          scf::ForOp::create(b, b.getLoc(), full, count, one, ValueRange{},
-                             [&](OpBuilder &nb, Location, Value r, ValueRange) {
-                               OpBuilder::InsertionGuard guard(b);
-                               b.setInsertionPoint(nb.getInsertionBlock(),
-                                                   nb.getInsertionPoint());
-                               tile({r});
-                               scf::YieldOp::create(b);
-                             });
+          loops.rowTiles(zero, count, kPackedTokens, tile);
         };
         auto panels = [&](function_ref<void(Value)> body) {
           for (int64_t j0 = 0; j0 < dv; j0 += panel)
