@@ -13,19 +13,13 @@ usage: python3 bench/context.py [--contexts 1024,4096,16384,32768] [--new 32]
            [--threads N] [--build build]
 """
 import argparse
-import json
 import os
-import re
 import struct
-import subprocess
-import sys
 import tempfile
 
 from configs import CONFIGS
+from zero_models import DEFAULT_BUILD, compile_artifact, hybrid_run, rates, zero_checkpoint
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAKE_CHECKPOINT = os.path.join(HERE, "..", "test", "Frontends", "HF", "Inputs",
-                               "make_checkpoint.py")
 POSITION_OFFSET = 16  # runtime snapshot file: magic, version, state table, position
 
 
@@ -34,48 +28,33 @@ def main():
     parser.add_argument("--contexts", default="1024,4096,16384,32768")
     parser.add_argument("--new", type=int, default=32)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    parser.add_argument("--build", default=DEFAULT_BUILD)
     args = parser.parse_args()
     contexts = [int(c) for c in args.contexts.split(",")]
-    hybridc = os.path.join(args.build, "bin", "hybridc")
-    run = os.path.join(args.build, "bin", "hybrid-run")
     hybrid = dict(CONFIGS["qwen3_next"], model_type="qwen3_next", dtype="float32")
     attention = dict(hybrid, layer_types=["full_attention"] * hybrid["num_hidden_layers"])
-    rates = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for label, config in (("Qwen3-Next-shaped (GDN 3:1 attention)", hybrid),
-                              ("all attention", attention)):
-            folder = os.path.join(scratch, str(len(rates)))
-            os.makedirs(folder)
-            with open(os.path.join(folder, "config.json"), "w") as f:
-                json.dump(config, f)
-            ir = os.path.join(folder, "model.mlir")
-            subprocess.run([hybridc, os.path.join(folder, "config.json"), "--emit=hybrid",
-                            "-o", ir], check=True)
-            subprocess.run([sys.executable, MAKE_CHECKPOINT, ir, folder, "valid"], check=True)
-            artifact = os.path.join(folder, "model.hyb")
-            subprocess.run([hybridc, folder, "-o", artifact, "--cpu", "native",
-                            "--max-seq-len", str(max(contexts) + args.new + 2)], check=True)
+    ms_per_token = {}
+    for label, config in (("Qwen3-Next-shaped (GDN 3:1 attention)", hybrid),
+                          ("all attention", attention)):
+        with tempfile.TemporaryDirectory() as folder:
+            zero_checkpoint(args.build, folder, config)
+            artifact = compile_artifact(args.build, folder, max(contexts) + args.new + 2)
             state = os.path.join(folder, "one.state")
-            subprocess.run([run, artifact, "--prompt-ids", "1", "--max-new-tokens", "0",
-                            "--save-state", state], check=True, capture_output=True)
+            hybrid_run(args.build, artifact, [1], 0, args.threads, "--save-state", state)
             data = bytearray(open(state, "rb").read())
-            rates[label] = []
+            ms_per_token[label] = []
             for context in contexts:
                 data[POSITION_OFFSET:POSITION_OFFSET + 8] = struct.pack("<q", context)
                 at = os.path.join(folder, "at.state")
-                open(at, "wb").write(data)
-                out = subprocess.run([run, artifact, "--prompt-ids", "2", "--load-state", at,
-                                      "--max-new-tokens", str(args.new), "--threads",
-                                      str(args.threads)],
-                                     check=True, capture_output=True, text=True).stdout
-                rates[label].append(
-                    float(re.search(r"decode: \d+ tokens, ([0-9.]+) tokens/s", out).group(1)))
+                with open(at, "wb") as f:
+                    f.write(data)
+                out = hybrid_run(args.build, artifact, [2], args.new, args.threads,
+                                 "--load-state", at)
+                ms_per_token[label].append(1000.0 / rates(out)[1])
     print(f"{args.threads} threads, {args.new} decode tokens per context, f32")
     print("| model | " + " | ".join(f"{c} ctx ms/token" for c in contexts) + " | growth |")
     print("|---|" + "---|" * (len(contexts) + 1))
-    for label, values in rates.items():
-        ms = [1000.0 / v for v in values]
+    for label, ms in ms_per_token.items():
         print(f"| {label} | " + " | ".join(f"{m:.1f}" for m in ms) +
               f" | {ms[-1] / ms[0]:.2f}x |")
 

@@ -17,15 +17,11 @@ speed relative to a dense matmul doing the same useful work; target >= 0.8).
 usage: python3 bench/moe.py [--prompt 512] [--threads N] [--build build]
 """
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAKE_CHECKPOINT = os.path.join(HERE, "..", "test", "Frontends", "HF", "Inputs",
-                               "make_checkpoint.py")
+from zero_models import DEFAULT_BUILD, compile_artifact, hybrid_run, kernel_times, zero_checkpoint
+
 BASE = dict(vocab_size=1000, hidden_size=1024, num_hidden_layers=1, num_attention_heads=8,
             num_key_value_heads=2, head_dim=128, dtype="float32")
 MODELS = {
@@ -39,34 +35,20 @@ MODELS = {
 
 
 def mlp_ms(args, folder, config):
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f)
-    hybridc = os.path.join(args.build, "bin", "hybridc")
-    ir = os.path.join(folder, "model.mlir")
-    subprocess.run([hybridc, os.path.join(folder, "config.json"), "--emit=hybrid", "-o", ir],
-                   check=True)
-    subprocess.run([sys.executable, MAKE_CHECKPOINT, ir, folder, "valid"], check=True)
-    artifact = os.path.join(folder, "model.hyb")
-    subprocess.run([hybridc, folder, "-o", artifact, "--cpu", "native",
-                    "--max-seq-len", str(args.prompt + 1)], check=True)
-    prompt = ",".join(str((7 * i) % 1000) for i in range(args.prompt))
-    out = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), artifact,
-                          "--prompt-ids", prompt, "--max-new-tokens", "1",
-                          "--threads", str(args.threads), "--profile"],
-                         check=True, capture_output=True, text=True).stdout
-    total = 0.0
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 6 and parts[0].startswith("forward__model_layers_0_mlp"):
-            total += float(parts[3])
-    return total
+    """Milliseconds in layer 0's MLP block (every kernel of model.layers.0.mlp)."""
+    zero_checkpoint(args.build, folder, config)
+    artifact = compile_artifact(args.build, folder, args.prompt + 1)
+    prompt = [(7 * i) % 1000 for i in range(args.prompt)]
+    out = hybrid_run(args.build, artifact, prompt, 1, args.threads, "--profile")
+    return sum(ms for name, (_, _, ms) in kernel_times(out).items()
+               if name.startswith("forward__model_layers_0_mlp"))
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompt", type=int, default=512)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    parser.add_argument("--build", default=DEFAULT_BUILD)
     args = parser.parse_args()
     times = {}
     for label, config in MODELS.items():

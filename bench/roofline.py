@@ -22,14 +22,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 
 from configs import CONFIGS
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAKE_CHECKPOINT = os.path.join(HERE, "..", "test", "Frontends", "HF", "Inputs",
-                               "make_checkpoint.py")
+from zero_models import (DEFAULT_BUILD, HERE, compile_artifact, hybrid_run, kernel_times,
+                         rates, tool, zero_checkpoint)
 
 
 def probe(binary, what, threads):
@@ -38,30 +35,14 @@ def probe(binary, what, threads):
     return float(out.split()[1])
 
 
-def run(args, artifact, prompt):
-    out = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), artifact,
-                          "--prompt-ids", ",".join(map(str, prompt)),
-                          "--max-new-tokens", str(args.new), "--threads", str(args.threads),
-                          "--profile"], check=True, capture_output=True, text=True).stdout
-    prefill = float(re.search(r"prefill: \d+ tokens, ([0-9.]+) tokens/s", out).group(1))
-    decode = float(re.search(r"decode: \d+ tokens, ([0-9.]+) tokens/s", out).group(1))
-    kernels = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 6 and parts[0].startswith("forward__"):
-            kernels[parts[0]] = (int(parts[1]), int(parts[2]), float(parts[3]))
-    return prefill, decode, kernels
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--families", default="qwen3_next,jamba,deepseek_v3")
     parser.add_argument("--prompt", type=int, default=512)
     parser.add_argument("--new", type=int, default=32)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    parser.add_argument("--build", default=DEFAULT_BUILD)
     args = parser.parse_args()
-    hybridc = os.path.join(args.build, "bin", "hybridc")
     with tempfile.TemporaryDirectory() as scratch:
         probes = os.path.join(scratch, "probes")
         subprocess.run(["clang-22", "-O2", "-march=native", os.path.join(HERE, "probes.c"),
@@ -73,24 +54,17 @@ def main():
         for family in args.families.split(","):
             config = dict(CONFIGS[family], model_type=family, dtype="float32")
             folder = os.path.join(scratch, family)
-            os.makedirs(folder)
-            with open(os.path.join(folder, "config.json"), "w") as f:
-                json.dump(config, f)
-            ir = os.path.join(folder, "model.mlir")
-            subprocess.run([hybridc, os.path.join(folder, "config.json"), "--emit=hybrid",
-                            "-o", ir], check=True)
-            subprocess.run([sys.executable, MAKE_CHECKPOINT, ir, folder, "valid"], check=True)
+            ir = zero_checkpoint(args.build, folder, config)
             report = json.loads(subprocess.run(
-                [hybridc, os.path.join(folder, "config.json"), "--report=json"],
-                check=True, capture_output=True, text=True).stdout)
-            artifact = os.path.join(folder, "model.hyb")
-            subprocess.run([hybridc, folder, "-o", artifact, "--cpu", "native",
-                            "--max-seq-len", str(args.prompt + args.new)], check=True)
+                [tool(args.build, "hybridc"), os.path.join(folder, "config.json"),
+                 "--report=json"], check=True, capture_output=True, text=True).stdout)
+            artifact = compile_artifact(args.build, folder, args.prompt + args.new)
             prompt = [(7 * i) % config["vocab_size"] for i in range(args.prompt)]
 
             before = probe(probes, "bandwidth", args.threads)
-            prefill, decode, kernels = run(args, artifact, prompt)
+            out = hybrid_run(args.build, artifact, prompt, args.new, args.threads, "--profile")
             after = probe(probes, "bandwidth", args.threads)
+            (prefill, decode), kernels = rates(out), kernel_times(out)
             peak = probe(probes, "peak", args.threads)
             bandwidth = (before + after) / 2
 

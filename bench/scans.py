@@ -15,16 +15,11 @@ usage: python3 bench/scans.py [--lengths 512,2048,8192] [--chunk 64]
            [--threads N] [--build build]
 """
 import argparse
-import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAKE_CHECKPOINT = os.path.join(HERE, "..", "test", "Frontends", "HF", "Inputs",
-                               "make_checkpoint.py")
+from zero_models import (DEFAULT_BUILD, compile_artifact, hybrid_run, kernel_times, rates,
+                         zero_checkpoint)
 
 MODELS = {
     # One Gated DeltaNet layer at Qwen3-Next-80B's head shape (models.md 1.5).
@@ -47,20 +42,12 @@ MODELS = {
 }
 
 
-def prefill(args, artifact, length):
-    """(prefill tokens/s, ms in kernels whose names end in `suffix`)."""
-    prompt = ",".join(str((7 * i) % 1000) for i in range(length))
-    out = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), artifact,
-                          "--prompt-ids", prompt, "--max-new-tokens", "1",
-                          "--threads", str(args.threads), "--profile"],
-                         check=True, capture_output=True, text=True).stdout
-    rate = float(re.search(r"prefill: \d+ tokens, ([0-9.]+) tokens/s", out).group(1))
-    kernels = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 6 and parts[0].startswith("forward__"):
-            kernels[parts[0]] = float(parts[3])
-    return rate, kernels
+def prefill(args, artifact, length, suffix):
+    """(prefill tokens/s, ms in the kernels whose names end in `suffix`)."""
+    prompt = [(7 * i) % 1000 for i in range(length)]
+    out = hybrid_run(args.build, artifact, prompt, 1, args.threads, "--profile")
+    scan = sum(ms for name, (_, _, ms) in kernel_times(out).items() if name.endswith(suffix))
+    return rates(out)[0], scan
 
 
 def main():
@@ -68,10 +55,9 @@ def main():
     parser.add_argument("--lengths", default="512,2048,8192")
     parser.add_argument("--chunk", type=int, default=64)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    parser.add_argument("--build", default=DEFAULT_BUILD)
     args = parser.parse_args()
     lengths = [int(n) for n in args.lengths.split(",")]
-    hybridc = os.path.join(args.build, "bin", "hybridc")
     print(f"{args.threads} threads; the scan kernel's ms include one decode step "
           f"(token by token in both)")
     print("| layer | tokens | scan ms, token by token | chunked | speed-up "
@@ -79,30 +65,20 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for label, (suffix, config) in MODELS.items():
         with tempfile.TemporaryDirectory() as folder:
-            with open(os.path.join(folder, "config.json"), "w") as f:
-                json.dump(config, f)
-            ir = os.path.join(folder, "model.mlir")
-            subprocess.run([hybridc, os.path.join(folder, "config.json"),
-                            "--emit=hybrid", "-o", ir], check=True)
-            subprocess.run([sys.executable, MAKE_CHECKPOINT, ir, folder, "valid"],
-                           check=True)
-            artifacts = {}
-            for name, chunk in (("stepwise", 0), ("chunked", args.chunk)):
-                artifacts[name] = os.path.join(folder, name + ".hyb")
-                subprocess.run([hybridc, folder, "-o", artifacts[name], "--cpu", "native",
-                                "--max-seq-len", str(max(lengths) + 1),
-                                "--scan-chunk-size", str(chunk)], check=True)
+            zero_checkpoint(args.build, folder, config)
+            artifacts = {name: compile_artifact(args.build, folder, max(lengths) + 1,
+                                                "--scan-chunk-size", str(chunk),
+                                                name=name + ".hyb")
+                         for name, chunk in (("stepwise", 0), ("chunked", args.chunk))}
             for length in lengths:
                 # Interleaved, so that both see the same machine state.
-                rates, scans = {}, {}
+                rate, scan = {}, {}
                 for name in ("stepwise", "chunked"):
-                    rate, kernels = prefill(args, artifacts[name], length)
-                    rates[name] = rate
-                    scans[name] = sum(ms for k, ms in kernels.items() if k.endswith(suffix))
-                print(f"| {label} | {length} | {scans['stepwise']:.1f} | {scans['chunked']:.1f} "
-                      f"| {scans['stepwise'] / scans['chunked']:.2f}x "
-                      f"| {rates['stepwise']:.0f} | {rates['chunked']:.0f} "
-                      f"| {rates['chunked'] / rates['stepwise']:.2f}x |", flush=True)
+                    rate[name], scan[name] = prefill(args, artifacts[name], length, suffix)
+                print(f"| {label} | {length} | {scan['stepwise']:.1f} | {scan['chunked']:.1f} "
+                      f"| {scan['stepwise'] / scan['chunked']:.2f}x "
+                      f"| {rate['stepwise']:.0f} | {rate['chunked']:.0f} "
+                      f"| {rate['chunked'] / rate['stepwise']:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

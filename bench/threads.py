@@ -13,24 +13,10 @@ usage: python3 bench/threads.py [--families qwen3_next,jamba,deepseek_v3]
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
 from configs import CONFIGS
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-MAKE_CHECKPOINT = os.path.join(HERE, "..", "test", "Frontends", "HF", "Inputs",
-                               "make_checkpoint.py")
-
-
-def run(args, threads, artifact, prompt):
-    out = subprocess.run([os.path.join(args.build, "bin", "hybrid-run"), artifact,
-                          "--prompt-ids", ",".join(map(str, prompt)),
-                          "--max-new-tokens", str(args.new), "--json",
-                          "--threads", str(threads)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+from zero_models import DEFAULT_BUILD, compile_artifact, hybrid_run, zero_checkpoint
 
 
 def main():
@@ -39,9 +25,8 @@ def main():
     parser.add_argument("--prompt", type=int, default=512)
     parser.add_argument("--new", type=int, default=128)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    parser.add_argument("--build", default=DEFAULT_BUILD)
     args = parser.parse_args()
-    hybridc = os.path.join(args.build, "bin", "hybridc")
     print(f"| model | prefill tok/s, 1 thread | {args.threads} threads | speed-up "
           f"| decode tok/s, 1 thread | {args.threads} threads | speed-up |")
     print("|---|---|---|---|---|---|---|")
@@ -49,17 +34,11 @@ def main():
         config = dict(CONFIGS[family], model_type=family, dtype="float32")
         prompt = [(7 * i) % config["vocab_size"] for i in range(args.prompt)]
         with tempfile.TemporaryDirectory() as folder:
-            with open(os.path.join(folder, "config.json"), "w") as f:
-                json.dump(config, f)
-            ir = os.path.join(folder, "model.mlir")
-            subprocess.run([hybridc, os.path.join(folder, "config.json"), "--emit=hybrid",
-                            "-o", ir], check=True)
-            subprocess.run([sys.executable, MAKE_CHECKPOINT, ir, folder, "valid"], check=True)
-            artifact = os.path.join(folder, "model.hyb")
-            subprocess.run([hybridc, folder, "-o", artifact, "--cpu", "native",
-                            "--max-seq-len", str(args.prompt + args.new)], check=True)
-            one = run(args, 1, artifact, prompt)
-            many = run(args, args.threads, artifact, prompt)
+            zero_checkpoint(args.build, folder, config)
+            artifact = compile_artifact(args.build, folder, args.prompt + args.new)
+            one, many = (json.loads(hybrid_run(args.build, artifact, prompt, args.new,
+                                               threads, "--json"))
+                         for threads in (1, args.threads))
         p1, pn = one["prefill_tokens_per_second"], many["prefill_tokens_per_second"]
         d1, dn = one["decode_tokens_per_second"], many["decode_tokens_per_second"]
         print(f"| {family} | {p1:.1f} | {pn:.1f} | {pn / p1:.2f}x | {d1:.1f} | {dn:.1f} "

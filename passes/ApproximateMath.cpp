@@ -21,6 +21,8 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
+/// The math ops rewritten, by name ("math.exp" or "exp": the walk below and
+/// the patterns' predicate both ask).
 bool approximated(StringRef name) {
   name.consume_front("math.");
   return name == "exp" || name == "log1p" || name == "log";
@@ -33,7 +35,8 @@ struct ApproximateMathPass
     // simplification of the rest of the module.
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
-      if (isa<math::ExpOp, math::Log1pOp, math::LogOp>(op) &&
+      if (isa_and_present<math::MathDialect>(op->getDialect()) &&
+          approximated(op->getName().getStringRef()) &&
           getElementTypeOrSelf(op->getResult(0).getType()).isF32())
         ops.push_back(op);
     });

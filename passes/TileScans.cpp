@@ -29,10 +29,10 @@ struct TileScansPass : hybrid::impl::TileScansPassBase<TileScansPass> {
   using TileScansPassBase::TileScansPassBase;
 
   LogicalResult initialize(MLIRContext *context) override {
-    if (chunkSize < 1)
+    if (chunkSize < 1 || chunkSize > kMaxChunkSize)
       return emitError(UnknownLoc::get(context))
-             << "hybrid-tile-scans: chunk-size must be at least 1, got "
-             << chunkSize.getValue();
+             << "hybrid-tile-scans: chunk-size must be from 1 to "
+             << kMaxChunkSize << ", got " << chunkSize.getValue();
     return success();
   }
 

@@ -147,7 +147,7 @@ llvm::Expected<std::string> link(llvm::StringRef object) {
     return error("cannot create a temporary file: " + ec.message());
   if (auto ec = llvm::sys::fs::createTemporaryFile("hybridc", "so", libraryPath))
     return error("cannot create a temporary file: " + ec.message());
-  auto cleanup = llvm::make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     llvm::sys::fs::remove(objectPath);
     llvm::sys::fs::remove(libraryPath);
   });
@@ -185,12 +185,12 @@ llvm::Error appendPacked(std::string &weights, const EntryArgument &arg,
   size_t rank = arg.experts ? 4 : 3;
   const int64_t *packedShape = arg.shape.data() + rank - 3;
   if (info.shape.size() != 2 || arg.shape.size() != rank ||
-      packedShape[0] != llvm::divideCeil(info.shape[0], panel) ||
+      packedShape[0] != llvm::divideCeilSigned(info.shape[0], panel) ||
       packedShape[1] != info.shape[1] || packedShape[2] != panel)
     return error("internal error: packed weight '" + arg.name +
                  "' does not match its checkpoint tensor's shape");
   uint64_t out = info.shape[0], in = info.shape[1];
-  uint64_t element = out * in ? bytes.size() / (out * in) : 0;
+  uint64_t element = out * in != 0 ? bytes.size() / (out * in) : 0;
   uint64_t panels = packedShape[0];
   size_t base = weights.size();
   weights.resize(base + panels * in * panel * element, '\0');

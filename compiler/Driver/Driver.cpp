@@ -196,9 +196,9 @@ int hybridc::runHybridc(int argc, char **argv) {
       packWeights)
     return fail("--pack-weights: packed weights are stored in the artifact; "
                 "--weights=external reads the checkpoint's layout as is");
-  if (scanChunkSize < 0 || scanChunkSize > 4096)
-    return fail("--scan-chunk-size: must be from 0 to 4096, got " +
-                Twine(scanChunkSize));
+  if (scanChunkSize < 0 || scanChunkSize > hybrid::kMaxChunkSize)
+    return fail("--scan-chunk-size: must be from 0 to " +
+                Twine(hybrid::kMaxChunkSize) + ", got " + Twine(scanChunkSize));
   if (maxSeqLen > kMaxSeqLenLimit)
     return fail("--max-seq-len: must be at most " + Twine(kMaxSeqLenLimit) +
                 ", got " + Twine(maxSeqLen));

@@ -959,7 +959,7 @@ struct MoELowering : HybridLowering<MoEOp> {
     return WeightOp::create(
         b, weight.getLoc(),
         RankedTensorType::get({type.getDimSize(0),
-                               llvm::divideCeil(type.getDimSize(1), panel),
+                               llvm::divideCeilSigned(type.getDimSize(1), panel),
                                type.getDimSize(2), panel},
                               type.getElementType()),
         weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel));
@@ -1710,7 +1710,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         // chunk rows, the state update per tile of state rows.
         int64_t panel = codegen.panel;
         bool tiled = panel > 0 && dv % panel == 0;
-        auto vf32 = VectorType::get({panel > 0 ? panel : 1}, f32);
+        VectorType vf32; // used by the lambdas below only when tiled
+        if (tiled)
+          vf32 = VectorType::get({panel}, f32);
         auto readRow = [&](Value m, ValueRange at) -> Value {
           return vector::TransferReadOp::create(b, vf32, m, at, f32c(0.0),
                                                 ArrayRef<bool>{true});
@@ -2535,18 +2537,20 @@ struct DequantizeLowering : HybridLowering<DequantizeOp> {
 struct ConvertHybridToLinalgPass
     : hybrid::impl::ConvertHybridToLinalgPassBase<ConvertHybridToLinalgPass> {
   using Base::Base;
+  LogicalResult initialize(MLIRContext *context) override {
+    if (packWeights < 0 || packWeights > kMaxPanel)
+      return emitError(UnknownLoc::get(context))
+             << "convert-hybrid-to-linalg: pack-weights must be from 0 to "
+             << kMaxPanel << ", got " << packWeights.getValue();
+    if (maxBatch < 1)
+      return emitError(UnknownLoc::get(context))
+             << "convert-hybrid-to-linalg: max-batch must be positive, got "
+             << maxBatch.getValue();
+    return success();
+  }
+
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
-    if (packWeights < 0) {
-      getOperation().emitError() << "pack-weights must be 0 or positive, got "
-                                 << packWeights;
-      return signalPassFailure();
-    }
-    if (maxBatch < 1) {
-      getOperation().emitError() << "max-batch must be positive, got "
-                                 << maxBatch;
-      return signalPassFailure();
-    }
     // Batched state buffers have a leading [max-batch] dimension, indexed by
     // each token's slot: functions with state get a `slots` argument.
     if (maxBatch > 1 && failed(addSlotsArguments()))

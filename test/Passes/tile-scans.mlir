@@ -2,7 +2,9 @@
 // RUN: hybrid-opt %s --hybrid-tile-scans=chunk-size=16 --split-input-file | FileCheck %s --check-prefix=C16
 // RUN: not hybrid-opt %s --hybrid-tile-scans=chunk-size=0 --split-input-file 2>&1 | FileCheck %s --check-prefix=ZERO
 
-// ZERO: hybrid-tile-scans: chunk-size must be at least 1, got 0
+// ZERO: hybrid-tile-scans: chunk-size must be from 1 to 4096, got 0
+// RUN: not hybrid-opt %s --hybrid-tile-scans=chunk-size=100000000 --split-input-file 2>&1 | FileCheck %s --check-prefix=HUGE
+// HUGE: hybrid-tile-scans: chunk-size must be from 1 to 4096, got 100000000
 
 // A Gated DeltaNet layer that may see a prompt gets the chunk size.
 // CHECK-LABEL: func.func @gated_delta_net_prefill

@@ -86,6 +86,15 @@ LogicalResult checkEpsilon(Operation *op, StringRef name, llvm::APFloat value) {
                            << value.convertToDouble();
 }
 
+/// A chunk size set by hybrid-tile-scans (or by hand) stays within
+/// kMaxChunkSize.
+LogicalResult checkChunkSize(Operation *op, std::optional<int64_t> chunk) {
+  if (chunk && *chunk > kMaxChunkSize)
+    return op->emitOpError() << "chunk_size must be at most " << kMaxChunkSize
+                             << ", got " << *chunk;
+  return success();
+}
+
 /// `positions` `[T]` must hold one position per token of `input` `[T, H]`.
 LogicalResult checkTokenCount(Operation *op, Value input, Value other,
                               StringRef otherName) {
@@ -141,6 +150,9 @@ LogicalResult WeightOp::verify() {
     return emitOpError("name contains '{e}' but experts(N) is not set");
   }
   if (std::optional<int64_t> packed = getPacked()) {
+    if (*packed > kMaxPanel)
+      return emitOpError() << "packed panel must be at most " << kMaxPanel
+                           << ", got " << *packed;
     // [panels, K, panel], behind the expert dimension when stacked.
     int64_t rank = getExperts() ? 4 : 3;
     if (type.getRank() != rank || type.getDimSize(rank - 1) != *packed)
@@ -489,7 +501,8 @@ LogicalResult GatedDeltaNetOp::verify() {
                          << ") must divide num_v_heads (" << hv << ")";
   if (kernel < 2)
     return emitOpError() << "conv_kernel must be at least 2, got " << kernel;
-  if (failed(checkEpsilon(*this, "norm_epsilon", getNormEpsilon())))
+  if (failed(checkEpsilon(*this, "norm_epsilon", getNormEpsilon())) ||
+      failed(checkChunkSize(*this, getChunkSize())))
     return failure();
   int64_t convDim = 2 * hk * dk + hv * dv;
   if (failed(checkShape(*this, getInProjQkvz(), "in_proj_qkvz",
@@ -531,7 +544,8 @@ LogicalResult MambaOp::verify() {
     return failure();
   if (kernel < 2)
     return emitOpError() << "d_conv must be at least 2, got " << kernel;
-  if (failed(checkEpsilon(*this, "norm_epsilon", getNormEpsilon())))
+  if (failed(checkEpsilon(*this, "norm_epsilon", getNormEpsilon())) ||
+      failed(checkChunkSize(*this, getChunkSize())))
     return failure();
   if (failed(checkShape(*this, getInProj(), "in_proj", {2 * d, *hidden},
                         "[2 * d_inner, hidden]")) ||

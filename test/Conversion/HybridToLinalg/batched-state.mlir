@@ -1,4 +1,6 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=32 max-batch=3" --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: not hybrid-opt %s --convert-hybrid-to-linalg=max-batch=0 --split-input-file 2>&1 | FileCheck %s --check-prefix=ZERO
+// ZERO: convert-hybrid-to-linalg: max-batch must be positive, got 0
 
 // With max-batch 3 every state buffer gets a leading [3] dimension and the
 // function a trailing `slots` argument: token t stores its key and value at

@@ -1,5 +1,7 @@
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=pack-weights=16 | FileCheck %s
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg | FileCheck %s --check-prefix=UNPACKED
+// RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=pack-weights=100000000 2>&1 | FileCheck %s --check-prefix=HUGE
+// HUGE: convert-hybrid-to-linalg: pack-weights must be from 0 to 256, got 100000000
 
 // A checkpoint weight of a linear layer is read packed in panels of 16
 // outputs: 40 outputs make 3 panels, the last one 8 rows short (masked

@@ -61,6 +61,14 @@ func.func @negative_weight_packed_experts_rank() {
 
 // -----
 
+func.func @negative_weight_packed_too_wide() {
+  // expected-error @+1 {{'hybrid.weight' op packed panel must be at most 256, got 512}}
+  %w = hybrid.weight "lm_head.weight" packed(512) : tensor<1x24x512xf32>
+  return
+}
+
+// -----
+
 func.func @negative_weight_packed_zero() {
   // expected-error @+1 {{attribute 'packed' failed to satisfy constraint}}
   %w = hybrid.weight "lm_head.weight" packed(0) : tensor<3x24x1xf32>
@@ -902,6 +910,22 @@ func.func @negative_mla_result_hidden(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, 
 func.func @negative_gated_delta_net_dynamic_hidden(%x: tensor<?x?xf32>, %conv: !hybrid.conv_state<8x1xf32>, %s: !hybrid.recurrent_state<2x2x2xf32>, %qkvz: tensor<12x8xf32>, %ba: tensor<4x8xf32>, %cw: tensor<8x1x2xf32>, %dt: tensor<2xf32>, %al: tensor<2xf32>, %n: tensor<2xf32>, %out: tensor<8x4xf32>) {
   // expected-error @+1 {{'hybrid.gated_delta_net' op input must have a static hidden size, got 'tensor<?x?xf32>'}}
   %y = hybrid.gated_delta_net %x, %conv, %s in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%cw) dt_bias(%dt) a_log(%al) norm(%n) out_proj(%out) {num_k_heads = 1 : i64, num_v_heads = 2 : i64, k_head_dim = 2 : i64, v_head_dim = 2 : i64, conv_kernel = 2 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x?xf32>, !hybrid.conv_state<8x1xf32>, !hybrid.recurrent_state<2x2x2xf32>, tensor<12x8xf32>, tensor<4x8xf32>, tensor<8x1x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<8x4xf32>) -> tensor<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @negative_gated_delta_net_chunk_size_too_large(%x: tensor<?x8xf32>, %conv: !hybrid.conv_state<8x1xf32>, %s: !hybrid.recurrent_state<2x2x2xf32>, %qkvz: tensor<12x8xf32>, %ba: tensor<4x8xf32>, %cw: tensor<8x1x2xf32>, %dt: tensor<2xf32>, %al: tensor<2xf32>, %n: tensor<2xf32>, %out: tensor<8x4xf32>) {
+  // expected-error @+1 {{'hybrid.gated_delta_net' op chunk_size must be at most 4096, got 8192}}
+  %y = hybrid.gated_delta_net %x, %conv, %s in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%cw) dt_bias(%dt) a_log(%al) norm(%n) out_proj(%out) {chunk_size = 8192 : i64, num_k_heads = 1 : i64, num_v_heads = 2 : i64, k_head_dim = 2 : i64, v_head_dim = 2 : i64, conv_kernel = 2 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, !hybrid.conv_state<8x1xf32>, !hybrid.recurrent_state<2x2x2xf32>, tensor<12x8xf32>, tensor<4x8xf32>, tensor<8x1x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_gated_delta_net_chunk_size_zero(%x: tensor<?x8xf32>, %conv: !hybrid.conv_state<8x1xf32>, %s: !hybrid.recurrent_state<2x2x2xf32>, %qkvz: tensor<12x8xf32>, %ba: tensor<4x8xf32>, %cw: tensor<8x1x2xf32>, %dt: tensor<2xf32>, %al: tensor<2xf32>, %n: tensor<2xf32>, %out: tensor<8x4xf32>) {
+  // expected-error @+1 {{attribute 'chunk_size' failed to satisfy constraint}}
+  %y = hybrid.gated_delta_net %x, %conv, %s in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%cw) dt_bias(%dt) a_log(%al) norm(%n) out_proj(%out) {chunk_size = 0 : i64, num_k_heads = 1 : i64, num_v_heads = 2 : i64, k_head_dim = 2 : i64, v_head_dim = 2 : i64, conv_kernel = 2 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, !hybrid.conv_state<8x1xf32>, !hybrid.recurrent_state<2x2x2xf32>, tensor<12x8xf32>, tensor<4x8xf32>, tensor<8x1x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
   return
 }
 

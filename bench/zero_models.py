@@ -1,0 +1,65 @@
+"""What the benchmarks in this folder share: a checkpoint of a config with
+all-zero weights (written by the test helper make_checkpoint.py, standard
+library only: no torch), its artifact, a hybrid-run call and the parsing of
+hybrid-run's output. Zero weights do the work real ones do: no kernel
+branches on values (MoE routing then ties and picks the first experts)."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_BUILD = os.path.join(HERE, "..", "build")
+MAKE_CHECKPOINT = os.path.join(HERE, "..", "test", "Frontends", "HF", "Inputs",
+                               "make_checkpoint.py")
+
+
+def tool(build, name):
+    return os.path.join(build, "bin", name)
+
+
+def zero_checkpoint(build, folder, config):
+    """Writes config.json and an all-zero model.safetensors into `folder`;
+    returns the path of the model's layer-level IR (hybridc --emit=hybrid)."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f)
+    ir = os.path.join(folder, "model.mlir")
+    subprocess.run([tool(build, "hybridc"), os.path.join(folder, "config.json"),
+                    "--emit=hybrid", "-o", ir], check=True)
+    subprocess.run([sys.executable, MAKE_CHECKPOINT, ir, folder, "valid"], check=True)
+    return ir
+
+
+def compile_artifact(build, folder, max_seq_len, *flags, name="model.hyb"):
+    """hybridc FOLDER --cpu native: the artifact's path."""
+    artifact = os.path.join(folder, name)
+    subprocess.run([tool(build, "hybridc"), folder, "-o", artifact, "--cpu", "native",
+                    "--max-seq-len", str(max_seq_len), *flags], check=True)
+    return artifact
+
+
+def hybrid_run(build, artifact, prompt, new, threads, *flags):
+    """hybrid-run's standard output for the prompt (a list of ids)."""
+    return subprocess.run([tool(build, "hybrid-run"), artifact, "--prompt-ids",
+                           ",".join(map(str, prompt)), "--max-new-tokens", str(new),
+                           "--threads", str(threads), *flags],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def rates(out):
+    """(prefill, decode) tokens/s from hybrid-run's text output."""
+    prefill = re.search(r"prefill: \d+ tokens, ([0-9.]+) tokens/s", out)
+    decode = re.search(r"decode: \d+ tokens, ([0-9.]+) tokens/s", out)
+    return float(prefill.group(1)), float(decode.group(1))
+
+
+def kernel_times(out):
+    """{kernel: (calls, workgroups, total ms)} from hybrid-run --profile."""
+    kernels = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0].startswith("forward_"):
+            kernels[parts[0]] = (int(parts[1]), int(parts[2]), float(parts[3]))
+    return kernels
