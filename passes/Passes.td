@@ -141,6 +141,35 @@ def TileScansPass : Pass<"hybrid-tile-scans", "::mlir::ModuleOp"> {
   let dependentDialects = ["::hybrid::HybridDialect"];
 }
 
+def FuseElementwisePass : Pass<"hybrid-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Fuse chains of row-wise linalg ops into one loop over rows";
+  let description = [{
+    Runs on linalg on tensors, after convert-hybrid-to-linalg and
+    convert-elementwise-to-linalg. A linalg op is row-wise when its
+    outermost loop is parallel and indexes the first dimension of its
+    result (the token dimension of activations). From the last such op up,
+    each one that consumes another row-wise op becomes the root of a
+    chain: it is tiled into an `scf.forall` over single rows and its
+    row-wise producers are pulled into the loop (upstream tile-and-fuse),
+    transitively. A producer is pulled in only when one row of it feeds one
+    row of the loop (nothing is recomputed) and all its other users come
+    after the root, are inside the loop or were pulled in too; the loop
+    then also yields the producer's rows for those later users (a residual
+    sum feeds the next residual add). `linalg.fill` initialisers of
+    accumulators are recomputed per row.
+
+    What this fuses in the models: the residual add, the RMS norm's sum of
+    squares and its normalisation (or the embedding lookup and the first
+    norm) become one kernel over tokens instead of three, each row read
+    from memory once. Ops that are the only row-wise op of their chain stay
+    as they are.
+  }];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def WeightsToArgumentsPass : Pass<"hybrid-weights-to-arguments", "::mlir::ModuleOp"> {
   let summary = "Turn hybrid.weight values into function arguments";
   let description = [{

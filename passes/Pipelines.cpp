@@ -32,6 +32,8 @@ constexpr Step kLinalgSteps[] = {
      "every layer op to linalg and loops; state handles become buffers; "
      "linear layers read packed weights"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
+    {"func.func(hybrid-fuse-elementwise)",
+     "residual add, norm reduction and normalisation: one loop over rows"},
     {"canonicalize",
      "clean up the index arithmetic of the loop nests, drop the unpacked "
      "weights nothing reads"},
@@ -47,6 +49,7 @@ constexpr Step kLLVMSteps[] = {
      "tensors to buffers, arguments as plain memrefs"},
     {"buffer-deallocation-pipeline",
      "free every temporary buffer; only the returned logits outlive a call"},
+    {"scf-forall-to-parallel", "the fused row loops as scf.parallel"},
     {"convert-linalg-to-parallel-loops",
      "linalg to loops, parallel dimensions as scf.parallel (tiling comes "
      "later)"},

@@ -144,30 +144,48 @@ struct Codegen {
 /// a panel of 64, 12 of AVX2's 16 at 16 (cpu-codegen.md 4.2).
 constexpr int64_t kPackedTokens = 6;
 
-/// y = x w^T with w packed at compile time into panels of `panel` output
-/// rows, [ceil(out / panel), in, panel] (hybrid.weight packed(panel)), so
-/// that one input column of a panel is one contiguous vector. Workgroups are
-/// (panel, tile of kPackedTokens tokens), panel outermost: consecutive
-/// workgroups of a thread reuse the panel from cache. A full tile keeps
-/// kPackedTokens vector<panel> accumulators: per input column, one vector
-/// load of the panel and one broadcast FMA per token (an outer product).
-/// Other tiles (decode's single token) run the same loop one token at a
-/// time. Each output is a sum over the inputs in order, the same in every
-/// tile shape.
-Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
-                   WeightOp weight) {
+/// The packed copy of a checkpoint weight `[out, in]`: panels of `panel`
+/// output rows, `[ceil(out / panel), in, panel]` (hybrid.weight
+/// packed(panel)); the artifact writer packs the bytes.
+Value packedCopy(OpBuilder &b, WeightOp weight, int64_t panel) {
   auto plain = cast<RankedTensorType>(weight.getType());
   int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointAfter(weight);
+  return WeightOp::create(
+      b, weight.getLoc(),
+      RankedTensorType::get({static_cast<int64_t>(llvm::divideCeil(out, panel)),
+                             in, panel},
+                            plain.getElementType()),
+      weight.getNameAttr(), IntegerAttr(), b.getI64IntegerAttr(panel));
+}
+
+/// Combines a row's accumulators, one vector<panel> per weight, into what
+/// is stored for that row.
+using PanelEpilogue =
+    llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// y = epilogue(x w_0^T, x w_1^T, ...) for weights of one shape packed at
+/// compile time into panels of `panel` output rows, so that one input
+/// column of a panel is one contiguous vector. Workgroups are (panel, tile
+/// of tokens), panel outermost: consecutive workgroups of a thread reuse the
+/// panels from cache. A full tile keeps kPackedTokens / weights
+/// vector<panel> accumulators per weight: per input column, one vector load
+/// of each weight's panel and one broadcast FMA per (token, weight) (outer
+/// products). Other tiles (decode's single token) run the same loop one
+/// token at a time. Each output is a sum over the inputs in order, the same
+/// in every tile shape.
+Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
+                    Value x, ArrayRef<WeightOp> weights, PanelEpilogue epilogue,
+                    StringRef stage) {
+  auto plain = cast<RankedTensorType>(weights.front()->getResult(0).getType());
+  int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
   int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
+  int64_t tileTokens = kPackedTokens / static_cast<int64_t>(weights.size());
   Type element = plain.getElementType();
-  Value packed;
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointAfter(weight);
-    packed = WeightOp::create(
-        b, weight.getLoc(), RankedTensorType::get({panels, in, panel}, element),
-        weight.getNameAttr(), IntegerAttr(), b.getI64IntegerAttr(panel));
-  }
+  SmallVector<Value> packed;
+  for (WeightOp weight : weights)
+    packed.push_back(packedCopy(b, weight, panel));
   Type f32 = b.getF32Type();
   auto vf32 = VectorType::get({panel}, f32);
   auto vw = VectorType::get({panel}, element);
@@ -179,9 +197,8 @@ Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
     return arith::ConstantIndexOp::create(ib, loc, v);
   };
   Value zero = index(b, 0), one = index(b, 1);
-  Value tile = index(b, kPackedTokens);
+  Value tile = index(b, tileTokens);
   Value tokenTiles = arith::CeilDivUIOp::create(b, loc, tokens, tile);
-  std::string stage = weightStage(weight.getResult());
   scf::ParallelOp::create(
       b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
       ValueRange{index(b, panels), tokenTiles}, ValueRange{one, one},
@@ -198,36 +215,48 @@ Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
                                                pb.getFloatAttr(element, 0.0));
         Value vzero = arith::ConstantOp::create(
             pb, pl, vf32, DenseElementsAttr::get(vf32, pb.getF32FloatAttr(0.0)));
-        // Accumulators of rows `rows` over all inputs, stored to y (the last
-        // panel's columns past `out` are masked off).
+        // Accumulators of rows `rows` (row-major over weights) over all
+        // inputs, combined and stored to y (the last panel's columns past
+        // `out` are masked off).
         auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
-          SmallVector<Value> init(rows.size(), vzero);
+          size_t perRow = packed.size();
+          SmallVector<Value> init(rows.size() * perRow, vzero);
           auto loop = scf::ForOp::create(
               tb, tl, index(tb, 0), index(tb, in), index(tb, 1), init,
               [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
-                Value raw = vector::TransferReadOp::create(
-                    lb, ll, vw, packed, ValueRange{p, k, index(lb, 0)}, padW,
-                    ArrayRef<bool>{true});
-                Value wv = vw == vf32 ? raw
-                                      : arith::ExtFOp::create(lb, ll, vf32, raw)
-                                            .getResult();
+                SmallVector<Value> panelsAtK;
+                for (Value w : packed) {
+                  Value raw = vector::TransferReadOp::create(
+                      lb, ll, vw, w, ValueRange{p, k, index(lb, 0)}, padW,
+                      ArrayRef<bool>{true});
+                  panelsAtK.push_back(
+                      vw == vf32 ? raw
+                                 : arith::ExtFOp::create(lb, ll, vf32, raw)
+                                       .getResult());
+                }
                 SmallVector<Value> next;
-                for (auto [row, acc] : llvm::zip(rows, accs)) {
+                for (auto [r, row] : llvm::enumerate(rows)) {
                   Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
                   Value splat = vector::BroadcastOp::create(lb, ll, vf32, a);
-                  next.push_back(vector::FMAOp::create(lb, ll, splat, wv, acc));
+                  for (auto [j, wv] : llvm::enumerate(panelsAtK))
+                    next.push_back(vector::FMAOp::create(
+                        lb, ll, splat, wv, accs[r * perRow + j]));
                 }
                 scf::YieldOp::create(lb, ll, next);
               });
-          for (auto [row, acc] : llvm::zip(rows, loop.getResults()))
-            vector::TransferWriteOp::create(tb, tl, acc, y, ValueRange{row, o0},
+          for (auto [r, row] : llvm::enumerate(rows)) {
+            Value result = epilogue(
+                tb, tl, loop.getResults().slice(r * perRow, perRow));
+            vector::TransferWriteOp::create(tb, tl, result, y,
+                                            ValueRange{row, o0},
                                             ArrayRef<bool>{out % panel == 0});
+          }
         };
         scf::IfOp::create(
             pb, pl, full,
             [&](OpBuilder &fb, Location fl) {
               SmallVector<Value> rows;
-              for (int64_t m = 0; m < kPackedTokens; ++m)
+              for (int64_t m = 0; m < tileTokens; ++m)
                 rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
               tileOf(fb, fl, rows);
               scf::YieldOp::create(fb, fl);
@@ -248,6 +277,24 @@ Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
       .getResult();
 }
 
+/// y = x w^T on a packed copy of w (packedLinears with one weight).
+Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
+                   WeightOp weight) {
+  return packedLinears(
+      b, loc, codegen, x, {weight},
+      [](OpBuilder &, Location, ValueRange acc) { return acc.front(); },
+      weightStage(weight.getResult()));
+}
+
+/// Whether `w` is a checkpoint weight that linear layers read packed.
+WeightOp packable(const Codegen &codegen, Value w) {
+  auto weight = w.getDefiningOp<WeightOp>();
+  if (!weight || codegen.panel <= 0 || weight.getExperts() ||
+      weight.getPacked())
+    return {};
+  return weight;
+}
+
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer on the checkpoint's
 /// [out, in] layout (each row read contiguously, as stored). Workgroups are
 /// tiles of kTileTokens x kTileOutputs: a full tile keeps its 16 partial sums
@@ -257,9 +304,7 @@ Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
 /// dot products one by one, vectorised by LLVM (the sums are reassociable).
 Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
              Value w) {
-  if (auto weight = w.getDefiningOp<WeightOp>();
-      weight && codegen.panel > 0 && !weight.getExperts() &&
-      !weight.getPacked())
+  if (WeightOp weight = packable(codegen, w))
     return packedLinear(b, loc, codegen, x, weight);
   auto wType = cast<RankedTensorType>(w.getType());
   int64_t out = wType.getDimSize(0), in = wType.getDimSize(1);
@@ -388,6 +433,25 @@ Value swiglu(OpBuilder &b, Location loc, Value like, Value gate, Value up) {
                linalg::YieldOp::create(nb, nl, product);
              })
       .getResult(0);
+}
+
+/// silu(x gate^T) * (x up^T). With packed weights both projections and the
+/// activation are one kernel: each token tile applies the gate and up panels
+/// together (half the tokens per tile, to keep the accumulators in
+/// registers) and stores only the activation.
+Value swigluProjections(OpBuilder &b, Location loc, const Codegen &codegen,
+                        Value x, Value gate, Value up) {
+  WeightOp packedGate = packable(codegen, gate), packedUp = packable(codegen, up);
+  if (packedGate && packedUp)
+    return packedLinears(
+        b, loc, codegen, x, {packedGate, packedUp},
+        [](OpBuilder &eb, Location el, ValueRange acc) -> Value {
+          return arith::MulFOp::create(eb, el, silu(eb, el, acc[0]), acc[1]);
+        },
+        weightStage(gate) + "_up");
+  Value gateOut = linear(b, loc, codegen, x, gate);
+  Value upOut = linear(b, loc, codegen, x, up);
+  return swiglu(b, loc, x, gateOut, upOut);
 }
 
 /// The base of the layer-op lowerings: the op's pattern plus what the
@@ -520,9 +584,9 @@ struct MLPLowering : HybridLowering<MLPOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
-    Value gate = linear(rewriter, loc, codegen, x, adaptor.getGateProj());
-    Value up = linear(rewriter, loc, codegen, x, adaptor.getUpProj());
-    Value activated = swiglu(rewriter, loc, x, gate, up);
+    Value activated = swigluProjections(rewriter, loc, codegen, x,
+                                        adaptor.getGateProj(),
+                                        adaptor.getUpProj());
     rewriter.replaceOp(op, linear(rewriter, loc, codegen, activated,
                                   adaptor.getDownProj()));
     return success();
@@ -1132,9 +1196,8 @@ struct MoELowering : HybridLowering<MoEOp> {
     Value logits = linear(b, loc, codegen, x, adaptor.getRouter());
     Value shared, sharedGate;
     if (adaptor.getSharedGate()) {
-      Value g = linear(b, loc, codegen, x, adaptor.getSharedGate());
-      Value u = linear(b, loc, codegen, x, adaptor.getSharedUp());
-      Value act = swiglu(b, loc, x, g, u);
+      Value act = swigluProjections(b, loc, codegen, x, adaptor.getSharedGate(),
+                                    adaptor.getSharedUp());
       shared = linear(b, loc, codegen, act, adaptor.getSharedDown());
       if (adaptor.getSharedExpertGate())
         sharedGate = linear(b, loc, codegen, x, adaptor.getSharedExpertGate());

@@ -53,3 +53,33 @@ func.func @negative_argument_weight(%x: tensor<?x24xf32>, %w: tensor<40x24xf32>)
   %l = hybrid.lm_head %x, %w : (tensor<?x24xf32>, tensor<40x24xf32>) -> tensor<?x40xf32>
   return %l : tensor<?x40xf32>
 }
+
+// -----
+
+// A SwiGLU MLP's gate and up projections are one kernel: each workgroup
+// applies both weights' panels to a tile of 3 tokens (6 accumulators, as for
+// one weight and 6 tokens) and stores only silu(gate) * up; no separate
+// activation pass is left. The down projection reads that.
+// CHECK-LABEL: func.func @mlp_gate_up_fused
+// CHECK-DAG: %[[G:.*]] = hybrid.weight "mlp.gate_proj.weight" packed(16) : tensor<2x8x16xf32>
+// CHECK-DAG: %[[U:.*]] = hybrid.weight "mlp.up_proj.weight" packed(16) : tensor<2x8x16xf32>
+// CHECK-DAG: %[[D:.*]] = hybrid.weight "mlp.down_proj.weight" packed(16) : tensor<1x24x16xf32>
+// CHECK: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c3
+// CHECK: scf.parallel (%[[P:[a-z0-9]+]], %{{[a-z0-9]+}}) = ({{.*}}) to (%c2, %[[TILES]])
+// CHECK: scf.for %[[K:[a-z0-9]+]] = {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: vector.transfer_read %[[G]][%[[P]], %[[K]]
+// CHECK: vector.transfer_read %[[U]][%[[P]], %[[K]]
+// CHECK: math.exp {{.*}} : vector<16xf32>
+// CHECK: arith.mulf {{.*}} : vector<16xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, memref<?x24xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: vector.transfer_read %[[D]]
+// UNPACKED-LABEL: func.func @mlp_gate_up_fused
+// UNPACKED: linalg.generic
+func.func @mlp_gate_up_fused(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %g = hybrid.weight "mlp.gate_proj.weight" : tensor<24x8xf32>
+  %u = hybrid.weight "mlp.up_proj.weight" : tensor<24x8xf32>
+  %d = hybrid.weight "mlp.down_proj.weight" : tensor<8x24xf32>
+  %y = hybrid.mlp %x gate_proj(%g) up_proj(%u) down_proj(%d) : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<24x8xf32>, tensor<8x24xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -1,0 +1,277 @@
+//===- FuseElementwise.cpp - Row-wise fusion of linalg chains -------------===//
+//
+// hybrid-fuse-elementwise: a chain of linalg ops on tensors that share the
+// leading (token) dimension -- a residual add, the norm's sum of squares
+// and the normalisation -- becomes one loop over rows, so that it is one
+// dispatch instead of one per op and each row stays in cache between them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/IR/Dominance.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/TilingInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace hybrid {
+#define GEN_PASS_DEF_FUSEELEMENTWISEPASS
+#include "passes/Passes.h.inc"
+} // namespace hybrid
+
+using namespace mlir;
+
+namespace {
+/// A linalg op on tensors whose outermost loop runs over rows: parallel, and
+/// every operand and result that has rows indexes them by it.
+bool isRowWise(linalg::LinalgOp op) {
+  if (!op.hasPureTensorSemantics() || op.getNumLoops() < 1 ||
+      op.getNumDpsInits() != 1 || op->getNumResults() != 1 ||
+      op.getIteratorTypesArray().front() != utils::IteratorType::parallel)
+    return false;
+  // The result is indexed by d0 first, so a slice of rows of the result is
+  // a slice of rows of the loop.
+  AffineMap result = op.getIndexingMapMatchingResult(op->getResult(0));
+  return result.getNumResults() >= 1 && result.getResult(0).isFunctionOfDim(0) &&
+         result.getDimPosition(0) == 0;
+}
+
+/// Whether `user` reads `value` one row per row of its loop: every operand
+/// holding `value` is indexed by d0 first.
+bool readsRowByRow(linalg::LinalgOp user, Value value) {
+  for (OpOperand &operand : user->getOpOperands()) {
+    if (operand.get() != value)
+      continue;
+    AffineMap map = user.getMatchingIndexingMap(&operand);
+    if (map.getNumResults() == 0 || !map.getResult(0).isFunctionOfDim(0) ||
+        map.getDimPosition(0) != 0)
+      return false;
+  }
+  return true;
+}
+
+/// The ops of the chain ending at `root` that fusion pulls into its loop:
+/// row-wise producers in the same block (transitively) that one row of the
+/// loop reads one row of, whose every other user is in the chain too, a
+/// size query (answered from the producer's operands), or after the root
+/// (the loop then yields the producer's rows to it).
+DenseSet<Operation *> chainOf(linalg::LinalgOp root, DominanceInfo &dominance) {
+  DenseSet<Operation *> chain{root.getOperation()};
+  bool grew = true;
+  while (grew) {
+    grew = false;
+    for (Operation &candidate : *root->getBlock()) {
+      auto producer = dyn_cast<linalg::LinalgOp>(&candidate);
+      if (!producer || chain.contains(producer) || !isRowWise(producer) ||
+          !candidate.isBeforeInBlock(root))
+        continue;
+      Value result = producer->getResult(0);
+      bool feedsChain = false, allowed = true;
+      for (Operation *user : result.getUsers()) {
+        if (chain.contains(user)) {
+          auto linalgUser = cast<linalg::LinalgOp>(user);
+          feedsChain = true;
+          allowed &= llvm::is_contained(linalgUser.getDpsInputs(), result) &&
+                     readsRowByRow(linalgUser, result);
+        } else {
+          allowed &= isa<tensor::DimOp>(user) ||
+                     dominance.properlyDominates(root.getOperation(), user);
+        }
+      }
+      if (feedsChain && allowed) {
+        chain.insert(producer);
+        grew = true;
+      }
+    }
+  }
+  return chain;
+}
+
+/// Sizes of the chain's results queried ahead of the loop (tensor.dim) are
+/// answered from the producers' operands, which the loop does not replace.
+void resolveSizesBefore(IRRewriter &rewriter, Operation *producer,
+                        Operation *loop) {
+  SmallVector<tensor::DimOp> dims;
+  for (Operation *user : producer->getUsers())
+    if (auto dim = dyn_cast<tensor::DimOp>(user))
+      if (dim->getBlock() == loop->getBlock() && dim->isBeforeInBlock(loop))
+        dims.push_back(dim);
+  for (tensor::DimOp dim : dims) {
+    std::optional<int64_t> index = dim.getConstantIndex();
+    ReifiedRankedShapedTypeDims shapes;
+    rewriter.setInsertionPoint(dim);
+    if (!index || failed(reifyResultShapes(rewriter, producer, shapes)))
+      continue;
+    auto result = cast<OpResult>(dim.getSource());
+    rewriter.replaceOp(dim, getValueOrCreateConstantIndexOp(
+                                rewriter, dim.getLoc(),
+                                shapes[result.getResultNumber()][*index]));
+  }
+}
+
+/// One row of `op`: iteration `row` of its outermost loop, the rest whole.
+struct RowTile {
+  SmallVector<OpFoldResult> offsets, sizes;
+};
+RowTile rowTile(OpBuilder &b, ArrayRef<Range> domain, Value row) {
+  RowTile tile;
+  for (auto [i, range] : llvm::enumerate(domain)) {
+    tile.offsets.push_back(i == 0 ? OpFoldResult(row) : range.offset);
+    tile.sizes.push_back(i == 0 ? OpFoldResult(b.getIndexAttr(1)) : range.size);
+  }
+  return tile;
+}
+
+struct FuseElementwisePass
+    : hybrid::impl::FuseElementwisePassBase<FuseElementwisePass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    // Roots from the last op up: a producer shared with a later chain is
+    // pulled into that one first, so what remains of it lies after the
+    // earlier roots.
+    SmallVector<linalg::LinalgOp> roots;
+    func.walk([&](linalg::LinalgOp op) {
+      if (op->getParentOp() == func.getOperation() && isRowWise(op))
+        roots.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    DenseSet<Operation *> erased;
+    for (linalg::LinalgOp root : llvm::reverse(roots)) {
+      if (erased.contains(root))
+        continue;
+      DominanceInfo dominance(func);
+      DenseSet<Operation *> members = chainOf(root, dominance);
+      // A lone op gains nothing from being moved into a loop.
+      if (members.size() < 2)
+        continue;
+      SmallVector<Operation *> chain;
+      for (Operation &op : *root->getBlock())
+        if (members.contains(&op))
+          chain.push_back(&op);
+      fuseIntoRows(rewriter, chain, members, erased);
+    }
+  }
+
+  /// Replaces `chain` (in block order, ending at its root) by one scf.forall
+  /// over the root's rows computing every member's row; members used after
+  /// the root are yielded.
+  static void fuseIntoRows(IRRewriter &rewriter, ArrayRef<Operation *> chain,
+                           const DenseSet<Operation *> &members,
+                           DenseSet<Operation *> &erased) {
+    Operation *root = chain.back();
+    auto usedOutside = [&](Operation *op) {
+      return op == root || llvm::any_of(op->getUsers(), [&](Operation *user) {
+               return !members.contains(user) && !isa<tensor::DimOp>(user);
+             });
+    };
+    SmallVector<Operation *> yielded;
+    SmallVector<Value> destinations;
+    for (Operation *op : chain)
+      if (usedOutside(op)) {
+        yielded.push_back(op);
+        destinations.push_back(
+            cast<DestinationStyleOpInterface>(op).getDpsInits().front());
+      }
+
+    // Loop ranges ahead of the loop (sizes of members are resolved later).
+    rewriter.setInsertionPoint(root);
+    Location loc = root->getLoc();
+    DenseMap<Operation *, SmallVector<Range>> domains;
+    for (Operation *op : chain)
+      domains[op] = cast<TilingInterface>(op).getIterationDomain(rewriter);
+    OpFoldResult rows = domains[root].front().size;
+    auto loop = scf::ForallOp::create(rewriter, loc, ArrayRef{rows},
+                                      destinations, std::nullopt);
+    Value row = loop.getInductionVar(0);
+    rewriter.setInsertionPointToStart(loop.getBody());
+
+    IRMapping rowOf; // a member's result -> its row inside the loop
+    for (Operation *op : chain) {
+      RowTile tile = rowTile(rewriter, domains[op], row);
+      FailureOr<TilingResult> tiled =
+          cast<TilingInterface>(op).getTiledImplementation(
+              rewriter, tile.offsets, tile.sizes);
+      if (failed(tiled) || tiled->tiledOps.size() != 1) {
+        // Not fusing is always correct: drop the loop, keep the ops.
+        rewriter.eraseOp(loop);
+        return;
+      }
+      Operation *rowOp = tiled->tiledOps.front();
+      auto rowDps = cast<DestinationStyleOpInterface>(rowOp);
+      // Inputs produced in the loop are read from there.
+      for (OpOperand *input : rowDps.getDpsInputOperands()) {
+        auto slice = input->get().getDefiningOp<tensor::ExtractSliceOp>();
+        if (!slice)
+          continue;
+        if (Value inLoop = rowOf.lookupOrNull(slice.getSource());
+            inLoop && inLoop.getType() == input->get().getType())
+          input->set(inLoop);
+      }
+      // The row is written into the loop's result, or into a per-row copy
+      // of a filled accumulator.
+      OpOperand &init = *rowDps.getDpsInitOperand(0);
+      auto initSlice = init.get().getDefiningOp<tensor::ExtractSliceOp>();
+      auto position = llvm::find(yielded, op);
+      if (position != yielded.end() && initSlice) {
+        BlockArgument out = loop.getRegionIterArgs()[position - yielded.begin()];
+        rewriter.modifyOpInPlace(initSlice, [&] {
+          initSlice.getSourceMutable().set(out);
+        });
+      } else if (initSlice) {
+        if (auto fill = initSlice.getSource().getDefiningOp<linalg::FillOp>()) {
+          auto rowFill = linalg::FillOp::create(
+              rewriter, fill.getLoc(), fill.getInputs(),
+              ValueRange{tensor::ExtractSliceOp::create(
+                  rewriter, initSlice.getLoc(), fill.getOutputs().front(),
+                  initSlice.getMixedOffsets(), initSlice.getMixedSizes(),
+                  initSlice.getMixedStrides())});
+          rowFill->moveBefore(rowOp);
+          rowFill.getOutputs().front().getDefiningOp()->moveBefore(rowFill);
+          init.set(rowFill.getResult(0));
+        }
+      }
+      Value rowValue = tiled->tiledValues.front();
+      rowOf.map(op->getResult(0), rowValue);
+      if (position == yielded.end())
+        continue;
+      SmallVector<OpFoldResult> offsets, sizes;
+      if (failed(cast<TilingInterface>(op).getResultTilePosition(
+              rewriter, 0, tile.offsets, tile.sizes, offsets, sizes))) {
+        rewriter.eraseOp(loop);
+        return;
+      }
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToEnd(loop.getTerminator().getBody());
+      BlockArgument out = loop.getRegionIterArgs()[position - yielded.begin()];
+      SmallVector<OpFoldResult> strides(offsets.size(), rewriter.getIndexAttr(1));
+      tensor::ParallelInsertSliceOp::create(rewriter, loc, rowValue, out,
+                                            offsets, sizes, strides);
+    }
+
+    // From the root up: resolving a member's sizes may query its operands'.
+    for (Operation *op : llvm::reverse(chain))
+      resolveSizesBefore(rewriter, op, loop);
+    for (auto [op, result] : llvm::zip(yielded, loop.getResults()))
+      rewriter.replaceUsesWithIf(op->getResult(0), result, [&](OpOperand &use) {
+        return !members.contains(use.getOwner()) &&
+               !loop->isAncestor(use.getOwner());
+      });
+    // Slices of the originals that the rows made unnecessary.
+    SmallVector<Operation *> leftovers;
+    loop->walk([&](Operation *op) {
+      if (isOpTriviallyDead(op))
+        leftovers.push_back(op);
+    });
+    for (Operation *op : llvm::reverse(leftovers))
+      rewriter.eraseOp(op);
+    for (Operation *op : llvm::reverse(chain))
+      if (op->use_empty()) {
+        erased.insert(op);
+        rewriter.eraseOp(op);
+      }
+  }
+};
+} // namespace

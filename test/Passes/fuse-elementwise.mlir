@@ -1,0 +1,181 @@
+// RUN: hybrid-opt %s --pass-pipeline='builtin.module(func.func(hybrid-fuse-elementwise),canonicalize,cse)' --split-input-file | FileCheck %s
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+
+// A residual add, the norm's sum of squares and the normalisation become one
+// loop over rows; the loop also yields the residual sum, which the caller
+// keeps using.
+// CHECK-LABEL: func.func @add_rms_norm
+// CHECK-SAME: (%[[X:.*]]: tensor<?x44xf32>, %[[R:.*]]: tensor<?x44xf32>, %[[W:.*]]: tensor<44xf32>)
+// CHECK: %[[ROWS:.*]] = tensor.dim %[[X]], %c0
+// CHECK: %[[LOOP:.*]]:2 = scf.forall (%[[I:.*]]) in (%[[ROWS]]) shared_outs(%[[SUM_OUT:.*]] = %[[X]], %[[NORM_OUT:.*]] = %{{.*}})
+// CHECK:   %[[XR:.*]] = tensor.extract_slice %[[X]][%[[I]], 0] [1, 44] [1, 1]
+// CHECK:   %[[RR:.*]] = tensor.extract_slice %[[R]][%[[I]], 0] [1, 44] [1, 1]
+// CHECK:   %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[XR]], %[[RR]] : tensor<1x44xf32>, tensor<1x44xf32>)
+// CHECK:   %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<1xf32>
+// CHECK:   %[[SQ:.*]] = linalg.generic {{.*}}"reduction"{{.*}} ins(%[[SUM]] : tensor<1x44xf32>) outs(%[[ZERO]] : tensor<1xf32>)
+// CHECK:   %[[NORM:.*]] = linalg.generic {{.*}} ins(%[[SUM]], %[[SQ]], %[[W]] : tensor<1x44xf32>, tensor<1xf32>, tensor<44xf32>)
+// CHECK:   scf.forall.in_parallel
+// CHECK:     tensor.parallel_insert_slice %[[SUM]] into %[[SUM_OUT]][%[[I]], 0] [1, 44] [1, 1]
+// CHECK:     tensor.parallel_insert_slice %[[NORM]] into %[[NORM_OUT]][%[[I]], 0] [1, 44] [1, 1]
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[LOOP]]#1, %[[LOOP]]#0
+func.func @add_rms_norm(%x: tensor<?x44xf32>, %r: tensor<?x44xf32>, %w: tensor<44xf32>) -> (tensor<?x44xf32>, tensor<?x44xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = tensor.dim %x, %c0 : tensor<?x44xf32>
+  %sum = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x, %r : tensor<?x44xf32>, tensor<?x44xf32>) outs(%x : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %acc = tensor.empty(%n) : tensor<?xf32>
+  %acc0 = linalg.fill ins(%zero : f32) outs(%acc : tensor<?xf32>) -> tensor<?xf32>
+  %sq = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]} ins(%sum : tensor<?x44xf32>) outs(%acc0 : tensor<?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %a : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %out = tensor.empty(%n) : tensor<?x44xf32>
+  %norm = linalg.generic {indexing_maps = [#rows, #row, #col, #rows], iterator_types = ["parallel", "parallel"]} ins(%sum, %sq, %w : tensor<?x44xf32>, tensor<?xf32>, tensor<44xf32>) outs(%out : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %s: f32, %g: f32, %o: f32):
+    %inv = math.rsqrt %s : f32
+    %y = arith.mulf %a, %inv : f32
+    %z = arith.mulf %y, %g : f32
+    linalg.yield %z : f32
+  } -> tensor<?x44xf32>
+  return %norm, %sum : tensor<?x44xf32>, tensor<?x44xf32>
+}
+
+// -----
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+
+// Two layers' norms on one residual stream: two loops. The first yields the
+// residual sum h1 (read by the second layer's add after it), the second
+// reads it from the first loop's result; no chain reaches across both, and
+// h2, read only inside its loop, is not yielded.
+// CHECK-LABEL: func.func @residual_stream
+// CHECK: %[[FIRST:.*]]:2 = scf.forall
+// CHECK: %[[SECOND:.*]] = scf.forall
+// CHECK:   tensor.extract_slice %[[FIRST]]#0
+// CHECK-NOT: linalg.generic {{.*}} -> tensor<?x
+// CHECK: return %[[FIRST]]#1, %[[SECOND]]
+func.func @residual_stream(%x: tensor<?x44xf32>, %a: tensor<?x44xf32>, %b: tensor<?x44xf32>, %w: tensor<44xf32>) -> (tensor<?x44xf32>, tensor<?x44xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n = tensor.dim %x, %c0 : tensor<?x44xf32>
+  %acc = tensor.empty(%n) : tensor<?xf32>
+  %acc0 = linalg.fill ins(%zero : f32) outs(%acc : tensor<?xf32>) -> tensor<?xf32>
+  %out = tensor.empty(%n) : tensor<?x44xf32>
+  %h1 = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x, %a : tensor<?x44xf32>, tensor<?x44xf32>) outs(%x : tensor<?x44xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %sq1 = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]} ins(%h1 : tensor<?x44xf32>) outs(%acc0 : tensor<?xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.mulf %p, %p : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %n1 = linalg.generic {indexing_maps = [#rows, #row, #col, #rows], iterator_types = ["parallel", "parallel"]} ins(%h1, %sq1, %w : tensor<?x44xf32>, tensor<?xf32>, tensor<44xf32>) outs(%out : tensor<?x44xf32>) {
+  ^bb0(%p: f32, %s: f32, %g: f32, %o: f32):
+    %inv = math.rsqrt %s : f32
+    %y = arith.mulf %p, %inv : f32
+    %z = arith.mulf %y, %g : f32
+    linalg.yield %z : f32
+  } -> tensor<?x44xf32>
+  %h2 = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%h1, %b : tensor<?x44xf32>, tensor<?x44xf32>) outs(%h1 : tensor<?x44xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %sq2 = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]} ins(%h2 : tensor<?x44xf32>) outs(%acc0 : tensor<?xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.mulf %p, %p : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %n2 = linalg.generic {indexing_maps = [#rows, #row, #col, #rows], iterator_types = ["parallel", "parallel"]} ins(%h2, %sq2, %w : tensor<?x44xf32>, tensor<?xf32>, tensor<44xf32>) outs(%out : tensor<?x44xf32>) {
+  ^bb0(%p: f32, %s: f32, %g: f32, %o: f32):
+    %inv = math.rsqrt %s : f32
+    %y = arith.mulf %p, %inv : f32
+    %z = arith.mulf %y, %g : f32
+    linalg.yield %z : f32
+  } -> tensor<?x44xf32>
+  return %n1, %n2 : tensor<?x44xf32>, tensor<?x44xf32>
+}
+
+// -----
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+
+// negative_: a lone elementwise op (SiLU times up) gains nothing from a
+// loop of its own and is left alone.
+// CHECK-LABEL: func.func @negative_lone_op
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+func.func @negative_lone_op(%g: tensor<?x11xf32>, %u: tensor<?x11xf32>, %o: tensor<?x11xf32>) -> tensor<?x11xf32> {
+  %y = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%g, %u : tensor<?x11xf32>, tensor<?x11xf32>) outs(%o : tensor<?x11xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<?x11xf32>
+  return %y : tensor<?x11xf32>
+}
+
+// -----
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#tr = affine_map<(d0, d1) -> (d1, d0)>
+
+// negative_: the consumer reads the producer column-wise (a transpose), so a
+// row of the loop needs every row of the producer: nothing is fused.
+// CHECK-LABEL: func.func @negative_transposed_read
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+func.func @negative_transposed_read(%x: tensor<8x8xf32>, %o: tensor<8x8xf32>) -> tensor<8x8xf32> {
+  %sq = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<8x8xf32>) outs(%o : tensor<8x8xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %m = arith.mulf %a, %a : f32
+    linalg.yield %m : f32
+  } -> tensor<8x8xf32>
+  %t = linalg.generic {indexing_maps = [#tr, #rows], iterator_types = ["parallel", "parallel"]} ins(%sq : tensor<8x8xf32>) outs(%o : tensor<8x8xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %n = arith.negf %a : f32
+    linalg.yield %n : f32
+  } -> tensor<8x8xf32>
+  return %t : tensor<8x8xf32>
+}
+
+// -----
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+
+// negative_: the producer is also read before the consumer by an op that is
+// not part of the chain (here a call), so its rows could not be yielded to
+// that reader in time: the two ops stay apart.
+// CHECK-LABEL: func.func @negative_read_before
+// CHECK-NOT: scf.forall
+func.func private @use(tensor<?x11xf32>)
+func.func @negative_read_before(%x: tensor<?x11xf32>, %o: tensor<?x11xf32>) -> tensor<?x11xf32> {
+  %a = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<?x11xf32>) outs(%o : tensor<?x11xf32>) {
+  ^bb0(%p: f32, %out: f32):
+    %m = arith.mulf %p, %p : f32
+    linalg.yield %m : f32
+  } -> tensor<?x11xf32>
+  func.call @use(%a) : (tensor<?x11xf32>) -> ()
+  %b = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%a : tensor<?x11xf32>) outs(%o : tensor<?x11xf32>) {
+  ^bb0(%p: f32, %out: f32):
+    %n = arith.negf %p : f32
+    linalg.yield %n : f32
+  } -> tensor<?x11xf32>
+  return %b : tensor<?x11xf32>
+}
