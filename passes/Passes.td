@@ -141,6 +141,28 @@ def TileScansPass : Pass<"hybrid-tile-scans", "::mlir::ModuleOp"> {
   let dependentDialects = ["::hybrid::HybridDialect"];
 }
 
+def FuseMoERoutingPass : Pass<"hybrid-fuse-moe-routing", "::mlir::ModuleOp"> {
+  let summary = "Split every MoE block into one routing op and grouped experts";
+  let description = [{
+    Rewrites each `hybrid.moe` (whatever its variant: softmax or sigmoid
+    scoring, selection bias, group limit, renormalisation, routed scaling,
+    shared experts with or without their sigmoid gate) into
+    `hybrid.moe_route`, which convert-hybrid-to-linalg lowers to one
+    kernel per token running the router product, scoring, bias, group
+    limit, top-k, renormalisation and scaling; the shared expert as a
+    `hybrid.mlp`; and `hybrid.moe_experts`, which lowers to a counting sort
+    of the (token, slot) pairs by expert, one grouped matmul per expert over
+    only its tokens (only the chosen experts' weights are read), and one
+    combine of the routing-weighted expert outputs with the (gated) shared
+    expert.
+
+    Without this pass `hybrid.moe` lowers to its reference form: per token,
+    each chosen expert's SwiGLU is computed for that token alone, so every
+    expert row is read once per token that chose it.
+  }];
+  let dependentDialects = ["::hybrid::HybridDialect"];
+}
+
 def FuseElementwisePass : Pass<"hybrid-fuse-elementwise", "::mlir::func::FuncOp"> {
   let summary = "Fuse chains of row-wise linalg ops into one loop over rows";
   let description = [{

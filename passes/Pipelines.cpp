@@ -21,6 +21,8 @@ struct Step {
 constexpr Step kHybridSteps[] = {
     {"canonicalize", "fold what the import left foldable, drop unused weights"},
     {"cse", "merge identical weight references (a tied embedding and head)"},
+    {"hybrid-fuse-moe-routing",
+     "each MoE block: one routing op, grouped experts and their combine"},
     {"hybrid-tile-scans{chunk-size=%chunk}",
      "Gated DeltaNet and Mamba prefill in chunks (skipped for 0)"},
 };

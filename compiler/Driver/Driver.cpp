@@ -1,6 +1,6 @@
 //===- Driver.cpp - The hybridc compiler driver -----------------*- C++ -*-===//
 //
-// hybridc MODEL [--emit=hybrid] [--report[=json]] [-o FILE]
+// hybridc MODEL [--emit=import|hybrid|linalg|llvm] [--report[=json]] [-o FILE]
 //
 // Imports MODEL (a checkpoint folder or a config.json), runs the passes of
 // each stage the requested output needs, and writes the result atomically:
@@ -77,13 +77,16 @@ cl::opt<bool> packWeights(
              "checkpoint's layout as is, so it does not pack"),
     cl::init(true), cl::cat(category));
 
-enum class EmitLevel { None, Hybrid, Linalg, LLVM };
+enum class EmitLevel { None, Import, Hybrid, Linalg, LLVM };
 cl::opt<EmitLevel> emit(
     "emit", cl::desc("Print the IR of a compilation stage"),
     cl::values(
+        clEnumValN(EmitLevel::Import, "import",
+                   "layer-level hybrid dialect as the importer wrote it, "
+                   "before any pass"),
         clEnumValN(EmitLevel::Hybrid, "hybrid",
                    "layer-level hybrid dialect, after the layer passes "
-                   "(hybrid-tile-scans)"),
+                   "(hybrid-fuse-moe-routing, hybrid-tile-scans)"),
         clEnumValN(EmitLevel::Linalg, "linalg",
                    "linalg on tensors and loop nests on state buffers; "
                    "weights are function arguments"),
@@ -182,6 +185,9 @@ int hybridc::runHybridc(int argc, char **argv) {
                            : outputPath.getValue();
   if (wantReport && emit != EmitLevel::None)
     return fail("--report and --emit write different outputs; give one");
+  if (emit == EmitLevel::Import && (printIRAfterAll || !printIRAfter.empty()))
+    return fail("--emit=import runs no pass, so there is no IR after one to "
+                "print");
   if (!wantArtifact && weightsMode.getNumOccurrences())
     return fail("--weights applies to artifacts, not to --emit or --report");
 
@@ -249,7 +255,7 @@ int hybridc::runHybridc(int argc, char **argv) {
     return fail("internal error: the pass pipeline does not parse");
   if (failed(configureIRPrinting(pm)))
     return 1;
-  if (failed(pm.run(module)))
+  if (emit != EmitLevel::Import && failed(pm.run(module)))
     return fail("the compilation pipeline failed on " + modelPath);
 
   std::string artifact;

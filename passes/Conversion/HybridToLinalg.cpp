@@ -1010,12 +1010,94 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
 /// (models.md 1.6, 2.6, 3.7): only the selected experts are computed. The
 /// shared expert goes through the dense MLP path. The grouped dispatch of
 /// hybrid-fuse-moe-routing replaces this reference form for speed.
-struct MoELowering : HybridLowering<MoEOp> {
-  using HybridLowering::HybridLowering;
+/// The routing attributes of hybrid.moe / hybrid.moe_route.
+struct RoutingSpec {
+  int64_t experts, topK, groups, keptGroups;
+  bool sigmoidScoring, renormalise;
+  float scaling;
+  Value bias; // the selection bias, or null
+};
+
+template <typename Op>
+RoutingSpec routingSpec(Op op, int64_t experts, Value bias) {
+  return {experts,
+          static_cast<int64_t>(op.getTopK()),
+          static_cast<int64_t>(op.getNGroup()),
+          static_cast<int64_t>(op.getTopkGroup()),
+          op.getScoring() == RouterScoring::sigmoid,
+          op.getNormTopkProb(),
+          static_cast<float>(op.getRoutedScalingFactor().convertToDouble()),
+          bias};
+}
+
+/// The kernels of an MoE block, shared by the reference lowering of
+/// hybrid.moe and the lowerings of hybrid.moe_route / hybrid.moe_experts
+/// (hybrid-fuse-moe-routing). Routing results are tensors: the chosen
+/// experts [T, k] (i64) and their weights [T, k] (f32).
+struct MoEKernels {
+  ImplicitLocOpBuilder &b;
+  LoopNest &loops;
+  const Codegen &codegen;
+  Location loc;
+
+  Value index(int64_t v) { return loops.index(v); }
+  Value f32c(double v) { return loops.f32(v); }
+  scf::ForOp forLoop(Value lb, Value ub, ValueRange init, LoopNest::Body body) {
+    return loops.forLoop(lb, ub, init, body);
+  }
+  Value scratch(int64_t n) { return loops.scratch(n, b.getF32Type()); }
+  Value idxScratch(int64_t n) { return loops.scratch(n, b.getIndexType()); }
+  Value sigmoid(Value v) {
+    return arith::DivFOp::create(
+        b, f32c(1.0),
+        arith::AddFOp::create(
+            b, f32c(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, v))));
+  }
+  /// Index and value of the largest `values[i]` with `taken[i] == 0`
+  /// (first one on ties, like torch.topk on CPU).
+  std::pair<Value, Value> argmax(Value values, Value taken, int64_t n) {
+    Value zero = index(0);
+    Value negInf = f32c(-std::numeric_limits<double>::infinity());
+    auto loop = forLoop(zero, index(n), {zero, negInf}, [&](Value i,
+                                                            ValueRange best) {
+      Value v = memref::LoadOp::create(b, values, i);
+      Value free = arith::CmpFOp::create(
+          b, arith::CmpFPredicate::OEQ, memref::LoadOp::create(b, taken, i),
+          f32c(0.0));
+      Value better = arith::AndIOp::create(
+          b, free,
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, best[1]));
+      return SmallVector<Value>{
+          arith::SelectOp::create(b, better, i, best[0]),
+          arith::SelectOp::create(b, better, v, best[1])};
+    });
+    return std::make_pair(loop.getResult(0), loop.getResult(1));
+  }
+  /// Dot product of weight[row..., :] and vector[prefix..., :] over n,
+  /// reassociable as in `linear`.
+  Value dot(Value weight, ValueRange row, Value vector, ValueRange prefix,
+            int64_t n) {
+    return forLoop(index(0), index(n), {f32c(0.0)}, [&](Value h, ValueRange acc) {
+      SmallVector<Value> at(row), vat(prefix);
+      at.push_back(h);
+      vat.push_back(h);
+      Value xv = isa<MemRefType>(vector.getType())
+                     ? memref::LoadOp::create(b, vector, vat).getResult()
+                     : tensor::ExtractOp::create(b, vector, vat).getResult();
+      Value wv = toF32(b, loc, tensor::ExtractOp::create(b, weight, at));
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, acc[0], arith::MulFOp::create(b, xv, wv, kDotMath), kDotMath)};
+    }).getResult(0);
+  }
+  /// Token t's j-th chosen expert, as an index.
+  Value expertAt(Value chosen, Value t, Value j) {
+    return arith::IndexCastOp::create(
+        b, b.getIndexType(), tensor::ExtractOp::create(b, chosen, ValueRange{t, j}));
+  }
 
   /// The stacked expert weight `weight` [E, out, in] packed per expert in
   /// panels of codegen.panel outputs: [E, panels, in, panel].
-  Value packExperts(ImplicitLocOpBuilder &b, WeightOp weight) const {
+  Value packExperts(WeightOp weight) {
     auto type = cast<RankedTensorType>(weight.getType());
     int64_t panel = codegen.panel;
     OpBuilder::InsertionGuard guard(b);
@@ -1037,16 +1119,15 @@ struct MoELowering : HybridLowering<MoEOp> {
   /// accumulators), SiLU(gate) * up is stored to activations[t, j, panel];
   /// the down projection (6 rows) reads those rows and stores
   /// expertOut[t, j, panel]. Only the routed experts' panels are read.
-  void groupedExperts(ImplicitLocOpBuilder &b, LoopNest &loops, WeightOp gate,
-                      WeightOp up, WeightOp down, Value x, Value offsets,
-                      Value entryToken, Value entrySlot, Value activations,
-                      Value expertOut) const {
+  void groupedExperts(WeightOp gate, WeightOp up, WeightOp down, Value x,
+                      Value offsets, Value entryToken, Value entrySlot,
+                      Value activations, Value expertOut) {
     int64_t panel = codegen.panel;
     auto gateType = cast<RankedTensorType>(gate.getType());
     int64_t experts = gateType.getDimSize(0), inter = gateType.getDimSize(1),
             hidden = gateType.getDimSize(2);
-    Value gatePacked = packExperts(b, gate), upPacked = packExperts(b, up),
-          downPacked = packExperts(b, down);
+    Value gatePacked = packExperts(gate), upPacked = packExperts(up),
+          downPacked = packExperts(down);
     Type f32 = b.getF32Type();
     auto vf32 = VectorType::get({panel}, f32);
     auto index = [&](int64_t v) { return loops.index(v); };
@@ -1140,111 +1221,46 @@ struct MoELowering : HybridLowering<MoEOp> {
     });
   }
 
-  LogicalResult
-  matchAndRewrite(MoEOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    Location loc = op.getLoc();
+  /// The routing kernel, one workgroup per token: `logitsOf(t, row)` fills
+  /// row[e] with token t's router logits; then scoring, selection bias,
+  /// group limit, top-k, renormalisation and scaling exactly as
+  /// transformers does. Returns (chosen experts, routing weights).
+  std::pair<Value, Value> route(Value x, const RoutingSpec &spec,
+                                function_ref<void(Value, Value)> logitsOf) {
     Type f32 = b.getF32Type();
-    int64_t experts = op.getNumExperts(), topK = op.getTopK();
-    int64_t groups = op.getNGroup(), keptGroups = op.getTopkGroup();
+    int64_t experts = spec.experts, topK = spec.topK;
+    int64_t groups = spec.groups, keptGroups = spec.keptGroups;
     int64_t perGroup = experts / groups;
-    bool sigmoidScoring = op.getScoring() == RouterScoring::sigmoid;
-    bool renormalise = op.getNormTopkProb();
-    float scaling =
-        static_cast<float>(op.getRoutedScalingFactor().convertToDouble());
-    Value x = adaptor.getInput();
-    auto xType = cast<RankedTensorType>(x.getType());
-    int64_t hidden = xType.getDimSize(1);
-    auto gateType = cast<RankedTensorType>(adaptor.getExpertsGate().getType());
-    int64_t inter = gateType.getDimSize(1);
-
-    LoopNest loops{b};
-    auto index = [&](int64_t v) { return loops.index(v); };
-    auto f32c = [&](double v) { return loops.f32(v); };
+    bool sigmoidScoring = spec.sigmoidScoring, renormalise = spec.renormalise;
+    float scaling = spec.scaling;
+    Value bias = spec.bias;
     Value zero = index(0);
-    auto forLoop = [&](Value lb, Value ub, ValueRange init,
-                       LoopNest::Body body) {
-      return loops.forLoop(lb, ub, init, body);
-    };
-    auto sigmoid = [&](Value v) -> Value {
-      return arith::DivFOp::create(
-          b, f32c(1.0),
-          arith::AddFOp::create(
-              b, f32c(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, v))));
-    };
-    /// Index and value of the largest `values[i]` with `taken[i] == 0`
-    /// (first one on ties, like torch.topk on CPU).
-    auto argmax = [&](Value values, Value taken, int64_t n) {
-      Value negInf = f32c(-std::numeric_limits<double>::infinity());
-      auto loop = forLoop(zero, index(n), {zero, negInf}, [&](Value i,
-                                                              ValueRange best) {
-        Value v = memref::LoadOp::create(b, values, i);
-        Value free = arith::CmpFOp::create(
-            b, arith::CmpFPredicate::OEQ, memref::LoadOp::create(b, taken, i),
-            f32c(0.0));
-        Value better = arith::AndIOp::create(
-            b, free,
-            arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, best[1]));
-        return SmallVector<Value>{
-            arith::SelectOp::create(b, better, i, best[0]),
-            arith::SelectOp::create(b, better, v, best[1])};
-      });
-      return std::make_pair(loop.getResult(0), loop.getResult(1));
-    };
-
-    Value logits = linear(b, loc, codegen, x, adaptor.getRouter());
-    Value shared, sharedGate;
-    if (adaptor.getSharedGate()) {
-      Value act = swigluProjections(b, loc, codegen, x, adaptor.getSharedGate(),
-                                    adaptor.getSharedUp());
-      shared = linear(b, loc, codegen, act, adaptor.getSharedDown());
-      if (adaptor.getSharedExpertGate())
-        sharedGate = linear(b, loc, codegen, x, adaptor.getSharedExpertGate());
-    }
-    Value bias = adaptor.getSelectionBias();
-
     Value tokens = tensor::DimOp::create(b, x, 0);
-    Value out = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic, hidden}, f32),
-        ValueRange{tokens});
-    auto scratch = [&](int64_t n) {
-      return loops.scratch(n, f32);
-    };
-    auto idxScratch = [&](int64_t n) {
-      return loops.scratch(n, b.getIndexType());
-    };
-    // Three parallel loop nests: routing per token; the selected experts'
-    // SwiGLU activations per (token, slot, intermediate row); the weighted
-    // down projections summed per (token, hidden column). Decode (one token)
-    // still has the last two to spread over threads.
     auto choiceType = [&](Type element) {
       return MemRefType::get({ShapedType::kDynamic, topK}, element);
     };
-    Value chosenAll = memref::AllocOp::create(b, choiceType(b.getIndexType()),
+    Value chosenAll = memref::AllocOp::create(b, choiceType(b.getI64Type()),
                                               ValueRange{tokens});
     Value weightsAll =
         memref::AllocOp::create(b, choiceType(f32), ValueRange{tokens});
-    Value activations = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic, topK, inter}, f32),
-        ValueRange{tokens});
     loops.parallel("router", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       // Scores in f32: softmax over all experts, or sigmoid.
       Value scores = scratch(experts), select = scratch(experts);
       Value taken = scratch(experts);
       linalg::FillOp::create(b, f32c(0.0), taken);
+      Value logits = scratch(experts);
+      logitsOf(t, logits);
       Value maxLogit = forLoop(zero, index(experts),
                                {f32c(-std::numeric_limits<double>::infinity())},
                                [&](Value e, ValueRange m) {
-                                 Value l = tensor::ExtractOp::create(
-                                     b, logits, ValueRange{t, e});
+                                 Value l = memref::LoadOp::create(b, logits, e);
                                  return SmallVector<Value>{
                                      arith::MaximumFOp::create(b, m[0], l)};
                                }).getResult(0);
       Value total = forLoop(zero, index(experts), {f32c(0.0)}, [&](Value e,
                                                                  ValueRange acc) {
-        Value l = tensor::ExtractOp::create(b, logits, ValueRange{t, e});
+        Value l = memref::LoadOp::create(b, logits, e);
         Value score = sigmoidScoring
                           ? sigmoid(l)
                           : math::ExpOp::create(b, arith::SubFOp::create(b, l, maxLogit))
@@ -1332,12 +1348,39 @@ struct MoELowering : HybridLowering<MoEOp> {
           w = arith::DivFOp::create(b, w, sum);
         w = arith::MulFOp::create(b, w, f32c(scaling));
         memref::StoreOp::create(b, w, weightsAll, ValueRange{t, j});
-        memref::StoreOp::create(b, memref::LoadOp::create(b, chosen, j),
-                                chosenAll, ValueRange{t, j});
+        memref::StoreOp::create(
+            b,
+            arith::IndexCastOp::create(b, b.getI64Type(),
+                                       memref::LoadOp::create(b, chosen, j)),
+            chosenAll, ValueRange{t, j});
         return SmallVector<Value>{};
       });
     });
 
+    auto asTensor = [&](Value buffer, Type element) -> Value {
+      return bufferization::ToTensorOp::create(
+          b, RankedTensorType::get({ShapedType::kDynamic, topK}, element),
+          buffer, /*restrict=*/true, /*writable=*/true);
+    };
+    return {asTensor(chosenAll, b.getI64Type()), asTensor(weightsAll, f32)};
+  }
+
+  /// expertOut[t, j, :] = SwiGLU_{chosen[t, j]}(x[t]), the (token, slot)
+  /// pairs grouped by expert so that each expert runs over only its tokens
+  /// (grouped matmuls on packed weights when the weights are checkpoint
+  /// tensors and packing is on, dot products per (row, expert) otherwise).
+  Value groupedExpertOutputs(Value x, Value chosen, Value gate, Value up,
+                             Value down) {
+    Type f32 = b.getF32Type();
+    auto gateType = cast<RankedTensorType>(gate.getType());
+    int64_t experts = gateType.getDimSize(0), inter = gateType.getDimSize(1),
+            hidden = gateType.getDimSize(2);
+    int64_t topK = cast<RankedTensorType>(chosen.getType()).getDimSize(1);
+    Value zero = index(0);
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value activations = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, topK, inter}, f32),
+        ValueRange{tokens});
     // Group the (token, slot) pairs by expert (a counting sort, one
     // workgroup): entries offsets[e] .. offsets[e + 1] - 1 are expert e's, so
     // the kernels below read each expert row once per workgroup and apply it
@@ -1355,7 +1398,7 @@ struct MoELowering : HybridLowering<MoEOp> {
       auto eachChoice = [&](function_ref<void(Value, Value, Value)> body) {
         forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
           forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
-            body(t, j, memref::LoadOp::create(b, chosenAll, ValueRange{t, j}));
+            body(t, j, expertAt(chosen, t, j));
             return SmallVector<Value>{};
           });
           return SmallVector<Value>{};
@@ -1396,32 +1439,16 @@ struct MoELowering : HybridLowering<MoEOp> {
         return SmallVector<Value>{};
       });
     };
-    // Dot products over contiguous rows, reassociable as in `linear`.
-    auto dot = [&](Value weight, ValueRange row, Value vector,
-                   ValueRange prefix, int64_t n) {
-      return forLoop(zero, index(n), {f32c(0.0)}, [&](Value h, ValueRange acc) {
-        SmallVector<Value> at(row), vat(prefix);
-        at.push_back(h);
-        vat.push_back(h);
-        Value xv = isa<MemRefType>(vector.getType())
-                       ? memref::LoadOp::create(b, vector, vat).getResult()
-                       : tensor::ExtractOp::create(b, vector, vat).getResult();
-        Value wv = toF32(b, loc, tensor::ExtractOp::create(b, weight, at));
-        return SmallVector<Value>{arith::AddFOp::create(
-            b, acc[0], arith::MulFOp::create(b, xv, wv, kDotMath), kDotMath)};
-      }).getResult(0);
-    };
-
     Value expertOut = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, topK, hidden}, f32),
         ValueRange{tokens});
-    auto gateWeight = adaptor.getExpertsGate().getDefiningOp<WeightOp>();
-    auto upWeight = adaptor.getExpertsUp().getDefiningOp<WeightOp>();
-    auto downWeight = adaptor.getExpertsDown().getDefiningOp<WeightOp>();
+    auto gateWeight = gate.getDefiningOp<WeightOp>();
+    auto upWeight = up.getDefiningOp<WeightOp>();
+    auto downWeight = down.getDefiningOp<WeightOp>();
     if (codegen.panel > 0 && gateWeight && upWeight && downWeight &&
         !gateWeight.getPacked()) {
-      groupedExperts(b, loops, gateWeight, upWeight, downWeight, x, offsets,
-                     entryToken, entrySlot, activations, expertOut);
+      groupedExperts(gateWeight, upWeight, downWeight, x, offsets, entryToken,
+                     entrySlot, activations, expertOut);
     } else {
       // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]) for the
       // entries (t, j) of expert e, per (i, e).
@@ -1430,8 +1457,8 @@ struct MoELowering : HybridLowering<MoEOp> {
       loops.parallel("expert_gate_up", {index(inter), index(experts)}, [&](ValueRange ivs) {
         Value i = ivs[0], e = ivs[1];
         eachEntry(e, [&](Value t, Value j) {
-          Value g = dot(adaptor.getExpertsGate(), {e, i}, x, {t}, hidden);
-          Value u = dot(adaptor.getExpertsUp(), {e, i}, x, {t}, hidden);
+          Value g = dot(gate, {e, i}, x, {t}, hidden);
+          Value u = dot(up, {e, i}, x, {t}, hidden);
           memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
                                   activations, ValueRange{t, j, i});
         });
@@ -1441,12 +1468,61 @@ struct MoELowering : HybridLowering<MoEOp> {
       loops.parallel("expert_down", {index(hidden), index(experts)}, [&](ValueRange ivs) {
         Value h = ivs[0], e = ivs[1];
         eachEntry(e, [&](Value t, Value j) {
-          Value y = dot(adaptor.getExpertsDown(), {e, h}, activations, {t, j}, inter);
+          Value y = dot(down, {e, h}, activations, {t, j}, inter);
           memref::StoreOp::create(b, y, expertOut, ValueRange{t, j, h});
         });
       });
     }
 
+    return expertOut;
+  }
+
+  /// The reference form: expertOut[t, j, :] = SwiGLU_{chosen[t, j]}(x[t])
+  /// per (token, slot), each chosen expert's rows read once per token.
+  Value perTokenExpertOutputs(Value x, Value chosen, Value gate, Value up,
+                              Value down) {
+    Type f32 = b.getF32Type();
+    auto gateType = cast<RankedTensorType>(gate.getType());
+    int64_t inter = gateType.getDimSize(1), hidden = gateType.getDimSize(2);
+    int64_t topK = cast<RankedTensorType>(chosen.getType()).getDimSize(1);
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value activations = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, topK, inter}, f32),
+        ValueRange{tokens});
+    Value expertOut = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, topK, hidden}, f32),
+        ValueRange{tokens});
+    loops.parallel("expert_gate_up", {tokens, index(topK), index(inter)},
+                   [&](ValueRange ivs) {
+      Value t = ivs[0], j = ivs[1], i = ivs[2];
+      Value e = expertAt(chosen, t, j);
+      Value g = dot(gate, {e, i}, x, {t}, hidden);
+      Value u = dot(up, {e, i}, x, {t}, hidden);
+      memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
+                              activations, ValueRange{t, j, i});
+    });
+    loops.parallel("expert_down", {tokens, index(topK), index(hidden)},
+                   [&](ValueRange ivs) {
+      Value t = ivs[0], j = ivs[1], h = ivs[2];
+      Value e = expertAt(chosen, t, j);
+      memref::StoreOp::create(b, dot(down, {e, h}, activations, {t, j}, inter),
+                              expertOut, ValueRange{t, j, h});
+    });
+    return expertOut;
+  }
+
+  /// y[t] = (gated) shared[t] + sum_j weights[t, j] expertOut[t, j].
+  Value combine(Value x, Value weights, Value expertOut, Value shared,
+                Value sharedGate) {
+    Type f32 = b.getF32Type();
+    auto xType = cast<RankedTensorType>(x.getType());
+    int64_t hidden = xType.getDimSize(1);
+    int64_t topK = cast<RankedTensorType>(weights.getType()).getDimSize(1);
+    Value zero = index(0);
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value out = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, hidden}, f32),
+        ValueRange{tokens});
     // out[t, h] = (gated) shared expert + sum_j w_j expertOut[t, j, h].
     loops.parallel("combine", {tokens, index(hidden)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
@@ -1460,17 +1536,106 @@ struct MoELowering : HybridLowering<MoEOp> {
                                               ValueRange{t, zero})));
       Value total = forLoop(zero, index(topK), {init}, [&](Value j,
                                                           ValueRange acc) {
-        Value w = memref::LoadOp::create(b, weightsAll, ValueRange{t, j});
+        Value w = tensor::ExtractOp::create(b, weights, ValueRange{t, j});
         Value y = memref::LoadOp::create(b, expertOut, ValueRange{t, j, h});
         return SmallVector<Value>{
             arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, w, y))};
       }).getResult(0);
       memref::StoreOp::create(b, total, out, ValueRange{t, h});
     });
-    rewriter.replaceOp(op, bufferization::ToTensorOp::create(
-                               b, xType, out, /*restrict=*/true,
-                               /*writable=*/true)
-                               .getResult());
+    return bufferization::ToTensorOp::create(b, xType, out, /*restrict=*/true,
+                                             /*writable=*/true);
+  }
+};
+
+/// hybrid.moe in its reference form: the router product, the routing
+/// kernel, each chosen expert per token, the combine. hybrid-fuse-moe-routing
+/// turns it into the fused and grouped form below.
+struct MoELowering : HybridLowering<MoEOp> {
+  using HybridLowering::HybridLowering;
+  LogicalResult
+  matchAndRewrite(MoEOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    LoopNest loops{b};
+    MoEKernels kernels{b, loops, codegen, loc};
+    Value logits = linear(b, loc, codegen, x, adaptor.getRouter());
+    Value shared, sharedGate;
+    if (adaptor.getSharedGate()) {
+      Value act = swigluProjections(b, loc, codegen, x, adaptor.getSharedGate(),
+                                    adaptor.getSharedUp());
+      shared = linear(b, loc, codegen, act, adaptor.getSharedDown());
+      if (adaptor.getSharedExpertGate())
+        sharedGate = linear(b, loc, codegen, x, adaptor.getSharedExpertGate());
+    }
+    auto [chosen, weights] = kernels.route(
+        x, routingSpec(op, op.getNumExperts(), adaptor.getSelectionBias()),
+        [&](Value t, Value row) {
+          loops.forLoop(loops.index(0), loops.index(op.getNumExperts()), {},
+                        [&](Value e, ValueRange) {
+            memref::StoreOp::create(
+                b, tensor::ExtractOp::create(b, logits, ValueRange{t, e}), row, e);
+            return SmallVector<Value>{};
+          });
+        });
+    Value expertOut = kernels.perTokenExpertOutputs(
+        x, chosen, adaptor.getExpertsGate(), adaptor.getExpertsUp(),
+        adaptor.getExpertsDown());
+    rewriter.replaceOp(op, kernels.combine(x, weights, expertOut, shared,
+                                           sharedGate));
+    return success();
+  }
+};
+
+/// hybrid.moe_route: one kernel per token, the router product included
+/// (a dot product per expert over the token's row).
+struct MoERouteLowering : HybridLowering<MoERouteOp> {
+  using HybridLowering::HybridLowering;
+  LogicalResult
+  matchAndRewrite(MoERouteOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Value x = adaptor.getInput(), router = adaptor.getRouter();
+    auto routerType = cast<RankedTensorType>(router.getType());
+    int64_t experts = routerType.getDimSize(0), hidden = routerType.getDimSize(1);
+    LoopNest loops{b};
+    MoEKernels kernels{b, loops, codegen, op.getLoc()};
+    auto [chosen, weights] = kernels.route(
+        x, routingSpec(op, experts, adaptor.getSelectionBias()),
+        [&](Value t, Value row) {
+          loops.forLoop(loops.index(0), loops.index(experts), {},
+                        [&](Value e, ValueRange) {
+            memref::StoreOp::create(
+                b, kernels.dot(router, {e}, x, {t}, hidden), row, e);
+            return SmallVector<Value>{};
+          });
+        });
+    rewriter.replaceOp(op, {chosen, weights});
+    return success();
+  }
+};
+
+/// hybrid.moe_experts: the grouped expert matmuls and the combine.
+struct MoEExpertsLowering : HybridLowering<MoEExpertsOp> {
+  using HybridLowering::HybridLowering;
+  LogicalResult
+  matchAndRewrite(MoEExpertsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    LoopNest loops{b};
+    MoEKernels kernels{b, loops, codegen, loc};
+    Value sharedGate;
+    if (adaptor.getSharedExpertGate())
+      sharedGate = linear(b, loc, codegen, x, adaptor.getSharedExpertGate());
+    Value expertOut = kernels.groupedExpertOutputs(
+        x, adaptor.getExperts(), adaptor.getExpertsGate(),
+        adaptor.getExpertsUp(), adaptor.getExpertsDown());
+    rewriter.replaceOp(op, kernels.combine(x, adaptor.getWeights(), expertOut,
+                                           adaptor.getShared(), sharedGate));
     return success();
   }
 };
@@ -2664,12 +2829,14 @@ struct ConvertHybridToLinalgPass
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return types.isLegal(op); });
     target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
+                        MoERouteOp, MoEExpertsOp,
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
     RewritePatternSet patterns(ctx);
     Codegen codegen{packWeights};
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
-                 DequantizeLowering, MoELowering, MTPLowering, AttentionLowering,
+                 DequantizeLowering, MoELowering, MoERouteLowering,
+                 MoEExpertsLowering, MTPLowering, AttentionLowering,
                  MLALowering, GatedDeltaNetLowering, MambaLowering>(types, ctx,
                                                                     codegen);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,

@@ -267,48 +267,63 @@ LogicalResult MLPOp::verify() {
   return checkResult(*this, getInput(), *hidden, "[tokens, hidden]");
 }
 
+/// The routing attributes of hybrid.moe and hybrid.moe_route.
+static LogicalResult checkRouting(Operation *op, int64_t e, int64_t k, int64_t groups,
+                           int64_t keptGroups, double scaling) {
+  if (failed(checkPositive(op, {{"num_experts", e},
+                               {"top_k", k},
+                               {"n_group", groups},
+                               {"topk_group", keptGroups}})))
+    return failure();
+  if (k > e)
+    return op->emitOpError() << "top_k (" << k << ") exceeds num_experts ("
+                             << e << ")";
+  if (e % groups != 0)
+    return op->emitOpError() << "n_group (" << groups
+                             << ") must divide num_experts (" << e << ")";
+  if (keptGroups > groups)
+    return op->emitOpError() << "topk_group (" << keptGroups
+                             << ") exceeds n_group (" << groups << ")";
+  if (groups > 1 && e / groups < 2)
+    return op->emitOpError("group-limited routing needs at least 2 experts "
+                           "per group (a group scores by its top-2)");
+  if (k > keptGroups * (e / groups))
+    return op->emitOpError() << "top_k (" << k << ") exceeds the "
+                             << keptGroups * (e / groups)
+                             << " experts of the kept groups";
+  if (!(scaling > 0.0))
+    return op->emitOpError("routed_scaling_factor must be positive");
+  return success();
+}
+
+/// Stacked expert weights: gate and up [E, I, H], down [E, H, I].
+static LogicalResult checkExperts(Operation *op, Value gate, Value up, Value down,
+                           int64_t e, int64_t hidden) {
+  if (failed(checkShape(op, gate, "experts_gate", {e, kAny, hidden},
+                        "[num_experts, intermediate, hidden]")))
+    return failure();
+  int64_t inter = cast<RankedTensorType>(gate.getType()).getDimSize(1);
+  if (failed(checkShape(op, up, "experts_up", {e, inter, hidden},
+                        "[num_experts, intermediate, hidden]")) ||
+      failed(checkShape(op, down, "experts_down", {e, hidden, inter},
+                        "[num_experts, hidden, intermediate]")))
+    return failure();
+  return success();
+}
+
 LogicalResult MoEOp::verify() {
   FailureOr<int64_t> hidden = hiddenSize(*this, getInput(), "input");
   if (failed(hidden))
     return failure();
-  int64_t e = getNumExperts(), k = getTopK();
-  int64_t groups = getNGroup(), keptGroups = getTopkGroup();
-  if (failed(checkPositive(*this, {{"num_experts", e},
-                                   {"top_k", k},
-                                   {"n_group", groups},
-                                   {"topk_group", keptGroups}})))
+  int64_t e = getNumExperts();
+  if (failed(checkRouting(*this, e, getTopK(), getNGroup(), getTopkGroup(),
+                          getRoutedScalingFactor().convertToDouble())))
     return failure();
-  if (k > e)
-    return emitOpError() << "top_k (" << k << ") exceeds num_experts (" << e
-                         << ")";
-  if (e % groups != 0)
-    return emitOpError() << "n_group (" << groups
-                         << ") must divide num_experts (" << e << ")";
-  if (keptGroups > groups)
-    return emitOpError() << "topk_group (" << keptGroups
-                         << ") exceeds n_group (" << groups << ")";
-  if (groups > 1 && e / groups < 2)
-    return emitOpError("group-limited routing needs at least 2 experts per "
-                       "group (a group scores by its top-2)");
-  if (k > keptGroups * (e / groups))
-    return emitOpError() << "top_k (" << k << ") exceeds the "
-                         << keptGroups * (e / groups)
-                         << " experts of the kept groups";
-  if (!(getRoutedScalingFactor().convertToDouble() > 0.0))
-    return emitOpError("routed_scaling_factor must be positive");
 
   if (failed(checkShape(*this, getRouter(), "router", {e, *hidden},
                         "[num_experts, hidden]")) ||
-      failed(checkShape(*this, getExpertsGate(), "experts_gate",
-                        {e, kAny, *hidden}, "[num_experts, intermediate, hidden]")))
-    return failure();
-  int64_t inter =
-      cast<RankedTensorType>(getExpertsGate().getType()).getDimSize(1);
-  if (failed(checkShape(*this, getExpertsUp(), "experts_up", {e, inter, *hidden},
-                        "[num_experts, intermediate, hidden]")) ||
-      failed(checkShape(*this, getExpertsDown(), "experts_down",
-                        {e, *hidden, inter},
-                        "[num_experts, hidden, intermediate]")) ||
+      failed(checkExperts(*this, getExpertsGate(), getExpertsUp(),
+                          getExpertsDown(), e, *hidden)) ||
       failed(checkOptionalShape(*this, getSelectionBias(), "selection_bias",
                                 {e}, "[num_experts]")))
     return failure();
@@ -338,6 +353,61 @@ LogicalResult MoEOp::verify() {
                                   "[1, hidden]")))
       return failure();
   }
+  return checkResult(*this, getInput(), *hidden, "[tokens, hidden]");
+}
+
+LogicalResult MoERouteOp::verify() {
+  FailureOr<int64_t> hidden = hiddenSize(*this, getInput(), "input");
+  if (failed(hidden))
+    return failure();
+  auto router = cast<RankedTensorType>(getRouter().getType());
+  if (router.getRank() != 2 || router.isDynamicDim(0))
+    return emitOpError() << "router must be [num_experts, hidden] with a "
+                            "static expert count, got "
+                         << router;
+  int64_t e = router.getDimSize(0), k = getTopK();
+  if (failed(checkRouting(*this, e, k, getNGroup(), getTopkGroup(),
+                          getRoutedScalingFactor().convertToDouble())) ||
+      failed(checkShape(*this, getRouter(), "router", {e, *hidden},
+                        "[num_experts, hidden]")) ||
+      failed(checkOptionalShape(*this, getSelectionBias(), "selection_bias",
+                                {e}, "[num_experts]")))
+    return failure();
+  int64_t tokens = cast<RankedTensorType>(getInput().getType()).getDimSize(0);
+  if (failed(checkShape(*this, getExperts(), "experts", {tokens, k},
+                        "[tokens, top_k]")) ||
+      failed(checkShape(*this, getWeights(), "weights", {tokens, k},
+                        "[tokens, top_k]")))
+    return failure();
+  return success();
+}
+
+LogicalResult MoEExpertsOp::verify() {
+  FailureOr<int64_t> hidden = hiddenSize(*this, getInput(), "input");
+  if (failed(hidden))
+    return failure();
+  auto gate = cast<RankedTensorType>(getExpertsGate().getType());
+  if (gate.getRank() != 3 || gate.isDynamicDim(0))
+    return emitOpError() << "experts_gate must be [num_experts, "
+                            "intermediate, hidden] with a static expert "
+                            "count, got "
+                         << gate;
+  int64_t tokens = cast<RankedTensorType>(getInput().getType()).getDimSize(0);
+  auto routed = cast<RankedTensorType>(getExperts().getType());
+  if (failed(checkExperts(*this, getExpertsGate(), getExpertsUp(),
+                          getExpertsDown(), gate.getDimSize(0), *hidden)) ||
+      failed(checkShape(*this, getExperts(), "experts",
+                        {tokens, routed.getDimSize(1)}, "[tokens, top_k]")) ||
+      failed(checkShape(*this, getWeights(), "weights",
+                        {tokens, routed.getDimSize(1)}, "[tokens, top_k]")) ||
+      failed(checkOptionalShape(*this, getShared(), "shared",
+                                {tokens, *hidden}, "[tokens, hidden]")) ||
+      failed(checkOptionalShape(*this, getSharedExpertGate(),
+                                "shared_expert_gate", {1, *hidden},
+                                "[1, hidden]")))
+    return failure();
+  if (getSharedExpertGate() && !getShared())
+    return emitOpError("shared_expert_gate needs a shared expert output");
   return checkResult(*this, getInput(), *hidden, "[tokens, hidden]");
 }
 

@@ -228,6 +228,75 @@ def Hybrid_MoEOp : Hybrid_Op<"moe", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def Hybrid_MoERouteOp : Hybrid_Op<"moe_route", [Pure]> {
+  let summary = "MoE routing of every token: chosen experts and their weights";
+  let description = [{
+    Steps 1-4 of `hybrid.moe` as one op (what `hybrid-fuse-moe-routing`
+    makes of a `hybrid.moe`): the router product, scoring (`softmax` or
+    `sigmoid`), the selection-only bias, the group limit (`n_group`,
+    `topk_group`, a group scoring the sum of its top-2), top-k,
+    renormalisation and routed scaling. `experts[t, j]` is token t's j-th
+    chosen expert (in order of selection score), `weights[t, j]` its
+    routing weight. It lowers to one kernel per token. The number of
+    experts is the router's first dimension.
+
+    ```mlir
+    %e, %w = hybrid.moe_route sigmoid %x router(%r) selection_bias(%b)
+               {top_k = 8, norm_topk_prob = true, n_group = 8, topk_group = 4, routed_scaling_factor = 2.5}
+               : (tensor<?x64xf32>, tensor<64x64xf32>, tensor<64xf32>) -> (tensor<?x8xi64>, tensor<?x8xf32>)
+    ```
+  }];
+  let arguments = (ins Hybrid_Activation:$input, Hybrid_FloatTensor:$router,
+                       Optional<Hybrid_FloatTensor>:$selection_bias,
+                       I64Attr:$top_k, Hybrid_RouterScoring:$scoring,
+                       BoolAttr:$norm_topk_prob,
+                       DefaultValuedAttr<F64Attr, "1.0">:$routed_scaling_factor,
+                       DefaultValuedAttr<I64Attr, "1">:$n_group,
+                       DefaultValuedAttr<I64Attr, "1">:$topk_group);
+  let results = (outs 2DTensorOf<[I64]>:$experts, 2DTensorOf<[F32]>:$weights);
+  let assemblyFormat = [{
+    $scoring $input `router` `(` $router `)`
+    (`selection_bias` `(` $selection_bias^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Hybrid_MoEExpertsOp : Hybrid_Op<"moe_experts", [Pure, AttrSizedOperandSegments]> {
+  let summary = "routed experts grouped by expert, combined per token";
+  let description = [{
+    Steps 5-6 of `hybrid.moe` given the routing (`hybrid.moe_route`): the
+    (token, slot) pairs are permuted so that each expert's tokens are
+    contiguous, each expert runs one SwiGLU over only its tokens (a grouped
+    matmul that reads only the chosen experts' weights), and
+    `y[t] = shared[t] * sigmoid(x[t] . shared_expert_gate) + sum_j
+    weights[t, j] expert_{experts[t, j]}(x[t])` (`shared` is the shared
+    expert's output, already computed; without it the sum starts at 0,
+    without the gate the shared output is added as is).
+
+    ```mlir
+    %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%u) experts_down(%d) shared(%s)
+           : (tensor<?x64xf32>, tensor<?x8xi64>, tensor<?x8xf32>, tensor<64x32x64xf32>, tensor<64x32x64xf32>, tensor<64x64x32xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Hybrid_Activation:$input, 2DTensorOf<[I64]>:$experts,
+                       2DTensorOf<[F32]>:$weights,
+                       Hybrid_FloatTensor:$experts_gate, Hybrid_FloatTensor:$experts_up,
+                       Hybrid_FloatTensor:$experts_down,
+                       Optional<Hybrid_Activation>:$shared,
+                       Optional<Hybrid_FloatTensor>:$shared_expert_gate);
+  let results = (outs Hybrid_Activation:$result);
+  let assemblyFormat = [{
+    $input `routing` `(` $experts `,` $weights `)`
+    `experts_gate` `(` $experts_gate `)` `experts_up` `(` $experts_up `)`
+    `experts_down` `(` $experts_down `)`
+    (`shared` `(` $shared^ `)`)?
+    (`shared_expert_gate` `(` $shared_expert_gate^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Mixers
 //===----------------------------------------------------------------------===//

@@ -1,37 +1,68 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg | FileCheck %s
-// RUN: hybrid-opt %s --convert-hybrid-to-linalg=pack-weights=16 | FileCheck %s --check-prefix=PACKED
+// RUN: hybrid-opt %s --hybrid-fuse-moe-routing --convert-hybrid-to-linalg | FileCheck %s --check-prefix=FUSED
+// RUN: hybrid-opt %s --hybrid-fuse-moe-routing --convert-hybrid-to-linalg=pack-weights=16 | FileCheck %s --check-prefix=PACKED
 
-// hybrid.moe becomes parallel loop nests that compute only the chosen
-// experts: routing per token (top-k into [T, k] buffers), a one-iteration
+// hybrid.moe itself lowers to its reference form: the router product (a
+// linear layer), a routing kernel per token (top-k into [T, k] buffers),
+// then per (token, slot) the chosen expert's SwiGLU for that token alone:
+// activations per (token, slot, intermediate row), down projections per
+// (token, slot, column), and the weighted sum per (token, column).
+// CHECK-LABEL: func.func @moe
+// CHECK: %[[LOGITS_BUF:.*]] = memref.alloc(%{{.*}}) : memref<?x8xf32>
+// CHECK: scf.parallel
+// CHECK: %[[LOGITS:.*]] = bufferization.to_tensor %[[LOGITS_BUF]]
+// CHECK: %[[CHOSEN:.*]] = memref.alloc(%{{.*}}) : memref<?x2xi64>
+// CHECK: %[[WEIGHTS:.*]] = memref.alloc(%{{.*}}) : memref<?x2xf32>
+// CHECK: scf.parallel (%[[T:.*]]) =
+// CHECK: tensor.extract %[[LOGITS]][%[[T]],
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[CHOSEN]][%[[T]], %{{.*}}] : memref<?x2xi64>
+// CHECK: %[[CHOSEN_T:.*]] = bufferization.to_tensor %[[CHOSEN]]
+// CHECK: %[[ACT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x32xf32>
+// CHECK: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
+// CHECK: scf.parallel (%[[T2:.*]], %[[J:.*]], %{{.*}}) = {{.*}} to (%{{.*}}, %c2{{[_0-9]*}}, %c32
+// CHECK: tensor.extract %[[CHOSEN_T]][%[[T2]], %[[J]]] : tensor<?x2xi64>
+// CHECK: memref.store %{{.*}}, %[[ACT]]
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = {{.*}} to (%{{.*}}, %c2{{[_0-9]*}}, %c64
+// CHECK: memref.load %[[ACT]]
+// CHECK: memref.store %{{.*}}, %[[EXPERT_OUT]]
+// CHECK: scf.parallel
+// CHECK: memref.load %[[EXPERT_OUT]]
+// CHECK-NOT: memref<9xindex>
+// CHECK-NOT: hybrid.moe
+
+// After hybrid-fuse-moe-routing: one routing kernel per token that computes
+// the router product itself (no linear layer before it), a one-iteration
 // counting sort grouping the (token, slot) pairs by expert (offsets[E + 1],
 // entries[T * k]), the SwiGLU activations per (row, expert) and the down
 // projections per (column, expert) over each expert's entries, and the
 // weighted sum per (token, column).
-
-// CHECK-LABEL: func.func @moe
-// CHECK: %[[CHOSEN:.*]] = memref.alloc(%{{.*}}) : memref<?x2xindex>
-// CHECK: %[[WEIGHTS:.*]] = memref.alloc(%{{.*}}) : memref<?x2xf32>
-// CHECK: %[[ACT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x32xf32>
-// CHECK: scf.parallel (%[[T:.*]]) =
-// CHECK: memref.store %{{.*}}, %[[CHOSEN]][%[[T]], %{{.*}}] : memref<?x2xindex>
-// CHECK: %[[OFFSETS:.*]] = memref.alloc() : memref<9xindex>
-// CHECK: %[[TOKEN:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
-// CHECK: %[[SLOT:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
-// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c1
-// CHECK: memref.store %{{.*}}, %[[OFFSETS]]
-// CHECK: memref.store %{{.*}}, %[[TOKEN]]
-// CHECK: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
-// CHECK: scf.parallel (%[[I:.*]], %[[E:.*]]) = {{.*}} to (%c32{{.*}}, %c8
-// CHECK: memref.load %[[OFFSETS]][%[[E]]]
-// CHECK: math.exp
-// CHECK: memref.store %{{.*}}, %[[ACT]]
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} to (%c64{{.*}}, %c8
-// CHECK: memref.load %[[ACT]]
-// CHECK: memref.store %{{.*}}, %[[EXPERT_OUT]]
-// CHECK: scf.parallel
-// CHECK: memref.load %[[WEIGHTS]]
-// CHECK: memref.load %[[EXPERT_OUT]]
-// CHECK-NOT: hybrid.moe
+// FUSED-LABEL: func.func @moe
+// FUSED-NOT: memref<?x8xf32>
+// FUSED: %[[CHOSEN:.*]] = memref.alloc(%{{.*}}) : memref<?x2xi64>
+// FUSED: %[[WEIGHTS:.*]] = memref.alloc(%{{.*}}) : memref<?x2xf32>
+// FUSED: scf.parallel (%[[T:.*]]) =
+// FUSED: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<8x64xbf16>
+// FUSED: math.exp
+// FUSED: memref.store %{{.*}}, %[[CHOSEN]][%[[T]], %{{.*}}] : memref<?x2xi64>
+// FUSED: %[[ACT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x32xf32>
+// FUSED: %[[OFFSETS:.*]] = memref.alloc() : memref<9xindex>
+// FUSED: %[[TOKEN:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
+// FUSED: %[[SLOT:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
+// FUSED: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c1
+// FUSED: memref.store %{{.*}}, %[[OFFSETS]]
+// FUSED: memref.store %{{.*}}, %[[TOKEN]]
+// FUSED: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
+// FUSED: scf.parallel (%[[I:.*]], %[[E:.*]]) = {{.*}} to (%c32{{.*}}, %c8
+// FUSED: memref.load %[[OFFSETS]][%[[E]]]
+// FUSED: math.exp
+// FUSED: memref.store %{{.*}}, %[[ACT]]
+// FUSED: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} to (%c64{{.*}}, %c8
+// FUSED: memref.load %[[ACT]]
+// FUSED: memref.store %{{.*}}, %[[EXPERT_OUT]]
+// FUSED: scf.parallel
+// FUSED: memref.load %[[EXPERT_OUT]]
+// FUSED-NOT: hybrid.moe
 
 // With packed weights the expert kernels are grouped matmuls: per (panel of
 // 16 outputs, expert), the expert's entries in register tiles gathered by

@@ -1618,3 +1618,99 @@ func.func @negative_dispatch_kernel_type(%n: index, %x: memref<?xf64>) {
   hybrid.dispatch @kernel workgroups(%n) (%x) : memref<?xf64>
   return
 }
+
+// -----
+
+func.func @moe_route_router_dynamic_experts(%x: tensor<?x8xf32>, %r: tensor<?x8xf32>) {
+  // expected-error @+1 {{'hybrid.moe_route' op router must be [num_experts, hidden] with a static expert count, got 'tensor<?x8xf32>'}}
+  %e, %w = hybrid.moe_route softmax %x router(%r) {top_k = 2 : i64, norm_topk_prob = true} : (tensor<?x8xf32>, tensor<?x8xf32>) -> (tensor<?x2xi64>, tensor<?x2xf32>)
+  return
+}
+
+// -----
+
+func.func @moe_route_top_k_too_large(%x: tensor<?x8xf32>, %r: tensor<4x8xf32>) {
+  // expected-error @+1 {{'hybrid.moe_route' op top_k (5) exceeds num_experts (4)}}
+  %e, %w = hybrid.moe_route softmax %x router(%r) {top_k = 5 : i64, norm_topk_prob = true} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x5xi64>, tensor<?x5xf32>)
+  return
+}
+
+// -----
+
+func.func @moe_route_router_hidden(%x: tensor<?x8xf32>, %r: tensor<4x6xf32>) {
+  // expected-error @+1 {{'hybrid.moe_route' op router has shape [4, 6], expected [4, 8] ([num_experts, hidden])}}
+  %e, %w = hybrid.moe_route softmax %x router(%r) {top_k = 2 : i64, norm_topk_prob = true} : (tensor<?x8xf32>, tensor<4x6xf32>) -> (tensor<?x2xi64>, tensor<?x2xf32>)
+  return
+}
+
+// -----
+
+func.func @moe_route_bias(%x: tensor<?x8xf32>, %r: tensor<4x8xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{'hybrid.moe_route' op selection_bias has shape [5], expected [4] ([num_experts])}}
+  %e, %w = hybrid.moe_route sigmoid %x router(%r) selection_bias(%b) {top_k = 2 : i64, norm_topk_prob = true} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<5xf32>) -> (tensor<?x2xi64>, tensor<?x2xf32>)
+  return
+}
+
+// -----
+
+func.func @moe_route_result_slots(%x: tensor<?x8xf32>, %r: tensor<4x8xf32>) {
+  // expected-error @+1 {{'hybrid.moe_route' op experts has shape [?, 3], expected [?, 2] ([tokens, top_k])}}
+  %e, %w = hybrid.moe_route softmax %x router(%r) {top_k = 2 : i64, norm_topk_prob = true} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x3xi64>, tensor<?x2xf32>)
+  return
+}
+
+// -----
+
+func.func @moe_route_weights_tokens(%x: tensor<5x8xf32>, %r: tensor<4x8xf32>) {
+  // expected-error @+1 {{'hybrid.moe_route' op weights has shape [4, 2], expected [5, 2] ([tokens, top_k])}}
+  %e, %w = hybrid.moe_route softmax %x router(%r) {top_k = 2 : i64, norm_topk_prob = true} : (tensor<5x8xf32>, tensor<4x8xf32>) -> (tensor<5x2xi64>, tensor<4x2xf32>)
+  return
+}
+
+// -----
+
+func.func @moe_experts_gate_rank(%x: tensor<?x8xf32>, %e: tensor<?x2xi64>, %w: tensor<?x2xf32>, %g: tensor<6x8xf32>, %d: tensor<4x8x6xf32>) {
+  // expected-error @+1 {{'hybrid.moe_experts' op experts_gate must be [num_experts, intermediate, hidden] with a static expert count, got 'tensor<6x8xf32>'}}
+  %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) : (tensor<?x8xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<6x8xf32>, tensor<6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_experts_down(%x: tensor<?x8xf32>, %e: tensor<?x2xi64>, %w: tensor<?x2xf32>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x5xf32>) {
+  // expected-error @+1 {{'hybrid.moe_experts' op experts_down has shape [4, 8, 5], expected [4, 8, 6] ([num_experts, hidden, intermediate])}}
+  %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) : (tensor<?x8xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x5xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_experts_weights_slots(%x: tensor<?x8xf32>, %e: tensor<?x2xi64>, %w: tensor<?x3xf32>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) {
+  // expected-error @+1 {{'hybrid.moe_experts' op weights has shape [?, 3], expected [?, 2] ([tokens, top_k])}}
+  %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) : (tensor<?x8xf32>, tensor<?x2xi64>, tensor<?x3xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_experts_shared_shape(%x: tensor<?x8xf32>, %e: tensor<?x2xi64>, %w: tensor<?x2xf32>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %s: tensor<?x6xf32>) {
+  // expected-error @+1 {{'hybrid.moe_experts' op shared has shape [?, 6], expected [?, 8] ([tokens, hidden])}}
+  %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) shared(%s) : (tensor<?x8xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<?x6xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_experts_gate_without_shared(%x: tensor<?x8xf32>, %e: tensor<?x2xi64>, %w: tensor<?x2xf32>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %seg: tensor<1x8xf32>) {
+  // expected-error @+1 {{'hybrid.moe_experts' op shared_expert_gate needs a shared expert output}}
+  %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) shared_expert_gate(%seg) : (tensor<?x8xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<1x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @moe_experts_result(%x: tensor<?x8xf32>, %e: tensor<?x2xi64>, %w: tensor<?x2xf32>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) {
+  // expected-error @+1 {{'hybrid.moe_experts' op result has shape [?, 6], expected [?, 8] ([tokens, hidden])}}
+  %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) : (tensor<?x8xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x6xf32>
+  return
+}

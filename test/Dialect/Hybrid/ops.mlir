@@ -193,6 +193,17 @@ func.func @moe_sigmoid_selection_bias_ungrouped(%x: tensor<?x64xf32>, %r: tensor
   return %y : tensor<?x64xf32>
 }
 
+// The split form of hybrid-fuse-moe-routing: the routing op (sigmoid,
+// bias, group limit) and the grouped experts with a gated shared output.
+// CHECK-LABEL: func.func @moe_route_and_experts
+// CHECK: %[[E:.*]], %[[W:.*]] = hybrid.moe_route sigmoid %{{.*}} router(%{{.*}}) selection_bias(%{{.*}}) {n_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.500000e+00 : f64, top_k = 2 : i64, topk_group = 2 : i64} : (tensor<?x64xf32>, tensor<8x64xf32>, tensor<8xf32>) -> (tensor<?x2xi64>, tensor<?x2xf32>)
+// CHECK: hybrid.moe_experts %{{.*}} routing(%[[E]], %[[W]]) experts_gate(%{{.*}}) experts_up(%{{.*}}) experts_down(%{{.*}}) shared(%{{.*}}) shared_expert_gate(%{{.*}}) :
+func.func @moe_route_and_experts(%x: tensor<?x64xf32>, %r: tensor<8x64xf32>, %b: tensor<8xf32>, %g: tensor<8x32x64xbf16>, %d: tensor<8x64x32xbf16>, %s: tensor<?x64xf32>, %seg: tensor<1x64xbf16>) -> tensor<?x64xf32> {
+  %e, %w = hybrid.moe_route sigmoid %x router(%r) selection_bias(%b) {top_k = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64, n_group = 4 : i64, topk_group = 2 : i64} : (tensor<?x64xf32>, tensor<8x64xf32>, tensor<8xf32>) -> (tensor<?x2xi64>, tensor<?x2xf32>)
+  %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) shared(%s) shared_expert_gate(%seg) : (tensor<?x64xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<8x32x64xbf16>, tensor<8x32x64xbf16>, tensor<8x64x32xbf16>, tensor<?x64xf32>, tensor<1x64xbf16>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
 // Qwen3-Next: softmax top-2 of 8 plus a shared expert scaled per token by
 // sigmoid(x shared_expert_gate^T).
 // CHECK-LABEL: func.func @moe_softmax_shared_expert_gate
