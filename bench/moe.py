@@ -7,12 +7,16 @@ routing of 8 of 64), compiled with --cpu native and run on one prompt:
 
 - qwen3_moe, 64 experts of 512, top-8 (the MoE under test);
 - the same with top-64: every expert computes every token;
-- qwen3 with a dense SwiGLU MLP of 8 x 512 = 4096: the FLOPs of top-8.
+- qwen3 with a dense SwiGLU MLP of 8 x 512 = 4096: the FLOPs of top-8;
+- top-8 of 64 again, compiled with --fuse-moe-routing=false: the MoE block
+  in its per-token reference form (each chosen expert run for each token
+  alone), what hybrid-fuse-moe-routing replaces.
 
 The MLP block's time is the sum of its kernels in hybrid-run --profile
 (router, grouping, expert kernels, weighted sum; or the dense projections).
-Printed: top-8 / all-64 (ideal k/E = 0.125) and dense / top-8 (the MoE's
-speed relative to a dense matmul doing the same useful work; target >= 0.8).
+Printed: top-8 / all-64 (ideal k/E = 0.125), dense / top-8 (the MoE's
+speed relative to a dense matmul doing the same useful work; target >= 0.8)
+and reference / fused (what the routing pass gains).
 
 usage: python3 bench/moe.py [--prompt 512] [--threads N] [--build build]
 """
@@ -32,12 +36,13 @@ MODELS = {
                    moe_intermediate_size=512, intermediate_size=4096, norm_topk_prob=True),
     "dense 4096": dict(BASE, model_type="qwen3", intermediate_size=4096),
 }
+REFERENCE = "top-8 of 64, --fuse-moe-routing=false"
 
 
-def mlp_ms(args, folder, config):
+def mlp_ms(args, folder, config, *flags):
     """Milliseconds in layer 0's MLP block (every kernel of model.layers.0.mlp)."""
     zero_checkpoint(args.build, folder, config)
-    artifact = compile_artifact(args.build, folder, args.prompt + 1)
+    artifact = compile_artifact(args.build, folder, args.prompt + 1, *flags)
     prompt = [(7 * i) % 1000 for i in range(args.prompt)]
     out = hybrid_run(args.build, artifact, prompt, 1, args.threads, "--profile")
     return sum(ms for name, (_, _, ms) in kernel_times(out).items()
@@ -54,13 +59,17 @@ def main():
     for label, config in MODELS.items():
         with tempfile.TemporaryDirectory() as folder:
             times[label] = mlp_ms(args, folder, config)
+    with tempfile.TemporaryDirectory() as folder:
+        times[REFERENCE] = mlp_ms(args, folder, MODELS["top-8 of 64"],
+                                  "--fuse-moe-routing=false")
     print(f"{args.threads} threads, prompt {args.prompt} tokens, hidden 1024, f32")
     print("| MLP block | ms (prompt) |")
     print("|---|---|")
     for label, ms in times.items():
         print(f"| {label} | {ms:.1f} |")
     print(f"\ntop-8 / all-64: {times['top-8 of 64'] / times['all 64']:.3f} (ideal 0.125); "
-          f"dense / top-8: {times['dense 4096'] / times['top-8 of 64']:.2f}x (target >= 0.8)")
+          f"dense / top-8: {times['dense 4096'] / times['top-8 of 64']:.2f}x (target >= 0.8); "
+          f"reference / fused routing: {times[REFERENCE] / times['top-8 of 64']:.2f}x")
 
 
 if __name__ == "__main__":

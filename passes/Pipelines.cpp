@@ -15,6 +15,8 @@ namespace {
 struct Step {
   const char *pipeline; // textual form, so the steps read like hybrid-opt's
   const char *why;
+  /// Whether the options leave the step in (always when null).
+  bool (*enabled)(const hybrid::PipelineOptions &) = nullptr;
 };
 
 // Layer-level cleanup after import.
@@ -22,9 +24,11 @@ constexpr Step kHybridSteps[] = {
     {"canonicalize", "fold what the import left foldable, drop unused weights"},
     {"cse", "merge identical weight references (a tied embedding and head)"},
     {"hybrid-fuse-moe-routing",
-     "each MoE block: one routing op, grouped experts and their combine"},
+     "each MoE block: one routing op, grouped experts and their combine",
+     [](const hybrid::PipelineOptions &o) { return bool(o.fuseMoERouting); }},
     {"hybrid-tile-scans{chunk-size=%chunk}",
-     "Gated DeltaNet and Mamba prefill in chunks (skipped for 0)"},
+     "Gated DeltaNet and Mamba prefill in chunks (skipped for 0)",
+     [](const hybrid::PipelineOptions &o) { return o.scanChunkSize != 0; }},
 };
 
 // Layer ops to linalg on tensors plus loop nests on state buffers.
@@ -79,9 +83,9 @@ constexpr Step kLLVMSteps[] = {
 LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
                      const hybrid::PipelineOptions &options) {
   for (const Step &step : steps) {
-    std::string text = step.pipeline;
-    if (options.scanChunkSize == 0 && text.find("%chunk") != std::string::npos)
+    if (step.enabled && !step.enabled(options))
       continue;
+    std::string text = step.pipeline;
     for (auto [key, value] : {std::pair<const char *, int64_t>{"%seq", options.maxSeqLen},
                               {"%batch", options.maxBatch},
                               {"%chunk", options.scanChunkSize},

@@ -29,6 +29,12 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("Tokens per chunk of the recurrent mixers' prefill "
                      "(hybrid-tile-scans); 0 keeps them token by token"),
       llvm::cl::init(64)};
+  Option<bool> fuseMoERouting{
+      *this, "fuse-moe-routing",
+      llvm::cl::desc("Split MoE blocks into one routing kernel and grouped "
+                     "experts (hybrid-fuse-moe-routing); off keeps the "
+                     "per-token reference form"),
+      llvm::cl::init(true)};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.

@@ -77,6 +77,14 @@ cl::opt<bool> packWeights(
              "checkpoint's layout as is, so it does not pack"),
     cl::init(true), cl::cat(category));
 
+cl::opt<bool> fuseMoERouting(
+    "fuse-moe-routing",
+    cl::desc("Compile MoE blocks as one routing kernel per token plus "
+             "experts grouped by expert (hybrid-fuse-moe-routing; default "
+             "on). Off keeps the per-token reference form, in which every "
+             "chosen expert runs for each token alone"),
+    cl::init(true), cl::cat(category));
+
 enum class EmitLevel { None, Import, Hybrid, Linalg, LLVM };
 cl::opt<EmitLevel> emit(
     "emit", cl::desc("Print the IR of a compilation stage"),
@@ -237,6 +245,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.maxSeqLen = maxSeqLen;
   options.maxBatch = maxBatch;
   options.scanChunkSize = scanChunkSize;
+  options.fuseMoERouting = fuseMoERouting;
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of
