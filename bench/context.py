@@ -9,8 +9,11 @@ the decode run loads it (--load-state), so every decode step attends over L
 cached positions (all-zero weights and caches: the work is the same as with
 real ones). Decode tokens/s is measured over --new tokens after that.
 
+With --plot FILE.png it also draws the table (needs matplotlib from PyPI);
+README.md links the one in bench/context.png.
+
 usage: python3 bench/context.py [--contexts 1024,4096,16384,32768] [--new 32]
-           [--threads N] [--build build]
+           [--threads N] [--build build] [--plot FILE.png]
 """
 import argparse
 import os
@@ -29,7 +32,14 @@ def main():
     parser.add_argument("--new", type=int, default=32)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--build", default=DEFAULT_BUILD)
+    parser.add_argument("--plot", help="also draw the table into this PNG (needs matplotlib)")
     args = parser.parse_args()
+    if args.plot:
+        try:
+            import matplotlib
+        except ImportError:
+            parser.error("--plot needs matplotlib (pip install matplotlib)")
+        matplotlib.use("Agg")
     contexts = [int(c) for c in args.contexts.split(",")]
     hybrid = dict(CONFIGS["qwen3_next"], model_type="qwen3_next", dtype="float32")
     attention = dict(hybrid, layer_types=["full_attention"] * hybrid["num_hidden_layers"])
@@ -57,6 +67,26 @@ def main():
     for label, ms in ms_per_token.items():
         print(f"| {label} | " + " | ".join(f"{m:.1f}" for m in ms) +
               f" | {ms[-1] / ms[0]:.2f}x |")
+    if args.plot:
+        plot(args.plot, contexts, ms_per_token, args.threads)
+
+
+def plot(path, contexts, ms_per_token, threads):
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for label, ms in ms_per_token.items():
+        axes.plot(contexts, ms, marker="o", label=label)
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(contexts, [f"{c // 1024}k" for c in contexts])
+    axes.set_xlabel("context (cached positions)")
+    axes.set_ylabel("decode ms per token")
+    axes.set_ylim(bottom=0)
+    axes.set_title(f"HybridC decode time vs context, {threads} threads, f32")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"plot: {path}")
 
 
 if __name__ == "__main__":
