@@ -1906,6 +1906,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       Value scores = loops.scratch(c * c, f32); // (q_r . k_s) Gamma[r, s]
       Value cumulative = loops.scratch(c, f32), betas = loops.scratch(c, f32);
       Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
+      // The C x C parts run as register tiles too when the vector panel
+      // divides the chunk and the key head: K is then kept transposed.
+      bool tiledSquare = codegen.panel > 0 && dv % codegen.panel == 0 &&
+                         dk % codegen.panel == 0 && c % codegen.panel == 0;
+      Value kTc = tiledSquare ? loops.scratch(dk * c, f32) : Value();
       auto chunkedRule = [&]() {
         Value slot = slots ? arith::IndexCastOp::create(
                                  b, b.getIndexType(),
@@ -2041,6 +2046,109 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             });
           });
         };
+        // scores[r, s] = (q_r . k_s) Gamma[r, s] and lower[r, s] = beta_r
+        // (k_r . k_s) Gamma[r, s] for s <= r (0 above the diagonal), as
+        // outer products: tiles of 3 rows (2 x 3 accumulators) x one vector
+        // of columns s, per key column one vector of K^T.
+        auto tiledGammas = [&](Value rows) {
+          forLoop(zero, rows, {}, [&](Value sIdx, ValueRange) {
+            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+              store(load(kc, ValueRange{add(row(sIdx, dk), i)}), kTc,
+                    ValueRange{add(row(i, c), sIdx)});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          auto vindex = VectorType::get({panel}, b.getIndexType());
+          Value lanes = vector::StepOp::create(b, vindex);
+          Value vzero = arith::ConstantOp::create(
+              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+          loops.rowTiles(zero, rows, kPackedTokens / 2, [&](ArrayRef<Value> rs) {
+            for (int64_t s0 = 0; s0 < c; s0 += panel) {
+              SmallVector<Value> init(2 * rs.size(), vzero);
+              auto sums = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
+                Value column = readRow(kTc, {add(row(i, c), index(s0))});
+                SmallVector<Value> next;
+                for (size_t m = 0; m < rs.size(); ++m) {
+                  Value at = add(row(rs[m], dk), i);
+                  next.push_back(splatFma(load(qc, ValueRange{at}), column, accs[2 * m]));
+                  next.push_back(splatFma(load(kc, ValueRange{at}), column, accs[2 * m + 1]));
+                }
+                return next;
+              });
+              Value columns = arith::AddIOp::create(
+                  b, lanes, vector::BroadcastOp::create(b, vindex, index(s0)));
+              Value gs = readRow(cumulative, {index(s0)});
+              for (size_t m = 0; m < rs.size(); ++m) {
+                Value r = rs[m];
+                // Masked lanes (s > r, or past the chunk's rows, whose
+                // scratch is stale) may hold inf or NaN: select, not multiply.
+                Value causal = arith::CmpIOp::create(
+                    b, arith::CmpIPredicate::ule, columns,
+                    vector::BroadcastOp::create(b, vindex, r));
+                Value gamma = math::ExpOp::create(
+                    b, arith::SubFOp::create(
+                           b, vector::BroadcastOp::create(
+                                  b, vf32, load(cumulative, ValueRange{r})),
+                           gs));
+                Value beta = vector::BroadcastOp::create(
+                    b, vf32, load(betas, ValueRange{r}));
+                Value at = add(row(r, c), index(s0));
+                writeRow(arith::SelectOp::create(
+                             b, causal, fmul(sums.getResult(2 * m), gamma), vzero),
+                         scores, {at});
+                writeRow(arith::SelectOp::create(
+                             b, causal,
+                             fmul(fmul(sums.getResult(2 * m + 1), gamma), beta),
+                             vzero),
+                         lower, {at});
+              }
+            }
+          });
+        };
+        // UT transform by forward substitution, a row at a time: U_r =
+        // beta_r V_r - sum_{s<r} lower[r, s] U_s and W_r = beta_r e^{G_r}
+        // K_r - sum_{s<r} lower[r, s] W_s, the row's panels held in vector
+        // registers (at most 6 at a time) while the earlier rows stream by.
+        auto tiledSubstitution = [&](Value rows) {
+          struct RowPanel {
+            Value dst, src;
+            int64_t width, column;
+            bool isU;
+          };
+          SmallVector<RowPanel> targets;
+          for (int64_t j0 = 0; j0 < dv; j0 += panel)
+            targets.push_back({uc, vc, dv, j0, true});
+          for (int64_t j0 = 0; j0 < dk; j0 += panel)
+            targets.push_back({wc, kc, dk, j0, false});
+          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+            Value br = load(betas, ValueRange{r});
+            Value bg = fmul(br, math::ExpOp::create(b, load(cumulative, ValueRange{r})));
+            for (size_t t0 = 0; t0 < targets.size(); t0 += kPackedTokens) {
+              ArrayRef<RowPanel> group =
+                  ArrayRef(targets).slice(t0, std::min<size_t>(kPackedTokens,
+                                                               targets.size() - t0));
+              SmallVector<Value> init;
+              for (const RowPanel &t : group)
+                init.push_back(fmul(
+                    readRow(t.src, {add(row(r, t.width), index(t.column))}),
+                    vector::BroadcastOp::create(b, vf32, t.isU ? br : bg)));
+              auto sums = forLoop(zero, r, init, [&](Value sIdx, ValueRange accs) {
+                Value minus = arith::NegFOp::create(
+                    b, load(lower, ValueRange{add(row(r, c), sIdx)}));
+                SmallVector<Value> next;
+                for (auto [t, acc] : llvm::zip(group, accs))
+                  next.push_back(splatFma(
+                      minus, readRow(t.dst, {add(row(sIdx, t.width), index(t.column))}),
+                      acc));
+                return next;
+              });
+              for (auto [t, v] : llvm::zip(group, sums.getResults()))
+                writeRow(v, t.dst, {add(row(r, t.width), index(t.column))});
+            }
+            return SmallVector<Value>{};
+          });
+        };
         Value chunks = arith::CeilDivUIOp::create(b, tokens, index(c));
         forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
           Value first = mul(chunkIndex, c);
@@ -2062,47 +2170,52 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             });
             return SmallVector<Value>{cum};
           });
-          // Gamma[r, s] = exp(G_r - G_s) for s <= r.
-          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-            Value gr = load(cumulative, ValueRange{r});
-            Value br = load(betas, ValueRange{r});
-            forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
-              Value gamma = math::ExpOp::create(
-                  b, fsub(gr, load(cumulative, ValueRange{s})));
-              Value at = add(row(r, c), s);
-              store(fmul(loops.dot(qc, row(r, dk), kc, row(s, dk), dk), gamma),
-                    scores, ValueRange{at});
-              store(fmul(fmul(br, loops.dot(kc, row(r, dk), kc, row(s, dk), dk)),
-                         gamma),
-                    lower, ValueRange{at});
+          if (tiledSquare) {
+            tiledGammas(rows);
+            tiledSubstitution(rows);
+          } else {
+            // Gamma[r, s] = exp(G_r - G_s) for s <= r.
+            forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+              Value gr = load(cumulative, ValueRange{r});
+              Value br = load(betas, ValueRange{r});
+              forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
+                Value gamma = math::ExpOp::create(
+                    b, fsub(gr, load(cumulative, ValueRange{s})));
+                Value at = add(row(r, c), s);
+                store(fmul(loops.dot(qc, row(r, dk), kc, row(s, dk), dk), gamma),
+                      scores, ValueRange{at});
+                store(fmul(fmul(br, loops.dot(kc, row(r, dk), kc, row(s, dk), dk)),
+                           gamma),
+                      lower, ValueRange{at});
+                return SmallVector<Value>{};
+              });
               return SmallVector<Value>{};
             });
-            return SmallVector<Value>{};
-          });
-          // UT transform by forward substitution: (I + L) U = beta V and
-          // (I + L) W = beta exp(G) K, row by row.
-          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-            Value br = load(betas, ValueRange{r});
-            Value bg = fmul(br, math::ExpOp::create(b, load(cumulative, ValueRange{r})));
-            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-              Value at = add(row(r, dv), j);
-              store(fmul(br, load(vc, ValueRange{at})), uc, ValueRange{at});
+            // UT transform by forward substitution: (I + L) U = beta V and
+            // (I + L) W = beta exp(G) K, row by row.
+            forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+              Value br = load(betas, ValueRange{r});
+              Value bg = fmul(br, math::ExpOp::create(b, load(cumulative, ValueRange{r})));
+              forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                Value at = add(row(r, dv), j);
+                store(fmul(br, load(vc, ValueRange{at})), uc, ValueRange{at});
+                return SmallVector<Value>{};
+              });
+              forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+                Value at = add(row(r, dk), i);
+                store(fmul(bg, load(kc, ValueRange{at})), wc, ValueRange{at});
+                return SmallVector<Value>{};
+              });
+              forLoop(zero, r, {}, [&](Value s, ValueRange) {
+                Value minus = arith::NegFOp::create(
+                    b, load(lower, ValueRange{add(row(r, c), s)}));
+                axpy(uc, row(r, dv), minus, uc, row(s, dv), dv, false);
+                axpy(wc, row(r, dk), minus, wc, row(s, dk), dk, false);
+                return SmallVector<Value>{};
+              });
               return SmallVector<Value>{};
             });
-            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-              Value at = add(row(r, dk), i);
-              store(fmul(bg, load(kc, ValueRange{at})), wc, ValueRange{at});
-              return SmallVector<Value>{};
-            });
-            forLoop(zero, r, {}, [&](Value s, ValueRange) {
-              Value minus = arith::NegFOp::create(
-                  b, load(lower, ValueRange{add(row(r, c), s)}));
-              axpy(uc, row(r, dv), minus, uc, row(s, dv), dv, false);
-              axpy(wc, row(r, dk), minus, wc, row(s, dk), dk, false);
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
+          }
           Value last = load(cumulative, ValueRange{arith::SubIOp::create(b, rows, one)});
           Value decay = math::ExpOp::create(b, last);
           forLoop(zero, rows, {}, [&](Value r, ValueRange) {

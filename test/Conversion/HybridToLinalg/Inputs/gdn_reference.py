@@ -15,9 +15,12 @@ import sys
 
 H, HK, HV, DK, DV, K, EPS = 9, 2, 4, 3, 5, 4, 1e-6
 # `emit 16` / `check 16`: value heads of 16 (a whole vector panel), the
-# shape the register-tiled chunked products need.
+# shape the register-tiled chunked products need; `emit 16 16`: key heads of
+# 16 too, which the register-tiled C x C parts need as well.
 if len(sys.argv) > 2:
     DV = int(sys.argv[2])
+if len(sys.argv) > 3:
+    DK = int(sys.argv[3])
 R = HV // HK
 CALLS = (7, 2, 1)
 CHANNELS = 2 * HK * DK + HV * DV
