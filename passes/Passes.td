@@ -123,7 +123,10 @@ def TileScansPass : Pass<"hybrid-tile-scans", "::mlir::ModuleOp"> {
     product with the state, and the state is read 3 times per chunk
     instead of 3 times per token. (convert-hybrid-to-linalg runs those
     three products as register tiles of 6 rows x vector<pack-weights>
-    columns when pack-weights divides v_head_dim.)
+    columns when pack-weights divides v_head_dim, and the C x C parts --
+    q k^T and k k^T with their decays and causal mask, the forward
+    substitution -- as register tiles too when it also divides k_head_dim
+    and the chunk.)
 
     Mamba-1: per channel and block of C tokens, the step sizes, decays
     `exp(dt A)` and inputs `dt B x` of the whole block are computed first
