@@ -1221,12 +1221,12 @@ struct MoEKernels {
     });
   }
 
-  /// The routing kernel, one workgroup per token: `logitsOf(t, row)` fills
-  /// row[e] with token t's router logits; then scoring, selection bias,
-  /// group limit, top-k, renormalisation and scaling exactly as
-  /// transformers does. Returns (chosen experts, routing weights).
+  /// The routing kernel, one workgroup per token: `logitAt(t, e)` is token
+  /// t's router logit for expert e (read or computed); then scoring,
+  /// selection bias, group limit, top-k, renormalisation and scaling exactly
+  /// as transformers does. Returns (chosen experts, routing weights).
   std::pair<Value, Value> route(Value x, const RoutingSpec &spec,
-                                function_ref<void(Value, Value)> logitsOf) {
+                                function_ref<Value(Value, Value)> logitAt) {
     Type f32 = b.getF32Type();
     int64_t experts = spec.experts, topK = spec.topK;
     int64_t groups = spec.groups, keptGroups = spec.keptGroups;
@@ -1250,7 +1250,10 @@ struct MoEKernels {
       Value taken = scratch(experts);
       linalg::FillOp::create(b, f32c(0.0), taken);
       Value logits = scratch(experts);
-      logitsOf(t, logits);
+      forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+        memref::StoreOp::create(b, logitAt(t, e), logits, e);
+        return SmallVector<Value>{};
+      });
       Value maxLogit = forLoop(zero, index(experts),
                                {f32c(-std::numeric_limits<double>::infinity())},
                                [&](Value e, ValueRange m) {
@@ -1572,13 +1575,8 @@ struct MoELowering : HybridLowering<MoEOp> {
     }
     auto [chosen, weights] = kernels.route(
         x, routingSpec(op, op.getNumExperts(), adaptor.getSelectionBias()),
-        [&](Value t, Value row) {
-          loops.forLoop(loops.index(0), loops.index(op.getNumExperts()), {},
-                        [&](Value e, ValueRange) {
-            memref::StoreOp::create(
-                b, tensor::ExtractOp::create(b, logits, ValueRange{t, e}), row, e);
-            return SmallVector<Value>{};
-          });
+        [&](Value t, Value e) -> Value {
+          return tensor::ExtractOp::create(b, logits, ValueRange{t, e});
         });
     Value expertOut = kernels.perTokenExpertOutputs(
         x, chosen, adaptor.getExpertsGate(), adaptor.getExpertsUp(),
@@ -1604,14 +1602,7 @@ struct MoERouteLowering : HybridLowering<MoERouteOp> {
     MoEKernels kernels{b, loops, codegen, op.getLoc()};
     auto [chosen, weights] = kernels.route(
         x, routingSpec(op, experts, adaptor.getSelectionBias()),
-        [&](Value t, Value row) {
-          loops.forLoop(loops.index(0), loops.index(experts), {},
-                        [&](Value e, ValueRange) {
-            memref::StoreOp::create(
-                b, kernels.dot(router, {e}, x, {t}, hidden), row, e);
-            return SmallVector<Value>{};
-          });
-        });
+        [&](Value t, Value e) { return kernels.dot(router, {e}, x, {t}, hidden); });
     rewriter.replaceOp(op, {chosen, weights});
     return success();
   }
