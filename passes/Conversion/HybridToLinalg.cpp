@@ -2694,7 +2694,14 @@ struct MLALowering : HybridLowering<MLAOp> {
       });
     });
 
-    // 2. Absorbed attention per token and head.
+    // 2. Absorbed attention per token and head. With a target vector width
+    // (packed weights), the latent part runs on vectors of the largest power
+    // of two up to it that divides the latent rank.
+    int64_t panel = codegen.panel;
+    while (panel > 1 && kvRank % panel != 0)
+      panel /= 2;
+    bool vectorLatent = panel > 1;
+    VectorType vf32 = VectorType::get({vectorLatent ? panel : 1}, f32);
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
         ValueRange{tokens});
@@ -2724,34 +2731,88 @@ struct MLALowering : HybridLowering<MLAOp> {
           return SmallVector<Value>{};
         });
         loops.rope(ropeBuf, rope, p, freqTable, ropeFactor, interleaved);
-        linalg::FillOp::create(b, f32c(0.0), acc);
         Value negInf = f32c(-std::numeric_limits<double>::infinity());
-        auto stats = forLoop(zero, add(p, one), {negInf, f32c(0.0)},
-                             [&](Value j, ValueRange ml) {
-          Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
-                                                                       ValueRange a) {
-            Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
-            return SmallVector<Value>{dotStep(b, loc, a[0], load(absorbed, ValueRange{l}), c)};
-          }).getResult(0);
-          Value dotRope = forLoop(zero, index(rope), {f32c(0.0)}, [&](Value r,
-                                                                   ValueRange a) {
+        auto dotRopeAt = [&](Value j) {
+          return forLoop(zero, index(rope), {f32c(0.0)}, [&](Value r, ValueRange a) {
             Value k = toF32(b, loc, load(cache, stateAt(b, slots, t,
                                                      {j, add(r, index(kvRank))})));
             return SmallVector<Value>{dotStep(b, loc, a[0], load(ropeBuf, ValueRange{r}), k)};
           }).getResult(0);
-          Value score = fmul(fadd(dotLatent, dotRope), f32c(scale));
-          Value m = arith::MaximumFOp::create(b, ml[0], score);
-          Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
-          Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
-          forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-            Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
-            store(fadd(fmul(load(acc, ValueRange{l}), correction), fmul(weight, c)),
-                  acc, ValueRange{l});
-            return SmallVector<Value>{};
+        };
+        Value total;
+        if (vectorLatent) {
+          // Each cached latent row is read once, as kvRank / panel vectors,
+          // for both its score and the running sum, which stays in vector
+          // registers across positions.
+          int64_t n = kvRank / panel;
+          auto latentAt = [&](Value j, int64_t i) -> Value {
+            Value pad = arith::ConstantOp::create(b, cacheElement,
+                                                  b.getFloatAttr(cacheElement, 0.0));
+            Value raw = vector::TransferReadOp::create(
+                b, VectorType::get({panel}, cacheElement), cache,
+                stateAt(b, slots, t, {j, index(i * panel)}), pad,
+                ArrayRef<bool>{true});
+            return cacheElement == f32 ? raw
+                                       : arith::ExtFOp::create(b, vf32, raw).getResult();
+          };
+          SmallVector<Value> q;
+          for (int64_t i = 0; i < n; ++i)
+            q.push_back(vector::TransferReadOp::create(
+                b, vf32, absorbed, ValueRange{index(i * panel)}, f32c(0.0),
+                ArrayRef<bool>{true}));
+          Value vzero = arith::ConstantOp::create(
+              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+          SmallVector<Value> init{negInf, f32c(0.0)};
+          init.append(n, vzero);
+          auto stats = forLoop(zero, add(p, one), init, [&](Value j, ValueRange st) {
+            SmallVector<Value> rows;
+            Value products = vzero;
+            for (int64_t i = 0; i < n; ++i) {
+              rows.push_back(latentAt(j, i));
+              products = vector::FMAOp::create(b, q[i], rows.back(), products);
+            }
+            Value dotLatent = vector::ReductionOp::create(
+                b, vector::CombiningKind::ADD, products, Value(), kDotMath);
+            Value score = fmul(fadd(dotLatent, dotRopeAt(j)), f32c(scale));
+            Value m = arith::MaximumFOp::create(b, st[0], score);
+            Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, st[0], m));
+            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+            Value vc = vector::BroadcastOp::create(b, vf32, correction);
+            Value vw = vector::BroadcastOp::create(b, vf32, weight);
+            SmallVector<Value> next{m, fadd(fmul(st[1], correction), weight)};
+            for (int64_t i = 0; i < n; ++i)
+              next.push_back(vector::FMAOp::create(
+                  b, vw, rows[i], arith::MulFOp::create(b, st[2 + i], vc)));
+            return next;
           });
-          return SmallVector<Value>{m, fadd(fmul(ml[1], correction), weight)};
-        });
-        Value total = stats.getResult(1);
+          for (int64_t i = 0; i < n; ++i)
+            vector::TransferWriteOp::create(b, stats.getResult(2 + i), acc,
+                                            ValueRange{index(i * panel)},
+                                            ArrayRef<bool>{true});
+          total = stats.getResult(1);
+        } else {
+          linalg::FillOp::create(b, f32c(0.0), acc);
+          auto stats = forLoop(zero, add(p, one), {negInf, f32c(0.0)},
+                               [&](Value j, ValueRange ml) {
+            Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
+                                                                         ValueRange a) {
+              Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
+              return SmallVector<Value>{dotStep(b, loc, a[0], load(absorbed, ValueRange{l}), c)};
+            }).getResult(0);
+            Value score = fmul(fadd(dotLatent, dotRopeAt(j)), f32c(scale));
+            Value m = arith::MaximumFOp::create(b, ml[0], score);
+            Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+            forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+              Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
+              store(fadd(fmul(load(acc, ValueRange{l}), correction), fmul(weight, c)),
+                    acc, ValueRange{l});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{m, fadd(fmul(ml[1], correction), weight)};
+          });
+          total = stats.getResult(1);
+        }
         // o[h, i] = sum_l (acc[l] / total) * kv_b[h (nope + v) + nope + i, l]
         forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
           Value row = add(add(rowBase, index(nope)), i);
