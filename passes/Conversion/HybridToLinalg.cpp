@@ -2716,15 +2716,44 @@ struct MLALowering : HybridLowering<MLAOp> {
         Value qBase = mul(h, qk);
         Value rowBase = mul(h, nope + vDim);
         // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l]
-        forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-          Value v = forLoop(zero, index(nope), {f32c(0.0)}, [&](Value i, ValueRange a) {
-            Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)});
-            return SmallVector<Value>{
-                dotStep(b, loc, a[0], qi, weightAt(kvb, ValueRange{add(rowBase, i), l}))};
-          }).getResult(0);
-          store(v, absorbed, ValueRange{l});
-          return SmallVector<Value>{};
-        });
+        if (vectorLatent) {
+          // Rows of kv_b in order (contiguous), q~ held in vector registers.
+          Type wElement = cast<RankedTensorType>(kvb.getType()).getElementType();
+          auto vw = VectorType::get({panel}, wElement);
+          Value pad = arith::ConstantOp::create(b, wElement, b.getFloatAttr(wElement, 0.0));
+          Value vzero = arith::ConstantOp::create(
+              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+          int64_t n = kvRank / panel;
+          SmallVector<Value> init(n, vzero);
+          auto sums = forLoop(zero, index(nope), init, [&](Value i, ValueRange accs) {
+            Value qi = vector::BroadcastOp::create(
+                b, vf32, tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)}));
+            SmallVector<Value> next;
+            for (int64_t k = 0; k < n; ++k) {
+              Value raw = vector::TransferReadOp::create(
+                  b, vw, kvb, ValueRange{add(rowBase, i), index(k * panel)}, pad,
+                  ArrayRef<bool>{true});
+              Value row = wElement == f32 ? raw
+                                          : arith::ExtFOp::create(b, vf32, raw).getResult();
+              next.push_back(vector::FMAOp::create(b, qi, row, accs[k]));
+            }
+            return next;
+          });
+          for (int64_t k = 0; k < n; ++k)
+            vector::TransferWriteOp::create(b, sums.getResult(k), absorbed,
+                                            ValueRange{index(k * panel)},
+                                            ArrayRef<bool>{true});
+        } else {
+          forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            Value v = forLoop(zero, index(nope), {f32c(0.0)}, [&](Value i, ValueRange a) {
+              Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)});
+              return SmallVector<Value>{
+                  dotStep(b, loc, a[0], qi, weightAt(kvb, ValueRange{add(rowBase, i), l}))};
+            }).getResult(0);
+            store(v, absorbed, ValueRange{l});
+            return SmallVector<Value>{};
+          });
+        }
         forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
           store(tensor::ExtractOp::create(b, q, ValueRange{t, add(add(qBase, index(nope)), r)}),
                 ropeBuf, ValueRange{r});
