@@ -9,13 +9,11 @@
 
 #include "passes/Passes.h"
 
-#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
-#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
-#include "mlir/Transforms/RegionUtils.h"
 
 namespace hybrid {
 #define GEN_PASS_DEF_FUSEELEMENTWISEPASS
@@ -25,8 +23,9 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
-/// A linalg op on tensors whose outermost loop runs over rows: parallel, and
-/// every operand and result that has rows indexes them by it.
+/// A linalg op on tensors whose outermost loop runs over the rows of its one
+/// result: parallel, and the result's first index. (Inputs may be read
+/// whole, like a norm's weight; readsRowByRow checks the ones that matter.)
 bool isRowWise(linalg::LinalgOp op) {
   if (!op.hasPureTensorSemantics() || op.getNumLoops() < 1 ||
       op.getNumDpsInits() != 1 || op->getNumResults() != 1 ||
