@@ -260,8 +260,11 @@ int main(int argc, char **argv) {
   }
   double decodeSeconds = std::chrono::duration<double>(Clock::now() - t1).count();
   double prefillRate = prompt.size() / std::max(prefillSeconds, 1e-9);
+  // The first generated token comes from the prefill's logits; decode
+  // steps produce the rest.
+  size_t decodeSteps = generated.empty() ? 0 : generated.size() - 1;
   double decodeRate =
-      generated.size() > 1 ? (generated.size() - 1) / std::max(decodeSeconds, 1e-9) : 0;
+      decodeSteps ? decodeSteps / std::max(decodeSeconds, 1e-9) : 0;
 
   std::string ids;
   for (size_t i = 0; i < generated.size(); ++i)
@@ -274,7 +277,7 @@ int main(int argc, char **argv) {
   else
     std::printf("%s\nprefill: %zu tokens, %.1f tokens/s\ndecode: %zu tokens, "
                 "%.1f tokens/s\nthreads: %d\n",
-                ids.c_str(), prompt.size(), prefillRate, generated.size(),
+                ids.c_str(), prompt.size(), prefillRate, decodeSteps,
                 decodeRate, threadCount);
   if (profile || !traceOut.empty())
     if (hybrid_status *s = hybrid_artifact_write_profile(
