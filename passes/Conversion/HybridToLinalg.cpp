@@ -165,16 +165,108 @@ Value packedCopy(OpBuilder &b, WeightOp weight, int64_t panel) {
 using PanelEpilogue =
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
+/// One workgroup of a packed linear kernel: panel `p` of the weights
+/// `packed` (all [panels, in, panel] of `element`) applied to the tokens of
+/// tile `tileIndex` (tiles of `tileTokens`), epilogue(accumulators) stored
+/// into y[token, p * panel ..] (masked past `out`). A full tile keeps
+/// tileTokens x weights vector<panel> accumulators: per input column, one
+/// vector load of each weight's panel and one broadcast FMA per (token,
+/// weight) (outer products). Other tiles (decode's single token) run the
+/// same loop one token at a time. Each output is a sum over the inputs in
+/// order, the same in every tile shape.
+void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
+                     ArrayRef<Value> packed, Type element, int64_t out,
+                     int64_t in, int64_t tileTokens, Value tokens, Value y,
+                     PanelEpilogue epilogue, Value p, Value tileIndex) {
+  Type f32 = pb.getF32Type();
+  auto vf32 = VectorType::get({panel}, f32);
+  auto vw = VectorType::get({panel}, element);
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, pl, v);
+  };
+  Value tile = index(pb, tileTokens), one = index(pb, 1);
+  Value t0 = arith::MulIOp::create(pb, pl, tileIndex, tile);
+  Value tEnd = arith::MinUIOp::create(
+      pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
+  Value o0 = arith::MulIOp::create(pb, pl, p, index(pb, panel));
+  Value full = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
+                                     arith::SubIOp::create(pb, pl, tEnd, t0), tile);
+  Value padW =
+      arith::ConstantOp::create(pb, pl, element, pb.getFloatAttr(element, 0.0));
+  Value vzero = arith::ConstantOp::create(
+      pb, pl, vf32, DenseElementsAttr::get(vf32, pb.getF32FloatAttr(0.0)));
+  // Accumulators of rows `rows` (row-major over weights) over all inputs,
+  // combined and stored to y.
+  auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
+    size_t perRow = packed.size();
+    SmallVector<Value> init(rows.size() * perRow, vzero);
+    auto loop = scf::ForOp::create(
+        tb, tl, index(tb, 0), index(tb, in), index(tb, 1), init,
+        [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
+          SmallVector<Value> panelsAtK;
+          for (Value w : packed) {
+            Value raw = vector::TransferReadOp::create(
+                lb, ll, vw, w, ValueRange{p, k, index(lb, 0)}, padW,
+                ArrayRef<bool>{true});
+            panelsAtK.push_back(
+                vw == vf32 ? raw
+                           : arith::ExtFOp::create(lb, ll, vf32, raw).getResult());
+          }
+          SmallVector<Value> next;
+          for (auto [r, row] : llvm::enumerate(rows)) {
+            Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
+            Value splat = vector::BroadcastOp::create(lb, ll, vf32, a);
+            for (auto [j, wv] : llvm::enumerate(panelsAtK))
+              next.push_back(vector::FMAOp::create(lb, ll, splat, wv,
+                                                   accs[r * perRow + j]));
+          }
+          scf::YieldOp::create(lb, ll, next);
+        });
+    for (auto [r, row] : llvm::enumerate(rows)) {
+      Value result =
+          epilogue(tb, tl, loop.getResults().slice(r * perRow, perRow));
+      vector::TransferWriteOp::create(tb, tl, result, y, ValueRange{row, o0},
+                                      ArrayRef<bool>{out % panel == 0});
+    }
+  };
+  scf::IfOp::create(
+      pb, pl, full,
+      [&](OpBuilder &fb, Location fl) {
+        SmallVector<Value> rows;
+        for (int64_t m = 0; m < tileTokens; ++m)
+          rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
+        tileOf(fb, fl, rows);
+        scf::YieldOp::create(fb, fl);
+      },
+      [&](OpBuilder &eb, Location el) {
+        scf::ForOp::create(eb, el, t0, tEnd, one, ValueRange{},
+                           [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+                             tileOf(tb, tl, {t});
+                             scf::YieldOp::create(tb, tl);
+                           });
+        scf::YieldOp::create(eb, el);
+      });
+}
+
+/// [tokens, out] f32 buffer for a linear layer's output, and its tensor.
+Value linearOutput(OpBuilder &b, Location loc, Value tokens, int64_t out) {
+  return memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, out}, b.getF32Type()),
+      ValueRange{tokens});
+}
+Value asTensor(OpBuilder &b, Location loc, Value buffer) {
+  auto type = cast<MemRefType>(buffer.getType());
+  return bufferization::ToTensorOp::create(
+             b, loc, RankedTensorType::get(type.getShape(), type.getElementType()),
+             buffer, /*restrict=*/true, /*writable=*/true)
+      .getResult();
+}
+
 /// y = epilogue(x w_0^T, x w_1^T, ...) for weights of one shape packed at
 /// compile time into panels of `panel` output rows, so that one input
 /// column of a panel is one contiguous vector. Workgroups are (panel, tile
-/// of tokens), panel outermost: consecutive workgroups of a thread reuse the
-/// panels from cache. A full tile keeps kPackedTokens / weights
-/// vector<panel> accumulators per weight: per input column, one vector load
-/// of each weight's panel and one broadcast FMA per (token, weight) (outer
-/// products). Other tiles (decode's single token) run the same loop one
-/// token at a time. Each output is a sum over the inputs in order, the same
-/// in every tile shape.
+/// of kPackedTokens / weights tokens), panel outermost: consecutive
+/// workgroups of a thread reuse the panels from cache (packedWorkgroup).
 Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
                     Value x, ArrayRef<WeightOp> weights, PanelEpilogue epilogue,
                     StringRef stage) {
@@ -182,99 +274,95 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
   int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
   int64_t tileTokens = kPackedTokens / static_cast<int64_t>(weights.size());
-  Type element = plain.getElementType();
   SmallVector<Value> packed;
   for (WeightOp weight : weights)
     packed.push_back(packedCopy(b, weight, panel));
-  Type f32 = b.getF32Type();
-  auto vf32 = VectorType::get({panel}, f32);
-  auto vw = VectorType::get({panel}, element);
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
-  Value y = memref::AllocOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic, out}, f32),
-      ValueRange{tokens});
-  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ib, loc, v);
-  };
-  Value zero = index(b, 0), one = index(b, 1);
-  Value tile = index(b, tileTokens);
-  Value tokenTiles = arith::CeilDivUIOp::create(b, loc, tokens, tile);
+  Value y = linearOutput(b, loc, tokens, out);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value tokenTiles = arith::CeilDivUIOp::create(
+      b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
   scf::ParallelOp::create(
       b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
-      ValueRange{index(b, panels), tokenTiles}, ValueRange{one, one},
-      [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-        Value p = ivs[0];
-        Value t0 = arith::MulIOp::create(pb, pl, ivs[1], tile);
-        Value tEnd = arith::MinUIOp::create(
-            pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
-        Value o0 = arith::MulIOp::create(pb, pl, p, index(pb, panel));
-        Value full = arith::CmpIOp::create(
-            pb, pl, arith::CmpIPredicate::eq,
-            arith::SubIOp::create(pb, pl, tEnd, t0), tile);
-        Value padW = arith::ConstantOp::create(pb, pl, element,
-                                               pb.getFloatAttr(element, 0.0));
-        Value vzero = arith::ConstantOp::create(
-            pb, pl, vf32, DenseElementsAttr::get(vf32, pb.getF32FloatAttr(0.0)));
-        // Accumulators of rows `rows` (row-major over weights) over all
-        // inputs, combined and stored to y (the last panel's columns past
-        // `out` are masked off).
-        auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
-          size_t perRow = packed.size();
-          SmallVector<Value> init(rows.size() * perRow, vzero);
-          auto loop = scf::ForOp::create(
-              tb, tl, index(tb, 0), index(tb, in), index(tb, 1), init,
-              [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
-                SmallVector<Value> panelsAtK;
-                for (Value w : packed) {
-                  Value raw = vector::TransferReadOp::create(
-                      lb, ll, vw, w, ValueRange{p, k, index(lb, 0)}, padW,
-                      ArrayRef<bool>{true});
-                  panelsAtK.push_back(
-                      vw == vf32 ? raw
-                                 : arith::ExtFOp::create(lb, ll, vf32, raw)
-                                       .getResult());
-                }
-                SmallVector<Value> next;
-                for (auto [r, row] : llvm::enumerate(rows)) {
-                  Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
-                  Value splat = vector::BroadcastOp::create(lb, ll, vf32, a);
-                  for (auto [j, wv] : llvm::enumerate(panelsAtK))
-                    next.push_back(vector::FMAOp::create(
-                        lb, ll, splat, wv, accs[r * perRow + j]));
-                }
-                scf::YieldOp::create(lb, ll, next);
-              });
-          for (auto [r, row] : llvm::enumerate(rows)) {
-            Value result = epilogue(
-                tb, tl, loop.getResults().slice(r * perRow, perRow));
-            vector::TransferWriteOp::create(tb, tl, result, y,
-                                            ValueRange{row, o0},
-                                            ArrayRef<bool>{out % panel == 0});
-          }
-        };
-        scf::IfOp::create(
-            pb, pl, full,
-            [&](OpBuilder &fb, Location fl) {
-              SmallVector<Value> rows;
-              for (int64_t m = 0; m < tileTokens; ++m)
-                rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
-              tileOf(fb, fl, rows);
-              scf::YieldOp::create(fb, fl);
-            },
-            [&](OpBuilder &eb, Location el) {
-              scf::ForOp::create(
-                  eb, el, t0, tEnd, one, ValueRange{},
-                  [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
-                    tileOf(tb, tl, {t});
-                    scf::YieldOp::create(tb, tl);
-                  });
-              scf::YieldOp::create(eb, el);
-            });
+      ValueRange{arith::ConstantIndexOp::create(b, loc, panels), tokenTiles},
+      ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+        packedWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), out,
+                        in, tileTokens, tokens, y, epilogue, ivs[0], ivs[1]);
       });
-  return bufferization::ToTensorOp::create(
-             b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, f32), y,
-             /*restrict=*/true, /*writable=*/true)
-      .getResult();
+  return asTensor(b, loc, y);
+}
+
+/// Linear layers of one input whose weights differ in shape, in one kernel:
+/// workgroups are (panel of any of the weights, tile of kPackedTokens
+/// tokens), each running packedWorkgroup for the weight its panel belongs
+/// to. One dispatch (one barrier) instead of one per weight.
+SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
+                                     const Codegen &codegen, Value x,
+                                     ArrayRef<WeightOp> weights,
+                                     StringRef stage) {
+  int64_t panel = codegen.panel;
+  Value tokens = tensor::DimOp::create(b, loc, x, 0);
+  struct Member {
+    Value packed, y;
+    Type element;
+    int64_t out, in, firstPanel, panels;
+  };
+  SmallVector<Member> members;
+  int64_t totalPanels = 0;
+  for (WeightOp weight : weights) {
+    auto plain = cast<RankedTensorType>(weight->getResult(0).getType());
+    int64_t out = plain.getDimSize(0);
+    int64_t panels = llvm::divideCeil(out, panel);
+    members.push_back({packedCopy(b, weight, panel), linearOutput(b, loc, tokens, out),
+                       plain.getElementType(), out, plain.getDimSize(1),
+                       totalPanels, panels});
+    totalPanels += panels;
+  }
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value tokenTiles = arith::CeilDivUIOp::create(
+      b, loc, tokens, arith::ConstantIndexOp::create(b, loc, kPackedTokens));
+  auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
+  scf::ParallelOp::create(
+      b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
+      ValueRange{arith::ConstantIndexOp::create(b, loc, totalPanels), tokenTiles},
+      ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+        // The panel's weight: a chain of range tests, the last one taken
+        // by elimination.
+        std::function<void(OpBuilder &, size_t)> select = [&](OpBuilder &sb,
+                                                              size_t i) {
+          const Member &m = members[i];
+          auto run = [&](OpBuilder &rb) {
+            Value local = arith::SubIOp::create(
+                rb, pl, ivs[0], arith::ConstantIndexOp::create(rb, pl, m.firstPanel));
+            packedWorkgroup(rb, pl, panel, x, {m.packed}, m.element, m.out, m.in,
+                            kPackedTokens, tokens, m.y, identity, local, ivs[1]);
+          };
+          if (i + 1 == members.size()) {
+            run(sb);
+            return;
+          }
+          Value mine = arith::CmpIOp::create(
+              sb, pl, arith::CmpIPredicate::ult, ivs[0],
+              arith::ConstantIndexOp::create(sb, pl, m.firstPanel + m.panels));
+          scf::IfOp::create(
+              sb, pl, mine,
+              [&](OpBuilder &tb, Location) {
+                run(tb);
+                scf::YieldOp::create(tb, pl);
+              },
+              [&](OpBuilder &eb, Location) {
+                select(eb, i + 1);
+                scf::YieldOp::create(eb, pl);
+              });
+        };
+        select(pb, 0);
+      });
+  SmallVector<Value> results;
+  for (const Member &m : members)
+    results.push_back(asTensor(b, loc, m.y));
+  return results;
 }
 
 /// y = x w^T on a packed copy of w (packedLinears with one weight).
@@ -415,6 +503,22 @@ Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
              b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, f32), y,
              /*restrict=*/true, /*writable=*/true)
       .getResult();
+}
+
+/// x w^T for several weights of one input: one kernel when all are packed
+/// checkpoint weights (packedLinearGroup), one linear layer each otherwise.
+SmallVector<Value> linears(OpBuilder &b, Location loc, const Codegen &codegen,
+                           Value x, ArrayRef<Value> ws, StringRef stage) {
+  SmallVector<WeightOp> packedWeights;
+  for (Value w : ws)
+    if (WeightOp weight = packable(codegen, w))
+      packedWeights.push_back(weight);
+  if (packedWeights.size() == ws.size() && ws.size() > 1)
+    return packedLinearGroup(b, loc, codegen, x, packedWeights, stage);
+  SmallVector<Value> results;
+  for (Value w : ws)
+    results.push_back(linear(b, loc, codegen, x, w));
+  return results;
 }
 
 /// silu(gate) * up, elementwise over [tokens, intermediate].
@@ -835,9 +939,11 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
     Type cacheElement = cacheType.getElementType();
 
     Value x = adaptor.getInput();
-    Value q = linear(b, loc, codegen, x, adaptor.getQProj());
-    Value k = linear(b, loc, codegen, x, adaptor.getKProj());
-    Value v = linear(b, loc, codegen, x, adaptor.getVProj());
+    SmallVector<Value> qkv =
+        linears(b, loc, codegen, x,
+                {adaptor.getQProj(), adaptor.getKProj(), adaptor.getVProj()},
+                "qkv_proj");
+    Value q = qkv[0], k = qkv[1], v = qkv[2];
 
     auto [invFreq, ropeFactor] = ropeFrequencies(
         rotary, op.getRopeTheta().convertToDouble(), op.getYarnAttr());
@@ -1689,8 +1795,10 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
 
     Value x = adaptor.getInput();
-    Value qkvz = linear(b, loc, codegen, x, adaptor.getInProjQkvz());
-    Value ba = linear(b, loc, codegen, x, adaptor.getInProjBa());
+    SmallVector<Value> projections = linears(
+        b, loc, codegen, x, {adaptor.getInProjQkvz(), adaptor.getInProjBa()},
+        "in_proj");
+    Value qkvz = projections[0], ba = projections[1];
     Value tokens = tensor::DimOp::create(b, x, 0);
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, hv * dv}, f32),
@@ -2640,15 +2748,20 @@ struct MLALowering : HybridLowering<MLAOp> {
 
     Value x = adaptor.getInput();
     Value q;
+    // The projections that read x run as one kernel.
+    SmallVector<Value> fromX = linears(
+        b, loc, codegen, x,
+        {adaptor.getQAProj() ? adaptor.getQAProj() : adaptor.getQProj(),
+         adaptor.getKvAProjWithMqa()},
+        "q_kv_a_proj");
+    Value kv = fromX[1];
     if (adaptor.getQAProj()) {
-      Value qa = linear(b, loc, codegen, x, adaptor.getQAProj());
-      qa = normalizeRows(b, loc, qa, adaptor.getQALayernorm(), Value(),
-                         NormKind::plain, eps);
+      Value qa = normalizeRows(b, loc, fromX[0], adaptor.getQALayernorm(),
+                               Value(), NormKind::plain, eps);
       q = linear(b, loc, codegen, qa, adaptor.getQBProj());
     } else {
-      q = linear(b, loc, codegen, x, adaptor.getQProj());
+      q = fromX[0];
     }
-    Value kv = linear(b, loc, codegen, x, adaptor.getKvAProjWithMqa());
     Value tokens = tensor::DimOp::create(b, x, 0);
     Value latent = tensor::ExtractSliceOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, kvRank}, f32), kv,

@@ -83,3 +83,31 @@ func.func @mlp_gate_up_fused(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %y = hybrid.mlp %x gate_proj(%g) up_proj(%u) down_proj(%d) : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<24x8xf32>, tensor<8x24xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Projections of one input with weights of different shapes (Gated
+// DeltaNet's in_proj_qkvz and in_proj_ba here) share one kernel: workgroups
+// over the panels of both (7 + 1), each running the tile of its weight.
+// CHECK-LABEL: func.func @grouped_projections
+// CHECK-DAG: %[[QKVZ:.*]] = hybrid.weight "l.in_proj_qkvz.weight" packed(16) : tensor<7x44x16xf32>
+// CHECK-DAG: %[[BA:.*]] = hybrid.weight "l.in_proj_ba.weight" packed(16) : tensor<1x44x16xf32>
+// CHECK-NOT: to (%c7{{[_0-9]*}}, %
+// CHECK: scf.parallel (%[[P:[a-z0-9]+]], %{{[a-z0-9]+}}) = ({{.*}}) to (%c8{{[_0-9]*}}, %{{.*}})
+// CHECK: %[[MINE:.*]] = arith.cmpi ult, %[[P]], %c7
+// CHECK: scf.if %[[MINE]]
+// CHECK: vector.transfer_read %[[QKVZ]]
+// CHECK: } else {
+// CHECK: %[[LOCAL:.*]] = arith.subi %[[P]], %c7
+// CHECK: vector.transfer_read %[[BA]][%[[LOCAL]]
+func.func @grouped_projections(%x: tensor<?x44xf32>, %conv: !hybrid.conv_state<64x3xf32>, %rec: !hybrid.recurrent_state<4x6x10xf32>) -> tensor<?x44xf32> {
+  %qkvz = hybrid.weight "l.in_proj_qkvz.weight" : tensor<104x44xf32>
+  %ba = hybrid.weight "l.in_proj_ba.weight" : tensor<8x44xf32>
+  %c = hybrid.weight "l.conv1d.weight" : tensor<64x1x4xf32>
+  %dtb = hybrid.weight "l.dt_bias" : tensor<4xf32>
+  %alog = hybrid.weight "l.A_log" : tensor<4xf32>
+  %n = hybrid.weight "l.norm.weight" : tensor<10xf32>
+  %out = hybrid.weight "l.out_proj.weight" : tensor<44x40xf32>
+  %y = hybrid.gated_delta_net %x, %conv, %rec in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%dtb) a_log(%alog) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 6 : i64, norm_epsilon = 1.0e-06 : f64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 10 : i64} : (tensor<?x44xf32>, !hybrid.conv_state<64x3xf32>, !hybrid.recurrent_state<4x6x10xf32>, tensor<104x44xf32>, tensor<8x44xf32>, tensor<64x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<10xf32>, tensor<44x40xf32>) -> tensor<?x44xf32>
+  return %y : tensor<?x44xf32>
+}
