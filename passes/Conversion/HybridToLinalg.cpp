@@ -1038,6 +1038,12 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
     auto outType = MemRefType::get({ShapedType::kDynamic, heads * dim}, f32);
     Value out = memref::AllocOp::create(b, outType, ValueRange{tokens});
     Value qStride = index(gated ? 2 * dim : dim);
+    // With a target vector width (packed weights), K and V rows are read as
+    // vectors of the largest power of two up to it that divides head_dim.
+    int64_t width = codegen.panel;
+    while (width > 1 && dim % width != 0)
+      width /= 2;
+    bool vectorHead = width > 1;
     loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
@@ -1046,37 +1052,90 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         Value kvh = arith::DivUIOp::create(b, h, index(group));
         Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
         Value acc = loops.scratch(dim, f32);
-        linalg::FillOp::create(b, f32c(0.0), acc);
         Value negInf = f32c(-std::numeric_limits<double>::infinity());
-        auto stats = forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j,
-                                                                 ValueRange ml) {
-          Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
-            Value kd = fromCache(memref::LoadOp::create(
-                b, cache, stateAt(b, slots, t, {zero, j, kvh, d})));
-            return SmallVector<Value>{
-                dotStep(b, loc, a[0], memref::LoadOp::create(b, qh, d), kd)};
-          }).getResult(0);
-          Value score = arith::MulFOp::create(b, dot, f32c(scale));
-          Value m = arith::MaximumFOp::create(b, ml[0], score);
-          Value correction =
-              math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
-          Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
-          Value l = arith::AddFOp::create(
-              b, arith::MulFOp::create(b, ml[1], correction), weight);
-          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-            Value vd = fromCache(memref::LoadOp::create(
-                b, cache, stateAt(b, slots, t, {one, j, kvh, d})));
-            Value a = memref::LoadOp::create(b, acc, d);
-            memref::StoreOp::create(
-                b,
-                arith::AddFOp::create(b, arith::MulFOp::create(b, a, correction),
-                                      arith::MulFOp::create(b, weight, vd)),
-                acc, d);
-            return SmallVector<Value>{};
+        Value total;
+        if (vectorHead) {
+          // K and V rows read as head_dim / width vectors; the running sum
+          // stays in vector registers across positions.
+          int64_t n = dim / width;
+          auto vf32 = VectorType::get({width}, f32);
+          auto rowAt = [&](Value half, Value j, int64_t i) -> Value {
+            Value pad = arith::ConstantOp::create(b, cacheElement,
+                                                  b.getFloatAttr(cacheElement, 0.0));
+            Value raw = vector::TransferReadOp::create(
+                b, VectorType::get({width}, cacheElement), cache,
+                stateAt(b, slots, t, {half, j, kvh, index(i * width)}), pad,
+                ArrayRef<bool>{true});
+            return cacheElement == f32 ? raw
+                                       : arith::ExtFOp::create(b, vf32, raw).getResult();
+          };
+          SmallVector<Value> qv;
+          for (int64_t i = 0; i < n; ++i)
+            qv.push_back(vector::TransferReadOp::create(
+                b, vf32, qh, ValueRange{index(i * width)}, f32c(0.0),
+                ArrayRef<bool>{true}));
+          Value vzero = arith::ConstantOp::create(
+              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+          SmallVector<Value> init{negInf, f32c(0.0)};
+          init.append(n, vzero);
+          auto stats = forLoop(zero, end, init, [&](Value j, ValueRange st) {
+            Value products = vzero;
+            for (int64_t i = 0; i < n; ++i)
+              products = vector::FMAOp::create(b, qv[i], rowAt(zero, j, i), products);
+            Value dot = vector::ReductionOp::create(
+                b, vector::CombiningKind::ADD, products, Value(), kDotMath);
+            Value score = arith::MulFOp::create(b, dot, f32c(scale));
+            Value m = arith::MaximumFOp::create(b, st[0], score);
+            Value correction =
+                math::ExpOp::create(b, arith::SubFOp::create(b, st[0], m));
+            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+            Value vc = vector::BroadcastOp::create(b, vf32, correction);
+            Value vw = vector::BroadcastOp::create(b, vf32, weight);
+            SmallVector<Value> next{
+                m, arith::AddFOp::create(
+                       b, arith::MulFOp::create(b, st[1], correction), weight)};
+            for (int64_t i = 0; i < n; ++i)
+              next.push_back(vector::FMAOp::create(
+                  b, vw, rowAt(one, j, i), arith::MulFOp::create(b, st[2 + i], vc)));
+            return next;
           });
-          return SmallVector<Value>{m, l};
-        });
-        Value total = stats.getResult(1);
+          for (int64_t i = 0; i < n; ++i)
+            vector::TransferWriteOp::create(b, stats.getResult(2 + i), acc,
+                                            ValueRange{index(i * width)},
+                                            ArrayRef<bool>{true});
+          total = stats.getResult(1);
+        } else {
+          linalg::FillOp::create(b, f32c(0.0), acc);
+          auto stats = forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j,
+                                                                   ValueRange ml) {
+            Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
+              Value kd = fromCache(memref::LoadOp::create(
+                  b, cache, stateAt(b, slots, t, {zero, j, kvh, d})));
+              return SmallVector<Value>{
+                  dotStep(b, loc, a[0], memref::LoadOp::create(b, qh, d), kd)};
+            }).getResult(0);
+            Value score = arith::MulFOp::create(b, dot, f32c(scale));
+            Value m = arith::MaximumFOp::create(b, ml[0], score);
+            Value correction =
+                math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+            Value l = arith::AddFOp::create(
+                b, arith::MulFOp::create(b, ml[1], correction), weight);
+            forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+              Value vd = fromCache(memref::LoadOp::create(
+                  b, cache, stateAt(b, slots, t, {one, j, kvh, d})));
+              Value a = memref::LoadOp::create(b, acc, d);
+              memref::StoreOp::create(
+                  b,
+                  arith::AddFOp::create(b, arith::MulFOp::create(b, a, correction),
+                                        arith::MulFOp::create(b, weight, vd)),
+                  acc, d);
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{m, l};
+          });
+          total = stats.getResult(1);
+        }
         forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
           Value o = arith::DivFOp::create(b, memref::LoadOp::create(b, acc, d),
                                           total);
