@@ -46,15 +46,26 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     positions 0..its own with an online softmax. This is the reference form
     the tiled kernels are checked against.
 
-    `hybrid.moe` becomes the router projection plus a per-token loop nest
-    that scores (softmax or sigmoid), adds the selection bias, applies the
-    group limit, picks the top-k, renormalises and scales exactly as
-    transformers does, and computes only the selected experts; the shared
-    expert (and its sigmoid gate) goes through the dense SwiGLU path. The
-    chosen (token, slot) pairs are grouped by expert (a counting sort), so
-    that the expert kernels run per (row, expert) over that expert's tokens,
-    reading each expert row once per call; a last kernel combines the
-    weighted expert outputs per (token, column).
+    `hybrid.moe` (its reference form) becomes the router projection, a
+    routing kernel per token that scores (softmax or sigmoid), adds the
+    selection bias, applies the group limit, picks the top-k, renormalises
+    and scales exactly as transformers does, then per (token, slot) the
+    chosen expert's SwiGLU for that token alone, and a combine per (token,
+    column) with the shared expert (and its sigmoid gate), which goes
+    through the dense SwiGLU path. `hybrid.moe_route` (from
+    hybrid-fuse-moe-routing) is the same routing kernel with the router
+    product computed inside it; `hybrid.moe_experts` groups the chosen
+    (token, slot) pairs by expert (a counting sort), runs the expert
+    kernels per (row or panel, expert) over that expert's tokens, reading
+    each expert row once per call (grouped matmuls on packed weights with
+    pack-weights), and combines the weighted expert outputs per (token,
+    column).
+
+    Projections of one input whose weights are all packed (attention's
+    q/k/v, Gated DeltaNet's in_proj_qkvz/ba, MLA's q_a/kv_a) share one
+    kernel over the panels of all of them; a SwiGLU's gate and up share
+    one that stores only silu(gate) * up. Attention and MLA read their
+    cached rows as vectors and keep the running sums in registers.
 
     `hybrid.gated_delta_net`: `!hybrid.conv_state` and
     `!hybrid.recurrent_state` become buffers of their shapes; a per-token
