@@ -875,6 +875,70 @@ struct LoopNest {
   }
 };
 
+/// vector<width x f32> at `indices` of a memref or tensor of any float type
+/// (the last index advances along the vector; the read must be in bounds).
+Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
+                    int64_t width) {
+  Type element = cast<ShapedType>(source.getType()).getElementType();
+  Value pad = arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0));
+  Value raw = vector::TransferReadOp::create(
+      b, VectorType::get({width}, element), source, indices, pad,
+      ArrayRef<bool>{true});
+  auto vf32 = VectorType::get({width}, b.getF32Type());
+  return element.isF32() ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
+}
+
+/// The attention loop of one query over positions 0 .. end - 1 with an online
+/// softmax, vectorised: score_j = (q . key_j + extra(j)) * scale, and the
+/// running sum of softmax_j value_j stays in q.size() vector registers; it
+/// is stored to `accOut` (a [q.size() * width] f32 buffer) at the end.
+/// `keyAt(j, i)` / `valueAt(j, i, key_i)` give vector i of position j's key
+/// and value rows (MLA's latent row is both: valueAt returns key_i). Returns
+/// the softmax denominator.
+Value vectorOnlineSoftmax(
+    ImplicitLocOpBuilder &b, LoopNest &loops, ArrayRef<Value> q, Value end,
+    float scale, Value accOut, function_ref<Value(Value, int64_t)> keyAt,
+    function_ref<Value(Value, int64_t, Value)> valueAt,
+    function_ref<Value(Value)> extra) {
+  auto vf32 = cast<VectorType>(q.front().getType());
+  int64_t width = vf32.getDimSize(0), n = q.size();
+  Value vzero = arith::ConstantOp::create(
+      b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  SmallVector<Value> init{loops.f32(-std::numeric_limits<double>::infinity()),
+                          loops.f32(0.0)};
+  init.append(n, vzero);
+  auto stats = loops.forLoop(loops.index(0), end, init, [&](Value j, ValueRange st) {
+    SmallVector<Value> keys;
+    Value products = vzero;
+    for (int64_t i = 0; i < n; ++i) {
+      keys.push_back(keyAt(j, i));
+      products = vector::FMAOp::create(b, q[i], keys.back(), products);
+    }
+    Value dot = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                            products, Value(), kDotMath);
+    if (extra)
+      dot = arith::AddFOp::create(b, dot, extra(j));
+    Value score = arith::MulFOp::create(b, dot, loops.f32(scale));
+    Value m = arith::MaximumFOp::create(b, st[0], score);
+    Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, st[0], m));
+    Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+    Value vc = vector::BroadcastOp::create(b, vf32, correction);
+    Value vw = vector::BroadcastOp::create(b, vf32, weight);
+    SmallVector<Value> next{
+        m, arith::AddFOp::create(b, arith::MulFOp::create(b, st[1], correction),
+                                 weight)};
+    for (int64_t i = 0; i < n; ++i)
+      next.push_back(vector::FMAOp::create(b, vw, valueAt(j, i, keys[i]),
+                                           arith::MulFOp::create(b, st[2 + i], vc)));
+    return next;
+  });
+  for (int64_t i = 0; i < n; ++i)
+    vector::TransferWriteOp::create(b, stats.getResult(2 + i), accOut,
+                                    ValueRange{loops.index(i * width)},
+                                    ArrayRef<bool>{true});
+  return stats.getResult(1);
+}
+
 /// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
 /// when `yarn` is set (models.md 0.2, 3.6), and the cos/sin multiplier.
 std::pair<SmallVector<float>, float> ropeFrequencies(int64_t dim, double theta,
@@ -1057,53 +1121,18 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         if (vectorHead) {
           // K and V rows read as head_dim / width vectors; the running sum
           // stays in vector registers across positions.
-          int64_t n = dim / width;
-          auto vf32 = VectorType::get({width}, f32);
-          auto rowAt = [&](Value half, Value j, int64_t i) -> Value {
-            Value pad = arith::ConstantOp::create(b, cacheElement,
-                                                  b.getFloatAttr(cacheElement, 0.0));
-            Value raw = vector::TransferReadOp::create(
-                b, VectorType::get({width}, cacheElement), cache,
-                stateAt(b, slots, t, {half, j, kvh, index(i * width)}), pad,
-                ArrayRef<bool>{true});
-            return cacheElement == f32 ? raw
-                                       : arith::ExtFOp::create(b, vf32, raw).getResult();
-          };
           SmallVector<Value> qv;
-          for (int64_t i = 0; i < n; ++i)
-            qv.push_back(vector::TransferReadOp::create(
-                b, vf32, qh, ValueRange{index(i * width)}, f32c(0.0),
-                ArrayRef<bool>{true}));
-          Value vzero = arith::ConstantOp::create(
-              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-          SmallVector<Value> init{negInf, f32c(0.0)};
-          init.append(n, vzero);
-          auto stats = forLoop(zero, end, init, [&](Value j, ValueRange st) {
-            Value products = vzero;
-            for (int64_t i = 0; i < n; ++i)
-              products = vector::FMAOp::create(b, qv[i], rowAt(zero, j, i), products);
-            Value dot = vector::ReductionOp::create(
-                b, vector::CombiningKind::ADD, products, Value(), kDotMath);
-            Value score = arith::MulFOp::create(b, dot, f32c(scale));
-            Value m = arith::MaximumFOp::create(b, st[0], score);
-            Value correction =
-                math::ExpOp::create(b, arith::SubFOp::create(b, st[0], m));
-            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
-            Value vc = vector::BroadcastOp::create(b, vf32, correction);
-            Value vw = vector::BroadcastOp::create(b, vf32, weight);
-            SmallVector<Value> next{
-                m, arith::AddFOp::create(
-                       b, arith::MulFOp::create(b, st[1], correction), weight)};
-            for (int64_t i = 0; i < n; ++i)
-              next.push_back(vector::FMAOp::create(
-                  b, vw, rowAt(one, j, i), arith::MulFOp::create(b, st[2 + i], vc)));
-            return next;
-          });
-          for (int64_t i = 0; i < n; ++i)
-            vector::TransferWriteOp::create(b, stats.getResult(2 + i), acc,
-                                            ValueRange{index(i * width)},
-                                            ArrayRef<bool>{true});
-          total = stats.getResult(1);
+          for (int64_t i = 0; i < dim / width; ++i)
+            qv.push_back(readF32Vector(b, qh, ValueRange{index(i * width)}, width));
+          auto rowAt = [&](Value half, Value j, int64_t i) {
+            return readF32Vector(b, cache,
+                                 stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
+                                 width);
+          };
+          total = vectorOnlineSoftmax(
+              b, loops, qv, end, scale, acc,
+              [&](Value j, int64_t i) { return rowAt(zero, j, i); },
+              [&](Value j, int64_t i, Value) { return rowAt(one, j, i); }, {});
         } else {
           linalg::FillOp::create(b, f32c(0.0), acc);
           auto stats = forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j,
@@ -2890,9 +2919,6 @@ struct MLALowering : HybridLowering<MLAOp> {
         // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l]
         if (vectorLatent) {
           // Rows of kv_b in order (contiguous), q~ held in vector registers.
-          Type wElement = cast<RankedTensorType>(kvb.getType()).getElementType();
-          auto vw = VectorType::get({panel}, wElement);
-          Value pad = arith::ConstantOp::create(b, wElement, b.getFloatAttr(wElement, 0.0));
           Value vzero = arith::ConstantOp::create(
               b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
           int64_t n = kvRank / panel;
@@ -2901,14 +2927,12 @@ struct MLALowering : HybridLowering<MLAOp> {
             Value qi = vector::BroadcastOp::create(
                 b, vf32, tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)}));
             SmallVector<Value> next;
-            for (int64_t k = 0; k < n; ++k) {
-              Value raw = vector::TransferReadOp::create(
-                  b, vw, kvb, ValueRange{add(rowBase, i), index(k * panel)}, pad,
-                  ArrayRef<bool>{true});
-              Value row = wElement == f32 ? raw
-                                          : arith::ExtFOp::create(b, vf32, raw).getResult();
-              next.push_back(vector::FMAOp::create(b, qi, row, accs[k]));
-            }
+            for (int64_t k = 0; k < n; ++k)
+              next.push_back(vector::FMAOp::create(
+                  b, qi,
+                  readF32Vector(b, kvb, ValueRange{add(rowBase, i), index(k * panel)},
+                                panel),
+                  accs[k]));
             return next;
           });
           for (int64_t k = 0; k < n; ++k)
@@ -2945,52 +2969,16 @@ struct MLALowering : HybridLowering<MLAOp> {
           // Each cached latent row is read once, as kvRank / panel vectors,
           // for both its score and the running sum, which stays in vector
           // registers across positions.
-          int64_t n = kvRank / panel;
-          auto latentAt = [&](Value j, int64_t i) -> Value {
-            Value pad = arith::ConstantOp::create(b, cacheElement,
-                                                  b.getFloatAttr(cacheElement, 0.0));
-            Value raw = vector::TransferReadOp::create(
-                b, VectorType::get({panel}, cacheElement), cache,
-                stateAt(b, slots, t, {j, index(i * panel)}), pad,
-                ArrayRef<bool>{true});
-            return cacheElement == f32 ? raw
-                                       : arith::ExtFOp::create(b, vf32, raw).getResult();
-          };
           SmallVector<Value> q;
-          for (int64_t i = 0; i < n; ++i)
-            q.push_back(vector::TransferReadOp::create(
-                b, vf32, absorbed, ValueRange{index(i * panel)}, f32c(0.0),
-                ArrayRef<bool>{true}));
-          Value vzero = arith::ConstantOp::create(
-              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-          SmallVector<Value> init{negInf, f32c(0.0)};
-          init.append(n, vzero);
-          auto stats = forLoop(zero, add(p, one), init, [&](Value j, ValueRange st) {
-            SmallVector<Value> rows;
-            Value products = vzero;
-            for (int64_t i = 0; i < n; ++i) {
-              rows.push_back(latentAt(j, i));
-              products = vector::FMAOp::create(b, q[i], rows.back(), products);
-            }
-            Value dotLatent = vector::ReductionOp::create(
-                b, vector::CombiningKind::ADD, products, Value(), kDotMath);
-            Value score = fmul(fadd(dotLatent, dotRopeAt(j)), f32c(scale));
-            Value m = arith::MaximumFOp::create(b, st[0], score);
-            Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, st[0], m));
-            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
-            Value vc = vector::BroadcastOp::create(b, vf32, correction);
-            Value vw = vector::BroadcastOp::create(b, vf32, weight);
-            SmallVector<Value> next{m, fadd(fmul(st[1], correction), weight)};
-            for (int64_t i = 0; i < n; ++i)
-              next.push_back(vector::FMAOp::create(
-                  b, vw, rows[i], arith::MulFOp::create(b, st[2 + i], vc)));
-            return next;
-          });
-          for (int64_t i = 0; i < n; ++i)
-            vector::TransferWriteOp::create(b, stats.getResult(2 + i), acc,
-                                            ValueRange{index(i * panel)},
-                                            ArrayRef<bool>{true});
-          total = stats.getResult(1);
+          for (int64_t i = 0; i < kvRank / panel; ++i)
+            q.push_back(readF32Vector(b, absorbed, ValueRange{index(i * panel)}, panel));
+          total = vectorOnlineSoftmax(
+              b, loops, q, add(p, one), scale, acc,
+              [&](Value j, int64_t i) {
+                return readF32Vector(b, cache,
+                                     stateAt(b, slots, t, {j, index(i * panel)}), panel);
+              },
+              [](Value, int64_t, Value key) { return key; }, dotRopeAt);
         } else {
           linalg::FillOp::create(b, f32c(0.0), acc);
           auto stats = forLoop(zero, add(p, one), {negInf, f32c(0.0)},
