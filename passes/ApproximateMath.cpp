@@ -3,6 +3,8 @@
 // hybrid-approximate-math: f32 math.exp, log1p and log become polynomial
 // approximations built from arith and math.fma, which LLVM vectorises; left
 // as calls, every exp of a scan, softmax or SiLU is a scalar libm call.
+// With every-op (GPU kernels, which have no libm and would otherwise call
+// libdevice), also sin, cos and the rest upstream approximates.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,28 +24,36 @@ using namespace mlir;
 
 namespace {
 /// The math ops rewritten, by name ("math.exp" or "exp": the walk below and
-/// the patterns' predicate both ask).
-bool approximated(StringRef name) {
+/// the patterns' predicate both ask). With `everyOp`, all but rsqrt (whose
+/// approximation is x86-only; GPUs have their own).
+bool approximated(StringRef name, bool everyOp) {
   name.consume_front("math.");
+  if (everyOp)
+    return name != "rsqrt";
   return name == "exp" || name == "log1p" || name == "log";
 }
 
 struct ApproximateMathPass
     : hybrid::impl::ApproximateMathPassBase<ApproximateMathPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    auto selected = [every = bool(everyOp)](StringRef name) {
+      return approximated(name, every);
+    };
     // Only the selected ops and what their rewrites create: no folding or
     // simplification of the rest of the module.
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa_and_present<math::MathDialect>(op->getDialect()) &&
-          approximated(op->getName().getStringRef()) &&
+          selected(op->getName().getStringRef()) &&
           getElementTypeOrSelf(op->getResult(0).getType()).isF32())
         ops.push_back(op);
     });
     if (ops.empty())
       return;
     RewritePatternSet patterns(&getContext());
-    populateMathPolynomialApproximationPatterns(patterns, approximated);
+    populateMathPolynomialApproximationPatterns(patterns, selected);
     GreedyRewriteConfig config;
     config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
     config.enableFolding(false);

@@ -31,15 +31,21 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
-/// Values a kernel recreates instead of receiving: constants, and static
-/// scratch buffers used only inside the loop (each call, and so each thread,
-/// then has its own).
+/// Values a kernel recreates instead of receiving: constants (scalars and
+/// constant globals: a GPU kernel reads its own copy), and static scratch
+/// buffers used only inside the loop (each call, and so each thread, then
+/// has its own).
 bool cloneIntoKernel(Value value, scf::ParallelOp loop) {
   Operation *def = value.getDefiningOp();
   if (!def)
     return false;
   if (def->getNumOperands() == 0 && matchPattern(value, m_Constant()))
     return true;
+  if (auto get = dyn_cast<memref::GetGlobalOp>(def)) {
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        get, get.getNameAttr());
+    return global && global.getConstant();
+  }
   auto alloca = dyn_cast<memref::AllocaOp>(def);
   if (!alloca || !alloca.getType().hasStaticShape())
     return false;
@@ -148,7 +154,8 @@ void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
   for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
                                        loop.getUpperBound(), loop.getStep()))
     count = arith::MulIOp::create(b, loc, count, tripCount(b, loc, lb, ub, step));
-  hybrid::DispatchOp::create(b, loc, kernel.getSymName(), count, passed);
+  hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
+                             count, passed);
   loop.erase();
   // Scratch that moved into the kernel (and constants nothing else uses).
   for (Value v : cloned)

@@ -246,6 +246,77 @@ def FormDispatchesPass : Pass<"hybrid-form-dispatches", "::mlir::ModuleOp"> {
   ];
 }
 
+def OffloadHostWorkPass : Pass<"hybrid-offload-host-work", "::mlir::ModuleOp"> {
+  let summary = "Move the plan's own reads and writes of buffers into parallel loops";
+  let description = [{
+    For a GPU target, before `hybrid-form-dispatches`: the plan runs on the
+    host while its buffers are device memory, so it may allocate, free and
+    dispatch but not touch a buffer's contents. In every non-kernel
+    function, a top-level `memref.copy` becomes an `scf.parallel` over the
+    copied elements (a `bufferization.clone` an allocation and such a
+    loop); each run of other top-level ops that read or write
+    memory (e.g. the counting sort that groups MoE tokens by expert),
+    separated only by pure ops, moves into a one-iteration `scf.parallel`
+    (one GPU thread runs it in order); a top-level `memref.alloca` used
+    outside one parallel loop becomes a `memref.alloc` freed before each
+    return (scratch of one loop stays: `hybrid-form-dispatches` gives each
+    kernel call its own). An op that touches memory and whose results the
+    plan uses is an error. The CPU pipeline runs it too, so that both
+    targets share one form of the plan.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Move dispatch kernels into a GPU module, one thread per workgroup";
+  let description = [{
+    After `hybrid-form-dispatches`: every `hybrid.kernel` function
+    `@k(begin, end, operands...)` becomes `gpu.func @k(workgroups,
+    operands...) kernel` in `gpu.module @hybrid_kernels` (the module gets
+    `gpu.container_module`), with `known_block_size` = [block-size, 1, 1].
+    Thread `block_id.x * block-size + thread_id.x` runs that workgroup of
+    the kernel's body; threads past the count run none. Each dispatch then
+    names `@hybrid_kernels::@k` and carries `hybrid.block_size`; the runtime
+    launches ceil(workgroups / block-size) blocks. Constant globals the
+    kernels read are copied into the GPU module. A static buffer a kernel
+    allocates and frees in one block (a fused row loop's temporary) becomes
+    one `memref.alloca` at the kernel's entry: device malloc is slow and its
+    heap small. A dynamically sized allocation in a kernel is an error.
+
+    This is the general mapping, correct for every kernel the CPU pipeline
+    forms (workgroups are independent by construction); it does not yet use
+    shared memory, warps or tensor cores.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "128",
+           "Threads (workgroups) per block">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+  ];
+}
+
+def ReplaceLibdeviceCallsPass : Pass<"hybrid-replace-libdevice-calls"> {
+  let summary = "Replace libdevice calls of fma, floor and rsqrt with LLVM intrinsics";
+  let description = [{
+    Runs on a GPU module after `convert-gpu-to-nvvm`, which lowers
+    `math.fma`, `math.floor` and `math.rsqrt` to calls of libdevice's
+    `__nv_fmaf`, `__nv_floorf` and `__nv_rsqrtf`. HybridC links no
+    libdevice (it ships with the CUDA toolkit, which compiling must not
+    need), so the calls become `llvm.intr.fma`, `llvm.intr.floor` and
+    `1 / llvm.intr.sqrt`, single PTX instructions NVPTX selects itself, and
+    their declarations go. A call of any other `__nv_` function is an error
+    naming it: its math op must be approximated before
+    (`hybrid-approximate-math{every-op}`).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def ApproximateMathPass : Pass<"hybrid-approximate-math", "::mlir::ModuleOp"> {
   let summary = "f32 exp, log1p and log as vectorisable polynomial approximations";
   let description = [{
@@ -258,6 +329,11 @@ def ApproximateMathPass : Pass<"hybrid-approximate-math", "::mlir::ModuleOp"> {
     `exp(dt A)` per (token, channel, state), the chunked Gated DeltaNet's
     decays, softmax and SiLU. Other math ops are left alone.
   }];
+  let options = [
+    Option<"everyOp", "every-op", "bool", "false",
+           "Also sin, cos, tanh, erf, atan, ... (every op upstream "
+           "approximates): for GPU kernels, which have no libm">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect",

@@ -48,37 +48,82 @@ constexpr Step kLinalgSteps[] = {
      "weights become arguments the runtime binds to the tensors' bytes"},
 };
 
+// Tensors to buffers and parallel loops (both targets).
+#define HYBRID_BUFFER_STEPS                                                    \
+  {"one-shot-bufferize{bufferize-function-boundaries "                         \
+   "function-boundary-type-conversion=identity-layout-map}",                   \
+   "tensors to buffers, arguments as plain memrefs"},                          \
+      {"buffer-deallocation-pipeline",                                         \
+       "free every temporary buffer; only the returned logits outlive a "      \
+       "call"},                                                                \
+      {"scf-forall-to-parallel", "the fused row loops as scf.parallel"},       \
+      {"convert-linalg-to-parallel-loops",                                     \
+       "linalg to loops, parallel dimensions as scf.parallel (tiling comes "   \
+       "later)"},                                                              \
+      {"hybrid-offload-host-work",                                             \
+       "copies and the plan's own buffer work become loops: the plan only "    \
+       "allocates and dispatches (on a GPU it cannot touch device memory)"}
+
+// The host plan's own ops to the LLVM dialect (both targets; the CPU's
+// kernels go along).
+#define HYBRID_HOST_STEPS(memrefToLLVM, memrefWhy)                             \
+  {"convert-scf-to-cf", "structured control flow to branches"},                \
+      {"expand-strided-metadata", "subviews to explicit offsets"},             \
+      {"lower-affine", "affine index maps to arith"},                          \
+      {"convert-vector-to-llvm",                                               \
+       "the linear layers' register tiles: vector loads, FMAs, reductions"},   \
+      {memrefToLLVM, memrefWhy},                                               \
+      {"convert-math-to-llvm", "exp, rsqrt, cos, ... to LLVM intrinsics"},     \
+      {"convert-arith-to-llvm", "scalar arithmetic"},                          \
+      {"convert-cf-to-llvm", "branches"},                                      \
+      {"convert-func-to-llvm", "functions and calls"},                         \
+      {"convert-hybrid-dispatch-to-llvm",                                      \
+       "dispatches to calls of the runtime's executor (CPU kernels: packed "   \
+       "entries) or GPU launcher"},                                            \
+      {"reconcile-unrealized-casts",                                           \
+       "drop the casts the conversions paired up"}
+
 // Tensors to buffers, loops to the LLVM dialect.
 constexpr Step kLLVMSteps[] = {
-    {"one-shot-bufferize{bufferize-function-boundaries "
-     "function-boundary-type-conversion=identity-layout-map}",
-     "tensors to buffers, arguments as plain memrefs"},
-    {"buffer-deallocation-pipeline",
-     "free every temporary buffer; only the returned logits outlive a call"},
-    {"scf-forall-to-parallel", "the fused row loops as scf.parallel"},
-    {"convert-linalg-to-parallel-loops",
-     "linalg to loops, parallel dimensions as scf.parallel (tiling comes "
-     "later)"},
+    HYBRID_BUFFER_STEPS,
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch the "
      "runtime spreads over its threads"},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
-    {"convert-scf-to-cf", "structured control flow to branches"},
-    {"expand-strided-metadata", "subviews to explicit offsets"},
-    {"lower-affine", "affine index maps to arith"},
-    {"convert-vector-to-llvm",
-     "the linear layers' register tiles: vector loads, FMAs, reductions"},
-    {"finalize-memref-to-llvm", "memref descriptors and accesses"},
-    {"convert-math-to-llvm", "exp, rsqrt, cos, ... to LLVM intrinsics"},
-    {"convert-arith-to-llvm", "scalar arithmetic"},
-    {"convert-cf-to-llvm", "branches"},
-    {"convert-func-to-llvm", "functions and calls"},
-    {"convert-hybrid-dispatch-to-llvm",
-     "dispatches to calls of the runtime's executor, kernels to packed "
-     "entries"},
-    {"reconcile-unrealized-casts", "drop the casts the conversions paired up"},
+    HYBRID_HOST_STEPS("finalize-memref-to-llvm",
+                      "memref descriptors and accesses"),
 };
+
+// Tensors to buffers, kernels to PTX, the plan to the LLVM dialect.
+constexpr Step kCUDASteps[] = {
+    HYBRID_BUFFER_STEPS,
+    {"hybrid-form-dispatches",
+     "each top-level parallel loop becomes a kernel and a dispatch"},
+    {"hybrid-approximate-math{every-op=1}",
+     "exp, log, sin, cos, ... as polynomials: no libm or libdevice on the "
+     "GPU"},
+    {"hybrid-kernels-to-gpu{block-size=128}",
+     "kernels into gpu.module @hybrid_kernels, one thread per workgroup"},
+    {"nvvm-attach-target{module=hybrid_kernels chip=%arch features=%ptx O=3}",
+     "the NVPTX target: architecture and the PTX ISA it needs"},
+    {"gpu.module(convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+     "convert-vector-to-llvm,convert-gpu-to-nvvm,hybrid-replace-libdevice-"
+     "calls,canonicalize,cse,reconcile-unrealized-casts)",
+     "kernels to the NVVM dialect (memrefs as expanded descriptors), "
+     "without libdevice"},
+    {"gpu-module-to-binary{format=isa}", "PTX from LLVM's NVPTX backend"},
+    HYBRID_HOST_STEPS("finalize-memref-to-llvm{use-generic-functions=1}",
+                      "memref descriptors; allocations through the "
+                      "runtime's device allocator"),
+};
+#undef HYBRID_BUFFER_STEPS
+#undef HYBRID_HOST_STEPS
+
+/// The PTX ISA version an architecture needs (sm_80: PTX 7.0, sm_90: 7.8).
+const char *ptxFeatures(StringRef arch) {
+  return arch == "sm_80" ? "+ptx70" : "+ptx78";
+}
 
 LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
                      const hybrid::PipelineOptions &options) {
@@ -86,12 +131,16 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     if (step.enabled && !step.enabled(options))
       continue;
     std::string text = step.pipeline;
-    for (auto [key, value] : {std::pair<const char *, int64_t>{"%seq", options.maxSeqLen},
-                              {"%batch", options.maxBatch},
-                              {"%chunk", options.scanChunkSize},
-                              {"%pack", options.packWeights}})
+    auto substitute = [&](const char *key, const std::string &value) {
       if (size_t at = text.find(key); at != std::string::npos)
-        text.replace(at, std::strlen(key), std::to_string(value));
+        text.replace(at, std::strlen(key), value);
+    };
+    substitute("%seq", std::to_string(options.maxSeqLen));
+    substitute("%batch", std::to_string(options.maxBatch));
+    substitute("%chunk", std::to_string(options.scanChunkSize));
+    substitute("%pack", std::to_string(options.packWeights));
+    substitute("%arch", options.cudaArch);
+    substitute("%ptx", ptxFeatures(options.cudaArch));
     if (failed(parsePassPipeline(text, pm, llvm::errs())))
       return failure();
   }
@@ -99,13 +148,17 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
 }
 } // namespace
 
-LogicalResult hybrid::buildCPUPipeline(OpPassManager &pm,
-                                       const PipelineOptions &options,
-                                       Stage last, Stage first) {
+LogicalResult hybrid::buildPipeline(OpPassManager &pm, Target target,
+                                    const PipelineOptions &options, Stage last,
+                                    Stage first) {
+  bool cuda = target == Target::CUDA;
+  if (cuda && !isCUDAArch(options.cudaArch))
+    return failure();
   const std::pair<Stage, ArrayRef<Step>> stages[] = {
       {Stage::Hybrid, kHybridSteps},
       {Stage::Linalg, kLinalgSteps},
-      {Stage::LLVM, kLLVMSteps}};
+      {Stage::LLVM,
+       cuda ? ArrayRef<Step>(kCUDASteps) : ArrayRef<Step>(kLLVMSteps)}};
   for (auto [stage, steps] : stages) {
     if (stage < first)
       continue;
@@ -117,11 +170,22 @@ LogicalResult hybrid::buildCPUPipeline(OpPassManager &pm,
   return success();
 }
 
+bool hybrid::isCUDAArch(StringRef arch) {
+  return arch == "sm_80" || arch == "sm_90";
+}
+
 void hybrid::registerPipelines() {
   PassPipelineRegistration<PipelineOptions>(
       "hybrid-cpu-pipeline",
       "Layer-level hybrid IR to the LLVM dialect for CPUs",
       [](OpPassManager &pm, const PipelineOptions &options) {
-        (void)buildCPUPipeline(pm, options, Stage::LLVM);
+        (void)buildPipeline(pm, Target::CPU, options, Stage::LLVM);
+      });
+  PassPipelineRegistration<PipelineOptions>(
+      "hybrid-cuda-pipeline",
+      "Layer-level hybrid IR to PTX kernels (in a gpu.binary) and a host "
+      "plan in the LLVM dialect for NVIDIA GPUs",
+      [](OpPassManager &pm, const PipelineOptions &options) {
+        (void)buildPipeline(pm, Target::CUDA, options, Stage::LLVM);
       });
 }

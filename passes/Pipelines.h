@@ -35,6 +35,10 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                      "experts (hybrid-fuse-moe-routing); off keeps the "
                      "per-token reference form"),
       llvm::cl::init(true)};
+  Option<std::string> cudaArch{
+      *this, "cuda-arch",
+      llvm::cl::desc("NVIDIA architecture of the CUDA target: sm_80 or sm_90"),
+      llvm::cl::init("sm_90")};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.
@@ -42,11 +46,18 @@ enum class Stage { Hybrid, Linalg, LLVM };
 
 /// Appends the passes that take the IR from just before `first` (imported
 /// hybrid IR for Stage::Hybrid) to the end of `last`.
-mlir::LogicalResult buildCPUPipeline(mlir::OpPassManager &pm,
-                                     const PipelineOptions &options,
-                                     Stage last, Stage first = Stage::Hybrid);
+enum class Target { CPU, CUDA };
 
-/// Registers hybrid-cpu-pipeline for hybrid-opt.
+/// The stages `first` to `last` for `target`; fails on an unknown CUDA
+/// architecture.
+mlir::LogicalResult buildPipeline(mlir::OpPassManager &pm, Target target,
+                                  const PipelineOptions &options, Stage last,
+                                  Stage first = Stage::Hybrid);
+
+/// Whether `arch` is a CUDA architecture the CUDA target compiles for.
+bool isCUDAArch(llvm::StringRef arch);
+
+/// Registers hybrid-cpu-pipeline and hybrid-cuda-pipeline for hybrid-opt.
 void registerPipelines();
 
 } // namespace hybrid

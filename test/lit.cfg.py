@@ -47,3 +47,27 @@ for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
                     ("ds_prompt", "deepseek_v3_tiny"),
                     ("dsq_prompt", "deepseek_v3_plain_q_tiny")]:
     config.substitutions.append(("%{" + _key + "}", _prompt(_name)))
+
+# The CUDA target's checks that need NVIDIA's tools or driver. ptxas (the
+# CUDA toolkit at $HYBRIDC_CUDA_PATH, default /usr/local/cuda) assembles the
+# fixtures' PTX; a driver (libcuda.so.1) and GPU run it. Without them those
+# tests are reported UNSUPPORTED, with the reason printed here.
+_cuda_path = os.environ.get("HYBRIDC_CUDA_PATH", "/usr/local/cuda")
+_ptxas = os.path.join(_cuda_path, "bin", "ptxas")
+if os.access(_ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", _ptxas))
+    config.substitutions.append(("%{cuda_path}", _cuda_path))
+else:
+    lit_config.note("no ptxas at " + _ptxas + ": Driver/cuda-ptxas.test "
+                    "(the fixtures' PTX through ptxas) is skipped")
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+    lit_config.note("NVIDIA driver found: EndToEnd/cuda-vs-transformers.test "
+                    "runs the fixtures on CUDA device 0")
+except OSError:
+    lit_config.note("no NVIDIA driver (libcuda.so.1): "
+                    "EndToEnd/cuda-vs-transformers.test is skipped; "
+                    "EndToEnd/cuda-device.test checks the error instead")

@@ -309,7 +309,9 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
     placement[i] = {start, weights.size() - start};
   }
 
-  flatbuffers::FlatBufferBuilder fbb(weights.size() + library->size() + 65536);
+  flatbuffers::FlatBufferBuilder fbb(weights.size() + library->size() +
+                                     options.ptx.size() +
+                                     options.cubin.size() + 65536);
   // External weights: the files, by name inside the checkpoint folder.
   std::vector<flatbuffers::Offset<fa::WeightFile>> files;
   std::map<std::string, uint32_t> fileIndex;
@@ -371,9 +373,21 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
     weightsDir = fbb.CreateString(options.weightsDir);
     weightFiles = fbb.CreateVector(files);
   }
+  flatbuffers::Offset<fa::CudaKernels> cuda;
+  if (!options.cudaArch.empty()) {
+    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> cubin;
+    if (!options.cubin.empty()) {
+      fbb.ForceVectorAlignment(options.cubin.size(), 1, 16);
+      cubin = fbb.CreateVector(
+          reinterpret_cast<const uint8_t *>(options.cubin.data()),
+          options.cubin.size());
+    }
+    cuda = fa::CreateCudaKernels(fbb, fbb.CreateString(options.cudaArch),
+                                 fbb.CreateString(options.ptx), cubin);
+  }
   auto root = fa::CreateArtifact(fbb, fa::kArtifactVersion, config, tableOffset,
                                  executable, weightsOffset, weightsDir,
-                                 weightFiles);
+                                 weightFiles, cuda);
   fa::FinishArtifactBuffer(fbb, root);
   return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                      fbb.GetSize());

@@ -36,6 +36,9 @@ struct ArtifactOptions {
   /// absolute path) instead of copying the weights into the artifact.
   bool externalWeights = false;
   std::string weightsDir;
+  /// CUDA target: the kernels' architecture, PTX and (when ptxas ran)
+  /// cubin; empty `cudaArch` for the CPU target.
+  std::string cudaArch, ptx, cubin;
 };
 
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then

@@ -1,6 +1,7 @@
 //===- Driver.cpp - The hybridc compiler driver -----------------*- C++ -*-===//
 //
-// hybridc MODEL [--emit=import|hybrid|linalg|llvm] [--report[=json]] [-o FILE]
+// hybridc MODEL [--target=cpu|cuda] [--emit=import|hybrid|linalg|llvm|ptx]
+//               [--report[=json]] [-o FILE]
 //
 // Imports MODEL (a checkpoint folder or a config.json), runs the passes of
 // each stage the requested output needs, and writes the result atomically:
@@ -18,18 +19,25 @@
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
@@ -85,7 +93,31 @@ cl::opt<bool> fuseMoERouting(
              "chosen expert runs for each token alone"),
     cl::init(true), cl::cat(category));
 
-enum class EmitLevel { None, Import, Hybrid, Linalg, LLVM };
+cl::opt<hybrid::Target> target(
+    "target", cl::desc("What the kernels run on"),
+    cl::values(clEnumValN(hybrid::Target::CPU, "cpu",
+                          "this machine's kind of CPU (default; see --cpu)"),
+               clEnumValN(hybrid::Target::CUDA, "cuda",
+                          "NVIDIA GPUs: kernels to PTX through the gpu "
+                          "dialect, NVVM and LLVM's NVPTX backend (see "
+                          "--cuda-arch); the plan runs on the host CPU")),
+    cl::init(hybrid::Target::CPU), cl::cat(category));
+
+cl::opt<std::string> cudaArch(
+    "cuda-arch",
+    cl::desc("GPU architecture of --target=cuda: sm_80 (A100, PTX ISA 7.0) "
+             "or sm_90 (H100/H200, PTX ISA 7.8; default)"),
+    cl::init("sm_90"), cl::cat(category));
+
+cl::opt<std::string> cudaPath(
+    "cuda-path",
+    cl::desc("CUDA toolkit whose bin/ptxas assembles the PTX into a cubin "
+             "stored next to it in the artifact (default /usr/local/cuda; "
+             "without ptxas there the artifact carries PTX only, which the "
+             "driver compiles at load)"),
+    cl::init("/usr/local/cuda"), cl::cat(category));
+
+enum class EmitLevel { None, Import, Hybrid, Linalg, LLVM, PTX };
 cl::opt<EmitLevel> emit(
     "emit", cl::desc("Print the IR of a compilation stage"),
     cl::values(
@@ -98,7 +130,11 @@ cl::opt<EmitLevel> emit(
         clEnumValN(EmitLevel::Linalg, "linalg",
                    "linalg on tensors and loop nests on state buffers; "
                    "weights are function arguments"),
-        clEnumValN(EmitLevel::LLVM, "llvm", "LLVM IR of the CPU code")),
+        clEnumValN(EmitLevel::LLVM, "llvm",
+                   "LLVM IR of the CPU code (--target=cuda: of the host "
+                   "plan)"),
+        clEnumValN(EmitLevel::PTX, "ptx",
+                   "PTX of the GPU kernels (--target=cuda)")),
     cl::init(EmitLevel::None), cl::cat(category));
 
 cl::opt<int64_t> maxBatch(
@@ -140,6 +176,67 @@ cl::list<std::string> printIRAfter(
 int fail(const Twine &message) {
   WithColor::error(errs(), "hybridc") << message << "\n";
   return 1;
+}
+
+/// Takes the PTX out of the GPU module's binary (gpu-module-to-binary's
+/// output) and removes the binary, so that the module left is the host
+/// plan alone.
+Expected<std::string> takePTX(ModuleOp module) {
+  std::string ptx;
+  for (auto binary : llvm::make_early_inc_range(module.getOps<gpu::BinaryOp>())) {
+    auto objects = binary.getObjects();
+    if (objects.size() != 1 || !ptx.empty())
+      return createStringError("internal error: expected one GPU object");
+    auto object = cast<gpu::ObjectAttr>(objects[0]);
+    if (object.getFormat() != gpu::CompilationTarget::Assembly)
+      return createStringError("internal error: the GPU object is not PTX");
+    ptx = object.getObject().str();
+    binary.erase();
+  }
+  module->removeAttr(gpu::GPUDialect::getContainerModuleAttrName());
+  return ptx;
+}
+
+/// The cubin ptxas makes of `ptx` for `arch`; "" when --cuda-path (left
+/// at its default) has no ptxas.
+Expected<std::string> assemble(StringRef ptx, StringRef arch) {
+  SmallString<256> ptxas(cudaPath);
+  sys::path::append(ptxas, "bin", "ptxas");
+  if (!sys::fs::can_execute(ptxas)) {
+    if (cudaPath.getNumOccurrences())
+      return createStringError("--cuda-path: no ptxas at " + ptxas);
+    return std::string();
+  }
+  SmallString<128> input, output, log;
+  for (auto [path, suffix] : {std::pair{&input, "ptx"}, {&output, "cubin"},
+                              {&log, "log"}})
+    if (std::error_code ec =
+            sys::fs::createTemporaryFile("hybridc-kernels", suffix, *path))
+      return createStringError("temporary file: " + ec.message());
+  auto cleanup = llvm::make_scope_exit([&] {
+    for (const auto &path : {input, output, log})
+      sys::fs::remove(path);
+  });
+  if (Error e = writeToOutput(input, [&](raw_ostream &os) {
+        os << ptx;
+        return Error::success();
+      }))
+    return std::move(e);
+  std::string archFlag = ("-arch=" + arch).str();
+  StringRef args[] = {ptxas, archFlag, "-O3", input, "-o", output};
+  std::optional<StringRef> redirects[] = {std::nullopt, log.str(), log.str()};
+  std::string message;
+  int rc = sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0, 0,
+                               &message);
+  if (rc != 0) {
+    auto text = MemoryBuffer::getFile(log);
+    return createStringError(ptxas + " rejected the PTX (exit " + Twine(rc) +
+                             "): " + (text ? (*text)->getBuffer().trim() : message));
+  }
+  auto cubin = MemoryBuffer::getFile(output, /*IsText=*/false);
+  if (!cubin)
+    return createStringError(ptxas + ": no cubin written");
+  return (*cubin)->getBuffer().str();
 }
 
 /// Sets up --print-ir-after(-all); fails on a pass name the pipeline lacks.
@@ -199,6 +296,14 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (!wantArtifact && weightsMode.getNumOccurrences())
     return fail("--weights applies to artifacts, not to --emit or --report");
 
+  bool cuda = target == hybrid::Target::CUDA;
+  if (!hybrid::isCUDAArch(cudaArch))
+    return fail("--cuda-arch: expected sm_80 or sm_90, got '" + cudaArch + "'");
+  if (!cuda && (cudaArch.getNumOccurrences() || cudaPath.getNumOccurrences()))
+    return fail("--cuda-arch and --cuda-path apply to --target=cuda");
+  if (emit == EmitLevel::PTX && !cuda)
+    return fail("--emit=ptx: the CPU target has no PTX; add --target=cuda");
+
   if (maxSeqLen <= 0)
     return fail("--max-seq-len: must be positive, got " + Twine(maxSeqLen));
   // Far beyond any model's context; larger values would only overflow the
@@ -224,6 +329,10 @@ int hybridc::runHybridc(int argc, char **argv) {
   registerAllExtensions(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  // The CUDA target: #nvvm.target serialises kernels through NVPTX.
+  registerGPUDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   MLIRContext context(registry);
   Expected<hybrid::hf::ImportResult> imported = hybrid::hf::importModel(
       context, modelPath, hybrid::hf::ImportOptions{stateDType});
@@ -246,6 +355,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.maxBatch = maxBatch;
   options.scanChunkSize = scanChunkSize;
   options.fuseMoERouting = fuseMoERouting;
+  options.cudaArch = cudaArch;
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of
@@ -254,13 +364,14 @@ int hybridc::runHybridc(int argc, char **argv) {
                   (cpu == "native" && llvm::sys::getHostCPUFeatures().lookup("avx512f"));
     options.packWeights = avx512 ? 64 : 16;
   }
-  hybrid::Stage stage = emit == EmitLevel::LLVM     ? hybrid::Stage::LLVM
+  hybrid::Stage stage = emit == EmitLevel::LLVM || emit == EmitLevel::PTX
+                            ? hybrid::Stage::LLVM
                         : emit == EmitLevel::Linalg ? hybrid::Stage::Linalg
                         : wantArtifact              ? hybrid::Stage::Linalg
                                                     : hybrid::Stage::Hybrid;
   hybridc::ModelReport summary = hybridc::computeReport(module);
   PassManager pm(&context);
-  if (failed(hybrid::buildCPUPipeline(pm, options, stage)))
+  if (failed(hybrid::buildPipeline(pm, target, options, stage)))
     return fail("internal error: the pass pipeline does not parse");
   if (failed(configureIRPrinting(pm)))
     return 1;
@@ -275,11 +386,27 @@ int hybridc::runHybridc(int argc, char **argv) {
     if (!arguments)
       return fail(toString(arguments.takeError()));
     PassManager rest(&context);
-    if (failed(hybrid::buildCPUPipeline(rest, options, hybrid::Stage::LLVM,
-                                        hybrid::Stage::LLVM)) ||
+    if (failed(hybrid::buildPipeline(rest, target, options,
+                                     hybrid::Stage::LLVM, hybrid::Stage::LLVM)) ||
         failed(rest.run(module)))
       return fail("the compilation pipeline failed on " + modelPath);
     hybridc::ArtifactOptions artifactOptions;
+    if (cuda) {
+      auto ptx = takePTX(module);
+      if (!ptx)
+        return fail(modelPath + ": " + toString(ptx.takeError()));
+      auto cubin = assemble(*ptx, cudaArch);
+      if (!cubin)
+        return fail(modelPath + ": " + toString(cubin.takeError()));
+      if (cubin->empty())
+        WithColor::note(errs(), "hybridc")
+            << "no ptxas in " << cudaPath
+            << "/bin: the artifact carries PTX only (the driver compiles it "
+               "at load)\n";
+      artifactOptions.cudaArch = cudaArch;
+      artifactOptions.ptx = std::move(*ptx);
+      artifactOptions.cubin = std::move(*cubin);
+    }
     artifactOptions.cpu = cpu;
     artifactOptions.modelType = summary.modelType;
     artifactOptions.vocab = summary.vocab;
@@ -302,6 +429,14 @@ int hybridc::runHybridc(int argc, char **argv) {
     artifact = std::move(*bytes);
   }
 
+  std::string ptx;
+  if (cuda && (emit == EmitLevel::LLVM || emit == EmitLevel::PTX)) {
+    auto taken = takePTX(module);
+    if (!taken)
+      return fail(modelPath + ": " + toString(taken.takeError()));
+    ptx = std::move(*taken);
+  }
+
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule;
   if (emit == EmitLevel::LLVM) {
@@ -320,6 +455,8 @@ int hybridc::runHybridc(int argc, char **argv) {
         hybridc::printReportJson(r, os);
       else
         hybridc::printReportTable(r, os);
+    } else if (emit == EmitLevel::PTX) {
+      os << ptx;
     } else if (llvmModule) {
       llvmModule->print(os, nullptr);
     } else {

@@ -16,6 +16,19 @@
 // int64_t), void *slots, int64_t workgroups, const char *name); it returns
 // when every workgroup ran.
 //
+// A dispatch of a GPU kernel (`@hybrid_kernels::@k`, after
+// hybrid-kernels-to-gpu and gpu-module-to-binary) stores the workgroup
+// count and then its operands' scalars, each zero-extended to 8 bytes, and
+// calls `@hybrid_run_gpu_dispatch`, which calls the launcher the runtime
+// installed in `hybrid_gpu_launcher`:
+//   void (*)(void *context, const char *kernel, uint64_t *slots,
+//            int64_t slot_count, int64_t workgroups, int64_t block_size)
+// The slots are the kernel's parameters in order. The plan's buffers are
+// device memory then: the generic allocation functions that
+// finalize-memref-to-llvm{use-generic-functions} calls are defined here to
+// call `hybrid_gpu_alloc` (void *(*)(void *context, int64_t bytes)) and
+// `hybrid_gpu_free` (void (*)(void *context, void *pointer)).
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
@@ -40,6 +53,15 @@ namespace {
 constexpr StringLiteral kExecutor = "hybrid_executor";
 constexpr StringLiteral kExecutorContext = "hybrid_executor_context";
 constexpr StringLiteral kRunDispatch = "hybrid_run_dispatch";
+constexpr StringLiteral kGPULauncher = "hybrid_gpu_launcher";
+constexpr StringLiteral kGPUContext = "hybrid_gpu_context";
+constexpr StringLiteral kGPUAlloc = "hybrid_gpu_alloc";
+constexpr StringLiteral kGPUFree = "hybrid_gpu_free";
+constexpr StringLiteral kRunGPUDispatch = "hybrid_run_gpu_dispatch";
+
+bool onGPU(hybrid::DispatchOp op) {
+  return !op.getCallee().getNestedReferences().empty();
+}
 
 /// `void (ptr slots, i64 begin, i64 end)`, the packed kernel type.
 LLVM::LLVMFunctionType packedKernelType(MLIRContext *context) {
@@ -134,46 +156,201 @@ LLVM::LLVMFuncOp definePackedKernel(OpBuilder &b, LLVM::LLVMFuncOp kernel) {
   return packed;
 }
 
+
+/// Loads the pointer in global `name`.
+Value loadGlobalPointer(OpBuilder &b, Location loc, StringRef name) {
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  return LLVM::LoadOp::create(b, loc, ptr,
+                              LLVM::AddressOfOp::create(b, loc, ptr, name));
+}
+
+/// Gives `func` a body that calls the runtime's function in global `hook`
+/// with the context in `hybrid_gpu_context` and the function's own arguments
+/// (after the first `skip`), and traps when the runtime installed none.
+void defineGPUHook(OpBuilder &b, Location loc, LLVM::LLVMFuncOp func,
+                   StringRef hook, unsigned skip = 0) {
+  MLIRContext *context = b.getContext();
+  auto ptr = LLVM::LLVMPointerType::get(context);
+  LLVM::LLVMFunctionType type = func.getFunctionType();
+  OpBuilder::InsertionGuard guard(b);
+  Block *entry = func.addEntryBlock(b);
+  Block *missing = b.createBlock(&func.getBody());
+  Block *call = b.createBlock(&func.getBody());
+  b.setInsertionPointToEnd(entry);
+  Value target = loadGlobalPointer(b, loc, hook);
+  Value none = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, target,
+                                    LLVM::ZeroOp::create(b, loc, ptr));
+  LLVM::CondBrOp::create(b, loc, none, missing, call);
+  b.setInsertionPointToEnd(missing);
+  LLVM::Trap::create(b, loc);
+  LLVM::UnreachableOp::create(b, loc);
+  b.setInsertionPointToEnd(call);
+  // An indirect call: the callee pointer, then the context and arguments.
+  SmallVector<Value> operands = {target, loadGlobalPointer(b, loc, kGPUContext)};
+  llvm::append_range(operands, entry->getArguments().drop_front(skip));
+  SmallVector<Type> params = {ptr};
+  llvm::append_range(params, type.getParams().drop_front(skip));
+  auto hookType = LLVM::LLVMFunctionType::get(type.getReturnType(), params);
+  auto result = LLVM::CallOp::create(b, loc, hookType, operands);
+  if (isa<LLVM::LLVMVoidType>(type.getReturnType()))
+    LLVM::ReturnOp::create(b, loc, ValueRange());
+  else
+    LLVM::ReturnOp::create(b, loc, result.getResult());
+}
+
+/// The GPU side's globals and functions: the launcher hook and the
+/// plan's allocation functions (bodies for finalize-memref-to-llvm's
+/// generic declarations). Fails when the plan allocates with malloc.
+LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
+  for (StringRef hostOnly : {"malloc", "aligned_alloc", "free"})
+    if (module.lookupSymbol(hostOnly)) {
+      module.emitError() << "the plan of GPU dispatches calls '" << hostOnly
+                         << "': its buffers must be device memory (lower "
+                            "memrefs with finalize-memref-to-llvm{use-generic-"
+                            "functions=1})";
+      return failure();
+    }
+  MLIRContext *context = b.getContext();
+  auto ptr = LLVM::LLVMPointerType::get(context);
+  auto i64 = IntegerType::get(context, 64);
+  auto voidType = LLVM::LLVMVoidType::get(context);
+  for (StringRef name : {kGPULauncher, kGPUContext, kGPUAlloc, kGPUFree})
+    declareExecutorGlobal(b, loc, name);
+  auto launch = LLVM::LLVMFuncOp::create(
+      b, loc, kRunGPUDispatch,
+      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i64, i64, i64}),
+      LLVM::Linkage::Internal);
+  defineGPUHook(b, loc, launch, kGPULauncher);
+
+  // Allocation: the generic functions the memref lowering declared.
+  auto define = [&](StringRef name, LLVM::LLVMFunctionType type,
+                    StringRef hook, unsigned skip) -> LogicalResult {
+    auto func = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+    if (!func)
+      return success();
+    if (!func.isExternal() || func.getFunctionType() != type)
+      return func.emitOpError("is not the generic allocation function the "
+                              "memref lowering declares");
+    func.setLinkage(LLVM::Linkage::Internal);
+    defineGPUHook(b, loc, func, hook, skip);
+    return success();
+  };
+  return success(succeeded(define("_mlir_memref_to_llvm_alloc", LLVM::LLVMFunctionType::get(ptr, {i64}),
+         kGPUAlloc, 0)) &&
+                 // (alignment, size): device allocations are aligned to 256
+                 // bytes, more than any alignment the plan asks for.
+                 succeeded(define("_mlir_memref_to_llvm_aligned_alloc",
+                                  LLVM::LLVMFunctionType::get(ptr, {i64, i64}),
+                                  kGPUAlloc, 1)) &&
+                 succeeded(define("_mlir_memref_to_llvm_free",
+                                  LLVM::LLVMFunctionType::get(voidType, {ptr}),
+                                  kGPUFree, 0)));
+}
+
+/// The scalars of `operands` (memrefs as expanded descriptors).
+SmallVector<Value> expandOperands(OpBuilder &b, Location loc,
+                                  hybrid::DispatchOp op, ValueRange converted) {
+  SmallVector<Value> scalars;
+  for (auto [original, value] : llvm::zip(op.getKernelOperands(), converted)) {
+    if (auto type = dyn_cast<MemRefType>(original.getType()))
+      MemRefDescriptor::unpack(b, loc, value, type, scalars);
+    else
+      scalars.push_back(value);
+  }
+  return scalars;
+}
+
+/// One alloca of `count` 8-byte slots in the entry block of the host.
+Value allocateSlots(OpBuilder &b, Location loc, Operation *op, int64_t count) {
+  auto host = op->getParentOfType<LLVM::LLVMFuncOp>();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&host.getBody().front());
+  auto i64 = b.getI64Type();
+  Value size = LLVM::ConstantOp::create(b, loc, i64, std::max<int64_t>(count, 1));
+  return LLVM::AllocaOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()),
+                                i64, size);
+}
+
+Value slotAddress(OpBuilder &b, Location loc, Value slots, int64_t slot) {
+  return LLVM::GEPOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()),
+                             b.getI64Type(), slots,
+                             ArrayRef<LLVM::GEPArg>{int32_t(slot)});
+}
+
+/// `value` as the 8 bytes of a GPU kernel parameter: pointers and 64-bit
+/// values as they are, narrower integers and floats zero-extended from
+/// their bits (a parameter narrower than 8 bytes reads the low bytes).
+Value asSlot(OpBuilder &b, Location loc, Value value) {
+  Type type = value.getType();
+  auto i64 = b.getI64Type();
+  if (isa<LLVM::LLVMPointerType>(type) || type == i64)
+    return value;
+  if (auto f = dyn_cast<FloatType>(type))
+    value = LLVM::BitcastOp::create(
+        b, loc, b.getIntegerType(f.getWidth()), value);
+  return LLVM::ZExtOp::create(b, loc, i64, value);
+}
+
+struct GPUDispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
+  using ConvertOpToLLVMPattern::ConvertOpToLLVMPattern;
+
+  LogicalResult
+  matchAndRewrite(hybrid::DispatchOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!onGPU(op))
+      return failure();
+    Location loc = op.getLoc();
+    auto ptr = LLVM::LLVMPointerType::get(rewriter.getContext());
+    auto i64 = rewriter.getI64Type();
+    SmallVector<Value> params = {adaptor.getWorkgroups()};
+    llvm::append_range(params, expandOperands(rewriter, loc, op,
+                                              adaptor.getKernelOperands()));
+    Value slots = allocateSlots(rewriter, loc, op, params.size());
+    for (auto [slot, value] : llvm::enumerate(params))
+      LLVM::StoreOp::create(rewriter, loc, asSlot(rewriter, loc, value),
+                            slotAddress(rewriter, loc, slots, slot));
+    auto blockSize = op->getAttrOfType<IntegerAttr>("hybrid.block_size");
+    if (!blockSize)
+      return rewriter.notifyMatchFailure(op, "no hybrid.block_size");
+    Value name = LLVM::AddressOfOp::create(
+        rewriter, loc, ptr,
+        (op.getCallee().getLeafReference().getValue() + "_name").str());
+    LLVM::CallOp::create(
+        rewriter, loc, TypeRange(), kRunGPUDispatch,
+        ValueRange{name, slots,
+                   LLVM::ConstantOp::create(rewriter, loc, i64, params.size()),
+                   adaptor.getWorkgroups(),
+                   LLVM::ConstantOp::create(rewriter, loc, i64,
+                                            blockSize.getInt())});
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct DispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
   using ConvertOpToLLVMPattern::ConvertOpToLLVMPattern;
 
   LogicalResult
   matchAndRewrite(hybrid::DispatchOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    if (onGPU(op))
+      return failure();
     Location loc = op.getLoc();
-    MLIRContext *context = rewriter.getContext();
-    auto ptr = LLVM::LLVMPointerType::get(context);
-    auto i64 = IntegerType::get(context, 64);
-
-    SmallVector<Value> scalars;
-    for (auto [original, converted] :
-         llvm::zip(op.getKernelOperands(), adaptor.getKernelOperands())) {
-      if (auto type = dyn_cast<MemRefType>(original.getType()))
-        MemRefDescriptor::unpack(rewriter, loc, converted, type, scalars);
-      else
-        scalars.push_back(converted);
-    }
-
+    auto ptr = LLVM::LLVMPointerType::get(rewriter.getContext());
+    SmallVector<Value> scalars =
+        expandOperands(rewriter, loc, op, adaptor.getKernelOperands());
     // The slots live in the host's entry block: one alloca per dispatch,
     // never inside a loop.
-    auto host = op->getParentOfType<LLVM::LLVMFuncOp>();
-    Value slots;
-    {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(&host.getBody().front());
-      Value size = LLVM::ConstantOp::create(
-          rewriter, loc, i64, std::max<int64_t>(scalars.size(), 1));
-      slots = LLVM::AllocaOp::create(rewriter, loc, ptr, i64, size);
-    }
-    for (auto [slot, value] : llvm::enumerate(scalars)) {
-      Value at = LLVM::GEPOp::create(rewriter, loc, ptr, i64, slots,
-                                     ArrayRef<LLVM::GEPArg>{int32_t(slot)});
-      LLVM::StoreOp::create(rewriter, loc, value, at);
-    }
+    Value slots = allocateSlots(rewriter, loc, op, scalars.size());
+    for (auto [slot, value] : llvm::enumerate(scalars))
+      LLVM::StoreOp::create(rewriter, loc, value,
+                            slotAddress(rewriter, loc, slots, slot));
     Value kernel = LLVM::AddressOfOp::create(
-        rewriter, loc, ptr, (op.getCallee() + "_packed").str());
+        rewriter, loc, ptr,
+        (op.getCallee().getRootReference().getValue() + "_packed").str());
     Value name = LLVM::AddressOfOp::create(
-        rewriter, loc, ptr, (op.getCallee() + "_name").str());
+        rewriter, loc, ptr,
+        (op.getCallee().getRootReference().getValue() + "_name").str());
     LLVM::CallOp::create(
         rewriter, loc, TypeRange(), kRunDispatch,
         ValueRange{kernel, slots, adaptor.getWorkgroups(), name});
@@ -194,34 +371,50 @@ struct ConvertHybridDispatchToLLVMPass
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     Location loc = module.getLoc();
-    llvm::StringSet<> packed;
+    // A string constant with each kernel's name, for profiles and launches.
+    llvm::StringSet<> named;
+    auto defineName = [&](StringRef kernel) {
+      if (!named.insert(kernel).second)
+        return;
+      std::string text = kernel.str();
+      text.push_back('\0');
+      LLVM::GlobalOp::create(
+          b, loc,
+          LLVM::LLVMArrayType::get(IntegerType::get(&getContext(), 8),
+                                   text.size()),
+          /*isConstant=*/true, LLVM::Linkage::Internal,
+          (kernel + "_name").str(), b.getStringAttr(text));
+    };
+    bool cpu = false, gpu = false;
     for (hybrid::DispatchOp op : dispatches) {
-      auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(op.getCallee());
+      if (onGPU(op)) {
+        gpu = true;
+        defineName(op.getCallee().getLeafReference().getValue());
+        continue;
+      }
+      cpu = true;
+      StringRef callee = op.getCallee().getRootReference().getValue();
+      auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(callee);
       if (!kernel) {
         op.emitOpError("kernel '")
-            << op.getCallee()
-            << "' must be an llvm.func: run convert-func-to-llvm first";
+            << callee << "' must be an llvm.func: run convert-func-to-llvm first";
         return signalPassFailure();
       }
-      if (packed.insert(kernel.getName()).second) {
+      if (!named.contains(callee))
         definePackedKernel(b, kernel);
-        std::string text = kernel.getName().str();
-        text.push_back('\0');
-        LLVM::GlobalOp::create(
-            b, loc,
-            LLVM::LLVMArrayType::get(IntegerType::get(&getContext(), 8),
-                                     text.size()),
-            /*isConstant=*/true, LLVM::Linkage::Internal,
-            (kernel.getName() + "_name").str(), b.getStringAttr(text));
-      }
+      defineName(callee);
     }
-    declareExecutorGlobal(b, loc, kExecutor);
-    declareExecutorGlobal(b, loc, kExecutorContext);
-    defineRunDispatch(b, loc);
+    if (cpu) {
+      declareExecutorGlobal(b, loc, kExecutor);
+      declareExecutorGlobal(b, loc, kExecutorContext);
+      defineRunDispatch(b, loc);
+    }
+    if (gpu && failed(defineGPUSupport(module, b, loc)))
+      return signalPassFailure();
 
     LLVMTypeConverter converter(&getContext());
     RewritePatternSet patterns(&getContext());
-    patterns.add<DispatchLowering>(converter);
+    patterns.add<DispatchLowering, GPUDispatchLowering>(converter);
     ConversionTarget target(getContext());
     target.addLegalDialect<LLVM::LLVMDialect>();
     target.addIllegalOp<hybrid::DispatchOp>();

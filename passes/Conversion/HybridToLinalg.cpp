@@ -1947,16 +1947,18 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       });
     });
 
-    // Calls of several tokens of one sequence run the chunked form when
-    // hybrid-tile-scans asked for it; decode (and batched decode, which
-    // mixes sequences) the step-by-step recurrence.
     std::optional<int64_t> chunk = op.getChunkSize();
-    Value chunked = chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
 
     // 2. Per value head (in parallel): the gated delta rule from the
     // recurrent state, then the gated norm.
     loops.parallel("delta_rule", {index(hv)}, [&](ValueRange ivs) {
       Value h = ivs[0];
+      // Calls of several tokens of one sequence run the chunked form when
+      // hybrid-tile-scans asked for it; decode (and batched decode, which
+      // mixes sequences) the step-by-step recurrence. Decided in the kernel:
+      // the plan cannot read the slots on a GPU.
+      Value chunked =
+          chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
       Value kh = arith::DivUIOp::create(b, h, index(ratio));
       Value group = kh;
       Value within = arith::RemUIOp::create(b, h, index(ratio));
@@ -2646,14 +2648,16 @@ struct MambaLowering : HybridLowering<MambaOp> {
 
     // Per channel (in parallel): dt = softplus(dt_proj) and the selective
     // scan from the ssm state, y * silu(z).
-    // Calls of several tokens of one sequence scan in blocks when
-    // hybrid-tile-scans asked for it; decode (and batched decode, which
-    // mixes sequences) token by token.
     std::optional<int64_t> chunk = op.getChunkSize();
-    Value blocked = chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
     Value scanned = rows(inner);
     loops.parallel("scan", {index(inner)}, [&](ValueRange ivs) {
       Value c = ivs[0];
+      // Calls of several tokens of one sequence scan in blocks when
+      // hybrid-tile-scans asked for it; decode (and batched decode, which
+      // mixes sequences) token by token. Decided in the kernel: the plan
+      // cannot read the slots on a GPU.
+      Value blocked =
+          chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
       auto stepSize = [&](Value t) -> Value {
         Value pre = tensor::ExtractOp::create(b, dtPre, ValueRange{t, c});
         return arith::SelectOp::create(

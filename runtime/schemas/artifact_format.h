@@ -20,7 +20,7 @@
 namespace hybrid::artifact {
 
 /// Bumped on every change of artifact.fbs; a runtime refuses other versions.
-constexpr uint32_t kArtifactVersion = 3;
+constexpr uint32_t kArtifactVersion = 4;
 
 /// FNV-1a, 64 bit.
 inline uint64_t headerChecksum(const uint8_t *bytes, size_t size) {

@@ -3,12 +3,15 @@
 // Verifies an artifact before following any offset in it, maps its shared
 // object from memory (memfd + dlopen), allocates per-sequence state from the
 // artifact's argument table and calls the compiled entry point. No model
-// math lives here: the kernels are in the artifact.
+// math lives here: the kernels are in the artifact. A CUDA artifact's
+// entry point is the host plan: its weights, states and buffers are in the
+// GPU's memory and its kernels run on the CUDA device.
 //
 //===----------------------------------------------------------------------===//
 
 #include "hybrid/runtime.h"
 
+#include "CudaDevice.h"
 #include "Executor.h"
 
 #include "runtime/schemas/artifact_format.h"
@@ -122,8 +125,15 @@ struct hybrid_artifact {
   std::vector<const void *> weights;
   /// Runs the dispatches of the generated code; installed in its globals.
   std::unique_ptr<hybrid::runtime::Executor> executor;
+  /// A CUDA artifact's device, and its weights in device memory (per
+  /// argument, null for other arguments).
+  std::unique_ptr<hybrid::runtime::CudaDevice> cuda;
+  std::vector<void *> deviceWeights;
 
   ~hybrid_artifact() {
+    for (void *weight : deviceWeights)
+      cuda->release(weight);
+    cuda.reset();
     if (library)
       dlclose(library);
     if (memfd >= 0)
@@ -137,10 +147,67 @@ struct Sequence {
   int64_t rows = 0;
 };
 
+/// A state buffer, zeroed: host memory, or device memory when `device` is
+/// given. Reads and writes copy between it and host memory.
+class StateBuffer {
+public:
+  StateBuffer(size_t bytes, hybrid::runtime::CudaDevice *device)
+      : device_(device), host_(device ? 0 : bytes), size_(bytes) {
+    if (device_) {
+      data_ = device_->allocate(bytes);
+      if (data_ && !device_->zero(data_, bytes)) {
+        device_->release(data_);
+        data_ = nullptr;
+      }
+    } else {
+      data_ = host_.data;
+    }
+  }
+  StateBuffer(StateBuffer &&other) noexcept
+      : device_(other.device_), host_(std::move(other.host_)),
+        data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+  }
+  StateBuffer &operator=(StateBuffer &&) = delete;
+  ~StateBuffer() {
+    if (device_)
+      device_->release(data_);
+  }
+  void *data() const { return data_; }
+  size_t size() const { return size_; }
+  bool zero(size_t offset, size_t bytes) {
+    if (device_)
+      return device_->zero(at(offset), bytes);
+    std::memset(at(offset), 0, bytes);
+    return true;
+  }
+  bool read(size_t offset, void *to, size_t bytes) const {
+    if (device_)
+      return device_->download(to, at(offset), bytes);
+    std::memcpy(to, at(offset), bytes);
+    return true;
+  }
+  bool write(size_t offset, const void *from, size_t bytes) {
+    if (device_)
+      return device_->upload(at(offset), from, bytes);
+    std::memcpy(at(offset), from, bytes);
+    return true;
+  }
+
+private:
+  uint8_t *at(size_t offset) const {
+    return static_cast<uint8_t *>(data_) + offset;
+  }
+  hybrid::runtime::CudaDevice *device_;
+  AlignedBuffer host_;
+  void *data_ = nullptr;
+  size_t size_;
+};
+
 /// The state buffers of up to max_batch sequences: sequence i of a session
 /// lives in group i / max_batch at slot i % max_batch.
 struct StateGroup {
-  std::vector<AlignedBuffer> states;
+  std::vector<StateBuffer> states;
 };
 
 struct hybrid_session {
@@ -182,6 +249,9 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
     return fail(a.name + ": artifact has no executable");
   if (!a.root->arguments())
     return fail(a.name + ": artifact has no argument table");
+  if (const fa::CudaKernels *cuda = a.root->cuda())
+    if (!cuda->arch() || !cuda->ptx() || cuda->ptx()->size() == 0)
+      return fail(a.name + ": CUDA artifact without its kernels' PTX");
   size_t weightsSize = a.root->weights() ? a.root->weights()->size() : 0;
   const auto *files = a.root->weight_files();
   if (files) {
@@ -403,6 +473,50 @@ hybrid_status *installExecutor(hybrid_artifact &a, int32_t threads) {
   return nullptr;
 }
 
+/// A CUDA artifact: opens the device, installs its launcher and allocator
+/// in the host plan's globals and copies the weights into device memory.
+hybrid_status *openCuda(hybrid_artifact &a) {
+  using hybrid::runtime::CudaDevice;
+  const fa::CudaKernels *kernels = a.root->cuda();
+  std::string arch = kernels->arch()->str();
+  std::string error;
+  a.cuda = CudaDevice::open(
+      0, arch, kernels->ptx()->str(),
+      kernels->cubin() ? kernels->cubin()->data() : nullptr,
+      kernels->cubin() ? kernels->cubin()->size() : 0, error);
+  if (!a.cuda)
+    return fail(a.name + ": compiled for CUDA (" + arch + "): " + error);
+  struct Hook {
+    const char *name;
+    void *value;
+  };
+  for (Hook hook :
+       {Hook{"hybrid_gpu_launcher", reinterpret_cast<void *>(&CudaDevice::launchEntry)},
+        Hook{"hybrid_gpu_alloc", reinterpret_cast<void *>(&CudaDevice::allocateEntry)},
+        Hook{"hybrid_gpu_free", reinterpret_cast<void *>(&CudaDevice::releaseEntry)},
+        Hook{"hybrid_gpu_context", a.cuda.get()}}) {
+    auto *global = static_cast<void **>(dlsym(a.library, hook.name));
+    if (!global)
+      return fail(a.name + ": the CUDA artifact's host code has no '" +
+                  hook.name + "'");
+    *global = hook.value;
+  }
+  a.deviceWeights.assign(a.weights.size(), nullptr);
+  const auto *arguments = a.root->arguments();
+  for (size_t i = 0; i < a.weights.size(); ++i) {
+    if (!a.weights[i])
+      continue;
+    const fa::Argument *arg = arguments->Get(i);
+    size_t bytes = argumentBytes(arg);
+    a.deviceWeights[i] = a.cuda->allocate(bytes);
+    if (!a.deviceWeights[i] ||
+        !a.cuda->upload(a.deviceWeights[i], a.weights[i], bytes))
+      return fail(a.name + ": copying weight '" + arg->name()->str() +
+                  "' to " + a.cuda->description() + ": " + a.cuda->error());
+  }
+  return nullptr;
+}
+
 hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
                     const char *weightsDir, hybrid_artifact **out) {
   if (hybrid_status *s = validate(*a, size))
@@ -415,10 +529,20 @@ hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
     return s;
   if (hybrid_status *s = bindWeights(*a, weightsDir))
     return s;
-  if (hybrid_status *s = installExecutor(*a, 0))
+  if (hybrid_status *s = a->root->cuda() ? openCuda(*a) : installExecutor(*a, 0))
     return s;
   *out = a.release();
   return nullptr;
+}
+
+/// The CUDA device's failure, reported once (the device is ready for the
+/// next call).
+hybrid_status *deviceFailure(hybrid_session *session) {
+  hybrid::runtime::CudaDevice &cuda = *session->artifact->cuda;
+  std::string error = cuda.error();
+  cuda.clearError();
+  return fail(session->artifact->name + ": " + cuda.description() + ": " +
+              error);
 }
 
 /// Checks that `count` more tokens fit sequence `index` and are in the
@@ -453,8 +577,30 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
                     std::vector<int64_t> ids, std::vector<int64_t> positions,
                     std::vector<int64_t> slots, std::vector<float> &logits) {
   hybrid_artifact &a = *session->artifact;
+  hybrid::runtime::CudaDevice *cuda = a.cuda.get();
   int64_t count = static_cast<int64_t>(ids.size());
   int64_t vocab = a.root->config()->vocab_size();
+  // On the CUDA device the kernels read the token inputs from device
+  // memory: copies of them for this call, freed when it returns.
+  std::vector<void *> inputs;
+  struct Release {
+    hybrid::runtime::CudaDevice *cuda;
+    std::vector<void *> &inputs;
+    ~Release() {
+      for (void *input : inputs)
+        cuda->release(input);
+    }
+  } release{cuda, inputs};
+  auto input = [&](std::vector<int64_t> &values) -> void * {
+    if (!cuda)
+      return values.data();
+    size_t bytes = values.size() * sizeof(int64_t);
+    void *device = cuda->allocate(bytes);
+    inputs.push_back(device);
+    if (device && !cuda->upload(device, values.data(), bytes))
+      return nullptr;
+    return device;
+  };
   // Each memref argument expands to (allocated, aligned, offset, sizes...,
   // strides...); the entry point reads each value through a pointer.
   std::vector<int64_t> values;
@@ -463,20 +609,21 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
     void *data = nullptr;
     switch (arg->kind()) {
     case fa::ArgumentKind::Tokens:
-      data = ids.data();
+      data = input(ids);
       break;
     case fa::ArgumentKind::Positions:
-      data = positions.data();
+      data = input(positions);
       break;
     case fa::ArgumentKind::Slots:
-      data = slots.data();
+      data = input(slots);
       break;
     case fa::ArgumentKind::State:
-      data = group.states[state++].data;
+      data = group.states[state++].data();
       break;
     case fa::ArgumentKind::Weight:
       // The generated code only reads weights.
-      data = const_cast<void *>(a.weights[argument]);
+      data = cuda ? a.deviceWeights[argument]
+                  : const_cast<void *>(a.weights[argument]);
       break;
     }
     ++argument;
@@ -492,18 +639,41 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
       strides[i] = strides[i + 1] * sizes[i + 1];
     values.insert(values.end(), strides.begin(), strides.end());
   }
+  if (cuda && !cuda->error().empty()) {
+    std::string error = cuda->error();
+    cuda->clearError();
+    return fail(a.name + ": " + cuda->description() + ": " + error);
+  }
   std::vector<void *> pointers(values.size());
   for (size_t i = 0; i < values.size(); ++i)
     pointers[i] = &values[i];
   LogitsDescriptor result{};
   a.entry(pointers.data(), &result);
-  if (result.sizes[0] != count || result.sizes[1] != vocab) {
+  if (!cuda) {
+    if (result.sizes[0] != count || result.sizes[1] != vocab) {
+      std::free(result.allocated);
+      return fail(a.name + ": the executable returned logits of the wrong shape");
+    }
+    logits.assign(result.aligned + result.offset,
+                  result.aligned + result.offset + count * vocab);
     std::free(result.allocated);
+    return nullptr;
+  }
+  // The logits are in device memory, and the launches asynchronous.
+  bool ran = cuda->synchronize();
+  if (ran && (result.sizes[0] != count || result.sizes[1] != vocab)) {
+    cuda->release(result.allocated);
     return fail(a.name + ": the executable returned logits of the wrong shape");
   }
-  logits.assign(result.aligned + result.offset,
-                result.aligned + result.offset + count * vocab);
-  std::free(result.allocated);
+  logits.resize(count * vocab);
+  ran = ran && cuda->download(logits.data(), result.aligned + result.offset,
+                              logits.size() * sizeof(float));
+  cuda->release(result.allocated);
+  if (!ran) {
+    std::string error = cuda->error();
+    cuda->clearError();
+    return fail(a.name + ": " + cuda->description() + ": " + error);
+  }
   return nullptr;
 }
 } // namespace
@@ -556,7 +726,18 @@ hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
   if (threads < 0 || threads > 1024)
     return fail("threads must be from 0 (every core) to 1024, got " +
                 std::to_string(threads));
+  if (artifact->cuda)
+    return fail(artifact->name + ": its kernels run on the CUDA device; "
+                                 "threads apply to CPU artifacts");
   return installExecutor(*artifact, threads);
+}
+
+const char *hybrid_artifact_device(const hybrid_artifact *artifact) {
+  return artifact->cuda ? "cuda" : "cpu";
+}
+
+const char *hybrid_artifact_device_name(const hybrid_artifact *artifact) {
+  return artifact->cuda ? artifact->cuda->description().c_str() : "CPU";
 }
 
 int32_t hybrid_artifact_threads(const hybrid_artifact *artifact) {
@@ -565,6 +746,9 @@ int32_t hybrid_artifact_threads(const hybrid_artifact *artifact) {
 
 hybrid_status *hybrid_artifact_profile(hybrid_artifact *artifact,
                                       int enabled) {
+  if (artifact->cuda)
+    return fail(artifact->name + ": timing dispatches on the CUDA device is "
+                                 "not implemented yet");
   if (!artifact->executor)
     return fail(artifact->name + ": the artifact has no dispatches to time");
   artifact->executor->setProfiling(enabled != 0);
@@ -666,10 +850,14 @@ hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
       if (arg->kind() != fa::ArgumentKind::State)
         continue;
       uint64_t bytes = argumentBytes(arg);
-      group.states.emplace_back(static_cast<size_t>(bytes));
-      if (!group.states.back().data)
+      group.states.emplace_back(static_cast<size_t>(bytes),
+                                artifact->cuda.get());
+      if (!group.states.back().data())
         return fail("cannot allocate " + std::to_string(bytes) +
-                    " bytes of state '" + arg->name()->str() + "'");
+                    " bytes of state '" + arg->name()->str() + "'" +
+                    (artifact->cuda ? " on " + artifact->cuda->description() +
+                                          ": " + artifact->cuda->error()
+                                    : std::string()));
     }
   *session = s.release();
   return nullptr;
@@ -752,9 +940,10 @@ hybrid_status *hybrid_sequence_reset(hybrid_session *session,
   Sequence &seq = session->sequences[sequence];
   // Its slot of every state buffer of its group.
   int64_t batch = session->batch, slot = sequence % batch;
-  for (AlignedBuffer &buffer : session->groups[sequence / batch].states) {
-    size_t part = buffer.size / batch;
-    std::memset(static_cast<uint8_t *>(buffer.data) + slot * part, 0, part);
+  for (StateBuffer &buffer : session->groups[sequence / batch].states) {
+    size_t part = buffer.size() / batch;
+    if (!buffer.zero(slot * part, part))
+      return deviceFailure(session);
   }
   seq.position = 0;
   seq.logits.clear();
@@ -807,14 +996,17 @@ uint64_t stateTableFingerprint(const hybrid_artifact &a) {
   return hash;
 }
 
-/// Sequence `sequence`'s part of each state buffer of its group.
-std::vector<std::pair<uint8_t *, size_t>> stateSlices(hybrid_session *session,
-                                                      int32_t sequence) {
+/// Sequence `sequence`'s part of one state buffer of its group.
+struct StateSlice {
+  StateBuffer *buffer;
+  size_t offset, size;
+};
+std::vector<StateSlice> stateSlices(hybrid_session *session, int32_t sequence) {
   int64_t batch = session->batch, slot = sequence % batch;
-  std::vector<std::pair<uint8_t *, size_t>> slices;
-  for (AlignedBuffer &buffer : session->groups[sequence / batch].states) {
-    size_t part = buffer.size / batch;
-    slices.emplace_back(static_cast<uint8_t *>(buffer.data) + slot * part, part);
+  std::vector<StateSlice> slices;
+  for (StateBuffer &buffer : session->groups[sequence / batch].states) {
+    size_t part = buffer.size() / batch;
+    slices.push_back({&buffer, slot * part, part});
   }
   return slices;
 }
@@ -839,8 +1031,12 @@ hybrid_status *hybrid_sequence_snapshot(hybrid_session *session,
   copy->position = seq.position;
   copy->logits = seq.logits;
   copy->rows = seq.rows;
-  for (auto [data, size] : stateSlices(session, sequence))
-    copy->states.emplace_back(data, data + size);
+  for (StateSlice slice : stateSlices(session, sequence)) {
+    copy->states.emplace_back(slice.size);
+    if (!slice.buffer->read(slice.offset, copy->states.back().data(),
+                            slice.size))
+      return deviceFailure(session);
+  }
   *snapshot = copy.release();
   return nullptr;
 }
@@ -857,11 +1053,13 @@ hybrid_status *hybrid_sequence_restore(hybrid_session *session,
   if (slices.size() != snapshot->states.size())
     return fail("the snapshot's state does not fit this artifact");
   for (size_t i = 0; i < slices.size(); ++i) {
-    if (slices[i].second != snapshot->states[i].size())
+    if (slices[i].size != snapshot->states[i].size())
       return fail("the snapshot's state does not fit this artifact");
   }
   for (size_t i = 0; i < slices.size(); ++i)
-    std::memcpy(slices[i].first, snapshot->states[i].data(), slices[i].second);
+    if (!slices[i].buffer->write(slices[i].offset, snapshot->states[i].data(),
+                                 slices[i].size))
+      return deviceFailure(session);
   Sequence &seq = session->sequences[sequence];
   seq.position = snapshot->position;
   seq.logits = snapshot->logits;

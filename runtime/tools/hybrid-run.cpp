@@ -2,8 +2,8 @@
 //
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
-//   [--weights-dir DIR] [--threads N] [--load-state FILE] [--save-state FILE]
-//   [--profile] [--profile-trace FILE.json]
+//   [--weights-dir DIR] [--device cpu|cuda] [--threads N] [--load-state FILE]
+//   [--save-state FILE] [--profile] [--profile-trace FILE.json]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
 // printing the ids and the prefill and decode speed.
@@ -29,7 +29,8 @@ int usage(const std::string &message) {
                "hybrid-run: error: %s\n"
                "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
                "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
-               "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--threads N] [--load-state FILE] "
+               "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--device cpu|cuda] "
+               "[--threads N] [--load-state FILE] "
                "[--save-state FILE] [--profile] [--profile-trace FILE.json]\n",
                message.c_str());
   return 2;
@@ -115,7 +116,8 @@ int64_t choose(const float *row, int64_t vocab, double temperature, double topP,
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string model, logitsOut, weightsDir, loadState, saveState, traceOut;
+  std::string model, logitsOut, weightsDir, loadState, saveState, traceOut,
+      device;
   bool profile = false;
   std::vector<int64_t> prompt;
   int64_t maxNew = 16, seed = 0, threads = 0;
@@ -163,6 +165,9 @@ int main(int argc, char **argv) {
     } else if (arg == "--threads") {
       if (!value(v) || !parseInt(v, threads) || threads < 1 || threads > 1024)
         return usage("--threads needs an integer from 1 to 1024");
+    } else if (arg == "--device") {
+      if (!value(device) || (device != "cpu" && device != "cuda"))
+        return usage("--device needs cpu or cuda");
     } else if (arg == "--profile") {
       profile = true;
     } else if (arg == "--profile-trace" || arg == "--load-state" ||
@@ -195,6 +200,18 @@ int main(int argc, char **argv) {
           model.c_str(), weightsDir.empty() ? nullptr : weightsDir.c_str(),
           &artifact))
     return failed(s);
+  // The artifact was compiled for one device (hybridc --target); --device
+  // says which the caller expects.
+  std::string compiledFor = hybrid_artifact_device(artifact);
+  if (!device.empty() && device != compiledFor) {
+    std::fprintf(stderr,
+                 "hybrid-run: error: %s: compiled for %s; to run it on "
+                 "--device %s, compile it with hybridc --target=%s\n",
+                 model.c_str(), compiledFor == "cuda" ? "CUDA" : "the CPU",
+                 device.c_str(), device.c_str());
+    hybrid_artifact_free(artifact);
+    return 1;
+  }
   if (threads > 0)
     if (hybrid_status *s = hybrid_artifact_set_threads(
             artifact, static_cast<int32_t>(threads)))
@@ -279,6 +296,8 @@ int main(int argc, char **argv) {
                 "%.1f tokens/s\nthreads: %d\n",
                 ids.c_str(), prompt.size(), prefillRate, decodeSteps,
                 decodeRate, threadCount);
+  if (!json && compiledFor == "cuda")
+    std::printf("device: %s\n", hybrid_artifact_device_name(artifact));
   if (profile || !traceOut.empty())
     if (hybrid_status *s = hybrid_artifact_write_profile(
             artifact, profile ? "-" : nullptr,

@@ -691,21 +691,33 @@ LogicalResult MTPOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbols) {
-  Operation *callee = symbols.lookupNearestSymbolFrom(*this, getCalleeAttr());
+  SymbolRefAttr name = getCallee();
+  bool onGPU = !name.getNestedReferences().empty();
+  Operation *callee = symbols.lookupNearestSymbolFrom(*this, name);
+  if (!callee && onGPU) {
+    // A kernel of a GPU module compiled to a binary, which is no longer a
+    // symbol table.
+    Operation *container = symbols.lookupNearestSymbolFrom(
+        *this, FlatSymbolRefAttr::get(name.getRootReference()));
+    if (container && !container->hasTrait<OpTrait::SymbolTable>())
+      return success();
+  }
   if (!callee)
-    return emitOpError() << "kernel '" << getCallee() << "' does not exist";
+    return emitOpError() << "kernel " << name << " does not exist";
   // Once lowered to the LLVM dialect the kernel's signature is expanded;
-  // only a func.func kernel is checked.
+  // only a kernel with a builtin function type is checked.
   auto kernel = dyn_cast<FunctionOpInterface>(callee);
   if (!kernel || !isa<FunctionType>(kernel.getFunctionType()))
     return success();
   auto type = cast<FunctionType>(kernel.getFunctionType());
-  SmallVector<Type> expected = {IndexType::get(getContext()),
-                                IndexType::get(getContext())};
+  // A CPU kernel runs a range of workgroups, a GPU kernel is told the count.
+  SmallVector<Type> expected(onGPU ? 1 : 2, IndexType::get(getContext()));
   llvm::append_range(expected, getKernelOperands().getTypes());
   if (type.getInputs() != ArrayRef<Type>(expected) || type.getNumResults() != 0)
-    return emitOpError() << "kernel '" << getCallee() << "' has type " << type
-                         << ", expected (index, index, operand types) -> ()";
+    return emitOpError() << "kernel " << name << " has type " << type
+                         << ", expected ("
+                         << (onGPU ? "index" : "index, index")
+                         << ", operand types) -> ()";
   return success();
 }
 

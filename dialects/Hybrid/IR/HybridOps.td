@@ -525,13 +525,15 @@ def Hybrid_DispatchOp : Hybrid_Op<"dispatch",
     depend on each other. The operands (buffers and scalars) are passed
     unchanged to every call. Formed by `hybrid-form-dispatches` from
     parallel loops; the CPU executor spreads the range over its threads.
+    After `hybrid-kernels-to-gpu` the callee is a kernel of the GPU module
+    (`@hybrid_kernels::@k`), whose threads each run one workgroup.
 
     ```mlir
     hybrid.dispatch @forward_dispatch_0 workgroups(%n) (%a, %b)
       : memref<?x16xf32>, memref<?x16xf32>
     ```
   }];
-  let arguments = (ins FlatSymbolRefAttr:$callee, Index:$workgroups,
+  let arguments = (ins SymbolRefAttr:$callee, Index:$workgroups,
                        Variadic<AnyType>:$kernel_operands);
   let assemblyFormat = [{
     $callee `workgroups` `(` $workgroups `)`

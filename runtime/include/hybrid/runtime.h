@@ -40,16 +40,26 @@ hybrid_status *hybrid_artifact_open_memory(const void *data, size_t size,
                                            hybrid_artifact **artifact);
 void hybrid_artifact_free(hybrid_artifact *artifact);
 
+/** Where the artifact's kernels run: "cpu", or "cuda" for an artifact
+    compiled with hybridc --target=cuda. Opening a CUDA artifact opens
+    CUDA device 0 (through libcuda.so.1, loaded at run time) and copies the
+    weights into its memory; without an NVIDIA driver or GPU the open fails
+    with a message saying so. */
+const char *hybrid_artifact_device(const hybrid_artifact *artifact);
+/** The device's name, e.g. "NVIDIA H100 80GB HBM3 (sm_90)", or "CPU". */
+const char *hybrid_artifact_device_name(const hybrid_artifact *artifact);
+
 /** Runs the artifact's kernels on `threads` threads, the calling one
     included (0, the default: every core this process may use). Not to be
-    called while a prefill or decode of this artifact runs. */
+    called while a prefill or decode of this artifact runs. Fails for a
+    CUDA artifact. */
 hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
                                            int32_t threads);
 /** The threads the artifact's kernels run on. */
 int32_t hybrid_artifact_threads(const hybrid_artifact *artifact);
 
 /** Times every kernel dispatch from now on (clearing earlier times), or
-    stops timing. hybrid_artifact_set_threads starts a new executor and so
+    stops timing (CPU artifacts; not implemented for CUDA yet). hybrid_artifact_set_threads starts a new executor and so
     ends timing. */
 hybrid_status *hybrid_artifact_profile(hybrid_artifact *artifact, int enabled);
 /** Writes what was timed: a table with one row per kernel (calls,

@@ -7,21 +7,22 @@
 // CHECK-LABEL: func.func @gated_delta_net_chunked
 // CHECK-DAG: memref.alloca() : memref<256xf32>
 // CHECK-DAG: %[[T:.*]] = tensor.dim %arg0, %c0
-// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
 // CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c4)
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
 // CHECK: scf.if %[[SEVERAL]] {
 // CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16 : index
 // CHECK-NEXT: scf.for %[[CHUNK:.*]] = %c0 to %[[CHUNKS]]
 // CHECK: arith.minui %{{.*}}, %c16 : index
 // CHECK: } else {
 // CHECK: scf.for %{{.*}} = %c0 to %[[T]]
-// With batched state, only a call whose tokens share one slot is chunked.
+// With batched state, only a call whose tokens share one slot is chunked;
+// each head's workgroup decides (the plan never reads the slots).
 // BATCHED-LABEL: func.func @gated_delta_net_chunked
+// BATCHED: scf.parallel
 // BATCHED: %[[SEVERAL:.*]] = arith.cmpi ugt
 // BATCHED: %[[SAME:.*]] = scf.for {{.*}} -> (i1)
 // BATCHED: arith.cmpi eq
 // BATCHED: %[[CHUNKED:.*]] = arith.andi %[[SEVERAL]], %[[SAME]] : i1
-// BATCHED: scf.parallel
 // BATCHED: scf.if %[[CHUNKED]] {
 
 
@@ -37,8 +38,8 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // CHECK-LABEL: func.func @mamba_blocked
 // CHECK-DAG: %[[DECAYS:.*]] = memref.alloca() : memref<96xf32>
 // CHECK-DAG: %[[T:.*]] = tensor.dim %arg0, %c0
-// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
 // CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c72)
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
 // CHECK: scf.if %[[SEVERAL]] {
 // CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[T]], %c16 : index
 // CHECK-NEXT: scf.for %{{.*}} = %c0 to %[[BLOCKS]]

@@ -1605,7 +1605,7 @@ func.func @negative_mtp_embedded_token_count(%h: tensor<2x8xf32>, %e: tensor<3x8
 // -----
 
 func.func @negative_dispatch_missing_kernel(%n: index) {
-  // expected-error @+1 {{'hybrid.dispatch' op kernel 'nowhere' does not exist}}
+  // expected-error @+1 {{'hybrid.dispatch' op kernel @nowhere does not exist}}
   hybrid.dispatch @nowhere workgroups(%n)
   return
 }
@@ -1614,7 +1614,7 @@ func.func @negative_dispatch_missing_kernel(%n: index) {
 
 func.func private @kernel(%begin: index, %end: index, %x: memref<?xf32>)
 func.func @negative_dispatch_kernel_type(%n: index, %x: memref<?xf64>) {
-  // expected-error @+1 {{'hybrid.dispatch' op kernel 'kernel' has type '(index, index, memref<?xf32>) -> ()', expected (index, index, operand types) -> ()}}
+  // expected-error @+1 {{'hybrid.dispatch' op kernel @kernel has type '(index, index, memref<?xf32>) -> ()', expected (index, index, operand types) -> ()}}
   hybrid.dispatch @kernel workgroups(%n) (%x) : memref<?xf64>
   return
 }
@@ -1713,4 +1713,20 @@ func.func @moe_experts_result(%x: tensor<?x8xf32>, %e: tensor<?x2xi64>, %w: tens
   // expected-error @+1 {{'hybrid.moe_experts' op result has shape [?, 6], expected [?, 8] ([tokens, hidden])}}
   %y = hybrid.moe_experts %x routing(%e, %w) experts_gate(%g) experts_up(%g) experts_down(%d) : (tensor<?x8xf32>, tensor<?x2xi64>, tensor<?x2xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x6xf32>
   return
+}
+
+// -----
+
+// A GPU kernel takes the workgroup count, then the operands.
+module attributes {gpu.container_module} {
+  gpu.module @hybrid_kernels {
+    gpu.func @k(%begin: index, %end: index, %x: memref<?xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func @negative_gpu_dispatch_kernel_type(%n: index, %x: memref<?xf32>) {
+    // expected-error @+1 {{'hybrid.dispatch' op kernel @hybrid_kernels::@k has type '(index, index, memref<?xf32>) -> ()', expected (index, operand types) -> ()}}
+    hybrid.dispatch @hybrid_kernels::@k workgroups(%n) (%x) : memref<?xf32>
+    return
+  }
 }

@@ -1,0 +1,250 @@
+//===- CudaDevice.cpp - CUDA device of the runtime ------------------------===//
+
+#include "CudaDevice.h"
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <vector>
+
+namespace hybrid::runtime {
+
+namespace {
+// The driver API's types and constants this file uses (cuda.h, which the
+// build does not need).
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+constexpr CUresult kSuccess = 0;
+constexpr int kComputeCapabilityMajor = 75; // CU_DEVICE_ATTRIBUTE_...
+constexpr int kComputeCapabilityMinor = 76;
+constexpr int kJitErrorLogBuffer = 5; // CU_JIT_ERROR_LOG_BUFFER
+constexpr int kJitErrorLogBufferSize = 6;
+} // namespace
+
+/// libcuda.so.1 and the entry points used, by their exported names.
+struct CudaDriver {
+  void *library = nullptr;
+#define HYBRID_CUDA_ENTRY(name, ...) CUresult (*name)(__VA_ARGS__) = nullptr;
+#define HYBRID_CUDA_ENTRIES                                                    \
+  HYBRID_CUDA_ENTRY(cuInit, unsigned)                                          \
+  HYBRID_CUDA_ENTRY(cuGetErrorString, CUresult, const char **)                 \
+  HYBRID_CUDA_ENTRY(cuDeviceGetCount, int *)                                   \
+  HYBRID_CUDA_ENTRY(cuDeviceGet, CUdevice *, int)                              \
+  HYBRID_CUDA_ENTRY(cuDeviceGetName, char *, int, CUdevice)                    \
+  HYBRID_CUDA_ENTRY(cuDeviceGetAttribute, int *, int, CUdevice)                \
+  HYBRID_CUDA_ENTRY(cuDevicePrimaryCtxRetain, void **, CUdevice)               \
+  HYBRID_CUDA_ENTRY(cuDevicePrimaryCtxRelease_v2, CUdevice)                    \
+  HYBRID_CUDA_ENTRY(cuCtxSetCurrent, void *)                                   \
+  HYBRID_CUDA_ENTRY(cuCtxSynchronize)                                          \
+  HYBRID_CUDA_ENTRY(cuModuleLoadDataEx, void **, const void *, unsigned,       \
+                    int *, void **)                                            \
+  HYBRID_CUDA_ENTRY(cuModuleUnload, void *)                                    \
+  HYBRID_CUDA_ENTRY(cuModuleGetFunction, void **, void *, const char *)        \
+  HYBRID_CUDA_ENTRY(cuMemAlloc_v2, CUdeviceptr *, size_t)                      \
+  HYBRID_CUDA_ENTRY(cuMemFree_v2, CUdeviceptr)                                 \
+  HYBRID_CUDA_ENTRY(cuMemcpyHtoD_v2, CUdeviceptr, const void *, size_t)        \
+  HYBRID_CUDA_ENTRY(cuMemcpyDtoH_v2, void *, CUdeviceptr, size_t)              \
+  HYBRID_CUDA_ENTRY(cuMemsetD8_v2, CUdeviceptr, unsigned char, size_t)         \
+  HYBRID_CUDA_ENTRY(cuLaunchKernel, void *, unsigned, unsigned, unsigned,      \
+                    unsigned, unsigned, unsigned, unsigned, void *, void **,   \
+                    void **)
+  HYBRID_CUDA_ENTRIES
+#undef HYBRID_CUDA_ENTRY
+
+  /// Loads the library and every entry point; "" or what is missing.
+  std::string load() {
+    library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      const char *why = dlerror();
+      return std::string("cannot load the NVIDIA driver library libcuda.so.1 "
+                         "(no NVIDIA driver on this machine?): ") +
+             (why ? why : "unknown error");
+    }
+#define HYBRID_CUDA_ENTRY(name, ...)                                           \
+  name = reinterpret_cast<decltype(name)>(dlsym(library, #name));              \
+  if (!name)                                                                   \
+    return "libcuda.so.1 has no " #name ": the NVIDIA driver is too old";
+    HYBRID_CUDA_ENTRIES
+#undef HYBRID_CUDA_ENTRY
+    return "";
+  }
+  ~CudaDriver() {
+    if (library)
+      dlclose(library);
+  }
+#undef HYBRID_CUDA_ENTRIES
+};
+
+bool CudaDevice::check(int result, const char *what) {
+  if (result == kSuccess)
+    return true;
+  if (error_.empty()) {
+    const char *text = nullptr;
+    if (driver_->cuGetErrorString(result, &text) != kSuccess || !text)
+      text = "unknown CUDA error";
+    error_ = std::string(what) + " failed: " + text + " (CUDA error " +
+             std::to_string(result) + ")";
+  }
+  return false;
+}
+
+std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
+                                             const std::string &arch,
+                                             const std::string &ptx,
+                                             const uint8_t *cubin,
+                                             size_t cubinSize,
+                                             std::string &error) {
+  std::unique_ptr<CudaDevice> device(new CudaDevice());
+  device->driver_ = std::make_unique<CudaDriver>();
+  CudaDriver &cu = *device->driver_;
+  error = cu.load();
+  if (!error.empty())
+    return nullptr;
+  auto fail = [&]() -> std::unique_ptr<CudaDevice> {
+    error = device->error_;
+    return nullptr;
+  };
+  int count = 0;
+  if (!device->check(cu.cuInit(0), "cuInit") ||
+      !device->check(cu.cuDeviceGetCount(&count), "cuDeviceGetCount"))
+    return fail();
+  if (ordinal < 0 || ordinal >= count) {
+    error = "no CUDA device " + std::to_string(ordinal) + " (this machine has " +
+            std::to_string(count) + ")";
+    return nullptr;
+  }
+  int major = 0, minor = 0;
+  char name[256] = {};
+  if (!device->check(cu.cuDeviceGet(&device->device_, ordinal), "cuDeviceGet") ||
+      !device->check(cu.cuDeviceGetName(name, sizeof name - 1, device->device_),
+                     "cuDeviceGetName") ||
+      !device->check(cu.cuDeviceGetAttribute(&major, kComputeCapabilityMajor,
+                                             device->device_),
+                     "cuDeviceGetAttribute") ||
+      !device->check(cu.cuDeviceGetAttribute(&minor, kComputeCapabilityMinor,
+                                             device->device_),
+                     "cuDeviceGetAttribute"))
+    return fail();
+  std::string deviceArch = "sm_" + std::to_string(major * 10 + minor);
+  device->description_ = std::string(name) + " (" + deviceArch + ")";
+  int wanted = std::atoi(arch.c_str() + (arch.rfind("sm_", 0) == 0 ? 3 : 0));
+  if (major * 10 + minor < wanted) {
+    error = "the kernels are for " + arch + ", newer than this GPU, " +
+            device->description_ + ": recompile with --cuda-arch=" +
+            (major * 10 + minor >= 90 ? "sm_90" : "sm_80");
+    return nullptr;
+  }
+  if (!device->check(cu.cuDevicePrimaryCtxRetain(&device->context_,
+                                                 device->device_),
+                     "cuDevicePrimaryCtxRetain") ||
+      !device->check(cu.cuCtxSetCurrent(device->context_), "cuCtxSetCurrent"))
+    return fail();
+
+  // The cubin runs only on its own architecture; the PTX anywhere newer.
+  bool useCubin = cubin && cubinSize && deviceArch == arch;
+  std::vector<char> log(16384, '\0');
+  int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize};
+  void *values[] = {log.data(), reinterpret_cast<void *>(log.size() - 1)};
+  CUresult loaded = cu.cuModuleLoadDataEx(
+      &device->module_, useCubin ? static_cast<const void *>(cubin)
+                                 : static_cast<const void *>(ptx.c_str()),
+      2, options, values);
+  if (!device->check(loaded, useCubin ? "loading the kernels' cubin"
+                                      : "compiling the kernels' PTX")) {
+    if (log[0])
+      device->error_ += ": " + std::string(log.data());
+    return fail();
+  }
+  return device;
+}
+
+CudaDevice::~CudaDevice() {
+  if (!driver_ || !driver_->library)
+    return;
+  if (module_)
+    driver_->cuModuleUnload(module_);
+  if (context_)
+    driver_->cuDevicePrimaryCtxRelease_v2(device_);
+}
+
+void *CudaDevice::allocate(size_t bytes) {
+  if (bytes == 0)
+    return nullptr;
+  CUdeviceptr pointer = 0;
+  if (!check(driver_->cuMemAlloc_v2(&pointer, bytes),
+             ("cuMemAlloc of " + std::to_string(bytes) + " bytes").c_str()))
+    return nullptr;
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(pointer));
+}
+
+void CudaDevice::release(void *pointer) {
+  if (pointer)
+    check(driver_->cuMemFree_v2(reinterpret_cast<uintptr_t>(pointer)),
+          "cuMemFree");
+}
+
+bool CudaDevice::upload(void *device, const void *host, size_t bytes) {
+  return !bytes ||
+         check(driver_->cuMemcpyHtoD_v2(reinterpret_cast<uintptr_t>(device),
+                                        host, bytes),
+               "cuMemcpyHtoD");
+}
+
+bool CudaDevice::download(void *host, const void *device, size_t bytes) {
+  return !bytes ||
+         check(driver_->cuMemcpyDtoH_v2(host, reinterpret_cast<uintptr_t>(device),
+                                        bytes),
+               "cuMemcpyDtoH");
+}
+
+bool CudaDevice::zero(void *device, size_t bytes) {
+  return !bytes ||
+         check(driver_->cuMemsetD8_v2(reinterpret_cast<uintptr_t>(device), 0,
+                                      bytes),
+               "cuMemsetD8");
+}
+
+void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
+                        int64_t workgroups, int64_t blockSize) {
+  // After a failure the rest of the call is skipped: its inputs are wrong.
+  if (!error_.empty() || workgroups <= 0)
+    return;
+  auto found = functions_.find(kernel);
+  if (found == functions_.end()) {
+    void *function = nullptr;
+    if (!check(driver_->cuModuleGetFunction(&function, module_, kernel),
+               (std::string("cuModuleGetFunction(") + kernel + ")").c_str()))
+      return;
+    found = functions_.emplace(kernel, function).first;
+  }
+  std::vector<void *> params(slotCount);
+  for (int64_t i = 0; i < slotCount; ++i)
+    params[i] = &slots[i];
+  int64_t blocks = (workgroups + blockSize - 1) / blockSize;
+  check(driver_->cuLaunchKernel(found->second, static_cast<unsigned>(blocks), 1,
+                                1, static_cast<unsigned>(blockSize), 1, 1, 0,
+                                nullptr, params.data(), nullptr),
+        (std::string("launching ") + kernel).c_str());
+}
+
+bool CudaDevice::synchronize() {
+  return check(driver_->cuCtxSynchronize(), "running the kernels");
+}
+
+void CudaDevice::launchEntry(void *self, const char *kernel, uint64_t *slots,
+                             int64_t slotCount, int64_t workgroups,
+                             int64_t blockSize) {
+  static_cast<CudaDevice *>(self)->launch(kernel, slots, slotCount, workgroups,
+                                          blockSize);
+}
+
+void *CudaDevice::allocateEntry(void *self, int64_t bytes) {
+  return static_cast<CudaDevice *>(self)->allocate(static_cast<size_t>(bytes));
+}
+
+void CudaDevice::releaseEntry(void *self, void *pointer) {
+  static_cast<CudaDevice *>(self)->release(pointer);
+}
+
+} // namespace hybrid::runtime

@@ -1,0 +1,80 @@
+//===- CudaDevice.h - CUDA device of the runtime ----------------*- C++ -*-===//
+//
+// Runs a CUDA artifact: the driver library (libcuda.so.1) is opened with
+// dlopen and used through a table of its C entry points, so that nothing
+// CUDA is needed to build the runtime and its absence only disables this
+// device. The artifact's host plan calls back into it for every buffer it
+// allocates or frees and every kernel it launches (see
+// convert-hybrid-dispatch-to-llvm for the ABI).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRIDC_RUNTIME_SRC_CUDADEVICE_H
+#define HYBRIDC_RUNTIME_SRC_CUDADEVICE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace hybrid::runtime {
+
+struct CudaDriver; // the dlopen'ed entry points
+
+class CudaDevice {
+public:
+  /// Opens the driver, device `ordinal`'s primary context, and loads the
+  /// kernels: the cubin when it is for this device's architecture, else the
+  /// PTX (which the driver compiles). Returns null and sets `error` when
+  /// any of it fails (no driver, no device, too old an architecture).
+  static std::unique_ptr<CudaDevice> open(int ordinal, const std::string &arch,
+                                          const std::string &ptx,
+                                          const uint8_t *cubin,
+                                          size_t cubinSize, std::string &error);
+  ~CudaDevice();
+  CudaDevice(const CudaDevice &) = delete;
+  CudaDevice &operator=(const CudaDevice &) = delete;
+
+  /// Device memory; null (and error() set) on failure.
+  void *allocate(size_t bytes);
+  void release(void *pointer);
+  bool upload(void *device, const void *host, size_t bytes);
+  bool download(void *host, const void *device, size_t bytes);
+  bool zero(void *device, size_t bytes);
+  /// Launches `kernel` over `workgroups` threads in blocks of `blockSize`,
+  /// its parameters the 8-byte `slots`.
+  void launch(const char *kernel, uint64_t *slots, int64_t slotCount,
+              int64_t workgroups, int64_t blockSize);
+  /// Waits for every launch; false when one failed.
+  bool synchronize();
+
+  /// The first failure since the last clearError(), "" when none.
+  const std::string &error() const { return error_; }
+  void clearError() { error_.clear(); }
+  /// e.g. "NVIDIA H100 80GB HBM3 (sm_90)".
+  const std::string &description() const { return description_; }
+
+  // The C entry points installed in the host plan's globals.
+  static void launchEntry(void *self, const char *kernel, uint64_t *slots,
+                          int64_t slotCount, int64_t workgroups,
+                          int64_t blockSize);
+  static void *allocateEntry(void *self, int64_t bytes);
+  static void releaseEntry(void *self, void *pointer);
+
+private:
+  CudaDevice() = default;
+  /// Records `what` failed with CUDA result `result`; returns false.
+  bool check(int result, const char *what);
+
+  std::unique_ptr<CudaDriver> driver_;
+  int device_ = 0;
+  void *context_ = nullptr; // CUcontext (primary)
+  void *module_ = nullptr;  // CUmodule
+  std::map<std::string, void *> functions_; // name -> CUfunction
+  std::string error_, description_;
+};
+
+} // namespace hybrid::runtime
+
+#endif // HYBRIDC_RUNTIME_SRC_CUDADEVICE_H

@@ -1,0 +1,89 @@
+// RUN: hybrid-opt %s --hybrid-kernels-to-gpu="block-size=64" --split-input-file --verify-diagnostics | FileCheck %s
+
+// A kernel over workgroups [begin, end) becomes a GPU kernel whose thread
+// block_id * 64 + thread_id runs one workgroup (none past the count); the
+// dispatch names it inside @hybrid_kernels and carries the block size. The
+// constant global it reads is copied into the GPU module, and its
+// per-workgroup temporary becomes one stack buffer at the kernel's entry.
+
+// CHECK: module attributes {gpu.container_module}
+// CHECK-LABEL: func.func @forward(
+// CHECK: hybrid.dispatch @hybrid_kernels::@forward_dispatch workgroups(%{{.*}}) (%{{.*}}) : memref<?x4xf32> {hybrid.block_size = 64 : i64}
+// CHECK-NOT: func.func private @forward_dispatch
+// CHECK: gpu.module @hybrid_kernels
+// CHECK: memref.global "private" constant @scale : memref<4xf32>
+// CHECK: gpu.func @forward_dispatch(%[[COUNT:.*]]: index, %[[Y:.*]]: memref<?x4xf32>) kernel attributes {known_block_size = array<i32: 64, 1, 1>}
+// CHECK: %[[TMP:.*]] = memref.alloca() {alignment = 64 : i64} : memref<4xf32>
+// CHECK: %[[BLOCK:.*]] = gpu.block_id x
+// CHECK: %[[THREAD:.*]] = gpu.thread_id x
+// CHECK: %[[SIZE:.*]] = arith.constant 64 : index
+// CHECK: %[[FIRST:.*]] = arith.muli %[[BLOCK]], %[[SIZE]]
+// CHECK: %[[W:.*]] = arith.addi %[[FIRST]], %[[THREAD]]
+// CHECK: %[[NEXT:.*]] = arith.addi %[[W]], %{{.*}}
+// CHECK: %[[END:.*]] = arith.minui %[[NEXT]], %[[COUNT]]
+// CHECK: scf.for %[[ROW:.*]] = %[[W]] to %[[END]]
+// CHECK: memref.get_global @scale
+// CHECK: memref.store %{{.*}}, %[[TMP]]
+// CHECK-NOT: memref.dealloc
+// CHECK: gpu.return
+memref.global "private" constant @scale : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+func.func @forward(%y: memref<?x4xf32>, %n: index) {
+  hybrid.dispatch @forward_dispatch workgroups(%n) (%y) : memref<?x4xf32>
+  return
+}
+func.func private @forward_dispatch(%begin: index, %end: index, %y: memref<?x4xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  scf.for %row = %begin to %end step %c1 {
+    %s = memref.get_global @scale : memref<4xf32>
+    %tmp = memref.alloc() {alignment = 64 : i64} : memref<4xf32>
+    scf.for %j = %c0 to %c4 step %c1 {
+      %v = memref.load %s[%j] : memref<4xf32>
+      memref.store %v, %tmp[%j] : memref<4xf32>
+    }
+    scf.for %j = %c0 to %c4 step %c1 {
+      %v = memref.load %tmp[%j] : memref<4xf32>
+      memref.store %v, %y[%row, %j] : memref<?x4xf32>
+    }
+    memref.dealloc %tmp : memref<4xf32>
+  }
+  return
+}
+
+// -----
+
+// negative_: a module without kernels gets no GPU module.
+
+// CHECK-LABEL: module {
+// CHECK-NOT: gpu.module
+// CHECK: func.func @negative_no_kernels
+func.func @negative_no_kernels(%n: index) {
+  return
+}
+
+// -----
+
+func.func @grow(%n: index) {
+  hybrid.dispatch @grow_dispatch workgroups(%n) (%n) : index
+  return
+}
+func.func private @grow_dispatch(%begin: index, %end: index, %n: index) attributes {hybrid.kernel} {
+  // expected-error @+1 {{'memref.alloc' op allocates a dynamically sized buffer in a GPU kernel}}
+  %tmp = memref.alloc(%n) : memref<?xf32>
+  memref.dealloc %tmp : memref<?xf32>
+  return
+}
+
+// -----
+
+memref.global "private" @counter : memref<1xf32> = dense<0.0>
+func.func @shared(%n: index) {
+  hybrid.dispatch @shared_dispatch workgroups(%n)
+  return
+}
+func.func private @shared_dispatch(%begin: index, %end: index) attributes {hybrid.kernel} {
+  // expected-error @+1 {{'memref.get_global' op reads a global that is not constant: a GPU kernel cannot share it with the host}}
+  %g = memref.get_global @counter : memref<1xf32>
+  return
+}

@@ -1,0 +1,27 @@
+// RUN: hybrid-opt %s --hybrid-cuda-pipeline="max-seq-len=64 cuda-arch=sm_80" | FileCheck %s
+
+// The whole CUDA pipeline on one layer: the kernels end as PTX for sm_80
+// (PTX ISA 7.0) in a gpu.binary; the host function is the plan in the LLVM
+// dialect, launching each kernel by name through the runtime's launcher.
+// CHECK-LABEL: llvm.func @layer(
+// CHECK-NOT: {{hybrid\.[a-z_]+ }}
+// CHECK: llvm.call @_mlir_memref_to_llvm_alloc
+// CHECK: llvm.call @hybrid_run_gpu_dispatch
+// CHECK: llvm.return
+// CHECK: gpu.binary @hybrid_kernels
+// CHECK-SAME: #nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">
+// CHECK-SAME: .version 7.0
+// CHECK-SAME: .target sm_80
+// CHECK-SAME: .visible .entry layer__attention
+// CHECK: llvm.func internal @hybrid_run_gpu_dispatch(
+// CHECK-NOT: hybrid_run_dispatch
+func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xf32>) -> tensor<?x8xf32> {
+  %q = hybrid.weight "q" : tensor<8x8xf32>
+  %k = hybrid.weight "k" : tensor<4x8xf32>
+  %o = hybrid.weight "o" : tensor<8x8xf32>
+  %n = hybrid.weight "n" : tensor<8xf32>
+  %h = hybrid.rms_norm plain %x, %n {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %a = hybrid.attention %h, %pos, %kv q_proj(%q) k_proj(%k) v_proj(%k) o_proj(%o) {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64, rope_theta = 1.0e+04 : f64, rotary_dim = 4 : i64, scale = 5.0e-01 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<1x4xf32>, tensor<8x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %r = arith.addf %x, %a : tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
+}
