@@ -4,6 +4,8 @@
 // leading (token) dimension -- a residual add, the norm's sum of squares
 // and the normalisation -- becomes one loop over rows, so that it is one
 // dispatch instead of one per op and each row stays in cache between them.
+// Generics that never read their output get a fresh (tensor.empty) one
+// first, so that no input is copied to serve as an output.
 //
 //===----------------------------------------------------------------------===//
 
@@ -128,6 +130,8 @@ struct FuseElementwisePass
     : hybrid::impl::FuseElementwisePassBase<FuseElementwisePass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
+    IRRewriter rewriter(&getContext());
+    freshOutputs(rewriter, func);
     // Roots from the last op up: a producer shared with a later chain is
     // pulled into that one first, so what remains of it lies after the
     // earlier roots.
@@ -136,7 +140,6 @@ struct FuseElementwisePass
       if (op->getParentOp() == func.getOperation() && isRowWise(op))
         roots.push_back(op);
     });
-    IRRewriter rewriter(&getContext());
     DenseSet<Operation *> erased;
     for (linalg::LinalgOp root : llvm::reverse(roots)) {
       if (erased.contains(root))
@@ -152,6 +155,30 @@ struct FuseElementwisePass
           chain.push_back(&op);
       fuseIntoRows(rewriter, chain, members, erased);
     }
+  }
+
+  /// A generic whose payload never reads its output (a residual add from
+  /// convert-elementwise-to-linalg, which reuses an input as the output)
+  /// writes into a fresh tensor instead: the fused loop then reads the
+  /// input's row and writes another buffer, and bufferization need not
+  /// copy the whole input first.
+  static void freshOutputs(IRRewriter &rewriter, func::FuncOp func) {
+    func.walk([&](linalg::GenericOp op) {
+      if (!op.hasPureTensorSemantics())
+        return;
+      for (OpOperand &init : op.getDpsInitsMutable()) {
+        if (op.payloadUsesValueFromOperand(&init) ||
+            init.get().getDefiningOp<tensor::EmptyOp>())
+          continue;
+        rewriter.setInsertionPoint(op);
+        SmallVector<OpFoldResult> sizes =
+            tensor::getMixedSizes(rewriter, op.getLoc(), init.get());
+        auto type = cast<RankedTensorType>(init.get().getType());
+        Value empty = tensor::EmptyOp::create(rewriter, op.getLoc(), sizes,
+                                              type.getElementType());
+        rewriter.modifyOpInPlace(op, [&] { init.set(empty); });
+      }
+    });
   }
 
   /// Replaces `chain` (in block order, ending at its root) by one scf.forall
