@@ -28,6 +28,9 @@ config.substitutions.append(("%configs", os.path.join(
 config.substitutions.append(("%fixtures", os.path.join(
     config.hybridc_src_root, "test", "fixtures")))
 config.substitutions.append(("%python", sys.executable))
+# The stand-in libcuda.so.1 of the CUDA device tests (test/Runtime/fake_cuda.c).
+config.substitutions.append(("%{fake_cuda}", os.path.join(
+    config.hybridc_obj_root, "test", "fake-cuda")))
 
 # Execution tests run lowered kernels with mlir-runner and its print helpers.
 config.substitutions.append(("%runner_libs", ",".join(

@@ -218,7 +218,9 @@ void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
       return;
     found = functions_.emplace(kernel, function).first;
   }
-  std::vector<void *> params(slotCount);
+  // A null after the last: the driver reads as many as the kernel has, and
+  // a checking stand-in driver (test/Runtime/fake_cuda.c) sees the count.
+  std::vector<void *> params(slotCount + 1, nullptr);
   for (int64_t i = 0; i < slotCount; ++i)
     params[i] = &slots[i];
   int64_t blocks = (workgroups + blockSize - 1) / blockSize;

@@ -293,11 +293,14 @@ int main(int argc, char **argv) {
                 ids.c_str(), prefillRate, decodeRate, threadCount);
   else
     std::printf("%s\nprefill: %zu tokens, %.1f tokens/s\ndecode: %zu tokens, "
-                "%.1f tokens/s\nthreads: %d\n",
+                "%.1f tokens/s\n",
                 ids.c_str(), prompt.size(), prefillRate, decodeSteps,
-                decodeRate, threadCount);
+                decodeRate);
+  // Where the kernels ran: CPU threads, or the CUDA device.
   if (!json && compiledFor == "cuda")
     std::printf("device: %s\n", hybrid_artifact_device_name(artifact));
+  else if (!json)
+    std::printf("threads: %d\n", threadCount);
   if (profile || !traceOut.empty())
     if (hybrid_status *s = hybrid_artifact_write_profile(
             artifact, profile ? "-" : nullptr,

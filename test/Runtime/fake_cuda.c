@@ -1,0 +1,259 @@
+/*===- fake_cuda.c - A stand-in libcuda.so.1 that checks its callers -------===*
+ *
+ * Loaded instead of NVIDIA's driver (LD_LIBRARY_PATH) by the tests of the
+ * runtime's CUDA device on machines without a GPU. It runs no kernel: it
+ * checks that the runtime and the artifact's host plan use the driver the
+ * way a GPU needs, and fails loudly otherwise:
+ *
+ *   - device memory lives at non-canonical addresses (bit 62 set), so any
+ *     host access to it (the plan reading a device buffer) faults;
+ *   - every launch names a kernel of the loaded PTX, passes exactly its
+ *     parameter count (the runtime ends its array with a null), the grid
+ *     covers the workgroup count, and every `.ptr` parameter points into a
+ *     live device allocation;
+ *   - copies stay inside allocations; at exit every allocation is freed.
+ *
+ * Device memory reads as zeros (kernels do not run), so logits are zero.
+ * FAKE_CUDA_FAIL=<entry point> makes that entry point fail (error 2, out of
+ * memory) to test the runtime's error paths. A summary goes to stderr.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+
+#define DEVICE_BIT (1ull << 62)
+#define MAX_ALLOCATIONS 65536
+#define MAX_KERNELS 4096
+#define MAX_PARAMS 1024
+
+static struct {
+  void *host;
+  size_t size;
+} allocations[MAX_ALLOCATIONS];
+static long live, allocated, launches, checkedPointers;
+
+static struct {
+  char name[256];
+  int params;
+  unsigned char isPointer[MAX_PARAMS];
+} kernels[MAX_KERNELS];
+static int kernelCount, moduleLoaded;
+
+static void die(const char *what, const char *detail) {
+  fprintf(stderr, "fake-cuda: FAILED: %s%s%s\n", what, detail ? ": " : "",
+          detail ? detail : "");
+  fflush(stderr);
+  abort();
+}
+
+static int failing(const char *entry) {
+  const char *fail = getenv("FAKE_CUDA_FAIL");
+  return fail && strcmp(fail, entry) == 0;
+}
+
+/* The allocation holding the `bytes` at device address `p` (with 0 bytes:
+   any address from its start to one past its end), or -1. */
+static int find(CUdeviceptr p, size_t bytes) {
+  if (!(p & DEVICE_BIT))
+    return -1;
+  uintptr_t host = (uintptr_t)(p & ~DEVICE_BIT);
+  for (int i = 0; i < MAX_ALLOCATIONS; ++i) {
+    uintptr_t base = (uintptr_t)allocations[i].host;
+    if (base && host >= base && host + bytes <= base + allocations[i].size)
+      return i;
+  }
+  return -1;
+}
+
+static void *hostOf(CUdeviceptr p, size_t bytes, const char *what) {
+  if (find(p, bytes) < 0)
+    die(what, "address outside every device allocation");
+  return (void *)(uintptr_t)(p & ~DEVICE_BIT);
+}
+
+static void report(void) {
+  fprintf(stderr,
+          "fake-cuda: %ld launches checked (%ld pointer parameters), %ld "
+          "allocations, %ld not freed\n",
+          launches, checkedPointers, allocated, live);
+}
+
+CUresult cuInit(unsigned flags) {
+  (void)flags;
+  atexit(report);
+  return failing("cuInit") ? 100 /* CUDA_ERROR_NO_DEVICE */ : 0;
+}
+
+CUresult cuGetErrorString(CUresult error, const char **text) {
+  *text = error == 2     ? "out of memory"
+          : error == 100 ? "no CUDA-capable device is detected"
+          : error == 218 ? "a PTX JIT compilation failed"
+                         : "unknown error";
+  return 0;
+}
+
+CUresult cuDeviceGetCount(int *count) {
+  *count = 1;
+  return 0;
+}
+CUresult cuDeviceGet(int *device, int ordinal) {
+  *device = ordinal;
+  return 0;
+}
+CUresult cuDeviceGetName(char *name, int length, int device) {
+  (void)device;
+  snprintf(name, (size_t)length, "Fake CUDA device");
+  return 0;
+}
+CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
+  (void)device;
+  const char *arch = getenv("FAKE_CUDA_ARCH"); /* e.g. 80; default 90 */
+  int cc = arch ? atoi(arch) : 90;
+  *value = attribute == 75 ? cc / 10 : attribute == 76 ? cc % 10 : 0;
+  return 0;
+}
+CUresult cuDevicePrimaryCtxRetain(void **context, int device) {
+  (void)device;
+  *context = (void *)0x1;
+  return 0;
+}
+CUresult cuDevicePrimaryCtxRelease_v2(int device) {
+  (void)device;
+  return 0;
+}
+CUresult cuCtxSetCurrent(void *context) {
+  (void)context;
+  return 0;
+}
+CUresult cuCtxSynchronize(void) { return 0; }
+
+/* Reads the `.entry NAME(` lines of the PTX and their parameters. */
+CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
+                            int *options, void **values) {
+  (void)count, (void)options, (void)values;
+  if (failing("cuModuleLoadDataEx"))
+    return 218;
+  const char *text = (const char *)image;
+  if (strncmp(text, "\x7f" "ELF", 4) == 0)
+    die("cuModuleLoadDataEx", "a cubin; the fake reads PTX (compile without "
+                              "ptxas or for another architecture)");
+  const char *at = text;
+  while ((at = strstr(at, ".entry ")) != NULL) {
+    at += 7;
+    const char *open = strchr(at, '(');
+    const char *close = open ? strchr(open, ')') : NULL;
+    if (!close || kernelCount == MAX_KERNELS)
+      die("cuModuleLoadDataEx", "malformed .entry");
+    size_t length = (size_t)(open - at);
+    if (length >= sizeof kernels[0].name)
+      die("cuModuleLoadDataEx", "kernel name too long");
+    memcpy(kernels[kernelCount].name, at, length);
+    int params = 0;
+    for (const char *p = open; p < close && (p = strstr(p, ".param")) && p < close;
+         p += 6) {
+      const char *end = strchr(p, '\n');
+      if (params == MAX_PARAMS)
+        die("cuModuleLoadDataEx", "too many parameters");
+      kernels[kernelCount].isPointer[params++] =
+          end && strstr(p, ".ptr") && strstr(p, ".ptr") < end;
+    }
+    kernels[kernelCount++].params = params;
+    at = close;
+  }
+  if (kernelCount == 0)
+    die("cuModuleLoadDataEx", "no kernel in the PTX");
+  moduleLoaded = 1;
+  *module = (void *)0x2;
+  return 0;
+}
+CUresult cuModuleUnload(void *module) {
+  (void)module;
+  return 0;
+}
+CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
+  (void)module;
+  for (int i = 0; i < kernelCount; ++i)
+    if (strcmp(kernels[i].name, name) == 0) {
+      *function = &kernels[i];
+      return 0;
+    }
+  die("cuModuleGetFunction: no kernel named", name);
+  return 500;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
+  if (failing("cuMemAlloc_v2") || bytes == 0)
+    return 2;
+  for (int i = 0; i < MAX_ALLOCATIONS; ++i)
+    if (!allocations[i].host) {
+      allocations[i].host = calloc(1, bytes);
+      allocations[i].size = bytes;
+      ++live, ++allocated;
+      *pointer = (CUdeviceptr)(uintptr_t)allocations[i].host | DEVICE_BIT;
+      return 0;
+    }
+  die("cuMemAlloc", "too many live allocations");
+  return 2;
+}
+CUresult cuMemFree_v2(CUdeviceptr pointer) {
+  int i = find(pointer, 1);
+  if (i < 0 || (uintptr_t)allocations[i].host != (uintptr_t)(pointer & ~DEVICE_BIT))
+    die("cuMemFree", "not the start of a device allocation");
+  free(allocations[i].host);
+  allocations[i].host = NULL;
+  --live;
+  return 0;
+}
+CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void *from, size_t bytes) {
+  memcpy(hostOf(to, bytes, "cuMemcpyHtoD"), from, bytes);
+  return 0;
+}
+CUresult cuMemcpyDtoH_v2(void *to, CUdeviceptr from, size_t bytes) {
+  memcpy(to, hostOf(from, bytes, "cuMemcpyDtoH"), bytes);
+  return 0;
+}
+CUresult cuMemsetD8_v2(CUdeviceptr to, unsigned char value, size_t bytes) {
+  memset(hostOf(to, bytes, "cuMemsetD8"), value, bytes);
+  return 0;
+}
+
+CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                        void *stream, void **params, void **extra) {
+  (void)gy, (void)gz, (void)by, (void)bz, (void)shared, (void)stream;
+  if (!moduleLoaded || extra)
+    die("cuLaunchKernel", "no module, or extra parameters");
+  if (failing("cuLaunchKernel"))
+    return 2;
+  const char *name = ((const char *)function);
+  int kernel = (int)(((char *)function - (char *)kernels) / sizeof kernels[0]);
+  /* The first parameter is the workgroup count: the grid must cover it. */
+  uint64_t workgroups = *(const uint64_t *)params[0];
+  if ((uint64_t)gx * bx < workgroups || (uint64_t)(gx - 1) * bx >= workgroups)
+    die("cuLaunchKernel: the grid does not fit the workgroups of", name);
+  /* The runtime ends the array with a null: exactly the kernel's count. */
+  for (int i = 0; i <= kernels[kernel].params; ++i)
+    if ((params[i] == NULL) != (i == kernels[kernel].params))
+      die("cuLaunchKernel: parameters do not match the PTX of", name);
+  for (int i = 0; i < kernels[kernel].params; ++i) {
+    if (!kernels[kernel].isPointer[i])
+      continue;
+    CUdeviceptr value = *(const CUdeviceptr *)params[i];
+    /* A zero-sized buffer's descriptor may hold null. */
+    if (value && find(value, 0) < 0) {
+      char detail[512];
+      snprintf(detail, sizeof detail, "%s parameter %d = %#llx", name, i,
+               value);
+      die("cuLaunchKernel: a pointer outside device memory", detail);
+    }
+    ++checkedPointers;
+  }
+  ++launches;
+  return 0;
+}
