@@ -327,7 +327,10 @@ def ApproximateMathPass : Pass<"hybrid-approximate-math", "::mlir::ModuleOp"> {
     kept). LLVM cannot vectorise a loop around a libm call; around these
     it can, which is what the exp-heavy loops need: the Mamba scan's
     `exp(dt A)` per (token, channel, state), the chunked Gated DeltaNet's
-    decays, softmax and SiLU. Other math ops are left alone.
+    decays, softmax and SiLU. Other math ops are left alone, unless
+    `every-op` is set (the CUDA pipeline: GPU kernels have no libm, and
+    HybridC links no libdevice): then sin, cos, tanh, erf, atan, ... are
+    approximated too (rsqrt excepted).
   }];
   let options = [
     Option<"everyOp", "every-op", "bool", "false",
@@ -356,6 +359,18 @@ def ConvertHybridDispatchToLLVMPass
     thread when none is installed. The executor's C type is
     `void (*)(void *context, void (*kernel)(void *slots, int64_t begin,
     int64_t end), void *slots, int64_t workgroups)`.
+
+    A dispatch of a GPU kernel (`@hybrid_kernels::@k`, after
+    `hybrid-kernels-to-gpu` and `gpu-module-to-binary`) stores the
+    workgroup count and then its operands' scalars, each zero-extended to
+    8 bytes (the kernel's parameters in order), and calls
+    `@hybrid_run_gpu_dispatch`, which passes the kernel's name, the slots,
+    their count, the workgroups and `hybrid.block_size` to the launcher in
+    `hybrid_gpu_launcher` (with `hybrid_gpu_context`), trapping when none is
+    installed. The plan's buffers are then device memory: the generic
+    allocation functions `finalize-memref-to-llvm{use-generic-functions}`
+    declares get bodies calling `hybrid_gpu_alloc` and `hybrid_gpu_free`,
+    and a plan calling `malloc`, `aligned_alloc` or `free` is an error.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
