@@ -8,7 +8,9 @@ without torch; zero weights do the same work) compiled with --cpu native:
 
 - decode: bytes a decode step must read (active weights without the
   embedding table, from `hybridc --report=json`, plus the LM head and the
-  recurrent and conv state read and written) x tokens/s, against the bandwidth probed just before and after;
+  recurrent and conv state read and written) x tokens/s, against the bandwidth probed just before and after,
+  and against an OpenBLAS f32 GEMV (numpy's BLAS) over as many bytes, run
+  right after with the same threads;
 - prefill: the largest linear kernel's GFLOP/s (from hybrid-run --profile),
   the chunked Gated DeltaNet rule's useful GFLOP/s (6 dk dv + C (4 dk + 2 dv)
   per token and head), and the whole model's (report FLOPs x tokens / prefill
@@ -33,6 +35,44 @@ def probe(binary, what, threads):
     out = subprocess.run([binary, what, str(threads)], check=True, capture_output=True,
                          text=True).stdout
     return float(out.split()[1])
+
+
+# numpy's BLAS (OpenBLAS in the PyPI wheels): W x over `rows` x `cols` f32,
+# in a fresh process so that its thread count is set before it starts.
+GEMV = """
+import sys, time
+import numpy as np
+rows, cols = int(sys.argv[1]), int(sys.argv[2])
+w = np.ones((rows, cols), np.float32)
+x = np.ones(cols, np.float32)
+w @ x
+times = []
+for _ in range(7):
+    start = time.perf_counter()
+    w @ x
+    times.append(time.perf_counter() - start)
+times.sort()
+print(rows * cols * 4 / times[len(times) // 2] / 1e9)
+"""
+
+
+def blas_name():
+    import numpy
+    try:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:  # older numpy: no dict form
+        return "numpy's BLAS"
+
+
+def blas_gemv(step_bytes, cols, threads):
+    """GB/s of a median numpy GEMV reading about step_bytes (at most 1 GB)."""
+    rows = max(1, min(step_bytes, 1 << 30) // (4 * cols))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads),
+               OMP_NUM_THREADS=str(threads))
+    out = subprocess.run(["python3", "-c", GEMV, str(rows), str(cols)], check=True,
+                         capture_output=True, text=True, env=env).stdout
+    return float(out)
 
 
 def main():
@@ -77,6 +117,11 @@ def main():
             print(f"| {family} | decode, batch 1 | {step_bytes * decode / 1e9:.1f} GB/s "
                   f"({decode:.1f} tok/s) | {bandwidth:.1f} GB/s read "
                   f"({before:.0f}, {after:.0f}) | {step_bytes * decode / 1e9 / bandwidth:.0%} |")
+            gemv = blas_gemv(step_bytes, config["hidden_size"], args.threads)
+            print(f"| {family} | decode, batch 1, against {blas_name()} GEMV "
+                  f"({config['hidden_size']} columns, same bytes) | "
+                  f"{step_bytes * decode / 1e9:.1f} GB/s | {gemv:.1f} GB/s GEMV | "
+                  f"{step_bytes * decode / 1e9 / gemv:.0%} |")
 
             # The largest linear kernel of the prompt: its first call is the
             # prefill; later calls (decode) are subtracted by their mean.

@@ -9,8 +9,9 @@ log=build/test-results.log
 /usr/lib/llvm-22/bin/lit -sv build/test 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-# lit's summary lines look like "  Passed: 12 (100.00%)".
-count() { sed -n "s/^ *$1: *\([0-9]*\).*/\1/p" "$log" | tail -1; }
+# lit's summary lines look like "  Passed: 12 (100.00%)", padded as
+# "  Passed     : 53" when an "Unsupported" line is among them.
+count() { sed -n "s/^ *$1 *: *\([0-9]*\).*/\1/p" "$log" | tail -1; }
 passed=$(( $(count Passed) + 0 ))
 failed=$(( $(count Failed) + $(count Unresolved) + $(count 'Timed Out') + 0 ))
 skipped=$(( $(count Unsupported) + 0 ))

@@ -235,16 +235,17 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
     defineGPUHook(b, loc, func, hook, skip);
     return success();
   };
-  return success(succeeded(define("_mlir_memref_to_llvm_alloc", LLVM::LLVMFunctionType::get(ptr, {i64}),
-         kGPUAlloc, 0)) &&
-                 // (alignment, size): device allocations are aligned to 256
-                 // bytes, more than any alignment the plan asks for.
-                 succeeded(define("_mlir_memref_to_llvm_aligned_alloc",
-                                  LLVM::LLVMFunctionType::get(ptr, {i64, i64}),
-                                  kGPUAlloc, 1)) &&
-                 succeeded(define("_mlir_memref_to_llvm_free",
-                                  LLVM::LLVMFunctionType::get(voidType, {ptr}),
-                                  kGPUFree, 0)));
+  if (failed(define("_mlir_memref_to_llvm_alloc",
+                    LLVM::LLVMFunctionType::get(ptr, {i64}), kGPUAlloc, 0)))
+    return failure();
+  // (alignment, size): device allocations are aligned to 256 bytes, more
+  // than any alignment the plan asks for, so only the size is passed on.
+  if (failed(define("_mlir_memref_to_llvm_aligned_alloc",
+                    LLVM::LLVMFunctionType::get(ptr, {i64, i64}), kGPUAlloc,
+                    1)))
+    return failure();
+  return define("_mlir_memref_to_llvm_free",
+                LLVM::LLVMFunctionType::get(voidType, {ptr}), kGPUFree, 0);
 }
 
 /// The scalars of `operands` (memrefs as expanded descriptors).
