@@ -162,6 +162,10 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
 CudaDevice::~CudaDevice() {
   if (!driver_ || !driver_->library)
     return;
+  for (auto [block, size] : live_)
+    kept_.emplace(size, block);
+  live_.clear();
+  trim();
   if (module_)
     driver_->cuModuleUnload(module_);
   if (context_)
@@ -171,17 +175,38 @@ CudaDevice::~CudaDevice() {
 void *CudaDevice::allocate(size_t bytes) {
   if (bytes == 0)
     return nullptr;
+  size_t rounded = (bytes + 511) / 512 * 512;
+  if (auto kept = kept_.find(rounded); kept != kept_.end()) {
+    void *block = kept->second;
+    kept_.erase(kept);
+    live_.emplace(block, rounded);
+    return block;
+  }
   CUdeviceptr pointer = 0;
-  if (!check(driver_->cuMemAlloc_v2(&pointer, bytes),
-             ("cuMemAlloc of " + std::to_string(bytes) + " bytes").c_str()))
+  CUresult result = driver_->cuMemAlloc_v2(&pointer, rounded);
+  if (result != kSuccess && !kept_.empty()) {
+    trim();
+    result = driver_->cuMemAlloc_v2(&pointer, rounded);
+  }
+  if (!check(result, ("cuMemAlloc of " + std::to_string(bytes) + " bytes").c_str()))
     return nullptr;
-  return reinterpret_cast<void *>(static_cast<uintptr_t>(pointer));
+  void *block = reinterpret_cast<void *>(static_cast<uintptr_t>(pointer));
+  live_.emplace(block, rounded);
+  return block;
 }
 
 void CudaDevice::release(void *pointer) {
-  if (pointer)
-    check(driver_->cuMemFree_v2(reinterpret_cast<uintptr_t>(pointer)),
-          "cuMemFree");
+  auto found = live_.find(pointer);
+  if (found == live_.end())
+    return; // null, or not this device's
+  kept_.emplace(found->second, pointer);
+  live_.erase(found);
+}
+
+void CudaDevice::trim() {
+  for (auto [size, block] : kept_)
+    check(driver_->cuMemFree_v2(reinterpret_cast<uintptr_t>(block)), "cuMemFree");
+  kept_.clear();
 }
 
 bool CudaDevice::upload(void *device, const void *host, size_t bytes) {

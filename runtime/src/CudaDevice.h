@@ -36,9 +36,17 @@ public:
   CudaDevice(const CudaDevice &) = delete;
   CudaDevice &operator=(const CudaDevice &) = delete;
 
-  /// Device memory; null (and error() set) on failure.
+  /// Device memory; null (and error() set) on failure. Released blocks are
+  /// kept and handed out again for the same rounded size: a call's plan
+  /// allocates the same buffers every time, and cuMemAlloc / cuMemFree
+  /// (which synchronises) per buffer per call would dominate decode. Reuse
+  /// is safe without waiting because every launch is on one stream, in
+  /// order. When cuMemAlloc runs out, the kept blocks are freed and it is
+  /// tried again.
   void *allocate(size_t bytes);
   void release(void *pointer);
+  /// Frees the kept blocks.
+  void trim();
   bool upload(void *device, const void *host, size_t bytes);
   bool download(void *host, const void *device, size_t bytes);
   bool zero(void *device, size_t bytes);
@@ -72,6 +80,8 @@ private:
   void *context_ = nullptr; // CUcontext (primary)
   void *module_ = nullptr;  // CUmodule
   std::map<std::string, void *> functions_; // name -> CUfunction
+  std::map<void *, size_t> live_;           // allocation -> rounded size
+  std::multimap<size_t, void *> kept_;      // rounded size -> released block
   std::string error_, description_;
 };
 

@@ -44,7 +44,8 @@ void hybrid_artifact_free(hybrid_artifact *artifact);
     compiled with hybridc --target=cuda. Opening a CUDA artifact opens
     CUDA device 0 (through libcuda.so.1, loaded at run time) and copies the
     weights into its memory; without an NVIDIA driver or GPU the open fails
-    with a message saying so. */
+    with a message saying so. Device memory the artifact's sessions and
+    calls release is kept for reuse until the artifact is freed. */
 const char *hybrid_artifact_device(const hybrid_artifact *artifact);
 /** The device's name, e.g. "NVIDIA H100 80GB HBM3 (sm_90)", or "CPU". */
 const char *hybrid_artifact_device_name(const hybrid_artifact *artifact);
