@@ -48,7 +48,11 @@ struct CudaDriver {
   HYBRID_CUDA_ENTRY(cuMemsetD8_v2, CUdeviceptr, unsigned char, size_t)         \
   HYBRID_CUDA_ENTRY(cuLaunchKernel, void *, unsigned, unsigned, unsigned,      \
                     unsigned, unsigned, unsigned, unsigned, void *, void **,   \
-                    void **)
+                    void **)                                                   \
+  HYBRID_CUDA_ENTRY(cuEventCreate, void **, unsigned)                          \
+  HYBRID_CUDA_ENTRY(cuEventRecord, void *, void *)                             \
+  HYBRID_CUDA_ENTRY(cuEventElapsedTime, float *, void *, void *)               \
+  HYBRID_CUDA_ENTRY(cuEventDestroy_v2, void *)
   HYBRID_CUDA_ENTRIES
 #undef HYBRID_CUDA_ENTRY
 
@@ -162,6 +166,7 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
 CudaDevice::~CudaDevice() {
   if (!driver_ || !driver_->library)
     return;
+  destroyEvents();
   for (auto [block, size] : live_)
     kept_.emplace(size, block);
   live_.clear();
@@ -249,10 +254,65 @@ void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
   for (int64_t i = 0; i < slotCount; ++i)
     params[i] = &slots[i];
   int64_t blocks = (workgroups + blockSize - 1) / blockSize;
+  TimedLaunch timed{kernel, workgroups, nullptr, nullptr};
+  if (profiling_ && (timed.start = newEvent()) && (timed.stop = newEvent()))
+    check(driver_->cuEventRecord(timed.start, nullptr), "cuEventRecord");
   check(driver_->cuLaunchKernel(found->second, static_cast<unsigned>(blocks), 1,
                                 1, static_cast<unsigned>(blockSize), 1, 1, 0,
                                 nullptr, params.data(), nullptr),
         (std::string("launching ") + kernel).c_str());
+  if (timed.stop) {
+    check(driver_->cuEventRecord(timed.stop, nullptr), "cuEventRecord");
+    pending_.push_back(timed);
+  }
+}
+
+void *CudaDevice::newEvent() {
+  void *event = nullptr;
+  if (!check(driver_->cuEventCreate(&event, 0), "cuEventCreate"))
+    return nullptr;
+  return event;
+}
+
+void CudaDevice::destroyEvents() {
+  for (const TimedLaunch &launch : pending_)
+    for (void *event : {launch.start, launch.stop})
+      if (event)
+        driver_->cuEventDestroy_v2(event);
+  pending_.clear();
+  if (profileStart_)
+    driver_->cuEventDestroy_v2(profileStart_);
+  profileStart_ = nullptr;
+}
+
+void CudaDevice::setProfiling(bool enabled) {
+  destroyEvents();
+  timed_.clear();
+  profiling_ = enabled;
+  if (enabled && (profileStart_ = newEvent()))
+    check(driver_->cuEventRecord(profileStart_, nullptr), "cuEventRecord");
+}
+
+std::vector<Executor::Event> CudaDevice::events() {
+  if (!pending_.empty() && profileStart_ && synchronize()) {
+    for (const TimedLaunch &launch : pending_) {
+      float sinceStart = 0, took = 0;
+      if (!check(driver_->cuEventElapsedTime(&sinceStart, profileStart_,
+                                             launch.start),
+                 "cuEventElapsedTime") ||
+          !check(driver_->cuEventElapsedTime(&took, launch.start, launch.stop),
+                 "cuEventElapsedTime"))
+        break;
+      timed_.push_back({launch.kernel, launch.workgroups, sinceStart * 1e-3,
+                        took * 1e-3});
+    }
+    for (const TimedLaunch &launch : pending_) {
+      driver_->cuEventDestroy_v2(launch.start);
+      driver_->cuEventDestroy_v2(launch.stop);
+    }
+    pending_.clear();
+  }
+  return timed_;
 }
 
 bool CudaDevice::synchronize() {

@@ -12,11 +12,14 @@
 #ifndef HYBRIDC_RUNTIME_SRC_CUDADEVICE_H
 #define HYBRIDC_RUNTIME_SRC_CUDADEVICE_H
 
+#include "Executor.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace hybrid::runtime {
 
@@ -57,6 +60,12 @@ public:
   /// Waits for every launch; false when one failed.
   bool synchronize();
 
+  /// Starts (clearing what was recorded) or stops timing every launch with
+  /// CUDA events around it, as the CPU executor times its dispatches.
+  void setProfiling(bool enabled);
+  /// What was timed so far; waits for the timed launches.
+  std::vector<Executor::Event> events();
+
   /// The first failure since the last clearError(), "" when none.
   const std::string &error() const { return error_; }
   void clearError() { error_.clear(); }
@@ -82,6 +91,19 @@ private:
   std::map<std::string, void *> functions_; // name -> CUfunction
   std::map<void *, size_t> live_;           // allocation -> rounded size
   std::multimap<size_t, void *> kept_;      // rounded size -> released block
+  // Profiling: an event recorded when it started, then one pair per launch
+  // until events() reads their times.
+  struct TimedLaunch {
+    const char *kernel;
+    int64_t workgroups;
+    void *start, *stop; // CUevent
+  };
+  bool profiling_ = false;
+  void *profileStart_ = nullptr;
+  std::vector<TimedLaunch> pending_;
+  std::vector<Executor::Event> timed_;
+  void *newEvent();
+  void destroyEvents();
   std::string error_, description_;
 };
 

@@ -746,9 +746,10 @@ int32_t hybrid_artifact_threads(const hybrid_artifact *artifact) {
 
 hybrid_status *hybrid_artifact_profile(hybrid_artifact *artifact,
                                       int enabled) {
-  if (artifact->cuda)
-    return fail(artifact->name + ": timing dispatches on the CUDA device is "
-                                 "not implemented yet");
+  if (artifact->cuda) {
+    artifact->cuda->setProfiling(enabled != 0);
+    return nullptr;
+  }
   if (!artifact->executor)
     return fail(artifact->name + ": the artifact has no dispatches to time");
   artifact->executor->setProfiling(enabled != 0);
@@ -758,10 +759,16 @@ hybrid_status *hybrid_artifact_profile(hybrid_artifact *artifact,
 hybrid_status *hybrid_artifact_write_profile(const hybrid_artifact *artifact,
                                              const char *table_path,
                                              const char *trace_path) {
-  if (!artifact->executor)
+  if (!artifact->executor && !artifact->cuda)
     return fail(artifact->name + ": the artifact has no dispatches to time");
   std::vector<hybrid::runtime::Executor::Event> events =
-      artifact->executor->events();
+      artifact->cuda ? artifact->cuda->events() : artifact->executor->events();
+  if (artifact->cuda && !artifact->cuda->error().empty()) {
+    std::string error = artifact->cuda->error();
+    artifact->cuda->clearError();
+    return fail(artifact->name + ": " + artifact->cuda->description() + ": " +
+                error);
+  }
   if (table_path) {
     // Per kernel, by total time.
     struct Row {

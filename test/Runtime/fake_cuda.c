@@ -11,7 +11,8 @@
  *     parameter count (the runtime ends its array with a null), the grid
  *     covers the workgroup count, and every `.ptr` parameter points into a
  *     live device allocation;
- *   - copies stay inside allocations; at exit every allocation is freed.
+ *   - copies stay inside allocations; at exit every allocation (and every
+ *     event) is freed.
  *
  * Device memory reads as zeros (kernels do not run), so logits are zero.
  * FAKE_CUDA_FAIL=<entry point> makes that entry point fail (error 2, out of
@@ -77,11 +78,12 @@ static void *hostOf(CUdeviceptr p, size_t bytes, const char *what) {
   return (void *)(uintptr_t)(p & ~DEVICE_BIT);
 }
 
+static long liveEvents;
 static void report(void) {
   fprintf(stderr,
           "fake-cuda: %ld launches checked (%ld pointer parameters), %ld "
           "allocations, %ld not freed\n",
-          launches, checkedPointers, allocated, live);
+          launches, checkedPointers, allocated, live + liveEvents);
 }
 
 CUresult cuInit(unsigned flags) {
@@ -220,6 +222,35 @@ CUresult cuMemcpyDtoH_v2(void *to, CUdeviceptr from, size_t bytes) {
 }
 CUresult cuMemsetD8_v2(CUdeviceptr to, unsigned char value, size_t bytes) {
   memset(hostOf(to, bytes, "cuMemsetD8"), value, bytes);
+  return 0;
+}
+
+/* Events read a clock that each record advances by 1 microsecond. */
+static long clockTicks;
+typedef struct {
+  long recorded;
+} FakeEvent;
+CUresult cuEventCreate(void **event, unsigned flags) {
+  (void)flags;
+  *event = calloc(1, sizeof(FakeEvent));
+  ++liveEvents;
+  return 0;
+}
+CUresult cuEventRecord(void *event, void *stream) {
+  (void)stream;
+  ((FakeEvent *)event)->recorded = ++clockTicks;
+  return 0;
+}
+CUresult cuEventElapsedTime(float *ms, void *start, void *stop) {
+  if (!((FakeEvent *)start)->recorded || !((FakeEvent *)stop)->recorded)
+    die("cuEventElapsedTime", "an event that was never recorded");
+  *ms = (float)(((FakeEvent *)stop)->recorded - ((FakeEvent *)start)->recorded) *
+        1e-3f;
+  return 0;
+}
+CUresult cuEventDestroy_v2(void *event) {
+  free(event);
+  --liveEvents;
   return 0;
 }
 

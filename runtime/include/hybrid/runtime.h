@@ -60,7 +60,7 @@ hybrid_status *hybrid_artifact_set_threads(hybrid_artifact *artifact,
 int32_t hybrid_artifact_threads(const hybrid_artifact *artifact);
 
 /** Times every kernel dispatch from now on (clearing earlier times), or
-    stops timing (CPU artifacts; not implemented for CUDA yet). hybrid_artifact_set_threads starts a new executor and so
+    stops timing (on a CUDA artifact: CUDA events around each launch). hybrid_artifact_set_threads starts a new executor and so
     ends timing. */
 hybrid_status *hybrid_artifact_profile(hybrid_artifact *artifact, int enabled);
 /** Writes what was timed: a table with one row per kernel (calls,
