@@ -34,7 +34,7 @@ constexpr Step kHybridSteps[] = {
 // Layer ops to linalg on tensors plus loop nests on state buffers.
 constexpr Step kLinalgSteps[] = {
     {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch "
-     "pack-weights=%pack}",
+     "pack-weights=%pack column-workgroups=%columns}",
      "every layer op to linalg and loops; state handles become buffers; "
      "linear layers read packed weights"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
@@ -126,7 +126,7 @@ const char *ptxFeatures(StringRef arch) {
 }
 
 LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
-                     const hybrid::PipelineOptions &options) {
+                     const hybrid::PipelineOptions &options, bool cuda) {
   for (const Step &step : steps) {
     if (step.enabled && !step.enabled(options))
       continue;
@@ -139,6 +139,8 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     substitute("%batch", std::to_string(options.maxBatch));
     substitute("%chunk", std::to_string(options.scanChunkSize));
     substitute("%pack", std::to_string(options.packWeights));
+    // GPU threads run packed linear layers a column each (coalesced).
+    substitute("%columns", cuda && options.packWeights > 0 ? "1" : "0");
     substitute("%arch", options.cudaArch);
     substitute("%ptx", ptxFeatures(options.cudaArch));
     if (failed(parsePassPipeline(text, pm, llvm::errs())))
@@ -162,7 +164,7 @@ LogicalResult hybrid::buildPipeline(OpPassManager &pm, Target target,
   for (auto [stage, steps] : stages) {
     if (stage < first)
       continue;
-    if (failed(append(pm, steps, options)))
+    if (failed(append(pm, steps, options, cuda)))
       return failure();
     if (stage == last)
       break;

@@ -81,7 +81,8 @@ cl::opt<bool> packWeights(
     "pack-weights",
     cl::desc("Pack linear layers' weights in panels of outputs for the "
              "outer-product kernels (default on; 64 outputs per panel with "
-             "AVX-512, 16 with AVX2). --weights=external reads the "
+             "AVX-512, 16 with AVX2, 32 with --target=cuda, where each GPU "
+             "thread computes one output column). --weights=external reads the "
              "checkpoint's layout as is, so it does not pack"),
     cl::init(true), cl::cat(category));
 
@@ -214,7 +215,7 @@ Expected<std::string> assemble(StringRef ptx, StringRef arch) {
     if (std::error_code ec =
             sys::fs::createTemporaryFile("hybridc-kernels", suffix, *path))
       return createStringError("temporary file: " + ec.message());
-  auto cleanup = llvm::make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     for (const auto &path : {input, output, log})
       sys::fs::remove(path);
   });
@@ -373,6 +374,10 @@ int hybridc::runHybridc(int argc, char **argv) {
     bool avx512 = cpu == "x86-64-v4" ||
                   (cpu == "native" && llvm::sys::getHostCPUFeatures().lookup("avx512f"));
     options.packWeights = avx512 ? 64 : 16;
+    // On a GPU a panel row is read by neighbouring threads: 32 f32 outputs
+    // are one 128-byte transaction.
+    if (cuda)
+      options.packWeights = 32;
   }
   hybrid::Stage stage = emit == EmitLevel::LLVM || emit == EmitLevel::PTX
                             ? hybrid::Stage::LLVM

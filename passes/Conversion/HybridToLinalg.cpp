@@ -137,7 +137,17 @@ struct Codegen {
   /// Output rows per panel of a packed linear weight (0: weights are read
   /// in the checkpoint's [out, in] layout).
   int64_t panel = 0;
+  /// Packed linear layers run one workgroup per output column (and tile of
+  /// kColumnTokens tokens) instead of one per panel: the GPU form, where
+  /// consecutive workgroups are consecutive threads, which then read
+  /// consecutive columns of a panel (coalesced loads), and a decode GEMV
+  /// has as many threads as outputs.
+  bool columns = false;
 };
+
+/// Tokens per workgroup of the column form: scalar accumulators, one per
+/// (token, weight); each weight element loaded serves them all.
+constexpr int64_t kColumnTokens = 8;
 
 /// Tokens per register tile of a packed linear layer: with `panel` outputs
 /// per vector row, 6 accumulator rows fill 24 of AVX-512's 32 registers at
@@ -248,6 +258,80 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
       });
 }
 
+/// One workgroup of the column form (Codegen::columns): output column `c`
+/// of the weights `packed` ([panels, in, panel] of `element`) for the tokens
+/// of tile `tileIndex` (tiles of `tileTokens`), epilogue(accumulators as
+/// vector<1>) stored into y[token, c]. Each output is a sum over the inputs
+/// in order, as in packedWorkgroup.
+void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
+                     ArrayRef<Value> packed, Type element, int64_t in,
+                     int64_t tileTokens, Value tokens, Value y,
+                     PanelEpilogue epilogue, Value c, Value tileIndex) {
+  Type f32 = pb.getF32Type();
+  auto v1 = VectorType::get({1}, f32);
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, pl, v);
+  };
+  Value tile = index(pb, tileTokens), one = index(pb, 1);
+  Value t0 = arith::MulIOp::create(pb, pl, tileIndex, tile);
+  Value tEnd = arith::MinUIOp::create(
+      pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
+  Value p = arith::DivUIOp::create(pb, pl, c, index(pb, panel));
+  Value j = arith::RemUIOp::create(pb, pl, c, index(pb, panel));
+  Value full = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
+                                     arith::SubIOp::create(pb, pl, tEnd, t0), tile);
+  Value zero = arith::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0));
+  auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
+    size_t perRow = packed.size();
+    SmallVector<Value> init(rows.size() * perRow, zero);
+    auto loop = scf::ForOp::create(
+        tb, tl, index(tb, 0), index(tb, in), one, init,
+        [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
+          SmallVector<Value> weightsAtK;
+          for (Value w : packed) {
+            Value raw = tensor::ExtractOp::create(lb, ll, w, ValueRange{p, k, j});
+            weightsAtK.push_back(
+                element == f32 ? raw
+                               : arith::ExtFOp::create(lb, ll, f32, raw).getResult());
+          }
+          SmallVector<Value> next;
+          for (auto [r, row] : llvm::enumerate(rows)) {
+            Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
+            for (auto [wi, wv] : llvm::enumerate(weightsAtK))
+              next.push_back(
+                  math::FmaOp::create(lb, ll, a, wv, accs[r * perRow + wi]));
+          }
+          scf::YieldOp::create(lb, ll, next);
+        });
+    for (auto [r, row] : llvm::enumerate(rows)) {
+      SmallVector<Value> asVectors;
+      for (Value acc : loop.getResults().slice(r * perRow, perRow))
+        asVectors.push_back(vector::BroadcastOp::create(tb, tl, v1, acc));
+      Value result = epilogue(tb, tl, asVectors);
+      memref::StoreOp::create(
+          tb, tl, vector::ExtractOp::create(tb, tl, result, ArrayRef<int64_t>{0}),
+          y, ValueRange{row, c});
+    }
+  };
+  scf::IfOp::create(
+      pb, pl, full,
+      [&](OpBuilder &fb, Location fl) {
+        SmallVector<Value> rows;
+        for (int64_t m = 0; m < tileTokens; ++m)
+          rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
+        tileOf(fb, fl, rows);
+        scf::YieldOp::create(fb, fl);
+      },
+      [&](OpBuilder &eb, Location el) {
+        scf::ForOp::create(eb, el, t0, tEnd, one, ValueRange{},
+                           [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+                             tileOf(tb, tl, {t});
+                             scf::YieldOp::create(tb, tl);
+                           });
+        scf::YieldOp::create(eb, el);
+      });
+}
+
 /// [tokens, out] f32 buffer for a linear layer's output, and its tensor.
 Value linearOutput(OpBuilder &b, Location loc, Value tokens, int64_t out) {
   return memref::AllocOp::create(
@@ -281,10 +365,27 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   Value y = linearOutput(b, loc, tokens, out);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Location named = NameLoc::get(b.getStringAttr(stage), loc);
+  if (codegen.columns) {
+    // (token tile, column), columns fastest: neighbouring threads read
+    // neighbouring columns.
+    int64_t columnTokens =
+        std::max<int64_t>(1, kColumnTokens / static_cast<int64_t>(weights.size()));
+    Value tokenTiles = arith::CeilDivUIOp::create(
+        b, loc, tokens, arith::ConstantIndexOp::create(b, loc, columnTokens));
+    scf::ParallelOp::create(
+        b, named, ValueRange{zero, zero},
+        ValueRange{tokenTiles, arith::ConstantIndexOp::create(b, loc, out)},
+        ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          columnWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), in,
+                          columnTokens, tokens, y, epilogue, ivs[1], ivs[0]);
+        });
+    return asTensor(b, loc, y);
+  }
   Value tokenTiles = arith::CeilDivUIOp::create(
       b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
   scf::ParallelOp::create(
-      b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
+      b, named, ValueRange{zero, zero},
       ValueRange{arith::ConstantIndexOp::create(b, loc, panels), tokenTiles},
       ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
         packedWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), out,
@@ -303,49 +404,61 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                      StringRef stage) {
   int64_t panel = codegen.panel;
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
+  // A unit is a panel, or in the column form a column.
   struct Member {
     Value packed, y;
     Type element;
-    int64_t out, in, firstPanel, panels;
+    int64_t out, in, firstUnit, units;
   };
   SmallVector<Member> members;
-  int64_t totalPanels = 0;
+  int64_t totalUnits = 0;
   for (WeightOp weight : weights) {
     auto plain = cast<RankedTensorType>(weight->getResult(0).getType());
     int64_t out = plain.getDimSize(0);
-    int64_t panels = llvm::divideCeil(out, panel);
+    int64_t units = codegen.columns ? out : llvm::divideCeil(out, panel);
     members.push_back({packedCopy(b, weight, panel), linearOutput(b, loc, tokens, out),
                        plain.getElementType(), out, plain.getDimSize(1),
-                       totalPanels, panels});
-    totalPanels += panels;
+                       totalUnits, units});
+    totalUnits += units;
   }
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  int64_t tileTokens = codegen.columns ? kColumnTokens : kPackedTokens;
   Value tokenTiles = arith::CeilDivUIOp::create(
-      b, loc, tokens, arith::ConstantIndexOp::create(b, loc, kPackedTokens));
+      b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
   auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
+  // Panels outermost (a CPU thread's consecutive workgroups reuse a panel);
+  // columns innermost (neighbouring GPU threads read neighbouring columns).
+  Value units = arith::ConstantIndexOp::create(b, loc, totalUnits);
   scf::ParallelOp::create(
       b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
-      ValueRange{arith::ConstantIndexOp::create(b, loc, totalPanels), tokenTiles},
+      codegen.columns ? ValueRange{tokenTiles, units} : ValueRange{units, tokenTiles},
       ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-        // The panel's weight: a chain of range tests, the last one taken
+        Value unit = codegen.columns ? ivs[1] : ivs[0];
+        Value tile = codegen.columns ? ivs[0] : ivs[1];
+        // The unit's weight: a chain of range tests, the last one taken
         // by elimination.
         std::function<void(OpBuilder &, size_t)> select = [&](OpBuilder &sb,
                                                               size_t i) {
           const Member &m = members[i];
           auto run = [&](OpBuilder &rb) {
             Value local = arith::SubIOp::create(
-                rb, pl, ivs[0], arith::ConstantIndexOp::create(rb, pl, m.firstPanel));
-            packedWorkgroup(rb, pl, panel, x, {m.packed}, m.element, m.out, m.in,
-                            kPackedTokens, tokens, m.y, identity, local, ivs[1]);
+                rb, pl, unit, arith::ConstantIndexOp::create(rb, pl, m.firstUnit));
+            if (codegen.columns)
+              columnWorkgroup(rb, pl, panel, x, {m.packed}, m.element, m.in,
+                              tileTokens, tokens, m.y, identity, local, tile);
+            else
+              packedWorkgroup(rb, pl, panel, x, {m.packed}, m.element, m.out,
+                              m.in, tileTokens, tokens, m.y, identity, local,
+                              tile);
           };
           if (i + 1 == members.size()) {
             run(sb);
             return;
           }
           Value mine = arith::CmpIOp::create(
-              sb, pl, arith::CmpIPredicate::ult, ivs[0],
-              arith::ConstantIndexOp::create(sb, pl, m.firstPanel + m.panels));
+              sb, pl, arith::CmpIPredicate::ult, unit,
+              arith::ConstantIndexOp::create(sb, pl, m.firstUnit + m.units));
           scf::IfOp::create(
               sb, pl, mine,
               [&](OpBuilder &tb, Location) {
@@ -3132,6 +3245,10 @@ struct ConvertHybridToLinalgPass
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: max-batch must be positive, got "
              << maxBatch.getValue();
+    if (columnWorkgroups && packWeights == 0)
+      return emitError(UnknownLoc::get(context))
+             << "convert-hybrid-to-linalg: column-workgroups applies to packed "
+                "linear weights; give pack-weights too";
     return success();
   }
 
@@ -3191,7 +3308,7 @@ struct ConvertHybridToLinalgPass
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
     RewritePatternSet patterns(ctx);
-    Codegen codegen{packWeights};
+    Codegen codegen{packWeights, columnWorkgroups};
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering, MoELowering, MoERouteLowering,
                  MoEExpertsLowering, MTPLowering, AttentionLowering,

@@ -1,5 +1,8 @@
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=pack-weights=16 | FileCheck %s
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg | FileCheck %s --check-prefix=UNPACKED
+// RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1" | FileCheck %s --check-prefix=COLUMNS
+// RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=column-workgroups=1 2>&1 | FileCheck %s --check-prefix=COLUMNS-UNPACKED
+// COLUMNS-UNPACKED: convert-hybrid-to-linalg: column-workgroups applies to packed linear weights; give pack-weights too
 // RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=pack-weights=100000000 2>&1 | FileCheck %s --check-prefix=HUGE
 // HUGE: convert-hybrid-to-linalg: pack-weights must be from 0 to 256, got 100000000
 
@@ -100,6 +103,20 @@ func.func @mlp_gate_up_fused(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // CHECK: } else {
 // CHECK: %[[LOCAL:.*]] = arith.subi %[[P]], %c7
 // CHECK: vector.transfer_read %[[BA]][%[[LOCAL]]
+// The column form (the GPU's): workgroups over (tiles of 8 tokens, the
+// 104 + 8 output columns), columns fastest; column c of in_proj_qkvz is
+// column c % 16 of panel c / 16, one scalar FMA per input and token.
+// COLUMNS-LABEL: func.func @grouped_projections
+// COLUMNS: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c8
+// COLUMNS: scf.parallel (%{{[a-z0-9]+}}, %[[C:[a-z0-9]+]]) = ({{.*}}) to (%[[TILES]], %c112{{[_0-9]*}})
+// COLUMNS: %[[MINE:.*]] = arith.cmpi ult, %[[C]], %c104
+// COLUMNS: scf.if %[[MINE]]
+// COLUMNS: arith.divui %{{.*}}, %c16
+// COLUMNS: arith.remui %{{.*}}, %c16
+// COLUMNS: tensor.extract
+// COLUMNS: math.fma
+// COLUMNS: } else {
+// COLUMNS: arith.subi %[[C]], %c104
 func.func @grouped_projections(%x: tensor<?x44xf32>, %conv: !hybrid.conv_state<64x3xf32>, %rec: !hybrid.recurrent_state<4x6x10xf32>) -> tensor<?x44xf32> {
   %qkvz = hybrid.weight "l.in_proj_qkvz.weight" : tensor<104x44xf32>
   %ba = hybrid.weight "l.in_proj_ba.weight" : tensor<8x44xf32>
