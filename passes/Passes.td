@@ -99,9 +99,10 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "in the checkpoint's [out, in] layout)">,
     Option<"columnWorkgroups", "column-workgroups", "bool", "false",
            "Packed linear layers run one workgroup per output column and "
-           "tile of 8 tokens (scalar accumulators) instead of one per panel "
-           "and tile: the GPU form, whose neighbouring threads then read "
-           "neighbouring columns of a panel; needs pack-weights">,
+           "tile of 8 tokens, grouped experts one per (expert, output "
+           "column), with scalar accumulators, instead of one per panel: the "
+           "GPU form, whose neighbouring threads then read neighbouring "
+           "columns of a panel; needs pack-weights">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "

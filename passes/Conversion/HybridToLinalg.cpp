@@ -137,8 +137,9 @@ struct Codegen {
   /// Output rows per panel of a packed linear weight (0: weights are read
   /// in the checkpoint's [out, in] layout).
   int64_t panel = 0;
-  /// Packed linear layers run one workgroup per output column (and tile of
-  /// kColumnTokens tokens) instead of one per panel: the GPU form, where
+  /// Packed linear layers (and the grouped experts' kernels) run one
+  /// workgroup per output column (and tile of kColumnTokens tokens, or per
+  /// expert) instead of one per panel: the GPU form, where
   /// consecutive workgroups are consecutive threads, which then read
   /// consecutive columns of a panel (coalesced loads), and a decode GEMV
   /// has as many threads as outputs.
@@ -1426,6 +1427,91 @@ struct MoEKernels {
   /// accumulators), SiLU(gate) * up is stored to activations[t, j, panel];
   /// the down projection (6 rows) reads those rows and stores
   /// expertOut[t, j, panel]. Only the routed experts' panels are read.
+  /// The column form of groupedExperts (Codegen::columns, the GPU's): one
+  /// workgroup per (expert, output column), output columns fastest, so
+  /// that neighbouring threads read neighbouring columns of a panel; each
+  /// runs its column over the expert's entries in tiles, with one scalar
+  /// accumulator per (entry, weight). The sums are those of the panel form,
+  /// in the same order.
+  void groupedExpertColumns(
+      Value gatePacked, Value upPacked, Value downPacked, Value x,
+      int64_t experts, int64_t inter, int64_t hidden,
+      function_ref<void(Value, int64_t, function_ref<void(ArrayRef<Value>)>)>
+          tiles,
+      Value entryToken, Value entrySlot, Value activations, Value expertOut) {
+    int64_t panel = codegen.panel;
+    Type f32 = b.getF32Type();
+    auto index = [&](int64_t v) { return loops.index(v); };
+    Value zero = index(0);
+    // sum_k row(m, k) * w[e, p, k, j] for every row m and weight w.
+    auto columnSums = [&](ArrayRef<Value> weights, Value e, Value column,
+                          int64_t in, int64_t rows,
+                          function_ref<Value(int64_t, Value)> row) {
+      Value p = arith::DivUIOp::create(b, column, index(panel));
+      Value j = arith::RemUIOp::create(b, column, index(panel));
+      Value fzero = arith::ConstantOp::create(b, f32, b.getF32FloatAttr(0.0));
+      SmallVector<Value> init(rows * weights.size(), fzero);
+      return loops.forLoop(zero, index(in), init, [&](Value k, ValueRange accs) {
+        SmallVector<Value> values, next;
+        for (Value w : weights) {
+          Value raw = tensor::ExtractOp::create(b, w, ValueRange{e, p, k, j});
+          values.push_back(raw.getType() == f32
+                               ? raw
+                               : arith::ExtFOp::create(b, f32, raw).getResult());
+        }
+        for (int64_t m = 0; m < rows; ++m) {
+          Value a = row(m, k);
+          for (size_t w = 0; w < weights.size(); ++w)
+            next.push_back(math::FmaOp::create(b, a, values[w],
+                                               accs[m * weights.size() + w]));
+        }
+        return next;
+      });
+    };
+    // The tile's (token, slot) of each entry position.
+    auto entriesOf = [&](ArrayRef<Value> at, SmallVector<Value> &tokens,
+                         SmallVector<Value> &slots) {
+      for (Value a : at) {
+        tokens.push_back(memref::LoadOp::create(b, entryToken, a));
+        slots.push_back(memref::LoadOp::create(b, entrySlot, a));
+      }
+    };
+    loops.parallel("expert_gate_up", {index(experts), index(inter)},
+                   [&](ValueRange ivs) {
+      Value e = ivs[0], i = ivs[1];
+      tiles(e, kColumnTokens / 2, [&](ArrayRef<Value> at) {
+        SmallVector<Value> tokens, slots;
+        entriesOf(at, tokens, slots);
+        auto sums = columnSums({gatePacked, upPacked}, e, i, hidden, at.size(),
+                               [&](int64_t m, Value k) -> Value {
+                                 return tensor::ExtractOp::create(
+                                     b, x, ValueRange{tokens[m], k});
+                               });
+        for (size_t m = 0; m < at.size(); ++m) {
+          Value g = sums.getResult(2 * m), u = sums.getResult(2 * m + 1);
+          memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, b.getLoc(), g), u),
+                                  activations, ValueRange{tokens[m], slots[m], i});
+        }
+      });
+    });
+    loops.parallel("expert_down", {index(experts), index(hidden)},
+                   [&](ValueRange ivs) {
+      Value e = ivs[0], h = ivs[1];
+      tiles(e, kColumnTokens, [&](ArrayRef<Value> at) {
+        SmallVector<Value> tokens, slots;
+        entriesOf(at, tokens, slots);
+        auto sums = columnSums({downPacked}, e, h, inter, at.size(),
+                               [&](int64_t m, Value k) -> Value {
+                                 return memref::LoadOp::create(
+                                     b, activations, ValueRange{tokens[m], slots[m], k});
+                               });
+        for (size_t m = 0; m < at.size(); ++m)
+          memref::StoreOp::create(b, sums.getResult(m), expertOut,
+                                  ValueRange{tokens[m], slots[m], h});
+      });
+    });
+  }
+
   void groupedExperts(WeightOp gate, WeightOp up, WeightOp down, Value x,
                       Value offsets, Value entryToken, Value entrySlot,
                       Value activations, Value expertOut) {
@@ -1479,6 +1565,12 @@ struct MoEKernels {
       });
     };
 
+    if (codegen.columns) {
+      groupedExpertColumns(gatePacked, upPacked, downPacked, x, experts, inter,
+                           hidden, tiles, entryToken, entrySlot, activations,
+                           expertOut);
+      return;
+    }
     loops.parallel("expert_gate_up",
                    {index(llvm::divideCeil(inter, panel)), index(experts)},
                    [&](ValueRange ivs) {

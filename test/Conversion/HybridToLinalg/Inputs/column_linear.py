@@ -1,8 +1,10 @@
 """The packed linear layers' two workgroup forms on the same inputs.
 
   column_linear.py model          the model: a SwiGLU MLP (gate and up in one
-                                  kernel with the SwiGLU epilogue, then down)
-                                  and an LM head, weights as hybrid.weight
+                                  kernel with the SwiGLU epilogue, then down),
+                                  a MoE block (8 experts, top 3, grouped by
+                                  expert after hybrid-fuse-moe-routing) and an
+                                  LM head, weights as hybrid.weight
   column_linear.py main FILE      FILE (the model after convert-hybrid-to-linalg
                                   and hybrid-weights-to-arguments) with a @main
                                   that calls @forward on 11 tokens (a full tile
@@ -15,7 +17,7 @@ form (CPU) and the column form (GPU) must print the same numbers.
 import re
 import sys
 
-TOKENS, HIDDEN, INTER, VOCAB = 11, 24, 36, 40
+TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, EXPERT_INTER = 11, 24, 36, 40, 8, 20
 
 MODEL = f"""
 func.func @forward(%x: tensor<?x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32> {{
@@ -23,8 +25,13 @@ func.func @forward(%x: tensor<?x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32> {{
   %u = hybrid.weight "up" : tensor<{INTER}x{HIDDEN}xf32>
   %d = hybrid.weight "down" : tensor<{HIDDEN}x{INTER}xf32>
   %h = hybrid.weight "head" : tensor<{VOCAB}x{HIDDEN}xf32>
+  %r = hybrid.weight "router" : tensor<{EXPERTS}x{HIDDEN}xf32>
+  %eg = hybrid.weight "e.{{e}}.gate" experts({EXPERTS}) : tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>
+  %eu = hybrid.weight "e.{{e}}.up" experts({EXPERTS}) : tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>
+  %ed = hybrid.weight "e.{{e}}.down" experts({EXPERTS}) : tensor<{EXPERTS}x{HIDDEN}x{EXPERT_INTER}xf32>
   %m = hybrid.mlp %x gate_proj(%g) up_proj(%u) down_proj(%d) : (tensor<?x{HIDDEN}xf32>, tensor<{INTER}x{HIDDEN}xf32>, tensor<{INTER}x{HIDDEN}xf32>, tensor<{HIDDEN}x{INTER}xf32>) -> tensor<?x{HIDDEN}xf32>
-  %l = hybrid.lm_head %m, %h : (tensor<?x{HIDDEN}xf32>, tensor<{VOCAB}x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32>
+  %e = hybrid.moe softmax %m router(%r) experts_gate(%eg) experts_up(%eu) experts_down(%ed) {{num_experts = {EXPERTS} : i64, top_k = 3 : i64, norm_topk_prob = true}} : (tensor<?x{HIDDEN}xf32>, tensor<{EXPERTS}x{HIDDEN}xf32>, tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>, tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>, tensor<{EXPERTS}x{HIDDEN}x{EXPERT_INTER}xf32>) -> tensor<?x{HIDDEN}xf32>
+  %l = hybrid.lm_head %e, %h : (tensor<?x{HIDDEN}xf32>, tensor<{VOCAB}x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32>
   return %l : tensor<?x{VOCAB}xf32>
 }}
 """
