@@ -2154,23 +2154,24 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
 
     std::optional<int64_t> chunk = op.getChunkSize();
 
-    // 2. Per value head (in parallel): the gated delta rule from the
-    // recurrent state, then the gated norm.
-    loops.parallel("delta_rule", {index(hv)}, [&](ValueRange ivs) {
-      Value h = ivs[0];
-      // Calls of several tokens of one sequence run the chunked form when
-      // hybrid-tile-scans asked for it; decode (and batched decode, which
-      // mixes sequences) the step-by-step recurrence. Decided in the kernel:
-      // the plan cannot read the slots on a GPU.
-      Value chunked =
-          chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
+    // Value head h's pieces, which the per-head and the per-column forms
+    // share: its k-head, the gates and normalised q and k of a token, and
+    // the gated norm of a token's head output.
+    struct Head {
+      Value kh;
+      std::function<std::pair<Value, Value>(Value)> gates;
+      std::function<void(Value, Value, Value, int64_t, Value)> loadNormalized;
+      std::function<void(Value, Value, Value)> gatedNorm;
+    };
+    auto headOf = [&](Value h) -> Head {
       Value kh = arith::DivUIOp::create(b, h, index(ratio));
       Value group = kh;
       Value within = arith::RemUIOp::create(b, h, index(ratio));
-
+      Head head;
+      head.kh = kh;
       // beta = sigmoid(b) and the log decay g = -exp(A_log) * softplus(a +
       // dt_bias) of token t.
-      auto gates = [&](Value t) -> std::pair<Value, Value> {
+      head.gates = [&, h, group, within](Value t) -> std::pair<Value, Value> {
         Value bCol = add(mul(group, 2 * ratio), within);
         Value aCol = add(bCol, index(ratio));
         Value bv = tensor::ExtractOp::create(b, ba, ValueRange{t, bCol});
@@ -2191,8 +2192,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       };
       // q or k of token t for k-head kh into buf[base ..], L2-normalised
       // (eps inside the sqrt) and scaled by `extra`.
-      auto loadNormalized = [&](Value buf, Value base, Value t, int64_t offset,
-                                Value extra) {
+      head.loadNormalized = [&, kh](Value buf, Value base, Value t,
+                                    int64_t offset, Value extra) {
         Value sum = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
           Value v = load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
           store(v, buf, ValueRange{add(base, i)});
@@ -2205,10 +2206,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           return SmallVector<Value>{};
         });
       };
-      Value qScale = f32c(1.0 / std::sqrt(static_cast<double>(dk)));
-      Value vOffset = add(index(2 * hk * dk), mul(h, dv));
       // Gated RMSNorm of token t's head output oBuf[base ..]: w * r(o) * silu(z).
-      auto gatedNorm = [&](Value oBuf, Value base, Value t) {
+      head.gatedNorm = [&, h, group, within](Value oBuf, Value base, Value t) {
         Value sum = forLoop(zero, index(dv), {f32c(0.0)}, [&](Value j, ValueRange a) {
           Value o = load(oBuf, ValueRange{add(base, j)});
           return SmallVector<Value>{fadd(a[0], fmul(o, o))};
@@ -2226,456 +2225,523 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           return SmallVector<Value>{};
         });
       };
+      return head;
+    };
+    Value qScale = f32c(1.0 / std::sqrt(static_cast<double>(dk)));
 
-      // Token by token: S = exp(g) S; u = beta (v - S^T k); S += k u^T;
-      // o = S^T q. Both passes over S walk its rows (i) outside and the
-      // contiguous columns (j) inside, accumulating S^T k and S^T q per
-      // column in scratch: the inner loops are plain vector multiply-adds.
-      Value qBuf = loops.scratch(dk, f32);
-      Value kBuf = loops.scratch(dk, f32);
-      Value oBuf = loops.scratch(dv, f32);
-      Value uBuf = loops.scratch(dv, f32); // S^T k, then u
-      auto recurrent = [&]() {
+    if (codegen.columns && !chunk) {
+      // The GPU form: column j of a head's state evolves on its own (its
+      // entries of S^T k and S^T q read only that column), so each (head,
+      // value column) is a workgroup running the recurrence over the call's
+      // tokens; the gated norm, which needs the head's whole output, runs
+      // after, per (token, head). The sums are the per-head form's, in the
+      // same order.
+      Value heads = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic}, f32),
+          ValueRange{arith::MulIOp::create(b, tokens, index(hv * dv))});
+      loops.parallel("delta_rule", {index(hv), index(dv)}, [&](ValueRange ivs) {
+        Value h = ivs[0], j = ivs[1];
+        Head head = headOf(h);
+        Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
+        Value vColumn = add(add(index(2 * hk * dk), mul(h, dv)), j);
+        Value column = add(mul(h, dv), j);
         forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-          auto [beta, g] = gates(t);
+          auto [beta, g] = head.gates(t);
           Value decay = math::ExpOp::create(b, g);
-          loadNormalized(qBuf, zero, t, 0, qScale);
-          loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
-          auto clear = [&](Value buf) {
-            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-              store(f32c(0.0), buf, ValueRange{j});
-              return SmallVector<Value>{};
-            });
-          };
-          clear(uBuf);
-          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-            Value ki = load(kBuf, ValueRange{i});
-            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
-              Value decayed = fmul(load(state, at), decay);
-              store(decayed, state, at);
-              store(fadd(load(uBuf, ValueRange{j}), fmul(decayed, ki)), uBuf,
-                    ValueRange{j});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
-          forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-            Value v = load(mixed, ValueRange{t, add(vOffset, j)});
-            store(fmul(beta, fsub(v, load(uBuf, ValueRange{j}))), uBuf,
-                  ValueRange{j});
-            return SmallVector<Value>{};
-          });
-          clear(oBuf);
-          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-            Value ki = load(kBuf, ValueRange{i});
-            Value qi = load(qBuf, ValueRange{i});
-            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
-              Value updated =
-                  fadd(load(state, at), fmul(ki, load(uBuf, ValueRange{j})));
-              store(updated, state, at);
-              store(fadd(load(oBuf, ValueRange{j}), fmul(updated, qi)), oBuf,
-                    ValueRange{j});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
-          gatedNorm(oBuf, zero, t);
+          head.loadNormalized(qBuf, zero, t, 0, qScale);
+          head.loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
+          // (S^T k)_j of the decayed state, then u_j = beta (v_j - it).
+          Value kv = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+            SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+            Value decayed = fmul(load(state, at), decay);
+            store(decayed, state, at);
+            return SmallVector<Value>{
+                fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
+          }).getResult(0);
+          Value u = fmul(beta, fsub(load(mixed, ValueRange{t, vColumn}), kv));
+          // S[:, j] += k u_j; o_j = (S^T q)_j.
+          Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+            SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+            Value updated = fadd(load(state, at), fmul(load(kBuf, ValueRange{i}), u));
+            store(updated, state, at);
+            return SmallVector<Value>{
+                fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
+          }).getResult(0);
+          store(o, heads, ValueRange{add(mul(t, hv * dv), column)});
           return SmallVector<Value>{};
         });
-      };
-      if (!chunk) {
-        recurrent();
-        return;
-      }
+      });
+      loops.parallel("gated_norm", {tokens, index(hv)}, [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1];
+        headOf(h).gatedNorm(heads, add(mul(t, hv * dv), mul(h, dv)), t);
+      });
+    } else {
+      // 2. Per value head (in parallel): the gated delta rule from the
+      // recurrent state, then the gated norm.
+      loops.parallel("delta_rule", {index(hv)}, [&](ValueRange ivs) {
+        Value h = ivs[0];
+        // Calls of several tokens of one sequence run the chunked form when
+        // hybrid-tile-scans asked for it; decode (and batched decode, which
+        // mixes sequences) the step-by-step recurrence. Decided in the kernel:
+        // the plan cannot read the slots on a GPU.
+        Value chunked =
+            chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
+        Head head = headOf(h);
+        auto &gates = head.gates;
+        auto &loadNormalized = head.loadNormalized;
+        auto &gatedNorm = head.gatedNorm;
+        Value vOffset = add(index(2 * hk * dk), mul(h, dv));
 
-      // Chunked form (models.md 1.5.2), chunks of C tokens in sequence; rows
-      // r, s index tokens inside a chunk. Buffers are row-major [C, d].
-      int64_t c = *chunk;
-      Value qc = loops.scratch(c * dk, f32), kc = loops.scratch(c * dk, f32);
-      Value vc = loops.scratch(c * dv, f32), uc = loops.scratch(c * dv, f32);
-      Value wc = loops.scratch(c * dk, f32), oc = loops.scratch(c * dv, f32);
-      Value lower = loops.scratch(c * c, f32); // beta_r (k_r . k_s) Gamma[r, s]
-      Value scores = loops.scratch(c * c, f32); // (q_r . k_s) Gamma[r, s]
-      Value cumulative = loops.scratch(c, f32), betas = loops.scratch(c, f32);
-      Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
-      // The C x C parts run as register tiles too when the vector panel
-      // divides the chunk and the key head: K is then kept transposed.
-      bool tiledSquare = codegen.panel > 0 && dv % codegen.panel == 0 &&
-                         dk % codegen.panel == 0 && c % codegen.panel == 0;
-      Value kTc = tiledSquare ? loops.scratch(dk * c, f32) : Value();
-      auto chunkedRule = [&]() {
-        Value slot = slots ? arith::IndexCastOp::create(
-                                 b, b.getIndexType(),
-                                 tensor::ExtractOp::create(b, slots, zero))
-                                 .getResult()
-                           : Value();
-        auto stateIndex = [&](Value i, Value j) -> SmallVector<Value> {
-          if (slot)
-            return {slot, h, i, j};
-          return {h, i, j};
-        };
-        auto row = [&](Value r, int64_t width) { return mul(r, width); };
-        // dst[dBase + j] op= coef * src[sBase + j] for j < n: the axpy every
-        // O(C d^2) step is made of, contiguous in j.
-        auto axpy = [&](Value dst, Value dBase, Value coef, Value src,
-                        Value sBase, int64_t n, bool fromState) {
-          forLoop(zero, index(n), {}, [&](Value j, ValueRange) {
-            Value x = fromState ? load(state, stateIndex(sBase, j))
-                                : load(src, ValueRange{add(sBase, j)});
-            Value at = add(dBase, j);
-            store(fadd(load(dst, ValueRange{at}), fmul(coef, x)), dst,
-                  ValueRange{at});
-            return SmallVector<Value>{};
-          });
-        };
-        // With packed weights (a target vector width known), the three
-        // O(C dk dv) products run as register tiles of up to 6 rows x one
-        // vector<panel> of columns, the packed linear layers' outer
-        // products: V' = U - W S and O = (Q e^G) S + scores V' per tile of
-        // chunk rows, the state update per tile of state rows.
-        int64_t panel = codegen.panel;
-        bool tiled = panel > 0 && dv % panel == 0;
-        VectorType vf32; // used by the lambdas below only when tiled
-        if (tiled)
-          vf32 = VectorType::get({panel}, f32);
-        auto readRow = [&](Value m, ValueRange at) -> Value {
-          return vector::TransferReadOp::create(b, vf32, m, at, f32c(0.0),
-                                                ArrayRef<bool>{true});
-        };
-        auto writeRow = [&](Value v, Value m, ValueRange at) {
-          vector::TransferWriteOp::create(b, v, m, at, ArrayRef<bool>{true});
-        };
-        auto splatFma = [&](Value scalar, Value v, Value acc) -> Value {
-          return vector::FMAOp::create(b, vector::BroadcastOp::create(b, vf32, scalar),
-                                       v, acc);
-        };
-        // Tiles of kPackedTokens rows of [0, count), then the rest one by one.
-        auto rowTiles = [&](Value count, function_ref<void(ArrayRef<Value>)> tile) {
-          loops.rowTiles(zero, count, kPackedTokens, tile);
-        };
-        auto panels = [&](function_ref<void(Value)> body) {
-          for (int64_t j0 = 0; j0 < dv; j0 += panel)
-            body(index(j0));
-        };
-        auto tiledProducts = [&](Value rows, Value first, Value decay) {
-          // V' = U - W S.
-          rowTiles(rows, [&](ArrayRef<Value> rs) {
-            panels([&](Value j0) {
-              SmallVector<Value> init;
-              for (Value r : rs)
-                init.push_back(readRow(uc, {add(row(r, dv), j0)}));
-              auto sums = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
-                Value srow = readRow(state, stateIndex(i, j0));
-                SmallVector<Value> next;
-                for (auto [r, acc] : llvm::zip(rs, accs))
-                  next.push_back(splatFma(
-                      arith::NegFOp::create(b, load(wc, ValueRange{add(row(r, dk), i)})),
-                      srow, acc));
-                return next;
-              });
-              for (auto [r, v] : llvm::zip(rs, sums.getResults()))
-                writeRow(v, uc, {add(row(r, dv), j0)});
-            });
-          });
-          // O = (Q e^G) S + scores V' (scores[r, s] for s <= r only).
-          rowTiles(rows, [&](ArrayRef<Value> rs) {
-            SmallVector<Value> eg;
-            for (Value r : rs)
-              eg.push_back(math::ExpOp::create(b, load(cumulative, ValueRange{r})));
-            Value lastRow = add(rs.back(), one);
-            panels([&](Value j0) {
-              Value vzero = arith::ConstantOp::create(
-                  b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-              SmallVector<Value> init(rs.size(), vzero);
-              auto fromState = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
-                Value srow = readRow(state, stateIndex(i, j0));
-                SmallVector<Value> next;
-                for (size_t m = 0; m < rs.size(); ++m)
-                  next.push_back(splatFma(
-                      fmul(load(qc, ValueRange{add(row(rs[m], dk), i)}), eg[m]), srow,
-                      accs[m]));
-                return next;
-              });
-              auto sums = forLoop(zero, lastRow, fromState.getResults(),
-                                  [&](Value sIdx, ValueRange accs) {
-                Value vrow = readRow(uc, {add(row(sIdx, dv), j0)});
-                SmallVector<Value> next;
-                for (size_t m = 0; m < rs.size(); ++m) {
-                  Value causal = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
-                                                       sIdx, rs[m]);
-                  Value p = arith::SelectOp::create(
-                      b, causal, load(scores, ValueRange{add(row(rs[m], c), sIdx)}),
-                      f32c(0.0));
-                  next.push_back(splatFma(p, vrow, accs[m]));
-                }
-                return next;
-              });
-              for (auto [r, v] : llvm::zip(rs, sums.getResults()))
-                writeRow(v, oc, {add(row(r, dv), j0)});
-            });
-            for (Value r : rs)
-              gatedNorm(oc, row(r, dv), add(first, r));
-          });
-          // S = e^{G_last} S + sum_r (k_r e^{G_last - G_r}) V'_r, by state rows.
-          rowTiles(index(dk), [&](ArrayRef<Value> is) {
-            panels([&](Value j0) {
-              SmallVector<Value> init;
-              for (Value i : is)
-                init.push_back(arith::MulFOp::create(
-                    b, readRow(state, stateIndex(i, j0)),
-                    vector::BroadcastOp::create(b, vf32, decay)));
-              auto sums = forLoop(zero, rows, init, [&](Value r, ValueRange accs) {
-                Value vrow = readRow(uc, {add(row(r, dv), j0)});
-                Value t = load(tail, ValueRange{r});
-                SmallVector<Value> next;
-                for (auto [i, acc] : llvm::zip(is, accs))
-                  next.push_back(splatFma(
-                      fmul(load(kc, ValueRange{add(row(r, dk), i)}), t), vrow, acc));
-                return next;
-              });
-              for (auto [i, v] : llvm::zip(is, sums.getResults()))
-                writeRow(v, state, stateIndex(i, j0));
-            });
-          });
-        };
-        // scores[r, s] = (q_r . k_s) Gamma[r, s] and lower[r, s] = beta_r
-        // (k_r . k_s) Gamma[r, s] for s <= r (0 above the diagonal), as
-        // outer products: tiles of 3 rows (2 x 3 accumulators) x one vector
-        // of columns s, per key column one vector of K^T.
-        auto tiledGammas = [&](Value rows) {
-          forLoop(zero, rows, {}, [&](Value sIdx, ValueRange) {
-            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-              store(load(kc, ValueRange{add(row(sIdx, dk), i)}), kTc,
-                    ValueRange{add(row(i, c), sIdx)});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
-          auto vindex = VectorType::get({panel}, b.getIndexType());
-          Value lanes = vector::StepOp::create(b, vindex);
-          Value vzero = arith::ConstantOp::create(
-              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-          loops.rowTiles(zero, rows, kPackedTokens / 2, [&](ArrayRef<Value> rs) {
-            for (int64_t s0 = 0; s0 < c; s0 += panel) {
-              SmallVector<Value> init(2 * rs.size(), vzero);
-              auto sums = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
-                Value column = readRow(kTc, {add(row(i, c), index(s0))});
-                SmallVector<Value> next;
-                for (size_t m = 0; m < rs.size(); ++m) {
-                  Value at = add(row(rs[m], dk), i);
-                  next.push_back(splatFma(load(qc, ValueRange{at}), column, accs[2 * m]));
-                  next.push_back(splatFma(load(kc, ValueRange{at}), column, accs[2 * m + 1]));
-                }
-                return next;
-              });
-              Value columns = arith::AddIOp::create(
-                  b, lanes, vector::BroadcastOp::create(b, vindex, index(s0)));
-              Value gs = readRow(cumulative, {index(s0)});
-              for (size_t m = 0; m < rs.size(); ++m) {
-                Value r = rs[m];
-                // Masked lanes (s > r, or past the chunk's rows, whose
-                // scratch is stale) may hold inf or NaN: select, not multiply.
-                Value causal = arith::CmpIOp::create(
-                    b, arith::CmpIPredicate::ule, columns,
-                    vector::BroadcastOp::create(b, vindex, r));
-                Value gamma = math::ExpOp::create(
-                    b, arith::SubFOp::create(
-                           b, vector::BroadcastOp::create(
-                                  b, vf32, load(cumulative, ValueRange{r})),
-                           gs));
-                Value beta = vector::BroadcastOp::create(
-                    b, vf32, load(betas, ValueRange{r}));
-                Value at = add(row(r, c), index(s0));
-                writeRow(arith::SelectOp::create(
-                             b, causal, fmul(sums.getResult(2 * m), gamma), vzero),
-                         scores, {at});
-                writeRow(arith::SelectOp::create(
-                             b, causal,
-                             fmul(fmul(sums.getResult(2 * m + 1), gamma), beta),
-                             vzero),
-                         lower, {at});
-              }
-            }
-          });
-        };
-        // UT transform by forward substitution, a row at a time: U_r =
-        // beta_r V_r - sum_{s<r} lower[r, s] U_s and W_r = beta_r e^{G_r}
-        // K_r - sum_{s<r} lower[r, s] W_s, the row's panels held in vector
-        // registers (at most 6 at a time) while the earlier rows stream by.
-        auto tiledSubstitution = [&](Value rows) {
-          struct RowPanel {
-            Value dst, src;
-            int64_t width, column;
-            bool isU;
-          };
-          SmallVector<RowPanel> targets;
-          for (int64_t j0 = 0; j0 < dv; j0 += panel)
-            targets.push_back({uc, vc, dv, j0, true});
-          for (int64_t j0 = 0; j0 < dk; j0 += panel)
-            targets.push_back({wc, kc, dk, j0, false});
-          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-            Value br = load(betas, ValueRange{r});
-            Value bg = fmul(br, math::ExpOp::create(b, load(cumulative, ValueRange{r})));
-            for (size_t t0 = 0; t0 < targets.size(); t0 += kPackedTokens) {
-              ArrayRef<RowPanel> group =
-                  ArrayRef(targets).slice(t0, std::min<size_t>(kPackedTokens,
-                                                               targets.size() - t0));
-              SmallVector<Value> init;
-              for (const RowPanel &t : group)
-                init.push_back(fmul(
-                    readRow(t.src, {add(row(r, t.width), index(t.column))}),
-                    vector::BroadcastOp::create(b, vf32, t.isU ? br : bg)));
-              auto sums = forLoop(zero, r, init, [&](Value sIdx, ValueRange accs) {
-                Value minus = arith::NegFOp::create(
-                    b, load(lower, ValueRange{add(row(r, c), sIdx)}));
-                SmallVector<Value> next;
-                for (auto [t, acc] : llvm::zip(group, accs))
-                  next.push_back(splatFma(
-                      minus, readRow(t.dst, {add(row(sIdx, t.width), index(t.column))}),
-                      acc));
-                return next;
-              });
-              for (auto [t, v] : llvm::zip(group, sums.getResults()))
-                writeRow(v, t.dst, {add(row(r, t.width), index(t.column))});
-            }
-            return SmallVector<Value>{};
-          });
-        };
-        Value chunks = arith::CeilDivUIOp::create(b, tokens, index(c));
-        forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
-          Value first = mul(chunkIndex, c);
-          Value rows = arith::MinUIOp::create(
-              b, index(c), arith::SubIOp::create(b, tokens, first));
-          // Gates, normalised q and k, v and G_r = sum_{s <= r} g_s.
-          forLoop(zero, rows, {f32c(0.0)}, [&](Value r, ValueRange acc) {
-            Value t = add(first, r);
+        // Token by token: S = exp(g) S; u = beta (v - S^T k); S += k u^T;
+        // o = S^T q. Both passes over S walk its rows (i) outside and the
+        // contiguous columns (j) inside, accumulating S^T k and S^T q per
+        // column in scratch: the inner loops are plain vector multiply-adds.
+        Value qBuf = loops.scratch(dk, f32);
+        Value kBuf = loops.scratch(dk, f32);
+        Value oBuf = loops.scratch(dv, f32);
+        Value uBuf = loops.scratch(dv, f32); // S^T k, then u
+        auto recurrent = [&]() {
+          forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
             auto [beta, g] = gates(t);
-            Value cum = fadd(acc[0], g);
-            store(cum, cumulative, ValueRange{r});
-            store(beta, betas, ValueRange{r});
-            loadNormalized(qc, row(r, dk), t, 0, qScale);
-            loadNormalized(kc, row(r, dk), t, hk * dk, f32c(1.0));
-            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-              store(load(mixed, ValueRange{t, add(vOffset, j)}), vc,
-                    ValueRange{add(row(r, dv), j)});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{cum};
-          });
-          if (tiledSquare) {
-            tiledGammas(rows);
-            tiledSubstitution(rows);
-          } else {
-            // Gamma[r, s] = exp(G_r - G_s) for s <= r.
-            forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-              Value gr = load(cumulative, ValueRange{r});
-              Value br = load(betas, ValueRange{r});
-              forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
-                Value gamma = math::ExpOp::create(
-                    b, fsub(gr, load(cumulative, ValueRange{s})));
-                Value at = add(row(r, c), s);
-                store(fmul(loops.dot(qc, row(r, dk), kc, row(s, dk), dk), gamma),
-                      scores, ValueRange{at});
-                store(fmul(fmul(br, loops.dot(kc, row(r, dk), kc, row(s, dk), dk)),
-                           gamma),
-                      lower, ValueRange{at});
+            Value decay = math::ExpOp::create(b, g);
+            loadNormalized(qBuf, zero, t, 0, qScale);
+            loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
+            auto clear = [&](Value buf) {
+              forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                store(f32c(0.0), buf, ValueRange{j});
+                return SmallVector<Value>{};
+              });
+            };
+            clear(uBuf);
+            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+              Value ki = load(kBuf, ValueRange{i});
+              forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+                Value decayed = fmul(load(state, at), decay);
+                store(decayed, state, at);
+                store(fadd(load(uBuf, ValueRange{j}), fmul(decayed, ki)), uBuf,
+                      ValueRange{j});
                 return SmallVector<Value>{};
               });
               return SmallVector<Value>{};
             });
-            // UT transform by forward substitution: (I + L) U = beta V and
-            // (I + L) W = beta exp(G) K, row by row.
+            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+              Value v = load(mixed, ValueRange{t, add(vOffset, j)});
+              store(fmul(beta, fsub(v, load(uBuf, ValueRange{j}))), uBuf,
+                    ValueRange{j});
+              return SmallVector<Value>{};
+            });
+            clear(oBuf);
+            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+              Value ki = load(kBuf, ValueRange{i});
+              Value qi = load(qBuf, ValueRange{i});
+              forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+                Value updated =
+                    fadd(load(state, at), fmul(ki, load(uBuf, ValueRange{j})));
+                store(updated, state, at);
+                store(fadd(load(oBuf, ValueRange{j}), fmul(updated, qi)), oBuf,
+                      ValueRange{j});
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
+            gatedNorm(oBuf, zero, t);
+            return SmallVector<Value>{};
+          });
+        };
+        if (!chunk) {
+          recurrent();
+          return;
+        }
+
+        // Chunked form (models.md 1.5.2), chunks of C tokens in sequence; rows
+        // r, s index tokens inside a chunk. Buffers are row-major [C, d].
+        int64_t c = *chunk;
+        Value qc = loops.scratch(c * dk, f32), kc = loops.scratch(c * dk, f32);
+        Value vc = loops.scratch(c * dv, f32), uc = loops.scratch(c * dv, f32);
+        Value wc = loops.scratch(c * dk, f32), oc = loops.scratch(c * dv, f32);
+        Value lower = loops.scratch(c * c, f32); // beta_r (k_r . k_s) Gamma[r, s]
+        Value scores = loops.scratch(c * c, f32); // (q_r . k_s) Gamma[r, s]
+        Value cumulative = loops.scratch(c, f32), betas = loops.scratch(c, f32);
+        Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
+        // The C x C parts run as register tiles too when the vector panel
+        // divides the chunk and the key head: K is then kept transposed.
+        bool tiledSquare = codegen.panel > 0 && dv % codegen.panel == 0 &&
+                           dk % codegen.panel == 0 && c % codegen.panel == 0;
+        Value kTc = tiledSquare ? loops.scratch(dk * c, f32) : Value();
+        auto chunkedRule = [&]() {
+          Value slot = slots ? arith::IndexCastOp::create(
+                                   b, b.getIndexType(),
+                                   tensor::ExtractOp::create(b, slots, zero))
+                                   .getResult()
+                             : Value();
+          auto stateIndex = [&](Value i, Value j) -> SmallVector<Value> {
+            if (slot)
+              return {slot, h, i, j};
+            return {h, i, j};
+          };
+          auto row = [&](Value r, int64_t width) { return mul(r, width); };
+          // dst[dBase + j] op= coef * src[sBase + j] for j < n: the axpy every
+          // O(C d^2) step is made of, contiguous in j.
+          auto axpy = [&](Value dst, Value dBase, Value coef, Value src,
+                          Value sBase, int64_t n, bool fromState) {
+            forLoop(zero, index(n), {}, [&](Value j, ValueRange) {
+              Value x = fromState ? load(state, stateIndex(sBase, j))
+                                  : load(src, ValueRange{add(sBase, j)});
+              Value at = add(dBase, j);
+              store(fadd(load(dst, ValueRange{at}), fmul(coef, x)), dst,
+                    ValueRange{at});
+              return SmallVector<Value>{};
+            });
+          };
+          // With packed weights (a target vector width known), the three
+          // O(C dk dv) products run as register tiles of up to 6 rows x one
+          // vector<panel> of columns, the packed linear layers' outer
+          // products: V' = U - W S and O = (Q e^G) S + scores V' per tile of
+          // chunk rows, the state update per tile of state rows.
+          int64_t panel = codegen.panel;
+          bool tiled = panel > 0 && dv % panel == 0;
+          VectorType vf32; // used by the lambdas below only when tiled
+          if (tiled)
+            vf32 = VectorType::get({panel}, f32);
+          auto readRow = [&](Value m, ValueRange at) -> Value {
+            return vector::TransferReadOp::create(b, vf32, m, at, f32c(0.0),
+                                                  ArrayRef<bool>{true});
+          };
+          auto writeRow = [&](Value v, Value m, ValueRange at) {
+            vector::TransferWriteOp::create(b, v, m, at, ArrayRef<bool>{true});
+          };
+          auto splatFma = [&](Value scalar, Value v, Value acc) -> Value {
+            return vector::FMAOp::create(b, vector::BroadcastOp::create(b, vf32, scalar),
+                                         v, acc);
+          };
+          // Tiles of kPackedTokens rows of [0, count), then the rest one by one.
+          auto rowTiles = [&](Value count, function_ref<void(ArrayRef<Value>)> tile) {
+            loops.rowTiles(zero, count, kPackedTokens, tile);
+          };
+          auto panels = [&](function_ref<void(Value)> body) {
+            for (int64_t j0 = 0; j0 < dv; j0 += panel)
+              body(index(j0));
+          };
+          auto tiledProducts = [&](Value rows, Value first, Value decay) {
+            // V' = U - W S.
+            rowTiles(rows, [&](ArrayRef<Value> rs) {
+              panels([&](Value j0) {
+                SmallVector<Value> init;
+                for (Value r : rs)
+                  init.push_back(readRow(uc, {add(row(r, dv), j0)}));
+                auto sums = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
+                  Value srow = readRow(state, stateIndex(i, j0));
+                  SmallVector<Value> next;
+                  for (auto [r, acc] : llvm::zip(rs, accs))
+                    next.push_back(splatFma(
+                        arith::NegFOp::create(b, load(wc, ValueRange{add(row(r, dk), i)})),
+                        srow, acc));
+                  return next;
+                });
+                for (auto [r, v] : llvm::zip(rs, sums.getResults()))
+                  writeRow(v, uc, {add(row(r, dv), j0)});
+              });
+            });
+            // O = (Q e^G) S + scores V' (scores[r, s] for s <= r only).
+            rowTiles(rows, [&](ArrayRef<Value> rs) {
+              SmallVector<Value> eg;
+              for (Value r : rs)
+                eg.push_back(math::ExpOp::create(b, load(cumulative, ValueRange{r})));
+              Value lastRow = add(rs.back(), one);
+              panels([&](Value j0) {
+                Value vzero = arith::ConstantOp::create(
+                    b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+                SmallVector<Value> init(rs.size(), vzero);
+                auto fromState = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
+                  Value srow = readRow(state, stateIndex(i, j0));
+                  SmallVector<Value> next;
+                  for (size_t m = 0; m < rs.size(); ++m)
+                    next.push_back(splatFma(
+                        fmul(load(qc, ValueRange{add(row(rs[m], dk), i)}), eg[m]), srow,
+                        accs[m]));
+                  return next;
+                });
+                auto sums = forLoop(zero, lastRow, fromState.getResults(),
+                                    [&](Value sIdx, ValueRange accs) {
+                  Value vrow = readRow(uc, {add(row(sIdx, dv), j0)});
+                  SmallVector<Value> next;
+                  for (size_t m = 0; m < rs.size(); ++m) {
+                    Value causal = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
+                                                         sIdx, rs[m]);
+                    Value p = arith::SelectOp::create(
+                        b, causal, load(scores, ValueRange{add(row(rs[m], c), sIdx)}),
+                        f32c(0.0));
+                    next.push_back(splatFma(p, vrow, accs[m]));
+                  }
+                  return next;
+                });
+                for (auto [r, v] : llvm::zip(rs, sums.getResults()))
+                  writeRow(v, oc, {add(row(r, dv), j0)});
+              });
+              for (Value r : rs)
+                gatedNorm(oc, row(r, dv), add(first, r));
+            });
+            // S = e^{G_last} S + sum_r (k_r e^{G_last - G_r}) V'_r, by state rows.
+            rowTiles(index(dk), [&](ArrayRef<Value> is) {
+              panels([&](Value j0) {
+                SmallVector<Value> init;
+                for (Value i : is)
+                  init.push_back(arith::MulFOp::create(
+                      b, readRow(state, stateIndex(i, j0)),
+                      vector::BroadcastOp::create(b, vf32, decay)));
+                auto sums = forLoop(zero, rows, init, [&](Value r, ValueRange accs) {
+                  Value vrow = readRow(uc, {add(row(r, dv), j0)});
+                  Value t = load(tail, ValueRange{r});
+                  SmallVector<Value> next;
+                  for (auto [i, acc] : llvm::zip(is, accs))
+                    next.push_back(splatFma(
+                        fmul(load(kc, ValueRange{add(row(r, dk), i)}), t), vrow, acc));
+                  return next;
+                });
+                for (auto [i, v] : llvm::zip(is, sums.getResults()))
+                  writeRow(v, state, stateIndex(i, j0));
+              });
+            });
+          };
+          // scores[r, s] = (q_r . k_s) Gamma[r, s] and lower[r, s] = beta_r
+          // (k_r . k_s) Gamma[r, s] for s <= r (0 above the diagonal), as
+          // outer products: tiles of 3 rows (2 x 3 accumulators) x one vector
+          // of columns s, per key column one vector of K^T.
+          auto tiledGammas = [&](Value rows) {
+            forLoop(zero, rows, {}, [&](Value sIdx, ValueRange) {
+              forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+                store(load(kc, ValueRange{add(row(sIdx, dk), i)}), kTc,
+                      ValueRange{add(row(i, c), sIdx)});
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
+            auto vindex = VectorType::get({panel}, b.getIndexType());
+            Value lanes = vector::StepOp::create(b, vindex);
+            Value vzero = arith::ConstantOp::create(
+                b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+            loops.rowTiles(zero, rows, kPackedTokens / 2, [&](ArrayRef<Value> rs) {
+              for (int64_t s0 = 0; s0 < c; s0 += panel) {
+                SmallVector<Value> init(2 * rs.size(), vzero);
+                auto sums = forLoop(zero, index(dk), init, [&](Value i, ValueRange accs) {
+                  Value column = readRow(kTc, {add(row(i, c), index(s0))});
+                  SmallVector<Value> next;
+                  for (size_t m = 0; m < rs.size(); ++m) {
+                    Value at = add(row(rs[m], dk), i);
+                    next.push_back(splatFma(load(qc, ValueRange{at}), column, accs[2 * m]));
+                    next.push_back(splatFma(load(kc, ValueRange{at}), column, accs[2 * m + 1]));
+                  }
+                  return next;
+                });
+                Value columns = arith::AddIOp::create(
+                    b, lanes, vector::BroadcastOp::create(b, vindex, index(s0)));
+                Value gs = readRow(cumulative, {index(s0)});
+                for (size_t m = 0; m < rs.size(); ++m) {
+                  Value r = rs[m];
+                  // Masked lanes (s > r, or past the chunk's rows, whose
+                  // scratch is stale) may hold inf or NaN: select, not multiply.
+                  Value causal = arith::CmpIOp::create(
+                      b, arith::CmpIPredicate::ule, columns,
+                      vector::BroadcastOp::create(b, vindex, r));
+                  Value gamma = math::ExpOp::create(
+                      b, arith::SubFOp::create(
+                             b, vector::BroadcastOp::create(
+                                    b, vf32, load(cumulative, ValueRange{r})),
+                             gs));
+                  Value beta = vector::BroadcastOp::create(
+                      b, vf32, load(betas, ValueRange{r}));
+                  Value at = add(row(r, c), index(s0));
+                  writeRow(arith::SelectOp::create(
+                               b, causal, fmul(sums.getResult(2 * m), gamma), vzero),
+                           scores, {at});
+                  writeRow(arith::SelectOp::create(
+                               b, causal,
+                               fmul(fmul(sums.getResult(2 * m + 1), gamma), beta),
+                               vzero),
+                           lower, {at});
+                }
+              }
+            });
+          };
+          // UT transform by forward substitution, a row at a time: U_r =
+          // beta_r V_r - sum_{s<r} lower[r, s] U_s and W_r = beta_r e^{G_r}
+          // K_r - sum_{s<r} lower[r, s] W_s, the row's panels held in vector
+          // registers (at most 6 at a time) while the earlier rows stream by.
+          auto tiledSubstitution = [&](Value rows) {
+            struct RowPanel {
+              Value dst, src;
+              int64_t width, column;
+              bool isU;
+            };
+            SmallVector<RowPanel> targets;
+            for (int64_t j0 = 0; j0 < dv; j0 += panel)
+              targets.push_back({uc, vc, dv, j0, true});
+            for (int64_t j0 = 0; j0 < dk; j0 += panel)
+              targets.push_back({wc, kc, dk, j0, false});
             forLoop(zero, rows, {}, [&](Value r, ValueRange) {
               Value br = load(betas, ValueRange{r});
               Value bg = fmul(br, math::ExpOp::create(b, load(cumulative, ValueRange{r})));
+              for (size_t t0 = 0; t0 < targets.size(); t0 += kPackedTokens) {
+                ArrayRef<RowPanel> group =
+                    ArrayRef(targets).slice(t0, std::min<size_t>(kPackedTokens,
+                                                                 targets.size() - t0));
+                SmallVector<Value> init;
+                for (const RowPanel &t : group)
+                  init.push_back(fmul(
+                      readRow(t.src, {add(row(r, t.width), index(t.column))}),
+                      vector::BroadcastOp::create(b, vf32, t.isU ? br : bg)));
+                auto sums = forLoop(zero, r, init, [&](Value sIdx, ValueRange accs) {
+                  Value minus = arith::NegFOp::create(
+                      b, load(lower, ValueRange{add(row(r, c), sIdx)}));
+                  SmallVector<Value> next;
+                  for (auto [t, acc] : llvm::zip(group, accs))
+                    next.push_back(splatFma(
+                        minus, readRow(t.dst, {add(row(sIdx, t.width), index(t.column))}),
+                        acc));
+                  return next;
+                });
+                for (auto [t, v] : llvm::zip(group, sums.getResults()))
+                  writeRow(v, t.dst, {add(row(r, t.width), index(t.column))});
+              }
+              return SmallVector<Value>{};
+            });
+          };
+          Value chunks = arith::CeilDivUIOp::create(b, tokens, index(c));
+          forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
+            Value first = mul(chunkIndex, c);
+            Value rows = arith::MinUIOp::create(
+                b, index(c), arith::SubIOp::create(b, tokens, first));
+            // Gates, normalised q and k, v and G_r = sum_{s <= r} g_s.
+            forLoop(zero, rows, {f32c(0.0)}, [&](Value r, ValueRange acc) {
+              Value t = add(first, r);
+              auto [beta, g] = gates(t);
+              Value cum = fadd(acc[0], g);
+              store(cum, cumulative, ValueRange{r});
+              store(beta, betas, ValueRange{r});
+              loadNormalized(qc, row(r, dk), t, 0, qScale);
+              loadNormalized(kc, row(r, dk), t, hk * dk, f32c(1.0));
               forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-                Value at = add(row(r, dv), j);
-                store(fmul(br, load(vc, ValueRange{at})), uc, ValueRange{at});
+                store(load(mixed, ValueRange{t, add(vOffset, j)}), vc,
+                      ValueRange{add(row(r, dv), j)});
                 return SmallVector<Value>{};
               });
+              return SmallVector<Value>{cum};
+            });
+            if (tiledSquare) {
+              tiledGammas(rows);
+              tiledSubstitution(rows);
+            } else {
+              // Gamma[r, s] = exp(G_r - G_s) for s <= r.
+              forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+                Value gr = load(cumulative, ValueRange{r});
+                Value br = load(betas, ValueRange{r});
+                forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
+                  Value gamma = math::ExpOp::create(
+                      b, fsub(gr, load(cumulative, ValueRange{s})));
+                  Value at = add(row(r, c), s);
+                  store(fmul(loops.dot(qc, row(r, dk), kc, row(s, dk), dk), gamma),
+                        scores, ValueRange{at});
+                  store(fmul(fmul(br, loops.dot(kc, row(r, dk), kc, row(s, dk), dk)),
+                             gamma),
+                        lower, ValueRange{at});
+                  return SmallVector<Value>{};
+                });
+                return SmallVector<Value>{};
+              });
+              // UT transform by forward substitution: (I + L) U = beta V and
+              // (I + L) W = beta exp(G) K, row by row.
+              forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+                Value br = load(betas, ValueRange{r});
+                Value bg = fmul(br, math::ExpOp::create(b, load(cumulative, ValueRange{r})));
+                forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                  Value at = add(row(r, dv), j);
+                  store(fmul(br, load(vc, ValueRange{at})), uc, ValueRange{at});
+                  return SmallVector<Value>{};
+                });
+                forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+                  Value at = add(row(r, dk), i);
+                  store(fmul(bg, load(kc, ValueRange{at})), wc, ValueRange{at});
+                  return SmallVector<Value>{};
+                });
+                forLoop(zero, r, {}, [&](Value s, ValueRange) {
+                  Value minus = arith::NegFOp::create(
+                      b, load(lower, ValueRange{add(row(r, c), s)}));
+                  axpy(uc, row(r, dv), minus, uc, row(s, dv), dv, false);
+                  axpy(wc, row(r, dk), minus, wc, row(s, dk), dk, false);
+                  return SmallVector<Value>{};
+                });
+                return SmallVector<Value>{};
+              });
+            }
+            Value last = load(cumulative, ValueRange{arith::SubIOp::create(b, rows, one)});
+            Value decay = math::ExpOp::create(b, last);
+            forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+              store(math::ExpOp::create(b, fsub(last, load(cumulative, ValueRange{r}))),
+                    tail, ValueRange{r});
+              return SmallVector<Value>{};
+            });
+            if (tiled) {
+              tiledProducts(rows, first, decay);
+              return SmallVector<Value>{};
+            }
+            // V' = U - W S (in place of U); O = (Q exp(G)) S + scores V'.
+            forLoop(zero, rows, {}, [&](Value r, ValueRange) {
               forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-                Value at = add(row(r, dk), i);
-                store(fmul(bg, load(kc, ValueRange{at})), wc, ValueRange{at});
-                return SmallVector<Value>{};
-              });
-              forLoop(zero, r, {}, [&](Value s, ValueRange) {
                 Value minus = arith::NegFOp::create(
-                    b, load(lower, ValueRange{add(row(r, c), s)}));
-                axpy(uc, row(r, dv), minus, uc, row(s, dv), dv, false);
-                axpy(wc, row(r, dk), minus, wc, row(s, dk), dk, false);
+                    b, load(wc, ValueRange{add(row(r, dk), i)}));
+                axpy(uc, row(r, dv), minus, Value(), i, dv, true);
                 return SmallVector<Value>{};
               });
-              return SmallVector<Value>{};
-            });
-          }
-          Value last = load(cumulative, ValueRange{arith::SubIOp::create(b, rows, one)});
-          Value decay = math::ExpOp::create(b, last);
-          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-            store(math::ExpOp::create(b, fsub(last, load(cumulative, ValueRange{r}))),
-                  tail, ValueRange{r});
-            return SmallVector<Value>{};
-          });
-          if (tiled) {
-            tiledProducts(rows, first, decay);
-            return SmallVector<Value>{};
-          }
-          // V' = U - W S (in place of U); O = (Q exp(G)) S + scores V'.
-          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-              Value minus = arith::NegFOp::create(
-                  b, load(wc, ValueRange{add(row(r, dk), i)}));
-              axpy(uc, row(r, dv), minus, Value(), i, dv, true);
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
-          forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-            Value eg = math::ExpOp::create(b, load(cumulative, ValueRange{r}));
-            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-              store(f32c(0.0), oc, ValueRange{add(row(r, dv), j)});
-              return SmallVector<Value>{};
-            });
-            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-              Value qe = fmul(load(qc, ValueRange{add(row(r, dk), i)}), eg);
-              axpy(oc, row(r, dv), qe, Value(), i, dv, true);
-              return SmallVector<Value>{};
-            });
-            forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
-              axpy(oc, row(r, dv), load(scores, ValueRange{add(row(r, c), s)}),
-                   uc, row(s, dv), dv, false);
-              return SmallVector<Value>{};
-            });
-            gatedNorm(oc, row(r, dv), add(first, r));
-            return SmallVector<Value>{};
-          });
-          // S = exp(G_last) S + sum_r exp(G_last - G_r) k_r V'_r^T.
-          forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-            forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
-              SmallVector<Value> at = stateIndex(i, j);
-              store(fmul(load(state, at), decay), state, at);
               return SmallVector<Value>{};
             });
             forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-              Value coef = fmul(load(kc, ValueRange{add(row(r, dk), i)}),
-                                load(tail, ValueRange{r}));
+              Value eg = math::ExpOp::create(b, load(cumulative, ValueRange{r}));
+              forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                store(f32c(0.0), oc, ValueRange{add(row(r, dv), j)});
+                return SmallVector<Value>{};
+              });
+              forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
+                Value qe = fmul(load(qc, ValueRange{add(row(r, dk), i)}), eg);
+                axpy(oc, row(r, dv), qe, Value(), i, dv, true);
+                return SmallVector<Value>{};
+              });
+              forLoop(zero, add(r, one), {}, [&](Value s, ValueRange) {
+                axpy(oc, row(r, dv), load(scores, ValueRange{add(row(r, c), s)}),
+                     uc, row(s, dv), dv, false);
+                return SmallVector<Value>{};
+              });
+              gatedNorm(oc, row(r, dv), add(first, r));
+              return SmallVector<Value>{};
+            });
+            // S = exp(G_last) S + sum_r exp(G_last - G_r) k_r V'_r^T.
+            forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
               forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
                 SmallVector<Value> at = stateIndex(i, j);
-                store(fadd(load(state, at),
-                           fmul(coef, load(uc, ValueRange{add(row(r, dv), j)}))),
-                      state, at);
+                store(fmul(load(state, at), decay), state, at);
+                return SmallVector<Value>{};
+              });
+              forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+                Value coef = fmul(load(kc, ValueRange{add(row(r, dk), i)}),
+                                  load(tail, ValueRange{r}));
+                forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+                  SmallVector<Value> at = stateIndex(i, j);
+                  store(fadd(load(state, at),
+                             fmul(coef, load(uc, ValueRange{add(row(r, dv), j)}))),
+                        state, at);
+                  return SmallVector<Value>{};
+                });
                 return SmallVector<Value>{};
               });
               return SmallVector<Value>{};
             });
             return SmallVector<Value>{};
           });
-          return SmallVector<Value>{};
-        });
-      };
-      loops.ifElse(chunked, chunkedRule, recurrent);
-    });
+        };
+        loops.ifElse(chunked, chunkedRule, recurrent);
+      });
+    }
     Value mixedOut = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, hv * dv}, f32), out,
         /*restrict=*/true, /*writable=*/true);
