@@ -150,6 +150,9 @@ struct Codegen {
 /// (token, weight); each weight element loaded serves them all.
 constexpr int64_t kColumnTokens = 8;
 
+/// Cached positions per workgroup of the GPU form of attention (split KV).
+constexpr int64_t kSplitPositions = 256;
+
 /// Tokens per register tile of a packed linear layer: with `panel` outputs
 /// per vector row, 6 accumulator rows fill 24 of AVX-512's 32 registers at
 /// a panel of 64, 12 of AVX2's 16 at 16 (cpu-codegen.md 4.2).
@@ -1222,6 +1225,141 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
     while (width > 1 && dim % width != 0)
       width /= 2;
     bool vectorHead = width > 1;
+    // Online softmax over cached positions [lo, hi) of KV head kvh for the
+    // query qh, scalar: acc (dim floats) gets sum_j w_j v_j and the result
+    // is (max score, sum_j w_j), w_j = exp(score_j - max).
+    Value negInf = f32c(-std::numeric_limits<double>::infinity());
+    auto scalarSoftmax = [&](Value t, Value kvh, Value qh, Value acc, Value lo,
+                             Value hi) {
+      linalg::FillOp::create(b, f32c(0.0), acc);
+      return forLoop(lo, hi, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
+        Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
+          Value kd = fromCache(memref::LoadOp::create(
+              b, cache, stateAt(b, slots, t, {zero, j, kvh, d})));
+          return SmallVector<Value>{
+              dotStep(b, loc, a[0], memref::LoadOp::create(b, qh, d), kd)};
+        }).getResult(0);
+        Value score = arith::MulFOp::create(b, dot, f32c(scale));
+        Value m = arith::MaximumFOp::create(b, ml[0], score);
+        Value correction =
+            math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+        Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+        Value l = arith::AddFOp::create(
+            b, arith::MulFOp::create(b, ml[1], correction), weight);
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          Value vd = fromCache(memref::LoadOp::create(
+              b, cache, stateAt(b, slots, t, {one, j, kvh, d})));
+          Value a = memref::LoadOp::create(b, acc, d);
+          memref::StoreOp::create(
+              b,
+              arith::AddFOp::create(b, arith::MulFOp::create(b, a, correction),
+                                    arith::MulFOp::create(b, weight, vd)),
+              acc, d);
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{m, l};
+      });
+    };
+    // Head h's output of token t: acc / total, through the optional
+    // sigmoid gate.
+    auto finish = [&](Value t, Value h, Value acc, Value total) {
+      forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+        Value o = arith::DivFOp::create(b, memref::LoadOp::create(b, acc, d),
+                                        total);
+        if (gated) {
+          Value col = arith::AddIOp::create(
+              b, arith::AddIOp::create(b, arith::MulIOp::create(b, h, qStride),
+                                       dimV),
+              d);
+          Value g = tensor::ExtractOp::create(b, q, ValueRange{t, col});
+          Value sig = arith::DivFOp::create(
+              b, f32c(1.0),
+              arith::AddFOp::create(
+                  b, f32c(1.0),
+                  math::ExpOp::create(b, arith::NegFOp::create(b, g))));
+          o = arith::MulFOp::create(b, o, sig);
+        }
+        Value col = arith::AddIOp::create(b, arith::MulIOp::create(b, h, dimV), d);
+        memref::StoreOp::create(b, o, out, ValueRange{t, col});
+        return SmallVector<Value>{};
+      });
+    };
+
+    if (codegen.columns) {
+      // The GPU form (split KV, as in flash-decoding): a decode step has a
+      // workgroup per (head, split of kSplitPositions cached positions)
+      // instead of one per head walking the whole cache; each writes its
+      // split's (acc, max, sum) and one workgroup per (token, head) combines
+      // them.
+      int64_t rank = cast<MemRefType>(cache.getType()).getRank();
+      int64_t maxSeq = cast<MemRefType>(cache.getType()).getDimSize(rank - 3);
+      // At least 4 splits, so that short caches get parallel work too.
+      int64_t span = std::max<int64_t>(1, std::min(kSplitPositions, maxSeq / 4));
+      int64_t splits = llvm::divideCeil(maxSeq, span);
+      int64_t record = dim + 2; // acc, max, sum
+      auto add = [&](Value l, Value r) -> Value {
+        return arith::AddIOp::create(b, l, r);
+      };
+      auto mul = [&](Value l, int64_t r) -> Value {
+        return arith::MulIOp::create(b, l, index(r));
+      };
+      Value partial = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic}, f32),
+          ValueRange{arith::MulIOp::create(b, tokens, index(heads * splits * record))});
+      auto recordAt = [&](Value t, Value h, Value split) {
+        return add(mul(add(mul(t, heads), h), splits * record), mul(split, record));
+      };
+      loops.parallel("attention_split", {tokens, index(heads), index(splits)},
+                     [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1], split = ivs[2];
+        Value end = arith::AddIOp::create(b, positionOf(t), one);
+        Value lo = arith::MinUIOp::create(b, mul(split, span), end);
+        Value hi = arith::MinUIOp::create(b, add(lo, index(span)), end);
+        Value kvh = arith::DivUIOp::create(b, h, index(group));
+        Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm,
+                            positionOf(t));
+        Value acc = loops.scratch(dim, f32);
+        auto stats = scalarSoftmax(t, kvh, qh, acc, lo, hi);
+        Value base = recordAt(t, h, split);
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          memref::StoreOp::create(b, memref::LoadOp::create(b, acc, d), partial,
+                                  ValueRange{add(base, d)});
+          return SmallVector<Value>{};
+        });
+        memref::StoreOp::create(b, stats.getResult(0), partial,
+                                ValueRange{add(base, dimV)});
+        memref::StoreOp::create(b, stats.getResult(1), partial,
+                                ValueRange{add(add(base, dimV), one)});
+      });
+      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1];
+        auto at = [&](Value split, Value offset) {
+          return memref::LoadOp::create(
+              b, partial, ValueRange{add(recordAt(t, h, split), offset)});
+        };
+        // The largest split maximum (empty splits hold -inf), then
+        // acc = sum_s acc_s exp(m_s - M), total = sum_s l_s exp(m_s - M).
+        Value top = forLoop(zero, index(splits), {negInf}, [&](Value split, ValueRange m) {
+          return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], at(split, dimV))};
+        }).getResult(0);
+        Value acc = loops.scratch(dim, f32);
+        linalg::FillOp::create(b, f32c(0.0), acc);
+        Value total = forLoop(zero, index(splits), {f32c(0.0)}, [&](Value split, ValueRange l) {
+          Value factor = math::ExpOp::create(
+              b, arith::SubFOp::create(b, at(split, dimV), top));
+          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+            Value sum = arith::AddFOp::create(
+                b, memref::LoadOp::create(b, acc, d),
+                arith::MulFOp::create(b, at(split, d), factor));
+            memref::StoreOp::create(b, sum, acc, d);
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, l[0], arith::MulFOp::create(b, at(split, add(dimV, one)), factor))};
+        }).getResult(0);
+        finish(t, h, acc, total);
+      });
+    } else {
     loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
@@ -1230,7 +1368,6 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         Value kvh = arith::DivUIOp::create(b, h, index(group));
         Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
         Value acc = loops.scratch(dim, f32);
-        Value negInf = f32c(-std::numeric_limits<double>::infinity());
         Value total;
         if (vectorHead) {
           // K and V rows read as head_dim / width vectors; the running sum
@@ -1248,59 +1385,12 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
               [&](Value j, int64_t i) { return rowAt(zero, j, i); },
               [&](Value j, int64_t i, Value) { return rowAt(one, j, i); }, {});
         } else {
-          linalg::FillOp::create(b, f32c(0.0), acc);
-          auto stats = forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j,
-                                                                   ValueRange ml) {
-            Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
-              Value kd = fromCache(memref::LoadOp::create(
-                  b, cache, stateAt(b, slots, t, {zero, j, kvh, d})));
-              return SmallVector<Value>{
-                  dotStep(b, loc, a[0], memref::LoadOp::create(b, qh, d), kd)};
-            }).getResult(0);
-            Value score = arith::MulFOp::create(b, dot, f32c(scale));
-            Value m = arith::MaximumFOp::create(b, ml[0], score);
-            Value correction =
-                math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
-            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
-            Value l = arith::AddFOp::create(
-                b, arith::MulFOp::create(b, ml[1], correction), weight);
-            forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-              Value vd = fromCache(memref::LoadOp::create(
-                  b, cache, stateAt(b, slots, t, {one, j, kvh, d})));
-              Value a = memref::LoadOp::create(b, acc, d);
-              memref::StoreOp::create(
-                  b,
-                  arith::AddFOp::create(b, arith::MulFOp::create(b, a, correction),
-                                        arith::MulFOp::create(b, weight, vd)),
-                  acc, d);
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{m, l};
-          });
-          total = stats.getResult(1);
+          total = scalarSoftmax(t, kvh, qh, acc, zero, end).getResult(1);
         }
-        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-          Value o = arith::DivFOp::create(b, memref::LoadOp::create(b, acc, d),
-                                          total);
-          if (gated) {
-            Value col = arith::AddIOp::create(
-                b, arith::AddIOp::create(b, arith::MulIOp::create(b, h, qStride),
-                                         dimV),
-                d);
-            Value g = tensor::ExtractOp::create(b, q, ValueRange{t, col});
-            Value sig = arith::DivFOp::create(
-                b, f32c(1.0),
-                arith::AddFOp::create(
-                    b, f32c(1.0),
-                    math::ExpOp::create(b, arith::NegFOp::create(b, g))));
-            o = arith::MulFOp::create(b, o, sig);
-          }
-          Value col = arith::AddIOp::create(b, arith::MulIOp::create(b, h, dimV), d);
-          memref::StoreOp::create(b, o, out, ValueRange{t, col});
-          return SmallVector<Value>{};
-        });
+        finish(t, h, acc, total);
       }
     });
+    }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
         /*restrict=*/true, /*writable=*/true);
