@@ -1360,36 +1360,36 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         finish(t, h, acc, total);
       });
     } else {
-    loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
-      Value t = ivs[0], h = ivs[1];
-      Value p = positionOf(t);
-      Value end = arith::AddIOp::create(b, p, one);
-      {
-        Value kvh = arith::DivUIOp::create(b, h, index(group));
-        Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
-        Value acc = loops.scratch(dim, f32);
-        Value total;
-        if (vectorHead) {
-          // K and V rows read as head_dim / width vectors; the running sum
-          // stays in vector registers across positions.
-          SmallVector<Value> qv;
-          for (int64_t i = 0; i < dim / width; ++i)
-            qv.push_back(readF32Vector(b, qh, ValueRange{index(i * width)}, width));
-          auto rowAt = [&](Value half, Value j, int64_t i) {
-            return readF32Vector(b, cache,
-                                 stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
-                                 width);
-          };
-          total = vectorOnlineSoftmax(
-              b, loops, qv, end, scale, acc,
-              [&](Value j, int64_t i) { return rowAt(zero, j, i); },
-              [&](Value j, int64_t i, Value) { return rowAt(one, j, i); }, {});
-        } else {
-          total = scalarSoftmax(t, kvh, qh, acc, zero, end).getResult(1);
+      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1];
+        Value p = positionOf(t);
+        Value end = arith::AddIOp::create(b, p, one);
+        {
+          Value kvh = arith::DivUIOp::create(b, h, index(group));
+          Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
+          Value acc = loops.scratch(dim, f32);
+          Value total;
+          if (vectorHead) {
+            // K and V rows read as head_dim / width vectors; the running sum
+            // stays in vector registers across positions.
+            SmallVector<Value> qv;
+            for (int64_t i = 0; i < dim / width; ++i)
+              qv.push_back(readF32Vector(b, qh, ValueRange{index(i * width)}, width));
+            auto rowAt = [&](Value half, Value j, int64_t i) {
+              return readF32Vector(b, cache,
+                                   stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
+                                   width);
+            };
+            total = vectorOnlineSoftmax(
+                b, loops, qv, end, scale, acc,
+                [&](Value j, int64_t i) { return rowAt(zero, j, i); },
+                [&](Value j, int64_t i, Value) { return rowAt(one, j, i); }, {});
+          } else {
+            total = scalarSoftmax(t, kvh, qh, acc, zero, end).getResult(1);
+          }
+          finish(t, h, acc, total);
         }
-        finish(t, h, acc, total);
-      }
-    });
+      });
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
