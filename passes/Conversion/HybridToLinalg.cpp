@@ -179,6 +179,42 @@ Value packedCopy(OpBuilder &b, WeightOp weight, int64_t panel) {
 using PanelEpilogue =
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
+/// Runs `tileOf` on the rows of token tile `tileIndex` (tiles of
+/// `tileTokens` of the call's `tokens`): on all of them at once when the
+/// tile is full, else on one row at a time (the ragged last tile, and
+/// decode's single token).
+void forTileRows(
+    OpBuilder &pb, Location pl, int64_t tileTokens, Value tileIndex,
+    Value tokens,
+    function_ref<void(OpBuilder &, Location, ArrayRef<Value>)> tileOf) {
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, pl, v);
+  };
+  Value tile = index(pb, tileTokens), one = index(pb, 1);
+  Value t0 = arith::MulIOp::create(pb, pl, tileIndex, tile);
+  Value tEnd = arith::MinUIOp::create(
+      pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
+  Value full = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
+                                     arith::SubIOp::create(pb, pl, tEnd, t0), tile);
+  scf::IfOp::create(
+      pb, pl, full,
+      [&](OpBuilder &fb, Location fl) {
+        SmallVector<Value> rows;
+        for (int64_t m = 0; m < tileTokens; ++m)
+          rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
+        tileOf(fb, fl, rows);
+        scf::YieldOp::create(fb, fl);
+      },
+      [&](OpBuilder &eb, Location el) {
+        scf::ForOp::create(eb, el, t0, tEnd, one, ValueRange{},
+                           [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
+                             tileOf(tb, tl, {t});
+                             scf::YieldOp::create(tb, tl);
+                           });
+        scf::YieldOp::create(eb, el);
+      });
+}
+
 /// One workgroup of a packed linear kernel: panel `p` of the weights
 /// `packed` (all [panels, in, panel] of `element`) applied to the tokens of
 /// tile `tileIndex` (tiles of `tileTokens`), epilogue(accumulators) stored
@@ -198,13 +234,7 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, pl, v);
   };
-  Value tile = index(pb, tileTokens), one = index(pb, 1);
-  Value t0 = arith::MulIOp::create(pb, pl, tileIndex, tile);
-  Value tEnd = arith::MinUIOp::create(
-      pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
   Value o0 = arith::MulIOp::create(pb, pl, p, index(pb, panel));
-  Value full = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
-                                     arith::SubIOp::create(pb, pl, tEnd, t0), tile);
   Value padW =
       arith::ConstantOp::create(pb, pl, element, pb.getFloatAttr(element, 0.0));
   Value vzero = arith::ConstantOp::create(
@@ -243,23 +273,7 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
                                       ArrayRef<bool>{out % panel == 0});
     }
   };
-  scf::IfOp::create(
-      pb, pl, full,
-      [&](OpBuilder &fb, Location fl) {
-        SmallVector<Value> rows;
-        for (int64_t m = 0; m < tileTokens; ++m)
-          rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
-        tileOf(fb, fl, rows);
-        scf::YieldOp::create(fb, fl);
-      },
-      [&](OpBuilder &eb, Location el) {
-        scf::ForOp::create(eb, el, t0, tEnd, one, ValueRange{},
-                           [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
-                             tileOf(tb, tl, {t});
-                             scf::YieldOp::create(tb, tl);
-                           });
-        scf::YieldOp::create(eb, el);
-      });
+  forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf);
 }
 
 /// One workgroup of the column form (Codegen::columns): output column `c`
@@ -276,14 +290,9 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, pl, v);
   };
-  Value tile = index(pb, tileTokens), one = index(pb, 1);
-  Value t0 = arith::MulIOp::create(pb, pl, tileIndex, tile);
-  Value tEnd = arith::MinUIOp::create(
-      pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
+  Value one = index(pb, 1);
   Value p = arith::DivUIOp::create(pb, pl, c, index(pb, panel));
   Value j = arith::RemUIOp::create(pb, pl, c, index(pb, panel));
-  Value full = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
-                                     arith::SubIOp::create(pb, pl, tEnd, t0), tile);
   Value zero = arith::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0));
   auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
     size_t perRow = packed.size();
@@ -317,23 +326,7 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
           y, ValueRange{row, c});
     }
   };
-  scf::IfOp::create(
-      pb, pl, full,
-      [&](OpBuilder &fb, Location fl) {
-        SmallVector<Value> rows;
-        for (int64_t m = 0; m < tileTokens; ++m)
-          rows.push_back(arith::AddIOp::create(fb, fl, t0, index(fb, m)));
-        tileOf(fb, fl, rows);
-        scf::YieldOp::create(fb, fl);
-      },
-      [&](OpBuilder &eb, Location el) {
-        scf::ForOp::create(eb, el, t0, tEnd, one, ValueRange{},
-                           [&](OpBuilder &tb, Location tl, Value t, ValueRange) {
-                             tileOf(tb, tl, {t});
-                             scf::YieldOp::create(tb, tl);
-                           });
-        scf::YieldOp::create(eb, el);
-      });
+  forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf);
 }
 
 /// [tokens, out] f32 buffer for a linear layer's output, and its tensor.
