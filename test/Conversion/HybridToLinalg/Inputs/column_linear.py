@@ -11,8 +11,14 @@
                                   of 8 and a ragged one) and fixed packed
                                   weights, and prints the logits
 
-Both forms sum each output over the inputs in order with FMAs, so the panel
-form (CPU) and the column form (GPU) must print the same numbers.
+  column_linear.py compare A B    the largest difference between the logits
+                                  two runs printed, relative to the largest
+                                  logit; fails above 1e-5
+
+The linear layers of both forms sum each output over the inputs in order
+with FMAs (the same digits); the MoE router's logits are summed in another
+order in the GPU form (a linear layer instead of dot products in the routing
+kernel), hence a tolerance rather than equality.
 """
 import re
 import sys
@@ -37,35 +43,78 @@ func.func @forward(%x: tensor<?x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32> {{
 """
 
 
-def dense(shape, seed):
-    """A dense attribute of `shape` with small values that vary by index."""
-    count = 1
-    for d in shape:
-        count *= d
-    values = [((i * 37 + seed * 11) % 29 - 14) / 32.0 for i in range(count)]
+# Each weight's checkpoint shape ([experts,] out, in).
+SHAPES = {"gate": [INTER, HIDDEN], "up": [INTER, HIDDEN], "down": [HIDDEN, INTER],
+          "head": [VOCAB, HIDDEN], "router": [EXPERTS, HIDDEN],
+          "e.{e}.gate": [EXPERTS, EXPERT_INTER, HIDDEN],
+          "e.{e}.up": [EXPERTS, EXPERT_INTER, HIDDEN],
+          "e.{e}.down": [EXPERTS, HIDDEN, EXPERT_INTER]}
 
+
+def values(count, seed):
+    """Small pseudo-random values (a linear congruential sequence: no two
+    router logits tie, so both forms choose the same experts)."""
+    out, state = [], seed * 7919 + 1
+    for _ in range(count):
+        state = (state * 1103515245 + 12345) % (1 << 31)
+        out.append((state % 2001 - 1000) / 4000.0)
+    return out
+
+
+def weight(name):
+    """The checkpoint values of weight `name`, row-major, seeded by name."""
+    count = 1
+    for d in SHAPES[name]:
+        count *= d
+    return values(count, sum(ord(c) * (i + 1) for i, c in enumerate(name)))
+
+
+def packed(name, panel):
+    """`name` packed as the artifact writer packs it: [panels, in, panel]
+    per expert, outputs past the last one zero."""
+    shape, flat = SHAPES[name], weight(name)
+    experts = shape[0] if len(shape) == 3 else 1
+    out, inp = shape[-2], shape[-1]
+    panels = -(-out // panel)
+    result = []
+    for e in range(experts):
+        for p in range(panels):
+            for k in range(inp):
+                for j in range(panel):
+                    o = p * panel + j
+                    result.append(flat[(e * out + o) * inp + k] if o < out else 0.0)
+    return result
+
+
+def dense(flat, shape):
+    """A dense attribute of `shape` holding `flat`."""
     def nest(values, shape):
         if len(shape) == 1:
             return "[" + ", ".join(repr(v) for v in values) + "]"
         step = len(values) // shape[0]
         return "[" + ", ".join(nest(values[i * step:(i + 1) * step], shape[1:])
                                for i in range(shape[0])) + "]"
-    return nest(values, shape)
+    return nest(flat, shape)
 
 
 def main(path):
     text = open(path).read()
-    signature = re.search(r"func\.func @forward\(([^)]*)\)", text).group(1)
-    types = re.findall(r"%\w+: (tensor<[^>]+>)", signature)
-    lines = [f"func.func private @printMemrefF32(memref<*xf32>)", "func.func @main() {",
-             f"  %x0 = arith.constant dense<{dense([TOKENS, HIDDEN], 1)}> : tensor<{TOKENS}x{HIDDEN}xf32>",
+    signature = re.search(r"func\.func @forward\((.*)\) -> ", text).group(1)
+    # Attribute dicts may hold "{e}" in weight names: skip quoted strings.
+    args = re.findall(r'%\w+: (tensor<[^>]+>)( \{(?:[^}"]|"[^"]*")*\})?', signature)
+    types = [t for t, _ in args]
+    lines = ["func.func private @printMemrefF32(memref<*xf32>)", "func.func @main() {",
+             f"  %x0 = arith.constant dense<{dense(values(TOKENS * HIDDEN, 1), [TOKENS, HIDDEN])}> : tensor<{TOKENS}x{HIDDEN}xf32>",
              f"  %x = tensor.cast %x0 : tensor<{TOKENS}x{HIDDEN}xf32> to tensor<?x{HIDDEN}xf32>"]
-    args = ["%x"]
-    for i, t in enumerate(types[1:]):
+    names = ["%x"]
+    for i, (t, attrs) in enumerate(args[1:]):
         shape = [int(d) for d in re.match(r"tensor<([0-9x]+)xf32>", t).group(1).split("x")]
-        lines.append(f"  %w{i} = arith.constant dense<{dense(shape, i + 2)}> : {t}")
-        args.append(f"%w{i}")
-    lines += [f"  %y = func.call @forward({', '.join(args)}) : ({', '.join(types)}) -> tensor<?x{VOCAB}xf32>",
+        name = re.search(r'hybrid.weight = "([^"]+)"', attrs).group(1)
+        panel = re.search(r"hybrid.packed = (\d+)", attrs)
+        flat = packed(name, int(panel.group(1))) if panel else weight(name)
+        lines.append(f"  %w{i} = arith.constant dense<{dense(flat, shape)}> : {t}")
+        names.append(f"%w{i}")
+    lines += [f"  %y = func.call @forward({', '.join(names)}) : ({', '.join(types)}) -> tensor<?x{VOCAB}xf32>",
               f"  %b = bufferization.to_buffer %y : tensor<?x{VOCAB}xf32> to memref<?x{VOCAB}xf32>",
               f"  %u = memref.cast %b : memref<?x{VOCAB}xf32> to memref<*xf32>",
               "  call @printMemrefF32(%u) : (memref<*xf32>) -> ()",
@@ -75,8 +124,29 @@ def main(path):
     print(body[:-1] + "\n".join(lines) + "\n}")
 
 
+def logits(path):
+    text = open(path).read()
+    rows = re.findall(r"\[([-0-9.e+, ]+)\]", text.split("data =", 1)[-1])
+    return [[float(v) for v in r.split(",")] for r in rows if "," in r]
+
+
+def compare(a, b):
+    x, y = logits(a), logits(b)
+    if len(x) != TOKENS or [len(r) for r in x] != [len(r) for r in y]:
+        sys.exit("shape mismatch: %d and %d rows" % (len(x), len(y)))
+    scale = max(abs(v) for r in x for v in r)
+    diff = max(abs(p - q) for r, s in zip(x, y) for p, q in zip(r, s)) / scale
+    print("largest difference %.3g of the largest logit over %d logits" %
+          (diff, sum(len(r) for r in x)))
+    if diff > 1e-5:
+        sys.exit("FAIL: above 1e-5")
+    print("PASS")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "model":
         print(MODEL)
+    elif sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3])
     else:
         main(sys.argv[2])
