@@ -176,18 +176,42 @@ bool hybrid::isCUDAArch(StringRef arch) {
   return arch == "sm_80" || arch == "sm_90";
 }
 
+namespace {
+using hybrid::PipelineOptions;
+using hybrid::Target;
+
+/// Registers `arg` as the whole pipeline for `target`; a bad option value,
+/// or cuda-arch on the CPU pipeline, is an error rather than ignored.
+void registerPipeline(StringRef arg, StringRef description, Target target) {
+  registerPassPipeline(
+      arg, description,
+      [target, arg](OpPassManager &pm, StringRef text,
+                    function_ref<LogicalResult(const Twine &)> error) {
+        PipelineOptions options;
+        if (failed(options.parseFromString(text)))
+          return failure();
+        if (target == Target::CPU && options.cudaArch.hasValue())
+          return error(arg + ": cuda-arch applies to hybrid-cuda-pipeline");
+        if (target == Target::CUDA && !hybrid::isCUDAArch(options.cudaArch))
+          return error(arg + ": cuda-arch must be sm_80 or sm_90, got '" +
+                       options.cudaArch + "'");
+        if (failed(hybrid::buildPipeline(pm, target, options,
+                                         hybrid::Stage::LLVM)))
+          return error(arg + ": internal error: a step does not parse");
+        return success();
+      },
+      [](function_ref<void(const detail::PassOptions &)> handler) {
+        handler(PipelineOptions());
+      });
+}
+} // namespace
+
 void hybrid::registerPipelines() {
-  PassPipelineRegistration<PipelineOptions>(
-      "hybrid-cpu-pipeline",
-      "Layer-level hybrid IR to the LLVM dialect for CPUs",
-      [](OpPassManager &pm, const PipelineOptions &options) {
-        (void)buildPipeline(pm, Target::CPU, options, Stage::LLVM);
-      });
-  PassPipelineRegistration<PipelineOptions>(
-      "hybrid-cuda-pipeline",
-      "Layer-level hybrid IR to PTX kernels (in a gpu.binary) and a host "
-      "plan in the LLVM dialect for NVIDIA GPUs",
-      [](OpPassManager &pm, const PipelineOptions &options) {
-        (void)buildPipeline(pm, Target::CUDA, options, Stage::LLVM);
-      });
+  registerPipeline("hybrid-cpu-pipeline",
+                   "Layer-level hybrid IR to the LLVM dialect for CPUs",
+                   Target::CPU);
+  registerPipeline("hybrid-cuda-pipeline",
+                   "Layer-level hybrid IR to PTX kernels (in a gpu.binary) and "
+                   "a host plan in the LLVM dialect for NVIDIA GPUs",
+                   Target::CUDA);
 }

@@ -303,6 +303,9 @@ int hybridc::runHybridc(int argc, char **argv) {
     return fail("--cuda-arch: expected sm_80 or sm_90, got '" + cudaArch + "'");
   if (!cuda && (cudaArch.getNumOccurrences() || cudaPath.getNumOccurrences()))
     return fail("--cuda-arch and --cuda-path apply to --target=cuda");
+  if (cudaPath.getNumOccurrences() && !wantArtifact)
+    return fail("--cuda-path applies to artifacts (its ptxas makes their "
+                "cubin), not to --emit or --report");
   if (emit == EmitLevel::PTX && !cuda)
     return fail("--emit=ptx: the CPU target has no PTX; add --target=cuda");
 

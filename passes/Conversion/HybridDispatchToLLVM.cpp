@@ -72,7 +72,7 @@ LLVM::LLVMFunctionType packedKernelType(MLIRContext *context) {
 }
 
 /// A pointer-sized global the runtime sets through dlsym; null by default.
-void declareExecutorGlobal(OpBuilder &b, Location loc, StringRef name) {
+void declareHookGlobal(OpBuilder &b, Location loc, StringRef name) {
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   auto global = LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false,
                                        LLVM::Linkage::External, name,
@@ -215,7 +215,7 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
   auto i64 = IntegerType::get(context, 64);
   auto voidType = LLVM::LLVMVoidType::get(context);
   for (StringRef name : {kGPULauncher, kGPUContext, kGPUAlloc, kGPUFree})
-    declareExecutorGlobal(b, loc, name);
+    declareHookGlobal(b, loc, name);
   auto launch = LLVM::LLVMFuncOp::create(
       b, loc, kRunGPUDispatch,
       LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i64, i64, i64}),
@@ -406,8 +406,8 @@ struct ConvertHybridDispatchToLLVMPass
       defineName(callee);
     }
     if (cpu) {
-      declareExecutorGlobal(b, loc, kExecutor);
-      declareExecutorGlobal(b, loc, kExecutorContext);
+      declareHookGlobal(b, loc, kExecutor);
+      declareHookGlobal(b, loc, kExecutorContext);
       defineRunDispatch(b, loc);
     }
     if (gpu && failed(defineGPUSupport(module, b, loc)))

@@ -25,3 +25,9 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
   %r = arith.addf %x, %a : tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
+
+// Option values the pipelines cannot use are errors, not ignored.
+// RUN: not hybrid-opt %s --hybrid-cuda-pipeline="cuda-arch=sm_70" 2>&1 | FileCheck %s --check-prefix=BAD-ARCH
+// BAD-ARCH: error: hybrid-cuda-pipeline: cuda-arch must be sm_80 or sm_90, got 'sm_70'
+// RUN: not hybrid-opt %s --hybrid-cpu-pipeline="cuda-arch=sm_80" 2>&1 | FileCheck %s --check-prefix=CPU-ARCH
+// CPU-ARCH: error: hybrid-cpu-pipeline: cuda-arch applies to hybrid-cuda-pipeline
