@@ -5,9 +5,11 @@
 // `gpu.func @k(workgroups, operands...) kernel`, in which GPU thread
 // `block_id.x * block_dim + thread_id.x` runs that workgroup (threads past
 // the count run none). Each dispatch then names `@hybrid_kernels::@k`; the
-// runtime launches ceil(workgroups / block size) blocks. Constant globals a
-// kernel reads are copied into the GPU module; static buffers it allocates
-// go on its stack.
+// runtime launches ceil(workgroups / block size) blocks. A kernel with
+// vector.contract tiles runs a workgroup per warp instead (its lanes share
+// the tiles: hybrid-mma-tiles-to-nvgpu). Constant globals a kernel reads
+// are copied into the GPU module; static buffers it allocates go on its
+// stack.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +33,14 @@ using namespace mlir;
 
 namespace {
 constexpr StringLiteral kGPUModule = "hybrid_kernels";
+constexpr int64_t kWarpLanes = 32;
+
+/// Threads that run one workgroup of `kernel`: a warp for contract tiles.
+int64_t workgroupThreads(func::FuncOp kernel) {
+  bool tiles = false;
+  kernel.walk([&](vector::ContractionOp) { tiles = true; });
+  return tiles ? kWarpLanes : 1;
+}
 
 /// Static buffers a kernel allocates and frees in one block (the fused row
 /// loops' temporaries) become one stack buffer at the kernel's entry,
@@ -73,7 +83,7 @@ struct KernelsToGPUPass
     if (blockSize < 1 || blockSize > 1024) {
       module.emitError() << "hybrid-kernels-to-gpu: block-size must be from 1 "
                             "to 1024, got "
-                         << blockSize;
+                         << blockSize.getValue();
       return signalPassFailure();
     }
     SmallVector<func::FuncOp> kernels;
@@ -90,20 +100,35 @@ struct KernelsToGPUPass
     SymbolTable gpuSymbols(gpuModule);
     SymbolTable symbols(module);
 
+    llvm::StringMap<int64_t> threadsOf;
     for (func::FuncOp kernel : kernels) {
       if (!kernel.getBody().hasOneBlock()) {
         kernel.emitOpError("hybrid-kernels-to-gpu: a kernel must be one block");
         return signalPassFailure();
       }
-      if (failed(moveKernel(kernel, gpuModule, gpuSymbols, symbols)))
+      int64_t threads = workgroupThreads(kernel);
+      if (blockSize % threads != 0) {
+        kernel.emitOpError("hybrid-kernels-to-gpu: runs a workgroup per warp, "
+                           "so block-size must be a multiple of ")
+            << threads << ", got " << blockSize.getValue();
+        return signalPassFailure();
+      }
+      threadsOf[kernel.getName()] = threads;
+      if (failed(moveKernel(kernel, threads, gpuModule, gpuSymbols, symbols)))
         return signalPassFailure();
     }
 
     // Dispatches name the kernel inside the GPU module and say how many
-    // threads (workgroups) a block runs.
+    // threads a block and a workgroup have.
     module.walk([&](hybrid::DispatchOp dispatch) {
       if (dispatch.getCallee().getNestedReferences().empty() &&
           gpuSymbols.lookup(dispatch.getCallee().getRootReference())) {
+        int64_t threads =
+            threadsOf.lookup(dispatch.getCallee().getRootReference());
+        if (threads > 1)
+          dispatch->setAttr(
+              "hybrid.workgroup_threads",
+              IntegerAttr::get(IntegerType::get(context, 64), threads));
         dispatch.setCalleeAttr(SymbolRefAttr::get(
             context, kGPUModule,
             {FlatSymbolRefAttr::get(dispatch.getCallee().getRootReference())}));
@@ -116,7 +141,10 @@ struct KernelsToGPUPass
       kernel.erase();
   }
 
-  LogicalResult moveKernel(func::FuncOp kernel, gpu::GPUModuleOp gpuModule,
+  /// Moves `kernel` into the GPU module; `threads` (1 or a warp) run each
+  /// workgroup together.
+  LogicalResult moveKernel(func::FuncOp kernel, int64_t threads,
+                           gpu::GPUModuleOp gpuModule,
                            SymbolTable &gpuSymbols, SymbolTable &symbols) {
     Location loc = kernel.getLoc();
     MLIRContext *context = kernel.getContext();
@@ -141,6 +169,9 @@ struct KernelsToGPUPass
     Value one = arith::ConstantIndexOp::create(kb, loc, 1);
     Value workgroup = arith::AddIOp::create(
         kb, loc, arith::MulIOp::create(kb, loc, block, size), thread);
+    if (threads > 1)
+      workgroup = arith::DivUIOp::create(
+          kb, loc, workgroup, arith::ConstantIndexOp::create(kb, loc, threads));
     // One workgroup, none past the count: end = min(workgroup + 1, count).
     Value end = arith::MinUIOp::create(
         kb, loc, arith::AddIOp::create(kb, loc, workgroup, one),

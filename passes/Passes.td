@@ -103,6 +103,13 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "column), with scalar accumulators, instead of one per panel: the "
            "GPU form, whose neighbouring threads then read neighbouring "
            "columns of a panel; needs pack-weights">,
+    Option<"mmaTiles", "mma-tiles", "bool", "false",
+           "With column-workgroups: linear layers (one weight, no epilogue) "
+           "whose inputs are a multiple of 8 and outputs of 8 compute their "
+           "full tiles of 16 tokens as 16x8x8 vector.contract tiles, a "
+           "workgroup per (token tile, panel), which the CUDA target runs "
+           "as one warp on tensor cores; the tokens past the last full tile "
+           "take the column form">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "
@@ -110,6 +117,7 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "each token's batch slot">,
   ];
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::bufferization::BufferizationDialect",
     "::mlir::memref::MemRefDialect",
@@ -285,9 +293,14 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     operands...) kernel` in `gpu.module @hybrid_kernels` (the module gets
     `gpu.container_module`), with `known_block_size` = [block-size, 1, 1].
     Thread `block_id.x * block-size + thread_id.x` runs that workgroup of
-    the kernel's body; threads past the count run none. Each dispatch then
-    names `@hybrid_kernels::@k` and carries `hybrid.block_size`; the runtime
-    launches ceil(workgroups / block-size) blocks. Constant globals the
+    the kernel's body; threads past the count run none. A kernel with
+    `vector.contract` tiles (convert-hybrid-to-linalg's mma form) is a warp
+    kernel instead: warp `(block_id.x * block-size + thread_id.x) / 32`
+    runs the workgroup, its 32 lanes together (hybrid-mma-tiles-to-nvgpu
+    spreads the tiles over them). Each dispatch then names
+    `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a warp
+    kernel, `hybrid.workgroup_threads = 32`; the runtime launches
+    ceil(workgroups * workgroup threads / block-size) blocks. Constant globals the
     kernels read are copied into the GPU module. A static buffer a kernel
     allocates and frees in one block (a fused row loop's temporary) becomes
     one `memref.alloca` at the kernel's entry: device malloc is slow and its
@@ -295,7 +308,7 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
 
     This is the general mapping, correct for every kernel the CPU pipeline
     forms (workgroups are independent by construction); it does not yet use
-    shared memory, warps or tensor cores.
+    shared memory.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", "128",
@@ -304,6 +317,32 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
+  ];
+}
+
+def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
+                                "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Warp kernels' vector.contract tiles to tensor-core mma.sync";
+  let description = [{
+    Runs on `gpu.module @hybrid_kernels` after `hybrid-kernels-to-gpu`. In
+    each warp kernel, every reduction loop with `vector.contract` tiles
+    (16x8x8, f32 accumulators: convert-hybrid-to-linalg's mma form) is
+    lowered with MLIR's vector-to-nvgpu conversion: the 32 lanes of the
+    warp each load their fragment elements of the tiles, and every
+    contract becomes one `nvgpu.mma.sync` on tf32 (m16n8k8). Weights of
+    another float type (bf16, f16) are read as such and widened in
+    registers (upstream's conversion takes only f32 here; this pass hands
+    it f32 views and moves the widening onto the loads after). The
+    kernel's index adds, multiplies and divisions are index-dialect ops
+    while the conversion runs: it would take them for matrix arithmetic. A
+    contract the conversion leaves is an error naming the kernel.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::index::IndexDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 
@@ -371,7 +410,8 @@ def ConvertHybridDispatchToLLVMPass
     workgroup count and then its operands' scalars, each zero-extended to
     8 bytes (the kernel's parameters in order), and calls
     `@hybrid_run_gpu_dispatch`, which passes the kernel's name, the slots,
-    their count, the workgroups and `hybrid.block_size` to the launcher in
+    their count, the workgroups, `hybrid.block_size` and
+    `hybrid.workgroup_threads` (1 when absent) to the launcher in
     `hybrid_gpu_launcher` (with `hybrid_gpu_context`), trapping when none is
     installed. The plan's buffers are then device memory: the generic
     allocation functions `finalize-memref-to-llvm{use-generic-functions}`

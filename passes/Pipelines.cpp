@@ -34,7 +34,7 @@ constexpr Step kHybridSteps[] = {
 // Layer ops to linalg on tensors plus loop nests on state buffers.
 constexpr Step kLinalgSteps[] = {
     {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch "
-     "pack-weights=%pack column-workgroups=%columns}",
+     "pack-weights=%pack column-workgroups=%columns mma-tiles=%columns}",
      "every layer op to linalg and loops; state handles become buffers; "
      "linear layers read packed weights"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
@@ -104,12 +104,17 @@ constexpr Step kCUDASteps[] = {
      "exp, log, sin, cos, ... as polynomials: no libm or libdevice on the "
      "GPU"},
     {"hybrid-kernels-to-gpu{block-size=128}",
-     "kernels into gpu.module @hybrid_kernels, one thread per workgroup"},
+     "kernels into gpu.module @hybrid_kernels, one thread per workgroup (a "
+     "warp for tensor-core tiles)"},
     {"nvvm-attach-target{module=hybrid_kernels chip=%arch features=%ptx O=3}",
      "the NVPTX target: architecture and the PTX ISA it needs"},
+    {"gpu.module(hybrid-mma-tiles-to-nvgpu)",
+     "the linear layers' 16x8x8 contract tiles to tf32 mma.sync, a fragment "
+     "per lane"},
     {"gpu.module(convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-     "convert-vector-to-llvm,convert-gpu-to-nvvm,hybrid-replace-libdevice-"
-     "calls,canonicalize,cse,reconcile-unrealized-casts)",
+     "convert-nvgpu-to-nvvm,convert-vector-to-llvm,convert-gpu-to-nvvm,"
+     "hybrid-replace-libdevice-calls,canonicalize,cse,"
+     "reconcile-unrealized-casts)",
      "kernels to the NVVM dialect (memrefs as expanded descriptors), "
      "without libdevice"},
     {"gpu-module-to-binary{format=isa}", "PTX from LLVM's NVPTX backend"},
@@ -132,14 +137,16 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
       continue;
     std::string text = step.pipeline;
     auto substitute = [&](const char *key, const std::string &value) {
-      if (size_t at = text.find(key); at != std::string::npos)
+      for (size_t at = text.find(key); at != std::string::npos;
+           at = text.find(key, at + value.size()))
         text.replace(at, std::strlen(key), value);
     };
     substitute("%seq", std::to_string(options.maxSeqLen));
     substitute("%batch", std::to_string(options.maxBatch));
     substitute("%chunk", std::to_string(options.scanChunkSize));
     substitute("%pack", std::to_string(options.packWeights));
-    // GPU threads run packed linear layers a column each (coalesced).
+    // GPU threads run packed linear layers a column each (coalesced), GPU
+    // warps their full token tiles on tensor cores.
     substitute("%columns", cuda && options.packWeights > 0 ? "1" : "0");
     substitute("%arch", options.cudaArch);
     substitute("%ptx", ptxFeatures(options.cudaArch));

@@ -22,8 +22,10 @@
 // calls `@hybrid_run_gpu_dispatch`, which calls the launcher the runtime
 // installed in `hybrid_gpu_launcher`:
 //   void (*)(void *context, const char *kernel, uint64_t *slots,
-//            int64_t slot_count, int64_t workgroups, int64_t block_size)
-// The slots are the kernel's parameters in order. The plan's buffers are
+//            int64_t slot_count, int64_t workgroups, int64_t block_size,
+//            int64_t workgroup_threads)
+// The slots are the kernel's parameters in order; workgroup_threads is 32
+// for a kernel that runs a workgroup per warp, else 1. The plan's buffers are
 // device memory then: the generic allocation functions that
 // finalize-memref-to-llvm{use-generic-functions} calls are defined here to
 // call `hybrid_gpu_alloc` (void *(*)(void *context, int64_t bytes)) and
@@ -218,7 +220,7 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
     declareHookGlobal(b, loc, name);
   auto launch = LLVM::LLVMFuncOp::create(
       b, loc, kRunGPUDispatch,
-      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i64, i64, i64}),
+      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i64, i64, i64, i64}),
       LLVM::Linkage::Internal);
   defineGPUHook(b, loc, launch, kGPULauncher);
 
@@ -313,6 +315,7 @@ struct GPUDispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
     auto blockSize = op->getAttrOfType<IntegerAttr>("hybrid.block_size");
     if (!blockSize)
       return rewriter.notifyMatchFailure(op, "no hybrid.block_size");
+    auto threads = op->getAttrOfType<IntegerAttr>("hybrid.workgroup_threads");
     Value name = LLVM::AddressOfOp::create(
         rewriter, loc, ptr,
         (op.getCallee().getLeafReference().getValue() + "_name").str());
@@ -322,7 +325,9 @@ struct GPUDispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
                    LLVM::ConstantOp::create(rewriter, loc, i64, params.size()),
                    adaptor.getWorkgroups(),
                    LLVM::ConstantOp::create(rewriter, loc, i64,
-                                            blockSize.getInt())});
+                                            blockSize.getInt()),
+                   LLVM::ConstantOp::create(rewriter, loc, i64,
+                                            threads ? threads.getInt() : 1)});
     rewriter.eraseOp(op);
     return success();
   }

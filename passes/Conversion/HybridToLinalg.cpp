@@ -9,6 +9,7 @@
 
 #include "dialects/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
@@ -144,11 +145,21 @@ struct Codegen {
   /// consecutive columns of a panel (coalesced loads), and a decode GEMV
   /// has as many threads as outputs.
   bool columns = false;
+  /// With columns: linear layers whose inputs and outputs are multiples of
+  /// kMmaDepth and kMmaOutputs compute their full tiles of kMmaTokens tokens
+  /// as vector.contract tiles, a workgroup per (token tile, panel) that the
+  /// CUDA target runs as one warp on tensor cores (hybrid-mma-tiles-to-
+  /// nvgpu); the tokens past the last full tile take the column form.
+  bool mma = false;
 };
 
 /// Tokens per workgroup of the column form: scalar accumulators, one per
 /// (token, weight); each weight element loaded serves them all.
 constexpr int64_t kColumnTokens = 8;
+
+/// The mma form's tile: kMmaTokens x kMmaOutputs outputs, a reduction step of
+/// kMmaDepth inputs (tensor cores' tf32 m16n8k8).
+constexpr int64_t kMmaTokens = 16, kMmaOutputs = 8, kMmaDepth = 8;
 
 /// Cached positions per workgroup of the GPU form of attention (split KV).
 constexpr int64_t kSplitPositions = 256;
@@ -180,18 +191,21 @@ using PanelEpilogue =
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
 /// Runs `tileOf` on the rows of token tile `tileIndex` (tiles of
-/// `tileTokens` of the call's `tokens`): on all of them at once when the
-/// tile is full, else on one row at a time (the ragged last tile, and
-/// decode's single token).
+/// `tileTokens` of the call's tokens from `start` (0 when null) to `tokens`):
+/// on all of them at once when the tile is full, else on one row at a time
+/// (the ragged last tile, and decode's single token).
 void forTileRows(
     OpBuilder &pb, Location pl, int64_t tileTokens, Value tileIndex,
     Value tokens,
-    function_ref<void(OpBuilder &, Location, ArrayRef<Value>)> tileOf) {
+    function_ref<void(OpBuilder &, Location, ArrayRef<Value>)> tileOf,
+    Value start = {}) {
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, pl, v);
   };
   Value tile = index(pb, tileTokens), one = index(pb, 1);
   Value t0 = arith::MulIOp::create(pb, pl, tileIndex, tile);
+  if (start)
+    t0 = arith::AddIOp::create(pb, pl, t0, start);
   Value tEnd = arith::MinUIOp::create(
       pb, pl, arith::AddIOp::create(pb, pl, t0, tile), tokens);
   Value full = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::eq,
@@ -278,13 +292,14 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
 
 /// One workgroup of the column form (Codegen::columns): output column `c`
 /// of the weights `packed` ([panels, in, panel] of `element`) for the tokens
-/// of tile `tileIndex` (tiles of `tileTokens`), epilogue(accumulators as
-/// vector<1>) stored into y[token, c]. Each output is a sum over the inputs
-/// in order, as in packedWorkgroup.
+/// of tile `tileIndex` (tiles of `tileTokens` from token `start`, 0 when
+/// null), epilogue(accumulators as vector<1>) stored into y[token, c]. Each
+/// output is a sum over the inputs in order, as in packedWorkgroup.
 void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
                      ArrayRef<Value> packed, Type element, int64_t in,
                      int64_t tileTokens, Value tokens, Value y,
-                     PanelEpilogue epilogue, Value c, Value tileIndex) {
+                     PanelEpilogue epilogue, Value c, Value tileIndex,
+                     Value start = {}) {
   Type f32 = pb.getF32Type();
   auto v1 = VectorType::get({1}, f32);
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
@@ -326,7 +341,100 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
           y, ValueRange{row, c});
     }
   };
-  forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf);
+  forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf, start);
+}
+
+/// One workgroup of the mma form (Codegen::mma): y[t0 .. t0 + kMmaTokens,
+/// panel p] = x w^T for the full token tile at t0, as kMmaTokens x
+/// kMmaOutputs x kMmaDepth vector.contract tiles, accumulators carried over
+/// the inputs; output blocks past `out` are not stored. Index arithmetic
+/// is affine.apply and stays out of the reduction loop: the tensor-core
+/// lowering takes the loop and whatever its vectors reach, and arith index
+/// ops there would look like matrix arithmetic to it.
+void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
+                  Value packed, Type element, int64_t out, int64_t in, Value y,
+                  Value p, Value t0) {
+  MLIRContext *ctx = pb.getContext();
+  Type f32 = pb.getF32Type();
+  auto accType = VectorType::get({kMmaTokens, kMmaOutputs}, f32);
+  auto aType = VectorType::get({kMmaTokens, kMmaDepth}, f32);
+  auto bRaw = VectorType::get({kMmaDepth, kMmaOutputs}, element);
+  auto bType = VectorType::get({kMmaDepth, kMmaOutputs}, f32);
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, pl, v);
+  };
+  AffineExpr d0 = getAffineDimExpr(0, ctx);
+  auto offset = [&](OpBuilder &ib, Value base, int64_t scale, int64_t add) {
+    return affine::AffineApplyOp::create(
+               ib, pl, AffineMap::get(1, 0, d0 * scale + add), ValueRange{base})
+        .getResult();
+  };
+  Value o0 = offset(pb, p, panel, 0);
+  Value zero = index(pb, 0);
+  Value padX = arith::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0));
+  Value padW =
+      arith::ConstantOp::create(pb, pl, element, pb.getFloatAttr(element, 0.0));
+  Value accZero = arith::ConstantOp::create(
+      pb, pl, accType, DenseElementsAttr::get(accType, pb.getF32FloatAttr(0.0)));
+  int64_t blocks = panel / kMmaOutputs;
+  SmallVector<Value> columns;
+  for (int64_t n = 0; n < blocks; ++n)
+    columns.push_back(index(pb, n * kMmaOutputs));
+  AffineExpr m = getAffineDimExpr(0, ctx), nn = getAffineDimExpr(1, ctx),
+             k = getAffineDimExpr(2, ctx);
+  auto maps = pb.getAffineMapArrayAttr(
+      {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {k, nn}, ctx),
+       AffineMap::get(3, 0, {m, nn}, ctx)});
+  auto iterators = pb.getArrayAttr(
+      {vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
+       vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
+       vector::IteratorTypeAttr::get(ctx, vector::IteratorType::reduction)});
+  auto loop = scf::ForOp::create(
+      pb, pl, zero, index(pb, in), index(pb, kMmaDepth),
+      SmallVector<Value>(blocks, accZero),
+      [&](OpBuilder &lb, Location ll, Value kStep, ValueRange accs) {
+        Value a = vector::TransferReadOp::create(
+            lb, ll, aType, x, ValueRange{t0, kStep}, padX,
+            ArrayRef<bool>{true, true});
+        SmallVector<Value> next;
+        for (int64_t n = 0; n < blocks; ++n) {
+          Value bTile = vector::TransferReadOp::create(
+              lb, ll, bRaw, packed, ValueRange{p, kStep, columns[n]}, padW,
+              ArrayRef<bool>{true, true});
+          if (bRaw != bType)
+            bTile = arith::ExtFOp::create(lb, ll, bType, bTile);
+          next.push_back(vector::ContractionOp::create(lb, ll, a, bTile,
+                                                       accs[n], maps,
+                                                       iterators));
+        }
+        scf::YieldOp::create(lb, ll, next);
+      });
+  for (int64_t n = 0; n < blocks; ++n) {
+    Value column = offset(pb, p, panel, n * kMmaOutputs);
+    auto store = [&](OpBuilder &sb) {
+      vector::TransferWriteOp::create(sb, pl, loop.getResult(n), y,
+                                      ValueRange{t0, column},
+                                      ArrayRef<bool>{true, true});
+    };
+    if (out % panel == 0) {
+      store(pb);
+      continue;
+    }
+    // Only the ragged last panel has blocks past `out` (out is a multiple
+    // of kMmaOutputs).
+    Value inside = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::ult,
+                                         column, index(pb, out));
+    scf::IfOp::create(pb, pl, inside, [&](OpBuilder &tb, Location tl) {
+      store(tb);
+      scf::YieldOp::create(tb, tl);
+    });
+  }
+}
+
+/// Whether a linear layer [out, in] takes the mma form.
+bool mmaFits(const Codegen &codegen, int64_t out, int64_t in) {
+  return codegen.mma && codegen.columns && codegen.panel % kMmaOutputs == 0 &&
+         out % kMmaOutputs == 0 && in % kMmaDepth == 0;
 }
 
 /// [tokens, out] f32 buffer for a linear layer's output, and its tensor.
@@ -343,18 +451,21 @@ Value asTensor(OpBuilder &b, Location loc, Value buffer) {
       .getResult();
 }
 
-/// y = epilogue(x w_0^T, x w_1^T, ...) for weights of one shape packed at
-/// compile time into panels of `panel` output rows, so that one input
-/// column of a panel is one contiguous vector. Workgroups are (panel, tile
-/// of kPackedTokens / weights tokens), panel outermost: consecutive
-/// workgroups of a thread reuse the panels from cache (packedWorkgroup).
+/// y = epilogue(x w_0^T, x w_1^T, ...) (x w_0^T for a null epilogue) for
+/// weights of one shape packed at compile time into panels of `panel`
+/// output rows, so that one input column of a panel is one contiguous
+/// vector. Workgroups are (panel, tile of kPackedTokens / weights tokens),
+/// panel outermost: consecutive workgroups of a thread reuse the panels
+/// from cache (packedWorkgroup). The GPU forms: see Codegen.
 Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
-                    Value x, ArrayRef<WeightOp> weights, PanelEpilogue epilogue,
+                    Value x, ArrayRef<WeightOp> weights, PanelEpilogue given,
                     StringRef stage) {
   auto plain = cast<RankedTensorType>(weights.front()->getResult(0).getType());
   int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
   int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
   int64_t tileTokens = kPackedTokens / static_cast<int64_t>(weights.size());
+  auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
+  PanelEpilogue epilogue = given ? given : PanelEpilogue(identity);
   SmallVector<Value> packed;
   for (WeightOp weight : weights)
     packed.push_back(packedCopy(b, weight, panel));
@@ -364,18 +475,42 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Location named = NameLoc::get(b.getStringAttr(stage), loc);
   if (codegen.columns) {
+    // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
+    Value start;
+    if (!given && weights.size() == 1 && mmaFits(codegen, out, in)) {
+      Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
+      Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
+      scf::ParallelOp::create(
+          b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
+          ValueRange{zero, zero},
+          ValueRange{fullTiles, arith::ConstantIndexOp::create(b, loc, panels)},
+          ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+            Value t0 = affine::AffineApplyOp::create(
+                pb, pl,
+                AffineMap::get(1, 0, getAffineDimExpr(0, b.getContext()) *
+                                         kMmaTokens),
+                ValueRange{ivs[0]});
+            mmaWorkgroup(pb, pl, panel, x, packed.front(),
+                         plain.getElementType(), out, in, y, ivs[1], t0);
+          });
+      start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
+    }
     // (token tile, column), columns fastest: neighbouring threads read
     // neighbouring columns.
     int64_t columnTokens =
         std::max<int64_t>(1, kColumnTokens / static_cast<int64_t>(weights.size()));
+    Value columnRows =
+        start ? arith::SubIOp::create(b, loc, tokens, start).getResult() : tokens;
     Value tokenTiles = arith::CeilDivUIOp::create(
-        b, loc, tokens, arith::ConstantIndexOp::create(b, loc, columnTokens));
+        b, loc, columnRows,
+        arith::ConstantIndexOp::create(b, loc, columnTokens));
     scf::ParallelOp::create(
         b, named, ValueRange{zero, zero},
         ValueRange{tokenTiles, arith::ConstantIndexOp::create(b, loc, out)},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
           columnWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), in,
-                          columnTokens, tokens, y, epilogue, ivs[1], ivs[0]);
+                          columnTokens, tokens, y, epilogue, ivs[1], ivs[0],
+                          start);
         });
     return asTensor(b, loc, y);
   }
@@ -478,10 +613,8 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
 /// y = x w^T on a packed copy of w (packedLinears with one weight).
 Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
                    WeightOp weight) {
-  return packedLinears(
-      b, loc, codegen, x, {weight},
-      [](OpBuilder &, Location, ValueRange acc) { return acc.front(); },
-      weightStage(weight.getResult()));
+  return packedLinears(b, loc, codegen, x, {weight}, /*given=*/nullptr,
+                       weightStage(weight.getResult()));
 }
 
 /// Whether `w` is a checkpoint weight that linear layers read packed.
@@ -3499,6 +3632,10 @@ struct ConvertHybridToLinalgPass
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: max-batch must be positive, got "
              << maxBatch.getValue();
+    if (mmaTiles && !columnWorkgroups)
+      return emitError(UnknownLoc::get(context))
+             << "convert-hybrid-to-linalg: mma-tiles refines the column "
+                "form; give column-workgroups too";
     if (columnWorkgroups && packWeights == 0)
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: column-workgroups applies to packed "
@@ -3562,7 +3699,7 @@ struct ConvertHybridToLinalgPass
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
     RewritePatternSet patterns(ctx);
-    Codegen codegen{packWeights, columnWorkgroups};
+    Codegen codegen{packWeights, columnWorkgroups, mmaTiles};
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering, MoELowering, MoERouteLowering,
                  MoEExpertsLowering, MTPLowering, AttentionLowering,

@@ -236,7 +236,8 @@ bool CudaDevice::zero(void *device, size_t bytes) {
 }
 
 void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
-                        int64_t workgroups, int64_t blockSize) {
+                        int64_t workgroups, int64_t blockSize,
+                        int64_t workgroupThreads) {
   // After a failure the rest of the call is skipped: its inputs are wrong.
   if (!error_.empty() || workgroups <= 0)
     return;
@@ -253,7 +254,7 @@ void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
   std::vector<void *> params(slotCount + 1, nullptr);
   for (int64_t i = 0; i < slotCount; ++i)
     params[i] = &slots[i];
-  int64_t blocks = (workgroups + blockSize - 1) / blockSize;
+  int64_t blocks = (workgroups * workgroupThreads + blockSize - 1) / blockSize;
   TimedLaunch timed{kernel, workgroups, nullptr, nullptr};
   if (profiling_ && (timed.start = newEvent()) && (timed.stop = newEvent()))
     check(driver_->cuEventRecord(timed.start, nullptr), "cuEventRecord");
@@ -321,9 +322,9 @@ bool CudaDevice::synchronize() {
 
 void CudaDevice::launchEntry(void *self, const char *kernel, uint64_t *slots,
                              int64_t slotCount, int64_t workgroups,
-                             int64_t blockSize) {
+                             int64_t blockSize, int64_t workgroupThreads) {
   static_cast<CudaDevice *>(self)->launch(kernel, slots, slotCount, workgroups,
-                                          blockSize);
+                                          blockSize, workgroupThreads);
 }
 
 void *CudaDevice::allocateEntry(void *self, int64_t bytes) {

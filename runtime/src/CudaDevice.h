@@ -53,10 +53,11 @@ public:
   bool upload(void *device, const void *host, size_t bytes);
   bool download(void *host, const void *device, size_t bytes);
   bool zero(void *device, size_t bytes);
-  /// Launches `kernel` over `workgroups` threads in blocks of `blockSize`,
-  /// its parameters the 8-byte `slots`.
+  /// Launches `kernel` over `workgroups` workgroups of `workgroupThreads`
+  /// threads (1, or a warp) in blocks of `blockSize` threads, its parameters
+  /// the 8-byte `slots`.
   void launch(const char *kernel, uint64_t *slots, int64_t slotCount,
-              int64_t workgroups, int64_t blockSize);
+              int64_t workgroups, int64_t blockSize, int64_t workgroupThreads);
   /// Waits for every launch; false when one failed.
   bool synchronize();
 
@@ -75,7 +76,7 @@ public:
   // The C entry points installed in the host plan's globals.
   static void launchEntry(void *self, const char *kernel, uint64_t *slots,
                           int64_t slotCount, int64_t workgroups,
-                          int64_t blockSize);
+                          int64_t blockSize, int64_t workgroupThreads);
   static void *allocateEntry(void *self, int64_t bytes);
   static void releaseEntry(void *self, void *pointer);
 

@@ -15,6 +15,15 @@
 // CHECK-SAME: .visible .entry layer__attention
 // CHECK: llvm.func internal @hybrid_run_gpu_dispatch(
 // CHECK-NOT: hybrid_run_dispatch
+
+// With packed weights, o_proj (8 -> 8) fits the tensor-core tiles: its full
+// tiles of 16 tokens run as a warp kernel of tf32 mma.sync, the other
+// tokens by columns.
+// RUN: hybrid-opt %s --hybrid-cuda-pipeline="max-seq-len=64 cuda-arch=sm_80 pack-weights=32" | FileCheck %s --check-prefix=MMA
+// MMA: gpu.binary @hybrid_kernels
+// MMA-SAME: .visible .entry layer__o_mma(
+// MMA-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// MMA-SAME: .visible .entry layer__o(
 func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xf32>) -> tensor<?x8xf32> {
   %q = hybrid.weight "q" : tensor<8x8xf32>
   %k = hybrid.weight "k" : tensor<4x8xf32>

@@ -9,7 +9,8 @@
  *     host access to it (the plan reading a device buffer) faults;
  *   - every launch names a kernel of the loaded PTX, passes exactly its
  *     parameter count (the runtime ends its array with a null), the grid
- *     covers the workgroup count, and every `.ptr` parameter points into a
+ *     covers the workgroup count (a warp per workgroup for a kernel with
+ *     mma.sync) with no block to spare, and every `.ptr` parameter points into a
  *     live device allocation;
  *   - copies stay inside allocations; at exit every allocation (and every
  *     event) is freed.
@@ -42,6 +43,7 @@ static long live, allocated, launches, checkedPointers;
 static struct {
   char name[256];
   int params;
+  int workgroupThreads; /* a warp when the body has mma.sync, else 1 */
   unsigned char isPointer[MAX_PARAMS];
 } kernels[MAX_KERNELS];
 static int kernelCount, moduleLoaded;
@@ -165,7 +167,11 @@ CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
       kernels[kernelCount].isPointer[params++] =
           end && strstr(p, ".ptr") && strstr(p, ".ptr") < end;
     }
-    kernels[kernelCount++].params = params;
+    kernels[kernelCount].params = params;
+    /* Tensor-core tiles: the kernel runs a workgroup per warp. */
+    const char *next = strstr(close, ".entry ");
+    const char *mma = strstr(close, "mma.sync");
+    kernels[kernelCount++].workgroupThreads = mma && (!next || mma < next) ? 32 : 1;
     at = close;
   }
   if (kernelCount == 0)
@@ -264,9 +270,11 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
     return 2;
   const char *name = ((const char *)function);
   int kernel = (int)(((char *)function - (char *)kernels) / sizeof kernels[0]);
-  /* The first parameter is the workgroup count: the grid must cover it. */
-  uint64_t workgroups = *(const uint64_t *)params[0];
-  if ((uint64_t)gx * bx < workgroups || (uint64_t)(gx - 1) * bx >= workgroups)
+  /* The first parameter is the workgroup count: the grid must cover its
+     threads, with no block to spare. */
+  uint64_t threads =
+      *(const uint64_t *)params[0] * (uint64_t)kernels[kernel].workgroupThreads;
+  if ((uint64_t)gx * bx < threads || (uint64_t)(gx - 1) * bx >= threads)
     die("cuLaunchKernel: the grid does not fit the workgroups of", name);
   /* The runtime ends the array with a null: exactly the kernel's count. */
   for (int i = 0; i <= kernels[kernel].params; ++i)

@@ -1,6 +1,9 @@
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=pack-weights=16 | FileCheck %s
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg | FileCheck %s --check-prefix=UNPACKED
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1" | FileCheck %s --check-prefix=COLUMNS
+// RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1 mma-tiles=1" | FileCheck %s --check-prefix=MMA
+// RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 mma-tiles=1" 2>&1 | FileCheck %s --check-prefix=MMA-PANELS
+// MMA-PANELS: convert-hybrid-to-linalg: mma-tiles refines the column form; give column-workgroups too
 // RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=column-workgroups=1 2>&1 | FileCheck %s --check-prefix=COLUMNS-UNPACKED
 // COLUMNS-UNPACKED: convert-hybrid-to-linalg: column-workgroups applies to packed linear weights; give pack-weights too
 // RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=pack-weights=100000000 2>&1 | FileCheck %s --check-prefix=HUGE
@@ -26,6 +29,36 @@
 // CHECK: -> (vector<16xf32>)
 // UNPACKED-LABEL: func.func @lm_head
 // UNPACKED: hybrid.weight "lm_head.weight" : tensor<40x24xbf16>
+// The mma form (24 inputs, a multiple of 8; 40 outputs, of 8): workgroups
+// are (full tile of 16 tokens, panel); each runs the inputs in steps of 8
+// with a 16x8 accumulator per 8 outputs of its panel (the bf16 weight
+// widened), and stores the blocks inside the 40 outputs (the last panel
+// has one). The tokens past the last full tile take the column form.
+// MMA-LABEL: func.func @lm_head
+// MMA: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
+// MMA: %[[TOKENS:.*]] = tensor.dim
+// MMA: %[[FULL:.*]] = arith.divui %[[TOKENS]], %c16
+// MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[P:[a-z0-9]+]]) = ({{.*}}) to (%[[FULL]], %c3)
+// MMA: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
+// MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c24 step %c8{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>)
+// MMA: vector.transfer_read %{{.*}}[%[[T0]], %[[K]]], %{{.*}} {in_bounds = [true, true]} : tensor<?x24xf32>, vector<16x8xf32>
+// MMA: %[[B:.*]] = vector.transfer_read %[[W]][%[[P]], %[[K]], %{{.*}}], %{{.*}} {in_bounds = [true, true]} : tensor<3x24x16xbf16>, vector<8x8xbf16>
+// MMA: %[[BF:.*]] = arith.extf %[[B]] : vector<8x8xbf16> to vector<8x8xf32>
+// MMA: vector.contract {{.*}} %[[BF]], %{{.*}} : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
+// MMA: vector.contract
+// MMA: scf.yield
+// MMA: %[[COL:.*]] = affine.apply #{{.*}}(%[[P]])
+// MMA: %[[IN:.*]] = arith.cmpi ult, %[[COL]], %c40
+// MMA: scf.if %[[IN]]
+// MMA: vector.transfer_write %{{.*}}, %{{.*}}[%[[T0]], %[[COL]]] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
+// MMA: scf.if
+// MMA: vector.transfer_write
+// MMA: %[[START:.*]] = arith.muli %[[FULL]], %c16
+// MMA: %[[REST:.*]] = arith.subi %[[TOKENS]], %[[START]]
+// MMA: %[[TILES:.*]] = arith.ceildivui %[[REST]], %c8
+// MMA: scf.parallel ({{.*}}) to (%[[TILES]], %c40{{[_0-9]*}})
+// MMA: math.fma
+// MMA-NOT: vector.contract
 // UNPACKED-NOT: packed
 func.func @lm_head(%x: tensor<?x24xf32>) -> tensor<?x40xf32> {
   %w = hybrid.weight "lm_head.weight" : tensor<40x24xbf16>
@@ -35,7 +68,12 @@ func.func @lm_head(%x: tensor<?x24xf32>) -> tensor<?x40xf32> {
 
 // -----
 
-// A panel-aligned output count is stored unmasked.
+// A panel-aligned output count is stored unmasked (and in the mma form
+// without tests).
+// MMA-LABEL: func.func @aligned
+// MMA: vector.contract
+// MMA-NOT: scf.if
+// MMA: vector.transfer_write {{.*}} : vector<16x8xf32>, memref<?x32xf32>
 // CHECK-LABEL: func.func @aligned
 // CHECK: hybrid.weight "h.weight" packed(16) : tensor<2x8x16xf32>
 // CHECK: vector.transfer_write %{{.*}} {in_bounds = [true]} : vector<16xf32>, memref<?x32xf32>
@@ -48,7 +86,9 @@ func.func @aligned(%x: tensor<?x8xf32>) -> tensor<?x32xf32> {
 // -----
 
 // A weight that is not a checkpoint tensor (here an argument) keeps the
-// [out, in] dot-product kernels.
+// [out, in] dot-product kernels (no mma form either).
+// MMA-LABEL: func.func @negative_argument_weight
+// MMA-NOT: vector.contract
 // CHECK-LABEL: func.func @negative_argument_weight
 // CHECK-NOT: packed
 // CHECK: vector.reduction <add>
@@ -79,6 +119,12 @@ func.func @negative_argument_weight(%x: tensor<?x24xf32>, %w: tensor<40x24xf32>)
 // CHECK: vector.transfer_read %[[D]]
 // UNPACKED-LABEL: func.func @mlp_gate_up_fused
 // UNPACKED: linalg.generic
+// The mma form takes the down projection only: gate and up have two
+// weights and an epilogue.
+// MMA-LABEL: func.func @mlp_gate_up_fused
+// MMA-NOT: vector.contract
+// MMA: math.exp
+// MMA: vector.contract {{.*}} : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
 func.func @mlp_gate_up_fused(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %g = hybrid.weight "mlp.gate_proj.weight" : tensor<24x8xf32>
   %u = hybrid.weight "mlp.up_proj.weight" : tensor<24x8xf32>
@@ -92,6 +138,10 @@ func.func @mlp_gate_up_fused(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // Projections of one input with weights of different shapes (Gated
 // DeltaNet's in_proj_qkvz and in_proj_ba here) share one kernel: workgroups
 // over the panels of both (7 + 1), each running the tile of its weight.
+// The grouped projections (several weights of one input) keep the column
+// form.
+// MMA-LABEL: func.func @grouped_projections
+// MMA-NOT: vector.contract
 // CHECK-LABEL: func.func @grouped_projections
 // CHECK-DAG: %[[QKVZ:.*]] = hybrid.weight "l.in_proj_qkvz.weight" packed(16) : tensor<7x44x16xf32>
 // CHECK-DAG: %[[BA:.*]] = hybrid.weight "l.in_proj_ba.weight" packed(16) : tensor<1x44x16xf32>
@@ -127,4 +177,18 @@ func.func @grouped_projections(%x: tensor<?x44xf32>, %conv: !hybrid.conv_state<6
   %out = hybrid.weight "l.out_proj.weight" : tensor<44x40xf32>
   %y = hybrid.gated_delta_net %x, %conv, %rec in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%dtb) a_log(%alog) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 6 : i64, norm_epsilon = 1.0e-06 : f64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 10 : i64} : (tensor<?x44xf32>, !hybrid.conv_state<64x3xf32>, !hybrid.recurrent_state<4x6x10xf32>, tensor<104x44xf32>, tensor<8x44xf32>, tensor<64x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<10xf32>, tensor<44x40xf32>) -> tensor<?x44xf32>
   return %y : tensor<?x44xf32>
+}
+
+// -----
+
+// 36 outputs are no multiple of 8 (an 8-wide output block would straddle
+// the end): the mma form is not taken and every token runs by columns.
+// MMA-LABEL: func.func @negative_mma_ragged_outputs
+// MMA-NOT: vector.contract
+// MMA: math.fma
+// MMA-NOT: vector.contract
+func.func @negative_mma_ragged_outputs(%x: tensor<?x24xf32>) -> tensor<?x36xf32> {
+  %w = hybrid.weight "lm_head.weight" : tensor<36x24xf32>
+  %l = hybrid.lm_head %x, %w : (tensor<?x24xf32>, tensor<36x24xf32>) -> tensor<?x36xf32>
+  return %l : tensor<?x36xf32>
 }

@@ -7,23 +7,25 @@
                                   LM head, weights as hybrid.weight
   column_linear.py main FILE      FILE (the model after convert-hybrid-to-linalg
                                   and hybrid-weights-to-arguments) with a @main
-                                  that calls @forward on 11 tokens (a full tile
-                                  of 8 and a ragged one) and fixed packed
+                                  that calls @forward on 19 tokens (column
+                                  tiles of 8: two full, one ragged; one full
+                                  tile of 16 for the mma form) and fixed packed
                                   weights, and prints the logits
 
   column_linear.py compare A B    the largest difference between the logits
                                   two runs printed, relative to the largest
                                   logit; fails above 1e-5
 
-The linear layers of both forms sum each output over the inputs in order
-with FMAs (the same digits); the MoE router's logits are summed in another
-order in the GPU form (a linear layer instead of dot products in the routing
-kernel), hence a tolerance rather than equality.
+The linear layers of the panel and column forms sum each output over the
+inputs in order with FMAs (the same digits); the MoE router's logits are
+summed in another order in the GPU form (a linear layer instead of dot
+products in the routing kernel), and the mma form's contract tiles in steps
+of 8 inputs, hence a tolerance rather than equality.
 """
 import re
 import sys
 
-TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, EXPERT_INTER = 11, 24, 36, 40, 8, 20
+TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, EXPERT_INTER = 19, 24, 40, 40, 8, 20
 
 MODEL = f"""
 func.func @forward(%x: tensor<?x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32> {{
