@@ -104,12 +104,13 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "GPU form, whose neighbouring threads then read neighbouring "
            "columns of a panel; needs pack-weights">,
     Option<"mmaTiles", "mma-tiles", "bool", "false",
-           "With column-workgroups: linear layers (one weight, no epilogue) "
-           "whose inputs are a multiple of 8 and outputs of 8 compute their "
-           "full tiles of 16 tokens as 16x8x8 vector.contract tiles, a "
-           "workgroup per (token tile, panel), which the CUDA target runs "
-           "as one warp on tensor cores; the tokens past the last full tile "
-           "take the column form">,
+           "With column-workgroups: packed linear layers whose inputs are a "
+           "multiple of 8 and outputs of 8 compute their full tiles of 16 "
+           "tokens as 16x8x8 vector.contract tiles, a workgroup per (token "
+           "tile, panel), which the CUDA target runs as one warp on tensor "
+           "cores (an epilogue such as SwiGLU's in an elementwise kernel "
+           "after); the tokens past the last full tile take the column "
+           "form">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "

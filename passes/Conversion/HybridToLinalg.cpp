@@ -146,10 +146,12 @@ struct Codegen {
   /// has as many threads as outputs.
   bool columns = false;
   /// With columns: linear layers whose inputs and outputs are multiples of
-  /// kMmaDepth and kMmaOutputs compute their full tiles of kMmaTokens tokens
-  /// as vector.contract tiles, a workgroup per (token tile, panel) that the
+  /// kMmaDepth and kMmaOutputs (alone, grouped, or gate/up with an
+  /// epilogue) compute their full tiles of kMmaTokens tokens as
+  /// vector.contract tiles, a workgroup per (token tile, panel) that the
   /// CUDA target runs as one warp on tensor cores (hybrid-mma-tiles-to-
-  /// nvgpu); the tokens past the last full tile take the column form.
+  /// nvgpu), an epilogue in a kernel after; the tokens past the last full
+  /// tile take the column form.
   bool mma = false;
 };
 
@@ -344,16 +346,16 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf, start);
 }
 
-/// One workgroup of the mma form (Codegen::mma): y[t0 .. t0 + kMmaTokens,
-/// panel p] = x w^T for the full token tile at t0, as kMmaTokens x
-/// kMmaOutputs x kMmaDepth vector.contract tiles, accumulators carried over
-/// the inputs; output blocks past `out` are not stored. Index arithmetic
-/// is affine.apply and stays out of the reduction loop: the tensor-core
-/// lowering takes the loop and whatever its vectors reach, and arith index
-/// ops there would look like matrix arithmetic to it.
+/// One workgroup of the mma form (Codegen::mma): ys[i][t0 .. t0 +
+/// kMmaTokens, panel p] = x w_i^T for the full token tile at t0 and the
+/// weights `packed` (all [panels, in, panel] of `element`, sharing each
+/// tile of x), as kMmaTokens x kMmaOutputs x kMmaDepth vector.contract
+/// tiles, accumulators carried over the inputs; output blocks past `out`
+/// are not stored. Index arithmetic is affine.apply where it can be: it
+/// reads better in the tile loop than its arith expansion.
 void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
-                  Value packed, Type element, int64_t out, int64_t in, Value y,
-                  Value p, Value t0) {
+                  ArrayRef<Value> packed, Type element, int64_t out, int64_t in,
+                  ArrayRef<Value> ys, Value p, Value t0) {
   MLIRContext *ctx = pb.getContext();
   Type f32 = pb.getF32Type();
   auto accType = VectorType::get({kMmaTokens, kMmaOutputs}, f32);
@@ -369,7 +371,6 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
                ib, pl, AffineMap::get(1, 0, d0 * scale + add), ValueRange{base})
         .getResult();
   };
-  Value o0 = offset(pb, p, panel, 0);
   Value zero = index(pb, 0);
   Value padX = arith::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0));
   Value padW =
@@ -377,6 +378,7 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   Value accZero = arith::ConstantOp::create(
       pb, pl, accType, DenseElementsAttr::get(accType, pb.getF32FloatAttr(0.0)));
   int64_t blocks = panel / kMmaOutputs;
+  int64_t tiles = blocks * static_cast<int64_t>(packed.size());
   SmallVector<Value> columns;
   for (int64_t n = 0; n < blocks; ++n)
     columns.push_back(index(pb, n * kMmaOutputs));
@@ -389,32 +391,34 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
       {vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
        vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
        vector::IteratorTypeAttr::get(ctx, vector::IteratorType::reduction)});
+  // Accumulator (weight w, block n) is number w * blocks + n.
   auto loop = scf::ForOp::create(
       pb, pl, zero, index(pb, in), index(pb, kMmaDepth),
-      SmallVector<Value>(blocks, accZero),
+      SmallVector<Value>(tiles, accZero),
       [&](OpBuilder &lb, Location ll, Value kStep, ValueRange accs) {
         Value a = vector::TransferReadOp::create(
             lb, ll, aType, x, ValueRange{t0, kStep}, padX,
             ArrayRef<bool>{true, true});
         SmallVector<Value> next;
-        for (int64_t n = 0; n < blocks; ++n) {
-          Value bTile = vector::TransferReadOp::create(
-              lb, ll, bRaw, packed, ValueRange{p, kStep, columns[n]}, padW,
-              ArrayRef<bool>{true, true});
-          if (bRaw != bType)
-            bTile = arith::ExtFOp::create(lb, ll, bType, bTile);
-          next.push_back(vector::ContractionOp::create(lb, ll, a, bTile,
-                                                       accs[n], maps,
-                                                       iterators));
-        }
+        for (Value w : packed)
+          for (int64_t n = 0; n < blocks; ++n) {
+            Value bTile = vector::TransferReadOp::create(
+                lb, ll, bRaw, w, ValueRange{p, kStep, columns[n]}, padW,
+                ArrayRef<bool>{true, true});
+            if (bRaw != bType)
+              bTile = arith::ExtFOp::create(lb, ll, bType, bTile);
+            next.push_back(vector::ContractionOp::create(
+                lb, ll, a, bTile, accs[next.size()], maps, iterators));
+          }
         scf::YieldOp::create(lb, ll, next);
       });
   for (int64_t n = 0; n < blocks; ++n) {
     Value column = offset(pb, p, panel, n * kMmaOutputs);
     auto store = [&](OpBuilder &sb) {
-      vector::TransferWriteOp::create(sb, pl, loop.getResult(n), y,
-                                      ValueRange{t0, column},
-                                      ArrayRef<bool>{true, true});
+      for (auto [w, y] : llvm::enumerate(ys))
+        vector::TransferWriteOp::create(sb, pl, loop.getResult(w * blocks + n),
+                                        y, ValueRange{t0, column},
+                                        ArrayRef<bool>{true, true});
     };
     if (out % panel == 0) {
       store(pb);
@@ -429,6 +433,15 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
       scf::YieldOp::create(tb, tl);
     });
   }
+}
+
+/// The first token of the mma form's token tile `tile`.
+Value mmaTileStart(OpBuilder &pb, Location pl, Value tile) {
+  return affine::AffineApplyOp::create(
+             pb, pl,
+             AffineMap::get(1, 0, getAffineDimExpr(0, pb.getContext()) * kMmaTokens),
+             ValueRange{tile})
+      .getResult();
 }
 
 /// Whether a linear layer [out, in] takes the mma form.
@@ -477,23 +490,46 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   if (codegen.columns) {
     // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
     Value start;
-    if (!given && weights.size() == 1 && mmaFits(codegen, out, in)) {
+    if (mmaFits(codegen, out, in)) {
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
+      start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
+      // An epilogue's math does not run on tensor-core fragments: each
+      // weight's products go to a buffer of their own, which one
+      // elementwise kernel combines.
+      SmallVector<Value> products = {y};
+      if (given) {
+        products.clear();
+        for (size_t w = 0; w < weights.size(); ++w)
+          products.push_back(memref::AllocOp::create(
+              b, loc, MemRefType::get({ShapedType::kDynamic, out}, b.getF32Type()),
+              ValueRange{start}));
+      }
       scf::ParallelOp::create(
           b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
           ValueRange{zero, zero},
           ValueRange{fullTiles, arith::ConstantIndexOp::create(b, loc, panels)},
           ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-            Value t0 = affine::AffineApplyOp::create(
-                pb, pl,
-                AffineMap::get(1, 0, getAffineDimExpr(0, b.getContext()) *
-                                         kMmaTokens),
-                ValueRange{ivs[0]});
-            mmaWorkgroup(pb, pl, panel, x, packed.front(),
-                         plain.getElementType(), out, in, y, ivs[1], t0);
+            mmaWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), out,
+                         in, products, ivs[1], mmaTileStart(pb, pl, ivs[0]));
           });
-      start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
+      if (given)
+        scf::ParallelOp::create(
+            b, NameLoc::get(b.getStringAttr(stage + "_mma_epilogue"), loc),
+            ValueRange{zero, zero},
+            ValueRange{start, arith::ConstantIndexOp::create(b, loc, out)},
+            ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+              auto v1 = VectorType::get({1}, pb.getF32Type());
+              SmallVector<Value> values;
+              for (Value product : products)
+                values.push_back(vector::BroadcastOp::create(
+                    pb, pl, v1, memref::LoadOp::create(pb, pl, product, ivs)));
+              Value result = epilogue(pb, pl, values);
+              memref::StoreOp::create(
+                  pb, pl,
+                  vector::ExtractOp::create(pb, pl, result, ArrayRef<int64_t>{0}),
+                  y, ivs);
+            });
     }
     // (token tile, column), columns fastest: neighbouring threads read
     // neighbouring columns.
@@ -526,10 +562,46 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   return asTensor(b, loc, y);
 }
 
+/// Runs `run(builder, i, local)` for the member i whose units [first[i],
+/// first[i] + count[i]) hold `unit`, `local` = unit - first[i]: a chain of
+/// range tests, the last member taken by elimination.
+void forUnitOwner(OpBuilder &b, Location loc, Value unit,
+                  ArrayRef<int64_t> first, ArrayRef<int64_t> count,
+                  function_ref<void(OpBuilder &, size_t, Value)> run) {
+  std::function<void(OpBuilder &, size_t)> select = [&](OpBuilder &sb,
+                                                        size_t i) {
+    auto runMember = [&](OpBuilder &rb) {
+      run(rb, i,
+          arith::SubIOp::create(rb, loc, unit,
+                                arith::ConstantIndexOp::create(rb, loc, first[i])));
+    };
+    if (i + 1 == first.size()) {
+      runMember(sb);
+      return;
+    }
+    Value mine = arith::CmpIOp::create(
+        sb, loc, arith::CmpIPredicate::ult, unit,
+        arith::ConstantIndexOp::create(sb, loc, first[i] + count[i]));
+    scf::IfOp::create(
+        sb, loc, mine,
+        [&](OpBuilder &tb, Location) {
+          runMember(tb);
+          scf::YieldOp::create(tb, loc);
+        },
+        [&](OpBuilder &eb, Location) {
+          select(eb, i + 1);
+          scf::YieldOp::create(eb, loc);
+        });
+  };
+  select(b, 0);
+}
+
 /// Linear layers of one input whose weights differ in shape, in one kernel:
 /// workgroups are (panel of any of the weights, tile of kPackedTokens
 /// tokens), each running packedWorkgroup for the weight its panel belongs
-/// to. One dispatch (one barrier) instead of one per weight.
+/// to. One dispatch (one barrier) instead of one per weight. The GPU forms
+/// (see Codegen) choose the weight the same way, by column, or by panel for
+/// the mma form's full token tiles.
 SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                      const Codegen &codegen, Value x,
                                      ArrayRef<WeightOp> weights,
@@ -540,69 +612,74 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   struct Member {
     Value packed, y;
     Type element;
-    int64_t out, in, firstUnit, units;
+    int64_t out, in;
   };
   SmallVector<Member> members;
-  int64_t totalUnits = 0;
+  SmallVector<int64_t> firstUnit, units, firstPanel, panels;
+  bool mma = true;
   for (WeightOp weight : weights) {
     auto plain = cast<RankedTensorType>(weight->getResult(0).getType());
-    int64_t out = plain.getDimSize(0);
-    int64_t units = codegen.columns ? out : llvm::divideCeil(out, panel);
-    members.push_back({packedCopy(b, weight, panel), linearOutput(b, loc, tokens, out),
-                       plain.getElementType(), out, plain.getDimSize(1),
-                       totalUnits, units});
-    totalUnits += units;
+    int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
+    members.push_back({packedCopy(b, weight, panel),
+                       linearOutput(b, loc, tokens, out),
+                       plain.getElementType(), out, in});
+    firstUnit.push_back(units.empty() ? 0 : firstUnit.back() + units.back());
+    units.push_back(codegen.columns ? out : llvm::divideCeil(out, panel));
+    firstPanel.push_back(panels.empty() ? 0 : firstPanel.back() + panels.back());
+    panels.push_back(llvm::divideCeil(out, panel));
+    mma = mma && mmaFits(codegen, out, in);
   }
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto constant = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
+  Value start;
+  if (mma) {
+    Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
+    start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
+    scf::ParallelOp::create(
+        b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
+        ValueRange{zero, zero},
+        ValueRange{fullTiles, constant(firstPanel.back() + panels.back())},
+        ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          Value t0 = mmaTileStart(pb, pl, ivs[0]);
+          forUnitOwner(pb, pl, ivs[1], firstPanel, panels,
+                       [&](OpBuilder &rb, size_t i, Value local) {
+                         const Member &m = members[i];
+                         mmaWorkgroup(rb, pl, panel, x, {m.packed}, m.element,
+                                      m.out, m.in, {m.y}, local, t0);
+                       });
+        });
+  }
   int64_t tileTokens = codegen.columns ? kColumnTokens : kPackedTokens;
   Value tokenTiles = arith::CeilDivUIOp::create(
-      b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
+      b, loc, start ? arith::SubIOp::create(b, loc, tokens, start).getResult() : tokens,
+      constant(tileTokens));
   auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
   // Panels outermost (a CPU thread's consecutive workgroups reuse a panel);
   // columns innermost (neighbouring GPU threads read neighbouring columns).
-  Value units = arith::ConstantIndexOp::create(b, loc, totalUnits);
+  Value allUnits = constant(firstUnit.back() + units.back());
   scf::ParallelOp::create(
       b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
-      codegen.columns ? ValueRange{tokenTiles, units} : ValueRange{units, tokenTiles},
+      codegen.columns ? ValueRange{tokenTiles, allUnits}
+                      : ValueRange{allUnits, tokenTiles},
       ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
         Value unit = codegen.columns ? ivs[1] : ivs[0];
         Value tile = codegen.columns ? ivs[0] : ivs[1];
-        // The unit's weight: a chain of range tests, the last one taken
-        // by elimination.
-        std::function<void(OpBuilder &, size_t)> select = [&](OpBuilder &sb,
-                                                              size_t i) {
-          const Member &m = members[i];
-          auto run = [&](OpBuilder &rb) {
-            Value local = arith::SubIOp::create(
-                rb, pl, unit, arith::ConstantIndexOp::create(rb, pl, m.firstUnit));
-            if (codegen.columns)
-              columnWorkgroup(rb, pl, panel, x, {m.packed}, m.element, m.in,
-                              tileTokens, tokens, m.y, identity, local, tile);
-            else
-              packedWorkgroup(rb, pl, panel, x, {m.packed}, m.element, m.out,
-                              m.in, tileTokens, tokens, m.y, identity, local,
-                              tile);
-          };
-          if (i + 1 == members.size()) {
-            run(sb);
-            return;
-          }
-          Value mine = arith::CmpIOp::create(
-              sb, pl, arith::CmpIPredicate::ult, unit,
-              arith::ConstantIndexOp::create(sb, pl, m.firstUnit + m.units));
-          scf::IfOp::create(
-              sb, pl, mine,
-              [&](OpBuilder &tb, Location) {
-                run(tb);
-                scf::YieldOp::create(tb, pl);
-              },
-              [&](OpBuilder &eb, Location) {
-                select(eb, i + 1);
-                scf::YieldOp::create(eb, pl);
-              });
-        };
-        select(pb, 0);
+        forUnitOwner(pb, pl, unit, firstUnit, units,
+                     [&](OpBuilder &rb, size_t i, Value local) {
+                       const Member &m = members[i];
+                       if (codegen.columns)
+                         columnWorkgroup(rb, pl, panel, x, {m.packed}, m.element,
+                                         m.in, tileTokens, tokens, m.y, identity,
+                                         local, tile, start);
+                       else
+                         packedWorkgroup(rb, pl, panel, x, {m.packed}, m.element,
+                                         m.out, m.in, tileTokens, tokens, m.y,
+                                         identity, local, tile);
+                     });
       });
   SmallVector<Value> results;
   for (const Member &m : members)

@@ -38,6 +38,7 @@
 // MMA: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
 // MMA: %[[TOKENS:.*]] = tensor.dim
 // MMA: %[[FULL:.*]] = arith.divui %[[TOKENS]], %c16
+// MMA: %[[START:.*]] = arith.muli %[[FULL]], %c16
 // MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[P:[a-z0-9]+]]) = ({{.*}}) to (%[[FULL]], %c3)
 // MMA: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
 // MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c24 step %c8{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>)
@@ -53,7 +54,6 @@
 // MMA: vector.transfer_write %{{.*}}, %{{.*}}[%[[T0]], %[[COL]]] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
 // MMA: scf.if
 // MMA: vector.transfer_write
-// MMA: %[[START:.*]] = arith.muli %[[FULL]], %c16
 // MMA: %[[REST:.*]] = arith.subi %[[TOKENS]], %[[START]]
 // MMA: %[[TILES:.*]] = arith.ceildivui %[[REST]], %c8
 // MMA: scf.parallel ({{.*}}) to (%[[TILES]], %c40{{[_0-9]*}})
@@ -119,11 +119,25 @@ func.func @negative_argument_weight(%x: tensor<?x24xf32>, %w: tensor<40x24xf32>)
 // CHECK: vector.transfer_read %[[D]]
 // UNPACKED-LABEL: func.func @mlp_gate_up_fused
 // UNPACKED: linalg.generic
-// The mma form takes the down projection only: gate and up have two
-// weights and an epilogue.
+// The mma form: gate and up tiles share each tile of x and store their
+// products to buffers of the full tiles' rows; an elementwise kernel
+// applies SwiGLU to them (its exp does not run on tensor-core fragments);
+// the other tokens run the fused column kernel; then down, on tiles too.
 // MMA-LABEL: func.func @mlp_gate_up_fused
-// MMA-NOT: vector.contract
+// MMA: %[[START:.*]] = arith.muli %{{.*}}, %c16
+// MMA-DAG: %[[G:.*]] = memref.alloc(%[[START]]) : memref<?x24xf32>
+// MMA-DAG: %[[U:.*]] = memref.alloc(%[[START]]) : memref<?x24xf32>
+// MMA: scf.parallel
+// MMA-COUNT-4: vector.contract
+// MMA: vector.transfer_write %{{.*}}, %[[G]]
+// MMA: vector.transfer_write %{{.*}}, %[[U]]
+// MMA: scf.parallel (%[[T:.*]], %[[O:.*]]) = ({{.*}}) to (%[[START]], %c24{{[_0-9]*}})
+// MMA: memref.load %[[G]][%[[T]], %[[O]]]
+// MMA: memref.load %[[U]][%[[T]], %[[O]]]
 // MMA: math.exp
+// MMA: memref.store
+// MMA: scf.parallel
+// MMA: math.fma
 // MMA: vector.contract {{.*}} : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
 func.func @mlp_gate_up_fused(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %g = hybrid.weight "mlp.gate_proj.weight" : tensor<24x8xf32>

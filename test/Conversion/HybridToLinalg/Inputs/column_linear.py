@@ -1,7 +1,10 @@
 """The packed linear layers' two workgroup forms on the same inputs.
 
-  column_linear.py model          the model: a SwiGLU MLP (gate and up in one
-                                  kernel with the SwiGLU epilogue, then down),
+  column_linear.py model          the model: an attention layer (q, k and v
+                                  projections in one kernel; a KV cache of
+                                  CAPACITY positions), a SwiGLU MLP (gate and
+                                  up in one kernel with the SwiGLU epilogue,
+                                  then down),
                                   a MoE block (8 experts, top 3, grouped by
                                   expert after hybrid-fuse-moe-routing) and an
                                   LM head, weights as hybrid.weight
@@ -9,7 +12,8 @@
                                   and hybrid-weights-to-arguments) with a @main
                                   that calls @forward on 19 tokens (column
                                   tiles of 8: two full, one ragged; one full
-                                  tile of 16 for the mma form) and fixed packed
+                                  tile of 16 for the mma form) at positions
+                                  0..18 of an empty cache, with fixed packed
                                   weights, and prints the logits
 
   column_linear.py compare A B    the largest difference between the logits
@@ -19,16 +23,23 @@
 The linear layers of the panel and column forms sum each output over the
 inputs in order with FMAs (the same digits); the MoE router's logits are
 summed in another order in the GPU form (a linear layer instead of dot
-products in the routing kernel), and the mma form's contract tiles in steps
-of 8 inputs, hence a tolerance rather than equality.
+products in the routing kernel), as are attention's (split KV) and the mma
+form's contract tiles (steps of 8 inputs), hence a tolerance rather than
+equality.
 """
 import re
 import sys
 
 TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, EXPERT_INTER = 19, 24, 40, 40, 8, 20
+HEADS, KV_HEADS, HEAD_DIM, CAPACITY = 2, 1, 8, 32
 
 MODEL = f"""
-func.func @forward(%x: tensor<?x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32> {{
+func.func @forward(%x0: tensor<?x{HIDDEN}xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<{KV_HEADS}x{HEAD_DIM}xf32>) -> tensor<?x{VOCAB}xf32> {{
+  %q = hybrid.weight "q" : tensor<{HEADS * HEAD_DIM}x{HIDDEN}xf32>
+  %k = hybrid.weight "k" : tensor<{KV_HEADS * HEAD_DIM}x{HIDDEN}xf32>
+  %v = hybrid.weight "v" : tensor<{KV_HEADS * HEAD_DIM}x{HIDDEN}xf32>
+  %o = hybrid.weight "o" : tensor<{HIDDEN}x{HEADS * HEAD_DIM}xf32>
+  %x = hybrid.attention %x0, %pos, %kv q_proj(%q) k_proj(%k) v_proj(%v) o_proj(%o) {{head_dim = {HEAD_DIM} : i64, num_heads = {HEADS} : i64, num_kv_heads = {KV_HEADS} : i64, rope_theta = 1.0e+04 : f64, rotary_dim = {HEAD_DIM} : i64, scale = 0.35 : f64}} : (tensor<?x{HIDDEN}xf32>, tensor<?xi64>, !hybrid.kv_cache<{KV_HEADS}x{HEAD_DIM}xf32>, tensor<{HEADS * HEAD_DIM}x{HIDDEN}xf32>, tensor<{KV_HEADS * HEAD_DIM}x{HIDDEN}xf32>, tensor<{KV_HEADS * HEAD_DIM}x{HIDDEN}xf32>, tensor<{HIDDEN}x{HEADS * HEAD_DIM}xf32>) -> tensor<?x{HIDDEN}xf32>
   %g = hybrid.weight "gate" : tensor<{INTER}x{HIDDEN}xf32>
   %u = hybrid.weight "up" : tensor<{INTER}x{HIDDEN}xf32>
   %d = hybrid.weight "down" : tensor<{HIDDEN}x{INTER}xf32>
@@ -46,7 +57,9 @@ func.func @forward(%x: tensor<?x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32> {{
 
 
 # Each weight's checkpoint shape ([experts,] out, in).
-SHAPES = {"gate": [INTER, HIDDEN], "up": [INTER, HIDDEN], "down": [HIDDEN, INTER],
+SHAPES = {"q": [HEADS * HEAD_DIM, HIDDEN], "k": [KV_HEADS * HEAD_DIM, HIDDEN],
+          "v": [KV_HEADS * HEAD_DIM, HIDDEN], "o": [HIDDEN, HEADS * HEAD_DIM],
+          "gate": [INTER, HIDDEN], "up": [INTER, HIDDEN], "down": [HIDDEN, INTER],
           "head": [VOCAB, HIDDEN], "router": [EXPERTS, HIDDEN],
           "e.{e}.gate": [EXPERTS, EXPERT_INTER, HIDDEN],
           "e.{e}.up": [EXPERTS, EXPERT_INTER, HIDDEN],
@@ -103,19 +116,32 @@ def main(path):
     text = open(path).read()
     signature = re.search(r"func\.func @forward\((.*)\) -> ", text).group(1)
     # Attribute dicts may hold "{e}" in weight names: skip quoted strings.
-    args = re.findall(r'%\w+: (tensor<[^>]+>)( \{(?:[^}"]|"[^"]*")*\})?', signature)
+    args = re.findall(r'%\w+: ((?:tensor|memref)<[^>]+>)( \{(?:[^}"]|"[^"]*")*\})?', signature)
     types = [t for t, _ in args]
     lines = ["func.func private @printMemrefF32(memref<*xf32>)", "func.func @main() {",
              f"  %x0 = arith.constant dense<{dense(values(TOKENS * HIDDEN, 1), [TOKENS, HIDDEN])}> : tensor<{TOKENS}x{HIDDEN}xf32>",
-             f"  %x = tensor.cast %x0 : tensor<{TOKENS}x{HIDDEN}xf32> to tensor<?x{HIDDEN}xf32>"]
-    names = ["%x"]
-    for i, (t, attrs) in enumerate(args[1:]):
-        shape = [int(d) for d in re.match(r"tensor<([0-9x]+)xf32>", t).group(1).split("x")]
-        name = re.search(r'hybrid.weight = "([^"]+)"', attrs).group(1)
-        panel = re.search(r"hybrid.packed = (\d+)", attrs)
-        flat = packed(name, int(panel.group(1))) if panel else weight(name)
-        lines.append(f"  %w{i} = arith.constant dense<{dense(flat, shape)}> : {t}")
-        names.append(f"%w{i}")
+             f"  %x = tensor.cast %x0 : tensor<{TOKENS}x{HIDDEN}xf32> to tensor<?x{HIDDEN}xf32>",
+             f"  %p0 = arith.constant dense<{list(range(TOKENS))}> : tensor<{TOKENS}xi64>",
+             f"  %pos = tensor.cast %p0 : tensor<{TOKENS}xi64> to tensor<?xi64>",
+             "  %zero = arith.constant 0.0 : f32"]
+    names = []
+    for i, (t, attrs) in enumerate(args):
+        if i == 0:
+            names.append("%x")
+        elif t == "tensor<?xi64>":
+            names.append("%pos")
+        elif t.startswith("memref"):
+            # The KV cache, empty.
+            lines += [f"  %cache{i} = memref.alloc() : {t}",
+                      f"  linalg.fill ins(%zero : f32) outs(%cache{i} : {t})"]
+            names.append(f"%cache{i}")
+        else:
+            shape = [int(d) for d in re.match(r"tensor<([0-9x]+)xf32>", t).group(1).split("x")]
+            name = re.search(r'hybrid.weight = "([^"]+)"', attrs).group(1)
+            panel = re.search(r"hybrid.packed = (\d+)", attrs)
+            flat = packed(name, int(panel.group(1))) if panel else weight(name)
+            lines.append(f"  %w{i} = arith.constant dense<{dense(flat, shape)}> : {t}")
+            names.append(f"%w{i}")
     lines += [f"  %y = func.call @forward({', '.join(names)}) : ({', '.join(types)}) -> tensor<?x{VOCAB}xf32>",
               f"  %b = bufferization.to_buffer %y : tensor<?x{VOCAB}xf32> to memref<?x{VOCAB}xf32>",
               f"  %u = memref.cast %b : memref<?x{VOCAB}xf32> to memref<*xf32>",
