@@ -72,6 +72,11 @@ constexpr Step kLinalgSteps[] = {
       {"lower-affine", "affine index maps to arith"},                          \
       {"convert-vector-to-llvm",                                               \
        "the linear layers' register tiles: vector loads, FMAs, reductions"},   \
+      {"convert-ub-to-llvm",                                                   \
+       "the poison values of the contract tiles' lowering (gpu-kernel-forms)", \
+       [](const hybrid::PipelineOptions &o) {                                  \
+         return bool(o.gpuKernelForms);                                        \
+       }},                                                                     \
       {memrefToLLVM, memrefWhy},                                               \
       {"convert-math-to-llvm", "exp, rsqrt, cos, ... to LLVM intrinsics"},     \
       {"convert-arith-to-llvm", "scalar arithmetic"},                          \
@@ -91,6 +96,9 @@ constexpr Step kLLVMSteps[] = {
      "runtime spreads over its threads"},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
+    {"convert-vector-to-scf",
+     "the tensor-core tiles' 2-D transfers as loops of rows (gpu-kernel-forms)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     HYBRID_HOST_STEPS("finalize-memref-to-llvm",
                       "memref descriptors and accesses"),
 };
@@ -147,7 +155,9 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     substitute("%pack", std::to_string(options.packWeights));
     // GPU threads run packed linear layers a column each (coalesced), GPU
     // warps their full token tiles on tensor cores.
-    substitute("%columns", cuda && options.packWeights > 0 ? "1" : "0");
+    substitute("%columns",
+               (cuda || options.gpuKernelForms) && options.packWeights > 0 ? "1"
+                                                                            : "0");
     substitute("%arch", options.cudaArch);
     substitute("%ptx", ptxFeatures(options.cudaArch));
     if (failed(parsePassPipeline(text, pm, llvm::errs())))
@@ -199,6 +209,11 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
           return failure();
         if (target == Target::CPU && options.cudaArch.hasValue())
           return error(arg + ": cuda-arch applies to hybrid-cuda-pipeline");
+        if (target == Target::CUDA && options.gpuKernelForms.hasValue())
+          return error(arg + ": gpu-kernel-forms applies to hybrid-cpu-pipeline "
+                             "(the CUDA pipeline builds those forms anyway)");
+        if (options.gpuKernelForms && options.packWeights <= 0)
+          return error(arg + ": gpu-kernel-forms needs pack-weights");
         if (target == Target::CUDA && !hybrid::isCUDAArch(options.cudaArch))
           return error(arg + ": cuda-arch must be sm_80 or sm_90, got '" +
                        options.cudaArch + "'");

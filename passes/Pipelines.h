@@ -39,6 +39,14 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
       *this, "cuda-arch",
       llvm::cl::desc("NVIDIA architecture of the CUDA target: sm_80 or sm_90"),
       llvm::cl::init("sm_90")};
+  Option<bool> gpuKernelForms{
+      *this, "gpu-kernel-forms",
+      llvm::cl::desc("CPU pipeline: shape the kernels as the CUDA target does "
+                     "(a workgroup per output column, per state column, per "
+                     "KV split; tensor-core tiles as vector contracts) and "
+                     "run them on the CPU, to check those forms where no GPU "
+                     "is; needs pack-weights"),
+      llvm::cl::init(false)};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.

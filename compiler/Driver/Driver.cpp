@@ -104,6 +104,16 @@ cl::opt<hybrid::Target> target(
                           "--cuda-arch); the plan runs on the host CPU")),
     cl::init(hybrid::Target::CPU), cl::cat(category));
 
+cl::opt<bool> gpuKernelForms(
+    "gpu-kernel-forms",
+    cl::desc("With --target=cpu: shape the kernels as --target=cuda does (a "
+             "workgroup per output column, per state column, per KV split; "
+             "tensor-core tiles as vector contracts; scans token by token) "
+             "and run them on this CPU: checks those forms against the "
+             "checkpoint's outputs where no GPU is. Slower than the CPU "
+             "forms; not for deployment"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<std::string> cudaArch(
     "cuda-arch",
     cl::desc("GPU architecture of --target=cuda: sm_80 (A100, PTX ISA 7.0) "
@@ -327,7 +337,16 @@ int hybridc::runHybridc(int argc, char **argv) {
     return fail("--scan-chunk-size: --target=cuda runs the scans token by "
                 "token for now (chunked GPU scan kernels are not written "
                 "yet); leave it out or give 0");
-  if (cuda)
+  if (gpuKernelForms && cuda)
+    return fail("--gpu-kernel-forms: --target=cuda builds those forms "
+                "anyway; the flag runs them on the CPU target");
+  if (gpuKernelForms && (!packWeights || weightsMode == WeightsMode::External))
+    return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "
+                "--pack-weights=false and --weights=external");
+  if (gpuKernelForms && scanChunkSize.getNumOccurrences() && scanChunkSize != 0)
+    return fail("--scan-chunk-size: the GPU forms run the scans token by "
+                "token; leave it out or give 0");
+  if (cuda || gpuKernelForms)
     scanChunkSize = 0;
   if (scanChunkSize < 0 || scanChunkSize > hybrid::kMaxChunkSize)
     return fail("--scan-chunk-size: must be from 0 to " +
@@ -370,6 +389,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.scanChunkSize = scanChunkSize;
   options.fuseMoERouting = fuseMoERouting;
   options.cudaArch = cudaArch;
+  options.gpuKernelForms = gpuKernelForms;
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of
@@ -379,7 +399,7 @@ int hybridc::runHybridc(int argc, char **argv) {
     options.packWeights = avx512 ? 64 : 16;
     // On a GPU a panel row is read by neighbouring threads: 32 f32 outputs
     // are one 128-byte transaction.
-    if (cuda)
+    if (cuda || gpuKernelForms)
       options.packWeights = 32;
   }
   hybrid::Stage stage = emit == EmitLevel::LLVM || emit == EmitLevel::PTX

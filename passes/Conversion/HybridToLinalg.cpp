@@ -3488,13 +3488,159 @@ struct MLALowering : HybridLowering<MLAOp> {
         b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
         ValueRange{tokens});
     Value kvb = adaptor.getKvBProj();
-    loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
-      Value t = ivs[0], h = ivs[1];
-      Value p = positionOf(t);
-      Value absorbed = loops.scratch(kvRank, f32);
-      Value acc = loops.scratch(kvRank, f32);
-      Value ropeBuf = loops.scratch(rope, f32);
-      {
+    Value negInf = f32c(-std::numeric_limits<double>::infinity());
+    // Token t's rope query of head h, rotated to its position, into ropeBuf.
+    auto ropeQuery = [&](Value t, Value h, Value ropeBuf) {
+      Value ropeBase = add(mul(h, qk), index(nope));
+      forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+        store(tensor::ExtractOp::create(b, q, ValueRange{t, add(ropeBase, r)}),
+              ropeBuf, ValueRange{r});
+        return SmallVector<Value>{};
+      });
+      loops.rope(ropeBuf, rope, positionOf(t), freqTable, ropeFactor, interleaved);
+    };
+    auto dotRopeAt = [&](Value t, Value ropeBuf, Value j) {
+      return forLoop(zero, index(rope), {f32c(0.0)}, [&](Value r, ValueRange a) {
+        Value k = toF32(b, loc, load(cache, stateAt(b, slots, t,
+                                                 {j, add(r, index(kvRank))})));
+        return SmallVector<Value>{dotStep(b, loc, a[0], load(ropeBuf, ValueRange{r}), k)};
+      }).getResult(0);
+    };
+    // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l], one l.
+    auto absorbedAt = [&](Value t, Value h, Value l) {
+      Value qBase = mul(h, qk), rowBase = mul(h, nope + vDim);
+      return forLoop(zero, index(nope), {f32c(0.0)}, [&](Value i, ValueRange a) {
+        Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)});
+        return SmallVector<Value>{
+            dotStep(b, loc, a[0], qi, weightAt(kvb, ValueRange{add(rowBase, i), l}))};
+      }).getResult(0);
+    };
+    // Scalar online softmax of token t over cached positions [lo, hi) with
+    // the absorbed query queryAt(l): acc (kvRank floats) gets sum_j w_j c_j
+    // and the results are (max score, sum_j w_j), w_j = exp(score_j - max).
+    auto latentSoftmax = [&](Value t, function_ref<Value(Value)> queryAt,
+                             Value ropeBuf, Value acc, Value lo, Value hi) {
+      linalg::FillOp::create(b, f32c(0.0), acc);
+      return forLoop(lo, hi, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
+        Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
+                                                                     ValueRange a) {
+          Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
+          return SmallVector<Value>{dotStep(b, loc, a[0], queryAt(l), c)};
+        }).getResult(0);
+        Value score = fmul(fadd(dotLatent, dotRopeAt(t, ropeBuf, j)), f32c(scale));
+        Value m = arith::MaximumFOp::create(b, ml[0], score);
+        Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+        Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+        forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+          Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
+          store(fadd(fmul(load(acc, ValueRange{l}), correction), fmul(weight, c)),
+                acc, ValueRange{l});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{m, fadd(fmul(ml[1], correction), weight)};
+      });
+    };
+    // o[h, i] = sum_l accAt(l) * kv_b[h (nope + v) + nope + i, l] / total.
+    auto valueOut = [&](Value t, Value h, Value i, function_ref<Value(Value)> accAt,
+                        Value total) {
+      Value row = add(add(mul(h, nope + vDim), index(nope)), i);
+      Value o = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l, ValueRange a) {
+        return SmallVector<Value>{
+            dotStep(b, loc, a[0], accAt(l), weightAt(kvb, ValueRange{row, l}))};
+      }).getResult(0);
+      store(total ? arith::DivFOp::create(b, o, total).getResult() : o, out,
+            ValueRange{t, add(mul(h, vDim), i)});
+    };
+
+    if (codegen.columns) {
+      // The GPU form (split KV, as attention's): the absorbed query a
+      // workgroup per (token, head, latent column); the online softmax one
+      // per (token, head, split of kSplitPositions cached positions), each
+      // writing its split's (acc, max, sum); the splits combined per
+      // (token, head, latent column); the value rows per (token, head,
+      // output). A decode step at 32k context then has 128 splits per head
+      // instead of one thread walking the cache, and no thread runs a
+      // kv_lora_rank x head_dim product alone.
+      int64_t maxSeq = cacheType.getDimSize(cacheType.getRank() - 2);
+      int64_t span = std::max<int64_t>(1, std::min(kSplitPositions, maxSeq / 4));
+      int64_t splits = llvm::divideCeil(maxSeq, span);
+      int64_t record = kvRank + 2; // acc, max, sum
+      auto buffer = [&](int64_t perToken) -> Value {
+        return memref::AllocOp::create(
+            b, MemRefType::get({ShapedType::kDynamic}, f32),
+            ValueRange{mul(tokens, perToken)});
+      };
+      auto headRow = [&](Value t, Value h) { return add(mul(t, heads), h); };
+      Value queries = buffer(heads * kvRank);
+      loops.parallel("attention_query", {tokens, index(heads), index(kvRank)},
+                     [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1], l = ivs[2];
+        store(absorbedAt(t, h, l), queries,
+              ValueRange{add(mul(headRow(t, h), kvRank), l)});
+      });
+      Value partial = buffer(heads * splits * record);
+      auto recordAt = [&](Value t, Value h, Value split) {
+        return add(mul(headRow(t, h), splits * record), mul(split, record));
+      };
+      loops.parallel("attention_split", {tokens, index(heads), index(splits)},
+                     [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1], split = ivs[2];
+        Value end = add(positionOf(t), one);
+        Value lo = arith::MinUIOp::create(b, mul(split, span), end);
+        Value hi = arith::MinUIOp::create(b, add(lo, index(span)), end);
+        Value ropeBuf = loops.scratch(rope, f32);
+        ropeQuery(t, h, ropeBuf);
+        Value acc = loops.scratch(kvRank, f32);
+        Value queryBase = mul(headRow(t, h), kvRank);
+        auto stats = latentSoftmax(
+            t, [&](Value l) { return load(queries, ValueRange{add(queryBase, l)}); },
+            ropeBuf, acc, lo, hi);
+        Value base = recordAt(t, h, split);
+        forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+          store(load(acc, ValueRange{l}), partial, ValueRange{add(base, l)});
+          return SmallVector<Value>{};
+        });
+        store(stats.getResult(0), partial, ValueRange{add(base, index(kvRank))});
+        store(stats.getResult(1), partial, ValueRange{add(base, index(kvRank + 1))});
+      });
+      // Empty splits hold max -inf and sum 0: they weigh exp(-inf) = 0.
+      Value combined = buffer(heads * kvRank);
+      loops.parallel("attention_combine", {tokens, index(heads), index(kvRank)},
+                     [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1], l = ivs[2];
+        auto at = [&](Value split, int64_t offset, Value extra = {}) {
+          Value i = add(recordAt(t, h, split), index(offset));
+          return load(partial, ValueRange{extra ? add(i, extra) : i});
+        };
+        Value top = forLoop(zero, index(splits), {negInf}, [&](Value split, ValueRange m) {
+          return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], at(split, kvRank))};
+        }).getResult(0);
+        auto sums = forLoop(zero, index(splits), {f32c(0.0), f32c(0.0)},
+                            [&](Value split, ValueRange a) {
+          Value factor = math::ExpOp::create(
+              b, arith::SubFOp::create(b, at(split, kvRank), top));
+          return SmallVector<Value>{
+              fadd(a[0], fmul(at(split, 0, l), factor)),
+              fadd(a[1], fmul(at(split, kvRank + 1), factor))};
+        });
+        store(arith::DivFOp::create(b, sums.getResult(0), sums.getResult(1)),
+              combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
+      });
+      loops.parallel("attention_value", {tokens, index(heads), index(vDim)},
+                     [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1], i = ivs[2];
+        Value base = mul(headRow(t, h), kvRank);
+        valueOut(t, h, i,
+                 [&](Value l) { return load(combined, ValueRange{add(base, l)}); },
+                 Value());
+      });
+    } else {
+      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1];
+        Value p = positionOf(t);
+        Value absorbed = loops.scratch(kvRank, f32);
+        Value acc = loops.scratch(kvRank, f32);
+        Value ropeBuf = loops.scratch(rope, f32);
         Value qBase = mul(h, qk);
         Value rowBase = mul(h, nope + vDim);
         // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l]
@@ -3522,29 +3668,11 @@ struct MLALowering : HybridLowering<MLAOp> {
                                             ArrayRef<bool>{true});
         } else {
           forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-            Value v = forLoop(zero, index(nope), {f32c(0.0)}, [&](Value i, ValueRange a) {
-              Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)});
-              return SmallVector<Value>{
-                  dotStep(b, loc, a[0], qi, weightAt(kvb, ValueRange{add(rowBase, i), l}))};
-            }).getResult(0);
-            store(v, absorbed, ValueRange{l});
+            store(absorbedAt(t, h, l), absorbed, ValueRange{l});
             return SmallVector<Value>{};
           });
         }
-        forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
-          store(tensor::ExtractOp::create(b, q, ValueRange{t, add(add(qBase, index(nope)), r)}),
-                ropeBuf, ValueRange{r});
-          return SmallVector<Value>{};
-        });
-        loops.rope(ropeBuf, rope, p, freqTable, ropeFactor, interleaved);
-        Value negInf = f32c(-std::numeric_limits<double>::infinity());
-        auto dotRopeAt = [&](Value j) {
-          return forLoop(zero, index(rope), {f32c(0.0)}, [&](Value r, ValueRange a) {
-            Value k = toF32(b, loc, load(cache, stateAt(b, slots, t,
-                                                     {j, add(r, index(kvRank))})));
-            return SmallVector<Value>{dotStep(b, loc, a[0], load(ropeBuf, ValueRange{r}), k)};
-          }).getResult(0);
-        };
+        ropeQuery(t, h, ropeBuf);
         Value total;
         if (vectorLatent) {
           // Each cached latent row is read once, as kvRank / panel vectors,
@@ -3559,42 +3687,20 @@ struct MLALowering : HybridLowering<MLAOp> {
                 return readF32Vector(b, cache,
                                      stateAt(b, slots, t, {j, index(i * panel)}), panel);
               },
-              [](Value, int64_t, Value key) { return key; }, dotRopeAt);
+              [](Value, int64_t, Value key) { return key; },
+              [&](Value j) { return dotRopeAt(t, ropeBuf, j); });
         } else {
-          linalg::FillOp::create(b, f32c(0.0), acc);
-          auto stats = forLoop(zero, add(p, one), {negInf, f32c(0.0)},
-                               [&](Value j, ValueRange ml) {
-            Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
-                                                                         ValueRange a) {
-              Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
-              return SmallVector<Value>{dotStep(b, loc, a[0], load(absorbed, ValueRange{l}), c)};
-            }).getResult(0);
-            Value score = fmul(fadd(dotLatent, dotRopeAt(j)), f32c(scale));
-            Value m = arith::MaximumFOp::create(b, ml[0], score);
-            Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
-            Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
-            forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-              Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
-              store(fadd(fmul(load(acc, ValueRange{l}), correction), fmul(weight, c)),
-                    acc, ValueRange{l});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{m, fadd(fmul(ml[1], correction), weight)};
-          });
-          total = stats.getResult(1);
+          total = latentSoftmax(
+                      t, [&](Value l) { return load(absorbed, ValueRange{l}); },
+                      ropeBuf, acc, zero, add(p, one))
+                      .getResult(1);
         }
-        // o[h, i] = sum_l (acc[l] / total) * kv_b[h (nope + v) + nope + i, l]
         forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
-          Value row = add(add(rowBase, index(nope)), i);
-          Value o = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l, ValueRange a) {
-            return SmallVector<Value>{
-                dotStep(b, loc, a[0], load(acc, ValueRange{l}), weightAt(kvb, ValueRange{row, l}))};
-          }).getResult(0);
-          store(arith::DivFOp::create(b, o, total), out, ValueRange{t, add(mul(h, vDim), i)});
+          valueOut(t, h, i, [&](Value l) { return load(acc, ValueRange{l}); }, total);
           return SmallVector<Value>{};
         });
-      }
-    });
+      });
+    }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,
         /*restrict=*/true, /*writable=*/true);

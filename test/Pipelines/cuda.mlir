@@ -40,3 +40,17 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
 // BAD-ARCH: error: hybrid-cuda-pipeline: cuda-arch must be sm_80 or sm_90, got 'sm_70'
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="cuda-arch=sm_80" 2>&1 | FileCheck %s --check-prefix=CPU-ARCH
 // CPU-ARCH: error: hybrid-cpu-pipeline: cuda-arch applies to hybrid-cuda-pipeline
+// RUN: not hybrid-opt %s --hybrid-cuda-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=CUDA-FORMS
+// CUDA-FORMS: error: hybrid-cuda-pipeline: gpu-kernel-forms applies to hybrid-cpu-pipeline (the CUDA pipeline builds those forms anyway)
+// RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=FORMS-UNPACKED
+// FORMS-UNPACKED: error: hybrid-cpu-pipeline: gpu-kernel-forms needs pack-weights
+
+// The CPU pipeline with the GPU's kernel forms (hybridc --gpu-kernel-forms):
+// the same kernels as above, o_proj's tensor-core tiles among them, built
+// for the CPU (the tiles' 2-D transfers as loops, their contracts as FMAs).
+// RUN: hybrid-opt %s --hybrid-cpu-pipeline="max-seq-len=64 pack-weights=32 gpu-kernel-forms=1" | FileCheck %s --check-prefix=CPU-FORMS
+// CPU-FORMS-DAG: llvm.func @layer__o_mma(
+// CPU-FORMS-DAG: llvm.func @layer__attention_split(
+// CPU-FORMS-DAG: llvm.intr.fma
+// CPU-FORMS-NOT: vector.contract
+// CPU-FORMS-NOT: gpu.

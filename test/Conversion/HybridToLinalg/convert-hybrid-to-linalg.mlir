@@ -1,4 +1,5 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg=max-seq-len=32 --split-input-file | FileCheck %s
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=32 pack-weights=16 column-workgroups=1" --split-input-file | FileCheck %s --check-prefix=COLUMNS
 
 // CHECK-LABEL: func.func @embed_bf16_table
 // CHECK-SAME: (%[[TOKENS:.*]]: tensor<?xi64>)
@@ -178,6 +179,31 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // CHECK: math.sin
 // CHECK: memref.load %[[CACHE]]
 // CHECK-NOT: hybrid.mla
+// The GPU form splits the 32 cached positions into 4 splits of 8: the
+// absorbed query per (token, head, latent column) to a buffer; the online
+// softmax per (token, head, split), each writing 6 accumulators, its max
+// and its sum (8 floats); the splits combined per (token, head, latent
+// column); the value rows per (token, head, output).
+// COLUMNS-LABEL: func.func @mla_latent_cache
+// COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x10xf32>
+// COLUMNS: %[[Q:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
+// COLUMNS: memref.store %{{.*}}, %[[Q]]
+// COLUMNS: %[[PARTIAL:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c4{{[_0-9]*}})
+// COLUMNS: math.sin
+// COLUMNS: memref.load %[[Q]]
+// COLUMNS: memref.load %[[CACHE]]
+// COLUMNS: math.exp
+// COLUMNS: memref.store %{{.*}}, %[[PARTIAL]]
+// COLUMNS: %[[COMBINED:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
+// COLUMNS: arith.maximumf
+// COLUMNS: memref.load %[[PARTIAL]]
+// COLUMNS: arith.divf
+// COLUMNS: memref.store %{{.*}}, %[[COMBINED]]
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
+// COLUMNS: memref.load %[[COMBINED]]
 func.func @mla_latent_cache(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<6x4xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<24x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<10x16xf32>
