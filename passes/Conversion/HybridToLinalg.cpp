@@ -348,14 +348,16 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
 
 /// One workgroup of the mma form (Codegen::mma): ys[i][t0 .. t0 +
 /// kMmaTokens, panel p] = x w_i^T for the full token tile at t0 and the
-/// weights `packed` (all [panels, in, panel] of `element`, sharing each
-/// tile of x), as kMmaTokens x kMmaOutputs x kMmaDepth vector.contract
+/// weights `packed` (all [lead..., panels, in, panel] of `element`, read at
+/// the indices `lead`, e.g. an expert's; sharing each tile of x), as
+/// kMmaTokens x kMmaOutputs x kMmaDepth vector.contract
 /// tiles, accumulators carried over the inputs; output blocks past `out`
 /// are not stored. Index arithmetic is affine.apply where it can be: it
 /// reads better in the tile loop than its arith expansion.
 void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
                   ArrayRef<Value> packed, Type element, int64_t out, int64_t in,
-                  ArrayRef<Value> ys, Value p, Value t0) {
+                  ArrayRef<Value> ys, Value p, Value t0,
+                  ValueRange lead = {}) {
   MLIRContext *ctx = pb.getContext();
   Type f32 = pb.getF32Type();
   auto accType = VectorType::get({kMmaTokens, kMmaOutputs}, f32);
@@ -402,9 +404,10 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
         SmallVector<Value> next;
         for (Value w : packed)
           for (int64_t n = 0; n < blocks; ++n) {
+            SmallVector<Value> at(lead);
+            at.append({p, kStep, columns[n]});
             Value bTile = vector::TransferReadOp::create(
-                lb, ll, bRaw, w, ValueRange{p, kStep, columns[n]}, padW,
-                ArrayRef<bool>{true, true});
+                lb, ll, bRaw, w, at, padW, ArrayRef<bool>{true, true});
             if (bRaw != bType)
               bTile = arith::ExtFOp::create(lb, ll, bType, bTile);
             next.push_back(vector::ContractionOp::create(
@@ -1805,6 +1808,131 @@ struct MoEKernels {
     });
   }
 
+  /// The mma form of the grouped experts (Codegen::mma, when both
+  /// projections fit the tiles): the entries' rows of x are gathered in
+  /// entry order, expert by expert, so that each expert's full tiles of
+  /// kMmaTokens entries are contiguous rows; those run as contract tiles, a
+  /// workgroup per (tile, panel) finding its expert from the offsets, and
+  /// the entries past an expert's last full tile by columns. Gate and up
+  /// products land in entry order, SwiGLU runs on all of them in one
+  /// elementwise kernel (exp does not run on tensor-core fragments), the
+  /// down projection reads those rows the same way, and its products are
+  /// scattered to expertOut[t, j, :].
+  void groupedExpertTiles(Value gatePacked, Value upPacked, Value downPacked,
+                          Value x, int64_t experts, int64_t inter,
+                          int64_t hidden, Value offsets, Value entryToken,
+                          Value entrySlot, Value expertOut) {
+    int64_t panel = codegen.panel;
+    Type f32 = b.getF32Type();
+    auto elementOf = [](Value w) {
+      return cast<RankedTensorType>(w.getType()).getElementType();
+    };
+    auto index = [&](int64_t v) { return loops.index(v); };
+    Value zero = index(0), one = index(1), tileRows = index(kMmaTokens);
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    auto sub = [&](Value l, Value r) -> Value { return arith::SubIOp::create(b, l, r); };
+    Value entries = memref::DimOp::create(b, entryToken, 0);
+    auto entryRows = [&](int64_t width) -> Value {
+      return memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, width}, f32),
+          ValueRange{entries});
+    };
+    Value xs = entryRows(hidden), gates = entryRows(inter), ups = entryRows(inter),
+          acts = entryRows(inter), downs = entryRows(hidden);
+    loops.parallel("expert_gather", {entries, index(hidden)}, [&](ValueRange ivs) {
+      Value t = memref::LoadOp::create(b, entryToken, ivs[0]);
+      memref::StoreOp::create(b, tensor::ExtractOp::create(b, x, ValueRange{t, ivs[1]}),
+                              xs, ivs);
+    });
+    // Expert e's entries [begin, end), its full tiles' count.
+    auto range = [&](Value e) {
+      Value begin = memref::LoadOp::create(b, offsets, e);
+      Value end = memref::LoadOp::create(b, offsets, ValueRange{add(e, one)});
+      Value tiles = arith::DivUIOp::create(b, sub(end, begin), tileRows);
+      return std::make_tuple(begin, end, tiles);
+    };
+    // Tile w's expert and first entry, the experts' full tiles numbered in
+    // order; the expert is `experts` (none) past the last tile.
+    auto tileOwner = [&](Value w) {
+      auto scan = forLoop(zero, index(experts), {zero, index(experts), zero},
+                          [&](Value e, ValueRange a) {
+        auto [begin, end, tiles] = range(e);
+        // Unsigned: w before this expert's tiles wraps to a large value.
+        Value local = sub(w, a[0]);
+        Value mine = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, local, tiles);
+        Value first = add(begin, arith::MulIOp::create(b, local, tileRows));
+        return SmallVector<Value>{add(a[0], tiles),
+                                  arith::SelectOp::create(b, mine, e, a[1]),
+                                  arith::SelectOp::create(b, mine, first, a[2])};
+      });
+      return std::make_pair(scan.getResult(1), scan.getResult(2));
+    };
+    Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
+    // outs[i][entry, :] = input[entry, :] weights[i][e]^T for every entry.
+    auto project = [&](StringRef stage, ArrayRef<Value> weights, Value input,
+                       int64_t out, int64_t in, ArrayRef<Value> outs) {
+      Type element = elementOf(weights.front());
+      loops.parallel((stage + "_mma").str(),
+                     {maxTiles, index(llvm::divideCeil(out, panel))},
+                     [&](ValueRange ivs) {
+        auto [e, first] = tileOwner(ivs[0]);
+        Value owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e,
+                                            index(experts));
+        scf::IfOp::create(b, owned, [&](OpBuilder &tb, Location tl) {
+          mmaWorkgroup(tb, tl, panel, input, weights, element, out, in, outs,
+                       ivs[1], first, ValueRange{e});
+          scf::YieldOp::create(tb, tl);
+        });
+      });
+      // The entries past each expert's full tiles, a workgroup per (expert,
+      // output column) as in groupedExpertColumns.
+      loops.parallel(stage.str(), {index(experts), index(out)}, [&](ValueRange ivs) {
+        Value e = ivs[0], c = ivs[1];
+        auto [begin, end, tiles] = range(e);
+        Value rest = add(begin, arith::MulIOp::create(b, tiles, tileRows));
+        Value p = arith::DivUIOp::create(b, c, index(panel));
+        Value j = arith::RemUIOp::create(b, c, index(panel));
+        int64_t rowsPerTile = std::max<int64_t>(
+            1, kColumnTokens / static_cast<int64_t>(weights.size()));
+        loops.rowTiles(rest, end, rowsPerTile, [&](ArrayRef<Value> at) {
+          SmallVector<Value> init(at.size() * weights.size(), f32c(0.0));
+          auto sums = forLoop(zero, index(in), init, [&](Value k, ValueRange accs) {
+            SmallVector<Value> values, next;
+            for (Value w : weights)
+              values.push_back(
+                  toF32(b, loc, tensor::ExtractOp::create(b, w, ValueRange{e, p, k, j})));
+            for (auto [m, row] : llvm::enumerate(at)) {
+              Value a = memref::LoadOp::create(b, input, ValueRange{row, k});
+              for (auto [wi, v] : llvm::enumerate(values))
+                next.push_back(
+                    math::FmaOp::create(b, a, v, accs[m * weights.size() + wi]));
+            }
+            return next;
+          });
+          for (auto [m, row] : llvm::enumerate(at))
+            for (auto [wi, o] : llvm::enumerate(outs))
+              memref::StoreOp::create(b, sums.getResult(m * weights.size() + wi),
+                                      o, ValueRange{row, c});
+        });
+      });
+    };
+    project("expert_gate_up", {gatePacked, upPacked}, xs, inter, hidden,
+            {gates, ups});
+    loops.parallel("expert_swiglu", {entries, index(inter)}, [&](ValueRange ivs) {
+      Value g = memref::LoadOp::create(b, gates, ivs);
+      Value u = memref::LoadOp::create(b, ups, ivs);
+      memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
+                              acts, ivs);
+    });
+    project("expert_down", {downPacked}, acts, hidden, inter, {downs});
+    loops.parallel("expert_scatter", {entries, index(hidden)}, [&](ValueRange ivs) {
+      Value t = memref::LoadOp::create(b, entryToken, ivs[0]);
+      Value j = memref::LoadOp::create(b, entrySlot, ivs[0]);
+      memref::StoreOp::create(b, memref::LoadOp::create(b, downs, ivs), expertOut,
+                              ValueRange{t, j, ivs[1]});
+    });
+  }
+
   void groupedExperts(WeightOp gate, WeightOp up, WeightOp down, Value x,
                       Value offsets, Value entryToken, Value entrySlot,
                       Value activations, Value expertOut) {
@@ -1858,6 +1986,12 @@ struct MoEKernels {
       });
     };
 
+    if (codegen.columns && mmaFits(codegen, inter, hidden) &&
+        mmaFits(codegen, hidden, inter)) {
+      groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
+                         hidden, offsets, entryToken, entrySlot, expertOut);
+      return;
+    }
     if (codegen.columns) {
       groupedExpertColumns(gatePacked, upPacked, downPacked, x, experts, inter,
                            hidden, tiles, entryToken, entrySlot, activations,

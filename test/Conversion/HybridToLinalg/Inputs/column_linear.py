@@ -1,11 +1,12 @@
-"""The packed linear layers' two workgroup forms on the same inputs.
+"""The packed linear layers' workgroup forms (the CPU's panels, the GPU's
+columns and tensor-core tiles) on the same inputs.
 
   column_linear.py model          the model: an attention layer (q, k and v
                                   projections in one kernel; a KV cache of
                                   CAPACITY positions), a SwiGLU MLP (gate and
                                   up in one kernel with the SwiGLU epilogue,
                                   then down),
-                                  a MoE block (8 experts, top 3, grouped by
+                                  a MoE block (5 experts, top 4, grouped by
                                   expert after hybrid-fuse-moe-routing) and an
                                   LM head, weights as hybrid.weight
   column_linear.py main FILE      FILE (the model after convert-hybrid-to-linalg
@@ -30,7 +31,7 @@ equality.
 import re
 import sys
 
-TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, EXPERT_INTER = 19, 24, 40, 40, 8, 20
+TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = 19, 24, 40, 40, 5, 4, 24
 HEADS, KV_HEADS, HEAD_DIM, CAPACITY = 2, 1, 8, 32
 
 MODEL = f"""
@@ -49,7 +50,7 @@ func.func @forward(%x0: tensor<?x{HIDDEN}xf32>, %pos: tensor<?xi64>, %kv: !hybri
   %eu = hybrid.weight "e.{{e}}.up" experts({EXPERTS}) : tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>
   %ed = hybrid.weight "e.{{e}}.down" experts({EXPERTS}) : tensor<{EXPERTS}x{HIDDEN}x{EXPERT_INTER}xf32>
   %m = hybrid.mlp %x gate_proj(%g) up_proj(%u) down_proj(%d) : (tensor<?x{HIDDEN}xf32>, tensor<{INTER}x{HIDDEN}xf32>, tensor<{INTER}x{HIDDEN}xf32>, tensor<{HIDDEN}x{INTER}xf32>) -> tensor<?x{HIDDEN}xf32>
-  %e = hybrid.moe softmax %m router(%r) experts_gate(%eg) experts_up(%eu) experts_down(%ed) {{num_experts = {EXPERTS} : i64, top_k = 3 : i64, norm_topk_prob = true}} : (tensor<?x{HIDDEN}xf32>, tensor<{EXPERTS}x{HIDDEN}xf32>, tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>, tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>, tensor<{EXPERTS}x{HIDDEN}x{EXPERT_INTER}xf32>) -> tensor<?x{HIDDEN}xf32>
+  %e = hybrid.moe softmax %m router(%r) experts_gate(%eg) experts_up(%eu) experts_down(%ed) {{num_experts = {EXPERTS} : i64, top_k = {TOP_K} : i64, norm_topk_prob = true}} : (tensor<?x{HIDDEN}xf32>, tensor<{EXPERTS}x{HIDDEN}xf32>, tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>, tensor<{EXPERTS}x{EXPERT_INTER}x{HIDDEN}xf32>, tensor<{EXPERTS}x{HIDDEN}x{EXPERT_INTER}xf32>) -> tensor<?x{HIDDEN}xf32>
   %l = hybrid.lm_head %e, %h : (tensor<?x{HIDDEN}xf32>, tensor<{VOCAB}x{HIDDEN}xf32>) -> tensor<?x{VOCAB}xf32>
   return %l : tensor<?x{VOCAB}xf32>
 }}

@@ -1,0 +1,27 @@
+// RUN: hybrid-opt %s --hybrid-cuda-pipeline="max-seq-len=64 pack-weights=32" | FileCheck %s
+
+// A MoE block whose projections fit the tensor-core tiles (hidden 32,
+// expert intermediate 16: multiples of 8) through the whole CUDA pipeline:
+// the experts' gate/up and down kernels of full 16-entry tiles become warp
+// kernels of tf32 mma.sync (the tile's expert found in the kernel from the
+// routing offsets), next to the column kernels for the rest of each
+// expert's entries, the gather of the entries' rows and the scatter of the
+// products. (execute-column-linear.test checks the numbers of this form.)
+// CHECK: gpu.binary @hybrid_kernels
+// CHECK-SAME: .visible .entry moe__expert_gather(
+// CHECK-SAME: .visible .entry moe__expert_gate_up_mma(
+// CHECK-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK-SAME: .visible .entry moe__expert_gate_up(
+// CHECK-SAME: .visible .entry moe__expert_swiglu(
+// CHECK-SAME: .visible .entry moe__expert_down_mma(
+// CHECK-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK-SAME: .visible .entry moe__expert_down(
+// CHECK-SAME: .visible .entry moe__expert_scatter(
+func.func @moe(%x: tensor<?x32xf32>) -> tensor<?x32xf32> {
+  %r = hybrid.weight "router" : tensor<4x32xf32>
+  %eg = hybrid.weight "e.{e}.gate" experts(4) : tensor<4x16x32xbf16>
+  %eu = hybrid.weight "e.{e}.up" experts(4) : tensor<4x16x32xbf16>
+  %ed = hybrid.weight "e.{e}.down" experts(4) : tensor<4x32x16xbf16>
+  %y = hybrid.moe softmax %x router(%r) experts_gate(%eg) experts_up(%eu) experts_down(%ed) {num_experts = 4 : i64, top_k = 2 : i64, norm_topk_prob = true} : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xbf16>, tensor<4x16x32xbf16>, tensor<4x32x16xbf16>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
