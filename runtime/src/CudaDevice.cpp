@@ -20,6 +20,9 @@ constexpr int kComputeCapabilityMajor = 75; // CU_DEVICE_ATTRIBUTE_...
 constexpr int kComputeCapabilityMinor = 76;
 constexpr int kJitErrorLogBuffer = 5; // CU_JIT_ERROR_LOG_BUFFER
 constexpr int kJitErrorLogBufferSize = 6;
+// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' driver calls do not
+// disturb a capture.
+constexpr int kCaptureThreadLocal = 1;
 } // namespace
 
 /// libcuda.so.1 and the entry points used, by their exported names.
@@ -52,7 +55,16 @@ struct CudaDriver {
   HYBRID_CUDA_ENTRY(cuEventCreate, void **, unsigned)                          \
   HYBRID_CUDA_ENTRY(cuEventRecord, void *, void *)                             \
   HYBRID_CUDA_ENTRY(cuEventElapsedTime, float *, void *, void *)               \
-  HYBRID_CUDA_ENTRY(cuEventDestroy_v2, void *)
+  HYBRID_CUDA_ENTRY(cuEventDestroy_v2, void *)                                 \
+  HYBRID_CUDA_ENTRY(cuStreamCreate, void **, unsigned)                         \
+  HYBRID_CUDA_ENTRY(cuStreamDestroy_v2, void *)                                \
+  HYBRID_CUDA_ENTRY(cuStreamBeginCapture_v2, void *, int)                      \
+  HYBRID_CUDA_ENTRY(cuStreamEndCapture, void *, void **)                       \
+  HYBRID_CUDA_ENTRY(cuGraphInstantiateWithFlags, void **, void *,              \
+                    unsigned long long)                                        \
+  HYBRID_CUDA_ENTRY(cuGraphLaunch, void *, void *)                             \
+  HYBRID_CUDA_ENTRY(cuGraphExecDestroy, void *)                                \
+  HYBRID_CUDA_ENTRY(cuGraphDestroy, void *)
   HYBRID_CUDA_ENTRIES
 #undef HYBRID_CUDA_ENTRY
 
@@ -142,7 +154,11 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
   if (!device->check(cu.cuDevicePrimaryCtxRetain(&device->context_,
                                                  device->device_),
                      "cuDevicePrimaryCtxRetain") ||
-      !device->check(cu.cuCtxSetCurrent(device->context_), "cuCtxSetCurrent"))
+      !device->check(cu.cuCtxSetCurrent(device->context_), "cuCtxSetCurrent") ||
+      // A stream of its own (graphs cannot be captured on the legacy
+      // one), blocking: the synchronous copies on the legacy stream stay
+      // ordered with it.
+      !device->check(cu.cuStreamCreate(&device->stream_, 0), "cuStreamCreate"))
     return fail();
 
   // The cubin runs only on its own architecture; the PTX anywhere newer.
@@ -167,6 +183,9 @@ CudaDevice::~CudaDevice() {
   if (!driver_ || !driver_->library)
     return;
   destroyEvents();
+  destroyGraph();
+  if (stream_)
+    driver_->cuStreamDestroy_v2(stream_);
   for (auto [block, size] : live_)
     kept_.emplace(size, block);
   live_.clear();
@@ -181,7 +200,8 @@ void *CudaDevice::allocate(size_t bytes) {
   if (bytes == 0)
     return nullptr;
   size_t rounded = (bytes + 511) / 512 * 512;
-  if (auto kept = kept_.find(rounded); kept != kept_.end()) {
+  if (auto kept = kept_.lower_bound({rounded, nullptr});
+      kept != kept_.end() && kept->first == rounded) {
     void *block = kept->second;
     kept_.erase(kept);
     live_.emplace(block, rounded);
@@ -249,23 +269,90 @@ void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
       return;
     found = functions_.emplace(kernel, function).first;
   }
+  Launch launch{found->second,
+                kernel,
+                workgroups,
+                static_cast<unsigned>(
+                    (workgroups * workgroupThreads + blockSize - 1) / blockSize),
+                static_cast<unsigned>(blockSize),
+                std::vector<uint64_t>(slots, slots + slotCount)};
+  if (recording_)
+    recorded_.push_back(std::move(launch));
+  else
+    issue(launch);
+}
+
+void CudaDevice::issue(const Launch &launch) {
   // A null after the last: the driver reads as many as the kernel has, and
   // a checking stand-in driver (test/Runtime/fake_cuda.c) sees the count.
-  std::vector<void *> params(slotCount + 1, nullptr);
-  for (int64_t i = 0; i < slotCount; ++i)
-    params[i] = &slots[i];
-  int64_t blocks = (workgroups * workgroupThreads + blockSize - 1) / blockSize;
-  TimedLaunch timed{kernel, workgroups, nullptr, nullptr};
+  std::vector<uint64_t> values = launch.params;
+  std::vector<void *> params(values.size() + 1, nullptr);
+  for (size_t i = 0; i < values.size(); ++i)
+    params[i] = &values[i];
+  TimedLaunch timed{launch.kernel, launch.workgroups, nullptr, nullptr};
   if (profiling_ && (timed.start = newEvent()) && (timed.stop = newEvent()))
-    check(driver_->cuEventRecord(timed.start, nullptr), "cuEventRecord");
-  check(driver_->cuLaunchKernel(found->second, static_cast<unsigned>(blocks), 1,
-                                1, static_cast<unsigned>(blockSize), 1, 1, 0,
-                                nullptr, params.data(), nullptr),
-        (std::string("launching ") + kernel).c_str());
+    check(driver_->cuEventRecord(timed.start, stream_), "cuEventRecord");
+  check(driver_->cuLaunchKernel(launch.function, launch.blocks, 1, 1,
+                                launch.blockSize, 1, 1, 0, stream_,
+                                params.data(), nullptr),
+        (std::string("launching ") + launch.kernel).c_str());
   if (timed.stop) {
-    check(driver_->cuEventRecord(timed.stop, nullptr), "cuEventRecord");
+    check(driver_->cuEventRecord(timed.stop, stream_), "cuEventRecord");
     pending_.push_back(timed);
   }
+}
+
+void CudaDevice::beginCall() {
+  recorded_.clear();
+  recording_ = graphs_ && !profiling_;
+}
+
+bool CudaDevice::finishCall() {
+  recording_ = false;
+  std::vector<Launch> launches = std::move(recorded_);
+  recorded_.clear();
+  if (!error_.empty() || launches.empty())
+    return synchronize() && error_.empty();
+  if (launches != previous_) {
+    // A new sequence: launched one by one; a graph only pays once it
+    // repeats.
+    destroyGraph();
+    for (const Launch &launch : launches)
+      issue(launch);
+    previous_ = std::move(launches);
+    return synchronize();
+  }
+  if (!graphExec_) {
+    if (!check(driver_->cuStreamBeginCapture_v2(stream_, kCaptureThreadLocal),
+               "cuStreamBeginCapture"))
+      return false;
+    for (const Launch &launch : launches)
+      issue(launch);
+    bool captured = check(driver_->cuStreamEndCapture(stream_, &graph_),
+                          "cuStreamEndCapture");
+    if (!captured || !error_.empty() ||
+        !check(driver_->cuGraphInstantiateWithFlags(&graphExec_, graph_, 0),
+               "cuGraphInstantiate")) {
+      destroyGraph();
+      return false;
+    }
+  }
+  return check(driver_->cuGraphLaunch(graphExec_, stream_), "cuGraphLaunch") &&
+         synchronize();
+}
+
+void CudaDevice::useGraphs(bool enabled) {
+  graphs_ = enabled;
+  if (!enabled)
+    destroyGraph();
+}
+
+void CudaDevice::destroyGraph() {
+  if (graphExec_)
+    driver_->cuGraphExecDestroy(graphExec_);
+  if (graph_)
+    driver_->cuGraphDestroy(graph_);
+  graphExec_ = graph_ = nullptr;
 }
 
 void *CudaDevice::newEvent() {
@@ -291,7 +378,7 @@ void CudaDevice::setProfiling(bool enabled) {
   timed_.clear();
   profiling_ = enabled;
   if (enabled && (profileStart_ = newEvent()))
-    check(driver_->cuEventRecord(profileStart_, nullptr), "cuEventRecord");
+    check(driver_->cuEventRecord(profileStart_, stream_), "cuEventRecord");
 }
 
 std::vector<Executor::Event> CudaDevice::events() {

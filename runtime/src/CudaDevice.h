@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,24 @@ public:
   bool zero(void *device, size_t bytes);
   /// Launches `kernel` over `workgroups` workgroups of `workgroupThreads`
   /// threads (1, or a warp) in blocks of `blockSize` threads, its parameters
-  /// the 8-byte `slots`.
+  /// the 8-byte `slots` (within a call: see beginCall).
   void launch(const char *kernel, uint64_t *slots, int64_t slotCount,
               int64_t workgroups, int64_t blockSize, int64_t workgroupThreads);
   /// Waits for every launch; false when one failed.
   bool synchronize();
+
+  /// A call of the plan: its launches are recorded (the plan never reads
+  /// device memory, so nothing waits for them) and finishCall() issues
+  /// them. When they repeat the previous call's exactly (same kernels,
+  /// grids and parameters, as decode steps do once the buffer pool is
+  /// steady), they go as one CUDA graph: captured the first time, then
+  /// relaunched with one cuGraphLaunch instead of a launch per kernel.
+  /// Otherwise (prefill, a new shape) they go one by one. Profiling, and
+  /// useGraphs(false), launch each kernel at once.
+  void beginCall();
+  /// Issues the call's launches and waits for them; false when one failed.
+  bool finishCall();
+  void useGraphs(bool enabled);
 
   /// Starts (clearing what was recorded) or stops timing every launch with
   /// CUDA events around it, as the CPU executor times its dispatches.
@@ -91,7 +105,29 @@ private:
   void *module_ = nullptr;  // CUmodule
   std::map<std::string, void *> functions_; // name -> CUfunction
   std::map<void *, size_t> live_;           // allocation -> rounded size
-  std::multimap<size_t, void *> kept_;      // rounded size -> released block
+  // Released blocks by (rounded size, address). The lowest address of a
+  // size goes first: then which block a call gets depends only on which
+  // blocks are free, not on the order they were released in, so repeated
+  // calls get the same buffers (and can be replayed as one graph).
+  std::set<std::pair<size_t, void *>> kept_;
+  void *stream_ = nullptr;                  // CUstream: every launch, in order
+  // One kernel launch as the driver gets it.
+  struct Launch {
+    void *function; // CUfunction
+    const char *kernel;
+    int64_t workgroups;
+    unsigned blocks, blockSize;
+    std::vector<uint64_t> params;
+    bool operator==(const Launch &other) const {
+      return function == other.function && blocks == other.blocks &&
+             blockSize == other.blockSize && params == other.params;
+    }
+  };
+  void issue(const Launch &launch);
+  bool graphs_ = true, recording_ = false;
+  std::vector<Launch> recorded_, previous_; // this call's, the last call's
+  void *graph_ = nullptr, *graphExec_ = nullptr; // CUgraph(Exec) of previous_
+  void destroyGraph();
   // Profiling: an event recorded when it started, then one pair per launch
   // until events() reads their times.
   struct TimedLaunch {

@@ -486,6 +486,10 @@ hybrid_status *openCuda(hybrid_artifact &a) {
       kernels->cubin() ? kernels->cubin()->size() : 0, error);
   if (!a.cuda)
     return fail(a.name + ": compiled for CUDA (" + arch + "): " + error);
+  // Repeated calls (decode steps) go as CUDA graphs unless this says no.
+  if (const char *graphs = std::getenv("HYBRID_CUDA_GRAPHS");
+      graphs && std::string(graphs) == "0")
+    a.cuda->useGraphs(false);
   struct Hook {
     const char *name;
     void *value;
@@ -648,6 +652,8 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
   for (size_t i = 0; i < values.size(); ++i)
     pointers[i] = &values[i];
   LogitsDescriptor result{};
+  if (cuda)
+    cuda->beginCall();
   a.entry(pointers.data(), &result);
   if (!cuda) {
     if (result.sizes[0] != count || result.sizes[1] != vocab) {
@@ -659,8 +665,8 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
     std::free(result.allocated);
     return nullptr;
   }
-  // The logits are in device memory, and the launches asynchronous.
-  bool ran = cuda->synchronize();
+  // The logits are in device memory; the launches were only recorded.
+  bool ran = cuda->finishCall();
   if (ran && (result.sizes[0] != count || result.sizes[1] != vocab)) {
     cuda->release(result.allocated);
     return fail(a.name + ": the executable returned logits of the wrong shape");

@@ -13,7 +13,10 @@
  *     mma.sync) with no block to spare, and every `.ptr` parameter points into a
  *     live device allocation;
  *   - copies stay inside allocations; at exit every allocation (and every
- *     event) is freed.
+ *     event, stream and graph) is freed;
+ *   - a CUDA graph holds the launches captured on a stream (no copy,
+ *     allocation or graph launch may come while capturing) and each
+ *     cuGraphLaunch repeats their checks: their buffers must still be live.
  *
  * Device memory reads as zeros (kernels do not run), so logits are zero.
  * FAKE_CUDA_FAIL=<entry point> makes that entry point fail (error 2, out of
@@ -80,12 +83,28 @@ static void *hostOf(CUdeviceptr p, size_t bytes, const char *what) {
   return (void *)(uintptr_t)(p & ~DEVICE_BIT);
 }
 
-static long liveEvents;
+/* Streams and graphs: a graph records the launches captured on a stream
+   and repeats their checks at each cuGraphLaunch. */
+#define MAX_GRAPH_LAUNCHES 2048
+struct Graph {
+  int count;
+  struct {
+    int kernel;
+    uint64_t values[MAX_PARAMS];
+  } launches[MAX_GRAPH_LAUNCHES];
+};
+static struct Graph *capturing;
+static long liveEvents, liveStreams, liveGraphs, graphLaunches;
 static void report(void) {
   fprintf(stderr,
           "fake-cuda: %ld launches checked (%ld pointer parameters), %ld "
-          "allocations, %ld not freed\n",
-          launches, checkedPointers, allocated, live + liveEvents);
+          "allocations, %ld not freed; %ld graph launches\n",
+          launches, checkedPointers, allocated,
+          live + liveEvents + liveStreams + liveGraphs, graphLaunches);
+}
+static void notCapturing(const char *what) {
+  if (capturing)
+    die(what, "called while a stream is being captured");
 }
 
 CUresult cuInit(unsigned flags) {
@@ -196,6 +215,7 @@ CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
+  notCapturing("cuMemAlloc_v2");
   if (failing("cuMemAlloc_v2") || bytes == 0)
     return 2;
   for (int i = 0; i < MAX_ALLOCATIONS; ++i)
@@ -210,6 +230,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
   return 2;
 }
 CUresult cuMemFree_v2(CUdeviceptr pointer) {
+  notCapturing("cuMemFree_v2");
   int i = find(pointer, 1);
   if (i < 0 || (uintptr_t)allocations[i].host != (uintptr_t)(pointer & ~DEVICE_BIT))
     die("cuMemFree", "not the start of a device allocation");
@@ -219,14 +240,17 @@ CUresult cuMemFree_v2(CUdeviceptr pointer) {
   return 0;
 }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr to, const void *from, size_t bytes) {
+  notCapturing("cuMemcpyHtoD_v2");
   memcpy(hostOf(to, bytes, "cuMemcpyHtoD"), from, bytes);
   return 0;
 }
 CUresult cuMemcpyDtoH_v2(void *to, CUdeviceptr from, size_t bytes) {
+  notCapturing("cuMemcpyDtoH_v2");
   memcpy(to, hostOf(from, bytes, "cuMemcpyDtoH"), bytes);
   return 0;
 }
 CUresult cuMemsetD8_v2(CUdeviceptr to, unsigned char value, size_t bytes) {
+  notCapturing("cuMemsetD8_v2");
   memset(hostOf(to, bytes, "cuMemsetD8"), value, bytes);
   return 0;
 }
@@ -260,6 +284,26 @@ CUresult cuEventDestroy_v2(void *event) {
   return 0;
 }
 
+/* Every pointer parameter of a launch of `kernel` points into live device
+   memory (checked when it runs: at once, or at each launch of its graph). */
+static void checkLaunch(int kernel, const uint64_t *values) {
+  const char *name = kernels[kernel].name;
+  for (int i = 0; i < kernels[kernel].params; ++i) {
+    if (!kernels[kernel].isPointer[i])
+      continue;
+    CUdeviceptr value = values[i];
+    /* A zero-sized buffer's descriptor may hold null. */
+    if (value && find(value, 0) < 0) {
+      char detail[512];
+      snprintf(detail, sizeof detail, "%s parameter %d = %#llx", name, i,
+               value);
+      die("cuLaunchKernel: a pointer outside device memory", detail);
+    }
+    ++checkedPointers;
+  }
+  ++launches;
+}
+
 CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned shared,
                         void *stream, void **params, void **extra) {
@@ -280,19 +324,76 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   for (int i = 0; i <= kernels[kernel].params; ++i)
     if ((params[i] == NULL) != (i == kernels[kernel].params))
       die("cuLaunchKernel: parameters do not match the PTX of", name);
-  for (int i = 0; i < kernels[kernel].params; ++i) {
-    if (!kernels[kernel].isPointer[i])
-      continue;
-    CUdeviceptr value = *(const CUdeviceptr *)params[i];
-    /* A zero-sized buffer's descriptor may hold null. */
-    if (value && find(value, 0) < 0) {
-      char detail[512];
-      snprintf(detail, sizeof detail, "%s parameter %d = %#llx", name, i,
-               value);
-      die("cuLaunchKernel: a pointer outside device memory", detail);
-    }
-    ++checkedPointers;
+  if (capturing) {
+    if (capturing->count == MAX_GRAPH_LAUNCHES)
+      die("cuLaunchKernel", "too many launches in one graph");
+    capturing->launches[capturing->count].kernel = kernel;
+    for (int i = 0; i < kernels[kernel].params; ++i)
+      capturing->launches[capturing->count].values[i] =
+          *(const uint64_t *)params[i];
+    ++capturing->count;
+    return 0;
   }
-  ++launches;
+  uint64_t values[MAX_PARAMS];
+  for (int i = 0; i < kernels[kernel].params; ++i)
+    values[i] = *(const uint64_t *)params[i];
+  checkLaunch(kernel, values);
+  return 0;
+}
+
+CUresult cuStreamCreate(void **stream, unsigned flags) {
+  (void)flags;
+  *stream = (void *)0x3;
+  ++liveStreams;
+  return 0;
+}
+CUresult cuStreamDestroy_v2(void *stream) {
+  (void)stream;
+  --liveStreams;
+  return 0;
+}
+CUresult cuStreamBeginCapture_v2(void *stream, int mode) {
+  (void)stream, (void)mode;
+  notCapturing("cuStreamBeginCapture");
+  capturing = calloc(1, sizeof *capturing);
+  ++liveGraphs;
+  return 0;
+}
+CUresult cuStreamEndCapture(void *stream, void **graph) {
+  (void)stream;
+  if (!capturing)
+    die("cuStreamEndCapture", "no capture began");
+  *graph = capturing;
+  capturing = NULL;
+  return 0;
+}
+/* The executable graph is the graph itself; it counts as one more live
+   object until destroyed. */
+CUresult cuGraphInstantiateWithFlags(void **exec, void *graph,
+                                     unsigned long long flags) {
+  (void)flags;
+  *exec = graph;
+  ++liveGraphs;
+  return 0;
+}
+CUresult cuGraphLaunch(void *exec, void *stream) {
+  (void)stream;
+  notCapturing("cuGraphLaunch");
+  if (failing("cuGraphLaunch"))
+    return 2;
+  struct Graph *graph = exec;
+  for (int i = 0; i < graph->count; ++i)
+    checkLaunch(graph->launches[i].kernel, graph->launches[i].values);
+  ++graphLaunches;
+  return 0;
+}
+CUresult cuGraphExecDestroy(void *exec) {
+  (void)exec;
+  --liveGraphs;
+  return 0;
+}
+CUresult cuGraphDestroy(void *graph) {
+  free(graph);
+  --liveGraphs;
   return 0;
 }
