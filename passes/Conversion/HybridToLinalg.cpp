@@ -1715,6 +1715,26 @@ struct MoEKernels {
         weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel));
   }
 
+  /// body(e, c) for every expert e with entries (active[g] for g <
+  /// activeCount[0], the routing kernel's list) and column c < columns: a
+  /// workgroup per (g, c), min(experts, entries) of g, so that a decode
+  /// step's few routed experts do not come with a workgroup per expert and
+  /// column that finds nothing to do.
+  void overActiveExperts(StringRef stage, Value active, Value activeCount,
+                         Value entries, int64_t experts, int64_t columns,
+                         function_ref<void(Value, Value)> body) {
+    Value bound = arith::MinUIOp::create(b, entries, loops.index(experts));
+    loops.parallel(stage, {bound, loops.index(columns)}, [&](ValueRange ivs) {
+      Value live = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::ult, ivs[0],
+          memref::LoadOp::create(b, activeCount, ValueRange{loops.index(0)}));
+      auto guard = scf::IfOp::create(b, live, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard insertion(b);
+      b.setInsertionPoint(guard.thenBlock()->getTerminator());
+      body(memref::LoadOp::create(b, active, ivs[0]), ivs[1]);
+    });
+  }
+
   /// Grouped expert matmuls on packed expert weights: per (panel, expert),
   /// the expert's entries (the (token, slot) pairs routed to it, grouped by
   /// the counting sort) in register tiles of rows gathered by token, as
@@ -1724,7 +1744,8 @@ struct MoEKernels {
   /// the down projection (6 rows) reads those rows and stores
   /// expertOut[t, j, panel]. Only the routed experts' panels are read.
   /// The column form of groupedExperts (Codegen::columns, the GPU's): one
-  /// workgroup per (expert, output column), output columns fastest, so
+  /// workgroup per (routed expert, output column: overActiveExperts),
+  /// output columns fastest, so
   /// that neighbouring threads read neighbouring columns of a panel; each
   /// runs its column over the expert's entries in tiles, with one scalar
   /// accumulator per (entry, weight). The sums are those of the panel form,
@@ -1734,8 +1755,10 @@ struct MoEKernels {
       int64_t experts, int64_t inter, int64_t hidden,
       function_ref<void(Value, int64_t, function_ref<void(ArrayRef<Value>)>)>
           tiles,
-      Value entryToken, Value entrySlot, Value activations, Value expertOut) {
+      Value entryToken, Value entrySlot, Value activations, Value expertOut,
+      Value active, Value activeCount) {
     int64_t panel = codegen.panel;
+    Value entries = memref::DimOp::create(b, entryToken, 0);
     Type f32 = b.getF32Type();
     auto index = [&](int64_t v) { return loops.index(v); };
     Value zero = index(0);
@@ -1772,9 +1795,8 @@ struct MoEKernels {
         slots.push_back(memref::LoadOp::create(b, entrySlot, a));
       }
     };
-    loops.parallel("expert_gate_up", {index(experts), index(inter)},
-                   [&](ValueRange ivs) {
-      Value e = ivs[0], i = ivs[1];
+    overActiveExperts("expert_gate_up", active, activeCount, entries, experts,
+                      inter, [&](Value e, Value i) {
       tiles(e, kColumnTokens / 2, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
@@ -1790,9 +1812,8 @@ struct MoEKernels {
         }
       });
     });
-    loops.parallel("expert_down", {index(experts), index(hidden)},
-                   [&](ValueRange ivs) {
-      Value e = ivs[0], h = ivs[1];
+    overActiveExperts("expert_down", active, activeCount, entries, experts,
+                      hidden, [&](Value e, Value h) {
       tiles(e, kColumnTokens, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
@@ -1821,7 +1842,8 @@ struct MoEKernels {
   void groupedExpertTiles(Value gatePacked, Value upPacked, Value downPacked,
                           Value x, int64_t experts, int64_t inter,
                           int64_t hidden, Value offsets, Value entryToken,
-                          Value entrySlot, Value expertOut) {
+                          Value entrySlot, Value expertOut, Value active,
+                          Value activeCount) {
     int64_t panel = codegen.panel;
     Type f32 = b.getF32Type();
     auto elementOf = [](Value w) {
@@ -1886,8 +1908,8 @@ struct MoEKernels {
       });
       // The entries past each expert's full tiles, a workgroup per (expert,
       // output column) as in groupedExpertColumns.
-      loops.parallel(stage.str(), {index(experts), index(out)}, [&](ValueRange ivs) {
-        Value e = ivs[0], c = ivs[1];
+      overActiveExperts(stage, active, activeCount, entries, experts, out,
+                        [&](Value e, Value c) {
         auto [begin, end, tiles] = range(e);
         Value rest = add(begin, arith::MulIOp::create(b, tiles, tileRows));
         Value p = arith::DivUIOp::create(b, c, index(panel));
@@ -1935,7 +1957,8 @@ struct MoEKernels {
 
   void groupedExperts(WeightOp gate, WeightOp up, WeightOp down, Value x,
                       Value offsets, Value entryToken, Value entrySlot,
-                      Value activations, Value expertOut) {
+                      Value activations, Value expertOut, Value active,
+                      Value activeCount) {
     int64_t panel = codegen.panel;
     auto gateType = cast<RankedTensorType>(gate.getType());
     int64_t experts = gateType.getDimSize(0), inter = gateType.getDimSize(1),
@@ -1989,13 +2012,14 @@ struct MoEKernels {
     if (codegen.columns && mmaFits(codegen, inter, hidden) &&
         mmaFits(codegen, hidden, inter)) {
       groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
-                         hidden, offsets, entryToken, entrySlot, expertOut);
+                         hidden, offsets, entryToken, entrySlot, expertOut,
+                         active, activeCount);
       return;
     }
     if (codegen.columns) {
       groupedExpertColumns(gatePacked, upPacked, downPacked, x, experts, inter,
                            hidden, tiles, entryToken, entrySlot, activations,
-                           expertOut);
+                           expertOut, active, activeCount);
       return;
     }
     loops.parallel("expert_gate_up",
@@ -2221,6 +2245,13 @@ struct MoEKernels {
     auto entryType = MemRefType::get({ShapedType::kDynamic}, indexType);
     Value entryToken = memref::AllocOp::create(b, entryType, ValueRange{pairs});
     Value entrySlot = memref::AllocOp::create(b, entryType, ValueRange{pairs});
+    // The GPU forms also list the experts with entries (active[0 ..
+    // activeCount[0])), so that their kernels need no workgroup per expert.
+    Value active, activeCount;
+    if (codegen.columns) {
+      active = memref::AllocOp::create(b, MemRefType::get({experts}, indexType));
+      activeCount = memref::AllocOp::create(b, MemRefType::get({1}, indexType));
+    }
     loops.parallel("group_by_expert", {index(1)}, [&](ValueRange) {
       Value cursor = loops.scratch(experts, indexType);
       linalg::FillOp::create(b, zero, cursor);
@@ -2250,6 +2281,23 @@ struct MoEKernels {
                                 ValueRange{arith::AddIOp::create(b, e, one)});
         return SmallVector<Value>{next};
       });
+      if (active) {
+        // Every expert is stored at the list's end, which only moves past
+        // one with entries. (The count is stored as it goes: this kernel
+        // may run as the plan's own loop until hybrid-offload-host-work
+        // moves it, and a loop result the plan used would stop that.)
+        forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
+          memref::StoreOp::create(b, e, active, n[0]);
+          Value begin = memref::LoadOp::create(b, offsets, e);
+          Value end = memref::LoadOp::create(
+              b, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
+          Value used = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, begin, end);
+          Value listed = arith::SelectOp::create(
+              b, used, arith::AddIOp::create(b, n[0], one), n[0]);
+          memref::StoreOp::create(b, listed, activeCount, ValueRange{zero});
+          return SmallVector<Value>{listed};
+        });
+      }
       eachChoice([&](Value t, Value j, Value e) {
         Value at = memref::LoadOp::create(b, cursor, e);
         memref::StoreOp::create(b, t, entryToken, at);
@@ -2277,7 +2325,7 @@ struct MoEKernels {
     if (codegen.panel > 0 && gateWeight && upWeight && downWeight &&
         !gateWeight.getPacked()) {
       groupedExperts(gateWeight, upWeight, downWeight, x, offsets, entryToken,
-                     entrySlot, activations, expertOut);
+                     entrySlot, activations, expertOut, active, activeCount);
     } else {
       // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]) for the
       // entries (t, j) of expert e, per (i, e).
