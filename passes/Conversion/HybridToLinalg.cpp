@@ -1634,6 +1634,18 @@ RoutingSpec routingSpec(Op op, int64_t experts, Value bias) {
           bias};
 }
 
+/// The (token, slot) pairs of an MoE block grouped by expert (the routing
+/// kernel's counting sort): expert e's entries are offsets[e] ..
+/// offsets[e + 1] - 1, entry a is (entryToken[a], entrySlot[a]).
+struct ExpertGroups {
+  Value offsets, entryToken, entrySlot;
+  /// GPU forms only (null otherwise): the experts with entries,
+  /// active[0 .. activeCount[0]); and the experts' full tiles of kMmaTokens
+  /// entries in order, tile w of expert tileExpert[w] starting at entry
+  /// tileFirst[w], w < tileCount[0].
+  Value active, activeCount, tileExpert, tileFirst, tileCount;
+};
+
 /// The kernels of an MoE block, shared by the reference lowering of
 /// hybrid.moe and the lowerings of hybrid.moe_route / hybrid.moe_experts
 /// (hybrid-fuse-moe-routing). Routing results are tensors: the chosen
@@ -1720,18 +1732,19 @@ struct MoEKernels {
   /// workgroup per (g, c), min(experts, entries) of g, so that a decode
   /// step's few routed experts do not come with a workgroup per expert and
   /// column that finds nothing to do.
-  void overActiveExperts(StringRef stage, Value active, Value activeCount,
-                         Value entries, int64_t experts, int64_t columns,
+  void overActiveExperts(StringRef stage, const ExpertGroups &groups,
+                         int64_t experts, int64_t columns,
                          function_ref<void(Value, Value)> body) {
+    Value entries = memref::DimOp::create(b, groups.entryToken, 0);
     Value bound = arith::MinUIOp::create(b, entries, loops.index(experts));
     loops.parallel(stage, {bound, loops.index(columns)}, [&](ValueRange ivs) {
       Value live = arith::CmpIOp::create(
           b, arith::CmpIPredicate::ult, ivs[0],
-          memref::LoadOp::create(b, activeCount, ValueRange{loops.index(0)}));
+          memref::LoadOp::create(b, groups.activeCount, ValueRange{loops.index(0)}));
       auto guard = scf::IfOp::create(b, live, /*withElseRegion=*/false);
       OpBuilder::InsertionGuard insertion(b);
       b.setInsertionPoint(guard.thenBlock()->getTerminator());
-      body(memref::LoadOp::create(b, active, ivs[0]), ivs[1]);
+      body(memref::LoadOp::create(b, groups.active, ivs[0]), ivs[1]);
     });
   }
 
@@ -1755,10 +1768,9 @@ struct MoEKernels {
       int64_t experts, int64_t inter, int64_t hidden,
       function_ref<void(Value, int64_t, function_ref<void(ArrayRef<Value>)>)>
           tiles,
-      Value entryToken, Value entrySlot, Value activations, Value expertOut,
-      Value active, Value activeCount) {
+      const ExpertGroups &groups, Value activations, Value expertOut) {
     int64_t panel = codegen.panel;
-    Value entries = memref::DimOp::create(b, entryToken, 0);
+    Value entryToken = groups.entryToken, entrySlot = groups.entrySlot;
     Type f32 = b.getF32Type();
     auto index = [&](int64_t v) { return loops.index(v); };
     Value zero = index(0);
@@ -1795,8 +1807,8 @@ struct MoEKernels {
         slots.push_back(memref::LoadOp::create(b, entrySlot, a));
       }
     };
-    overActiveExperts("expert_gate_up", active, activeCount, entries, experts,
-                      inter, [&](Value e, Value i) {
+    overActiveExperts("expert_gate_up", groups, experts, inter,
+                      [&](Value e, Value i) {
       tiles(e, kColumnTokens / 2, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
@@ -1812,8 +1824,8 @@ struct MoEKernels {
         }
       });
     });
-    overActiveExperts("expert_down", active, activeCount, entries, experts,
-                      hidden, [&](Value e, Value h) {
+    overActiveExperts("expert_down", groups, experts, hidden,
+                      [&](Value e, Value h) {
       tiles(e, kColumnTokens, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
@@ -1841,9 +1853,10 @@ struct MoEKernels {
   /// scattered to expertOut[t, j, :].
   void groupedExpertTiles(Value gatePacked, Value upPacked, Value downPacked,
                           Value x, int64_t experts, int64_t inter,
-                          int64_t hidden, Value offsets, Value entryToken,
-                          Value entrySlot, Value expertOut, Value active,
-                          Value activeCount) {
+                          int64_t hidden, const ExpertGroups &groups,
+                          Value expertOut) {
+    Value offsets = groups.offsets, entryToken = groups.entryToken,
+          entrySlot = groups.entrySlot;
     int64_t panel = codegen.panel;
     Type f32 = b.getF32Type();
     auto elementOf = [](Value w) {
@@ -1873,22 +1886,6 @@ struct MoEKernels {
       Value tiles = arith::DivUIOp::create(b, sub(end, begin), tileRows);
       return std::make_tuple(begin, end, tiles);
     };
-    // Tile w's expert and first entry, the experts' full tiles numbered in
-    // order; the expert is `experts` (none) past the last tile.
-    auto tileOwner = [&](Value w) {
-      auto scan = forLoop(zero, index(experts), {zero, index(experts), zero},
-                          [&](Value e, ValueRange a) {
-        auto [begin, end, tiles] = range(e);
-        // Unsigned: w before this expert's tiles wraps to a large value.
-        Value local = sub(w, a[0]);
-        Value mine = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, local, tiles);
-        Value first = add(begin, arith::MulIOp::create(b, local, tileRows));
-        return SmallVector<Value>{add(a[0], tiles),
-                                  arith::SelectOp::create(b, mine, e, a[1]),
-                                  arith::SelectOp::create(b, mine, first, a[2])};
-      });
-      return std::make_pair(scan.getResult(1), scan.getResult(2));
-    };
     Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
     // outs[i][entry, :] = input[entry, :] weights[i][e]^T for every entry.
     auto project = [&](StringRef stage, ArrayRef<Value> weights, Value input,
@@ -1897,10 +1894,13 @@ struct MoEKernels {
       loops.parallel((stage + "_mma").str(),
                      {maxTiles, index(llvm::divideCeil(out, panel))},
                      [&](ValueRange ivs) {
-        auto [e, first] = tileOwner(ivs[0]);
-        Value owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e,
-                                            index(experts));
+        Value w = ivs[0];
+        Value owned = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::ult, w,
+            memref::LoadOp::create(b, groups.tileCount, ValueRange{zero}));
         scf::IfOp::create(b, owned, [&](OpBuilder &tb, Location tl) {
+          Value e = memref::LoadOp::create(tb, tl, groups.tileExpert, w);
+          Value first = memref::LoadOp::create(tb, tl, groups.tileFirst, w);
           mmaWorkgroup(tb, tl, panel, input, weights, element, out, in, outs,
                        ivs[1], first, ValueRange{e});
           scf::YieldOp::create(tb, tl);
@@ -1908,8 +1908,7 @@ struct MoEKernels {
       });
       // The entries past each expert's full tiles, a workgroup per (expert,
       // output column) as in groupedExpertColumns.
-      overActiveExperts(stage, active, activeCount, entries, experts, out,
-                        [&](Value e, Value c) {
+      overActiveExperts(stage, groups, experts, out, [&](Value e, Value c) {
         auto [begin, end, tiles] = range(e);
         Value rest = add(begin, arith::MulIOp::create(b, tiles, tileRows));
         Value p = arith::DivUIOp::create(b, c, index(panel));
@@ -1956,9 +1955,10 @@ struct MoEKernels {
   }
 
   void groupedExperts(WeightOp gate, WeightOp up, WeightOp down, Value x,
-                      Value offsets, Value entryToken, Value entrySlot,
-                      Value activations, Value expertOut, Value active,
-                      Value activeCount) {
+                      const ExpertGroups &groups, Value activations,
+                      Value expertOut) {
+    Value offsets = groups.offsets, entryToken = groups.entryToken,
+          entrySlot = groups.entrySlot;
     int64_t panel = codegen.panel;
     auto gateType = cast<RankedTensorType>(gate.getType());
     int64_t experts = gateType.getDimSize(0), inter = gateType.getDimSize(1),
@@ -2012,14 +2012,12 @@ struct MoEKernels {
     if (codegen.columns && mmaFits(codegen, inter, hidden) &&
         mmaFits(codegen, hidden, inter)) {
       groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
-                         hidden, offsets, entryToken, entrySlot, expertOut,
-                         active, activeCount);
+                         hidden, groups, expertOut);
       return;
     }
     if (codegen.columns) {
       groupedExpertColumns(gatePacked, upPacked, downPacked, x, experts, inter,
-                           hidden, tiles, entryToken, entrySlot, activations,
-                           expertOut, active, activeCount);
+                           hidden, tiles, groups, activations, expertOut);
       return;
     }
     loops.parallel("expert_gate_up",
@@ -2247,10 +2245,16 @@ struct MoEKernels {
     Value entrySlot = memref::AllocOp::create(b, entryType, ValueRange{pairs});
     // The GPU forms also list the experts with entries (active[0 ..
     // activeCount[0])), so that their kernels need no workgroup per expert.
-    Value active, activeCount;
+    Value active, activeCount, tileExpert, tileFirst, tileCount;
     if (codegen.columns) {
       active = memref::AllocOp::create(b, MemRefType::get({experts}, indexType));
       activeCount = memref::AllocOp::create(b, MemRefType::get({1}, indexType));
+    }
+    if (codegen.mma) {
+      Value maxTiles = arith::DivUIOp::create(b, pairs, index(kMmaTokens));
+      tileExpert = memref::AllocOp::create(b, entryType, ValueRange{maxTiles});
+      tileFirst = memref::AllocOp::create(b, entryType, ValueRange{maxTiles});
+      tileCount = memref::AllocOp::create(b, MemRefType::get({1}, indexType));
     }
     loops.parallel("group_by_expert", {index(1)}, [&](ValueRange) {
       Value cursor = loops.scratch(experts, indexType);
@@ -2298,6 +2302,29 @@ struct MoEKernels {
           return SmallVector<Value>{listed};
         });
       }
+      if (tileExpert) {
+        // Each expert's full tiles, in order (count stored as it goes, as
+        // above).
+        memref::StoreOp::create(b, zero, tileCount, ValueRange{zero});
+        forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
+          Value begin = memref::LoadOp::create(b, offsets, e);
+          Value end = memref::LoadOp::create(
+              b, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
+          Value tiles = arith::DivUIOp::create(
+              b, arith::SubIOp::create(b, end, begin), index(kMmaTokens));
+          forLoop(zero, tiles, {}, [&](Value i, ValueRange) {
+            Value w = arith::AddIOp::create(b, n[0], i);
+            memref::StoreOp::create(b, e, tileExpert, w);
+            memref::StoreOp::create(
+                b, arith::AddIOp::create(b, begin, arith::MulIOp::create(b, i, index(kMmaTokens))),
+                tileFirst, w);
+            return SmallVector<Value>{};
+          });
+          Value counted = arith::AddIOp::create(b, n[0], tiles);
+          memref::StoreOp::create(b, counted, tileCount, ValueRange{zero});
+          return SmallVector<Value>{counted};
+        });
+      }
       eachChoice([&](Value t, Value j, Value e) {
         Value at = memref::LoadOp::create(b, cursor, e);
         memref::StoreOp::create(b, t, entryToken, at);
@@ -2324,8 +2351,10 @@ struct MoEKernels {
     auto downWeight = down.getDefiningOp<WeightOp>();
     if (codegen.panel > 0 && gateWeight && upWeight && downWeight &&
         !gateWeight.getPacked()) {
-      groupedExperts(gateWeight, upWeight, downWeight, x, offsets, entryToken,
-                     entrySlot, activations, expertOut, active, activeCount);
+      groupedExperts(gateWeight, upWeight, downWeight, x,
+                     {offsets, entryToken, entrySlot, active, activeCount,
+                      tileExpert, tileFirst, tileCount},
+                     activations, expertOut);
     } else {
       // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]) for the
       // entries (t, j) of expert e, per (i, e).

@@ -11,10 +11,10 @@ columns and tensor-core tiles) on the same inputs.
                                   LM head, weights as hybrid.weight
   column_linear.py main FILE      FILE (the model after convert-hybrid-to-linalg
                                   and hybrid-weights-to-arguments) with a @main
-                                  that calls @forward on 19 tokens (column
-                                  tiles of 8: two full, one ragged; one full
-                                  tile of 16 for the mma form) at positions
-                                  0..18 of an empty cache, with fixed packed
+                                  that calls @forward on 43 tokens (column
+                                  tiles of 8; two full tiles of 16 and a rest
+                                  for the mma form) at positions 0..42 of an
+                                  empty cache, with fixed packed
                                   weights, and prints the logits
 
   column_linear.py compare A B    the largest difference between the logits
@@ -31,8 +31,8 @@ equality.
 import re
 import sys
 
-TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = 19, 24, 40, 40, 5, 4, 24
-HEADS, KV_HEADS, HEAD_DIM, CAPACITY = 2, 1, 8, 32
+TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = 43, 24, 40, 40, 5, 4, 24
+HEADS, KV_HEADS, HEAD_DIM, CAPACITY = 2, 1, 8, 64
 
 MODEL = f"""
 func.func @forward(%x0: tensor<?x{HIDDEN}xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<{KV_HEADS}x{HEAD_DIM}xf32>) -> tensor<?x{VOCAB}xf32> {{
