@@ -99,7 +99,7 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "in the checkpoint's [out, in] layout)">,
     Option<"columnWorkgroups", "column-workgroups", "bool", "false",
            "Packed linear layers run one workgroup per output column and "
-           "tile of 8 tokens, grouped experts one per (expert, output "
+           "tile of 8 tokens, grouped experts one per (routed expert, output "
            "column), with scalar accumulators, instead of one per panel: the "
            "GPU form, whose neighbouring threads then read neighbouring "
            "columns of a panel; needs pack-weights">,
