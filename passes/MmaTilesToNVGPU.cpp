@@ -1,8 +1,8 @@
 //===- MmaTilesToNVGPU.cpp - contract tiles to tensor-core mma.sync -------===//
 //
 // hybrid-mma-tiles-to-nvgpu: in the warp kernels of the GPU module (those
-// with vector.contract tiles, convert-hybrid-to-linalg's mma form), each
-// reduction loop of 16x8x8 contracts goes through MLIR's vector-to-nvgpu
+// with vector.contract tiles, convert-hybrid-to-linalg's mma form), the
+// 16x8x8 contract tiles go through MLIR's vector-to-nvgpu
 // conversion: every lane loads its fragment elements and each contract
 // becomes an nvgpu.mma.sync on tf32. Two things around the upstream
 // conversion:
@@ -190,8 +190,8 @@ struct MmaTilesToNVGPUPass
       contract.emitOpError("in GPU kernel @")
           << func.getName()
           << ": a tile the tensor-core lowering did not take (it needs "
-             "16x8x8 f32 tiles read in bounds from memory, inside a "
-             "reduction loop)";
+             "16x8x8 tiles with f32 accumulators, read in bounds from "
+             "memory)";
       return WalkResult::interrupt();
     });
     return failure(left.wasInterrupted());

@@ -326,10 +326,10 @@ def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
   let summary = "Warp kernels' vector.contract tiles to tensor-core mma.sync";
   let description = [{
     Runs on `gpu.module @hybrid_kernels` after `hybrid-kernels-to-gpu`. In
-    each warp kernel, every reduction loop with `vector.contract` tiles
-    (16x8x8, f32 accumulators: convert-hybrid-to-linalg's mma form) is
-    lowered with MLIR's vector-to-nvgpu conversion: the 32 lanes of the
-    warp each load their fragment elements of the tiles, and every
+    each warp kernel, the `vector.contract` tiles (16x8x8, f32
+    accumulators: convert-hybrid-to-linalg's mma form) are lowered with
+    MLIR's vector-to-nvgpu conversion: the 32 lanes of the warp each load
+    their fragment elements of the tiles, and every
     contract becomes one `nvgpu.mma.sync` on tf32 (m16n8k8). Weights of
     another float type (bf16, f16) are read as such and widened in
     registers (upstream's conversion takes only f32 here; this pass hands

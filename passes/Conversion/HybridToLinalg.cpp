@@ -1748,6 +1748,31 @@ struct MoEKernels {
     });
   }
 
+  /// sum_k row(m, k) * w[e, p, k, j] for output `column` (panel p, lane j)
+  /// of each packed expert weight w, for rows m < rows: one scalar
+  /// accumulator per (row, weight), results row-major over the weights.
+  /// The column forms' inner loop.
+  scf::ForOp expertColumnSums(ArrayRef<Value> weights, Value e, Value column,
+                              int64_t in, int64_t rows,
+                              function_ref<Value(int64_t, Value)> row) {
+    Value p = arith::DivUIOp::create(b, column, index(codegen.panel));
+    Value j = arith::RemUIOp::create(b, column, index(codegen.panel));
+    SmallVector<Value> init(rows * weights.size(), f32c(0.0));
+    return forLoop(index(0), index(in), init, [&](Value k, ValueRange accs) {
+      SmallVector<Value> values, next;
+      for (Value w : weights)
+        values.push_back(
+            toF32(b, loc, tensor::ExtractOp::create(b, w, ValueRange{e, p, k, j})));
+      for (int64_t m = 0; m < rows; ++m) {
+        Value a = row(m, k);
+        for (size_t w = 0; w < weights.size(); ++w)
+          next.push_back(
+              math::FmaOp::create(b, a, values[w], accs[m * weights.size() + w]));
+      }
+      return next;
+    });
+  }
+
   /// Grouped expert matmuls on packed expert weights: per (panel, expert),
   /// the expert's entries (the (token, slot) pairs routed to it, grouped by
   /// the counting sort) in register tiles of rows gathered by token, as
@@ -1769,36 +1794,7 @@ struct MoEKernels {
       function_ref<void(Value, int64_t, function_ref<void(ArrayRef<Value>)>)>
           tiles,
       const ExpertGroups &groups, Value activations, Value expertOut) {
-    int64_t panel = codegen.panel;
     Value entryToken = groups.entryToken, entrySlot = groups.entrySlot;
-    Type f32 = b.getF32Type();
-    auto index = [&](int64_t v) { return loops.index(v); };
-    Value zero = index(0);
-    // sum_k row(m, k) * w[e, p, k, j] for every row m and weight w.
-    auto columnSums = [&](ArrayRef<Value> weights, Value e, Value column,
-                          int64_t in, int64_t rows,
-                          function_ref<Value(int64_t, Value)> row) {
-      Value p = arith::DivUIOp::create(b, column, index(panel));
-      Value j = arith::RemUIOp::create(b, column, index(panel));
-      Value fzero = arith::ConstantOp::create(b, f32, b.getF32FloatAttr(0.0));
-      SmallVector<Value> init(rows * weights.size(), fzero);
-      return loops.forLoop(zero, index(in), init, [&](Value k, ValueRange accs) {
-        SmallVector<Value> values, next;
-        for (Value w : weights) {
-          Value raw = tensor::ExtractOp::create(b, w, ValueRange{e, p, k, j});
-          values.push_back(raw.getType() == f32
-                               ? raw
-                               : arith::ExtFOp::create(b, f32, raw).getResult());
-        }
-        for (int64_t m = 0; m < rows; ++m) {
-          Value a = row(m, k);
-          for (size_t w = 0; w < weights.size(); ++w)
-            next.push_back(math::FmaOp::create(b, a, values[w],
-                                               accs[m * weights.size() + w]));
-        }
-        return next;
-      });
-    };
     // The tile's (token, slot) of each entry position.
     auto entriesOf = [&](ArrayRef<Value> at, SmallVector<Value> &tokens,
                          SmallVector<Value> &slots) {
@@ -1812,7 +1808,7 @@ struct MoEKernels {
       tiles(e, kColumnTokens / 2, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
-        auto sums = columnSums({gatePacked, upPacked}, e, i, hidden, at.size(),
+        auto sums = expertColumnSums({gatePacked, upPacked}, e, i, hidden, at.size(),
                                [&](int64_t m, Value k) -> Value {
                                  return tensor::ExtractOp::create(
                                      b, x, ValueRange{tokens[m], k});
@@ -1829,7 +1825,7 @@ struct MoEKernels {
       tiles(e, kColumnTokens, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
-        auto sums = columnSums({downPacked}, e, h, inter, at.size(),
+        auto sums = expertColumnSums({downPacked}, e, h, inter, at.size(),
                                [&](int64_t m, Value k) -> Value {
                                  return memref::LoadOp::create(
                                      b, activations, ValueRange{tokens[m], slots[m], k});
@@ -1845,8 +1841,9 @@ struct MoEKernels {
   /// projections fit the tiles): the entries' rows of x are gathered in
   /// entry order, expert by expert, so that each expert's full tiles of
   /// kMmaTokens entries are contiguous rows; those run as contract tiles, a
-  /// workgroup per (tile, panel) finding its expert from the offsets, and
-  /// the entries past an expert's last full tile by columns. Gate and up
+  /// workgroup per (tile, panel) reading its expert and first entry from the
+  /// routing kernel's tile table, and the entries past an expert's last
+  /// full tile by columns. Gate and up
   /// products land in entry order, SwiGLU runs on all of them in one
   /// elementwise kernel (exp does not run on tensor-core fragments), the
   /// down projection reads those rows the same way, and its products are
@@ -1906,30 +1903,18 @@ struct MoEKernels {
           scf::YieldOp::create(tb, tl);
         });
       });
-      // The entries past each expert's full tiles, a workgroup per (expert,
-      // output column) as in groupedExpertColumns.
+      // The entries past each expert's full tiles, a workgroup per (routed
+      // expert, output column) as in groupedExpertColumns.
       overActiveExperts(stage, groups, experts, out, [&](Value e, Value c) {
         auto [begin, end, tiles] = range(e);
         Value rest = add(begin, arith::MulIOp::create(b, tiles, tileRows));
-        Value p = arith::DivUIOp::create(b, c, index(panel));
-        Value j = arith::RemUIOp::create(b, c, index(panel));
         int64_t rowsPerTile = std::max<int64_t>(
             1, kColumnTokens / static_cast<int64_t>(weights.size()));
         loops.rowTiles(rest, end, rowsPerTile, [&](ArrayRef<Value> at) {
-          SmallVector<Value> init(at.size() * weights.size(), f32c(0.0));
-          auto sums = forLoop(zero, index(in), init, [&](Value k, ValueRange accs) {
-            SmallVector<Value> values, next;
-            for (Value w : weights)
-              values.push_back(
-                  toF32(b, loc, tensor::ExtractOp::create(b, w, ValueRange{e, p, k, j})));
-            for (auto [m, row] : llvm::enumerate(at)) {
-              Value a = memref::LoadOp::create(b, input, ValueRange{row, k});
-              for (auto [wi, v] : llvm::enumerate(values))
-                next.push_back(
-                    math::FmaOp::create(b, a, v, accs[m * weights.size() + wi]));
-            }
-            return next;
-          });
+          auto sums = expertColumnSums(
+              weights, e, c, in, at.size(), [&](int64_t m, Value k) -> Value {
+                return memref::LoadOp::create(b, input, ValueRange{at[m], k});
+              });
           for (auto [m, row] : llvm::enumerate(at))
             for (auto [wi, o] : llvm::enumerate(outs))
               memref::StoreOp::create(b, sums.getResult(m * weights.size() + wi),

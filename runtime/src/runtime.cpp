@@ -487,9 +487,13 @@ hybrid_status *openCuda(hybrid_artifact &a) {
   if (!a.cuda)
     return fail(a.name + ": compiled for CUDA (" + arch + "): " + error);
   // Repeated calls (decode steps) go as CUDA graphs unless this says no.
-  if (const char *graphs = std::getenv("HYBRID_CUDA_GRAPHS");
-      graphs && std::string(graphs) == "0")
-    a.cuda->useGraphs(false);
+  if (const char *graphs = std::getenv("HYBRID_CUDA_GRAPHS")) {
+    std::string value = graphs;
+    if (value != "0" && value != "1")
+      return fail(a.name + ": HYBRID_CUDA_GRAPHS: expected 0 or 1, got '" +
+                  value + "'");
+    a.cuda->useGraphs(value == "1");
+  }
   struct Hook {
     const char *name;
     void *value;
