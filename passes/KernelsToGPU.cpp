@@ -7,7 +7,9 @@
 // the count run none). Each dispatch then names `@hybrid_kernels::@k`; the
 // runtime launches ceil(workgroups / block size) blocks. A kernel with
 // vector.contract tiles runs a workgroup per warp instead (its lanes share
-// the tiles: hybrid-mma-tiles-to-nvgpu). Constant globals a kernel reads
+// the tiles: hybrid-mma-tiles-to-nvgpu), a kernel with cooperative loops a
+// workgroup per block (the loops strided over its threads between
+// barriers, their shared scratch in shared memory). Constant globals a kernel reads
 // are copied into the GPU module; static buffers it allocates go on its
 // stack.
 //
@@ -21,8 +23,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace hybrid {
 #define GEN_PASS_DEF_KERNELSTOGPUPASS
@@ -35,11 +39,137 @@ namespace {
 constexpr StringLiteral kGPUModule = "hybrid_kernels";
 constexpr int64_t kWarpLanes = 32;
 
-/// Threads that run one workgroup of `kernel`: a warp for contract tiles.
-int64_t workgroupThreads(func::FuncOp kernel) {
-  bool tiles = false;
-  kernel.walk([&](vector::ContractionOp) { tiles = true; });
-  return tiles ? kWarpLanes : 1;
+bool isCooperative(Operation *op) {
+  return isa<scf::ParallelOp>(op) && op->hasAttr(hybrid::kCooperativeAttr);
+}
+
+/// Threads that run one workgroup of `kernel`: a warp for contract tiles,
+/// the whole block for cooperative loops, else one.
+FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
+  bool tiles = false, cooperative = false;
+  kernel.walk([&](Operation *op) {
+    tiles |= isa<vector::ContractionOp>(op);
+    cooperative |= isCooperative(op);
+  });
+  if (tiles && cooperative)
+    return kernel.emitOpError("hybrid-kernels-to-gpu: has both contract "
+                              "tiles (a warp's) and cooperative loops (a "
+                              "block's)");
+  return cooperative ? blockSize : tiles ? kWarpLanes : 1;
+}
+
+/// ceil((ub - lb) / step), 0 for an empty range.
+Value tripCount(OpBuilder &b, Location loc, Value lb, Value ub, Value step) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value span = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, ub, lb), zero);
+  return arith::CeilDivUIOp::create(b, loc, span, step);
+}
+
+/// A block kernel (a workgroup per block): every cooperative loop runs its
+/// iterations strided over the block's threads, with a barrier before it
+/// (the block's reads before it are done) and after it (its writes are
+/// seen); scratch that more than one loop uses is the block's, in shared
+/// memory; scratch used inside one loop only stays each thread's. Code
+/// outside the loops runs on every thread alike, so a write there would be
+/// a race: an error.
+LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
+  SmallVector<scf::ParallelOp> loops;
+  WalkResult walked = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (isCooperative(op)) {
+      loops.push_back(cast<scf::ParallelOp>(op));
+      WalkResult nested = op->walk([&](Operation *inner) {
+        return inner != op && isCooperative(inner) ? WalkResult::interrupt()
+                                                   : WalkResult::advance();
+      });
+      if (nested.wasInterrupted()) {
+        op->emitOpError("hybrid-kernels-to-gpu: a cooperative loop inside "
+                        "another");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::skip();
+    }
+    if (hasEffect<MemoryEffects::Write>(op)) {
+      op->emitOpError("hybrid-kernels-to-gpu: writes memory outside the "
+                      "cooperative loops of a block kernel, where every "
+                      "thread of the block runs it");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (walked.wasInterrupted())
+    return failure();
+
+  MLIRContext *context = func.getContext();
+  auto workgroupSpace =
+      gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
+  for (auto alloca : llvm::make_early_inc_range(
+           func.getBody().front().getOps<memref::AllocaOp>())) {
+    llvm::SmallPtrSet<Operation *, 2> owners;
+    for (Operation *user : alloca->getUsers()) {
+      Operation *loop = user;
+      while (loop && !isCooperative(loop))
+        loop = loop->getParentOp();
+      owners.insert(loop);
+    }
+    if (owners.size() == 1 && !owners.contains(nullptr))
+      continue; // each thread's
+    for (Operation *user : alloca->getUsers())
+      if (!isa<memref::LoadOp, memref::StoreOp>(user))
+        return user->emitOpError("hybrid-kernels-to-gpu: uses a block's "
+                                 "shared buffer other than by load or store");
+    MemRefType type = alloca.getType();
+    Value shared = func.addWorkgroupAttribution(
+        MemRefType::get(type.getShape(), type.getElementType(),
+                        type.getLayout(), workgroupSpace),
+        alloca.getLoc());
+    alloca.replaceAllUsesWith(shared);
+    alloca.erase();
+  }
+
+  for (scf::ParallelOp loop : loops) {
+    Location loc = loop.getLoc();
+    OpBuilder b(loop);
+    gpu::BarrierOp::create(b, loc);
+    SmallVector<Value> trips;
+    Value total = arith::ConstantIndexOp::create(b, loc, 1);
+    for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
+                                         loop.getUpperBound(), loop.getStep())) {
+      trips.push_back(tripCount(b, loc, lb, ub, step));
+      total = arith::MulIOp::create(b, loc, total, trips.back());
+    }
+    Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    auto strided = scf::ForOp::create(
+        b, loc, thread, total,
+        arith::ConstantIndexOp::create(b, loc, blockSize));
+    OpBuilder body = OpBuilder::atBlockBegin(strided.getBody());
+    // Iteration -> induction variables, the last dimension fastest, so
+    // that neighbouring threads take neighbouring columns.
+    IRMapping map;
+    Value rest = strided.getInductionVar();
+    for (int64_t d = static_cast<int64_t>(trips.size()) - 1; d >= 0; --d) {
+      Value index = d == 0 ? rest
+                           : arith::RemUIOp::create(body, loc, rest, trips[d])
+                                 .getResult();
+      if (d > 0)
+        rest = arith::DivUIOp::create(body, loc, rest, trips[d]);
+      map.map(loop.getInductionVars()[d],
+              arith::AddIOp::create(
+                  body, loc, loop.getLowerBound()[d],
+                  arith::MulIOp::create(body, loc, index, loop.getStep()[d])));
+    }
+    for (Operation &op : loop.getBody()->without_terminator())
+      body.clone(op, map);
+    b.setInsertionPointAfter(loop);
+    gpu::BarrierOp::create(b, loc);
+    loop.erase();
+  }
+  // One barrier where a loop's closing and the next one's opening meet.
+  func.walk([](gpu::BarrierOp barrier) {
+    if (isa_and_nonnull<gpu::BarrierOp>(barrier->getPrevNode()))
+      barrier.erase();
+  });
+  return success();
 }
 
 /// Static buffers a kernel allocates and frees in one block (the fused row
@@ -106,7 +236,10 @@ struct KernelsToGPUPass
         kernel.emitOpError("hybrid-kernels-to-gpu: a kernel must be one block");
         return signalPassFailure();
       }
-      int64_t threads = workgroupThreads(kernel);
+      FailureOr<int64_t> shape = workgroupThreads(kernel, blockSize);
+      if (failed(shape))
+        return signalPassFailure();
+      int64_t threads = *shape;
       if (blockSize % threads != 0) {
         kernel.emitOpError("hybrid-kernels-to-gpu: runs a workgroup per warp, "
                            "so block-size must be a multiple of ")
@@ -190,6 +323,12 @@ struct KernelsToGPUPass
     gpu::ReturnOp::create(kb, loc);
 
     if (failed(allocateOnStack(func)))
+      return failure();
+    bool cooperative = func.walk([](Operation *op) {
+                             return isCooperative(op) ? WalkResult::interrupt()
+                                                      : WalkResult::advance();
+                           }).wasInterrupted();
+    if (cooperative && failed(spreadCooperativeLoops(func, blockSize)))
       return failure();
 
     // Constant globals the kernel reads live in the GPU module too.

@@ -23,6 +23,13 @@
 
 namespace hybrid {
 
+/// Marks an `scf.parallel` nested in a workgroup whose iterations the
+/// workgroup's threads share (convert-hybrid-to-linalg's block forms): on a
+/// GPU, hybrid-kernels-to-gpu runs such a kernel a block per workgroup and
+/// each marked loop strided over the block's threads between barriers; on
+/// a CPU it is a plain loop.
+inline constexpr llvm::StringLiteral kCooperativeAttr = "hybrid.cooperative";
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 

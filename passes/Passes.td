@@ -86,6 +86,19 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     inside). Their scratch buffers are static allocas used by one loop only,
     so that hybrid-form-dispatches gives every kernel call its own.
 
+    With column-workgroups (the GPU forms) `hybrid.gated_delta_net` runs
+    its recurrence per (value head, state column); with `chunk_size`, a
+    call of several tokens of one sequence instead runs a workgroup per
+    value head walking the chunks, each step of the chunked rule a
+    cooperative loop (`scf.parallel` marked `hybrid.cooperative`, which the
+    workgroup's threads share: a GPU block's, see hybrid-kernels-to-gpu),
+    the chunk's q, k and U|W rows (padded by one element against bank
+    conflicts) and C x C scores and L in scratch the workgroup shares; a
+    chunk whose buffers exceed 48 KiB, a CUDA block's static shared memory,
+    is an error naming the largest that fits. Without batch slots the plan
+    gives the kernel of the other form no workgroups. `hybrid.mamba` runs
+    token by token in these forms whatever its chunk size.
+
     With `max-batch` above 1 the state buffers are batched: every buffer
     above gets a leading [max-batch] dimension and token i uses slot
     `slots[i]`, so one call can decode one token for each of several
@@ -161,7 +174,8 @@ def TileScansPass : Pass<"hybrid-tile-scans", "::mlir::ModuleOp"> {
 
     The results equal the token-by-token form up to float rounding; a
     ragged last chunk and a state carried in from an earlier call are
-    handled.
+    handled. (In convert-hybrid-to-linalg's GPU forms, column-workgroups,
+    Gated DeltaNet's chunks run a block per head and Mamba token by token.)
   }];
   let options = [
     Option<"chunkSize", "chunk-size", "int64_t", "64",
@@ -298,9 +312,18 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     `vector.contract` tiles (convert-hybrid-to-linalg's mma form) is a warp
     kernel instead: warp `(block_id.x * block-size + thread_id.x) / 32`
     runs the workgroup, its 32 lanes together (hybrid-mma-tiles-to-nvgpu
-    spreads the tiles over them). Each dispatch then names
+    spreads the tiles over them). A kernel with cooperative loops
+    (`scf.parallel` marked `hybrid.cooperative`: a block form of
+    convert-hybrid-to-linalg) is a block kernel: block `block_id.x` runs
+    the workgroup, each cooperative loop's iterations strided over its
+    threads (the last dimension fastest) with a `gpu.barrier` before and
+    after; scratch that more than one of its loops uses becomes a workgroup
+    attribution (shared memory), scratch used inside one loop stays each
+    thread's. In a block kernel a memory write outside the cooperative
+    loops is an error (every thread would run it), as is a cooperative loop
+    inside another. Each dispatch then names
     `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a warp
-    kernel, `hybrid.workgroup_threads = 32`; the runtime launches
+    or block kernel, `hybrid.workgroup_threads` (32 or block-size); the runtime launches
     ceil(workgroups * workgroup threads / block-size) blocks. Constant globals the
     kernels read are copied into the GPU module. A static buffer a kernel
     allocates and frees in one block (a fused row loop's temporary) becomes
@@ -308,8 +331,7 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     heap small. A dynamically sized allocation in a kernel is an error.
 
     This is the general mapping, correct for every kernel the CPU pipeline
-    forms (workgroups are independent by construction); it does not yet use
-    shared memory.
+    forms (workgroups are independent by construction).
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", "128",
@@ -318,6 +340,7 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
+    "::mlir::scf::SCFDialect",
   ];
 }
 

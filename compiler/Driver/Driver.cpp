@@ -108,7 +108,8 @@ cl::opt<bool> gpuKernelForms(
     "gpu-kernel-forms",
     cl::desc("With --target=cpu: shape the kernels as --target=cuda does (a "
              "workgroup per output column, per state column, per KV split; "
-             "tensor-core tiles as vector contracts; scans token by token) "
+             "tensor-core tiles as vector contracts; the delta rule's chunks "
+             "a workgroup per head in cooperative steps) "
              "and run them on this CPU: checks those forms against the "
              "checkpoint's outputs where no GPU is. Slower than the CPU "
              "forms; not for deployment"),
@@ -154,11 +155,16 @@ cl::opt<int64_t> maxBatch(
              "per-sequence state buffers get a slot per sequence"),
     cl::init(1), cl::cat(category));
 
+constexpr int64_t kGPUScanChunkSize = 16;
+
 cl::opt<int64_t> scanChunkSize(
     "scan-chunk-size",
     cl::desc("Tokens per chunk of the Gated DeltaNet and Mamba prefill scans "
-             "(hybrid-tile-scans; default 64, 0 runs them token by token). "
-             "--target=cuda runs them token by token for now"),
+             "(hybrid-tile-scans; default 64, 16 with --target=cuda or "
+             "--gpu-kernel-forms; 0 runs them token by token). The GPU forms "
+             "run Gated DeltaNet's chunks a block per (sequence, head), the "
+             "chunk's buffers in the block's 48 KiB of shared memory, and "
+             "Mamba token by token"),
     cl::init(64), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(
@@ -330,24 +336,16 @@ int hybridc::runHybridc(int argc, char **argv) {
       packWeights)
     return fail("--pack-weights: packed weights are stored in the artifact; "
                 "--weights=external reads the checkpoint's layout as is");
-  // A chunked scan keeps C x C matrices per workgroup; a GPU thread would
-  // hold them in local memory (45 KB per thread on the Qwen3-Next fixture).
-  // The chunked GPU kernels (one block per head) do not exist yet.
-  if (cuda && scanChunkSize.getNumOccurrences() && scanChunkSize != 0)
-    return fail("--scan-chunk-size: --target=cuda runs the scans token by "
-                "token for now (chunked GPU scan kernels are not written "
-                "yet); leave it out or give 0");
   if (gpuKernelForms && cuda)
     return fail("--gpu-kernel-forms: --target=cuda builds those forms "
                 "anyway; the flag runs them on the CPU target");
   if (gpuKernelForms && (!packWeights || weightsMode == WeightsMode::External))
     return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "
                 "--pack-weights=false and --weights=external");
-  if (gpuKernelForms && scanChunkSize.getNumOccurrences() && scanChunkSize != 0)
-    return fail("--scan-chunk-size: the GPU forms run the scans token by "
-                "token; leave it out or give 0");
-  if (cuda || gpuKernelForms)
-    scanChunkSize = 0;
+  // The GPU's chunked delta rule keeps a chunk's buffers in a block's
+  // shared memory: 16 tokens fit with Qwen3-Next's 128 x 128 heads.
+  if ((cuda || gpuKernelForms) && !scanChunkSize.getNumOccurrences())
+    scanChunkSize = kGPUScanChunkSize;
   if (scanChunkSize < 0 || scanChunkSize > hybrid::kMaxChunkSize)
     return fail("--scan-chunk-size: must be from 0 to " +
                 Twine(hybrid::kMaxChunkSize) + ", got " + Twine(scanChunkSize));

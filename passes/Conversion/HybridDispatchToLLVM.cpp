@@ -25,7 +25,8 @@
 //            int64_t slot_count, int64_t workgroups, int64_t block_size,
 //            int64_t workgroup_threads)
 // The slots are the kernel's parameters in order; workgroup_threads is 32
-// for a kernel that runs a workgroup per warp, else 1. The plan's buffers are
+// for a kernel that runs a workgroup per warp, the block size for one that
+// runs a workgroup per block, else 1. The plan's buffers are
 // device memory then: the generic allocation functions that
 // finalize-memref-to-llvm{use-generic-functions} calls are defined here to
 // call `hybrid_gpu_alloc` (void *(*)(void *context, int64_t bytes)) and

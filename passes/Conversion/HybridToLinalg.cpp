@@ -1089,6 +1089,25 @@ struct LoopNest {
           body(ivs);
         });
   }
+  /// for (iv_0, ...) in [0, ubs[0]) x ... with independent iterations,
+  /// inside a workgroup, shared by the workgroup's threads: a block form's
+  /// phase (kCooperativeAttr). The threads meet after it, so the next phase
+  /// may read what any iteration wrote. The workgroup writes memory only in
+  /// such loops, and reaches each of them on every thread alike (its
+  /// conditions and bounds the same on all threads); scratch used only
+  /// inside one of them is private to an iteration, other scratch is the
+  /// workgroup's (GPU shared memory).
+  void cooperative(ValueRange ubs, function_ref<void(ValueRange)> body) {
+    SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
+    auto loop = scf::ParallelOp::create(
+        b, b.getLoc(), lbs, ubs, steps,
+        [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          body(ivs);
+        });
+    loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
+  }
   /// `tile` on the rows [begin, end) in groups of `size` (the row indices
   /// of one group each call), then on the rows left over one at a time:
   /// register tiles of a fixed height plus their remainder.
@@ -2542,6 +2561,17 @@ struct MoEExpertsLowering : HybridLowering<MoEExpertsOp> {
 /// recurrent state), then the output projection (models.md 1.5). The chunked
 /// form of hybrid-tile-scans is the fast path; this one is the reference and
 /// the decode form.
+/// Static shared memory a CUDA block may hold.
+constexpr int64_t kBlockSharedBytes = 48 * 1024;
+
+/// Bytes of the chunk buffers the workgroup of the GPU chunked delta rule
+/// shares: q, k [C, dk + 1], U|W [C, dv + dk + 1], scores and L [C, C],
+/// four [C] (rows padded by one element against bank conflicts).
+int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t dv) {
+  return 4 * (2 * chunk * (dk + 1) + chunk * (dv + dk + 1) + 2 * chunk * chunk +
+              4 * chunk);
+}
+
 struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
   using HybridLowering::HybridLowering;
   LogicalResult
@@ -2731,48 +2761,230 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
     Value qScale = f32c(1.0 / std::sqrt(static_cast<double>(dk)));
 
-    if (codegen.columns && !chunk) {
-      // The GPU form: column j of a head's state evolves on its own (its
-      // entries of S^T k and S^T q read only that column), so each (head,
-      // value column) is a workgroup running the recurrence over the call's
-      // tokens; the gated norm, which needs the head's whole output, runs
-      // after, per (token, head). The sums are the per-head form's, in the
-      // same order.
+    // The GPU form of the chunked rule, for calls of several tokens of one
+    // sequence: a workgroup (a GPU block) per value head walks the chunks,
+    // each step of the per-head chunked form below a cooperative phase of
+    // the workgroup's threads, the chunk's buffers the workgroup's (shared
+    // memory, deltaRuleBlockBytes); the state stays in its buffer. Head
+    // outputs go to `heads`, before the gated norm.
+    // `count` workgroups for the kernel of the chunked (or else the
+    // step-by-step) form, none when the plan knows the call is for the
+    // other: without batch slots, a call is chunked when it has several
+    // tokens. (With slots only the kernels can tell.)
+    auto workgroupsIf = [&](bool chunked, int64_t count) -> Value {
+      if (!chunk || slots)
+        return index(count);
+      Value several =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one);
+      return arith::SelectOp::create(b, several, index(chunked ? count : 0),
+                                     index(chunked ? 0 : count));
+    };
+    auto chunkedBlocks = [&](Value heads) {
+      int64_t c = *chunk;
+      int64_t width = dv + dk; // a row of uw: U's columns, then W's
+      // Rows one element longer than their data: the threads of a warp
+      // reading a column of rows (k_s for s = 0..) then hit distinct
+      // shared-memory banks.
+      int64_t qkRow = dk + 1, uwRow = width + 1;
+      Value dvIndex = index(dv), dkIndex = index(dk);
+      loops.parallel("delta_rule_chunks", {workgroupsIf(true, hv)}, [&](ValueRange ivs) {
+        Value h = ivs[0];
+        Value qc = loops.scratch(c * qkRow, f32), kc = loops.scratch(c * qkRow, f32);
+        Value uw = loops.scratch(c * uwRow, f32);
+        Value scores = loops.scratch(c * c, f32); // (q_r . k_s) Gamma[r, s]
+        Value lower = loops.scratch(c * c, f32); // beta_r (k_r . k_s) Gamma[r, s]
+        Value logDecays = loops.scratch(c, f32), cumulative = loops.scratch(c, f32);
+        Value betas = loops.scratch(c, f32);
+        Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
+        auto blocks = [&]() {
+          Head head = headOf(h);
+          Value vOffset = add(index(2 * hk * dk), mul(h, dv));
+          Value slot = slots ? arith::IndexCastOp::create(
+                                   b, b.getIndexType(),
+                                   tensor::ExtractOp::create(b, slots, zero))
+                                   .getResult()
+                             : Value();
+          auto stateIndex = [&](Value i, Value j) -> SmallVector<Value> {
+            if (slot)
+              return {slot, h, i, j};
+            return {h, i, j};
+          };
+          // Element (r, column) of a row-major buffer of rows `w` wide.
+          auto at = [&](Value r, int64_t w, Value column) -> Value {
+            return add(mul(r, w), column);
+          };
+          Value chunks = arith::CeilDivUIOp::create(b, tokens, index(c));
+          forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
+            Value first = mul(chunkIndex, c);
+            Value rows = arith::MinUIOp::create(
+                b, index(c), arith::SubIOp::create(b, tokens, first));
+            // Per row: the gates, normalised q and k, and U's start beta v.
+            loops.cooperative({rows}, [&](ValueRange rv) {
+              Value r = rv[0], t = add(first, r);
+              auto [beta, g] = head.gates(t);
+              store(g, logDecays, ValueRange{r});
+              store(beta, betas, ValueRange{r});
+              head.loadNormalized(qc, mul(r, qkRow), t, 0, qScale);
+              head.loadNormalized(kc, mul(r, qkRow), t, hk * dk, f32c(1.0));
+              forLoop(zero, dvIndex, {}, [&](Value j, ValueRange) {
+                store(fmul(beta, load(mixed, ValueRange{t, add(vOffset, j)})), uw,
+                      ValueRange{at(r, uwRow, j)});
+                return SmallVector<Value>{};
+              });
+            });
+            // G_r = sum_{s <= r} g_s, and W's start beta e^{G_r} k.
+            loops.cooperative({rows}, [&](ValueRange rv) {
+              Value r = rv[0];
+              Value sum = forLoop(zero, add(r, one), {f32c(0.0)}, [&](Value s, ValueRange a) {
+                return SmallVector<Value>{fadd(a[0], load(logDecays, ValueRange{s}))};
+              }).getResult(0);
+              store(sum, cumulative, ValueRange{r});
+              Value bg = fmul(load(betas, ValueRange{r}), math::ExpOp::create(b, sum));
+              forLoop(zero, dkIndex, {}, [&](Value i, ValueRange) {
+                store(fmul(bg, load(kc, ValueRange{at(r, qkRow, i)})), uw,
+                      ValueRange{at(r, uwRow, add(dvIndex, i))});
+                return SmallVector<Value>{};
+              });
+            });
+            // scores and lower for s <= r (nothing reads the rest).
+            loops.cooperative({rows, rows}, [&](ValueRange rs) {
+              Value r = rs[0], s = rs[1];
+              Value causal = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, s, r);
+              loops.ifElse(causal, [&] {
+                Value gamma = math::ExpOp::create(
+                    b, fsub(load(cumulative, ValueRange{r}),
+                            load(cumulative, ValueRange{s})));
+                store(fmul(loops.dot(qc, mul(r, qkRow), kc, mul(s, qkRow), dk), gamma),
+                      scores, ValueRange{at(r, c, s)});
+                store(fmul(fmul(load(betas, ValueRange{r}),
+                                loops.dot(kc, mul(r, qkRow), kc, mul(s, qkRow), dk)),
+                           gamma),
+                      lower, ValueRange{at(r, c, s)});
+              }, [] {});
+            });
+            // UT transform by forward substitution, (I + L) U = beta V and
+            // (I + L) W = beta e^G K: each column of U and W on its own.
+            loops.cooperative({index(width)}, [&](ValueRange cv) {
+              Value column = cv[0];
+              forLoop(one, rows, {}, [&](Value r, ValueRange) {
+                Value x = forLoop(zero, r, {load(uw, ValueRange{at(r, uwRow, column)})},
+                                  [&](Value s, ValueRange a) {
+                  return SmallVector<Value>{
+                      fsub(a[0], fmul(load(lower, ValueRange{at(r, c, s)}),
+                                      load(uw, ValueRange{at(s, uwRow, column)})))};
+                }).getResult(0);
+                store(x, uw, ValueRange{at(r, uwRow, column)});
+                return SmallVector<Value>{};
+              });
+            });
+            Value last = load(cumulative, ValueRange{arith::SubIOp::create(b, rows, one)});
+            loops.cooperative({rows}, [&](ValueRange rv) {
+              Value r = rv[0];
+              store(math::ExpOp::create(b, fsub(last, load(cumulative, ValueRange{r}))),
+                    tail, ValueRange{r});
+            });
+            // V' = U - W S, in place of U.
+            loops.cooperative({rows, dvIndex}, [&](ValueRange rj) {
+              Value r = rj[0], j = rj[1];
+              Value v = forLoop(zero, dkIndex, {load(uw, ValueRange{at(r, uwRow, j)})},
+                                [&](Value i, ValueRange a) {
+                return SmallVector<Value>{fsub(
+                    a[0], fmul(load(uw, ValueRange{at(r, uwRow, add(dvIndex, i))}),
+                               load(state, stateIndex(i, j))))};
+              }).getResult(0);
+              store(v, uw, ValueRange{at(r, uwRow, j)});
+            });
+            // O = (Q e^G) S + scores V' (s <= r).
+            loops.cooperative({rows, dvIndex}, [&](ValueRange rj) {
+              Value r = rj[0], j = rj[1];
+              Value eg = math::ExpOp::create(b, load(cumulative, ValueRange{r}));
+              Value o = forLoop(zero, dkIndex, {f32c(0.0)}, [&](Value i, ValueRange a) {
+                Value qe = fmul(load(qc, ValueRange{at(r, qkRow, i)}), eg);
+                return SmallVector<Value>{
+                    fadd(a[0], fmul(qe, load(state, stateIndex(i, j))))};
+              }).getResult(0);
+              o = forLoop(zero, add(r, one), {o}, [&](Value s, ValueRange a) {
+                return SmallVector<Value>{
+                    fadd(a[0], fmul(load(scores, ValueRange{at(r, c, s)}),
+                                    load(uw, ValueRange{at(s, uwRow, j)})))};
+              }).getResult(0);
+              store(o, heads,
+                    ValueRange{add(mul(add(first, r), hv * dv), add(mul(h, dv), j))});
+            });
+            // S = e^{G_last} S + sum_r (k_r e^{G_last - G_r}) V'_r.
+            Value decay = math::ExpOp::create(b, last);
+            loops.cooperative({dkIndex, dvIndex}, [&](ValueRange ij) {
+              Value i = ij[0], j = ij[1];
+              SmallVector<Value> si = stateIndex(i, j);
+              Value s = forLoop(zero, rows, {fmul(load(state, si), decay)},
+                                [&](Value r, ValueRange a) {
+                Value coef = fmul(load(kc, ValueRange{at(r, qkRow, i)}),
+                                  load(tail, ValueRange{r}));
+                return SmallVector<Value>{
+                    fadd(a[0], fmul(coef, load(uw, ValueRange{at(r, uwRow, j)})))};
+              }).getResult(0);
+              store(s, state, si);
+            });
+            return SmallVector<Value>{};
+          });
+        };
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), blocks, [] {});
+      });
+    };
+
+    if (codegen.columns) {
+      // The GPU forms write each token's head outputs to `heads`; the gated
+      // norm, which needs a head's whole output, runs after, per (token,
+      // head).
       Value heads = memref::AllocOp::create(
           b, MemRefType::get({ShapedType::kDynamic}, f32),
           ValueRange{arith::MulIOp::create(b, tokens, index(hv * dv))});
-      loops.parallel("delta_rule", {index(hv), index(dv)}, [&](ValueRange ivs) {
+      // Column j of a head's state evolves on its own (its entries of S^T k
+      // and S^T q read only that column), so each (head, value column) is a
+      // workgroup running the recurrence over the call's tokens: decode, and
+      // every call without a chunk size. The sums are the per-head form's,
+      // in the same order.
+      loops.parallel("delta_rule", {workgroupsIf(false, hv), index(dv)},
+                     [&](ValueRange ivs) {
         Value h = ivs[0], j = ivs[1];
-        Head head = headOf(h);
-        Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
-        Value vColumn = add(add(index(2 * hk * dk), mul(h, dv)), j);
-        Value column = add(mul(h, dv), j);
-        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-          auto [beta, g] = head.gates(t);
-          Value decay = math::ExpOp::create(b, g);
-          head.loadNormalized(qBuf, zero, t, 0, qScale);
-          head.loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
-          // (S^T k)_j of the decayed state, then u_j = beta (v_j - it).
-          Value kv = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-            SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
-            Value decayed = fmul(load(state, at), decay);
-            store(decayed, state, at);
-            return SmallVector<Value>{
-                fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
-          }).getResult(0);
-          Value u = fmul(beta, fsub(load(mixed, ValueRange{t, vColumn}), kv));
-          // S[:, j] += k u_j; o_j = (S^T q)_j.
-          Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-            SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
-            Value updated = fadd(load(state, at), fmul(load(kBuf, ValueRange{i}), u));
-            store(updated, state, at);
-            return SmallVector<Value>{
-                fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
-          }).getResult(0);
-          store(o, heads, ValueRange{add(mul(t, hv * dv), column)});
-          return SmallVector<Value>{};
-        });
+        auto recurrence = [&]() {
+          Head head = headOf(h);
+          Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
+          Value vColumn = add(add(index(2 * hk * dk), mul(h, dv)), j);
+          Value column = add(mul(h, dv), j);
+          forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+            auto [beta, g] = head.gates(t);
+            Value decay = math::ExpOp::create(b, g);
+            head.loadNormalized(qBuf, zero, t, 0, qScale);
+            head.loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
+            // (S^T k)_j of the decayed state, then u_j = beta (v_j - it).
+            Value kv = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+              Value decayed = fmul(load(state, at), decay);
+              store(decayed, state, at);
+              return SmallVector<Value>{
+                  fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
+            }).getResult(0);
+            Value u = fmul(beta, fsub(load(mixed, ValueRange{t, vColumn}), kv));
+            // S[:, j] += k u_j; o_j = (S^T q)_j.
+            Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+              Value updated = fadd(load(state, at), fmul(load(kBuf, ValueRange{i}), u));
+              store(updated, state, at);
+              return SmallVector<Value>{
+                  fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
+            }).getResult(0);
+            store(o, heads, ValueRange{add(mul(t, hv * dv), column)});
+            return SmallVector<Value>{};
+          });
+        };
+        if (!chunk)
+          return recurrence();
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {},
+                     recurrence);
       });
+      if (chunk)
+        chunkedBlocks(heads);
       loops.parallel("gated_norm", {tokens, index(hv)}, [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1];
         headOf(h).gatedNorm(heads, add(mul(t, hv * dv), mul(h, dv)), t);
@@ -3421,7 +3633,11 @@ struct MambaLowering : HybridLowering<MambaOp> {
 
     // Per channel (in parallel): dt = softplus(dt_proj) and the selective
     // scan from the ssm state, y * silu(z).
-    std::optional<int64_t> chunk = op.getChunkSize();
+    // The GPU form scans token by token at any chunk size: a thread per
+    // channel gains nothing from blocks, whose decays and inputs it would
+    // hold in local memory.
+    std::optional<int64_t> chunk =
+        codegen.columns ? std::nullopt : op.getChunkSize();
     Value scanned = rows(inner);
     loops.parallel("scan", {index(inner)}, [&](ValueRange ivs) {
       Value c = ivs[0];
@@ -4077,6 +4293,8 @@ struct ConvertHybridToLinalgPass
                         MoERouteOp, MoEExpertsOp,
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
+    if (columnWorkgroups && failed(checkBlockChunks()))
+      return signalPassFailure();
     RewritePatternSet patterns(ctx);
     Codegen codegen{packWeights, columnWorkgroups, mmaTiles};
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
@@ -4091,6 +4309,29 @@ struct ConvertHybridToLinalgPass
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
+  }
+
+  /// The GPU form's chunked delta rule keeps a chunk's buffers in one
+  /// block's shared memory: a chunk size whose buffers do not fit is an
+  /// error saying which size would.
+  LogicalResult checkBlockChunks() {
+    WalkResult walked = getOperation().walk([](GatedDeltaNetOp op) {
+      std::optional<int64_t> chunk = op.getChunkSize();
+      int64_t dk = op.getKHeadDim(), dv = op.getVHeadDim();
+      if (!chunk || deltaRuleBlockBytes(*chunk, dk, dv) <= kBlockSharedBytes)
+        return WalkResult::advance();
+      int64_t fits = *chunk;
+      while (fits > 0 && deltaRuleBlockBytes(fits, dk, dv) > kBlockSharedBytes)
+        --fits;
+      op.emitOpError() << "chunk_size " << *chunk << " needs "
+                       << deltaRuleBlockBytes(*chunk, dk, dv)
+                       << " bytes of a GPU block's shared memory for heads of "
+                       << dk << " x " << dv << "; the block form holds "
+                       << kBlockSharedBytes << ": chunks of at most " << fits
+                       << " tokens fit (--scan-chunk-size)";
+      return WalkResult::interrupt();
+    });
+    return failure(walked.wasInterrupted());
   }
 
   /// Appends `slots: tensor<?xi64>` (`hybrid.slots`) to every function

@@ -126,3 +126,113 @@ func.func private @tiles_dispatch(%begin: index, %end: index, %y: memref<?x8xf32
   }
   return
 }
+
+// -----
+
+// A kernel with cooperative loops (a block form) runs a workgroup per
+// block: block_id * 64 + thread_id divided by the block's 64 threads is the
+// block. Each cooperative loop runs strided over the threads (thread_id,
+// thread_id + 64, ..., the last dimension fastest) between barriers (one
+// where two loops meet); the scratch two loops share becomes a workgroup
+// (shared memory) buffer, the scratch one loop uses alone stays each
+// thread's, on its stack.
+// CHECK-LABEL: func.func @block(
+// CHECK: hybrid.dispatch @hybrid_kernels::@block_dispatch workgroups(%{{.*}}) (%{{.*}}) : memref<?x8xf32> {hybrid.block_size = 64 : i64, hybrid.workgroup_threads = 64 : i64}
+// CHECK: gpu.func @block_dispatch(%[[COUNT:.*]]: index, %[[Y:.*]]: memref<?x8xf32>) workgroup(%[[SHARED:.*]] : memref<24xf32, #gpu.address_space<workgroup>>) kernel
+// CHECK: %[[T:.*]] = arith.addi
+// CHECK: %[[BLOCK:.*]] = arith.divui %[[T]], %c64
+// CHECK: %[[OWN:.*]] = memref.alloca() : memref<2xf32>
+// CHECK-NOT: memref.alloca
+// CHECK: scf.for %[[W:.*]] = %[[BLOCK]] to
+// CHECK: gpu.barrier
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: scf.for %[[IT:.*]] = %[[TID]] to %{{.*}} step %c64
+// CHECK: arith.remui %[[IT]], %[[COLUMNS:.*]] : index
+// CHECK: arith.divui %[[IT]], %[[COLUMNS]] : index
+// CHECK: memref.store %{{.*}}, %[[OWN]]
+// CHECK: memref.store %{{.*}}, %[[SHARED]]
+// CHECK: gpu.barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: gpu.thread_id x
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64
+// CHECK: memref.load %[[SHARED]]
+// CHECK: memref.store %{{.*}}, %[[Y]]
+// CHECK: gpu.barrier
+// CHECK-NEXT: }
+// CHECK: gpu.return
+func.func @block(%y: memref<?x8xf32>, %n: index) {
+  hybrid.dispatch @block_dispatch workgroups(%n) (%y) : memref<?x8xf32>
+  return
+}
+func.func private @block_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c8 = arith.constant 8 : index
+  %shared = memref.alloca() : memref<24xf32>
+  %own = memref.alloca() : memref<2xf32>
+  %one = arith.constant 1.0 : f32
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%r, %j) = (%c0, %c0) to (%c3, %c8) step (%c1, %c1) {
+      memref.store %one, %own[%c0] : memref<2xf32>
+      %v = memref.load %own[%c0] : memref<2xf32>
+      %at = arith.addi %j, %r : index
+      memref.store %v, %shared[%at] : memref<24xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      %v = memref.load %shared[%j] : memref<24xf32>
+      memref.store %v, %y[%w, %j] : memref<?x8xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}
+
+// -----
+
+// In a block kernel every thread runs the code outside the cooperative
+// loops: a write there is a race.
+func.func @racy(%y: memref<?x8xf32>, %n: index) {
+  hybrid.dispatch @racy_dispatch workgroups(%n) (%y) : memref<?x8xf32>
+  return
+}
+func.func private @racy_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %one = arith.constant 1.0 : f32
+  scf.for %w = %begin to %end step %c1 {
+    // expected-error @+1 {{'memref.store' op hybrid-kernels-to-gpu: writes memory outside the cooperative loops of a block kernel, where every thread of the block runs it}}
+    memref.store %one, %y[%w, %c0] : memref<?x8xf32>
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      memref.store %one, %y[%w, %j] : memref<?x8xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}
+
+// -----
+
+func.func @nested(%y: memref<?x8xf32>, %n: index) {
+  hybrid.dispatch @nested_dispatch workgroups(%n) (%y) : memref<?x8xf32>
+  return
+}
+func.func private @nested_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %one = arith.constant 1.0 : f32
+  scf.for %w = %begin to %end step %c1 {
+    // expected-error @+1 {{'scf.parallel' op hybrid-kernels-to-gpu: a cooperative loop inside another}}
+    scf.parallel (%i) = (%c0) to (%c8) step (%c1) {
+      scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+        memref.store %one, %y[%i, %j] : memref<?x8xf32>
+        scf.reduce
+      } {hybrid.cooperative}
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}

@@ -46,7 +46,8 @@ static long live, allocated, launches, checkedPointers;
 static struct {
   char name[256];
   int params;
-  int workgroupThreads; /* a warp when the body has mma.sync, else 1 */
+  int workgroupThreads; /* a warp when the body has mma.sync, the block
+                           (0 here) when it has barriers, else 1 */
   unsigned char isPointer[MAX_PARAMS];
 } kernels[MAX_KERNELS];
 static int kernelCount, moduleLoaded;
@@ -187,10 +188,15 @@ CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
           end && strstr(p, ".ptr") && strstr(p, ".ptr") < end;
     }
     kernels[kernelCount].params = params;
-    /* Tensor-core tiles: the kernel runs a workgroup per warp. */
+    /* Tensor-core tiles: the kernel runs a workgroup per warp; barriers:
+       a workgroup per block. */
     const char *next = strstr(close, ".entry ");
     const char *mma = strstr(close, "mma.sync");
-    kernels[kernelCount++].workgroupThreads = mma && (!next || mma < next) ? 32 : 1;
+    const char *barrier = strstr(close, "bar.sync");
+    kernels[kernelCount++].workgroupThreads =
+        barrier && (!next || barrier < next) ? 0
+        : mma && (!next || mma < next)       ? 32
+                                             : 1;
     at = close;
   }
   if (kernelCount == 0)
@@ -316,8 +322,10 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   int kernel = (int)(((char *)function - (char *)kernels) / sizeof kernels[0]);
   /* The first parameter is the workgroup count: the grid must cover its
      threads, with no block to spare. */
-  uint64_t threads =
-      *(const uint64_t *)params[0] * (uint64_t)kernels[kernel].workgroupThreads;
+  uint64_t threads = *(const uint64_t *)params[0] *
+                     (uint64_t)(kernels[kernel].workgroupThreads
+                                    ? kernels[kernel].workgroupThreads
+                                    : bx);
   if ((uint64_t)gx * bx < threads || (uint64_t)(gx - 1) * bx >= threads)
     die("cuLaunchKernel: the grid does not fit the workgroups of", name);
   /* The runtime ends the array with a null: exactly the kernel's count. */

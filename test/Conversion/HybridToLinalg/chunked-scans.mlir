@@ -1,5 +1,7 @@
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg --canonicalize --cse | FileCheck %s
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=max-batch=2 --canonicalize --cse | FileCheck %s --check-prefix=BATCHED
+// RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1" --canonicalize --cse | FileCheck %s --check-prefix=GPU
+// RUN: sed 's/chunk_size = 16/chunk_size = 128/' %s | not hybrid-opt --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1" 2>&1 | FileCheck %s --check-prefix=TOO-BIG
 
 // The lowering of chunk_size (set by hybrid-tile-scans): per value head, a
 // call of several tokens walks chunks of 16 with C x C scratch matrices;
@@ -25,6 +27,55 @@
 // BATCHED: %[[CHUNKED:.*]] = arith.andi %[[SEVERAL]], %[[SAME]] : i1
 // BATCHED: scf.if %[[CHUNKED]] {
 
+// The GPU form: the plan launches either the per-(head, state column)
+// recurrence (a single token) or a workgroup per head walking the chunks
+// (several), the other kernel with no workgroups. A chunk's steps are
+// cooperative loops that the workgroup's threads share: per row (gates,
+// normalised q and k, beta v), per row (cumulative decays, beta e^G k),
+// per (row, row) (the masked scores and L), per column of U|W (forward
+// substitution), per row (e^{G_last - G_r}), per (row, value column)
+// (V' = U - W S, then the outputs), per state entry (the update). The
+// chunk's buffers are the workgroup's: q and k rows padded to 7, U|W to
+// 17. The gated norm runs after, per (token, head).
+// GPU-LABEL: func.func @gated_delta_net_chunked
+// GPU-DAG: %[[T:.*]] = tensor.dim %arg0, %c0
+// GPU-DAG: %[[UW:.*]] = memref.alloca() : memref<272xf32>
+// GPU-DAG: %[[K:.*]] = memref.alloca() : memref<112xf32>
+// GPU: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
+// GPU: %[[COLUMN_HEADS:.*]] = arith.select %[[SEVERAL]], %c0, %c4 : index
+// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[COLUMN_HEADS]], %c10)
+// GPU: %[[CHUNK_HEADS:.*]] = arith.select %[[SEVERAL]], %c4, %c0 : index
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[CHUNK_HEADS]])
+// GPU: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16 : index
+// GPU: scf.for %{{.*}} = %c0 to %[[CHUNKS]]
+// GPU: %[[ROWS:.*]] = arith.minui %{{.*}}, %c16 : index
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[ROWS]])
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[ROWS]])
+// GPU: memref.store %{{.*}}, %[[UW]]
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%[[R:.*]], %[[S:.*]]) = (%c0, %c0) to (%[[ROWS]], %[[ROWS]])
+// GPU: arith.cmpi ule, %[[S]], %[[R]]
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c16)
+// GPU: scf.for %{{.*}} = %c1 to %[[ROWS]]
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[ROWS]])
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ROWS]], %c10)
+// GPU: memref.load %arg2
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ROWS]], %c10)
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%c6, %c10)
+// GPU: memref.load %[[K]]
+// GPU: memref.store %{{.*}}, %arg2
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[T]], %c4)
+// GPU-NOT: hybrid.cooperative
+// GPU: return
+// A chunk whose buffers outgrow a GPU block's shared memory.
+// TOO-BIG: error: 'hybrid.gated_delta_net' op chunk_size 128 needs 148992 bytes of a GPU block's shared memory for heads of 6 x 10; the block form holds 49152: chunks of at most 70 tokens fit (--scan-chunk-size)
 
 func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_state<64x3xf32>, %rec: !hybrid.recurrent_state<4x6x10xf32>, %qkvz: tensor<104x44xf32>, %ba: tensor<8x44xf32>, %c: tensor<64x1x4xf32>, %dtb: tensor<4xf32>, %alog: tensor<4xf32>, %n: tensor<10xf32>, %out: tensor<44x40xf32>) -> tensor<?x44xf32> {
   %y = hybrid.gated_delta_net %x, %conv, %rec in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%dtb) a_log(%alog) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 6 : i64, norm_epsilon = 1.0e-06 : f64, chunk_size = 16 : i64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 10 : i64} : (tensor<?x44xf32>, !hybrid.conv_state<64x3xf32>, !hybrid.recurrent_state<4x6x10xf32>, tensor<104x44xf32>, tensor<8x44xf32>, tensor<64x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<10xf32>, tensor<44x40xf32>) -> tensor<?x44xf32>
@@ -48,6 +99,12 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // CHECK: memref.load %[[DECAYS]]
 // CHECK: } else {
 // CHECK: scf.for %{{.*}} = %c0 to %[[T]]
+// The GPU form scans token by token whatever the chunk size: a thread per
+// channel gains nothing from blocks.
+// GPU-LABEL: func.func @mamba_blocked
+// GPU-NOT: ceildivui %{{.*}}, %c16
+// GPU-NOT: memref<96xf32>
+// GPU: return
 func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf32>, %ssm: !hybrid.recurrent_state<72x6xf32>, %in: tensor<144x36xf32>, %c: tensor<72x1x4xf32>, %cb: tensor<72xf32>, %xp: tensor<17x72xf32>, %dtp: tensor<72x5xf32>, %dtb: tensor<72xf32>, %alog: tensor<72x6xf32>, %d: tensor<72xf32>, %out: tensor<36x72xf32>) -> tensor<?x36xf32> {
   %y = hybrid.mamba %x, %conv, %ssm in_proj(%in) conv1d(%c) conv1d_bias(%cb) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%alog) d(%d) out_proj(%out) {chunk_size = 16 : i64, d_conv = 4 : i64, d_inner = 72 : i64, d_state = 6 : i64, dt_rank = 5 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x36xf32>, !hybrid.conv_state<72x3xf32>, !hybrid.recurrent_state<72x6xf32>, tensor<144x36xf32>, tensor<72x1x4xf32>, tensor<72xf32>, tensor<17x72xf32>, tensor<72x5xf32>, tensor<72xf32>, tensor<72x6xf32>, tensor<72xf32>, tensor<36x72xf32>) -> tensor<?x36xf32>
   return %y : tensor<?x36xf32>
