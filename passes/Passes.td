@@ -89,7 +89,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     With column-workgroups (the GPU forms) `hybrid.gated_delta_net` runs
     its recurrence per (value head, state column); with `chunk_size`, a
     call of several tokens of one sequence instead runs a workgroup per
-    value head walking the chunks, each step of the chunked rule a
+    (value head, panel of pack-weights state columns when that divides
+    v_head_dim, else all of them) walking the chunks, each step of the chunked rule a
     cooperative loop (`scf.parallel` marked `hybrid.cooperative`, which the
     workgroup's threads share: a GPU block's, see hybrid-kernels-to-gpu),
     the chunk's q, k and U|W rows (padded by one element against bank

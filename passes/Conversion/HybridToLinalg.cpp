@@ -2564,12 +2564,21 @@ struct MoEExpertsLowering : HybridLowering<MoEExpertsOp> {
 /// Static shared memory a CUDA block may hold.
 constexpr int64_t kBlockSharedBytes = 48 * 1024;
 
-/// Bytes of the chunk buffers the workgroup of the GPU chunked delta rule
-/// shares: q, k [C, dk + 1], U|W [C, dv + dk + 1], scores and L [C, C],
-/// four [C] (rows padded by one element against bank conflicts).
-int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t dv) {
-  return 4 * (2 * chunk * (dk + 1) + chunk * (dv + dk + 1) + 2 * chunk * chunk +
-              4 * chunk);
+/// Value columns of a state that one workgroup of the GPU chunked delta
+/// rule advances: a panel of the packed weights when it divides dv (the
+/// columns evolve apart once W and U are known, so a head's panels are
+/// workgroups of their own: 4 per head on Qwen3-Next, with 32 heads 128
+/// blocks for a GPU's 132 SMs), else all of them.
+int64_t deltaRuleColumns(int64_t panel, int64_t dv) {
+  return panel > 0 && dv % panel == 0 ? panel : dv;
+}
+
+/// Bytes of the chunk buffers that workgroup shares: q, k [C, dk + 1],
+/// U|W [C, columns + dk + 1], scores and L [C, C], four [C] (rows padded
+/// by one element against bank conflicts).
+int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
+  return 4 * (2 * chunk * (dk + 1) + chunk * (columns + dk + 1) +
+              2 * chunk * chunk + 4 * chunk);
 }
 
 struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
@@ -2781,14 +2790,18 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
     auto chunkedBlocks = [&](Value heads) {
       int64_t c = *chunk;
-      int64_t width = dv + dk; // a row of uw: U's columns, then W's
+      int64_t columns = deltaRuleColumns(codegen.panel, dv);
+      int64_t width = columns + dk; // a row of uw: U's columns, then W's
       // Rows one element longer than their data: the threads of a warp
       // reading a column of rows (k_s for s = 0..) then hit distinct
       // shared-memory banks.
       int64_t qkRow = dk + 1, uwRow = width + 1;
-      Value dvIndex = index(dv), dkIndex = index(dk);
-      loops.parallel("delta_rule_chunks", {workgroupsIf(true, hv)}, [&](ValueRange ivs) {
-        Value h = ivs[0];
+      Value columnsIndex = index(columns), dkIndex = index(dk);
+      loops.parallel("delta_rule_chunks",
+                     {workgroupsIf(true, hv), index(dv / columns)},
+                     [&](ValueRange ivs) {
+        // Value head h's state columns [j0, j0 + columns).
+        Value h = ivs[0], j0 = mul(ivs[1], columns);
         Value qc = loops.scratch(c * qkRow, f32), kc = loops.scratch(c * qkRow, f32);
         Value uw = loops.scratch(c * uwRow, f32);
         Value scores = loops.scratch(c * c, f32); // (q_r . k_s) Gamma[r, s]
@@ -2798,7 +2811,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
         auto blocks = [&]() {
           Head head = headOf(h);
-          Value vOffset = add(index(2 * hk * dk), mul(h, dv));
+          Value vOffset = add(add(index(2 * hk * dk), mul(h, dv)), j0);
           Value slot = slots ? arith::IndexCastOp::create(
                                    b, b.getIndexType(),
                                    tensor::ExtractOp::create(b, slots, zero))
@@ -2818,7 +2831,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             Value first = mul(chunkIndex, c);
             Value rows = arith::MinUIOp::create(
                 b, index(c), arith::SubIOp::create(b, tokens, first));
-            // Per row: the gates, normalised q and k, and U's start beta v.
+            // Per row: the gates, normalised q and k, and U's start beta v
+            // (the workgroup's columns of v).
             loops.cooperative({rows}, [&](ValueRange rv) {
               Value r = rv[0], t = add(first, r);
               auto [beta, g] = head.gates(t);
@@ -2826,7 +2840,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               store(beta, betas, ValueRange{r});
               head.loadNormalized(qc, mul(r, qkRow), t, 0, qScale);
               head.loadNormalized(kc, mul(r, qkRow), t, hk * dk, f32c(1.0));
-              forLoop(zero, dvIndex, {}, [&](Value j, ValueRange) {
+              forLoop(zero, columnsIndex, {}, [&](Value j, ValueRange) {
                 store(fmul(beta, load(mixed, ValueRange{t, add(vOffset, j)})), uw,
                       ValueRange{at(r, uwRow, j)});
                 return SmallVector<Value>{};
@@ -2842,7 +2856,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               Value bg = fmul(load(betas, ValueRange{r}), math::ExpOp::create(b, sum));
               forLoop(zero, dkIndex, {}, [&](Value i, ValueRange) {
                 store(fmul(bg, load(kc, ValueRange{at(r, qkRow, i)})), uw,
-                      ValueRange{at(r, uwRow, add(dvIndex, i))});
+                      ValueRange{at(r, uwRow, add(columnsIndex, i))});
                 return SmallVector<Value>{};
               });
             });
@@ -2884,24 +2898,24 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                     tail, ValueRange{r});
             });
             // V' = U - W S, in place of U.
-            loops.cooperative({rows, dvIndex}, [&](ValueRange rj) {
+            loops.cooperative({rows, columnsIndex}, [&](ValueRange rj) {
               Value r = rj[0], j = rj[1];
               Value v = forLoop(zero, dkIndex, {load(uw, ValueRange{at(r, uwRow, j)})},
                                 [&](Value i, ValueRange a) {
                 return SmallVector<Value>{fsub(
-                    a[0], fmul(load(uw, ValueRange{at(r, uwRow, add(dvIndex, i))}),
-                               load(state, stateIndex(i, j))))};
+                    a[0], fmul(load(uw, ValueRange{at(r, uwRow, add(columnsIndex, i))}),
+                               load(state, stateIndex(i, add(j0, j)))))};
               }).getResult(0);
               store(v, uw, ValueRange{at(r, uwRow, j)});
             });
             // O = (Q e^G) S + scores V' (s <= r).
-            loops.cooperative({rows, dvIndex}, [&](ValueRange rj) {
+            loops.cooperative({rows, columnsIndex}, [&](ValueRange rj) {
               Value r = rj[0], j = rj[1];
               Value eg = math::ExpOp::create(b, load(cumulative, ValueRange{r}));
               Value o = forLoop(zero, dkIndex, {f32c(0.0)}, [&](Value i, ValueRange a) {
                 Value qe = fmul(load(qc, ValueRange{at(r, qkRow, i)}), eg);
                 return SmallVector<Value>{
-                    fadd(a[0], fmul(qe, load(state, stateIndex(i, j))))};
+                    fadd(a[0], fmul(qe, load(state, stateIndex(i, add(j0, j)))))};
               }).getResult(0);
               o = forLoop(zero, add(r, one), {o}, [&](Value s, ValueRange a) {
                 return SmallVector<Value>{
@@ -2909,13 +2923,14 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                                     load(uw, ValueRange{at(s, uwRow, j)})))};
               }).getResult(0);
               store(o, heads,
-                    ValueRange{add(mul(add(first, r), hv * dv), add(mul(h, dv), j))});
+                    ValueRange{add(mul(add(first, r), hv * dv),
+                                   add(add(mul(h, dv), j0), j))});
             });
             // S = e^{G_last} S + sum_r (k_r e^{G_last - G_r}) V'_r.
             Value decay = math::ExpOp::create(b, last);
-            loops.cooperative({dkIndex, dvIndex}, [&](ValueRange ij) {
+            loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
               Value i = ij[0], j = ij[1];
-              SmallVector<Value> si = stateIndex(i, j);
+              SmallVector<Value> si = stateIndex(i, add(j0, j));
               Value s = forLoop(zero, rows, {fmul(load(state, si), decay)},
                                 [&](Value r, ValueRange a) {
                 Value coef = fmul(load(kc, ValueRange{at(r, qkRow, i)}),
@@ -4315,18 +4330,22 @@ struct ConvertHybridToLinalgPass
   /// block's shared memory: a chunk size whose buffers do not fit is an
   /// error saying which size would.
   LogicalResult checkBlockChunks() {
-    WalkResult walked = getOperation().walk([](GatedDeltaNetOp op) {
+    WalkResult walked = getOperation().walk([&](GatedDeltaNetOp op) {
       std::optional<int64_t> chunk = op.getChunkSize();
-      int64_t dk = op.getKHeadDim(), dv = op.getVHeadDim();
-      if (!chunk || deltaRuleBlockBytes(*chunk, dk, dv) <= kBlockSharedBytes)
+      int64_t dk = op.getKHeadDim(),
+              columns = deltaRuleColumns(packWeights, op.getVHeadDim());
+      if (!chunk ||
+          deltaRuleBlockBytes(*chunk, dk, columns) <= kBlockSharedBytes)
         return WalkResult::advance();
       int64_t fits = *chunk;
-      while (fits > 0 && deltaRuleBlockBytes(fits, dk, dv) > kBlockSharedBytes)
+      while (fits > 0 &&
+             deltaRuleBlockBytes(fits, dk, columns) > kBlockSharedBytes)
         --fits;
       op.emitOpError() << "chunk_size " << *chunk << " needs "
-                       << deltaRuleBlockBytes(*chunk, dk, dv)
-                       << " bytes of a GPU block's shared memory for heads of "
-                       << dk << " x " << dv << "; the block form holds "
+                       << deltaRuleBlockBytes(*chunk, dk, columns)
+                       << " bytes of a GPU block's shared memory (key heads "
+                       << "of " << dk << ", " << columns
+                       << " state columns per block); the block form holds "
                        << kBlockSharedBytes << ": chunks of at most " << fits
                        << " tokens fit (--scan-chunk-size)";
       return WalkResult::interrupt();

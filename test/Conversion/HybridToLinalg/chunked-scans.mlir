@@ -75,7 +75,7 @@
 // GPU-NOT: hybrid.cooperative
 // GPU: return
 // A chunk whose buffers outgrow a GPU block's shared memory.
-// TOO-BIG: error: 'hybrid.gated_delta_net' op chunk_size 128 needs 148992 bytes of a GPU block's shared memory for heads of 6 x 10; the block form holds 49152: chunks of at most 70 tokens fit (--scan-chunk-size)
+// TOO-BIG: error: 'hybrid.gated_delta_net' op chunk_size 128 needs 148992 bytes of a GPU block's shared memory (key heads of 6, 10 state columns per block); the block form holds 49152: chunks of at most 70 tokens fit (--scan-chunk-size)
 
 func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_state<64x3xf32>, %rec: !hybrid.recurrent_state<4x6x10xf32>, %qkvz: tensor<104x44xf32>, %ba: tensor<8x44xf32>, %c: tensor<64x1x4xf32>, %dtb: tensor<4xf32>, %alog: tensor<4xf32>, %n: tensor<10xf32>, %out: tensor<44x40xf32>) -> tensor<?x44xf32> {
   %y = hybrid.gated_delta_net %x, %conv, %rec in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%dtb) a_log(%alog) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 6 : i64, norm_epsilon = 1.0e-06 : f64, chunk_size = 16 : i64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 10 : i64} : (tensor<?x44xf32>, !hybrid.conv_state<64x3xf32>, !hybrid.recurrent_state<4x6x10xf32>, tensor<104x44xf32>, tensor<8x44xf32>, tensor<64x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<10xf32>, tensor<44x40xf32>) -> tensor<?x44xf32>
