@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/LoopUtils.h"
 
 #include "dialects/Hybrid/IR/HybridOps.h"
 
@@ -77,14 +78,6 @@ std::string kernelName(func::FuncOp host, Location loc) {
   return name;
 }
 
-/// ceil((ub - lb) / step), 0 for an empty range.
-Value tripCount(OpBuilder &b, Location loc, Value lb, Value ub, Value step) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value span = arith::MaxSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, ub, lb), zero);
-  return arith::CeilDivUIOp::create(b, loc, span, step);
-}
-
 void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
   Location loc = loop.getLoc();
   OpBuilder b(loop);
@@ -121,7 +114,7 @@ void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
   SmallVector<Value> trips;
   for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
                                        loop.getUpperBound(), loop.getStep()))
-    trips.push_back(tripCount(kb, loc, map.lookup(lb), map.lookup(ub),
+    trips.push_back(hybrid::tripCount(kb, loc, map.lookup(lb), map.lookup(ub),
                               map.lookup(step)));
   Value one = arith::ConstantIndexOp::create(kb, loc, 1);
   auto workgroups = scf::ForOp::create(kb, loc, entry->getArgument(0),
@@ -130,18 +123,13 @@ void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
     // Workgroup w -> the loop's induction variables, last dimension fastest.
     OpBuilder::InsertionGuard guard(kb);
     kb.setInsertionPointToStart(workgroups.getBody());
-    Value rest = workgroups.getInductionVar();
-    SmallVector<Value> ivs(trips.size());
-    for (int64_t d = static_cast<int64_t>(trips.size()) - 1; d >= 0; --d) {
-      Value index = d == 0 ? rest
-                           : arith::RemUIOp::create(kb, loc, rest, trips[d])
-                                 .getResult();
-      if (d > 0)
-        rest = arith::DivUIOp::create(kb, loc, rest, trips[d]);
-      ivs[d] = arith::AddIOp::create(
-          kb, loc, map.lookup(loop.getLowerBound()[d]),
-          arith::MulIOp::create(kb, loc, index, map.lookup(loop.getStep()[d])));
+    SmallVector<Value> lbs, steps;
+    for (auto [lb, step] : llvm::zip(loop.getLowerBound(), loop.getStep())) {
+      lbs.push_back(map.lookup(lb));
+      steps.push_back(map.lookup(step));
     }
+    SmallVector<Value> ivs = hybrid::delinearize(
+        kb, loc, workgroups.getInductionVar(), trips, lbs, steps);
     for (auto [iv, value] : llvm::zip(loop.getInductionVars(), ivs))
       map.map(iv, value);
     for (Operation &op : loop.getBody()->without_terminator())
@@ -153,7 +141,7 @@ void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
   Value count = arith::ConstantIndexOp::create(b, loc, 1);
   for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
                                        loop.getUpperBound(), loop.getStep()))
-    count = arith::MulIOp::create(b, loc, count, tripCount(b, loc, lb, ub, step));
+    count = arith::MulIOp::create(b, loc, count, hybrid::tripCount(b, loc, lb, ub, step));
   hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
                              count, passed);
   loop.erase();

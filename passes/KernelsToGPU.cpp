@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
+#include "passes/LoopUtils.h"
 
 #include "dialects/Hybrid/IR/HybridOps.h"
 
@@ -56,14 +57,6 @@ FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
                               "tiles (a warp's) and cooperative loops (a "
                               "block's)");
   return cooperative ? blockSize : tiles ? kWarpLanes : 1;
-}
-
-/// ceil((ub - lb) / step), 0 for an empty range.
-Value tripCount(OpBuilder &b, Location loc, Value lb, Value ub, Value step) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value span = arith::MaxSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, ub, lb), zero);
-  return arith::CeilDivUIOp::create(b, loc, span, step);
 }
 
 /// A block kernel (a workgroup per block): every cooperative loop runs its
@@ -135,7 +128,7 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
     Value total = arith::ConstantIndexOp::create(b, loc, 1);
     for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
                                          loop.getUpperBound(), loop.getStep())) {
-      trips.push_back(tripCount(b, loc, lb, ub, step));
+      trips.push_back(hybrid::tripCount(b, loc, lb, ub, step));
       total = arith::MulIOp::create(b, loc, total, trips.back());
     }
     Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
@@ -143,21 +136,11 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
         b, loc, thread, total,
         arith::ConstantIndexOp::create(b, loc, blockSize));
     OpBuilder body = OpBuilder::atBlockBegin(strided.getBody());
-    // Iteration -> induction variables, the last dimension fastest, so
-    // that neighbouring threads take neighbouring columns.
+    // Neighbouring threads take neighbouring columns (coalesced).
     IRMapping map;
-    Value rest = strided.getInductionVar();
-    for (int64_t d = static_cast<int64_t>(trips.size()) - 1; d >= 0; --d) {
-      Value index = d == 0 ? rest
-                           : arith::RemUIOp::create(body, loc, rest, trips[d])
-                                 .getResult();
-      if (d > 0)
-        rest = arith::DivUIOp::create(body, loc, rest, trips[d]);
-      map.map(loop.getInductionVars()[d],
-              arith::AddIOp::create(
-                  body, loc, loop.getLowerBound()[d],
-                  arith::MulIOp::create(body, loc, index, loop.getStep()[d])));
-    }
+    map.map(loop.getInductionVars(),
+            hybrid::delinearize(body, loc, strided.getInductionVar(), trips,
+                                loop.getLowerBound(), loop.getStep()));
     for (Operation &op : loop.getBody()->without_terminator())
       body.clone(op, map);
     b.setInsertionPointAfter(loop);

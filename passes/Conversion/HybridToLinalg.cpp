@@ -2694,6 +2694,20 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     });
 
     std::optional<int64_t> chunk = op.getChunkSize();
+    // The chunked forms run calls of one sequence, whose state is at the
+    // slot of its first token (batched buffers): state entry (h, i, j).
+    auto oneSequenceState = [&]() {
+      Value slot = slots ? arith::IndexCastOp::create(
+                               b, b.getIndexType(),
+                               tensor::ExtractOp::create(b, slots, zero))
+                               .getResult()
+                         : Value();
+      return [slot](Value h, Value i, Value j) -> SmallVector<Value> {
+        if (slot)
+          return {slot, h, i, j};
+        return {h, i, j};
+      };
+    };
 
     // Value head h's pieces, which the per-head and the per-column forms
     // share: its k-head, the gates and normalised q and k of a token, and
@@ -2812,15 +2826,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         auto blocks = [&]() {
           Head head = headOf(h);
           Value vOffset = add(add(index(2 * hk * dk), mul(h, dv)), j0);
-          Value slot = slots ? arith::IndexCastOp::create(
-                                   b, b.getIndexType(),
-                                   tensor::ExtractOp::create(b, slots, zero))
-                                   .getResult()
-                             : Value();
-          auto stateIndex = [&](Value i, Value j) -> SmallVector<Value> {
-            if (slot)
-              return {slot, h, i, j};
-            return {h, i, j};
+          auto stateIndex = [&, entry = oneSequenceState()](Value i, Value j) {
+            return entry(h, i, j);
           };
           // Element (r, column) of a row-major buffer of rows `w` wide.
           auto at = [&](Value r, int64_t w, Value column) -> Value {
@@ -3100,15 +3107,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                            dk % codegen.panel == 0 && c % codegen.panel == 0;
         Value kTc = tiledSquare ? loops.scratch(dk * c, f32) : Value();
         auto chunkedRule = [&]() {
-          Value slot = slots ? arith::IndexCastOp::create(
-                                   b, b.getIndexType(),
-                                   tensor::ExtractOp::create(b, slots, zero))
-                                   .getResult()
-                             : Value();
-          auto stateIndex = [&](Value i, Value j) -> SmallVector<Value> {
-            if (slot)
-              return {slot, h, i, j};
-            return {h, i, j};
+          auto stateIndex = [&, entry = oneSequenceState()](Value i, Value j) {
+            return entry(h, i, j);
           };
           auto row = [&](Value r, int64_t width) { return mul(r, width); };
           // dst[dBase + j] op= coef * src[sBase + j] for j < n: the axpy every
