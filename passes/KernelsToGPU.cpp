@@ -26,6 +26,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -57,6 +58,17 @@ FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
                               "tiles (a warp's) and cooperative loops (a "
                               "block's)");
   return cooperative ? blockSize : tiles ? kWarpLanes : 1;
+}
+
+/// Whether a reduction of an scf.parallel adds f32 terms from 0.
+bool isZeroSum(Value init, Region &combiner) {
+  Block &block = combiner.front();
+  auto add = dyn_cast<arith::AddFOp>(&block.front());
+  return add && add.getType().isF32() &&
+         llvm::is_contained(block.getArguments(), add.getLhs()) &&
+         llvm::is_contained(block.getArguments(), add.getRhs()) &&
+         add.getLhs() != add.getRhs() && matchPattern(init, m_AnyZeroFloat()) &&
+         isa<scf::ReduceReturnOp>(add->getNextNode());
 }
 
 /// A block kernel (a workgroup per block): every cooperative loop runs its
@@ -132,17 +144,39 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
       total = arith::MulIOp::create(b, loc, total, trips.back());
     }
     Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    // A reduction: each thread sums its iterations' terms from 0, then the
+    // block adds the threads' sums (every thread gets the total).
+    auto reduce = cast<scf::ReduceOp>(loop.getBody()->getTerminator());
+    for (auto [init, region] :
+         llvm::zip(loop.getInitVals(), reduce.getReductions()))
+      if (!isZeroSum(init, region))
+        return loop.emitOpError(
+            "hybrid-kernels-to-gpu: a cooperative reduction must be an "
+            "arith.addf of f32 from 0.0");
     auto strided = scf::ForOp::create(
         b, loc, thread, total,
-        arith::ConstantIndexOp::create(b, loc, blockSize));
-    OpBuilder body = OpBuilder::atBlockBegin(strided.getBody());
-    // Neighbouring threads take neighbouring columns (coalesced).
-    IRMapping map;
-    map.map(loop.getInductionVars(),
-            hybrid::delinearize(body, loc, strided.getInductionVar(), trips,
-                                loop.getLowerBound(), loop.getStep()));
-    for (Operation &op : loop.getBody()->without_terminator())
-      body.clone(op, map);
+        arith::ConstantIndexOp::create(b, loc, blockSize), loop.getInitVals(),
+        [&](OpBuilder &body, Location, Value iteration, ValueRange sums) {
+          // Neighbouring threads take neighbouring columns (coalesced).
+          IRMapping map;
+          map.map(loop.getInductionVars(),
+                  hybrid::delinearize(body, loc, iteration, trips,
+                                      loop.getLowerBound(), loop.getStep()));
+          for (Operation &op : loop.getBody()->without_terminator())
+            body.clone(op, map);
+          SmallVector<Value> next;
+          for (auto [sum, term] : llvm::zip(sums, reduce.getOperands()))
+            next.push_back(
+                arith::AddFOp::create(body, loc, sum, map.lookup(term)));
+          scf::YieldOp::create(body, loc, next);
+        });
+    for (auto [result, partial] :
+         llvm::zip(loop.getResults(), strided.getResults()))
+      result.replaceAllUsesWith(gpu::AllReduceOp::create(
+          b, loc, partial,
+          gpu::AllReduceOperationAttr::get(context,
+                                           gpu::AllReduceOperation::ADD),
+          /*uniform=*/b.getUnitAttr()));
     b.setInsertionPointAfter(loop);
     gpu::BarrierOp::create(b, loc);
     loop.erase();

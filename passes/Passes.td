@@ -301,6 +301,38 @@ def OffloadHostWorkPass : Pass<"hybrid-offload-host-work", "::mlir::ModuleOp"> {
   ];
 }
 
+def CooperativeRowsPass : Pass<"hybrid-cooperative-rows", "::mlir::ModuleOp"> {
+  let summary = "Share a row kernel's column loops among a workgroup's threads";
+  let description = [{
+    After `hybrid-form-dispatches`, for the GPU forms: a kernel whose
+    workgroup loop holds only loops over a row's columns (`scf.parallel`
+    nested in the workgroup, as convert-linalg-to-parallel-loops makes of
+    the fused residual add and norm chains), static buffers and ops that
+    at most read memory -- with at least one of the loops longer than one
+    iteration and its buffers within 48 KiB -- gets those loops marked
+    `hybrid.cooperative`: `hybrid-kernels-to-gpu` then runs it a block per
+    row, the loops strided over the block's threads, instead of one thread
+    per row (whose neighbours would read other rows, and whose decode step
+    would walk a 2048-wide row alone).
+
+    A loop of one iteration around a sum over the columns into a
+    one-element accumulator -- `scf.for %k { %a = load %acc[I]; ...;
+    store (addf %a, %t), %acc[I] }`, the norm's sum of squares, where
+    nothing else in the loop touches `%acc` -- becomes a cooperative
+    `scf.parallel` over k reducing %t with `arith.addf` from 0, then a
+    cooperative loop of one iteration adding the sum to `%acc[I]`. On a
+    CPU the loops stay sequential and the sum's order is unchanged; on a
+    GPU the terms are summed per thread, then across the block.
+
+    Other kernels are left as they are.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Move dispatch kernels into a GPU module, one thread per workgroup";
   let description = [{

@@ -94,6 +94,10 @@ constexpr Step kLLVMSteps[] = {
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch the "
      "runtime spreads over its threads"},
+    {"hybrid-cooperative-rows",
+     "row kernels' column loops shared by a workgroup's threads, as on a GPU "
+     "(gpu-kernel-forms)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
     {"convert-vector-to-scf",
@@ -108,6 +112,9 @@ constexpr Step kCUDASteps[] = {
     HYBRID_BUFFER_STEPS,
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch"},
+    {"hybrid-cooperative-rows",
+     "norms and residual adds a block per row, their column loops strided "
+     "over its threads"},
     {"hybrid-approximate-math{every-op=1}",
      "exp, log, sin, cos, ... as polynomials: no libm or libdevice on the "
      "GPU"},

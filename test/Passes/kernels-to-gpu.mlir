@@ -236,3 +236,74 @@ func.func private @nested_dispatch(%begin: index, %end: index, %y: memref<?x8xf3
   }
   return
 }
+
+// -----
+
+// A cooperative reduction: each thread adds its strided iterations' terms
+// from 0, then gpu.all_reduce adds the threads' sums across the block (and
+// gives every thread the total), which the next cooperative loop stores.
+// CHECK-LABEL: gpu.func @sum_dispatch
+// CHECK: gpu.barrier
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[PARTIAL:.*]] = scf.for %[[IT:.*]] = %[[TID]] to %{{.*}} step %c64{{.*}} iter_args(%[[S:.*]] = %{{.*}}) -> (f32)
+// CHECK: %[[X:.*]] = memref.load
+// CHECK: %[[NEXT:.*]] = arith.addf %[[S]], %[[X]] : f32
+// CHECK: scf.yield %[[NEXT]] : f32
+// CHECK: %[[TOTAL:.*]] = gpu.all_reduce add %[[PARTIAL]] uniform {
+// CHECK: gpu.barrier
+// CHECK: memref.store %[[TOTAL]]
+func.func @sum(%y: memref<?x8xf32>, %n: index) {
+  hybrid.dispatch @sum_dispatch workgroups(%n) (%y) : memref<?x8xf32>
+  return
+}
+func.func private @sum_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %zero = arith.constant 0.0 : f32
+  scf.for %w = %begin to %end step %c1 {
+    %s = scf.parallel (%j) = (%c0) to (%c8) step (%c1) init (%zero) -> f32 {
+      %v = memref.load %y[%w, %j] : memref<?x8xf32>
+      scf.reduce(%v : f32) {
+      ^bb0(%l: f32, %r: f32):
+        %t = arith.addf %l, %r : f32
+        scf.reduce.return %t : f32
+      }
+    } {hybrid.cooperative}
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      memref.store %s, %y[%w, %j] : memref<?x8xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}
+
+// -----
+
+// Only sums from 0 spread over threads: each thread starts from the init.
+func.func @max(%y: memref<?x8xf32>, %n: index) {
+  hybrid.dispatch @max_dispatch workgroups(%n) (%y) : memref<?x8xf32>
+  return
+}
+func.func private @max_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %zero = arith.constant 0.0 : f32
+  scf.for %w = %begin to %end step %c1 {
+    // expected-error @+1 {{'scf.parallel' op hybrid-kernels-to-gpu: a cooperative reduction must be an arith.addf of f32 from 0.0}}
+    %s = scf.parallel (%j) = (%c0) to (%c8) step (%c1) init (%zero) -> f32 {
+      %v = memref.load %y[%w, %j] : memref<?x8xf32>
+      scf.reduce(%v : f32) {
+      ^bb0(%l: f32, %r: f32):
+        %t = arith.maximumf %l, %r : f32
+        scf.reduce.return %t : f32
+      }
+    } {hybrid.cooperative}
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      memref.store %s, %y[%w, %j] : memref<?x8xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}
