@@ -26,9 +26,6 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
-/// Shared memory a block kernel may hold for its row buffers.
-constexpr int64_t kSharedBytes = 48 * 1024;
-
 /// The loop over a kernel's workgroups: its one top-level scf.for from the
 /// `begin` to the `end` argument.
 scf::ForOp workgroupLoop(func::FuncOp kernel) {
@@ -111,7 +108,7 @@ bool isRowKernel(scf::ForOp workgroups) {
       continue;
     return false;
   }
-  return wide && bytes <= kSharedBytes;
+  return wide && bytes <= hybrid::kBlockSharedBytes;
 }
 
 /// `scf.parallel` of one iteration around `scf.for %k { %a = load %acc[I];

@@ -30,6 +30,10 @@ namespace hybrid {
 /// a CPU it is a plain loop.
 inline constexpr llvm::StringLiteral kCooperativeAttr = "hybrid.cooperative";
 
+/// Static shared memory a CUDA block may hold: what the block forms may
+/// keep in the workgroup's buffers.
+inline constexpr int64_t kBlockSharedBytes = 48 * 1024;
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 

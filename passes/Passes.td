@@ -352,9 +352,12 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     threads (the last dimension fastest) with a `gpu.barrier` before and
     after; scratch that more than one of its loops uses becomes a workgroup
     attribution (shared memory), scratch used inside one loop stays each
-    thread's. In a block kernel a memory write outside the cooperative
-    loops is an error (every thread would run it), as is a cooperative loop
-    inside another. Each dispatch then names
+    thread's. A cooperative loop with a reduction (f32 `arith.addf` from
+    0.0: hybrid-cooperative-rows' sums; anything else is an error) adds its
+    terms per thread, then across the block with a uniform
+    `gpu.all_reduce add`, which gives every thread the total. In a block
+    kernel a memory write outside the cooperative loops is an error (every
+    thread would run it), as is a cooperative loop inside another. Each dispatch then names
     `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a warp
     or block kernel, `hybrid.workgroup_threads` (32 or block-size); the runtime launches
     ceil(workgroups * workgroup threads / block-size) blocks. Constant globals the

@@ -2561,9 +2561,6 @@ struct MoEExpertsLowering : HybridLowering<MoEExpertsOp> {
 /// recurrent state), then the output projection (models.md 1.5). The chunked
 /// form of hybrid-tile-scans is the fast path; this one is the reference and
 /// the decode form.
-/// Static shared memory a CUDA block may hold.
-constexpr int64_t kBlockSharedBytes = 48 * 1024;
-
 /// Value columns of a state that one workgroup of the GPU chunked delta
 /// rule advances: a panel of the packed weights when it divides dv (the
 /// columns evolve apart once W and U are known, so a head's panels are
@@ -4335,18 +4332,18 @@ struct ConvertHybridToLinalgPass
       int64_t dk = op.getKHeadDim(),
               columns = deltaRuleColumns(packWeights, op.getVHeadDim());
       if (!chunk ||
-          deltaRuleBlockBytes(*chunk, dk, columns) <= kBlockSharedBytes)
+          deltaRuleBlockBytes(*chunk, dk, columns) <= hybrid::kBlockSharedBytes)
         return WalkResult::advance();
       int64_t fits = *chunk;
       while (fits > 0 &&
-             deltaRuleBlockBytes(fits, dk, columns) > kBlockSharedBytes)
+             deltaRuleBlockBytes(fits, dk, columns) > hybrid::kBlockSharedBytes)
         --fits;
       op.emitOpError() << "chunk_size " << *chunk << " needs "
                        << deltaRuleBlockBytes(*chunk, dk, columns)
                        << " bytes of a GPU block's shared memory (key heads "
                        << "of " << dk << ", " << columns
                        << " state columns per block); the block form holds "
-                       << kBlockSharedBytes << ": chunks of at most " << fits
+                       << hybrid::kBlockSharedBytes << ": chunks of at most " << fits
                        << " tokens fit (--scan-chunk-size)";
       return WalkResult::interrupt();
     });
