@@ -60,15 +60,33 @@ FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
   return cooperative ? blockSize : tiles ? kWarpLanes : 1;
 }
 
-/// Whether a reduction of an scf.parallel adds f32 terms from 0.
-bool isZeroSum(Value init, Region &combiner) {
+/// How the block combines the threads' results of a cooperative loop's
+/// reduction: its combiner one op on the two arguments whose identity is
+/// the init (each thread starts from it): f32 addf from 0, f32 maximumf
+/// from -inf, i32 minui from all ones. Else none.
+std::optional<gpu::AllReduceOperation> blockReduction(Value init,
+                                                      Region &combiner) {
   Block &block = combiner.front();
-  auto add = dyn_cast<arith::AddFOp>(&block.front());
-  return add && add.getType().isF32() &&
-         llvm::is_contained(block.getArguments(), add.getLhs()) &&
-         llvm::is_contained(block.getArguments(), add.getRhs()) &&
-         add.getLhs() != add.getRhs() && matchPattern(init, m_AnyZeroFloat()) &&
-         isa<scf::ReduceReturnOp>(add->getNextNode());
+  Operation *op = &block.front();
+  if (op->getNumOperands() != 2 || op->getNumResults() != 1 ||
+      !isa<scf::ReduceReturnOp>(op->getNextNode()) ||
+      op->getOperand(0) == op->getOperand(1) ||
+      !llvm::all_of(op->getOperands(), [&](Value v) {
+        return llvm::is_contained(block.getArguments(), v);
+      }))
+    return std::nullopt;
+  Type type = init.getType();
+  APInt bits;
+  if (isa<arith::AddFOp>(op) && type.isF32() &&
+      matchPattern(init, m_AnyZeroFloat()))
+    return gpu::AllReduceOperation::ADD;
+  if (isa<arith::MaximumFOp>(op) && type.isF32() &&
+      matchPattern(init, m_NegInfFloat()))
+    return gpu::AllReduceOperation::MAXIMUMF;
+  if (isa<arith::MinUIOp>(op) && type.isInteger(32) &&
+      matchPattern(init, m_ConstantInt(&bits)) && bits.isAllOnes())
+    return gpu::AllReduceOperation::MINUI;
+  return std::nullopt;
 }
 
 /// A block kernel (a workgroup per block): every cooperative loop runs its
@@ -144,15 +162,20 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
       total = arith::MulIOp::create(b, loc, total, trips.back());
     }
     Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-    // A reduction: each thread sums its iterations' terms from 0, then the
-    // block adds the threads' sums (every thread gets the total).
+    // A reduction: each thread combines its iterations' terms from the
+    // identity, then the block combines the threads' results (every thread
+    // gets the whole).
     auto reduce = cast<scf::ReduceOp>(loop.getBody()->getTerminator());
+    SmallVector<gpu::AllReduceOperation> kinds;
     for (auto [init, region] :
-         llvm::zip(loop.getInitVals(), reduce.getReductions()))
-      if (!isZeroSum(init, region))
+         llvm::zip(loop.getInitVals(), reduce.getReductions())) {
+      std::optional<gpu::AllReduceOperation> kind = blockReduction(init, region);
+      if (!kind)
         return loop.emitOpError(
-            "hybrid-kernels-to-gpu: a cooperative reduction must be an "
-            "arith.addf of f32 from 0.0");
+            "hybrid-kernels-to-gpu: a cooperative reduction must be f32 "
+            "addf from 0, f32 maximumf from -inf or i32 minui from all ones");
+      kinds.push_back(*kind);
+    }
     auto strided = scf::ForOp::create(
         b, loc, thread, total,
         arith::ConstantIndexOp::create(b, loc, blockSize), loop.getInitVals(),
@@ -165,17 +188,21 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
           for (Operation &op : loop.getBody()->without_terminator())
             body.clone(op, map);
           SmallVector<Value> next;
-          for (auto [sum, term] : llvm::zip(sums, reduce.getOperands()))
+          for (auto [sum, term, region] :
+               llvm::zip(sums, reduce.getOperands(), reduce.getReductions())) {
+            Block &combiner = region.front();
+            IRMapping operands;
+            operands.map(combiner.getArgument(0), sum);
+            operands.map(combiner.getArgument(1), map.lookup(term));
             next.push_back(
-                arith::AddFOp::create(body, loc, sum, map.lookup(term)));
+                body.clone(combiner.front(), operands)->getResult(0));
+          }
           scf::YieldOp::create(body, loc, next);
         });
-    for (auto [result, partial] :
-         llvm::zip(loop.getResults(), strided.getResults()))
+    for (auto [result, partial, kind] :
+         llvm::zip(loop.getResults(), strided.getResults(), kinds))
       result.replaceAllUsesWith(gpu::AllReduceOp::create(
-          b, loc, partial,
-          gpu::AllReduceOperationAttr::get(context,
-                                           gpu::AllReduceOperation::ADD),
+          b, loc, partial, gpu::AllReduceOperationAttr::get(context, kind),
           /*uniform=*/b.getUnitAttr()));
     b.setInsertionPointAfter(loop);
     gpu::BarrierOp::create(b, loc);

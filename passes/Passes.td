@@ -98,7 +98,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     chunk whose buffers exceed 48 KiB, a CUDA block's static shared memory,
     is an error naming the largest that fits. Without batch slots the plan
     gives the kernel of the other form no workgroups. `hybrid.mamba` runs
-    token by token in these forms whatever its chunk size.
+    token by token in these forms whatever its chunk size. The MoE routing
+    kernel (top-k above 1) is a workgroup per token whose steps are
+    cooperative loops over the experts: the softmax's maximum and sum are
+    cooperative reductions, and each choice an argmax in two (the largest
+    free selection score, then the lowest expert index holding it, as i32
+    minui), the expert the sequential form picks.
 
     With `max-batch` above 1 the state buffers are batched: every buffer
     above gets a leading [max-batch] dimension and token i uses slot
@@ -352,10 +357,11 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     threads (the last dimension fastest) with a `gpu.barrier` before and
     after; scratch that more than one of its loops uses becomes a workgroup
     attribution (shared memory), scratch used inside one loop stays each
-    thread's. A cooperative loop with a reduction (f32 `arith.addf` from
-    0.0: hybrid-cooperative-rows' sums; anything else is an error) adds its
-    terms per thread, then across the block with a uniform
-    `gpu.all_reduce add`, which gives every thread the total. In a block
+    thread's. A cooperative loop with reductions (f32 `arith.addf` from 0,
+    f32 `arith.maximumf` from -inf, i32 `arith.minui` from all ones: the
+    identities, from which each thread starts; anything else is an error)
+    combines its terms per thread, then across the block with a uniform
+    `gpu.all_reduce`, which gives every thread the whole. In a block
     kernel a memory write outside the cooperative loops is an error (every
     thread would run it), as is a cooperative loop inside another. Each dispatch then names
     `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a warp

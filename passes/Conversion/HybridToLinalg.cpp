@@ -1108,6 +1108,29 @@ struct LoopNest {
         });
     loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
   }
+  /// A cooperative loop over [0, ub) whose iteration i gives `term(i)`,
+  /// combined by `combine` from `identity` (which each GPU thread starts
+  /// from: see hybrid-kernels-to-gpu for the combinations it takes): the
+  /// block-wide sum, maximum or minimum, the same on every thread.
+  Value cooperativeReduce(
+      Value ub, Value identity, function_ref<Value(Value)> term,
+      function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+    auto loop = scf::ParallelOp::create(
+        b, b.getLoc(), ValueRange{index(0)}, ValueRange{ub},
+        ValueRange{index(1)}, ValueRange{identity},
+        [&](OpBuilder &nb, Location loc, ValueRange ivs, ValueRange) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          auto reduce = scf::ReduceOp::create(b, loc, ValueRange{term(ivs[0])});
+          Block &combiner = reduce.getReductions()[0].front();
+          OpBuilder rb = OpBuilder::atBlockBegin(&combiner);
+          scf::ReduceReturnOp::create(
+              rb, loc,
+              combine(rb, loc, combiner.getArgument(0), combiner.getArgument(1)));
+        });
+    loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
+    return loop.getResult(0);
+  }
   /// `tile` on the rows [begin, end) in groups of `size` (the row indices
   /// of one group each call), then on the rows left over one at a time:
   /// register tiles of a fixed height plus their remainder.
@@ -2095,122 +2118,262 @@ struct MoEKernels {
                                               ValueRange{tokens});
     Value weightsAll =
         memref::AllocOp::create(b, choiceType(f32), ValueRange{tokens});
-    loops.parallel("router", {tokens}, [&](ValueRange ivs) {
-      Value t = ivs[0];
-      // Scores in f32: softmax over all experts, or sigmoid.
-      Value scores = scratch(experts), select = scratch(experts);
-      Value taken = scratch(experts);
-      linalg::FillOp::create(b, f32c(0.0), taken);
-      Value logits = scratch(experts);
-      forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
-        memref::StoreOp::create(b, logitAt(t, e), logits, e);
-        return SmallVector<Value>{};
+    Value negInf = f32c(-std::numeric_limits<double>::infinity());
+    // What both forms compute alike: an expert's score from its logit (the
+    // softmax's numerator, or the sigmoid), its selection score, a group's
+    // score (the sum of its two best selection scores), and the selection
+    // score an expert keeps under the group limit: -inf outside the kept
+    // groups, as in transformers (never chosen, even when every kept score
+    // is negative, as a sigmoid plus a negative bias can be).
+    auto scoreOf = [&](Value logit, Value maxLogit) -> Value {
+      if (sigmoidScoring)
+        return sigmoid(logit);
+      return math::ExpOp::create(b, arith::SubFOp::create(b, logit, maxLogit));
+    };
+    auto selectionOf = [&](Value score, Value e) -> Value {
+      if (!bias)
+        return score;
+      return arith::AddFOp::create(
+          b, score, toF32(b, loc, tensor::ExtractOp::create(b, bias, e)));
+    };
+    auto groupScore = [&](Value select, Value g) -> Value {
+      Value base = arith::MulIOp::create(b, g, index(perGroup));
+      auto best2 = forLoop(zero, index(perGroup), {negInf, negInf},
+                           [&](Value i, ValueRange top) {
+        Value expert = arith::AddIOp::create(b, base, i);
+        Value v = memref::LoadOp::create(b, select, expert);
+        Value above1 =
+            arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, top[0]);
+        Value above2 =
+            arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, top[1]);
+        Value first = arith::SelectOp::create(b, above1, v, top[0]);
+        Value second = arith::SelectOp::create(
+            b, above1, top[0], arith::SelectOp::create(b, above2, v, top[1]));
+        return SmallVector<Value>{first, second};
       });
-      Value maxLogit = forLoop(zero, index(experts),
-                               {f32c(-std::numeric_limits<double>::infinity())},
-                               [&](Value e, ValueRange m) {
-                                 Value l = memref::LoadOp::create(b, logits, e);
-                                 return SmallVector<Value>{
-                                     arith::MaximumFOp::create(b, m[0], l)};
-                               }).getResult(0);
-      Value total = forLoop(zero, index(experts), {f32c(0.0)}, [&](Value e,
-                                                                 ValueRange acc) {
-        Value l = memref::LoadOp::create(b, logits, e);
-        Value score = sigmoidScoring
-                          ? sigmoid(l)
-                          : math::ExpOp::create(b, arith::SubFOp::create(b, l, maxLogit))
-                                .getResult();
-        memref::StoreOp::create(b, score, scores, e);
-        return SmallVector<Value>{arith::AddFOp::create(b, acc[0], score)};
-      }).getResult(0);
-      forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
-        Value score = memref::LoadOp::create(b, scores, e);
-        if (!sigmoidScoring) {
-          score = arith::DivFOp::create(b, score, total);
+      return arith::AddFOp::create(b, best2.getResult(0), best2.getResult(1));
+    };
+    auto limitToGroups = [&](Value select, Value groupTaken, Value e) {
+      Value g = arith::DivUIOp::create(b, e, index(perGroup));
+      Value kept = arith::CmpFOp::create(
+          b, arith::CmpFPredicate::OEQ,
+          memref::LoadOp::create(b, groupTaken, g), f32c(1.0));
+      Value v = memref::LoadOp::create(b, select, e);
+      memref::StoreOp::create(b, arith::SelectOp::create(b, kept, v, negInf),
+                              select, e);
+    };
+    // The routing weight of choice j with weight w: renormalised over the
+    // chosen experts (their weights summing to `sum`), scaled; stored with
+    // the choice's expert for token t.
+    auto storeChoice = [&](Value t, Value j, Value expert, Value w, Value sum) {
+      if (renormalise)
+        w = arith::DivFOp::create(b, w, sum);
+      w = arith::MulFOp::create(b, w, f32c(scaling));
+      memref::StoreOp::create(b, w, weightsAll, ValueRange{t, j});
+      memref::StoreOp::create(
+          b, arith::IndexCastOp::create(b, b.getI64Type(), expert), chosenAll,
+          ValueRange{t, j});
+    };
+
+    // The GPU form: a block per token, each step a cooperative loop over
+    // the experts (or groups, or choices), the softmax's maximum and sum
+    // block reductions, and each top-k choice an argmax in two reductions:
+    // the largest free selection score, then the lowest expert holding it,
+    // the choice the sequential form makes. (A single choice stays
+    // sequential: a loop over it alone would fold away.)
+    if (codegen.columns && topK > 1) {
+      loops.parallel("router", {tokens}, [&](ValueRange ivs) {
+        Value t = ivs[0];
+        Value logits = scratch(experts), scores = scratch(experts);
+        Value select = scratch(experts), taken = scratch(experts);
+        Value chosen = idxScratch(topK), weights = scratch(topK);
+        auto each = [&](int64_t n, function_ref<void(Value)> body) {
+          loops.cooperative({index(n)}, [&](ValueRange iv) { body(iv[0]); });
+        };
+        // The block-wide combination of term(i) over [0, n) from `identity`.
+        using Combine = function_ref<Value(OpBuilder &, Location, Value, Value)>;
+        auto reduce = [&](int64_t n, Value identity,
+                          function_ref<Value(Value)> term, Combine combine) {
+          return loops.cooperativeReduce(index(n), identity, term, combine);
+        };
+        auto maximum = [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
+          return arith::MaximumFOp::create(rb, rl, l, r);
+        };
+        auto plus = [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
+          return arith::AddFOp::create(rb, rl, l, r);
+        };
+        auto lowest = [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
+          return arith::MinUIOp::create(rb, rl, l, r);
+        };
+        // Index of the largest value[i] > -inf with taken[i] == 0, the
+        // lowest such index on ties, 0 if none: as `argmax` picks.
+        auto blockArgmax = [&](Value values, Value takenBuf, int64_t n) -> Value {
+          auto freeAt = [&](Value i) -> Value {
+            return arith::CmpFOp::create(
+                b, arith::CmpFPredicate::OEQ,
+                memref::LoadOp::create(b, takenBuf, i), f32c(0.0));
+          };
+          Value best = reduce(n, negInf, [&](Value i) -> Value {
+            Value v = memref::LoadOp::create(b, values, i);
+            Value counts = arith::AndIOp::create(
+                b, freeAt(i),
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, negInf));
+            return arith::SelectOp::create(b, counts, v, negInf);
+          }, maximum);
+          Value none = arith::ConstantOp::create(b, b.getI32IntegerAttr(-1));
+          Value first = reduce(n, none, [&](Value i) -> Value {
+            Value v = memref::LoadOp::create(b, values, i);
+            Value hit = arith::AndIOp::create(
+                b, arith::AndIOp::create(
+                       b, freeAt(i),
+                       arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, v, best)),
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, best, negInf));
+            return arith::SelectOp::create(
+                b, hit, arith::IndexCastUIOp::create(b, b.getI32Type(), i), none);
+          }, lowest);
+          Value found = arith::CmpIOp::create(b, arith::CmpIPredicate::ne, first, none);
+          return arith::SelectOp::create(
+              b, found, arith::IndexCastUIOp::create(b, b.getIndexType(), first),
+              zero);
+        };
+
+        each(experts, [&](Value e) {
+          memref::StoreOp::create(b, logitAt(t, e), logits, e);
+          memref::StoreOp::create(b, f32c(0.0), taken, e);
+        });
+        Value maxLogit =
+            sigmoidScoring
+                ? Value()
+                : reduce(experts, negInf, [&](Value e) -> Value {
+                    return memref::LoadOp::create(b, logits, e);
+                  }, maximum);
+        Value total = reduce(experts, f32c(0.0), [&](Value e) -> Value {
+          Value score = scoreOf(memref::LoadOp::create(b, logits, e), maxLogit);
           memref::StoreOp::create(b, score, scores, e);
-        }
-        if (bias)
-          score = arith::AddFOp::create(
-              b, score, toF32(b, loc, tensor::ExtractOp::create(b, bias, e)));
-        memref::StoreOp::create(b, score, select, e);
-        return SmallVector<Value>{};
-      });
-
-      // Group limit: a group scores the sum of its two best selection
-      // scores; experts outside the best topk_group groups get a selection
-      // score of -inf, as in transformers: never chosen, even when every
-      // kept score is negative (a sigmoid plus a negative bias).
-      if (groups > 1) {
-        Value groupScores = scratch(groups), groupTaken = scratch(groups);
-        linalg::FillOp::create(b, f32c(0.0), groupTaken);
-        forLoop(zero, index(groups), {}, [&](Value g, ValueRange) {
-          Value base = arith::MulIOp::create(b, g, index(perGroup));
-          Value negInf = f32c(-std::numeric_limits<double>::infinity());
-          auto best2 = forLoop(zero, index(perGroup), {negInf, negInf},
-                               [&](Value i, ValueRange top) {
-            Value expert = arith::AddIOp::create(b, base, i);
-            Value v = memref::LoadOp::create(b, select, expert);
-            Value above1 =
-                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, top[0]);
-            Value above2 =
-                arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, v, top[1]);
-            Value first = arith::SelectOp::create(b, above1, v, top[0]);
-            Value second = arith::SelectOp::create(
-                b, above1, top[0], arith::SelectOp::create(b, above2, v, top[1]));
-            return SmallVector<Value>{first, second};
+          return score;
+        }, plus);
+        each(experts, [&](Value e) {
+          Value score = memref::LoadOp::create(b, scores, e);
+          if (!sigmoidScoring) {
+            score = arith::DivFOp::create(b, score, total);
+            memref::StoreOp::create(b, score, scores, e);
+          }
+          memref::StoreOp::create(b, selectionOf(score, e), select, e);
+        });
+        if (groups > 1) {
+          Value groupScores = scratch(groups), groupTaken = scratch(groups);
+          each(groups, [&](Value g) {
+            memref::StoreOp::create(b, groupScore(select, g), groupScores, g);
+            memref::StoreOp::create(b, f32c(0.0), groupTaken, g);
           });
-          memref::StoreOp::create(
-              b, arith::AddFOp::create(b, best2.getResult(0), best2.getResult(1)),
-              groupScores, g);
+          forLoop(zero, index(keptGroups), {}, [&](Value, ValueRange) {
+            Value kept = blockArgmax(groupScores, groupTaken, groups);
+            each(groups, [&](Value g) {
+              loops.ifElse(
+                  arith::CmpIOp::create(b, arith::CmpIPredicate::eq, g, kept),
+                  [&] { memref::StoreOp::create(b, f32c(1.0), groupTaken, g); },
+                  [] {});
+            });
+            return SmallVector<Value>{};
+          });
+          each(experts, [&](Value e) { limitToGroups(select, groupTaken, e); });
+        }
+        forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
+          Value pick = blockArgmax(select, taken, experts);
+          each(experts, [&](Value e) {
+            loops.ifElse(
+                arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, pick),
+                [&] {
+                  memref::StoreOp::create(b, f32c(1.0), taken, e);
+                  memref::StoreOp::create(b, e, chosen, j);
+                  memref::StoreOp::create(
+                      b, memref::LoadOp::create(b, scores, e), weights, j);
+                },
+                [] {});
+          });
           return SmallVector<Value>{};
         });
-        forLoop(zero, index(keptGroups), {}, [&](Value, ValueRange) {
-          auto [g, v] = argmax(groupScores, groupTaken, groups);
-          (void)v;
-          memref::StoreOp::create(b, f32c(1.0), groupTaken, g);
-          return SmallVector<Value>{};
+        Value sum = reduce(topK, f32c(0.0), [&](Value j) -> Value {
+          return memref::LoadOp::create(b, weights, j);
+        }, plus);
+        each(topK, [&](Value j) {
+          storeChoice(t, j, memref::LoadOp::create(b, chosen, j),
+                      memref::LoadOp::create(b, weights, j), sum);
         });
-        forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
-          Value g = arith::DivUIOp::create(b, e, index(perGroup));
-          Value kept = arith::CmpFOp::create(
-              b, arith::CmpFPredicate::OEQ,
-              memref::LoadOp::create(b, groupTaken, g), f32c(1.0));
-          Value v = memref::LoadOp::create(b, select, e);
-          Value dropped = f32c(-std::numeric_limits<double>::infinity());
-          memref::StoreOp::create(b, arith::SelectOp::create(b, kept, v, dropped),
-                                  select, e);
-          return SmallVector<Value>{};
-        });
-      }
-
-      // Top-k by selection score; weights are the unbiased scores.
-      Value chosen = idxScratch(topK), weights = scratch(topK);
-      Value sum = forLoop(zero, index(topK), {f32c(0.0)}, [&](Value j,
-                                                            ValueRange acc) {
-        auto [e, v] = argmax(select, taken, experts);
-        (void)v;
-        memref::StoreOp::create(b, f32c(1.0), taken, e);
-        memref::StoreOp::create(b, e, chosen, j);
-        Value w = memref::LoadOp::create(b, scores, e);
-        memref::StoreOp::create(b, w, weights, j);
-        return SmallVector<Value>{arith::AddFOp::create(b, acc[0], w)};
-      }).getResult(0);
-
-      // Routing weights: renormalised over the chosen experts, scaled.
-      forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
-        Value w = memref::LoadOp::create(b, weights, j);
-        if (renormalise)
-          w = arith::DivFOp::create(b, w, sum);
-        w = arith::MulFOp::create(b, w, f32c(scaling));
-        memref::StoreOp::create(b, w, weightsAll, ValueRange{t, j});
-        memref::StoreOp::create(
-            b,
-            arith::IndexCastOp::create(b, b.getI64Type(),
-                                       memref::LoadOp::create(b, chosen, j)),
-            chosenAll, ValueRange{t, j});
-        return SmallVector<Value>{};
       });
-    });
+    } else {
+      loops.parallel("router", {tokens}, [&](ValueRange ivs) {
+        Value t = ivs[0];
+        // Scores in f32: softmax over all experts, or sigmoid.
+        Value scores = scratch(experts), select = scratch(experts);
+        Value taken = scratch(experts);
+        linalg::FillOp::create(b, f32c(0.0), taken);
+        Value logits = scratch(experts);
+        forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+          memref::StoreOp::create(b, logitAt(t, e), logits, e);
+          return SmallVector<Value>{};
+        });
+        Value maxLogit = forLoop(zero, index(experts), {negInf},
+                                 [&](Value e, ValueRange m) {
+                                   Value l = memref::LoadOp::create(b, logits, e);
+                                   return SmallVector<Value>{
+                                       arith::MaximumFOp::create(b, m[0], l)};
+                                 }).getResult(0);
+        Value total = forLoop(zero, index(experts), {f32c(0.0)}, [&](Value e,
+                                                                   ValueRange acc) {
+          Value score = scoreOf(memref::LoadOp::create(b, logits, e), maxLogit);
+          memref::StoreOp::create(b, score, scores, e);
+          return SmallVector<Value>{arith::AddFOp::create(b, acc[0], score)};
+        }).getResult(0);
+        forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+          Value score = memref::LoadOp::create(b, scores, e);
+          if (!sigmoidScoring) {
+            score = arith::DivFOp::create(b, score, total);
+            memref::StoreOp::create(b, score, scores, e);
+          }
+          memref::StoreOp::create(b, selectionOf(score, e), select, e);
+          return SmallVector<Value>{};
+        });
+
+        // Group limit: the best topk_group groups keep their experts.
+        if (groups > 1) {
+          Value groupScores = scratch(groups), groupTaken = scratch(groups);
+          linalg::FillOp::create(b, f32c(0.0), groupTaken);
+          forLoop(zero, index(groups), {}, [&](Value g, ValueRange) {
+            memref::StoreOp::create(b, groupScore(select, g), groupScores, g);
+            return SmallVector<Value>{};
+          });
+          forLoop(zero, index(keptGroups), {}, [&](Value, ValueRange) {
+            auto [g, v] = argmax(groupScores, groupTaken, groups);
+            (void)v;
+            memref::StoreOp::create(b, f32c(1.0), groupTaken, g);
+            return SmallVector<Value>{};
+          });
+          forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+            limitToGroups(select, groupTaken, e);
+            return SmallVector<Value>{};
+          });
+        }
+
+        // Top-k by selection score; weights are the unbiased scores.
+        Value chosen = idxScratch(topK), weights = scratch(topK);
+        Value sum = forLoop(zero, index(topK), {f32c(0.0)}, [&](Value j,
+                                                              ValueRange acc) {
+          auto [e, v] = argmax(select, taken, experts);
+          (void)v;
+          memref::StoreOp::create(b, f32c(1.0), taken, e);
+          memref::StoreOp::create(b, e, chosen, j);
+          Value w = memref::LoadOp::create(b, scores, e);
+          memref::StoreOp::create(b, w, weights, j);
+          return SmallVector<Value>{arith::AddFOp::create(b, acc[0], w)};
+        }).getResult(0);
+        forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
+          storeChoice(t, j, memref::LoadOp::create(b, chosen, j),
+                      memref::LoadOp::create(b, weights, j), sum);
+          return SmallVector<Value>{};
+        });
+      });
+    }
 
     auto asTensor = [&](Value buffer, Type element) -> Value {
       return bufferization::ToTensorOp::create(

@@ -280,7 +280,8 @@ func.func private @sum_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>)
 
 // -----
 
-// Only sums from 0 spread over threads: each thread starts from the init.
+// Only reductions whose init is the identity spread over threads: each
+// thread starts from it.
 func.func @max(%y: memref<?x8xf32>, %n: index) {
   hybrid.dispatch @max_dispatch workgroups(%n) (%y) : memref<?x8xf32>
   return
@@ -291,7 +292,7 @@ func.func private @max_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>)
   %c8 = arith.constant 8 : index
   %zero = arith.constant 0.0 : f32
   scf.for %w = %begin to %end step %c1 {
-    // expected-error @+1 {{'scf.parallel' op hybrid-kernels-to-gpu: a cooperative reduction must be an arith.addf of f32 from 0.0}}
+    // expected-error @+1 {{'scf.parallel' op hybrid-kernels-to-gpu: a cooperative reduction must be f32 addf from 0, f32 maximumf from -inf or i32 minui from all ones}}
     %s = scf.parallel (%j) = (%c0) to (%c8) step (%c1) init (%zero) -> f32 {
       %v = memref.load %y[%w, %j] : memref<?x8xf32>
       scf.reduce(%v : f32) {

@@ -1,6 +1,7 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg | FileCheck %s
 // RUN: hybrid-opt %s --hybrid-fuse-moe-routing --convert-hybrid-to-linalg | FileCheck %s --check-prefix=FUSED
 // RUN: hybrid-opt %s --hybrid-fuse-moe-routing --convert-hybrid-to-linalg=pack-weights=16 | FileCheck %s --check-prefix=PACKED
+// RUN: hybrid-opt %s --hybrid-fuse-moe-routing --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1" --canonicalize | FileCheck %s --check-prefix=GPU
 
 // hybrid.moe itself lowers to its reference form: the router product (a
 // linear layer), a routing kernel per token (top-k into [T, k] buffers),
@@ -30,6 +31,36 @@
 // CHECK: memref.load %[[EXPERT_OUT]]
 // CHECK-NOT: memref<9xindex>
 // CHECK-NOT: hybrid.moe
+
+// The GPU form of the routing kernel: a workgroup per token whose steps are
+// cooperative loops over the 8 experts (logits, scores with the softmax's
+// maximum and sum as block reductions, normalised scores), then per choice
+// an argmax in two reductions (the largest free score, the lowest expert
+// holding it, as i32) and a loop marking it, then the sum of the chosen
+// weights and a loop over the 2 choices storing them.
+// GPU-LABEL: func.func @moe
+// GPU: %[[CHOSEN:.*]] = memref.alloc(%{{.*}}) : memref<?x2xi64>
+// GPU: scf.parallel (%[[T:.*]]) = (%c0) to (%{{.*}})
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8)
+// GPU: } {hybrid.cooperative}
+// GPU: %[[MAX:.*]] = scf.parallel (%{{.*}}) = (%c0) to (%c8) step (%c1) init (%cst{{.*}}) -> f32
+// GPU: arith.maximumf
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8) step (%c1) init (%cst{{.*}}) -> f32
+// GPU: math.exp
+// GPU: arith.addf
+// GPU: } {hybrid.cooperative}
+// GPU: scf.for %{{.*}} = %c0 to %c2
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8) step (%c1) init (%cst{{.*}}) -> f32
+// GPU: arith.maximumf
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8) step (%c1) init (%c-1_i32) -> i32
+// GPU: arith.minui
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8)
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c2) step (%c1) init (%cst{{.*}}) -> f32
+// GPU: scf.parallel (%[[J:.*]]) = (%c0) to (%c2)
+// GPU: memref.store %{{.*}}, %[[CHOSEN]][%[[T]], %[[J]]] : memref<?x2xi64>
+// GPU: } {hybrid.cooperative}
 
 // After hybrid-fuse-moe-routing: one routing kernel per token that computes
 // the router product itself (no linear layer before it), a one-iteration
