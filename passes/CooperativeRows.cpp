@@ -40,6 +40,8 @@ scf::ForOp workgroupLoop(func::FuncOp kernel) {
   return found;
 }
 
+/// Whether every dimension of `loop` has constant bounds and runs exactly
+/// one iteration (linalg's unit dimension of a row).
 bool hasConstantTripCountOne(scf::ParallelOp loop) {
   for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
                                        loop.getUpperBound(), loop.getStep())) {
