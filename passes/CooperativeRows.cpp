@@ -76,12 +76,20 @@ std::optional<int64_t> staticBytes(MemRefType type) {
 }
 
 /// Whether the workgroup body is a row kernel's: loops over columns
-/// (nested scf.parallel without results), static buffers, and ops without
-/// memory effects between them; at least one loop with more than one
-/// iteration; buffers that fit shared memory.
-bool isRowKernel(scf::ForOp workgroups) {
+/// (nested scf.parallel without results), static buffers, and ops that at
+/// most read memory between them; at least one loop with more than one
+/// iteration; buffers (the kernel's entry scratch included) that fit
+/// shared memory.
+bool isRowKernel(func::FuncOp kernel, scf::ForOp workgroups) {
   bool wide = false;
   int64_t bytes = 0;
+  // Scratch at the kernel's entry may become the block's too.
+  for (auto alloca : kernel.getBody().front().getOps<memref::AllocaOp>()) {
+    std::optional<int64_t> size = staticBytes(alloca.getType());
+    if (!size)
+      return false;
+    bytes += *size;
+  }
   for (Operation &op : workgroups.getBody()->without_terminator()) {
     if (auto loop = dyn_cast<scf::ParallelOp>(&op)) {
       if (loop.getNumResults() != 0)
@@ -209,7 +217,7 @@ struct CooperativeRowsPass
       if (!kernel->hasAttr("hybrid.kernel") || kernel.isExternal())
         continue;
       scf::ForOp workgroups = workgroupLoop(kernel);
-      if (!workgroups || !isRowKernel(workgroups))
+      if (!workgroups || !isRowKernel(kernel, workgroups))
         continue;
       for (auto loop : llvm::to_vector(
                workgroups.getBody()->getOps<scf::ParallelOp>())) {

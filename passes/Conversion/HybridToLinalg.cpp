@@ -1187,6 +1187,14 @@ struct LoopNest {
     }).getResult(0);
     return arith::AndIOp::create(b, several, same);
   }
+  /// The batch slot of a call of one sequence's tokens (its first token's),
+  /// where its state is in batched buffers; null without slots.
+  Value oneSequenceSlot(Value slots) {
+    if (!slots)
+      return Value();
+    return arith::IndexCastOp::create(b, b.getIndexType(),
+                                      tensor::ExtractOp::create(b, slots, index(0)));
+  }
   /// sum_{i < n} a[aBase + i] * b[bBase + i] over 1-D buffers, reassociable
   /// so that LLVM vectorises it.
   Value dot(Value a, Value aBase, Value bm, Value bBase, int64_t n) {
@@ -2854,14 +2862,10 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     });
 
     std::optional<int64_t> chunk = op.getChunkSize();
-    // The chunked forms run calls of one sequence, whose state is at the
-    // slot of its first token (batched buffers): state entry (h, i, j).
+    // The chunked forms run calls of one sequence: state entry (h, i, j)
+    // of its slot.
     auto oneSequenceState = [&]() {
-      Value slot = slots ? arith::IndexCastOp::create(
-                               b, b.getIndexType(),
-                               tensor::ExtractOp::create(b, slots, zero))
-                               .getResult()
-                         : Value();
+      Value slot = loops.oneSequenceSlot(slots);
       return [slot](Value h, Value i, Value j) -> SmallVector<Value> {
         if (slot)
           return {slot, h, i, j};
@@ -3878,11 +3882,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
       Value xcs = loops.scratch(l, f32);
       Value hRow = loops.scratch(stateDim, f32);
       auto blockwise = [&]() {
-        Value slot = slots ? arith::IndexCastOp::create(
-                                 b, b.getIndexType(),
-                                 tensor::ExtractOp::create(b, slots, zero))
-                                 .getResult()
-                           : Value();
+        Value slot = loops.oneSequenceSlot(slots);
         auto stateIndex = [&](Value n) -> SmallVector<Value> {
           if (slot)
             return {slot, c, n};
