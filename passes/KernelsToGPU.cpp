@@ -6,10 +6,11 @@
 // `block_id.x * block_dim + thread_id.x` runs that workgroup (threads past
 // the count run none). Each dispatch then names `@hybrid_kernels::@k`; the
 // runtime launches ceil(workgroups / block size) blocks. A kernel with
-// vector.contract tiles runs a workgroup per warp instead (its lanes share
-// the tiles: hybrid-mma-tiles-to-nvgpu), a kernel with cooperative loops a
-// workgroup per block (the loops strided over its threads between
-// barriers, their shared scratch in shared memory). Constant globals a kernel reads
+// cooperative or warps loops runs a workgroup per block instead:
+// cooperative loops strided over its threads between barriers, their
+// shared scratch in shared memory; a warps loop's iterations one per warp,
+// whose lanes share its vector.contract tiles (hybrid-mma-tiles-to-nvgpu).
+// Constant globals a kernel reads
 // are copied into the GPU module; static buffers it allocates go on its
 // stack.
 //
@@ -45,19 +46,86 @@ bool isCooperative(Operation *op) {
   return isa<scf::ParallelOp>(op) && op->hasAttr(hybrid::kCooperativeAttr);
 }
 
-/// Threads that run one workgroup of `kernel`: a warp for contract tiles,
-/// the whole block for cooperative loops, else one.
+bool isWarps(Operation *op) {
+  return isa<scf::ParallelOp>(op) && op->hasAttr(hybrid::kWarpsAttr);
+}
+
+/// Whether `op` is inside a warps loop (of its function).
+bool inWarps(Operation *op) {
+  for (Operation *parent = op->getParentOp(); parent;
+       parent = parent->getParentOp())
+    if (isWarps(parent))
+      return true;
+  return false;
+}
+
+/// Threads that run one workgroup of `kernel`: the whole block for
+/// cooperative or warps loops, else one. Contract tiles are a warp's, so
+/// they must be inside a warps loop.
 FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
-  bool tiles = false, cooperative = false;
-  kernel.walk([&](Operation *op) {
-    tiles |= isa<vector::ContractionOp>(op);
-    cooperative |= isCooperative(op);
+  bool block = false, warps = false;
+  WalkResult walked = kernel.walk([&](Operation *op) {
+    block |= isCooperative(op) || isWarps(op);
+    warps |= isWarps(op);
+    if (isa<vector::ContractionOp>(op) && !inWarps(op)) {
+      op->emitOpError("hybrid-kernels-to-gpu: a contract tile (a warp's "
+                      "work) outside a warps loop");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
   });
-  if (tiles && cooperative)
-    return kernel.emitOpError("hybrid-kernels-to-gpu: has both contract "
-                              "tiles (a warp's) and cooperative loops (a "
-                              "block's)");
-  return cooperative ? blockSize : tiles ? kWarpLanes : 1;
+  if (walked.wasInterrupted())
+    return failure();
+  if (warps && blockSize != hybrid::kBlockWarps * kWarpLanes)
+    return kernel.emitOpError("hybrid-kernels-to-gpu: has a warps loop, a "
+                              "warp per iteration of ")
+           << hybrid::kBlockWarps << ", so block-size must be "
+           << hybrid::kBlockWarps * kWarpLanes << ", got " << blockSize;
+  return block ? blockSize : 1;
+}
+
+/// Each warp of the block runs its iteration of each warps loop: the loop
+/// (of exactly kBlockWarps iterations) gives way to its body at iteration
+/// thread_id.x / 32.
+LogicalResult runWarpsLoops(gpu::GPUFuncOp func) {
+  SmallVector<scf::ParallelOp> loops;
+  func.walk([&](scf::ParallelOp loop) {
+    if (isWarps(loop))
+      loops.push_back(loop);
+  });
+  for (scf::ParallelOp loop : loops) {
+    std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[0]),
+                           ub = getConstantIntValue(loop.getUpperBound()[0]),
+                           step = getConstantIntValue(loop.getStep()[0]);
+    if (loop.getNumLoops() != 1 || loop.getNumResults() != 0 || !lb || !ub ||
+        !step || *step <= 0 ||
+        llvm::divideCeil(*ub - *lb, *step) != hybrid::kBlockWarps)
+      return loop.emitOpError("hybrid-kernels-to-gpu: a warps loop must have "
+                              "one dimension of ")
+             << hybrid::kBlockWarps << " iterations and no results";
+    bool nested = false;
+    for (Operation *parent = loop->getParentOp(); parent;
+         parent = parent->getParentOp())
+      nested |= isWarps(parent) || isCooperative(parent);
+    if (nested)
+      return loop.emitOpError("hybrid-kernels-to-gpu: a warps loop inside a "
+                              "warps or cooperative loop");
+    OpBuilder b(loop);
+    Location loc = loop.getLoc();
+    Value warp = arith::DivUIOp::create(
+        b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
+        arith::ConstantIndexOp::create(b, loc, kWarpLanes));
+    Value iteration = arith::AddIOp::create(
+        b, loc, loop.getLowerBound()[0],
+        arith::MulIOp::create(b, loc, warp, loop.getStep()[0]));
+    Block *body = loop.getBody();
+    loop.getInductionVars()[0].replaceAllUsesWith(iteration);
+    body->getTerminator()->erase();
+    loop->getBlock()->getOperations().splice(Block::iterator(loop),
+                                             body->getOperations());
+    loop.erase();
+  }
+  return success();
 }
 
 /// How the block combines the threads' results of a cooperative loop's
@@ -89,18 +157,17 @@ std::optional<gpu::AllReduceOperation> blockReduction(Value init,
   return std::nullopt;
 }
 
-/// A block kernel (a workgroup per block): every cooperative loop runs its
+/// A block kernel (a workgroup per block): each warp runs its iteration of
+/// the warps loops (runWarpsLoops); every cooperative loop runs its
 /// iterations strided over the block's threads, with a barrier before it
 /// (the block's reads before it are done) and after it (its writes are
-/// seen); scratch that more than one loop uses is the block's, in shared
-/// memory; scratch used inside one loop only stays each thread's. Code
-/// outside the loops runs on every thread alike, so a write there would be
-/// a race: an error.
+/// seen); scratch that more than one loop uses, or that a warp reads
+/// outside them, is the block's, in shared memory; scratch used inside one
+/// loop only stays each thread's. Code outside the loops runs on every
+/// thread alike, so a write there would be a race: an error.
 LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
-  SmallVector<scf::ParallelOp> loops;
   WalkResult walked = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
     if (isCooperative(op)) {
-      loops.push_back(cast<scf::ParallelOp>(op));
       WalkResult nested = op->walk([&](Operation *inner) {
         return inner != op && isCooperative(inner) ? WalkResult::interrupt()
                                                    : WalkResult::advance();
@@ -112,16 +179,22 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
       }
       return WalkResult::skip();
     }
-    if (hasEffect<MemoryEffects::Write>(op)) {
+    // A warp's own writes (its contract tiles' results) are its lanes'.
+    if (hasEffect<MemoryEffects::Write>(op) && !inWarps(op)) {
       op->emitOpError("hybrid-kernels-to-gpu: writes memory outside the "
-                      "cooperative loops of a block kernel, where every "
-                      "thread of the block runs it");
+                      "cooperative and warps loops of a block kernel, where "
+                      "every thread of the block runs it");
       return WalkResult::interrupt();
     }
     return WalkResult::advance();
   });
-  if (walked.wasInterrupted())
+  if (walked.wasInterrupted() || failed(runWarpsLoops(func)))
     return failure();
+  SmallVector<scf::ParallelOp> loops;
+  func.walk([&](scf::ParallelOp loop) {
+    if (isCooperative(loop))
+      loops.push_back(loop);
+  });
 
   MLIRContext *context = func.getContext();
   auto workgroupSpace =
@@ -138,7 +211,9 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
     if (owners.size() == 1 && !owners.contains(nullptr))
       continue; // each thread's
     for (Operation *user : alloca->getUsers())
-      if (!isa<memref::LoadOp, memref::StoreOp>(user))
+      if (!isa<memref::LoadOp, memref::StoreOp, vector::LoadOp,
+               vector::StoreOp, vector::TransferReadOp,
+               vector::TransferWriteOp>(user))
         return user->emitOpError("hybrid-kernels-to-gpu: uses a block's "
                                  "shared buffer other than by load or store");
     MemRefType type = alloca.getType();
@@ -146,6 +221,11 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
         MemRefType::get(type.getShape(), type.getElementType(),
                         type.getLayout(), workgroupSpace),
         alloca.getLoc());
+    // 16-byte vector stores and ldmatrix rows (the mma form's staged
+    // tiles) need 16-byte aligned shared buffers.
+    func.setWorkgroupAttributionAttr(
+        func.getNumWorkgroupAttributions() - 1, "llvm.align",
+        IntegerAttr::get(IntegerType::get(context, 64), 16));
     alloca.replaceAllUsesWith(shared);
     alloca.erase();
   }
@@ -284,12 +364,6 @@ struct KernelsToGPUPass
       if (failed(shape))
         return signalPassFailure();
       int64_t threads = *shape;
-      if (blockSize % threads != 0) {
-        kernel.emitOpError("hybrid-kernels-to-gpu: runs a workgroup per warp, "
-                           "so block-size must be a multiple of ")
-            << threads << ", got " << blockSize.getValue();
-        return signalPassFailure();
-      }
       threadsOf[kernel.getName()] = threads;
       if (failed(moveKernel(kernel, threads, gpuModule, gpuSymbols, symbols)))
         return signalPassFailure();
@@ -318,8 +392,8 @@ struct KernelsToGPUPass
       kernel.erase();
   }
 
-  /// Moves `kernel` into the GPU module; `threads` (1 or a warp) run each
-  /// workgroup together.
+  /// Moves `kernel` into the GPU module; `threads` (1 or the block) run
+  /// each workgroup together.
   LogicalResult moveKernel(func::FuncOp kernel, int64_t threads,
                            gpu::GPUModuleOp gpuModule,
                            SymbolTable &gpuSymbols, SymbolTable &symbols) {
@@ -344,11 +418,12 @@ struct KernelsToGPUPass
     Value thread = gpu::ThreadIdOp::create(kb, loc, gpu::Dimension::x);
     Value size = arith::ConstantIndexOp::create(kb, loc, blockSize);
     Value one = arith::ConstantIndexOp::create(kb, loc, 1);
-    Value workgroup = arith::AddIOp::create(
-        kb, loc, arith::MulIOp::create(kb, loc, block, size), thread);
-    if (threads > 1)
-      workgroup = arith::DivUIOp::create(
-          kb, loc, workgroup, arith::ConstantIndexOp::create(kb, loc, threads));
+    Value workgroup =
+        threads > 1 ? block
+                    : arith::AddIOp::create(
+                          kb, loc, arith::MulIOp::create(kb, loc, block, size),
+                          thread)
+                          .getResult();
     // One workgroup, none past the count: end = min(workgroup + 1, count).
     Value end = arith::MinUIOp::create(
         kb, loc, arith::AddIOp::create(kb, loc, workgroup, one),
@@ -368,11 +443,12 @@ struct KernelsToGPUPass
 
     if (failed(allocateOnStack(func)))
       return failure();
-    bool cooperative = func.walk([](Operation *op) {
-                             return isCooperative(op) ? WalkResult::interrupt()
-                                                      : WalkResult::advance();
+    bool blockKernel = func.walk([](Operation *op) {
+                             return isCooperative(op) || isWarps(op)
+                                        ? WalkResult::interrupt()
+                                        : WalkResult::advance();
                            }).wasInterrupted();
-    if (cooperative && failed(spreadCooperativeLoops(func, blockSize)))
+    if (blockKernel && failed(spreadCooperativeLoops(func, blockSize)))
       return failure();
 
     // Constant globals the kernel reads live in the GPU module too.

@@ -1,15 +1,16 @@
 //===- MmaTilesToNVGPU.cpp - contract tiles to tensor-core mma.sync -------===//
 //
-// hybrid-mma-tiles-to-nvgpu: in the warp kernels of the GPU module (those
-// with vector.contract tiles, convert-hybrid-to-linalg's mma form), the
-// 16x8x8 contract tiles go through MLIR's vector-to-nvgpu
-// conversion: every lane loads its fragment elements and each contract
-// becomes an nvgpu.mma.sync on tf32. Two things around the upstream
-// conversion:
-//  - it takes f32 operands only from f32 memory, so a bf16 or f16 weight
-//    tile (transfer_read + extf) is read through an f32 view of its buffer,
-//    and the loads the conversion makes from that view are turned back into
-//    loads of the real elements and an extf;
+// hybrid-mma-tiles-to-nvgpu: in the GPU module's kernels with
+// vector.contract tiles (convert-hybrid-to-linalg's mma form, read from
+// tiles staged in shared memory), the tiles go through MLIR's
+// vector-to-nvgpu conversion: every lane loads its fragment (ldmatrix from
+// shared memory where the tile allows) and each contract becomes an
+// nvgpu.mma.sync -- tf32 m16n8k8 for f32 tiles, bf16 m16n8k16 for bf16
+// ones. Two things around the upstream conversion:
+//  - it takes 16-bit tiles only as f16 (its bf16 path fails), so bf16
+//    staged buffers become f16 buffers of the same bits, and the f16
+//    mma.sync it makes is rewritten as the NVVM bf16 mma on the same
+//    registers;
 //  - it starts a slice at every arith op that could be matrix arithmetic,
 //    index arithmetic included (and then fails on it), so the kernel's
 //    index adds, multiplies and divisions are index-dialect ops while it
@@ -20,6 +21,8 @@
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/VectorToGPU/VectorToGPU.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
 #include "mlir/Dialect/Index/IR/IndexOps.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -68,81 +71,124 @@ void swapIndexArithmetic(gpu::GPUFuncOp func, bool toIndexDialect) {
     }
 }
 
-/// `type` with f32 elements.
-MemRefType asF32(MemRefType type) {
-  return MemRefType::get(type.getShape(), Float32Type::get(type.getContext()),
-                         type.getLayout(), type.getMemorySpace());
+/// `value` (a scalar or vector of 16-bit floats) as `element` bits.
+Value bitcastTo(OpBuilder &b, Location loc, Value value, Type element) {
+  Type type = value.getType();
+  if (auto vector = dyn_cast<VectorType>(type))
+    return arith::BitcastOp::create(b, loc, vector.clone(element), value);
+  return arith::BitcastOp::create(b, loc, element, value);
 }
 
-/// Reads of narrower float tiles widened for a contract (transfer_read of
-/// bf16/f16 + extf) become transfer_reads of an f32 view of the same
-/// buffer (an unrealized cast, one per buffer), which are returned.
-SmallVector<UnrealizedConversionCastOp> readThroughF32Views(gpu::GPUFuncOp func) {
-  SmallVector<UnrealizedConversionCastOp> views;
-  DenseMap<Value, Value> viewOf;
-  SmallVector<arith::ExtFOp> widened;
-  func.walk([&](arith::ExtFOp extf) {
-    auto read = extf.getIn().getDefiningOp<vector::TransferReadOp>();
-    if (read && read->hasOneUse() && isa<MemRefType>(read.getBase().getType()) &&
-        llvm::all_of(extf->getUsers(), llvm::IsaPred<vector::ContractionOp>))
-      widened.push_back(extf);
-  });
-  for (arith::ExtFOp extf : widened) {
-    auto read = extf.getIn().getDefiningOp<vector::TransferReadOp>();
-    Value buffer = read.getBase();
-    Value &view = viewOf[buffer];
-    if (!view) {
-      OpBuilder b(func.getContext());
-      b.setInsertionPointAfterValue(buffer);
-      auto f32View = UnrealizedConversionCastOp::create(
-          b, read.getLoc(), asF32(cast<MemRefType>(buffer.getType())), buffer);
-      views.push_back(f32View);
-      view = f32View.getResult(0);
-    }
-    OpBuilder b(read);
-    Value padding =
-        arith::ConstantOp::create(b, read.getLoc(), b.getF32FloatAttr(0.0));
-    auto f32Read = vector::TransferReadOp::create(
-        b, read.getLoc(), cast<VectorType>(extf.getType()), view,
-        read.getIndices(), padding, read.getPermutationMapAttr(),
-        read.getInBoundsAttr());
-    extf.replaceAllUsesWith(f32Read.getResult());
-    extf.erase();
-    read.erase();
-  }
-  return views;
-}
-
-/// The loads the conversion made from an f32 view become loads of the
-/// buffer's own elements, widened.
-LogicalResult loadThroughViews(ArrayRef<UnrealizedConversionCastOp> views) {
-  for (UnrealizedConversionCastOp view : views) {
-    Value buffer = view.getOperand(0);
-    for (Operation *user : llvm::to_vector(view->getUsers())) {
+/// The upstream conversion takes 16-bit tiles only as f16, so each bf16
+/// buffer of the kernel's shared memory (convert-hybrid-to-linalg's staged
+/// tiles) becomes an f16 buffer of the same bits: values stored are
+/// bitcast to f16, values loaded back to bf16, and a widened read feeding
+/// contract tiles feeds them the f16 bits directly (the mma that results
+/// is made bf16 again: bf16MmaOnNVVM). Returns whether there was one.
+bool retypeBF16Stages(gpu::GPUFuncOp func) {
+  MLIRContext *context = func.getContext();
+  Type bf16 = BFloat16Type::get(context), f16 = Float16Type::get(context);
+  bool any = false;
+  for (BlockArgument buffer : func.getWorkgroupAttributions()) {
+    auto type = cast<MemRefType>(buffer.getType());
+    if (!type.getElementType().isBF16())
+      continue;
+    any = true;
+    buffer.setType(MemRefType::get(type.getShape(), f16, type.getLayout(),
+                                   type.getMemorySpace()));
+    for (Operation *user : llvm::to_vector(buffer.getUsers())) {
       OpBuilder b(user);
       Location loc = user->getLoc();
-      Type element = cast<MemRefType>(buffer.getType()).getElementType();
-      Value widened;
-      if (auto load = dyn_cast<memref::LoadOp>(user)) {
-        Value raw = memref::LoadOp::create(b, loc, buffer, load.getIndices());
-        widened = arith::ExtFOp::create(b, loc, load.getType(), raw);
-      } else if (auto load = dyn_cast<vector::LoadOp>(user)) {
-        auto type = load.getVectorType();
-        Value raw = vector::LoadOp::create(
-            b, loc, VectorType::get(type.getShape(), element), buffer,
-            load.getIndices());
-        widened = arith::ExtFOp::create(b, loc, type, raw);
-      } else {
-        return user->emitOpError(
-            "reads a narrow float tile in a way hybrid-mma-tiles-to-nvgpu "
-            "cannot widen (expected memref.load or vector.load)");
+      if (auto store = dyn_cast<memref::StoreOp>(user)) {
+        store.getValueMutable().assign(
+            bitcastTo(b, loc, store.getValueToStore(), f16));
+      } else if (auto store = dyn_cast<vector::StoreOp>(user)) {
+        store.getValueToStoreMutable().assign(
+            bitcastTo(b, loc, store.getValueToStore(), f16));
+      } else if (auto write = dyn_cast<vector::TransferWriteOp>(user)) {
+        write.getValueToStoreMutable().assign(
+            bitcastTo(b, loc, write.getVector(), f16));
+      } else if (auto read = dyn_cast<vector::TransferReadOp>(user)) {
+        auto f16Read = vector::TransferReadOp::create(
+            b, loc, read.getVectorType().clone(f16), buffer, read.getIndices(),
+            arith::ConstantOp::create(b, loc, b.getF16FloatAttr(0.0)),
+            read.getPermutationMapAttr(), read.getInBoundsAttr());
+        for (Operation *reader : llvm::to_vector(read->getUsers())) {
+          auto extf = dyn_cast<arith::ExtFOp>(reader);
+          if (extf && llvm::all_of(extf->getUsers(),
+                                   llvm::IsaPred<vector::ContractionOp>)) {
+            extf.replaceAllUsesWith(f16Read.getResult());
+            extf.erase();
+          }
+        }
+        if (!read->use_empty())
+          read.replaceAllUsesWith(bitcastTo(b, loc, f16Read, bf16));
+        read.erase();
+      } else if (isa<memref::LoadOp, vector::LoadOp>(user)) {
+        b.setInsertionPointAfter(user);
+        Value result = user->getResult(0);
+        Type resultType = result.getType();
+        result.setType(isa<VectorType>(resultType)
+                           ? Type(cast<VectorType>(resultType).clone(f16))
+                           : f16);
+        Value back = bitcastTo(b, loc, result, bf16);
+        result.replaceAllUsesExcept(back, back.getDefiningOp());
       }
-      user->getResult(0).replaceAllUsesWith(widened);
-      user->erase();
     }
-    view.erase();
   }
-  return success();
+  return any;
+}
+
+/// The vector<R x 2 x f16> fragment `value` as R 32-bit registers.
+SmallVector<Value> registersOf(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<VectorType>(value.getType());
+  SmallVector<Value> registers;
+  for (int64_t r = 0; r < type.getDimSize(0); ++r) {
+    Value pair = vector::ExtractOp::create(b, loc, value, ArrayRef<int64_t>{r});
+    Value word = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getI32Type()), pair);
+    registers.push_back(
+        vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
+  }
+  return registers;
+}
+
+/// Each nvgpu.mma.sync on f16 fragments (the bits of bf16 tiles:
+/// retypeBF16Stages) becomes the NVVM m16n8k16 mma on bf16, its operands
+/// the same registers; its four f32 results the 2x2 fragment it replaces.
+void bf16MmaOnNVVM(gpu::GPUFuncOp func) {
+  SmallVector<nvgpu::MmaSyncOp> mmas;
+  func.walk([&](nvgpu::MmaSyncOp mma) {
+    if (cast<VectorType>(mma.getMatrixA().getType()).getElementType().isF16())
+      mmas.push_back(mma);
+  });
+  for (nvgpu::MmaSyncOp mma : mmas) {
+    OpBuilder b(mma);
+    Location loc = mma.getLoc();
+    Type f32 = b.getF32Type();
+    SmallVector<Value> accumulators;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 2; ++j)
+        accumulators.push_back(vector::ExtractOp::create(
+            b, loc, mma.getMatrixC(), ArrayRef<int64_t>{i, j}));
+    auto resultType =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    auto product = NVVM::MmaOp::create(
+        b, loc, resultType, registersOf(b, loc, mma.getMatrixA()),
+        registersOf(b, loc, mma.getMatrixB()), accumulators,
+        ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
+                                      NVVM::MMATypes::bf16},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value> elements;
+    for (int64_t i = 0; i < 4; ++i)
+      elements.push_back(LLVM::ExtractValueOp::create(b, loc, product, i));
+    Value fragment = vector::FromElementsOp::create(
+        b, loc, cast<VectorType>(mma.getType()), elements);
+    mma.getResult().replaceAllUsesWith(fragment);
+    mma.erase();
+  }
 }
 
 struct MmaTilesToNVGPUPass
@@ -164,7 +210,19 @@ struct MmaTilesToNVGPUPass
     if (failed(applyPatternsGreedily(func, std::move(prepare))))
       return func.emitOpError("hybrid-mma-tiles-to-nvgpu: preparing the "
                               "contract tiles did not converge");
-    SmallVector<UnrealizedConversionCastOp> views = readThroughF32Views(func);
+    WalkResult f16 = func.walk([&](vector::ContractionOp contract) {
+      if (getElementTypeOrSelf(contract.getLhsType()).isF16()) {
+        contract.emitOpError("in GPU kernel @")
+            << func.getName()
+            << ": f16 contract tiles are not lowered (tiles are f32 or "
+               "bf16 staged in shared memory)";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (f16.wasInterrupted())
+      return failure();
+    bool bf16 = retypeBF16Stages(func);
     swapIndexArithmetic(func, /*toIndexDialect=*/true);
     IRRewriter rewriter(context);
     LogicalResult converted = convertVectorToNVVMCompatibleMMASync(rewriter, func);
@@ -178,8 +236,8 @@ struct MmaTilesToNVGPUPass
           op->use_empty())
         op->erase();
     });
-    if (failed(loadThroughViews(views)))
-      return failure();
+    if (bf16)
+      bf16MmaOnNVVM(func);
     // The conversion leaves f32 tiles as mma.sync on f32, which NVVM
     // lowers only as tf32.
     func.walk([&](nvgpu::MmaSyncOp mma) {
@@ -190,8 +248,8 @@ struct MmaTilesToNVGPUPass
       contract.emitOpError("in GPU kernel @")
           << func.getName()
           << ": a tile the tensor-core lowering did not take (it needs "
-             "16x8x8 tiles with f32 accumulators, read in bounds from "
-             "memory)";
+             "16x8x8 f32 or 16x8x16 bf16 tiles with f32 accumulators, read "
+             "in bounds from memory)";
       return WalkResult::interrupt();
     });
     return failure(left.wasInterrupted());

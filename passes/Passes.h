@@ -30,6 +30,18 @@ namespace hybrid {
 /// a CPU it is a plain loop.
 inline constexpr llvm::StringLiteral kCooperativeAttr = "hybrid.cooperative";
 
+/// Marks an `scf.parallel` nested in a workgroup with one iteration per warp
+/// of a block (kBlockWarps of them): on a GPU each warp runs one iteration,
+/// its lanes together (contract tiles are a warp's), and the cooperative
+/// loops inside are the whole block's, so every warp reaches them alike; on
+/// a CPU it is a plain loop, whose iterations each run those cooperative
+/// loops in full (they must not depend on the warp).
+inline constexpr llvm::StringLiteral kWarpsAttr = "hybrid.warps";
+
+/// Warps of a block that has warps loops (kWarpsAttr): the CUDA pipeline's
+/// block size is kBlockWarps * 32 threads.
+inline constexpr int64_t kBlockWarps = 4;
+
 /// Static shared memory a CUDA block may hold: what the block forms may
 /// keep in the workgroup's buffers.
 inline constexpr int64_t kBlockSharedBytes = 48 * 1024;

@@ -124,12 +124,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "columns of a panel; needs pack-weights">,
     Option<"mmaTiles", "mma-tiles", "bool", "false",
            "With column-workgroups: packed linear layers whose inputs are a "
-           "multiple of 8 and outputs of 8 compute their full tiles of 16 "
-           "tokens as 16x8x8 vector.contract tiles, a workgroup per (token "
-           "tile, panel), which the CUDA target runs as one warp on tensor "
-           "cores (an epilogue such as SwiGLU's in an elementwise kernel "
-           "after); the tokens past the last full tile take the column "
-           "form">,
+           "multiple of the tile's depth (8 for f32 tiles, 16 for bf16 "
+           "weights' bf16 tiles) and outputs of 8 compute their full tiles "
+           "of 16 tokens as vector.contract tiles, a workgroup per (token "
+           "tile, 4 panels): a block of 4 warps, a panel each, that stages "
+           "x's tile and the panels' weights in its shared buffers for each "
+           "step of inputs, which the CUDA target runs on tensor cores (an "
+           "epilogue such as SwiGLU's in an elementwise kernel after); the "
+           "tokens past the last full tile take the column form">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "
@@ -339,7 +341,7 @@ def CooperativeRowsPass : Pass<"hybrid-cooperative-rows", "::mlir::ModuleOp"> {
 }
 
 def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
-  let summary = "Move dispatch kernels into a GPU module, one thread per workgroup";
+  let summary = "Move dispatch kernels into a GPU module, a thread or block per workgroup";
   let description = [{
     After `hybrid-form-dispatches`: every `hybrid.kernel` function
     `@k(begin, end, operands...)` becomes `gpu.func @k(workgroups,
@@ -347,25 +349,28 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     `gpu.container_module`), with `known_block_size` = [block-size, 1, 1].
     Thread `block_id.x * block-size + thread_id.x` runs that workgroup of
     the kernel's body; threads past the count run none. A kernel with
-    `vector.contract` tiles (convert-hybrid-to-linalg's mma form) is a warp
-    kernel instead: warp `(block_id.x * block-size + thread_id.x) / 32`
-    runs the workgroup, its 32 lanes together (hybrid-mma-tiles-to-nvgpu
-    spreads the tiles over them). A kernel with cooperative loops
-    (`scf.parallel` marked `hybrid.cooperative`: a block form of
-    convert-hybrid-to-linalg) is a block kernel: block `block_id.x` runs
-    the workgroup, each cooperative loop's iterations strided over its
-    threads (the last dimension fastest) with a `gpu.barrier` before and
-    after; scratch that more than one of its loops uses becomes a workgroup
-    attribution (shared memory), scratch used inside one loop stays each
-    thread's. A cooperative loop with reductions (f32 `arith.addf` from 0,
+    cooperative loops (`scf.parallel` marked `hybrid.cooperative`: a block
+    form of convert-hybrid-to-linalg) or warps loops (`scf.parallel` marked
+    `hybrid.warps`: the mma form's block of 4 warps) is a block kernel:
+    block `block_id.x` runs the workgroup; a warps loop (one dimension of 4
+    iterations; block-size must then be 128) gives way to its body at
+    iteration `thread_id.x / 32`, each warp's lanes running it together
+    (hybrid-mma-tiles-to-nvgpu spreads its `vector.contract` tiles over
+    them; a contract outside a warps loop is an error); each cooperative
+    loop's iterations are strided over the block's threads (the last
+    dimension fastest) with a `gpu.barrier` before and after; scratch that
+    more than one of its loops uses, or that code outside them reads,
+    becomes a workgroup attribution (shared memory), scratch used inside
+    one loop stays each thread's. A cooperative loop with reductions (f32 `arith.addf` from 0,
     f32 `arith.maximumf` from -inf, i32 `arith.minui` from all ones: the
     identities, from which each thread starts; anything else is an error)
     combines its terms per thread, then across the block with a uniform
     `gpu.all_reduce`, which gives every thread the whole. In a block
-    kernel a memory write outside the cooperative loops is an error (every
-    thread would run it), as is a cooperative loop inside another. Each dispatch then names
-    `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a warp
-    or block kernel, `hybrid.workgroup_threads` (32 or block-size); the runtime launches
+    kernel a memory write outside the cooperative and warps loops is an
+    error (every thread would run it), as is a cooperative loop inside
+    another or a warps loop inside either. Each dispatch then names
+    `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a block
+    kernel, `hybrid.workgroup_threads` (= block-size); the runtime launches
     ceil(workgroups * workgroup threads / block-size) blocks. Constant globals the
     kernels read are copied into the GPU module. A static buffer a kernel
     allocates and frees in one block (a fused row loop's temporary) becomes
@@ -388,25 +393,32 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
 
 def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
                                 "::mlir::gpu::GPUModuleOp"> {
-  let summary = "Warp kernels' vector.contract tiles to tensor-core mma.sync";
+  let summary = "Block kernels' vector.contract tiles to tensor-core mma.sync";
   let description = [{
     Runs on `gpu.module @hybrid_kernels` after `hybrid-kernels-to-gpu`. In
-    each warp kernel, the `vector.contract` tiles (16x8x8, f32
-    accumulators: convert-hybrid-to-linalg's mma form) are lowered with
-    MLIR's vector-to-nvgpu conversion: the 32 lanes of the warp each load
-    their fragment elements of the tiles, and every
-    contract becomes one `nvgpu.mma.sync` on tf32 (m16n8k8). Weights of
-    another float type (bf16, f16) are read as such and widened in
-    registers (upstream's conversion takes only f32 here; this pass hands
-    it f32 views and moves the widening onto the loads after). The
-    kernel's index adds, multiplies and divisions are index-dialect ops
-    while the conversion runs: it would take them for matrix arithmetic. A
-    contract the conversion leaves is an error naming the kernel.
+    each kernel with `vector.contract` tiles (convert-hybrid-to-linalg's
+    mma form: 16x8x8 f32 or 16x8x16 bf16 tiles with f32 accumulators, read
+    from tiles the block staged in shared memory, inside a warp's part of
+    the kernel), the tiles are lowered with MLIR's vector-to-nvgpu
+    conversion: the 32 lanes of the warp each load their fragments
+    (`nvgpu.ldmatrix` where the tile allows, else element by element), and
+    every contract becomes one `nvgpu.mma.sync`, tf32 m16n8k8 for f32
+    tiles. bf16 tiles: the upstream conversion takes 16-bit tiles only as
+    f16, so the kernel's bf16 shared buffers become f16 buffers of the
+    same bits (stores and loads bitcast), and each f16 `nvgpu.mma.sync` it
+    makes becomes `nvvm.mma.sync` m16n8k16 on bf16 over the same
+    registers. An f16 contract (which the bf16 rewrite would misread) is an
+    error. The kernel's index adds, multiplies and divisions are
+    index-dialect ops while the conversion runs: it would take them for
+    matrix arithmetic. A contract the conversion leaves is an error naming
+    the kernel.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::index::IndexDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
     "::mlir::nvgpu::NVGPUDialect",
     "::mlir::vector::VectorDialect",
   ];

@@ -120,14 +120,14 @@ constexpr Step kCUDASteps[] = {
      "GPU"},
     {"hybrid-kernels-to-gpu{block-size=128}",
      "kernels into gpu.module @hybrid_kernels, one thread per workgroup (a "
-     "warp for tensor-core tiles)"},
+     "block for block forms: tensor-core tiles, chunked scans, norms)"},
     {"nvvm-attach-target{module=hybrid_kernels chip=%arch features=%ptx O=3}",
      "the NVPTX target: architecture and the PTX ISA it needs"},
     {"gpu.module(hybrid-mma-tiles-to-nvgpu)",
-     "the linear layers' 16x8x8 contract tiles to tf32 mma.sync, a fragment "
-     "per lane"},
+     "the linear layers' contract tiles to mma.sync (tf32 m16n8k8, bf16 "
+     "m16n8k16), fragments loaded from shared memory per lane"},
     {"gpu.module(convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-     "convert-nvgpu-to-nvvm,convert-vector-to-llvm,convert-gpu-to-nvvm,"
+     "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-vector-to-llvm,"
      "hybrid-replace-libdevice-calls,canonicalize,cse,"
      "reconcile-unrealized-casts)",
      "kernels to the NVVM dialect (memrefs as expanded descriptors), "

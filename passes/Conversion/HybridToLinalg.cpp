@@ -146,12 +146,13 @@ struct Codegen {
   /// has as many threads as outputs.
   bool columns = false;
   /// With columns: linear layers whose inputs and outputs are multiples of
-  /// kMmaDepth and kMmaOutputs (alone, grouped, or gate/up with an
-  /// epilogue) compute their full tiles of kMmaTokens tokens as
-  /// vector.contract tiles, a workgroup per (token tile, panel) that the
-  /// CUDA target runs as one warp on tensor cores (hybrid-mma-tiles-to-
-  /// nvgpu), an epilogue in a kernel after; the tokens past the last full
-  /// tile take the column form.
+  /// the tile (mmaFits; alone, grouped, or gate/up with an epilogue)
+  /// compute their full tiles of kMmaTokens tokens as vector.contract
+  /// tiles, a workgroup per (token tile, kBlockWarps panels) that the CUDA
+  /// target runs as a block of warps on tensor cores, the tiles of x and
+  /// the weights staged in shared memory (mmaWorkgroup,
+  /// hybrid-mma-tiles-to-nvgpu), an epilogue in a kernel after; the tokens
+  /// past the last full tile take the column form.
   bool mma = false;
 };
 
@@ -159,9 +160,9 @@ struct Codegen {
 /// (token, weight); each weight element loaded serves them all.
 constexpr int64_t kColumnTokens = 8;
 
-/// The mma form's tile: kMmaTokens x kMmaOutputs outputs, a reduction step of
-/// kMmaDepth inputs (tensor cores' tf32 m16n8k8).
-constexpr int64_t kMmaTokens = 16, kMmaOutputs = 8, kMmaDepth = 8;
+/// The mma form's tile: kMmaTokens x kMmaOutputs outputs (the tensor cores'
+/// m16n8; its depth is mmaDepth).
+constexpr int64_t kMmaTokens = 16, kMmaOutputs = 8;
 
 /// Cached positions per workgroup of the GPU form of attention (split KV).
 constexpr int64_t kSplitPositions = 256;
@@ -346,44 +347,129 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf, start);
 }
 
-/// One workgroup of the mma form (Codegen::mma): ys[i][t0 .. t0 +
-/// kMmaTokens, panel p] = x w_i^T for the full token tile at t0 and the
-/// weights `packed` (all [lead..., panels, in, panel] of `element`, read at
-/// the indices `lead`, e.g. an expert's; sharing each tile of x), as
-/// kMmaTokens x kMmaOutputs x kMmaDepth vector.contract
-/// tiles, accumulators carried over the inputs; output blocks past `out`
-/// are not stored. Index arithmetic is affine.apply where it can be: it
-/// reads better in the tile loop than its arith expansion.
-void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
-                  ArrayRef<Value> packed, Type element, int64_t out, int64_t in,
-                  ArrayRef<Value> ys, Value p, Value t0,
+/// The tensor cores' operand type for weights of `element`: bf16 weights
+/// multiply bf16 activations (bf16 m16n8k16); others run on f32 tiles
+/// (tf32 m16n8k8; f16 weights are widened, as f16 activations could
+/// overflow).
+Type mmaOperandType(Type element) {
+  return element.isBF16() ? element : Float32Type::get(element.getContext());
+}
+
+/// Inputs per contract tile for weights of `element` (the k of m16n8k).
+int64_t mmaDepth(Type element) { return element.isBF16() ? 16 : 8; }
+
+/// Padding of the mma form's staged rows, in elements: 16 bytes for x's
+/// tile, 8 elements for the weights' (rows that fall on distinct shared
+/// memory banks for the warp's fragment loads; 16-byte aligned for
+/// ldmatrix).
+int64_t mmaStageXPad(Type type) {
+  return 16 / static_cast<int64_t>(type.getIntOrFloatBitWidth() / 8);
+}
+constexpr int64_t kMmaStageWeightPad = 8;
+
+/// Bytes of the mma form's staged tiles at `depth` inputs per step.
+int64_t mmaStageBytes(Type type, int64_t depth, int64_t panel,
+                      int64_t weights) {
+  int64_t bytes = type.getIntOrFloatBitWidth() / 8;
+  return bytes * (kMmaTokens * (depth + mmaStageXPad(type)) +
+                  weights * depth * (hybrid::kBlockWarps * panel + kMmaStageWeightPad));
+}
+
+/// Inputs the mma form stages per step for a layer of `in` inputs: the
+/// largest of 32, 16, 8 that divides `in`, holds whole contract tiles and
+/// fits a block's shared memory; none if no such step exists.
+std::optional<int64_t> mmaStageDepth(Type element, int64_t in, int64_t panel,
+                                     int64_t weights) {
+  for (int64_t depth : {32, 16, 8})
+    if (depth % mmaDepth(element) == 0 && in % depth == 0 &&
+        mmaStageBytes(mmaOperandType(element), depth, panel, weights) <=
+            hybrid::kBlockSharedBytes)
+      return depth;
+  return std::nullopt;
+}
+
+/// The mma form's staged tiles of one kernel: for each step of `depth`
+/// inputs, the token tile of x [kMmaTokens, depth] and kBlockWarps panels of
+/// each weight [depth, kBlockWarps * panel], rows padded, in the tensor
+/// cores' operand type. Scratch at the function's entry, shared by the
+/// workgroup's warps (GPU shared memory).
+struct MmaStage {
+  Type type;
+  int64_t depth;
+  Value x;
+  SmallVector<Value> weights;
+};
+
+MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
+                  int64_t panel, int64_t weights) {
+  MmaStage stage{mmaOperandType(element),
+                 *mmaStageDepth(element, in, panel, weights), {}, {}};
+  Operation *parent = b.getInsertionBlock()->getParentOp();
+  if (!isa<FunctionOpInterface>(parent))
+    parent = parent->getParentOfType<FunctionOpInterface>();
+  OpBuilder eb = OpBuilder::atBlockBegin(&parent->getRegion(0).front());
+  stage.x = memref::AllocaOp::create(
+      eb, loc,
+      MemRefType::get({kMmaTokens, stage.depth + mmaStageXPad(stage.type)},
+                      stage.type));
+  for (int64_t w = 0; w < weights; ++w)
+    stage.weights.push_back(memref::AllocaOp::create(
+        eb, loc,
+        MemRefType::get({stage.depth, hybrid::kBlockWarps * panel + kMmaStageWeightPad},
+                        stage.type)));
+  return stage;
+}
+
+/// One workgroup of the mma form (Codegen::mma), a block of kBlockWarps
+/// warps: ys[i][t0 .. t0 + kMmaTokens, panel group * kBlockWarps + w] =
+/// x w_i^T for the full token tile at t0, warp w taking one panel of the
+/// weights `packed` (all [lead..., panels, in, panel] of one element type,
+/// read at the indices `lead`, e.g. an expert's). For each step of inputs
+/// the block copies x's tile and its panels of every weight into `stage`
+/// (cooperative loops, 16 or 32 bytes per copy), then each warp runs
+/// kMmaTokens x kMmaOutputs x mmaDepth vector.contract tiles from the
+/// stage, accumulators carried over the steps. Panels past the last are
+/// read as the last and not stored, so that every warp takes part in the
+/// copies.
+void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
+                  int64_t panel, Value x, ArrayRef<Value> packed, int64_t out,
+                  int64_t in, ArrayRef<Value> ys, Value group, Value t0,
                   ValueRange lead = {}) {
   MLIRContext *ctx = pb.getContext();
-  Type f32 = pb.getF32Type();
-  auto accType = VectorType::get({kMmaTokens, kMmaOutputs}, f32);
-  auto aType = VectorType::get({kMmaTokens, kMmaDepth}, f32);
-  auto bRaw = VectorType::get({kMmaDepth, kMmaOutputs}, element);
-  auto bType = VectorType::get({kMmaDepth, kMmaOutputs}, f32);
+  Type f32 = pb.getF32Type(), type = stage.type;
+  Type element = cast<ShapedType>(packed.front().getType()).getElementType();
+  int64_t depth = stage.depth, tileDepth = mmaDepth(element);
+  int64_t panels = llvm::divideCeil(out, panel);
+  int64_t blocks = panel / kMmaOutputs;
+  int64_t tiles = blocks * static_cast<int64_t>(packed.size());
+  // Elements per copy: one 16- or 32-byte vector.
+  constexpr int64_t kCopy = 8;
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, pl, v);
   };
-  AffineExpr d0 = getAffineDimExpr(0, ctx);
-  auto offset = [&](OpBuilder &ib, Value base, int64_t scale, int64_t add) {
-    return affine::AffineApplyOp::create(
-               ib, pl, AffineMap::get(1, 0, d0 * scale + add), ValueRange{base})
-        .getResult();
+  AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx);
+  auto apply = [&](OpBuilder &ib, AffineExpr e, ValueRange operands) -> Value {
+    return affine::AffineApplyOp::create(ib, pl, AffineMap::get(2, 0, e),
+                                         operands);
   };
-  Value zero = index(pb, 0);
+  auto vectorOf = [](ArrayRef<int64_t> shape, Type t) {
+    return VectorType::get(shape, t);
+  };
+  auto widened = [&](OpBuilder &ib, Value v) -> Value {
+    auto vt = cast<VectorType>(v.getType());
+    if (vt.getElementType() == f32)
+      return v;
+    return arith::ExtFOp::create(ib, pl, vectorOf(vt.getShape(), f32), v);
+  };
+  Value zero = index(pb, 0), one = index(pb, 1);
   Value padX = arith::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0));
   Value padW =
       arith::ConstantOp::create(pb, pl, element, pb.getFloatAttr(element, 0.0));
+  Value padStage =
+      arith::ConstantOp::create(pb, pl, type, pb.getFloatAttr(type, 0.0));
+  auto accType = vectorOf({kMmaTokens, kMmaOutputs}, f32);
   Value accZero = arith::ConstantOp::create(
       pb, pl, accType, DenseElementsAttr::get(accType, pb.getF32FloatAttr(0.0)));
-  int64_t blocks = panel / kMmaOutputs;
-  int64_t tiles = blocks * static_cast<int64_t>(packed.size());
-  SmallVector<Value> columns;
-  for (int64_t n = 0; n < blocks; ++n)
-    columns.push_back(index(pb, n * kMmaOutputs));
   AffineExpr m = getAffineDimExpr(0, ctx), nn = getAffineDimExpr(1, ctx),
              k = getAffineDimExpr(2, ctx);
   auto maps = pb.getAffineMapArrayAttr(
@@ -393,49 +479,106 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
       {vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
        vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
        vector::IteratorTypeAttr::get(ctx, vector::IteratorType::reduction)});
-  // Accumulator (weight w, block n) is number w * blocks + n.
-  auto loop = scf::ForOp::create(
-      pb, pl, zero, index(pb, in), index(pb, kMmaDepth),
-      SmallVector<Value>(tiles, accZero),
-      [&](OpBuilder &lb, Location ll, Value kStep, ValueRange accs) {
-        Value a = vector::TransferReadOp::create(
-            lb, ll, aType, x, ValueRange{t0, kStep}, padX,
-            ArrayRef<bool>{true, true});
-        SmallVector<Value> next;
-        for (Value w : packed)
-          for (int64_t n = 0; n < blocks; ++n) {
-            SmallVector<Value> at(lead);
-            at.append({p, kStep, columns[n]});
-            Value bTile = vector::TransferReadOp::create(
-                lb, ll, bRaw, w, at, padW, ArrayRef<bool>{true, true});
-            if (bRaw != bType)
-              bTile = arith::ExtFOp::create(lb, ll, bType, bTile);
-            next.push_back(vector::ContractionOp::create(
-                lb, ll, a, bTile, accs[next.size()], maps, iterators));
+  // for i in [0, count): a loop the block's threads share.
+  auto cooperative = [&](OpBuilder &ob, int64_t count,
+                         function_ref<void(OpBuilder &, Value)> body) {
+    auto loop = scf::ParallelOp::create(
+        ob, pl, ValueRange{zero}, ValueRange{index(ob, count)}, ValueRange{one},
+        [&](OpBuilder &lb, Location, ValueRange iv) { body(lb, iv[0]); });
+    loop->setAttr(hybrid::kCooperativeAttr, ob.getUnitAttr());
+  };
+
+  auto warps = scf::ParallelOp::create(
+      pb, pl, ValueRange{zero}, ValueRange{index(pb, hybrid::kBlockWarps)},
+      ValueRange{one}, [&](OpBuilder &wb, Location, ValueRange wv) {
+    Value warp = wv[0];
+    auto loop = scf::ForOp::create(
+        wb, pl, zero, index(wb, in), index(wb, depth),
+        SmallVector<Value>(tiles, accZero),
+        [&](OpBuilder &lb, Location, Value k0, ValueRange accs) {
+          // x's tile, converted to the operand type on the way.
+          int64_t rowCopies = depth / kCopy;
+          cooperative(lb, kMmaTokens * rowCopies, [&](OpBuilder &cb, Value i) {
+            Value row = apply(cb, d0.floorDiv(rowCopies), {i, i});
+            Value column = apply(cb, (d0 % rowCopies) * kCopy, {i, i});
+            Value v = vector::TransferReadOp::create(
+                cb, pl, vectorOf({kCopy}, f32), x,
+                ValueRange{apply(cb, d0 + d1, {t0, row}),
+                           apply(cb, d0 + d1, {k0, column})},
+                padX, ArrayRef<bool>{true});
+            if (type != f32)
+              v = arith::TruncFOp::create(cb, pl, vectorOf({kCopy}, type), v);
+            vector::StoreOp::create(cb, pl, v, stage.x, ValueRange{row, column});
+          });
+          // The block's panels of each weight.
+          int64_t panelCopies = panel / kCopy;
+          int64_t stageRowCopies = hybrid::kBlockWarps * panelCopies;
+          for (auto [w, weight] : llvm::enumerate(packed))
+            cooperative(lb, depth * stageRowCopies, [&](OpBuilder &cb, Value i) {
+              Value row = apply(cb, d0.floorDiv(stageRowCopies), {i, i});
+              Value p = apply(cb, (d0 % stageRowCopies).floorDiv(panelCopies), {i, i});
+              Value column = apply(cb, (d0 % panelCopies) * kCopy, {i, i});
+              Value global = apply(cb, d0 * hybrid::kBlockWarps + d1, {group, p});
+              if (panels % hybrid::kBlockWarps != 0)
+                global = arith::MinUIOp::create(cb, pl, global, index(cb, panels - 1));
+              SmallVector<Value> at(lead);
+              at.append({global, apply(cb, d0 + d1, {k0, row}), column});
+              Value v = vector::TransferReadOp::create(
+                  cb, pl, vectorOf({kCopy}, element), weight, at, padW,
+                  ArrayRef<bool>{true});
+              if (element != type)
+                v = widened(cb, v);
+              vector::StoreOp::create(
+                  cb, pl, v, stage.weights[w],
+                  ValueRange{row, apply(cb, d0 * panel + d1, {p, column})});
+            });
+          // The warp's panel, tile by tile.
+          SmallVector<Value> next(accs);
+          for (int64_t s = 0; s < depth / tileDepth; ++s) {
+            Value a = widened(lb, vector::TransferReadOp::create(
+                                      lb, pl, vectorOf({kMmaTokens, tileDepth}, type),
+                                      stage.x,
+                                      ValueRange{zero, index(lb, s * tileDepth)},
+                                      padStage, ArrayRef<bool>{true, true}));
+            for (auto [w, staged] : llvm::enumerate(stage.weights))
+              for (int64_t n = 0; n < blocks; ++n) {
+                Value column = apply(lb, d0 * panel + n * kMmaOutputs, {warp, warp});
+                Value bTile = widened(
+                    lb, vector::TransferReadOp::create(
+                            lb, pl, vectorOf({tileDepth, kMmaOutputs}, type),
+                            staged, ValueRange{index(lb, s * tileDepth), column},
+                            padStage, ArrayRef<bool>{true, true}));
+                Value &acc = next[w * blocks + n];
+                acc = vector::ContractionOp::create(lb, pl, a, bTile, acc, maps,
+                                                    iterators);
+              }
           }
-        scf::YieldOp::create(lb, ll, next);
+          scf::YieldOp::create(lb, pl, next);
+        });
+    for (int64_t n = 0; n < blocks; ++n) {
+      Value column = apply(
+          wb, (d0 * hybrid::kBlockWarps + d1) * panel + n * kMmaOutputs,
+          {group, warp});
+      auto store = [&](OpBuilder &sb) {
+        for (auto [w, y] : llvm::enumerate(ys))
+          vector::TransferWriteOp::create(sb, pl, loop.getResult(w * blocks + n),
+                                          y, ValueRange{t0, column},
+                                          ArrayRef<bool>{true, true});
+      };
+      if (out % (panel * hybrid::kBlockWarps) == 0) {
+        store(wb);
+        continue;
+      }
+      // The last group's blocks past `out` (a multiple of kMmaOutputs).
+      Value inside = arith::CmpIOp::create(wb, pl, arith::CmpIPredicate::ult,
+                                           column, index(wb, out));
+      scf::IfOp::create(wb, pl, inside, [&](OpBuilder &tb, Location tl) {
+        store(tb);
+        scf::YieldOp::create(tb, tl);
       });
-  for (int64_t n = 0; n < blocks; ++n) {
-    Value column = offset(pb, p, panel, n * kMmaOutputs);
-    auto store = [&](OpBuilder &sb) {
-      for (auto [w, y] : llvm::enumerate(ys))
-        vector::TransferWriteOp::create(sb, pl, loop.getResult(w * blocks + n),
-                                        y, ValueRange{t0, column},
-                                        ArrayRef<bool>{true, true});
-    };
-    if (out % panel == 0) {
-      store(pb);
-      continue;
     }
-    // Only the ragged last panel has blocks past `out` (out is a multiple
-    // of kMmaOutputs).
-    Value inside = arith::CmpIOp::create(pb, pl, arith::CmpIPredicate::ult,
-                                         column, index(pb, out));
-    scf::IfOp::create(pb, pl, inside, [&](OpBuilder &tb, Location tl) {
-      store(tb);
-      scf::YieldOp::create(tb, tl);
-    });
-  }
+  });
+  warps->setAttr(hybrid::kWarpsAttr, pb.getUnitAttr());
 }
 
 /// The first token of the mma form's token tile `tile`.
@@ -447,10 +590,13 @@ Value mmaTileStart(OpBuilder &pb, Location pl, Value tile) {
       .getResult();
 }
 
-/// Whether a linear layer [out, in] takes the mma form.
-bool mmaFits(const Codegen &codegen, int64_t out, int64_t in) {
+/// Whether linear layers [out, in] of `element` (`weights` of them sharing
+/// each tile of x) take the mma form.
+bool mmaFits(const Codegen &codegen, int64_t out, int64_t in, Type element,
+             int64_t weights) {
   return codegen.mma && codegen.columns && codegen.panel % kMmaOutputs == 0 &&
-         out % kMmaOutputs == 0 && in % kMmaDepth == 0;
+         out % kMmaOutputs == 0 &&
+         mmaStageDepth(element, in, codegen.panel, weights).has_value();
 }
 
 /// [tokens, out] f32 buffer for a linear layer's output, and its tensor.
@@ -493,7 +639,10 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   if (codegen.columns) {
     // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
     Value start;
-    if (mmaFits(codegen, out, in)) {
+    if (mmaFits(codegen, out, in, plain.getElementType(),
+                static_cast<int64_t>(weights.size()))) {
+      MmaStage staged = mmaStage(b, loc, plain.getElementType(), in, panel,
+                                 static_cast<int64_t>(weights.size()));
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
@@ -511,10 +660,12 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
       scf::ParallelOp::create(
           b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
           ValueRange{zero, zero},
-          ValueRange{fullTiles, arith::ConstantIndexOp::create(b, loc, panels)},
+          ValueRange{fullTiles,
+                     arith::ConstantIndexOp::create(
+                         b, loc, llvm::divideCeil(panels, hybrid::kBlockWarps))},
           ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-            mmaWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), out,
-                         in, products, ivs[1], mmaTileStart(pb, pl, ivs[0]));
+            mmaWorkgroup(pb, pl, staged, panel, x, packed, out, in, products,
+                         ivs[1], mmaTileStart(pb, pl, ivs[0]));
           });
       if (given)
         scf::ParallelOp::create(
@@ -603,8 +754,8 @@ void forUnitOwner(OpBuilder &b, Location loc, Value unit,
 /// workgroups are (panel of any of the weights, tile of kPackedTokens
 /// tokens), each running packedWorkgroup for the weight its panel belongs
 /// to. One dispatch (one barrier) instead of one per weight. The GPU forms
-/// (see Codegen) choose the weight the same way, by column, or by panel for
-/// the mma form's full token tiles.
+/// (see Codegen) choose the weight the same way, by column, or by group of
+/// kBlockWarps panels for the mma form's full token tiles.
 SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                      const Codegen &codegen, Value x,
                                      ArrayRef<WeightOp> weights,
@@ -618,7 +769,8 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     int64_t out, in;
   };
   SmallVector<Member> members;
-  SmallVector<int64_t> firstUnit, units, firstPanel, panels;
+  // The mma form's workgroups take kBlockWarps panels of one member.
+  SmallVector<int64_t> firstUnit, units, firstGroup, groups;
   bool mma = true;
   for (WeightOp weight : weights) {
     auto plain = cast<RankedTensorType>(weight->getResult(0).getType());
@@ -628,9 +780,12 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                        plain.getElementType(), out, in});
     firstUnit.push_back(units.empty() ? 0 : firstUnit.back() + units.back());
     units.push_back(codegen.columns ? out : llvm::divideCeil(out, panel));
-    firstPanel.push_back(panels.empty() ? 0 : firstPanel.back() + panels.back());
-    panels.push_back(llvm::divideCeil(out, panel));
-    mma = mma && mmaFits(codegen, out, in);
+    firstGroup.push_back(groups.empty() ? 0 : firstGroup.back() + groups.back());
+    groups.push_back(llvm::divideCeil(out, panel * hybrid::kBlockWarps));
+    // One stage serves every member: one input and element type.
+    mma = mma && mmaFits(codegen, out, in, plain.getElementType(), 1) &&
+          in == members.front().in &&
+          plain.getElementType() == members.front().element;
   }
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
@@ -640,18 +795,20 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
   Value start;
   if (mma) {
+    MmaStage staged = mmaStage(b, loc, members.front().element,
+                               members.front().in, panel, 1);
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
     scf::ParallelOp::create(
         b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
         ValueRange{zero, zero},
-        ValueRange{fullTiles, constant(firstPanel.back() + panels.back())},
+        ValueRange{fullTiles, constant(firstGroup.back() + groups.back())},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
           Value t0 = mmaTileStart(pb, pl, ivs[0]);
-          forUnitOwner(pb, pl, ivs[1], firstPanel, panels,
+          forUnitOwner(pb, pl, ivs[1], firstGroup, groups,
                        [&](OpBuilder &rb, size_t i, Value local) {
                          const Member &m = members[i];
-                         mmaWorkgroup(rb, pl, panel, x, {m.packed}, m.element,
+                         mmaWorkgroup(rb, pl, staged, panel, x, {m.packed},
                                       m.out, m.in, {m.y}, local, t0);
                        });
         });
@@ -1891,7 +2048,7 @@ struct MoEKernels {
   /// projections fit the tiles): the entries' rows of x are gathered in
   /// entry order, expert by expert, so that each expert's full tiles of
   /// kMmaTokens entries are contiguous rows; those run as contract tiles, a
-  /// workgroup per (tile, panel) reading its expert and first entry from the
+  /// workgroup per (tile, kBlockWarps panels) reading its expert and first entry from the
   /// routing kernel's tile table, and the entries past an expert's last
   /// full tile by columns. Gate and up
   /// products land in entry order, SwiGLU runs on all of them in one
@@ -1938,8 +2095,11 @@ struct MoEKernels {
     auto project = [&](StringRef stage, ArrayRef<Value> weights, Value input,
                        int64_t out, int64_t in, ArrayRef<Value> outs) {
       Type element = elementOf(weights.front());
+      MmaStage staged = mmaStage(b, b.getLoc(), element, in, panel,
+                                 static_cast<int64_t>(weights.size()));
       loops.parallel((stage + "_mma").str(),
-                     {maxTiles, index(llvm::divideCeil(out, panel))},
+                     {maxTiles, index(llvm::divideCeil(
+                                    out, panel * hybrid::kBlockWarps))},
                      [&](ValueRange ivs) {
         Value w = ivs[0];
         Value owned = arith::CmpIOp::create(
@@ -1948,7 +2108,7 @@ struct MoEKernels {
         scf::IfOp::create(b, owned, [&](OpBuilder &tb, Location tl) {
           Value e = memref::LoadOp::create(tb, tl, groups.tileExpert, w);
           Value first = memref::LoadOp::create(tb, tl, groups.tileFirst, w);
-          mmaWorkgroup(tb, tl, panel, input, weights, element, out, in, outs,
+          mmaWorkgroup(tb, tl, staged, panel, input, weights, out, in, outs,
                        ivs[1], first, ValueRange{e});
           scf::YieldOp::create(tb, tl);
         });
@@ -2044,8 +2204,9 @@ struct MoEKernels {
       });
     };
 
-    if (codegen.columns && mmaFits(codegen, inter, hidden) &&
-        mmaFits(codegen, hidden, inter)) {
+    Type element = cast<RankedTensorType>(gatePacked.getType()).getElementType();
+    if (codegen.columns && mmaFits(codegen, inter, hidden, element, 2) &&
+        mmaFits(codegen, hidden, inter, element, 1)) {
       groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
                          hidden, groups, expertOut);
       return;

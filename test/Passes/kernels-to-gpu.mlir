@@ -1,5 +1,4 @@
 // RUN: hybrid-opt %s --hybrid-kernels-to-gpu="block-size=64" --split-input-file --verify-diagnostics | FileCheck %s
-// RUN: not hybrid-opt %s --hybrid-kernels-to-gpu="block-size=48" --split-input-file 2>&1 | FileCheck %s --check-prefix=ODD-BLOCK
 
 // A kernel over workgroups [begin, end) becomes a GPU kernel whose thread
 // block_id * 64 + thread_id runs one workgroup (none past the count); the
@@ -91,56 +90,17 @@ func.func private @shared_dispatch(%begin: index, %end: index) attributes {hybri
 
 // -----
 
-// A kernel with vector.contract tiles (the mma form) runs a workgroup per
-// warp: warp (block_id * 64 + thread_id) / 32 runs it, all 32 lanes
-// together, and the dispatch says so.
-// CHECK-LABEL: func.func @tiles(
-// CHECK: hybrid.dispatch @hybrid_kernels::@tiles_dispatch workgroups(%{{.*}}) (%{{.*}}) : memref<?x8xf32> {hybrid.block_size = 64 : i64, hybrid.workgroup_threads = 32 : i64}
-// CHECK: gpu.func @tiles_dispatch(%[[COUNT:.*]]: index, %{{.*}}: memref<?x8xf32>) kernel
-// CHECK: %[[T:.*]] = arith.addi
-// CHECK: %[[WARP:.*]] = arith.divui %[[T]], %c32
-// CHECK: %[[NEXT:.*]] = arith.addi %[[WARP]], %{{.*}}
-// CHECK: %[[END:.*]] = arith.minui %[[NEXT]], %[[COUNT]]
-// CHECK: scf.for %{{.*}} = %[[WARP]] to %[[END]]
-// CHECK: vector.contract
-// A block size that is no multiple of a warp cannot hold whole warps.
-// ODD-BLOCK: error: 'func.func' op hybrid-kernels-to-gpu: runs a workgroup per warp, so block-size must be a multiple of 32, got 48
-#a = affine_map<(m, n, k) -> (m, k)>
-#b = affine_map<(m, n, k) -> (k, n)>
-#c = affine_map<(m, n, k) -> (m, n)>
-func.func @tiles(%y: memref<?x8xf32>, %n: index) {
-  hybrid.dispatch @tiles_dispatch workgroups(%n) (%y) : memref<?x8xf32>
-  return
-}
-func.func private @tiles_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>) attributes {hybrid.kernel} {
-  %c1 = arith.constant 1 : index
-  %c16 = arith.constant 16 : index
-  %zero = arith.constant dense<0.0> : vector<16x8xf32>
-  %ones = arith.constant dense<1.0> : vector<16x8xf32>
-  %eye = arith.constant dense<1.0> : vector<8x8xf32>
-  scf.for %w = %begin to %end step %c1 {
-    %t0 = arith.muli %w, %c16 : index
-    %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %ones, %eye, %zero : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
-    %c0 = arith.constant 0 : index
-    vector.transfer_write %d, %y[%t0, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x8xf32>
-  }
-  return
-}
-
-// -----
-
 // A kernel with cooperative loops (a block form) runs a workgroup per
 // block: block_id * 64 + thread_id divided by the block's 64 threads is the
 // block. Each cooperative loop runs strided over the threads (thread_id,
 // thread_id + 64, ..., the last dimension fastest) between barriers (one
 // where two loops meet); the scratch two loops share becomes a workgroup
-// (shared memory) buffer, the scratch one loop uses alone stays each
+// (shared memory) buffer, 16-byte aligned, the scratch one loop uses alone stays each
 // thread's, on its stack.
 // CHECK-LABEL: func.func @block(
 // CHECK: hybrid.dispatch @hybrid_kernels::@block_dispatch workgroups(%{{.*}}) (%{{.*}}) : memref<?x8xf32> {hybrid.block_size = 64 : i64, hybrid.workgroup_threads = 64 : i64}
-// CHECK: gpu.func @block_dispatch(%[[COUNT:.*]]: index, %[[Y:.*]]: memref<?x8xf32>) workgroup(%[[SHARED:.*]] : memref<24xf32, #gpu.address_space<workgroup>>) kernel
-// CHECK: %[[T:.*]] = arith.addi
-// CHECK: %[[BLOCK:.*]] = arith.divui %[[T]], %c64
+// CHECK: gpu.func @block_dispatch(%[[COUNT:.*]]: index, %[[Y:.*]]: memref<?x8xf32>) workgroup(%[[SHARED:.*]] : memref<24xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK: %[[BLOCK:.*]] = gpu.block_id x
 // CHECK: %[[OWN:.*]] = memref.alloca() : memref<2xf32>
 // CHECK-NOT: memref.alloca
 // CHECK: scf.for %[[W:.*]] = %[[BLOCK]] to
@@ -203,7 +163,7 @@ func.func private @racy_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>
   %c8 = arith.constant 8 : index
   %one = arith.constant 1.0 : f32
   scf.for %w = %begin to %end step %c1 {
-    // expected-error @+1 {{'memref.store' op hybrid-kernels-to-gpu: writes memory outside the cooperative loops of a block kernel, where every thread of the block runs it}}
+    // expected-error @+1 {{'memref.store' op hybrid-kernels-to-gpu: writes memory outside the cooperative and warps loops of a block kernel, where every thread of the block runs it}}
     memref.store %one, %y[%w, %c0] : memref<?x8xf32>
     scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
       memref.store %one, %y[%w, %j] : memref<?x8xf32>

@@ -1,17 +1,20 @@
 // RUN: hybrid-opt %s --pass-pipeline="builtin.module(gpu.module(hybrid-mma-tiles-to-nvgpu))" --split-input-file --verify-diagnostics | FileCheck %s
 
-// A warp kernel's reduction loop of 16x8x8 f32 tiles (the mma form of a
-// linear layer): every lane loads its fragment elements and each contract
-// becomes one tf32 mma.sync; the kernel's index arithmetic stays arith.
+// A block kernel's tf32 tiles (the mma form of a linear layer with f32
+// weights, after hybrid-kernels-to-gpu): x's tile staged in shared memory
+// is loaded with ldmatrix, the weights' tile element by element; each
+// contract becomes one tf32 mma.sync, the accumulator carried as the
+// lane's 2x2 fragment; the kernel's index arithmetic stays arith.
 // CHECK-LABEL: gpu.func @tile(
 // CHECK: %[[W:.*]] = arith.divui %{{.*}}, %c32 : index
 // CHECK: %[[T0:.*]] = arith.muli %[[W]], %c16 : index
 // (The loop keeps the tiles' old accumulator as a dead constant until
 // canonicalize.)
 // CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8 iter_args(%{{.*}} = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (vector<16x8xf32>, vector<2x2xf32>)
+// CHECK: gpu.barrier
 // CHECK: %[[LANE:.*]] = gpu.lane_id
-// CHECK: vector.load %{{.*}} : memref<?x64xf32>, vector<1xf32>
-// CHECK: memref.load %{{.*}} : memref<2x64x32xf32>
+// CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<16x12xf32, #gpu.address_space<workgroup>> -> vector<4x1xf32>
+// CHECK: memref.load %{{.*}} : memref<8x16xf32, #gpu.address_space<workgroup>>
 // CHECK: %[[D:.*]] = nvgpu.mma.sync(%{{.*}}, %{{.*}}, %[[ACC]]) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK: scf.yield %{{.*}}, %[[D]]
 // CHECK: vector.store %{{.*}} : memref<?x32xf32>, vector<2xf32>
@@ -21,7 +24,7 @@
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
 gpu.module @hybrid_kernels {
-  gpu.func @tile(%count: index, %x: memref<?x64xf32>, %w: memref<2x64x32xf32>, %y: memref<?x32xf32>) kernel {
+  gpu.func @tile(%count: index, %y: memref<?x32xf32>) workgroup(%xs : memref<16x12xf32, #gpu.address_space<workgroup>>, %ws : memref<8x16xf32, #gpu.address_space<workgroup>>) kernel {
     %c0 = arith.constant 0 : index
     %c8 = arith.constant 8 : index
     %c16 = arith.constant 16 : index
@@ -33,8 +36,9 @@ gpu.module @hybrid_kernels {
     %warp = arith.divui %thread, %c32 : index
     %t0 = arith.muli %warp, %c16 : index
     %acc = scf.for %k = %c0 to %c64 step %c8 iter_args(%sum = %init) -> vector<16x8xf32> {
-      %a = vector.transfer_read %x[%t0, %k], %zero {in_bounds = [true, true]} : memref<?x64xf32>, vector<16x8xf32>
-      %bt = vector.transfer_read %w[%c0, %k, %c8], %zero {in_bounds = [true, true]} : memref<2x64x32xf32>, vector<8x8xf32>
+      gpu.barrier
+      %a = vector.transfer_read %xs[%c0, %c0], %zero {in_bounds = [true, true]} : memref<16x12xf32, #gpu.address_space<workgroup>>, vector<16x8xf32>
+      %bt = vector.transfer_read %ws[%c0, %c8], %zero {in_bounds = [true, true]} : memref<8x16xf32, #gpu.address_space<workgroup>>, vector<8x8xf32>
       %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %bt, %sum : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
       scf.yield %d : vector<16x8xf32>
     }
@@ -45,34 +49,49 @@ gpu.module @hybrid_kernels {
 
 // -----
 
-// bf16 weights: the lanes load bf16 elements and widen them in registers
-// (no f32 view of the buffer is left).
+// bf16 tiles (bf16 weights): the staged bf16 buffers become f16 buffers of
+// the same bits (the values the block copies in are bitcast; an f16 zero
+// pads), the contracts take the f16 reads without widening, the upstream
+// conversion loads x's fragments with ldmatrix and the weights' with a
+// transposing ldmatrix, and each f16 mma.sync it makes becomes NVVM's
+// m16n8k16 bf16 mma on the same registers (four and two i32 of bf16
+// pairs, four f32 accumulators), its results the lane's 2x2 fragment.
 // CHECK-LABEL: gpu.func @bf16_tile(
-// CHECK-NOT: unrealized_conversion_cast
-// CHECK: %[[E:.*]] = memref.load %{{.*}} : memref<2x64x32xbf16>
-// CHECK: arith.extf %[[E]] : bf16 to f32
-// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 8], tf32Enabled}
-// CHECK-NOT: unrealized_conversion_cast
+// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x24xf16, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x16xf16, #gpu.address_space<workgroup>>)
+// CHECK: %[[BITS:.*]] = arith.bitcast %{{.*}} : vector<8xbf16> to vector<8xf16>
+// CHECK: vector.store %[[BITS]], %[[XS]]
+// CHECK: nvgpu.ldmatrix %[[XS]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<16x24xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// CHECK: nvgpu.ldmatrix %[[WS]][{{.*}}] {numTiles = 2 : i32, transpose = true} : memref<16x16xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK-COUNT-6: vector.bitcast %{{.*}} : vector<2xf16> to vector<1xi32>
+// CHECK: %[[D:.*]] = nvvm.mma.sync A[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] B[%{{.*}}, %{{.*}}] C[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK: llvm.extractvalue %[[D]][3]
+// CHECK: vector.from_elements {{.*}} : vector<2x2xf32>
+// CHECK-NOT: nvgpu.mma.sync
 // CHECK-NOT: vector.contract
+// CHECK-NOT: bf16>
 #a = affine_map<(m, n, k) -> (m, k)>
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
 gpu.module @hybrid_kernels {
-  gpu.func @bf16_tile(%x: memref<?x64xf32>, %w: memref<2x64x32xbf16>, %y: memref<?x32xf32>) kernel {
+  gpu.func @bf16_tile(%x: memref<?x64xf32>, %y: memref<?x8xf32>) workgroup(%xs : memref<16x24xbf16, #gpu.address_space<workgroup>>, %ws : memref<16x16xbf16, #gpu.address_space<workgroup>>) kernel {
     %c0 = arith.constant 0 : index
-    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
     %c64 = arith.constant 64 : index
     %zero = arith.constant 0.0 : f32
     %zerob = arith.constant 0.0 : bf16
     %init = arith.constant dense<0.0> : vector<16x8xf32>
-    %acc = scf.for %k = %c0 to %c64 step %c8 iter_args(%sum = %init) -> vector<16x8xf32> {
-      %a = vector.transfer_read %x[%c0, %k], %zero {in_bounds = [true, true]} : memref<?x64xf32>, vector<16x8xf32>
-      %raw = vector.transfer_read %w[%c0, %k, %c0], %zerob {in_bounds = [true, true]} : memref<2x64x32xbf16>, vector<8x8xbf16>
-      %bt = arith.extf %raw : vector<8x8xbf16> to vector<8x8xf32>
-      %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %bt, %sum : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
+    %acc = scf.for %k = %c0 to %c64 step %c16 iter_args(%sum = %init) -> vector<16x8xf32> {
+      %row = vector.transfer_read %x[%c0, %k], %zero {in_bounds = [true]} : memref<?x64xf32>, vector<8xf32>
+      %rounded = arith.truncf %row : vector<8xf32> to vector<8xbf16>
+      vector.store %rounded, %xs[%c0, %c0] : memref<16x24xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %raw = vector.transfer_read %xs[%c0, %c0], %zerob {in_bounds = [true, true]} : memref<16x24xbf16, #gpu.address_space<workgroup>>, vector<16x16xbf16>
+      %a = arith.extf %raw : vector<16x16xbf16> to vector<16x16xf32>
+      %rawb = vector.transfer_read %ws[%c0, %c0], %zerob {in_bounds = [true, true]} : memref<16x16xbf16, #gpu.address_space<workgroup>>, vector<16x8xbf16>
+      %bt = arith.extf %rawb : vector<16x8xbf16> to vector<16x8xf32>
+      %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %bt, %sum : vector<16x16xf32>, vector<16x8xf32> into vector<16x8xf32>
       scf.yield %d : vector<16x8xf32>
     }
-    vector.transfer_write %acc, %y[%c0, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x32xf32>
+    vector.transfer_write %acc, %y[%c0, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x8xf32>
     gpu.return
   }
 }
@@ -109,9 +128,31 @@ gpu.module @hybrid_kernels {
     %init = arith.constant dense<0.0> : vector<16x8xf32>
     %a = vector.transfer_read %x[%c0, %c0], %zero {in_bounds = [false, true]} : memref<?x64xf32>, vector<16x8xf32>
     %bt = vector.transfer_read %w[%c0, %c0, %c0], %zero {in_bounds = [true, true]} : memref<2x64x32xf32>, vector<8x8xf32>
-    // expected-error @+1 {{in GPU kernel @ragged: a tile the tensor-core lowering did not take}}
+    // expected-error @+1 {{in GPU kernel @ragged: a tile the tensor-core lowering did not take (it needs 16x8x8 f32 or 16x8x16 bf16 tiles with f32 accumulators, read in bounds from memory)}}
     %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %bt, %init : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
     vector.transfer_write %d, %y[%c0, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x32xf32>
+    gpu.return
+  }
+}
+
+// -----
+
+// f16 tiles are not made by convert-hybrid-to-linalg (f16 weights are
+// staged as f32), and the bf16 rewrite takes every f16 mma for bf16 bits:
+// an f16 contract is an error, not a silently bf16 product.
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+gpu.module @hybrid_kernels {
+  gpu.func @f16_tile(%ws : memref<16x16xf16, #gpu.address_space<workgroup>>, %y: memref<?x8xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %zero = arith.constant 0.0 : f16
+    %init = arith.constant dense<0.0> : vector<16x8xf32>
+    %a = vector.transfer_read %ws[%c0, %c0], %zero {in_bounds = [true, true]} : memref<16x16xf16, #gpu.address_space<workgroup>>, vector<16x16xf16>
+    %bt = vector.transfer_read %ws[%c0, %c0], %zero {in_bounds = [true, true]} : memref<16x16xf16, #gpu.address_space<workgroup>>, vector<16x8xf16>
+    // expected-error @+1 {{in GPU kernel @f16_tile: f16 contract tiles are not lowered (tiles are f32 or bf16 staged in shared memory)}}
+    %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %bt, %init : vector<16x16xf16>, vector<16x8xf16> into vector<16x8xf32>
+    vector.transfer_write %d, %y[%c0, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x8xf32>
     gpu.return
   }
 }

@@ -1,20 +1,30 @@
 // RUN: hybrid-opt %s --hybrid-cuda-pipeline="max-seq-len=64 pack-weights=32" | FileCheck %s
 
-// A MoE block whose projections fit the tensor-core tiles (hidden 32,
-// expert intermediate 16: multiples of 8) through the whole CUDA pipeline:
-// the experts' gate/up and down kernels of full 16-entry tiles become warp
-// kernels of tf32 mma.sync (the tile's expert found in the kernel from the
-// routing offsets), next to the column kernels for the rest of each
-// expert's entries, the gather of the entries' rows and the scatter of the
-// products. (execute-column-linear.test checks the numbers of this form.)
+// A MoE block whose projections fit the tensor-core tiles (bf16 experts;
+// hidden 32, expert intermediate 16: multiples of the bf16 tile's 16
+// inputs) through the whole CUDA pipeline: the experts' gate/up and down
+// kernels of full 16-entry tiles become block kernels (the tile's expert
+// found in the kernel from the routing offsets) that copy x's tile,
+// rounded to bf16, and the weights to shared memory between barriers and
+// run bf16 mma.sync (m16n8k16) on fragments loaded by ldmatrix (the
+// weights' transposed); next to them the column kernels for the rest of
+// each expert's entries, the gather of the entries' rows and the scatter
+// of the products. (execute-column-linear.test checks the numbers of this
+// form.)
 // CHECK: gpu.binary @hybrid_kernels
 // CHECK-SAME: .visible .entry moe__expert_gather(
 // CHECK-SAME: .visible .entry moe__expert_gate_up_mma(
-// CHECK-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK-SAME: .shared .align 16
+// CHECK-SAME: cvt.rn.bf16x2.f32
+// CHECK-SAME: st.shared.v4
+// CHECK-SAME: bar.sync
+// CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// CHECK-SAME: ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
+// CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK-SAME: .visible .entry moe__expert_gate_up(
 // CHECK-SAME: .visible .entry moe__expert_swiglu(
 // CHECK-SAME: .visible .entry moe__expert_down_mma(
-// CHECK-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK-SAME: .visible .entry moe__expert_down(
 // CHECK-SAME: .visible .entry moe__expert_scatter(
 func.func @moe(%x: tensor<?x32xf32>) -> tensor<?x32xf32> {

@@ -9,9 +9,9 @@
  *     host access to it (the plan reading a device buffer) faults;
  *   - every launch names a kernel of the loaded PTX, passes exactly its
  *     parameter count (the runtime ends its array with a null), the grid
- *     covers the workgroup count (a warp per workgroup for a kernel with
- *     mma.sync) with no block to spare, and every `.ptr` parameter points into a
- *     live device allocation;
+ *     covers the workgroup count (a block per workgroup for a kernel with
+ *     barriers) with no block to spare, and every `.ptr` parameter points
+ *     into a live device allocation;
  *   - copies stay inside allocations; at exit every allocation (and every
  *     event, stream and graph) is freed;
  *   - a CUDA graph holds the launches captured on a stream (no copy,
@@ -46,8 +46,8 @@ static long live, allocated, launches, checkedPointers;
 static struct {
   char name[256];
   int params;
-  int workgroupThreads; /* a warp when the body has mma.sync, the block
-                           (0 here) when it has barriers, else 1 */
+  int workgroupThreads; /* the block (0 here) when the body has barriers,
+                           else 1 */
   unsigned char isPointer[MAX_PARAMS];
 } kernels[MAX_KERNELS];
 static int kernelCount, moduleLoaded;
@@ -188,15 +188,11 @@ CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
           end && strstr(p, ".ptr") && strstr(p, ".ptr") < end;
     }
     kernels[kernelCount].params = params;
-    /* Tensor-core tiles: the kernel runs a workgroup per warp; barriers:
-       a workgroup per block. */
+    /* Barriers: the kernel runs a workgroup per block. */
     const char *next = strstr(close, ".entry ");
-    const char *mma = strstr(close, "mma.sync");
     const char *barrier = strstr(close, "bar.sync");
     kernels[kernelCount++].workgroupThreads =
-        barrier && (!next || barrier < next) ? 0
-        : mma && (!next || mma < next)       ? 32
-                                             : 1;
+        barrier && (!next || barrier < next) ? 0 : 1;
     at = close;
   }
   if (kernelCount == 0)

@@ -14,12 +14,12 @@
 // store). Workgroups are (panel, tile of 6 tokens); a full tile keeps 6
 // vector<16xf32> accumulators, one broadcast FMA per token and input.
 // CHECK-LABEL: func.func @lm_head
-// CHECK: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
+// CHECK: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x32x16xbf16>
 // CHECK: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c6
 // CHECK: scf.parallel (%[[P:[a-z0-9]+]], %{{[a-z0-9]+}}) = ({{.*}}) to (%c3, %[[TILES]])
 // CHECK: scf.if
 // CHECK: scf.for %[[K:[a-z0-9]+]] = {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
-// CHECK: %[[PANEL:.*]] = vector.transfer_read %[[W]][%[[P]], %[[K]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<3x24x16xbf16>, vector<16xbf16>
+// CHECK: %[[PANEL:.*]] = vector.transfer_read %[[W]][%[[P]], %[[K]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<3x32x16xbf16>, vector<16xbf16>
 // CHECK: arith.extf %[[PANEL]] : vector<16xbf16> to vector<16xf32>
 // CHECK: vector.broadcast %{{.*}} : f32 to vector<16xf32>
 // CHECK: vector.fma
@@ -28,59 +28,78 @@
 // CHECK: scf.for
 // CHECK: -> (vector<16xf32>)
 // UNPACKED-LABEL: func.func @lm_head
-// UNPACKED: hybrid.weight "lm_head.weight" : tensor<40x24xbf16>
-// The mma form (24 inputs, a multiple of 8; 40 outputs, of 8): workgroups
-// are (full tile of 16 tokens, panel); each runs the inputs in steps of 8
-// with a 16x8 accumulator per 8 outputs of its panel (the bf16 weight
-// widened), and stores the blocks inside the 40 outputs (the last panel
-// has one). The tokens past the last full tile take the column form.
+// UNPACKED: hybrid.weight "lm_head.weight" : tensor<40x32xbf16>
+// The mma form (bf16 weights: 32 inputs, a multiple of the 16 of a bf16
+// tile; 40 outputs, of 8): workgroups are (full tile of 16 tokens, group
+// of 4 panels: one group here), each a block of 4 warps (the warps loop),
+// a panel per warp. For each step of 32 inputs the block copies x's tile,
+// rounded to bf16, and its panels' weights (the 4th panel, past the last,
+// reads the last) to buffers rows padded by 16 bytes, in cooperative loops
+// of 8 elements per iteration; then each warp runs 16x8x16 tiles from
+// them (bf16 products, f32 sums), a 16x8 accumulator per 8 outputs of its
+// panel, and stores the blocks inside the 40 outputs.
 // MMA-LABEL: func.func @lm_head
-// MMA: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
+// MMA-DAG: %[[SX:.*]] = memref.alloca() : memref<16x40xbf16>
+// MMA-DAG: %[[SW:.*]] = memref.alloca() : memref<32x72xbf16>
+// MMA-DAG: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x32x16xbf16>
 // MMA: %[[TOKENS:.*]] = tensor.dim
 // MMA: %[[FULL:.*]] = arith.divui %[[TOKENS]], %c16
 // MMA: %[[START:.*]] = arith.muli %[[FULL]], %c16
-// MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[P:[a-z0-9]+]]) = ({{.*}}) to (%[[FULL]], %c3)
+// MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[G:[a-z0-9]+]]) = ({{.*}}) to (%[[FULL]], %c1{{[_0-9]*}})
 // MMA: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
-// MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c24 step %c8{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>)
-// MMA: vector.transfer_read %{{.*}}[%[[T0]], %[[K]]], %{{.*}} {in_bounds = [true, true]} : tensor<?x24xf32>, vector<16x8xf32>
-// MMA: %[[B:.*]] = vector.transfer_read %[[W]][%[[P]], %[[K]], %{{.*}}], %{{.*}} {in_bounds = [true, true]} : tensor<3x24x16xbf16>, vector<8x8xbf16>
-// MMA: %[[BF:.*]] = arith.extf %[[B]] : vector<8x8xbf16> to vector<8x8xf32>
-// MMA: vector.contract {{.*}} %[[BF]], %{{.*}} : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
-// MMA: vector.contract
+// MMA: scf.parallel (%[[WARP:[a-z0-9]+]]) = ({{.*}}) to (%c4)
+// MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c32{{[_0-9]*}} step %c32{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>)
+// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c64)
+// MMA: vector.transfer_read {{.*}} : tensor<?x32xf32>, vector<8xf32>
+// MMA: arith.truncf {{.*}} : vector<8xf32> to vector<8xbf16>
+// MMA: vector.store {{.*}}, %[[SX]]
+// MMA: } {hybrid.cooperative}
+// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256)
+// MMA: %[[PANEL:.*]] = arith.minui %{{.*}}, %c2
+// MMA: %[[ROW:.*]] = vector.transfer_read %[[W]][%[[PANEL]], {{.*}} : tensor<3x32x16xbf16>, vector<8xbf16>
+// MMA: vector.store %[[ROW]], %[[SW]]
+// MMA: } {hybrid.cooperative}
+// MMA: vector.transfer_read %[[SX]]{{.*}} : memref<16x40xbf16>, vector<16x16xbf16>
+// MMA: vector.transfer_read %[[SW]]{{.*}} : memref<32x72xbf16>, vector<16x8xbf16>
+// MMA-COUNT-2: vector.contract {{.*}} : vector<16x16xf32>, vector<16x8xf32> into vector<16x8xf32>
+// MMA: vector.transfer_read %[[SX]]{{.*}} : memref<16x40xbf16>, vector<16x16xbf16>
+// MMA-COUNT-2: vector.contract
 // MMA: scf.yield
-// MMA: %[[COL:.*]] = affine.apply #{{.*}}(%[[P]])
+// MMA: %[[COL:.*]] = affine.apply #{{.*}}(%[[G]], %[[WARP]])
 // MMA: %[[IN:.*]] = arith.cmpi ult, %[[COL]], %c40
 // MMA: scf.if %[[IN]]
 // MMA: vector.transfer_write %{{.*}}, %{{.*}}[%[[T0]], %[[COL]]] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
 // MMA: scf.if
 // MMA: vector.transfer_write
+// MMA: } {hybrid.warps}
 // MMA: %[[REST:.*]] = arith.subi %[[TOKENS]], %[[START]]
 // MMA: %[[TILES:.*]] = arith.ceildivui %[[REST]], %c8
 // MMA: scf.parallel ({{.*}}) to (%[[TILES]], %c40{{[_0-9]*}})
 // MMA: math.fma
 // MMA-NOT: vector.contract
 // UNPACKED-NOT: packed
-func.func @lm_head(%x: tensor<?x24xf32>) -> tensor<?x40xf32> {
-  %w = hybrid.weight "lm_head.weight" : tensor<40x24xbf16>
-  %l = hybrid.lm_head %x, %w : (tensor<?x24xf32>, tensor<40x24xbf16>) -> tensor<?x40xf32>
+func.func @lm_head(%x: tensor<?x32xf32>) -> tensor<?x40xf32> {
+  %w = hybrid.weight "lm_head.weight" : tensor<40x32xbf16>
+  %l = hybrid.lm_head %x, %w : (tensor<?x32xf32>, tensor<40x32xbf16>) -> tensor<?x40xf32>
   return %l : tensor<?x40xf32>
 }
 
 // -----
 
-// A panel-aligned output count is stored unmasked (and in the mma form
+// A panel-aligned output count is stored unmasked (and in the mma form,
+// whose workgroups take 4 panels, a count of whole groups of 4 panels,
 // without tests).
 // MMA-LABEL: func.func @aligned
 // MMA: vector.contract
 // MMA-NOT: scf.if
-// MMA: vector.transfer_write {{.*}} : vector<16x8xf32>, memref<?x32xf32>
+// MMA: vector.transfer_write {{.*}} : vector<16x8xf32>, memref<?x64xf32>
 // CHECK-LABEL: func.func @aligned
-// CHECK: hybrid.weight "h.weight" packed(16) : tensor<2x8x16xf32>
-// CHECK: vector.transfer_write %{{.*}} {in_bounds = [true]} : vector<16xf32>, memref<?x32xf32>
-func.func @aligned(%x: tensor<?x8xf32>) -> tensor<?x32xf32> {
-  %w = hybrid.weight "h.weight" : tensor<32x8xf32>
-  %l = hybrid.lm_head %x, %w : (tensor<?x8xf32>, tensor<32x8xf32>) -> tensor<?x32xf32>
-  return %l : tensor<?x32xf32>
+// CHECK: hybrid.weight "h.weight" packed(16) : tensor<4x8x16xf32>
+// CHECK: vector.transfer_write %{{.*}} {in_bounds = [true]} : vector<16xf32>, memref<?x64xf32>
+func.func @aligned(%x: tensor<?x8xf32>) -> tensor<?x64xf32> {
+  %w = hybrid.weight "h.weight" : tensor<64x8xf32>
+  %l = hybrid.lm_head %x, %w : (tensor<?x8xf32>, tensor<64x8xf32>) -> tensor<?x64xf32>
+  return %l : tensor<?x64xf32>
 }
 
 // -----
