@@ -21,6 +21,7 @@
 
 #include "dialects/Hybrid/IR/HybridOps.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -30,6 +31,8 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <numeric>
 
 namespace hybrid {
 #define GEN_PASS_DEF_KERNELSTOGPUPASS
@@ -296,6 +299,93 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
   return success();
 }
 
+/// The largest number `value` is known to be a multiple of, from the
+/// constants, loop steps and affine sums and products that make it (0 for
+/// zero, a multiple of anything; 1 when nothing is known).
+int64_t knownDivisor(Value value, int depth = 0) {
+  if (depth > 16)
+    return 1;
+  if (std::optional<int64_t> constant = getConstantIntValue(value))
+    return std::abs(*constant);
+  if (auto iv = dyn_cast<BlockArgument>(value)) {
+    auto loop = dyn_cast<scf::ForOp>(iv.getOwner()->getParentOp());
+    if (loop && loop.getInductionVar() == iv)
+      return std::gcd(knownDivisor(loop.getLowerBound(), depth + 1),
+                      knownDivisor(loop.getStep(), depth + 1));
+    return 1;
+  }
+  Operation *op = value.getDefiningOp();
+  if (isa<arith::AddIOp, arith::SubIOp>(op))
+    return std::gcd(knownDivisor(op->getOperand(0), depth + 1),
+                    knownDivisor(op->getOperand(1), depth + 1));
+  if (isa<arith::MulIOp>(op))
+    return knownDivisor(op->getOperand(0), depth + 1) *
+           knownDivisor(op->getOperand(1), depth + 1);
+  auto apply = dyn_cast<affine::AffineApplyOp>(op);
+  if (!apply)
+    return 1;
+  AffineMap map = apply.getAffineMap();
+  std::function<int64_t(AffineExpr)> divisor = [&](AffineExpr e) -> int64_t {
+    if (auto c = dyn_cast<AffineConstantExpr>(e))
+      return std::abs(c.getValue());
+    if (auto d = dyn_cast<AffineDimExpr>(e))
+      return knownDivisor(apply.getOperand(d.getPosition()), depth + 1);
+    if (auto sym = dyn_cast<AffineSymbolExpr>(e))
+      return knownDivisor(
+          apply.getOperand(map.getNumDims() + sym.getPosition()), depth + 1);
+    auto binary = cast<AffineBinaryOpExpr>(e);
+    int64_t l = divisor(binary.getLHS()), r = divisor(binary.getRHS());
+    switch (e.getKind()) {
+    case AffineExprKind::Add:
+      return std::gcd(l, r);
+    case AffineExprKind::Mul:
+      return l * r;
+    case AffineExprKind::Mod: // a - c * floor(a / c)
+      return std::gcd(l, r);
+    default:
+      return 1;
+    }
+  };
+  return divisor(map.getResult(0));
+}
+
+/// A 1-D in-bounds vector read from a kernel argument's buffer (identity
+/// layout: its base is the allocation's, which the runtime's device
+/// allocator aligns to 256 bytes) whose elements provably start at a
+/// multiple of its length, in rows of a multiple of it, becomes a
+/// vector.load aligned to its size (up to 16 bytes): one 128-bit load per
+/// thread instead of one per element (the mma form's staging copies).
+void alignVectorReads(gpu::GPUFuncOp func) {
+  SmallVector<vector::TransferReadOp> reads;
+  func.walk([&](vector::TransferReadOp read) { reads.push_back(read); });
+  for (vector::TransferReadOp read : reads) {
+    auto type = dyn_cast<MemRefType>(read.getBase().getType());
+    auto base = dyn_cast<BlockArgument>(read.getBase());
+    VectorType vector = read.getVectorType();
+    if (!type || !base || base.getOwner() != &func.getBody().front() ||
+        base.getArgNumber() >= func.getNumArguments() ||
+        !type.getLayout().isIdentity() || vector.getRank() != 1 ||
+        read.getMask() || read.hasOutOfBoundsDim() ||
+        !read.getPermutationMap().isMinorIdentity() ||
+        !type.getElementType().isIntOrFloat())
+      continue;
+    int64_t length = vector.getNumElements();
+    int64_t bytes =
+        length * type.getElementType().getIntOrFloatBitWidth() / 8;
+    int64_t row = type.getShape().back();
+    int64_t first = knownDivisor(read.getIndices().back());
+    if (!llvm::isPowerOf2_64(bytes) || ShapedType::isDynamic(row) ||
+        row % length != 0 || (first != 0 && first % length != 0))
+      continue;
+    OpBuilder b(read);
+    auto load = vector::LoadOp::create(b, read.getLoc(), vector, read.getBase(),
+                                       read.getIndices());
+    load.setAlignment(std::min<int64_t>(bytes, 16));
+    read.replaceAllUsesWith(load.getResult());
+    read.erase();
+  }
+}
+
 /// Static buffers a kernel allocates and frees in one block (the fused row
 /// loops' temporaries) become one stack buffer at the kernel's entry,
 /// reused by every iteration: device malloc is slow and its heap small.
@@ -450,6 +540,7 @@ struct KernelsToGPUPass
                            }).wasInterrupted();
     if (blockKernel && failed(spreadCooperativeLoops(func, blockSize)))
       return failure();
+    alignVectorReads(func);
 
     // Constant globals the kernel reads live in the GPU module too.
     WalkResult walked = func.walk([&](memref::GetGlobalOp get) {

@@ -371,7 +371,13 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     another or a warps loop inside either. Each dispatch then names
     `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a block
     kernel, `hybrid.workgroup_threads` (= block-size); the runtime launches
-    ceil(workgroups * workgroup threads / block-size) blocks. Constant globals the
+    ceil(workgroups * workgroup threads / block-size) blocks. A 1-D
+    in-bounds `vector.transfer_read` from a kernel argument's buffer of
+    identity layout (the base of a device allocation, which the runtime
+    aligns to 256 bytes) at an index known to be a multiple of the
+    vector's length, in rows of a multiple of it, becomes a `vector.load`
+    aligned to its size (up to 16 bytes): 128-bit loads for the mma form's
+    staging copies. Constant globals the
     kernels read are copied into the GPU module. A static buffer a kernel
     allocates and frees in one block (a fused row loop's temporary) becomes
     one `memref.alloca` at the kernel's entry: device malloc is slow and its

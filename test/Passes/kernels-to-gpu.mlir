@@ -268,3 +268,36 @@ func.func private @max_dispatch(%begin: index, %end: index, %y: memref<?x8xf32>)
   }
   return
 }
+
+// -----
+
+// A 1-D vector read from a kernel argument's buffer (identity layout: the
+// base of a device allocation) at an index known to be a multiple of its
+// length, in rows of a multiple of it, is an aligned vector.load (one
+// 128-bit load); a read at an index not known to be one, or from a view
+// with an offset, keeps its transfer_read.
+// CHECK-LABEL: gpu.func @reads_dispatch(
+// CHECK: %[[COLUMN:.*]] = affine.apply
+// CHECK: vector.load %{{.*}}[%{{.*}}, %[[COLUMN]]] {alignment = 16 : i64} : memref<?x32xbf16>, vector<8xbf16>
+// CHECK: vector.transfer_read %{{.*}} : memref<?x32xbf16>, vector<8xbf16>
+// CHECK: vector.transfer_read %{{.*}} : memref<?x32xbf16, strided<[32, 1], offset: ?>>, vector<8xbf16>
+#column = affine_map<(d0) -> ((d0 mod 4) * 8)>
+func.func @reads(%w: memref<?x32xbf16>, %v: memref<?x32xbf16, strided<[32, 1], offset: ?>>, %y: memref<?x8xbf16>, %n: index, %k: index) {
+  hybrid.dispatch @reads_dispatch workgroups(%n) (%w, %v, %y, %k) : memref<?x32xbf16>, memref<?x32xbf16, strided<[32, 1], offset: ?>>, memref<?x8xbf16>, index
+  return
+}
+func.func private @reads_dispatch(%begin: index, %end: index, %w: memref<?x32xbf16>, %v: memref<?x32xbf16, strided<[32, 1], offset: ?>>, %y: memref<?x8xbf16>, %k: index) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %pad = arith.constant 0.0 : bf16
+  scf.for %i = %begin to %end step %c1 {
+    %column = affine.apply #column(%i)
+    %a = vector.transfer_read %w[%i, %column], %pad {in_bounds = [true]} : memref<?x32xbf16>, vector<8xbf16>
+    %b = vector.transfer_read %w[%i, %k], %pad {in_bounds = [true]} : memref<?x32xbf16>, vector<8xbf16>
+    %c = vector.transfer_read %v[%i, %column], %pad {in_bounds = [true]} : memref<?x32xbf16, strided<[32, 1], offset: ?>>, vector<8xbf16>
+    %ab = arith.addf %a, %b : vector<8xbf16>
+    %abc = arith.addf %ab, %c : vector<8xbf16>
+    vector.store %abc, %y[%i, %c0] : memref<?x8xbf16>, vector<8xbf16>
+  }
+  return
+}

@@ -5,7 +5,8 @@
 // inputs) through the whole CUDA pipeline: the experts' gate/up and down
 // kernels of full 16-entry tiles become block kernels (the tile's expert
 // found in the kernel from the routing offsets) that copy x's tile,
-// rounded to bf16, and the weights to shared memory between barriers and
+// rounded to bf16, and the weights to shared memory between barriers
+// (128-bit loads and stores: hybrid-kernels-to-gpu aligns them) and
 // run bf16 mma.sync (m16n8k16) on fragments loaded by ldmatrix (the
 // weights' transposed); next to them the column kernels for the rest of
 // each expert's entries, the gather of the entries' rows and the scatter
@@ -15,8 +16,13 @@
 // CHECK-SAME: .visible .entry moe__expert_gather(
 // CHECK-SAME: .visible .entry moe__expert_gate_up_mma(
 // CHECK-SAME: .shared .align 16
+// CHECK-SAME: bar.sync
+// CHECK-SAME: ld.global.v4.b32
 // CHECK-SAME: cvt.rn.bf16x2.f32
-// CHECK-SAME: st.shared.v4
+// CHECK-SAME: st.shared.v4.b32
+// CHECK-SAME: bar.sync
+// CHECK-SAME: ld.global.v4.b32
+// CHECK-SAME: st.shared.v4.b32
 // CHECK-SAME: bar.sync
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
