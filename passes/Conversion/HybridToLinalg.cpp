@@ -164,6 +164,11 @@ constexpr int64_t kColumnTokens = 8;
 /// m16n8; its depth is mmaDepth).
 constexpr int64_t kMmaTokens = 16, kMmaOutputs = 8;
 
+/// Token tiles of the mma form's workgroups for linear layers: the block
+/// reuses each staged weight row for 64 tokens. (The grouped experts' take
+/// one: an expert's entries come in tiles of kMmaTokens.)
+constexpr int64_t kMmaLinearRowTiles = 4;
+
 /// Cached positions per workgroup of the GPU form of attention (split KV).
 constexpr int64_t kSplitPositions = 256;
 
@@ -367,11 +372,12 @@ int64_t mmaStageXPad(Type type) {
 }
 constexpr int64_t kMmaStageWeightPad = 8;
 
-/// Bytes of the mma form's staged tiles at `depth` inputs per step.
+/// Bytes of the mma form's staged tiles at `depth` inputs per step, for
+/// workgroups of `rowTiles` token tiles.
 int64_t mmaStageBytes(Type type, int64_t depth, int64_t panel,
-                      int64_t weights) {
+                      int64_t weights, int64_t rowTiles) {
   int64_t bytes = type.getIntOrFloatBitWidth() / 8;
-  return bytes * (kMmaTokens * (depth + mmaStageXPad(type)) +
+  return bytes * (rowTiles * kMmaTokens * (depth + mmaStageXPad(type)) +
                   weights * depth * (hybrid::kBlockWarps * panel + kMmaStageWeightPad));
 }
 
@@ -379,38 +385,44 @@ int64_t mmaStageBytes(Type type, int64_t depth, int64_t panel,
 /// largest of 32, 16, 8 that divides `in`, holds whole contract tiles and
 /// fits a block's shared memory; none if no such step exists.
 std::optional<int64_t> mmaStageDepth(Type element, int64_t in, int64_t panel,
-                                     int64_t weights) {
+                                     int64_t weights, int64_t rowTiles) {
   for (int64_t depth : {32, 16, 8})
     if (depth % mmaDepth(element) == 0 && in % depth == 0 &&
-        mmaStageBytes(mmaOperandType(element), depth, panel, weights) <=
+        mmaStageBytes(mmaOperandType(element), depth, panel, weights,
+                      rowTiles) <=
             hybrid::kBlockSharedBytes)
       return depth;
   return std::nullopt;
 }
 
 /// The mma form's staged tiles of one kernel: for each step of `depth`
-/// inputs, the token tile of x [kMmaTokens, depth] and kBlockWarps panels of
-/// each weight [depth, kBlockWarps * panel], rows padded, in the tensor
-/// cores' operand type. Scratch at the function's entry, shared by the
-/// workgroup's warps (GPU shared memory).
+/// inputs, the workgroup's `rowTiles` token tiles of x [rowTiles *
+/// kMmaTokens, depth] and kBlockWarps panels of each weight [depth,
+/// kBlockWarps * panel], rows padded, in the tensor cores' operand type.
+/// Scratch at the function's entry, shared by the workgroup's warps (GPU
+/// shared memory).
 struct MmaStage {
   Type type;
-  int64_t depth;
+  int64_t depth, rowTiles;
   Value x;
   SmallVector<Value> weights;
 };
 
 MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
-                  int64_t panel, int64_t weights) {
+                  int64_t panel, int64_t weights, int64_t rowTiles) {
   MmaStage stage{mmaOperandType(element),
-                 *mmaStageDepth(element, in, panel, weights), {}, {}};
+                 *mmaStageDepth(element, in, panel, weights, rowTiles),
+                 rowTiles,
+                 {},
+                 {}};
   Operation *parent = b.getInsertionBlock()->getParentOp();
   if (!isa<FunctionOpInterface>(parent))
     parent = parent->getParentOfType<FunctionOpInterface>();
   OpBuilder eb = OpBuilder::atBlockBegin(&parent->getRegion(0).front());
   stage.x = memref::AllocaOp::create(
       eb, loc,
-      MemRefType::get({kMmaTokens, stage.depth + mmaStageXPad(stage.type)},
+      MemRefType::get({rowTiles * kMmaTokens,
+                       stage.depth + mmaStageXPad(stage.type)},
                       stage.type));
   for (int64_t w = 0; w < weights; ++w)
     stage.weights.push_back(memref::AllocaOp::create(
@@ -421,27 +433,30 @@ MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
 }
 
 /// One workgroup of the mma form (Codegen::mma), a block of kBlockWarps
-/// warps: ys[i][t0 .. t0 + kMmaTokens, panel group * kBlockWarps + w] =
-/// x w_i^T for the full token tile at t0, warp w taking one panel of the
-/// weights `packed` (all [lead..., panels, in, panel] of one element type,
-/// read at the indices `lead`, e.g. an expert's). For each step of inputs
-/// the block copies x's tile and its panels of every weight into `stage`
+/// warps: ys[i][t0 .. t0 + stage.rowTiles * kMmaTokens, panel group *
+/// kBlockWarps + w] = x w_i^T for the token tiles from t0 that are inside
+/// the full tiles [0, rows), warp w taking one panel of the weights
+/// `packed` (all [lead..., panels, in, panel] of one element type, read at
+/// the indices `lead`, e.g. an expert's). For each step of inputs the
+/// block copies x's tiles and its panels of every weight into `stage`
 /// (cooperative loops, 16 or 32 bytes per copy), then each warp runs
 /// kMmaTokens x kMmaOutputs x mmaDepth vector.contract tiles from the
-/// stage, accumulators carried over the steps. Panels past the last are
-/// read as the last and not stored, so that every warp takes part in the
-/// copies.
+/// stage, accumulators carried over the steps. Panels past the last, and
+/// token tiles past `rows` (x's rows read as row rows - 1), are computed
+/// but not stored, so that every warp takes part in the copies.
 void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
                   int64_t panel, Value x, ArrayRef<Value> packed, int64_t out,
                   int64_t in, ArrayRef<Value> ys, Value group, Value t0,
-                  ValueRange lead = {}) {
+                  Value rows, ValueRange lead = {}) {
   MLIRContext *ctx = pb.getContext();
   Type f32 = pb.getF32Type(), type = stage.type;
   Type element = cast<ShapedType>(packed.front().getType()).getElementType();
   int64_t depth = stage.depth, tileDepth = mmaDepth(element);
   int64_t panels = llvm::divideCeil(out, panel);
-  int64_t blocks = panel / kMmaOutputs;
-  int64_t tiles = blocks * static_cast<int64_t>(packed.size());
+  int64_t blocks = panel / kMmaOutputs, rowTiles = stage.rowTiles;
+  // Accumulator (weight w, token tile m, block n) is number
+  // (w * rowTiles + m) * blocks + n.
+  int64_t tiles = blocks * rowTiles * static_cast<int64_t>(packed.size());
   // Elements per copy: one 16- or 32-byte vector.
   constexpr int64_t kCopy = 8;
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
@@ -496,15 +511,19 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
         wb, pl, zero, index(wb, in), index(wb, depth),
         SmallVector<Value>(tiles, accZero),
         [&](OpBuilder &lb, Location, Value k0, ValueRange accs) {
-          // x's tile, converted to the operand type on the way.
+          // x's tiles, converted to the operand type on the way.
           int64_t rowCopies = depth / kCopy;
-          cooperative(lb, kMmaTokens * rowCopies, [&](OpBuilder &cb, Value i) {
+          cooperative(lb, rowTiles * kMmaTokens * rowCopies,
+                      [&](OpBuilder &cb, Value i) {
             Value row = apply(cb, d0.floorDiv(rowCopies), {i, i});
             Value column = apply(cb, (d0 % rowCopies) * kCopy, {i, i});
+            Value token = apply(cb, d0 + d1, {t0, row});
+            if (rowTiles > 1)
+              token = arith::MinUIOp::create(
+                  cb, pl, token, arith::SubIOp::create(cb, pl, rows, one));
             Value v = vector::TransferReadOp::create(
                 cb, pl, vectorOf({kCopy}, f32), x,
-                ValueRange{apply(cb, d0 + d1, {t0, row}),
-                           apply(cb, d0 + d1, {k0, column})},
+                ValueRange{token, apply(cb, d0 + d1, {k0, column})},
                 padX, ArrayRef<bool>{true});
             if (type != f32)
               v = arith::TruncFOp::create(cb, pl, vectorOf({kCopy}, type), v);
@@ -535,11 +554,15 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
           // The warp's panel, tile by tile.
           SmallVector<Value> next(accs);
           for (int64_t s = 0; s < depth / tileDepth; ++s) {
-            Value a = widened(lb, vector::TransferReadOp::create(
-                                      lb, pl, vectorOf({kMmaTokens, tileDepth}, type),
-                                      stage.x,
-                                      ValueRange{zero, index(lb, s * tileDepth)},
-                                      padStage, ArrayRef<bool>{true, true}));
+            SmallVector<Value> aTiles;
+            for (int64_t m = 0; m < rowTiles; ++m)
+              aTiles.push_back(widened(
+                  lb, vector::TransferReadOp::create(
+                          lb, pl, vectorOf({kMmaTokens, tileDepth}, type),
+                          stage.x,
+                          ValueRange{index(lb, m * kMmaTokens),
+                                     index(lb, s * tileDepth)},
+                          padStage, ArrayRef<bool>{true, true})));
             for (auto [w, staged] : llvm::enumerate(stage.weights))
               for (int64_t n = 0; n < blocks; ++n) {
                 Value column = apply(lb, d0 * panel + n * kMmaOutputs, {warp, warp});
@@ -548,55 +571,73 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
                             lb, pl, vectorOf({tileDepth, kMmaOutputs}, type),
                             staged, ValueRange{index(lb, s * tileDepth), column},
                             padStage, ArrayRef<bool>{true, true}));
-                Value &acc = next[w * blocks + n];
-                acc = vector::ContractionOp::create(lb, pl, a, bTile, acc, maps,
-                                                    iterators);
+                for (int64_t m = 0; m < rowTiles; ++m) {
+                  Value &acc = next[(w * rowTiles + m) * blocks + n];
+                  acc = vector::ContractionOp::create(lb, pl, aTiles[m], bTile,
+                                                      acc, maps, iterators);
+                }
               }
           }
           scf::YieldOp::create(lb, pl, next);
         });
-    for (int64_t n = 0; n < blocks; ++n) {
-      Value column = apply(
-          wb, (d0 * hybrid::kBlockWarps + d1) * panel + n * kMmaOutputs,
-          {group, warp});
-      auto store = [&](OpBuilder &sb) {
-        for (auto [w, y] : llvm::enumerate(ys))
-          vector::TransferWriteOp::create(sb, pl, loop.getResult(w * blocks + n),
-                                          y, ValueRange{t0, column},
-                                          ArrayRef<bool>{true, true});
-      };
-      if (out % (panel * hybrid::kBlockWarps) == 0) {
-        store(wb);
-        continue;
+    for (int64_t m = 0; m < rowTiles; ++m)
+      for (int64_t n = 0; n < blocks; ++n) {
+        Value column = apply(
+            wb, (d0 * hybrid::kBlockWarps + d1) * panel + n * kMmaOutputs,
+            {group, warp});
+        Value token = apply(wb, d0 + m * kMmaTokens, {t0, t0});
+        auto store = [&](OpBuilder &sb) {
+          for (auto [w, y] : llvm::enumerate(ys))
+            vector::TransferWriteOp::create(
+                sb, pl, loop.getResult((w * rowTiles + m) * blocks + n), y,
+                ValueRange{token, column}, ArrayRef<bool>{true, true});
+        };
+        // The last group's blocks past `out` (a multiple of kMmaOutputs),
+        // the last workgroup's token tiles past `rows`.
+        Value inside;
+        if (out % (panel * hybrid::kBlockWarps) != 0)
+          inside = arith::CmpIOp::create(wb, pl, arith::CmpIPredicate::ult,
+                                         column, index(wb, out));
+        if (rowTiles > 1) {
+          Value tokenInside = arith::CmpIOp::create(
+              wb, pl, arith::CmpIPredicate::ult, token, rows);
+          inside = inside ? arith::AndIOp::create(wb, pl, inside, tokenInside)
+                                .getResult()
+                          : tokenInside;
+        }
+        if (!inside) {
+          store(wb);
+          continue;
+        }
+        scf::IfOp::create(wb, pl, inside, [&](OpBuilder &tb, Location tl) {
+          store(tb);
+          scf::YieldOp::create(tb, tl);
+        });
       }
-      // The last group's blocks past `out` (a multiple of kMmaOutputs).
-      Value inside = arith::CmpIOp::create(wb, pl, arith::CmpIPredicate::ult,
-                                           column, index(wb, out));
-      scf::IfOp::create(wb, pl, inside, [&](OpBuilder &tb, Location tl) {
-        store(tb);
-        scf::YieldOp::create(tb, tl);
-      });
-    }
   });
   warps->setAttr(hybrid::kWarpsAttr, pb.getUnitAttr());
 }
 
-/// The first token of the mma form's token tile `tile`.
+/// The first token of the linear layers' mma workgroup `tile` (of
+/// kMmaLinearRowTiles token tiles).
 Value mmaTileStart(OpBuilder &pb, Location pl, Value tile) {
   return affine::AffineApplyOp::create(
              pb, pl,
-             AffineMap::get(1, 0, getAffineDimExpr(0, pb.getContext()) * kMmaTokens),
+             AffineMap::get(1, 0,
+                            getAffineDimExpr(0, pb.getContext()) *
+                                (kMmaTokens * kMmaLinearRowTiles)),
              ValueRange{tile})
       .getResult();
 }
 
 /// Whether linear layers [out, in] of `element` (`weights` of them sharing
-/// each tile of x) take the mma form.
+/// each tile of x, workgroups of `rowTiles` token tiles) take the mma form.
 bool mmaFits(const Codegen &codegen, int64_t out, int64_t in, Type element,
-             int64_t weights) {
+             int64_t weights, int64_t rowTiles) {
   return codegen.mma && codegen.columns && codegen.panel % kMmaOutputs == 0 &&
          out % kMmaOutputs == 0 &&
-         mmaStageDepth(element, in, codegen.panel, weights).has_value();
+         mmaStageDepth(element, in, codegen.panel, weights, rowTiles)
+             .has_value();
 }
 
 /// [tokens, out] f32 buffer for a linear layer's output, and its tensor.
@@ -640,12 +681,16 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
     Value start;
     if (mmaFits(codegen, out, in, plain.getElementType(),
-                static_cast<int64_t>(weights.size()))) {
+                static_cast<int64_t>(weights.size()), kMmaLinearRowTiles)) {
       MmaStage staged = mmaStage(b, loc, plain.getElementType(), in, panel,
-                                 static_cast<int64_t>(weights.size()));
+                                 static_cast<int64_t>(weights.size()),
+                                 kMmaLinearRowTiles);
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
+      Value workgroupTiles = arith::CeilDivUIOp::create(
+          b, loc, fullTiles,
+          arith::ConstantIndexOp::create(b, loc, kMmaLinearRowTiles));
       // An epilogue's math does not run on tensor-core fragments: each
       // weight's products go to a buffer of their own, which one
       // elementwise kernel combines.
@@ -660,12 +705,12 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
       scf::ParallelOp::create(
           b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
           ValueRange{zero, zero},
-          ValueRange{fullTiles,
+          ValueRange{workgroupTiles,
                      arith::ConstantIndexOp::create(
                          b, loc, llvm::divideCeil(panels, hybrid::kBlockWarps))},
           ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
             mmaWorkgroup(pb, pl, staged, panel, x, packed, out, in, products,
-                         ivs[1], mmaTileStart(pb, pl, ivs[0]));
+                         ivs[1], mmaTileStart(pb, pl, ivs[0]), start);
           });
       if (given)
         scf::ParallelOp::create(
@@ -783,7 +828,9 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     firstGroup.push_back(groups.empty() ? 0 : firstGroup.back() + groups.back());
     groups.push_back(llvm::divideCeil(out, panel * hybrid::kBlockWarps));
     // One stage serves every member: one input and element type.
-    mma = mma && mmaFits(codegen, out, in, plain.getElementType(), 1) &&
+    mma = mma &&
+          mmaFits(codegen, out, in, plain.getElementType(), 1,
+                  kMmaLinearRowTiles) &&
           in == members.front().in &&
           plain.getElementType() == members.front().element;
   }
@@ -796,20 +843,23 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   Value start;
   if (mma) {
     MmaStage staged = mmaStage(b, loc, members.front().element,
-                               members.front().in, panel, 1);
+                               members.front().in, panel, 1,
+                               kMmaLinearRowTiles);
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
+    Value workgroupTiles = arith::CeilDivUIOp::create(
+        b, loc, fullTiles, constant(kMmaLinearRowTiles));
     scf::ParallelOp::create(
         b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
         ValueRange{zero, zero},
-        ValueRange{fullTiles, constant(firstGroup.back() + groups.back())},
+        ValueRange{workgroupTiles, constant(firstGroup.back() + groups.back())},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
           Value t0 = mmaTileStart(pb, pl, ivs[0]);
           forUnitOwner(pb, pl, ivs[1], firstGroup, groups,
                        [&](OpBuilder &rb, size_t i, Value local) {
                          const Member &m = members[i];
                          mmaWorkgroup(rb, pl, staged, panel, x, {m.packed},
-                                      m.out, m.in, {m.y}, local, t0);
+                                      m.out, m.in, {m.y}, local, t0, start);
                        });
         });
   }
@@ -2096,7 +2146,7 @@ struct MoEKernels {
                        int64_t out, int64_t in, ArrayRef<Value> outs) {
       Type element = elementOf(weights.front());
       MmaStage staged = mmaStage(b, b.getLoc(), element, in, panel,
-                                 static_cast<int64_t>(weights.size()));
+                                 static_cast<int64_t>(weights.size()), 1);
       loops.parallel((stage + "_mma").str(),
                      {maxTiles, index(llvm::divideCeil(
                                     out, panel * hybrid::kBlockWarps))},
@@ -2109,7 +2159,7 @@ struct MoEKernels {
           Value e = memref::LoadOp::create(tb, tl, groups.tileExpert, w);
           Value first = memref::LoadOp::create(tb, tl, groups.tileFirst, w);
           mmaWorkgroup(tb, tl, staged, panel, input, weights, out, in, outs,
-                       ivs[1], first, ValueRange{e});
+                       ivs[1], first, /*rows=*/Value(), ValueRange{e});
           scf::YieldOp::create(tb, tl);
         });
       });
@@ -2205,8 +2255,8 @@ struct MoEKernels {
     };
 
     Type element = cast<RankedTensorType>(gatePacked.getType()).getElementType();
-    if (codegen.columns && mmaFits(codegen, inter, hidden, element, 2) &&
-        mmaFits(codegen, hidden, inter, element, 1)) {
+    if (codegen.columns && mmaFits(codegen, inter, hidden, element, 2, 1) &&
+        mmaFits(codegen, hidden, inter, element, 1, 1)) {
       groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
                          hidden, groups, expertOut);
       return;

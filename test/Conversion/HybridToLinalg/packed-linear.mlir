@@ -30,47 +30,54 @@
 // UNPACKED-LABEL: func.func @lm_head
 // UNPACKED: hybrid.weight "lm_head.weight" : tensor<40x32xbf16>
 // The mma form (bf16 weights: 32 inputs, a multiple of the 16 of a bf16
-// tile; 40 outputs, of 8): workgroups are (full tile of 16 tokens, group
-// of 4 panels: one group here), each a block of 4 warps (the warps loop),
-// a panel per warp. For each step of 32 inputs the block copies x's tile,
-// rounded to bf16, and its panels' weights (the 4th panel, past the last,
-// reads the last) to buffers rows padded by 16 bytes, in cooperative loops
-// of 8 elements per iteration; then each warp runs 16x8x16 tiles from
-// them (bf16 products, f32 sums), a 16x8 accumulator per 8 outputs of its
-// panel, and stores the blocks inside the 40 outputs.
+// tile; 40 outputs, of 8): workgroups are (up to 4 full tiles of 16
+// tokens, group of 4 panels: one group here), each a block of 4 warps (the
+// warps loop), a panel per warp. For each step of 32 inputs the block
+// copies x's 64 rows, rounded to bf16 (rows past the full tiles read as
+// the last full one), and its panels' weights (the 4th panel, past the
+// last, reads the last) to buffers with rows padded by 16 bytes, in
+// cooperative loops of 8 elements per iteration; then each warp runs
+// 16x8x16 tiles from them (bf16 products, f32 sums), a 16x8 accumulator
+// per (token tile, 8 outputs of its panel), and stores those inside the 40
+// outputs and the full tiles.
 // MMA-LABEL: func.func @lm_head
-// MMA-DAG: %[[SX:.*]] = memref.alloca() : memref<16x40xbf16>
+// MMA-DAG: %[[SX:.*]] = memref.alloca() : memref<64x40xbf16>
 // MMA-DAG: %[[SW:.*]] = memref.alloca() : memref<32x72xbf16>
 // MMA-DAG: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x32x16xbf16>
 // MMA: %[[TOKENS:.*]] = tensor.dim
 // MMA: %[[FULL:.*]] = arith.divui %[[TOKENS]], %c16
 // MMA: %[[START:.*]] = arith.muli %[[FULL]], %c16
-// MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[G:[a-z0-9]+]]) = ({{.*}}) to (%[[FULL]], %c1{{[_0-9]*}})
+// MMA: %[[GROUPS:.*]] = arith.ceildivui %[[FULL]], %c4
+// MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[G:[a-z0-9]+]]) = ({{.*}}) to (%[[GROUPS]], %c1{{[_0-9]*}})
 // MMA: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
-// MMA: scf.parallel (%[[WARP:[a-z0-9]+]]) = ({{.*}}) to (%c4)
-// MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c32{{[_0-9]*}} step %c32{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>)
-// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c64)
-// MMA: vector.transfer_read {{.*}} : tensor<?x32xf32>, vector<8xf32>
+// MMA: scf.parallel (%[[WARP:[a-z0-9]+]]) = ({{.*}}) to (%c4{{[_0-9]*}})
+// MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c32{{[_0-9]*}} step %c32{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>)
+// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256)
+// MMA: %[[LAST:.*]] = arith.subi %[[START]], %c1
+// MMA: %[[ROW:.*]] = arith.minui %{{.*}}, %[[LAST]]
+// MMA: vector.transfer_read %{{.*}}[%[[ROW]], {{.*}} : tensor<?x32xf32>, vector<8xf32>
 // MMA: arith.truncf {{.*}} : vector<8xf32> to vector<8xbf16>
 // MMA: vector.store {{.*}}, %[[SX]]
 // MMA: } {hybrid.cooperative}
-// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256)
+// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
 // MMA: %[[PANEL:.*]] = arith.minui %{{.*}}, %c2
-// MMA: %[[ROW:.*]] = vector.transfer_read %[[W]][%[[PANEL]], {{.*}} : tensor<3x32x16xbf16>, vector<8xbf16>
-// MMA: vector.store %[[ROW]], %[[SW]]
+// MMA: %[[WROW:.*]] = vector.transfer_read %[[W]][%[[PANEL]], {{.*}} : tensor<3x32x16xbf16>, vector<8xbf16>
+// MMA: vector.store %[[WROW]], %[[SW]]
 // MMA: } {hybrid.cooperative}
-// MMA: vector.transfer_read %[[SX]]{{.*}} : memref<16x40xbf16>, vector<16x16xbf16>
+// MMA-COUNT-4: vector.transfer_read %[[SX]]{{.*}} : memref<64x40xbf16>, vector<16x16xbf16>
 // MMA: vector.transfer_read %[[SW]]{{.*}} : memref<32x72xbf16>, vector<16x8xbf16>
-// MMA-COUNT-2: vector.contract {{.*}} : vector<16x16xf32>, vector<16x8xf32> into vector<16x8xf32>
-// MMA: vector.transfer_read %[[SX]]{{.*}} : memref<16x40xbf16>, vector<16x16xbf16>
-// MMA-COUNT-2: vector.contract
+// MMA-COUNT-4: vector.contract {{.*}} : vector<16x16xf32>, vector<16x8xf32> into vector<16x8xf32>
+// MMA: vector.transfer_read %[[SW]]{{.*}} : memref<32x72xbf16>, vector<16x8xbf16>
+// MMA-COUNT-4: vector.contract
 // MMA: scf.yield
 // MMA: %[[COL:.*]] = affine.apply #{{.*}}(%[[G]], %[[WARP]])
+// MMA: %[[ROW0:.*]] = affine.apply #{{.*}}(%[[T0]], %[[T0]])
 // MMA: %[[IN:.*]] = arith.cmpi ult, %[[COL]], %c40
-// MMA: scf.if %[[IN]]
-// MMA: vector.transfer_write %{{.*}}, %{{.*}}[%[[T0]], %[[COL]]] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
-// MMA: scf.if
-// MMA: vector.transfer_write
+// MMA: %[[FULLTILE:.*]] = arith.cmpi ult, %[[ROW0]], %[[START]]
+// MMA: %[[STORE:.*]] = arith.andi %[[IN]], %[[FULLTILE]]
+// MMA: scf.if %[[STORE]]
+// MMA: vector.transfer_write %{{.*}}, %{{.*}}[%[[ROW0]], %[[COL]]] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
+// MMA-COUNT-7: scf.if
 // MMA: } {hybrid.warps}
 // MMA: %[[REST:.*]] = arith.subi %[[TOKENS]], %[[START]]
 // MMA: %[[TILES:.*]] = arith.ceildivui %[[REST]], %c8
@@ -87,12 +94,16 @@ func.func @lm_head(%x: tensor<?x32xf32>) -> tensor<?x40xf32> {
 // -----
 
 // A panel-aligned output count is stored unmasked (and in the mma form,
-// whose workgroups take 4 panels, a count of whole groups of 4 panels,
-// without tests).
+// whose workgroups take 4 panels, a count of whole groups of 4 panels: its
+// stores test only that their token tile is a full one).
 // MMA-LABEL: func.func @aligned
 // MMA: vector.contract
-// MMA-NOT: scf.if
+// MMA-NOT: arith.andi
+// MMA: %[[FULLTILE:.*]] = arith.cmpi ult
+// MMA-NOT: arith.andi
+// MMA: scf.if %[[FULLTILE]]
 // MMA: vector.transfer_write {{.*}} : vector<16x8xf32>, memref<?x64xf32>
+// MMA-NOT: arith.andi
 // CHECK-LABEL: func.func @aligned
 // CHECK: hybrid.weight "h.weight" packed(16) : tensor<4x8x16xf32>
 // CHECK: vector.transfer_write %{{.*}} {in_bounds = [true]} : vector<16xf32>, memref<?x64xf32>
