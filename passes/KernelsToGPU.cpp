@@ -160,6 +160,62 @@ std::optional<gpu::AllReduceOperation> blockReduction(Value init,
   return std::nullopt;
 }
 
+/// The buffers a cooperative loop reads and writes (nullopt if some effect
+/// names none).
+struct Accesses {
+  llvm::SmallPtrSet<Value, 4> reads, writes;
+};
+std::optional<Accesses> accessesOf(Operation *loop) {
+  Accesses accesses;
+  WalkResult walked = loop->walk([&](Operation *op) {
+    if (op == loop || op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
+        isMemoryEffectFree(op))
+      return WalkResult::advance();
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (!effects)
+      return WalkResult::interrupt();
+    SmallVector<MemoryEffects::EffectInstance> instances;
+    effects.getEffects(instances);
+    for (const MemoryEffects::EffectInstance &instance : instances) {
+      Value buffer = instance.getValue();
+      if (!buffer)
+        return WalkResult::interrupt();
+      if (isa<MemoryEffects::Write>(instance.getEffect()))
+        accesses.writes.insert(buffer);
+      else if (isa<MemoryEffects::Read>(instance.getEffect()))
+        accesses.reads.insert(buffer);
+    }
+    return WalkResult::advance();
+  });
+  if (walked.wasInterrupted())
+    return std::nullopt;
+  return accesses;
+}
+
+/// Whether cooperative loop `second` may start on some threads while
+/// `first` still runs on others: each writes only the block's shared
+/// buffers (distinct buffers never alias) or its threads' own scratch, and
+/// touches none of the buffers the other writes.
+bool independent(gpu::GPUFuncOp func, Operation *first, Operation *second) {
+  std::optional<Accesses> a = accessesOf(first), b = accessesOf(second);
+  if (!a || !b)
+    return false;
+  auto ownedByBlockOrThread = [&](Value buffer) {
+    if (buffer.getDefiningOp<memref::AllocaOp>())
+      return true;
+    auto argument = dyn_cast<BlockArgument>(buffer);
+    return argument && argument.getOwner() == &func.getBody().front() &&
+           argument.getArgNumber() >= func.getNumArguments();
+  };
+  auto clear = [&](const Accesses &writer, const Accesses &other) {
+    return llvm::all_of(writer.writes, [&](Value buffer) {
+      return ownedByBlockOrThread(buffer) && !other.reads.contains(buffer) &&
+             !other.writes.contains(buffer);
+    });
+  };
+  return clear(*a, *b) && clear(*b, *a);
+}
+
 /// A block kernel (a workgroup per block): each warp runs its iteration of
 /// the warps loops (runWarpsLoops); every cooperative loop runs its
 /// iterations strided over the block's threads, with a barrier before it
@@ -233,10 +289,25 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
     alloca.erase();
   }
 
+  // No barrier between a cooperative loop and the next when only index
+  // arithmetic separates them and they are independent (the mma form's
+  // copies of x's tile and of each weight's panels).
+  llvm::SmallPtrSet<Operation *, 4> unfenced;
+  for (scf::ParallelOp loop : loops) {
+    Operation *previous = loop->getPrevNode();
+    while (previous && !isCooperative(previous) &&
+           previous->getNumRegions() == 0 && isMemoryEffectFree(previous))
+      previous = previous->getPrevNode();
+    if (previous && isCooperative(previous) &&
+        previous->getNumResults() == 0 && independent(func, previous, loop))
+      unfenced.insert(loop);
+  }
+
   for (scf::ParallelOp loop : loops) {
     Location loc = loop.getLoc();
     OpBuilder b(loop);
-    gpu::BarrierOp::create(b, loc);
+    if (!unfenced.contains(loop))
+      gpu::BarrierOp::create(b, loc);
     SmallVector<Value> trips;
     Value total = arith::ConstantIndexOp::create(b, loc, 1);
     for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
@@ -288,7 +359,12 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
           b, loc, partial, gpu::AllReduceOperationAttr::get(context, kind),
           /*uniform=*/b.getUnitAttr()));
     b.setInsertionPointAfter(loop);
-    gpu::BarrierOp::create(b, loc);
+    Operation *next = loop->getNextNode();
+    while (next && !isCooperative(next) && next->getNumRegions() == 0 &&
+           isMemoryEffectFree(next))
+      next = next->getNextNode();
+    if (!next || !unfenced.contains(next))
+      gpu::BarrierOp::create(b, loc);
     loop.erase();
   }
   // One barrier where a loop's closing and the next one's opening meet.

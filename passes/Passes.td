@@ -358,7 +358,9 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     (hybrid-mma-tiles-to-nvgpu spreads its `vector.contract` tiles over
     them; a contract outside a warps loop is an error); each cooperative
     loop's iterations are strided over the block's threads (the last
-    dimension fastest) with a `gpu.barrier` before and after; scratch that
+    dimension fastest) with a `gpu.barrier` before and after (none between
+    two loops that only index arithmetic separates, when each writes only
+    shared or per-thread buffers that the other does not touch); scratch that
     more than one of its loops uses, or that code outside them reads,
     becomes a workgroup attribution (shared memory), scratch used inside
     one loop stays each thread's. A cooperative loop with reductions (f32 `arith.addf` from 0,

@@ -301,3 +301,65 @@ func.func private @reads_dispatch(%begin: index, %end: index, %w: memref<?x32xbf
   }
   return
 }
+
+// -----
+
+// Cooperative loops that only index arithmetic separates need no barrier
+// between them when neither touches what the other writes and both write
+// only the block's shared buffers (the mma form's copies of x's tile and
+// of the weights): the first two loops here run back to back; the third
+// reads both buffers (a barrier before it) and writes the global output,
+// which the fourth reads (a barrier between them too).
+// CHECK-LABEL: gpu.func @copies_dispatch(
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[A:.*]][%{{.*}}] : memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[B:.*]][%{{.*}}] : memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[Y:.*]][%{{.*}}] : memref<?x64xf32>
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: memref.load %[[Y]]
+// CHECK: gpu.barrier
+func.func @copies(%x: memref<?x64xf32>, %y: memref<?x64xf32>, %n: index) {
+  hybrid.dispatch @copies_dispatch workgroups(%n) (%x, %y) : memref<?x64xf32>, memref<?x64xf32>
+  return
+}
+func.func private @copies_dispatch(%begin: index, %end: index, %x: memref<?x64xf32>, %y: memref<?x64xf32>) attributes {hybrid.kernel} {
+  %a = memref.alloca() : memref<64xf32>
+  %b = memref.alloca() : memref<64xf32>
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %v = memref.load %x[%w, %i] : memref<?x64xf32>
+      memref.store %v, %a[%i] : memref<64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    %next = arith.addi %w, %c1 : index
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %v = memref.load %x[%next, %i] : memref<?x64xf32>
+      memref.store %v, %b[%i] : memref<64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %u = memref.load %a[%i] : memref<64xf32>
+      %v = memref.load %b[%i] : memref<64xf32>
+      %s = arith.addf %u, %v : f32
+      memref.store %s, %y[%w, %i] : memref<?x64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %j = arith.subi %c64, %i : index
+      %k = arith.subi %j, %c1 : index
+      %u = memref.load %y[%w, %k] : memref<?x64xf32>
+      memref.store %u, %a[%i] : memref<64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}

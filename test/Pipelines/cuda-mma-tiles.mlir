@@ -5,8 +5,9 @@
 // inputs) through the whole CUDA pipeline: the experts' gate/up and down
 // kernels of full 16-entry tiles become block kernels (the tile's expert
 // found in the kernel from the routing offsets) that copy x's tile,
-// rounded to bf16, and the weights to shared memory between barriers
-// (128-bit loads and stores: hybrid-kernels-to-gpu aligns them) and
+// rounded to bf16, and the weights to shared memory (128-bit loads and
+// stores: hybrid-kernels-to-gpu aligns them; no barrier between the
+// independent copies, one before them and one after) and
 // run bf16 mma.sync (m16n8k16) on fragments loaded by ldmatrix (the
 // weights' transposed); next to them the column kernels for the rest of
 // each expert's entries, the gather of the entries' rows and the scatter
@@ -20,7 +21,7 @@
 // CHECK-SAME: ld.global.v4.b32
 // CHECK-SAME: cvt.rn.bf16x2.f32
 // CHECK-SAME: st.shared.v4.b32
-// CHECK-SAME: bar.sync
+// CHECK-NOT: bar.sync
 // CHECK-SAME: ld.global.v4.b32
 // CHECK-SAME: st.shared.v4.b32
 // CHECK-SAME: bar.sync
