@@ -164,10 +164,14 @@ constexpr int64_t kColumnTokens = 8;
 /// m16n8; its depth is mmaDepth).
 constexpr int64_t kMmaTokens = 16, kMmaOutputs = 8;
 
-/// Token tiles of the mma form's workgroups for linear layers: the block
-/// reuses each staged weight row for 64 tokens. (The grouped experts' take
-/// one: an expert's entries come in tiles of kMmaTokens.)
-constexpr int64_t kMmaLinearRowTiles = 4;
+/// Token tiles of the mma form's workgroups for linear layers of `weights`
+/// weights sharing x: the block reuses each staged weight row for 64
+/// tokens, 32 for a pair (gate and up), which keeps a warp's accumulators
+/// to 16 tiles (64 registers). (The grouped experts take one: an expert's
+/// entries come in tiles of kMmaTokens.)
+int64_t mmaLinearRowTiles(int64_t weights) {
+  return std::max<int64_t>(1, 4 / weights);
+}
 
 /// Cached positions per workgroup of the GPU form of attention (split KV).
 constexpr int64_t kSplitPositions = 256;
@@ -619,13 +623,13 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
 }
 
 /// The first token of the linear layers' mma workgroup `tile` (of
-/// kMmaLinearRowTiles token tiles).
-Value mmaTileStart(OpBuilder &pb, Location pl, Value tile) {
+/// `rowTiles` token tiles).
+Value mmaTileStart(OpBuilder &pb, Location pl, Value tile, int64_t rowTiles) {
   return affine::AffineApplyOp::create(
              pb, pl,
              AffineMap::get(1, 0,
                             getAffineDimExpr(0, pb.getContext()) *
-                                (kMmaTokens * kMmaLinearRowTiles)),
+                                (kMmaTokens * rowTiles)),
              ValueRange{tile})
       .getResult();
 }
@@ -680,17 +684,17 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   if (codegen.columns) {
     // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
     Value start;
-    if (mmaFits(codegen, out, in, plain.getElementType(),
-                static_cast<int64_t>(weights.size()), kMmaLinearRowTiles)) {
+    int64_t count = static_cast<int64_t>(weights.size());
+    int64_t rowTiles = mmaLinearRowTiles(count);
+    if (mmaFits(codegen, out, in, plain.getElementType(), count, rowTiles)) {
       MmaStage staged = mmaStage(b, loc, plain.getElementType(), in, panel,
-                                 static_cast<int64_t>(weights.size()),
-                                 kMmaLinearRowTiles);
+                                 count, rowTiles);
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
       Value workgroupTiles = arith::CeilDivUIOp::create(
           b, loc, fullTiles,
-          arith::ConstantIndexOp::create(b, loc, kMmaLinearRowTiles));
+          arith::ConstantIndexOp::create(b, loc, rowTiles));
       // An epilogue's math does not run on tensor-core fragments: each
       // weight's products go to a buffer of their own, which one
       // elementwise kernel combines.
@@ -710,7 +714,8 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
                          b, loc, llvm::divideCeil(panels, hybrid::kBlockWarps))},
           ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
             mmaWorkgroup(pb, pl, staged, panel, x, packed, out, in, products,
-                         ivs[1], mmaTileStart(pb, pl, ivs[0]), start);
+                         ivs[1], mmaTileStart(pb, pl, ivs[0], rowTiles),
+                         start);
           });
       if (given)
         scf::ParallelOp::create(
@@ -830,7 +835,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     // One stage serves every member: one input and element type.
     mma = mma &&
           mmaFits(codegen, out, in, plain.getElementType(), 1,
-                  kMmaLinearRowTiles) &&
+                  mmaLinearRowTiles(1)) &&
           in == members.front().in &&
           plain.getElementType() == members.front().element;
   }
@@ -844,17 +849,17 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   if (mma) {
     MmaStage staged = mmaStage(b, loc, members.front().element,
                                members.front().in, panel, 1,
-                               kMmaLinearRowTiles);
+                               mmaLinearRowTiles(1));
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
     Value workgroupTiles = arith::CeilDivUIOp::create(
-        b, loc, fullTiles, constant(kMmaLinearRowTiles));
+        b, loc, fullTiles, constant(mmaLinearRowTiles(1)));
     scf::ParallelOp::create(
         b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
         ValueRange{zero, zero},
         ValueRange{workgroupTiles, constant(firstGroup.back() + groups.back())},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-          Value t0 = mmaTileStart(pb, pl, ivs[0]);
+          Value t0 = mmaTileStart(pb, pl, ivs[0], mmaLinearRowTiles(1));
           forUnitOwner(pb, pl, ivs[1], firstGroup, groups,
                        [&](OpBuilder &rb, size_t i, Value local) {
                          const Member &m = members[i];
