@@ -84,8 +84,9 @@ Value bitcastTo(OpBuilder &b, Location loc, Value value, Type element) {
 /// tiles) becomes an f16 buffer of the same bits: values stored are
 /// bitcast to f16, values loaded back to bf16, and a widened read feeding
 /// contract tiles feeds them the f16 bits directly (the mma that results
-/// is made bf16 again: bf16MmaOnNVVM). Returns whether there was one.
-bool retypeBF16Stages(gpu::GPUFuncOp func) {
+/// is made bf16 again: bf16MmaOnNVVM). Returns whether there was one; a
+/// buffer used otherwise than by loads, stores and transfers is an error.
+FailureOr<bool> retypeBF16Stages(gpu::GPUFuncOp func) {
   MLIRContext *context = func.getContext();
   Type bf16 = BFloat16Type::get(context), f16 = Float16Type::get(context);
   bool any = false;
@@ -133,6 +134,11 @@ bool retypeBF16Stages(gpu::GPUFuncOp func) {
                            : f16);
         Value back = bitcastTo(b, loc, result, bf16);
         result.replaceAllUsesExcept(back, back.getDefiningOp());
+      } else {
+        return user->emitOpError("in GPU kernel @")
+               << func.getName()
+               << ": uses a bf16 shared buffer of contract tiles other than "
+                  "by load, store or transfer";
       }
     }
   }
@@ -222,7 +228,9 @@ struct MmaTilesToNVGPUPass
     });
     if (f16.wasInterrupted())
       return failure();
-    bool bf16 = retypeBF16Stages(func);
+    FailureOr<bool> bf16 = retypeBF16Stages(func);
+    if (failed(bf16))
+      return failure();
     swapIndexArithmetic(func, /*toIndexDialect=*/true);
     IRRewriter rewriter(context);
     LogicalResult converted = convertVectorToNVVMCompatibleMMASync(rewriter, func);
@@ -236,7 +244,7 @@ struct MmaTilesToNVGPUPass
           op->use_empty())
         op->erase();
     });
-    if (bf16)
+    if (*bf16)
       bf16MmaOnNVVM(func);
     // The conversion leaves f32 tiles as mma.sync on f32, which NVVM
     // lowers only as tf32.

@@ -156,3 +156,29 @@ gpu.module @hybrid_kernels {
     gpu.return
   }
 }
+
+// -----
+
+// A bf16 shared buffer of a kernel with tiles is retyped to f16 bits
+// through its loads, stores and transfers; another use (a view here) would
+// keep bf16 on f16 bits: an error.
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+gpu.module @hybrid_kernels {
+  gpu.func @viewed(%y: memref<?x8xf32>) workgroup(%ws : memref<16x16xbf16, #gpu.address_space<workgroup>>) kernel {
+    %c0 = arith.constant 0 : index
+    %zero = arith.constant 0.0 : bf16
+    %init = arith.constant dense<0.0> : vector<16x8xf32>
+    // expected-error @+1 {{in GPU kernel @viewed: uses a bf16 shared buffer of contract tiles other than by load, store or transfer}}
+    %row = memref.subview %ws[1, 0] [1, 16] [1, 1] : memref<16x16xbf16, #gpu.address_space<workgroup>> to memref<16xbf16, strided<[1], offset: 16>, #gpu.address_space<workgroup>>
+    memref.store %zero, %row[%c0] : memref<16xbf16, strided<[1], offset: 16>, #gpu.address_space<workgroup>>
+    %raw = vector.transfer_read %ws[%c0, %c0], %zero {in_bounds = [true, true]} : memref<16x16xbf16, #gpu.address_space<workgroup>>, vector<16x16xbf16>
+    %a = arith.extf %raw : vector<16x16xbf16> to vector<16x16xf32>
+    %rawb = vector.transfer_read %ws[%c0, %c0], %zero {in_bounds = [true, true]} : memref<16x16xbf16, #gpu.address_space<workgroup>>, vector<16x8xbf16>
+    %bt = arith.extf %rawb : vector<16x8xbf16> to vector<16x8xf32>
+    %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %bt, %init : vector<16x16xf32>, vector<16x8xf32> into vector<16x8xf32>
+    vector.transfer_write %d, %y[%c0, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x8xf32>
+    gpu.return
+  }
+}
