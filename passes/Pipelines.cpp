@@ -70,8 +70,9 @@ constexpr Step kLinalgSteps[] = {
   {"convert-scf-to-cf", "structured control flow to branches"},                \
       {"expand-strided-metadata", "subviews to explicit offsets"},             \
       {"lower-affine", "affine index maps to arith"},                          \
-      {"convert-vector-to-llvm",                                               \
-       "the linear layers' register tiles: vector loads, FMAs, reductions"},   \
+      {"convert-vector-to-llvm{vector-contract-lowering=outerproduct}",        \
+       "the linear layers' register tiles: vector loads, FMAs, reductions "    \
+       "(gpu-kernel-forms' contract tiles as outer products: row FMAs)"},      \
       {"convert-ub-to-llvm",                                                   \
        "the poison values of the contract tiles' lowering (gpu-kernel-forms)", \
        [](const hybrid::PipelineOptions &o) {                                  \
@@ -103,6 +104,10 @@ constexpr Step kLLVMSteps[] = {
     {"convert-vector-to-scf",
      "the tensor-core tiles' 2-D transfers as loops of rows (gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
+    {"arith-expand{include-bf16=1}",
+     "bf16 conversions (bf16 state and caches, the tensor-core tiles' x) as "
+     "integer arithmetic: LLVM would call compiler-rt's __truncsfbf2, which "
+     "the artifact's code does not link"},
     HYBRID_HOST_STEPS("finalize-memref-to-llvm",
                       "memref descriptors and accesses"),
 };
