@@ -126,10 +126,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "With column-workgroups: packed linear layers whose inputs are a "
            "multiple of the tile's depth (8 for f32 tiles, 16 for bf16 "
            "weights' bf16 tiles) and outputs of 8 compute their full tiles "
-           "of 16 tokens as vector.contract tiles, a workgroup per (token "
-           "tile, 4 panels): a block of 4 warps, a panel each, that stages "
-           "x's tile and the panels' weights in its shared buffers for each "
-           "step of inputs, which the CUDA target runs on tensor cores (an "
+           "of 16 tokens as vector.contract tiles, a workgroup per (up to 4 "
+           "token tiles: 2 for a gate/up pair, 1 for grouped experts; 4 "
+           "panels): a block of 4 warps, a panel each, that stages x's tiles "
+           "and the panels' weights in its shared buffers for each step of "
+           "inputs, which the CUDA target runs on tensor cores (an "
            "epilogue such as SwiGLU's in an elementwise kernel after); the "
            "tokens past the last full tile take the column form">,
     Option<"maxBatch", "max-batch", "int64_t", "1",

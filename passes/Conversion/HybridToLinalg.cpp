@@ -148,7 +148,8 @@ struct Codegen {
   /// With columns: linear layers whose inputs and outputs are multiples of
   /// the tile (mmaFits; alone, grouped, or gate/up with an epilogue)
   /// compute their full tiles of kMmaTokens tokens as vector.contract
-  /// tiles, a workgroup per (token tile, kBlockWarps panels) that the CUDA
+  /// tiles, a workgroup per (up to mmaLinearRowTiles token tiles, one for
+  /// grouped experts; kBlockWarps panels) that the CUDA
   /// target runs as a block of warps on tensor cores, the tiles of x and
   /// the weights staged in shared memory (mmaWorkgroup,
   /// hybrid-mma-tiles-to-nvgpu), an epilogue in a kernel after; the tokens
