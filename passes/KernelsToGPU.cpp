@@ -580,16 +580,16 @@ struct KernelsToGPUPass
 
     Block *entry = &func.getBody().front();
     OpBuilder kb = OpBuilder::atBlockBegin(entry);
-    Value block = gpu::BlockIdOp::create(kb, loc, gpu::Dimension::x);
-    Value thread = gpu::ThreadIdOp::create(kb, loc, gpu::Dimension::x);
-    Value size = arith::ConstantIndexOp::create(kb, loc, blockSize);
+    // A block's workgroup is the block's index; else the thread's.
+    Value workgroup = gpu::BlockIdOp::create(kb, loc, gpu::Dimension::x);
+    if (threads == 1)
+      workgroup = arith::AddIOp::create(
+          kb, loc,
+          arith::MulIOp::create(
+              kb, loc, workgroup,
+              arith::ConstantIndexOp::create(kb, loc, blockSize)),
+          gpu::ThreadIdOp::create(kb, loc, gpu::Dimension::x));
     Value one = arith::ConstantIndexOp::create(kb, loc, 1);
-    Value workgroup =
-        threads > 1 ? block
-                    : arith::AddIOp::create(
-                          kb, loc, arith::MulIOp::create(kb, loc, block, size),
-                          thread)
-                          .getResult();
     // One workgroup, none past the count: end = min(workgroup + 1, count).
     Value end = arith::MinUIOp::create(
         kb, loc, arith::AddIOp::create(kb, loc, workgroup, one),

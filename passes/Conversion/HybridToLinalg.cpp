@@ -400,6 +400,15 @@ std::optional<int64_t> mmaStageDepth(Type element, int64_t in, int64_t panel,
   return std::nullopt;
 }
 
+/// The entry block of the function `b` inserts into: where static scratch
+/// goes (an alloca inside a loop would grow the stack every iteration).
+Block *functionEntry(OpBuilder &b) {
+  Operation *parent = b.getInsertionBlock()->getParentOp();
+  if (!isa<FunctionOpInterface>(parent))
+    parent = parent->getParentOfType<FunctionOpInterface>();
+  return &parent->getRegion(0).front();
+}
+
 /// The mma form's staged tiles of one kernel: for each step of `depth`
 /// inputs, the workgroup's `rowTiles` token tiles of x [rowTiles *
 /// kMmaTokens, depth] and kBlockWarps panels of each weight [depth,
@@ -420,10 +429,7 @@ MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
                  rowTiles,
                  {},
                  {}};
-  Operation *parent = b.getInsertionBlock()->getParentOp();
-  if (!isa<FunctionOpInterface>(parent))
-    parent = parent->getParentOfType<FunctionOpInterface>();
-  OpBuilder eb = OpBuilder::atBlockBegin(&parent->getRegion(0).front());
+  OpBuilder eb = OpBuilder::atBlockBegin(functionEntry(b));
   stage.x = memref::AllocaOp::create(
       eb, loc,
       MemRefType::get({rowTiles * kMmaTokens,
@@ -1268,12 +1274,7 @@ struct LoopNest {
   Block *entry;
 
   /// `b` must point into the function, outside any loop under construction.
-  explicit LoopNest(ImplicitLocOpBuilder &b) : b(b) {
-    Operation *parent = b.getInsertionBlock()->getParentOp();
-    if (!isa<FunctionOpInterface>(parent))
-      parent = parent->getParentOfType<FunctionOpInterface>();
-    entry = &parent->getRegion(0).front();
-  }
+  explicit LoopNest(ImplicitLocOpBuilder &b) : b(b), entry(functionEntry(b)) {}
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   /// A static scratch buffer allocated at the top of the enclosing function:
