@@ -89,7 +89,7 @@ FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
 
 /// Each warp of the block runs its iteration of each warps loop: the loop
 /// (of exactly kBlockWarps iterations) gives way to its body at iteration
-/// thread_id.x / 32.
+/// thread_id.x / 32, and a barrier after it.
 LogicalResult runWarpsLoops(gpu::GPUFuncOp func) {
   SmallVector<scf::ParallelOp> loops;
   func.walk([&](scf::ParallelOp loop) {
@@ -126,6 +126,8 @@ LogicalResult runWarpsLoops(gpu::GPUFuncOp func) {
     body->getTerminator()->erase();
     loop->getBlock()->getOperations().splice(Block::iterator(loop),
                                              body->getOperations());
+    // The warps meet after it: the next phase may read any warp's tiles.
+    gpu::BarrierOp::create(b, loc);
     loop.erase();
   }
   return success();

@@ -12,9 +12,10 @@
 //    mma.sync it makes is rewritten as the NVVM bf16 mma on the same
 //    registers;
 //  - it starts a slice at every arith op that could be matrix arithmetic,
-//    index arithmetic included (and then fails on it), so the kernel's
-//    index adds, multiplies and divisions are index-dialect ops while it
-//    runs.
+//    scalar ones included (and then fails on them), so while it runs the
+//    kernel's scalar arithmetic is made of twins it does not know:
+//    index-dialect ops on index values, LLVM ops on other scalars (the
+//    delta rule's block kernels mix scalar phases with their tiles).
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,37 +39,88 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
-/// arith ops on index the conversion would take for matrix arithmetic, and
-/// their index-dialect twins (same semantics on index values).
-constexpr std::pair<StringLiteral, StringLiteral> kIndexTwins[] = {
-    {"arith.addi", "index.add"},   {"arith.subi", "index.sub"},
-    {"arith.muli", "index.mul"},   {"arith.divsi", "index.divs"},
-    {"arith.divui", "index.divu"},
+/// Scalar arith ops the conversion would take for matrix arithmetic, and
+/// twins of the same semantics that it does not know: index-dialect ops
+/// for index values, LLVM ops for other scalars (none where the first
+/// kind has no twin).
+struct ArithTwins {
+  StringLiteral arith, index, llvm;
 };
+constexpr ArithTwins kArithTwins[] = {
+    {"arith.addi", "index.add", "llvm.add"},
+    {"arith.subi", "index.sub", "llvm.sub"},
+    {"arith.muli", "index.mul", "llvm.mul"},
+    {"arith.divsi", "index.divs", "llvm.sdiv"},
+    {"arith.divui", "index.divu", "llvm.udiv"},
+    {"arith.addf", "", "llvm.fadd"},
+    {"arith.subf", "", "llvm.fsub"},
+    {"arith.mulf", "", "llvm.fmul"},
+    {"arith.divf", "", "llvm.fdiv"},
+    {"arith.negf", "", "llvm.fneg"},
+    {"arith.extf", "", "llvm.fpext"},
+    {"arith.maximumf", "", "llvm.intr.maximum"},
+    {"arith.minimumf", "", "llvm.intr.minimum"},
+    {"arith.maxnumf", "", "llvm.intr.maxnum"},
+    {"arith.minnumf", "", "llvm.intr.minnum"},
+};
+/// On a twin: the arith op it stands for, and that op's properties.
+constexpr StringLiteral kTwinOf = "hybrid.twin_of",
+                        kTwinProperties = "hybrid.twin_properties";
 
-/// Replaces every op of `func` named as a `from` of kIndexTwins (on index
-/// values) by its `to` twin, or back.
-void swapIndexArithmetic(gpu::GPUFuncOp func, bool toIndexDialect) {
+/// `op` rebuilt as an op named `name` on the same operands and result
+/// types, with `properties` and `attributes`.
+Operation *rebuiltAs(Operation *op, StringRef name, Attribute properties,
+                     ArrayRef<NamedAttribute> attributes) {
+  OpBuilder b(op);
+  OperationState state(op->getLoc(), name);
+  state.addOperands(op->getOperands());
+  state.addTypes(op->getResultTypes());
+  state.propertiesAttr = properties;
+  state.addAttributes(attributes);
+  Operation *twin = b.create(state);
+  op->replaceAllUsesWith(twin);
+  op->erase();
+  return twin;
+}
+
+/// The conversion starts a slice at every op that could be matrix
+/// arithmetic, scalar ones included (and then fails on them): while it
+/// runs, each scalar op of kArithTwins in `func` is its twin.
+void hideScalarArithmetic(gpu::GPUFuncOp func) {
   SmallVector<Operation *> ops;
   func.walk([&](Operation *op) {
-    if (op->getNumResults() == 1 && op->getResult(0).getType().isIndex())
+    if (op->getNumResults() == 1 && !isa<ShapedType>(op->getResult(0).getType()))
       ops.push_back(op);
   });
   for (Operation *op : ops)
-    for (auto [arith, index] : kIndexTwins) {
-      StringRef from = toIndexDialect ? arith : index;
-      StringRef to = toIndexDialect ? index : arith;
-      if (op->getName().getStringRef() != from)
+    for (const ArithTwins &twins : kArithTwins) {
+      if (op->getName().getStringRef() != twins.arith)
         continue;
-      OpBuilder b(op);
-      OperationState state(op->getLoc(), to);
-      state.addOperands(op->getOperands());
-      state.addTypes(op->getResultTypes());
-      Operation *twin = b.create(state);
-      op->replaceAllUsesWith(twin);
-      op->erase();
+      StringRef twin =
+          op->getResult(0).getType().isIndex() ? twins.index : twins.llvm;
+      if (twin.empty())
+        break;
+      Builder b(op->getContext());
+      Attribute properties = op->getPropertiesAsAttribute();
+      SmallVector<NamedAttribute> marks{
+          b.getNamedAttr(kTwinOf, b.getStringAttr(twins.arith))};
+      if (properties)
+        marks.push_back(b.getNamedAttr(kTwinProperties, properties));
+      rebuiltAs(op, twin, Attribute(), marks);
       break;
     }
+}
+
+/// Each twin of hideScalarArithmetic back to its arith op.
+void restoreScalarArithmetic(gpu::GPUFuncOp func) {
+  SmallVector<Operation *> twins;
+  func.walk([&](Operation *op) {
+    if (op->hasAttr(kTwinOf))
+      twins.push_back(op);
+  });
+  for (Operation *twin : twins)
+    rebuiltAs(twin, twin->getAttrOfType<StringAttr>(kTwinOf).getValue(),
+              twin->getAttr(kTwinProperties), {});
 }
 
 /// `value` (a scalar or vector of 16-bit floats) as `element` bits.
@@ -231,10 +283,10 @@ struct MmaTilesToNVGPUPass
     FailureOr<bool> bf16 = retypeBF16Stages(func);
     if (failed(bf16))
       return failure();
-    swapIndexArithmetic(func, /*toIndexDialect=*/true);
+    hideScalarArithmetic(func);
     IRRewriter rewriter(context);
     LogicalResult converted = convertVectorToNVVMCompatibleMMASync(rewriter, func);
-    swapIndexArithmetic(func, /*toIndexDialect=*/false);
+    restoreScalarArithmetic(func);
     if (failed(converted))
       return func.emitOpError("hybrid-mma-tiles-to-nvgpu: the tensor-core "
                               "lowering failed");

@@ -132,7 +132,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "and the panels' weights in its shared buffers for each step of "
            "inputs, which the CUDA target runs on tensor cores (an "
            "epilogue such as SwiGLU's in an elementwise kernel after); the "
-           "tokens past the last full tile take the column form">,
+           "tokens past the last full tile take the column form. Gated "
+           "DeltaNet's chunked block form, for chunks of 16 and heads of "
+           "whole tiles (key heads a multiple of 16, state columns of 8) "
+           "whose buffers fit, runs its products as f32 vector.contract "
+           "tiles of the block's warps">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "
@@ -357,7 +361,8 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     iterations; block-size must then be 128) gives way to its body at
     iteration `thread_id.x / 32`, each warp's lanes running it together
     (hybrid-mma-tiles-to-nvgpu spreads its `vector.contract` tiles over
-    them; a contract outside a warps loop is an error); each cooperative
+    them; a contract outside a warps loop is an error), then a
+    `gpu.barrier` (a next phase may read any warp's tiles); each cooperative
     loop's iterations are strided over the block's threads (the last
     dimension fastest) with a `gpu.barrier` before and after (none between
     two loops that only index arithmetic separates, when each writes only
@@ -417,10 +422,13 @@ def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
     same bits (stores and loads bitcast), and each f16 `nvgpu.mma.sync` it
     makes becomes `nvvm.mma.sync` m16n8k16 on bf16 over the same
     registers. An f16 contract (which the bf16 rewrite would misread) is an
-    error. The kernel's index adds, multiplies and divisions are
-    index-dialect ops while the conversion runs: it would take them for
-    matrix arithmetic. A contract the conversion leaves is an error naming
-    the kernel.
+    error. While the conversion runs, the kernel's scalar arithmetic is
+    made of twins it does not know (index-dialect ops on index values, LLVM
+    ops on other scalars; arith again after, flags kept): it would take
+    scalar adds, multiplies, divisions, negations and extensions for matrix
+    arithmetic and fail on them (the delta rule's block kernels mix scalar
+    phases with their tiles). A contract the conversion leaves is an error
+    naming the kernel.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

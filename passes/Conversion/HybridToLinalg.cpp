@@ -153,7 +153,8 @@ struct Codegen {
   /// target runs as a block of warps on tensor cores, the tiles of x and
   /// the weights staged in shared memory (mmaWorkgroup,
   /// hybrid-mma-tiles-to-nvgpu), an epilogue in a kernel after; the tokens
-  /// past the last full tile take the column form.
+  /// past the last full tile take the column form. The chunked delta rule
+  /// too, where deltaRuleOnTensorCores.
   bool mma = false;
 };
 
@@ -409,6 +410,22 @@ Block *functionEntry(OpBuilder &b) {
   return &parent->getRegion(0).front();
 }
 
+/// acc + a bTile for a [m, k] and bTile [k, n]: one tensor-core tile
+/// (hybrid-mma-tiles-to-nvgpu makes it an mma.sync on a GPU).
+Value mmaContract(OpBuilder &b, Location loc, Value a, Value bTile, Value acc) {
+  MLIRContext *ctx = b.getContext();
+  AffineExpr m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+             k = getAffineDimExpr(2, ctx);
+  auto maps = b.getAffineMapArrayAttr(
+      {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {k, n}, ctx),
+       AffineMap::get(3, 0, {m, n}, ctx)});
+  auto iterators = b.getArrayAttr(
+      {vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
+       vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
+       vector::IteratorTypeAttr::get(ctx, vector::IteratorType::reduction)});
+  return vector::ContractionOp::create(b, loc, a, bTile, acc, maps, iterators);
+}
+
 /// The mma form's staged tiles of one kernel: for each step of `depth`
 /// inputs, the workgroup's `rowTiles` token tiles of x [rowTiles *
 /// kMmaTokens, depth] and kBlockWarps panels of each weight [depth,
@@ -496,15 +513,6 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
   auto accType = vectorOf({kMmaTokens, kMmaOutputs}, f32);
   Value accZero = arith::ConstantOp::create(
       pb, pl, accType, DenseElementsAttr::get(accType, pb.getF32FloatAttr(0.0)));
-  AffineExpr m = getAffineDimExpr(0, ctx), nn = getAffineDimExpr(1, ctx),
-             k = getAffineDimExpr(2, ctx);
-  auto maps = pb.getAffineMapArrayAttr(
-      {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {k, nn}, ctx),
-       AffineMap::get(3, 0, {m, nn}, ctx)});
-  auto iterators = pb.getArrayAttr(
-      {vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
-       vector::IteratorTypeAttr::get(ctx, vector::IteratorType::parallel),
-       vector::IteratorTypeAttr::get(ctx, vector::IteratorType::reduction)});
   // for i in [0, count): a loop the block's threads share.
   auto cooperative = [&](OpBuilder &ob, int64_t count,
                          function_ref<void(OpBuilder &, Value)> body) {
@@ -584,8 +592,7 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
                             padStage, ArrayRef<bool>{true, true}));
                 for (int64_t m = 0; m < rowTiles; ++m) {
                   Value &acc = next[(w * rowTiles + m) * blocks + n];
-                  acc = vector::ContractionOp::create(lb, pl, aTiles[m], bTile,
-                                                      acc, maps, iterators);
+                  acc = mmaContract(lb, pl, aTiles[m], bTile, acc);
                 }
               }
           }
@@ -1279,10 +1286,10 @@ struct LoopNest {
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   /// A static scratch buffer allocated at the top of the enclosing function:
   /// an alloca inside a loop would grow the stack on every iteration.
-  Value scratch(int64_t size, Type element) {
+  Value scratch(ArrayRef<int64_t> shape, Type element) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(entry);
-    return memref::AllocaOp::create(b, MemRefType::get({size}, element));
+    return memref::AllocaOp::create(b, MemRefType::get(shape, element));
   }
   Value f32(double v) { return f32Constant(b, b.getLoc(), v); }
   /// for (iv_0, iv_1, ...) in [0, ubs[0]) x [0, ubs[1]) x ... with
@@ -1321,6 +1328,20 @@ struct LoopNest {
           body(ivs);
         });
     loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
+  }
+  /// for warp in [0, kBlockWarps): a block form's phase whose iterations
+  /// are the block's warps (kWarpsAttr), each running its own
+  /// vector.contract tiles. Like a cooperative loop, it writes only what
+  /// no other warp reads in it; the threads meet after it.
+  void warps(function_ref<void(Value)> body) {
+    auto loop = scf::ParallelOp::create(
+        b, b.getLoc(), ValueRange{index(0)}, ValueRange{index(hybrid::kBlockWarps)},
+        ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          body(ivs[0]);
+        });
+    loop->setAttr(hybrid::kWarpsAttr, b.getUnitAttr());
   }
   /// A cooperative loop over [0, ub) whose iteration i gives `term(i)`,
   /// combined by `combine` from `identity` (which each GPU thread starts
@@ -1420,10 +1441,12 @@ struct LoopNest {
           b, acc[0], arith::MulFOp::create(b, x, y, fastmath), fastmath)};
     }).getResult(0);
   }
-  /// for iv in [lb, ub) carrying `init`; `body` returns the next values.
-  scf::ForOp forLoop(Value lb, Value ub, ValueRange init, Body body) {
+  /// for iv in [lb, ub) by `step` carrying `init`; `body` returns the next
+  /// values.
+  scf::ForOp forLoop(Value lb, Value ub, ValueRange init, Body body,
+                     int64_t step = 1) {
     return scf::ForOp::create(
-        b, b.getLoc(), lb, ub, index(1), init,
+        b, b.getLoc(), lb, ub, index(step), init,
         [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
@@ -2967,6 +2990,33 @@ int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
               2 * chunk * chunk + 4 * chunk);
 }
 
+/// Padding of the tensor-core form's rows, in f32 elements: 16-byte rows
+/// for the tiles' ldmatrix loads, which also fall on distinct banks.
+constexpr int64_t kDeltaRuleMmaPad = 4;
+
+/// Bytes of the buffers that a workgroup of the delta rule's tensor-core
+/// form shares: q [C, dk], U|W [C, columns + dk], the scores and L [C, C],
+/// the outputs [C, columns] (rows padded), K^T [dk, C], the state's
+/// columns [dk, columns] and six [C].
+int64_t deltaRuleMmaBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
+  int64_t pad = kDeltaRuleMmaPad;
+  return 4 * (chunk * (dk + pad) + chunk * (columns + dk + pad) +
+              2 * chunk * (chunk + pad) + chunk * (columns + pad) +
+              dk * chunk + dk * columns + 6 * chunk);
+}
+
+/// Whether the GPU form's chunked delta rule runs its products on tensor
+/// cores (tf32 tiles of kMmaTokens x kMmaOutputs x 8): with the mma form
+/// on, chunks of one token tile, key heads of whole token tiles and state
+/// columns of whole output tiles, the buffers within a block's shared
+/// memory (chunks of 16 with Qwen3-Next's 128 x 128 heads: 48,768 bytes).
+bool deltaRuleOnTensorCores(bool mma, int64_t chunk, int64_t dk,
+                            int64_t columns) {
+  return mma && chunk == kMmaTokens && dk % kMmaTokens == 0 &&
+         columns % kMmaOutputs == 0 &&
+         deltaRuleMmaBlockBytes(chunk, dk, columns) <= hybrid::kBlockSharedBytes;
+}
+
 struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
   using HybridLowering::HybridLowering;
   LogicalResult
@@ -3100,6 +3150,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       std::function<void(Value, Value, Value, int64_t, Value)> loadNormalized;
       std::function<void(Value, Value, Value)> gatedNorm;
     };
+    // 1 / |v| of a q or k row whose sum of squares is `sum` (eps inside
+    // the sqrt, as fla's l2norm).
+    auto l2Inverse = [&](Value sum) -> Value {
+      return math::RsqrtOp::create(b, fadd(sum, f32c(1e-6)));
+    };
     auto headOf = [&](Value h) -> Head {
       Value kh = arith::DivUIOp::create(b, h, index(ratio));
       Value group = kh;
@@ -3136,7 +3191,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           store(v, buf, ValueRange{add(base, i)});
           return SmallVector<Value>{fadd(a[0], fmul(v, v))};
         }).getResult(0);
-        Value inv = fmul(math::RsqrtOp::create(b, fadd(sum, f32c(1e-6))), extra);
+        Value inv = fmul(l2Inverse(sum), extra);
         forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
           Value at = add(base, i);
           store(fmul(load(buf, ValueRange{at}), inv), buf, ValueRange{at});
@@ -3336,6 +3391,279 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       });
     };
 
+    // The chunked rule on tensor cores (deltaRuleOnTensorCores): the same
+    // workgroups and steps as chunkedBlocks, a chunk one tile of
+    // kMmaTokens rows, its products tf32 contract tiles of the block's
+    // warps from 2-D buffers in shared memory, the state's columns among
+    // them for the whole walk. A chunk's rows past the call's tokens are
+    // zeros (no decay, beta 0), which adds nothing to the products.
+    auto chunkedTensorCoreBlocks = [&](Value heads) {
+      int64_t c = *chunk, pad = kDeltaRuleMmaPad;
+      int64_t columns = deltaRuleColumns(codegen.panel, dv);
+      loops.parallel("delta_rule_chunks",
+                     {workgroupsIf(true, hv), index(dv / columns)},
+                     [&](ValueRange ivs) {
+        Value h = ivs[0], j0 = mul(ivs[1], columns);
+        Value qs = loops.scratch({c, dk + pad}, f32); // q, then q e^{G_r}
+        // U (columns [0, columns)) and -W (from `columns`): first beta v
+        // and k, then beta e^{G_r} k negated, then the UT transform's U and
+        // -W; U becomes V' = U - W S, then V' scaled by the tail decay.
+        Value uw = loops.scratch({c, columns + dk + pad}, f32);
+        Value kT = loops.scratch({dk, c}, f32); // K^T
+        Value scores = loops.scratch({c, c + pad}, f32); // (q_r . k_s) Gamma
+        Value lower = loops.scratch({c, c + pad}, f32); // beta_r (k_r . k_s) Gamma
+        Value outputs = loops.scratch({c, columns + pad}, f32);
+        Value s = loops.scratch({dk, columns}, f32); // the state's columns
+        Value logDecays = loops.scratch(c, f32), cumulative = loops.scratch(c, f32);
+        Value betas = loops.scratch(c, f32);
+        Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
+        Value qInverse = loops.scratch(c, f32), kInverse = loops.scratch(c, f32);
+        Value cIndex = index(c), dkIndex = index(dk), columnsIndex = index(columns);
+        auto tileType = [&](int64_t rows) {
+          return VectorType::get({rows, kMmaOutputs}, f32);
+        };
+        auto readTile = [&](Value buf, Value row, Value column, int64_t rows) -> Value {
+          return vector::TransferReadOp::create(b, tileType(rows), buf,
+                                                ValueRange{row, column}, f32c(0.0),
+                                                ArrayRef<bool>{true, true});
+        };
+        Value accZero = arith::ConstantOp::create(
+            b, tileType(kMmaTokens),
+            DenseElementsAttr::get(tileType(kMmaTokens), b.getF32FloatAttr(0.0)));
+        // acc + A[aRow.., aColumn + k] B[bRow + k, bColumn..] over k in
+        // [0, depth): a warp's kMmaTokens x kMmaOutputs tile, 8 deep a step.
+        auto product = [&](Value acc, Value a, Value aRow, Value aColumn, Value bm,
+                           Value bRow, Value bColumn, int64_t depth) -> Value {
+          return loops.forLoop(zero, index(depth), {acc}, [&](Value k, ValueRange sum) {
+            Value aTile = readTile(a, aRow, add(aColumn, k), kMmaTokens);
+            Value bTile = readTile(bm, add(bRow, k), bColumn, kMmaOutputs);
+            return SmallVector<Value>{mmaContract(b, loc, aTile, bTile, sum[0])};
+          }, kMmaOutputs).getResult(0);
+        };
+        // Tiles [0, count) over the block's warps (warp w takes w, w +
+        // kBlockWarps, ...). When warps outnumber a round's tiles, the
+        // extra ones repeat the last tile without storing it (`owned`
+        // false), so that no warp branches around tensor-core work.
+        auto warpTiles = [&](Value warp, int64_t count,
+                             function_ref<void(Value, Value)> body) {
+          int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
+          forLoop(zero, index(rounds), {}, [&](Value round, ValueRange) {
+            Value tile = add(warp, mul(round, hybrid::kBlockWarps));
+            Value owned;
+            if (count % hybrid::kBlockWarps != 0) {
+              owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
+                                            index(count));
+              tile = arith::MinUIOp::create(b, tile, index(count - 1));
+            }
+            body(tile, owned);
+            return SmallVector<Value>{};
+          });
+        };
+        auto storeTile = [&](Value tile, Value buf, Value row, Value column,
+                             Value owned) {
+          auto write = [&] {
+            vector::TransferWriteOp::create(b, tile, buf, ValueRange{row, column},
+                                            ArrayRef<bool>{true, true});
+          };
+          if (!owned)
+            return write();
+          loops.ifElse(owned, write, [] {});
+        };
+        auto walk = [&]() {
+          Head head = headOf(h);
+          Value vOffset = add(add(index(2 * hk * dk), mul(h, dv)), j0);
+          auto stateIndex = [&, entry = oneSequenceState()](Value i, Value j) {
+            return entry(h, i, j);
+          };
+          loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
+            store(load(state, stateIndex(ij[0], add(j0, ij[1]))), s, ij);
+          });
+          Value chunks = arith::CeilDivUIOp::create(b, tokens, cIndex);
+          forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
+            Value first = mul(chunkIndex, c);
+            Value rows = arith::MinUIOp::create(
+                b, cIndex, arith::SubIOp::create(b, tokens, first));
+            // The chunk's rows, zeros past the call's tokens (whose rows
+            // then add nothing). Per (row, key column): q and k as they
+            // are.
+            auto inside = [&](Value r) {
+              return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows);
+            };
+            Value kOffset = add(index(hk * dk), mul(head.kh, dk));
+            loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
+              Value r = ri[0], i = ri[1];
+              SmallVector<Value> k{r, add(columnsIndex, i)};
+              loops.ifElse(inside(r), [&] {
+                Value t = add(first, r);
+                store(load(mixed, ValueRange{t, add(mul(head.kh, dk), i)}), qs, ri);
+                store(load(mixed, ValueRange{t, add(kOffset, i)}), uw, k);
+              }, [&] {
+                store(f32c(0.0), qs, ri);
+                store(f32c(0.0), uw, k);
+              });
+            });
+            // Per row: the gates, and the inverse norms of q (times the
+            // scale) and k.
+            loops.cooperative({cIndex}, [&](ValueRange rv) {
+              Value r = rv[0];
+              loops.ifElse(inside(r), [&] {
+                auto [beta, g] = head.gates(add(first, r));
+                store(g, logDecays, rv);
+                store(beta, betas, rv);
+                auto squares = [&](Value buf, Value column) {
+                  return forLoop(zero, dkIndex, {f32c(0.0)}, [&](Value i, ValueRange a) {
+                    Value v = load(buf, ValueRange{r, add(column, i)});
+                    return SmallVector<Value>{fadd(a[0], fmul(v, v))};
+                  }).getResult(0);
+                };
+                store(fmul(l2Inverse(squares(qs, zero)), qScale), qInverse, rv);
+                store(l2Inverse(squares(uw, columnsIndex)), kInverse, rv);
+              }, [&] {
+                for (Value buf : {logDecays, betas, qInverse, kInverse})
+                  store(f32c(0.0), buf, rv);
+              });
+            });
+            // Per (row, key column): q and k normalised, k also as K^T.
+            loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
+              Value r = ri[0], i = ri[1];
+              SmallVector<Value> at{r, add(columnsIndex, i)};
+              store(fmul(load(qs, ri), load(qInverse, ValueRange{r})), qs, ri);
+              Value k = fmul(load(uw, at), load(kInverse, ValueRange{r}));
+              store(k, uw, at);
+              store(k, kT, ValueRange{i, r});
+            });
+            // Per (row, state column): U's start beta v.
+            loops.cooperative({cIndex, columnsIndex}, [&](ValueRange rj) {
+              Value r = rj[0], j = rj[1];
+              loops.ifElse(inside(r), [&] {
+                Value v = load(mixed, ValueRange{add(first, r), add(vOffset, j)});
+                store(fmul(load(betas, ValueRange{r}), v), uw, rj);
+              }, [&] { store(f32c(0.0), uw, rj); });
+            });
+            // G_r = sum_{s <= r} g_s.
+            loops.cooperative({cIndex}, [&](ValueRange rv) {
+              Value r = rv[0];
+              Value sum = forLoop(zero, add(r, one), {f32c(0.0)}, [&](Value t, ValueRange a) {
+                return SmallVector<Value>{fadd(a[0], load(logDecays, ValueRange{t}))};
+              }).getResult(0);
+              store(sum, cumulative, ValueRange{r});
+            });
+            // Q K^T and K K^T, a tile of kMmaOutputs columns s per warp.
+            loops.warps([&](Value warp) {
+              warpTiles(warp, c / kMmaOutputs, [&](Value tile, Value owned) {
+                Value n = mul(tile, kMmaOutputs);
+                Value qk = product(accZero, qs, zero, zero, kT, zero, n, dk);
+                Value kk = product(accZero, uw, zero, columnsIndex, kT, zero, n, dk);
+                storeTile(qk, scores, zero, n, owned);
+                storeTile(kk, lower, zero, n, owned);
+              });
+            });
+            Value last = load(cumulative, ValueRange{index(c - 1)});
+            // Gamma[r, s] = e^{G_r - G_s} for s <= r, zero above (L
+            // strictly below the diagonal, which the UT transform reads).
+            loops.cooperative({cIndex, cIndex}, [&](ValueRange rs) {
+              Value r = rs[0], sIdx = rs[1];
+              Value gamma = math::ExpOp::create(
+                  b, fsub(load(cumulative, ValueRange{r}),
+                          load(cumulative, ValueRange{sIdx})));
+              auto masked = [&](arith::CmpIPredicate kept, Value v) -> Value {
+                return arith::SelectOp::create(
+                    b, arith::CmpIOp::create(b, kept, sIdx, r), v, f32c(0.0));
+              };
+              store(masked(arith::CmpIPredicate::ule,
+                           fmul(load(scores, rs), gamma)),
+                    scores, rs);
+              store(masked(arith::CmpIPredicate::ult,
+                           fmul(fmul(load(lower, rs), gamma),
+                                load(betas, ValueRange{r}))),
+                    lower, rs);
+            });
+            // -W's start -beta e^{G_r} k in place of k; q e^{G_r} for O.
+            loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
+              Value r = ri[0], i = ri[1];
+              Value eg = math::ExpOp::create(b, load(cumulative, ValueRange{r}));
+              SmallVector<Value> w{r, add(columnsIndex, i)};
+              store(fmul(load(uw, w),
+                         arith::NegFOp::create(b, fmul(load(betas, ValueRange{r}), eg))),
+                    uw, w);
+              store(fmul(load(qs, ri), eg), qs, ri);
+            });
+            loops.cooperative({cIndex}, [&](ValueRange rv) {
+              store(math::ExpOp::create(b, fsub(last, load(cumulative, rv))), tail, rv);
+            });
+            // UT transform by forward substitution, (I + L) U = beta V and
+            // (I + L) (-W) = -beta e^G K, each column on its own.
+            loops.cooperative({index(columns + dk)}, [&](ValueRange cv) {
+              Value column = cv[0];
+              forLoop(one, rows, {}, [&](Value r, ValueRange) {
+                Value x = forLoop(zero, r, {load(uw, ValueRange{r, column})},
+                                  [&](Value t, ValueRange a) {
+                  return SmallVector<Value>{
+                      fsub(a[0], fmul(load(lower, ValueRange{r, t}),
+                                      load(uw, ValueRange{t, column})))};
+                }).getResult(0);
+                store(x, uw, ValueRange{r, column});
+                return SmallVector<Value>{};
+              });
+            });
+            // V' = U + (-W) S, in place of U.
+            int64_t columnTiles = columns / kMmaOutputs;
+            loops.warps([&](Value warp) {
+              warpTiles(warp, columnTiles, [&](Value tile, Value owned) {
+                Value n = mul(tile, kMmaOutputs);
+                Value v = product(readTile(uw, zero, n, kMmaTokens), uw, zero,
+                                  columnsIndex, s, zero, n, dk);
+                storeTile(v, uw, zero, n, owned);
+              });
+            });
+            // O = (Q e^G) S + scores V'.
+            loops.warps([&](Value warp) {
+              warpTiles(warp, columnTiles, [&](Value tile, Value owned) {
+                Value n = mul(tile, kMmaOutputs);
+                Value o = product(accZero, qs, zero, zero, s, zero, n, dk);
+                o = product(o, scores, zero, zero, uw, zero, n, c);
+                storeTile(o, outputs, zero, n, owned);
+              });
+            });
+            // The call's rows of O to `heads`; V' scaled by the tail decay
+            // and S by the chunk's for the update.
+            loops.cooperative({rows, columnsIndex}, [&](ValueRange rj) {
+              Value r = rj[0], j = rj[1];
+              store(load(outputs, rj), heads,
+                    ValueRange{add(mul(add(first, r), hv * dv),
+                                   add(add(mul(h, dv), j0), j))});
+            });
+            loops.cooperative({cIndex, columnsIndex}, [&](ValueRange rj) {
+              store(fmul(load(uw, rj), load(tail, ValueRange{rj[0]})), uw, rj);
+            });
+            Value decay = math::ExpOp::create(b, last);
+            loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
+              store(fmul(load(s, ij), decay), s, ij);
+            });
+            // S = e^{G_last} S + K^T (tail V'), a tile of state rows x
+            // columns per warp.
+            loops.warps([&](Value warp) {
+              warpTiles(warp, dk / kMmaTokens * columnTiles,
+                        [&](Value tile, Value owned) {
+                Value i = mul(arith::DivUIOp::create(b, tile, index(columnTiles)),
+                              kMmaTokens);
+                Value n = mul(arith::RemUIOp::create(b, tile, index(columnTiles)),
+                              kMmaOutputs);
+                Value updated = product(readTile(s, i, n, kMmaTokens), kT, i, zero,
+                                        uw, zero, n, c);
+                storeTile(updated, s, i, n, owned);
+              });
+            });
+            return SmallVector<Value>{};
+          });
+          loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
+            store(load(s, ij), state, stateIndex(ij[0], add(j0, ij[1])));
+          });
+        };
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), walk, [] {});
+      });
+    };
+
     if (codegen.columns) {
       // The GPU forms write each token's head outputs to `heads`; the gated
       // norm, which needs a head's whole output, runs after, per (token,
@@ -3387,7 +3715,10 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {},
                      recurrence);
       });
-      if (chunk)
+      if (chunk && deltaRuleOnTensorCores(codegen.mma, *chunk, dk,
+                                          deltaRuleColumns(codegen.panel, dv)))
+        chunkedTensorCoreBlocks(heads);
+      else if (chunk)
         chunkedBlocks(heads);
       loops.parallel("gated_norm", {tokens, index(hv)}, [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1];
@@ -4713,6 +5044,7 @@ struct ConvertHybridToLinalgPass
       int64_t dk = op.getKHeadDim(),
               columns = deltaRuleColumns(packWeights, op.getVHeadDim());
       if (!chunk ||
+          deltaRuleOnTensorCores(mmaTiles, *chunk, dk, columns) ||
           deltaRuleBlockBytes(*chunk, dk, columns) <= hybrid::kBlockSharedBytes)
         return WalkResult::advance();
       int64_t fits = *chunk;

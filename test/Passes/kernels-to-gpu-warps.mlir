@@ -6,7 +6,8 @@
 // together on the contract tiles; the cooperative copy inside is the
 // block's, strided over its 128 threads between barriers; the staged tile
 // the copy writes and the warps read is shared memory; the warp's own
-// stores stay. The dispatch runs a workgroup per block.
+// stores stay, and a barrier follows. The dispatch runs a workgroup per
+// block.
 // CHECK-LABEL: func.func @warps(
 // CHECK: hybrid.dispatch @hybrid_kernels::@warps_dispatch workgroups(%{{.*}}) (%{{.*}}, %{{.*}}) : memref<?x32xf32>, memref<?x8xf32> {hybrid.block_size = 128 : i64, hybrid.workgroup_threads = 128 : i64}
 // CHECK: gpu.func @warps_dispatch(%{{.*}}: index, %[[X:.*]]: memref<?x32xf32>, %[[Y:.*]]: memref<?x8xf32>) workgroup(%[[STAGE:.*]] : memref<16x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
@@ -26,6 +27,8 @@
 // CHECK: vector.transfer_read %[[STAGE]]
 // CHECK: vector.contract
 // CHECK: vector.transfer_write %{{.*}}, %[[Y]][%[[T0]], %c0]
+// The warps meet after the loop (a next phase may read any warp's tiles).
+// CHECK-NEXT: gpu.barrier
 // CHECK-NOT: scf.parallel
 // SMALL-BLOCK: error: 'func.func' op hybrid-kernels-to-gpu: has a warps loop, a warp per iteration of 4, so block-size must be 128, got 64
 #a = affine_map<(m, n, k) -> (m, k)>

@@ -49,6 +49,56 @@ gpu.module @hybrid_kernels {
 
 // -----
 
+// A block kernel with scalar phases beside its tiles (the delta rule's
+// chunked form): the upstream conversion would take the scalar float and
+// index arithmetic for matrix arithmetic and fail on it, so it runs on
+// stand-ins; after it the scalar ops are arith again, flags and all, and
+// the tile is one tf32 mma.sync.
+// CHECK-LABEL: gpu.func @scalar_phases(
+// CHECK: %[[W:.*]] = arith.extf %{{.*}} : bf16 to f32
+// CHECK: %[[N:.*]] = arith.negf %[[W]] fastmath<contract> : f32
+// CHECK: %[[S:.*]] = arith.addf %[[N]], %{{.*}} : f32
+// CHECK: arith.muli %{{.*}}, %{{.*}} overflow<nsw> : i32
+// CHECK: memref.store %[[S]]
+// CHECK: nvgpu.mma.sync
+// CHECK-NOT: llvm.f
+// CHECK-NOT: hybrid.twin
+// CHECK: gpu.return
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+gpu.module @hybrid_kernels {
+  gpu.func @scalar_phases(%w: memref<4xbf16>, %o: memref<16xf32>, %io: memref<4xi32>) workgroup(%q : memref<16x20xf32, #gpu.address_space<workgroup>>, %kt : memref<16x16xf32, #gpu.address_space<workgroup>>, %sc : memref<16x20xf32, #gpu.address_space<workgroup>>) kernel {
+    %c0 = arith.constant 0 : index
+    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
+    %c32 = arith.constant 32 : index
+    %zero = arith.constant 0.0 : f32
+    %init = arith.constant dense<0.0> : vector<16x8xf32>
+    %thread = gpu.thread_id x
+    %x = memref.load %w[%c0] : memref<4xbf16>
+    %y = arith.extf %x : bf16 to f32
+    %neg = arith.negf %y fastmath<contract> : f32
+    %sum = arith.addf %neg, %zero : f32
+    %i = memref.load %io[%c0] : memref<4xi32>
+    %ii = arith.muli %i, %i overflow<nsw> : i32
+    memref.store %ii, %io[%c0] : memref<4xi32>
+    memref.store %sum, %o[%thread] : memref<16xf32>
+    %warp = arith.divui %thread, %c32 : index
+    %n = arith.muli %warp, %c8 : index
+    %acc = scf.for %k = %c0 to %c16 step %c8 iter_args(%part = %init) -> vector<16x8xf32> {
+      %a = vector.transfer_read %q[%c0, %k], %zero {in_bounds = [true, true]} : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<16x8xf32>
+      %bt = vector.transfer_read %kt[%k, %n], %zero {in_bounds = [true, true]} : memref<16x16xf32, #gpu.address_space<workgroup>>, vector<8x8xf32>
+      %d = vector.contract {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>} %a, %bt, %part : vector<16x8xf32>, vector<8x8xf32> into vector<16x8xf32>
+      scf.yield %d : vector<16x8xf32>
+    }
+    vector.transfer_write %acc, %sc[%c0, %n] {in_bounds = [true, true]} : vector<16x8xf32>, memref<16x20xf32, #gpu.address_space<workgroup>>
+    gpu.return
+  }
+}
+
+// -----
+
 // bf16 tiles (bf16 weights): the staged bf16 buffers become f16 buffers of
 // the same bits (the values the block copies in are bitcast; an f16 zero
 // pads), the contracts take the f16 reads without widening, the upstream

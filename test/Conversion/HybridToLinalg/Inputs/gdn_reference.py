@@ -21,8 +21,10 @@ if len(sys.argv) > 2:
     DV = int(sys.argv[2])
 if len(sys.argv) > 3:
     DK = int(sys.argv[3])
+# `emit 16 16 37`: a first call of 37 tokens instead of 7 (full chunks of 16
+# before a ragged one).
+CALLS = (int(sys.argv[4]) if len(sys.argv) > 4 else 7, 2, 1)
 R = HV // HK
-CALLS = (7, 2, 1)
 CHANNELS = 2 * HK * DK + HV * DV
 
 
