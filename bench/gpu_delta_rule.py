@@ -1,0 +1,157 @@
+"""Benchmark, not a test: the CUDA target's chunked Gated DeltaNet rule
+against flash-linear-attention's Triton kernel (issue 4, item 4).
+
+Runs in two places:
+  prepare (here; no GPU): writes a one-layer Qwen3-Next Gated DeltaNet model
+    at the real head shape (16 k-heads, 32 v-heads, dk = dv = 128; hidden
+    256 keeps the artifact small, and the rule's work does not depend on
+    it) with all-zero weights (zero weights do the same work) and compiles
+    it with --target=cuda into OUT/gdn.hyb (chunks of 16: the tensor-core
+    form). Carry OUT and build/bin/hybrid-run (it needs only libstdc++).
+  run (on a machine with an NVIDIA GPU and torch): for each length T,
+    hybrid-run --device cuda --profile on a T-token prompt gives the
+    delta_rule_chunks kernel's time (CUDA events). In the same process,
+    flash-linear-attention's chunk_gated_delta_rule (when importable; carry
+    its wheel otherwise) on [1, T, 32, 128] bf16 inputs with q and k
+    repeated to the 32 value heads and the L2 norm in the kernel, as
+    transformers calls it, timed with CUDA events, and a bf16 and a tf32
+    matrix product of 8192^3 (the tensor-core rooflines). Prints both
+    kernels' times, the ratio, and each one's useful TFLOP/s (6 dk dv per
+    token and head: the products with the state) against the rooflines.
+
+usage: python3 bench/gpu_delta_rule.py prepare [--out DIR] [--max-len 32768]
+           [--build build]
+       python3 bench/gpu_delta_rule.py run [--artifact DIR/gdn.hyb]
+           [--lengths 4096,8192,16384,32768] [--reps 5] [--build build]
+"""
+import argparse
+import os
+import subprocess
+
+from zero_models import DEFAULT_BUILD, HERE, kernel_times, tool, zero_checkpoint
+
+HEADS, DK, DV = 32, 128, 128
+CONFIG = dict(
+    model_type="qwen3_next", vocab_size=1000, hidden_size=256, num_hidden_layers=1,
+    layer_types=["linear_attention"], mlp_only_layers=[0], intermediate_size=256,
+    num_attention_heads=16, num_key_value_heads=2, head_dim=256,
+    linear_num_key_heads=16, linear_num_value_heads=HEADS, linear_key_head_dim=DK,
+    linear_value_head_dim=DV, linear_conv_kernel_dim=4, num_experts=4,
+    num_experts_per_tok=2, moe_intermediate_size=64, shared_expert_intermediate_size=64,
+    dtype="bfloat16")
+KERNEL = "__delta_rule_chunks"
+
+
+def prepare(args):
+    folder = os.path.abspath(args.out)
+    zero_checkpoint(args.build, folder, CONFIG)
+    artifact = os.path.join(folder, "gdn.hyb")
+    subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o", artifact,
+                    "--max-seq-len", str(args.max_len + 1)], check=True)
+    print("wrote %s (%.1f MB); on the GPU machine: python3 bench/gpu_delta_rule.py run "
+          "--artifact %s" % (artifact, os.path.getsize(artifact) / 1e6, artifact))
+
+
+def ours_ms(args, length):
+    """The delta_rule_chunks kernel's time for a `length`-token prefill, the
+    fastest of `reps` runs (each a fresh process: its first call)."""
+    prompt = ",".join(str((7 * i) % 1000) for i in range(length))
+    best = None
+    for _ in range(args.reps):
+        out = subprocess.run([tool(args.build, "hybrid-run"), args.artifact, "--device",
+                              "cuda", "--prompt-ids", prompt, "--max-new-tokens", "1",
+                              "--profile"], check=True, capture_output=True,
+                             text=True).stdout
+        ms = sum(t for name, (_, _, t) in kernel_times(out).items() if name.endswith(KERNEL))
+        if ms == 0:
+            raise SystemExit("no %s kernel in hybrid-run --profile's output" % KERNEL)
+        best = ms if best is None else min(best, ms)
+    return best
+
+
+def cuda_ms(torch, fn, reps):
+    """Mean time of fn() over `reps` calls after two warm-ups (CUDA events)."""
+    for _ in range(2):
+        fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps
+
+
+def rooflines(torch, reps):
+    """{'bf16': TFLOP/s, 'tf32': TFLOP/s} of 8192^3 products on random data."""
+    n, peaks = 8192, {}
+    for name, dtype, tf32 in (("bf16", torch.bfloat16, False), ("tf32", torch.float32, True)):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        a = torch.randn(n, n, device="cuda", dtype=dtype)
+        b = torch.randn(n, n, device="cuda", dtype=dtype)
+        peaks[name] = 2 * n ** 3 / cuda_ms(torch, lambda: a @ b, reps) / 1e9
+    return peaks
+
+
+def fla_kernel():
+    try:
+        from fla.ops.gated_delta_rule import chunk_gated_delta_rule
+        return chunk_gated_delta_rule
+    except ImportError:
+        return None
+
+
+def fla_ms(torch, kernel, length, reps):
+    rng = torch.Generator(device="cuda").manual_seed(0)
+    shape = (1, length, HEADS, DK)
+    q = torch.randn(shape, device="cuda", dtype=torch.bfloat16, generator=rng)
+    k = torch.randn(shape, device="cuda", dtype=torch.bfloat16, generator=rng)
+    v = torch.randn((1, length, HEADS, DV), device="cuda", dtype=torch.bfloat16, generator=rng)
+    # Log decays in (-1, 0) and betas in (0, 1), as the layer's gates give.
+    decay = -torch.rand((1, length, HEADS), device="cuda", generator=rng)
+    beta = torch.rand((1, length, HEADS), device="cuda", generator=rng).to(torch.bfloat16)
+    return cuda_ms(torch, lambda: kernel(q, k, v, g=decay, beta=beta,
+                                         output_final_state=True,
+                                         use_qk_l2norm_in_kernel=True), reps)
+
+
+def run(args):
+    import torch
+    if not torch.cuda.is_available():
+        raise SystemExit("run: torch sees no CUDA device")
+    peaks = rooflines(torch, args.reps)
+    print("tensor-core rooflines (8192^3 products): bf16 %.0f TFLOP/s, tf32 %.0f TFLOP/s"
+          % (peaks["bf16"], peaks["tf32"]))
+    kernel = fla_kernel()
+    if kernel is None:
+        print("flash-linear-attention is not importable: ours only")
+    print("%7s %10s %10s %8s %14s %14s" % ("tokens", "ours ms", "fla ms", "ours/fla",
+                                          "ours TFLOP/s", "fla TFLOP/s"))
+    for length in [int(n) for n in args.lengths.split(",")]:
+        useful = 6 * DK * DV * HEADS * length / 1e9  # GFLOP
+        ours = ours_ms(args, length)
+        theirs = fla_ms(torch, kernel, length, args.reps) if kernel else float("nan")
+        print("%7d %10.3f %10.3f %8.2f %14.2f %14.2f" % (
+            length, ours, theirs, ours / theirs, useful / ours, useful / theirs))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--out", default=os.path.join(HERE, "..", "build", "bench-gdn"))
+    p.add_argument("--max-len", type=int, default=32768)
+    p.add_argument("--build", default=DEFAULT_BUILD)
+    r = sub.add_parser("run")
+    r.add_argument("--artifact", default=os.path.join(HERE, "..", "build", "bench-gdn",
+                                                      "gdn.hyb"))
+    r.add_argument("--lengths", default="4096,8192,16384,32768")
+    r.add_argument("--reps", type=int, default=5)
+    r.add_argument("--build", default=DEFAULT_BUILD)
+    args = parser.parse_args()
+    {"prepare": prepare, "run": run}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
