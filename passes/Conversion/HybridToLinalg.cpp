@@ -148,8 +148,8 @@ struct Codegen {
   /// With columns: linear layers whose inputs and outputs are multiples of
   /// the tile (mmaFits; alone, grouped, or gate/up with an epilogue)
   /// compute their full tiles of kMmaTokens tokens as vector.contract
-  /// tiles, a workgroup per (up to mmaLinearRowTiles token tiles, one for
-  /// grouped experts; kBlockWarps panels) that the CUDA
+  /// tiles, a workgroup per (up to mmaLinearRowTiles token tiles,
+  /// mmaExpertRowTiles for grouped experts; kBlockWarps panels) that the CUDA
   /// target runs as a block of warps on tensor cores, the tiles of x and
   /// the weights staged in shared memory (mmaWorkgroup,
   /// hybrid-mma-tiles-to-nvgpu), an epilogue in a kernel after; the tokens
@@ -169,11 +169,15 @@ constexpr int64_t kMmaTokens = 16, kMmaOutputs = 8;
 /// Token tiles of the mma form's workgroups for linear layers of `weights`
 /// weights sharing x: the block reuses each staged weight row for 64
 /// tokens, 32 for a pair (gate and up), which keeps a warp's accumulators
-/// to 16 tiles (64 registers). (The grouped experts take one: an expert's
-/// entries come in tiles of kMmaTokens.)
+/// to 16 tiles (64 registers).
 int64_t mmaLinearRowTiles(int64_t weights) {
   return std::max<int64_t>(1, 4 / weights);
 }
+
+/// Token tiles of the grouped experts' mma workgroups: one tile table
+/// (groups of an expert's full tiles) serves both projections, so both
+/// take the gate/up pair's.
+int64_t mmaExpertRowTiles() { return mmaLinearRowTiles(2); }
 
 /// Cached positions per workgroup of the GPU form of attention (split KV).
 constexpr int64_t kSplitPositions = 256;
@@ -1928,9 +1932,10 @@ struct ExpertGroups {
   Value offsets, entryToken, entrySlot;
   /// GPU forms only (null otherwise): the experts with entries,
   /// active[0 .. activeCount[0]); and the experts' full tiles of kMmaTokens
-  /// entries in order, tile w of expert tileExpert[w] starting at entry
-  /// tileFirst[w], w < tileCount[0].
-  Value active, activeCount, tileExpert, tileFirst, tileCount;
+  /// entries in groups of up to mmaExpertRowTiles, in order: group w of
+  /// expert tileExpert[w] covers entries [tileFirst[w], tileEnd[w]), w <
+  /// tileCount[0].
+  Value active, activeCount, tileExpert, tileFirst, tileEnd, tileCount;
 };
 
 /// The kernels of an MoE block, shared by the reference lowering of
@@ -2128,7 +2133,8 @@ struct MoEKernels {
   /// projections fit the tiles): the entries' rows of x are gathered in
   /// entry order, expert by expert, so that each expert's full tiles of
   /// kMmaTokens entries are contiguous rows; those run as contract tiles, a
-  /// workgroup per (tile, kBlockWarps panels) reading its expert and first entry from the
+  /// workgroup per (group of up to mmaExpertRowTiles of an expert's full
+  /// tiles, kBlockWarps panels) reading its expert and entries from the
   /// routing kernel's tile table, and the entries past an expert's last
   /// full tile by columns. Gate and up
   /// products land in entry order, SwiGLU runs on all of them in one
@@ -2176,7 +2182,8 @@ struct MoEKernels {
                        int64_t out, int64_t in, ArrayRef<Value> outs) {
       Type element = elementOf(weights.front());
       MmaStage staged = mmaStage(b, b.getLoc(), element, in, panel,
-                                 static_cast<int64_t>(weights.size()), 1);
+                                 static_cast<int64_t>(weights.size()),
+                                 mmaExpertRowTiles());
       loops.parallel((stage + "_mma").str(),
                      {maxTiles, index(llvm::divideCeil(
                                     out, panel * hybrid::kBlockWarps))},
@@ -2188,8 +2195,9 @@ struct MoEKernels {
         scf::IfOp::create(b, owned, [&](OpBuilder &tb, Location tl) {
           Value e = memref::LoadOp::create(tb, tl, groups.tileExpert, w);
           Value first = memref::LoadOp::create(tb, tl, groups.tileFirst, w);
+          Value end = memref::LoadOp::create(tb, tl, groups.tileEnd, w);
           mmaWorkgroup(tb, tl, staged, panel, input, weights, out, in, outs,
-                       ivs[1], first, /*rows=*/Value(), ValueRange{e});
+                       ivs[1], first, end, ValueRange{e});
           scf::YieldOp::create(tb, tl);
         });
       });
@@ -2285,8 +2293,9 @@ struct MoEKernels {
     };
 
     Type element = cast<RankedTensorType>(gatePacked.getType()).getElementType();
-    if (codegen.columns && mmaFits(codegen, inter, hidden, element, 2, 1) &&
-        mmaFits(codegen, hidden, inter, element, 1, 1)) {
+    if (codegen.columns &&
+        mmaFits(codegen, inter, hidden, element, 2, mmaExpertRowTiles()) &&
+        mmaFits(codegen, hidden, inter, element, 1, mmaExpertRowTiles())) {
       groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
                          hidden, groups, expertOut);
       return;
@@ -2661,7 +2670,7 @@ struct MoEKernels {
     Value entrySlot = memref::AllocOp::create(b, entryType, ValueRange{pairs});
     // The GPU forms also list the experts with entries (active[0 ..
     // activeCount[0])), so that their kernels need no workgroup per expert.
-    Value active, activeCount, tileExpert, tileFirst, tileCount;
+    Value active, activeCount, tileExpert, tileFirst, tileEnd, tileCount;
     if (codegen.columns) {
       active = memref::AllocOp::create(b, MemRefType::get({experts}, indexType));
       activeCount = memref::AllocOp::create(b, MemRefType::get({1}, indexType));
@@ -2670,6 +2679,7 @@ struct MoEKernels {
       Value maxTiles = arith::DivUIOp::create(b, pairs, index(kMmaTokens));
       tileExpert = memref::AllocOp::create(b, entryType, ValueRange{maxTiles});
       tileFirst = memref::AllocOp::create(b, entryType, ValueRange{maxTiles});
+      tileEnd = memref::AllocOp::create(b, entryType, ValueRange{maxTiles});
       tileCount = memref::AllocOp::create(b, MemRefType::get({1}, indexType));
     }
     loops.parallel("group_by_expert", {index(1)}, [&](ValueRange) {
@@ -2719,24 +2729,35 @@ struct MoEKernels {
         });
       }
       if (tileExpert) {
-        // Each expert's full tiles, in order (count stored as it goes, as
-        // above).
+        // Each expert's full tiles in groups of up to mmaExpertRowTiles,
+        // in order (count stored as it goes, as above).
+        int64_t groupRows = kMmaTokens * mmaExpertRowTiles();
         memref::StoreOp::create(b, zero, tileCount, ValueRange{zero});
         forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
           Value begin = memref::LoadOp::create(b, offsets, e);
           Value end = memref::LoadOp::create(
               b, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
-          Value tiles = arith::DivUIOp::create(
-              b, arith::SubIOp::create(b, end, begin), index(kMmaTokens));
-          forLoop(zero, tiles, {}, [&](Value i, ValueRange) {
+          Value full = arith::MulIOp::create(
+              b,
+              arith::DivUIOp::create(b, arith::SubIOp::create(b, end, begin),
+                                     index(kMmaTokens)),
+              index(kMmaTokens));
+          Value fullEnd = arith::AddIOp::create(b, begin, full);
+          Value groupsOf = arith::CeilDivUIOp::create(b, full, index(groupRows));
+          forLoop(zero, groupsOf, {}, [&](Value i, ValueRange) {
             Value w = arith::AddIOp::create(b, n[0], i);
+            Value first =
+                arith::AddIOp::create(b, begin, arith::MulIOp::create(b, i, index(groupRows)));
             memref::StoreOp::create(b, e, tileExpert, w);
+            memref::StoreOp::create(b, first, tileFirst, w);
             memref::StoreOp::create(
-                b, arith::AddIOp::create(b, begin, arith::MulIOp::create(b, i, index(kMmaTokens))),
-                tileFirst, w);
+                b,
+                arith::MinUIOp::create(
+                    b, arith::AddIOp::create(b, first, index(groupRows)), fullEnd),
+                tileEnd, w);
             return SmallVector<Value>{};
           });
-          Value counted = arith::AddIOp::create(b, n[0], tiles);
+          Value counted = arith::AddIOp::create(b, n[0], groupsOf);
           memref::StoreOp::create(b, counted, tileCount, ValueRange{zero});
           return SmallVector<Value>{counted};
         });
@@ -2769,7 +2790,7 @@ struct MoEKernels {
         !gateWeight.getPacked()) {
       groupedExperts(gateWeight, upWeight, downWeight, x,
                      {offsets, entryToken, entrySlot, active, activeCount,
-                      tileExpert, tileFirst, tileCount},
+                      tileExpert, tileFirst, tileEnd, tileCount},
                      activations, expertOut);
     } else {
       // act[t, j, i] = silu(gate_e[i] . x[t]) * (up_e[i] . x[t]) for the
