@@ -3017,23 +3017,23 @@ constexpr int64_t kDeltaRuleMmaPad = 4;
 
 /// Bytes of the buffers that a workgroup of the delta rule's tensor-core
 /// form shares: q [C, dk], U|W [C, columns + dk], the scores and L [C, C],
-/// the outputs [C, columns] (rows padded), K^T [dk, C], the state's
-/// columns [dk, columns] and six [C].
+/// the outputs or (I + L)^{-1} [C, max(columns, C)] (rows padded), K^T
+/// [dk, C], the state's columns [dk, columns] and six [C].
 int64_t deltaRuleMmaBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
   int64_t pad = kDeltaRuleMmaPad;
   return 4 * (chunk * (dk + pad) + chunk * (columns + dk + pad) +
-              2 * chunk * (chunk + pad) + chunk * (columns + pad) +
+              2 * chunk * (chunk + pad) + chunk * (std::max(columns, chunk) + pad) +
               dk * chunk + dk * columns + 6 * chunk);
 }
 
 /// Whether the GPU form's chunked delta rule runs its products on tensor
 /// cores (tf32 tiles of kMmaTokens x kMmaOutputs x 8): with the mma form
-/// on, chunks of one token tile, key heads of whole token tiles and state
-/// columns of whole output tiles, the buffers within a block's shared
-/// memory (chunks of 16 with Qwen3-Next's 128 x 128 heads: 48,768 bytes).
+/// on, chunks and key heads of whole token tiles and state columns of
+/// whole output tiles, the buffers within a block's shared memory (chunks
+/// of 16 with Qwen3-Next's 128 x 128 heads: 48,768 bytes).
 bool deltaRuleOnTensorCores(bool mma, int64_t chunk, int64_t dk,
                             int64_t columns) {
-  return mma && chunk == kMmaTokens && dk % kMmaTokens == 0 &&
+  return mma && chunk % kMmaTokens == 0 && dk % kMmaTokens == 0 &&
          columns % kMmaOutputs == 0 &&
          deltaRuleMmaBlockBytes(chunk, dk, columns) <= hybrid::kBlockSharedBytes;
 }
@@ -3413,7 +3413,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
 
     // The chunked rule on tensor cores (deltaRuleOnTensorCores): the same
-    // workgroups and steps as chunkedBlocks, a chunk one tile of
+    // workgroups and steps as chunkedBlocks, a chunk whole tiles of
     // kMmaTokens rows, its products tf32 contract tiles of the block's
     // warps from 2-D buffers in shared memory, the state's columns among
     // them for the whole walk. A chunk's rows past the call's tokens are
@@ -3433,7 +3433,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         Value kT = loops.scratch({dk, c}, f32); // K^T
         Value scores = loops.scratch({c, c + pad}, f32); // (q_r . k_s) Gamma
         Value lower = loops.scratch({c, c + pad}, f32); // beta_r (k_r . k_s) Gamma
-        Value outputs = loops.scratch({c, columns + pad}, f32);
+        // O, and before it T = (I + L)^{-1}.
+        Value outputs = loops.scratch({c, std::max(columns, c) + pad}, f32);
         Value s = loops.scratch({dk, columns}, f32); // the state's columns
         Value logDecays = loops.scratch(c, f32), cumulative = loops.scratch(c, f32);
         Value betas = loops.scratch(c, f32);
@@ -3479,6 +3480,13 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             body(tile, owned);
             return SmallVector<Value>{};
           });
+        };
+        // Tile `tile` of a grid of row tiles x `columnTiles` column tiles:
+        // its first row and column.
+        int64_t rowTiles = c / kMmaTokens;
+        auto tileAt = [&](Value tile, int64_t columnTiles) -> std::pair<Value, Value> {
+          return {mul(arith::DivUIOp::create(b, tile, index(columnTiles)), kMmaTokens),
+                  mul(arith::RemUIOp::create(b, tile, index(columnTiles)), kMmaOutputs)};
         };
         auto storeTile = [&](Value tile, Value buf, Value row, Value column,
                              Value owned) {
@@ -3569,14 +3577,14 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               }).getResult(0);
               store(sum, cumulative, ValueRange{r});
             });
-            // Q K^T and K K^T, a tile of kMmaOutputs columns s per warp.
+            // Q K^T and K K^T, a tile of them per warp.
             loops.warps([&](Value warp) {
-              warpTiles(warp, c / kMmaOutputs, [&](Value tile, Value owned) {
-                Value n = mul(tile, kMmaOutputs);
-                Value qk = product(accZero, qs, zero, zero, kT, zero, n, dk);
-                Value kk = product(accZero, uw, zero, columnsIndex, kT, zero, n, dk);
-                storeTile(qk, scores, zero, n, owned);
-                storeTile(kk, lower, zero, n, owned);
+              warpTiles(warp, rowTiles * (c / kMmaOutputs), [&](Value tile, Value owned) {
+                auto [m, n] = tileAt(tile, c / kMmaOutputs);
+                Value qk = product(accZero, qs, m, zero, kT, zero, n, dk);
+                Value kk = product(accZero, uw, m, columnsIndex, kT, zero, n, dk);
+                storeTile(qk, scores, m, n, owned);
+                storeTile(kk, lower, m, n, owned);
               });
             });
             Value last = load(cumulative, ValueRange{index(c - 1)});
@@ -3612,38 +3620,56 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             loops.cooperative({cIndex}, [&](ValueRange rv) {
               store(math::ExpOp::create(b, fsub(last, load(cumulative, rv))), tail, rv);
             });
-            // UT transform by forward substitution, (I + L) U = beta V and
-            // (I + L) (-W) = -beta e^G K, each column on its own.
-            loops.cooperative({index(columns + dk)}, [&](ValueRange cv) {
-              Value column = cv[0];
-              forLoop(one, rows, {}, [&](Value r, ValueRange) {
-                Value x = forLoop(zero, r, {load(uw, ValueRange{r, column})},
-                                  [&](Value t, ValueRange a) {
+            // UT transform: T = (I + L)^{-1} by forward substitution, a
+            // column per thread (T[r, j] = 0 above the diagonal; the rows
+            // past the call's tokens, where L is zero, are the identity's),
+            // into `outputs` (free until O); then U = T (beta V) and -W =
+            // T (-beta e^G K) in place, a tile of U|W's columns per warp.
+            loops.cooperative({cIndex}, [&](ValueRange jv) {
+              Value j = jv[0];
+              forLoop(zero, cIndex, {}, [&](Value r, ValueRange) {
+                Value diagonal = arith::SelectOp::create(
+                    b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, r, j),
+                    f32c(1.0), f32c(0.0));
+                Value x = forLoop(j, r, {diagonal}, [&](Value t, ValueRange a) {
                   return SmallVector<Value>{
                       fsub(a[0], fmul(load(lower, ValueRange{r, t}),
-                                      load(uw, ValueRange{t, column})))};
+                                      load(outputs, ValueRange{t, j})))};
                 }).getResult(0);
-                store(x, uw, ValueRange{r, column});
+                store(x, outputs, ValueRange{r, j});
                 return SmallVector<Value>{};
+              });
+            });
+            // (A warp takes a column tile's row tiles together: it reads
+            // the whole column before it writes any of it.)
+            loops.warps([&](Value warp) {
+              warpTiles(warp, (columns + dk) / kMmaOutputs, [&](Value tile, Value owned) {
+                Value n = mul(tile, kMmaOutputs);
+                SmallVector<Value> solved;
+                for (int64_t m = 0; m < rowTiles; ++m)
+                  solved.push_back(product(accZero, outputs, index(m * kMmaTokens),
+                                           zero, uw, zero, n, c));
+                for (int64_t m = 0; m < rowTiles; ++m)
+                  storeTile(solved[m], uw, index(m * kMmaTokens), n, owned);
               });
             });
             // V' = U + (-W) S, in place of U.
             int64_t columnTiles = columns / kMmaOutputs;
             loops.warps([&](Value warp) {
-              warpTiles(warp, columnTiles, [&](Value tile, Value owned) {
-                Value n = mul(tile, kMmaOutputs);
-                Value v = product(readTile(uw, zero, n, kMmaTokens), uw, zero,
+              warpTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
+                auto [m, n] = tileAt(tile, columnTiles);
+                Value v = product(readTile(uw, m, n, kMmaTokens), uw, m,
                                   columnsIndex, s, zero, n, dk);
-                storeTile(v, uw, zero, n, owned);
+                storeTile(v, uw, m, n, owned);
               });
             });
             // O = (Q e^G) S + scores V'.
             loops.warps([&](Value warp) {
-              warpTiles(warp, columnTiles, [&](Value tile, Value owned) {
-                Value n = mul(tile, kMmaOutputs);
-                Value o = product(accZero, qs, zero, zero, s, zero, n, dk);
-                o = product(o, scores, zero, zero, uw, zero, n, c);
-                storeTile(o, outputs, zero, n, owned);
+              warpTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
+                auto [m, n] = tileAt(tile, columnTiles);
+                Value o = product(accZero, qs, m, zero, s, zero, n, dk);
+                o = product(o, scores, m, zero, uw, zero, n, c);
+                storeTile(o, outputs, m, n, owned);
               });
             });
             // The call's rows of O to `heads`; V' scaled by the tail decay
@@ -3666,10 +3692,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             loops.warps([&](Value warp) {
               warpTiles(warp, dk / kMmaTokens * columnTiles,
                         [&](Value tile, Value owned) {
-                Value i = mul(arith::DivUIOp::create(b, tile, index(columnTiles)),
-                              kMmaTokens);
-                Value n = mul(arith::RemUIOp::create(b, tile, index(columnTiles)),
-                              kMmaOutputs);
+                auto [i, n] = tileAt(tile, columnTiles);
                 Value updated = product(readTile(s, i, n, kMmaTokens), kT, i, zero,
                                         uw, zero, n, c);
                 storeTile(updated, s, i, n, owned);
