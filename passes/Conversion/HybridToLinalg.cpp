@@ -3241,6 +3241,13 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       return head;
     };
     Value qScale = f32c(1.0 / std::sqrt(static_cast<double>(dk)));
+    // G_r = sum_{s <= r} g_s of a chunk's log decays (the block forms'
+    // cumulative decays, a row per thread).
+    auto decaySum = [&](Value logDecays, Value r) -> Value {
+      return forLoop(zero, add(r, one), {f32c(0.0)}, [&](Value s, ValueRange a) {
+        return SmallVector<Value>{fadd(a[0], load(logDecays, ValueRange{s}))};
+      }).getResult(0);
+    };
 
     // The GPU form of the chunked rule, for calls of several tokens of one
     // sequence: a workgroup (a GPU block) per value head walks the chunks,
@@ -3314,9 +3321,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             // G_r = sum_{s <= r} g_s, and W's start beta e^{G_r} k.
             loops.cooperative({rows}, [&](ValueRange rv) {
               Value r = rv[0];
-              Value sum = forLoop(zero, add(r, one), {f32c(0.0)}, [&](Value s, ValueRange a) {
-                return SmallVector<Value>{fadd(a[0], load(logDecays, ValueRange{s}))};
-              }).getResult(0);
+              Value sum = decaySum(logDecays, r);
               store(sum, cumulative, ValueRange{r});
               Value bg = fmul(load(betas, ValueRange{r}), math::ExpOp::create(b, sum));
               forLoop(zero, dkIndex, {}, [&](Value i, ValueRange) {
@@ -3571,11 +3576,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             });
             // G_r = sum_{s <= r} g_s.
             loops.cooperative({cIndex}, [&](ValueRange rv) {
-              Value r = rv[0];
-              Value sum = forLoop(zero, add(r, one), {f32c(0.0)}, [&](Value t, ValueRange a) {
-                return SmallVector<Value>{fadd(a[0], load(logDecays, ValueRange{t}))};
-              }).getResult(0);
-              store(sum, cumulative, ValueRange{r});
+              store(decaySum(logDecays, rv[0]), cumulative, rv);
             });
             // Q K^T and K K^T, a tile of them per warp.
             loops.warps([&](Value warp) {
