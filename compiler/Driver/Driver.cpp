@@ -163,8 +163,9 @@ cl::opt<int64_t> scanChunkSize(
              "(hybrid-tile-scans; default 64, 16 with --target=cuda or "
              "--gpu-kernel-forms; 0 runs them token by token). The GPU forms "
              "run Gated DeltaNet's chunks a block per (sequence, head), the "
-             "chunk's buffers in the block's 48 KiB of shared memory, and "
-             "Mamba token by token"),
+             "chunk's buffers in the block's 48 KiB of shared memory (on "
+             "tensor cores for chunks of whole 16-token tiles, with heads "
+             "of whole tiles), and Mamba token by token"),
     cl::init(64), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(

@@ -5096,13 +5096,21 @@ struct ConvertHybridToLinalgPass
       while (fits > 0 &&
              deltaRuleBlockBytes(fits, dk, columns) > hybrid::kBlockSharedBytes)
         --fits;
-      op.emitOpError() << "chunk_size " << *chunk << " needs "
-                       << deltaRuleBlockBytes(*chunk, dk, columns)
-                       << " bytes of a GPU block's shared memory (key heads "
-                       << "of " << dk << ", " << columns
-                       << " state columns per block); the block form holds "
-                       << hybrid::kBlockSharedBytes << ": chunks of at most " << fits
-                       << " tokens fit (--scan-chunk-size)";
+      // The largest chunk the tensor-core form takes (whole token tiles).
+      int64_t onTensorCores = 0;
+      for (int64_t c = kMmaTokens; c <= *chunk; c += kMmaTokens)
+        if (deltaRuleOnTensorCores(mmaTiles, c, dk, columns))
+          onTensorCores = c;
+      InFlightDiagnostic error = op.emitOpError();
+      error << "chunk_size " << *chunk << " needs "
+            << deltaRuleBlockBytes(*chunk, dk, columns)
+            << " bytes of a GPU block's shared memory (key heads "
+            << "of " << dk << ", " << columns
+            << " state columns per block); the block form holds "
+            << hybrid::kBlockSharedBytes << ": chunks of at most " << fits
+            << " tokens fit (--scan-chunk-size)";
+      if (onTensorCores)
+        error << ", " << onTensorCores << " on tensor cores";
       return WalkResult::interrupt();
     });
     return failure(walked.wasInterrupted());
