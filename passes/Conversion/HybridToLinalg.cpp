@@ -3119,36 +3119,110 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       return arith::SelectOp::create(b, isK, qkCol, vCol);
     };
 
-    // 1. Per channel (in parallel), token by token: the causal depthwise
-    // conv over the window [state (K-1 inputs) | x_t], then SiLU; the window
-    // shifts by one.
-    loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
-      Value c = ivs[0];
-      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-        Value in = tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
-        Value acc = fmul(weightAt(adaptor.getConv1d(),
-                                  ValueRange{c, zero, index(kernel - 1)}),
-                         in);
+    // 1. The causal depthwise conv over the window [state (K-1 inputs) |
+    // x_t], then SiLU.
+    // The GPU forms, for calls of one sequence (no batch slots): a
+    // workgroup per (token, channel) reads its window from the call's
+    // inputs and the state (a past input rounded to the state's type, as
+    // the token-by-token form keeps it), then one per channel moves the
+    // last K-1 inputs into the state.
+    if (codegen.columns && !slots) {
+      Value conv = adaptor.getConv1d();
+      // The input at window position j < K-1 of token t in channel c: from
+      // the state when it precedes the call, else the call's, rounded as
+      // the state keeps it.
+      auto past = [&](Value c, Value t, Value j) -> Value {
+        Value back = add(t, j); // the window's position + K - 1
+        Value fromState = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                back, index(kernel - 1));
+        auto pick = scf::IfOp::create(b, TypeRange{f32}, fromState, true);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(pick.thenBlock());
+          scf::YieldOp::create(
+              b, ValueRange{toF32(b, loc, load(convState, ValueRange{c, back}))});
+          b.setInsertionPointToStart(pick.elseBlock());
+          Value in = tensor::ExtractOp::create(
+              b, qkvz,
+              ValueRange{arith::SubIOp::create(b, back, index(kernel - 1)), columnOf(c)});
+          if (convElement != f32)
+            in = toF32(b, loc, arith::TruncFOp::create(b, convElement, in));
+          scf::YieldOp::create(b, ValueRange{in});
+        }
+        return pick.getResult(0);
+      };
+      loops.parallel("conv", {tokens, index(channels)}, [&](ValueRange ivs) {
+        Value t = ivs[0], c = ivs[1];
+        Value acc = fmul(weightAt(conv, ValueRange{c, zero, index(kernel - 1)}),
+                         tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)}));
         acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
-          Value past =
-              toF32(b, loc, load(convState, stateAt(b, slots, t, {c, j})));
           return SmallVector<Value>{
-              fadd(a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
-                              past))};
+              fadd(a[0], fmul(weightAt(conv, ValueRange{c, zero, j}), past(c, t, j)))};
         }).getResult(0);
-        forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
-          store(load(convState, stateAt(b, slots, t, {c, add(j, one)})),
-                convState, stateAt(b, slots, t, {c, j}));
+        store(silu(b, loc, acc), mixed, ValueRange{t, c});
+      });
+      // state[j] = input T - (K-1) + j: from the state's own later entries
+      // (read before they are overwritten: j rises) or the call's inputs.
+      loops.parallel("conv_state", {index(channels)}, [&](ValueRange ivs) {
+        Value c = ivs[0];
+        forLoop(zero, index(kernel - 1), {}, [&](Value j, ValueRange) {
+          Value back = add(tokens, j);
+          Value fromState = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                  back, index(kernel - 1));
+          // (The choice is made in f32: a bf16 phi would make LLVM call
+          // compiler-rt's __truncsfbf2 on x86, which artifacts do not link.)
+          auto pick = scf::IfOp::create(b, TypeRange{f32}, fromState, true);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(pick.thenBlock());
+            scf::YieldOp::create(
+                b, ValueRange{toF32(b, loc, load(convState, ValueRange{c, back}))});
+            b.setInsertionPointToStart(pick.elseBlock());
+            scf::YieldOp::create(
+                b, ValueRange{tensor::ExtractOp::create(
+                       b, qkvz,
+                       ValueRange{arith::SubIOp::create(b, back, index(kernel - 1)),
+                                  columnOf(c)})});
+          }
+          Value kept = pick.getResult(0);
+          if (convElement != f32)
+            kept = arith::TruncFOp::create(b, convElement, kept);
+          store(kept, convState, ValueRange{c, j});
           return SmallVector<Value>{};
         });
-        Value kept = convElement == f32
-                         ? in
-                         : arith::TruncFOp::create(b, convElement, in).getResult();
-        store(kept, convState, stateAt(b, slots, t, {c, index(kernel - 2)}));
-        store(silu(b, loc, acc), mixed, ValueRange{t, c});
-        return SmallVector<Value>{};
       });
-    });
+    } else {
+      // Per channel (in parallel), token by token, the window shifting by
+      // one (the CPU form, and calls with batch slots, whose tokens may be
+      // of several sequences).
+      loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
+        Value c = ivs[0];
+        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+          Value in = tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
+          Value acc = fmul(weightAt(adaptor.getConv1d(),
+                                    ValueRange{c, zero, index(kernel - 1)}),
+                           in);
+          acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
+            Value past =
+                toF32(b, loc, load(convState, stateAt(b, slots, t, {c, j})));
+            return SmallVector<Value>{
+                fadd(a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
+                                past))};
+          }).getResult(0);
+          forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
+            store(load(convState, stateAt(b, slots, t, {c, add(j, one)})),
+                  convState, stateAt(b, slots, t, {c, j}));
+            return SmallVector<Value>{};
+          });
+          Value kept = convElement == f32
+                           ? in
+                           : arith::TruncFOp::create(b, convElement, in).getResult();
+          store(kept, convState, stateAt(b, slots, t, {c, index(kernel - 2)}));
+          store(silu(b, loc, acc), mixed, ValueRange{t, c});
+          return SmallVector<Value>{};
+        });
+      });
+    }
 
     std::optional<int64_t> chunk = op.getChunkSize();
     // The chunked forms run calls of one sequence: state entry (h, i, j)
