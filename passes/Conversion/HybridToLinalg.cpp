@@ -1489,6 +1489,48 @@ struct LoopNest {
   }
 };
 
+/// The causal depthwise conv of channel c over a call's tokens, token by
+/// token (Gated DeltaNet's and Mamba's): out[t, c] = silu(bias[c] + sum_j
+/// weight[c, 0, j] window[j]) over the window [state (K-1 inputs) | the
+/// token's input], which then shifts by one (the state keeps inputs in
+/// its element type; token t's at batch slot slots[t] when given).
+/// `input(t)` is channel c's input of token t (f32); `bias` may be null.
+void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
+                      Value tokens, Value weight, Value bias, Value convState,
+                      Value slots, int64_t kernel,
+                      function_ref<Value(Value)> input, Value out) {
+  Location loc = b.getLoc();
+  Type element = cast<MemRefType>(convState.getType()).getElementType();
+  Value zero = loops.index(0), one = loops.index(1);
+  auto weightAt = [&](Value j) {
+    return toF32(b, loc, tensor::ExtractOp::create(b, weight, ValueRange{c, zero, j}));
+  };
+  auto at = [&](Value t, Value j) { return stateAt(b, slots, t, {c, j}); };
+  loops.forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+    Value in = input(t);
+    Value acc = arith::MulFOp::create(b, weightAt(loops.index(kernel - 1)), in);
+    if (bias)
+      acc = arith::AddFOp::create(
+          b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
+    acc = loops.forLoop(zero, loops.index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
+      Value past = toF32(b, loc, memref::LoadOp::create(b, convState, at(t, j)));
+      return SmallVector<Value>{
+          arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(j), past))};
+    }).getResult(0);
+    loops.forLoop(zero, loops.index(kernel - 2), {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(
+          b, memref::LoadOp::create(b, convState, at(t, arith::AddIOp::create(b, j, one))),
+          convState, at(t, j));
+      return SmallVector<Value>{};
+    });
+    Value kept = element.isF32() ? in
+                                 : arith::TruncFOp::create(b, element, in).getResult();
+    memref::StoreOp::create(b, kept, convState, at(t, loops.index(kernel - 2)));
+    memref::StoreOp::create(b, silu(b, loc, acc), out, ValueRange{t, c});
+    return SmallVector<Value>{};
+  });
+}
+
 /// vector<width x f32> at `indices` of a memref or tensor of any float type
 /// (the last index advances along the vector; the read must be in bounds).
 Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
@@ -3128,28 +3170,34 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // last K-1 inputs into the state.
     if (codegen.columns && !slots) {
       Value conv = adaptor.getConv1d();
-      // The input at window position j < K-1 of token t in channel c: from
-      // the state when it precedes the call, else the call's, rounded as
-      // the state keeps it.
-      auto past = [&](Value c, Value t, Value j) -> Value {
-        Value back = add(t, j); // the window's position + K - 1
+      // Channel c's input at `back` = its position + K - 1 (counted from
+      // the state's oldest), in f32: from the state when it precedes the
+      // call, else the call's. (The choice is made in f32: a bf16 phi
+      // would make LLVM call compiler-rt's __truncsfbf2 on x86, which
+      // artifacts do not link.)
+      auto inputAt = [&](Value c, Value back) -> Value {
         Value fromState = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
                                                 back, index(kernel - 1));
         auto pick = scf::IfOp::create(b, TypeRange{f32}, fromState, true);
-        {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(pick.thenBlock());
-          scf::YieldOp::create(
-              b, ValueRange{toF32(b, loc, load(convState, ValueRange{c, back}))});
-          b.setInsertionPointToStart(pick.elseBlock());
-          Value in = tensor::ExtractOp::create(
-              b, qkvz,
-              ValueRange{arith::SubIOp::create(b, back, index(kernel - 1)), columnOf(c)});
-          if (convElement != f32)
-            in = toF32(b, loc, arith::TruncFOp::create(b, convElement, in));
-          scf::YieldOp::create(b, ValueRange{in});
-        }
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(pick.thenBlock());
+        scf::YieldOp::create(
+            b, ValueRange{toF32(b, loc, load(convState, ValueRange{c, back}))});
+        b.setInsertionPointToStart(pick.elseBlock());
+        scf::YieldOp::create(
+            b, ValueRange{tensor::ExtractOp::create(
+                   b, qkvz,
+                   ValueRange{arith::SubIOp::create(b, back, index(kernel - 1)),
+                              columnOf(c)})});
         return pick.getResult(0);
+      };
+      auto kept = [&](Value in) -> Value {
+        return convElement == f32 ? in
+                                  : arith::TruncFOp::create(b, convElement, in).getResult();
+      };
+      // Window position j < K-1 of token t, rounded as the state keeps it.
+      auto past = [&](Value c, Value t, Value j) -> Value {
+        return toF32(b, loc, kept(inputAt(c, add(t, j))));
       };
       loops.parallel("conv", {tokens, index(channels)}, [&](ValueRange ivs) {
         Value t = ivs[0], c = ivs[1];
@@ -3166,61 +3214,19 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       loops.parallel("conv_state", {index(channels)}, [&](ValueRange ivs) {
         Value c = ivs[0];
         forLoop(zero, index(kernel - 1), {}, [&](Value j, ValueRange) {
-          Value back = add(tokens, j);
-          Value fromState = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                                  back, index(kernel - 1));
-          // (The choice is made in f32: a bf16 phi would make LLVM call
-          // compiler-rt's __truncsfbf2 on x86, which artifacts do not link.)
-          auto pick = scf::IfOp::create(b, TypeRange{f32}, fromState, true);
-          {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPointToStart(pick.thenBlock());
-            scf::YieldOp::create(
-                b, ValueRange{toF32(b, loc, load(convState, ValueRange{c, back}))});
-            b.setInsertionPointToStart(pick.elseBlock());
-            scf::YieldOp::create(
-                b, ValueRange{tensor::ExtractOp::create(
-                       b, qkvz,
-                       ValueRange{arith::SubIOp::create(b, back, index(kernel - 1)),
-                                  columnOf(c)})});
-          }
-          Value kept = pick.getResult(0);
-          if (convElement != f32)
-            kept = arith::TruncFOp::create(b, convElement, kept);
-          store(kept, convState, ValueRange{c, j});
+          store(kept(inputAt(c, add(tokens, j))), convState, ValueRange{c, j});
           return SmallVector<Value>{};
         });
       });
     } else {
-      // Per channel (in parallel), token by token, the window shifting by
-      // one (the CPU form, and calls with batch slots, whose tokens may be
-      // of several sequences).
+      // Per channel (in parallel), token by token (the CPU form, and calls
+      // with batch slots, whose tokens may be of several sequences).
       loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
         Value c = ivs[0];
-        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-          Value in = tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
-          Value acc = fmul(weightAt(adaptor.getConv1d(),
-                                    ValueRange{c, zero, index(kernel - 1)}),
-                           in);
-          acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
-            Value past =
-                toF32(b, loc, load(convState, stateAt(b, slots, t, {c, j})));
-            return SmallVector<Value>{
-                fadd(a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
-                                past))};
-          }).getResult(0);
-          forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
-            store(load(convState, stateAt(b, slots, t, {c, add(j, one)})),
-                  convState, stateAt(b, slots, t, {c, j}));
-            return SmallVector<Value>{};
-          });
-          Value kept = convElement == f32
-                           ? in
-                           : arith::TruncFOp::create(b, convElement, in).getResult();
-          store(kept, convState, stateAt(b, slots, t, {c, index(kernel - 2)}));
-          store(silu(b, loc, acc), mixed, ValueRange{t, c});
-          return SmallVector<Value>{};
-        });
+        tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(), Value(),
+                         convState, slots, kernel, [&](Value t) -> Value {
+          return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
+        }, mixed);
       });
     }
 
@@ -4352,7 +4358,6 @@ struct MambaLowering : HybridLowering<MambaOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Location loc = op.getLoc();
     Type f32 = b.getF32Type();
-    Type convElement = cast<MemRefType>(convState.getType()).getElementType();
     int64_t inner = op.getDInner(), stateDim = op.getDState(),
             kernel = op.getDConv(), rank = op.getDtRank();
     float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
@@ -4361,7 +4366,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
     Value slots = slotsArgument(op); // batched state buffers
     auto index = [&](int64_t v) { return loops.index(v); };
     auto f32c = [&](double v) { return loops.f32(v); };
-    Value zero = index(0), one = index(1);
+    Value zero = index(0);
     auto forLoop = [&](Value lb, Value ub, ValueRange init,
                        LoopNest::Body body) {
       return loops.forLoop(lb, ub, init, body);
@@ -4400,32 +4405,11 @@ struct MambaLowering : HybridLowering<MambaOp> {
     Value convolved = rows(inner);
     loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
       Value c = ivs[0];
-      forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-        Value in = tensor::ExtractOp::create(b, xz, ValueRange{t, c});
-        Value acc = fmul(weightAt(adaptor.getConv1d(),
-                                  ValueRange{c, zero, index(kernel - 1)}),
-                         in);
-        if (adaptor.getConv1dBias())
-          acc = fadd(acc, weightAt(adaptor.getConv1dBias(), ValueRange{c}));
-        acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
-          Value past =
-              toF32(b, loc, load(convState, stateAt(b, slots, t, {c, j})));
-          return SmallVector<Value>{fadd(
-              a[0], fmul(weightAt(adaptor.getConv1d(), ValueRange{c, zero, j}),
-                         past))};
-        }).getResult(0);
-        forLoop(zero, index(kernel - 2), {}, [&](Value j, ValueRange) {
-          store(load(convState, stateAt(b, slots, t, {c, add(j, one)})),
-                convState, stateAt(b, slots, t, {c, j}));
-          return SmallVector<Value>{};
-        });
-        Value kept = convElement == f32
-                         ? in
-                         : arith::TruncFOp::create(b, convElement, in).getResult();
-        store(kept, convState, stateAt(b, slots, t, {c, index(kernel - 2)}));
-        store(silu(b, loc, acc), convolved, ValueRange{t, c});
-        return SmallVector<Value>{};
-      });
+      tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),
+                       adaptor.getConv1dBias(), convState, slots, kernel,
+                       [&](Value t) -> Value {
+        return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
+      }, convolved);
     });
     Value xs = toTensor(convolved, inner);
     Value dbc = linear(b, loc, codegen, xs, adaptor.getXProj());
