@@ -2785,8 +2785,8 @@ struct MoEKernels {
                                      index(kMmaTokens)),
               index(kMmaTokens));
           Value fullEnd = arith::AddIOp::create(b, begin, full);
-          Value groupsOf = arith::CeilDivUIOp::create(b, full, index(groupRows));
-          forLoop(zero, groupsOf, {}, [&](Value i, ValueRange) {
+          Value groupCount = arith::CeilDivUIOp::create(b, full, index(groupRows));
+          forLoop(zero, groupCount, {}, [&](Value i, ValueRange) {
             Value w = arith::AddIOp::create(b, n[0], i);
             Value first =
                 arith::AddIOp::create(b, begin, arith::MulIOp::create(b, i, index(groupRows)));
@@ -2799,7 +2799,7 @@ struct MoEKernels {
                 tileEnd, w);
             return SmallVector<Value>{};
           });
-          Value counted = arith::AddIOp::create(b, n[0], groupsOf);
+          Value counted = arith::AddIOp::create(b, n[0], groupCount);
           memref::StoreOp::create(b, counted, tileCount, ValueRange{zero});
           return SmallVector<Value>{counted};
         });
