@@ -6,26 +6,32 @@ Runs in two places:
     at the real head shape (16 k-heads, 32 v-heads, dk = dv = 128; hidden
     256 keeps the artifact small, and the rule's work does not depend on
     it) with all-zero weights (zero weights do the same work) and compiles
-    it with --target=cuda into OUT/gdn.hyb (chunks of 16: the tensor-core
-    form). Carry OUT and build/bin/hybrid-run (it needs only libstdc++).
-  run (on a machine with an NVIDIA GPU and torch): for each length T,
-    hybrid-run --device cuda --profile on a T-token prompt gives the
-    delta_rule_chunks kernel's time (CUDA events). In the same process,
+    it with --target=cuda once per chunk size into OUT/gdn-c<C>.hyb (chunks
+    of 16, 32 and 64: all the tensor-core form; past 16 their buffers take
+    more than 48 KiB of a block's shared memory, which the runtime opts in
+    to). Carry OUT and build/bin/hybrid-run (it needs only libstdc++).
+  run (on a machine with an NVIDIA GPU and torch): for each length T and
+    each artifact of OUT, hybrid-run --device cuda --profile on a T-token
+    prompt gives the delta_rule_chunks kernel's time (CUDA events). In the
+    same process,
     flash-linear-attention's chunk_gated_delta_rule (when importable; carry
     its wheel otherwise) on [1, T, 32, 128] bf16 inputs with q and k
     repeated to the 32 value heads and the L2 norm in the kernel, as
     transformers calls it, timed with CUDA events, and a bf16 and a tf32
-    matrix product of 8192^3 (the tensor-core rooflines). Prints both
-    kernels' times, the ratio, and each one's useful TFLOP/s (6 dk dv per
-    token and head: the products with the state) against the rooflines.
+    matrix product of 8192^3 (the tensor-core rooflines). Prints the
+    kernels' times, ours over fla's for each chunk size, and the useful
+    TFLOP/s (6 dk dv per token and head: the products with the state) of
+    fla and of our fastest chunk size, against the rooflines.
 
 usage: python3 bench/gpu_delta_rule.py prepare [--out DIR] [--max-len 32768]
-           [--build build]
-       python3 bench/gpu_delta_rule.py run [--artifact DIR/gdn.hyb]
+           [--chunks 16,32,64] [--build build]
+       python3 bench/gpu_delta_rule.py run [--dir DIR]
            [--lengths 4096,8192,16384,32768] [--reps 5] [--build build]
 """
 import argparse
+import glob
 import os
+import re
 import subprocess
 
 from zero_models import DEFAULT_BUILD, HERE, kernel_times, tool, zero_checkpoint
@@ -45,20 +51,32 @@ KERNEL = "__delta_rule_chunks"
 def prepare(args):
     folder = os.path.abspath(args.out)
     zero_checkpoint(args.build, folder, CONFIG)
-    artifact = os.path.join(folder, "gdn.hyb")
-    subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o", artifact,
-                    "--max-seq-len", str(args.max_len + 1)], check=True)
-    print("wrote %s (%.1f MB); on the GPU machine: python3 bench/gpu_delta_rule.py run "
-          "--artifact %s" % (artifact, os.path.getsize(artifact) / 1e6, artifact))
+    for chunk in [int(c) for c in args.chunks.split(",")]:
+        artifact = os.path.join(folder, "gdn-c%d.hyb" % chunk)
+        subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o", artifact,
+                        "--max-seq-len", str(args.max_len + 1),
+                        "--scan-chunk-size", str(chunk)], check=True)
+        print("wrote %s (%.1f MB)" % (artifact, os.path.getsize(artifact) / 1e6))
+    print("on the GPU machine: python3 bench/gpu_delta_rule.py run --dir %s" % folder)
 
 
-def ours_ms(args, length):
+def artifacts(folder):
+    """{chunk size: path} of the artifacts `prepare` wrote."""
+    found = {}
+    for path in glob.glob(os.path.join(folder, "gdn-c*.hyb")):
+        found[int(re.search(r"gdn-c(\d+)\.hyb$", path).group(1))] = path
+    if not found:
+        raise SystemExit("run: no gdn-c<chunk>.hyb in %s (run prepare first)" % folder)
+    return dict(sorted(found.items()))
+
+
+def ours_ms(args, artifact, length):
     """The delta_rule_chunks kernel's time for a `length`-token prefill, the
     fastest of `reps` runs (each a fresh process: its first call)."""
     prompt = ",".join(str((7 * i) % 1000) for i in range(length))
     best = None
     for _ in range(args.reps):
-        out = subprocess.run([tool(args.build, "hybrid-run"), args.artifact, "--device",
+        out = subprocess.run([tool(args.build, "hybrid-run"), artifact, "--device",
                               "cuda", "--prompt-ids", prompt, "--max-new-tokens", "1",
                               "--profile"], check=True, capture_output=True,
                              text=True).stdout
@@ -126,14 +144,17 @@ def run(args):
     kernel = fla_kernel()
     if kernel is None:
         print("flash-linear-attention is not importable: ours only")
-    print("%7s %10s %10s %8s %14s %14s" % ("tokens", "ours ms", "fla ms", "ours/fla",
-                                          "ours TFLOP/s", "fla TFLOP/s"))
+    chunks = artifacts(args.dir)
+    print("%7s %9s" % ("tokens", "fla ms") +
+          "".join(" %18s" % ("chunk %d ms (/fla)" % c) for c in chunks) +
+          " %13s %13s" % ("fla TFLOP/s", "best TFLOP/s"))
     for length in [int(n) for n in args.lengths.split(",")]:
         useful = 6 * DK * DV * HEADS * length / 1e9  # GFLOP
-        ours = ours_ms(args, length)
         theirs = fla_ms(torch, kernel, length, args.reps) if kernel else float("nan")
-        print("%7d %10.3f %10.3f %8.2f %14.2f %14.2f" % (
-            length, ours, theirs, ours / theirs, useful / ours, useful / theirs))
+        ours = {c: ours_ms(args, path, length) for c, path in chunks.items()}
+        print("%7d %9.3f" % (length, theirs) +
+              "".join(" %9.3f (%5.2fx)" % (ms, ms / theirs) for ms in ours.values()) +
+              " %13.2f %13.2f" % (useful / theirs, useful / min(ours.values())))
 
 
 def main():
@@ -142,10 +163,10 @@ def main():
     p = sub.add_parser("prepare")
     p.add_argument("--out", default=os.path.join(HERE, "..", "build", "bench-gdn"))
     p.add_argument("--max-len", type=int, default=32768)
+    p.add_argument("--chunks", default="16,32,64")
     p.add_argument("--build", default=DEFAULT_BUILD)
     r = sub.add_parser("run")
-    r.add_argument("--artifact", default=os.path.join(HERE, "..", "build", "bench-gdn",
-                                                      "gdn.hyb"))
+    r.add_argument("--dir", default=os.path.join(HERE, "..", "build", "bench-gdn"))
     r.add_argument("--lengths", default="4096,8192,16384,32768")
     r.add_argument("--reps", type=int, default=5)
     r.add_argument("--build", default=DEFAULT_BUILD)

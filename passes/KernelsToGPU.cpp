@@ -8,7 +8,8 @@
 // runtime launches ceil(workgroups / block size) blocks. A kernel with
 // cooperative or warps loops runs a workgroup per block instead:
 // cooperative loops strided over its threads between barriers, their
-// shared scratch in shared memory; a warps loop's iterations one per warp,
+// shared scratch in the GPU module's dynamic shared memory (the dispatch
+// carries its bytes); a warps loop's iterations one per warp,
 // whose lanes share its vector.contract tiles (hybrid-mma-tiles-to-nvgpu).
 // Constant globals a kernel reads
 // are copied into the GPU module; static buffers it allocates go on its
@@ -44,6 +45,12 @@ using namespace mlir;
 namespace {
 constexpr StringLiteral kGPUModule = "hybrid_kernels";
 constexpr int64_t kWarpLanes = 32;
+/// The GPU module's dynamic shared memory: an array of unknown size
+/// (`.extern .shared` in PTX) whose bytes each launch gives, so a block may
+/// hold more than the 48 KiB static shared memory is limited to.
+constexpr StringLiteral kDynamicShared = "hybrid_dynamic_shared";
+/// Alignment of each block's buffer in it, in bytes.
+constexpr int64_t kSharedAlignment = 16;
 
 bool isCooperative(Operation *op) {
   return isa<scf::ParallelOp>(op) && op->hasAttr(hybrid::kCooperativeAttr);
@@ -198,16 +205,19 @@ std::optional<Accesses> accessesOf(Operation *loop) {
 /// `first` still runs on others: each writes only the block's shared
 /// buffers (distinct buffers never alias) or its threads' own scratch, and
 /// touches none of the buffers the other writes.
-bool independent(gpu::GPUFuncOp func, Operation *first, Operation *second) {
+bool independent(Operation *first, Operation *second) {
   std::optional<Accesses> a = accessesOf(first), b = accessesOf(second);
   if (!a || !b)
     return false;
+  // A thread's scratch, or a block's buffer: its own part of the dynamic
+  // shared memory (placeInDynamicSharedMemory).
   auto ownedByBlockOrThread = [&](Value buffer) {
     if (buffer.getDefiningOp<memref::AllocaOp>())
       return true;
-    auto argument = dyn_cast<BlockArgument>(buffer);
-    return argument && argument.getOwner() == &func.getBody().front() &&
-           argument.getArgNumber() >= func.getNumArguments();
+    auto view = buffer.getDefiningOp<memref::ViewOp>();
+    auto global =
+        view ? view.getSource().getDefiningOp<memref::GetGlobalOp>() : nullptr;
+    return global && global.getName() == kDynamicShared;
   };
   auto clear = [&](const Accesses &writer, const Accesses &other) {
     return llvm::all_of(writer.writes, [&](Value buffer) {
@@ -218,6 +228,69 @@ bool independent(gpu::GPUFuncOp func, Operation *first, Operation *second) {
   return clear(*a, *b) && clear(*b, *a);
 }
 
+memref::GlobalOp dynamicSharedMemory(gpu::GPUModuleOp module) {
+  if (auto global = module.lookupSymbol<memref::GlobalOp>(kDynamicShared))
+    return global;
+  MLIRContext *context = module.getContext();
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  // Public and uninitialised: an external declaration, which NVPTX emits
+  // as `.extern .shared .align 16 .b8 hybrid_dynamic_shared[]`.
+  return memref::GlobalOp::create(
+      b, module.getLoc(), kDynamicShared, b.getStringAttr("public"),
+      MemRefType::get({0}, b.getI8Type(), MemRefLayoutAttrInterface(),
+                      gpu::AddressSpaceAttr::get(
+                          context, gpu::AddressSpace::Workgroup)),
+      /*initial_value=*/Attribute(), /*constant=*/false,
+      b.getI64IntegerAttr(kSharedAlignment));
+}
+
+/// Places the block's `buffers` one after another (each at a multiple of
+/// 16 bytes: 16-byte vector accesses and ldmatrix rows) in the dynamic
+/// shared memory; returns the bytes they take.
+FailureOr<int64_t> placeInDynamicSharedMemory(gpu::GPUFuncOp func,
+                                              ArrayRef<memref::AllocaOp> buffers) {
+  if (buffers.empty())
+    return 0;
+  MLIRContext *context = func.getContext();
+  memref::GlobalOp global =
+      dynamicSharedMemory(func->getParentOfType<gpu::GPUModuleOp>());
+  OpBuilder b = OpBuilder::atBlockBegin(&func.getBody().front());
+  Value base = memref::GetGlobalOp::create(b, func.getLoc(), global.getType(),
+                                           global.getSymName());
+  auto workgroupSpace =
+      gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
+  int64_t bytes = 0;
+  for (memref::AllocaOp alloca : buffers) {
+    MemRefType type = alloca.getType();
+    Type element = type.getElementType();
+    // index is 64-bit in the NVVM lowering (convert-gpu-to-nvvm's default).
+    int64_t elementBytes =
+        element.isIndex() ? 8
+        : element.isIntOrFloat() && element.getIntOrFloatBitWidth() % 8 == 0
+            ? element.getIntOrFloatBitWidth() / 8
+            : 0;
+    if (!type.getLayout().isIdentity() || !elementBytes)
+      return alloca.emitOpError("hybrid-kernels-to-gpu: a block's shared "
+                                "buffer must have an identity layout and "
+                                "whole-byte elements")
+             << ", got " << type;
+    bytes = llvm::alignTo(bytes, kSharedAlignment);
+    // In the alloca's place (an insertion point before it would dangle
+    // once it is erased).
+    b.setInsertionPoint(alloca);
+    Value offset = arith::ConstantIndexOp::create(b, alloca.getLoc(), bytes);
+    auto view = memref::ViewOp::create(
+        b, alloca.getLoc(),
+        MemRefType::get(type.getShape(), element, MemRefLayoutAttrInterface(),
+                        workgroupSpace),
+        base, offset, ValueRange());
+    alloca.replaceAllUsesWith(view.getResult());
+    alloca.erase();
+    bytes += type.getNumElements() * elementBytes;
+  }
+  return bytes;
+}
+
 /// A block kernel (a workgroup per block): each warp runs its iteration of
 /// the warps loops (runWarpsLoops); every cooperative loop runs its
 /// iterations strided over the block's threads, with a barrier before it
@@ -225,8 +298,10 @@ bool independent(gpu::GPUFuncOp func, Operation *first, Operation *second) {
 /// seen); scratch that more than one loop uses, or that a warp reads
 /// outside them, is the block's, in shared memory; scratch used inside one
 /// loop only stays each thread's. Code outside the loops runs on every
-/// thread alike, so a write there would be a race: an error.
-LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
+/// thread alike, so a write there would be a race: an error. Returns the
+/// bytes of dynamic shared memory a block needs.
+FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
+                                          int64_t blockSize) {
   WalkResult walked = func.walk<WalkOrder::PreOrder>([&](Operation *op) {
     if (isCooperative(op)) {
       WalkResult nested = op->walk([&](Operation *inner) {
@@ -257,11 +332,8 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
       loops.push_back(loop);
   });
 
-  MLIRContext *context = func.getContext();
-  auto workgroupSpace =
-      gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
-  for (auto alloca : llvm::make_early_inc_range(
-           func.getBody().front().getOps<memref::AllocaOp>())) {
+  SmallVector<memref::AllocaOp> shared;
+  for (auto alloca : func.getBody().front().getOps<memref::AllocaOp>()) {
     llvm::SmallPtrSet<Operation *, 2> owners;
     for (Operation *user : alloca->getUsers()) {
       Operation *loop = user;
@@ -277,19 +349,11 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
                vector::TransferWriteOp>(user))
         return user->emitOpError("hybrid-kernels-to-gpu: uses a block's "
                                  "shared buffer other than by load or store");
-    MemRefType type = alloca.getType();
-    Value shared = func.addWorkgroupAttribution(
-        MemRefType::get(type.getShape(), type.getElementType(),
-                        type.getLayout(), workgroupSpace),
-        alloca.getLoc());
-    // 16-byte vector stores and ldmatrix rows (the mma form's staged
-    // tiles) need 16-byte aligned shared buffers.
-    func.setWorkgroupAttributionAttr(
-        func.getNumWorkgroupAttributions() - 1, "llvm.align",
-        IntegerAttr::get(IntegerType::get(context, 64), 16));
-    alloca.replaceAllUsesWith(shared);
-    alloca.erase();
+    shared.push_back(alloca);
   }
+  FailureOr<int64_t> sharedBytes = placeInDynamicSharedMemory(func, shared);
+  if (failed(sharedBytes))
+    return failure();
 
   // No barrier between a cooperative loop and the next when only index
   // arithmetic separates them and they are independent (the mma form's
@@ -301,7 +365,7 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
            previous->getNumRegions() == 0 && isMemoryEffectFree(previous))
       previous = previous->getPrevNode();
     if (previous && isCooperative(previous) &&
-        previous->getNumResults() == 0 && independent(func, previous, loop))
+        previous->getNumResults() == 0 && independent(previous, loop))
       unfenced.insert(loop);
   }
 
@@ -358,7 +422,7 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
     for (auto [result, partial, kind] :
          llvm::zip(loop.getResults(), strided.getResults(), kinds))
       result.replaceAllUsesWith(gpu::AllReduceOp::create(
-          b, loc, partial, gpu::AllReduceOperationAttr::get(context, kind),
+          b, loc, partial, gpu::AllReduceOperationAttr::get(func.getContext(), kind),
           /*uniform=*/b.getUnitAttr()));
     b.setInsertionPointAfter(loop);
     Operation *next = loop->getNextNode();
@@ -374,7 +438,7 @@ LogicalResult spreadCooperativeLoops(gpu::GPUFuncOp func, int64_t blockSize) {
     if (isa_and_nonnull<gpu::BarrierOp>(barrier->getPrevNode()))
       barrier.erase();
   });
-  return success();
+  return *sharedBytes;
 }
 
 /// The largest number `value` is known to be a multiple of, from the
@@ -522,7 +586,13 @@ struct KernelsToGPUPass
     SymbolTable gpuSymbols(gpuModule);
     SymbolTable symbols(module);
 
-    llvm::StringMap<int64_t> threadsOf;
+    if (sharedMemoryBytes < 0) {
+      module.emitError() << "hybrid-kernels-to-gpu: shared-memory-bytes must "
+                            "not be negative, got "
+                         << sharedMemoryBytes.getValue();
+      return signalPassFailure();
+    }
+    llvm::StringMap<int64_t> threadsOf, sharedBytesOf;
     for (func::FuncOp kernel : kernels) {
       if (!kernel.getBody().hasOneBlock()) {
         kernel.emitOpError("hybrid-kernels-to-gpu: a kernel must be one block");
@@ -533,7 +603,8 @@ struct KernelsToGPUPass
         return signalPassFailure();
       int64_t threads = *shape;
       threadsOf[kernel.getName()] = threads;
-      if (failed(moveKernel(kernel, threads, gpuModule, gpuSymbols, symbols)))
+      if (failed(moveKernel(kernel, threads, gpuModule, gpuSymbols, symbols,
+                            sharedBytesOf[kernel.getName()])))
         return signalPassFailure();
     }
 
@@ -542,12 +613,13 @@ struct KernelsToGPUPass
     module.walk([&](hybrid::DispatchOp dispatch) {
       if (dispatch.getCallee().getNestedReferences().empty() &&
           gpuSymbols.lookup(dispatch.getCallee().getRootReference())) {
-        int64_t threads =
-            threadsOf.lookup(dispatch.getCallee().getRootReference());
-        if (threads > 1)
-          dispatch->setAttr(
-              "hybrid.workgroup_threads",
-              IntegerAttr::get(IntegerType::get(context, 64), threads));
+        StringRef name = dispatch.getCallee().getRootReference();
+        auto i64 = IntegerType::get(context, 64);
+        if (int64_t threads = threadsOf.lookup(name); threads > 1)
+          dispatch->setAttr("hybrid.workgroup_threads",
+                            IntegerAttr::get(i64, threads));
+        if (int64_t bytes = sharedBytesOf.lookup(name))
+          dispatch->setAttr("hybrid.shared_bytes", IntegerAttr::get(i64, bytes));
         dispatch.setCalleeAttr(SymbolRefAttr::get(
             context, kGPUModule,
             {FlatSymbolRefAttr::get(dispatch.getCallee().getRootReference())}));
@@ -561,10 +633,12 @@ struct KernelsToGPUPass
   }
 
   /// Moves `kernel` into the GPU module; `threads` (1 or the block) run
-  /// each workgroup together.
+  /// each workgroup together; `sharedBytes` is set to the dynamic shared
+  /// memory its blocks need.
   LogicalResult moveKernel(func::FuncOp kernel, int64_t threads,
                            gpu::GPUModuleOp gpuModule,
-                           SymbolTable &gpuSymbols, SymbolTable &symbols) {
+                           SymbolTable &gpuSymbols, SymbolTable &symbols,
+                           int64_t &sharedBytes) {
     Location loc = kernel.getLoc();
     MLIRContext *context = kernel.getContext();
     // (begin, end, operands...) -> (workgroups, operands...)
@@ -616,13 +690,22 @@ struct KernelsToGPUPass
                                         ? WalkResult::interrupt()
                                         : WalkResult::advance();
                            }).wasInterrupted();
-    if (blockKernel && failed(spreadCooperativeLoops(func, blockSize)))
-      return failure();
+    if (blockKernel) {
+      FailureOr<int64_t> bytes = spreadCooperativeLoops(func, blockSize);
+      if (failed(bytes))
+        return failure();
+      if (*bytes > sharedMemoryBytes)
+        return kernel.emitOpError("hybrid-kernels-to-gpu: a block needs ")
+               << *bytes << " bytes of shared memory, more than the "
+               << sharedMemoryBytes.getValue()
+               << " the target's blocks may have (shared-memory-bytes)";
+      sharedBytes = *bytes;
+    }
     alignVectorReads(func);
 
     // Constant globals the kernel reads live in the GPU module too.
     WalkResult walked = func.walk([&](memref::GetGlobalOp get) {
-      if (gpuSymbols.lookup(get.getName()))
+      if (gpuModule.lookupSymbol(get.getNameAttr())) // copied, or its own
         return WalkResult::advance();
       auto global = symbols.lookup<memref::GlobalOp>(get.getName());
       if (!global || !global.getConstant()) {

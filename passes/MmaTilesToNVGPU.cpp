@@ -25,7 +25,9 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Index/IR/IndexDialect.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Index/IR/IndexOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/Iterators.h"
 #include "mlir/IR/PatternMatch.h"
@@ -142,7 +144,16 @@ FailureOr<bool> retypeBF16Stages(gpu::GPUFuncOp func) {
   MLIRContext *context = func.getContext();
   Type bf16 = BFloat16Type::get(context), f16 = Float16Type::get(context);
   bool any = false;
-  for (BlockArgument buffer : func.getWorkgroupAttributions()) {
+  // The shared buffers: views of the dynamic shared memory
+  // (hybrid-kernels-to-gpu).
+  SmallVector<Value> buffers;
+  func.walk([&](memref::ViewOp view) {
+    if (auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(
+            view.getType().getMemorySpace());
+        space && space.getValue() == gpu::AddressSpace::Workgroup)
+      buffers.push_back(view.getResult());
+  });
+  for (Value buffer : buffers) {
     auto type = cast<MemRefType>(buffer.getType());
     if (!type.getElementType().isBF16())
       continue;

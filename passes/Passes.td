@@ -95,8 +95,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     workgroup's threads share: a GPU block's, see hybrid-kernels-to-gpu),
     the chunk's q, k and U|W rows (padded by one element against bank
     conflicts) and C x C scores and L in scratch the workgroup shares; a
-    chunk whose buffers exceed 48 KiB, a CUDA block's static shared memory,
-    is an error naming the largest that fits. Without batch slots the plan
+    chunk whose buffers exceed block-shared-bytes (the CUDA block's shared
+    memory) is an error naming the largest that fits. Without batch slots the plan
     gives the kernel of the other form no workgroups. `hybrid.mamba` runs
     token by token in these forms whatever its chunk size. The MoE routing
     kernel (top-k above 1) is a workgroup per token whose steps are
@@ -138,6 +138,9 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "whole tiles (key heads a multiple of 16, state columns of 8) "
            "whose buffers fit, runs its products as f32 vector.contract "
            "tiles of the block's warps">,
+    Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
+           "Shared memory a workgroup of the chunked delta rule's block "
+           "forms may hold (column-workgroups): the CUDA block's limit">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "
@@ -369,8 +372,12 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     two loops that only index arithmetic separates, when each writes only
     shared or per-thread buffers that the other does not touch); scratch that
     more than one of its loops uses, or that code outside them reads,
-    becomes a workgroup attribution (shared memory), scratch used inside
-    one loop stays each thread's. A cooperative loop with reductions (f32 `arith.addf` from 0,
+    becomes a `memref.view` of the GPU module's dynamic shared memory
+    (`memref.global "public" @hybrid_dynamic_shared : memref<0xi8,
+    #gpu.address_space<workgroup>>`, `.extern .shared` in PTX: each launch
+    gives its bytes, so a block may hold more than static shared memory's
+    48 KiB), the buffers one after another at 16-byte aligned offsets;
+    scratch used inside one loop stays each thread's. A cooperative loop with reductions (f32 `arith.addf` from 0,
     f32 `arith.maximumf` from -inf, i32 `arith.minui` from all ones: the
     identities, from which each thread starts; anything else is an error)
     combines its terms per thread, then across the block with a uniform
@@ -379,7 +386,9 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     error (every thread would run it), as is a cooperative loop inside
     another or a warps loop inside either. Each dispatch then names
     `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a block
-    kernel, `hybrid.workgroup_threads` (= block-size); the runtime launches
+    kernel, `hybrid.workgroup_threads` (= block-size) and, when it has
+    shared buffers, `hybrid.shared_bytes` (a block that needs more than
+    shared-memory-bytes is an error); the runtime launches
     ceil(workgroups * workgroup threads / block-size) blocks. A 1-D
     in-bounds `vector.transfer_read` from a kernel argument's buffer of
     identity layout (the base of a device allocation, which the runtime
@@ -398,10 +407,14 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"blockSize", "block-size", "int64_t", "128",
            "Threads (workgroups) per block">,
+    Option<"sharedMemoryBytes", "shared-memory-bytes", "int64_t", "49152",
+           "Shared memory a block may have (the GPU's opt-in limit; 48 KiB "
+           "without opting in)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
   ];
 }

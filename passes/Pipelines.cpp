@@ -34,7 +34,8 @@ constexpr Step kHybridSteps[] = {
 // Layer ops to linalg on tensors plus loop nests on state buffers.
 constexpr Step kLinalgSteps[] = {
     {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch "
-     "pack-weights=%pack column-workgroups=%columns mma-tiles=%columns}",
+     "pack-weights=%pack column-workgroups=%columns mma-tiles=%columns "
+     "block-shared-bytes=%smem}",
      "every layer op to linalg and loops; state handles become buffers; "
      "linear layers read packed weights"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
@@ -123,9 +124,10 @@ constexpr Step kCUDASteps[] = {
     {"hybrid-approximate-math{every-op=1}",
      "exp, log, sin, cos, ... as polynomials: no libm or libdevice on the "
      "GPU"},
-    {"hybrid-kernels-to-gpu{block-size=128}",
+    {"hybrid-kernels-to-gpu{block-size=128 shared-memory-bytes=%smem}",
      "kernels into gpu.module @hybrid_kernels, one thread per workgroup (a "
-     "block for block forms: tensor-core tiles, chunked scans, norms)"},
+     "block for block forms: tensor-core tiles, chunked scans, norms; their "
+     "shared buffers in dynamic shared memory, up to the arch's limit)"},
     {"nvvm-attach-target{module=hybrid_kernels chip=%arch features=%ptx O=3}",
      "the NVPTX target: architecture and the PTX ISA it needs"},
     {"gpu.module(hybrid-mma-tiles-to-nvgpu)",
@@ -170,6 +172,10 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     substitute("%columns",
                (cuda || options.gpuKernelForms) && options.packWeights > 0 ? "1"
                                                                             : "0");
+    // The CPU's GPU forms (gpu-kernel-forms) take the default architecture's
+    // limit, as --target=cuda would.
+    substitute("%smem", std::to_string(hybrid::cudaBlockSharedBytes(
+                            options.cudaArch)));
     substitute("%arch", options.cudaArch);
     substitute("%ptx", ptxFeatures(options.cudaArch));
     if (failed(parsePassPipeline(text, pm, llvm::errs())))
@@ -203,6 +209,11 @@ LogicalResult hybrid::buildPipeline(OpPassManager &pm, Target target,
 
 bool hybrid::isCUDAArch(StringRef arch) {
   return arch == "sm_80" || arch == "sm_90";
+}
+
+int64_t hybrid::cudaBlockSharedBytes(StringRef arch) {
+  // cudaDevAttrMaxSharedMemoryPerBlockOptin of the A100 and the H100/H200.
+  return arch == "sm_80" ? 163 * 1024 : 227 * 1024;
 }
 
 namespace {

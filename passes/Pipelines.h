@@ -65,6 +65,11 @@ mlir::LogicalResult buildPipeline(mlir::OpPassManager &pm, Target target,
 /// Whether `arch` is a CUDA architecture the CUDA target compiles for.
 bool isCUDAArch(llvm::StringRef arch);
 
+/// Shared memory a block may have on `arch` once its kernel opts in (the
+/// runtime does, for kernels that need more than 48 KiB): sm_80 163 KiB,
+/// sm_90 227 KiB.
+int64_t cudaBlockSharedBytes(llvm::StringRef arch);
+
 /// Registers hybrid-cpu-pipeline and hybrid-cuda-pipeline for hybrid-opt.
 void registerPipelines();
 

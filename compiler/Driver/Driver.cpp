@@ -163,9 +163,10 @@ cl::opt<int64_t> scanChunkSize(
              "(hybrid-tile-scans; default 64, 16 with --target=cuda or "
              "--gpu-kernel-forms; 0 runs them token by token). The GPU forms "
              "run Gated DeltaNet's chunks a block per (sequence, head), the "
-             "chunk's buffers in the block's 48 KiB of shared memory (on "
-             "tensor cores for chunks of whole 16-token tiles, with heads "
-             "of whole tiles), and Mamba token by token"),
+             "chunk's buffers in the block's shared memory (up to 163 KiB "
+             "on sm_80, 227 KiB on sm_90; on tensor cores for chunks of "
+             "whole 16-token tiles, with heads of whole tiles), and Mamba "
+             "token by token"),
     cl::init(64), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(
@@ -344,7 +345,9 @@ int hybridc::runHybridc(int argc, char **argv) {
     return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "
                 "--pack-weights=false and --weights=external");
   // The GPU's chunked delta rule keeps a chunk's buffers in a block's
-  // shared memory: 16 tokens fit with Qwen3-Next's 128 x 128 heads.
+  // shared memory. Chunks of 16 (48,768 bytes with Qwen3-Next's 128 x 128
+  // heads) fit every GPU without opting in to more; longer ones are
+  // unmeasured so far.
   if ((cuda || gpuKernelForms) && !scanChunkSize.getNumOccurrences())
     scanChunkSize = kGPUScanChunkSize;
   if (scanChunkSize < 0 || scanChunkSize > hybrid::kMaxChunkSize)

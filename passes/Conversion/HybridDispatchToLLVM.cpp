@@ -23,10 +23,11 @@
 // installed in `hybrid_gpu_launcher`:
 //   void (*)(void *context, const char *kernel, uint64_t *slots,
 //            int64_t slot_count, int64_t workgroups, int64_t block_size,
-//            int64_t workgroup_threads)
+//            int64_t workgroup_threads, int64_t shared_bytes)
 // The slots are the kernel's parameters in order; workgroup_threads is 32
 // for a kernel that runs a workgroup per warp, the block size for one that
-// runs a workgroup per block, else 1. The plan's buffers are
+// runs a workgroup per block, else 1; shared_bytes is the dynamic shared
+// memory each block needs (`hybrid.shared_bytes`). The plan's buffers are
 // device memory then: the generic allocation functions that
 // finalize-memref-to-llvm{use-generic-functions} calls are defined here to
 // call `hybrid_gpu_alloc` (void *(*)(void *context, int64_t bytes)) and
@@ -221,7 +222,8 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
     declareHookGlobal(b, loc, name);
   auto launch = LLVM::LLVMFuncOp::create(
       b, loc, kRunGPUDispatch,
-      LLVM::LLVMFunctionType::get(voidType, {ptr, ptr, i64, i64, i64, i64}),
+      LLVM::LLVMFunctionType::get(voidType,
+                                  {ptr, ptr, i64, i64, i64, i64, i64}),
       LLVM::Linkage::Internal);
   defineGPUHook(b, loc, launch, kGPULauncher);
 
@@ -317,6 +319,7 @@ struct GPUDispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
     if (!blockSize)
       return rewriter.notifyMatchFailure(op, "no hybrid.block_size");
     auto threads = op->getAttrOfType<IntegerAttr>("hybrid.workgroup_threads");
+    auto sharedBytes = op->getAttrOfType<IntegerAttr>("hybrid.shared_bytes");
     Value name = LLVM::AddressOfOp::create(
         rewriter, loc, ptr,
         (op.getCallee().getLeafReference().getValue() + "_name").str());
@@ -328,7 +331,10 @@ struct GPUDispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
                    LLVM::ConstantOp::create(rewriter, loc, i64,
                                             blockSize.getInt()),
                    LLVM::ConstantOp::create(rewriter, loc, i64,
-                                            threads ? threads.getInt() : 1)});
+                                            threads ? threads.getInt() : 1),
+                   LLVM::ConstantOp::create(
+                       rewriter, loc, i64,
+                       sharedBytes ? sharedBytes.getInt() : 0)});
     rewriter.eraseOp(op);
     return success();
   }

@@ -156,6 +156,10 @@ struct Codegen {
   /// past the last full tile take the column form. The chunked delta rule
   /// too, where deltaRuleOnTensorCores.
   bool mma = false;
+  /// Shared memory one workgroup of the chunked delta rule's block forms
+  /// may hold: the GPU's limit for a block (the CUDA target's dynamic
+  /// shared memory, hybrid-kernels-to-gpu).
+  int64_t blockSharedBytes = hybrid::kBlockSharedBytes;
 };
 
 /// Tokens per workgroup of the column form: scalar accumulators, one per
@@ -3071,13 +3075,14 @@ int64_t deltaRuleMmaBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
 /// Whether the GPU form's chunked delta rule runs its products on tensor
 /// cores (tf32 tiles of kMmaTokens x kMmaOutputs x 8): with the mma form
 /// on, chunks and key heads of whole token tiles and state columns of
-/// whole output tiles, the buffers within a block's shared memory (chunks
-/// of 16 with Qwen3-Next's 128 x 128 heads: 48,768 bytes).
-bool deltaRuleOnTensorCores(bool mma, int64_t chunk, int64_t dk,
+/// whole output tiles, the buffers within a block's shared memory (with
+/// Qwen3-Next's 128 x 128 heads chunks of 16 take 48,768 bytes, of 32
+/// 85,248, of 64 178,688).
+bool deltaRuleOnTensorCores(const Codegen &codegen, int64_t chunk, int64_t dk,
                             int64_t columns) {
-  return mma && chunk % kMmaTokens == 0 && dk % kMmaTokens == 0 &&
+  return codegen.mma && chunk % kMmaTokens == 0 && dk % kMmaTokens == 0 &&
          columns % kMmaOutputs == 0 &&
-         deltaRuleMmaBlockBytes(chunk, dk, columns) <= hybrid::kBlockSharedBytes;
+         deltaRuleMmaBlockBytes(chunk, dk, columns) <= codegen.blockSharedBytes;
 }
 
 struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
@@ -3840,7 +3845,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {},
                      recurrence);
       });
-      if (chunk && deltaRuleOnTensorCores(codegen.mma, *chunk, dk,
+      if (chunk && deltaRuleOnTensorCores(codegen, *chunk, dk,
                                           deltaRuleColumns(codegen.panel, dv)))
         chunkedTensorCoreBlocks(heads);
       else if (chunk)
@@ -5054,6 +5059,11 @@ struct ConvertHybridToLinalgPass
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: max-batch must be positive, got "
              << maxBatch.getValue();
+    if (blockSharedBytes < 1)
+      return emitError(UnknownLoc::get(context))
+             << "convert-hybrid-to-linalg: block-shared-bytes must be "
+                "positive, got "
+             << blockSharedBytes.getValue();
     if (mmaTiles && !columnWorkgroups)
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: mma-tiles refines the column "
@@ -5120,10 +5130,10 @@ struct ConvertHybridToLinalgPass
                         MoERouteOp, MoEExpertsOp,
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
-    if (columnWorkgroups && failed(checkBlockChunks()))
+    Codegen codegen{packWeights, columnWorkgroups, mmaTiles, blockSharedBytes};
+    if (columnWorkgroups && failed(checkBlockChunks(codegen)))
       return signalPassFailure();
     RewritePatternSet patterns(ctx);
-    Codegen codegen{packWeights, columnWorkgroups, mmaTiles};
     patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering, MoELowering, MoERouteLowering,
                  MoEExpertsLowering, MTPLowering, AttentionLowering,
@@ -5141,23 +5151,23 @@ struct ConvertHybridToLinalgPass
   /// The GPU form's chunked delta rule keeps a chunk's buffers in one
   /// block's shared memory: a chunk size whose buffers do not fit is an
   /// error saying which size would.
-  LogicalResult checkBlockChunks() {
+  LogicalResult checkBlockChunks(const Codegen &codegen) {
     WalkResult walked = getOperation().walk([&](GatedDeltaNetOp op) {
       std::optional<int64_t> chunk = op.getChunkSize();
       int64_t dk = op.getKHeadDim(),
               columns = deltaRuleColumns(packWeights, op.getVHeadDim());
       if (!chunk ||
-          deltaRuleOnTensorCores(mmaTiles, *chunk, dk, columns) ||
-          deltaRuleBlockBytes(*chunk, dk, columns) <= hybrid::kBlockSharedBytes)
+          deltaRuleOnTensorCores(codegen, *chunk, dk, columns) ||
+          deltaRuleBlockBytes(*chunk, dk, columns) <= codegen.blockSharedBytes)
         return WalkResult::advance();
       int64_t fits = *chunk;
       while (fits > 0 &&
-             deltaRuleBlockBytes(fits, dk, columns) > hybrid::kBlockSharedBytes)
+             deltaRuleBlockBytes(fits, dk, columns) > codegen.blockSharedBytes)
         --fits;
       // The largest chunk the tensor-core form takes (whole token tiles).
       int64_t onTensorCores = 0;
       for (int64_t c = kMmaTokens; c <= *chunk; c += kMmaTokens)
-        if (deltaRuleOnTensorCores(mmaTiles, c, dk, columns))
+        if (deltaRuleOnTensorCores(codegen, c, dk, columns))
           onTensorCores = c;
       InFlightDiagnostic error = op.emitOpError();
       error << "chunk_size " << *chunk << " needs "
@@ -5165,7 +5175,7 @@ struct ConvertHybridToLinalgPass
             << " bytes of a GPU block's shared memory (key heads "
             << "of " << dk << ", " << columns
             << " state columns per block); the block form holds "
-            << hybrid::kBlockSharedBytes << ": chunks of at most " << fits
+            << codegen.blockSharedBytes << ": chunks of at most " << fits
             << " tokens fit (--scan-chunk-size)";
       if (onTensorCores)
         error << ", " << onTensorCores << " on tensor cores";

@@ -18,6 +18,11 @@ using CUdeviceptr = unsigned long long;
 constexpr CUresult kSuccess = 0;
 constexpr int kComputeCapabilityMajor = 75; // CU_DEVICE_ATTRIBUTE_...
 constexpr int kComputeCapabilityMinor = 76;
+constexpr int kMaxSharedMemoryPerBlockOptin = 97;
+// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: a kernel must opt in to
+// more than 48 KiB of dynamic shared memory per block.
+constexpr int kFuncMaxDynamicSharedBytes = 8;
+constexpr int64_t kSharedBytesWithoutOptIn = 48 * 1024;
 constexpr int kJitErrorLogBuffer = 5; // CU_JIT_ERROR_LOG_BUFFER
 constexpr int kJitErrorLogBufferSize = 6;
 // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' driver calls do not
@@ -44,6 +49,7 @@ struct CudaDriver {
                     int *, void **)                                            \
   HYBRID_CUDA_ENTRY(cuModuleUnload, void *)                                    \
   HYBRID_CUDA_ENTRY(cuModuleGetFunction, void **, void *, const char *)        \
+  HYBRID_CUDA_ENTRY(cuFuncSetAttribute, void *, int, int)                      \
   HYBRID_CUDA_ENTRY(cuMemAlloc_v2, CUdeviceptr *, size_t)                      \
   HYBRID_CUDA_ENTRY(cuMemFree_v2, CUdeviceptr)                                 \
   HYBRID_CUDA_ENTRY(cuMemcpyHtoD_v2, CUdeviceptr, const void *, size_t)        \
@@ -139,6 +145,10 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
                                              device->device_),
                      "cuDeviceGetAttribute") ||
       !device->check(cu.cuDeviceGetAttribute(&minor, kComputeCapabilityMinor,
+                                             device->device_),
+                     "cuDeviceGetAttribute") ||
+      !device->check(cu.cuDeviceGetAttribute(&device->maxSharedBytes_,
+                                             kMaxSharedMemoryPerBlockOptin,
                                              device->device_),
                      "cuDeviceGetAttribute"))
     return fail();
@@ -257,7 +267,7 @@ bool CudaDevice::zero(void *device, size_t bytes) {
 
 void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
                         int64_t workgroups, int64_t blockSize,
-                        int64_t workgroupThreads) {
+                        int64_t workgroupThreads, int64_t sharedBytes) {
   // After a failure the rest of the call is skipped: its inputs are wrong.
   if (!error_.empty() || workgroups <= 0)
     return;
@@ -267,6 +277,24 @@ void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
     if (!check(driver_->cuModuleGetFunction(&function, module_, kernel),
                (std::string("cuModuleGetFunction(") + kernel + ")").c_str()))
       return;
+    // A block's shared memory is fixed per kernel (the plan gives the same
+    // bytes at every launch): beyond 48 KiB the kernel opts in once.
+    if (sharedBytes > maxSharedBytes_) {
+      error_ = std::string("kernel ") + kernel + " needs " +
+               std::to_string(sharedBytes) +
+               " bytes of shared memory per block, more than the " +
+               std::to_string(maxSharedBytes_) +
+               " this GPU allows: recompile for its architecture "
+               "(--cuda-arch) or with a smaller --scan-chunk-size";
+      return;
+    }
+    if (sharedBytes > kSharedBytesWithoutOptIn &&
+        !check(driver_->cuFuncSetAttribute(function, kFuncMaxDynamicSharedBytes,
+                                           static_cast<int>(sharedBytes)),
+               (std::string("cuFuncSetAttribute(") + kernel +
+                ", max dynamic shared memory)")
+                   .c_str()))
+      return;
     found = functions_.emplace(kernel, function).first;
   }
   Launch launch{found->second,
@@ -275,6 +303,7 @@ void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
                 static_cast<unsigned>(
                     (workgroups * workgroupThreads + blockSize - 1) / blockSize),
                 static_cast<unsigned>(blockSize),
+                static_cast<unsigned>(sharedBytes),
                 std::vector<uint64_t>(slots, slots + slotCount)};
   if (recording_)
     recorded_.push_back(std::move(launch));
@@ -293,7 +322,8 @@ void CudaDevice::issue(const Launch &launch) {
   if (profiling_ && (timed.start = newEvent()) && (timed.stop = newEvent()))
     check(driver_->cuEventRecord(timed.start, stream_), "cuEventRecord");
   check(driver_->cuLaunchKernel(launch.function, launch.blocks, 1, 1,
-                                launch.blockSize, 1, 1, 0, stream_,
+                                launch.blockSize, 1, 1, launch.sharedBytes,
+                                stream_,
                                 params.data(), nullptr),
         (std::string("launching ") + launch.kernel).c_str());
   if (timed.stop) {
@@ -409,9 +439,11 @@ bool CudaDevice::synchronize() {
 
 void CudaDevice::launchEntry(void *self, const char *kernel, uint64_t *slots,
                              int64_t slotCount, int64_t workgroups,
-                             int64_t blockSize, int64_t workgroupThreads) {
+                             int64_t blockSize, int64_t workgroupThreads,
+                             int64_t sharedBytes) {
   static_cast<CudaDevice *>(self)->launch(kernel, slots, slotCount, workgroups,
-                                          blockSize, workgroupThreads);
+                                          blockSize, workgroupThreads,
+                                          sharedBytes);
 }
 
 void *CudaDevice::allocateEntry(void *self, int64_t bytes) {

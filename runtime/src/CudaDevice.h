@@ -55,10 +55,12 @@ public:
   bool download(void *host, const void *device, size_t bytes);
   bool zero(void *device, size_t bytes);
   /// Launches `kernel` over `workgroups` workgroups of `workgroupThreads`
-  /// threads (1, or a warp) in blocks of `blockSize` threads, its parameters
-  /// the 8-byte `slots` (within a call: see beginCall).
+  /// threads (1, a warp or the block) in blocks of `blockSize` threads with
+  /// `sharedBytes` of dynamic shared memory each, its parameters the 8-byte
+  /// `slots` (within a call: see beginCall).
   void launch(const char *kernel, uint64_t *slots, int64_t slotCount,
-              int64_t workgroups, int64_t blockSize, int64_t workgroupThreads);
+              int64_t workgroups, int64_t blockSize, int64_t workgroupThreads,
+              int64_t sharedBytes);
   /// Waits for every launch; false when one failed.
   bool synchronize();
 
@@ -90,7 +92,8 @@ public:
   // The C entry points installed in the host plan's globals.
   static void launchEntry(void *self, const char *kernel, uint64_t *slots,
                           int64_t slotCount, int64_t workgroups,
-                          int64_t blockSize, int64_t workgroupThreads);
+                          int64_t blockSize, int64_t workgroupThreads,
+                          int64_t sharedBytes);
   static void *allocateEntry(void *self, int64_t bytes);
   static void releaseEntry(void *self, void *pointer);
 
@@ -101,6 +104,7 @@ private:
 
   std::unique_ptr<CudaDriver> driver_;
   int device_ = 0;
+  int maxSharedBytes_ = 0; // a block's shared memory, opted in
   void *context_ = nullptr; // CUcontext (primary)
   void *module_ = nullptr;  // CUmodule
   std::map<std::string, void *> functions_; // name -> CUfunction
@@ -116,11 +120,12 @@ private:
     void *function; // CUfunction
     const char *kernel;
     int64_t workgroups;
-    unsigned blocks, blockSize;
+    unsigned blocks, blockSize, sharedBytes;
     std::vector<uint64_t> params;
     bool operator==(const Launch &other) const {
       return function == other.function && blocks == other.blocks &&
-             blockSize == other.blockSize && params == other.params;
+             blockSize == other.blockSize &&
+             sharedBytes == other.sharedBytes && params == other.params;
     }
   };
   void issue(const Launch &launch);

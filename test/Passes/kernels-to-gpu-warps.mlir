@@ -9,14 +9,15 @@
 // stores stay, and a barrier follows. The dispatch runs a workgroup per
 // block.
 // CHECK-LABEL: func.func @warps(
-// CHECK: hybrid.dispatch @hybrid_kernels::@warps_dispatch workgroups(%{{.*}}) (%{{.*}}, %{{.*}}) : memref<?x32xf32>, memref<?x8xf32> {hybrid.block_size = 128 : i64, hybrid.workgroup_threads = 128 : i64}
-// CHECK: gpu.func @warps_dispatch(%{{.*}}: index, %[[X:.*]]: memref<?x32xf32>, %[[Y:.*]]: memref<?x8xf32>) workgroup(%[[STAGE:.*]] : memref<16x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK: hybrid.dispatch @hybrid_kernels::@warps_dispatch workgroups(%{{.*}}) (%{{.*}}, %{{.*}}) : memref<?x32xf32>, memref<?x8xf32> {hybrid.block_size = 128 : i64, hybrid.shared_bytes = 512 : i64, hybrid.workgroup_threads = 128 : i64}
+// CHECK: gpu.func @warps_dispatch(%{{.*}}: index, %[[X:.*]]: memref<?x32xf32>, %[[Y:.*]]: memref<?x8xf32>) kernel
 // CHECK: %[[BLOCK:.*]] = gpu.block_id x
+// CHECK: %[[STAGE:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x8xf32, #gpu.address_space<workgroup>>
 // CHECK: scf.for %[[W:.*]] = %[[BLOCK]] to
 // CHECK: %[[T:.*]] = gpu.thread_id x
 // CHECK: %[[WARP:.*]] = arith.divui %[[T]], %c32
 // CHECK: %[[STEP:.*]] = arith.muli %[[WARP]], %c1
-// CHECK: %[[ITERATION:.*]] = arith.addi %c0, %[[STEP]]
+// CHECK: %[[ITERATION:.*]] = arith.addi %c0{{[_0-9]*}}, %[[STEP]]
 // CHECK: %[[T0:.*]] = arith.muli %[[ITERATION]], %c16
 // CHECK: scf.for %[[K:.*]] = %{{.*}} to %c32{{[_0-9]*}} step %c8
 // CHECK: gpu.barrier
@@ -26,7 +27,7 @@
 // CHECK: gpu.barrier
 // CHECK: vector.transfer_read %[[STAGE]]
 // CHECK: vector.contract
-// CHECK: vector.transfer_write %{{.*}}, %[[Y]][%[[T0]], %c0]
+// CHECK: vector.transfer_write %{{.*}}, %[[Y]][%[[T0]], %c0{{[_0-9]*}}]
 // The warps meet after the loop (a next phase may read any warp's tiles).
 // CHECK-NEXT: gpu.barrier
 // CHECK-NOT: scf.parallel

@@ -1,4 +1,5 @@
 // RUN: hybrid-opt %s --hybrid-kernels-to-gpu="block-size=64" --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: not hybrid-opt %s --hybrid-kernels-to-gpu="block-size=64 shared-memory-bytes=48" --split-input-file 2>&1 | FileCheck %s --check-prefix=LIMIT
 
 // A kernel over workgroups [begin, end) becomes a GPU kernel whose thread
 // block_id * 64 + thread_id runs one workgroup (none past the count); the
@@ -94,13 +95,17 @@ func.func private @shared_dispatch(%begin: index, %end: index) attributes {hybri
 // block: block_id * 64 + thread_id divided by the block's 64 threads is the
 // block. Each cooperative loop runs strided over the threads (thread_id,
 // thread_id + 64, ..., the last dimension fastest) between barriers (one
-// where two loops meet); the scratch two loops share becomes a workgroup
-// (shared memory) buffer, 16-byte aligned, the scratch one loop uses alone stays each
-// thread's, on its stack.
+// where two loops meet); the scratch two loops share becomes the block's,
+// a view of the GPU module's dynamic shared memory (whose 96 bytes the
+// dispatch gives), the scratch one loop uses alone stays each thread's, on
+// its stack.
 // CHECK-LABEL: func.func @block(
-// CHECK: hybrid.dispatch @hybrid_kernels::@block_dispatch workgroups(%{{.*}}) (%{{.*}}) : memref<?x8xf32> {hybrid.block_size = 64 : i64, hybrid.workgroup_threads = 64 : i64}
-// CHECK: gpu.func @block_dispatch(%[[COUNT:.*]]: index, %[[Y:.*]]: memref<?x8xf32>) workgroup(%[[SHARED:.*]] : memref<24xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}) kernel
+// CHECK: hybrid.dispatch @hybrid_kernels::@block_dispatch workgroups(%{{.*}}) (%{{.*}}) : memref<?x8xf32> {hybrid.block_size = 64 : i64, hybrid.shared_bytes = 96 : i64, hybrid.workgroup_threads = 64 : i64}
+// CHECK: memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+// CHECK: gpu.func @block_dispatch(%[[COUNT:.*]]: index, %[[Y:.*]]: memref<?x8xf32>) kernel
+// CHECK: %[[DYNAMIC:.*]] = memref.get_global @hybrid_dynamic_shared
 // CHECK: %[[BLOCK:.*]] = gpu.block_id x
+// CHECK: %[[SHARED:.*]] = memref.view %[[DYNAMIC]][%c0{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<24xf32, #gpu.address_space<workgroup>>
 // CHECK: %[[OWN:.*]] = memref.alloca() : memref<2xf32>
 // CHECK-NOT: memref.alloca
 // CHECK: scf.for %[[W:.*]] = %[[BLOCK]] to
@@ -143,6 +148,52 @@ func.func private @block_dispatch(%begin: index, %end: index, %y: memref<?x8xf32
     scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
       %v = memref.load %shared[%j] : memref<24xf32>
       memref.store %v, %y[%w, %j] : memref<?x8xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}
+
+// -----
+
+// A block's buffers one after another in the dynamic shared memory, each
+// at a multiple of 16 bytes (an index is 8 bytes, as the NVVM lowering
+// makes it): 3 x index at 0, 5 x f32 at 32; the dispatch gives 52 bytes.
+// A block that needs more than shared-memory-bytes (the GPU's limit) is an
+// error.
+// CHECK-LABEL: func.func @layout(
+// CHECK: hybrid.dispatch @hybrid_kernels::@layout_dispatch {{.*}}hybrid.shared_bytes = 52 : i64
+// CHECK: gpu.func @layout_dispatch(
+// CHECK: %[[DYNAMIC:.*]] = memref.get_global @hybrid_dynamic_shared
+// CHECK: memref.view %[[DYNAMIC]][%c0{{[_0-9]*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<3xindex, #gpu.address_space<workgroup>>
+// CHECK: memref.view %[[DYNAMIC]][%c32{{[_0-9]*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<5xf32, #gpu.address_space<workgroup>>
+// LIMIT: error: 'func.func' op hybrid-kernels-to-gpu: a block needs 52 bytes of shared memory, more than the 48 the target's blocks may have (shared-memory-bytes)
+func.func @layout(%y: memref<?x5xf32>, %n: index) {
+  hybrid.dispatch @layout_dispatch workgroups(%n) (%y) : memref<?x5xf32>
+  return
+}
+func.func private @layout_dispatch(%begin: index, %end: index, %y: memref<?x5xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c5 = arith.constant 5 : index
+  %picks = memref.alloca() : memref<3xindex>
+  %sums = memref.alloca() : memref<5xf32>
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%i) = (%c0) to (%c3) step (%c1) {
+      memref.store %i, %picks[%i] : memref<3xindex>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%j) = (%c0) to (%c5) step (%c1) {
+      %p = memref.load %picks[%c1] : memref<3xindex>
+      %i = arith.index_cast %p : index to i32
+      %f = arith.sitofp %i : i32 to f32
+      memref.store %f, %sums[%j] : memref<5xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%j) = (%c0) to (%c5) step (%c1) {
+      %v = memref.load %sums[%j] : memref<5xf32>
+      memref.store %v, %y[%w, %j] : memref<?x5xf32>
       scf.reduce
     } {hybrid.cooperative}
   }

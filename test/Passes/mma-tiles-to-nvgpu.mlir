@@ -106,8 +106,11 @@ gpu.module @hybrid_kernels {
 // transposing ldmatrix, and each f16 mma.sync it makes becomes NVVM's
 // m16n8k16 bf16 mma on the same registers (four and two i32 of bf16
 // pairs, four f32 accumulators), its results the lane's 2x2 fragment.
+// (The staged buffers are views of the dynamic shared memory, as
+// hybrid-kernels-to-gpu makes them.)
 // CHECK-LABEL: gpu.func @bf16_tile(
-// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x24xf16, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x16xf16, #gpu.address_space<workgroup>>)
+// CHECK: %[[XS:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x24xf16, #gpu.address_space<workgroup>>
+// CHECK: %[[WS:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xf16, #gpu.address_space<workgroup>>
 // CHECK: %[[BITS:.*]] = arith.bitcast %{{.*}} : vector<8xbf16> to vector<8xf16>
 // CHECK: vector.store %[[BITS]], %[[XS]]
 // CHECK: nvgpu.ldmatrix %[[XS]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<16x24xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
@@ -123,8 +126,13 @@ gpu.module @hybrid_kernels {
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
 gpu.module @hybrid_kernels {
-  gpu.func @bf16_tile(%x: memref<?x64xf32>, %y: memref<?x8xf32>) workgroup(%xs : memref<16x24xbf16, #gpu.address_space<workgroup>>, %ws : memref<16x16xbf16, #gpu.address_space<workgroup>>) kernel {
+  memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+  gpu.func @bf16_tile(%x: memref<?x64xf32>, %y: memref<?x8xf32>) kernel {
     %c0 = arith.constant 0 : index
+    %c768 = arith.constant 768 : index
+    %shared = memref.get_global @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>>
+    %xs = memref.view %shared[%c0][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x24xbf16, #gpu.address_space<workgroup>>
+    %ws = memref.view %shared[%c768][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xbf16, #gpu.address_space<workgroup>>
     %c16 = arith.constant 16 : index
     %c64 = arith.constant 64 : index
     %zero = arith.constant 0.0 : f32
@@ -210,14 +218,17 @@ gpu.module @hybrid_kernels {
 // -----
 
 // A bf16 shared buffer of a kernel with tiles is retyped to f16 bits
-// through its loads, stores and transfers; another use (a view here) would
-// keep bf16 on f16 bits: an error.
+// through its loads, stores and transfers; another use (a subview here)
+// would keep bf16 on f16 bits: an error.
 #a = affine_map<(m, n, k) -> (m, k)>
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
 gpu.module @hybrid_kernels {
-  gpu.func @viewed(%y: memref<?x8xf32>) workgroup(%ws : memref<16x16xbf16, #gpu.address_space<workgroup>>) kernel {
+  memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+  gpu.func @viewed(%y: memref<?x8xf32>) kernel {
     %c0 = arith.constant 0 : index
+    %shared = memref.get_global @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>>
+    %ws = memref.view %shared[%c0][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xbf16, #gpu.address_space<workgroup>>
     %zero = arith.constant 0.0 : bf16
     %init = arith.constant dense<0.0> : vector<16x8xf32>
     // expected-error @+1 {{in GPU kernel @viewed: uses a bf16 shared buffer of contract tiles other than by load, store or transfer}}

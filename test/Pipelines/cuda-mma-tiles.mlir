@@ -5,8 +5,9 @@
 // inputs) through the whole CUDA pipeline: the experts' gate/up and down
 // kernels of full 16-entry tiles become block kernels (the tile's expert
 // found in the kernel from the routing offsets) that copy x's tile,
-// rounded to bf16, and the weights to shared memory (128-bit loads and
-// stores: hybrid-kernels-to-gpu aligns them; no barrier between the
+// rounded to bf16, and the weights to shared memory (the module's dynamic
+// shared array; 128-bit loads and stores: hybrid-kernels-to-gpu aligns
+// them; no barrier between the
 // independent copies, one before them and one after) and
 // run bf16 mma.sync (m16n8k16) on fragments loaded by ldmatrix (the
 // weights' transposed); next to them the column kernels for the rest of
@@ -14,9 +15,10 @@
 // of the products. (execute-column-linear.test checks the numbers of this
 // form.)
 // CHECK: gpu.binary @hybrid_kernels
+// CHECK-SAME: .extern .shared .align 16 .b8 hybrid_dynamic_shared[];
 // CHECK-SAME: .visible .entry moe__expert_gather(
 // CHECK-SAME: .visible .entry moe__expert_gate_up_mma(
-// CHECK-SAME: .shared .align 16
+// CHECK-SAME: mov.b64 \09%rd{{[0-9]+}}, hybrid_dynamic_shared;
 // CHECK-SAME: bar.sync
 // CHECK-SAME: ld.global.v4.b32
 // CHECK-SAME: cvt.rn.bf16x2.f32

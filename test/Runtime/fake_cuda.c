@@ -12,6 +12,11 @@
  *     covers the workgroup count (a block per workgroup for a kernel with
  *     barriers) with no block to spare, and every `.ptr` parameter points
  *     into a live device allocation;
+ *   - a kernel whose PTX uses `.extern .shared` memory is launched with
+ *     dynamic shared memory, any other without; more than 48 KiB needs the
+ *     kernel's cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES) first, and
+ *     no more than the device's opt-in limit (227 KiB for sm_90, 163 KiB
+ *     for sm_80, 99 KiB for others: FAKE_CUDA_ARCH);
  *   - copies stay inside allocations; at exit every allocation (and every
  *     event, stream and graph) is freed;
  *   - a CUDA graph holds the launches captured on a stream (no copy,
@@ -41,13 +46,15 @@ static struct {
   void *host;
   size_t size;
 } allocations[MAX_ALLOCATIONS];
-static long live, allocated, launches, checkedPointers;
+static long live, allocated, launches, checkedPointers, largestShared;
 
 static struct {
   char name[256];
   int params;
   int workgroupThreads; /* the block (0 here) when the body has barriers,
                            else 1 */
+  int usesDynamicShared; /* its body names an `.extern .shared` array */
+  int optedInSharedBytes; /* cuFuncSetAttribute's maximum, 48 KiB before */
   unsigned char isPointer[MAX_PARAMS];
 } kernels[MAX_KERNELS];
 static int kernelCount, moduleLoaded;
@@ -99,9 +106,11 @@ static long liveEvents, liveStreams, liveGraphs, graphLaunches;
 static void report(void) {
   fprintf(stderr,
           "fake-cuda: %ld launches checked (%ld pointer parameters), %ld "
-          "allocations, %ld not freed; %ld graph launches\n",
+          "allocations, %ld not freed; %ld graph launches; at most %ld bytes "
+          "of shared memory per block\n",
           launches, checkedPointers, allocated,
-          live + liveEvents + liveStreams + liveGraphs, graphLaunches);
+          live + liveEvents + liveStreams + liveGraphs, graphLaunches,
+          largestShared);
 }
 static void notCapturing(const char *what) {
   if (capturing)
@@ -135,11 +144,23 @@ CUresult cuDeviceGetName(char *name, int length, int device) {
   snprintf(name, (size_t)length, "Fake CUDA device");
   return 0;
 }
+static int computeCapability(void) {
+  const char *arch = getenv("FAKE_CUDA_ARCH"); /* e.g. 80; default 90 */
+  return arch ? atoi(arch) : 90;
+}
+/* CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN of the H100, the
+   A100 and the sm_86/sm_89 GPUs. */
+static int maxSharedBytes(void) {
+  int cc = computeCapability();
+  return cc >= 90 ? 227 * 1024 : cc == 80 ? 163 * 1024 : 99 * 1024;
+}
 CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
   (void)device;
-  const char *arch = getenv("FAKE_CUDA_ARCH"); /* e.g. 80; default 90 */
-  int cc = arch ? atoi(arch) : 90;
-  *value = attribute == 75 ? cc / 10 : attribute == 76 ? cc % 10 : 0;
+  int cc = computeCapability();
+  *value = attribute == 75   ? cc / 10
+           : attribute == 76 ? cc % 10
+           : attribute == 97 ? maxSharedBytes()
+                             : 0;
   return 0;
 }
 CUresult cuDevicePrimaryCtxRetain(void **context, int device) {
@@ -167,6 +188,19 @@ CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
   if (strncmp(text, "\x7f" "ELF", 4) == 0)
     die("cuModuleLoadDataEx", "a cubin; the fake reads PTX (compile without "
                               "ptxas or for another architecture)");
+  /* The `.extern .shared .align A .b8 NAME[];` arrays. */
+  char externShared[8][256];
+  int externCount = 0;
+  for (const char *e = text; (e = strstr(e, ".extern .shared")) != NULL; ++e) {
+    const char *open = strchr(e, '[');
+    const char *name = open;
+    while (name && name > e && name[-1] != ' ')
+      --name;
+    if (!open || externCount == 8 || (size_t)(open - name) >= 256)
+      die("cuModuleLoadDataEx", "malformed .extern .shared");
+    memcpy(externShared[externCount], name, (size_t)(open - name));
+    externShared[externCount++][open - name] = '\0';
+  }
   const char *at = text;
   while ((at = strstr(at, ".entry ")) != NULL) {
     at += 7;
@@ -191,8 +225,14 @@ CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
     /* Barriers: the kernel runs a workgroup per block. */
     const char *next = strstr(close, ".entry ");
     const char *barrier = strstr(close, "bar.sync");
-    kernels[kernelCount++].workgroupThreads =
+    kernels[kernelCount].workgroupThreads =
         barrier && (!next || barrier < next) ? 0 : 1;
+    for (int i = 0; i < externCount; ++i) {
+      const char *use = strstr(close, externShared[i]);
+      if (use && (!next || use < next))
+        kernels[kernelCount].usesDynamicShared = 1;
+    }
+    kernels[kernelCount++].optedInSharedBytes = 48 * 1024;
     at = close;
   }
   if (kernelCount == 0)
@@ -214,6 +254,21 @@ CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
     }
   die("cuModuleGetFunction: no kernel named", name);
   return 500;
+}
+
+/* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES only; more than the
+   device allows is CUDA_ERROR_INVALID_VALUE, as from the driver. */
+CUresult cuFuncSetAttribute(void *function, int attribute, int value) {
+  if (failing("cuFuncSetAttribute"))
+    return 2;
+  if (attribute != 8)
+    die("cuFuncSetAttribute", "an attribute other than the maximum dynamic "
+                              "shared memory");
+  if (value < 0 || value > maxSharedBytes())
+    return 1;
+  int kernel = (int)(((char *)function - (char *)kernels) / sizeof kernels[0]);
+  kernels[kernel].optedInSharedBytes = value;
+  return 0;
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t bytes) {
@@ -309,7 +364,7 @@ static void checkLaunch(int kernel, const uint64_t *values) {
 CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned shared,
                         void *stream, void **params, void **extra) {
-  (void)gy, (void)gz, (void)by, (void)bz, (void)shared, (void)stream;
+  (void)gy, (void)gz, (void)by, (void)bz, (void)stream;
   if (!moduleLoaded || extra)
     die("cuLaunchKernel", "no module, or extra parameters");
   if (failing("cuLaunchKernel"))
@@ -324,6 +379,20 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
                                     : bx);
   if ((uint64_t)gx * bx < threads || (uint64_t)(gx - 1) * bx >= threads)
     die("cuLaunchKernel: the grid does not fit the workgroups of", name);
+  /* Dynamic shared memory for the kernels that use it, within what each
+     opted in to. */
+  if (kernels[kernel].usesDynamicShared != (shared > 0))
+    die(shared ? "cuLaunchKernel: dynamic shared memory for a kernel whose "
+                 "PTX uses none"
+               : "cuLaunchKernel: no dynamic shared memory for a kernel whose "
+                 "PTX uses it",
+        name);
+  if ((int)shared > kernels[kernel].optedInSharedBytes)
+    die("cuLaunchKernel: more shared memory than the kernel opted in to "
+        "(cuFuncSetAttribute)",
+        name);
+  if (shared > (unsigned)largestShared)
+    largestShared = shared;
   /* The runtime ends the array with a null: exactly the kernel's count. */
   for (int i = 0; i <= kernels[kernel].params; ++i)
     if ((params[i] == NULL) != (i == kernels[kernel].params))
