@@ -3522,7 +3522,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         Value uw = loops.scratch({c, columns + dk + pad}, f32);
         Value kT = loops.scratch({dk, c}, f32); // K^T
         Value scores = loops.scratch({c, c + pad}, f32); // (q_r . k_s) Gamma
-        Value lower = loops.scratch({c, c + pad}, f32); // beta_r (k_r . k_s) Gamma
+        // -L = -beta_r (k_r . k_s) Gamma (negated: the blocked inverse
+        // then needs no negation of a tile, which vector-to-nvgpu lacks).
+        Value lower = loops.scratch({c, c + pad}, f32);
         // O, and before it T = (I + L)^{-1}.
         Value outputs = loops.scratch({c, std::max(columns, c) + pad}, f32);
         Value s = loops.scratch({dk, columns}, f32); // the state's columns
@@ -3690,7 +3692,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                     scores, rs);
               store(masked(arith::CmpIPredicate::ult,
                            fmul(fmul(load(lower, rs), gamma),
-                                load(betas, ValueRange{r}))),
+                                arith::NegFOp::create(b, load(betas, ValueRange{r})))),
                     lower, rs);
             });
             // -W's start -beta e^{G_r} k in place of k; q e^{G_r} for O.
@@ -3706,26 +3708,57 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             loops.cooperative({cIndex}, [&](ValueRange rv) {
               store(math::ExpOp::create(b, fsub(last, load(cumulative, rv))), tail, rv);
             });
-            // UT transform: T = (I + L)^{-1} by forward substitution, a
-            // column per thread (T[r, j] = 0 above the diagonal; the rows
-            // past the call's tokens, where L is zero, are the identity's),
-            // into `outputs` (free until O); then U = T (beta V) and -W =
-            // T (-beta e^G K) in place, a tile of U|W's columns per warp.
+            // UT transform: T = (I + L)^{-1} into `outputs` (free until
+            // O), in blocks of kMmaTokens rows and columns (the rows past
+            // the call's tokens, where L is zero, are the identity's).
+            // First each diagonal block T_ii = (I + L_ii)^{-1} by forward
+            // substitution, a column per thread, with zeros above it.
+            int64_t blocks = c / kMmaTokens;
+            // (One dimension: a unit one would be folded away with the
+            // loop's cooperative mark.)
             loops.cooperative({cIndex}, [&](ValueRange jv) {
               Value j = jv[0];
-              forLoop(zero, cIndex, {}, [&](Value r, ValueRange) {
+              Value blockEnd = mul(
+                  add(arith::DivUIOp::create(b, j, index(kMmaTokens)), one),
+                  kMmaTokens);
+              forLoop(zero, blockEnd, {}, [&](Value r, ValueRange) {
                 Value diagonal = arith::SelectOp::create(
                     b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, r, j),
                     f32c(1.0), f32c(0.0));
                 Value x = forLoop(j, r, {diagonal}, [&](Value t, ValueRange a) {
                   return SmallVector<Value>{
-                      fsub(a[0], fmul(load(lower, ValueRange{r, t}),
+                      fadd(a[0], fmul(load(lower, ValueRange{r, t}),
                                       load(outputs, ValueRange{t, j})))};
                 }).getResult(0);
                 store(x, outputs, ValueRange{r, j});
                 return SmallVector<Value>{};
               });
             });
+            // Then block row by block row, T_ij = T_ii sum_{k<i} (-L_ik) T_kj
+            // for j < i (T_kj is zero for k < j) as tiles of the warps: the
+            // sums in T_ij's place, then each replaced by T_ii times it (a
+            // warp's tile spans the block's rows: it reads its sum whole
+            // before writing over it).
+            int64_t tilesPerBlock = kMmaTokens / kMmaOutputs;
+            for (int64_t i = 1; i < blocks; ++i) {
+              Value rowsAt = index(i * kMmaTokens);
+              loops.warps([&](Value warp) {
+                warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
+                  Value n = mul(tile, kMmaOutputs);
+                  storeTile(product(accZero, lower, rowsAt, zero, outputs, zero, n,
+                                    i * kMmaTokens),
+                            outputs, rowsAt, n, owned);
+                });
+              });
+              loops.warps([&](Value warp) {
+                warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
+                  Value n = mul(tile, kMmaOutputs);
+                  storeTile(product(accZero, outputs, rowsAt, rowsAt, outputs, rowsAt,
+                                    n, kMmaTokens),
+                            outputs, rowsAt, n, owned);
+                });
+              });
+            }
             // (A warp takes a column tile's row tiles together: it reads
             // the whole column before it writes any of it.)
             loops.warps([&](Value warp) {
