@@ -228,6 +228,8 @@ bool independent(Operation *first, Operation *second) {
   return clear(*a, *b) && clear(*b, *a);
 }
 
+/// `module`'s dynamic shared memory (kDynamicShared), declared the first
+/// time a kernel needs it.
 memref::GlobalOp dynamicSharedMemory(gpu::GPUModuleOp module) {
   if (auto global = module.lookupSymbol<memref::GlobalOp>(kDynamicShared))
     return global;
@@ -694,9 +696,17 @@ struct KernelsToGPUPass
       FailureOr<int64_t> bytes = spreadCooperativeLoops(func, blockSize);
       if (failed(bytes))
         return failure();
-      if (*bytes > sharedMemoryBytes)
+      // Each gpu.all_reduce lowers with a static shared buffer of a value
+      // per warp (up to 32), beside the dynamic shared memory.
+      int64_t reductionBytes = 0;
+      func.walk([&](gpu::AllReduceOp reduce) {
+        reductionBytes +=
+            kWarpLanes * reduce.getType().getIntOrFloatBitWidth() / 8;
+      });
+      if (*bytes + reductionBytes > sharedMemoryBytes)
         return kernel.emitOpError("hybrid-kernels-to-gpu: a block needs ")
-               << *bytes << " bytes of shared memory, more than the "
+               << *bytes + reductionBytes
+               << " bytes of shared memory, more than the "
                << sharedMemoryBytes.getValue()
                << " the target's blocks may have (shared-memory-bytes)";
       sharedBytes = *bytes;

@@ -388,7 +388,8 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     `@hybrid_kernels::@k` and carries `hybrid.block_size` and, for a block
     kernel, `hybrid.workgroup_threads` (= block-size) and, when it has
     shared buffers, `hybrid.shared_bytes` (a block that needs more than
-    shared-memory-bytes is an error); the runtime launches
+    shared-memory-bytes, counting the static buffer each `gpu.all_reduce`
+    lowers with, is an error); the runtime launches
     ceil(workgroups * workgroup threads / block-size) blocks. A 1-D
     in-bounds `vector.transfer_read` from a kernel argument's buffer of
     identity layout (the base of a device allocation, which the runtime
