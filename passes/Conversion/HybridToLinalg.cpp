@@ -1535,6 +1535,71 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
   });
 }
 
+/// The causal depthwise conv of a call of one sequence as the GPU forms
+/// run it (Gated DeltaNet's and Mamba's): a workgroup per (token, channel)
+/// computes out[t, c] = silu(bias[c] + sum_j weight[c, 0, j] window[j])
+/// from its window, read from the call's inputs and the conv state (a past
+/// input rounded to the state's type, as the token-by-token form keeps it),
+/// then a workgroup per channel moves the last K-1 inputs into the state.
+/// `input(t, c)` is channel c's input of token t (f32); `bias` may be null.
+void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
+                int64_t channels, Value weight, Value bias, Value convState,
+                int64_t kernel, function_ref<Value(Value, Value)> input,
+                Value out) {
+  Location loc = b.getLoc();
+  Type f32 = b.getF32Type();
+  Type element = cast<MemRefType>(convState.getType()).getElementType();
+  Value zero = loops.index(0), past = loops.index(kernel - 1);
+  auto weightAt = [&](Value c, Value j) {
+    return toF32(b, loc, tensor::ExtractOp::create(b, weight, ValueRange{c, zero, j}));
+  };
+  auto kept = [&](Value in) -> Value {
+    return element.isF32() ? in : arith::TruncFOp::create(b, element, in).getResult();
+  };
+  // Channel c's input at `back` = its position + K - 1 (counted from the
+  // state's oldest), in f32: from the state when it precedes the call,
+  // else the call's. (The choice is made in f32: a bf16 phi would make
+  // LLVM call compiler-rt's __truncsfbf2 on x86, which artifacts do not
+  // link.)
+  auto inputAt = [&](Value c, Value back) -> Value {
+    Value fromState =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, back, past);
+    auto pick = scf::IfOp::create(b, TypeRange{f32}, fromState, true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(pick.thenBlock());
+    scf::YieldOp::create(
+        b, ValueRange{toF32(b, loc, memref::LoadOp::create(b, convState,
+                                                           ValueRange{c, back}))});
+    b.setInsertionPointToStart(pick.elseBlock());
+    scf::YieldOp::create(b, ValueRange{input(arith::SubIOp::create(b, back, past), c)});
+    return pick.getResult(0);
+  };
+  loops.parallel("conv", {tokens, loops.index(channels)}, [&](ValueRange ivs) {
+    Value t = ivs[0], c = ivs[1];
+    Value acc = arith::MulFOp::create(b, weightAt(c, past), input(t, c));
+    if (bias)
+      acc = arith::AddFOp::create(
+          b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
+    acc = loops.forLoop(zero, past, {acc}, [&](Value j, ValueRange a) {
+      // Window position j < K-1 of token t, rounded as the state keeps it.
+      Value in = toF32(b, loc, kept(inputAt(c, arith::AddIOp::create(b, t, j))));
+      return SmallVector<Value>{
+          arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(c, j), in))};
+    }).getResult(0);
+    memref::StoreOp::create(b, silu(b, loc, acc), out, ValueRange{t, c});
+  });
+  // state[j] = input T - (K-1) + j: from the state's own later entries
+  // (read before they are overwritten: j rises) or the call's inputs.
+  loops.parallel("conv_state", {loops.index(channels)}, [&](ValueRange ivs) {
+    Value c = ivs[0];
+    loops.forLoop(zero, past, {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(b, kept(inputAt(c, arith::AddIOp::create(b, tokens, j))),
+                              convState, ValueRange{c, j});
+      return SmallVector<Value>{};
+    });
+  });
+}
+
 /// vector<width x f32> at `indices` of a memref or tensor of any float type
 /// (the last index advances along the vector; the read must be in bounds).
 Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
@@ -3097,7 +3162,6 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Location loc = op.getLoc();
     Type f32 = b.getF32Type();
-    Type convElement = cast<MemRefType>(convState.getType()).getElementType();
     int64_t hk = op.getNumKHeads(), hv = op.getNumVHeads(),
             dk = op.getKHeadDim(), dv = op.getVHeadDim(),
             kernel = op.getConvKernel();
@@ -3167,62 +3231,13 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
 
     // 1. The causal depthwise conv over the window [state (K-1 inputs) |
-    // x_t], then SiLU.
-    // The GPU forms, for calls of one sequence (no batch slots): a
-    // workgroup per (token, channel) reads its window from the call's
-    // inputs and the state (a past input rounded to the state's type, as
-    // the token-by-token form keeps it), then one per channel moves the
-    // last K-1 inputs into the state.
+    // x_t], then SiLU: the GPU forms' window form for calls of one
+    // sequence (no batch slots).
     if (codegen.columns && !slots) {
-      Value conv = adaptor.getConv1d();
-      // Channel c's input at `back` = its position + K - 1 (counted from
-      // the state's oldest), in f32: from the state when it precedes the
-      // call, else the call's. (The choice is made in f32: a bf16 phi
-      // would make LLVM call compiler-rt's __truncsfbf2 on x86, which
-      // artifacts do not link.)
-      auto inputAt = [&](Value c, Value back) -> Value {
-        Value fromState = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                                back, index(kernel - 1));
-        auto pick = scf::IfOp::create(b, TypeRange{f32}, fromState, true);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(pick.thenBlock());
-        scf::YieldOp::create(
-            b, ValueRange{toF32(b, loc, load(convState, ValueRange{c, back}))});
-        b.setInsertionPointToStart(pick.elseBlock());
-        scf::YieldOp::create(
-            b, ValueRange{tensor::ExtractOp::create(
-                   b, qkvz,
-                   ValueRange{arith::SubIOp::create(b, back, index(kernel - 1)),
-                              columnOf(c)})});
-        return pick.getResult(0);
-      };
-      auto kept = [&](Value in) -> Value {
-        return convElement == f32 ? in
-                                  : arith::TruncFOp::create(b, convElement, in).getResult();
-      };
-      // Window position j < K-1 of token t, rounded as the state keeps it.
-      auto past = [&](Value c, Value t, Value j) -> Value {
-        return toF32(b, loc, kept(inputAt(c, add(t, j))));
-      };
-      loops.parallel("conv", {tokens, index(channels)}, [&](ValueRange ivs) {
-        Value t = ivs[0], c = ivs[1];
-        Value acc = fmul(weightAt(conv, ValueRange{c, zero, index(kernel - 1)}),
-                         tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)}));
-        acc = forLoop(zero, index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
-          return SmallVector<Value>{
-              fadd(a[0], fmul(weightAt(conv, ValueRange{c, zero, j}), past(c, t, j)))};
-        }).getResult(0);
-        store(silu(b, loc, acc), mixed, ValueRange{t, c});
-      });
-      // state[j] = input T - (K-1) + j: from the state's own later entries
-      // (read before they are overwritten: j rises) or the call's inputs.
-      loops.parallel("conv_state", {index(channels)}, [&](ValueRange ivs) {
-        Value c = ivs[0];
-        forLoop(zero, index(kernel - 1), {}, [&](Value j, ValueRange) {
-          store(kept(inputAt(c, add(tokens, j))), convState, ValueRange{c, j});
-          return SmallVector<Value>{};
-        });
-      });
+      windowConv(b, loops, tokens, channels, adaptor.getConv1d(), Value(),
+                 convState, kernel, [&](Value t, Value c) -> Value {
+        return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
+      }, mixed);
     } else {
       // Per channel (in parallel), token by token (the CPU form, and calls
       // with batch slots, whose tokens may be of several sequences).
@@ -4438,17 +4453,26 @@ struct MambaLowering : HybridLowering<MambaOp> {
           ValueRange{tokens});
     };
 
-    // Per channel (in parallel), token by token: the causal conv (+ bias)
-    // and SiLU from the window; the window shifts.
+    // The causal conv (+ bias) and SiLU from the window: the GPU forms'
+    // window form for calls of one sequence (no batch slots), else per
+    // channel (in parallel), token by token, the window shifting.
     Value convolved = rows(inner);
-    loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
-      Value c = ivs[0];
-      tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),
-                       adaptor.getConv1dBias(), convState, slots, kernel,
-                       [&](Value t) -> Value {
+    if (codegen.columns && !slots) {
+      windowConv(b, loops, tokens, inner, adaptor.getConv1d(),
+                 adaptor.getConv1dBias(), convState, kernel,
+                 [&](Value t, Value c) -> Value {
         return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
       }, convolved);
-    });
+    } else {
+      loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
+        Value c = ivs[0];
+        tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),
+                         adaptor.getConv1dBias(), convState, slots, kernel,
+                         [&](Value t) -> Value {
+          return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
+        }, convolved);
+      });
+    }
     Value xs = toTensor(convolved, inner);
     Value dbc = linear(b, loc, codegen, xs, adaptor.getXProj());
 
