@@ -20,6 +20,7 @@
 #include "passes/Pipelines.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -415,6 +416,16 @@ int hybridc::runHybridc(int argc, char **argv) {
     return fail("internal error: the pass pipeline does not parse");
   if (failed(configureIRPrinting(pm)))
     return 1;
+  // The passes' warnings (e.g. a chunk size the tensor cores do not take)
+  // reach the user, which MLIR's default handler would drop; errors print
+  // as before.
+  ScopedDiagnosticHandler passWarnings(&context, [](Diagnostic &diagnostic) {
+    if (diagnostic.getSeverity() != mlir::DiagnosticSeverity::Warning)
+      return failure();
+    llvm::errs() << diagnostic.getLocation() << ": warning: " << diagnostic
+                 << "\n";
+    return success();
+  });
   if (emit != EmitLevel::Import && failed(pm.run(module)))
     return fail("the compilation pipeline failed on " + modelPath);
 

@@ -19,9 +19,10 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "llvm/ADT/MapVector.h"
 
 #include <cmath>
-#include "mlir/Transforms/DialectConversion.h"
 
 namespace hybrid {
 #define GEN_PASS_DEF_CONVERTHYBRIDTOLINALGPASS
@@ -5209,23 +5210,37 @@ struct ConvertHybridToLinalgPass
   /// block's shared memory: a chunk size whose buffers do not fit is an
   /// error saying which size would.
   LogicalResult checkBlockChunks(const Codegen &codegen) {
+    // Per head shape (key size, state columns per block) whose layers run
+    // without tensor cores: the first such layer, the largest chunk the
+    // tensor cores take, how many layers.
+    llvm::MapVector<std::pair<int64_t, int64_t>,
+                    std::tuple<GatedDeltaNetOp, int64_t, int64_t>>
+        slowLayers;
     WalkResult walked = getOperation().walk([&](GatedDeltaNetOp op) {
       std::optional<int64_t> chunk = op.getChunkSize();
       int64_t dk = op.getKHeadDim(),
               columns = deltaRuleColumns(packWeights, op.getVHeadDim());
-      if (!chunk ||
-          deltaRuleOnTensorCores(codegen, *chunk, dk, columns) ||
-          deltaRuleBlockBytes(*chunk, dk, columns) <= codegen.blockSharedBytes)
+      if (!chunk || deltaRuleOnTensorCores(codegen, *chunk, dk, columns))
         return WalkResult::advance();
+      // The largest chunk the tensor-core form takes (whole token tiles).
+      int64_t onTensorCores = 0;
+      for (int64_t c = kMmaTokens; c <= hybrid::kMaxChunkSize; c += kMmaTokens)
+        if (deltaRuleOnTensorCores(codegen, c, dk, columns))
+          onTensorCores = c;
+      if (deltaRuleBlockBytes(*chunk, dk, columns) <= codegen.blockSharedBytes) {
+        // Heads the tensor cores take, a chunk they do not: say so rather
+        // than run the slower form silently.
+        if (onTensorCores) {
+          auto [first, _] = slowLayers.try_emplace(
+              std::make_pair(dk, columns), op, onTensorCores, 0);
+          ++std::get<2>(first->second);
+        }
+        return WalkResult::advance();
+      }
       int64_t fits = *chunk;
       while (fits > 0 &&
              deltaRuleBlockBytes(fits, dk, columns) > codegen.blockSharedBytes)
         --fits;
-      // The largest chunk the tensor-core form takes (whole token tiles).
-      int64_t onTensorCores = 0;
-      for (int64_t c = kMmaTokens; c <= *chunk; c += kMmaTokens)
-        if (deltaRuleOnTensorCores(codegen, c, dk, columns))
-          onTensorCores = c;
       InFlightDiagnostic error = op.emitOpError();
       error << "chunk_size " << *chunk << " needs "
             << deltaRuleBlockBytes(*chunk, dk, columns)
@@ -5238,7 +5253,19 @@ struct ConvertHybridToLinalgPass
         error << ", " << onTensorCores << " on tensor cores";
       return WalkResult::interrupt();
     });
-    return failure(walked.wasInterrupted());
+    if (walked.wasInterrupted())
+      return failure();
+    // One warning per head shape: the slower form should not go unnoticed.
+    for (auto &[shape, layers] : slowLayers) {
+      auto [op, onTensorCores, count] = layers;
+      op.emitWarning() << "chunk_size " << *op.getChunkSize()
+                       << " runs without tensor cores (in " << count
+                       << " layer" << (count > 1 ? "s" : "")
+                       << " of this head shape): they take chunks of whole "
+                       << kMmaTokens << "-token tiles of at most "
+                       << onTensorCores << " tokens here (--scan-chunk-size)";
+    }
+    return success();
   }
 
   /// Appends `slots: tensor<?xi64>` (`hybrid.slots`) to every function
