@@ -1,0 +1,164 @@
+"""Benchmark, not a test: decode and prefill of the CUDA target against the
+HBM-bandwidth and tensor-core rooflines measured on the same GPU (issue 4,
+item 4).
+
+Runs in two places:
+  prepare (here; no GPU): the benchmark models of bench/configs.py with
+    all-zero bf16 weights (zero weights do the same work), each compiled
+    with --target=cuda and gzipped (the zeros shrink 600 MB to a few MB),
+    its hybridc --report=json beside it, into OUT. Carry OUT and
+    build/bin/hybrid-run (it needs only libstdc++).
+  run (on a machine with an NVIDIA GPU and torch): first, in this process,
+    the HBM bandwidth (a device-to-device copy of 2 GiB: bytes read and
+    written per second) and the bf16 tensor-core peak (an 8192^3 product).
+    Then per model, hybrid-run --device cuda on a --prompt-token prompt with
+    --new tokens after it:
+    - decode: bytes a step must move (the active bf16 weights without the
+      embedding table, the LM head, the recurrent and conv state read and
+      written; the KV cache's reads, about 1 % at these lengths, left out)
+      x tokens/s, against the bandwidth;
+    - prefill: the report's linear FLOPs per token x tokens/s, against the
+      peak.
+
+usage: python3 bench/gpu_roofline.py prepare [--out DIR]
+           [--families qwen3_next,jamba,deepseek_v3] [--max-len 4096]
+           [--build build]
+       python3 bench/gpu_roofline.py run [--dir DIR] [--prompt 1024]
+           [--new 64] [--reps 3] [--build build]
+"""
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from configs import CONFIGS
+from zero_models import DEFAULT_BUILD, HERE, rates, tool, zero_checkpoint
+
+DEFAULT_DIR = os.path.join(HERE, "..", "build", "bench-gpu")
+
+
+def prepare(args):
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    for family in args.families.split(","):
+        config = dict(CONFIGS[family], model_type=family, dtype="bfloat16")
+        with tempfile.TemporaryDirectory() as folder:
+            zero_checkpoint(args.build, folder, config)
+            report = subprocess.run(
+                [tool(args.build, "hybridc"), os.path.join(folder, "config.json"),
+                 "--report=json"], check=True, capture_output=True, text=True).stdout
+            with open(os.path.join(out, family + ".json"), "w") as f:
+                json.dump({"config": config, "report": json.loads(report)}, f)
+            artifact = os.path.join(folder, "model.hyb")
+            subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o",
+                            artifact, "--max-seq-len", str(args.max_len)], check=True)
+            packed = os.path.join(out, family + ".hyb.gz")
+            with open(artifact, "rb") as raw, gzip.open(packed, "wb", compresslevel=1) as f:
+                shutil.copyfileobj(raw, f, 1 << 24)
+        print("wrote %s (%.1f MB)" % (packed, os.path.getsize(packed) / 1e6))
+    print("on the GPU machine: python3 bench/gpu_roofline.py run --dir %s" % out)
+
+
+def cuda_ms(torch, fn, reps):
+    """Mean time of fn() over `reps` calls after two warm-ups (CUDA events)."""
+    for _ in range(2):
+        fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps
+
+
+def rooflines(torch, reps):
+    """(HBM GB/s, bf16 TFLOP/s) measured on this GPU."""
+    source = torch.empty(1 << 31, dtype=torch.uint8, device="cuda")
+    target = torch.empty_like(source)
+    bandwidth = 2 * source.numel() / cuda_ms(torch, lambda: target.copy_(source), reps) / 1e6
+    del source, target
+    n = 8192
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    peak = 2 * n ** 3 / cuda_ms(torch, lambda: a @ b, reps) / 1e9
+    return bandwidth, peak
+
+
+def measure(args, artifact, config):
+    """(prefill, decode) tokens/s: the best of `reps` runs."""
+    prompt = ",".join(str((7 * i) % config["vocab_size"]) for i in range(args.prompt))
+    best = (0.0, 0.0)
+    for _ in range(args.reps):
+        out = subprocess.run([tool(args.build, "hybrid-run"), artifact, "--device", "cuda",
+                              "--prompt-ids", prompt, "--max-new-tokens", str(args.new)],
+                             check=True, capture_output=True, text=True).stdout
+        prefill, decode = rates(out)
+        best = (max(best[0], prefill), max(best[1], decode))
+    return best
+
+
+def run(args):
+    import torch
+    if not torch.cuda.is_available():
+        raise SystemExit("run: torch sees no CUDA device")
+    bandwidth, peak = rooflines(torch, args.reps)
+    print("%s: HBM %.0f GB/s (2 GiB copy), bf16 tensor cores %.0f TFLOP/s (8192^3)"
+          % (torch.cuda.get_device_name(), bandwidth, peak))
+    print("| model | measured | value | roofline | fraction |")
+    print("|---|---|---|---|---|")
+    families = sorted(f[:-len(".hyb.gz")] for f in os.listdir(args.dir)
+                      if f.endswith(".hyb.gz"))
+    if not families:
+        raise SystemExit("run: no <family>.hyb.gz in %s (run prepare first)" % args.dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        for family in families:
+            with open(os.path.join(args.dir, family + ".json")) as f:
+                described = json.load(f)
+            config, report = described["config"], described["report"]
+            artifact = os.path.join(scratch, family + ".hyb")
+            with gzip.open(os.path.join(args.dir, family + ".hyb.gz"), "rb") as packed, \
+                    open(artifact, "wb") as raw:
+                shutil.copyfileobj(packed, raw, 1 << 24)
+            prefill, decode = measure(args, artifact, config)
+            os.remove(artifact)
+            # Decode reads every active weight once per token (of the
+            # embedding table one row, of the head all of it) and the state
+            # once, and writes the state once.
+            head = config["vocab_size"] * config["hidden_size"]
+            step_bytes = 2 * (report["params_active_non_embedding"] + head) + \
+                2 * report["state_bytes_per_seq"]
+            moved = step_bytes * decode / 1e9
+            print("| %s | decode, batch 1 | %.0f GB/s (%.0f tok/s) | %.0f GB/s HBM | %.0f%% |"
+                  % (family, moved, decode, bandwidth, 100 * moved / bandwidth))
+            flops = report["flops_per_token"] * prefill / 1e12
+            print("| %s | prefill, %d tokens (linear FLOPs) | %.1f TFLOP/s (%.0f tok/s) "
+                  "| %.0f TFLOP/s bf16 | %.1f%% |"
+                  % (family, args.prompt, flops, prefill, peak, 100 * flops / peak),
+                  flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--out", default=DEFAULT_DIR)
+    p.add_argument("--families", default="qwen3_next,jamba,deepseek_v3")
+    p.add_argument("--max-len", type=int, default=4096)
+    p.add_argument("--build", default=DEFAULT_BUILD)
+    r = sub.add_parser("run")
+    r.add_argument("--dir", default=DEFAULT_DIR)
+    r.add_argument("--prompt", type=int, default=1024)
+    r.add_argument("--new", type=int, default=64)
+    r.add_argument("--reps", type=int, default=3)
+    r.add_argument("--build", default=DEFAULT_BUILD)
+    args = parser.parse_args()
+    {"prepare": prepare, "run": run}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
