@@ -6,10 +6,11 @@ Runs in two places:
     at the real head shape (16 k-heads, 32 v-heads, dk = dv = 128; hidden
     256 keeps the artifact small, and the rule's work does not depend on
     it) with all-zero weights (zero weights do the same work) and compiles
-    it with --target=cuda once per chunk size into OUT/gdn-c<C>.hyb (chunks
-    of 16, 32 and 64: all the tensor-core form; past 16 their buffers take
-    more than 48 KiB of a block's shared memory, which the runtime opts in
-    to). Carry OUT and build/bin/hybrid-run (it needs only libstdc++).
+    it with --target=cuda once per chunk size into OUT/gdn-c<C>.hyb.gz
+    (gzipped: the zeros shrink 10 MB to its code; chunks of 16, 32 and 64:
+    all the tensor-core form; past 16 their buffers take more than 48 KiB
+    of a block's shared memory, which the runtime opts in to). Carry OUT
+    and build/bin/hybrid-run (it needs only libstdc++).
   run (on a machine with an NVIDIA GPU and torch): for each length T and
     each artifact of OUT, hybrid-run --device cuda --profile on a T-token
     prompt gives the delta_rule_chunks kernel's time (CUDA events). In the
@@ -33,8 +34,9 @@ import glob
 import os
 import re
 import subprocess
+import tempfile
 
-from zero_models import DEFAULT_BUILD, HERE, kernel_times, tool, zero_checkpoint
+from zero_models import DEFAULT_BUILD, HERE, kernel_times, pack, tool, unpack, zero_checkpoint
 
 HEADS, DK, DV = 32, 128, 128
 CONFIG = dict(
@@ -49,24 +51,28 @@ KERNEL = "__delta_rule_chunks"
 
 
 def prepare(args):
-    folder = os.path.abspath(args.out)
-    zero_checkpoint(args.build, folder, CONFIG)
-    for chunk in [int(c) for c in args.chunks.split(",")]:
-        artifact = os.path.join(folder, "gdn-c%d.hyb" % chunk)
-        subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o", artifact,
-                        "--max-seq-len", str(args.max_len + 1),
-                        "--scan-chunk-size", str(chunk)], check=True)
-        print("wrote %s (%.1f MB)" % (artifact, os.path.getsize(artifact) / 1e6))
-    print("on the GPU machine: python3 bench/gpu_delta_rule.py run --dir %s" % folder)
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        zero_checkpoint(args.build, folder, CONFIG)
+        for chunk in [int(c) for c in args.chunks.split(",")]:
+            artifact = os.path.join(folder, "gdn.hyb")
+            subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o",
+                            artifact, "--max-seq-len", str(args.max_len + 1),
+                            "--scan-chunk-size", str(chunk)], check=True)
+            packed = os.path.join(out, "gdn-c%d.hyb.gz" % chunk)
+            pack(artifact, packed)
+            print("wrote %s (%.1f MB)" % (packed, os.path.getsize(packed) / 1e6))
+    print("on the GPU machine: python3 bench/gpu_delta_rule.py run --dir %s" % out)
 
 
 def artifacts(folder):
-    """{chunk size: path} of the artifacts `prepare` wrote."""
+    """{chunk size: path} of the packed artifacts `prepare` wrote."""
     found = {}
-    for path in glob.glob(os.path.join(folder, "gdn-c*.hyb")):
-        found[int(re.search(r"gdn-c(\d+)\.hyb$", path).group(1))] = path
+    for path in glob.glob(os.path.join(folder, "gdn-c*.hyb.gz")):
+        found[int(re.search(r"gdn-c(\d+)\.hyb\.gz$", path).group(1))] = path
     if not found:
-        raise SystemExit("run: no gdn-c<chunk>.hyb in %s (run prepare first)" % folder)
+        raise SystemExit("run: no gdn-c<chunk>.hyb.gz in %s (run prepare first)" % folder)
     return dict(sorted(found.items()))
 
 
@@ -144,7 +150,11 @@ def run(args):
     kernel = fla_kernel()
     if kernel is None:
         print("flash-linear-attention is not importable: ours only")
-    chunks = artifacts(args.dir)
+    scratch = tempfile.TemporaryDirectory()
+    chunks = {}
+    for chunk, packed in artifacts(args.dir).items():
+        chunks[chunk] = os.path.join(scratch.name, "gdn-c%d.hyb" % chunk)
+        unpack(packed, chunks[chunk])
     print("%7s %9s" % ("tokens", "fla ms") +
           "".join(" %18s" % ("chunk %d ms (/fla)" % c) for c in chunks) +
           " %13s %13s" % ("fla TFLOP/s", "best TFLOP/s"))

@@ -27,15 +27,13 @@ usage: python3 bench/gpu_roofline.py prepare [--out DIR]
            [--new 64] [--reps 3] [--build build]
 """
 import argparse
-import gzip
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 
 from configs import CONFIGS
-from zero_models import DEFAULT_BUILD, HERE, rates, tool, zero_checkpoint
+from zero_models import DEFAULT_BUILD, HERE, pack, rates, tool, unpack, zero_checkpoint
 
 DEFAULT_DIR = os.path.join(HERE, "..", "build", "bench-gpu")
 
@@ -56,8 +54,7 @@ def prepare(args):
             subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o",
                             artifact, "--max-seq-len", str(args.max_len)], check=True)
             packed = os.path.join(out, family + ".hyb.gz")
-            with open(artifact, "rb") as raw, gzip.open(packed, "wb", compresslevel=1) as f:
-                shutil.copyfileobj(raw, f, 1 << 24)
+            pack(artifact, packed)
         print("wrote %s (%.1f MB)" % (packed, os.path.getsize(packed) / 1e6))
     print("on the GPU machine: python3 bench/gpu_roofline.py run --dir %s" % out)
 
@@ -121,9 +118,7 @@ def run(args):
                 described = json.load(f)
             config, report = described["config"], described["report"]
             artifact = os.path.join(scratch, family + ".hyb")
-            with gzip.open(os.path.join(args.dir, family + ".hyb.gz"), "rb") as packed, \
-                    open(artifact, "wb") as raw:
-                shutil.copyfileobj(packed, raw, 1 << 24)
+            unpack(os.path.join(args.dir, family + ".hyb.gz"), artifact)
             prefill, decode = measure(args, artifact, config)
             os.remove(artifact)
             # Decode reads every active weight once per token (of the

@@ -3,9 +3,11 @@ all-zero weights (written by the test helper make_checkpoint.py, standard
 library only: no torch), its artifact, a hybrid-run call and the parsing of
 hybrid-run's output. Zero weights do the work real ones do: no kernel
 branches on values (MoE routing then ties and picks the first experts)."""
+import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -38,6 +40,18 @@ def compile_artifact(build, folder, max_seq_len, *flags, name="model.hyb"):
     subprocess.run([tool(build, "hybridc"), folder, "-o", artifact, "--cpu", "native",
                     "--max-seq-len", str(max_seq_len), *flags], check=True)
     return artifact
+
+
+def pack(artifact, packed):
+    """Gzips `artifact` into `packed`: a zero-weight artifact shrinks to its
+    code (MBs), small enough to carry to a GPU machine."""
+    with open(artifact, "rb") as raw, gzip.open(packed, "wb", compresslevel=1) as f:
+        shutil.copyfileobj(raw, f, 1 << 24)
+
+
+def unpack(packed, artifact):
+    with gzip.open(packed, "rb") as f, open(artifact, "wb") as raw:
+        shutil.copyfileobj(f, raw, 1 << 24)
 
 
 def hybrid_run(build, artifact, prompt, new, threads, *flags):
