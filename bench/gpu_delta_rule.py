@@ -36,7 +36,8 @@ import re
 import subprocess
 import tempfile
 
-from zero_models import DEFAULT_BUILD, HERE, kernel_times, pack, tool, unpack, zero_checkpoint
+from zero_models import (DEFAULT_BUILD, HERE, cuda_ms, kernel_times, matmul_tflops, pack,
+                         tool, unpack, zero_checkpoint)
 
 HEADS, DK, DV = 32, 128, 128
 CONFIG = dict(
@@ -93,29 +94,10 @@ def ours_ms(args, artifact, length):
     return best
 
 
-def cuda_ms(torch, fn, reps):
-    """Mean time of fn() over `reps` calls after two warm-ups (CUDA events)."""
-    for _ in range(2):
-        fn()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    torch.cuda.synchronize()
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / reps
-
-
 def rooflines(torch, reps):
     """{'bf16': TFLOP/s, 'tf32': TFLOP/s} of 8192^3 products on random data."""
-    n, peaks = 8192, {}
-    for name, dtype, tf32 in (("bf16", torch.bfloat16, False), ("tf32", torch.float32, True)):
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        a = torch.randn(n, n, device="cuda", dtype=dtype)
-        b = torch.randn(n, n, device="cuda", dtype=dtype)
-        peaks[name] = 2 * n ** 3 / cuda_ms(torch, lambda: a @ b, reps) / 1e9
-    return peaks
+    return {"bf16": matmul_tflops(torch, torch.bfloat16, reps),
+            "tf32": matmul_tflops(torch, torch.float32, reps, tf32=True)}
 
 
 def fla_kernel():

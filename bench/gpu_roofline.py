@@ -33,7 +33,8 @@ import subprocess
 import tempfile
 
 from configs import CONFIGS
-from zero_models import DEFAULT_BUILD, HERE, pack, rates, tool, unpack, zero_checkpoint
+from zero_models import (DEFAULT_BUILD, HERE, cuda_ms, matmul_tflops, pack, rates, tool,
+                         unpack, zero_checkpoint)
 
 DEFAULT_DIR = os.path.join(HERE, "..", "build", "bench-gpu")
 
@@ -59,31 +60,13 @@ def prepare(args):
     print("on the GPU machine: python3 bench/gpu_roofline.py run --dir %s" % out)
 
 
-def cuda_ms(torch, fn, reps):
-    """Mean time of fn() over `reps` calls after two warm-ups (CUDA events)."""
-    for _ in range(2):
-        fn()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    torch.cuda.synchronize()
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / reps
-
-
 def rooflines(torch, reps):
     """(HBM GB/s, bf16 TFLOP/s) measured on this GPU."""
     source = torch.empty(1 << 31, dtype=torch.uint8, device="cuda")
     target = torch.empty_like(source)
     bandwidth = 2 * source.numel() / cuda_ms(torch, lambda: target.copy_(source), reps) / 1e6
     del source, target
-    n = 8192
-    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
-    peak = 2 * n ** 3 / cuda_ms(torch, lambda: a @ b, reps) / 1e9
-    return bandwidth, peak
+    return bandwidth, matmul_tflops(torch, torch.bfloat16, reps)
 
 
 def measure(args, artifact, config):

@@ -1,7 +1,8 @@
 """What the benchmarks in this folder share: a checkpoint of a config with
 all-zero weights (written by the test helper make_checkpoint.py, standard
-library only: no torch), its artifact, a hybrid-run call and the parsing of
-hybrid-run's output. Zero weights do the work real ones do: no kernel
+library only: no torch), its artifact (gzipped to carry to a GPU machine),
+a hybrid-run call, the parsing of hybrid-run's output, and the GPU
+benchmarks' timing with torch. Zero weights do the work real ones do: no kernel
 branches on values (MoE routing then ties and picks the first experts)."""
 import gzip
 import json
@@ -52,6 +53,30 @@ def pack(artifact, packed):
 def unpack(packed, artifact):
     with gzip.open(packed, "rb") as f, open(artifact, "wb") as raw:
         shutil.copyfileobj(f, raw, 1 << 24)
+
+
+def cuda_ms(torch, fn, reps):
+    """Mean time of fn() over `reps` calls after two warm-ups (CUDA events)."""
+    for _ in range(2):
+        fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(reps):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps
+
+
+def matmul_tflops(torch, dtype, reps, tf32=False):
+    """TFLOP/s of an 8192^3 product on random data: a tensor-core roofline
+    (`torch` passed in: the CPU benchmarks do not need it)."""
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    n = 8192
+    a = torch.randn(n, n, device="cuda", dtype=dtype)
+    b = torch.randn(n, n, device="cuda", dtype=dtype)
+    return 2 * n ** 3 / cuda_ms(torch, lambda: a @ b, reps) / 1e9
 
 
 def hybrid_run(build, artifact, prompt, new, threads, *flags):
