@@ -134,10 +134,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "inputs, which the CUDA target runs on tensor cores (an "
            "epilogue such as SwiGLU's in an elementwise kernel after); the "
            "tokens past the last full tile take the column form. Gated "
-           "DeltaNet's chunked block form, for chunks of 16 and heads of "
-           "whole tiles (key heads a multiple of 16, state columns of 8) "
-           "whose buffers fit, runs its products as f32 vector.contract "
-           "tiles of the block's warps">,
+           "DeltaNet's chunked block form, for chunks of whole 16-token "
+           "tiles and heads of whole tiles (key heads a multiple of 16, "
+           "state columns of 8) whose buffers fit block-shared-bytes, runs "
+           "its products as f32 vector.contract tiles of the block's warps; "
+           "(I + L)^{-1} by blocks of 16 (the diagonal ones by substitution, "
+           "the others as tiles); other chunks of such heads warn">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the chunked delta rule's block "
            "forms may hold (column-workgroups): the CUDA block's limit">,
