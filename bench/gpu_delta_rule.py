@@ -54,9 +54,14 @@ KERNEL = "__delta_rule_chunks"
 def prepare(args):
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
+    try:
+        chunks = [int(c) for c in args.chunks.split(",")]
+    except ValueError:
+        raise SystemExit("prepare: --chunks: expected sizes like 16,32,64, got %r"
+                         % args.chunks)
     with tempfile.TemporaryDirectory() as folder:
         zero_checkpoint(args.build, folder, CONFIG)
-        for chunk in [int(c) for c in args.chunks.split(",")]:
+        for chunk in chunks:
             artifact = os.path.join(folder, "gdn.hyb")
             subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o",
                             artifact, "--max-seq-len", str(args.max_len + 1),

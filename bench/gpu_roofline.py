@@ -40,9 +40,14 @@ DEFAULT_DIR = os.path.join(HERE, "..", "build", "bench-gpu")
 
 
 def prepare(args):
+    families = args.families.split(",")
+    unknown = [f for f in families if f not in CONFIGS]
+    if unknown:
+        raise SystemExit("prepare: --families: unknown %s (known: %s)"
+                         % (", ".join(unknown), ",".join(CONFIGS)))
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    for family in args.families.split(","):
+    for family in families:
         config = dict(CONFIGS[family], model_type=family, dtype="bfloat16")
         with tempfile.TemporaryDirectory() as folder:
             zero_checkpoint(args.build, folder, config)
@@ -97,7 +102,11 @@ def run(args):
         raise SystemExit("run: no <family>.hyb.gz in %s (run prepare first)" % args.dir)
     with tempfile.TemporaryDirectory() as scratch:
         for family in families:
-            with open(os.path.join(args.dir, family + ".json")) as f:
+            described_path = os.path.join(args.dir, family + ".json")
+            if not os.path.exists(described_path):
+                raise SystemExit("run: %s is missing (written by prepare next to %s.hyb.gz)"
+                                 % (described_path, family))
+            with open(described_path) as f:
                 described = json.load(f)
             config, report = described["config"], described["report"]
             artifact = os.path.join(scratch, family + ".hyb")

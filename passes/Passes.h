@@ -42,8 +42,10 @@ inline constexpr llvm::StringLiteral kWarpsAttr = "hybrid.warps";
 /// block size is kBlockWarps * 32 threads.
 inline constexpr int64_t kBlockWarps = 4;
 
-/// Static shared memory a CUDA block may hold: what the block forms may
-/// keep in the workgroup's buffers.
+/// Shared memory any CUDA block may hold without opting in to more: the
+/// budget of the row kernels' and linear layers' block forms, and the
+/// chunked delta rule's by default (convert-hybrid-to-linalg's
+/// block-shared-bytes; the CUDA pipeline gives the architecture's).
 inline constexpr int64_t kBlockSharedBytes = 48 * 1024;
 
 #define GEN_PASS_DECL

@@ -24,8 +24,13 @@
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
 gpu.module @hybrid_kernels {
-  gpu.func @tile(%count: index, %y: memref<?x32xf32>) workgroup(%xs : memref<16x12xf32, #gpu.address_space<workgroup>>, %ws : memref<8x16xf32, #gpu.address_space<workgroup>>) kernel {
+  memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+  gpu.func @tile(%count: index, %y: memref<?x32xf32>) kernel {
     %c0 = arith.constant 0 : index
+    %c768 = arith.constant 768 : index
+    %shared = memref.get_global @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>>
+    %xs = memref.view %shared[%c0][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x12xf32, #gpu.address_space<workgroup>>
+    %ws = memref.view %shared[%c768][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<8x16xf32, #gpu.address_space<workgroup>>
     %c8 = arith.constant 8 : index
     %c16 = arith.constant 16 : index
     %c32 = arith.constant 32 : index
@@ -68,8 +73,15 @@ gpu.module @hybrid_kernels {
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
 gpu.module @hybrid_kernels {
-  gpu.func @scalar_phases(%w: memref<4xbf16>, %o: memref<16xf32>, %io: memref<4xi32>) workgroup(%q : memref<16x20xf32, #gpu.address_space<workgroup>>, %kt : memref<16x16xf32, #gpu.address_space<workgroup>>, %sc : memref<16x20xf32, #gpu.address_space<workgroup>>) kernel {
+  memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+  gpu.func @scalar_phases(%w: memref<4xbf16>, %o: memref<16xf32>, %io: memref<4xi32>) kernel {
     %c0 = arith.constant 0 : index
+    %c1280 = arith.constant 1280 : index
+    %c2304 = arith.constant 2304 : index
+    %shared = memref.get_global @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>>
+    %q = memref.view %shared[%c0][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
+    %kt = memref.view %shared[%c1280][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xf32, #gpu.address_space<workgroup>>
+    %sc = memref.view %shared[%c2304][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
     %c8 = arith.constant 8 : index
     %c16 = arith.constant 16 : index
     %c32 = arith.constant 32 : index
