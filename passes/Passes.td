@@ -137,9 +137,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "DeltaNet's chunked block form, for chunks of whole 16-token "
            "tiles and heads of whole tiles (key heads a multiple of 16, "
            "state columns of 8) whose buffers fit block-shared-bytes, runs "
-           "its products as f32 vector.contract tiles of the block's warps; "
-           "(I + L)^{-1} by blocks of 16 (the diagonal ones by substitution, "
-           "the others as tiles); other chunks of such heads warn">,
+           "as two kernels whose products are f32 vector.contract tiles of "
+           "the block's warps: a workgroup per (value head, chunk), all in "
+           "parallel, prepares U, W, q e^G, the masked scores and the "
+           "tail-scaled K^T in global buffers ((I + L)^{-1} by blocks of "
+           "16: the diagonal ones by substitution, the others as tiles), "
+           "then one per (value head, panel) walks the chunks with the "
+           "state's columns in its shared buffers; other chunks of such "
+           "heads warn">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the chunked delta rule's block "
            "forms may hold (column-workgroups): the CUDA block's limit">,

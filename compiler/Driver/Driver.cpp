@@ -346,7 +346,7 @@ int hybridc::runHybridc(int argc, char **argv) {
     return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "
                 "--pack-weights=false and --weights=external");
   // The GPU's chunked delta rule keeps a chunk's buffers in a block's
-  // shared memory. Chunks of 16 (48,768 bytes with Qwen3-Next's 128 x 128
+  // shared memory. Chunks of 16 (44,800 bytes with Qwen3-Next's 128 x 128
   // heads) fit every GPU without opting in to more; longer ones are
   // unmeasured so far.
   if ((cuda || gpuKernelForms) && !scanChunkSize.getNumOccurrences())

@@ -3127,28 +3127,39 @@ int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
 /// for the tiles' ldmatrix loads, which also fall on distinct banks.
 constexpr int64_t kDeltaRuleMmaPad = 4;
 
-/// Bytes of the buffers that a workgroup of the delta rule's tensor-core
-/// form shares: q [C, dk], U|W [C, columns + dk], the scores and L [C, C],
-/// the outputs or (I + L)^{-1} [C, max(columns, C)] (rows padded), K^T
-/// [dk, C], the state's columns [dk, columns] and six [C].
-int64_t deltaRuleMmaBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
+/// Bytes of the buffers that a workgroup of the tensor-core form's
+/// preparing kernel shares (one per value head and chunk): q, then beta v
+/// [C, max(dk, dv)]; k, then -beta e^G k [C, dk]; the scores, then (I +
+/// L)^{-1}, and -L [C, C] (rows padded); K^T [dk, C]; five [C].
+int64_t deltaRulePrepareBytes(int64_t chunk, int64_t dk, int64_t dv) {
   int64_t pad = kDeltaRuleMmaPad;
-  return 4 * (chunk * (dk + pad) + chunk * (columns + dk + pad) +
-              2 * chunk * (chunk + pad) + chunk * (std::max(columns, chunk) + pad) +
-              dk * chunk + dk * columns + 6 * chunk);
+  return 4 * (chunk * (std::max(dk, dv) + pad) + chunk * (dk + pad) +
+              2 * chunk * (chunk + pad) + dk * chunk + 5 * chunk);
+}
+
+/// Bytes of the buffers that a workgroup of the tensor-core form's walk
+/// shares (one per value head and block of state columns): U|-W [C,
+/// columns + dk], q e^G [C, dk], the scores [C, C] (rows padded), K^T [dk,
+/// C] and the state's columns [dk, columns].
+int64_t deltaRuleWalkBytes(int64_t chunk, int64_t dk, int64_t columns) {
+  int64_t pad = kDeltaRuleMmaPad;
+  return 4 * (chunk * (columns + dk + pad) + chunk * (dk + pad) +
+              chunk * (chunk + pad) + dk * chunk + dk * columns);
 }
 
 /// Whether the GPU form's chunked delta rule runs its products on tensor
 /// cores (tf32 tiles of kMmaTokens x kMmaOutputs x 8): with the mma form
 /// on, chunks and key heads of whole token tiles and state columns of
-/// whole output tiles, the buffers within a block's shared memory (with
-/// Qwen3-Next's 128 x 128 heads chunks of 16 take 48,768 bytes, of 32
-/// 85,248, of 64 178,688).
+/// whole output tiles, both kernels' buffers within a block's shared
+/// memory (with Qwen3-Next's 128 x 128 heads and blocks of 32 state
+/// columns, the walk of chunks of 16 takes 44,800 bytes, of 32 75,264, of
+/// 64 142,336; the preparing kernel less).
 bool deltaRuleOnTensorCores(const Codegen &codegen, int64_t chunk, int64_t dk,
-                            int64_t columns) {
+                            int64_t dv, int64_t columns) {
   return codegen.mma && chunk % kMmaTokens == 0 && dk % kMmaTokens == 0 &&
          columns % kMmaOutputs == 0 &&
-         deltaRuleMmaBlockBytes(chunk, dk, columns) <= codegen.blockSharedBytes;
+         deltaRulePrepareBytes(chunk, dk, dv) <= codegen.blockSharedBytes &&
+         deltaRuleWalkBytes(chunk, dk, columns) <= codegen.blockSharedBytes;
 }
 
 struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
@@ -3518,278 +3529,355 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       });
     };
 
-    // The chunked rule on tensor cores (deltaRuleOnTensorCores): the same
-    // workgroups and steps as chunkedBlocks, a chunk whole tiles of
-    // kMmaTokens rows, its products tf32 contract tiles of the block's
-    // warps from 2-D buffers in shared memory, the state's columns among
-    // them for the whole walk. A chunk's rows past the call's tokens are
-    // zeros (no decay, beta 0), which adds nothing to the products.
+    // The chunked rule on tensor cores (deltaRuleOnTensorCores), as two
+    // kernels. First a workgroup per (value head, chunk), all in parallel,
+    // prepares what the walk needs of a chunk (a chunk whole tiles of
+    // kMmaTokens rows, its rows past the call's tokens zeros: no decay,
+    // beta 0, adding nothing): U = T beta V and -W = -T beta e^G K through
+    // T = (I + L)^{-1}, q e^G, the masked scores and the tail-scaled K^T,
+    // in global buffers. Then a workgroup per (value head, block of state
+    // columns) walks the chunks in order with the state's columns in shared
+    // memory: V' = U + (-W) S, O = (q e^G) S + scores V', S = e^{G_last} S +
+    // K^T (tail V'). The products are tf32 contract tiles of the block's
+    // warps read from 2-D buffers in shared memory.
     auto chunkedTensorCoreBlocks = [&](Value heads) {
       int64_t c = *chunk, pad = kDeltaRuleMmaPad;
       int64_t columns = deltaRuleColumns(codegen.panel, dv);
+      Value cIndex = index(c), dkIndex = index(dk), dvIndex = index(dv),
+            columnsIndex = index(columns);
+      Value chunks = arith::CeilDivUIOp::create(b, tokens, cIndex);
+      // A row per (chunk, value head, row of the chunk): U [dv], -W [dk],
+      // q e^G [dk], the scores [C].
+      int64_t wColumn = dv, qColumn = dv + dk, scoresColumn = dv + 2 * dk;
+      Value prepared = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, dv + 2 * dk + c}, f32),
+          ValueRange{mul(chunks, hv * c)});
+      // (k_r e^{G_last - G_r})^T: dk rows per (chunk, value head).
+      Value keysT = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, c}, f32),
+          ValueRange{mul(chunks, hv * dk)});
+      // e^{G_last} per (chunk, value head).
+      Value decays = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic}, f32),
+          ValueRange{mul(chunks, hv)});
+      // `heads` (padded to whole chunks) as rows of tokens: the walk
+      // stores O's tiles there.
+      Value headRows = memref::ExpandShapeOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, hv * dv}, f32), heads,
+          ArrayRef<ReassociationIndices>{{0, 1}},
+          ArrayRef<OpFoldResult>{mul(chunks, c), b.getIndexAttr(hv * dv)});
+      // The first row of (chunk, value head) in a buffer of `rows` rows
+      // per pair.
+      auto pairRow = [&](Value chunkIndex, Value h, int64_t rows) {
+        return mul(add(mul(chunkIndex, hv), h), rows);
+      };
+
+      auto tileType = [&](int64_t rows) {
+        return VectorType::get({rows, kMmaOutputs}, f32);
+      };
+      auto readTile = [&](Value buf, Value row, Value column, int64_t rows) -> Value {
+        return vector::TransferReadOp::create(b, tileType(rows), buf,
+                                              ValueRange{row, column}, f32c(0.0),
+                                              ArrayRef<bool>{true, true});
+      };
+      auto zeroTile = [&]() -> Value {
+        return arith::ConstantOp::create(
+            b, tileType(kMmaTokens),
+            DenseElementsAttr::get(tileType(kMmaTokens), b.getF32FloatAttr(0.0)));
+      };
+      // acc + A[aRow.., aColumn + k] B[bRow + k, bColumn..] over k in
+      // [0, depth): a warp's kMmaTokens x kMmaOutputs tile, 8 deep a step.
+      auto product = [&](Value acc, Value a, Value aRow, Value aColumn, Value bm,
+                         Value bRow, Value bColumn, int64_t depth) -> Value {
+        return loops.forLoop(zero, index(depth), {acc}, [&](Value k, ValueRange sum) {
+          Value aTile = readTile(a, aRow, add(aColumn, k), kMmaTokens);
+          Value bTile = readTile(bm, add(bRow, k), bColumn, kMmaOutputs);
+          return SmallVector<Value>{mmaContract(b, loc, aTile, bTile, sum[0])};
+        }, kMmaOutputs).getResult(0);
+      };
+      // Tiles [0, count) over the block's warps (warp w takes w, w +
+      // kBlockWarps, ...). When warps outnumber a round's tiles, the extra
+      // ones repeat the last tile without storing it (`owned` false), so
+      // that no warp branches around tensor-core work.
+      auto warpTiles = [&](Value warp, int64_t count,
+                           function_ref<void(Value, Value)> body) {
+        int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
+        forLoop(zero, index(rounds), {}, [&](Value round, ValueRange) {
+          Value tile = add(warp, mul(round, hybrid::kBlockWarps));
+          Value owned;
+          if (count % hybrid::kBlockWarps != 0) {
+            owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
+                                          index(count));
+            tile = arith::MinUIOp::create(b, tile, index(count - 1));
+          }
+          body(tile, owned);
+          return SmallVector<Value>{};
+        });
+      };
+      // Tile `tile` of a grid of row tiles x `columnTiles` column tiles:
+      // its first row and column.
+      int64_t rowTiles = c / kMmaTokens;
+      auto tileAt = [&](Value tile, int64_t columnTiles) -> std::pair<Value, Value> {
+        return {mul(arith::DivUIOp::create(b, tile, index(columnTiles)), kMmaTokens),
+                mul(arith::RemUIOp::create(b, tile, index(columnTiles)), kMmaOutputs)};
+      };
+      auto storeTile = [&](Value tile, Value buf, Value row, Value column,
+                           Value owned) {
+        auto write = [&] {
+          vector::TransferWriteOp::create(b, tile, buf, ValueRange{row, column},
+                                          ArrayRef<bool>{true, true});
+        };
+        if (!owned)
+          return write();
+        loops.ifElse(owned, write, [] {});
+      };
+
+      loops.parallel("delta_rule_prepare", {workgroupsIf(true, hv), chunks},
+                     [&](ValueRange ivs) {
+        Value h = ivs[0], chunkIndex = ivs[1];
+        // q, then beta v (zeros past the call's tokens).
+        Value qv = loops.scratch({c, std::max(dk, dv) + pad}, f32);
+        Value ks = loops.scratch({c, dk + pad}, f32); // k, then -beta e^G k
+        Value kT = loops.scratch({dk, c}, f32);       // K^T
+        // Q K^T, then T = (I + L)^{-1}.
+        Value scoresT = loops.scratch({c, c + pad}, f32);
+        // K K^T, then -L = -beta_r (k_r . k_s) Gamma (negated: the blocked
+        // inverse then needs no negation of a tile, which vector-to-nvgpu
+        // lacks).
+        Value lower = loops.scratch({c, c + pad}, f32);
+        Value logDecays = loops.scratch(c, f32), cumulative = loops.scratch(c, f32);
+        Value betas = loops.scratch(c, f32);
+        Value qInverse = loops.scratch(c, f32), kInverse = loops.scratch(c, f32);
+        auto prepare = [&]() {
+          Head head = headOf(h);
+          Value first = mul(chunkIndex, c);
+          Value rows = arith::MinUIOp::create(
+              b, cIndex, arith::SubIOp::create(b, tokens, first));
+          Value row0 = pairRow(chunkIndex, h, c);
+          auto inside = [&](Value r) {
+            return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows);
+          };
+          // Per (row, key column): q and k as they are.
+          Value kOffset = add(index(hk * dk), mul(head.kh, dk));
+          loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
+            Value r = ri[0], i = ri[1];
+            loops.ifElse(inside(r), [&] {
+              Value t = add(first, r);
+              store(load(mixed, ValueRange{t, add(mul(head.kh, dk), i)}), qv, ri);
+              store(load(mixed, ValueRange{t, add(kOffset, i)}), ks, ri);
+            }, [&] {
+              store(f32c(0.0), qv, ri);
+              store(f32c(0.0), ks, ri);
+            });
+          });
+          // Per row: the gates, and the inverse norms of q (times the
+          // scale) and k.
+          loops.cooperative({cIndex}, [&](ValueRange rv) {
+            Value r = rv[0];
+            loops.ifElse(inside(r), [&] {
+              auto [beta, g] = head.gates(add(first, r));
+              store(g, logDecays, rv);
+              store(beta, betas, rv);
+              auto squares = [&](Value buf) {
+                return forLoop(zero, dkIndex, {f32c(0.0)}, [&](Value i, ValueRange a) {
+                  Value v = load(buf, ValueRange{r, i});
+                  return SmallVector<Value>{fadd(a[0], fmul(v, v))};
+                }).getResult(0);
+              };
+              store(fmul(l2Inverse(squares(qv)), qScale), qInverse, rv);
+              store(l2Inverse(squares(ks)), kInverse, rv);
+            }, [&] {
+              for (Value buf : {logDecays, betas, qInverse, kInverse})
+                store(f32c(0.0), buf, rv);
+            });
+          });
+          // Per (row, key column): q and k normalised, k also as K^T.
+          loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
+            Value r = ri[0], i = ri[1];
+            store(fmul(load(qv, ri), load(qInverse, ValueRange{r})), qv, ri);
+            Value k = fmul(load(ks, ri), load(kInverse, ValueRange{r}));
+            store(k, ks, ri);
+            store(k, kT, ValueRange{i, r});
+          });
+          // G_r = sum_{s <= r} g_s.
+          loops.cooperative({cIndex}, [&](ValueRange rv) {
+            store(decaySum(logDecays, rv[0]), cumulative, rv);
+          });
+          // Q K^T and K K^T, a tile of them per warp.
+          loops.warps([&](Value warp) {
+            warpTiles(warp, rowTiles * (c / kMmaOutputs), [&](Value tile, Value owned) {
+              auto [m, n] = tileAt(tile, c / kMmaOutputs);
+              Value qk = product(zeroTile(), qv, m, zero, kT, zero, n, dk);
+              Value kk = product(zeroTile(), ks, m, zero, kT, zero, n, dk);
+              storeTile(qk, scoresT, m, n, owned);
+              storeTile(kk, lower, m, n, owned);
+            });
+          });
+          Value last = load(cumulative, ValueRange{index(c - 1)});
+          // Gamma[r, s] = e^{G_r - G_s} for s <= r, zero above: the
+          // scores (q_r . k_s) Gamma to `prepared`, and -L in K K^T's
+          // place (strictly below the diagonal, which the UT transform
+          // reads).
+          loops.cooperative({cIndex, cIndex}, [&](ValueRange rs) {
+            Value r = rs[0], sIdx = rs[1];
+            Value gamma = math::ExpOp::create(
+                b, fsub(load(cumulative, ValueRange{r}),
+                        load(cumulative, ValueRange{sIdx})));
+            auto masked = [&](arith::CmpIPredicate kept, Value v) -> Value {
+              return arith::SelectOp::create(
+                  b, arith::CmpIOp::create(b, kept, sIdx, r), v, f32c(0.0));
+            };
+            store(masked(arith::CmpIPredicate::ule, fmul(load(scoresT, rs), gamma)),
+                  prepared, ValueRange{add(row0, r), add(index(scoresColumn), sIdx)});
+            store(masked(arith::CmpIPredicate::ult,
+                         fmul(fmul(load(lower, rs), gamma),
+                              arith::NegFOp::create(b, load(betas, ValueRange{r})))),
+                  lower, rs);
+          });
+          // Per (row, key column): -beta e^{G_r} k in place of k (-W's
+          // start); q e^{G_r} and the tail-scaled K^T to the global
+          // buffers; the chunk's decay.
+          Value keyRow0 = pairRow(chunkIndex, h, dk);
+          loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
+            Value r = ri[0], i = ri[1];
+            Value gr = load(cumulative, ValueRange{r});
+            Value eg = math::ExpOp::create(b, gr);
+            store(fmul(load(ks, ri),
+                       arith::NegFOp::create(b, fmul(load(betas, ValueRange{r}), eg))),
+                  ks, ri);
+            store(fmul(load(qv, ri), eg), prepared,
+                  ValueRange{add(row0, r), add(index(qColumn), i)});
+            store(fmul(load(kT, ValueRange{i, r}),
+                       math::ExpOp::create(b, fsub(last, gr))),
+                  keysT, ValueRange{add(keyRow0, i), r});
+          });
+          loops.cooperative({cIndex}, [&](ValueRange rv) {
+            loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::eq, rv[0], zero),
+                         [&] {
+              store(math::ExpOp::create(b, last), decays,
+                    ValueRange{add(mul(chunkIndex, hv), h)});
+            }, [] {});
+          });
+          // beta v in place of q (which the previous phase read last).
+          Value vOffset = add(index(2 * hk * dk), mul(h, dv));
+          loops.cooperative({cIndex, dvIndex}, [&](ValueRange rj) {
+            Value r = rj[0], j = rj[1];
+            loops.ifElse(inside(r), [&] {
+              Value v = load(mixed, ValueRange{add(first, r), add(vOffset, j)});
+              store(fmul(load(betas, ValueRange{r}), v), qv, rj);
+            }, [&] { store(f32c(0.0), qv, rj); });
+          });
+          // UT transform: T = (I + L)^{-1} in place of the scores, in
+          // blocks of kMmaTokens rows and columns (the rows past the call's
+          // tokens, where L is zero, are the identity's). First each
+          // diagonal block T_ii = (I + L_ii)^{-1} by forward substitution,
+          // a column per thread, with zeros above it. (One dimension: a
+          // unit one would be folded away with the loop's cooperative
+          // mark.)
+          Value inverse = scoresT;
+          int64_t blocks = c / kMmaTokens;
+          loops.cooperative({cIndex}, [&](ValueRange jv) {
+            Value j = jv[0];
+            Value blockEnd = mul(
+                add(arith::DivUIOp::create(b, j, index(kMmaTokens)), one),
+                kMmaTokens);
+            forLoop(zero, blockEnd, {}, [&](Value r, ValueRange) {
+              Value diagonal = arith::SelectOp::create(
+                  b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, r, j),
+                  f32c(1.0), f32c(0.0));
+              Value x = forLoop(j, r, {diagonal}, [&](Value t, ValueRange a) {
+                return SmallVector<Value>{
+                    fadd(a[0], fmul(load(lower, ValueRange{r, t}),
+                                    load(inverse, ValueRange{t, j})))};
+              }).getResult(0);
+              store(x, inverse, ValueRange{r, j});
+              return SmallVector<Value>{};
+            });
+          });
+          // Then block row by block row, T_ij = T_ii sum_{k<i} (-L_ik) T_kj
+          // for j < i (T_kj is zero for k < j) as tiles of the warps: the
+          // sums in T_ij's place, then each replaced by T_ii times it (a
+          // warp's tile spans the block's rows: it reads its sum whole
+          // before writing over it).
+          int64_t tilesPerBlock = kMmaTokens / kMmaOutputs;
+          for (int64_t i = 1; i < blocks; ++i) {
+            Value rowsAt = index(i * kMmaTokens);
+            loops.warps([&](Value warp) {
+              warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
+                Value n = mul(tile, kMmaOutputs);
+                storeTile(product(zeroTile(), lower, rowsAt, zero, inverse, zero, n,
+                                  i * kMmaTokens),
+                          inverse, rowsAt, n, owned);
+              });
+            });
+            loops.warps([&](Value warp) {
+              warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
+                Value n = mul(tile, kMmaOutputs);
+                storeTile(product(zeroTile(), inverse, rowsAt, rowsAt, inverse,
+                                  rowsAt, n, kMmaTokens),
+                          inverse, rowsAt, n, owned);
+              });
+            });
+          }
+          // U = T (beta V) and -W = T (-beta e^G K), tiles to `prepared`.
+          loops.warps([&](Value warp) {
+            warpTiles(warp, rowTiles * (dv / kMmaOutputs), [&](Value tile, Value owned) {
+              auto [m, n] = tileAt(tile, dv / kMmaOutputs);
+              storeTile(product(zeroTile(), inverse, m, zero, qv, zero, n, c),
+                        prepared, add(row0, m), n, owned);
+            });
+            warpTiles(warp, rowTiles * (dk / kMmaOutputs), [&](Value tile, Value owned) {
+              auto [m, n] = tileAt(tile, dk / kMmaOutputs);
+              storeTile(product(zeroTile(), inverse, m, zero, ks, zero, n, c),
+                        prepared, add(row0, m), add(index(wColumn), n), owned);
+            });
+          });
+        };
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), prepare, [] {});
+      });
+
       loops.parallel("delta_rule_chunks",
                      {workgroupsIf(true, hv), index(dv / columns)},
                      [&](ValueRange ivs) {
         Value h = ivs[0], j0 = mul(ivs[1], columns);
-        Value qs = loops.scratch({c, dk + pad}, f32); // q, then q e^{G_r}
-        // U (columns [0, columns)) and -W (from `columns`): first beta v
-        // and k, then beta e^{G_r} k negated, then the UT transform's U and
-        // -W; U becomes V' = U - W S, then V' scaled by the tail decay.
+        // U's columns [0, columns), -W's from `columns`; U becomes V'.
         Value uw = loops.scratch({c, columns + dk + pad}, f32);
-        Value kT = loops.scratch({dk, c}, f32); // K^T
-        Value scores = loops.scratch({c, c + pad}, f32); // (q_r . k_s) Gamma
-        // -L = -beta_r (k_r . k_s) Gamma (negated: the blocked inverse
-        // then needs no negation of a tile, which vector-to-nvgpu lacks).
-        Value lower = loops.scratch({c, c + pad}, f32);
-        // O, and before it T = (I + L)^{-1}.
-        Value outputs = loops.scratch({c, std::max(columns, c) + pad}, f32);
+        Value qs = loops.scratch({c, dk + pad}, f32); // q e^G
+        Value scores = loops.scratch({c, c + pad}, f32);
+        Value kT = loops.scratch({dk, c}, f32); // tail-scaled K^T
         Value s = loops.scratch({dk, columns}, f32); // the state's columns
-        Value logDecays = loops.scratch(c, f32), cumulative = loops.scratch(c, f32);
-        Value betas = loops.scratch(c, f32);
-        Value tail = loops.scratch(c, f32); // exp(G_last - G_r)
-        Value qInverse = loops.scratch(c, f32), kInverse = loops.scratch(c, f32);
-        Value cIndex = index(c), dkIndex = index(dk), columnsIndex = index(columns);
-        auto tileType = [&](int64_t rows) {
-          return VectorType::get({rows, kMmaOutputs}, f32);
-        };
-        auto readTile = [&](Value buf, Value row, Value column, int64_t rows) -> Value {
-          return vector::TransferReadOp::create(b, tileType(rows), buf,
-                                                ValueRange{row, column}, f32c(0.0),
-                                                ArrayRef<bool>{true, true});
-        };
-        Value accZero = arith::ConstantOp::create(
-            b, tileType(kMmaTokens),
-            DenseElementsAttr::get(tileType(kMmaTokens), b.getF32FloatAttr(0.0)));
-        // acc + A[aRow.., aColumn + k] B[bRow + k, bColumn..] over k in
-        // [0, depth): a warp's kMmaTokens x kMmaOutputs tile, 8 deep a step.
-        auto product = [&](Value acc, Value a, Value aRow, Value aColumn, Value bm,
-                           Value bRow, Value bColumn, int64_t depth) -> Value {
-          return loops.forLoop(zero, index(depth), {acc}, [&](Value k, ValueRange sum) {
-            Value aTile = readTile(a, aRow, add(aColumn, k), kMmaTokens);
-            Value bTile = readTile(bm, add(bRow, k), bColumn, kMmaOutputs);
-            return SmallVector<Value>{mmaContract(b, loc, aTile, bTile, sum[0])};
-          }, kMmaOutputs).getResult(0);
-        };
-        // Tiles [0, count) over the block's warps (warp w takes w, w +
-        // kBlockWarps, ...). When warps outnumber a round's tiles, the
-        // extra ones repeat the last tile without storing it (`owned`
-        // false), so that no warp branches around tensor-core work.
-        auto warpTiles = [&](Value warp, int64_t count,
-                             function_ref<void(Value, Value)> body) {
-          int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
-          forLoop(zero, index(rounds), {}, [&](Value round, ValueRange) {
-            Value tile = add(warp, mul(round, hybrid::kBlockWarps));
-            Value owned;
-            if (count % hybrid::kBlockWarps != 0) {
-              owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
-                                            index(count));
-              tile = arith::MinUIOp::create(b, tile, index(count - 1));
-            }
-            body(tile, owned);
-            return SmallVector<Value>{};
-          });
-        };
-        // Tile `tile` of a grid of row tiles x `columnTiles` column tiles:
-        // its first row and column.
-        int64_t rowTiles = c / kMmaTokens;
-        auto tileAt = [&](Value tile, int64_t columnTiles) -> std::pair<Value, Value> {
-          return {mul(arith::DivUIOp::create(b, tile, index(columnTiles)), kMmaTokens),
-                  mul(arith::RemUIOp::create(b, tile, index(columnTiles)), kMmaOutputs)};
-        };
-        auto storeTile = [&](Value tile, Value buf, Value row, Value column,
-                             Value owned) {
-          auto write = [&] {
-            vector::TransferWriteOp::create(b, tile, buf, ValueRange{row, column},
-                                            ArrayRef<bool>{true, true});
-          };
-          if (!owned)
-            return write();
-          loops.ifElse(owned, write, [] {});
-        };
+        int64_t columnTiles = columns / kMmaOutputs;
         auto walk = [&]() {
-          Head head = headOf(h);
-          Value vOffset = add(add(index(2 * hk * dk), mul(h, dv)), j0);
           auto stateIndex = [&, entry = oneSequenceState()](Value i, Value j) {
             return entry(h, i, j);
           };
           loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
             store(load(state, stateIndex(ij[0], add(j0, ij[1]))), s, ij);
           });
-          Value chunks = arith::CeilDivUIOp::create(b, tokens, cIndex);
           forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
-            Value first = mul(chunkIndex, c);
-            Value rows = arith::MinUIOp::create(
-                b, cIndex, arith::SubIOp::create(b, tokens, first));
-            // The chunk's rows, zeros past the call's tokens (whose rows
-            // then add nothing). Per (row, key column): q and k as they
-            // are.
-            auto inside = [&](Value r) {
-              return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows);
-            };
-            Value kOffset = add(index(hk * dk), mul(head.kh, dk));
+            Value row0 = pairRow(chunkIndex, h, c);
+            Value keyRow0 = pairRow(chunkIndex, h, dk);
+            // The chunk's prepared rows (independent copies: the threads
+            // meet once after them).
             loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
-              Value r = ri[0], i = ri[1];
-              SmallVector<Value> k{r, add(columnsIndex, i)};
-              loops.ifElse(inside(r), [&] {
-                Value t = add(first, r);
-                store(load(mixed, ValueRange{t, add(mul(head.kh, dk), i)}), qs, ri);
-                store(load(mixed, ValueRange{t, add(kOffset, i)}), uw, k);
-              }, [&] {
-                store(f32c(0.0), qs, ri);
-                store(f32c(0.0), uw, k);
-              });
+              Value r = add(row0, ri[0]), i = ri[1];
+              store(load(prepared, ValueRange{r, add(index(wColumn), i)}), uw,
+                    ValueRange{ri[0], add(columnsIndex, i)});
+              store(load(prepared, ValueRange{r, add(index(qColumn), i)}), qs, ri);
             });
-            // Per row: the gates, and the inverse norms of q (times the
-            // scale) and k.
-            loops.cooperative({cIndex}, [&](ValueRange rv) {
-              Value r = rv[0];
-              loops.ifElse(inside(r), [&] {
-                auto [beta, g] = head.gates(add(first, r));
-                store(g, logDecays, rv);
-                store(beta, betas, rv);
-                auto squares = [&](Value buf, Value column) {
-                  return forLoop(zero, dkIndex, {f32c(0.0)}, [&](Value i, ValueRange a) {
-                    Value v = load(buf, ValueRange{r, add(column, i)});
-                    return SmallVector<Value>{fadd(a[0], fmul(v, v))};
-                  }).getResult(0);
-                };
-                store(fmul(l2Inverse(squares(qs, zero)), qScale), qInverse, rv);
-                store(l2Inverse(squares(uw, columnsIndex)), kInverse, rv);
-              }, [&] {
-                for (Value buf : {logDecays, betas, qInverse, kInverse})
-                  store(f32c(0.0), buf, rv);
-              });
-            });
-            // Per (row, key column): q and k normalised, k also as K^T.
-            loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
-              Value r = ri[0], i = ri[1];
-              SmallVector<Value> at{r, add(columnsIndex, i)};
-              store(fmul(load(qs, ri), load(qInverse, ValueRange{r})), qs, ri);
-              Value k = fmul(load(uw, at), load(kInverse, ValueRange{r}));
-              store(k, uw, at);
-              store(k, kT, ValueRange{i, r});
-            });
-            // Per (row, state column): U's start beta v.
             loops.cooperative({cIndex, columnsIndex}, [&](ValueRange rj) {
-              Value r = rj[0], j = rj[1];
-              loops.ifElse(inside(r), [&] {
-                Value v = load(mixed, ValueRange{add(first, r), add(vOffset, j)});
-                store(fmul(load(betas, ValueRange{r}), v), uw, rj);
-              }, [&] { store(f32c(0.0), uw, rj); });
+              store(load(prepared, ValueRange{add(row0, rj[0]), add(j0, rj[1])}),
+                    uw, rj);
             });
-            // G_r = sum_{s <= r} g_s.
-            loops.cooperative({cIndex}, [&](ValueRange rv) {
-              store(decaySum(logDecays, rv[0]), cumulative, rv);
-            });
-            // Q K^T and K K^T, a tile of them per warp.
-            loops.warps([&](Value warp) {
-              warpTiles(warp, rowTiles * (c / kMmaOutputs), [&](Value tile, Value owned) {
-                auto [m, n] = tileAt(tile, c / kMmaOutputs);
-                Value qk = product(accZero, qs, m, zero, kT, zero, n, dk);
-                Value kk = product(accZero, uw, m, columnsIndex, kT, zero, n, dk);
-                storeTile(qk, scores, m, n, owned);
-                storeTile(kk, lower, m, n, owned);
-              });
-            });
-            Value last = load(cumulative, ValueRange{index(c - 1)});
-            // Gamma[r, s] = e^{G_r - G_s} for s <= r, zero above (L
-            // strictly below the diagonal, which the UT transform reads).
             loops.cooperative({cIndex, cIndex}, [&](ValueRange rs) {
-              Value r = rs[0], sIdx = rs[1];
-              Value gamma = math::ExpOp::create(
-                  b, fsub(load(cumulative, ValueRange{r}),
-                          load(cumulative, ValueRange{sIdx})));
-              auto masked = [&](arith::CmpIPredicate kept, Value v) -> Value {
-                return arith::SelectOp::create(
-                    b, arith::CmpIOp::create(b, kept, sIdx, r), v, f32c(0.0));
-              };
-              store(masked(arith::CmpIPredicate::ule,
-                           fmul(load(scores, rs), gamma)),
+              store(load(prepared, ValueRange{add(row0, rs[0]),
+                                              add(index(scoresColumn), rs[1])}),
                     scores, rs);
-              store(masked(arith::CmpIPredicate::ult,
-                           fmul(fmul(load(lower, rs), gamma),
-                                arith::NegFOp::create(b, load(betas, ValueRange{r})))),
-                    lower, rs);
             });
-            // -W's start -beta e^{G_r} k in place of k; q e^{G_r} for O.
-            loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
-              Value r = ri[0], i = ri[1];
-              Value eg = math::ExpOp::create(b, load(cumulative, ValueRange{r}));
-              SmallVector<Value> w{r, add(columnsIndex, i)};
-              store(fmul(load(uw, w),
-                         arith::NegFOp::create(b, fmul(load(betas, ValueRange{r}), eg))),
-                    uw, w);
-              store(fmul(load(qs, ri), eg), qs, ri);
-            });
-            loops.cooperative({cIndex}, [&](ValueRange rv) {
-              store(math::ExpOp::create(b, fsub(last, load(cumulative, rv))), tail, rv);
-            });
-            // UT transform: T = (I + L)^{-1} into `outputs` (free until
-            // O), in blocks of kMmaTokens rows and columns (the rows past
-            // the call's tokens, where L is zero, are the identity's).
-            // First each diagonal block T_ii = (I + L_ii)^{-1} by forward
-            // substitution, a column per thread, with zeros above it.
-            int64_t blocks = c / kMmaTokens;
-            // (One dimension: a unit one would be folded away with the
-            // loop's cooperative mark.)
-            loops.cooperative({cIndex}, [&](ValueRange jv) {
-              Value j = jv[0];
-              Value blockEnd = mul(
-                  add(arith::DivUIOp::create(b, j, index(kMmaTokens)), one),
-                  kMmaTokens);
-              forLoop(zero, blockEnd, {}, [&](Value r, ValueRange) {
-                Value diagonal = arith::SelectOp::create(
-                    b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, r, j),
-                    f32c(1.0), f32c(0.0));
-                Value x = forLoop(j, r, {diagonal}, [&](Value t, ValueRange a) {
-                  return SmallVector<Value>{
-                      fadd(a[0], fmul(load(lower, ValueRange{r, t}),
-                                      load(outputs, ValueRange{t, j})))};
-                }).getResult(0);
-                store(x, outputs, ValueRange{r, j});
-                return SmallVector<Value>{};
-              });
-            });
-            // Then block row by block row, T_ij = T_ii sum_{k<i} (-L_ik) T_kj
-            // for j < i (T_kj is zero for k < j) as tiles of the warps: the
-            // sums in T_ij's place, then each replaced by T_ii times it (a
-            // warp's tile spans the block's rows: it reads its sum whole
-            // before writing over it).
-            int64_t tilesPerBlock = kMmaTokens / kMmaOutputs;
-            for (int64_t i = 1; i < blocks; ++i) {
-              Value rowsAt = index(i * kMmaTokens);
-              loops.warps([&](Value warp) {
-                warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
-                  Value n = mul(tile, kMmaOutputs);
-                  storeTile(product(accZero, lower, rowsAt, zero, outputs, zero, n,
-                                    i * kMmaTokens),
-                            outputs, rowsAt, n, owned);
-                });
-              });
-              loops.warps([&](Value warp) {
-                warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
-                  Value n = mul(tile, kMmaOutputs);
-                  storeTile(product(accZero, outputs, rowsAt, rowsAt, outputs, rowsAt,
-                                    n, kMmaTokens),
-                            outputs, rowsAt, n, owned);
-                });
-              });
-            }
-            // (A warp takes a column tile's row tiles together: it reads
-            // the whole column before it writes any of it.)
-            loops.warps([&](Value warp) {
-              warpTiles(warp, (columns + dk) / kMmaOutputs, [&](Value tile, Value owned) {
-                Value n = mul(tile, kMmaOutputs);
-                SmallVector<Value> solved;
-                for (int64_t m = 0; m < rowTiles; ++m)
-                  solved.push_back(product(accZero, outputs, index(m * kMmaTokens),
-                                           zero, uw, zero, n, c));
-                for (int64_t m = 0; m < rowTiles; ++m)
-                  storeTile(solved[m], uw, index(m * kMmaTokens), n, owned);
-              });
+            loops.cooperative({dkIndex, cIndex}, [&](ValueRange ir) {
+              store(load(keysT, ValueRange{add(keyRow0, ir[0]), ir[1]}), kT, ir);
             });
             // V' = U + (-W) S, in place of U.
-            int64_t columnTiles = columns / kMmaOutputs;
             loops.warps([&](Value warp) {
               warpTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
                 auto [m, n] = tileAt(tile, columnTiles);
@@ -3798,32 +3886,23 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                 storeTile(v, uw, m, n, owned);
               });
             });
-            // O = (Q e^G) S + scores V'.
+            // O = (Q e^G) S + scores V', tiles to the head outputs.
+            Value first = mul(chunkIndex, c);
+            Value headColumn = add(mul(h, dv), j0);
             loops.warps([&](Value warp) {
               warpTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
                 auto [m, n] = tileAt(tile, columnTiles);
-                Value o = product(accZero, qs, m, zero, s, zero, n, dk);
+                Value o = product(zeroTile(), qs, m, zero, s, zero, n, dk);
                 o = product(o, scores, m, zero, uw, zero, n, c);
-                storeTile(o, outputs, m, n, owned);
+                storeTile(o, headRows, add(first, m), add(headColumn, n), owned);
               });
             });
-            // The call's rows of O to `heads`; V' scaled by the tail decay
-            // and S by the chunk's for the update.
-            loops.cooperative({rows, columnsIndex}, [&](ValueRange rj) {
-              Value r = rj[0], j = rj[1];
-              store(load(outputs, rj), heads,
-                    ValueRange{add(mul(add(first, r), hv * dv),
-                                   add(add(mul(h, dv), j0), j))});
-            });
-            loops.cooperative({cIndex, columnsIndex}, [&](ValueRange rj) {
-              store(fmul(load(uw, rj), load(tail, ValueRange{rj[0]})), uw, rj);
-            });
-            Value decay = math::ExpOp::create(b, last);
+            // S = e^{G_last} S + (tail-scaled K^T) V', a tile of state rows
+            // x columns per warp.
+            Value decay = load(decays, ValueRange{add(mul(chunkIndex, hv), h)});
             loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
               store(fmul(load(s, ij), decay), s, ij);
             });
-            // S = e^{G_last} S + K^T (tail V'), a tile of state rows x
-            // columns per warp.
             loops.warps([&](Value warp) {
               warpTiles(warp, dk / kMmaTokens * columnTiles,
                         [&](Value tile, Value owned) {
@@ -3846,10 +3925,18 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     if (codegen.columns) {
       // The GPU forms write each token's head outputs to `heads`; the gated
       // norm, which needs a head's whole output, runs after, per (token,
-      // head).
+      // head). The tensor-core form writes whole chunks' rows: its rows
+      // are the tokens rounded up to chunks.
+      bool onTensorCores =
+          chunk && deltaRuleOnTensorCores(codegen, *chunk, dk, dv,
+                                          deltaRuleColumns(codegen.panel, dv));
+      Value headRowCount =
+          onTensorCores ? mul(arith::CeilDivUIOp::create(b, tokens, index(*chunk)),
+                              *chunk)
+                        : tokens;
       Value heads = memref::AllocOp::create(
           b, MemRefType::get({ShapedType::kDynamic}, f32),
-          ValueRange{arith::MulIOp::create(b, tokens, index(hv * dv))});
+          ValueRange{mul(headRowCount, hv * dv)});
       // Column j of a head's state evolves on its own (its entries of S^T k
       // and S^T q read only that column), so each (head, value column) is a
       // workgroup running the recurrence over the call's tokens: decode, and
@@ -3894,8 +3981,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {},
                      recurrence);
       });
-      if (chunk && deltaRuleOnTensorCores(codegen, *chunk, dk,
-                                          deltaRuleColumns(codegen.panel, dv)))
+      if (onTensorCores)
         chunkedTensorCoreBlocks(heads);
       else if (chunk)
         chunkedBlocks(heads);
@@ -5218,14 +5304,14 @@ struct ConvertHybridToLinalgPass
         slowLayers;
     WalkResult walked = getOperation().walk([&](GatedDeltaNetOp op) {
       std::optional<int64_t> chunk = op.getChunkSize();
-      int64_t dk = op.getKHeadDim(),
-              columns = deltaRuleColumns(packWeights, op.getVHeadDim());
-      if (!chunk || deltaRuleOnTensorCores(codegen, *chunk, dk, columns))
+      int64_t dk = op.getKHeadDim(), dv = op.getVHeadDim(),
+              columns = deltaRuleColumns(packWeights, dv);
+      if (!chunk || deltaRuleOnTensorCores(codegen, *chunk, dk, dv, columns))
         return WalkResult::advance();
       // The largest chunk the tensor-core form takes (whole token tiles).
       int64_t onTensorCores = 0;
       for (int64_t c = kMmaTokens; c <= hybrid::kMaxChunkSize; c += kMmaTokens)
-        if (deltaRuleOnTensorCores(codegen, c, dk, columns))
+        if (deltaRuleOnTensorCores(codegen, c, dk, dv, columns))
           onTensorCores = c;
       if (deltaRuleBlockBytes(*chunk, dk, columns) <= codegen.blockSharedBytes) {
         // Heads the tensor cores take, a chunk they do not: say so rather
