@@ -97,8 +97,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     conflicts) and C x C scores and L in scratch the workgroup shares; a
     chunk whose buffers exceed block-shared-bytes (the CUDA block's shared
     memory) is an error naming the largest that fits. Without batch slots the plan
-    gives the kernel of the other form no workgroups. `hybrid.mamba` runs
-    token by token in these forms whatever its chunk size. The MoE routing
+    gives the kernel of the other form no workgroups. `hybrid.mamba` with
+    `chunk_size` scans such a call in a workgroup per group of 128 /
+    d_state channels: per chunk (fewer tokens where its buffers would
+    exceed block-shared-bytes) a cooperative loop per (channel, state)
+    pair carries the state through the chunk's tokens and stores the
+    terms C h, then one per (token, channel) sums them; other calls (and
+    all without a chunk size) scan token by token, a workgroup per
+    channel. The MoE routing
     kernel (top-k above 1) is a workgroup per token whose steps are
     cooperative loops over the experts: the softmax's maximum and sum are
     cooperative reductions, and each choice an argmax in two (the largest

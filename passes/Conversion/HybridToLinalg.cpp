@@ -1431,6 +1431,19 @@ struct LoopNest {
     }).getResult(0);
     return arith::AndIOp::create(b, several, same);
   }
+  /// `count` workgroups for the kernel of a scan's chunked form (or, with
+  /// `chunked` false, of its step-by-step form) in the GPU forms, which
+  /// have both; none when the plan knows the call is for the other: without
+  /// batch slots, a call is chunked when it has several tokens. (With slots
+  /// only the kernels can tell.)
+  Value scanWorkgroups(bool chunked, int64_t count, Value tokens, Value slots) {
+    if (slots)
+      return index(count);
+    Value several =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
+    return arith::SelectOp::create(b, several, index(chunked ? count : 0),
+                                   index(chunked ? 0 : count));
+  }
   /// The batch slot of a call of one sequence's tokens (its first token's),
   /// where its state is in batched buffers; null without slots.
   Value oneSequenceSlot(Value slots) {
@@ -3368,16 +3381,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // memory, deltaRuleBlockBytes); the state stays in its buffer. Head
     // outputs go to `heads`, before the gated norm.
     // `count` workgroups for the kernel of the chunked (or else the
-    // step-by-step) form, none when the plan knows the call is for the
-    // other: without batch slots, a call is chunked when it has several
-    // tokens. (With slots only the kernels can tell.)
+    // step-by-step) form (LoopNest::scanWorkgroups).
     auto workgroupsIf = [&](bool chunked, int64_t count) -> Value {
-      if (!chunk || slots)
+      if (!chunk)
         return index(count);
-      Value several =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one);
-      return arith::SelectOp::create(b, several, index(chunked ? count : 0),
-                                     index(chunked ? 0 : count));
+      return loops.scanWorkgroups(chunked, count, tokens, slots);
     };
     auto chunkedBlocks = [&](Value heads) {
       int64_t c = *chunk;
@@ -4481,6 +4489,145 @@ Value addBias(OpBuilder &b, Location loc, Value x, Value bias) {
       .getResult(0);
 }
 
+/// (channel, state) pairs per workgroup of the GPU forms' chunked Mamba
+/// scan: a thread each in the CUDA pipeline's 128-thread blocks.
+constexpr int64_t kScanBlockPairs = 128;
+
+/// Channels per workgroup of the GPU forms' chunked Mamba scan.
+int64_t scanGroupChannels(int64_t stateDim) {
+  return std::max<int64_t>(1, kScanBlockPairs / stateDim);
+}
+
+/// Tokens the GPU forms' chunked Mamba scan stages at a time: the scan's
+/// chunk size, or fewer where a block's buffers (the state and A [pairs],
+/// per token the channels' dt and x, and the terms C h of every pair)
+/// would not fit `blockSharedBytes`. The recurrence is the same for any.
+int64_t scanStagedTokens(int64_t chunk, int64_t stateDim, int64_t blockSharedBytes) {
+  int64_t group = scanGroupChannels(stateDim), pairs = group * stateDim;
+  int64_t perToken = 4 * (2 * group + pairs);
+  return std::clamp<int64_t>((blockSharedBytes - 4 * 2 * pairs) / perToken, 1, chunk);
+}
+
+/// Mamba's selective scan of a call of several tokens of one sequence as
+/// the GPU forms run it: a workgroup (a GPU block) per group of channels
+/// (scanGroupChannels) walks the call in steps of `staged` tokens, the
+/// group's state in its shared buffers. Per step: each (token, channel)'s
+/// step size and input; then each (channel, state) pair's recurrence h =
+/// exp(dt A) h + dt x B over the step's tokens, one thread each, its terms
+/// C h per token into shared memory; then each (token, channel) sums them
+/// over the state (in the token-by-token form's order) and emits y. The
+/// callbacks give channel c's step size and input at token t, A[c, n],
+/// token t's B and C, and emit y + D x gated by silu(z).
+void scanChunks(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t staged,
+                int64_t inner, int64_t stateDim, Value tokens, Value slots,
+                Value ssm, function_ref<Value(Value, Value)> stepSizeAt,
+                function_ref<Value(Value, Value)> inputAt,
+                function_ref<Value(Value, Value)> aCoefAt,
+                function_ref<Value(Value, Value)> bAt,
+                function_ref<Value(Value, Value)> cAt,
+                function_ref<void(Value, Value, Value, Value)> emitAt) {
+  Type f32 = b.getF32Type();
+  int64_t group = scanGroupChannels(stateDim), pairs = group * stateDim;
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto divui = [&](Value l, int64_t r) -> Value {
+    return arith::DivUIOp::create(b, l, index(r));
+  };
+  auto remui = [&](Value l, int64_t r) -> Value {
+    return arith::RemUIOp::create(b, l, index(r));
+  };
+  auto ult = [&](Value l, Value r) -> Value {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, l, r);
+  };
+  auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+  auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+  Value zero = index(0);
+  Value groups = loops.scanWorkgroups(true, llvm::divideCeil(inner, group), tokens, slots);
+  loops.parallel("scan_chunks", {groups}, [&](ValueRange ivs) {
+    Value c0 = arith::MulIOp::create(b, ivs[0], index(group));
+    Value hs = loops.scratch(pairs, f32), as = loops.scratch(pairs, f32);
+    Value steps = loops.scratch(staged * group, f32);
+    Value inputs = loops.scratch(staged * group, f32);
+    Value terms = loops.scratch(staged * pairs, f32); // C h per (token, pair)
+    auto walk = [&] {
+      Value slot = loops.oneSequenceSlot(slots);
+      auto stateIndex = [&](Value c, Value n) -> SmallVector<Value> {
+        if (slot)
+          return {slot, c, n};
+        return {c, n};
+      };
+      // Loops over the group's pairs and over (token, channel), flat (a
+      // unit dimension would be folded away with the cooperative mark);
+      // the channels past the last do nothing.
+      auto forPairs = [&](function_ref<void(Value, Value, Value)> body) {
+        loops.cooperative({index(pairs)}, [&](ValueRange pv) {
+          Value g = divui(pv[0], stateDim), n = remui(pv[0], stateDim);
+          Value c = add(c0, g);
+          loops.ifElse(ult(c, index(inner)), [&] { body(pv[0], c, n); }, [] {});
+        });
+      };
+      forPairs([&](Value p, Value c, Value n) {
+        memref::StoreOp::create(b, memref::LoadOp::create(b, ssm, stateIndex(c, n)),
+                                hs, p);
+        memref::StoreOp::create(b, aCoefAt(c, n), as, p);
+      });
+      Value stepCount = arith::CeilDivUIOp::create(b, tokens, index(staged));
+      loops.forLoop(zero, stepCount, {}, [&](Value step, ValueRange) {
+        Value first = arith::MulIOp::create(b, step, index(staged));
+        Value rows = arith::MinUIOp::create(
+            b, index(staged), arith::SubIOp::create(b, tokens, first));
+        auto forTokenChannels = [&](function_ref<void(Value, Value, Value)> body) {
+          loops.cooperative({index(staged * group)}, [&](ValueRange rv) {
+            Value r = divui(rv[0], group), c = add(c0, remui(rv[0], group));
+            Value inside = arith::AndIOp::create(b, ult(r, rows), ult(c, index(inner)));
+            loops.ifElse(inside, [&] { body(rv[0], r, c); }, [] {});
+          });
+        };
+        forTokenChannels([&](Value at, Value r, Value c) {
+          Value t = add(first, r);
+          memref::StoreOp::create(b, stepSizeAt(t, c), steps, at);
+          memref::StoreOp::create(b, inputAt(t, c), inputs, at);
+        });
+        forPairs([&](Value p, Value c, Value n) {
+          Value g = divui(p, stateDim);
+          Value a = memref::LoadOp::create(b, as, p);
+          Value h = loops.forLoop(zero, rows, {memref::LoadOp::create(b, hs, p)},
+                                  [&](Value r, ValueRange carried) {
+            Value t = add(first, r);
+            Value at = add(arith::MulIOp::create(b, r, index(group)), g);
+            Value dt = memref::LoadOp::create(b, steps, at);
+            Value dtx = fmul(dt, memref::LoadOp::create(b, inputs, at));
+            Value next = fadd(fmul(math::ExpOp::create(b, fmul(dt, a)), carried[0]),
+                              fmul(dtx, bAt(t, n)));
+            memref::StoreOp::create(
+                b, fmul(next, cAt(t, n)), terms,
+                add(arith::MulIOp::create(b, r, index(pairs)), p));
+            return SmallVector<Value>{next};
+          }).getResult(0);
+          memref::StoreOp::create(b, h, hs, p);
+        });
+        forTokenChannels([&](Value at, Value r, Value c) {
+          Value g = remui(at, group);
+          Value base = add(arith::MulIOp::create(b, r, index(pairs)),
+                           arith::MulIOp::create(b, g, index(stateDim)));
+          Value y = loops.forLoop(zero, index(stateDim), {loops.f32(0.0)},
+                                  [&](Value n, ValueRange sum) {
+            return SmallVector<Value>{
+                fadd(sum[0], memref::LoadOp::create(b, terms, add(base, n)))};
+          }).getResult(0);
+          emitAt(add(first, r), c, y, memref::LoadOp::create(b, inputs, at));
+        });
+        return SmallVector<Value>{};
+      });
+      forPairs([&](Value p, Value c, Value n) {
+        memref::StoreOp::create(b, memref::LoadOp::create(b, hs, p), ssm,
+                                stateIndex(c, n));
+      });
+    };
+    loops.ifElse(loops.severalOfOneSequence(tokens, slots), walk, [] {});
+  });
+}
+
 /// Lowers hybrid.mamba (Jamba's Mamba-1, models.md 2.5): in_proj (linalg),
 /// the causal conv per token from the conv window, x_proj (linalg), then
 /// per token the dt/B/C norms, dt = softplus(dt_proj) and the selective scan
@@ -4611,15 +4758,50 @@ struct MambaLowering : HybridLowering<MambaOp> {
     Value dtPre = addBias(b, loc, linear(b, loc, codegen, toTensor(deltas, rank), adaptor.getDtProj()),
                           adaptor.getDtProjBias());
 
-    // Per channel (in parallel): dt = softplus(dt_proj) and the selective
-    // scan from the ssm state, y * silu(z).
-    // The GPU form scans token by token at any chunk size: a thread per
-    // channel gains nothing from blocks, whose decays and inputs it would
-    // hold in local memory.
-    std::optional<int64_t> chunk =
-        codegen.columns ? std::nullopt : op.getChunkSize();
+    // dt = softplus(dt_proj) and the selective scan from the ssm state, y *
+    // silu(z), in the forms below: channel c's step size at token t, its
+    // A row, token t's B and C.
+    std::optional<int64_t> chunk = op.getChunkSize();
     Value scanned = rows(inner);
-    loops.parallel("scan", {index(inner)}, [&](ValueRange ivs) {
+    auto stepSizeAt = [&](Value t, Value c) -> Value {
+      Value pre = tensor::ExtractOp::create(b, dtPre, ValueRange{t, c});
+      return arith::SelectOp::create(
+          b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
+          pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
+    };
+    auto aCoefAt = [&](Value c, Value n) -> Value {
+      return arith::NegFOp::create(
+          b, math::ExpOp::create(b, weightAt(adaptor.getALog(), ValueRange{c, n})));
+    };
+    auto bAt = [&](Value t, Value n) {
+      return load(paramsAll, ValueRange{t, add(n, index(rank))});
+    };
+    auto cAt = [&](Value t, Value n) {
+      return load(paramsAll, ValueRange{t, add(n, index(rank + stateDim))});
+    };
+    // y (the sum over the state) + D x, gated by silu(z), into scanned.
+    auto emitAt = [&](Value t, Value c, Value y, Value xc) {
+      y = fadd(y, fmul(weightAt(adaptor.getD(), ValueRange{c}), xc));
+      Value z = tensor::ExtractOp::create(b, xz, ValueRange{t, add(c, index(inner))});
+      store(fmul(y, silu(b, loc, z)), scanned, ValueRange{t, c});
+    };
+    // The GPU forms: calls of several tokens of one sequence with a chunk
+    // size take the chunked block form (scanChunks), the others a thread
+    // per channel token by token (with batch slots, decided in the kernels:
+    // the plan cannot read the slots on a GPU).
+    bool gpuChunks = codegen.columns && chunk;
+    if (gpuChunks)
+      scanChunks(b, loops, scanStagedTokens(*chunk, stateDim, codegen.blockSharedBytes),
+                 inner, stateDim, tokens, slots, ssm, stepSizeAt,
+                 [&](Value t, Value c) -> Value {
+                   return tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+                 },
+                 aCoefAt, bAt, cAt, emitAt);
+
+    // Per channel (in parallel).
+    Value channelWorkgroups =
+        gpuChunks ? loops.scanWorkgroups(false, inner, tokens, slots) : index(inner);
+    loops.parallel("scan", {channelWorkgroups}, [&](ValueRange ivs) {
       Value c = ivs[0];
       // Calls of several tokens of one sequence scan in blocks when
       // hybrid-tile-scans asked for it; decode (and batched decode, which
@@ -4627,28 +4809,9 @@ struct MambaLowering : HybridLowering<MambaOp> {
       // cannot read the slots on a GPU.
       Value blocked =
           chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
-      auto stepSize = [&](Value t) -> Value {
-        Value pre = tensor::ExtractOp::create(b, dtPre, ValueRange{t, c});
-        return arith::SelectOp::create(
-            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
-            pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
-      };
-      auto aCoefAt = [&](Value n) -> Value {
-        return arith::NegFOp::create(
-            b, math::ExpOp::create(b, weightAt(adaptor.getALog(), ValueRange{c, n})));
-      };
-      auto bAt = [&](Value t, Value n) {
-        return load(paramsAll, ValueRange{t, add(n, index(rank))});
-      };
-      auto cAt = [&](Value t, Value n) {
-        return load(paramsAll, ValueRange{t, add(n, index(rank + stateDim))});
-      };
-      // y (the sum over the state) + D x, gated by silu(z), into scanned.
-      auto emit = [&](Value t, Value y, Value xc) {
-        y = fadd(y, fmul(weightAt(adaptor.getD(), ValueRange{c}), xc));
-        Value z = tensor::ExtractOp::create(b, xz, ValueRange{t, add(c, index(inner))});
-        store(fmul(y, silu(b, loc, z)), scanned, ValueRange{t, c});
-      };
+      auto stepSize = [&](Value t) { return stepSizeAt(t, c); };
+      auto aCoefOf = [&](Value n) { return aCoefAt(c, n); };
+      auto emit = [&](Value t, Value y, Value xc) { emitAt(t, c, y, xc); };
 
       // Token by token: h = exp(dt A) h + dt B x; y = C . h.
       auto stepwise = [&]() {
@@ -4658,7 +4821,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
           Value dtx = fmul(dt, xc);
           Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
                                                                   ValueRange a) {
-            Value decay = math::ExpOp::create(b, fmul(dt, aCoefAt(n)));
+            Value decay = math::ExpOp::create(b, fmul(dt, aCoefOf(n)));
             Value h = fadd(fmul(decay, load(ssm, stateAt(b, slots, t, {c, n}))),
                            fmul(dtx, bAt(t, n)));
             store(h, ssm, stateAt(b, slots, t, {c, n}));
@@ -4670,6 +4833,10 @@ struct MambaLowering : HybridLowering<MambaOp> {
       };
       if (!chunk) {
         stepwise();
+        return;
+      }
+      if (gpuChunks) {
+        loops.ifElse(blocked, [] {}, stepwise);
         return;
       }
 
@@ -4690,7 +4857,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
           return {c, n};
         };
         forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
-          store(aCoefAt(n), aCoef, ValueRange{n});
+          store(aCoefOf(n), aCoef, ValueRange{n});
           store(load(ssm, stateIndex(n)), hRow, ValueRange{n});
           return SmallVector<Value>{};
         });

@@ -99,11 +99,27 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // CHECK: memref.load %[[DECAYS]]
 // CHECK: } else {
 // CHECK: scf.for %{{.*}} = %c0 to %[[T]]
-// The GPU form scans token by token whatever the chunk size: a thread per
-// channel gains nothing from blocks.
+// The GPU forms: a prompt's scan in a workgroup per group of 21 channels
+// (126 (channel, state) pairs, 4 groups), chunks of 16 tokens staged
+// (16 x 126 terms C h, 16 x 21 step sizes and inputs), no per-channel
+// decay buffers; then the token-by-token kernel, a workgroup per channel,
+// given none for a call of several tokens.
 // GPU-LABEL: func.func @mamba_blocked
-// GPU-NOT: ceildivui %{{.*}}, %c16
 // GPU-NOT: memref<96xf32>
+// GPU-DAG: memref.alloca() : memref<2016xf32>
+// GPU-DAG: memref.alloca() : memref<336xf32>
+// GPU-DAG: %[[T:.*]] = tensor.dim %arg0, %c0
+// GPU: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
+// GPU: %[[GROUPS:.*]] = arith.select %[[SEVERAL]], %c4, %c0 : index
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
+// GPU: %[[STEPS:.*]] = arith.ceildivui %[[T]], %c16 : index
+// GPU: scf.for %{{.*}} = %c0 to %[[STEPS]]
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c336)
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c126)
+// GPU: } {hybrid.cooperative}
+// GPU: %[[CHANNELS:.*]] = arith.select %[[SEVERAL]], %c0, %c72 : index
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[CHANNELS]])
 // GPU: return
 func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf32>, %ssm: !hybrid.recurrent_state<72x6xf32>, %in: tensor<144x36xf32>, %c: tensor<72x1x4xf32>, %cb: tensor<72xf32>, %xp: tensor<17x72xf32>, %dtp: tensor<72x5xf32>, %dtb: tensor<72xf32>, %alog: tensor<72x6xf32>, %d: tensor<72xf32>, %out: tensor<36x72xf32>) -> tensor<?x36xf32> {
   %y = hybrid.mamba %x, %conv, %ssm in_proj(%in) conv1d(%c) conv1d_bias(%cb) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%alog) d(%d) out_proj(%out) {chunk_size = 16 : i64, d_conv = 4 : i64, d_inner = 72 : i64, d_state = 6 : i64, dt_rank = 5 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x36xf32>, !hybrid.conv_state<72x3xf32>, !hybrid.recurrent_state<72x6xf32>, tensor<144x36xf32>, tensor<72x1x4xf32>, tensor<72xf32>, tensor<17x72xf32>, tensor<72x5xf32>, tensor<72xf32>, tensor<72x6xf32>, tensor<72xf32>, tensor<36x72xf32>) -> tensor<?x36xf32>

@@ -1,10 +1,11 @@
 """Reference for the execution test of hybrid.mamba's lowering.
 
-`emit` writes a program running one Jamba Mamba-1 mixer (hidden 7, d_inner
-10, d_state 3, dt_rank 2, conv kernel 4 with bias, dt/B/C norms; models.md
-2.5) three times on one conv window and ssm state: 5 tokens, 2 continuing,
-1 more. `check` runs the 8 tokens through transformers' slow path in
-float64 and compares the print-outs. Standard library only.
+`emit [D_INNER D_STATE FIRST]` writes a program running one Jamba Mamba-1
+mixer (hidden 7, d_inner 10, d_state 3, dt_rank 2, conv kernel 4 with bias,
+dt/B/C norms; models.md 2.5) three times on one conv window and ssm state:
+5 tokens (FIRST), 2 continuing, 1 more. `check` with the same arguments
+runs the tokens through transformers' slow path in float64 and compares the
+print-outs. Standard library only.
 """
 import math
 import random
@@ -141,4 +142,7 @@ def check():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        D, N = int(sys.argv[2]), int(sys.argv[3])
+        CALLS = (int(sys.argv[4]),) + CALLS[1:]
     {"emit": emit, "check": check}[sys.argv[1]]()
