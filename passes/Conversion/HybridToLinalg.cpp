@@ -3629,6 +3629,37 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         return {mul(arith::DivUIOp::create(b, tile, index(columnTiles)), kMmaTokens),
                 mul(arith::RemUIOp::create(b, tile, index(columnTiles)), kMmaOutputs)};
       };
+      // dst[r, dstColumn + j] = src[srcRow + r, srcColumn + j] for r <
+      // rows, j < width (zeros from row `valid` on, when given): a
+      // cooperative copy of 16 bytes per thread and step (columns and
+      // widths are multiples of 4: whole aligned vectors, which
+      // hybrid-kernels-to-gpu makes 128-bit loads).
+      constexpr int64_t kLanes = 4;
+      auto copyRows = [&](Value src, Value srcRow, Value srcColumn, int64_t rows,
+                          int64_t width, Value dst, Value dstColumn,
+                          Value valid = Value()) {
+        int64_t vectors = width / kLanes;
+        auto vectorType = VectorType::get({kLanes}, f32);
+        loops.cooperative({index(rows * vectors)}, [&](ValueRange iv) {
+          Value r = arith::DivUIOp::create(b, iv[0], index(vectors));
+          Value j = mul(arith::RemUIOp::create(b, iv[0], index(vectors)), kLanes);
+          SmallVector<Value> to{r, add(dstColumn, j)};
+          auto copy = [&] {
+            Value v = vector::TransferReadOp::create(
+                b, vectorType, src, ValueRange{add(srcRow, r), add(srcColumn, j)},
+                f32c(0.0), ArrayRef<bool>{true});
+            vector::StoreOp::create(b, v, dst, to);
+          };
+          if (!valid)
+            return copy();
+          loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, valid),
+                       copy, [&] {
+            Value zeros = arith::ConstantOp::create(
+                b, vectorType, DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0)));
+            vector::StoreOp::create(b, zeros, dst, to);
+          });
+        });
+      };
       auto storeTile = [&](Value tile, Value buf, Value row, Value column,
                            Value owned) {
         auto write = [&] {
@@ -3665,19 +3696,10 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           auto inside = [&](Value r) {
             return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows);
           };
-          // Per (row, key column): q and k as they are.
-          Value kOffset = add(index(hk * dk), mul(head.kh, dk));
-          loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
-            Value r = ri[0], i = ri[1];
-            loops.ifElse(inside(r), [&] {
-              Value t = add(first, r);
-              store(load(mixed, ValueRange{t, add(mul(head.kh, dk), i)}), qv, ri);
-              store(load(mixed, ValueRange{t, add(kOffset, i)}), ks, ri);
-            }, [&] {
-              store(f32c(0.0), qv, ri);
-              store(f32c(0.0), ks, ri);
-            });
-          });
+          // The chunk's q and k rows as they are.
+          copyRows(mixed, first, mul(head.kh, dk), c, dk, qv, zero, rows);
+          copyRows(mixed, first, add(index(hk * dk), mul(head.kh, dk)), c, dk, ks,
+                   zero, rows);
           // Per row: the gates, and the inverse norms of q (times the
           // scale) and k.
           loops.cooperative({cIndex}, [&](ValueRange rv) {
@@ -3867,24 +3889,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             Value keyRow0 = pairRow(chunkIndex, h, dk);
             // The chunk's prepared rows (independent copies: the threads
             // meet once after them).
-            loops.cooperative({cIndex, dkIndex}, [&](ValueRange ri) {
-              Value r = add(row0, ri[0]), i = ri[1];
-              store(load(prepared, ValueRange{r, add(index(wColumn), i)}), uw,
-                    ValueRange{ri[0], add(columnsIndex, i)});
-              store(load(prepared, ValueRange{r, add(index(qColumn), i)}), qs, ri);
-            });
-            loops.cooperative({cIndex, columnsIndex}, [&](ValueRange rj) {
-              store(load(prepared, ValueRange{add(row0, rj[0]), add(j0, rj[1])}),
-                    uw, rj);
-            });
-            loops.cooperative({cIndex, cIndex}, [&](ValueRange rs) {
-              store(load(prepared, ValueRange{add(row0, rs[0]),
-                                              add(index(scoresColumn), rs[1])}),
-                    scores, rs);
-            });
-            loops.cooperative({dkIndex, cIndex}, [&](ValueRange ir) {
-              store(load(keysT, ValueRange{add(keyRow0, ir[0]), ir[1]}), kT, ir);
-            });
+            copyRows(prepared, row0, index(wColumn), c, dk, uw, columnsIndex);
+            copyRows(prepared, row0, index(qColumn), c, dk, qs, zero);
+            copyRows(prepared, row0, j0, c, columns, uw, zero);
+            copyRows(prepared, row0, index(scoresColumn), c, c, scores, zero);
+            copyRows(keysT, keyRow0, zero, dk, c, kT, zero);
             // V' = U + (-W) S, in place of U.
             loops.warps([&](Value warp) {
               warpTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
