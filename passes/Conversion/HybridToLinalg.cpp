@@ -1507,6 +1507,87 @@ struct LoopNest {
   }
 };
 
+/// Padding of the rows of a block form's tile buffers, in f32 elements:
+/// 16-byte rows for the tiles' ldmatrix loads, which also fall on distinct
+/// banks.
+constexpr int64_t kTileRowPad = 4;
+
+/// The tensor-core tiles of a block form (Codegen::mma): f32 tiles of
+/// kMmaTokens rows x kMmaOutputs columns read from and written to 2-D
+/// buffers (the block's shared memory on a GPU), their products over a
+/// depth, and the tiles of a grid spread over the block's warps
+/// (hybrid-mma-tiles-to-nvgpu makes the contracts mma.sync).
+struct WarpTiles {
+  ImplicitLocOpBuilder &b;
+  LoopNest &loops;
+
+  VectorType type(int64_t rows) {
+    return VectorType::get({rows, kMmaOutputs}, b.getF32Type());
+  }
+  /// The rows x kMmaOutputs tile of `buf` at (row, column).
+  Value read(Value buf, Value row, Value column, int64_t rows) {
+    return vector::TransferReadOp::create(b, type(rows), buf,
+                                          ValueRange{row, column}, loops.f32(0.0),
+                                          ArrayRef<bool>{true, true});
+  }
+  Value zero() {
+    return arith::ConstantOp::create(
+        b, type(kMmaTokens),
+        DenseElementsAttr::get(type(kMmaTokens), b.getF32FloatAttr(0.0)));
+  }
+  /// acc + A[aRow.., aColumn + k] B[bRow + k, bColumn..] over k in [0,
+  /// depth): a warp's tile, kMmaOutputs deep a step.
+  Value product(Value acc, Value a, Value aRow, Value aColumn, Value bm,
+                Value bRow, Value bColumn, int64_t depth) {
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    return loops.forLoop(loops.index(0), loops.index(depth), {acc},
+                         [&](Value k, ValueRange sum) {
+      Value aTile = read(a, aRow, add(aColumn, k), kMmaTokens);
+      Value bTile = read(bm, add(bRow, k), bColumn, kMmaOutputs);
+      return SmallVector<Value>{mmaContract(b, b.getLoc(), aTile, bTile, sum[0])};
+    }, kMmaOutputs).getResult(0);
+  }
+  /// Tiles [0, count) over the block's warps (warp w takes w, w +
+  /// kBlockWarps, ...). When warps outnumber a round's tiles, the extra
+  /// ones repeat the last tile without storing it (`owned` false), so that
+  /// no warp branches around tensor-core work.
+  void forTiles(Value warp, int64_t count, function_ref<void(Value, Value)> body) {
+    int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
+    loops.forLoop(loops.index(0), loops.index(rounds), {}, [&](Value round, ValueRange) {
+      Value tile = arith::AddIOp::create(
+          b, warp, arith::MulIOp::create(b, round, loops.index(hybrid::kBlockWarps)));
+      Value owned;
+      if (count % hybrid::kBlockWarps != 0) {
+        owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
+                                      loops.index(count));
+        tile = arith::MinUIOp::create(b, tile, loops.index(count - 1));
+      }
+      body(tile, owned);
+      return SmallVector<Value>{};
+    });
+  }
+  /// Tile `tile` of a grid of row tiles x `columnTiles` column tiles: its
+  /// first row and column.
+  std::pair<Value, Value> at(Value tile, int64_t columnTiles) {
+    Value columns = loops.index(columnTiles);
+    return {arith::MulIOp::create(b, arith::DivUIOp::create(b, tile, columns),
+                                  loops.index(kMmaTokens)),
+            arith::MulIOp::create(b, arith::RemUIOp::create(b, tile, columns),
+                                  loops.index(kMmaOutputs))};
+  }
+  /// Stores `tile` at (row, column) of `buf`, only where `owned` (when
+  /// given).
+  void store(Value tile, Value buf, Value row, Value column, Value owned) {
+    auto write = [&] {
+      vector::TransferWriteOp::create(b, tile, buf, ValueRange{row, column},
+                                      ArrayRef<bool>{true, true});
+    };
+    if (!owned)
+      return write();
+    loops.ifElse(owned, write, [] {});
+  }
+};
+
 /// The causal depthwise conv of channel c over a call's tokens, token by
 /// token (Gated DeltaNet's and Mamba's): out[t, c] = silu(bias[c] + sum_j
 /// weight[c, 0, j] window[j]) over the window [state (K-1 inputs) | the
@@ -1712,6 +1793,30 @@ std::pair<SmallVector<float>, float> ropeFrequencies(int64_t dim, double theta,
   return {inv, static_cast<float>(yarn.getAttentionFactor().convertToDouble())};
 }
 
+/// Bytes of the buffers that a workgroup of the GPU forms' prefill
+/// attention on tensor cores shares, for blocks of `rows` query rows and
+/// cached positions: q and the output accumulator, V [rows, dim] and the
+/// scores [rows, rows] (rows padded), K^T [dim, rows], three f32 and one
+/// index per row.
+int64_t attentionTileBytes(int64_t rows, int64_t dim) {
+  int64_t pad = kTileRowPad;
+  return 4 * (3 * rows * (dim + pad) + dim * rows + rows * (rows + pad) + 3 * rows) +
+         8 * rows;
+}
+
+/// Query rows (and cached positions) per workgroup of the GPU forms'
+/// prefill attention on tensor cores: 32, or 16 where those buffers would
+/// not fit a block's `sharedBytes`; 0 (the split-KV form for every call)
+/// for heads that are not whole tiles or buffers that fit neither.
+int64_t attentionTileRows(int64_t dim, int64_t sharedBytes) {
+  if (dim % kMmaOutputs != 0)
+    return 0;
+  for (int64_t rows : {32, 16})
+    if (attentionTileBytes(rows, dim) <= sharedBytes)
+      return rows;
+  return 0;
+}
+
 /// Lowers hybrid.attention to projections (linalg) around a loop nest on
 /// memrefs: each token's k and v are normalised, rotated and stored in the
 /// cache at its position, then each query head runs an online softmax over
@@ -1882,32 +1987,203 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         return SmallVector<Value>{m, l};
       });
     };
-    // Head h's output of token t: acc / total, through the optional
+    // Element d of head h's output o of token t, through the optional
     // sigmoid gate.
+    auto storeOutput = [&](Value t, Value h, Value d, Value o) {
+      if (gated) {
+        Value col = arith::AddIOp::create(
+            b, arith::AddIOp::create(b, arith::MulIOp::create(b, h, qStride),
+                                     dimV),
+            d);
+        Value g = tensor::ExtractOp::create(b, q, ValueRange{t, col});
+        Value sig = arith::DivFOp::create(
+            b, f32c(1.0),
+            arith::AddFOp::create(
+                b, f32c(1.0),
+                math::ExpOp::create(b, arith::NegFOp::create(b, g))));
+        o = arith::MulFOp::create(b, o, sig);
+      }
+      Value col = arith::AddIOp::create(b, arith::MulIOp::create(b, h, dimV), d);
+      memref::StoreOp::create(b, o, out, ValueRange{t, col});
+    };
+    // Head h's output of token t: acc / total.
     auto finish = [&](Value t, Value h, Value acc, Value total) {
       forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-        Value o = arith::DivFOp::create(b, memref::LoadOp::create(b, acc, d),
-                                        total);
-        if (gated) {
-          Value col = arith::AddIOp::create(
-              b, arith::AddIOp::create(b, arith::MulIOp::create(b, h, qStride),
-                                       dimV),
-              d);
-          Value g = tensor::ExtractOp::create(b, q, ValueRange{t, col});
-          Value sig = arith::DivFOp::create(
-              b, f32c(1.0),
-              arith::AddFOp::create(
-                  b, f32c(1.0),
-                  math::ExpOp::create(b, arith::NegFOp::create(b, g))));
-          o = arith::MulFOp::create(b, o, sig);
-        }
-        Value col = arith::AddIOp::create(b, arith::MulIOp::create(b, h, dimV), d);
-        memref::StoreOp::create(b, o, out, ValueRange{t, col});
+        storeOutput(t, h, d,
+                    arith::DivFOp::create(b, memref::LoadOp::create(b, acc, d), total));
         return SmallVector<Value>{};
       });
     };
 
     if (codegen.columns) {
+      // Prefill on tensor cores (attentionTileRows): for a call of several
+      // tokens of one sequence, a workgroup per (block of B query rows,
+      // head), a block of warps walking the cached positions B at a time
+      // with an online softmax (as flash attention): S = (q scale) K^T as
+      // tiles, each row's running maximum and sum and P = exp(S - max) by
+      // a thread per row, the accumulator rescaled, then O += P V as
+      // tiles; O / sum at the end. The split-KV kernels below then run only
+      // for decode.
+      int64_t tileRows =
+          codegen.mma ? attentionTileRows(dim, codegen.blockSharedBytes) : 0;
+      if (tileRows) {
+        int64_t pad = kTileRowPad, rowTiles = tileRows / kMmaTokens;
+        WarpTiles tiles{b, loops};
+        Value blockRows = index(tileRows);
+        Value queryBlocks = arith::CeilDivUIOp::create(b, tokens, blockRows);
+        if (!slots)
+          queryBlocks = arith::SelectOp::create(
+              b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one),
+              queryBlocks, zero);
+        loops.parallel("attention_tiles", {queryBlocks, index(heads)},
+                       [&](ValueRange ivs) {
+          Value h = ivs[1];
+          Value qs = loops.scratch({tileRows, dim + pad}, f32); // q * scale
+          Value os = loops.scratch({tileRows, dim + pad}, f32); // sum_j p_j v_j
+          Value kT = loops.scratch({dim, tileRows}, f32);
+          Value vs = loops.scratch({tileRows, dim + pad}, f32);
+          // The rows' scores of the positions' block, then their exp(s - max).
+          Value scores = loops.scratch({tileRows, tileRows + pad}, f32);
+          Value rowMax = loops.scratch(tileRows, f32), rowSum = loops.scratch(tileRows, f32);
+          Value rescale = loops.scratch(tileRows, f32);
+          Value rowPosition = loops.scratch(tileRows, b.getIndexType());
+          auto attend = [&] {
+            Value first = arith::MulIOp::create(b, ivs[0], blockRows);
+            Value rows = arith::MinUIOp::create(
+                b, blockRows, arith::SubIOp::create(b, tokens, first));
+            Value kvh = arith::DivUIOp::create(b, h, index(group));
+            // Cached positions [0, end): up to the block's last token's.
+            Value end = arith::AddIOp::create(
+                b, positionOf(arith::SubIOp::create(b, arith::AddIOp::create(b, first, rows), one)),
+                one);
+            // Per query row: q normed, rotated and scaled (rows past the
+            // call's tokens repeat its last one: finite, never stored).
+            loops.cooperative({blockRows}, [&](ValueRange rv) {
+              Value r = rv[0];
+              Value t = arith::MinUIOp::create(
+                  b, arith::AddIOp::create(b, first, r),
+                  arith::SubIOp::create(b, tokens, one));
+              Value p = positionOf(t);
+              Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
+              forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+                memref::StoreOp::create(
+                    b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d),
+                                             f32c(scale)),
+                    qs, ValueRange{r, d});
+                return SmallVector<Value>{};
+              });
+              memref::StoreOp::create(b, p, rowPosition, r);
+              memref::StoreOp::create(b, negInf, rowMax, r);
+              memref::StoreOp::create(b, f32c(0.0), rowSum, r);
+            });
+            loops.cooperative({blockRows, dimV}, [&](ValueRange rd) {
+              memref::StoreOp::create(b, f32c(0.0), os, rd);
+            });
+            Value keyBlocks = arith::CeilDivUIOp::create(b, end, blockRows);
+            forLoop(zero, keyBlocks, {}, [&](Value keyBlock, ValueRange) {
+              Value j0 = arith::MulIOp::create(b, keyBlock, blockRows);
+              // The block's keys (as K^T) and values, zeros past `end`.
+              loops.cooperative({blockRows, dimV}, [&](ValueRange jd) {
+                Value j = jd[0], d = jd[1];
+                Value position = arith::AddIOp::create(b, j0, j);
+                Value cached = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                     position, end);
+                loops.ifElse(cached, [&] {
+                  auto at = [&](Value half) {
+                    return fromCache(memref::LoadOp::create(
+                        b, cache, stateAt(b, slots, zero, {half, position, kvh, d})));
+                  };
+                  memref::StoreOp::create(b, at(zero), kT, ValueRange{d, j});
+                  memref::StoreOp::create(b, at(one), vs, jd);
+                }, [&] {
+                  memref::StoreOp::create(b, f32c(0.0), kT, ValueRange{d, j});
+                  memref::StoreOp::create(b, f32c(0.0), vs, jd);
+                });
+              });
+              loops.warps([&](Value warp) {
+                tiles.forTiles(warp, rowTiles * (tileRows / kMmaOutputs),
+                               [&](Value tile, Value owned) {
+                  auto [m, n] = tiles.at(tile, tileRows / kMmaOutputs);
+                  tiles.store(tiles.product(tiles.zero(), qs, m, zero, kT, zero, n, dim),
+                              scores, m, n, owned);
+                });
+              });
+              // Per row: positions past its own masked, the new maximum,
+              // exp(s - max) in place of the scores, the sum rescaled.
+              loops.cooperative({blockRows}, [&](ValueRange rv) {
+                Value r = rv[0];
+                Value own = memref::LoadOp::create(b, rowPosition, r);
+                auto masked = [&](Value j) -> Value {
+                  Value seen = arith::CmpIOp::create(
+                      b, arith::CmpIPredicate::ule, arith::AddIOp::create(b, j0, j), own);
+                  return arith::SelectOp::create(
+                      b, seen, memref::LoadOp::create(b, scores, ValueRange{r, j}),
+                      negInf);
+                };
+                Value before = memref::LoadOp::create(b, rowMax, r);
+                Value top = forLoop(zero, blockRows, {before}, [&](Value j, ValueRange m) {
+                  return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], masked(j))};
+                }).getResult(0);
+                Value sum = forLoop(zero, blockRows, {f32c(0.0)}, [&](Value j, ValueRange l) {
+                  Value p = math::ExpOp::create(b, arith::SubFOp::create(b, masked(j), top));
+                  memref::StoreOp::create(b, p, scores, ValueRange{r, j});
+                  return SmallVector<Value>{arith::AddFOp::create(b, l[0], p)};
+                }).getResult(0);
+                Value factor = math::ExpOp::create(b, arith::SubFOp::create(b, before, top));
+                memref::StoreOp::create(b, factor, rescale, r);
+                memref::StoreOp::create(b, top, rowMax, r);
+                memref::StoreOp::create(
+                    b,
+                    arith::AddFOp::create(
+                        b, arith::MulFOp::create(b, memref::LoadOp::create(b, rowSum, r),
+                                                 factor),
+                        sum),
+                    rowSum, r);
+              });
+              loops.cooperative({blockRows, dimV}, [&](ValueRange rd) {
+                memref::StoreOp::create(
+                    b,
+                    arith::MulFOp::create(b, memref::LoadOp::create(b, os, rd),
+                                          memref::LoadOp::create(b, rescale, rd[0])),
+                    os, rd);
+              });
+              loops.warps([&](Value warp) {
+                tiles.forTiles(warp, rowTiles * (dim / kMmaOutputs),
+                               [&](Value tile, Value owned) {
+                  auto [m, n] = tiles.at(tile, dim / kMmaOutputs);
+                  tiles.store(tiles.product(tiles.read(os, m, n, kMmaTokens), scores, m,
+                                            zero, vs, zero, n, tileRows),
+                              os, m, n, owned);
+                });
+              });
+              return SmallVector<Value>{};
+            });
+            loops.cooperative({blockRows, dimV}, [&](ValueRange rd) {
+              Value r = rd[0];
+              loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows), [&] {
+                storeOutput(arith::AddIOp::create(b, first, r), h, rd[1],
+                            arith::DivFOp::create(b, memref::LoadOp::create(b, os, rd),
+                                                  memref::LoadOp::create(b, rowSum, r)));
+              }, [] {});
+            });
+          };
+          loops.ifElse(loops.severalOfOneSequence(tokens, slots), attend, [] {});
+        });
+      }
+      // Without the tiles' kernel every call runs the kernels below; with
+      // it, only calls of one token or (with batch slots) of several
+      // sequences: the plan gives them no workgroups otherwise, or the
+      // kernels decide.
+      Value splitTokens = tokens;
+      if (tileRows && !slots)
+        splitTokens = arith::SelectOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one),
+            zero, tokens);
+      auto unlessTiles = [&](function_ref<void()> body) {
+        if (!tileRows)
+          return body();
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
+      };
       // The GPU form (split KV, as in flash-decoding): a decode step has a
       // workgroup per (head, split of kSplitPositions cached positions)
       // instead of one per head walking the whole cache; each writes its
@@ -1931,8 +2207,8 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       auto recordAt = [&](Value t, Value h, Value split) {
         return add(mul(add(mul(t, heads), h), splits * record), mul(split, record));
       };
-      loops.parallel("attention_split", {tokens, index(heads), index(splits)},
-                     [&](ValueRange ivs) {
+      loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
+                     [&](ValueRange ivs) { unlessTiles([&] {
         Value t = ivs[0], h = ivs[1], split = ivs[2];
         Value end = arith::AddIOp::create(b, positionOf(t), one);
         Value lo = arith::MinUIOp::create(b, mul(split, span), end);
@@ -1952,8 +2228,9 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
                                 ValueRange{add(base, dimV)});
         memref::StoreOp::create(b, stats.getResult(1), partial,
                                 ValueRange{add(add(base, dimV), one)});
-      });
-      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+      }); });
+      loops.parallel("attention", {splitTokens, index(heads)}, [&](ValueRange ivs) {
+        unlessTiles([&] {
         Value t = ivs[0], h = ivs[1];
         auto at = [&](Value split, Value offset) {
           return memref::LoadOp::create(
@@ -1980,6 +2257,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
               b, l[0], arith::MulFOp::create(b, at(split, add(dimV, one)), factor))};
         }).getResult(0);
         finish(t, h, acc, total);
+        });
       });
     } else {
       loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
@@ -3136,16 +3414,12 @@ int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
               2 * chunk * chunk + 4 * chunk);
 }
 
-/// Padding of the tensor-core form's rows, in f32 elements: 16-byte rows
-/// for the tiles' ldmatrix loads, which also fall on distinct banks.
-constexpr int64_t kDeltaRuleMmaPad = 4;
-
 /// Bytes of the buffers that a workgroup of the tensor-core form's
 /// preparing kernel shares (one per value head and chunk): q, then beta v
 /// [C, max(dk, dv)]; k, then -beta e^G k [C, dk]; the scores, then (I +
 /// L)^{-1}, and -L [C, C] (rows padded); K^T [dk, C]; five [C].
 int64_t deltaRulePrepareBytes(int64_t chunk, int64_t dk, int64_t dv) {
-  int64_t pad = kDeltaRuleMmaPad;
+  int64_t pad = kTileRowPad;
   return 4 * (chunk * (std::max(dk, dv) + pad) + chunk * (dk + pad) +
               2 * chunk * (chunk + pad) + dk * chunk + 5 * chunk);
 }
@@ -3155,7 +3429,7 @@ int64_t deltaRulePrepareBytes(int64_t chunk, int64_t dk, int64_t dv) {
 /// columns + dk], q e^G [C, dk], the scores [C, C] (rows padded), K^T [dk,
 /// C] and the state's columns [dk, columns].
 int64_t deltaRuleWalkBytes(int64_t chunk, int64_t dk, int64_t columns) {
-  int64_t pad = kDeltaRuleMmaPad;
+  int64_t pad = kTileRowPad;
   return 4 * (chunk * (columns + dk + pad) + chunk * (dk + pad) +
               chunk * (chunk + pad) + dk * chunk + dk * columns);
 }
@@ -3549,7 +3823,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // K^T (tail V'). The products are tf32 contract tiles of the block's
     // warps read from 2-D buffers in shared memory.
     auto chunkedTensorCoreBlocks = [&](Value heads) {
-      int64_t c = *chunk, pad = kDeltaRuleMmaPad;
+      int64_t c = *chunk, pad = kTileRowPad;
       int64_t columns = deltaRuleColumns(codegen.panel, dv);
       Value cIndex = index(c), dkIndex = index(dk), dvIndex = index(dv),
             columnsIndex = index(columns);
@@ -3580,55 +3854,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         return mul(add(mul(chunkIndex, hv), h), rows);
       };
 
-      auto tileType = [&](int64_t rows) {
-        return VectorType::get({rows, kMmaOutputs}, f32);
-      };
-      auto readTile = [&](Value buf, Value row, Value column, int64_t rows) -> Value {
-        return vector::TransferReadOp::create(b, tileType(rows), buf,
-                                              ValueRange{row, column}, f32c(0.0),
-                                              ArrayRef<bool>{true, true});
-      };
-      auto zeroTile = [&]() -> Value {
-        return arith::ConstantOp::create(
-            b, tileType(kMmaTokens),
-            DenseElementsAttr::get(tileType(kMmaTokens), b.getF32FloatAttr(0.0)));
-      };
-      // acc + A[aRow.., aColumn + k] B[bRow + k, bColumn..] over k in
-      // [0, depth): a warp's kMmaTokens x kMmaOutputs tile, 8 deep a step.
-      auto product = [&](Value acc, Value a, Value aRow, Value aColumn, Value bm,
-                         Value bRow, Value bColumn, int64_t depth) -> Value {
-        return loops.forLoop(zero, index(depth), {acc}, [&](Value k, ValueRange sum) {
-          Value aTile = readTile(a, aRow, add(aColumn, k), kMmaTokens);
-          Value bTile = readTile(bm, add(bRow, k), bColumn, kMmaOutputs);
-          return SmallVector<Value>{mmaContract(b, loc, aTile, bTile, sum[0])};
-        }, kMmaOutputs).getResult(0);
-      };
-      // Tiles [0, count) over the block's warps (warp w takes w, w +
-      // kBlockWarps, ...). When warps outnumber a round's tiles, the extra
-      // ones repeat the last tile without storing it (`owned` false), so
-      // that no warp branches around tensor-core work.
-      auto warpTiles = [&](Value warp, int64_t count,
-                           function_ref<void(Value, Value)> body) {
-        int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
-        forLoop(zero, index(rounds), {}, [&](Value round, ValueRange) {
-          Value tile = add(warp, mul(round, hybrid::kBlockWarps));
-          Value owned;
-          if (count % hybrid::kBlockWarps != 0) {
-            owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
-                                          index(count));
-            tile = arith::MinUIOp::create(b, tile, index(count - 1));
-          }
-          body(tile, owned);
-          return SmallVector<Value>{};
-        });
-      };
-      // Tile `tile` of a grid of row tiles x `columnTiles` column tiles:
-      // its first row and column.
+      WarpTiles tiles{b, loops};
       int64_t rowTiles = c / kMmaTokens;
-      auto tileAt = [&](Value tile, int64_t columnTiles) -> std::pair<Value, Value> {
-        return {mul(arith::DivUIOp::create(b, tile, index(columnTiles)), kMmaTokens),
-                mul(arith::RemUIOp::create(b, tile, index(columnTiles)), kMmaOutputs)};
-      };
       // dst[r, dstColumn + j] = src[srcRow + r, srcColumn + j] for r <
       // rows, j < width (zeros from row `valid` on, when given): a
       // cooperative copy of 16 bytes per thread and step (columns and
@@ -3660,17 +3887,6 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           });
         });
       };
-      auto storeTile = [&](Value tile, Value buf, Value row, Value column,
-                           Value owned) {
-        auto write = [&] {
-          vector::TransferWriteOp::create(b, tile, buf, ValueRange{row, column},
-                                          ArrayRef<bool>{true, true});
-        };
-        if (!owned)
-          return write();
-        loops.ifElse(owned, write, [] {});
-      };
-
       loops.parallel("delta_rule_prepare", {workgroupsIf(true, hv), chunks},
                      [&](ValueRange ivs) {
         Value h = ivs[0], chunkIndex = ivs[1];
@@ -3735,12 +3951,12 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           });
           // Q K^T and K K^T, a tile of them per warp.
           loops.warps([&](Value warp) {
-            warpTiles(warp, rowTiles * (c / kMmaOutputs), [&](Value tile, Value owned) {
-              auto [m, n] = tileAt(tile, c / kMmaOutputs);
-              Value qk = product(zeroTile(), qv, m, zero, kT, zero, n, dk);
-              Value kk = product(zeroTile(), ks, m, zero, kT, zero, n, dk);
-              storeTile(qk, scoresT, m, n, owned);
-              storeTile(kk, lower, m, n, owned);
+            tiles.forTiles(warp, rowTiles * (c / kMmaOutputs), [&](Value tile, Value owned) {
+              auto [m, n] = tiles.at(tile, c / kMmaOutputs);
+              Value qk = tiles.product(tiles.zero(), qv, m, zero, kT, zero, n, dk);
+              Value kk = tiles.product(tiles.zero(), ks, m, zero, kT, zero, n, dk);
+              tiles.store(qk, scoresT, m, n, owned);
+              tiles.store(kk, lower, m, n, owned);
             });
           });
           Value last = load(cumulative, ValueRange{index(c - 1)});
@@ -3833,17 +4049,17 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           for (int64_t i = 1; i < blocks; ++i) {
             Value rowsAt = index(i * kMmaTokens);
             loops.warps([&](Value warp) {
-              warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
+              tiles.forTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
                 Value n = mul(tile, kMmaOutputs);
-                storeTile(product(zeroTile(), lower, rowsAt, zero, inverse, zero, n,
+                tiles.store(tiles.product(tiles.zero(), lower, rowsAt, zero, inverse, zero, n,
                                   i * kMmaTokens),
                           inverse, rowsAt, n, owned);
               });
             });
             loops.warps([&](Value warp) {
-              warpTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
+              tiles.forTiles(warp, i * tilesPerBlock, [&](Value tile, Value owned) {
                 Value n = mul(tile, kMmaOutputs);
-                storeTile(product(zeroTile(), inverse, rowsAt, rowsAt, inverse,
+                tiles.store(tiles.product(tiles.zero(), inverse, rowsAt, rowsAt, inverse,
                                   rowsAt, n, kMmaTokens),
                           inverse, rowsAt, n, owned);
               });
@@ -3851,14 +4067,14 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           }
           // U = T (beta V) and -W = T (-beta e^G K), tiles to `prepared`.
           loops.warps([&](Value warp) {
-            warpTiles(warp, rowTiles * (dv / kMmaOutputs), [&](Value tile, Value owned) {
-              auto [m, n] = tileAt(tile, dv / kMmaOutputs);
-              storeTile(product(zeroTile(), inverse, m, zero, qv, zero, n, c),
+            tiles.forTiles(warp, rowTiles * (dv / kMmaOutputs), [&](Value tile, Value owned) {
+              auto [m, n] = tiles.at(tile, dv / kMmaOutputs);
+              tiles.store(tiles.product(tiles.zero(), inverse, m, zero, qv, zero, n, c),
                         prepared, add(row0, m), n, owned);
             });
-            warpTiles(warp, rowTiles * (dk / kMmaOutputs), [&](Value tile, Value owned) {
-              auto [m, n] = tileAt(tile, dk / kMmaOutputs);
-              storeTile(product(zeroTile(), inverse, m, zero, ks, zero, n, c),
+            tiles.forTiles(warp, rowTiles * (dk / kMmaOutputs), [&](Value tile, Value owned) {
+              auto [m, n] = tiles.at(tile, dk / kMmaOutputs);
+              tiles.store(tiles.product(tiles.zero(), inverse, m, zero, ks, zero, n, c),
                         prepared, add(row0, m), add(index(wColumn), n), owned);
             });
           });
@@ -3896,22 +4112,22 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             copyRows(keysT, keyRow0, zero, dk, c, kT, zero);
             // V' = U + (-W) S, in place of U.
             loops.warps([&](Value warp) {
-              warpTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
-                auto [m, n] = tileAt(tile, columnTiles);
-                Value v = product(readTile(uw, m, n, kMmaTokens), uw, m,
+              tiles.forTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
+                auto [m, n] = tiles.at(tile, columnTiles);
+                Value v = tiles.product(tiles.read(uw, m, n, kMmaTokens), uw, m,
                                   columnsIndex, s, zero, n, dk);
-                storeTile(v, uw, m, n, owned);
+                tiles.store(v, uw, m, n, owned);
               });
             });
             // O = (Q e^G) S + scores V', tiles to the head outputs.
             Value first = mul(chunkIndex, c);
             Value headColumn = add(mul(h, dv), j0);
             loops.warps([&](Value warp) {
-              warpTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
-                auto [m, n] = tileAt(tile, columnTiles);
-                Value o = product(zeroTile(), qs, m, zero, s, zero, n, dk);
-                o = product(o, scores, m, zero, uw, zero, n, c);
-                storeTile(o, headRows, add(first, m), add(headColumn, n), owned);
+              tiles.forTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
+                auto [m, n] = tiles.at(tile, columnTiles);
+                Value o = tiles.product(tiles.zero(), qs, m, zero, s, zero, n, dk);
+                o = tiles.product(o, scores, m, zero, uw, zero, n, c);
+                tiles.store(o, headRows, add(first, m), add(headColumn, n), owned);
               });
             });
             // S = e^{G_last} S + (tail-scaled K^T) V', a tile of state rows
@@ -3921,12 +4137,12 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               store(fmul(load(s, ij), decay), s, ij);
             });
             loops.warps([&](Value warp) {
-              warpTiles(warp, dk / kMmaTokens * columnTiles,
+              tiles.forTiles(warp, dk / kMmaTokens * columnTiles,
                         [&](Value tile, Value owned) {
-                auto [i, n] = tileAt(tile, columnTiles);
-                Value updated = product(readTile(s, i, n, kMmaTokens), kT, i, zero,
+                auto [i, n] = tiles.at(tile, columnTiles);
+                Value updated = tiles.product(tiles.read(s, i, n, kMmaTokens), kT, i, zero,
                                         uw, zero, n, c);
-                storeTile(updated, s, i, n, owned);
+                tiles.store(updated, s, i, n, owned);
               });
             });
             return SmallVector<Value>{};

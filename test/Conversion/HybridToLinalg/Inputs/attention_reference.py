@@ -1,11 +1,12 @@
 """Reference for the execution test of hybrid.attention's lowering.
 
-`emit` writes a program that runs one gated attention layer (GQA 4 query /
-2 kv heads, head_dim 6, rotary on the first 4 dims, zero-centred q/k norms,
-sigmoid output gate, models.md 1.4) twice on the same KV cache: a prompt of
-5 tokens, then 2 more tokens continuing from the cache. `check` runs the 7
-tokens through the same layer in one causal pass, in float64, and compares
-both print-outs with it. Standard library only.
+`emit [HEAD_DIM ROTARY FIRST SECOND CAPACITY]` writes a program that runs
+one gated attention layer (GQA 4 query / 2 kv heads, head_dim 6, rotary on
+the first 4 dims, zero-centred q/k norms, sigmoid output gate, models.md
+1.4) twice on the same KV cache (of 16 positions): a prompt of 5 tokens,
+then 2 more tokens continuing from the cache. `check` with the same
+arguments runs the tokens through the same layer in one causal pass, in
+float64, and compares both print-outs with it. Standard library only.
 """
 import math
 import random
@@ -118,11 +119,14 @@ def check():
         sys.exit("expected %d rows, got %d\n%s" % (len(want), len(got), text))
     scale = max(abs(v) for r in want for v in r)
     err = max(abs(g - w) for gr, wr in zip(got, want) for g, w in zip(gr, wr)) / scale
-    print("max relative error %.3g over %d tokens (5 prefilled, 2 continued)" % (err, len(want)))
+    print("max relative error %.3g over %d tokens (%d prefilled, %d continued)"
+          % (err, len(want), FIRST, SECOND))
     if err > 1e-5:
         sys.exit("FAIL")
     print("PASS")
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        D, ROT, FIRST, SECOND, CAPACITY = map(int, sys.argv[2:7])
     {"emit": emit, "check": check}[sys.argv[1]]()
