@@ -150,11 +150,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "16: the diagonal ones by substitution, the others as tiles), "
            "then one per (value head, panel) walks the chunks with the "
            "state's columns in its shared buffers; other chunks of such "
-           "heads warn. Attention of calls of several tokens of one "
-           "sequence, for head sizes of whole tiles, runs a workgroup per "
-           "(32 or 16 query rows, head) whose q K^T and P V are such tiles, "
-           "an online softmax over blocks of cached positions between "
-           "them">,
+           "heads warn. Attention and MLA of calls of several tokens of one "
+           "sequence run a workgroup per (32 or 16 query rows, head) whose "
+           "q K^T and P V are such tiles (rows padded with zeros to whole "
+           "tiles), an online softmax over blocks of cached positions "
+           "between them">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the chunked delta rule's block "
            "forms may hold (column-workgroups): the CUDA block's limit">,

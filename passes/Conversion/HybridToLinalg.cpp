@@ -1431,18 +1431,24 @@ struct LoopNest {
     }).getResult(0);
     return arith::AndIOp::create(b, several, same);
   }
-  /// `count` workgroups for the kernel of a scan's chunked form (or, with
-  /// `chunked` false, of its step-by-step form) in the GPU forms, which
-  /// have both; none when the plan knows the call is for the other: without
-  /// batch slots, a call is chunked when it has several tokens. (With slots
-  /// only the kernels can tell.)
-  Value scanWorkgroups(bool chunked, int64_t count, Value tokens, Value slots) {
+  /// `count` workgroups for a kernel of a form that runs calls of several
+  /// tokens of one sequence (`several`: a scan's chunked form, prefill
+  /// attention's tiles) or one that runs the other calls (decode), in the
+  /// GPU forms, which have both; none when the plan knows the call is for
+  /// the other: without batch slots, a call is of one sequence's tokens, so
+  /// the first when it has several. (With slots only the kernels can tell,
+  /// by severalOfOneSequence.)
+  Value workgroupsFor(bool several, Value count, Value tokens, Value slots) {
     if (slots)
-      return index(count);
-    Value several =
+      return count;
+    Value isSeveral =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
-    return arith::SelectOp::create(b, several, index(chunked ? count : 0),
-                                   index(chunked ? 0 : count));
+    Value none = index(0);
+    return arith::SelectOp::create(b, isSeveral, several ? count : none,
+                                   several ? none : count);
+  }
+  Value workgroupsFor(bool several, int64_t count, Value tokens, Value slots) {
+    return workgroupsFor(several, index(count), tokens, slots);
   }
   /// The batch slot of a call of one sequence's tokens (its first token's),
   /// where its state is in batched buffers; null without slots.
@@ -1793,28 +1799,191 @@ std::pair<SmallVector<float>, float> ropeFrequencies(int64_t dim, double theta,
   return {inv, static_cast<float>(yarn.getAttentionFactor().convertToDouble())};
 }
 
+/// `n` rounded up to whole tiles' columns (kMmaOutputs).
+int64_t wholeTileColumns(int64_t n) {
+  return llvm::alignTo(n, kMmaOutputs);
+}
+
 /// Bytes of the buffers that a workgroup of the GPU forms' prefill
-/// attention on tensor cores shares, for blocks of `rows` query rows and
-/// cached positions: q and the output accumulator, V [rows, dim] and the
-/// scores [rows, rows] (rows padded), K^T [dim, rows], three f32 and one
-/// index per row.
-int64_t attentionTileBytes(int64_t rows, int64_t dim) {
+/// attention on tensor cores (flashAttentionTiles) shares, for blocks of
+/// `rows` query rows and cached positions, q and key rows of `scoreDim`
+/// and value rows of `valueDim` (each padded with zeros to whole tiles):
+/// q, V and the output accumulator (rows padded), K^T [scoreDim, rows],
+/// the scores [rows, rows + pad], three f32 and one index per row.
+int64_t attentionTileBytes(int64_t rows, int64_t scoreDim, int64_t valueDim) {
   int64_t pad = kTileRowPad;
-  return 4 * (3 * rows * (dim + pad) + dim * rows + rows * (rows + pad) + 3 * rows) +
+  scoreDim = wholeTileColumns(scoreDim);
+  valueDim = wholeTileColumns(valueDim);
+  return 4 * (rows * (scoreDim + pad) + 2 * rows * (valueDim + pad) +
+              scoreDim * rows + rows * (rows + pad) + 3 * rows) +
          8 * rows;
 }
 
 /// Query rows (and cached positions) per workgroup of the GPU forms'
-/// prefill attention on tensor cores: 32, or 16 where those buffers would
-/// not fit a block's `sharedBytes`; 0 (the split-KV form for every call)
-/// for heads that are not whole tiles or buffers that fit neither.
-int64_t attentionTileRows(int64_t dim, int64_t sharedBytes) {
-  if (dim % kMmaOutputs != 0)
-    return 0;
+/// prefill attention on tensor cores: 32, or 16 where its buffers would not
+/// fit a block's `sharedBytes`; 0 (the split-KV form for every call) for
+/// buffers that fit neither.
+int64_t attentionTileRows(int64_t scoreDim, int64_t valueDim, int64_t sharedBytes) {
   for (int64_t rows : {32, 16})
-    if (attentionTileBytes(rows, dim) <= sharedBytes)
+    if (attentionTileBytes(rows, scoreDim, valueDim) <= sharedBytes)
       return rows;
   return 0;
+}
+
+/// What flashAttentionTiles reads and writes, per head h: loadQuery(t, h,
+/// qs, r) writes token t's query row, times the softmax scale, into qs[r,
+/// 0 .. scoreDim); keyAt / valueAt(h, position, d) give element d of a
+/// cached key (d < scoreDim) or value (d < valueDim) row as f32;
+/// storeOutput(t, h, d, o) takes element d of token t's output.
+struct FlashAttentionIO {
+  function_ref<void(Value, Value, Value, Value)> loadQuery;
+  function_ref<Value(Value, Value, Value)> keyAt, valueAt;
+  function_ref<void(Value, Value, Value, Value)> storeOutput;
+};
+
+/// Prefill attention on tensor cores (the GPU forms with Codegen::mma),
+/// shared by attention and MLA: for a call of several tokens of one
+/// sequence, a workgroup per (block of `rows` query rows, head), a block
+/// of warps walking the cached positions `rows` at a time with an online
+/// softmax, as flash attention does: S = q K^T as contract tiles, each
+/// row's running maximum and sum and P = exp(S - max) by a thread per row
+/// (positions past the row's own masked), the accumulator rescaled, then O
+/// += P V as tiles; O / sum at the end. Rows past the call's tokens repeat
+/// its last one (finite, never stored); q, key and value rows are padded
+/// with zeros to whole tiles. `positionOf(t)` is token t's position; the
+/// cache holds positions up to the call's last.
+void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
+                         int64_t scoreDim, int64_t valueDim, int64_t heads,
+                         Value tokens, Value slots,
+                         function_ref<Value(Value)> positionOf,
+                         const FlashAttentionIO &io) {
+  Type f32 = b.getF32Type();
+  int64_t pad = kTileRowPad, rowTiles = rows / kMmaTokens;
+  // The buffers' q/key and value widths, whole tiles.
+  int64_t scoreWidth = wholeTileColumns(scoreDim), valueWidth = wholeTileColumns(valueDim);
+  WarpTiles tiles{b, loops};
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto sub = [&](Value l, Value r) -> Value { return arith::SubIOp::create(b, l, r); };
+  auto load = [&](Value m, ValueRange i) -> Value { return memref::LoadOp::create(b, m, i); };
+  auto store = [&](Value v, Value m, ValueRange i) { memref::StoreOp::create(b, v, m, i); };
+  Value zero = index(0), one = index(1), blockRows = index(rows);
+  Value negInf = loops.f32(-std::numeric_limits<double>::infinity());
+  Value queryBlocks = loops.workgroupsFor(
+      true, arith::CeilDivUIOp::create(b, tokens, blockRows), tokens, slots);
+  loops.parallel("attention_tiles", {queryBlocks, index(heads)}, [&](ValueRange ivs) {
+    Value h = ivs[1];
+    Value qs = loops.scratch({rows, scoreWidth + pad}, f32);
+    Value os = loops.scratch({rows, valueWidth + pad}, f32); // sum_j p_j v_j
+    Value kT = loops.scratch({scoreWidth, rows}, f32);
+    Value vs = loops.scratch({rows, valueWidth + pad}, f32);
+    // The rows' scores of a block of positions, then their exp(s - max).
+    Value scores = loops.scratch({rows, rows + pad}, f32);
+    Value rowMax = loops.scratch(rows, f32), rowSum = loops.scratch(rows, f32);
+    Value rescale = loops.scratch(rows, f32);
+    Value rowPosition = loops.scratch(rows, b.getIndexType());
+    auto attend = [&] {
+      Value first = arith::MulIOp::create(b, ivs[0], blockRows);
+      Value valid = arith::MinUIOp::create(b, blockRows, sub(tokens, first));
+      // Cached positions [0, end): up to the block's last token's.
+      Value end = add(positionOf(sub(add(first, valid), one)), one);
+      loops.cooperative({blockRows}, [&](ValueRange rv) {
+        Value r = rv[0];
+        Value t = arith::MinUIOp::create(b, add(first, r), sub(tokens, one));
+        io.loadQuery(t, h, qs, r);
+        for (int64_t d = scoreDim; d < scoreWidth; ++d)
+          store(loops.f32(0.0), qs, ValueRange{r, index(d)});
+        store(positionOf(t), rowPosition, r);
+        store(negInf, rowMax, r);
+        store(loops.f32(0.0), rowSum, r);
+      });
+      loops.cooperative({blockRows, index(valueWidth)}, [&](ValueRange rd) {
+        store(loops.f32(0.0), os, rd);
+      });
+      Value positionBlocks = arith::CeilDivUIOp::create(b, end, blockRows);
+      loops.forLoop(zero, positionBlocks, {}, [&](Value block, ValueRange) {
+        Value j0 = arith::MulIOp::create(b, block, blockRows);
+        // The block's keys (as K^T) and values, zeros past `end` and past
+        // the rows' lengths (read at a position and column in range).
+        auto stage = [&](int64_t length, int64_t width,
+                         function_ref<Value(Value, Value)> elementAt,
+                         function_ref<void(Value, Value, Value)> put) {
+          loops.cooperative({blockRows, index(width)}, [&](ValueRange jd) {
+            Value position = add(j0, jd[0]);
+            Value inside = arith::AndIOp::create(
+                b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, position, end),
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, jd[1],
+                                      index(length)));
+            Value v = elementAt(arith::SelectOp::create(b, inside, position, zero),
+                                arith::SelectOp::create(b, inside, jd[1], zero));
+            put(jd[0], jd[1], arith::SelectOp::create(b, inside, v, loops.f32(0.0)));
+          });
+        };
+        stage(scoreDim, scoreWidth,
+              [&](Value at, Value d) { return io.keyAt(h, at, d); },
+              [&](Value j, Value d, Value v) { store(v, kT, ValueRange{d, j}); });
+        stage(valueDim, valueWidth,
+              [&](Value at, Value d) { return io.valueAt(h, at, d); },
+              [&](Value j, Value d, Value v) { store(v, vs, ValueRange{j, d}); });
+        loops.warps([&](Value warp) {
+          tiles.forTiles(warp, rowTiles * (rows / kMmaOutputs), [&](Value tile, Value owned) {
+            auto [m, n] = tiles.at(tile, rows / kMmaOutputs);
+            tiles.store(tiles.product(tiles.zero(), qs, m, zero, kT, zero, n, scoreWidth),
+                        scores, m, n, owned);
+          });
+        });
+        // Per row: positions past its own masked, the new maximum, exp(s -
+        // max) in place of the scores, the sum rescaled.
+        loops.cooperative({blockRows}, [&](ValueRange rv) {
+          Value r = rv[0];
+          Value own = load(rowPosition, r);
+          auto masked = [&](Value j) -> Value {
+            Value seen = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
+                                               add(j0, j), own);
+            return arith::SelectOp::create(b, seen, load(scores, ValueRange{r, j}),
+                                           negInf);
+          };
+          Value before = load(rowMax, r);
+          Value top = loops.forLoop(zero, blockRows, {before}, [&](Value j, ValueRange m) {
+            return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], masked(j))};
+          }).getResult(0);
+          Value sum = loops.forLoop(zero, blockRows, {loops.f32(0.0)},
+                                    [&](Value j, ValueRange l) {
+            Value p = math::ExpOp::create(b, arith::SubFOp::create(b, masked(j), top));
+            store(p, scores, ValueRange{r, j});
+            return SmallVector<Value>{arith::AddFOp::create(b, l[0], p)};
+          }).getResult(0);
+          Value factor = math::ExpOp::create(b, arith::SubFOp::create(b, before, top));
+          store(factor, rescale, r);
+          store(top, rowMax, r);
+          store(arith::AddFOp::create(b, arith::MulFOp::create(b, load(rowSum, r), factor),
+                                      sum),
+                rowSum, r);
+        });
+        loops.cooperative({blockRows, index(valueWidth)}, [&](ValueRange rd) {
+          store(arith::MulFOp::create(b, load(os, rd), load(rescale, rd[0])), os, rd);
+        });
+        loops.warps([&](Value warp) {
+          tiles.forTiles(warp, rowTiles * (valueWidth / kMmaOutputs),
+                         [&](Value tile, Value owned) {
+            auto [m, n] = tiles.at(tile, valueWidth / kMmaOutputs);
+            tiles.store(tiles.product(tiles.read(os, m, n, kMmaTokens), scores, m, zero,
+                                      vs, zero, n, rows),
+                        os, m, n, owned);
+          });
+        });
+        return SmallVector<Value>{};
+      });
+      loops.cooperative({blockRows, index(valueDim)}, [&](ValueRange rd) {
+        Value r = rd[0];
+        loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, valid), [&] {
+          io.storeOutput(add(first, r), h, rd[1],
+                         arith::DivFOp::create(b, load(os, rd), load(rowSum, r)));
+        }, [] {});
+      });
+    };
+    loops.ifElse(loops.severalOfOneSequence(tokens, slots), attend, [] {});
+  });
 }
 
 /// Lowers hybrid.attention to projections (linalg) around a loop nest on
@@ -2025,160 +2194,42 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       // tiles; O / sum at the end. The split-KV kernels below then run only
       // for decode.
       int64_t tileRows =
-          codegen.mma ? attentionTileRows(dim, codegen.blockSharedBytes) : 0;
+          codegen.mma ? attentionTileRows(dim, dim, codegen.blockSharedBytes) : 0;
       if (tileRows) {
-        int64_t pad = kTileRowPad, rowTiles = tileRows / kMmaTokens;
-        WarpTiles tiles{b, loops};
-        Value blockRows = index(tileRows);
-        Value queryBlocks = arith::CeilDivUIOp::create(b, tokens, blockRows);
-        if (!slots)
-          queryBlocks = arith::SelectOp::create(
-              b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one),
-              queryBlocks, zero);
-        loops.parallel("attention_tiles", {queryBlocks, index(heads)},
-                       [&](ValueRange ivs) {
-          Value h = ivs[1];
-          Value qs = loops.scratch({tileRows, dim + pad}, f32); // q * scale
-          Value os = loops.scratch({tileRows, dim + pad}, f32); // sum_j p_j v_j
-          Value kT = loops.scratch({dim, tileRows}, f32);
-          Value vs = loops.scratch({tileRows, dim + pad}, f32);
-          // The rows' scores of the positions' block, then their exp(s - max).
-          Value scores = loops.scratch({tileRows, tileRows + pad}, f32);
-          Value rowMax = loops.scratch(tileRows, f32), rowSum = loops.scratch(tileRows, f32);
-          Value rescale = loops.scratch(tileRows, f32);
-          Value rowPosition = loops.scratch(tileRows, b.getIndexType());
-          auto attend = [&] {
-            Value first = arith::MulIOp::create(b, ivs[0], blockRows);
-            Value rows = arith::MinUIOp::create(
-                b, blockRows, arith::SubIOp::create(b, tokens, first));
-            Value kvh = arith::DivUIOp::create(b, h, index(group));
-            // Cached positions [0, end): up to the block's last token's.
-            Value end = arith::AddIOp::create(
-                b, positionOf(arith::SubIOp::create(b, arith::AddIOp::create(b, first, rows), one)),
-                one);
-            // Per query row: q normed, rotated and scaled (rows past the
-            // call's tokens repeat its last one: finite, never stored).
-            loops.cooperative({blockRows}, [&](ValueRange rv) {
-              Value r = rv[0];
-              Value t = arith::MinUIOp::create(
-                  b, arith::AddIOp::create(b, first, r),
-                  arith::SubIOp::create(b, tokens, one));
-              Value p = positionOf(t);
-              Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
-              forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-                memref::StoreOp::create(
-                    b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d),
-                                             f32c(scale)),
-                    qs, ValueRange{r, d});
-                return SmallVector<Value>{};
-              });
-              memref::StoreOp::create(b, p, rowPosition, r);
-              memref::StoreOp::create(b, negInf, rowMax, r);
-              memref::StoreOp::create(b, f32c(0.0), rowSum, r);
-            });
-            loops.cooperative({blockRows, dimV}, [&](ValueRange rd) {
-              memref::StoreOp::create(b, f32c(0.0), os, rd);
-            });
-            Value keyBlocks = arith::CeilDivUIOp::create(b, end, blockRows);
-            forLoop(zero, keyBlocks, {}, [&](Value keyBlock, ValueRange) {
-              Value j0 = arith::MulIOp::create(b, keyBlock, blockRows);
-              // The block's keys (as K^T) and values, zeros past `end`.
-              loops.cooperative({blockRows, dimV}, [&](ValueRange jd) {
-                Value j = jd[0], d = jd[1];
-                Value position = arith::AddIOp::create(b, j0, j);
-                Value cached = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                                     position, end);
-                loops.ifElse(cached, [&] {
-                  auto at = [&](Value half) {
-                    return fromCache(memref::LoadOp::create(
-                        b, cache, stateAt(b, slots, zero, {half, position, kvh, d})));
-                  };
-                  memref::StoreOp::create(b, at(zero), kT, ValueRange{d, j});
-                  memref::StoreOp::create(b, at(one), vs, jd);
-                }, [&] {
-                  memref::StoreOp::create(b, f32c(0.0), kT, ValueRange{d, j});
-                  memref::StoreOp::create(b, f32c(0.0), vs, jd);
-                });
-              });
-              loops.warps([&](Value warp) {
-                tiles.forTiles(warp, rowTiles * (tileRows / kMmaOutputs),
-                               [&](Value tile, Value owned) {
-                  auto [m, n] = tiles.at(tile, tileRows / kMmaOutputs);
-                  tiles.store(tiles.product(tiles.zero(), qs, m, zero, kT, zero, n, dim),
-                              scores, m, n, owned);
-                });
-              });
-              // Per row: positions past its own masked, the new maximum,
-              // exp(s - max) in place of the scores, the sum rescaled.
-              loops.cooperative({blockRows}, [&](ValueRange rv) {
-                Value r = rv[0];
-                Value own = memref::LoadOp::create(b, rowPosition, r);
-                auto masked = [&](Value j) -> Value {
-                  Value seen = arith::CmpIOp::create(
-                      b, arith::CmpIPredicate::ule, arith::AddIOp::create(b, j0, j), own);
-                  return arith::SelectOp::create(
-                      b, seen, memref::LoadOp::create(b, scores, ValueRange{r, j}),
-                      negInf);
-                };
-                Value before = memref::LoadOp::create(b, rowMax, r);
-                Value top = forLoop(zero, blockRows, {before}, [&](Value j, ValueRange m) {
-                  return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], masked(j))};
-                }).getResult(0);
-                Value sum = forLoop(zero, blockRows, {f32c(0.0)}, [&](Value j, ValueRange l) {
-                  Value p = math::ExpOp::create(b, arith::SubFOp::create(b, masked(j), top));
-                  memref::StoreOp::create(b, p, scores, ValueRange{r, j});
-                  return SmallVector<Value>{arith::AddFOp::create(b, l[0], p)};
-                }).getResult(0);
-                Value factor = math::ExpOp::create(b, arith::SubFOp::create(b, before, top));
-                memref::StoreOp::create(b, factor, rescale, r);
-                memref::StoreOp::create(b, top, rowMax, r);
-                memref::StoreOp::create(
-                    b,
-                    arith::AddFOp::create(
-                        b, arith::MulFOp::create(b, memref::LoadOp::create(b, rowSum, r),
-                                                 factor),
-                        sum),
-                    rowSum, r);
-              });
-              loops.cooperative({blockRows, dimV}, [&](ValueRange rd) {
-                memref::StoreOp::create(
-                    b,
-                    arith::MulFOp::create(b, memref::LoadOp::create(b, os, rd),
-                                          memref::LoadOp::create(b, rescale, rd[0])),
-                    os, rd);
-              });
-              loops.warps([&](Value warp) {
-                tiles.forTiles(warp, rowTiles * (dim / kMmaOutputs),
-                               [&](Value tile, Value owned) {
-                  auto [m, n] = tiles.at(tile, dim / kMmaOutputs);
-                  tiles.store(tiles.product(tiles.read(os, m, n, kMmaTokens), scores, m,
-                                            zero, vs, zero, n, tileRows),
-                              os, m, n, owned);
-                });
-              });
-              return SmallVector<Value>{};
-            });
-            loops.cooperative({blockRows, dimV}, [&](ValueRange rd) {
-              Value r = rd[0];
-              loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows), [&] {
-                storeOutput(arith::AddIOp::create(b, first, r), h, rd[1],
-                            arith::DivFOp::create(b, memref::LoadOp::create(b, os, rd),
-                                                  memref::LoadOp::create(b, rowSum, r)));
-              }, [] {});
-            });
-          };
-          loops.ifElse(loops.severalOfOneSequence(tokens, slots), attend, [] {});
-        });
+        auto cached = [&](Value half, Value h, Value position, Value d) {
+          return fromCache(memref::LoadOp::create(
+              b, cache,
+              stateAt(b, slots, zero,
+                      {half, position, arith::DivUIOp::create(b, h, index(group)), d})));
+        };
+        // q normed, rotated and scaled.
+        auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
+          Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm,
+                              positionOf(t));
+          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+            memref::StoreOp::create(
+                b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d),
+                                         f32c(scale)),
+                qs, ValueRange{r, d});
+            return SmallVector<Value>{};
+          });
+        };
+        auto keyAt = [&](Value h, Value position, Value d) {
+          return cached(zero, h, position, d);
+        };
+        auto valueAt = [&](Value h, Value position, Value d) {
+          return cached(one, h, position, d);
+        };
+        FlashAttentionIO io{loadQuery, keyAt, valueAt, storeOutput};
+        flashAttentionTiles(b, loops, tileRows, dim, dim, heads, tokens, slots,
+                            positionOf, io);
       }
       // Without the tiles' kernel every call runs the kernels below; with
       // it, only calls of one token or (with batch slots) of several
       // sequences: the plan gives them no workgroups otherwise, or the
       // kernels decide.
-      Value splitTokens = tokens;
-      if (tileRows && !slots)
-        splitTokens = arith::SelectOp::create(
-            b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one),
-            zero, tokens);
+      Value splitTokens =
+          tileRows ? loops.workgroupsFor(false, tokens, tokens, slots) : tokens;
       auto unlessTiles = [&](function_ref<void()> body) {
         if (!tileRows)
           return body();
@@ -3655,11 +3706,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // memory, deltaRuleBlockBytes); the state stays in its buffer. Head
     // outputs go to `heads`, before the gated norm.
     // `count` workgroups for the kernel of the chunked (or else the
-    // step-by-step) form (LoopNest::scanWorkgroups).
+    // step-by-step) form (LoopNest::workgroupsFor).
     auto workgroupsIf = [&](bool chunked, int64_t count) -> Value {
       if (!chunk)
         return index(count);
-      return loops.scanWorkgroups(chunked, count, tokens, slots);
+      return loops.workgroupsFor(chunked, count, tokens, slots);
     };
     auto chunkedBlocks = [&](Value heads) {
       int64_t c = *chunk;
@@ -4767,7 +4818,7 @@ void scanChunks(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t staged,
   auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
   auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
   Value zero = index(0);
-  Value groups = loops.scanWorkgroups(true, llvm::divideCeil(inner, group), tokens, slots);
+  Value groups = loops.workgroupsFor(true, llvm::divideCeil(inner, group), tokens, slots);
   loops.parallel("scan_chunks", {groups}, [&](ValueRange ivs) {
     Value c0 = arith::MulIOp::create(b, ivs[0], index(group));
     Value hs = loops.scratch(pairs, f32), as = loops.scratch(pairs, f32);
@@ -5025,7 +5076,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
 
     // Per channel (in parallel).
     Value channelWorkgroups =
-        gpuChunks ? loops.scanWorkgroups(false, inner, tokens, slots) : index(inner);
+        gpuChunks ? loops.workgroupsFor(false, inner, tokens, slots) : index(inner);
     loops.parallel("scan", {channelWorkgroups}, [&](ValueRange ivs) {
       Value c = ivs[0];
       // Calls of several tokens of one sequence scan in blocks when
@@ -5358,12 +5409,57 @@ struct MLALowering : HybridLowering<MLAOp> {
         store(absorbedAt(t, h, l), queries,
               ValueRange{add(mul(headRow(t, h), kvRank), l)});
       });
+      Value combined = buffer(heads * kvRank);
+      // Prefill on tensor cores (flashAttentionTiles): q~ and the rope
+      // query (scaled) against the cached rows [latent | rope key], the
+      // latents as values, into `combined`. The split-KV kernels then run
+      // only for decode.
+      int64_t tileRows =
+          codegen.mma ? attentionTileRows(kvRank + rope, kvRank, codegen.blockSharedBytes)
+                      : 0;
+      if (tileRows) {
+        auto cachedAt = [&](Value position, Value d) {
+          return toF32(b, loc, load(cache, stateAt(b, slots, zero, {position, d})));
+        };
+        auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
+          Value base = mul(headRow(t, h), kvRank);
+          forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            store(fmul(load(queries, ValueRange{add(base, l)}), f32c(scale)), qs,
+                  ValueRange{r, l});
+            return SmallVector<Value>{};
+          });
+          Value ropeBuf = loops.scratch(rope, f32);
+          ropeQuery(t, h, ropeBuf);
+          forLoop(zero, index(rope), {}, [&](Value i, ValueRange) {
+            store(fmul(load(ropeBuf, ValueRange{i}), f32c(scale)), qs,
+                  ValueRange{r, add(index(kvRank), i)});
+            return SmallVector<Value>{};
+          });
+        };
+        // Row [latent | rope key] of the cache: keys whole, values its latent.
+        auto rowAt = [&](Value, Value position, Value d) { return cachedAt(position, d); };
+        auto storeCombined = [&](Value t, Value h, Value l, Value o) {
+          store(o, combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
+        };
+        FlashAttentionIO io{loadQuery, rowAt, rowAt, storeCombined};
+        flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
+                            slots, positionOf, io);
+      }
+      // With the tiles' kernel, the split-KV ones get no workgroups for a
+      // call of several tokens, or (with batch slots) decide in the kernel.
+      Value splitTokens =
+          tileRows ? loops.workgroupsFor(false, tokens, tokens, slots) : tokens;
+      auto unlessTiles = [&](function_ref<void()> body) {
+        if (!tileRows)
+          return body();
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
+      };
       Value partial = buffer(heads * splits * record);
       auto recordAt = [&](Value t, Value h, Value split) {
         return add(mul(headRow(t, h), splits * record), mul(split, record));
       };
-      loops.parallel("attention_split", {tokens, index(heads), index(splits)},
-                     [&](ValueRange ivs) {
+      loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
+                     [&](ValueRange ivs) { unlessTiles([&] {
         Value t = ivs[0], h = ivs[1], split = ivs[2];
         Value end = add(positionOf(t), one);
         Value lo = arith::MinUIOp::create(b, mul(split, span), end);
@@ -5382,11 +5478,10 @@ struct MLALowering : HybridLowering<MLAOp> {
         });
         store(stats.getResult(0), partial, ValueRange{add(base, index(kvRank))});
         store(stats.getResult(1), partial, ValueRange{add(base, index(kvRank + 1))});
-      });
+      }); });
       // Empty splits hold max -inf and sum 0: they weigh exp(-inf) = 0.
-      Value combined = buffer(heads * kvRank);
-      loops.parallel("attention_combine", {tokens, index(heads), index(kvRank)},
-                     [&](ValueRange ivs) {
+      loops.parallel("attention_combine", {splitTokens, index(heads), index(kvRank)},
+                     [&](ValueRange ivs) { unlessTiles([&] {
         Value t = ivs[0], h = ivs[1], l = ivs[2];
         auto at = [&](Value split, int64_t offset, Value extra = {}) {
           Value i = add(recordAt(t, h, split), index(offset));
@@ -5405,7 +5500,7 @@ struct MLALowering : HybridLowering<MLAOp> {
         });
         store(arith::DivFOp::create(b, sums.getResult(0), sums.getResult(1)),
               combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
-      });
+      }); });
       loops.parallel("attention_value", {tokens, index(heads), index(vDim)},
                      [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1], i = ivs[2];

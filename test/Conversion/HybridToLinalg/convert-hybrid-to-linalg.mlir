@@ -189,6 +189,7 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // COLUMNS: %[[Q:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
 // COLUMNS: memref.store %{{.*}}, %[[Q]]
+// COLUMNS: %[[COMBINED:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: %[[PARTIAL:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c4{{[_0-9]*}})
 // COLUMNS: math.sin
@@ -196,7 +197,6 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // COLUMNS: memref.load %[[CACHE]]
 // COLUMNS: math.exp
 // COLUMNS: memref.store %{{.*}}, %[[PARTIAL]]
-// COLUMNS: %[[COMBINED:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
 // COLUMNS: arith.maximumf
 // COLUMNS: memref.load %[[PARTIAL]]
