@@ -1,0 +1,452 @@
+//===- HybridToLinalgLowering.h - Shared by the lowerings ------*- C++ -*-===//
+//
+// Internal to convert-hybrid-to-linalg: what the op lowerings in its files
+// share (the target's code-generation choices, the pattern base, the loop
+// nests of the stateful ops' kernels and their tensor-core tiles, the
+// helpers those use). Not a public API.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRIDC_PASSES_CONVERSION_HYBRIDTOLINALGLOWERING_H
+#define HYBRIDC_PASSES_CONVERSION_HYBRIDTOLINALGLOWERING_H
+
+#include "passes/Passes.h"
+
+#include "dialects/Hybrid/IR/HybridOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace hybrid::lowering {
+using namespace mlir;
+
+/// What the lowerings know of the target.
+struct Codegen {
+  /// Output rows per panel of a packed linear weight (0: weights are read
+  /// in the checkpoint's [out, in] layout).
+  int64_t panel = 0;
+  /// Packed linear layers (and the grouped experts' kernels) run one
+  /// workgroup per output column (and tile of kColumnTokens tokens, or per
+  /// expert) instead of one per panel: the GPU form, where
+  /// consecutive workgroups are consecutive threads, which then read
+  /// consecutive columns of a panel (coalesced loads), and a decode GEMV
+  /// has as many threads as outputs.
+  bool columns = false;
+  /// With columns: linear layers whose inputs and outputs are multiples of
+  /// the tile (mmaFits; alone, grouped, or gate/up with an epilogue)
+  /// compute their full tiles of kMmaTokens tokens as vector.contract
+  /// tiles, a workgroup per (up to mmaLinearRowTiles token tiles,
+  /// mmaExpertRowTiles for grouped experts; kBlockWarps panels) that the CUDA
+  /// target runs as a block of warps on tensor cores, the tiles of x and
+  /// the weights staged in shared memory (mmaWorkgroup,
+  /// hybrid-mma-tiles-to-nvgpu), an epilogue in a kernel after; the tokens
+  /// past the last full tile take the column form. The chunked delta rule
+  /// too, where deltaRuleOnTensorCores.
+  bool mma = false;
+  /// Shared memory one workgroup of the chunked delta rule's block forms
+  /// may hold: the GPU's limit for a block (the CUDA target's dynamic
+  /// shared memory, hybrid-kernels-to-gpu).
+  int64_t blockSharedBytes = hybrid::kBlockSharedBytes;
+};
+
+/// The mma form's tile: kMmaTokens x kMmaOutputs outputs (the tensor cores'
+/// m16n8; its depth is mmaDepth).
+constexpr int64_t kMmaTokens = 16, kMmaOutputs = 8;
+
+/// Tokens per register tile of a packed linear layer: with `panel` outputs
+/// per vector row, 6 accumulator rows fill 24 of AVX-512's 32 registers at
+/// a panel of 64, 12 of AVX2's 16 at 16 (cpu-codegen.md 4.2).
+constexpr int64_t kPackedTokens = 6;
+
+/// Flags of the multiply-adds of a dot product: the sum may be reassociated
+/// (and contracted to FMAs), which lets LLVM vectorise it.
+constexpr arith::FastMathFlags kDotMath =
+    arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+
+/// Padding of the rows of a block form's tile buffers, in f32 elements:
+/// 16-byte rows for the tiles' ldmatrix loads, which also fall on distinct
+/// banks.
+constexpr int64_t kTileRowPad = 4;
+
+/// The base of the layer-op lowerings: the op's pattern plus what the
+/// target asks of the generated code.
+template <typename Op>
+struct HybridLowering : OpConversionPattern<Op> {
+  HybridLowering(const TypeConverter &types, MLIRContext *context,
+                 const Codegen &codegen)
+      : OpConversionPattern<Op>(types, context), codegen(codegen) {}
+  Codegen codegen;
+};
+
+/// `value` as f32 inside a loop body (weights may be bf16, f16 or f32).
+Value toF32(OpBuilder &b, Location loc, Value value);
+/// An f32 constant.
+Value f32Constant(OpBuilder &b, Location loc, double value);
+/// silu(x) = x * sigmoid(x), of an f32 or a vector of f32.
+Value silu(OpBuilder &b, Location loc, Value x);
+/// The entry block of the function `b` inserts into: where static scratch
+/// goes (an alloca inside a loop would grow the stack every iteration).
+Block *functionEntry(OpBuilder &b);
+/// acc + a bTile for a [m, k] and bTile [k, n]: one tensor-core tile.
+Value mmaContract(OpBuilder &b, Location loc, Value a, Value bTile, Value acc);
+/// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer in the form the target
+/// takes (see Codegen).
+Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x, Value w);
+/// x w^T for several weights of one input, as one kernel where it can;
+/// `stage` names it.
+SmallVector<Value> linears(OpBuilder &b, Location loc, const Codegen &codegen,
+                           Value x, ArrayRef<Value> ws, StringRef stage);
+/// The `hybrid.slots` argument of the function around `op`: present when
+/// the pass batches the state buffers (max-batch > 1), else null.
+Value slotsArgument(Operation *op);
+/// Indices into a state buffer for token `t`: behind the token's batch slot
+/// (`slots[t]`) when the buffers are batched.
+SmallVector<Value> stateAt(ImplicitLocOpBuilder &b, Value slots, Value t,
+                           ValueRange indices);
+
+/// Scalar loop nests on memrefs, shared by the reference lowerings of the
+/// ops that carry state (attention, MLA, Gated DeltaNet, Mamba, MoE routing).
+struct LoopNest {
+  using Body = function_ref<SmallVector<Value>(Value, ValueRange)>;
+  ImplicitLocOpBuilder &b;
+  /// The entry block of the function being lowered, where scratch goes.
+  Block *entry;
+
+  /// `b` must point into the function, outside any loop under construction.
+  explicit LoopNest(ImplicitLocOpBuilder &b) : b(b), entry(functionEntry(b)) {}
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  /// A static scratch buffer allocated at the top of the enclosing function:
+  /// an alloca inside a loop would grow the stack on every iteration.
+  Value scratch(ArrayRef<int64_t> shape, Type element) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(entry);
+    return memref::AllocaOp::create(b, MemRefType::get(shape, element));
+  }
+  Value f32(double v) { return f32Constant(b, b.getLoc(), v); }
+  /// for (iv_0, iv_1, ...) in [0, ubs[0]) x [0, ubs[1]) x ... with
+  /// independent iterations: each writes only its own part of the outputs
+  /// (and uses scratch only within the iteration), so hybrid-form-dispatches
+  /// may spread them over threads.
+  /// `stage` names the loop (a NameLoc around the op's location), so that
+  /// its kernel is called e.g. forward__model_layers_0_linear_attn__conv.
+  void parallel(StringRef stage, ValueRange ubs,
+                function_ref<void(ValueRange)> body) {
+    SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
+    Location named = NameLoc::get(b.getStringAttr(stage), b.getLoc());
+    scf::ParallelOp::create(
+        b, named, lbs, ubs, steps,
+        [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          body(ivs);
+        });
+  }
+  /// for (iv_0, ...) in [0, ubs[0]) x ... with independent iterations,
+  /// inside a workgroup, shared by the workgroup's threads: a block form's
+  /// phase (kCooperativeAttr). The threads meet after it, so the next phase
+  /// may read what any iteration wrote. The workgroup writes memory only in
+  /// such loops, and reaches each of them on every thread alike (its
+  /// conditions and bounds the same on all threads); scratch used only
+  /// inside one of them is private to an iteration, other scratch is the
+  /// workgroup's (GPU shared memory).
+  void cooperative(ValueRange ubs, function_ref<void(ValueRange)> body) {
+    SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
+    auto loop = scf::ParallelOp::create(
+        b, b.getLoc(), lbs, ubs, steps,
+        [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          body(ivs);
+        });
+    loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
+  }
+  /// for warp in [0, kBlockWarps): a block form's phase whose iterations
+  /// are the block's warps (kWarpsAttr), each running its own
+  /// vector.contract tiles. Like a cooperative loop, it writes only what
+  /// no other warp reads in it; the threads meet after it.
+  void warps(function_ref<void(Value)> body) {
+    auto loop = scf::ParallelOp::create(
+        b, b.getLoc(), ValueRange{index(0)}, ValueRange{index(hybrid::kBlockWarps)},
+        ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          body(ivs[0]);
+        });
+    loop->setAttr(hybrid::kWarpsAttr, b.getUnitAttr());
+  }
+  /// A cooperative loop over [0, ub) whose iteration i gives `term(i)`,
+  /// combined by `combine` from `identity` (which each GPU thread starts
+  /// from: see hybrid-kernels-to-gpu for the combinations it takes): the
+  /// block-wide sum, maximum or minimum, the same on every thread.
+  Value cooperativeReduce(
+      Value ub, Value identity, function_ref<Value(Value)> term,
+      function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+    auto loop = scf::ParallelOp::create(
+        b, b.getLoc(), ValueRange{index(0)}, ValueRange{ub},
+        ValueRange{index(1)}, ValueRange{identity},
+        [&](OpBuilder &nb, Location loc, ValueRange ivs, ValueRange) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          auto reduce = scf::ReduceOp::create(b, loc, ValueRange{term(ivs[0])});
+          Block &combiner = reduce.getReductions()[0].front();
+          OpBuilder rb = OpBuilder::atBlockBegin(&combiner);
+          scf::ReduceReturnOp::create(
+              rb, loc,
+              combine(rb, loc, combiner.getArgument(0), combiner.getArgument(1)));
+        });
+    loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
+    return loop.getResult(0);
+  }
+  /// `tile` on the rows [begin, end) in groups of `size` (the row indices
+  /// of one group each call), then on the rows left over one at a time:
+  /// register tiles of a fixed height plus their remainder.
+  void rowTiles(Value begin, Value end, int64_t size,
+                function_ref<void(ArrayRef<Value>)> tile) {
+    Value count = arith::SubIOp::create(b, end, begin);
+    Value full = arith::AddIOp::create(
+        b, begin,
+        arith::MulIOp::create(b, arith::DivUIOp::create(b, count, index(size)),
+                              index(size)));
+    auto each = [&](Value lb, Value ub, int64_t step,
+                    function_ref<void(Value)> body) {
+      scf::ForOp::create(b, b.getLoc(), lb, ub, index(step), ValueRange{},
+                         [&](OpBuilder &nb, Location, Value first, ValueRange) {
+                           OpBuilder::InsertionGuard guard(b);
+                           b.setInsertionPoint(nb.getInsertionBlock(),
+                                               nb.getInsertionPoint());
+                           body(first);
+                           scf::YieldOp::create(b);
+                         });
+    };
+    each(begin, full, size, [&](Value first) {
+      SmallVector<Value> rows;
+      for (int64_t m = 0; m < size; ++m)
+        rows.push_back(arith::AddIOp::create(b, first, index(m)));
+      tile(rows);
+    });
+    each(full, end, 1, [&](Value row) { tile({row}); });
+  }
+  /// if (condition) then() else otherwise(), without results.
+  void ifElse(Value condition, function_ref<void()> then,
+              function_ref<void()> otherwise) {
+    auto op = scf::IfOp::create(b, condition, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(op.thenBlock()->getTerminator());
+    then();
+    b.setInsertionPoint(op.elseBlock()->getTerminator());
+    otherwise();
+  }
+  /// Whether a call's `tokens` are several tokens of one sequence (all of
+  /// the same batch slot when `slots` is given): the calls the chunked forms
+  /// of the scans run for.
+  Value severalOfOneSequence(Value tokens, Value slots) {
+    Value several =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
+    if (!slots)
+      return several;
+    Value init = arith::ConstantOp::create(b, b.getBoolAttr(true));
+    Value same = forLoop(index(1), tokens, {init}, [&](Value t, ValueRange a) {
+      Value eq = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::eq, tensor::ExtractOp::create(b, slots, t),
+          tensor::ExtractOp::create(b, slots, index(0)));
+      return SmallVector<Value>{arith::AndIOp::create(b, a[0], eq)};
+    }).getResult(0);
+    return arith::AndIOp::create(b, several, same);
+  }
+  /// `count` workgroups for a kernel of a form that runs calls of several
+  /// tokens of one sequence (`several`: a scan's chunked form, prefill
+  /// attention's tiles) or one that runs the other calls (decode), in the
+  /// GPU forms, which have both; none when the plan knows the call is for
+  /// the other: without batch slots, a call is of one sequence's tokens, so
+  /// the first when it has several. (With slots only the kernels can tell,
+  /// by severalOfOneSequence.)
+  Value workgroupsFor(bool several, Value count, Value tokens, Value slots) {
+    if (slots)
+      return count;
+    Value isSeveral =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
+    Value none = index(0);
+    return arith::SelectOp::create(b, isSeveral, several ? count : none,
+                                   several ? none : count);
+  }
+  Value workgroupsFor(bool several, int64_t count, Value tokens, Value slots) {
+    return workgroupsFor(several, index(count), tokens, slots);
+  }
+  /// The batch slot of a call of one sequence's tokens (its first token's),
+  /// where its state is in batched buffers; null without slots.
+  Value oneSequenceSlot(Value slots) {
+    if (!slots)
+      return Value();
+    return arith::IndexCastOp::create(b, b.getIndexType(),
+                                      tensor::ExtractOp::create(b, slots, index(0)));
+  }
+  /// sum_{i < n} a[aBase + i] * b[bBase + i] over 1-D buffers, reassociable
+  /// so that LLVM vectorises it.
+  Value dot(Value a, Value aBase, Value bm, Value bBase, int64_t n) {
+    auto fastmath = arith::FastMathFlagsAttr::get(b.getContext(), kDotMath);
+    return forLoop(index(0), index(n), {f32(0.0)}, [&](Value i, ValueRange acc) {
+      Value x = memref::LoadOp::create(b, a, ValueRange{arith::AddIOp::create(b, aBase, i)});
+      Value y = memref::LoadOp::create(b, bm, ValueRange{arith::AddIOp::create(b, bBase, i)});
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, acc[0], arith::MulFOp::create(b, x, y, fastmath), fastmath)};
+    }).getResult(0);
+  }
+  /// for iv in [lb, ub) by `step` carrying `init`; `body` returns the next
+  /// values.
+  scf::ForOp forLoop(Value lb, Value ub, ValueRange init, Body body,
+                     int64_t step = 1) {
+    return scf::ForOp::create(
+        b, b.getLoc(), lb, ub, index(step), init,
+        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          scf::YieldOp::create(b, body(iv, args));
+        });
+  }
+  /// RoPE in place on buf[0, rotary) at `position` (index): pairs (j, j +
+  /// rotary/2), or (2j, 2j + 1) when interleaved, turn by position *
+  /// freqTable[j]; cos and sin are scaled by `factor` (YaRN).
+  void rope(Value buf, int64_t rotary, Value position, Value freqTable,
+            float factor, bool interleaved) {
+    Type f32Type = b.getF32Type();
+    Value pos = arith::SIToFPOp::create(
+        b, f32Type, arith::IndexCastOp::create(b, b.getI64Type(), position));
+    forLoop(index(0), index(rotary / 2), {}, [&](Value j, ValueRange) {
+      Value angle = arith::MulFOp::create(
+          b, pos, tensor::ExtractOp::create(b, freqTable, j));
+      Value c = arith::MulFOp::create(b, math::CosOp::create(b, angle), f32(factor));
+      Value s = arith::MulFOp::create(b, math::SinOp::create(b, angle), f32(factor));
+      Value first = interleaved ? arith::MulIOp::create(b, j, index(2)).getResult() : j;
+      Value second = interleaved
+                         ? arith::AddIOp::create(b, first, index(1)).getResult()
+                         : arith::AddIOp::create(b, j, index(rotary / 2)).getResult();
+      Value x1 = memref::LoadOp::create(b, buf, first);
+      Value x2 = memref::LoadOp::create(b, buf, second);
+      memref::StoreOp::create(b,
+                              arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c),
+                                                    arith::MulFOp::create(b, x2, s)),
+                              buf, first);
+      memref::StoreOp::create(b,
+                              arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c),
+                                                    arith::MulFOp::create(b, x1, s)),
+                              buf, second);
+      return SmallVector<Value>{};
+    });
+  }
+};
+
+/// The tensor-core tiles of a block form (Codegen::mma): f32 tiles of
+/// kMmaTokens rows x kMmaOutputs columns read from and written to 2-D
+/// buffers (the block's shared memory on a GPU), their products over a
+/// depth, and the tiles of a grid spread over the block's warps
+/// (hybrid-mma-tiles-to-nvgpu makes the contracts mma.sync).
+struct WarpTiles {
+  ImplicitLocOpBuilder &b;
+  LoopNest &loops;
+
+  VectorType type(int64_t rows) {
+    return VectorType::get({rows, kMmaOutputs}, b.getF32Type());
+  }
+  /// The rows x kMmaOutputs tile of `buf` at (row, column).
+  Value read(Value buf, Value row, Value column, int64_t rows) {
+    return vector::TransferReadOp::create(b, type(rows), buf,
+                                          ValueRange{row, column}, loops.f32(0.0),
+                                          ArrayRef<bool>{true, true});
+  }
+  Value zero() {
+    return arith::ConstantOp::create(
+        b, type(kMmaTokens),
+        DenseElementsAttr::get(type(kMmaTokens), b.getF32FloatAttr(0.0)));
+  }
+  /// acc + A[aRow.., aColumn + k] B[bRow + k, bColumn..] over k in [0,
+  /// depth): a warp's tile, kMmaOutputs deep a step.
+  Value product(Value acc, Value a, Value aRow, Value aColumn, Value bm,
+                Value bRow, Value bColumn, int64_t depth) {
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    return loops.forLoop(loops.index(0), loops.index(depth), {acc},
+                         [&](Value k, ValueRange sum) {
+      Value aTile = read(a, aRow, add(aColumn, k), kMmaTokens);
+      Value bTile = read(bm, add(bRow, k), bColumn, kMmaOutputs);
+      return SmallVector<Value>{mmaContract(b, b.getLoc(), aTile, bTile, sum[0])};
+    }, kMmaOutputs).getResult(0);
+  }
+  /// Tiles [0, count) over the block's warps (warp w takes w, w +
+  /// kBlockWarps, ...). When warps outnumber a round's tiles, the extra
+  /// ones repeat the last tile without storing it (`owned` false), so that
+  /// no warp branches around tensor-core work.
+  void forTiles(Value warp, int64_t count, function_ref<void(Value, Value)> body) {
+    int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
+    loops.forLoop(loops.index(0), loops.index(rounds), {}, [&](Value round, ValueRange) {
+      Value tile = arith::AddIOp::create(
+          b, warp, arith::MulIOp::create(b, round, loops.index(hybrid::kBlockWarps)));
+      Value owned;
+      if (count % hybrid::kBlockWarps != 0) {
+        owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
+                                      loops.index(count));
+        tile = arith::MinUIOp::create(b, tile, loops.index(count - 1));
+      }
+      body(tile, owned);
+      return SmallVector<Value>{};
+    });
+  }
+  /// Tile `tile` of a grid of row tiles x `columnTiles` column tiles: its
+  /// first row and column.
+  std::pair<Value, Value> at(Value tile, int64_t columnTiles) {
+    Value columns = loops.index(columnTiles);
+    return {arith::MulIOp::create(b, arith::DivUIOp::create(b, tile, columns),
+                                  loops.index(kMmaTokens)),
+            arith::MulIOp::create(b, arith::RemUIOp::create(b, tile, columns),
+                                  loops.index(kMmaOutputs))};
+  }
+  /// Stores `tile` at (row, column) of `buf`, only where `owned` (when
+  /// given).
+  void store(Value tile, Value buf, Value row, Value column, Value owned) {
+    auto write = [&] {
+      vector::TransferWriteOp::create(b, tile, buf, ValueRange{row, column},
+                                      ArrayRef<bool>{true, true});
+    };
+    if (!owned)
+      return write();
+    loops.ifElse(owned, write, [] {});
+  }
+};
+
+/// The causal depthwise conv of channel c over a call's tokens, token by
+/// token (Gated DeltaNet's and Mamba's; see its definition).
+void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
+                      Value tokens, Value weight, Value bias, Value convState,
+                      Value slots, int64_t kernel,
+                      function_ref<Value(Value)> input, Value out);
+/// The causal depthwise conv of a call of one sequence as the GPU forms
+/// run it (see its definition).
+void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
+                int64_t channels, Value weight, Value bias, Value convState,
+                int64_t kernel, function_ref<Value(Value, Value)> input,
+                Value out);
+
+// Gated DeltaNet (GatedDeltaNet.cpp).
+
+/// Value columns of a state that one workgroup of the GPU chunked delta
+/// rule advances.
+int64_t deltaRuleColumns(int64_t panel, int64_t dv);
+/// Bytes of the chunk buffers that a workgroup of the per-thread block
+/// form shares.
+int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t columns);
+/// Whether the GPU form's chunked delta rule runs its products on tensor
+/// cores.
+bool deltaRuleOnTensorCores(const Codegen &codegen, int64_t chunk, int64_t dk,
+                            int64_t dv, int64_t columns);
+/// Adds the lowering of hybrid.gated_delta_net.
+void populateGatedDeltaNetLowering(RewritePatternSet &patterns,
+                                   const TypeConverter &types,
+                                   const Codegen &codegen);
+
+} // namespace hybrid::lowering
+
+#endif // HYBRIDC_PASSES_CONVERSION_HYBRIDTOLINALGLOWERING_H
