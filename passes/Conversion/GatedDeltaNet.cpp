@@ -1,4 +1,4 @@
-//===- GatedDeltaNet.cpp - hybrid.gated_delta_net to loops --------------===//
+//===- GatedDeltaNet.cpp - hybrid.gated_delta_net to loops ----------------===//
 //
 // convert-hybrid-to-linalg's lowering of Gated DeltaNet (models.md 1.5):
 // its projections, the causal conv, and the gated delta rule in the forms

@@ -1,4 +1,4 @@
-//===- HybridToLinalgLowering.h - Shared by the lowerings ------*- C++ -*-===//
+//===- HybridToLinalgLowering.h - Shared by the lowerings -------*- C++ -*-===//
 //
 // Internal to convert-hybrid-to-linalg: what the op lowerings in its files
 // share (the target's code-generation choices, the pattern base, the loop
@@ -15,6 +15,7 @@
 #include "dialects/Hybrid/IR/HybridOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -24,6 +25,9 @@
 
 namespace hybrid::lowering {
 using namespace mlir;
+using utils::IteratorType;
+constexpr IteratorType kParallel = IteratorType::parallel;
+constexpr IteratorType kReduction = IteratorType::reduction;
 
 /// What the lowerings know of the target.
 struct Codegen {
@@ -68,6 +72,9 @@ constexpr int64_t kPackedTokens = 6;
 constexpr arith::FastMathFlags kDotMath =
     arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
 
+/// Cached positions per workgroup of the GPU form of attention (split KV).
+constexpr int64_t kSplitPositions = 256;
+
 /// Padding of the rows of a block form's tile buffers, in f32 elements:
 /// 16-byte rows for the tiles' ldmatrix loads, which also fall on distinct
 /// banks.
@@ -89,6 +96,17 @@ Value toF32(OpBuilder &b, Location loc, Value value);
 Value f32Constant(OpBuilder &b, Location loc, double value);
 /// silu(x) = x * sigmoid(x), of an f32 or a vector of f32.
 Value silu(OpBuilder &b, Location loc, Value x);
+/// acc + x * y as one step of a dot product: reassociable (kDotMath), so
+/// that LLVM vectorises the loop it is in.
+Value dotStep(OpBuilder &b, Location loc, Value acc, Value x, Value y);
+/// An f32 tensor whose leading dimension is `rows`' leading dimension (the
+/// token count) and whose other dimensions are `trailing`; zerosLike
+/// filled with zeros.
+Value emptyLike(OpBuilder &b, Location loc, Value rows, ArrayRef<int64_t> trailing);
+Value zerosLike(OpBuilder &b, Location loc, Value rows, ArrayRef<int64_t> trailing);
+/// RMSNorm of every row of x [tokens, dim] (models.md 0.1), in f32.
+Value normalizeRows(OpBuilder &b, Location loc, Value x, Value weight,
+                    Value gate, NormKind kind, double epsilon);
 /// The entry block of the function `b` inserts into: where static scratch
 /// goes (an alloca inside a loop would grow the stack every iteration).
 Block *functionEntry(OpBuilder &b);
@@ -446,6 +464,16 @@ bool deltaRuleOnTensorCores(const Codegen &codegen, int64_t chunk, int64_t dk,
 void populateGatedDeltaNetLowering(RewritePatternSet &patterns,
                                    const TypeConverter &types,
                                    const Codegen &codegen);
+
+// Attention and MLA (Attention.cpp), Mamba (Mamba.cpp).
+
+/// Adds the lowerings of hybrid.attention and hybrid.mla.
+void populateAttentionLowerings(RewritePatternSet &patterns,
+                                const TypeConverter &types,
+                                const Codegen &codegen);
+/// Adds the lowering of hybrid.mamba.
+void populateMambaLowering(RewritePatternSet &patterns, const TypeConverter &types,
+                           const Codegen &codegen);
 
 } // namespace hybrid::lowering
 

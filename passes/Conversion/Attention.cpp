@@ -1,0 +1,1069 @@
+//===- Attention.cpp - attention and MLA to loops -------------------------===//
+//
+// convert-hybrid-to-linalg's lowerings of attention with a KV cache
+// (models.md 1.4) and of Multi-head Latent Attention over a latent cache
+// (models.md 3.4, 3.5): the per-(token, head) online softmax (CPU), split
+// KV for decode and flash-attention tiles for prefill (GPU forms).
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/HybridToLinalgLowering.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+#include <limits>
+
+namespace hybrid::lowering {
+namespace {
+
+/// vector<width x f32> at `indices` of a memref or tensor of any float type
+/// (the last index advances along the vector; the read must be in bounds).
+Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
+                    int64_t width) {
+  Type element = cast<ShapedType>(source.getType()).getElementType();
+  Value pad = arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0));
+  Value raw = vector::TransferReadOp::create(
+      b, VectorType::get({width}, element), source, indices, pad,
+      ArrayRef<bool>{true});
+  auto vf32 = VectorType::get({width}, b.getF32Type());
+  return element.isF32() ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
+}
+
+/// The attention loop of one query over positions 0 .. end - 1 with an online
+/// softmax, vectorised: score_j = (q . key_j + extra(j)) * scale, and the
+/// running sum of softmax_j value_j stays in q.size() vector registers; it
+/// is stored to `accOut` (a [q.size() * width] f32 buffer) at the end.
+/// `keyAt(j, i)` / `valueAt(j, i, key_i)` give vector i of position j's key
+/// and value rows (MLA's latent row is both: valueAt returns key_i). Returns
+/// the softmax denominator.
+Value vectorOnlineSoftmax(
+    ImplicitLocOpBuilder &b, LoopNest &loops, ArrayRef<Value> q, Value end,
+    float scale, Value accOut, function_ref<Value(Value, int64_t)> keyAt,
+    function_ref<Value(Value, int64_t, Value)> valueAt,
+    function_ref<Value(Value)> extra) {
+  auto vf32 = cast<VectorType>(q.front().getType());
+  int64_t width = vf32.getDimSize(0), n = q.size();
+  Value vzero = arith::ConstantOp::create(
+      b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  SmallVector<Value> init{loops.f32(-std::numeric_limits<double>::infinity()),
+                          loops.f32(0.0)};
+  init.append(n, vzero);
+  auto stats = loops.forLoop(loops.index(0), end, init, [&](Value j, ValueRange st) {
+    SmallVector<Value> keys;
+    Value products = vzero;
+    for (int64_t i = 0; i < n; ++i) {
+      keys.push_back(keyAt(j, i));
+      products = vector::FMAOp::create(b, q[i], keys.back(), products);
+    }
+    Value dot = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                            products, Value(), kDotMath);
+    if (extra)
+      dot = arith::AddFOp::create(b, dot, extra(j));
+    Value score = arith::MulFOp::create(b, dot, loops.f32(scale));
+    Value m = arith::MaximumFOp::create(b, st[0], score);
+    Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, st[0], m));
+    Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+    Value vc = vector::BroadcastOp::create(b, vf32, correction);
+    Value vw = vector::BroadcastOp::create(b, vf32, weight);
+    SmallVector<Value> next{
+        m, arith::AddFOp::create(b, arith::MulFOp::create(b, st[1], correction),
+                                 weight)};
+    for (int64_t i = 0; i < n; ++i)
+      next.push_back(vector::FMAOp::create(b, vw, valueAt(j, i, keys[i]),
+                                           arith::MulFOp::create(b, st[2 + i], vc)));
+    return next;
+  });
+  for (int64_t i = 0; i < n; ++i)
+    vector::TransferWriteOp::create(b, stats.getResult(2 + i), accOut,
+                                    ValueRange{loops.index(i * width)},
+                                    ArrayRef<bool>{true});
+  return stats.getResult(1);
+}
+
+/// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
+/// when `yarn` is set (models.md 0.2, 3.6), and the cos/sin multiplier.
+std::pair<SmallVector<float>, float> ropeFrequencies(int64_t dim, double theta,
+                                                     YarnAttr yarn) {
+  SmallVector<float> inv;
+  for (int64_t j = 0; j < dim / 2; ++j)
+    inv.push_back(static_cast<float>(std::pow(theta, -2.0 * j / dim)));
+  if (!yarn)
+    return {inv, 1.0f};
+  double factor = yarn.getFactor().convertToDouble();
+  double original = static_cast<double>(yarn.getOriginal());
+  auto correction = [&](double rotations) {
+    return dim * std::log(original / (rotations * 2 * M_PI)) /
+           (2 * std::log(theta));
+  };
+  double low = correction(yarn.getBetaFast().convertToDouble());
+  double high = correction(yarn.getBetaSlow().convertToDouble());
+  if (yarn.getTruncate()) {
+    low = std::floor(low);
+    high = std::ceil(high);
+  }
+  low = std::max(low, 0.0);
+  high = std::min(high, static_cast<double>(dim - 1));
+  if (low == high)
+    high += 0.001; // as transformers: avoid a division by zero
+  for (int64_t j = 0; j < dim / 2; ++j) {
+    double ramp = std::clamp((j - low) / (high - low), 0.0, 1.0);
+    // transformers blends with an extrapolation weight of 1 - ramp.
+    double extrapolated = inv[j], interpolated = inv[j] / factor;
+    inv[j] = static_cast<float>(interpolated * ramp + extrapolated * (1 - ramp));
+  }
+  return {inv, static_cast<float>(yarn.getAttentionFactor().convertToDouble())};
+}
+
+/// `n` rounded up to whole tiles' columns (kMmaOutputs).
+int64_t wholeTileColumns(int64_t n) {
+  return llvm::alignTo(n, kMmaOutputs);
+}
+
+/// Bytes of the buffers that a workgroup of the GPU forms' prefill
+/// attention on tensor cores (flashAttentionTiles) shares, for blocks of
+/// `rows` query rows and cached positions, q and key rows of `scoreDim`
+/// and value rows of `valueDim` (each padded with zeros to whole tiles):
+/// q, V and the output accumulator (rows padded), K^T [scoreDim, rows],
+/// the scores [rows, rows + pad], three f32 and one index per row.
+int64_t attentionTileBytes(int64_t rows, int64_t scoreDim, int64_t valueDim) {
+  int64_t pad = kTileRowPad;
+  scoreDim = wholeTileColumns(scoreDim);
+  valueDim = wholeTileColumns(valueDim);
+  return 4 * (rows * (scoreDim + pad) + 2 * rows * (valueDim + pad) +
+              scoreDim * rows + rows * (rows + pad) + 3 * rows) +
+         8 * rows;
+}
+
+/// Query rows (and cached positions) per workgroup of the GPU forms'
+/// prefill attention on tensor cores: 32, or 16 where its buffers would not
+/// fit a block's `sharedBytes`; 0 (the split-KV form for every call) for
+/// buffers that fit neither.
+int64_t attentionTileRows(int64_t scoreDim, int64_t valueDim, int64_t sharedBytes) {
+  for (int64_t rows : {32, 16})
+    if (attentionTileBytes(rows, scoreDim, valueDim) <= sharedBytes)
+      return rows;
+  return 0;
+}
+
+/// What flashAttentionTiles reads and writes, per head h: loadQuery(t, h,
+/// qs, r) writes token t's query row, times the softmax scale, into qs[r,
+/// 0 .. scoreDim); keyAt / valueAt(h, position, d) give element d of a
+/// cached key (d < scoreDim) or value (d < valueDim) row as f32;
+/// storeOutput(t, h, d, o) takes element d of token t's output.
+struct FlashAttentionIO {
+  function_ref<void(Value, Value, Value, Value)> loadQuery;
+  function_ref<Value(Value, Value, Value)> keyAt, valueAt;
+  function_ref<void(Value, Value, Value, Value)> storeOutput;
+};
+
+/// Prefill attention on tensor cores (the GPU forms with Codegen::mma),
+/// shared by attention and MLA: for a call of several tokens of one
+/// sequence, a workgroup per (block of `rows` query rows, head), a block
+/// of warps walking the cached positions `rows` at a time with an online
+/// softmax, as flash attention does: S = q K^T as contract tiles, each
+/// row's running maximum and sum and P = exp(S - max) by a thread per row
+/// (positions past the row's own masked), the accumulator rescaled, then O
+/// += P V as tiles; O / sum at the end. Rows past the call's tokens repeat
+/// its last one (finite, never stored); q, key and value rows are padded
+/// with zeros to whole tiles. `positionOf(t)` is token t's position; the
+/// cache holds positions up to the call's last.
+void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
+                         int64_t scoreDim, int64_t valueDim, int64_t heads,
+                         Value tokens, Value slots,
+                         function_ref<Value(Value)> positionOf,
+                         const FlashAttentionIO &io) {
+  Type f32 = b.getF32Type();
+  int64_t pad = kTileRowPad, rowTiles = rows / kMmaTokens;
+  // The buffers' q/key and value widths, whole tiles.
+  int64_t scoreWidth = wholeTileColumns(scoreDim), valueWidth = wholeTileColumns(valueDim);
+  WarpTiles tiles{b, loops};
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto sub = [&](Value l, Value r) -> Value { return arith::SubIOp::create(b, l, r); };
+  auto load = [&](Value m, ValueRange i) -> Value { return memref::LoadOp::create(b, m, i); };
+  auto store = [&](Value v, Value m, ValueRange i) { memref::StoreOp::create(b, v, m, i); };
+  Value zero = index(0), one = index(1), blockRows = index(rows);
+  Value negInf = loops.f32(-std::numeric_limits<double>::infinity());
+  Value queryBlocks = loops.workgroupsFor(
+      true, arith::CeilDivUIOp::create(b, tokens, blockRows), tokens, slots);
+  loops.parallel("attention_tiles", {queryBlocks, index(heads)}, [&](ValueRange ivs) {
+    Value h = ivs[1];
+    Value qs = loops.scratch({rows, scoreWidth + pad}, f32);
+    Value os = loops.scratch({rows, valueWidth + pad}, f32); // sum_j p_j v_j
+    Value kT = loops.scratch({scoreWidth, rows}, f32);
+    Value vs = loops.scratch({rows, valueWidth + pad}, f32);
+    // The rows' scores of a block of positions, then their exp(s - max).
+    Value scores = loops.scratch({rows, rows + pad}, f32);
+    Value rowMax = loops.scratch(rows, f32), rowSum = loops.scratch(rows, f32);
+    Value rescale = loops.scratch(rows, f32);
+    Value rowPosition = loops.scratch(rows, b.getIndexType());
+    auto attend = [&] {
+      Value first = arith::MulIOp::create(b, ivs[0], blockRows);
+      Value valid = arith::MinUIOp::create(b, blockRows, sub(tokens, first));
+      // Cached positions [0, end): up to the block's last token's.
+      Value end = add(positionOf(sub(add(first, valid), one)), one);
+      loops.cooperative({blockRows}, [&](ValueRange rv) {
+        Value r = rv[0];
+        Value t = arith::MinUIOp::create(b, add(first, r), sub(tokens, one));
+        io.loadQuery(t, h, qs, r);
+        for (int64_t d = scoreDim; d < scoreWidth; ++d)
+          store(loops.f32(0.0), qs, ValueRange{r, index(d)});
+        store(positionOf(t), rowPosition, r);
+        store(negInf, rowMax, r);
+        store(loops.f32(0.0), rowSum, r);
+      });
+      loops.cooperative({blockRows, index(valueWidth)}, [&](ValueRange rd) {
+        store(loops.f32(0.0), os, rd);
+      });
+      Value positionBlocks = arith::CeilDivUIOp::create(b, end, blockRows);
+      loops.forLoop(zero, positionBlocks, {}, [&](Value block, ValueRange) {
+        Value j0 = arith::MulIOp::create(b, block, blockRows);
+        // The block's keys (as K^T) and values, zeros past `end` and past
+        // the rows' lengths (read at a position and column in range).
+        auto stage = [&](int64_t length, int64_t width,
+                         function_ref<Value(Value, Value)> elementAt,
+                         function_ref<void(Value, Value, Value)> put) {
+          loops.cooperative({blockRows, index(width)}, [&](ValueRange jd) {
+            Value position = add(j0, jd[0]);
+            Value inside = arith::AndIOp::create(
+                b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, position, end),
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, jd[1],
+                                      index(length)));
+            Value v = elementAt(arith::SelectOp::create(b, inside, position, zero),
+                                arith::SelectOp::create(b, inside, jd[1], zero));
+            put(jd[0], jd[1], arith::SelectOp::create(b, inside, v, loops.f32(0.0)));
+          });
+        };
+        stage(scoreDim, scoreWidth,
+              [&](Value at, Value d) { return io.keyAt(h, at, d); },
+              [&](Value j, Value d, Value v) { store(v, kT, ValueRange{d, j}); });
+        stage(valueDim, valueWidth,
+              [&](Value at, Value d) { return io.valueAt(h, at, d); },
+              [&](Value j, Value d, Value v) { store(v, vs, ValueRange{j, d}); });
+        loops.warps([&](Value warp) {
+          tiles.forTiles(warp, rowTiles * (rows / kMmaOutputs), [&](Value tile, Value owned) {
+            auto [m, n] = tiles.at(tile, rows / kMmaOutputs);
+            tiles.store(tiles.product(tiles.zero(), qs, m, zero, kT, zero, n, scoreWidth),
+                        scores, m, n, owned);
+          });
+        });
+        // Per row: positions past its own masked, the new maximum, exp(s -
+        // max) in place of the scores, the sum rescaled.
+        loops.cooperative({blockRows}, [&](ValueRange rv) {
+          Value r = rv[0];
+          Value own = load(rowPosition, r);
+          auto masked = [&](Value j) -> Value {
+            Value seen = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
+                                               add(j0, j), own);
+            return arith::SelectOp::create(b, seen, load(scores, ValueRange{r, j}),
+                                           negInf);
+          };
+          Value before = load(rowMax, r);
+          Value top = loops.forLoop(zero, blockRows, {before}, [&](Value j, ValueRange m) {
+            return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], masked(j))};
+          }).getResult(0);
+          Value sum = loops.forLoop(zero, blockRows, {loops.f32(0.0)},
+                                    [&](Value j, ValueRange l) {
+            Value p = math::ExpOp::create(b, arith::SubFOp::create(b, masked(j), top));
+            store(p, scores, ValueRange{r, j});
+            return SmallVector<Value>{arith::AddFOp::create(b, l[0], p)};
+          }).getResult(0);
+          Value factor = math::ExpOp::create(b, arith::SubFOp::create(b, before, top));
+          store(factor, rescale, r);
+          store(top, rowMax, r);
+          store(arith::AddFOp::create(b, arith::MulFOp::create(b, load(rowSum, r), factor),
+                                      sum),
+                rowSum, r);
+        });
+        loops.cooperative({blockRows, index(valueWidth)}, [&](ValueRange rd) {
+          store(arith::MulFOp::create(b, load(os, rd), load(rescale, rd[0])), os, rd);
+        });
+        loops.warps([&](Value warp) {
+          tiles.forTiles(warp, rowTiles * (valueWidth / kMmaOutputs),
+                         [&](Value tile, Value owned) {
+            auto [m, n] = tiles.at(tile, valueWidth / kMmaOutputs);
+            tiles.store(tiles.product(tiles.read(os, m, n, kMmaTokens), scores, m, zero,
+                                      vs, zero, n, rows),
+                        os, m, n, owned);
+          });
+        });
+        return SmallVector<Value>{};
+      });
+      loops.cooperative({blockRows, index(valueDim)}, [&](ValueRange rd) {
+        Value r = rd[0];
+        loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, valid), [&] {
+          io.storeOutput(add(first, r), h, rd[1],
+                         arith::DivFOp::create(b, load(os, rd), load(rowSum, r)));
+        }, [] {});
+      });
+    };
+    loops.ifElse(loops.severalOfOneSequence(tokens, slots), attend, [] {});
+  });
+}
+
+/// Lowers hybrid.attention to projections (linalg) around a loop nest on
+/// memrefs: each token's k and v are normalised, rotated and stored in the
+/// cache at its position, then each query head runs an online softmax over
+/// the cached positions 0..position. A correctness-first form: the tiled
+/// kernels of later passes replace the loop nest.
+struct AttentionLowering : HybridLowering<AttentionOp> {
+  using HybridLowering::HybridLowering;
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value cache = adaptor.getCache();
+    auto cacheType = dyn_cast<MemRefType>(cache.getType());
+    if (!cacheType)
+      return rewriter.notifyMatchFailure(op, "cache is not a memref yet");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    int64_t heads = op.getNumHeads(), kvHeads = op.getNumKvHeads(),
+            dim = op.getHeadDim(), rotary = op.getRotaryDim();
+    int64_t group = heads / kvHeads;
+    bool gated = op.getOutputGate();
+    bool interleaved = op.getRopeStyle() == RopeStyle::interleaved;
+    float scale = static_cast<float>(op.getScale().convertToDouble());
+    std::optional<NormKind> normKind = op.getQkNorm();
+    float normEps =
+        static_cast<float>(op.getNormEpsilon().value_or(llvm::APFloat(1e-6))
+                               .convertToDouble());
+    Type f32 = b.getF32Type();
+    Type cacheElement = cacheType.getElementType();
+
+    Value x = adaptor.getInput();
+    SmallVector<Value> qkv =
+        linears(b, loc, codegen, x,
+                {adaptor.getQProj(), adaptor.getKProj(), adaptor.getVProj()},
+                "qkv_proj");
+    Value q = qkv[0], k = qkv[1], v = qkv[2];
+
+    auto [invFreq, ropeFactor] = ropeFrequencies(
+        rotary, op.getRopeTheta().convertToDouble(), op.getYarnAttr());
+    Value freqTable;
+    if (rotary > 0)
+      freqTable = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(
+                 RankedTensorType::get({rotary / 2}, f32),
+                 ArrayRef<float>(invFreq)));
+
+    LoopNest loops{b};
+    Value slots = slotsArgument(op); // batched state buffers
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
+    Value zero = index(0), one = index(1), dimV = index(dim);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
+    };
+
+    // Loads head `h` of `source` [T, C] at token `t` (starting at column
+    // `base`) into a [head_dim] scratch buffer, applies the q/k norm and RoPE.
+    Value qNorm = adaptor.getQNorm(), kNorm = adaptor.getKNorm();
+    auto loadHead = [&](Value source, Value t, Value base, Value normWeight,
+                        Value position) -> Value {
+      Value buf = loops.scratch(dim, f32);
+      forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+        Value col = arith::AddIOp::create(b, base, d);
+        memref::StoreOp::create(
+            b, tensor::ExtractOp::create(b, source, ValueRange{t, col}), buf, d);
+        return SmallVector<Value>{};
+      });
+      if (normWeight) {
+        Value sum = forLoop(zero, dimV, {f32c(0)}, [&](Value d, ValueRange acc) {
+          Value e = memref::LoadOp::create(b, buf, d);
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, acc[0], arith::MulFOp::create(b, e, e))};
+        }).getResult(0);
+        Value inv = math::RsqrtOp::create(
+            b, arith::AddFOp::create(
+                   b, arith::DivFOp::create(b, sum, f32c(dim)), f32c(normEps)));
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          Value w = toF32(b, loc, tensor::ExtractOp::create(b, normWeight, d));
+          if (normKind == NormKind::zero_centered)
+            w = arith::AddFOp::create(b, f32c(1.0), w);
+          Value e = memref::LoadOp::create(b, buf, d);
+          memref::StoreOp::create(
+              b, arith::MulFOp::create(b, arith::MulFOp::create(b, e, inv), w),
+              buf, d);
+          return SmallVector<Value>{};
+        });
+      }
+      if (rotary > 0)
+        loops.rope(buf, rotary, position, freqTable, ropeFactor, interleaved);
+      return buf;
+    };
+
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value positions = adaptor.getPositions();
+    auto positionOf = [&](Value t) {
+      return arith::IndexCastOp::create(
+          b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
+    };
+    auto toCache = [&](Value value) -> Value {
+      return cacheElement == f32 ? value
+                                 : arith::TruncFOp::create(b, cacheElement, value);
+    };
+    auto fromCache = [&](Value value) { return toF32(b, loc, value); };
+
+    // 1. Store every token's keys and values at its position (positions of
+    // one call are distinct: tokens and KV heads are independent).
+    loops.parallel("kv_store", {tokens, index(kvHeads)}, [&](ValueRange ivs) {
+      Value t = ivs[0], h = ivs[1];
+      Value p = positionOf(t);
+      {
+        Value base = arith::MulIOp::create(b, h, dimV);
+        Value kh = loadHead(k, t, base, kNorm, p);
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          memref::StoreOp::create(b, toCache(memref::LoadOp::create(b, kh, d)),
+                                  cache, stateAt(b, slots, t, {zero, p, h, d}));
+          Value col = arith::AddIOp::create(b, base, d);
+          Value vd = tensor::ExtractOp::create(b, v, ValueRange{t, col});
+          memref::StoreOp::create(b, toCache(vd), cache,
+                                  stateAt(b, slots, t, {one, p, h, d}));
+          return SmallVector<Value>{};
+        });
+      }
+    });
+
+    // 2. Each query head attends to the cached positions 0..p (online
+    // softmax in f32), then the optional sigmoid gate.
+    auto outType = MemRefType::get({ShapedType::kDynamic, heads * dim}, f32);
+    Value out = memref::AllocOp::create(b, outType, ValueRange{tokens});
+    Value qStride = index(gated ? 2 * dim : dim);
+    // With a target vector width (packed weights), K and V rows are read as
+    // vectors of the largest power of two up to it that divides head_dim.
+    int64_t width = codegen.panel;
+    while (width > 1 && dim % width != 0)
+      width /= 2;
+    bool vectorHead = width > 1;
+    // Online softmax over cached positions [lo, hi) of KV head kvh for the
+    // query qh, scalar: acc (dim floats) gets sum_j w_j v_j and the result
+    // is (max score, sum_j w_j), w_j = exp(score_j - max).
+    Value negInf = f32c(-std::numeric_limits<double>::infinity());
+    auto scalarSoftmax = [&](Value t, Value kvh, Value qh, Value acc, Value lo,
+                             Value hi) {
+      linalg::FillOp::create(b, f32c(0.0), acc);
+      return forLoop(lo, hi, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
+        Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
+          Value kd = fromCache(memref::LoadOp::create(
+              b, cache, stateAt(b, slots, t, {zero, j, kvh, d})));
+          return SmallVector<Value>{
+              dotStep(b, loc, a[0], memref::LoadOp::create(b, qh, d), kd)};
+        }).getResult(0);
+        Value score = arith::MulFOp::create(b, dot, f32c(scale));
+        Value m = arith::MaximumFOp::create(b, ml[0], score);
+        Value correction =
+            math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+        Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+        Value l = arith::AddFOp::create(
+            b, arith::MulFOp::create(b, ml[1], correction), weight);
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          Value vd = fromCache(memref::LoadOp::create(
+              b, cache, stateAt(b, slots, t, {one, j, kvh, d})));
+          Value a = memref::LoadOp::create(b, acc, d);
+          memref::StoreOp::create(
+              b,
+              arith::AddFOp::create(b, arith::MulFOp::create(b, a, correction),
+                                    arith::MulFOp::create(b, weight, vd)),
+              acc, d);
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{m, l};
+      });
+    };
+    // Element d of head h's output o of token t, through the optional
+    // sigmoid gate.
+    auto storeOutput = [&](Value t, Value h, Value d, Value o) {
+      if (gated) {
+        Value col = arith::AddIOp::create(
+            b, arith::AddIOp::create(b, arith::MulIOp::create(b, h, qStride),
+                                     dimV),
+            d);
+        Value g = tensor::ExtractOp::create(b, q, ValueRange{t, col});
+        Value sig = arith::DivFOp::create(
+            b, f32c(1.0),
+            arith::AddFOp::create(
+                b, f32c(1.0),
+                math::ExpOp::create(b, arith::NegFOp::create(b, g))));
+        o = arith::MulFOp::create(b, o, sig);
+      }
+      Value col = arith::AddIOp::create(b, arith::MulIOp::create(b, h, dimV), d);
+      memref::StoreOp::create(b, o, out, ValueRange{t, col});
+    };
+    // Head h's output of token t: acc / total.
+    auto finish = [&](Value t, Value h, Value acc, Value total) {
+      forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+        storeOutput(t, h, d,
+                    arith::DivFOp::create(b, memref::LoadOp::create(b, acc, d), total));
+        return SmallVector<Value>{};
+      });
+    };
+
+    if (codegen.columns) {
+      // Prefill on tensor cores (attentionTileRows): for a call of several
+      // tokens of one sequence, a workgroup per (block of B query rows,
+      // head), a block of warps walking the cached positions B at a time
+      // with an online softmax (as flash attention): S = (q scale) K^T as
+      // tiles, each row's running maximum and sum and P = exp(S - max) by
+      // a thread per row, the accumulator rescaled, then O += P V as
+      // tiles; O / sum at the end. The split-KV kernels below then run only
+      // for decode.
+      int64_t tileRows =
+          codegen.mma ? attentionTileRows(dim, dim, codegen.blockSharedBytes) : 0;
+      if (tileRows) {
+        auto cached = [&](Value half, Value h, Value position, Value d) {
+          return fromCache(memref::LoadOp::create(
+              b, cache,
+              stateAt(b, slots, zero,
+                      {half, position, arith::DivUIOp::create(b, h, index(group)), d})));
+        };
+        // q normed, rotated and scaled.
+        auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
+          Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm,
+                              positionOf(t));
+          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+            memref::StoreOp::create(
+                b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d),
+                                         f32c(scale)),
+                qs, ValueRange{r, d});
+            return SmallVector<Value>{};
+          });
+        };
+        auto keyAt = [&](Value h, Value position, Value d) {
+          return cached(zero, h, position, d);
+        };
+        auto valueAt = [&](Value h, Value position, Value d) {
+          return cached(one, h, position, d);
+        };
+        FlashAttentionIO io{loadQuery, keyAt, valueAt, storeOutput};
+        flashAttentionTiles(b, loops, tileRows, dim, dim, heads, tokens, slots,
+                            positionOf, io);
+      }
+      // Without the tiles' kernel every call runs the kernels below; with
+      // it, only calls of one token or (with batch slots) of several
+      // sequences: the plan gives them no workgroups otherwise, or the
+      // kernels decide.
+      Value splitTokens =
+          tileRows ? loops.workgroupsFor(false, tokens, tokens, slots) : tokens;
+      auto unlessTiles = [&](function_ref<void()> body) {
+        if (!tileRows)
+          return body();
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
+      };
+      // The GPU form (split KV, as in flash-decoding): a decode step has a
+      // workgroup per (head, split of kSplitPositions cached positions)
+      // instead of one per head walking the whole cache; each writes its
+      // split's (acc, max, sum) and one workgroup per (token, head) combines
+      // them.
+      int64_t rank = cast<MemRefType>(cache.getType()).getRank();
+      int64_t maxSeq = cast<MemRefType>(cache.getType()).getDimSize(rank - 3);
+      // At least 4 splits, so that short caches get parallel work too.
+      int64_t span = std::max<int64_t>(1, std::min(kSplitPositions, maxSeq / 4));
+      int64_t splits = llvm::divideCeil(maxSeq, span);
+      int64_t record = dim + 2; // acc, max, sum
+      auto add = [&](Value l, Value r) -> Value {
+        return arith::AddIOp::create(b, l, r);
+      };
+      auto mul = [&](Value l, int64_t r) -> Value {
+        return arith::MulIOp::create(b, l, index(r));
+      };
+      Value partial = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic}, f32),
+          ValueRange{arith::MulIOp::create(b, tokens, index(heads * splits * record))});
+      auto recordAt = [&](Value t, Value h, Value split) {
+        return add(mul(add(mul(t, heads), h), splits * record), mul(split, record));
+      };
+      loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
+                     [&](ValueRange ivs) { unlessTiles([&] {
+        Value t = ivs[0], h = ivs[1], split = ivs[2];
+        Value end = arith::AddIOp::create(b, positionOf(t), one);
+        Value lo = arith::MinUIOp::create(b, mul(split, span), end);
+        Value hi = arith::MinUIOp::create(b, add(lo, index(span)), end);
+        Value kvh = arith::DivUIOp::create(b, h, index(group));
+        Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm,
+                            positionOf(t));
+        Value acc = loops.scratch(dim, f32);
+        auto stats = scalarSoftmax(t, kvh, qh, acc, lo, hi);
+        Value base = recordAt(t, h, split);
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          memref::StoreOp::create(b, memref::LoadOp::create(b, acc, d), partial,
+                                  ValueRange{add(base, d)});
+          return SmallVector<Value>{};
+        });
+        memref::StoreOp::create(b, stats.getResult(0), partial,
+                                ValueRange{add(base, dimV)});
+        memref::StoreOp::create(b, stats.getResult(1), partial,
+                                ValueRange{add(add(base, dimV), one)});
+      }); });
+      loops.parallel("attention", {splitTokens, index(heads)}, [&](ValueRange ivs) {
+        unlessTiles([&] {
+        Value t = ivs[0], h = ivs[1];
+        auto at = [&](Value split, Value offset) {
+          return memref::LoadOp::create(
+              b, partial, ValueRange{add(recordAt(t, h, split), offset)});
+        };
+        // The largest split maximum (empty splits hold -inf), then
+        // acc = sum_s acc_s exp(m_s - M), total = sum_s l_s exp(m_s - M).
+        Value top = forLoop(zero, index(splits), {negInf}, [&](Value split, ValueRange m) {
+          return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], at(split, dimV))};
+        }).getResult(0);
+        Value acc = loops.scratch(dim, f32);
+        linalg::FillOp::create(b, f32c(0.0), acc);
+        Value total = forLoop(zero, index(splits), {f32c(0.0)}, [&](Value split, ValueRange l) {
+          Value factor = math::ExpOp::create(
+              b, arith::SubFOp::create(b, at(split, dimV), top));
+          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+            Value sum = arith::AddFOp::create(
+                b, memref::LoadOp::create(b, acc, d),
+                arith::MulFOp::create(b, at(split, d), factor));
+            memref::StoreOp::create(b, sum, acc, d);
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{arith::AddFOp::create(
+              b, l[0], arith::MulFOp::create(b, at(split, add(dimV, one)), factor))};
+        }).getResult(0);
+        finish(t, h, acc, total);
+        });
+      });
+    } else {
+      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1];
+        Value p = positionOf(t);
+        Value end = arith::AddIOp::create(b, p, one);
+        {
+          Value kvh = arith::DivUIOp::create(b, h, index(group));
+          Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
+          Value acc = loops.scratch(dim, f32);
+          Value total;
+          if (vectorHead) {
+            // K and V rows read as head_dim / width vectors; the running sum
+            // stays in vector registers across positions.
+            SmallVector<Value> qv;
+            for (int64_t i = 0; i < dim / width; ++i)
+              qv.push_back(readF32Vector(b, qh, ValueRange{index(i * width)}, width));
+            auto rowAt = [&](Value half, Value j, int64_t i) {
+              return readF32Vector(b, cache,
+                                   stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
+                                   width);
+            };
+            total = vectorOnlineSoftmax(
+                b, loops, qv, end, scale, acc,
+                [&](Value j, int64_t i) { return rowAt(zero, j, i); },
+                [&](Value j, int64_t i, Value) { return rowAt(one, j, i); }, {});
+          } else {
+            total = scalarSoftmax(t, kvh, qh, acc, zero, end).getResult(1);
+          }
+          finish(t, h, acc, total);
+        }
+      });
+    }
+    Value attended = bufferization::ToTensorOp::create(
+        b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
+        /*restrict=*/true, /*writable=*/true);
+    rewriter.replaceOp(op, linear(b, loc, codegen, attended, adaptor.getOProj()));
+    return success();
+  }
+};
+
+/// Lowers hybrid.mla (models.md 3.4, 3.5): the q path (LoRA with its norm, or
+/// a plain q_proj) and the latent projection with its norm are linalg; the
+/// latent cache buffer [max-seq-len, kv_lora_rank + qk_rope_head_dim] holds
+/// each position's normed latent and rotated rope key, written at the token's
+/// position. Attention runs in the absorbed form: the query is taken into
+/// latent space through kv_b_proj's key rows, the online softmax runs over the
+/// cached latents, and the value rows of kv_b_proj map the result back.
+struct MLALowering : HybridLowering<MLAOp> {
+  using HybridLowering::HybridLowering;
+  LogicalResult
+  matchAndRewrite(MLAOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value cache = adaptor.getCache();
+    auto cacheType = dyn_cast<MemRefType>(cache.getType());
+    if (!cacheType)
+      return rewriter.notifyMatchFailure(op, "cache is not a memref yet");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    Type cacheElement = cacheType.getElementType();
+    int64_t heads = op.getNumHeads(), kvRank = op.getKvLoraRank(),
+            nope = op.getQkNopeHeadDim(), rope = op.getQkRopeHeadDim(),
+            vDim = op.getVHeadDim();
+    int64_t qk = nope + rope;
+    double eps = op.getNormEpsilon().convertToDouble();
+    float scale = static_cast<float>(op.getScale().convertToDouble());
+    bool interleaved = op.getRopeStyle() == RopeStyle::interleaved;
+    LoopNest loops{b};
+    Value slots = slotsArgument(op); // batched state buffers
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
+    Value zero = index(0), one = index(1);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
+    };
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    auto mul = [&](Value l, int64_t r) -> Value {
+      return arith::MulIOp::create(b, l, index(r));
+    };
+    auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+    auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+    auto load = [&](Value m, ValueRange i) -> Value {
+      return memref::LoadOp::create(b, m, i);
+    };
+    auto store = [&](Value v, Value m, ValueRange i) {
+      memref::StoreOp::create(b, v, m, i);
+    };
+    auto weightAt = [&](Value w, ValueRange i) {
+      return toF32(b, loc, tensor::ExtractOp::create(b, w, i));
+    };
+
+    Value x = adaptor.getInput();
+    Value q;
+    // The projections that read x run as one kernel.
+    SmallVector<Value> fromX = linears(
+        b, loc, codegen, x,
+        {adaptor.getQAProj() ? adaptor.getQAProj() : adaptor.getQProj(),
+         adaptor.getKvAProjWithMqa()},
+        "q_kv_a_proj");
+    Value kv = fromX[1];
+    if (adaptor.getQAProj()) {
+      Value qa = normalizeRows(b, loc, fromX[0], adaptor.getQALayernorm(),
+                               Value(), NormKind::plain, eps);
+      q = linear(b, loc, codegen, qa, adaptor.getQBProj());
+    } else {
+      q = fromX[0];
+    }
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value latent = tensor::ExtractSliceOp::create(
+        b, RankedTensorType::get({ShapedType::kDynamic, kvRank}, f32), kv,
+        ValueRange{}, ValueRange{tokens}, ValueRange{},
+        b.getDenseI64ArrayAttr({0, 0}),
+        b.getDenseI64ArrayAttr({ShapedType::kDynamic, kvRank}),
+        b.getDenseI64ArrayAttr({1, 1}));
+    latent = normalizeRows(b, loc, latent, adaptor.getKvALayernorm(), Value(),
+                           NormKind::plain, eps);
+
+    auto [invFreq, ropeFactor] = ropeFrequencies(
+        rope, op.getRopeTheta().convertToDouble(), op.getYarnAttr());
+    Value freqTable = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(RankedTensorType::get({rope / 2}, f32),
+                                  ArrayRef<float>(invFreq)));
+    Value positions = adaptor.getPositions();
+    auto positionOf = [&](Value t) {
+      return arith::IndexCastOp::create(
+          b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
+    };
+    // 1. Each token's latent and rotated rope key go to its position.
+    loops.parallel("latent_store", {tokens}, [&](ValueRange ivs) {
+      Value t = ivs[0];
+      Value p = positionOf(t);
+      Value ropeBuf = loops.scratch(rope, f32);
+      forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+        Value c = tensor::ExtractOp::create(b, latent, ValueRange{t, l});
+        store(cacheElement == f32 ? c : arith::TruncFOp::create(b, cacheElement, c).getResult(),
+              cache, stateAt(b, slots, t, {p, l}));
+        return SmallVector<Value>{};
+      });
+      forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+        store(tensor::ExtractOp::create(b, kv, ValueRange{t, add(r, index(kvRank))}),
+              ropeBuf, ValueRange{r});
+        return SmallVector<Value>{};
+      });
+      loops.rope(ropeBuf, rope, p, freqTable, ropeFactor, interleaved);
+      forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+        Value k = load(ropeBuf, ValueRange{r});
+        store(cacheElement == f32 ? k : arith::TruncFOp::create(b, cacheElement, k).getResult(),
+              cache, stateAt(b, slots, t, {p, add(r, index(kvRank))}));
+        return SmallVector<Value>{};
+      });
+    });
+
+    // 2. Absorbed attention per token and head. With a target vector width
+    // (packed weights), the latent part runs on vectors of the largest power
+    // of two up to it that divides the latent rank.
+    int64_t panel = codegen.panel;
+    while (panel > 1 && kvRank % panel != 0)
+      panel /= 2;
+    bool vectorLatent = panel > 1;
+    VectorType vf32 = VectorType::get({vectorLatent ? panel : 1}, f32);
+    Value out = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
+        ValueRange{tokens});
+    Value kvb = adaptor.getKvBProj();
+    Value negInf = f32c(-std::numeric_limits<double>::infinity());
+    // Token t's rope query of head h, rotated to its position, into ropeBuf.
+    auto ropeQuery = [&](Value t, Value h, Value ropeBuf) {
+      Value ropeBase = add(mul(h, qk), index(nope));
+      forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+        store(tensor::ExtractOp::create(b, q, ValueRange{t, add(ropeBase, r)}),
+              ropeBuf, ValueRange{r});
+        return SmallVector<Value>{};
+      });
+      loops.rope(ropeBuf, rope, positionOf(t), freqTable, ropeFactor, interleaved);
+    };
+    auto dotRopeAt = [&](Value t, Value ropeBuf, Value j) {
+      return forLoop(zero, index(rope), {f32c(0.0)}, [&](Value r, ValueRange a) {
+        Value k = toF32(b, loc, load(cache, stateAt(b, slots, t,
+                                                 {j, add(r, index(kvRank))})));
+        return SmallVector<Value>{dotStep(b, loc, a[0], load(ropeBuf, ValueRange{r}), k)};
+      }).getResult(0);
+    };
+    // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l], one l.
+    auto absorbedAt = [&](Value t, Value h, Value l) {
+      Value qBase = mul(h, qk), rowBase = mul(h, nope + vDim);
+      return forLoop(zero, index(nope), {f32c(0.0)}, [&](Value i, ValueRange a) {
+        Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)});
+        return SmallVector<Value>{
+            dotStep(b, loc, a[0], qi, weightAt(kvb, ValueRange{add(rowBase, i), l}))};
+      }).getResult(0);
+    };
+    // Scalar online softmax of token t over cached positions [lo, hi) with
+    // the absorbed query queryAt(l): acc (kvRank floats) gets sum_j w_j c_j
+    // and the results are (max score, sum_j w_j), w_j = exp(score_j - max).
+    auto latentSoftmax = [&](Value t, function_ref<Value(Value)> queryAt,
+                             Value ropeBuf, Value acc, Value lo, Value hi) {
+      linalg::FillOp::create(b, f32c(0.0), acc);
+      return forLoop(lo, hi, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
+        Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
+                                                                     ValueRange a) {
+          Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
+          return SmallVector<Value>{dotStep(b, loc, a[0], queryAt(l), c)};
+        }).getResult(0);
+        Value score = fmul(fadd(dotLatent, dotRopeAt(t, ropeBuf, j)), f32c(scale));
+        Value m = arith::MaximumFOp::create(b, ml[0], score);
+        Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, ml[0], m));
+        Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+        forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+          Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
+          store(fadd(fmul(load(acc, ValueRange{l}), correction), fmul(weight, c)),
+                acc, ValueRange{l});
+          return SmallVector<Value>{};
+        });
+        return SmallVector<Value>{m, fadd(fmul(ml[1], correction), weight)};
+      });
+    };
+    // o[h, i] = sum_l accAt(l) * kv_b[h (nope + v) + nope + i, l] / total.
+    auto valueOut = [&](Value t, Value h, Value i, function_ref<Value(Value)> accAt,
+                        Value total) {
+      Value row = add(add(mul(h, nope + vDim), index(nope)), i);
+      Value o = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l, ValueRange a) {
+        return SmallVector<Value>{
+            dotStep(b, loc, a[0], accAt(l), weightAt(kvb, ValueRange{row, l}))};
+      }).getResult(0);
+      store(total ? arith::DivFOp::create(b, o, total).getResult() : o, out,
+            ValueRange{t, add(mul(h, vDim), i)});
+    };
+
+    if (codegen.columns) {
+      // The GPU form (split KV, as attention's): the absorbed query a
+      // workgroup per (token, head, latent column); the online softmax one
+      // per (token, head, split of kSplitPositions cached positions), each
+      // writing its split's (acc, max, sum); the splits combined per
+      // (token, head, latent column); the value rows per (token, head,
+      // output). A decode step at 32k context then has 128 splits per head
+      // instead of one thread walking the cache, and no thread runs a
+      // kv_lora_rank x head_dim product alone.
+      int64_t maxSeq = cacheType.getDimSize(cacheType.getRank() - 2);
+      int64_t span = std::max<int64_t>(1, std::min(kSplitPositions, maxSeq / 4));
+      int64_t splits = llvm::divideCeil(maxSeq, span);
+      int64_t record = kvRank + 2; // acc, max, sum
+      auto buffer = [&](int64_t perToken) -> Value {
+        return memref::AllocOp::create(
+            b, MemRefType::get({ShapedType::kDynamic}, f32),
+            ValueRange{mul(tokens, perToken)});
+      };
+      auto headRow = [&](Value t, Value h) { return add(mul(t, heads), h); };
+      Value queries = buffer(heads * kvRank);
+      loops.parallel("attention_query", {tokens, index(heads), index(kvRank)},
+                     [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1], l = ivs[2];
+        store(absorbedAt(t, h, l), queries,
+              ValueRange{add(mul(headRow(t, h), kvRank), l)});
+      });
+      Value combined = buffer(heads * kvRank);
+      // Prefill on tensor cores (flashAttentionTiles): q~ and the rope
+      // query (scaled) against the cached rows [latent | rope key], the
+      // latents as values, into `combined`. The split-KV kernels then run
+      // only for decode.
+      int64_t tileRows =
+          codegen.mma ? attentionTileRows(kvRank + rope, kvRank, codegen.blockSharedBytes)
+                      : 0;
+      if (tileRows) {
+        auto cachedAt = [&](Value position, Value d) {
+          return toF32(b, loc, load(cache, stateAt(b, slots, zero, {position, d})));
+        };
+        auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
+          Value base = mul(headRow(t, h), kvRank);
+          forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            store(fmul(load(queries, ValueRange{add(base, l)}), f32c(scale)), qs,
+                  ValueRange{r, l});
+            return SmallVector<Value>{};
+          });
+          Value ropeBuf = loops.scratch(rope, f32);
+          ropeQuery(t, h, ropeBuf);
+          forLoop(zero, index(rope), {}, [&](Value i, ValueRange) {
+            store(fmul(load(ropeBuf, ValueRange{i}), f32c(scale)), qs,
+                  ValueRange{r, add(index(kvRank), i)});
+            return SmallVector<Value>{};
+          });
+        };
+        // Row [latent | rope key] of the cache: keys whole, values its latent.
+        auto rowAt = [&](Value, Value position, Value d) { return cachedAt(position, d); };
+        auto storeCombined = [&](Value t, Value h, Value l, Value o) {
+          store(o, combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
+        };
+        FlashAttentionIO io{loadQuery, rowAt, rowAt, storeCombined};
+        flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
+                            slots, positionOf, io);
+      }
+      // With the tiles' kernel, the split-KV ones get no workgroups for a
+      // call of several tokens, or (with batch slots) decide in the kernel.
+      Value splitTokens =
+          tileRows ? loops.workgroupsFor(false, tokens, tokens, slots) : tokens;
+      auto unlessTiles = [&](function_ref<void()> body) {
+        if (!tileRows)
+          return body();
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
+      };
+      Value partial = buffer(heads * splits * record);
+      auto recordAt = [&](Value t, Value h, Value split) {
+        return add(mul(headRow(t, h), splits * record), mul(split, record));
+      };
+      loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
+                     [&](ValueRange ivs) { unlessTiles([&] {
+        Value t = ivs[0], h = ivs[1], split = ivs[2];
+        Value end = add(positionOf(t), one);
+        Value lo = arith::MinUIOp::create(b, mul(split, span), end);
+        Value hi = arith::MinUIOp::create(b, add(lo, index(span)), end);
+        Value ropeBuf = loops.scratch(rope, f32);
+        ropeQuery(t, h, ropeBuf);
+        Value acc = loops.scratch(kvRank, f32);
+        Value queryBase = mul(headRow(t, h), kvRank);
+        auto stats = latentSoftmax(
+            t, [&](Value l) { return load(queries, ValueRange{add(queryBase, l)}); },
+            ropeBuf, acc, lo, hi);
+        Value base = recordAt(t, h, split);
+        forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+          store(load(acc, ValueRange{l}), partial, ValueRange{add(base, l)});
+          return SmallVector<Value>{};
+        });
+        store(stats.getResult(0), partial, ValueRange{add(base, index(kvRank))});
+        store(stats.getResult(1), partial, ValueRange{add(base, index(kvRank + 1))});
+      }); });
+      // Empty splits hold max -inf and sum 0: they weigh exp(-inf) = 0.
+      loops.parallel("attention_combine", {splitTokens, index(heads), index(kvRank)},
+                     [&](ValueRange ivs) { unlessTiles([&] {
+        Value t = ivs[0], h = ivs[1], l = ivs[2];
+        auto at = [&](Value split, int64_t offset, Value extra = {}) {
+          Value i = add(recordAt(t, h, split), index(offset));
+          return load(partial, ValueRange{extra ? add(i, extra) : i});
+        };
+        Value top = forLoop(zero, index(splits), {negInf}, [&](Value split, ValueRange m) {
+          return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], at(split, kvRank))};
+        }).getResult(0);
+        auto sums = forLoop(zero, index(splits), {f32c(0.0), f32c(0.0)},
+                            [&](Value split, ValueRange a) {
+          Value factor = math::ExpOp::create(
+              b, arith::SubFOp::create(b, at(split, kvRank), top));
+          return SmallVector<Value>{
+              fadd(a[0], fmul(at(split, 0, l), factor)),
+              fadd(a[1], fmul(at(split, kvRank + 1), factor))};
+        });
+        store(arith::DivFOp::create(b, sums.getResult(0), sums.getResult(1)),
+              combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
+      }); });
+      loops.parallel("attention_value", {tokens, index(heads), index(vDim)},
+                     [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1], i = ivs[2];
+        Value base = mul(headRow(t, h), kvRank);
+        valueOut(t, h, i,
+                 [&](Value l) { return load(combined, ValueRange{add(base, l)}); },
+                 Value());
+      });
+    } else {
+      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+        Value t = ivs[0], h = ivs[1];
+        Value p = positionOf(t);
+        Value absorbed = loops.scratch(kvRank, f32);
+        Value acc = loops.scratch(kvRank, f32);
+        Value ropeBuf = loops.scratch(rope, f32);
+        Value qBase = mul(h, qk);
+        Value rowBase = mul(h, nope + vDim);
+        // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l]
+        if (vectorLatent) {
+          // Rows of kv_b in order (contiguous), q~ held in vector registers.
+          Value vzero = arith::ConstantOp::create(
+              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+          int64_t n = kvRank / panel;
+          SmallVector<Value> init(n, vzero);
+          auto sums = forLoop(zero, index(nope), init, [&](Value i, ValueRange accs) {
+            Value qi = vector::BroadcastOp::create(
+                b, vf32, tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)}));
+            SmallVector<Value> next;
+            for (int64_t k = 0; k < n; ++k)
+              next.push_back(vector::FMAOp::create(
+                  b, qi,
+                  readF32Vector(b, kvb, ValueRange{add(rowBase, i), index(k * panel)},
+                                panel),
+                  accs[k]));
+            return next;
+          });
+          for (int64_t k = 0; k < n; ++k)
+            vector::TransferWriteOp::create(b, sums.getResult(k), absorbed,
+                                            ValueRange{index(k * panel)},
+                                            ArrayRef<bool>{true});
+        } else {
+          forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            store(absorbedAt(t, h, l), absorbed, ValueRange{l});
+            return SmallVector<Value>{};
+          });
+        }
+        ropeQuery(t, h, ropeBuf);
+        Value total;
+        if (vectorLatent) {
+          // Each cached latent row is read once, as kvRank / panel vectors,
+          // for both its score and the running sum, which stays in vector
+          // registers across positions.
+          SmallVector<Value> q;
+          for (int64_t i = 0; i < kvRank / panel; ++i)
+            q.push_back(readF32Vector(b, absorbed, ValueRange{index(i * panel)}, panel));
+          total = vectorOnlineSoftmax(
+              b, loops, q, add(p, one), scale, acc,
+              [&](Value j, int64_t i) {
+                return readF32Vector(b, cache,
+                                     stateAt(b, slots, t, {j, index(i * panel)}), panel);
+              },
+              [](Value, int64_t, Value key) { return key; },
+              [&](Value j) { return dotRopeAt(t, ropeBuf, j); });
+        } else {
+          total = latentSoftmax(
+                      t, [&](Value l) { return load(absorbed, ValueRange{l}); },
+                      ropeBuf, acc, zero, add(p, one))
+                      .getResult(1);
+        }
+        forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
+          valueOut(t, h, i, [&](Value l) { return load(acc, ValueRange{l}); }, total);
+          return SmallVector<Value>{};
+        });
+      });
+    }
+    Value attended = bufferization::ToTensorOp::create(
+        b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,
+        /*restrict=*/true, /*writable=*/true);
+    rewriter.replaceOp(op, linear(b, loc, codegen, attended, adaptor.getOProj()));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateAttentionLowerings(RewritePatternSet &patterns,
+                                const TypeConverter &types,
+                                const Codegen &codegen) {
+  patterns.add<AttentionLowering, MLALowering>(types, patterns.getContext(),
+                                               codegen);
+}
+
+} // namespace hybrid::lowering

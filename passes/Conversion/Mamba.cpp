@@ -1,0 +1,473 @@
+//===- Mamba.cpp - hybrid.mamba to loops ----------------------------------===//
+//
+// convert-hybrid-to-linalg's lowering of Jamba's Mamba-1 mixer (models.md
+// 2.5): projections, the causal conv, and the selective scan token by
+// token or in blocks (CPU), per channel for decode and in blocks of
+// (channel, state) pairs for prefill (GPU forms).
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/HybridToLinalgLowering.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+#include <limits>
+
+namespace hybrid::lowering {
+namespace {
+
+/// y[t, j] = x[t, j] + bias[j].
+Value addBias(OpBuilder &b, Location loc, Value x, Value bias) {
+  int64_t n = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  MLIRContext *ctx = b.getContext();
+  AffineExpr t, j;
+  bindDims(ctx, t, j);
+  AffineMap full = AffineMap::get(2, 0, {t, j}, ctx);
+  Value init = emptyLike(b, loc, x, {n});
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{x, bias}, ValueRange{init},
+             ArrayRef<AffineMap>{full, AffineMap::get(2, 0, {j}, ctx), full},
+             {kParallel, kParallel},
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               Value sum = arith::AddFOp::create(nb, nl, args[0],
+                                                 toF32(nb, nl, args[1]));
+               linalg::YieldOp::create(nb, nl, sum);
+             })
+      .getResult(0);
+}
+
+/// (channel, state) pairs per workgroup of the GPU forms' chunked Mamba
+/// scan: a thread each in the CUDA pipeline's 128-thread blocks.
+constexpr int64_t kScanBlockPairs = 128;
+
+/// Channels per workgroup of the GPU forms' chunked Mamba scan.
+int64_t scanGroupChannels(int64_t stateDim) {
+  return std::max<int64_t>(1, kScanBlockPairs / stateDim);
+}
+
+/// Tokens the GPU forms' chunked Mamba scan stages at a time: the scan's
+/// chunk size, or fewer where a block's buffers (the state and A [pairs],
+/// per token the channels' dt and x, and the terms C h of every pair)
+/// would not fit `blockSharedBytes`. The recurrence is the same for any.
+int64_t scanStagedTokens(int64_t chunk, int64_t stateDim, int64_t blockSharedBytes) {
+  int64_t group = scanGroupChannels(stateDim), pairs = group * stateDim;
+  int64_t perToken = 4 * (2 * group + pairs);
+  return std::clamp<int64_t>((blockSharedBytes - 4 * 2 * pairs) / perToken, 1, chunk);
+}
+
+/// Mamba's selective scan of a call of several tokens of one sequence as
+/// the GPU forms run it: a workgroup (a GPU block) per group of channels
+/// (scanGroupChannels) walks the call in steps of `staged` tokens, the
+/// group's state in its shared buffers. Per step: each (token, channel)'s
+/// step size and input; then each (channel, state) pair's recurrence h =
+/// exp(dt A) h + dt x B over the step's tokens, one thread each, its terms
+/// C h per token into shared memory; then each (token, channel) sums them
+/// over the state (in the token-by-token form's order) and emits y. The
+/// callbacks give channel c's step size and input at token t, A[c, n],
+/// token t's B and C, and emit y + D x gated by silu(z).
+void scanChunks(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t staged,
+                int64_t inner, int64_t stateDim, Value tokens, Value slots,
+                Value ssm, function_ref<Value(Value, Value)> stepSizeAt,
+                function_ref<Value(Value, Value)> inputAt,
+                function_ref<Value(Value, Value)> aCoefAt,
+                function_ref<Value(Value, Value)> bAt,
+                function_ref<Value(Value, Value)> cAt,
+                function_ref<void(Value, Value, Value, Value)> emitAt) {
+  Type f32 = b.getF32Type();
+  int64_t group = scanGroupChannels(stateDim), pairs = group * stateDim;
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto divui = [&](Value l, int64_t r) -> Value {
+    return arith::DivUIOp::create(b, l, index(r));
+  };
+  auto remui = [&](Value l, int64_t r) -> Value {
+    return arith::RemUIOp::create(b, l, index(r));
+  };
+  auto ult = [&](Value l, Value r) -> Value {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, l, r);
+  };
+  auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+  auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+  Value zero = index(0);
+  Value groups = loops.workgroupsFor(true, llvm::divideCeil(inner, group), tokens, slots);
+  loops.parallel("scan_chunks", {groups}, [&](ValueRange ivs) {
+    Value c0 = arith::MulIOp::create(b, ivs[0], index(group));
+    Value hs = loops.scratch(pairs, f32), as = loops.scratch(pairs, f32);
+    Value steps = loops.scratch(staged * group, f32);
+    Value inputs = loops.scratch(staged * group, f32);
+    Value terms = loops.scratch(staged * pairs, f32); // C h per (token, pair)
+    auto walk = [&] {
+      Value slot = loops.oneSequenceSlot(slots);
+      auto stateIndex = [&](Value c, Value n) -> SmallVector<Value> {
+        if (slot)
+          return {slot, c, n};
+        return {c, n};
+      };
+      // Loops over the group's pairs and over (token, channel), flat (a
+      // unit dimension would be folded away with the cooperative mark);
+      // the channels past the last do nothing.
+      auto forPairs = [&](function_ref<void(Value, Value, Value)> body) {
+        loops.cooperative({index(pairs)}, [&](ValueRange pv) {
+          Value g = divui(pv[0], stateDim), n = remui(pv[0], stateDim);
+          Value c = add(c0, g);
+          loops.ifElse(ult(c, index(inner)), [&] { body(pv[0], c, n); }, [] {});
+        });
+      };
+      forPairs([&](Value p, Value c, Value n) {
+        memref::StoreOp::create(b, memref::LoadOp::create(b, ssm, stateIndex(c, n)),
+                                hs, p);
+        memref::StoreOp::create(b, aCoefAt(c, n), as, p);
+      });
+      Value stepCount = arith::CeilDivUIOp::create(b, tokens, index(staged));
+      loops.forLoop(zero, stepCount, {}, [&](Value step, ValueRange) {
+        Value first = arith::MulIOp::create(b, step, index(staged));
+        Value rows = arith::MinUIOp::create(
+            b, index(staged), arith::SubIOp::create(b, tokens, first));
+        auto forTokenChannels = [&](function_ref<void(Value, Value, Value)> body) {
+          loops.cooperative({index(staged * group)}, [&](ValueRange rv) {
+            Value r = divui(rv[0], group), c = add(c0, remui(rv[0], group));
+            Value inside = arith::AndIOp::create(b, ult(r, rows), ult(c, index(inner)));
+            loops.ifElse(inside, [&] { body(rv[0], r, c); }, [] {});
+          });
+        };
+        forTokenChannels([&](Value at, Value r, Value c) {
+          Value t = add(first, r);
+          memref::StoreOp::create(b, stepSizeAt(t, c), steps, at);
+          memref::StoreOp::create(b, inputAt(t, c), inputs, at);
+        });
+        forPairs([&](Value p, Value c, Value n) {
+          Value g = divui(p, stateDim);
+          Value a = memref::LoadOp::create(b, as, p);
+          Value h = loops.forLoop(zero, rows, {memref::LoadOp::create(b, hs, p)},
+                                  [&](Value r, ValueRange carried) {
+            Value t = add(first, r);
+            Value at = add(arith::MulIOp::create(b, r, index(group)), g);
+            Value dt = memref::LoadOp::create(b, steps, at);
+            Value dtx = fmul(dt, memref::LoadOp::create(b, inputs, at));
+            Value next = fadd(fmul(math::ExpOp::create(b, fmul(dt, a)), carried[0]),
+                              fmul(dtx, bAt(t, n)));
+            memref::StoreOp::create(
+                b, fmul(next, cAt(t, n)), terms,
+                add(arith::MulIOp::create(b, r, index(pairs)), p));
+            return SmallVector<Value>{next};
+          }).getResult(0);
+          memref::StoreOp::create(b, h, hs, p);
+        });
+        forTokenChannels([&](Value at, Value r, Value c) {
+          Value g = remui(at, group);
+          Value base = add(arith::MulIOp::create(b, r, index(pairs)),
+                           arith::MulIOp::create(b, g, index(stateDim)));
+          Value y = loops.forLoop(zero, index(stateDim), {loops.f32(0.0)},
+                                  [&](Value n, ValueRange sum) {
+            return SmallVector<Value>{
+                fadd(sum[0], memref::LoadOp::create(b, terms, add(base, n)))};
+          }).getResult(0);
+          emitAt(add(first, r), c, y, memref::LoadOp::create(b, inputs, at));
+        });
+        return SmallVector<Value>{};
+      });
+      forPairs([&](Value p, Value c, Value n) {
+        memref::StoreOp::create(b, memref::LoadOp::create(b, hs, p), ssm,
+                                stateIndex(c, n));
+      });
+    };
+    loops.ifElse(loops.severalOfOneSequence(tokens, slots), walk, [] {});
+  });
+}
+
+/// Lowers hybrid.mamba (Jamba's Mamba-1, models.md 2.5): in_proj (linalg),
+/// the causal conv per token from the conv window, x_proj (linalg), then
+/// per token the dt/B/C norms, dt = softplus(dt_proj) and the selective scan
+/// from the ssm state, y * silu(z), out_proj. Sequential over tokens: the
+/// reference and decode form.
+struct MambaLowering : HybridLowering<MambaOp> {
+  using HybridLowering::HybridLowering;
+  LogicalResult
+  matchAndRewrite(MambaOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value convState = adaptor.getConvState();
+    Value ssm = adaptor.getSsmState();
+    if (!isa<MemRefType>(convState.getType()) || !isa<MemRefType>(ssm.getType()))
+      return rewriter.notifyMatchFailure(op, "state is not a memref yet");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    int64_t inner = op.getDInner(), stateDim = op.getDState(),
+            kernel = op.getDConv(), rank = op.getDtRank();
+    float eps = static_cast<float>(op.getNormEpsilon().convertToDouble());
+
+    LoopNest loops{b};
+    Value slots = slotsArgument(op); // batched state buffers
+    auto index = [&](int64_t v) { return loops.index(v); };
+    auto f32c = [&](double v) { return loops.f32(v); };
+    Value zero = index(0);
+    auto forLoop = [&](Value lb, Value ub, ValueRange init,
+                       LoopNest::Body body) {
+      return loops.forLoop(lb, ub, init, body);
+    };
+    auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+    auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+    auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+    auto load = [&](Value m, ValueRange i) -> Value {
+      return memref::LoadOp::create(b, m, i);
+    };
+    auto store = [&](Value v, Value m, ValueRange i) {
+      memref::StoreOp::create(b, v, m, i);
+    };
+    auto weightAt = [&](Value w, ValueRange i) {
+      return toF32(b, loc, tensor::ExtractOp::create(b, w, i));
+    };
+    auto toTensor = [&](Value buffer, int64_t columns) -> Value {
+      return bufferization::ToTensorOp::create(
+          b, RankedTensorType::get({ShapedType::kDynamic, columns}, f32), buffer,
+          /*restrict=*/true, /*writable=*/true);
+    };
+
+    Value x = adaptor.getInput();
+    Value xz = linear(b, loc, codegen, x, adaptor.getInProj());
+    if (adaptor.getInProjBias())
+      xz = addBias(b, loc, xz, adaptor.getInProjBias());
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    auto rows = [&](int64_t columns) -> Value {
+      return memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, columns}, f32),
+          ValueRange{tokens});
+    };
+
+    // The causal conv (+ bias) and SiLU from the window: the GPU forms'
+    // window form for calls of one sequence (no batch slots), else per
+    // channel (in parallel), token by token, the window shifting.
+    Value convolved = rows(inner);
+    if (codegen.columns && !slots) {
+      windowConv(b, loops, tokens, inner, adaptor.getConv1d(),
+                 adaptor.getConv1dBias(), convState, kernel,
+                 [&](Value t, Value c) -> Value {
+        return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
+      }, convolved);
+    } else {
+      loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
+        Value c = ivs[0];
+        tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),
+                         adaptor.getConv1dBias(), convState, slots, kernel,
+                         [&](Value t) -> Value {
+          return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
+        }, convolved);
+      });
+    }
+    Value xs = toTensor(convolved, inner);
+    Value dbc = linear(b, loc, codegen, xs, adaptor.getXProj());
+
+    // Per token (in parallel): dt, B and C, normed.
+    Value paramsAll = rows(rank + 2 * stateDim);
+    Value deltas = rows(rank); // dt's low-rank input, normed
+    loops.parallel("dt_b_c", {tokens}, [&](ValueRange ivs) {
+      Value t = ivs[0];
+      Value params = loops.scratch(rank + 2 * stateDim, f32);
+      forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
+        store(tensor::ExtractOp::create(b, dbc, ValueRange{t, i}), params,
+              ValueRange{i});
+        return SmallVector<Value>{};
+      });
+      // Jamba RMS-normalises dt, B and C (plain weights) before using them.
+      auto normalize = [&](Value weight, int64_t offset, int64_t size) {
+        Value sum = forLoop(zero, index(size), {f32c(0.0)}, [&](Value i,
+                                                              ValueRange a) {
+          Value v = load(params, ValueRange{add(i, index(offset))});
+          return SmallVector<Value>{fadd(a[0], fmul(v, v))};
+        }).getResult(0);
+        Value inv = math::RsqrtOp::create(
+            b, fadd(arith::DivFOp::create(b, sum, f32c(size)), f32c(eps)));
+        forLoop(zero, index(size), {}, [&](Value i, ValueRange) {
+          Value at = add(i, index(offset));
+          store(fmul(fmul(load(params, ValueRange{at}), inv),
+                     weightAt(weight, ValueRange{i})),
+                params, ValueRange{at});
+          return SmallVector<Value>{};
+        });
+      };
+      if (adaptor.getDtLayernorm()) {
+        normalize(adaptor.getDtLayernorm(), 0, rank);
+        normalize(adaptor.getBLayernorm(), rank, stateDim);
+        normalize(adaptor.getCLayernorm(), rank + stateDim, stateDim);
+      }
+      forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
+        store(load(params, ValueRange{i}), paramsAll, ValueRange{t, i});
+        return SmallVector<Value>{};
+      });
+      forLoop(zero, index(rank), {}, [&](Value i, ValueRange) {
+        store(load(params, ValueRange{i}), deltas, ValueRange{t, i});
+        return SmallVector<Value>{};
+      });
+    });
+    // The step sizes before softplus, delta dt_proj^T + bias [T, d_inner]:
+    // a linear layer (register tiles), not a dot per (token, channel) in
+    // the scan.
+    Value dtPre = addBias(b, loc, linear(b, loc, codegen, toTensor(deltas, rank), adaptor.getDtProj()),
+                          adaptor.getDtProjBias());
+
+    // dt = softplus(dt_proj) and the selective scan from the ssm state, y *
+    // silu(z), in the forms below: channel c's step size at token t, its
+    // A row, token t's B and C.
+    std::optional<int64_t> chunk = op.getChunkSize();
+    Value scanned = rows(inner);
+    auto stepSizeAt = [&](Value t, Value c) -> Value {
+      Value pre = tensor::ExtractOp::create(b, dtPre, ValueRange{t, c});
+      return arith::SelectOp::create(
+          b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
+          pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
+    };
+    auto aCoefAt = [&](Value c, Value n) -> Value {
+      return arith::NegFOp::create(
+          b, math::ExpOp::create(b, weightAt(adaptor.getALog(), ValueRange{c, n})));
+    };
+    auto bAt = [&](Value t, Value n) {
+      return load(paramsAll, ValueRange{t, add(n, index(rank))});
+    };
+    auto cAt = [&](Value t, Value n) {
+      return load(paramsAll, ValueRange{t, add(n, index(rank + stateDim))});
+    };
+    // y (the sum over the state) + D x, gated by silu(z), into scanned.
+    auto emitAt = [&](Value t, Value c, Value y, Value xc) {
+      y = fadd(y, fmul(weightAt(adaptor.getD(), ValueRange{c}), xc));
+      Value z = tensor::ExtractOp::create(b, xz, ValueRange{t, add(c, index(inner))});
+      store(fmul(y, silu(b, loc, z)), scanned, ValueRange{t, c});
+    };
+    // The GPU forms: calls of several tokens of one sequence with a chunk
+    // size take the chunked block form (scanChunks), the others a thread
+    // per channel token by token (with batch slots, decided in the kernels:
+    // the plan cannot read the slots on a GPU).
+    bool gpuChunks = codegen.columns && chunk;
+    if (gpuChunks)
+      scanChunks(b, loops, scanStagedTokens(*chunk, stateDim, codegen.blockSharedBytes),
+                 inner, stateDim, tokens, slots, ssm, stepSizeAt,
+                 [&](Value t, Value c) -> Value {
+                   return tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+                 },
+                 aCoefAt, bAt, cAt, emitAt);
+
+    // Per channel (in parallel).
+    Value channelWorkgroups =
+        gpuChunks ? loops.workgroupsFor(false, inner, tokens, slots) : index(inner);
+    loops.parallel("scan", {channelWorkgroups}, [&](ValueRange ivs) {
+      Value c = ivs[0];
+      // Calls of several tokens of one sequence scan in blocks when
+      // hybrid-tile-scans asked for it; decode (and batched decode, which
+      // mixes sequences) token by token. Decided in the kernel: the plan
+      // cannot read the slots on a GPU.
+      Value blocked =
+          chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
+      auto stepSize = [&](Value t) { return stepSizeAt(t, c); };
+      auto aCoefOf = [&](Value n) { return aCoefAt(c, n); };
+      auto emit = [&](Value t, Value y, Value xc) { emitAt(t, c, y, xc); };
+
+      // Token by token: h = exp(dt A) h + dt B x; y = C . h.
+      auto stepwise = [&]() {
+        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+          Value dt = stepSize(t);
+          Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+          Value dtx = fmul(dt, xc);
+          Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
+                                                                  ValueRange a) {
+            Value decay = math::ExpOp::create(b, fmul(dt, aCoefOf(n)));
+            Value h = fadd(fmul(decay, load(ssm, stateAt(b, slots, t, {c, n}))),
+                           fmul(dtx, bAt(t, n)));
+            store(h, ssm, stateAt(b, slots, t, {c, n}));
+            return SmallVector<Value>{fadd(a[0], fmul(h, cAt(t, n)))};
+          }).getResult(0);
+          emit(t, y, xc);
+          return SmallVector<Value>{};
+        });
+      };
+      if (!chunk) {
+        stepwise();
+        return;
+      }
+      if (gpuChunks) {
+        loops.ifElse(blocked, [] {}, stepwise);
+        return;
+      }
+
+      // Blocks of L tokens: every token's decays exp(dt A) and inputs
+      // dt B x first (independent of each other), then the recurrence,
+      // with h kept in a scratch row.
+      int64_t l = *chunk;
+      Value aCoef = loops.scratch(stateDim, f32);
+      Value decays = loops.scratch(l * stateDim, f32);
+      Value inputs = loops.scratch(l * stateDim, f32);
+      Value xcs = loops.scratch(l, f32);
+      Value hRow = loops.scratch(stateDim, f32);
+      auto blockwise = [&]() {
+        Value slot = loops.oneSequenceSlot(slots);
+        auto stateIndex = [&](Value n) -> SmallVector<Value> {
+          if (slot)
+            return {slot, c, n};
+          return {c, n};
+        };
+        forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
+          store(aCoefOf(n), aCoef, ValueRange{n});
+          store(load(ssm, stateIndex(n)), hRow, ValueRange{n});
+          return SmallVector<Value>{};
+        });
+        Value blocks = arith::CeilDivUIOp::create(b, tokens, index(l));
+        forLoop(zero, blocks, {}, [&](Value block, ValueRange) {
+          Value first = arith::MulIOp::create(b, block, index(l));
+          Value count = arith::MinUIOp::create(
+              b, index(l), arith::SubIOp::create(b, tokens, first));
+          forLoop(zero, count, {}, [&](Value r, ValueRange) {
+            Value t = add(first, r);
+            Value dt = stepSize(t);
+            Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+            store(xc, xcs, ValueRange{r});
+            Value dtx = fmul(dt, xc);
+            Value base = arith::MulIOp::create(b, r, index(stateDim));
+            forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
+              Value at = add(base, n);
+              store(math::ExpOp::create(b, fmul(dt, load(aCoef, ValueRange{n}))),
+                    decays, ValueRange{at});
+              store(fmul(dtx, bAt(t, n)), inputs, ValueRange{at});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+          forLoop(zero, count, {}, [&](Value r, ValueRange) {
+            Value t = add(first, r);
+            Value base = arith::MulIOp::create(b, r, index(stateDim));
+            Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
+                                                                    ValueRange a) {
+              Value at = add(base, n);
+              Value h = fadd(fmul(load(decays, ValueRange{at}),
+                                  load(hRow, ValueRange{n})),
+                             load(inputs, ValueRange{at}));
+              store(h, hRow, ValueRange{n});
+              return SmallVector<Value>{fadd(a[0], fmul(h, cAt(t, n)))};
+            }).getResult(0);
+            emit(t, y, load(xcs, ValueRange{r}));
+            return SmallVector<Value>{};
+          });
+          return SmallVector<Value>{};
+        });
+        forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
+          store(load(hRow, ValueRange{n}), ssm, stateIndex(n));
+          return SmallVector<Value>{};
+        });
+      };
+      loops.ifElse(blocked, blockwise, stepwise);
+    });
+    Value y = linear(b, loc, codegen, toTensor(scanned, inner), adaptor.getOutProj());
+    if (adaptor.getOutProjBias())
+      y = addBias(b, loc, y, adaptor.getOutProjBias());
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+} // namespace
+
+void populateMambaLowering(RewritePatternSet &patterns, const TypeConverter &types,
+                           const Codegen &codegen) {
+  patterns.add<MambaLowering>(types, patterns.getContext(), codegen);
+}
+
+} // namespace hybrid::lowering
