@@ -156,8 +156,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "tiles), an online softmax over blocks of cached positions "
            "between them">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
-           "Shared memory a workgroup of the chunked delta rule's block "
-           "forms may hold (column-workgroups): the CUDA block's limit">,
+           "Shared memory a workgroup of the block forms may hold "
+           "(column-workgroups): the CUDA block's limit. It bounds the "
+           "chunked delta rule's chunks (an error names the largest that "
+           "fits), the tokens Mamba's chunked scan stages at a time and the "
+           "attention tiles' rows (32 or 16)">,
     Option<"maxBatch", "max-batch", "int64_t", "1",
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "

@@ -50,11 +50,13 @@ struct Codegen {
   /// the weights staged in shared memory (mmaWorkgroup,
   /// hybrid-mma-tiles-to-nvgpu), an epilogue in a kernel after; the tokens
   /// past the last full tile take the column form. The chunked delta rule
-  /// too, where deltaRuleOnTensorCores.
+  /// too, where deltaRuleOnTensorCores, and prefill attention and MLA
+  /// (flashAttentionTiles).
   bool mma = false;
-  /// Shared memory one workgroup of the chunked delta rule's block forms
-  /// may hold: the GPU's limit for a block (the CUDA target's dynamic
-  /// shared memory, hybrid-kernels-to-gpu).
+  /// Shared memory one workgroup of a block form may hold (the chunked
+  /// delta rule's, Mamba's chunked scan, the attention tiles): the GPU's
+  /// limit for a block (the CUDA target's dynamic shared memory,
+  /// hybrid-kernels-to-gpu).
   int64_t blockSharedBytes = hybrid::kBlockSharedBytes;
 };
 
