@@ -18,6 +18,9 @@
 namespace hybrid::lowering {
 namespace {
 
+/// Cached positions per workgroup of the GPU form of attention (split KV).
+constexpr int64_t kSplitPositions = 256;
+
 /// vector<width x f32> at `indices` of a memref or tensor of any float type
 /// (the last index advances along the vector; the read must be in bounds).
 Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
@@ -303,6 +306,25 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
   });
 }
 
+/// The split-KV kernels beside flashAttentionTiles (when `tiles`): they
+/// run only the calls the tiles do not take (one token, or with batch
+/// slots tokens of several sequences). Without slots the plan gives them
+/// no workgroups for the others (tokenWorkgroups: their token dimension);
+/// with slots their kernels decide (operator()).
+struct DecodeOnly {
+  LoopNest &loops;
+  bool tiles;
+  Value tokens, slots;
+  Value tokenWorkgroups() {
+    return tiles ? loops.workgroupsFor(false, tokens, tokens, slots) : tokens;
+  }
+  void operator()(function_ref<void()> body) {
+    if (!tiles)
+      return body();
+    loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
+  }
+};
+
 /// Lowers hybrid.attention to projections (linalg) around a loop nest on
 /// memrefs: each token's k and v are normalised, rotated and stored in the
 /// cache at its position, then each query head runs an online softmax over
@@ -541,17 +563,8 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         flashAttentionTiles(b, loops, tileRows, dim, dim, heads, tokens, slots,
                             positionOf, io);
       }
-      // Without the tiles' kernel every call runs the kernels below; with
-      // it, only calls of one token or (with batch slots) of several
-      // sequences: the plan gives them no workgroups otherwise, or the
-      // kernels decide.
-      Value splitTokens =
-          tileRows ? loops.workgroupsFor(false, tokens, tokens, slots) : tokens;
-      auto unlessTiles = [&](function_ref<void()> body) {
-        if (!tileRows)
-          return body();
-        loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
-      };
+      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
+      Value splitTokens = unlessTiles.tokenWorkgroups();
       // The GPU form (split KV, as in flash-decoding): a decode step has a
       // workgroup per (head, split of kSplitPositions cached positions)
       // instead of one per head walking the whole cache; each writes its
@@ -918,15 +931,8 @@ struct MLALowering : HybridLowering<MLAOp> {
         flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
                             slots, positionOf, io);
       }
-      // With the tiles' kernel, the split-KV ones get no workgroups for a
-      // call of several tokens, or (with batch slots) decide in the kernel.
-      Value splitTokens =
-          tileRows ? loops.workgroupsFor(false, tokens, tokens, slots) : tokens;
-      auto unlessTiles = [&](function_ref<void()> body) {
-        if (!tileRows)
-          return body();
-        loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
-      };
+      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
+      Value splitTokens = unlessTiles.tokenWorkgroups();
       Value partial = buffer(heads * splits * record);
       auto recordAt = [&](Value t, Value h, Value split) {
         return add(mul(headRow(t, h), splits * record), mul(split, record));

@@ -72,6 +72,7 @@ Value emptyLike(OpBuilder &b, Location loc, Value rows,
                                  ValueRange{tokens});
 }
 
+/// emptyLike filled with zeros.
 Value zerosLike(OpBuilder &b, Location loc, Value rows,
                 ArrayRef<int64_t> trailing) {
   Value empty = emptyLike(b, loc, rows, trailing);

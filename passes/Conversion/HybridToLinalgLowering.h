@@ -74,9 +74,6 @@ constexpr int64_t kPackedTokens = 6;
 constexpr arith::FastMathFlags kDotMath =
     arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
 
-/// Cached positions per workgroup of the GPU form of attention (split KV).
-constexpr int64_t kSplitPositions = 256;
-
 /// Padding of the rows of a block form's tile buffers, in f32 elements:
 /// 16-byte rows for the tiles' ldmatrix loads, which also fall on distinct
 /// banks.
@@ -102,10 +99,8 @@ Value silu(OpBuilder &b, Location loc, Value x);
 /// that LLVM vectorises the loop it is in.
 Value dotStep(OpBuilder &b, Location loc, Value acc, Value x, Value y);
 /// An f32 tensor whose leading dimension is `rows`' leading dimension (the
-/// token count) and whose other dimensions are `trailing`; zerosLike
-/// filled with zeros.
+/// token count) and whose other dimensions are `trailing`.
 Value emptyLike(OpBuilder &b, Location loc, Value rows, ArrayRef<int64_t> trailing);
-Value zerosLike(OpBuilder &b, Location loc, Value rows, ArrayRef<int64_t> trailing);
 /// RMSNorm of every row of x [tokens, dim] (models.md 0.1), in f32.
 Value normalizeRows(OpBuilder &b, Location loc, Value x, Value weight,
                     Value gate, NormKind kind, double epsilon);
