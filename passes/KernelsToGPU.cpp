@@ -293,6 +293,21 @@ FailureOr<int64_t> placeInDynamicSharedMemory(gpu::GPUFuncOp func,
   return bytes;
 }
 
+/// The iterations of `loop` when its bounds are constants.
+std::optional<int64_t> constantIterations(scf::ParallelOp loop) {
+  int64_t iterations = 1;
+  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
+                                       loop.getUpperBound(), loop.getStep())) {
+    std::optional<int64_t> l = getConstantIntValue(lb),
+                           u = getConstantIntValue(ub),
+                           s = getConstantIntValue(step);
+    if (!l || !u || !s || *s <= 0)
+      return std::nullopt;
+    iterations *= llvm::divideCeil(std::max<int64_t>(*u - *l, 0), *s);
+  }
+  return iterations;
+}
+
 /// A block kernel (a workgroup per block): each warp runs its iteration of
 /// the warps loops (runWarpsLoops); every cooperative loop runs its
 /// iterations strided over the block's threads, with a barrier before it
@@ -398,10 +413,26 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
             "addf from 0, f32 maximumf from -inf or i32 minui from all ones");
       kinds.push_back(*kind);
     }
+    // With a known count that the block divides, each thread's iterations
+    // are a loop of constant trip count, which LLVM unrolls: its loads
+    // then all go out before the first store waits for one.
+    std::optional<int64_t> staticTotal = constantIterations(loop);
+    bool evenly = staticTotal && *staticTotal > 0 && *staticTotal % blockSize == 0;
+    Value first = evenly ? arith::ConstantIndexOp::create(b, loc, 0) : thread;
+    Value last = evenly ? arith::ConstantIndexOp::create(b, loc, *staticTotal / blockSize)
+                        : total;
+    Value stride = arith::ConstantIndexOp::create(b, loc, evenly ? 1 : blockSize);
     auto strided = scf::ForOp::create(
-        b, loc, thread, total,
-        arith::ConstantIndexOp::create(b, loc, blockSize), loop.getInitVals(),
-        [&](OpBuilder &body, Location, Value iteration, ValueRange sums) {
+        b, loc, first, last, stride, loop.getInitVals(),
+        [&](OpBuilder &body, Location, Value counter, ValueRange sums) {
+          Value iteration =
+              evenly ? arith::AddIOp::create(
+                           body, loc,
+                           arith::MulIOp::create(
+                               body, loc, counter,
+                               arith::ConstantIndexOp::create(body, loc, blockSize)),
+                           thread)
+                     : counter;
           // Neighbouring threads take neighbouring columns (coalesced).
           IRMapping map;
           map.map(loop.getInductionVars(),
@@ -421,6 +452,7 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
           }
           scf::YieldOp::create(body, loc, next);
         });
+    strided->setAttr(hybrid::kBlockStridedAttr, b.getUnitAttr());
     for (auto [result, partial, kind] :
          llvm::zip(loop.getResults(), strided.getResults(), kinds))
       result.replaceAllUsesWith(gpu::AllReduceOp::create(
@@ -431,7 +463,9 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
     while (next && !isCooperative(next) && next->getNumRegions() == 0 &&
            isMemoryEffectFree(next))
       next = next->getNextNode();
-    if (!next || !unfenced.contains(next))
+    // A prefetch's stores are read only after a later barrier.
+    if ((!next || !unfenced.contains(next)) &&
+        !loop->hasAttr(hybrid::kPrefetchAttr))
       gpu::BarrierOp::create(b, loc);
     loop.erase();
   }
@@ -441,56 +475,6 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
       barrier.erase();
   });
   return *sharedBytes;
-}
-
-/// The largest number `value` is known to be a multiple of, from the
-/// constants, loop steps and affine sums and products that make it (0 for
-/// zero, a multiple of anything; 1 when nothing is known).
-int64_t knownDivisor(Value value, int depth = 0) {
-  if (depth > 16)
-    return 1;
-  if (std::optional<int64_t> constant = getConstantIntValue(value))
-    return std::abs(*constant);
-  if (auto iv = dyn_cast<BlockArgument>(value)) {
-    auto loop = dyn_cast<scf::ForOp>(iv.getOwner()->getParentOp());
-    if (loop && loop.getInductionVar() == iv)
-      return std::gcd(knownDivisor(loop.getLowerBound(), depth + 1),
-                      knownDivisor(loop.getStep(), depth + 1));
-    return 1;
-  }
-  Operation *op = value.getDefiningOp();
-  if (isa<arith::AddIOp, arith::SubIOp>(op))
-    return std::gcd(knownDivisor(op->getOperand(0), depth + 1),
-                    knownDivisor(op->getOperand(1), depth + 1));
-  if (isa<arith::MulIOp>(op))
-    return knownDivisor(op->getOperand(0), depth + 1) *
-           knownDivisor(op->getOperand(1), depth + 1);
-  auto apply = dyn_cast<affine::AffineApplyOp>(op);
-  if (!apply)
-    return 1;
-  AffineMap map = apply.getAffineMap();
-  std::function<int64_t(AffineExpr)> divisor = [&](AffineExpr e) -> int64_t {
-    if (auto c = dyn_cast<AffineConstantExpr>(e))
-      return std::abs(c.getValue());
-    if (auto d = dyn_cast<AffineDimExpr>(e))
-      return knownDivisor(apply.getOperand(d.getPosition()), depth + 1);
-    if (auto sym = dyn_cast<AffineSymbolExpr>(e))
-      return knownDivisor(
-          apply.getOperand(map.getNumDims() + sym.getPosition()), depth + 1);
-    auto binary = cast<AffineBinaryOpExpr>(e);
-    int64_t l = divisor(binary.getLHS()), r = divisor(binary.getRHS());
-    switch (e.getKind()) {
-    case AffineExprKind::Add:
-      return std::gcd(l, r);
-    case AffineExprKind::Mul:
-      return l * r;
-    case AffineExprKind::Mod: // a - c * floor(a / c)
-      return std::gcd(l, r);
-    default:
-      return 1;
-    }
-  };
-  return divisor(map.getResult(0));
 }
 
 /// A 1-D in-bounds vector read from a kernel argument's buffer (identity
@@ -517,7 +501,7 @@ void alignVectorReads(gpu::GPUFuncOp func) {
     int64_t bytes =
         length * type.getElementType().getIntOrFloatBitWidth() / 8;
     int64_t row = type.getShape().back();
-    int64_t first = knownDivisor(read.getIndices().back());
+    int64_t first = hybrid::knownDivisor(read.getIndices().back());
     if (!llvm::isPowerOf2_64(bytes) || ShapedType::isDynamic(row) ||
         row % length != 0 || (first != 0 && first % length != 0))
       continue;

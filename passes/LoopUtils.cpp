@@ -2,7 +2,13 @@
 
 #include "passes/LoopUtils.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+#include <functional>
+#include <numeric>
 
 using namespace mlir;
 
@@ -29,4 +35,51 @@ SmallVector<Value> hybrid::delinearize(OpBuilder &b, Location loc,
         b, loc, lbs[d], arith::MulIOp::create(b, loc, index, steps[d]));
   }
   return ivs;
+}
+
+int64_t hybrid::knownDivisor(Value value, int depth) {
+  if (depth > 16)
+    return 1;
+  if (std::optional<int64_t> constant = getConstantIntValue(value))
+    return std::abs(*constant);
+  if (auto iv = dyn_cast<BlockArgument>(value)) {
+    auto loop = dyn_cast<scf::ForOp>(iv.getOwner()->getParentOp());
+    if (loop && loop.getInductionVar() == iv)
+      return std::gcd(knownDivisor(loop.getLowerBound(), depth + 1),
+                      knownDivisor(loop.getStep(), depth + 1));
+    return 1;
+  }
+  Operation *op = value.getDefiningOp();
+  if (isa<arith::AddIOp, arith::SubIOp>(op))
+    return std::gcd(knownDivisor(op->getOperand(0), depth + 1),
+                    knownDivisor(op->getOperand(1), depth + 1));
+  if (isa<arith::MulIOp>(op))
+    return knownDivisor(op->getOperand(0), depth + 1) *
+           knownDivisor(op->getOperand(1), depth + 1);
+  auto apply = dyn_cast<affine::AffineApplyOp>(op);
+  if (!apply)
+    return 1;
+  AffineMap map = apply.getAffineMap();
+  std::function<int64_t(AffineExpr)> divisor = [&](AffineExpr e) -> int64_t {
+    if (auto c = dyn_cast<AffineConstantExpr>(e))
+      return std::abs(c.getValue());
+    if (auto d = dyn_cast<AffineDimExpr>(e))
+      return knownDivisor(apply.getOperand(d.getPosition()), depth + 1);
+    if (auto sym = dyn_cast<AffineSymbolExpr>(e))
+      return knownDivisor(
+          apply.getOperand(map.getNumDims() + sym.getPosition()), depth + 1);
+    auto binary = cast<AffineBinaryOpExpr>(e);
+    int64_t l = divisor(binary.getLHS()), r = divisor(binary.getRHS());
+    switch (e.getKind()) {
+    case AffineExprKind::Add:
+      return std::gcd(l, r);
+    case AffineExprKind::Mul:
+      return l * r;
+    case AffineExprKind::Mod: // a - c * floor(a / c)
+      return std::gcd(l, r);
+    default:
+      return 1;
+    }
+  };
+  return divisor(map.getResult(0));
 }

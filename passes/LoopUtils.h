@@ -3,6 +3,7 @@
 // Shared by the passes that spread an `scf.parallel`'s iterations over
 // workgroups (hybrid-form-dispatches) or over a block's threads
 // (hybrid-kernels-to-gpu): both number the whole iteration space linearly.
+// And what the GPU passes know of an index's alignment.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +25,12 @@ llvm::SmallVector<mlir::Value>
 delinearize(mlir::OpBuilder &b, mlir::Location loc, mlir::Value linear,
             llvm::ArrayRef<mlir::Value> trips, mlir::ValueRange lbs,
             mlir::ValueRange steps);
+
+/// The largest number `value` is known to be a multiple of, from the
+/// constants, scf.for induction variables (lower bound and step), and
+/// affine or arith sums and products that make it (0 for zero, a multiple
+/// of anything; 1 when nothing is known).
+int64_t knownDivisor(mlir::Value value, int depth = 0);
 
 } // namespace hybrid
 

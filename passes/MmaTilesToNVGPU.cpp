@@ -7,10 +7,10 @@
 // shared memory where the tile allows) and each contract becomes an
 // nvgpu.mma.sync -- tf32 m16n8k8 for f32 tiles, bf16 m16n8k16 for bf16
 // ones. Two things around the upstream conversion:
-//  - it takes 16-bit tiles only as f16 (its bf16 path fails), so bf16
-//    staged buffers become f16 buffers of the same bits, and the f16
-//    mma.sync it makes is rewritten as the NVVM bf16 mma on the same
-//    registers;
+//  - it takes 16-bit tiles only as f16 (its bf16 path fails), so the
+//    tiles of bf16 staged buffers are read through f16 views of the same
+//    bits, and the f16 mma.sync it makes is rewritten as the NVVM bf16 mma
+//    on the same registers;
 //  - it starts a slice at every arith op that could be matrix arithmetic,
 //    scalar ones included (and then fails on them), so while it runs the
 //    kernel's scalar arithmetic is made of twins it does not know:
@@ -135,74 +135,66 @@ Value bitcastTo(OpBuilder &b, Location loc, Value value, Type element) {
 
 /// The upstream conversion takes 16-bit tiles only as f16, so each bf16
 /// buffer of the kernel's shared memory (convert-hybrid-to-linalg's staged
-/// tiles) becomes an f16 buffer of the same bits: values stored are
-/// bitcast to f16, values loaded back to bf16, and a widened read feeding
-/// contract tiles feeds them the f16 bits directly (the mma that results
-/// is made bf16 again: bf16MmaOnNVVM). Returns whether there was one; a
-/// buffer used otherwise than by loads, stores and transfers is an error.
-FailureOr<bool> retypeBF16Stages(gpu::GPUFuncOp func) {
+/// tiles, views of the dynamic shared memory) gets an f16 twin: a view of
+/// the same bytes, from which the reads feeding contract tiles read the
+/// f16 bits directly (the mma that results is made bf16 again:
+/// bf16MmaOnNVVM). Everything else -- the stores that fill the buffer,
+/// other reads -- stays on the bf16 view, so a copy into it keeps one
+/// element type (hybrid-async-shared-copies). Returns whether there was
+/// one.
+bool twinBF16Stages(gpu::GPUFuncOp func) {
   MLIRContext *context = func.getContext();
-  Type bf16 = BFloat16Type::get(context), f16 = Float16Type::get(context);
+  Type f16 = Float16Type::get(context);
   bool any = false;
-  // The shared buffers: views of the dynamic shared memory
-  // (hybrid-kernels-to-gpu).
-  SmallVector<Value> buffers;
+  SmallVector<memref::ViewOp> views;
   func.walk([&](memref::ViewOp view) {
     if (auto space = dyn_cast_or_null<gpu::AddressSpaceAttr>(
             view.getType().getMemorySpace());
-        space && space.getValue() == gpu::AddressSpace::Workgroup)
-      buffers.push_back(view.getResult());
+        space && space.getValue() == gpu::AddressSpace::Workgroup &&
+        view.getType().getElementType().isBF16())
+      views.push_back(view);
   });
-  for (Value buffer : buffers) {
-    auto type = cast<MemRefType>(buffer.getType());
-    if (!type.getElementType().isBF16())
+  for (memref::ViewOp view : views) {
+    SmallVector<vector::TransferReadOp> tileReads;
+    for (Operation *user : view->getUsers()) {
+      auto read = dyn_cast<vector::TransferReadOp>(user);
+      if (read && llvm::any_of(read->getUsers(), [](Operation *reader) {
+            return isa<arith::ExtFOp>(reader) &&
+                   llvm::all_of(reader->getUsers(),
+                                llvm::IsaPred<vector::ContractionOp>);
+          }))
+        tileReads.push_back(read);
+    }
+    if (tileReads.empty())
       continue;
     any = true;
-    buffer.setType(MemRefType::get(type.getShape(), f16, type.getLayout(),
-                                   type.getMemorySpace()));
-    for (Operation *user : llvm::to_vector(buffer.getUsers())) {
-      OpBuilder b(user);
-      Location loc = user->getLoc();
-      if (auto store = dyn_cast<memref::StoreOp>(user)) {
-        store.getValueMutable().assign(
-            bitcastTo(b, loc, store.getValueToStore(), f16));
-      } else if (auto store = dyn_cast<vector::StoreOp>(user)) {
-        store.getValueToStoreMutable().assign(
-            bitcastTo(b, loc, store.getValueToStore(), f16));
-      } else if (auto write = dyn_cast<vector::TransferWriteOp>(user)) {
-        write.getValueToStoreMutable().assign(
-            bitcastTo(b, loc, write.getVector(), f16));
-      } else if (auto read = dyn_cast<vector::TransferReadOp>(user)) {
-        auto f16Read = vector::TransferReadOp::create(
-            b, loc, read.getVectorType().clone(f16), buffer, read.getIndices(),
-            arith::ConstantOp::create(b, loc, b.getF16FloatAttr(0.0)),
-            read.getPermutationMapAttr(), read.getInBoundsAttr());
-        for (Operation *reader : llvm::to_vector(read->getUsers())) {
-          auto extf = dyn_cast<arith::ExtFOp>(reader);
-          if (extf && llvm::all_of(extf->getUsers(),
-                                   llvm::IsaPred<vector::ContractionOp>)) {
-            extf.replaceAllUsesWith(f16Read.getResult());
-            extf.erase();
-          }
+    OpBuilder b(context);
+    b.setInsertionPointAfter(view);
+    MemRefType type = view.getType();
+    auto twin = memref::ViewOp::create(
+        b, view.getLoc(),
+        MemRefType::get(type.getShape(), f16, type.getLayout(),
+                        type.getMemorySpace()),
+        view.getSource(), view.getByteShift(), view.getSizes());
+    for (vector::TransferReadOp read : tileReads) {
+      b.setInsertionPoint(read);
+      Location loc = read.getLoc();
+      auto f16Read = vector::TransferReadOp::create(
+          b, loc, read.getVectorType().clone(f16), twin, read.getIndices(),
+          arith::ConstantOp::create(b, loc, b.getF16FloatAttr(0.0)),
+          read.getPermutationMapAttr(), read.getInBoundsAttr());
+      for (Operation *reader : llvm::to_vector(read->getUsers())) {
+        auto extf = dyn_cast<arith::ExtFOp>(reader);
+        if (extf && llvm::all_of(extf->getUsers(),
+                                 llvm::IsaPred<vector::ContractionOp>)) {
+          extf.replaceAllUsesWith(f16Read.getResult());
+          extf.erase();
         }
-        if (!read->use_empty())
-          read.replaceAllUsesWith(bitcastTo(b, loc, f16Read, bf16));
-        read.erase();
-      } else if (isa<memref::LoadOp, vector::LoadOp>(user)) {
-        b.setInsertionPointAfter(user);
-        Value result = user->getResult(0);
-        Type resultType = result.getType();
-        result.setType(isa<VectorType>(resultType)
-                           ? Type(cast<VectorType>(resultType).clone(f16))
-                           : f16);
-        Value back = bitcastTo(b, loc, result, bf16);
-        result.replaceAllUsesExcept(back, back.getDefiningOp());
-      } else {
-        return user->emitOpError("in GPU kernel @")
-               << func.getName()
-               << ": uses a bf16 shared buffer of contract tiles other than "
-                  "by load, store or transfer";
       }
+      if (!read->use_empty())
+        read.replaceAllUsesWith(bitcastTo(b, loc, f16Read,
+                                          read.getVectorType().getElementType()));
+      read.erase();
     }
   }
   return any;
@@ -291,9 +283,7 @@ struct MmaTilesToNVGPUPass
     });
     if (f16.wasInterrupted())
       return failure();
-    FailureOr<bool> bf16 = retypeBF16Stages(func);
-    if (failed(bf16))
-      return failure();
+    bool bf16 = twinBF16Stages(func);
     hideScalarArithmetic(func);
     IRRewriter rewriter(context);
     LogicalResult converted = convertVectorToNVVMCompatibleMMASync(rewriter, func);
@@ -307,7 +297,7 @@ struct MmaTilesToNVGPUPass
           op->use_empty())
         op->erase();
     });
-    if (*bf16)
+    if (bf16)
       bf16MmaOnNVVM(func);
     // The conversion leaves f32 tiles as mma.sync on f32, which NVVM
     // lowers only as tf32.

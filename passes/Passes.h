@@ -30,6 +30,14 @@ namespace hybrid {
 /// a CPU it is a plain loop.
 inline constexpr llvm::StringLiteral kCooperativeAttr = "hybrid.cooperative";
 
+/// Marks a cooperative loop whose stores nothing reads before some later
+/// barrier (one before a later cooperative loop, or after a warps loop):
+/// a copy into the other slot of a double-buffered stage, read a step
+/// later. On a GPU it
+/// gets no barrier after it, so its copies (cp.async) are in flight while
+/// the block works on the slot before.
+inline constexpr llvm::StringLiteral kPrefetchAttr = "hybrid.prefetch";
+
 /// Marks an `scf.parallel` nested in a workgroup with one iteration per warp
 /// of a block (kBlockWarps of them): on a GPU each warp runs one iteration,
 /// its lanes together (contract tiles are a warp's), and the cooperative
@@ -37,6 +45,13 @@ inline constexpr llvm::StringLiteral kCooperativeAttr = "hybrid.cooperative";
 /// a CPU it is a plain loop, whose iterations each run those cooperative
 /// loops in full (they must not depend on the warp).
 inline constexpr llvm::StringLiteral kWarpsAttr = "hybrid.warps";
+
+/// Marks the `scf.for` that hybrid-kernels-to-gpu makes of a cooperative
+/// loop (its iterations strided over the block's threads). Under the block
+/// forms' contract, nothing reads what such a loop stores into shared
+/// memory before the next barrier, except the same iteration:
+/// hybrid-async-shared-copies relies on it.
+inline constexpr llvm::StringLiteral kBlockStridedAttr = "hybrid.block_strided";
 
 /// Warps of a block that has warps loops (kWarpsAttr): the CUDA pipeline's
 /// block size is kBlockWarps * 32 threads.

@@ -137,7 +137,9 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "group of one expert's full tiles; 4 "
            "panels): a block of 4 warps, a panel each, that stages x's tiles "
            "and the panels' weights in its shared buffers for each step of "
-           "inputs, which the CUDA target runs on tensor cores (an "
+           "inputs (two slots: the next step's copies, marked "
+           "hybrid.prefetch, go before this step's tiles), which the CUDA "
+           "target runs on tensor cores (an "
            "epilogue such as SwiGLU's in an elementwise kernel after); the "
            "tokens past the last full tile take the column form. Gated "
            "DeltaNet's chunked block form, for chunks of whole 16-token "
@@ -388,9 +390,14 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     them; a contract outside a warps loop is an error), then a
     `gpu.barrier` (a next phase may read any warp's tiles); each cooperative
     loop's iterations are strided over the block's threads (the last
-    dimension fastest) with a `gpu.barrier` before and after (none between
+    dimension fastest; a constant count that the block size divides as a
+    loop of constant trip count per thread, iteration thread_id + j *
+    block-size, which LLVM unrolls; the loop marked `hybrid.block_strided`)
+    with a `gpu.barrier` before and after (none between
     two loops that only index arithmetic separates, when each writes only
-    shared or per-thread buffers that the other does not touch); scratch that
+    shared or per-thread buffers that the other does not touch; none after
+    a loop marked `hybrid.prefetch`, a copy into the other slot of a
+    double-buffered stage, which is read only after a later barrier); scratch that
     more than one of its loops uses, or that code outside them reads,
     becomes a `memref.view` of the GPU module's dynamic shared memory
     (`memref.global "public" @hybrid_dynamic_shared : memref<0xi8,
@@ -453,8 +460,9 @@ def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
     (`nvgpu.ldmatrix` where the tile allows, else element by element), and
     every contract becomes one `nvgpu.mma.sync`, tf32 m16n8k8 for f32
     tiles. bf16 tiles: the upstream conversion takes 16-bit tiles only as
-    f16, so the kernel's bf16 shared buffers become f16 buffers of the
-    same bits (stores and loads bitcast), and each f16 `nvgpu.mma.sync` it
+    f16, so the tiles of the kernel's bf16 shared buffers are read through
+    f16 views of the same bytes (the buffers' stores and other reads stay
+    bf16), and each f16 `nvgpu.mma.sync` it
     makes becomes `nvvm.mma.sync` m16n8k16 on bf16 over the same
     registers. An f16 contract (which the bf16 rewrite would misread) is an
     error. While the conversion runs, the kernel's scalar arithmetic is
@@ -473,6 +481,38 @@ def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
     "::mlir::NVVM::NVVMDialect",
     "::mlir::nvgpu::NVGPUDialect",
     "::mlir::vector::VectorDialect",
+  ];
+}
+
+def AsyncSharedCopiesPass : Pass<"hybrid-async-shared-copies",
+                                  "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Block kernels' copies from global into shared memory as cp.async";
+  let description = [{
+    Runs on `gpu.module @hybrid_kernels` after `hybrid-kernels-to-gpu` (and
+    `hybrid-mma-tiles-to-nvgpu`). In the loops `hybrid-kernels-to-gpu`
+    strides over a block's threads (`hybrid.block_strided`: a cooperative
+    loop), a load from global memory whose only use is a store of the same
+    element type into a shared buffer -- the staging copies of the
+    tensor-core tiles and of the chunked scans -- becomes
+    `nvgpu.device_async_copy` (cp.async): pieces of 4, 8 or 16 bytes (a
+    32-byte vector as two), when both addresses are known to be aligned to
+    the piece (a kernel argument's base, a shared view's constant shift,
+    indices that are multiples); 16-byte pieces bypass L1 (`.cg`). A
+    thread then no longer waits for each load before its store: its copies
+    are all in flight together. After each such loop its copies are
+    committed as one group (`nvvm.cp.async.commit.group`), and every
+    `gpu.barrier` of the kernel first waits for all groups
+    (`nvvm.cp.async.wait.group 0`). A cooperative loop's stores into
+    shared memory are read, in the block forms, only after the next
+    barrier, except by the same iteration: a buffer that anything else in
+    the loop touches (through any view of the same bytes) keeps its
+    copies as they are, as does a copy that converts, or whose alignment
+    is unknown.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
   ];
 }
 

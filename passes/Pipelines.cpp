@@ -133,6 +133,9 @@ constexpr Step kCUDASteps[] = {
     {"gpu.module(hybrid-mma-tiles-to-nvgpu)",
      "the linear layers' contract tiles to mma.sync (tf32 m16n8k8, bf16 "
      "m16n8k16), fragments loaded from shared memory per lane"},
+    {"gpu.module(hybrid-async-shared-copies)",
+     "the block kernels' staging copies from global into shared memory as "
+     "cp.async, waited for at the next barrier"},
     {"gpu.module(convert-scf-to-cf,expand-strided-metadata,lower-affine,"
      "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-vector-to-llvm,"
      "hybrid-replace-libdevice-calls,canonicalize,cse,"

@@ -341,13 +341,18 @@ int64_t mmaStageXPad(Type type) {
 }
 constexpr int64_t kMmaStageWeightPad = 8;
 
+/// Slots of each staged tile of the mma form: while the warps multiply one
+/// step's tiles, the block copies the next step's into the other slot.
+constexpr int64_t kMmaStageSlots = 2;
+
 /// Bytes of the mma form's staged tiles at `depth` inputs per step, for
 /// workgroups of `rowTiles` token tiles.
 int64_t mmaStageBytes(Type type, int64_t depth, int64_t panel,
                       int64_t weights, int64_t rowTiles) {
   int64_t bytes = type.getIntOrFloatBitWidth() / 8;
-  return bytes * (rowTiles * kMmaTokens * (depth + mmaStageXPad(type)) +
-                  weights * depth * (hybrid::kBlockWarps * panel + kMmaStageWeightPad));
+  return kMmaStageSlots * bytes *
+         (rowTiles * kMmaTokens * (depth + mmaStageXPad(type)) +
+          weights * depth * (hybrid::kBlockWarps * panel + kMmaStageWeightPad));
 }
 
 /// Inputs the mma form stages per step for a layer of `in` inputs: the
@@ -392,9 +397,9 @@ Value mmaContract(OpBuilder &b, Location loc, Value a, Value bTile, Value acc) {
 /// The mma form's staged tiles of one kernel: for each step of `depth`
 /// inputs, the workgroup's `rowTiles` token tiles of x [rowTiles *
 /// kMmaTokens, depth] and kBlockWarps panels of each weight [depth,
-/// kBlockWarps * panel], rows padded, in the tensor cores' operand type.
-/// Scratch at the function's entry, shared by the workgroup's warps (GPU
-/// shared memory).
+/// kBlockWarps * panel], rows padded, in the tensor cores' operand type;
+/// kMmaStageSlots of each, one after another in the rows. Scratch at the
+/// function's entry, shared by the workgroup's warps (GPU shared memory).
 struct MmaStage {
   Type type;
   int64_t depth, rowTiles;
@@ -412,13 +417,14 @@ MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
   OpBuilder eb = OpBuilder::atBlockBegin(functionEntry(b));
   stage.x = memref::AllocaOp::create(
       eb, loc,
-      MemRefType::get({rowTiles * kMmaTokens,
+      MemRefType::get({kMmaStageSlots * rowTiles * kMmaTokens,
                        stage.depth + mmaStageXPad(stage.type)},
                       stage.type));
   for (int64_t w = 0; w < weights; ++w)
     stage.weights.push_back(memref::AllocaOp::create(
         eb, loc,
-        MemRefType::get({stage.depth, hybrid::kBlockWarps * panel + kMmaStageWeightPad},
+        MemRefType::get({kMmaStageSlots * stage.depth,
+                         hybrid::kBlockWarps * panel + kMmaStageWeightPad},
                         stage.type)));
   return stage;
 }
@@ -429,10 +435,13 @@ MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
 /// the full tiles [0, rows), warp w taking one panel of the weights
 /// `packed` (all [lead..., panels, in, panel] of one element type, read at
 /// the indices `lead`, e.g. an expert's). For each step of inputs the
-/// block copies x's tiles and its panels of every weight into `stage`
-/// (cooperative loops, 16 or 32 bytes per copy), then each warp runs
-/// kMmaTokens x kMmaOutputs x mmaDepth vector.contract tiles from the
-/// stage, accumulators carried over the steps. Panels past the last, and
+/// block copies x's tiles and its panels of every weight into a slot of
+/// `stage` (cooperative loops, 16 or 32 bytes per copy), then each warp
+/// runs kMmaTokens x kMmaOutputs x mmaDepth vector.contract tiles from the
+/// slot, accumulators carried over the steps. The copies of step i + 1 go
+/// to the other slot before the warps multiply step i's, marked
+/// kPrefetchAttr: on a GPU they are in flight (cp.async) while the tensor
+/// cores work, with one barrier per step. Panels past the last, and
 /// token tiles past `rows` (x's rows read as row rows - 1), are computed
 /// but not stored, so that every warp takes part in the copies.
 void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
@@ -476,63 +485,96 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
   auto accType = vectorOf({kMmaTokens, kMmaOutputs}, f32);
   Value accZero = arith::ConstantOp::create(
       pb, pl, accType, DenseElementsAttr::get(accType, pb.getF32FloatAttr(0.0)));
-  // for i in [0, count): a loop the block's threads share.
-  auto cooperative = [&](OpBuilder &ob, int64_t count,
+  // for i in [0, count): a loop the block's threads share; its body runs
+  // only if `live` (the count stays constant: on a GPU each thread's
+  // iterations unroll).
+  auto cooperative = [&](OpBuilder &ob, int64_t count, Value live,
+                         bool prefetch,
                          function_ref<void(OpBuilder &, Value)> body) {
     auto loop = scf::ParallelOp::create(
         ob, pl, ValueRange{zero}, ValueRange{index(ob, count)}, ValueRange{one},
-        [&](OpBuilder &lb, Location, ValueRange iv) { body(lb, iv[0]); });
+        [&](OpBuilder &lb, Location, ValueRange iv) {
+          if (!live)
+            return body(lb, iv[0]);
+          scf::IfOp::create(lb, pl, live, [&](OpBuilder &tb, Location tl) {
+            body(tb, iv[0]);
+            scf::YieldOp::create(tb, tl);
+          });
+        });
     loop->setAttr(hybrid::kCooperativeAttr, ob.getUnitAttr());
+    if (prefetch)
+      loop->setAttr(hybrid::kPrefetchAttr, ob.getUnitAttr());
+  };
+  int64_t xRows = rowTiles * kMmaTokens;
+  // The copies of the step from input k0 into slot `slot` (x's rows from
+  // slot * xRows, the weights' from slot * depth); none unless `live`.
+  auto copyStep = [&](OpBuilder &sb, Value k0, Value slot, Value live,
+                      bool prefetch) {
+    // The block's panels of each weight.
+    int64_t panelCopies = panel / kCopy;
+    int64_t stageRowCopies = hybrid::kBlockWarps * panelCopies;
+    Value wFirst = apply(sb, d0 * depth, {slot, slot});
+    for (auto [w, weight] : llvm::enumerate(packed))
+      cooperative(sb, depth * stageRowCopies, live, prefetch,
+                  [&](OpBuilder &cb, Value i) {
+        Value row = apply(cb, d0.floorDiv(stageRowCopies), {i, i});
+        Value p = apply(cb, (d0 % stageRowCopies).floorDiv(panelCopies), {i, i});
+        Value column = apply(cb, (d0 % panelCopies) * kCopy, {i, i});
+        Value global = apply(cb, d0 * hybrid::kBlockWarps + d1, {group, p});
+        if (panels % hybrid::kBlockWarps != 0)
+          global = arith::MinUIOp::create(cb, pl, global, index(cb, panels - 1));
+        SmallVector<Value> at(lead);
+        at.append({global, apply(cb, d0 + d1, {k0, row}), column});
+        Value v = vector::TransferReadOp::create(
+            cb, pl, vectorOf({kCopy}, element), weight, at, padW,
+            ArrayRef<bool>{true});
+        if (element != type)
+          v = widened(cb, v);
+        vector::StoreOp::create(
+            cb, pl, v, stage.weights[w],
+            ValueRange{apply(cb, d0 + d1, {wFirst, row}),
+                       apply(cb, d0 * panel + d1, {p, column})});
+      });
+    // x's tiles, converted to the operand type on the way (after the
+    // weights' copies, which need not wait for their loads).
+    int64_t rowCopies = depth / kCopy;
+    Value xFirst = apply(sb, d0 * xRows, {slot, slot});
+    cooperative(sb, xRows * rowCopies, live, prefetch,
+                [&](OpBuilder &cb, Value i) {
+      Value row = apply(cb, d0.floorDiv(rowCopies), {i, i});
+      Value column = apply(cb, (d0 % rowCopies) * kCopy, {i, i});
+      Value token = apply(cb, d0 + d1, {t0, row});
+      if (rowTiles > 1)
+        token = arith::MinUIOp::create(
+            cb, pl, token, arith::SubIOp::create(cb, pl, rows, one));
+      Value v = vector::TransferReadOp::create(
+          cb, pl, vectorOf({kCopy}, f32), x,
+          ValueRange{token, apply(cb, d0 + d1, {k0, column})}, padX,
+          ArrayRef<bool>{true});
+      if (type != f32)
+        v = arith::TruncFOp::create(cb, pl, vectorOf({kCopy}, type), v);
+      vector::StoreOp::create(cb, pl, v, stage.x,
+                              ValueRange{apply(cb, d0 + d1, {xFirst, row}), column});
+    });
   };
 
   auto warps = scf::ParallelOp::create(
       pb, pl, ValueRange{zero}, ValueRange{index(pb, hybrid::kBlockWarps)},
       ValueRange{one}, [&](OpBuilder &wb, Location, ValueRange wv) {
     Value warp = wv[0];
+    copyStep(wb, zero, zero, Value(), /*prefetch=*/false);
     auto loop = scf::ForOp::create(
         wb, pl, zero, index(wb, in), index(wb, depth),
         SmallVector<Value>(tiles, accZero),
         [&](OpBuilder &lb, Location, Value k0, ValueRange accs) {
-          // x's tiles, converted to the operand type on the way.
-          int64_t rowCopies = depth / kCopy;
-          cooperative(lb, rowTiles * kMmaTokens * rowCopies,
-                      [&](OpBuilder &cb, Value i) {
-            Value row = apply(cb, d0.floorDiv(rowCopies), {i, i});
-            Value column = apply(cb, (d0 % rowCopies) * kCopy, {i, i});
-            Value token = apply(cb, d0 + d1, {t0, row});
-            if (rowTiles > 1)
-              token = arith::MinUIOp::create(
-                  cb, pl, token, arith::SubIOp::create(cb, pl, rows, one));
-            Value v = vector::TransferReadOp::create(
-                cb, pl, vectorOf({kCopy}, f32), x,
-                ValueRange{token, apply(cb, d0 + d1, {k0, column})},
-                padX, ArrayRef<bool>{true});
-            if (type != f32)
-              v = arith::TruncFOp::create(cb, pl, vectorOf({kCopy}, type), v);
-            vector::StoreOp::create(cb, pl, v, stage.x, ValueRange{row, column});
-          });
-          // The block's panels of each weight.
-          int64_t panelCopies = panel / kCopy;
-          int64_t stageRowCopies = hybrid::kBlockWarps * panelCopies;
-          for (auto [w, weight] : llvm::enumerate(packed))
-            cooperative(lb, depth * stageRowCopies, [&](OpBuilder &cb, Value i) {
-              Value row = apply(cb, d0.floorDiv(stageRowCopies), {i, i});
-              Value p = apply(cb, (d0 % stageRowCopies).floorDiv(panelCopies), {i, i});
-              Value column = apply(cb, (d0 % panelCopies) * kCopy, {i, i});
-              Value global = apply(cb, d0 * hybrid::kBlockWarps + d1, {group, p});
-              if (panels % hybrid::kBlockWarps != 0)
-                global = arith::MinUIOp::create(cb, pl, global, index(cb, panels - 1));
-              SmallVector<Value> at(lead);
-              at.append({global, apply(cb, d0 + d1, {k0, row}), column});
-              Value v = vector::TransferReadOp::create(
-                  cb, pl, vectorOf({kCopy}, element), weight, at, padW,
-                  ArrayRef<bool>{true});
-              if (element != type)
-                v = widened(cb, v);
-              vector::StoreOp::create(
-                  cb, pl, v, stage.weights[w],
-                  ValueRange{row, apply(cb, d0 * panel + d1, {p, column})});
-            });
+          Value slot = apply(lb, d0.floorDiv(depth) % kMmaStageSlots, {k0, k0});
+          Value nextStep = apply(lb, d0 + depth, {k0, k0});
+          copyStep(lb, nextStep, apply(lb, 1 - d0, {slot, slot}),
+                   arith::CmpIOp::create(lb, pl, arith::CmpIPredicate::ult,
+                                         nextStep, index(lb, in)),
+                   /*prefetch=*/true);
+          Value xFirst = apply(lb, d0 * xRows, {slot, slot});
+          Value wFirst = apply(lb, d0 * depth, {slot, slot});
           // The warp's panel, tile by tile.
           SmallVector<Value> next(accs);
           for (int64_t s = 0; s < depth / tileDepth; ++s) {
@@ -542,7 +584,7 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
                   lb, vector::TransferReadOp::create(
                           lb, pl, vectorOf({kMmaTokens, tileDepth}, type),
                           stage.x,
-                          ValueRange{index(lb, m * kMmaTokens),
+                          ValueRange{apply(lb, d0 + m * kMmaTokens, {xFirst, xFirst}),
                                      index(lb, s * tileDepth)},
                           padStage, ArrayRef<bool>{true, true})));
             for (auto [w, staged] : llvm::enumerate(stage.weights))
@@ -551,7 +593,9 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
                 Value bTile = widened(
                     lb, vector::TransferReadOp::create(
                             lb, pl, vectorOf({tileDepth, kMmaOutputs}, type),
-                            staged, ValueRange{index(lb, s * tileDepth), column},
+                            staged,
+                            ValueRange{apply(lb, d0 + s * tileDepth, {wFirst, wFirst}),
+                                       column},
                             padStage, ArrayRef<bool>{true, true}));
                 for (int64_t m = 0; m < rowTiles; ++m) {
                   Value &acc = next[(w * rowTiles + m) * blocks + n];

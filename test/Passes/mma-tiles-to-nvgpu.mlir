@@ -111,20 +111,23 @@ gpu.module @hybrid_kernels {
 
 // -----
 
-// bf16 tiles (bf16 weights): the staged bf16 buffers become f16 buffers of
-// the same bits (the values the block copies in are bitcast; an f16 zero
-// pads), the contracts take the f16 reads without widening, the upstream
-// conversion loads x's fragments with ldmatrix and the weights' with a
-// transposing ldmatrix, and each f16 mma.sync it makes becomes NVVM's
-// m16n8k16 bf16 mma on the same registers (four and two i32 of bf16
-// pairs, four f32 accumulators), its results the lane's 2x2 fragment.
-// (The staged buffers are views of the dynamic shared memory, as
-// hybrid-kernels-to-gpu makes them.)
+// bf16 tiles (bf16 weights): the tiles of the staged bf16 buffers are
+// read through f16 views of the same bytes (an f16 zero pads) while the
+// block's copies still store bf16 into the bf16 views, the contracts take
+// the f16 reads without widening, the upstream conversion loads x's
+// fragments with ldmatrix and the weights' with a transposing ldmatrix,
+// and each f16 mma.sync it makes becomes NVVM's m16n8k16 bf16 mma on the
+// same registers (four and two i32 of bf16 pairs, four f32 accumulators),
+// its results the lane's 2x2 fragment. (The staged buffers are views of
+// the dynamic shared memory, as hybrid-kernels-to-gpu makes them.)
 // CHECK-LABEL: gpu.func @bf16_tile(
-// CHECK: %[[XS:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x24xf16, #gpu.address_space<workgroup>>
-// CHECK: %[[WS:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xf16, #gpu.address_space<workgroup>>
-// CHECK: %[[BITS:.*]] = arith.bitcast %{{.*}} : vector<8xbf16> to vector<8xf16>
-// CHECK: vector.store %[[BITS]], %[[XS]]
+// CHECK: %[[SHARED:.*]] = memref.get_global @hybrid_dynamic_shared
+// CHECK: %[[XB:.*]] = memref.view %[[SHARED]][%[[C0:.*]]][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x24xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[XS:.*]] = memref.view %[[SHARED]][%[[C0]]][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x24xf16, #gpu.address_space<workgroup>>
+// CHECK: %[[WB:.*]] = memref.view %[[SHARED]][%[[C768:.*]]][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[WS:.*]] = memref.view %[[SHARED]][%[[C768]]][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xf16, #gpu.address_space<workgroup>>
+// CHECK: %[[ROUNDED:.*]] = arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
+// CHECK: vector.store %[[ROUNDED]], %[[XB]]
 // CHECK: nvgpu.ldmatrix %[[XS]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<16x24xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
 // CHECK: nvgpu.ldmatrix %[[WS]][{{.*}}] {numTiles = 2 : i32, transpose = true} : memref<16x16xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
 // CHECK-COUNT-6: vector.bitcast %{{.*}} : vector<2xf16> to vector<1xi32>
@@ -133,7 +136,6 @@ gpu.module @hybrid_kernels {
 // CHECK: vector.from_elements {{.*}} : vector<2x2xf32>
 // CHECK-NOT: nvgpu.mma.sync
 // CHECK-NOT: vector.contract
-// CHECK-NOT: bf16>
 #a = affine_map<(m, n, k) -> (m, k)>
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
@@ -229,9 +231,14 @@ gpu.module @hybrid_kernels {
 
 // -----
 
-// A bf16 shared buffer of a kernel with tiles is retyped to f16 bits
-// through its loads, stores and transfers; another use (a subview here)
-// would keep bf16 on f16 bits: an error.
+// The f16 twin takes only the reads that feed contract tiles: a store
+// through a subview of the bf16 buffer stays as it is, on bf16.
+// CHECK-LABEL: gpu.func @viewed(
+// CHECK: %[[WB:.*]] = memref.view %{{.*}} to memref<16x16xbf16, #gpu.address_space<workgroup>>
+// CHECK: %[[WS:.*]] = memref.view %{{.*}} to memref<16x16xf16, #gpu.address_space<workgroup>>
+// CHECK: %[[ROW:.*]] = memref.subview %[[WB]][1, 0] [1, 16] [1, 1]
+// CHECK: memref.store %{{.*}}, %[[ROW]][%{{.*}}] : memref<16xbf16
+// CHECK: nvgpu.ldmatrix %[[WS]]
 #a = affine_map<(m, n, k) -> (m, k)>
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>
@@ -243,7 +250,6 @@ gpu.module @hybrid_kernels {
     %ws = memref.view %shared[%c0][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x16xbf16, #gpu.address_space<workgroup>>
     %zero = arith.constant 0.0 : bf16
     %init = arith.constant dense<0.0> : vector<16x8xf32>
-    // expected-error @+1 {{in GPU kernel @viewed: uses a bf16 shared buffer of contract tiles other than by load, store or transfer}}
     %row = memref.subview %ws[1, 0] [1, 16] [1, 1] : memref<16x16xbf16, #gpu.address_space<workgroup>> to memref<16xbf16, strided<[1], offset: 16>, #gpu.address_space<workgroup>>
     memref.store %zero, %row[%c0] : memref<16xbf16, strided<[1], offset: 16>, #gpu.address_space<workgroup>>
     %raw = vector.transfer_read %ws[%c0, %c0], %zero {in_bounds = [true, true]} : memref<16x16xbf16, #gpu.address_space<workgroup>>, vector<16x16xbf16>

@@ -4,11 +4,12 @@
 // hidden 32, expert intermediate 16: multiples of the bf16 tile's 16
 // inputs) through the whole CUDA pipeline: the experts' gate/up and down
 // kernels of full 16-entry tiles become block kernels (the tile's expert
-// found in the kernel from the routing offsets) that copy x's tile,
-// rounded to bf16, and the weights to shared memory (the module's dynamic
-// shared array; 128-bit loads and stores: hybrid-kernels-to-gpu aligns
-// them; no barrier between the
-// independent copies, one before them and one after) and
+// found in the kernel from the routing offsets) that copy the weights to
+// shared memory (the module's dynamic shared array) as 16-byte cp.async,
+// committed as a group, and x's tile, rounded to bf16, with 128-bit loads
+// and stores (hybrid-kernels-to-gpu aligns them); no barrier between the
+// independent copies, one before them and one after, which first waits
+// for the cp.async groups; then they
 // run bf16 mma.sync (m16n8k16) on fragments loaded by ldmatrix (the
 // weights' transposed); next to them the column kernels for the rest of
 // each expert's entries, the gather of the entries' rows and the scatter
@@ -20,13 +21,14 @@
 // CHECK-SAME: .visible .entry moe__expert_gate_up_mma(
 // CHECK-SAME: mov.b64 \09%rd{{[0-9]+}}, hybrid_dynamic_shared;
 // CHECK-SAME: bar.sync
+// CHECK-SAME: cp.async.cg.shared.global [%rd{{[0-9]+}}], [%rd{{[0-9]+}}], 16;
+// CHECK-SAME: cp.async.commit_group;
+// CHECK-NOT: bar.sync
 // CHECK-SAME: ld.global.v4.b32
 // CHECK-SAME: cvt.rn.bf16x2.f32
 // CHECK-SAME: st.shared.v4.b32
 // CHECK-NOT: bar.sync
-// CHECK-SAME: ld.global.v4.b32
-// CHECK-SAME: st.shared.v4.b32
-// CHECK-SAME: bar.sync
+// CHECK-SAME: cp.async.wait_group \090;\0A\09bar.sync
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
 // CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32

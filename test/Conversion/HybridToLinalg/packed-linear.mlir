@@ -33,16 +33,20 @@
 // tile; 40 outputs, of 8): workgroups are (up to 4 full tiles of 16
 // tokens, group of 4 panels: one group here), each a block of 4 warps (the
 // warps loop), a panel per warp. For each step of 32 inputs the block
-// copies x's 64 rows, rounded to bf16 (rows past the full tiles read as
-// the last full one), and its panels' weights (the 4th panel, past the
-// last, reads the last) to buffers with rows padded by 16 bytes, in
+// copies its panels' weights (the 4th panel, past the last, reads the
+// last) and x's 64 rows, rounded to bf16 (rows past the full tiles read as
+// the last full one), to buffers with rows padded by 16 bytes, in
 // cooperative loops of 8 elements per iteration; then each warp runs
 // 16x8x16 tiles from them (bf16 products, f32 sums), a 16x8 accumulator
 // per (token tile, 8 outputs of its panel), and stores those inside the 40
-// outputs and the full tiles.
+// outputs and the full tiles. The buffers hold two slots (rows 0-31 and
+// 32-63 of the weights', 0-63 and 64-127 of x's): the first step's copies
+// go to slot 0 before the loop over steps; each step first copies the next
+// step's into the other slot (hybrid.prefetch; nothing past the last
+// step: one step here), then multiplies its own.
 // MMA-LABEL: func.func @lm_head
-// MMA-DAG: %[[SX:.*]] = memref.alloca() : memref<64x40xbf16>
-// MMA-DAG: %[[SW:.*]] = memref.alloca() : memref<32x72xbf16>
+// MMA-DAG: %[[SX:.*]] = memref.alloca() : memref<128x40xbf16>
+// MMA-DAG: %[[SW:.*]] = memref.alloca() : memref<64x72xbf16>
 // MMA-DAG: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x32x16xbf16>
 // MMA: %[[TOKENS:.*]] = tensor.dim
 // MMA: %[[FULL:.*]] = arith.divui %[[TOKENS]], %c16
@@ -51,23 +55,36 @@
 // MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[G:[a-z0-9]+]]) = ({{.*}}) to (%[[GROUPS]], %c1{{[_0-9]*}})
 // MMA: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
 // MMA: scf.parallel (%[[WARP:[a-z0-9]+]]) = ({{.*}}) to (%c4{{[_0-9]*}})
-// MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c32{{[_0-9]*}} step %c32{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>)
-// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256)
+// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
+// MMA: %[[PANEL:.*]] = arith.minui %{{.*}}, %c2
+// MMA: %[[WROW:.*]] = vector.transfer_read %[[W]][%[[PANEL]], {{.*}} : tensor<3x32x16xbf16>, vector<8xbf16>
+// MMA: vector.store %[[WROW]], %[[SW]]
+// MMA: } {hybrid.cooperative}
+// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
 // MMA: %[[LAST:.*]] = arith.subi %[[START]], %c1
 // MMA: %[[ROW:.*]] = arith.minui %{{.*}}, %[[LAST]]
 // MMA: vector.transfer_read %{{.*}}[%[[ROW]], {{.*}} : tensor<?x32xf32>, vector<8xf32>
 // MMA: arith.truncf {{.*}} : vector<8xf32> to vector<8xbf16>
 // MMA: vector.store {{.*}}, %[[SX]]
 // MMA: } {hybrid.cooperative}
+// MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c32{{[_0-9]*}} step %c32{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>)
+// MMA: %[[SLOT:.*]] = affine.apply #{{.*}}(%[[K]], %[[K]])
+// MMA-NEXT: %[[NEXT:.*]] = affine.apply #{{.*}}(%[[K]], %[[K]])
+// MMA: %[[LIVE:.*]] = arith.cmpi ult, %[[NEXT]], %c32
 // MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
-// MMA: %[[PANEL:.*]] = arith.minui %{{.*}}, %c2
-// MMA: %[[WROW:.*]] = vector.transfer_read %[[W]][%[[PANEL]], {{.*}} : tensor<3x32x16xbf16>, vector<8xbf16>
-// MMA: vector.store %[[WROW]], %[[SW]]
-// MMA: } {hybrid.cooperative}
-// MMA-COUNT-4: vector.transfer_read %[[SX]]{{.*}} : memref<64x40xbf16>, vector<16x16xbf16>
-// MMA: vector.transfer_read %[[SW]]{{.*}} : memref<32x72xbf16>, vector<16x8xbf16>
+// MMA-NEXT: scf.if %[[LIVE]]
+// MMA: vector.transfer_read %[[W]]
+// MMA: vector.store {{.*}}, %[[SW]]
+// MMA: } {hybrid.cooperative, hybrid.prefetch}
+// MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
+// MMA-NEXT: scf.if %[[LIVE]]
+// MMA: arith.truncf
+// MMA: vector.store {{.*}}, %[[SX]]
+// MMA: } {hybrid.cooperative, hybrid.prefetch}
+// MMA-COUNT-4: vector.transfer_read %[[SX]]{{.*}} : memref<128x40xbf16>, vector<16x16xbf16>
+// MMA: vector.transfer_read %[[SW]]{{.*}} : memref<64x72xbf16>, vector<16x8xbf16>
 // MMA-COUNT-4: vector.contract {{.*}} : vector<16x16xf32>, vector<16x8xf32> into vector<16x8xf32>
-// MMA: vector.transfer_read %[[SW]]{{.*}} : memref<32x72xbf16>, vector<16x8xbf16>
+// MMA: vector.transfer_read %[[SW]]{{.*}} : memref<64x72xbf16>, vector<16x8xbf16>
 // MMA-COUNT-4: vector.contract
 // MMA: scf.yield
 // MMA: %[[COL:.*]] = affine.apply #{{.*}}(%[[G]], %[[WARP]])
