@@ -9,7 +9,9 @@
 // are committed as one group after it; each barrier first waits for every
 // group. That keeps the block forms' meaning: a cooperative loop's stores
 // are read (by other threads in general) only after the next barrier
-// (kBlockStridedAttr), and there they are complete.
+// (kBlockStridedAttr), and there they are complete. A prefetch's copies
+// (kPrefetchAttr) are read only after the barrier that opens the next
+// step's prefetch: the step's other barriers leave them in flight.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +23,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <cstdint>
 #include <numeric>
@@ -226,6 +229,56 @@ bool convertCopies(scf::ForOp loop) {
   return any;
 }
 
+/// Commits of the copies of prefetch loops (kPrefetchAttr).
+constexpr StringLiteral kPrefetchGroup = "hybrid.prefetch_group";
+
+/// Whether `op` is, or holds, a cp.async commit.
+bool commits(Operation *op) {
+  return op->walk([](NVVM::CpAsyncCommitGroupOp) {
+               return WalkResult::interrupt();
+             }).wasInterrupted();
+}
+
+/// Whether `barrier` opens a step's prefetch: only index arithmetic
+/// between it and a prefetch loop.
+bool opensPrefetch(gpu::BarrierOp barrier) {
+  for (Operation *op = barrier->getNextNode(); op; op = op->getNextNode()) {
+    if (op->hasAttr(hybrid::kPrefetchAttr))
+      return true;
+    if (op->getNumRegions() != 0 || !isMemoryEffectFree(op))
+      return false;
+  }
+  return false;
+}
+
+/// The groups `barrier` may leave in flight: none where it opens a step's
+/// prefetch (the step reads them after it); elsewhere the prefetch groups
+/// committed since the last barrier that waited for all, as long as no
+/// other group came after them (cp.async.wait_group N leaves the N most
+/// recent). Anything it cannot see through (a region that commits, the
+/// start of the block) makes it wait for all.
+int32_t groupsLeftInFlight(gpu::BarrierOp barrier) {
+  if (opensPrefetch(barrier))
+    return 0;
+  int32_t prefetches = 0;
+  for (Operation *op = barrier->getPrevNode(); op; op = op->getPrevNode()) {
+    if (auto wait = dyn_cast<NVVM::CpAsyncWaitGroupOp>(op)) {
+      if (wait.getN() == 0)
+        return prefetches;
+      continue;
+    }
+    if (isa<NVVM::CpAsyncCommitGroupOp>(op)) {
+      if (!op->hasAttr(kPrefetchGroup))
+        return prefetches;
+      ++prefetches;
+      continue;
+    }
+    if (op->getNumRegions() != 0 && commits(op))
+      return 0;
+  }
+  return 0;
+}
+
 struct AsyncSharedCopiesPass
     : hybrid::impl::AsyncSharedCopiesPassBase<AsyncSharedCopiesPass> {
   void runOnOperation() override {
@@ -242,14 +295,20 @@ struct AsyncSharedCopiesPass
         any = true;
         OpBuilder b(loop->getContext());
         b.setInsertionPointAfter(loop);
-        NVVM::CpAsyncCommitGroupOp::create(b, loop.getLoc());
+        auto commit = NVVM::CpAsyncCommitGroupOp::create(b, loop.getLoc());
+        if (loop->hasAttr(hybrid::kPrefetchAttr))
+          commit->setAttr(kPrefetchGroup, b.getUnitAttr());
       }
       if (!any)
         continue;
+      // In program order, so that each barrier sees the waits before it.
       func.walk([&](gpu::BarrierOp barrier) {
         OpBuilder b(barrier);
-        NVVM::CpAsyncWaitGroupOp::create(b, barrier.getLoc(),
-                                         b.getI32IntegerAttr(0));
+        NVVM::CpAsyncWaitGroupOp::create(
+            b, barrier.getLoc(), b.getI32IntegerAttr(groupsLeftInFlight(barrier)));
+      });
+      func.walk([](NVVM::CpAsyncCommitGroupOp commit) {
+        commit->removeAttr(kPrefetchGroup);
       });
     }
   }

@@ -453,6 +453,8 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
           scf::YieldOp::create(body, loc, next);
         });
     strided->setAttr(hybrid::kBlockStridedAttr, b.getUnitAttr());
+    if (loop->hasAttr(hybrid::kPrefetchAttr))
+      strided->setAttr(hybrid::kPrefetchAttr, b.getUnitAttr());
     for (auto [result, partial, kind] :
          llvm::zip(loop.getResults(), strided.getResults(), kinds))
       result.replaceAllUsesWith(gpu::AllReduceOp::create(

@@ -30,12 +30,13 @@ namespace hybrid {
 /// a CPU it is a plain loop.
 inline constexpr llvm::StringLiteral kCooperativeAttr = "hybrid.cooperative";
 
-/// Marks a cooperative loop whose stores nothing reads before some later
-/// barrier (one before a later cooperative loop, or after a warps loop):
-/// a copy into the other slot of a double-buffered stage, read a step
-/// later. On a GPU it
-/// gets no barrier after it, so its copies (cp.async) are in flight while
-/// the block works on the slot before.
+/// Marks a cooperative loop, in a loop over steps, whose stores nothing
+/// reads before the barrier that opens the next step's prefetch: a copy
+/// into the other slot of a double-buffered stage, read a step later. On
+/// a GPU it gets no barrier after it (hybrid-kernels-to-gpu, which keeps
+/// the mark on the loop it makes), and the barriers of the step do not
+/// wait for its copies (hybrid-async-shared-copies): they are in flight
+/// while the block works on the slot before.
 inline constexpr llvm::StringLiteral kPrefetchAttr = "hybrid.prefetch";
 
 /// Marks an `scf.parallel` nested in a workgroup with one iteration per warp

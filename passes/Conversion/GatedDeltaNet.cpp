@@ -46,13 +46,27 @@ static int64_t deltaRulePrepareBytes(int64_t chunk, int64_t dk, int64_t dv) {
 }
 
 /// Bytes of the buffers that a workgroup of the tensor-core form's walk
-/// shares (one per value head and block of state columns): U|-W [C,
-/// columns + dk], q e^G [C, dk], the scores [C, C] (rows padded), K^T [dk,
-/// C] and the state's columns [dk, columns].
-static int64_t deltaRuleWalkBytes(int64_t chunk, int64_t dk, int64_t columns) {
+/// shares (one per value head and block of state columns): a chunk's
+/// prepared rows in each of `slots` -- U|-W [C, columns + dk], q e^G [C,
+/// dk], the scores [C, C] (rows padded), K^T [dk, C] -- and the state's
+/// columns [dk, columns].
+static int64_t deltaRuleWalkBytes(int64_t chunk, int64_t dk, int64_t columns,
+                                  int64_t slots = 1) {
   int64_t pad = kTileRowPad;
-  return 4 * (chunk * (columns + dk + pad) + chunk * (dk + pad) +
-              chunk * (chunk + pad) + dk * chunk + dk * columns);
+  return 4 * (slots * (chunk * (columns + dk + pad) + chunk * (dk + pad) +
+                       chunk * (chunk + pad) + dk * chunk) +
+              dk * columns);
+}
+
+/// Slots of the walk's prepared rows: two (the next chunk's copied while
+/// the block works on this one's) where they fit the block's shared memory
+/// (Qwen3-Next's heads: 73,216 bytes for chunks of 16, 134,144 for 32),
+/// else one.
+static int64_t deltaRuleWalkSlots(const Codegen &codegen, int64_t chunk,
+                                  int64_t dk, int64_t columns) {
+  return deltaRuleWalkBytes(chunk, dk, columns, 2) <= codegen.blockSharedBytes
+             ? 2
+             : 1;
 }
 
 /// Whether the GPU form's chunked delta rule runs its products on tensor
@@ -60,8 +74,9 @@ static int64_t deltaRuleWalkBytes(int64_t chunk, int64_t dk, int64_t columns) {
 /// on, chunks and key heads of whole token tiles and state columns of
 /// whole output tiles, both kernels' buffers within a block's shared
 /// memory (with Qwen3-Next's 128 x 128 heads and blocks of 32 state
-/// columns, the walk of chunks of 16 takes 44,800 bytes, of 32 75,264, of
-/// 64 142,336; the preparing kernel less).
+/// columns, the walk of chunks of 16 takes 44,800 bytes with one slot of
+/// prepared rows, of 32 75,264, of 64 142,336; the preparing kernel
+/// less).
 bool deltaRuleOnTensorCores(const Codegen &codegen, int64_t chunk, int64_t dk,
                             int64_t dv, int64_t columns) {
   return codegen.mma && chunk % kMmaTokens == 0 && dk % kMmaTokens == 0 &&
@@ -449,8 +464,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // in global buffers. Then a workgroup per (value head, block of state
     // columns) walks the chunks in order with the state's columns in shared
     // memory: V' = U + (-W) S, O = (q e^G) S + scores V', S = e^{G_last} S +
-    // K^T (tail V'). The products are tf32 contract tiles of the block's
-    // warps read from 2-D buffers in shared memory.
+    // K^T (tail V'), copying the next chunk's prepared rows into a second
+    // slot meanwhile (deltaRuleWalkSlots). The products are tf32 contract
+    // tiles of the block's warps read from 2-D buffers in shared memory.
     auto chunkedTensorCoreBlocks = [&](Value heads) {
       int64_t c = *chunk, pad = kTileRowPad;
       int64_t columns = deltaRuleColumns(codegen.panel, dv);
@@ -485,21 +501,22 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
 
       WarpTiles tiles{b, loops};
       int64_t rowTiles = c / kMmaTokens;
-      // dst[r, dstColumn + j] = src[srcRow + r, srcColumn + j] for r <
-      // rows, j < width (zeros from row `valid` on, when given): a
+      // dst[dstRow + r, dstColumn + j] = src[srcRow + r, srcColumn + j]
+      // for r < rows, j < width (zeros from row `valid` on, when given): a
       // cooperative copy of 16 bytes per thread and step (columns and
       // widths are multiples of 4: whole aligned vectors, which
-      // hybrid-kernels-to-gpu makes 128-bit loads).
+      // hybrid-kernels-to-gpu makes 128-bit loads); a prefetch when
+      // `prefetchIf` is given (LoopNest::prefetch).
       constexpr int64_t kLanes = 4;
       auto copyRows = [&](Value src, Value srcRow, Value srcColumn, int64_t rows,
-                          int64_t width, Value dst, Value dstColumn,
-                          Value valid = Value()) {
+                          int64_t width, Value dst, Value dstRow, Value dstColumn,
+                          Value valid = Value(), Value prefetchIf = Value()) {
         int64_t vectors = width / kLanes;
         auto vectorType = VectorType::get({kLanes}, f32);
-        loops.cooperative({index(rows * vectors)}, [&](ValueRange iv) {
+        auto body = [&](ValueRange iv) {
           Value r = arith::DivUIOp::create(b, iv[0], index(vectors));
           Value j = mul(arith::RemUIOp::create(b, iv[0], index(vectors)), kLanes);
-          SmallVector<Value> to{r, add(dstColumn, j)};
+          SmallVector<Value> to{add(dstRow, r), add(dstColumn, j)};
           auto copy = [&] {
             Value v = vector::TransferReadOp::create(
                 b, vectorType, src, ValueRange{add(srcRow, r), add(srcColumn, j)},
@@ -514,7 +531,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                 b, vectorType, DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0)));
             vector::StoreOp::create(b, zeros, dst, to);
           });
-        });
+        };
+        if (prefetchIf)
+          loops.prefetch({index(rows * vectors)}, prefetchIf, body);
+        else
+          loops.cooperative({index(rows * vectors)}, body);
       };
       loops.parallel("delta_rule_prepare", {workgroupsIf(true, hv), chunks},
                      [&](ValueRange ivs) {
@@ -542,9 +563,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows);
           };
           // The chunk's q and k rows as they are.
-          copyRows(mixed, first, mul(head.kh, dk), c, dk, qv, zero, rows);
+          copyRows(mixed, first, mul(head.kh, dk), c, dk, qv, zero, zero, rows);
           copyRows(mixed, first, add(index(hk * dk), mul(head.kh, dk)), c, dk, ks,
-                   zero, rows);
+                   zero, zero, rows);
           // Per row: the gates, and the inverse norms of q (times the
           // scale) and k.
           loops.cooperative({cIndex}, [&](ValueRange rv) {
@@ -715,13 +736,32 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                      {workgroupsIf(true, hv), index(dv / columns)},
                      [&](ValueRange ivs) {
         Value h = ivs[0], j0 = mul(ivs[1], columns);
-        // U's columns [0, columns), -W's from `columns`; U becomes V'.
-        Value uw = loops.scratch({c, columns + dk + pad}, f32);
-        Value qs = loops.scratch({c, dk + pad}, f32); // q e^G
-        Value scores = loops.scratch({c, c + pad}, f32);
-        Value kT = loops.scratch({dk, c}, f32); // tail-scaled K^T
+        // A chunk's prepared rows, in each of `stageSlots` (rows slot * C on;
+        // K^T's slot * dk on): U's columns [0, columns), -W's from
+        // `columns` (U becomes V'); q e^G; the scores; the tail-scaled K^T.
+        int64_t stageSlots = deltaRuleWalkSlots(codegen, c, dk, columns);
+        Value uw = loops.scratch({stageSlots * c, columns + dk + pad}, f32);
+        Value qs = loops.scratch({stageSlots * c, dk + pad}, f32);
+        Value scores = loops.scratch({stageSlots * c, c + pad}, f32);
+        Value kT = loops.scratch({stageSlots * dk, c}, f32);
         Value s = loops.scratch({dk, columns}, f32); // the state's columns
         int64_t columnTiles = columns / kMmaOutputs;
+        // Chunk `chunkIndex`'s prepared rows into slot `slot` (independent
+        // copies: the threads meet once after them), as a prefetch when
+        // `prefetchIf` is given.
+        auto copyChunk = [&](Value chunkIndex, Value slot, Value prefetchIf) {
+          Value row0 = pairRow(chunkIndex, h, c);
+          Value keyRow0 = pairRow(chunkIndex, h, dk);
+          Value r = mul(slot, c);
+          copyRows(prepared, row0, index(wColumn), c, dk, uw, r, columnsIndex, {},
+                   prefetchIf);
+          copyRows(prepared, row0, index(qColumn), c, dk, qs, r, zero, {}, prefetchIf);
+          copyRows(prepared, row0, j0, c, columns, uw, r, zero, {}, prefetchIf);
+          copyRows(prepared, row0, index(scoresColumn), c, c, scores, r, zero, {},
+                   prefetchIf);
+          copyRows(keysT, keyRow0, zero, dk, c, kT, mul(slot, dk), zero, {},
+                   prefetchIf);
+        };
         auto walk = [&]() {
           auto stateIndex = [&, entry = oneSequenceState()](Value i, Value j) {
             return entry(h, i, j);
@@ -729,23 +769,29 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
             store(load(state, stateIndex(ij[0], add(j0, ij[1]))), s, ij);
           });
+          if (stageSlots == 2)
+            copyChunk(zero, zero, Value());
           forLoop(zero, chunks, {}, [&](Value chunkIndex, ValueRange) {
-            Value row0 = pairRow(chunkIndex, h, c);
-            Value keyRow0 = pairRow(chunkIndex, h, dk);
-            // The chunk's prepared rows (independent copies: the threads
-            // meet once after them).
-            copyRows(prepared, row0, index(wColumn), c, dk, uw, columnsIndex);
-            copyRows(prepared, row0, index(qColumn), c, dk, qs, zero);
-            copyRows(prepared, row0, j0, c, columns, uw, zero);
-            copyRows(prepared, row0, index(scoresColumn), c, c, scores, zero);
-            copyRows(keysT, keyRow0, zero, dk, c, kT, zero);
+            Value slot = zero;
+            if (stageSlots == 2) {
+              // The next chunk's rows into the other slot first.
+              slot = arith::RemUIOp::create(b, chunkIndex, index(2));
+              Value next = add(chunkIndex, one);
+              copyChunk(next, arith::SubIOp::create(b, one, slot),
+                        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, next,
+                                              chunks));
+            } else {
+              copyChunk(chunkIndex, zero, Value());
+            }
+            // This chunk's rows: from row r of each buffer, K^T's from kr.
+            Value r = mul(slot, c), kr = mul(slot, dk);
             // V' = U + (-W) S, in place of U.
             loops.warps([&](Value warp) {
               tiles.forTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
                 auto [m, n] = tiles.at(tile, columnTiles);
-                Value v = tiles.product(tiles.read(uw, m, n, kMmaTokens), uw, m,
-                                  columnsIndex, s, zero, n, dk);
-                tiles.store(v, uw, m, n, owned);
+                Value v = tiles.product(tiles.read(uw, add(r, m), n, kMmaTokens), uw,
+                                        add(r, m), columnsIndex, s, zero, n, dk);
+                tiles.store(v, uw, add(r, m), n, owned);
               });
             });
             // O = (Q e^G) S + scores V', tiles to the head outputs.
@@ -754,8 +800,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             loops.warps([&](Value warp) {
               tiles.forTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
                 auto [m, n] = tiles.at(tile, columnTiles);
-                Value o = tiles.product(tiles.zero(), qs, m, zero, s, zero, n, dk);
-                o = tiles.product(o, scores, m, zero, uw, zero, n, c);
+                Value o = tiles.product(tiles.zero(), qs, add(r, m), zero, s, zero, n, dk);
+                o = tiles.product(o, scores, add(r, m), zero, uw, r, n, c);
                 tiles.store(o, headRows, add(first, m), add(headColumn, n), owned);
               });
             });
@@ -769,8 +815,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               tiles.forTiles(warp, dk / kMmaTokens * columnTiles,
                         [&](Value tile, Value owned) {
                 auto [i, n] = tiles.at(tile, columnTiles);
-                Value updated = tiles.product(tiles.read(s, i, n, kMmaTokens), kT, i, zero,
-                                        uw, zero, n, c);
+                Value updated = tiles.product(tiles.read(s, i, n, kMmaTokens), kT,
+                                              add(kr, i), zero, uw, r, n, c);
                 tiles.store(updated, s, i, n, owned);
               });
             });

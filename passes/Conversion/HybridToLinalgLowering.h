@@ -170,7 +170,8 @@ struct LoopNest {
   /// conditions and bounds the same on all threads); scratch used only
   /// inside one of them is private to an iteration, other scratch is the
   /// workgroup's (GPU shared memory).
-  void cooperative(ValueRange ubs, function_ref<void(ValueRange)> body) {
+  scf::ParallelOp cooperative(ValueRange ubs,
+                              function_ref<void(ValueRange)> body) {
     SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
     auto loop = scf::ParallelOp::create(
         b, b.getLoc(), lbs, ubs, steps,
@@ -180,6 +181,23 @@ struct LoopNest {
           body(ivs);
         });
     loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
+    return loop;
+  }
+  /// A cooperative loop that copies what only a later step reads (the
+  /// next step's slot of a double-buffered stage: kPrefetchAttr), its body
+  /// run only if `live` (its bounds stay constant). On a GPU the threads do
+  /// not meet after it, so its copies are in flight while the block works
+  /// on the step before; they are complete at the barrier before the next
+  /// step's prefetch.
+  void prefetch(ValueRange ubs, Value live,
+                function_ref<void(ValueRange)> body) {
+    scf::ParallelOp loop = cooperative(ubs, [&](ValueRange ivs) {
+      auto guard = scf::IfOp::create(b, live, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard inside(b);
+      b.setInsertionPoint(guard.thenBlock()->getTerminator());
+      body(ivs);
+    });
+    loop->setAttr(hybrid::kPrefetchAttr, b.getUnitAttr());
   }
   /// for warp in [0, kBlockWarps): a block form's phase whose iterations
   /// are the block's warps (kWarpsAttr), each running its own

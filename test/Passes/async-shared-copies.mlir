@@ -112,3 +112,81 @@ gpu.module @hybrid_kernels {
     gpu.return
   }
 }
+
+// -----
+
+// Double buffering: per step, a prefetch (the next step's rows into the
+// other slot) after the barrier that opens it, then two phases between
+// barriers. The opening barrier waits for every group (the step reads the
+// rows prefetched a step before); the phases' barriers leave the step's
+// prefetch group in flight (wait_group 1). A copy committed after the
+// prefetch (the second step loop's ordinary copy) must be complete at the
+// next barrier: that one waits for all.
+// CHECK-LABEL: gpu.func @double_buffered(
+// CHECK: scf.for
+// CHECK-NEXT: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.device_async_copy
+// CHECK: } {hybrid.block_strided, hybrid.prefetch}
+// CHECK-NEXT: nvvm.cp.async.commit.group
+// CHECK-NEXT: vector.load
+// CHECK-NEXT: nvvm.cp.async.wait.group 1
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: vector.load
+// CHECK-NEXT: nvvm.cp.async.wait.group 1
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.for
+// CHECK-NEXT: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: gpu.barrier
+// CHECK: } {hybrid.block_strided, hybrid.prefetch}
+// CHECK-NEXT: nvvm.cp.async.commit.group
+// CHECK: } {hybrid.block_strided}
+// CHECK-NEXT: nvvm.cp.async.commit.group
+// CHECK-NEXT: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: gpu.barrier
+gpu.module @hybrid_kernels {
+  memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+  gpu.func @double_buffered(%x: memref<?x64xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c128 = arith.constant 128 : index
+    %c4096 = arith.constant 4096 : index
+    %shared = memref.get_global @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>>
+    %xs = memref.view %shared[%c0][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<64x16xf32, #gpu.address_space<workgroup>>
+    %ys = memref.view %shared[%c4096][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<32x16xf32, #gpu.address_space<workgroup>>
+    %tid = gpu.thread_id x
+    scf.for %k = %c0 to %c8 step %c1 {
+      gpu.barrier
+      scf.for %i = %tid to %c128 step %c128 {
+        %row = affine.apply affine_map<(d0) -> (d0 floordiv 4)>(%i)
+        %col = affine.apply affine_map<(d0) -> ((d0 mod 4) * 4)>(%i)
+        %v = vector.load %x[%row, %col] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
+        vector.store %v, %xs[%row, %col] : memref<64x16xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      } {hybrid.block_strided, hybrid.prefetch}
+      %a = vector.load %xs[%c0, %c0] : memref<64x16xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      gpu.barrier
+      %b = vector.load %xs[%c4, %c0] : memref<64x16xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      gpu.barrier
+    }
+    scf.for %k = %c0 to %c8 step %c1 {
+      gpu.barrier
+      scf.for %i = %tid to %c128 step %c128 {
+        %row = affine.apply affine_map<(d0) -> (d0 floordiv 4)>(%i)
+        %col = affine.apply affine_map<(d0) -> ((d0 mod 4) * 4)>(%i)
+        %v = vector.load %x[%row, %col] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
+        vector.store %v, %xs[%row, %col] : memref<64x16xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      } {hybrid.block_strided, hybrid.prefetch}
+      scf.for %i = %tid to %c128 step %c128 {
+        %row = affine.apply affine_map<(d0) -> (d0 floordiv 4)>(%i)
+        %col = affine.apply affine_map<(d0) -> ((d0 mod 4) * 4)>(%i)
+        %v = vector.load %x[%row, %col] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
+        vector.store %v, %ys[%row, %col] : memref<32x16xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      } {hybrid.block_strided}
+      gpu.barrier
+      %c = vector.load %ys[%c0, %c0] : memref<32x16xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+    }
+    gpu.return
+  }
+}

@@ -83,7 +83,8 @@ func.func private @warps_dispatch(%begin: index, %end: index, %x: memref<?x32xf3
 
 // Double buffering: a copy marked hybrid.prefetch (into the slot the warps
 // do not read this step) gets a barrier before it, none after: the tiles
-// are read from the other slot right after it. Its 96 iterations do not
+// are read from the other slot right after it. The loop it becomes keeps
+// the mark (hybrid-async-shared-copies leaves its copies in flight). Its 96 iterations do not
 // divide among 128 threads: a loop from thread_id, strided by 128.
 // CHECK-LABEL: gpu.func @prefetch_dispatch(
 // CHECK: scf.for %[[K:.*]] = %{{.*}} to %c32{{[_0-9]*}} step %c8
@@ -91,7 +92,7 @@ func.func private @warps_dispatch(%begin: index, %end: index, %x: memref<?x32xf3
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: scf.for %{{.*}} = %[[TID]] to %{{.*}} step %c128
 // CHECK: memref.store
-// CHECK: } {hybrid.block_strided}
+// CHECK: } {hybrid.block_strided, hybrid.prefetch}
 // CHECK-NOT: gpu.barrier
 // CHECK: vector.contract
 // CHECK: scf.yield
