@@ -477,7 +477,9 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
     return arith::ExtFOp::create(ib, pl, vectorOf(vt.getShape(), f32), v);
   };
   Value zero = index(pb, 0), one = index(pb, 1);
-  Value padX = arith::ConstantOp::create(pb, pl, f32, pb.getF32FloatAttr(0.0));
+  Type xElement = cast<ShapedType>(x.getType()).getElementType();
+  Value padX = arith::ConstantOp::create(pb, pl, xElement,
+                                         pb.getFloatAttr(xElement, 0.0));
   Value padW =
       arith::ConstantOp::create(pb, pl, element, pb.getFloatAttr(element, 0.0));
   Value padStage =
@@ -535,8 +537,9 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
             ValueRange{apply(cb, d0 + d1, {wFirst, row}),
                        apply(cb, d0 * panel + d1, {p, column})});
       });
-    // x's tiles, converted to the operand type on the way (after the
-    // weights' copies, which need not wait for their loads).
+    // x's tiles (after the weights' copies, which need not wait for their
+    // loads), f32 x rounded to bf16 tiles on the way (mmaInput does it
+    // before where it can).
     int64_t rowCopies = depth / kCopy;
     Value xFirst = apply(sb, d0 * xRows, {slot, slot});
     cooperative(sb, xRows * rowCopies, live, prefetch,
@@ -548,10 +551,10 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
         token = arith::MinUIOp::create(
             cb, pl, token, arith::SubIOp::create(cb, pl, rows, one));
       Value v = vector::TransferReadOp::create(
-          cb, pl, vectorOf({kCopy}, f32), x,
+          cb, pl, vectorOf({kCopy}, xElement), x,
           ValueRange{token, apply(cb, d0 + d1, {k0, column})}, padX,
           ArrayRef<bool>{true});
-      if (type != f32)
+      if (xElement != type)
         v = arith::TruncFOp::create(cb, pl, vectorOf({kCopy}, type), v);
       vector::StoreOp::create(cb, pl, v, stage.x,
                               ValueRange{apply(cb, d0 + d1, {xFirst, row}), column});
@@ -643,6 +646,34 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
   warps->setAttr(hybrid::kWarpsAttr, pb.getUnitAttr());
 }
 
+/// x [tokens, in] as the mma form stages it, for tiles of `stageType`:
+/// bf16 tiles take x rounded to bf16 once, by a kernel before (`stage`
+/// _mma_input), so that each workgroup of the mma kernel copies half the
+/// bytes and converts nothing (cp.async on a GPU) instead of rounding x
+/// as it stages it; f32 tiles take x as it is.
+Value mmaInput(OpBuilder &b, Location loc, Value x, Type stageType,
+               StringRef stage) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getElementType() == stageType)
+    return x;
+  Location named = NameLoc::get(b.getStringAttr(stage + "_mma_input"), loc);
+  Value empty = tensor::EmptyOp::create(
+      b, named, type.getShape(), stageType,
+      ValueRange{tensor::DimOp::create(b, named, x, 0)});
+  AffineMap identity = b.getMultiDimIdentityMap(2);
+  return linalg::GenericOp::create(
+             b, named, empty.getType(), ValueRange{x}, ValueRange{empty},
+             ArrayRef<AffineMap>{identity, identity},
+             ArrayRef<utils::IteratorType>{kParallel, kParallel},
+             [&](OpBuilder &gb, Location gl, ValueRange args) {
+               linalg::YieldOp::create(
+                   gb, gl,
+                   ValueRange{arith::TruncFOp::create(gb, gl, stageType,
+                                                      args[0])});
+             })
+      .getResult(0);
+}
+
 /// The first token of the linear layers' mma workgroup `tile` (of
 /// `rowTiles` token tiles).
 Value mmaTileStart(OpBuilder &pb, Location pl, Value tile, int64_t rowTiles) {
@@ -710,6 +741,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     if (mmaFits(codegen, out, in, plain.getElementType(), count, rowTiles)) {
       MmaStage staged = mmaStage(b, loc, plain.getElementType(), in, panel,
                                  count, rowTiles);
+      Value xStaged = mmaInput(b, loc, x, staged.type, stage);
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
@@ -734,9 +766,9 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
                      arith::ConstantIndexOp::create(
                          b, loc, llvm::divideCeil(panels, hybrid::kBlockWarps))},
           ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-            mmaWorkgroup(pb, pl, staged, panel, x, packed, out, in, products,
-                         ivs[1], mmaTileStart(pb, pl, ivs[0], rowTiles),
-                         start);
+            mmaWorkgroup(pb, pl, staged, panel, xStaged, packed, out, in,
+                         products, ivs[1],
+                         mmaTileStart(pb, pl, ivs[0], rowTiles), start);
           });
       if (given)
         scf::ParallelOp::create(
@@ -871,6 +903,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     MmaStage staged = mmaStage(b, loc, members.front().element,
                                members.front().in, panel, 1,
                                mmaLinearRowTiles(1));
+    Value xStaged = mmaInput(b, loc, x, staged.type, stage);
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
     Value workgroupTiles = arith::CeilDivUIOp::create(
@@ -884,8 +917,9 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
           forUnitOwner(pb, pl, ivs[1], firstGroup, groups,
                        [&](OpBuilder &rb, size_t i, Value local) {
                          const Member &m = members[i];
-                         mmaWorkgroup(rb, pl, staged, panel, x, {m.packed},
-                                      m.out, m.in, {m.y}, local, t0, start);
+                         mmaWorkgroup(rb, pl, staged, panel, xStaged,
+                                      {m.packed}, m.out, m.in, {m.y}, local,
+                                      t0, start);
                        });
         });
   }

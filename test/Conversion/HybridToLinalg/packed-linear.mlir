@@ -32,9 +32,10 @@
 // The mma form (bf16 weights: 32 inputs, a multiple of the 16 of a bf16
 // tile; 40 outputs, of 8): workgroups are (up to 4 full tiles of 16
 // tokens, group of 4 panels: one group here), each a block of 4 warps (the
-// warps loop), a panel per warp. For each step of 32 inputs the block
+// warps loop), a panel per warp. x is rounded to bf16 first, by a
+// kernel of its own. For each step of 32 inputs the block
 // copies its panels' weights (the 4th panel, past the last, reads the
-// last) and x's 64 rows, rounded to bf16 (rows past the full tiles read as
+// last) and x's 64 bf16 rows (rows past the full tiles read as
 // the last full one), to buffers with rows padded by 16 bytes, in
 // cooperative loops of 8 elements per iteration; then each warp runs
 // 16x8x16 tiles from them (bf16 products, f32 sums), a 16x8 accumulator
@@ -49,6 +50,8 @@
 // MMA-DAG: %[[SW:.*]] = memref.alloca() : memref<64x72xbf16>
 // MMA-DAG: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x32x16xbf16>
 // MMA: %[[TOKENS:.*]] = tensor.dim
+// MMA: %[[XB:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<?x32xf32>) outs(%{{.*}} : tensor<?x32xbf16>)
+// MMA: arith.truncf %{{.*}} : f32 to bf16
 // MMA: %[[FULL:.*]] = arith.divui %[[TOKENS]], %c16
 // MMA: %[[START:.*]] = arith.muli %[[FULL]], %c16
 // MMA: %[[GROUPS:.*]] = arith.ceildivui %[[FULL]], %c4
@@ -63,9 +66,9 @@
 // MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
 // MMA: %[[LAST:.*]] = arith.subi %[[START]], %c1
 // MMA: %[[ROW:.*]] = arith.minui %{{.*}}, %[[LAST]]
-// MMA: vector.transfer_read %{{.*}}[%[[ROW]], {{.*}} : tensor<?x32xf32>, vector<8xf32>
-// MMA: arith.truncf {{.*}} : vector<8xf32> to vector<8xbf16>
-// MMA: vector.store {{.*}}, %[[SX]]
+// MMA: %[[XROW:.*]] = vector.transfer_read %[[XB]][%[[ROW]], {{.*}} : tensor<?x32xbf16>, vector<8xbf16>
+// MMA-NOT: arith.truncf
+// MMA: vector.store %[[XROW]], %[[SX]]
 // MMA: } {hybrid.cooperative}
 // MMA: scf.for %[[K:[a-z0-9]+]] = %{{.*}} to %c32{{[_0-9]*}} step %c32{{.*}} -> (vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>)
 // MMA: %[[SLOT:.*]] = affine.apply #{{.*}}(%[[K]], %[[K]])
@@ -78,7 +81,8 @@
 // MMA: } {hybrid.cooperative, hybrid.prefetch}
 // MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
 // MMA-NEXT: scf.if %[[LIVE]]
-// MMA: arith.truncf
+// MMA: vector.transfer_read %[[XB]]
+// MMA-NOT: arith.truncf
 // MMA: vector.store {{.*}}, %[[SX]]
 // MMA: } {hybrid.cooperative, hybrid.prefetch}
 // MMA-COUNT-4: vector.transfer_read %[[SX]]{{.*}} : memref<128x40xbf16>, vector<16x16xbf16>
