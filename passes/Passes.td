@@ -127,7 +127,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "tile of 8 tokens, grouped experts one per (routed expert, output "
            "column), with scalar accumulators, instead of one per panel: the "
            "GPU form, whose neighbouring threads then read neighbouring "
-           "columns of a panel; needs pack-weights">,
+           "columns of a panel; needs pack-weights. Calls of at most 8 "
+           "rows (decode) of layers whose inputs are whole slices (16-byte "
+           "loads per panel row, 128 threads) take a GEMV form instead: a "
+           "block per (panel, split of the inputs) whose threads sum slices "
+           "of the inputs, reduced in shared memory, then a kernel summing "
+           "the splits with the epilogue">,
     Option<"mmaTiles", "mma-tiles", "bool", "false",
            "With column-workgroups: packed linear layers whose inputs are a "
            "multiple of the tile's depth (8 for f32 tiles, 16 for bf16 "

@@ -321,6 +321,143 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf, start);
 }
 
+/// The GEMV form of the GPU forms' linear layers (gemvLinears), for calls
+/// of at most kGemvRows rows -- decode steps, short batches, the rows past
+/// the tensor cores' full tiles: the column form's thread per output walks
+/// all the inputs alone, one 2-byte load after another, far too few loads
+/// in flight to stream the weights at the memory's bandwidth. Instead each
+/// workgroup (a block of kGemvThreads) takes a panel and a split of the
+/// inputs: a thread per (slice of the split's inputs, 16 bytes of the
+/// panel's row), 16-byte loads; the block sums its slices, a second kernel
+/// the splits, which are as many as give about kGemvWorkgroups workgroups.
+constexpr int64_t kGemvRows = 8, kGemvThreads = 128, kGemvWorkgroups = 512;
+
+/// The GEMV form's shape for weights [out, in] of `element` packed in
+/// panels of `panel`: elements per 16-byte load, loads per panel row,
+/// slices of a split's inputs, splits. Empty where it does not apply (a
+/// panel row not whole loads that divide a block; inputs not whole
+/// slices).
+struct GemvShape {
+  int64_t width, loads, slices, splits;
+};
+std::optional<GemvShape> gemvShape(const Codegen &codegen, Type element,
+                                   int64_t out, int64_t in) {
+  int64_t bytes = element.getIntOrFloatBitWidth() / 8;
+  if (!codegen.columns || bytes == 0 || 16 % bytes != 0)
+    return std::nullopt;
+  int64_t width = 16 / bytes;
+  if (codegen.panel % width != 0 || kGemvThreads % (codegen.panel / width) != 0)
+    return std::nullopt;
+  int64_t loads = codegen.panel / width, slices = kGemvThreads / loads;
+  if (in % slices != 0)
+    return std::nullopt;
+  // Splits that leave each slice at least 8 inputs and divide them evenly.
+  int64_t panels = llvm::divideCeil(out, codegen.panel);
+  int64_t splits = std::max<int64_t>(1, kGemvWorkgroups / panels);
+  while (splits > 1 && (in % (splits * slices) != 0 || in / splits < 8 * slices))
+    --splits;
+  return GemvShape{width, loads, slices, splits};
+}
+
+/// y[first + r, c] = epilogue(x[first + r] w_0^T, ...)[c] for r < rows, in
+/// the GEMV form (see kGemvRows) when `few`; its kernels get no workgroups
+/// otherwise. `packed` are the weights [panels, in, panel] of `element`.
+void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
+                 Value x, ArrayRef<Value> packed, Type element, int64_t out,
+                 int64_t in, Value first, Value rows, Value few, Value y,
+                 PanelEpilogue epilogue, StringRef stage) {
+  LoopNest loops{b};
+  Type f32 = b.getF32Type();
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto mul = [&](Value l, int64_t r) -> Value {
+    return arith::MulIOp::create(b, l, index(r));
+  };
+  int64_t weights = static_cast<int64_t>(packed.size());
+  int64_t panels = llvm::divideCeil(out, panel);
+  int64_t span = in / shape.splits, steps = span / shape.slices;
+  auto vectorType = VectorType::get({shape.width}, f32);
+  Value zero = index(0);
+  // Each split's sums: [rows, weights, splits, panels * panel].
+  Value sums = memref::AllocOp::create(
+      b, MemRefType::get({ShapedType::kDynamic, weights, shape.splits, panels * panel},
+                         f32),
+      ValueRange{rows});
+  loops.parallel((stage + "_gemv").str(),
+                 {arith::SelectOp::create(b, few, index(panels), zero),
+                  index(shape.splits)},
+                 [&](ValueRange ivs) {
+    Value p = ivs[0], split = ivs[1];
+    // Each (weight, slice)'s sums of the panel's columns.
+    Value sliceSums = loops.scratch({weights * shape.slices, panel}, f32);
+    loops.forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+      Value row = add(first, r);
+      // One dimension each: a unit one would be folded away with the mark.
+      loops.cooperative({index(shape.slices * shape.loads)}, [&](ValueRange qj) {
+        Value q = arith::DivUIOp::create(b, qj[0], index(shape.loads));
+        Value j = mul(arith::RemUIOp::create(b, qj[0], index(shape.loads)), shape.width);
+        Value begin = add(mul(split, span), q);
+        SmallVector<Value> init(
+            weights, arith::ConstantOp::create(
+                         b, vectorType,
+                         DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0))));
+        auto walk = loops.forLoop(zero, index(steps), init, [&](Value i, ValueRange acc) {
+          Value k = add(begin, mul(i, shape.slices));
+          Value xk = vector::BroadcastOp::create(
+              b, vectorType, tensor::ExtractOp::create(b, x, ValueRange{row, k}));
+          SmallVector<Value> next;
+          for (auto [w, weight] : llvm::enumerate(packed)) {
+            Value v = vector::TransferReadOp::create(
+                b, VectorType::get({shape.width}, element), weight,
+                ValueRange{p, k, j},
+                arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
+                ArrayRef<bool>{true});
+            if (element != f32)
+              v = arith::ExtFOp::create(b, vectorType, v);
+            next.push_back(vector::FMAOp::create(b, xk, v, acc[w]));
+          }
+          return next;
+        });
+        for (int64_t w = 0; w < weights; ++w)
+          vector::StoreOp::create(b, walk.getResult(w), sliceSums,
+                                  ValueRange{add(index(w * shape.slices), q), j});
+      });
+      loops.cooperative({index(weights * panel)}, [&](ValueRange wc) {
+        Value w = arith::DivUIOp::create(b, wc[0], index(panel));
+        Value c = arith::RemUIOp::create(b, wc[0], index(panel));
+        Value total = loops.forLoop(zero, index(shape.slices), {loops.f32(0.0)},
+                                    [&](Value q, ValueRange sum) {
+          Value term = memref::LoadOp::create(
+              b, sliceSums, ValueRange{add(mul(w, shape.slices), q), c});
+          return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+        }).getResult(0);
+        memref::StoreOp::create(b, total, sums,
+                                ValueRange{r, w, split, add(mul(p, panel), c)});
+      });
+      return SmallVector<Value>{};
+    });
+  });
+  loops.parallel((stage + "_gemv_combine").str(),
+                 {arith::SelectOp::create(b, few, rows, zero), index(out)},
+                 [&](ValueRange ivs) {
+    Value r = ivs[0], c = ivs[1];
+    auto v1 = VectorType::get({1}, f32);
+    SmallVector<Value> values;
+    for (int64_t w = 0; w < weights; ++w) {
+      Value total = loops.forLoop(zero, index(shape.splits), {loops.f32(0.0)},
+                                  [&](Value split, ValueRange sum) {
+        Value term = memref::LoadOp::create(b, sums, ValueRange{r, index(w), split, c});
+        return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+      }).getResult(0);
+      values.push_back(vector::BroadcastOp::create(b, v1, total));
+    }
+    Value result = epilogue(b, b.getLoc(), values);
+    memref::StoreOp::create(
+        b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}), y,
+        ValueRange{add(first, r), c});
+  });
+}
+
 /// The tensor cores' operand type for weights of `element`: bf16 weights
 /// multiply bf16 activations (bf16 m16n8k16); others run on f32 tiles
 /// (tf32 m16n8k8; f16 weights are widened, as f16 activations could
@@ -797,6 +934,17 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     Value tokenTiles = arith::CeilDivUIOp::create(
         b, loc, columnRows,
         arith::ConstantIndexOp::create(b, loc, columnTokens));
+    if (std::optional<GemvShape> shape =
+            gemvShape(codegen, plain.getElementType(), out, in)) {
+      // Few rows take the GEMV form, more the column form.
+      ImplicitLocOpBuilder ib(loc, b);
+      Value few = arith::CmpIOp::create(
+          ib, arith::CmpIPredicate::ule, columnRows,
+          arith::ConstantIndexOp::create(ib, kGemvRows));
+      gemvLinears(ib, *shape, panel, x, packed, plain.getElementType(), out, in,
+                  start ? start : zero, columnRows, few, y, epilogue, stage);
+      tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
+    }
     scf::ParallelOp::create(
         b, named, ValueRange{zero, zero},
         ValueRange{tokenTiles, arith::ConstantIndexOp::create(b, loc, out)},

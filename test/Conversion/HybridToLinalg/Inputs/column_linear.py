@@ -22,6 +22,7 @@ columns and tensor-core tiles) on the same inputs.
                                   logit; fails above 1e-5 (2e-2 with --bf16)
 
   column_linear.py --bf16 MODE    the same with bf16 weights and other sizes
+  column_linear.py --tokens N MODE  the same on N tokens (main, compare)
 
 The linear layers of the panel and column forms sum each output over the
 inputs in order with FMAs (the same digits); the MoE router's logits are
@@ -42,6 +43,11 @@ if BF16:
     del sys.argv[1]
 TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = (
     (43, 32, 48, 40, 5, 4, 32) if BF16 else (43, 24, 40, 40, 5, 4, 24))
+# --tokens N (before the mode): calls of N tokens, e.g. few enough for the
+# GPU forms' GEMV kernels.
+if len(sys.argv) > 2 and sys.argv[1] == "--tokens":
+    TOKENS = int(sys.argv[2])
+    del sys.argv[1:3]
 WEIGHT_TYPE = "bf16" if BF16 else "f32"
 TOLERANCE = 2e-2 if BF16 else 1e-5
 HEADS, KV_HEADS, HEAD_DIM, CAPACITY = 2, 1, 8, 64
