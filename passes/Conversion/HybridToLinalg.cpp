@@ -321,6 +321,46 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf, start);
 }
 
+/// Runs `run(builder, i, local)` for the member i whose units [first[i],
+/// first[i] + count[i]) hold `unit`, `local` = unit - first[i]: a chain of
+/// range tests, the last member taken by elimination.
+void forUnitOwner(OpBuilder &b, Location loc, Value unit,
+                  ArrayRef<int64_t> first, ArrayRef<int64_t> count,
+                  function_ref<void(OpBuilder &, size_t, Value)> run) {
+  std::function<void(OpBuilder &, size_t)> select = [&](OpBuilder &sb,
+                                                        size_t i) {
+    auto runMember = [&](OpBuilder &rb) {
+      run(rb, i,
+          arith::SubIOp::create(rb, loc, unit,
+                                arith::ConstantIndexOp::create(rb, loc, first[i])));
+    };
+    if (i + 1 == first.size()) {
+      runMember(sb);
+      return;
+    }
+    Value mine = arith::CmpIOp::create(
+        sb, loc, arith::CmpIPredicate::ult, unit,
+        arith::ConstantIndexOp::create(sb, loc, first[i] + count[i]));
+    scf::IfOp::create(
+        sb, loc, mine,
+        [&](OpBuilder &tb, Location) {
+          runMember(tb);
+          scf::YieldOp::create(tb, loc);
+        },
+        [&](OpBuilder &eb, Location) {
+          select(eb, i + 1);
+          scf::YieldOp::create(eb, loc);
+        });
+  };
+  select(b, 0);
+}
+
+/// Linear layers of one input whose weights differ in shape, in one kernel:
+/// workgroups are (panel of any of the weights, tile of kPackedTokens
+/// tokens), each running packedWorkgroup for the weight its panel belongs
+/// to. One dispatch (one barrier) instead of one per weight. The GPU forms
+/// (see Codegen) choose the weight the same way, by column, or by group of
+/// kBlockWarps panels for the mma form's full token tiles.
 /// The GEMV form of the GPU forms' linear layers (gemvLinears), for calls
 /// of at most kGemvRows rows -- decode steps, short batches, the rows past
 /// the tensor cores' full tiles: the column form's thread per output walks
@@ -341,7 +381,7 @@ struct GemvShape {
   int64_t width, loads, slices, splits;
 };
 std::optional<GemvShape> gemvShape(const Codegen &codegen, Type element,
-                                   int64_t out, int64_t in) {
+                                   int64_t panels, int64_t in) {
   int64_t bytes = element.getIntOrFloatBitWidth() / 8;
   if (!codegen.columns || bytes == 0 || 16 % bytes != 0)
     return std::nullopt;
@@ -352,20 +392,29 @@ std::optional<GemvShape> gemvShape(const Codegen &codegen, Type element,
   if (in % slices != 0)
     return std::nullopt;
   // Splits that leave each slice at least 8 inputs and divide them evenly.
-  int64_t panels = llvm::divideCeil(out, codegen.panel);
   int64_t splits = std::max<int64_t>(1, kGemvWorkgroups / panels);
   while (splits > 1 && (in % (splits * slices) != 0 || in / splits < 8 * slices))
     --splits;
   return GemvShape{width, loads, slices, splits};
 }
 
-/// y[first + r, c] = epilogue(x[first + r] w_0^T, ...)[c] for r < rows, in
-/// the GEMV form (see kGemvRows) when `few`; its kernels get no workgroups
-/// otherwise. `packed` are the weights [panels, in, panel] of `element`.
+/// Outputs of gemvLinears: y[first + r, c] = epilogue(x[first + r] w_0^T,
+/// ...)[c] for the weights `packed` ([panels, in, panel], all of one
+/// element type and input).
+struct GemvOutput {
+  SmallVector<Value> packed;
+  int64_t out;
+  Value y;
+  PanelEpilogue epilogue;
+};
+
+/// The outputs for rows [first, first + rows) in the GEMV form (see
+/// kGemvRows) when `few`; its kernels get no workgroups otherwise. The
+/// outputs' panels are the first kernel's units, their columns the
+/// second's (forUnitOwner).
 void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
-                 Value x, ArrayRef<Value> packed, Type element, int64_t out,
-                 int64_t in, Value first, Value rows, Value few, Value y,
-                 PanelEpilogue epilogue, StringRef stage) {
+                 Value x, ArrayRef<GemvOutput> outputs, Type element, int64_t in,
+                 Value first, Value rows, Value few, StringRef stage) {
   LoopNest loops{b};
   Type f32 = b.getF32Type();
   auto index = [&](int64_t v) { return loops.index(v); };
@@ -373,88 +422,117 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
   auto mul = [&](Value l, int64_t r) -> Value {
     return arith::MulIOp::create(b, l, index(r));
   };
-  int64_t weights = static_cast<int64_t>(packed.size());
-  int64_t panels = llvm::divideCeil(out, panel);
+  // In the region `rb` points into (a branch of forUnitOwner's), `b` too.
+  auto inside = [&](OpBuilder &rb, function_ref<void()> body) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(rb.getInsertionBlock(), rb.getInsertionPoint());
+    body();
+  };
   int64_t span = in / shape.splits, steps = span / shape.slices;
   auto vectorType = VectorType::get({shape.width}, f32);
   Value zero = index(0);
-  // Each split's sums: [rows, weights, splits, panels * panel].
-  Value sums = memref::AllocOp::create(
-      b, MemRefType::get({ShapedType::kDynamic, weights, shape.splits, panels * panel},
-                         f32),
-      ValueRange{rows});
+  SmallVector<int64_t> firstPanel, panels, firstColumn, columns;
+  int64_t weightsAtMost = 1;
+  // Each output's split sums: [rows, weights, splits, panels * panel].
+  SmallVector<Value> sums;
+  for (const GemvOutput &output : outputs) {
+    int64_t weights = static_cast<int64_t>(output.packed.size());
+    weightsAtMost = std::max(weightsAtMost, weights);
+    firstPanel.push_back(panels.empty() ? 0 : firstPanel.back() + panels.back());
+    panels.push_back(llvm::divideCeil(output.out, panel));
+    firstColumn.push_back(columns.empty() ? 0 : firstColumn.back() + columns.back());
+    columns.push_back(output.out);
+    sums.push_back(memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, weights, shape.splits,
+                            panels.back() * panel},
+                           f32),
+        ValueRange{rows}));
+  }
   loops.parallel((stage + "_gemv").str(),
-                 {arith::SelectOp::create(b, few, index(panels), zero),
+                 {arith::SelectOp::create(b, few, index(firstPanel.back() + panels.back()),
+                                          zero),
                   index(shape.splits)},
                  [&](ValueRange ivs) {
-    Value p = ivs[0], split = ivs[1];
-    // Each (weight, slice)'s sums of the panel's columns.
-    Value sliceSums = loops.scratch({weights * shape.slices, panel}, f32);
-    loops.forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-      Value row = add(first, r);
-      // One dimension each: a unit one would be folded away with the mark.
-      loops.cooperative({index(shape.slices * shape.loads)}, [&](ValueRange qj) {
-        Value q = arith::DivUIOp::create(b, qj[0], index(shape.loads));
-        Value j = mul(arith::RemUIOp::create(b, qj[0], index(shape.loads)), shape.width);
-        Value begin = add(mul(split, span), q);
-        SmallVector<Value> init(
-            weights, arith::ConstantOp::create(
-                         b, vectorType,
-                         DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0))));
-        auto walk = loops.forLoop(zero, index(steps), init, [&](Value i, ValueRange acc) {
-          Value k = add(begin, mul(i, shape.slices));
-          Value xk = vector::BroadcastOp::create(
-              b, vectorType, tensor::ExtractOp::create(b, x, ValueRange{row, k}));
-          SmallVector<Value> next;
-          for (auto [w, weight] : llvm::enumerate(packed)) {
-            Value v = vector::TransferReadOp::create(
-                b, VectorType::get({shape.width}, element), weight,
-                ValueRange{p, k, j},
-                arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
-                ArrayRef<bool>{true});
-            if (element != f32)
-              v = arith::ExtFOp::create(b, vectorType, v);
-            next.push_back(vector::FMAOp::create(b, xk, v, acc[w]));
-          }
-          return next;
+    Value split = ivs[1];
+    // Each (weight, slice)'s sums of a panel's columns.
+    Value sliceSums = loops.scratch({weightsAtMost * shape.slices, panel}, f32);
+    forUnitOwner(b, b.getLoc(), ivs[0], firstPanel, panels,
+                 [&](OpBuilder &rb, size_t o, Value p) { inside(rb, [&] {
+      const GemvOutput &output = outputs[o];
+      int64_t weights = static_cast<int64_t>(output.packed.size());
+      loops.forLoop(zero, rows, {}, [&](Value r, ValueRange) {
+        Value row = add(first, r);
+        // One dimension each: a unit one would be folded away with the mark.
+        loops.cooperative({index(shape.slices * shape.loads)}, [&](ValueRange qj) {
+          Value q = arith::DivUIOp::create(b, qj[0], index(shape.loads));
+          Value j = mul(arith::RemUIOp::create(b, qj[0], index(shape.loads)),
+                        shape.width);
+          Value begin = add(mul(split, span), q);
+          SmallVector<Value> init(
+              weights, arith::ConstantOp::create(
+                           b, vectorType,
+                           DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0))));
+          auto walk = loops.forLoop(zero, index(steps), init, [&](Value i, ValueRange acc) {
+            Value k = add(begin, mul(i, shape.slices));
+            Value xk = vector::BroadcastOp::create(
+                b, vectorType, tensor::ExtractOp::create(b, x, ValueRange{row, k}));
+            SmallVector<Value> next;
+            for (auto [w, weight] : llvm::enumerate(output.packed)) {
+              Value v = vector::TransferReadOp::create(
+                  b, VectorType::get({shape.width}, element), weight,
+                  ValueRange{p, k, j},
+                  arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
+                  ArrayRef<bool>{true});
+              if (element != f32)
+                v = arith::ExtFOp::create(b, vectorType, v);
+              next.push_back(vector::FMAOp::create(b, xk, v, acc[w]));
+            }
+            return next;
+          });
+          for (int64_t w = 0; w < weights; ++w)
+            vector::StoreOp::create(b, walk.getResult(w), sliceSums,
+                                    ValueRange{add(index(w * shape.slices), q), j});
         });
-        for (int64_t w = 0; w < weights; ++w)
-          vector::StoreOp::create(b, walk.getResult(w), sliceSums,
-                                  ValueRange{add(index(w * shape.slices), q), j});
+        loops.cooperative({index(weights * panel)}, [&](ValueRange wc) {
+          Value w = arith::DivUIOp::create(b, wc[0], index(panel));
+          Value c = arith::RemUIOp::create(b, wc[0], index(panel));
+          Value total = loops.forLoop(zero, index(shape.slices), {loops.f32(0.0)},
+                                      [&](Value q, ValueRange sum) {
+            Value term = memref::LoadOp::create(
+                b, sliceSums, ValueRange{add(mul(w, shape.slices), q), c});
+            return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+          }).getResult(0);
+          memref::StoreOp::create(b, total, sums[o],
+                                  ValueRange{r, w, split, add(mul(p, panel), c)});
+        });
+        return SmallVector<Value>{};
       });
-      loops.cooperative({index(weights * panel)}, [&](ValueRange wc) {
-        Value w = arith::DivUIOp::create(b, wc[0], index(panel));
-        Value c = arith::RemUIOp::create(b, wc[0], index(panel));
-        Value total = loops.forLoop(zero, index(shape.slices), {loops.f32(0.0)},
-                                    [&](Value q, ValueRange sum) {
-          Value term = memref::LoadOp::create(
-              b, sliceSums, ValueRange{add(mul(w, shape.slices), q), c});
-          return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
-        }).getResult(0);
-        memref::StoreOp::create(b, total, sums,
-                                ValueRange{r, w, split, add(mul(p, panel), c)});
-      });
-      return SmallVector<Value>{};
-    });
+    }); });
   });
   loops.parallel((stage + "_gemv_combine").str(),
-                 {arith::SelectOp::create(b, few, rows, zero), index(out)},
+                 {arith::SelectOp::create(b, few, rows, zero),
+                  index(firstColumn.back() + columns.back())},
                  [&](ValueRange ivs) {
-    Value r = ivs[0], c = ivs[1];
-    auto v1 = VectorType::get({1}, f32);
-    SmallVector<Value> values;
-    for (int64_t w = 0; w < weights; ++w) {
-      Value total = loops.forLoop(zero, index(shape.splits), {loops.f32(0.0)},
-                                  [&](Value split, ValueRange sum) {
-        Value term = memref::LoadOp::create(b, sums, ValueRange{r, index(w), split, c});
-        return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
-      }).getResult(0);
-      values.push_back(vector::BroadcastOp::create(b, v1, total));
-    }
-    Value result = epilogue(b, b.getLoc(), values);
-    memref::StoreOp::create(
-        b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}), y,
-        ValueRange{add(first, r), c});
+    Value r = ivs[0];
+    forUnitOwner(b, b.getLoc(), ivs[1], firstColumn, columns,
+                 [&](OpBuilder &rb, size_t o, Value c) { inside(rb, [&] {
+      const GemvOutput &output = outputs[o];
+      auto v1 = VectorType::get({1}, f32);
+      SmallVector<Value> values;
+      for (int64_t w = 0; w < static_cast<int64_t>(output.packed.size()); ++w) {
+        Value total = loops.forLoop(zero, index(shape.splits), {loops.f32(0.0)},
+                                    [&](Value split, ValueRange sum) {
+          Value term = memref::LoadOp::create(b, sums[o],
+                                              ValueRange{r, index(w), split, c});
+          return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+        }).getResult(0);
+        values.push_back(vector::BroadcastOp::create(b, v1, total));
+      }
+      Value result = output.epilogue(b, b.getLoc(), values);
+      memref::StoreOp::create(
+          b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}), output.y,
+          ValueRange{add(first, r), c});
+    }); });
   });
 }
 
@@ -935,14 +1013,15 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
         b, loc, columnRows,
         arith::ConstantIndexOp::create(b, loc, columnTokens));
     if (std::optional<GemvShape> shape =
-            gemvShape(codegen, plain.getElementType(), out, in)) {
+            gemvShape(codegen, plain.getElementType(), panels, in)) {
       // Few rows take the GEMV form, more the column form.
       ImplicitLocOpBuilder ib(loc, b);
       Value few = arith::CmpIOp::create(
           ib, arith::CmpIPredicate::ule, columnRows,
           arith::ConstantIndexOp::create(ib, kGemvRows));
-      gemvLinears(ib, *shape, panel, x, packed, plain.getElementType(), out, in,
-                  start ? start : zero, columnRows, few, y, epilogue, stage);
+      gemvLinears(ib, *shape, panel, x, {GemvOutput{packed, out, y, epilogue}},
+                  plain.getElementType(), in, start ? start : zero, columnRows,
+                  few, stage);
       tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
     }
     scf::ParallelOp::create(
@@ -967,46 +1046,6 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   return asTensor(b, loc, y);
 }
 
-/// Runs `run(builder, i, local)` for the member i whose units [first[i],
-/// first[i] + count[i]) hold `unit`, `local` = unit - first[i]: a chain of
-/// range tests, the last member taken by elimination.
-void forUnitOwner(OpBuilder &b, Location loc, Value unit,
-                  ArrayRef<int64_t> first, ArrayRef<int64_t> count,
-                  function_ref<void(OpBuilder &, size_t, Value)> run) {
-  std::function<void(OpBuilder &, size_t)> select = [&](OpBuilder &sb,
-                                                        size_t i) {
-    auto runMember = [&](OpBuilder &rb) {
-      run(rb, i,
-          arith::SubIOp::create(rb, loc, unit,
-                                arith::ConstantIndexOp::create(rb, loc, first[i])));
-    };
-    if (i + 1 == first.size()) {
-      runMember(sb);
-      return;
-    }
-    Value mine = arith::CmpIOp::create(
-        sb, loc, arith::CmpIPredicate::ult, unit,
-        arith::ConstantIndexOp::create(sb, loc, first[i] + count[i]));
-    scf::IfOp::create(
-        sb, loc, mine,
-        [&](OpBuilder &tb, Location) {
-          runMember(tb);
-          scf::YieldOp::create(tb, loc);
-        },
-        [&](OpBuilder &eb, Location) {
-          select(eb, i + 1);
-          scf::YieldOp::create(eb, loc);
-        });
-  };
-  select(b, 0);
-}
-
-/// Linear layers of one input whose weights differ in shape, in one kernel:
-/// workgroups are (panel of any of the weights, tile of kPackedTokens
-/// tokens), each running packedWorkgroup for the weight its panel belongs
-/// to. One dispatch (one barrier) instead of one per weight. The GPU forms
-/// (see Codegen) choose the weight the same way, by column, or by group of
-/// kBlockWarps panels for the mma form's full token tiles.
 SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                      const Codegen &codegen, Value x,
                                      ArrayRef<WeightOp> weights,
@@ -1072,10 +1111,33 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
         });
   }
   int64_t tileTokens = codegen.columns ? kColumnTokens : kPackedTokens;
-  Value tokenTiles = arith::CeilDivUIOp::create(
-      b, loc, start ? arith::SubIOp::create(b, loc, tokens, start).getResult() : tokens,
-      constant(tileTokens));
+  Value columnRows =
+      start ? arith::SubIOp::create(b, loc, tokens, start).getResult() : tokens;
+  Value tokenTiles = arith::CeilDivUIOp::create(b, loc, columnRows, constant(tileTokens));
   auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
+  // Few rows take the GEMV form (one input and element type: x is shared),
+  // more the column form.
+  bool oneInput = llvm::all_of(members, [&](const Member &m) {
+    return m.in == members.front().in && m.element == members.front().element;
+  });
+  int64_t allPanels = 0;
+  for (const Member &m : members)
+    allPanels += llvm::divideCeil(m.out, panel);
+  std::optional<GemvShape> shape =
+      oneInput && codegen.columns
+          ? gemvShape(codegen, members.front().element, allPanels, members.front().in)
+          : std::nullopt;
+  if (shape) {
+    ImplicitLocOpBuilder ib(loc, b);
+    Value few = arith::CmpIOp::create(ib, arith::CmpIPredicate::ule, columnRows,
+                                      constant(kGemvRows));
+    SmallVector<GemvOutput> outputs;
+    for (const Member &m : members)
+      outputs.push_back({{m.packed}, m.out, m.y, identity});
+    gemvLinears(ib, *shape, panel, x, outputs, members.front().element,
+                members.front().in, start ? start : zero, columnRows, few, stage);
+    tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
+  }
   // Panels outermost (a CPU thread's consecutive workgroups reuse a panel);
   // columns innermost (neighbouring GPU threads read neighbouring columns).
   Value allUnits = constant(firstUnit.back() + units.back());

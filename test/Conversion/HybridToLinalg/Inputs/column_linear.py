@@ -23,6 +23,7 @@ columns and tensor-core tiles) on the same inputs.
 
   column_linear.py --bf16 MODE    the same with bf16 weights and other sizes
   column_linear.py --tokens N MODE  the same on N tokens (main, compare)
+  column_linear.py --tolerance T compare A B   with tolerance T
 
 The linear layers of the panel and column forms sum each output over the
 inputs in order with FMAs (the same digits); the MoE router's logits are
@@ -47,6 +48,11 @@ TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = (
 # GPU forms' GEMV kernels.
 if len(sys.argv) > 2 and sys.argv[1] == "--tokens":
     TOKENS = int(sys.argv[2])
+    del sys.argv[1:3]
+# --tolerance T (before the mode): for forms that multiply the same
+# operands (bf16 weights, f32 x) in another order.
+if len(sys.argv) > 2 and sys.argv[1] == "--tolerance":
+    TOLERANCE = float(sys.argv[2])
     del sys.argv[1:3]
 WEIGHT_TYPE = "bf16" if BF16 else "f32"
 TOLERANCE = 2e-2 if BF16 else 1e-5
