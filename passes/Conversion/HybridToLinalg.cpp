@@ -408,6 +408,94 @@ struct GemvOutput {
   PanelEpilogue epilogue;
 };
 
+/// One GEMV workgroup's part for panel `p` of the weights `packed` (read
+/// at [lead..., p, k, j]) and the inputs of split `split`: for each row of
+/// [rowBegin, rowEnd), whose inputs xAt(row, k) gives, a thread per
+/// (slice of the split's inputs, 16-byte load of the panel's row) sums its
+/// slice into `sliceSums` [weights * slices, panel], then a thread per
+/// (weight, column) sums the slices into sums[sumsRow(row), weight, split,
+/// p * panel + column].
+void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
+                   const GemvShape &shape, int64_t panel, int64_t in,
+                   Type element, ArrayRef<Value> packed, ValueRange lead,
+                   Value p, Value split, Value rowBegin, Value rowEnd,
+                   function_ref<Value(Value, Value)> xAt, Value sliceSums,
+                   Value sums, function_ref<Value(Value)> sumsRow) {
+  Type f32 = b.getF32Type();
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto mul = [&](Value l, int64_t r) -> Value {
+    return arith::MulIOp::create(b, l, index(r));
+  };
+  int64_t weights = static_cast<int64_t>(packed.size());
+  int64_t span = in / shape.splits, steps = span / shape.slices;
+  auto vectorType = VectorType::get({shape.width}, f32);
+  Value zero = index(0);
+  loops.forLoop(rowBegin, rowEnd, {}, [&](Value row, ValueRange) {
+    // One dimension each: a unit one would be folded away with the mark.
+    loops.cooperative({index(shape.slices * shape.loads)}, [&](ValueRange qj) {
+      Value q = arith::DivUIOp::create(b, qj[0], index(shape.loads));
+      Value j = mul(arith::RemUIOp::create(b, qj[0], index(shape.loads)), shape.width);
+      Value begin = add(mul(split, span), q);
+      SmallVector<Value> init(
+          weights, arith::ConstantOp::create(
+                       b, vectorType,
+                       DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0))));
+      auto walk = loops.forLoop(zero, index(steps), init, [&](Value i, ValueRange acc) {
+        Value k = add(begin, mul(i, shape.slices));
+        Value xk = vector::BroadcastOp::create(b, vectorType, xAt(row, k));
+        SmallVector<Value> next;
+        for (auto [w, weight] : llvm::enumerate(packed)) {
+          SmallVector<Value> at(lead);
+          at.append({p, k, j});
+          Value v = vector::TransferReadOp::create(
+              b, VectorType::get({shape.width}, element), weight, at,
+              arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
+              ArrayRef<bool>{true});
+          if (element != f32)
+            v = arith::ExtFOp::create(b, vectorType, v);
+          next.push_back(vector::FMAOp::create(b, xk, v, acc[w]));
+        }
+        return next;
+      });
+      for (int64_t w = 0; w < weights; ++w)
+        vector::StoreOp::create(b, walk.getResult(w), sliceSums,
+                                ValueRange{add(index(w * shape.slices), q), j});
+    });
+    loops.cooperative({index(weights * panel)}, [&](ValueRange wc) {
+      Value w = arith::DivUIOp::create(b, wc[0], index(panel));
+      Value c = arith::RemUIOp::create(b, wc[0], index(panel));
+      Value total = loops.forLoop(zero, index(shape.slices), {loops.f32(0.0)},
+                                  [&](Value q, ValueRange sum) {
+        Value term = memref::LoadOp::create(
+            b, sliceSums, ValueRange{add(mul(w, shape.slices), q), c});
+        return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+      }).getResult(0);
+      memref::StoreOp::create(b, total, sums,
+                              ValueRange{sumsRow(row), w, split, add(mul(p, panel), c)});
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+/// sum_s sums[sumRow, weight, s, column] for each weight, as vector<1>.
+SmallVector<Value> gemvSplitSums(ImplicitLocOpBuilder &b, LoopNest &loops,
+                                 Value sums, int64_t weights, int64_t splits,
+                                 Value sumRow, Value column) {
+  SmallVector<Value> values;
+  for (int64_t w = 0; w < weights; ++w) {
+    Value total = loops.forLoop(loops.index(0), loops.index(splits), {loops.f32(0.0)},
+                                [&](Value split, ValueRange sum) {
+      Value term = memref::LoadOp::create(
+          b, sums, ValueRange{sumRow, loops.index(w), split, column});
+      return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+    }).getResult(0);
+    values.push_back(
+        vector::BroadcastOp::create(b, VectorType::get({1}, b.getF32Type()), total));
+  }
+  return values;
+}
+
 /// The outputs for rows [first, first + rows) in the GEMV form (see
 /// kGemvRows) when `few`; its kernels get no workgroups otherwise. The
 /// outputs' panels are the first kernel's units, their columns the
@@ -419,17 +507,12 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
   Type f32 = b.getF32Type();
   auto index = [&](int64_t v) { return loops.index(v); };
   auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
-  auto mul = [&](Value l, int64_t r) -> Value {
-    return arith::MulIOp::create(b, l, index(r));
-  };
   // In the region `rb` points into (a branch of forUnitOwner's), `b` too.
   auto inside = [&](OpBuilder &rb, function_ref<void()> body) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(rb.getInsertionBlock(), rb.getInsertionPoint());
     body();
   };
-  int64_t span = in / shape.splits, steps = span / shape.slices;
-  auto vectorType = VectorType::get({shape.width}, f32);
   Value zero = index(0);
   SmallVector<int64_t> firstPanel, panels, firstColumn, columns;
   int64_t weightsAtMost = 1;
@@ -448,65 +531,21 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
                            f32),
         ValueRange{rows}));
   }
+  auto xAt = [&](Value row, Value k) -> Value {
+    return tensor::ExtractOp::create(b, x, ValueRange{row, k});
+  };
+  auto sumsRow = [&](Value row) -> Value { return arith::SubIOp::create(b, row, first); };
   loops.parallel((stage + "_gemv").str(),
                  {arith::SelectOp::create(b, few, index(firstPanel.back() + panels.back()),
                                           zero),
                   index(shape.splits)},
                  [&](ValueRange ivs) {
-    Value split = ivs[1];
-    // Each (weight, slice)'s sums of a panel's columns.
     Value sliceSums = loops.scratch({weightsAtMost * shape.slices, panel}, f32);
     forUnitOwner(b, b.getLoc(), ivs[0], firstPanel, panels,
                  [&](OpBuilder &rb, size_t o, Value p) { inside(rb, [&] {
-      const GemvOutput &output = outputs[o];
-      int64_t weights = static_cast<int64_t>(output.packed.size());
-      loops.forLoop(zero, rows, {}, [&](Value r, ValueRange) {
-        Value row = add(first, r);
-        // One dimension each: a unit one would be folded away with the mark.
-        loops.cooperative({index(shape.slices * shape.loads)}, [&](ValueRange qj) {
-          Value q = arith::DivUIOp::create(b, qj[0], index(shape.loads));
-          Value j = mul(arith::RemUIOp::create(b, qj[0], index(shape.loads)),
-                        shape.width);
-          Value begin = add(mul(split, span), q);
-          SmallVector<Value> init(
-              weights, arith::ConstantOp::create(
-                           b, vectorType,
-                           DenseElementsAttr::get(vectorType, b.getF32FloatAttr(0.0))));
-          auto walk = loops.forLoop(zero, index(steps), init, [&](Value i, ValueRange acc) {
-            Value k = add(begin, mul(i, shape.slices));
-            Value xk = vector::BroadcastOp::create(
-                b, vectorType, tensor::ExtractOp::create(b, x, ValueRange{row, k}));
-            SmallVector<Value> next;
-            for (auto [w, weight] : llvm::enumerate(output.packed)) {
-              Value v = vector::TransferReadOp::create(
-                  b, VectorType::get({shape.width}, element), weight,
-                  ValueRange{p, k, j},
-                  arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
-                  ArrayRef<bool>{true});
-              if (element != f32)
-                v = arith::ExtFOp::create(b, vectorType, v);
-              next.push_back(vector::FMAOp::create(b, xk, v, acc[w]));
-            }
-            return next;
-          });
-          for (int64_t w = 0; w < weights; ++w)
-            vector::StoreOp::create(b, walk.getResult(w), sliceSums,
-                                    ValueRange{add(index(w * shape.slices), q), j});
-        });
-        loops.cooperative({index(weights * panel)}, [&](ValueRange wc) {
-          Value w = arith::DivUIOp::create(b, wc[0], index(panel));
-          Value c = arith::RemUIOp::create(b, wc[0], index(panel));
-          Value total = loops.forLoop(zero, index(shape.slices), {loops.f32(0.0)},
-                                      [&](Value q, ValueRange sum) {
-            Value term = memref::LoadOp::create(
-                b, sliceSums, ValueRange{add(mul(w, shape.slices), q), c});
-            return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
-          }).getResult(0);
-          memref::StoreOp::create(b, total, sums[o],
-                                  ValueRange{r, w, split, add(mul(p, panel), c)});
-        });
-        return SmallVector<Value>{};
-      });
+      gemvPanelSums(b, loops, shape, panel, in, element, outputs[o].packed, {}, p,
+                    ivs[1], first, add(first, rows), xAt, sliceSums, sums[o],
+                    sumsRow);
     }); });
   });
   loops.parallel((stage + "_gemv_combine").str(),
@@ -517,18 +556,10 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
     forUnitOwner(b, b.getLoc(), ivs[1], firstColumn, columns,
                  [&](OpBuilder &rb, size_t o, Value c) { inside(rb, [&] {
       const GemvOutput &output = outputs[o];
-      auto v1 = VectorType::get({1}, f32);
-      SmallVector<Value> values;
-      for (int64_t w = 0; w < static_cast<int64_t>(output.packed.size()); ++w) {
-        Value total = loops.forLoop(zero, index(shape.splits), {loops.f32(0.0)},
-                                    [&](Value split, ValueRange sum) {
-          Value term = memref::LoadOp::create(b, sums[o],
-                                              ValueRange{r, index(w), split, c});
-          return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
-        }).getResult(0);
-        values.push_back(vector::BroadcastOp::create(b, v1, total));
-      }
-      Value result = output.epilogue(b, b.getLoc(), values);
+      Value result = output.epilogue(
+          b, b.getLoc(),
+          gemvSplitSums(b, loops, sums[o], static_cast<int64_t>(output.packed.size()),
+                        shape.splits, r, c));
       memref::StoreOp::create(
           b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}), output.y,
           ValueRange{add(first, r), c});
@@ -1925,8 +1956,60 @@ struct MoEKernels {
           scf::YieldOp::create(tb, tl);
         });
       });
-      // The entries past each expert's full tiles, a workgroup per (routed
-      // expert, output column) as in groupedExpertColumns.
+      // The entries past each expert's full tiles (at most 15: decode's one
+      // per routed expert) in the GEMV form where it applies: a workgroup per
+      // (routed expert, panel, split of the inputs), then one per (routed
+      // expert, output column) summing the splits.
+      int64_t panels = llvm::divideCeil(out, panel);
+      int64_t count = static_cast<int64_t>(weights.size());
+      if (std::optional<GemvShape> shape = gemvShape(codegen, element, panels, in)) {
+        Value sums = memref::AllocOp::create(
+            b, MemRefType::get({ShapedType::kDynamic, count, shape->splits,
+                                panels * panel},
+                               f32),
+            ValueRange{entries});
+        auto rest = [&](Value e) {
+          auto [begin, end, tiles] = range(e);
+          return std::make_pair(add(begin, arith::MulIOp::create(b, tiles, tileRows)),
+                                end);
+        };
+        loops.parallel((stage + "_gemv").str(),
+                       {arith::MinUIOp::create(b, entries, index(experts)),
+                        index(panels), index(shape->splits)},
+                       [&](ValueRange ivs) {
+          Value sliceSums = loops.scratch({count * shape->slices, panel}, f32);
+          Value live = arith::CmpIOp::create(
+              b, arith::CmpIPredicate::ult, ivs[0],
+              memref::LoadOp::create(b, groups.activeCount, ValueRange{zero}));
+          loops.ifElse(live, [&] {
+            Value e = memref::LoadOp::create(b, groups.active, ivs[0]);
+            auto [first, end] = rest(e);
+            gemvPanelSums(
+                b, loops, *shape, panel, in, element, weights, ValueRange{e},
+                ivs[1], ivs[2], first, end,
+                [&](Value row, Value k) -> Value {
+                  return memref::LoadOp::create(b, input, ValueRange{row, k});
+                },
+                sliceSums, sums, [](Value row) { return row; });
+          }, [] {});
+        });
+        overActiveExperts((stage + "_gemv_combine").str(), groups, experts, out,
+                          [&](Value e, Value c) {
+          auto [first, end] = rest(e);
+          loops.forLoop(first, end, {}, [&](Value row, ValueRange) {
+            SmallVector<Value> totals =
+                gemvSplitSums(b, loops, sums, count, shape->splits, row, c);
+            for (auto [total, o] : llvm::zip(totals, outs))
+              memref::StoreOp::create(
+                  b, vector::ExtractOp::create(b, total, ArrayRef<int64_t>{0}), o,
+                  ValueRange{row, c});
+            return SmallVector<Value>{};
+          });
+        });
+        return;
+      }
+      // Else a workgroup per (routed expert, output column) as in
+      // groupedExpertColumns.
       overActiveExperts(stage, groups, experts, out, [&](Value e, Value c) {
         auto [begin, end, tiles] = range(e);
         Value rest = add(begin, arith::MulIOp::create(b, tiles, tileRows));

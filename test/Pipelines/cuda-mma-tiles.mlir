@@ -11,9 +11,11 @@
 // independent copies, one before them and one after, which first waits
 // for the cp.async groups; then they
 // run bf16 mma.sync (m16n8k16) on fragments loaded by ldmatrix (the
-// weights' transposed); next to them the column kernels for the rest of
-// each expert's entries, the gather of the entries' rows and the scatter
-// of the products. (execute-column-linear.test checks the numbers of this
+// weights' transposed); next to them the kernels for the rest of each
+// expert's entries -- gate/up's (32 inputs, whole slices of 16-byte loads)
+// in the GEMV form, a block per (routed expert, panel, split of the
+// inputs) and a kernel summing the splits; down's (16 inputs) by columns
+// -- the gather of the entries' rows and the scatter of the products. (execute-column-linear.test checks the numbers of this
 // form.)
 // CHECK: gpu.binary @hybrid_kernels
 // CHECK-SAME: .extern .shared .align 16 .b8 hybrid_dynamic_shared[];
@@ -32,7 +34,9 @@
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
 // CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// CHECK-SAME: .visible .entry moe__expert_gate_up(
+// CHECK-SAME: .visible .entry moe__expert_gate_up_gemv(
+// CHECK-SAME: ld.global.v4.b32
+// CHECK-SAME: .visible .entry moe__expert_gate_up_gemv_combine(
 // CHECK-SAME: .visible .entry moe__expert_swiglu(
 // CHECK-SAME: .visible .entry moe__expert_down_mma(
 // CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
