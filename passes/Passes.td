@@ -511,7 +511,12 @@ def AsyncSharedCopiesPass : Pass<"hybrid-async-shared-copies",
     are all in flight together. After each such loop its copies are
     committed as one group (`nvvm.cp.async.commit.group`), and every
     `gpu.barrier` of the kernel first waits for all groups
-    (`nvvm.cp.async.wait.group 0`). A cooperative loop's stores into
+    (`nvvm.cp.async.wait.group 0`) -- except that the copies of a prefetch
+    loop (`hybrid.prefetch`: the next step's slot of a double-buffered
+    stage) are waited for only at the barrier that opens the next step's
+    prefetch: the step's other barriers wait for all but the prefetch
+    groups committed since (`wait.group N`, when no other group came after
+    them). A cooperative loop's stores into
     shared memory are read, in the block forms, only after the next
     barrier, except by the same iteration: a buffer that anything else in
     the loop touches (through any view of the same bytes) keeps its
