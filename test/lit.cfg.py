@@ -51,6 +51,10 @@ for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
                     ("ds_prompt", "deepseek_v3_tiny"),
                     ("dsq_prompt", "deepseek_v3_plain_q_tiny")]:
     config.substitutions.append(("%{" + _key + "}", _prompt(_name)))
+# Its first 64 tokens: a prompt of whole tensor-core tiles.
+config.substitutions.append(
+    ("%{tiles_prompt64}",
+     ",".join(_prompt("qwen3_next_bf16_tiles_tiny").split(",")[:64])))
 
 # The CUDA target's checks that need NVIDIA's tools or driver. ptxas (the
 # CUDA toolkit at $HYBRIDC_CUDA_PATH, default /usr/local/cuda) assembles the

@@ -398,6 +398,17 @@ std::optional<GemvShape> gemvShape(const Codegen &codegen, Type element,
   return GemvShape{width, loads, slices, splits};
 }
 
+/// Whether a call's `rows` (past the tensor cores' tiles) take the GEMV
+/// form: 1 to kGemvRows of them. None (a prompt of whole tiles) launches
+/// neither form.
+Value gemvTakes(ImplicitLocOpBuilder &b, Value rows) {
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  // rows - 1 < kGemvRows, unsigned: 0 rows wrap around to the largest.
+  return arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                               arith::SubIOp::create(b, rows, one),
+                               arith::ConstantIndexOp::create(b, kGemvRows));
+}
+
 /// Outputs of gemvLinears: y[first + r, c] = epilogue(x[first + r] w_0^T,
 /// ...)[c] for the weights `packed` ([panels, in, panel], all of one
 /// element type and input).
@@ -1047,9 +1058,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
             gemvShape(codegen, plain.getElementType(), panels, in)) {
       // Few rows take the GEMV form, more the column form.
       ImplicitLocOpBuilder ib(loc, b);
-      Value few = arith::CmpIOp::create(
-          ib, arith::CmpIPredicate::ule, columnRows,
-          arith::ConstantIndexOp::create(ib, kGemvRows));
+      Value few = gemvTakes(ib, columnRows);
       gemvLinears(ib, *shape, panel, x, {GemvOutput{packed, out, y, epilogue}},
                   plain.getElementType(), in, start ? start : zero, columnRows,
                   few, stage);
@@ -1160,8 +1169,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
           : std::nullopt;
   if (shape) {
     ImplicitLocOpBuilder ib(loc, b);
-    Value few = arith::CmpIOp::create(ib, arith::CmpIPredicate::ule, columnRows,
-                                      constant(kGemvRows));
+    Value few = gemvTakes(ib, columnRows);
     SmallVector<GemvOutput> outputs;
     for (const Member &m : members)
       outputs.push_back({{m.packed}, m.out, m.y, identity});
