@@ -215,7 +215,7 @@ SmallVector<Value> registersOf(OpBuilder &b, Location loc, Value value) {
 }
 
 /// Each nvgpu.mma.sync on f16 fragments (the bits of bf16 tiles:
-/// retypeBF16Stages) becomes the NVVM m16n8k16 mma on bf16, its operands
+/// twinBF16Stages) becomes the NVVM m16n8k16 mma on bf16, its operands
 /// the same registers; its four f32 results the 2x2 fragment it replaces.
 void bf16MmaOnNVVM(gpu::GPUFuncOp func) {
   SmallVector<nvgpu::MmaSyncOp> mmas;
