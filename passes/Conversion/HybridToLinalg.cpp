@@ -301,7 +301,8 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
           }
           SmallVector<Value> next;
           for (auto [r, row] : llvm::enumerate(rows)) {
-            Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
+            Value a = toF32(
+                lb, ll, tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k}));
             for (auto [wi, wv] : llvm::enumerate(weightsAtK))
               next.push_back(
                   math::FmaOp::create(lb, ll, a, wv, accs[r * perRow + wi]));
@@ -543,7 +544,7 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
         ValueRange{rows}));
   }
   auto xAt = [&](Value row, Value k) -> Value {
-    return tensor::ExtractOp::create(b, x, ValueRange{row, k});
+    return toF32(b, b.getLoc(), tensor::ExtractOp::create(b, x, ValueRange{row, k}));
   };
   auto sumsRow = [&](Value row) -> Value { return arith::SubIOp::create(b, row, first); };
   loops.parallel((stage + "_gemv").str(),
@@ -907,7 +908,10 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
 /// bf16 tiles take x rounded to bf16 once, by a kernel before (`stage`
 /// _mma_input), so that each workgroup of the mma kernel copies half the
 /// bytes and converts nothing (cp.async on a GPU) instead of rounding x
-/// as it stages it; f32 tiles take x as it is.
+/// as it stages it; f32 tiles take x as it is. The layer's rows past the
+/// full tiles (GEMV and column forms) read the same x: a token's outputs
+/// do not depend on whether its call's rows filled a tile (one prompt, the
+/// same prompt split, decode steps).
 Value mmaInput(OpBuilder &b, Location loc, Value x, Type stageType,
                StringRef stage) {
   auto type = cast<RankedTensorType>(x.getType());
@@ -992,13 +996,16 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   Location named = NameLoc::get(b.getStringAttr(stage), loc);
   if (codegen.columns) {
     // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
-    Value start;
+    // Every row reads x as the tiles stage it (see mmaInput), whichever
+    // form computes it.
+    Value start, rowsX = x;
     int64_t count = static_cast<int64_t>(weights.size());
     int64_t rowTiles = mmaLinearRowTiles(count);
     if (mmaFits(codegen, out, in, plain.getElementType(), count, rowTiles)) {
       MmaStage staged = mmaStage(b, loc, plain.getElementType(), in, panel,
                                  count, rowTiles);
       Value xStaged = mmaInput(b, loc, x, staged.type, stage);
+      rowsX = xStaged;
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
@@ -1059,17 +1066,17 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
       // Few rows take the GEMV form, more the column form.
       ImplicitLocOpBuilder ib(loc, b);
       Value few = gemvTakes(ib, columnRows);
-      gemvLinears(ib, *shape, panel, x, {GemvOutput{packed, out, y, epilogue}},
-                  plain.getElementType(), in, start ? start : zero, columnRows,
-                  few, stage);
+      gemvLinears(ib, *shape, panel, rowsX,
+                  {GemvOutput{packed, out, y, epilogue}}, plain.getElementType(),
+                  in, start ? start : zero, columnRows, few, stage);
       tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
     }
     scf::ParallelOp::create(
         b, named, ValueRange{zero, zero},
         ValueRange{tokenTiles, arith::ConstantIndexOp::create(b, loc, out)},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-          columnWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), in,
-                          columnTokens, tokens, y, epilogue, ivs[1], ivs[0],
+          columnWorkgroup(pb, pl, panel, rowsX, packed, plain.getElementType(),
+                          in, columnTokens, tokens, y, epilogue, ivs[1], ivs[0],
                           start);
         });
     return asTensor(b, loc, y);
@@ -1124,13 +1131,15 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   auto constant = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
-  Value start;
+  // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns,
+  // every row reading x as the tiles stage it (see mmaInput).
+  Value start, rowsX = x;
   if (mma) {
     MmaStage staged = mmaStage(b, loc, members.front().element,
                                members.front().in, panel, 1,
                                mmaLinearRowTiles(1));
     Value xStaged = mmaInput(b, loc, x, staged.type, stage);
+    rowsX = xStaged;
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
     Value workgroupTiles = arith::CeilDivUIOp::create(
@@ -1173,7 +1182,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     SmallVector<GemvOutput> outputs;
     for (const Member &m : members)
       outputs.push_back({{m.packed}, m.out, m.y, identity});
-    gemvLinears(ib, *shape, panel, x, outputs, members.front().element,
+    gemvLinears(ib, *shape, panel, rowsX, outputs, members.front().element,
                 members.front().in, start ? start : zero, columnRows, few, stage);
     tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
   }
@@ -1191,9 +1200,9 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                      [&](OpBuilder &rb, size_t i, Value local) {
                        const Member &m = members[i];
                        if (codegen.columns)
-                         columnWorkgroup(rb, pl, panel, x, {m.packed}, m.element,
-                                         m.in, tileTokens, tokens, m.y, identity,
-                                         local, tile, start);
+                         columnWorkgroup(rb, pl, panel, rowsX, {m.packed},
+                                         m.element, m.in, tileTokens, tokens, m.y,
+                                         identity, local, tile, start);
                        else
                          packedWorkgroup(rb, pl, panel, x, {m.packed}, m.element,
                                          m.out, m.in, tileTokens, tokens, m.y,
@@ -1920,17 +1929,30 @@ struct MoEKernels {
     auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
     auto sub = [&](Value l, Value r) -> Value { return arith::SubIOp::create(b, l, r); };
     Value entries = memref::DimOp::create(b, entryToken, 0);
-    auto entryRows = [&](int64_t width) -> Value {
+    auto entryRows = [&](int64_t width, Type type) -> Value {
       return memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic, width}, f32),
+          b, MemRefType::get({ShapedType::kDynamic, width}, type),
           ValueRange{entries});
     };
-    Value xs = entryRows(hidden), gates = entryRows(inter), ups = entryRows(inter),
-          acts = entryRows(inter), downs = entryRows(hidden);
+    // The projections' inputs in the tiles' operand type: bf16 tiles take
+    // x and the activations rounded once, as they are gathered and made
+    // (cp.async staging, half the bytes), and the entries past the full
+    // tiles read the same rows (as mmaInput does for dense layers).
+    Type gateUpInput = mmaOperandType(elementOf(gatePacked)),
+         downInput = mmaOperandType(elementOf(downPacked));
+    Value xs = entryRows(hidden, gateUpInput), gates = entryRows(inter, f32),
+          ups = entryRows(inter, f32), acts = entryRows(inter, downInput),
+          downs = entryRows(hidden, f32);
+    auto rounded = [&](Value v, Type type) -> Value {
+      return type == f32 ? v : arith::TruncFOp::create(b, type, v).getResult();
+    };
     loops.parallel("expert_gather", {entries, index(hidden)}, [&](ValueRange ivs) {
       Value t = memref::LoadOp::create(b, entryToken, ivs[0]);
-      memref::StoreOp::create(b, tensor::ExtractOp::create(b, x, ValueRange{t, ivs[1]}),
-                              xs, ivs);
+      memref::StoreOp::create(
+          b,
+          rounded(tensor::ExtractOp::create(b, x, ValueRange{t, ivs[1]}),
+                  gateUpInput),
+          xs, ivs);
     });
     // Expert e's entries [begin, end), its full tiles' count.
     auto range = [&](Value e) {
@@ -1996,7 +2018,8 @@ struct MoEKernels {
                 b, loops, *shape, panel, in, element, weights, ValueRange{e},
                 ivs[1], ivs[2], first, end,
                 [&](Value row, Value k) -> Value {
-                  return memref::LoadOp::create(b, input, ValueRange{row, k});
+                  return toF32(b, b.getLoc(),
+                               memref::LoadOp::create(b, input, ValueRange{row, k}));
                 },
                 sliceSums, sums, [](Value row) { return row; });
           }, [] {});
@@ -2026,7 +2049,8 @@ struct MoEKernels {
         loops.rowTiles(rest, end, rowsPerTile, [&](ArrayRef<Value> at) {
           auto sums = expertColumnSums(
               weights, e, c, in, at.size(), [&](int64_t m, Value k) -> Value {
-                return memref::LoadOp::create(b, input, ValueRange{at[m], k});
+                return toF32(b, b.getLoc(),
+                             memref::LoadOp::create(b, input, ValueRange{at[m], k}));
               });
           for (auto [m, row] : llvm::enumerate(at))
             for (auto [wi, o] : llvm::enumerate(outs))
@@ -2040,8 +2064,9 @@ struct MoEKernels {
     loops.parallel("expert_swiglu", {entries, index(inter)}, [&](ValueRange ivs) {
       Value g = memref::LoadOp::create(b, gates, ivs);
       Value u = memref::LoadOp::create(b, ups, ivs);
-      memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, loc, g), u),
-                              acts, ivs);
+      memref::StoreOp::create(
+          b, rounded(arith::MulFOp::create(b, silu(b, loc, g), u), downInput), acts,
+          ivs);
     });
     project("expert_down", {downPacked}, acts, hidden, inter, {downs});
     loops.parallel("expert_scatter", {entries, index(hidden)}, [&](ValueRange ivs) {

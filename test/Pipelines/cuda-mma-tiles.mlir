@@ -6,10 +6,10 @@
 // kernels of full 16-entry tiles become block kernels (the tile's expert
 // found in the kernel from the routing offsets) that copy the weights to
 // shared memory (the module's dynamic shared array) as 16-byte cp.async,
-// committed as a group, and x's tile, rounded to bf16, with 128-bit loads
-// and stores (hybrid-kernels-to-gpu aligns them); no barrier between the
-// independent copies, one before them and one after, which first waits
-// for the cp.async groups; then they
+// committed as a group, and x's tile the same way (the gather rounded the
+// entries' rows to bf16: the tiles convert nothing); no barrier between
+// the independent copies, one before them and one after, which first
+// waits for the cp.async groups; then they
 // run bf16 mma.sync (m16n8k16) on fragments loaded by ldmatrix (the
 // weights' transposed); next to them the kernels for the rest of each
 // expert's entries -- gate/up's (32 inputs, whole slices of 16-byte loads)
@@ -20,15 +20,18 @@
 // CHECK: gpu.binary @hybrid_kernels
 // CHECK-SAME: .extern .shared .align 16 .b8 hybrid_dynamic_shared[];
 // CHECK-SAME: .visible .entry moe__expert_gather(
+// CHECK-SAME: cvt.rn.bf16.f32
 // CHECK-SAME: .visible .entry moe__expert_gate_up_mma(
 // CHECK-SAME: mov.b64 \09%rd{{[0-9]+}}, hybrid_dynamic_shared;
 // CHECK-SAME: bar.sync
 // CHECK-SAME: cp.async.cg.shared.global [%rd{{[0-9]+}}], [%rd{{[0-9]+}}], 16;
 // CHECK-SAME: cp.async.commit_group;
 // CHECK-NOT: bar.sync
-// CHECK-SAME: ld.global.v4.b32
-// CHECK-SAME: cvt.rn.bf16x2.f32
-// CHECK-SAME: st.shared.v4.b32
+// CHECK-NOT: cvt.rn.bf16x2.f32
+// CHECK-SAME: cp.async.commit_group;
+// CHECK-NOT: bar.sync
+// CHECK-NOT: cvt.rn.bf16x2.f32
+// CHECK-SAME: cp.async.commit_group;
 // CHECK-NOT: bar.sync
 // CHECK-SAME: cp.async.wait_group \090;\0A\09bar.sync
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16

@@ -1,6 +1,7 @@
 //===- session_test.cpp - Runtime C API behaviour on a real artifact ------===//
 //
-// session_test MODEL.hyb ID,ID,...  checks, through the C API only:
+// session_test MODEL.hyb ID,ID,... [--across-forms=TOLERANCE]  checks,
+// through the C API only:
 //  * a prompt split in two prefills equals one prefill (state carried over);
 //  * decoding the prompt's tail token by token equals the prefill's rows;
 //  * two sequences of one session (different prompts, then one decode step
@@ -32,6 +33,14 @@ void check(bool ok, const std::string &what) {
     ++failures;
     std::fprintf(stderr, "FAILED: %s\n", what.c_str());
   }
+}
+
+/// A check of `error` (a relative difference) against `bound`, printing
+/// both when it fails.
+void checkClose(double error, double bound, const std::string &what) {
+  check(error <= bound, what);
+  if (error > bound)
+    std::fprintf(stderr, "  relative difference %.3g, allowed %.3g\n", error, bound);
 }
 
 void must(hybrid_status *status, const char *what) {
@@ -68,8 +77,18 @@ std::vector<float> rows(const std::vector<float> &all, int64_t vocab,
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: session_test MODEL.hyb ID,ID,...\n");
+  // Calls that split a prompt differently run the recurrent mixers in other
+  // chunkings (or token by token): equal up to the rounding of the forms,
+  // which for kernels that round activations to bf16 (tensor-core tiles of
+  // bf16 weights) is bf16's: a last-bit difference in f32 can move a
+  // rounded activation by one bf16 step (2^-8).
+  double acrossForms = 1e-4;
+  const std::string acrossFormsFlag = "--across-forms=";
+  if (argc == 4 && std::string(argv[3]).rfind(acrossFormsFlag, 0) == 0)
+    acrossForms = std::atof(argv[3] + acrossFormsFlag.size());
+  if ((argc != 3 && argc != 4) || !(acrossForms > 0)) {
+    std::fprintf(stderr,
+                 "usage: session_test MODEL.hyb ID,ID,... [--across-forms=TOLERANCE]\n");
     return 2;
   }
   std::vector<int64_t> prompt;
@@ -79,9 +98,6 @@ int main(int argc, char **argv) {
   const int64_t n = static_cast<int64_t>(prompt.size());
   const int64_t half = n / 2;
   const double tolerance = 1e-5;
-  // Calls that split a prompt differently run the recurrent mixers in other
-  // chunkings (or token by token): equal up to the rounding of the forms.
-  const double acrossForms = 1e-4;
 
   hybrid_artifact *artifact;
   must(hybrid_artifact_open_file(argv[1], &artifact), "open_file");
@@ -99,18 +115,18 @@ int main(int argc, char **argv) {
   must(hybrid_session_create(artifact, 1, &split), "session_create");
   must(hybrid_prefill(split, 0, prompt.data(), half), "prefill first half");
   must(hybrid_prefill(split, 0, prompt.data() + half, n - half), "prefill second half");
-  check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)) <= acrossForms,
+  checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)), acrossForms,
         "split prefill equals one prefill");
 
   // Decode steps equal the prefill's rows at the same positions.
   must(hybrid_sequence_reset(split, 0), "reset");
   check(hybrid_sequence_position(split, 0) == 0, "reset position");
   must(hybrid_prefill(split, 0, prompt.data(), half), "prefill after reset");
-  check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, 0, half)) <= tolerance,
+  checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, 0, half)), tolerance,
         "prefill after reset equals a fresh prefill");
   for (int64_t i = half; i < n; ++i) {
     must(hybrid_decode(split, &prompt[i]), "decode");
-    check(relative(logitsOf(split, 0, vocab), rows(reference, vocab, i, i + 1)) <= acrossForms,
+    checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, i, i + 1)), acrossForms,
           "decode step " + std::to_string(i) + " equals the prefill row");
   }
 
@@ -124,15 +140,15 @@ int main(int argc, char **argv) {
   must(hybrid_session_create(artifact, 2, &batch), "session_create");
   must(hybrid_prefill(batch, 0, prompt.data(), n), "batch prefill 0");
   must(hybrid_prefill(batch, 1, other.data(), n), "batch prefill 1");
-  check(relative(logitsOf(batch, 0, vocab), reference) <= tolerance, "batch sequence 0");
-  check(relative(logitsOf(batch, 1, vocab), otherReference) <= tolerance, "batch sequence 1");
+  checkClose(relative(logitsOf(batch, 0, vocab), reference), tolerance, "batch sequence 0");
+  checkClose(relative(logitsOf(batch, 1, vocab), otherReference), tolerance, "batch sequence 1");
   int64_t next[2] = {prompt[0], other[0]};
   must(hybrid_decode(batch, next), "batch decode");
   must(hybrid_decode(whole, &next[0]), "decode alone 0");
   must(hybrid_decode(alone, &next[1]), "decode alone 1");
-  check(relative(logitsOf(batch, 0, vocab), logitsOf(whole, 0, vocab)) <= tolerance,
+  checkClose(relative(logitsOf(batch, 0, vocab), logitsOf(whole, 0, vocab)), tolerance,
         "batch decode sequence 0");
-  check(relative(logitsOf(batch, 1, vocab), logitsOf(alone, 0, vocab)) <= tolerance,
+  checkClose(relative(logitsOf(batch, 1, vocab), logitsOf(alone, 0, vocab)), tolerance,
         "batch decode sequence 1");
 
   // Three sequences decoding together for a few steps (an artifact with
@@ -155,8 +171,7 @@ int main(int argc, char **argv) {
     must(hybrid_decode(trio, next), "trio decode");
     for (int k = 0; k < 3; ++k) {
       must(hybrid_decode(solo[k], &next[k]), "solo decode");
-      check(relative(logitsOf(trio, k, vocab), logitsOf(solo[k], 0, vocab)) <=
-                tolerance,
+      checkClose(relative(logitsOf(trio, k, vocab), logitsOf(solo[k], 0, vocab)), tolerance,
             what + ": sequence " + std::to_string(k) + " at " + std::to_string(at));
     }
   };
@@ -199,9 +214,9 @@ int main(int argc, char **argv) {
     int64_t tokens[2] = {prompt[i], other[i]};
     must(hybrid_decode(snap, tokens), "decode after restore");
     must(hybrid_decode(restored, &prompt[i]), "decode after load");
-    check(relative(logitsOf(snap, 0, vocab), straight[i - half]) <= tolerance,
+    checkClose(relative(logitsOf(snap, 0, vocab), straight[i - half]), tolerance,
           "restored decode equals uninterrupted decode at " + std::to_string(i));
-    check(relative(logitsOf(restored, 0, vocab), straight[i - half]) <= tolerance,
+    checkClose(relative(logitsOf(restored, 0, vocab), straight[i - half]), tolerance,
           "decode after a file round trip at " + std::to_string(i));
   }
   // The fork went its own way from the same prefix: equal to a sequence
@@ -211,7 +226,7 @@ int main(int argc, char **argv) {
   must(hybrid_prefill(forkAlone, 0, prompt.data(), half), "fork reference");
   for (int64_t i = half; i < half + 3; ++i)
     must(hybrid_decode(forkAlone, &other[i]), "fork reference decode");
-  check(relative(logitsOf(snap, 1, vocab), logitsOf(forkAlone, 0, vocab)) <= tolerance,
+  checkClose(relative(logitsOf(snap, 1, vocab), logitsOf(forkAlone, 0, vocab)), tolerance,
         "fork is independent");
   s = hybrid_snapshot_load(artifact, argv[1], &loaded);
   check(s != nullptr, "an artifact is not a snapshot");
@@ -228,7 +243,7 @@ int main(int argc, char **argv) {
   hybrid_session *memorySession;
   must(hybrid_session_create(inMemory, 1, &memorySession), "session_create");
   must(hybrid_prefill(memorySession, 0, prompt.data(), n), "prefill from memory");
-  check(relative(logitsOf(memorySession, 0, vocab), reference) <= tolerance,
+  checkClose(relative(logitsOf(memorySession, 0, vocab), reference), tolerance,
         "artifact from memory");
 
   // Misuse gets an error status, not a crash.
