@@ -148,6 +148,55 @@ std::optional<Copy> asCopy(Operation *store) {
               element.getIntOrFloatBitWidth() / 8};
 }
 
+/// Whether `value` is a constant zero (a scalar, or a splat vector).
+bool isZeroConstant(Value value) {
+  Attribute attr;
+  if (!matchPattern(value, m_Constant(&attr)))
+    return false;
+  if (auto splat = dyn_cast<SplatElementsAttr>(attr))
+    attr = splat.getSplatValue<Attribute>();
+  if (auto f = dyn_cast<FloatAttr>(attr))
+    return f.getValue().isZero();
+  if (auto i = dyn_cast<IntegerAttr>(attr))
+    return i.getValue().isZero();
+  return false;
+}
+
+/// The branch of a zero-filling copy: `scf.if %inside {index arithmetic;
+/// copy} else {zeros stored where the copy stores}` (rows past a call's
+/// tokens staged as zeros). cp.async does both: it reads the piece where
+/// `inside` and nothing elsewhere, filling the rest with zeros (src-size).
+scf::IfOp zeroFillBranch(const Copy &copy) {
+  auto branch = dyn_cast<scf::IfOp>(copy.store->getParentOp());
+  if (!branch || branch->getNumResults() != 0 || branch.getElseRegion().empty() ||
+      copy.store->getBlock() != branch.thenBlock() ||
+      copy.load->getBlock() != branch.thenBlock())
+    return {};
+  for (Operation &op : branch.thenBlock()->without_terminator())
+    if (&op != copy.load && &op != copy.store && !isMemoryEffectFree(&op))
+      return {};
+  Block *otherwise = branch.elseBlock();
+  if (!llvm::hasSingleElement(otherwise->without_terminator()))
+    return {};
+  Operation *zeros = &otherwise->front();
+  if (zeros->getName() != copy.store->getName())
+    return {};
+  Value value;
+  if (auto vectorStore = dyn_cast<vector::StoreOp>(zeros)) {
+    value = vectorStore.getValueToStore();
+    if (vectorStore.getBase() != copy.target ||
+        vectorStore.getIndices() != copy.targetIndices)
+      return {};
+  } else {
+    auto scalarStore = cast<memref::StoreOp>(zeros);
+    value = scalarStore.getValueToStore();
+    if (scalarStore.getMemRef() != copy.target ||
+        scalarStore.getIndices() != copy.targetIndices)
+      return {};
+  }
+  return isZeroConstant(value) ? branch : scf::IfOp();
+}
+
 /// The pieces `copy` goes as: cp.async moves 4, 8 or 16 bytes, aligned to
 /// its size at both ends; longer copies go as 16-byte pieces. 0 when it
 /// cannot.
@@ -168,12 +217,17 @@ int64_t pieceBytes(const Copy &copy) {
 /// Converts the copies of the strided loop `loop` whose shared buffer
 /// nothing else in the loop uses; returns whether there was one.
 bool convertCopies(scf::ForOp loop) {
-  SmallVector<std::pair<Copy, int64_t>> copies;
+  struct Convertible {
+    Copy copy;
+    int64_t piece;
+    scf::IfOp zeroFill; // null: an unconditional copy
+  };
+  SmallVector<Convertible> copies;
   llvm::SmallPtrSet<Value, 4> targets;
   loop.walk([&](Operation *op) {
     if (std::optional<Copy> copy = asCopy(op))
       if (int64_t piece = pieceBytes(*copy)) {
-        copies.push_back({*copy, piece});
+        copies.push_back({*copy, piece, zeroFillBranch(*copy)});
         targets.insert(copy->target);
       }
   });
@@ -181,8 +235,11 @@ bool convertCopies(scf::ForOp loop) {
   // bytes) keeps its copies: a thread may read its own store back before
   // the barrier.
   llvm::SmallPtrSet<Operation *, 8> converted;
-  for (auto &copy : copies)
-    converted.insert(copy.first.store);
+  for (Convertible &c : copies) {
+    converted.insert(c.copy.store);
+    if (c.zeroFill)
+      converted.insert(&c.zeroFill.elseBlock()->front());
+  }
   loop.walk([&](Operation *op) {
     if (converted.contains(op))
       return;
@@ -199,12 +256,30 @@ bool convertCopies(scf::ForOp loop) {
     }
   });
   bool any = false;
-  for (auto &[copy, piece] : copies) {
+  for (auto &[copy, piece, zeroFill] : copies) {
     if (!targets.contains(copy.target))
       continue;
-    OpBuilder b(copy.store);
     Location loc = copy.store->getLoc();
     int64_t pieceElements = piece / copy.elementBytes;
+    // A zero fill's copy goes where its branch was, reading pieceElements
+    // where the branch copied and none (from the buffer's start: an address
+    // that exists) where it stored zeros.
+    Value srcElements;
+    SmallVector<Value> sourceIndices(copy.sourceIndices);
+    if (zeroFill) {
+      for (Operation &op : llvm::make_early_inc_range(
+               zeroFill.thenBlock()->without_terminator()))
+        if (&op != copy.load && &op != copy.store)
+          op.moveBefore(zeroFill);
+      OpBuilder b(zeroFill);
+      Value inside = zeroFill.getCondition();
+      Value none = arith::ConstantIndexOp::create(b, loc, 0);
+      srcElements = arith::SelectOp::create(
+          b, loc, inside, arith::ConstantIndexOp::create(b, loc, pieceElements), none);
+      for (Value &at : sourceIndices)
+        at = arith::SelectOp::create(b, loc, inside, at, none);
+    }
+    OpBuilder b(zeroFill ? zeroFill.getOperation() : copy.store);
     for (int64_t first = 0; first < copy.elements; first += pieceElements) {
       Value offset =
           first ? arith::ConstantIndexOp::create(b, loc, first) : Value();
@@ -216,14 +291,17 @@ bool convertCopies(scf::ForOp loop) {
       };
       nvgpu::DeviceAsyncCopyOp::create(
           b, loc, copy.target, shifted(copy.targetIndices), copy.source,
-          shifted(copy.sourceIndices), b.getIndexAttr(pieceElements),
-          /*srcElements=*/Value(),
+          shifted(sourceIndices), b.getIndexAttr(pieceElements), srcElements,
           // 16-byte pieces skip L1 (cp.async.cg): staged data is read
           // from shared memory, not again from global.
           piece == 16 ? b.getUnitAttr() : UnitAttr());
     }
-    copy.store->erase();
-    copy.load->erase();
+    if (zeroFill) {
+      zeroFill.erase();
+    } else {
+      copy.store->erase();
+      copy.load->erase();
+    }
     any = true;
   }
   return any;

@@ -506,8 +506,12 @@ def AsyncSharedCopiesPass : Pass<"hybrid-async-shared-copies",
     `nvgpu.device_async_copy` (cp.async): pieces of 4, 8 or 16 bytes (a
     32-byte vector as two), when both addresses are known to be aligned to
     the piece (a kernel argument's base, a shared view's constant shift,
-    indices that are multiples); 16-byte pieces bypass L1 (`.cg`). A
-    thread then no longer waits for each load before its store: its copies
+    indices that are multiples); 16-byte pieces bypass L1 (`.cg`). A copy
+    in `scf.if %inside {copy} else {zeros stored at the same place}` (rows
+    past a call's tokens staged as zeros) becomes one cp.async in place of
+    the branch that reads the piece where `%inside` and nothing elsewhere
+    (its source size 0: cp.async fills with zeros; the source address then
+    the buffer's start). A thread then no longer waits for each load before its store: its copies
     are all in flight together. After each such loop its copies are
     committed as one group (`nvvm.cp.async.commit.group`), and every
     `gpu.barrier` of the kernel first waits for all groups
