@@ -363,15 +363,19 @@ void forUnitOwner(OpBuilder &b, Location loc, Value unit,
 /// (see Codegen) choose the weight the same way, by column, or by group of
 /// kBlockWarps panels for the mma form's full token tiles.
 /// The GEMV form of the GPU forms' linear layers (gemvLinears), for calls
-/// of at most kGemvRows rows -- decode steps, short batches, the rows past
-/// the tensor cores' full tiles: the column form's thread per output walks
+/// of at most kGemvRows rows -- decode steps, batches of them, every row
+/// past the tensor cores' full tiles: the column form's thread per output walks
 /// all the inputs alone, one 2-byte load after another, far too few loads
 /// in flight to stream the weights at the memory's bandwidth. Instead each
 /// workgroup (a block of kGemvThreads) takes a panel and a split of the
 /// inputs: a thread per (slice of the split's inputs, 16 bytes of the
 /// panel's row), 16-byte loads; the block sums its slices, a second kernel
 /// the splits, which are as many as give about kGemvWorkgroups workgroups.
-constexpr int64_t kGemvRows = 8, kGemvThreads = 128, kGemvWorkgroups = 512;
+/// A workgroup takes its rows one after another: its slice of the weights
+/// stays in L1, and a thread's registers hold one row's sums (a decode
+/// step's occupancy).
+constexpr int64_t kGemvRows = kMmaTokens - 1, kGemvThreads = 128,
+                  kGemvWorkgroups = 512;
 
 /// The GEMV form's shape for weights [out, in] of `element` packed in
 /// panels of `panel`: elements per 16-byte load, loads per panel row,
