@@ -133,9 +133,9 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "row, 128 threads) take a GEMV form instead: a block per (panel, "
            "split of the inputs) whose threads sum slices of the inputs, "
            "reduced in shared memory, then a kernel summing "
-           "the splits with the epilogue; with mma-tiles, so do the grouped "
-           "experts' entries past their full tiles (a block per routed "
-           "expert, panel and split)">,
+           "the splits with the epilogue; so do the grouped experts routed "
+           "at most 15 entries (with mma-tiles, the entries past their full "
+           "tiles): a block per routed expert, panel and split">,
     Option<"mmaTiles", "mma-tiles", "bool", "false",
            "With column-workgroups: packed linear layers whose inputs are a "
            "multiple of the tile's depth (8 for f32 tiles, 16 for bf16 "

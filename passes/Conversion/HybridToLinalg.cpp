@@ -1841,6 +1841,70 @@ struct MoEKernels {
     });
   }
 
+  /// The GEMV form (see kGemvRows) of an expert projection onto `out`
+  /// outputs from `in` inputs for the entry positions entriesOf(e) = [first,
+  /// end) of each routed expert e whose `few(first, end)`: a workgroup per
+  /// (routed expert, panel, split of the inputs), then one per (routed
+  /// expert, output) summing the splits and storing store(entry, output,
+  /// sums as vector<1>, one per weight). rowAt(entry, k) is an input; a
+  /// null `few` takes every expert. Returns false, building nothing, where
+  /// the form does not apply.
+  bool expertGemv(StringRef stage, ArrayRef<Value> weights, int64_t experts,
+                  int64_t out, int64_t in, const ExpertGroups &groups,
+                  function_ref<std::pair<Value, Value>(Value)> entriesOf,
+                  function_ref<Value(Value, Value)> few,
+                  function_ref<Value(Value, Value)> rowAt,
+                  function_ref<void(Value, Value, ArrayRef<Value>)> store) {
+    int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
+    int64_t count = static_cast<int64_t>(weights.size());
+    Type element = cast<RankedTensorType>(weights.front().getType()).getElementType();
+    std::optional<GemvShape> shape = gemvShape(codegen, element, panels, in);
+    if (!shape)
+      return false;
+    Type f32 = b.getF32Type();
+    Value entries = memref::DimOp::create(b, groups.entryToken, 0);
+    Value zero = index(0);
+    auto whenFew = [&](Value first, Value end, function_ref<void()> body) {
+      if (few)
+        loops.ifElse(few(first, end), body, [] {});
+      else
+        body();
+    };
+    Value sums = memref::AllocOp::create(
+        b, MemRefType::get({ShapedType::kDynamic, count, shape->splits, panels * panel},
+                           f32),
+        ValueRange{entries});
+    loops.parallel((stage + "_gemv").str(),
+                   {arith::MinUIOp::create(b, entries, index(experts)), index(panels),
+                    index(shape->splits)},
+                   [&](ValueRange ivs) {
+      Value sliceSums = loops.scratch({count * shape->slices, panel}, f32);
+      Value live = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::ult, ivs[0],
+          memref::LoadOp::create(b, groups.activeCount, ValueRange{zero}));
+      loops.ifElse(live, [&] {
+        Value e = memref::LoadOp::create(b, groups.active, ivs[0]);
+        auto [first, end] = entriesOf(e);
+        whenFew(first, end, [&] {
+          gemvPanelSums(b, loops, *shape, panel, in, element, weights, ValueRange{e},
+                        ivs[1], ivs[2], first, end, rowAt, sliceSums, sums,
+                        [](Value row) { return row; });
+        });
+      }, [] {});
+    });
+    overActiveExperts((stage + "_gemv_combine").str(), groups, experts, out,
+                      [&](Value e, Value c) {
+      auto [first, end] = entriesOf(e);
+      whenFew(first, end, [&] {
+        loops.forLoop(first, end, {}, [&](Value row, ValueRange) {
+          store(row, c, gemvSplitSums(b, loops, sums, count, shape->splits, row, c));
+          return SmallVector<Value>{};
+        });
+      });
+    });
+    return true;
+  }
+
   /// Grouped expert matmuls on packed expert weights: per (panel, expert),
   /// the expert's entries (the (token, slot) pairs routed to it, grouped by
   /// the counting sort) in register tiles of rows gathered by token, as
@@ -1855,7 +1919,8 @@ struct MoEKernels {
   /// that neighbouring threads read neighbouring columns of a panel; each
   /// runs its column over the expert's entries in tiles, with one scalar
   /// accumulator per (entry, weight). The sums are those of the panel form,
-  /// in the same order.
+  /// in the same order. Experts with at most kGemvRows entries (decode's
+  /// every routed expert) take the GEMV form instead where it applies.
   void groupedExpertColumns(
       Value gatePacked, Value upPacked, Value downPacked, Value x,
       int64_t experts, int64_t inter, int64_t hidden,
@@ -1871,8 +1936,42 @@ struct MoEKernels {
         slots.push_back(memref::LoadOp::create(b, entrySlot, a));
       }
     };
+    // Expert e's entry positions.
+    auto expertEntries = [&](Value e) -> std::pair<Value, Value> {
+      Value next = arith::AddIOp::create(b, e, index(1));
+      return {memref::LoadOp::create(b, groups.offsets, e),
+              memref::LoadOp::create(b, groups.offsets, next)};
+    };
+    auto few = [&](Value first, Value end) {
+      return gemvTakes(b, arith::SubIOp::create(b, end, first));
+    };
+    // The column kernels then take the other experts.
+    auto unlessGemv = [&](bool gemv, Value e, function_ref<void()> body) {
+      if (!gemv)
+        return body();
+      auto [first, end] = expertEntries(e);
+      loops.ifElse(few(first, end), [] {}, body);
+    };
+    auto entryAt = [&](Value a) {
+      return std::make_pair(memref::LoadOp::create(b, entryToken, a).getResult(),
+                            memref::LoadOp::create(b, entrySlot, a).getResult());
+    };
+    bool gateUpGemv = expertGemv(
+        "expert_gate_up", {gatePacked, upPacked}, experts, inter, hidden, groups,
+        expertEntries, few,
+        [&](Value a, Value k) -> Value {
+          return tensor::ExtractOp::create(
+              b, x, ValueRange{memref::LoadOp::create(b, entryToken, a), k});
+        },
+        [&](Value a, Value i, ArrayRef<Value> sums) {
+          auto [t, j] = entryAt(a);
+          Value g = vector::ExtractOp::create(b, sums[0], ArrayRef<int64_t>{0});
+          Value u = vector::ExtractOp::create(b, sums[1], ArrayRef<int64_t>{0});
+          memref::StoreOp::create(b, arith::MulFOp::create(b, silu(b, b.getLoc(), g), u),
+                                  activations, ValueRange{t, j, i});
+        });
     overActiveExperts("expert_gate_up", groups, experts, inter,
-                      [&](Value e, Value i) {
+                      [&](Value e, Value i) { unlessGemv(gateUpGemv, e, [&] {
       tiles(e, kColumnTokens / 2, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
@@ -1887,9 +1986,21 @@ struct MoEKernels {
                                   activations, ValueRange{tokens[m], slots[m], i});
         }
       });
-    });
+    }); });
+    bool downGemv = expertGemv(
+        "expert_down", {downPacked}, experts, hidden, inter, groups, expertEntries, few,
+        [&](Value a, Value k) -> Value {
+          auto [t, j] = entryAt(a);
+          return memref::LoadOp::create(b, activations, ValueRange{t, j, k});
+        },
+        [&](Value a, Value h, ArrayRef<Value> sums) {
+          auto [t, j] = entryAt(a);
+          memref::StoreOp::create(
+              b, vector::ExtractOp::create(b, sums[0], ArrayRef<int64_t>{0}), expertOut,
+              ValueRange{t, j, h});
+        });
     overActiveExperts("expert_down", groups, experts, hidden,
-                      [&](Value e, Value h) {
+                      [&](Value e, Value h) { unlessGemv(downGemv, e, [&] {
       tiles(e, kColumnTokens, [&](ArrayRef<Value> at) {
         SmallVector<Value> tokens, slots;
         entriesOf(at, tokens, slots);
@@ -1902,7 +2013,7 @@ struct MoEKernels {
           memref::StoreOp::create(b, sums.getResult(m), expertOut,
                                   ValueRange{tokens[m], slots[m], h});
       });
-    });
+    }); });
   }
 
   /// The mma form of the grouped experts (Codegen::mma, when both
@@ -1991,58 +2102,24 @@ struct MoEKernels {
         });
       });
       // The entries past each expert's full tiles (at most 15: decode's one
-      // per routed expert) in the GEMV form where it applies: a workgroup per
-      // (routed expert, panel, split of the inputs), then one per (routed
-      // expert, output column) summing the splits.
-      int64_t panels = llvm::divideCeil(out, panel);
-      int64_t count = static_cast<int64_t>(weights.size());
-      if (std::optional<GemvShape> shape = gemvShape(codegen, element, panels, in)) {
-        Value sums = memref::AllocOp::create(
-            b, MemRefType::get({ShapedType::kDynamic, count, shape->splits,
-                                panels * panel},
-                               f32),
-            ValueRange{entries});
-        auto rest = [&](Value e) {
-          auto [begin, end, tiles] = range(e);
-          return std::make_pair(add(begin, arith::MulIOp::create(b, tiles, tileRows)),
-                                end);
-        };
-        loops.parallel((stage + "_gemv").str(),
-                       {arith::MinUIOp::create(b, entries, index(experts)),
-                        index(panels), index(shape->splits)},
-                       [&](ValueRange ivs) {
-          Value sliceSums = loops.scratch({count * shape->slices, panel}, f32);
-          Value live = arith::CmpIOp::create(
-              b, arith::CmpIPredicate::ult, ivs[0],
-              memref::LoadOp::create(b, groups.activeCount, ValueRange{zero}));
-          loops.ifElse(live, [&] {
-            Value e = memref::LoadOp::create(b, groups.active, ivs[0]);
-            auto [first, end] = rest(e);
-            gemvPanelSums(
-                b, loops, *shape, panel, in, element, weights, ValueRange{e},
-                ivs[1], ivs[2], first, end,
-                [&](Value row, Value k) -> Value {
-                  return toF32(b, b.getLoc(),
-                               memref::LoadOp::create(b, input, ValueRange{row, k}));
-                },
-                sliceSums, sums, [](Value row) { return row; });
-          }, [] {});
-        });
-        overActiveExperts((stage + "_gemv_combine").str(), groups, experts, out,
-                          [&](Value e, Value c) {
-          auto [first, end] = rest(e);
-          loops.forLoop(first, end, {}, [&](Value row, ValueRange) {
-            SmallVector<Value> totals =
-                gemvSplitSums(b, loops, sums, count, shape->splits, row, c);
-            for (auto [total, o] : llvm::zip(totals, outs))
-              memref::StoreOp::create(
-                  b, vector::ExtractOp::create(b, total, ArrayRef<int64_t>{0}), o,
-                  ValueRange{row, c});
-            return SmallVector<Value>{};
-          });
-        });
+      // per routed expert) in the GEMV form where it applies.
+      auto rest = [&](Value e) {
+        auto [begin, end, tiles] = range(e);
+        return std::make_pair(add(begin, arith::MulIOp::create(b, tiles, tileRows)),
+                              end);
+      };
+      if (expertGemv(stage, weights, experts, out, in, groups, rest, /*few=*/nullptr,
+                     [&](Value row, Value k) -> Value {
+                       return toF32(b, b.getLoc(), memref::LoadOp::create(
+                                                        b, input, ValueRange{row, k}));
+                     },
+                     [&](Value row, Value c, ArrayRef<Value> totals) {
+                       for (auto [total, o] : llvm::zip(totals, outs))
+                         memref::StoreOp::create(
+                             b, vector::ExtractOp::create(b, total, ArrayRef<int64_t>{0}),
+                             o, ValueRange{row, c});
+                     }))
         return;
-      }
       // Else a workgroup per (routed expert, output column) as in
       // groupedExpertColumns.
       overActiveExperts(stage, groups, experts, out, [&](Value e, Value c) {
