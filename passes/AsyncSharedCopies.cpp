@@ -23,6 +23,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <cstdint>
@@ -148,20 +149,6 @@ std::optional<Copy> asCopy(Operation *store) {
               element.getIntOrFloatBitWidth() / 8};
 }
 
-/// Whether `value` is a constant zero (a scalar, or a splat vector).
-bool isZeroConstant(Value value) {
-  Attribute attr;
-  if (!matchPattern(value, m_Constant(&attr)))
-    return false;
-  if (auto splat = dyn_cast<SplatElementsAttr>(attr))
-    attr = splat.getSplatValue<Attribute>();
-  if (auto f = dyn_cast<FloatAttr>(attr))
-    return f.getValue().isZero();
-  if (auto i = dyn_cast<IntegerAttr>(attr))
-    return i.getValue().isZero();
-  return false;
-}
-
 /// The branch of a zero-filling copy: `scf.if %inside {index arithmetic;
 /// copy} else {zeros stored where the copy stores}` (rows past a call's
 /// tokens staged as zeros). cp.async does both: it reads the piece where
@@ -194,7 +181,10 @@ scf::IfOp zeroFillBranch(const Copy &copy) {
         scalarStore.getIndices() != copy.targetIndices)
       return {};
   }
-  return isZeroConstant(value) ? branch : scf::IfOp();
+  // Zero bytes, what cp.async fills with: +0.0 (not -0.0) or integer 0.
+  bool zeroBytes =
+      matchPattern(value, m_PosZeroFloat()) || matchPattern(value, m_Zero());
+  return zeroBytes ? branch : scf::IfOp();
 }
 
 /// The pieces `copy` goes as: cp.async moves 4, 8 or 16 bytes, aligned to

@@ -364,8 +364,8 @@ void forUnitOwner(OpBuilder &b, Location loc, Value unit,
 /// kBlockWarps panels for the mma form's full token tiles.
 /// The GEMV form of the GPU forms' linear layers (gemvLinears), for calls
 /// of at most kGemvRows rows -- decode steps, batches of them, every row
-/// past the tensor cores' full tiles: the column form's thread per output walks
-/// all the inputs alone, one 2-byte load after another, far too few loads
+/// past the tensor cores' full tiles: the column form's thread per output
+/// walks all the inputs alone, one 2-byte load after another, far too few loads
 /// in flight to stream the weights at the memory's bandwidth. Instead each
 /// workgroup (a block of kGemvThreads) takes a panel and a split of the
 /// inputs: a thread per (slice of the split's inputs, 16 bytes of the
@@ -1008,8 +1008,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     if (mmaFits(codegen, out, in, plain.getElementType(), count, rowTiles)) {
       MmaStage staged = mmaStage(b, loc, plain.getElementType(), in, panel,
                                  count, rowTiles);
-      Value xStaged = mmaInput(b, loc, x, staged.type, stage);
-      rowsX = xStaged;
+      rowsX = mmaInput(b, loc, x, staged.type, stage);
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
@@ -1034,7 +1033,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
                      arith::ConstantIndexOp::create(
                          b, loc, llvm::divideCeil(panels, hybrid::kBlockWarps))},
           ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-            mmaWorkgroup(pb, pl, staged, panel, xStaged, packed, out, in,
+            mmaWorkgroup(pb, pl, staged, panel, rowsX, packed, out, in,
                          products, ivs[1],
                          mmaTileStart(pb, pl, ivs[0], rowTiles), start);
           });
@@ -1142,8 +1141,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     MmaStage staged = mmaStage(b, loc, members.front().element,
                                members.front().in, panel, 1,
                                mmaLinearRowTiles(1));
-    Value xStaged = mmaInput(b, loc, x, staged.type, stage);
-    rowsX = xStaged;
+    rowsX = mmaInput(b, loc, x, staged.type, stage);
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
     Value workgroupTiles = arith::CeilDivUIOp::create(
@@ -1157,7 +1155,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
           forUnitOwner(pb, pl, ivs[1], firstGroup, groups,
                        [&](OpBuilder &rb, size_t i, Value local) {
                          const Member &m = members[i];
-                         mmaWorkgroup(rb, pl, staged, panel, xStaged,
+                         mmaWorkgroup(rb, pl, staged, panel, rowsX,
                                       {m.packed}, m.out, m.in, {m.y}, local,
                                       t0, start);
                        });
@@ -1929,11 +1927,16 @@ struct MoEKernels {
       const ExpertGroups &groups, Value activations, Value expertOut) {
     Value entryToken = groups.entryToken, entrySlot = groups.entrySlot;
     // The tile's (token, slot) of each entry position.
+    auto entryAt = [&](Value a) {
+      return std::make_pair(memref::LoadOp::create(b, entryToken, a).getResult(),
+                            memref::LoadOp::create(b, entrySlot, a).getResult());
+    };
     auto entriesOf = [&](ArrayRef<Value> at, SmallVector<Value> &tokens,
                          SmallVector<Value> &slots) {
       for (Value a : at) {
-        tokens.push_back(memref::LoadOp::create(b, entryToken, a));
-        slots.push_back(memref::LoadOp::create(b, entrySlot, a));
+        auto [t, j] = entryAt(a);
+        tokens.push_back(t);
+        slots.push_back(j);
       }
     };
     // Expert e's entry positions.
@@ -1951,10 +1954,6 @@ struct MoEKernels {
         return body();
       auto [first, end] = expertEntries(e);
       loops.ifElse(few(first, end), [] {}, body);
-    };
-    auto entryAt = [&](Value a) {
-      return std::make_pair(memref::LoadOp::create(b, entryToken, a).getResult(),
-                            memref::LoadOp::create(b, entrySlot, a).getResult());
     };
     bool gateUpGemv = expertGemv(
         "expert_gate_up", {gatePacked, upPacked}, experts, inter, hidden, groups,

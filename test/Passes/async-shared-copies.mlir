@@ -197,8 +197,8 @@ gpu.module @hybrid_kernels {
 // {copy} else {zeros}`) become one cp.async that reads the piece where the
 // row is inside and nothing elsewhere (src-size 0: all zeros), from the
 // buffer's start (an address that exists); the branch's index arithmetic
-// moves before it. A branch that stores anything but zeros, or whose copy
-// branch also writes elsewhere, stays.
+// moves before it. A branch that stores anything but zero bytes (ones,
+// -0.0), or whose copy branch also writes elsewhere, stays.
 // CHECK-LABEL: gpu.func @zero_fill(
 // CHECK-SAME: %[[X:[^:]*]]: memref<?x64xf32>
 // CHECK: %[[XS:.*]] = memref.view {{.*}} to memref<16x20xf32
@@ -232,6 +232,13 @@ gpu.module @hybrid_kernels {
 // CHECK: } else {
 // CHECK: vector.store
 // CHECK: } {hybrid.block_strided}
+// CHECK: scf.for
+// CHECK: scf.if
+// CHECK: vector.load
+// CHECK: vector.store
+// CHECK: } else {
+// CHECK: vector.store
+// CHECK: } {hybrid.block_strided}
 gpu.module @hybrid_kernels {
   memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
   gpu.func @zero_fill(%x: memref<?x64xf32>, %first: index, %rows: index, %o: memref<?xf32>) kernel {
@@ -240,13 +247,16 @@ gpu.module @hybrid_kernels {
     %c128 = arith.constant 128 : index
     %c2048 = arith.constant 2048 : index
     %c4096 = arith.constant 4096 : index
+    %c6144 = arith.constant 6144 : index
     %zeros = arith.constant dense<0.0> : vector<4xf32>
     %ones = arith.constant dense<1.0> : vector<4xf32>
+    %negative_zeros = arith.constant dense<-0.0> : vector<4xf32>
     %one = arith.constant 1.0 : f32
     %shared = memref.get_global @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>>
     %xs = memref.view %shared[%c0][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
     %ys = memref.view %shared[%c2048][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
     %zs = memref.view %shared[%c4096][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
+    %ws = memref.view %shared[%c6144][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
     %tid = gpu.thread_id x
     scf.for %i = %tid to %c64 step %c128 {
       %row = affine.apply affine_map<(d0) -> (d0 floordiv 4)>(%i)
@@ -283,6 +293,18 @@ gpu.module @hybrid_kernels {
         memref.store %one, %o[%row] : memref<?xf32>
       } else {
         vector.store %zeros, %zs[%row, %col] : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      }
+    } {hybrid.block_strided}
+    scf.for %i = %tid to %c64 step %c128 {
+      %row = affine.apply affine_map<(d0) -> (d0 floordiv 4)>(%i)
+      %col = affine.apply affine_map<(d0) -> ((d0 mod 4) * 4)>(%i)
+      %inside = arith.cmpi ult, %row, %rows : index
+      scf.if %inside {
+        %token = arith.addi %first, %row : index
+        %v = vector.load %x[%token, %col] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
+        vector.store %v, %ws[%row, %col] : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      } else {
+        vector.store %negative_zeros, %ws[%row, %col] : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<4xf32>
       }
     } {hybrid.block_strided}
     gpu.barrier

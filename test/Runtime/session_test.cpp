@@ -83,10 +83,15 @@ int main(int argc, char **argv) {
   // bf16 weights) is bf16's: a last-bit difference in f32 can move a
   // rounded activation by one bf16 step (2^-8).
   double acrossForms = 1e-4;
-  const std::string acrossFormsFlag = "--across-forms=";
-  if (argc == 4 && std::string(argv[3]).rfind(acrossFormsFlag, 0) == 0)
-    acrossForms = std::atof(argv[3] + acrossFormsFlag.size());
-  if ((argc != 3 && argc != 4) || !(acrossForms > 0)) {
+  bool usable = argc == 3;
+  if (argc == 4) {
+    const std::string flag = "--across-forms=", given = argv[3];
+    char *end = nullptr;
+    if (given.rfind(flag, 0) == 0 && given.size() > flag.size())
+      acrossForms = std::strtod(given.c_str() + flag.size(), &end);
+    usable = end && *end == '\0' && acrossForms > 0;
+  }
+  if (!usable) {
     std::fprintf(stderr,
                  "usage: session_test MODEL.hyb ID,ID,... [--across-forms=TOLERANCE]\n");
     return 2;
@@ -115,19 +120,19 @@ int main(int argc, char **argv) {
   must(hybrid_session_create(artifact, 1, &split), "session_create");
   must(hybrid_prefill(split, 0, prompt.data(), half), "prefill first half");
   must(hybrid_prefill(split, 0, prompt.data() + half, n - half), "prefill second half");
-  checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)), acrossForms,
-        "split prefill equals one prefill");
+  checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)),
+             acrossForms, "split prefill equals one prefill");
 
   // Decode steps equal the prefill's rows at the same positions.
   must(hybrid_sequence_reset(split, 0), "reset");
   check(hybrid_sequence_position(split, 0) == 0, "reset position");
   must(hybrid_prefill(split, 0, prompt.data(), half), "prefill after reset");
-  checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, 0, half)), tolerance,
-        "prefill after reset equals a fresh prefill");
+  checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, 0, half)),
+             tolerance, "prefill after reset equals a fresh prefill");
   for (int64_t i = half; i < n; ++i) {
     must(hybrid_decode(split, &prompt[i]), "decode");
-    checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, i, i + 1)), acrossForms,
-          "decode step " + std::to_string(i) + " equals the prefill row");
+    checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, i, i + 1)),
+               acrossForms, "decode step " + std::to_string(i) + " equals the prefill row");
   }
 
   // A batch of two different prompts: each sequence gets what it gets alone.
@@ -147,9 +152,9 @@ int main(int argc, char **argv) {
   must(hybrid_decode(whole, &next[0]), "decode alone 0");
   must(hybrid_decode(alone, &next[1]), "decode alone 1");
   checkClose(relative(logitsOf(batch, 0, vocab), logitsOf(whole, 0, vocab)), tolerance,
-        "batch decode sequence 0");
+             "batch decode sequence 0");
   checkClose(relative(logitsOf(batch, 1, vocab), logitsOf(alone, 0, vocab)), tolerance,
-        "batch decode sequence 1");
+             "batch decode sequence 1");
 
   // Three sequences decoding together for a few steps (an artifact with
   // max_batch 2 runs the first two in one call and the third in another),
@@ -171,8 +176,9 @@ int main(int argc, char **argv) {
     must(hybrid_decode(trio, next), "trio decode");
     for (int k = 0; k < 3; ++k) {
       must(hybrid_decode(solo[k], &next[k]), "solo decode");
-      checkClose(relative(logitsOf(trio, k, vocab), logitsOf(solo[k], 0, vocab)), tolerance,
-            what + ": sequence " + std::to_string(k) + " at " + std::to_string(at));
+      checkClose(relative(logitsOf(trio, k, vocab), logitsOf(solo[k], 0, vocab)),
+                 tolerance,
+                 what + ": sequence " + std::to_string(k) + " at " + std::to_string(at));
     }
   };
   for (int64_t at = half; at < half + 3; ++at)
@@ -215,9 +221,9 @@ int main(int argc, char **argv) {
     must(hybrid_decode(snap, tokens), "decode after restore");
     must(hybrid_decode(restored, &prompt[i]), "decode after load");
     checkClose(relative(logitsOf(snap, 0, vocab), straight[i - half]), tolerance,
-          "restored decode equals uninterrupted decode at " + std::to_string(i));
+               "restored decode equals uninterrupted decode at " + std::to_string(i));
     checkClose(relative(logitsOf(restored, 0, vocab), straight[i - half]), tolerance,
-          "decode after a file round trip at " + std::to_string(i));
+               "decode after a file round trip at " + std::to_string(i));
   }
   // The fork went its own way from the same prefix: equal to a sequence
   // fed prompt[:half] then other[half:half + 3] alone.
@@ -227,7 +233,7 @@ int main(int argc, char **argv) {
   for (int64_t i = half; i < half + 3; ++i)
     must(hybrid_decode(forkAlone, &other[i]), "fork reference decode");
   checkClose(relative(logitsOf(snap, 1, vocab), logitsOf(forkAlone, 0, vocab)), tolerance,
-        "fork is independent");
+             "fork is independent");
   s = hybrid_snapshot_load(artifact, argv[1], &loaded);
   check(s != nullptr, "an artifact is not a snapshot");
   hybrid_status_free(s);
@@ -244,7 +250,7 @@ int main(int argc, char **argv) {
   must(hybrid_session_create(inMemory, 1, &memorySession), "session_create");
   must(hybrid_prefill(memorySession, 0, prompt.data(), n), "prefill from memory");
   checkClose(relative(logitsOf(memorySession, 0, vocab), reference), tolerance,
-        "artifact from memory");
+             "artifact from memory");
 
   // Misuse gets an error status, not a crash.
   const float *data;
