@@ -111,11 +111,20 @@ Value scalarDot(OpBuilder &b, Location loc, Value x, Value w, Value t, Value o,
       .getResult(0);
 }
 
+/// DequantizeLowering's kernel carries the block of its scales under this
+/// name, so that the linear layers that read weights packed find the fp8
+/// tensors behind it (packable) and decode them as they load them; the
+/// kernel, then unused, is dropped by canonicalize.
+constexpr StringLiteral kDequantizedBlockAttr = "hybrid.dequantized_block";
+
 /// The name of a linear layer's kernel stage: its weight's last module
 /// (in_proj_qkvz for model.layers.0.linear_attn.in_proj_qkvz.weight), or
 /// "linear" for a weight that is not a checkpoint tensor.
 std::string weightStage(Value w) {
   StringRef name;
+  if (auto generic = w.getDefiningOp<linalg::GenericOp>();
+      generic && generic->hasAttr(kDequantizedBlockAttr))
+    w = generic.getDpsInputs()[0];
   if (auto arg = dyn_cast<BlockArgument>(w)) {
     if (auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp()))
       if (auto attr = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
@@ -146,20 +155,153 @@ int64_t mmaLinearRowTiles(int64_t weights) {
 /// take the gate/up pair's.
 int64_t mmaExpertRowTiles() { return mmaLinearRowTiles(2); }
 
-/// The packed copy of a checkpoint weight `[out, in]`: panels of `panel`
-/// output rows, `[ceil(out / panel), in, panel]` (hybrid.weight
-/// packed(panel)); the artifact writer packs the bytes.
-Value packedCopy(OpBuilder &b, WeightOp weight, int64_t panel) {
-  auto plain = cast<RankedTensorType>(weight.getType());
-  int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
+/// fp8 e4m3fn bits (`raw`: f8E4M3FN, or a vector of them) as f32, exactly
+/// (LLVM has no f8 type to extend from): the 7 bits below the sign put at
+/// f32's bits 20..26 are the value times 2^-120 (an fp8 subnormal an f32
+/// subnormal, which IEEE arithmetic keeps), the sign goes to bit 31, and
+/// S.1111.111 is NaN (e4m3fn has no infinities).
+Value decodeFP8E4M3FN(OpBuilder &b, Location loc, Value raw) {
+  auto vector = dyn_cast<VectorType>(raw.getType());
+  auto like = [&](Type element) -> Type {
+    return vector ? VectorType::get(vector.getShape(), element) : element;
+  };
+  Type i32 = like(b.getI32Type()), f32 = like(b.getF32Type());
+  auto constant = [&](Type type, TypedAttr value) -> Value {
+    if (vector)
+      return arith::ConstantOp::create(
+          b, loc, type, DenseElementsAttr::get(cast<ShapedType>(type), value));
+    return arith::ConstantOp::create(b, loc, type, value);
+  };
+  auto bitsOf = [&](int64_t v) { return constant(i32, b.getI32IntegerAttr(v)); };
+  Value bits = arith::ExtUIOp::create(
+      b, loc, i32, arith::BitcastOp::create(b, loc, like(b.getI8Type()), raw));
+  Value magnitude = arith::AndIOp::create(b, loc, bits, bitsOf(0x7F));
+  Value sign = arith::AndIOp::create(b, loc, bits, bitsOf(0x80));
+  Value high = arith::ShLIOp::create(b, loc, magnitude, bitsOf(20));
+  Value signBit = arith::ShLIOp::create(b, loc, sign, bitsOf(24));
+  Value placed = arith::OrIOp::create(b, loc, high, signBit);
+  Value scaledDown = arith::BitcastOp::create(b, loc, f32, placed);
+  Value value = arith::MulFOp::create(
+      b, loc, scaledDown, constant(f32, b.getF32FloatAttr(std::ldexp(1.0f, 120))));
+  Value nan = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, magnitude,
+                                    bitsOf(0x7F));
+  return arith::SelectOp::create(
+      b, loc, nan,
+      constant(f32, b.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
+      value);
+}
+
+/// A checkpoint weight that the packed forms can read (packable): the
+/// tensor, and for an fp8 block-quantized weight its block scales, whose
+/// blocks of blockRows x blockCols hold whole panels. `element` is the
+/// weight's type as the layer sees it (hybrid.dequantize's result, to
+/// which the dequantized weights round).
+struct PackableWeight {
+  WeightOp weight, scale;
+  int64_t blockRows = 0, blockCols = 0;
+  Type element;
+
+  /// The checkpoint tensor's type, [lead..., out, in].
+  RankedTensorType type() const { return WeightOp(weight).getType(); }
+};
+
+/// A packable weight in panels: `data` [lead..., panels, in, panel] of the
+/// checkpoint's element (hybrid.weight packed(panel); the artifact writer
+/// packs the bytes) and, for fp8, the block scales [lead..., out blocks, in
+/// blocks] as stored.
+struct PackedWeight {
+  Value data, scale;
+  int64_t blockRows = 0, blockCols = 0;
+  Type element;
+
+  Type stored() const {
+    return cast<ShapedType>(data.getType()).getElementType();
+  }
+  int64_t panel() const {
+    return cast<ShapedType>(data.getType()).getShape().back();
+  }
+  /// The weights at [lead..., p, k, j .. j + width) as vector<width x f32>
+  /// (an f32 for width 0), fp8 decoded, scaled and rounded to `element`.
+  Value read(OpBuilder &b, Location loc, ValueRange at, int64_t width) const {
+    Type f32 = b.getF32Type(), raw = stored();
+    auto vectorOf = [&](Type t) -> Type {
+      return width ? VectorType::get({width}, t) : t;
+    };
+    Value v;
+    if (width) {
+      Value pad = arith::ConstantOp::create(b, loc, raw, b.getFloatAttr(raw, 0.0));
+      v = vector::TransferReadOp::create(b, loc, cast<VectorType>(vectorOf(raw)),
+                                         data, at, pad, ArrayRef<bool>{true});
+    } else {
+      v = tensor::ExtractOp::create(b, loc, data, at);
+    }
+    if (!scale)
+      return raw == f32 ? v : arith::ExtFOp::create(b, loc, vectorOf(f32), v).getResult();
+    // The panel's rows share a block row: p * panel / blockRows.
+    size_t n = at.size();
+    auto index = [&](int64_t c) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, c);
+    };
+    SmallVector<Value> scaleAt(at.take_front(n - 3));
+    scaleAt.push_back(arith::DivUIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, at[n - 3], index(panel())),
+        index(blockRows)));
+    scaleAt.push_back(arith::DivUIOp::create(b, loc, at[n - 2], index(blockCols)));
+    Value s = tensor::ExtractOp::create(b, loc, scale, scaleAt);
+    if (width)
+      s = vector::BroadcastOp::create(b, loc, vectorOf(f32), s);
+    Value w = arith::MulFOp::create(b, loc, decodeFP8E4M3FN(b, loc, v), s);
+    if (element == f32)
+      return w;
+    Value rounded = arith::TruncFOp::create(b, loc, vectorOf(element), w);
+    return arith::ExtFOp::create(b, loc, vectorOf(f32), rounded);
+  }
+};
+
+/// The packed copy of a packable weight `[lead..., out, in]`: panels of
+/// `panel` output rows (see PackedWeight).
+PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t panel) {
+  WeightOp weight = source.weight, scale = source.scale;
+  RankedTensorType plain = source.type();
+  ArrayRef<int64_t> shape = plain.getShape();
+  SmallVector<int64_t> packed(shape.drop_back(2));
+  int64_t out = shape[shape.size() - 2], in = shape.back();
+  packed.append({static_cast<int64_t>(llvm::divideCeil(out, panel)), in, panel});
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointAfter(weight);
-  return WeightOp::create(
-      b, weight.getLoc(),
-      RankedTensorType::get({static_cast<int64_t>(llvm::divideCeil(out, panel)),
-                             in, panel},
-                            plain.getElementType()),
-      weight.getNameAttr(), IntegerAttr(), b.getI64IntegerAttr(panel));
+  Value data = WeightOp::create(
+      b, weight.getLoc(), RankedTensorType::get(packed, plain.getElementType()),
+      weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel));
+  return {data, scale ? scale.getResult() : Value(), source.blockRows,
+          source.blockCols, source.element};
+}
+
+/// The checkpoint tensors behind a linear layer's weight `w` (a stack of
+/// experts' when `experts`) if the packed forms can read them: a
+/// hybrid.weight not yet packed, or the fp8 tensors of a dequantize kernel
+/// (kDequantizedBlockAttr) whose block rows hold whole panels.
+std::optional<PackableWeight> packableSource(const Codegen &codegen, Value w,
+                                             bool experts) {
+  if (codegen.panel <= 0)
+    return std::nullopt;
+  PackableWeight source;
+  source.element = cast<ShapedType>(w.getType()).getElementType();
+  if (auto generic = w.getDefiningOp<linalg::GenericOp>()) {
+    auto block = generic->getAttrOfType<DenseI64ArrayAttr>(kDequantizedBlockAttr);
+    if (!block || block[0] % codegen.panel != 0)
+      return std::nullopt;
+    source.scale = generic.getDpsInputs()[1].getDefiningOp<WeightOp>();
+    source.blockRows = block[0];
+    source.blockCols = block[1];
+    w = generic.getDpsInputs()[0];
+    if (!source.scale || source.scale.getPacked())
+      return std::nullopt;
+  }
+  source.weight = w.getDefiningOp<WeightOp>();
+  if (!source.weight || source.weight.getPacked() ||
+      bool(source.weight.getExperts()) != experts)
+    return std::nullopt;
+  return source;
 }
 
 /// Combines a row's accumulators, one vector<panel> per weight, into what
@@ -207,7 +349,7 @@ void forTileRows(
 }
 
 /// One workgroup of a packed linear kernel: panel `p` of the weights
-/// `packed` (all [panels, in, panel] of `element`) applied to the tokens of
+/// `packed` (all [panels, in, panel]) applied to the tokens of
 /// tile `tileIndex` (tiles of `tileTokens`), epilogue(accumulators) stored
 /// into y[token, p * panel ..] (masked past `out`). A full tile keeps
 /// tileTokens x weights vector<panel> accumulators: per input column, one
@@ -216,18 +358,15 @@ void forTileRows(
 /// same loop one token at a time. Each output is a sum over the inputs in
 /// order, the same in every tile shape.
 void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
-                     ArrayRef<Value> packed, Type element, int64_t out,
-                     int64_t in, int64_t tileTokens, Value tokens, Value y,
+                     ArrayRef<PackedWeight> packed, int64_t out, int64_t in,
+                     int64_t tileTokens, Value tokens, Value y,
                      PanelEpilogue epilogue, Value p, Value tileIndex) {
   Type f32 = pb.getF32Type();
   auto vf32 = VectorType::get({panel}, f32);
-  auto vw = VectorType::get({panel}, element);
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, pl, v);
   };
   Value o0 = arith::MulIOp::create(pb, pl, p, index(pb, panel));
-  Value padW =
-      arith::ConstantOp::create(pb, pl, element, pb.getFloatAttr(element, 0.0));
   Value vzero = arith::ConstantOp::create(
       pb, pl, vf32, DenseElementsAttr::get(vf32, pb.getF32FloatAttr(0.0)));
   // Accumulators of rows `rows` (row-major over weights) over all inputs,
@@ -239,14 +378,9 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
         tb, tl, index(tb, 0), index(tb, in), index(tb, 1), init,
         [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
           SmallVector<Value> panelsAtK;
-          for (Value w : packed) {
-            Value raw = vector::TransferReadOp::create(
-                lb, ll, vw, w, ValueRange{p, k, index(lb, 0)}, padW,
-                ArrayRef<bool>{true});
+          for (const PackedWeight &w : packed)
             panelsAtK.push_back(
-                vw == vf32 ? raw
-                           : arith::ExtFOp::create(lb, ll, vf32, raw).getResult());
-          }
+                w.read(lb, ll, ValueRange{p, k, index(lb, 0)}, panel));
           SmallVector<Value> next;
           for (auto [r, row] : llvm::enumerate(rows)) {
             Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
@@ -268,12 +402,12 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
 }
 
 /// One workgroup of the column form (Codegen::columns): output column `c`
-/// of the weights `packed` ([panels, in, panel] of `element`) for the tokens
+/// of the weights `packed` ([panels, in, panel]) for the tokens
 /// of tile `tileIndex` (tiles of `tileTokens` from token `start`, 0 when
 /// null), epilogue(accumulators as vector<1>) stored into y[token, c]. Each
 /// output is a sum over the inputs in order, as in packedWorkgroup.
 void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
-                     ArrayRef<Value> packed, Type element, int64_t in,
+                     ArrayRef<PackedWeight> packed, int64_t in,
                      int64_t tileTokens, Value tokens, Value y,
                      PanelEpilogue epilogue, Value c, Value tileIndex,
                      Value start = {}) {
@@ -293,12 +427,8 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
         tb, tl, index(tb, 0), index(tb, in), one, init,
         [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
           SmallVector<Value> weightsAtK;
-          for (Value w : packed) {
-            Value raw = tensor::ExtractOp::create(lb, ll, w, ValueRange{p, k, j});
-            weightsAtK.push_back(
-                element == f32 ? raw
-                               : arith::ExtFOp::create(lb, ll, f32, raw).getResult());
-          }
+          for (const PackedWeight &w : packed)
+            weightsAtK.push_back(w.read(lb, ll, ValueRange{p, k, j}, 0));
           SmallVector<Value> next;
           for (auto [r, row] : llvm::enumerate(rows)) {
             Value a = toF32(
@@ -356,12 +486,6 @@ void forUnitOwner(OpBuilder &b, Location loc, Value unit,
   select(b, 0);
 }
 
-/// Linear layers of one input whose weights differ in shape, in one kernel:
-/// workgroups are (panel of any of the weights, tile of kPackedTokens
-/// tokens), each running packedWorkgroup for the weight its panel belongs
-/// to. One dispatch (one barrier) instead of one per weight. The GPU forms
-/// (see Codegen) choose the weight the same way, by column, or by group of
-/// kBlockWarps panels for the mma form's full token tiles.
 /// The GEMV form of the GPU forms' linear layers (gemvLinears), for calls
 /// of at most kGemvRows rows -- decode steps, batches of them, every row
 /// past the tensor cores' full tiles: the column form's thread per output
@@ -418,7 +542,7 @@ Value gemvTakes(ImplicitLocOpBuilder &b, Value rows) {
 /// ...)[c] for the weights `packed` ([panels, in, panel], all of one
 /// element type and input).
 struct GemvOutput {
-  SmallVector<Value> packed;
+  SmallVector<PackedWeight> packed;
   int64_t out;
   Value y;
   PanelEpilogue epilogue;
@@ -433,7 +557,7 @@ struct GemvOutput {
 /// p * panel + column].
 void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
                    const GemvShape &shape, int64_t panel, int64_t in,
-                   Type element, ArrayRef<Value> packed, ValueRange lead,
+                   ArrayRef<PackedWeight> packed, ValueRange lead,
                    Value p, Value split, Value rowBegin, Value rowEnd,
                    function_ref<Value(Value, Value)> xAt, Value sliceSums,
                    Value sums, function_ref<Value(Value)> sumsRow) {
@@ -464,12 +588,7 @@ void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
         for (auto [w, weight] : llvm::enumerate(packed)) {
           SmallVector<Value> at(lead);
           at.append({p, k, j});
-          Value v = vector::TransferReadOp::create(
-              b, VectorType::get({shape.width}, element), weight, at,
-              arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
-              ArrayRef<bool>{true});
-          if (element != f32)
-            v = arith::ExtFOp::create(b, vectorType, v);
+          Value v = weight.read(b, b.getLoc(), at, shape.width);
           next.push_back(vector::FMAOp::create(b, xk, v, acc[w]));
         }
         return next;
@@ -517,7 +636,7 @@ SmallVector<Value> gemvSplitSums(ImplicitLocOpBuilder &b, LoopNest &loops,
 /// outputs' panels are the first kernel's units, their columns the
 /// second's (forUnitOwner).
 void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
-                 Value x, ArrayRef<GemvOutput> outputs, Type element, int64_t in,
+                 Value x, ArrayRef<GemvOutput> outputs, int64_t in,
                  Value first, Value rows, Value few, StringRef stage) {
   LoopNest loops{b};
   Type f32 = b.getF32Type();
@@ -559,7 +678,7 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
     Value sliceSums = loops.scratch({weightsAtMost * shape.slices, panel}, f32);
     forUnitOwner(b, b.getLoc(), ivs[0], firstPanel, panels,
                  [&](OpBuilder &rb, size_t o, Value p) { inside(rb, [&] {
-      gemvPanelSums(b, loops, shape, panel, in, element, outputs[o].packed, {}, p,
+      gemvPanelSums(b, loops, shape, panel, in, outputs[o].packed, {}, p,
                     ivs[1], first, add(first, rows), xAt, sliceSums, sums[o],
                     sumsRow);
     }); });
@@ -707,12 +826,12 @@ MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
 /// token tiles past `rows` (x's rows read as row rows - 1), are computed
 /// but not stored, so that every warp takes part in the copies.
 void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
-                  int64_t panel, Value x, ArrayRef<Value> packed, int64_t out,
-                  int64_t in, ArrayRef<Value> ys, Value group, Value t0,
-                  Value rows, ValueRange lead = {}) {
+                  int64_t panel, Value x, ArrayRef<PackedWeight> packed,
+                  int64_t out, int64_t in, ArrayRef<Value> ys, Value group,
+                  Value t0, Value rows, ValueRange lead = {}) {
   MLIRContext *ctx = pb.getContext();
   Type f32 = pb.getF32Type(), type = stage.type;
-  Type element = cast<ShapedType>(packed.front().getType()).getElementType();
+  Type element = packed.front().element, stored = packed.front().stored();
   int64_t depth = stage.depth, tileDepth = mmaDepth(element);
   int64_t panels = llvm::divideCeil(out, panel);
   int64_t blocks = panel / kMmaOutputs, rowTiles = stage.rowTiles;
@@ -743,7 +862,7 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
   Value padX = arith::ConstantOp::create(pb, pl, xElement,
                                          pb.getFloatAttr(xElement, 0.0));
   Value padW =
-      arith::ConstantOp::create(pb, pl, element, pb.getFloatAttr(element, 0.0));
+      arith::ConstantOp::create(pb, pl, stored, pb.getFloatAttr(stored, 0.0));
   Value padStage =
       arith::ConstantOp::create(pb, pl, type, pb.getFloatAttr(type, 0.0));
   auto accType = vectorOf({kMmaTokens, kMmaOutputs}, f32);
@@ -789,11 +908,20 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
           global = arith::MinUIOp::create(cb, pl, global, index(cb, panels - 1));
         SmallVector<Value> at(lead);
         at.append({global, apply(cb, d0 + d1, {k0, row}), column});
-        Value v = vector::TransferReadOp::create(
-            cb, pl, vectorOf({kCopy}, element), weight, at, padW,
-            ArrayRef<bool>{true});
-        if (element != type)
-          v = widened(cb, v);
+        Value v;
+        if (weight.scale) {
+          // fp8: decoded and rounded to the weight's element, which the
+          // stage's type holds exactly.
+          v = weight.read(cb, pl, at, kCopy);
+          if (type != f32)
+            v = arith::TruncFOp::create(cb, pl, vectorOf({kCopy}, type), v);
+        } else {
+          v = vector::TransferReadOp::create(cb, pl, vectorOf({kCopy}, stored),
+                                             weight.data, at, padW,
+                                             ArrayRef<bool>{true});
+          if (stored != type)
+            v = widened(cb, v);
+        }
         vector::StoreOp::create(
             cb, pl, v, stage.weights[w],
             ValueRange{apply(cb, d0 + d1, {wFirst, row}),
@@ -982,16 +1110,17 @@ Value asTensor(OpBuilder &b, Location loc, Value buffer) {
 /// panel outermost: consecutive workgroups of a thread reuse the panels
 /// from cache (packedWorkgroup). The GPU forms: see Codegen.
 Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
-                    Value x, ArrayRef<WeightOp> weights, PanelEpilogue given,
+                    Value x, ArrayRef<PackableWeight> weights, PanelEpilogue given,
                     StringRef stage) {
-  auto plain = cast<RankedTensorType>(weights.front()->getResult(0).getType());
+  auto plain = weights.front().type();
   int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
+  Type element = weights.front().element;
   int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
   int64_t tileTokens = kPackedTokens / static_cast<int64_t>(weights.size());
   auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
   PanelEpilogue epilogue = given ? given : PanelEpilogue(identity);
-  SmallVector<Value> packed;
-  for (WeightOp weight : weights)
+  SmallVector<PackedWeight> packed;
+  for (const PackableWeight &weight : weights)
     packed.push_back(packedCopy(b, weight, panel));
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
   Value y = linearOutput(b, loc, tokens, out);
@@ -1005,9 +1134,8 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     Value start, rowsX = x;
     int64_t count = static_cast<int64_t>(weights.size());
     int64_t rowTiles = mmaLinearRowTiles(count);
-    if (mmaFits(codegen, out, in, plain.getElementType(), count, rowTiles)) {
-      MmaStage staged = mmaStage(b, loc, plain.getElementType(), in, panel,
-                                 count, rowTiles);
+    if (mmaFits(codegen, out, in, element, count, rowTiles)) {
+      MmaStage staged = mmaStage(b, loc, element, in, panel, count, rowTiles);
       rowsX = mmaInput(b, loc, x, staged.type, stage);
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
@@ -1065,22 +1193,21 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
         b, loc, columnRows,
         arith::ConstantIndexOp::create(b, loc, columnTokens));
     if (std::optional<GemvShape> shape =
-            gemvShape(codegen, plain.getElementType(), panels, in)) {
+            gemvShape(codegen, packed.front().stored(), panels, in)) {
       // Few rows take the GEMV form, more the column form.
       ImplicitLocOpBuilder ib(loc, b);
       Value few = gemvTakes(ib, columnRows);
       gemvLinears(ib, *shape, panel, rowsX,
-                  {GemvOutput{packed, out, y, epilogue}}, plain.getElementType(),
-                  in, start ? start : zero, columnRows, few, stage);
+                  {GemvOutput{packed, out, y, epilogue}}, in,
+                  start ? start : zero, columnRows, few, stage);
       tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
     }
     scf::ParallelOp::create(
         b, named, ValueRange{zero, zero},
         ValueRange{tokenTiles, arith::ConstantIndexOp::create(b, loc, out)},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-          columnWorkgroup(pb, pl, panel, rowsX, packed, plain.getElementType(),
-                          in, columnTokens, tokens, y, epilogue, ivs[1], ivs[0],
-                          start);
+          columnWorkgroup(pb, pl, panel, rowsX, packed, in, columnTokens, tokens,
+                          y, epilogue, ivs[1], ivs[0], start);
         });
     return asTensor(b, loc, y);
   }
@@ -1090,44 +1217,53 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
       b, named, ValueRange{zero, zero},
       ValueRange{arith::ConstantIndexOp::create(b, loc, panels), tokenTiles},
       ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-        packedWorkgroup(pb, pl, panel, x, packed, plain.getElementType(), out,
-                        in, tileTokens, tokens, y, epilogue, ivs[0], ivs[1]);
+        packedWorkgroup(pb, pl, panel, x, packed, out, in, tileTokens, tokens,
+                        y, epilogue, ivs[0], ivs[1]);
       });
   return asTensor(b, loc, y);
 }
 
+/// Linear layers of one input whose weights differ in shape, in one kernel:
+/// workgroups are (panel of any of the weights, tile of kPackedTokens
+/// tokens), each running packedWorkgroup for the weight its panel belongs
+/// to. One dispatch (one barrier) instead of one per weight. The GPU forms
+/// (see Codegen) choose the weight the same way, by column, or by group of
+/// kBlockWarps panels for the mma form's full token tiles.
 SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                      const Codegen &codegen, Value x,
-                                     ArrayRef<WeightOp> weights,
+                                     ArrayRef<PackableWeight> weights,
                                      StringRef stage) {
   int64_t panel = codegen.panel;
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
   // A unit is a panel, or in the column form a column.
   struct Member {
-    Value packed, y;
-    Type element;
+    PackedWeight packed;
+    Value y;
     int64_t out, in;
   };
   SmallVector<Member> members;
   // The mma form's workgroups take kBlockWarps panels of one member.
   SmallVector<int64_t> firstUnit, units, firstGroup, groups;
   bool mma = true;
-  for (WeightOp weight : weights) {
-    auto plain = cast<RankedTensorType>(weight->getResult(0).getType());
+  // One stage (mma) or shape (GEMV) serves every member: one input and
+  // element type.
+  auto alike = [&](const Member &m) {
+    return m.in == members.front().in &&
+           m.packed.element == members.front().packed.element &&
+           m.packed.stored() == members.front().packed.stored();
+  };
+  for (const PackableWeight &weight : weights) {
+    auto plain = weight.type();
     int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
     members.push_back({packedCopy(b, weight, panel),
-                       linearOutput(b, loc, tokens, out),
-                       plain.getElementType(), out, in});
+                       linearOutput(b, loc, tokens, out), out, in});
     firstUnit.push_back(units.empty() ? 0 : firstUnit.back() + units.back());
     units.push_back(codegen.columns ? out : llvm::divideCeil(out, panel));
     firstGroup.push_back(groups.empty() ? 0 : firstGroup.back() + groups.back());
     groups.push_back(llvm::divideCeil(out, panel * hybrid::kBlockWarps));
-    // One stage serves every member: one input and element type.
     mma = mma &&
-          mmaFits(codegen, out, in, plain.getElementType(), 1,
-                  mmaLinearRowTiles(1)) &&
-          in == members.front().in &&
-          plain.getElementType() == members.front().element;
+          mmaFits(codegen, out, in, weight.element, 1, mmaLinearRowTiles(1)) &&
+          alike(members.back());
   }
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
@@ -1138,7 +1274,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   // every row reading x as the tiles stage it (see mmaInput).
   Value start, rowsX = x;
   if (mma) {
-    MmaStage staged = mmaStage(b, loc, members.front().element,
+    MmaStage staged = mmaStage(b, loc, members.front().packed.element,
                                members.front().in, panel, 1,
                                mmaLinearRowTiles(1));
     rowsX = mmaInput(b, loc, x, staged.type, stage);
@@ -1168,15 +1304,14 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
   // Few rows take the GEMV form (one input and element type: x is shared),
   // more the column form.
-  bool oneInput = llvm::all_of(members, [&](const Member &m) {
-    return m.in == members.front().in && m.element == members.front().element;
-  });
+  bool oneInput = llvm::all_of(members, alike);
   int64_t allPanels = 0;
   for (const Member &m : members)
     allPanels += llvm::divideCeil(m.out, panel);
   std::optional<GemvShape> shape =
       oneInput && codegen.columns
-          ? gemvShape(codegen, members.front().element, allPanels, members.front().in)
+          ? gemvShape(codegen, members.front().packed.stored(), allPanels,
+                      members.front().in)
           : std::nullopt;
   if (shape) {
     ImplicitLocOpBuilder ib(loc, b);
@@ -1184,8 +1319,8 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     SmallVector<GemvOutput> outputs;
     for (const Member &m : members)
       outputs.push_back({{m.packed}, m.out, m.y, identity});
-    gemvLinears(ib, *shape, panel, rowsX, outputs, members.front().element,
-                members.front().in, start ? start : zero, columnRows, few, stage);
+    gemvLinears(ib, *shape, panel, rowsX, outputs, members.front().in,
+                start ? start : zero, columnRows, few, stage);
     tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
   }
   // Panels outermost (a CPU thread's consecutive workgroups reuse a panel);
@@ -1202,13 +1337,13 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                      [&](OpBuilder &rb, size_t i, Value local) {
                        const Member &m = members[i];
                        if (codegen.columns)
-                         columnWorkgroup(rb, pl, panel, rowsX, {m.packed},
-                                         m.element, m.in, tileTokens, tokens, m.y,
-                                         identity, local, tile, start);
+                         columnWorkgroup(rb, pl, panel, rowsX, {m.packed}, m.in,
+                                         tileTokens, tokens, m.y, identity, local,
+                                         tile, start);
                        else
-                         packedWorkgroup(rb, pl, panel, x, {m.packed}, m.element,
-                                         m.out, m.in, tileTokens, tokens, m.y,
-                                         identity, local, tile);
+                         packedWorkgroup(rb, pl, panel, x, {m.packed}, m.out, m.in,
+                                         tileTokens, tokens, m.y, identity, local,
+                                         tile);
                      });
       });
   SmallVector<Value> results;
@@ -1217,20 +1352,17 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   return results;
 }
 
-/// y = x w^T on a packed copy of w (packedLinears with one weight).
-Value packedLinear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
-                   WeightOp weight) {
-  return packedLinears(b, loc, codegen, x, {weight}, /*given=*/nullptr,
-                       weightStage(weight.getResult()));
+/// Whether `w` is a checkpoint weight that linear layers read packed.
+std::optional<PackableWeight> packable(const Codegen &codegen, Value w) {
+  return packableSource(codegen, w, /*experts=*/false);
 }
 
-/// Whether `w` is a checkpoint weight that linear layers read packed.
-WeightOp packable(const Codegen &codegen, Value w) {
-  auto weight = w.getDefiningOp<WeightOp>();
-  if (!weight || codegen.panel <= 0 || weight.getExperts() ||
-      weight.getPacked())
-    return {};
-  return weight;
+/// Whether packable weights `a` and `b` can share a packed kernel: one
+/// stored and one dequantized element type, one block.
+bool packAlike(const PackableWeight &a, const PackableWeight &b) {
+  return a.element == b.element &&
+         a.type().getElementType() == b.type().getElementType() &&
+         a.blockRows == b.blockRows && a.blockCols == b.blockCols;
 }
 
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer on the checkpoint's
@@ -1242,8 +1374,9 @@ WeightOp packable(const Codegen &codegen, Value w) {
 /// dot products one by one, vectorised by LLVM (the sums are reassociable).
 Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
              Value w) {
-  if (WeightOp weight = packable(codegen, w))
-    return packedLinear(b, loc, codegen, x, weight);
+  if (std::optional<PackableWeight> weight = packable(codegen, w))
+    return packedLinears(b, loc, codegen, x, {*weight}, /*given=*/nullptr,
+                         weightStage(w));
   auto wType = cast<RankedTensorType>(w.getType());
   int64_t out = wType.getDimSize(0), in = wType.getDimSize(1);
   int64_t inMain = in - in % kLanes;
@@ -1359,10 +1492,10 @@ Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
 /// checkpoint weights (packedLinearGroup), one linear layer each otherwise.
 SmallVector<Value> linears(OpBuilder &b, Location loc, const Codegen &codegen,
                            Value x, ArrayRef<Value> ws, StringRef stage) {
-  SmallVector<WeightOp> packedWeights;
+  SmallVector<PackableWeight> packedWeights;
   for (Value w : ws)
-    if (WeightOp weight = packable(codegen, w))
-      packedWeights.push_back(weight);
+    if (std::optional<PackableWeight> weight = packable(codegen, w))
+      packedWeights.push_back(*weight);
   if (packedWeights.size() == ws.size() && ws.size() > 1)
     return packedLinearGroup(b, loc, codegen, x, packedWeights, stage);
   SmallVector<Value> results;
@@ -1395,10 +1528,11 @@ Value swiglu(OpBuilder &b, Location loc, Value like, Value gate, Value up) {
 /// registers) and stores only the activation.
 Value swigluProjections(OpBuilder &b, Location loc, const Codegen &codegen,
                         Value x, Value gate, Value up) {
-  WeightOp packedGate = packable(codegen, gate), packedUp = packable(codegen, up);
-  if (packedGate && packedUp)
+  std::optional<PackableWeight> packedGate = packable(codegen, gate),
+                                packedUp = packable(codegen, up);
+  if (packedGate && packedUp && packAlike(*packedGate, *packedUp))
     return packedLinears(
-        b, loc, codegen, x, {packedGate, packedUp},
+        b, loc, codegen, x, {*packedGate, *packedUp},
         [](OpBuilder &eb, Location el, ValueRange acc) -> Value {
           return arith::MulFOp::create(eb, el, silu(eb, el, acc[0]), acc[1]);
         },
@@ -1777,22 +1911,6 @@ struct MoEKernels {
         b, b.getIndexType(), tensor::ExtractOp::create(b, chosen, ValueRange{t, j}));
   }
 
-  /// The stacked expert weight `weight` [E, out, in] packed per expert in
-  /// panels of codegen.panel outputs: [E, panels, in, panel].
-  Value packExperts(WeightOp weight) {
-    auto type = cast<RankedTensorType>(weight.getType());
-    int64_t panel = codegen.panel;
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointAfter(weight);
-    return WeightOp::create(
-        b, weight.getLoc(),
-        RankedTensorType::get({type.getDimSize(0),
-                               llvm::divideCeilSigned(type.getDimSize(1), panel),
-                               type.getDimSize(2), panel},
-                              type.getElementType()),
-        weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel));
-  }
-
   /// body(e, c) for every expert e with entries (active[g] for g <
   /// activeCount[0], the routing kernel's list) and column c < columns: a
   /// workgroup per (g, c), min(experts, entries) of g, so that a decode
@@ -1818,7 +1936,7 @@ struct MoEKernels {
   /// of each packed expert weight w, for rows m < rows: one scalar
   /// accumulator per (row, weight), results row-major over the weights.
   /// The column forms' inner loop.
-  scf::ForOp expertColumnSums(ArrayRef<Value> weights, Value e, Value column,
+  scf::ForOp expertColumnSums(ArrayRef<PackedWeight> weights, Value e, Value column,
                               int64_t in, int64_t rows,
                               function_ref<Value(int64_t, Value)> row) {
     Value p = arith::DivUIOp::create(b, column, index(codegen.panel));
@@ -1826,9 +1944,8 @@ struct MoEKernels {
     SmallVector<Value> init(rows * weights.size(), f32c(0.0));
     return forLoop(index(0), index(in), init, [&](Value k, ValueRange accs) {
       SmallVector<Value> values, next;
-      for (Value w : weights)
-        values.push_back(
-            toF32(b, loc, tensor::ExtractOp::create(b, w, ValueRange{e, p, k, j})));
+      for (const PackedWeight &w : weights)
+        values.push_back(w.read(b, loc, ValueRange{e, p, k, j}, 0));
       for (int64_t m = 0; m < rows; ++m) {
         Value a = row(m, k);
         for (size_t w = 0; w < weights.size(); ++w)
@@ -1847,7 +1964,7 @@ struct MoEKernels {
   /// sums as vector<1>, one per weight). rowAt(entry, k) is an input; a
   /// null `few` takes every expert. Returns false, building nothing, where
   /// the form does not apply.
-  bool expertGemv(StringRef stage, ArrayRef<Value> weights, int64_t experts,
+  bool expertGemv(StringRef stage, ArrayRef<PackedWeight> weights, int64_t experts,
                   int64_t out, int64_t in, const ExpertGroups &groups,
                   function_ref<std::pair<Value, Value>(Value)> entriesOf,
                   function_ref<Value(Value, Value)> few,
@@ -1855,8 +1972,8 @@ struct MoEKernels {
                   function_ref<void(Value, Value, ArrayRef<Value>)> store) {
     int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
     int64_t count = static_cast<int64_t>(weights.size());
-    Type element = cast<RankedTensorType>(weights.front().getType()).getElementType();
-    std::optional<GemvShape> shape = gemvShape(codegen, element, panels, in);
+    std::optional<GemvShape> shape =
+        gemvShape(codegen, weights.front().stored(), panels, in);
     if (!shape)
       return false;
     Type f32 = b.getF32Type();
@@ -1884,7 +2001,7 @@ struct MoEKernels {
         Value e = memref::LoadOp::create(b, groups.active, ivs[0]);
         auto [first, end] = entriesOf(e);
         whenFew(first, end, [&] {
-          gemvPanelSums(b, loops, *shape, panel, in, element, weights, ValueRange{e},
+          gemvPanelSums(b, loops, *shape, panel, in, weights, ValueRange{e},
                         ivs[1], ivs[2], first, end, rowAt, sliceSums, sums,
                         [](Value row) { return row; });
         });
@@ -1920,7 +2037,8 @@ struct MoEKernels {
   /// in the same order. Experts with at most kGemvRows entries (decode's
   /// every routed expert) take the GEMV form instead where it applies.
   void groupedExpertColumns(
-      Value gatePacked, Value upPacked, Value downPacked, Value x,
+      const PackedWeight &gatePacked, const PackedWeight &upPacked,
+      const PackedWeight &downPacked, Value x,
       int64_t experts, int64_t inter, int64_t hidden,
       function_ref<void(Value, int64_t, function_ref<void(ArrayRef<Value>)>)>
           tiles,
@@ -2027,17 +2145,16 @@ struct MoEKernels {
   /// elementwise kernel (exp does not run on tensor-core fragments), the
   /// down projection reads those rows the same way, and its products are
   /// scattered to expertOut[t, j, :].
-  void groupedExpertTiles(Value gatePacked, Value upPacked, Value downPacked,
-                          Value x, int64_t experts, int64_t inter,
+  void groupedExpertTiles(const PackedWeight &gatePacked,
+                          const PackedWeight &upPacked,
+                          const PackedWeight &downPacked, Value x,
+                          int64_t experts, int64_t inter,
                           int64_t hidden, const ExpertGroups &groups,
                           Value expertOut) {
     Value offsets = groups.offsets, entryToken = groups.entryToken,
           entrySlot = groups.entrySlot;
     int64_t panel = codegen.panel;
     Type f32 = b.getF32Type();
-    auto elementOf = [](Value w) {
-      return cast<RankedTensorType>(w.getType()).getElementType();
-    };
     auto index = [&](int64_t v) { return loops.index(v); };
     Value zero = index(0), one = index(1), tileRows = index(kMmaTokens);
     auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
@@ -2052,8 +2169,8 @@ struct MoEKernels {
     // x and the activations rounded once, as they are gathered and made
     // (cp.async staging, half the bytes), and the entries past the full
     // tiles read the same rows (as mmaInput does for dense layers).
-    Type gateUpInput = mmaOperandType(elementOf(gatePacked)),
-         downInput = mmaOperandType(elementOf(downPacked));
+    Type gateUpInput = mmaOperandType(gatePacked.element),
+         downInput = mmaOperandType(downPacked.element);
     Value xs = entryRows(hidden, gateUpInput), gates = entryRows(inter, f32),
           ups = entryRows(inter, f32), acts = entryRows(inter, downInput),
           downs = entryRows(hidden, f32);
@@ -2077,9 +2194,10 @@ struct MoEKernels {
     };
     Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
     // outs[i][entry, :] = input[entry, :] weights[i][e]^T for every entry.
-    auto project = [&](StringRef stage, ArrayRef<Value> weights, Value input,
-                       int64_t out, int64_t in, ArrayRef<Value> outs) {
-      Type element = elementOf(weights.front());
+    auto project = [&](StringRef stage, ArrayRef<PackedWeight> weights,
+                       Value input, int64_t out, int64_t in,
+                       ArrayRef<Value> outs) {
+      Type element = weights.front().element;
       MmaStage staged = mmaStage(b, b.getLoc(), element, in, panel,
                                  static_cast<int64_t>(weights.size()),
                                  mmaExpertRowTiles());
@@ -2157,32 +2275,26 @@ struct MoEKernels {
     });
   }
 
-  void groupedExperts(WeightOp gate, WeightOp up, WeightOp down, Value x,
+  void groupedExperts(const PackableWeight &gate, const PackableWeight &up,
+                      const PackableWeight &down, Value x,
                       const ExpertGroups &groups, Value activations,
                       Value expertOut) {
     Value offsets = groups.offsets, entryToken = groups.entryToken,
           entrySlot = groups.entrySlot;
     int64_t panel = codegen.panel;
-    auto gateType = cast<RankedTensorType>(gate.getType());
+    auto gateType = gate.type();
     int64_t experts = gateType.getDimSize(0), inter = gateType.getDimSize(1),
             hidden = gateType.getDimSize(2);
-    Value gatePacked = packExperts(gate), upPacked = packExperts(up),
-          downPacked = packExperts(down);
+    PackedWeight gatePacked = packedCopy(b, gate, panel),
+                 upPacked = packedCopy(b, up, panel),
+                 downPacked = packedCopy(b, down, panel);
     Type f32 = b.getF32Type();
     auto vf32 = VectorType::get({panel}, f32);
     auto index = [&](int64_t v) { return loops.index(v); };
     Value zero = index(0), one = index(1);
     Value vzero = arith::ConstantOp::create(
         b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-    // One input column k of expert e's panel p, as f32.
-    auto panelAt = [&](Value w, Value e, Value p, Value k) -> Value {
-      Type element = cast<RankedTensorType>(w.getType()).getElementType();
-      Value pad = arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0));
-      Value raw = vector::TransferReadOp::create(
-          b, VectorType::get({panel}, element), w, ValueRange{e, p, k, zero}, pad,
-          ArrayRef<bool>{true});
-      return element == f32 ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
-    };
+
     // Expert e's entries, in tiles of `rows` (then the rest one by one):
     // `tile` gets the entry positions of the tile.
     auto tiles = [&](Value e, int64_t rows,
@@ -2194,14 +2306,14 @@ struct MoEKernels {
     };
     // sum_k row(m, k) * w[e, p, k, :] for every row m, `weights` of them
     // sharing the rows' broadcasts.
-    auto outerProducts = [&](ArrayRef<Value> weights, Value e, Value p,
+    auto outerProducts = [&](ArrayRef<PackedWeight> weights, Value e, Value p,
                              int64_t in, int64_t rows,
                              function_ref<Value(int64_t, Value)> row) {
       SmallVector<Value> init(rows * weights.size(), vzero);
       return loops.forLoop(zero, index(in), init, [&](Value k, ValueRange accs) {
         SmallVector<Value> columns, next;
-        for (Value w : weights)
-          columns.push_back(panelAt(w, e, p, k));
+        for (const PackedWeight &w : weights)
+          columns.push_back(w.read(b, b.getLoc(), ValueRange{e, p, k, zero}, panel));
         for (int64_t m = 0; m < rows; ++m) {
           Value splat = vector::BroadcastOp::create(b, vf32, row(m, k));
           for (size_t w = 0; w < weights.size(); ++w)
@@ -2212,8 +2324,8 @@ struct MoEKernels {
       });
     };
 
-    Type element = cast<RankedTensorType>(gatePacked.getType()).getElementType();
-    if (codegen.columns &&
+    Type element = gatePacked.element;
+    if (codegen.columns && packAlike(gate, up) && packAlike(gate, down) &&
         mmaFits(codegen, inter, hidden, element, 2, mmaExpertRowTiles()) &&
         mmaFits(codegen, hidden, inter, element, 1, mmaExpertRowTiles())) {
       groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
@@ -2703,12 +2815,11 @@ struct MoEKernels {
     Value expertOut = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, topK, hidden}, f32),
         ValueRange{tokens});
-    auto gateWeight = gate.getDefiningOp<WeightOp>();
-    auto upWeight = up.getDefiningOp<WeightOp>();
-    auto downWeight = down.getDefiningOp<WeightOp>();
-    if (codegen.panel > 0 && gateWeight && upWeight && downWeight &&
-        !gateWeight.getPacked()) {
-      groupedExperts(gateWeight, upWeight, downWeight, x,
+    auto gateWeight = packableSource(codegen, gate, /*experts=*/true);
+    auto upWeight = packableSource(codegen, up, /*experts=*/true);
+    auto downWeight = packableSource(codegen, down, /*experts=*/true);
+    if (gateWeight && upWeight && downWeight) {
+      groupedExperts(*gateWeight, *upWeight, *downWeight, x,
                      {offsets, entryToken, entrySlot, active, activeCount,
                       tileExpert, tileFirst, tileEnd, tileCount},
                      activations, expertOut);
@@ -2944,8 +3055,9 @@ struct MTPLowering : HybridLowering<MTPOp> {
   }
 };
 
-/// W = Q * scale_inv[block]: fp8 e4m3fn decoded through a 256-entry table
-/// (LLVM has no f8 type to extend from), times the block's scale.
+/// W = Q * scale_inv[block]: fp8 e4m3fn decoded (decodeFP8E4M3FN), times
+/// the block's scale. The kernel carries its block (kDequantizedBlockAttr):
+/// linear layers that read weights packed decode the fp8 tensors instead.
 struct DequantizeLowering : HybridLowering<DequantizeOp> {
   using HybridLowering::HybridLowering;
   LogicalResult
@@ -2955,15 +3067,6 @@ struct DequantizeLowering : HybridLowering<DequantizeOp> {
     auto resultType = cast<RankedTensorType>(op.getType());
     int64_t rank = resultType.getRank();
     MLIRContext *ctx = rewriter.getContext();
-
-    SmallVector<float> table;
-    for (unsigned bits = 0; bits < 256; ++bits)
-      table.push_back(llvm::APFloat(llvm::APFloat::Float8E4M3FN(),
-                                    llvm::APInt(8, bits))
-                          .convertToFloat());
-    auto tableType = RankedTensorType::get({256}, rewriter.getF32Type());
-    Value lut = arith::ConstantOp::create(
-        rewriter, loc, DenseElementsAttr::get(tableType, ArrayRef<float>(table)));
 
     SmallVector<AffineExpr> full, blocks;
     for (int64_t d = 0; d < rank; ++d)
@@ -2984,15 +3087,13 @@ struct DequantizeLowering : HybridLowering<DequantizeOp> {
         ValueRange{init}, maps,
         SmallVector<IteratorType>(rank, kParallel),
         [&](OpBuilder &nb, Location nl, ValueRange args) {
-          Value bits = arith::BitcastOp::create(nb, nl, nb.getI8Type(), args[0]);
-          Value index = arith::IndexCastUIOp::create(nb, nl, nb.getIndexType(),
-                                                     bits);
-          Value decoded = tensor::ExtractOp::create(nb, nl, lut, index);
-          Value scaled = arith::MulFOp::create(nb, nl, decoded, args[1]);
+          Value scaled = arith::MulFOp::create(
+              nb, nl, decodeFP8E4M3FN(nb, nl, args[0]), args[1]);
           if (element != nb.getF32Type())
             scaled = arith::TruncFOp::create(nb, nl, element, scaled);
           linalg::YieldOp::create(nb, nl, scaled);
         });
+    generic->setAttr(kDequantizedBlockAttr, op.getBlockAttr());
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
   }

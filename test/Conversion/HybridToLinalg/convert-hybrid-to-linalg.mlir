@@ -127,17 +127,29 @@ func.func @attention_kv_cache(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hy
 
 // -----
 
-// fp8 weights: bits through a 256-entry f32 table, times the scale of the
-// (row / 128, col / 128) block, rounded to the result type.
+// fp8 weights: the 7 bits below the sign moved to f32's bits 20..26 and
+// the sign to bit 31 (the value times 2^-120, exactly), times 2^120, NaN for
+// S.1111.111; times the scale of the (row / 128, col / 128) block, rounded
+// to the result type. The kernel carries its block for the packed forms.
 // CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 // CHECK-DAG: #[[BLOCK:.*]] = affine_map<(d0, d1, d2) -> (d0, d1 floordiv 128, d2 floordiv 128)>
 // CHECK-LABEL: func.func @dequantize_stacked_experts
-// CHECK: %[[LUT:.*]] = arith.constant dense<{{.*}}> : tensor<256xf32>
 // CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[BLOCK]], #[[ID]]]
-// CHECK: %[[BITS:.*]] = arith.bitcast %{{.*}} : f8E4M3FN to i8
-// CHECK: %[[INDEX:.*]] = arith.index_castui %[[BITS]] : i8 to index
-// CHECK: tensor.extract %[[LUT]][%[[INDEX]]]
-// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-SAME: hybrid.dequantized_block = array<i64: 128, 128>
+// CHECK: ^bb0(%[[Q:.*]]: f8E4M3FN, %[[SCALE:.*]]: f32, %{{.*}}: bf16):
+// CHECK: %[[BYTE:.*]] = arith.bitcast %[[Q]] : f8E4M3FN to i8
+// CHECK: %[[BITS:.*]] = arith.extui %[[BYTE]] : i8 to i32
+// CHECK: %[[MAG:.*]] = arith.andi %[[BITS]], %c127_i32
+// CHECK: %[[SIGN:.*]] = arith.andi %[[BITS]], %c128_i32
+// CHECK: %[[HIGH:.*]] = arith.shli %[[MAG]], %c20_i32
+// CHECK: %[[SIGNBIT:.*]] = arith.shli %[[SIGN]], %c24_i32
+// CHECK: %[[PLACED:.*]] = arith.ori %[[HIGH]], %[[SIGNBIT]]
+// CHECK: %[[F:.*]] = arith.bitcast %[[PLACED]] : i32 to f32
+// CHECK: %[[VALUE:.*]] = arith.mulf %[[F]], %cst{{.*}} : f32
+// CHECK: %[[NAN:.*]] = arith.cmpi eq, %[[MAG]], %c127_i32
+// CHECK: %[[DECODED:.*]] = arith.select %[[NAN]], %{{.*}}, %[[VALUE]]
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[DECODED]], %[[SCALE]]
+// CHECK: arith.truncf %[[SCALED]] : f32 to bf16
 // CHECK-NOT: hybrid.dequantize
 func.func @dequantize_stacked_experts() -> tensor<2x200x130xbf16> {
   %q = hybrid.weight "e.{e}.weight" experts(2) : tensor<2x200x130xf8E4M3FN>

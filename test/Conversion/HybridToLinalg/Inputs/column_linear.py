@@ -22,6 +22,10 @@ columns and tensor-core tiles) on the same inputs.
                                   logit; fails above 1e-5 (2e-2 with --bf16)
 
   column_linear.py --bf16 MODE    the same with bf16 weights and other sizes
+  column_linear.py --fp8 MODE     the same with DeepSeek-V3's fp8 weights
+                                  (hybrid.dequantize of e4m3fn tensors and
+                                  their block scales, to bf16) but for the
+                                  router and head, and other sizes
   column_linear.py --tokens N MODE  the same on N tokens (main, compare)
   column_linear.py --tolerance T compare A B   with tolerance T
 
@@ -32,6 +36,8 @@ products in the routing kernel), as are attention's (split KV) and the mma
 form's contract tiles (steps of 8 inputs), hence a tolerance rather than
 equality.
 """
+import bisect
+import functools
 import re
 import sys
 
@@ -42,20 +48,31 @@ import sys
 BF16 = len(sys.argv) > 1 and sys.argv[1] == "--bf16"
 if BF16:
     del sys.argv[1]
+# --fp8 (before the mode): the linear layers' weights (not the router's and
+# the head's) fp8 e4m3fn with f32 scales per block of FP8_BLOCK, dequantized
+# to bf16; inputs that are multiples of 64 (the GEMV form's slices of 16
+# one-byte weights), 128 gate/up rows (two block rows: panels 0, 1 scale by
+# the first, 2, 3 by the second), blocks of 24 inputs that divide no layer.
+FP8 = len(sys.argv) > 1 and sys.argv[1] == "--fp8"
+if FP8:
+    del sys.argv[1]
+    BF16 = True
+FP8_BLOCK = (64, 24)
 TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = (
+    (43, 64, 128, 40, 5, 4, 64) if FP8 else
     (43, 32, 48, 40, 5, 4, 32) if BF16 else (43, 24, 40, 40, 5, 4, 24))
 # --tokens N (before the mode): calls of N tokens, e.g. few enough for the
 # GPU forms' GEMV kernels.
 if len(sys.argv) > 2 and sys.argv[1] == "--tokens":
     TOKENS = int(sys.argv[2])
     del sys.argv[1:3]
+WEIGHT_TYPE = "bf16" if BF16 else "f32"
+TOLERANCE = 2e-2 if BF16 else 1e-5
 # --tolerance T (before the mode): for forms that multiply the same
 # operands (bf16 weights, f32 x) in another order.
 if len(sys.argv) > 2 and sys.argv[1] == "--tolerance":
     TOLERANCE = float(sys.argv[2])
     del sys.argv[1:3]
-WEIGHT_TYPE = "bf16" if BF16 else "f32"
-TOLERANCE = 2e-2 if BF16 else 1e-5
 HEADS, KV_HEADS, HEAD_DIM, CAPACITY = 2, 1, 8, 64
 
 MODEL = f"""
@@ -81,6 +98,35 @@ func.func @forward(%x0: tensor<?x{HIDDEN}xf32>, %pos: tensor<?xi64>, %kv: !hybri
 """
 # Weights (the static-shaped tensors) in WEIGHT_TYPE.
 MODEL = re.sub(r"tensor<([0-9][0-9x]*)xf32>", rf"tensor<\1x{WEIGHT_TYPE}>", MODEL)
+QUANTIZED = ["q", "k", "v", "o", "gate", "up", "down",
+             "e.{e}.gate", "e.{e}.up", "e.{e}.down"]
+
+
+def scale_shape(shape):
+    """The block scales' shape of a weight of `shape`."""
+    return shape[:-2] + [-(-shape[-2] // FP8_BLOCK[0]), -(-shape[-1] // FP8_BLOCK[1])]
+
+
+def quantize_model(model):
+    """Each weight of QUANTIZED as its fp8 tensor and block scales
+    ("NAME_scale_inv"), dequantized where the weight was defined."""
+    def replace(match):
+        var, name, experts, dims = match.groups()
+        experts = experts or ""
+        shape = [int(d) for d in dims.split("x")]
+        scales = "x".join(str(d) for d in scale_shape(shape))
+        plain = f"tensor<{dims}xbf16>"
+        return (f'{var}_q = hybrid.weight "{name}"{experts} : tensor<{dims}xf8E4M3FN>\n'
+                f'  {var}_s = hybrid.weight "{name}_scale_inv"{experts} : tensor<{scales}xf32>\n'
+                f'  {var} = hybrid.dequantize {var}_q, {var}_s block [{FP8_BLOCK[0]}, {FP8_BLOCK[1]}]'
+                f' : (tensor<{dims}xf8E4M3FN>, tensor<{scales}xf32>) -> {plain}')
+    names = "|".join(re.escape(n) for n in QUANTIZED)
+    return re.sub(rf'(%\w+) = hybrid\.weight "({names})"( experts\(\d+\))? : '
+                  r"tensor<([0-9x]+)xbf16>", replace, model)
+
+
+if FP8:
+    MODEL = quantize_model(MODEL)
 
 
 # Each weight's checkpoint shape ([experts,] out, in).
@@ -111,10 +157,69 @@ def weight(name):
     return values(count, sum(ord(c) * (i + 1) for i, c in enumerate(name)))
 
 
+def decode_fp8(bits):
+    """An fp8 e4m3fn bit pattern's value (1 sign, 4 exponent bits with bias 7,
+    3 mantissa bits, subnormals; NaN is never produced here)."""
+    sign = -1.0 if bits & 0x80 else 1.0
+    exponent, mantissa = (bits >> 3) & 0xF, bits & 0x7
+    if exponent == 0:
+        return sign * mantissa / 8.0 * 2.0 ** -6
+    return sign * (1.0 + mantissa / 8.0) * 2.0 ** (exponent - 7)
+
+
+# The finite non-negative fp8 values (bits 0 .. 0x7E), ascending.
+FP8_VALUES = [decode_fp8(b) for b in range(0x7F)]
+
+
+def encode_fp8(value):
+    """The bits of the fp8 value nearest `value` (ties to the smaller)."""
+    magnitude = abs(value)
+    above = min(bisect.bisect_left(FP8_VALUES, magnitude), 0x7E)
+    bits = above if above == 0 or (FP8_VALUES[above] - magnitude <
+                                    magnitude - FP8_VALUES[above - 1]) else above - 1
+    return bits | (0x80 if value < 0 and bits != 0 else 0)
+
+
+@functools.lru_cache(maxsize=None)
+def quantized(name):
+    """`name`'s checkpoint values quantized as DeepSeek-V3 stores them:
+    per block, scale = largest magnitude / 448 and q = fp8(value / scale).
+    Returns (bits, scales), both row-major."""
+    shape, flat = SHAPES[name], weight(name)
+    out, inp = shape[-2], shape[-1]
+    experts = shape[0] if len(shape) == 3 else 1
+    rows, cols = scale_shape([out, inp])
+    scales = []
+    for e in range(experts):
+        for r in range(rows):
+            for c in range(cols):
+                block = [abs(flat[(e * out + i) * inp + j])
+                         for i in range(r * FP8_BLOCK[0], min(out, (r + 1) * FP8_BLOCK[0]))
+                         for j in range(c * FP8_BLOCK[1], min(inp, (c + 1) * FP8_BLOCK[1]))]
+                scales.append(max(block) / 448.0)
+    bits = []
+    for e in range(experts):
+        for i in range(out):
+            for j in range(inp):
+                s = scales[(e * rows + i // FP8_BLOCK[0]) * cols + j // FP8_BLOCK[1]]
+                bits.append(encode_fp8(flat[(e * out + i) * inp + j] / s))
+    return bits, scales
+
+
+def checkpoint(name):
+    """The tensor hybrid.weight `name` binds, row-major: fp8 bits, block
+    scales, or plain values."""
+    if name.endswith("_scale_inv"):
+        return quantized(name[:-len("_scale_inv")])[1]
+    if FP8 and name in QUANTIZED:
+        return quantized(name)[0]
+    return weight(name)
+
+
 def packed(name, panel):
     """`name` packed as the artifact writer packs it: [panels, in, panel]
     per expert, outputs past the last one zero."""
-    shape, flat = SHAPES[name], weight(name)
+    shape, flat = SHAPES[name], checkpoint(name)
     experts = shape[0] if len(shape) == 3 else 1
     out, inp = shape[-2], shape[-1]
     panels = -(-out // panel)
@@ -124,7 +229,8 @@ def packed(name, panel):
             for k in range(inp):
                 for j in range(panel):
                     o = p * panel + j
-                    result.append(flat[(e * out + o) * inp + k] if o < out else 0.0)
+                    result.append(flat[(e * out + o) * inp + k] if o < out
+                                  else type(flat[0])(0))
     return result
 
 
@@ -163,11 +269,14 @@ def main(path):
                       f"  linalg.fill ins(%zero : f32) outs(%cache{i} : {t})"]
             names.append(f"%cache{i}")
         else:
-            shape = [int(d) for d in re.match(r"tensor<([0-9x]+)x(?:f32|bf16)>", t).group(1).split("x")]
+            shape = [int(d) for d in re.match(r"tensor<([0-9x]+)x(?:f32|bf16|f8E4M3FN)>", t).group(1).split("x")]
             name = re.search(r'hybrid.weight = "([^"]+)"', attrs).group(1)
             panel = re.search(r"hybrid.packed = (\d+)", attrs)
-            flat = packed(name, int(panel.group(1))) if panel else weight(name)
-            lines.append(f"  %w{i} = arith.constant dense<{dense(flat, shape)}> : {t}")
+            flat = packed(name, int(panel.group(1))) if panel else checkpoint(name)
+            # fp8 tensors as their bytes, in hex.
+            literal = ('"0x' + "".join("%02X" % v for v in flat) + '"'
+                       if t.endswith("xf8E4M3FN>") else dense(flat, shape))
+            lines.append(f"  %w{i} = arith.constant dense<{literal}> : {t}")
             names.append(f"%w{i}")
     lines += [f"  %y = func.call @forward({', '.join(names)}) : ({', '.join(types)}) -> tensor<?x{VOCAB}xf32>",
               f"  %b = bufferization.to_buffer %y : tensor<?x{VOCAB}xf32> to memref<?x{VOCAB}xf32>",
