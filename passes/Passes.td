@@ -29,6 +29,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     per token into 6 vector<NR> accumulators (outer products; decode's
     single token runs the same loop for one row). The artifact writer packs
     the bytes. Run `hybrid-weights-to-arguments` after this pass.
+    fp8 block-quantized weights (`hybrid.dequantize` of checkpoint tensors
+    whose blocks hold whole panels) are packed as their e4m3fn bytes: every
+    packed form decodes, scales by the block's `scale_inv` (read as stored)
+    and rounds each weight to the dequantized type as it loads it, so no
+    kernel writes a dequantized copy (the dequantize kernel, then unused,
+    is dropped by the `canonicalize` after this pass).
 
     Otherwise linear layers `y = x W^T` become a parallel loop over register tiles
     of 4 tokens x 4 output rows, `W` indexed `(out, in)`: the checkpoint
