@@ -49,7 +49,8 @@ for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
                     ("tiles_prompt", "qwen3_next_bf16_tiles_tiny"),
                     ("jamba_prompt", "jamba_tiny"),
                     ("ds_prompt", "deepseek_v3_tiny"),
-                    ("dsq_prompt", "deepseek_v3_plain_q_tiny")]:
+                    ("dsq_prompt", "deepseek_v3_plain_q_tiny"),
+                    ("fp8_prompt", "deepseek_v3_fp8_tiny")]:
     config.substitutions.append(("%{" + _key + "}", _prompt(_name)))
 # Its first 64 tokens: a prompt of whole tensor-core tiles.
 config.substitutions.append(
