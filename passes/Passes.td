@@ -34,7 +34,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     packed form decodes, scales by the block's `scale_inv` (read as stored)
     and rounds each weight to the dequantized type as it loads it, so no
     kernel writes a dequantized copy (the dequantize kernel, then unused,
-    is dropped by the `canonicalize` after this pass).
+    is dropped by the `canonicalize` after this pass). MLA's absorbed
+    attention reads `kv_b_proj` in the checkpoint's layout the same way.
 
     Otherwise linear layers `y = x W^T` become a parallel loop over register tiles
     of 4 tokens x 4 output rows, `W` indexed `(out, in)`: the checkpoint

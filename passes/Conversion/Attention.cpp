@@ -728,9 +728,6 @@ struct MLALowering : HybridLowering<MLAOp> {
     auto store = [&](Value v, Value m, ValueRange i) {
       memref::StoreOp::create(b, v, m, i);
     };
-    auto weightAt = [&](Value w, ValueRange i) {
-      return toF32(b, loc, tensor::ExtractOp::create(b, w, i));
-    };
 
     Value x = adaptor.getInput();
     Value q;
@@ -804,7 +801,9 @@ struct MLALowering : HybridLowering<MLAOp> {
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
         ValueRange{tokens});
-    Value kvb = adaptor.getKvBProj();
+    // Read in the checkpoint's layout (fp8 decoded as read): whole rows of
+    // the latent in vectors of `panel`.
+    RowMajorWeight kvb = RowMajorWeight::of(adaptor.getKvBProj(), vectorLatent ? panel : 1);
     Value negInf = f32c(-std::numeric_limits<double>::infinity());
     // Token t's rope query of head h, rotated to its position, into ropeBuf.
     auto ropeQuery = [&](Value t, Value h, Value ropeBuf) {
@@ -829,7 +828,7 @@ struct MLALowering : HybridLowering<MLAOp> {
       return forLoop(zero, index(nope), {f32c(0.0)}, [&](Value i, ValueRange a) {
         Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)});
         return SmallVector<Value>{
-            dotStep(b, loc, a[0], qi, weightAt(kvb, ValueRange{add(rowBase, i), l}))};
+            dotStep(b, loc, a[0], qi, kvb.read(b, loc, ValueRange{add(rowBase, i), l}, 0))};
       }).getResult(0);
     };
     // Scalar online softmax of token t over cached positions [lo, hi) with
@@ -863,7 +862,7 @@ struct MLALowering : HybridLowering<MLAOp> {
       Value row = add(add(mul(h, nope + vDim), index(nope)), i);
       Value o = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l, ValueRange a) {
         return SmallVector<Value>{
-            dotStep(b, loc, a[0], accAt(l), weightAt(kvb, ValueRange{row, l}))};
+            dotStep(b, loc, a[0], accAt(l), kvb.read(b, loc, ValueRange{row, l}, 0))};
       }).getResult(0);
       store(total ? arith::DivFOp::create(b, o, total).getResult() : o, out,
             ValueRange{t, add(mul(h, vDim), i)});
@@ -1011,8 +1010,7 @@ struct MLALowering : HybridLowering<MLAOp> {
             for (int64_t k = 0; k < n; ++k)
               next.push_back(vector::FMAOp::create(
                   b, qi,
-                  readF32Vector(b, kvb, ValueRange{add(rowBase, i), index(k * panel)},
-                                panel),
+                  kvb.read(b, loc, ValueRange{add(rowBase, i), index(k * panel)}, panel),
                   accs[k]));
             return next;
           });

@@ -38,10 +38,13 @@ using namespace hybrid;
 namespace hybrid::lowering {
 /// `value` as f32 inside a loop body (weights may be bf16, f16 or f32).
 Value toF32(OpBuilder &b, Location loc, Value value) {
-  Type f32 = b.getF32Type();
-  if (value.getType() == f32)
+  Type element = getElementTypeOrSelf(value.getType());
+  if (element.isF32())
     return value;
-  if (value.getType().getIntOrFloatBitWidth() < 32)
+  Type f32 = b.getF32Type();
+  if (auto vector = dyn_cast<VectorType>(value.getType()))
+    f32 = VectorType::get(vector.getShape(), f32);
+  if (element.getIntOrFloatBitWidth() < 32)
     return arith::ExtFOp::create(b, loc, f32, value);
   return arith::TruncFOp::create(b, loc, f32, value);
 }
@@ -191,6 +194,65 @@ Value decodeFP8E4M3FN(OpBuilder &b, Location loc, Value raw) {
       value);
 }
 
+/// decode(raw) * scale, rounded to `element` as the dequantized weight is,
+/// as f32: `raw` fp8 bits (or a vector of them), `scale` the block's f32.
+Value dequantizeFP8(OpBuilder &b, Location loc, Value raw, Value scale,
+                    Type element) {
+  Value decoded = decodeFP8E4M3FN(b, loc, raw);
+  Type f32 = decoded.getType();
+  if (auto vector = dyn_cast<VectorType>(f32))
+    scale = vector::BroadcastOp::create(b, loc, vector, scale);
+  Value w = arith::MulFOp::create(b, loc, decoded, scale);
+  if (element.isF32())
+    return w;
+  Type rounded = isa<VectorType>(f32)
+                     ? Type(VectorType::get(cast<VectorType>(f32).getShape(), element))
+                     : element;
+  Value narrow = arith::TruncFOp::create(b, loc, rounded, w);
+  return arith::ExtFOp::create(b, loc, f32, narrow);
+}
+
+/// The width-`width` vector (a scalar for 0) of `data` at `at`, as stored.
+Value readStored(OpBuilder &b, Location loc, Value data, ValueRange at,
+                 int64_t width) {
+  if (!width)
+    return tensor::ExtractOp::create(b, loc, data, at);
+  Type raw = cast<ShapedType>(data.getType()).getElementType();
+  Value pad = arith::ConstantOp::create(b, loc, raw, b.getFloatAttr(raw, 0.0));
+  return vector::TransferReadOp::create(b, loc, VectorType::get({width}, raw), data,
+                                        at, pad, ArrayRef<bool>{true});
+}
+
+RowMajorWeight RowMajorWeight::of(Value w, int64_t width) {
+  RowMajorWeight weight{w, {}, 0, 0, cast<ShapedType>(w.getType()).getElementType()};
+  auto generic = w.getDefiningOp<linalg::GenericOp>();
+  auto block = generic ? generic->getAttrOfType<DenseI64ArrayAttr>(kDequantizedBlockAttr)
+                       : DenseI64ArrayAttr();
+  if (!block || block[1] % std::max<int64_t>(width, 1) != 0)
+    return weight;
+  weight.data = generic.getDpsInputs()[0];
+  weight.scale = generic.getDpsInputs()[1];
+  weight.blockRows = block[0];
+  weight.blockCols = block[1];
+  return weight;
+}
+
+Value RowMajorWeight::read(OpBuilder &b, Location loc, ValueRange at,
+                           int64_t width) const {
+  Value raw = readStored(b, loc, data, at, width);
+  if (!scale)
+    return toF32(b, loc, raw);
+  size_t n = at.size();
+  auto index = [&](int64_t c) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, c);
+  };
+  SmallVector<Value> scaleAt(at.take_front(n - 2));
+  scaleAt.push_back(arith::DivUIOp::create(b, loc, at[n - 2], index(blockRows)));
+  scaleAt.push_back(arith::DivUIOp::create(b, loc, at[n - 1], index(blockCols)));
+  return dequantizeFP8(b, loc, raw,
+                       tensor::ExtractOp::create(b, loc, scale, scaleAt), element);
+}
+
 /// A checkpoint weight that the packed forms can read (packable): the
 /// tensor, and for an fp8 block-quantized weight its block scales, whose
 /// blocks of blockRows x blockCols hold whole panels. `element` is the
@@ -223,20 +285,9 @@ struct PackedWeight {
   /// The weights at [lead..., p, k, j .. j + width) as vector<width x f32>
   /// (an f32 for width 0), fp8 decoded, scaled and rounded to `element`.
   Value read(OpBuilder &b, Location loc, ValueRange at, int64_t width) const {
-    Type f32 = b.getF32Type(), raw = stored();
-    auto vectorOf = [&](Type t) -> Type {
-      return width ? VectorType::get({width}, t) : t;
-    };
-    Value v;
-    if (width) {
-      Value pad = arith::ConstantOp::create(b, loc, raw, b.getFloatAttr(raw, 0.0));
-      v = vector::TransferReadOp::create(b, loc, cast<VectorType>(vectorOf(raw)),
-                                         data, at, pad, ArrayRef<bool>{true});
-    } else {
-      v = tensor::ExtractOp::create(b, loc, data, at);
-    }
+    Value v = readStored(b, loc, data, at, width);
     if (!scale)
-      return raw == f32 ? v : arith::ExtFOp::create(b, loc, vectorOf(f32), v).getResult();
+      return toF32(b, loc, v);
     // The panel's rows share a block row: p * panel / blockRows.
     size_t n = at.size();
     auto index = [&](int64_t c) -> Value {
@@ -247,14 +298,8 @@ struct PackedWeight {
         b, loc, arith::MulIOp::create(b, loc, at[n - 3], index(panel())),
         index(blockRows)));
     scaleAt.push_back(arith::DivUIOp::create(b, loc, at[n - 2], index(blockCols)));
-    Value s = tensor::ExtractOp::create(b, loc, scale, scaleAt);
-    if (width)
-      s = vector::BroadcastOp::create(b, loc, vectorOf(f32), s);
-    Value w = arith::MulFOp::create(b, loc, decodeFP8E4M3FN(b, loc, v), s);
-    if (element == f32)
-      return w;
-    Value rounded = arith::TruncFOp::create(b, loc, vectorOf(element), w);
-    return arith::ExtFOp::create(b, loc, vectorOf(f32), rounded);
+    return dequantizeFP8(b, loc, v, tensor::ExtractOp::create(b, loc, scale, scaleAt),
+                         element);
   }
 };
 

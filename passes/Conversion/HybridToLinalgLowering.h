@@ -89,8 +89,27 @@ struct HybridLowering : OpConversionPattern<Op> {
   Codegen codegen;
 };
 
-/// `value` as f32 inside a loop body (weights may be bf16, f16 or f32).
+/// `value` (a scalar or a vector) as f32 inside a loop body (weights may be
+/// bf16, f16 or f32).
 Value toF32(OpBuilder &b, Location loc, Value value);
+
+/// A weight [lead..., out, in] as a kernel reads it in the checkpoint's
+/// layout: the tensor itself, or for an fp8 block-quantized weight (the
+/// dequantize kernel, see DequantizeLowering) its e4m3fn bytes and block
+/// scales, decoded, scaled and rounded to the dequantized type as they are
+/// read, so that no kernel writes the dequantized copy.
+struct RowMajorWeight {
+  Value data, scale;
+  int64_t blockRows = 0, blockCols = 0;
+  Type element;
+
+  /// `w` as kernels that read it in vectors of up to `width` inputs see it:
+  /// fp8 when each such vector stays inside a block of inputs.
+  static RowMajorWeight of(Value w, int64_t width = 1);
+  /// The weights at [lead..., o, k .. k + width) as vector<width x f32> (an
+  /// f32 for width 0).
+  Value read(OpBuilder &b, Location loc, ValueRange at, int64_t width) const;
+};
 /// An f32 constant.
 Value f32Constant(OpBuilder &b, Location loc, double value);
 /// silu(x) = x * sigmoid(x), of an f32 or a vector of f32.
