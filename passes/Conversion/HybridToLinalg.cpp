@@ -239,16 +239,22 @@ RowMajorWeight RowMajorWeight::of(Value w, int64_t width) {
 
 Value RowMajorWeight::read(OpBuilder &b, Location loc, ValueRange at,
                            int64_t width) const {
+  size_t n = at.size();
+  return readScaled(b, loc, at, width, n - 2, at[n - 2], at[n - 1]);
+}
+
+Value RowMajorWeight::readScaled(OpBuilder &b, Location loc, ValueRange at,
+                                 int64_t width, size_t lead, Value row,
+                                 Value k) const {
   Value raw = readStored(b, loc, data, at, width);
   if (!scale)
     return toF32(b, loc, raw);
-  size_t n = at.size();
   auto index = [&](int64_t c) -> Value {
     return arith::ConstantIndexOp::create(b, loc, c);
   };
-  SmallVector<Value> scaleAt(at.take_front(n - 2));
-  scaleAt.push_back(arith::DivUIOp::create(b, loc, at[n - 2], index(blockRows)));
-  scaleAt.push_back(arith::DivUIOp::create(b, loc, at[n - 1], index(blockCols)));
+  SmallVector<Value> scaleAt(at.take_front(lead));
+  scaleAt.push_back(arith::DivUIOp::create(b, loc, row, index(blockRows)));
+  scaleAt.push_back(arith::DivUIOp::create(b, loc, k, index(blockCols)));
   return dequantizeFP8(b, loc, raw,
                        tensor::ExtractOp::create(b, loc, scale, scaleAt), element);
 }
@@ -271,11 +277,7 @@ struct PackableWeight {
 /// checkpoint's element (hybrid.weight packed(panel); the artifact writer
 /// packs the bytes) and, for fp8, the block scales [lead..., out blocks, in
 /// blocks] as stored.
-struct PackedWeight {
-  Value data, scale;
-  int64_t blockRows = 0, blockCols = 0;
-  Type element;
-
+struct PackedWeight : RowMajorWeight {
   Type stored() const {
     return cast<ShapedType>(data.getType()).getElementType();
   }
@@ -285,21 +287,13 @@ struct PackedWeight {
   /// The weights at [lead..., p, k, j .. j + width) as vector<width x f32>
   /// (an f32 for width 0), fp8 decoded, scaled and rounded to `element`.
   Value read(OpBuilder &b, Location loc, ValueRange at, int64_t width) const {
-    Value v = readStored(b, loc, data, at, width);
-    if (!scale)
-      return toF32(b, loc, v);
-    // The panel's rows share a block row: p * panel / blockRows.
     size_t n = at.size();
-    auto index = [&](int64_t c) -> Value {
-      return arith::ConstantIndexOp::create(b, loc, c);
-    };
-    SmallVector<Value> scaleAt(at.take_front(n - 3));
-    scaleAt.push_back(arith::DivUIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, at[n - 3], index(panel())),
-        index(blockRows)));
-    scaleAt.push_back(arith::DivUIOp::create(b, loc, at[n - 2], index(blockCols)));
-    return dequantizeFP8(b, loc, v, tensor::ExtractOp::create(b, loc, scale, scaleAt),
-                         element);
+    if (!scale)
+      return readScaled(b, loc, at, width, n - 3, {}, {});
+    // The panel's rows share a block row: that of row p * panel.
+    Value row = arith::MulIOp::create(
+        b, loc, at[n - 3], arith::ConstantIndexOp::create(b, loc, panel()));
+    return readScaled(b, loc, at, width, n - 3, row, at[n - 2]);
   }
 };
 
@@ -317,8 +311,8 @@ PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t pane
   Value data = WeightOp::create(
       b, weight.getLoc(), RankedTensorType::get(packed, plain.getElementType()),
       weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel));
-  return {data, scale ? scale.getResult() : Value(), source.blockRows,
-          source.blockCols, source.element};
+  return {{data, scale ? scale.getResult() : Value(), source.blockRows,
+           source.blockCols, source.element}};
 }
 
 /// The checkpoint tensors behind a linear layer's weight `w` (a stack of

@@ -109,6 +109,11 @@ struct RowMajorWeight {
   /// The weights at [lead..., o, k .. k + width) as vector<width x f32> (an
   /// f32 for width 0).
   Value read(OpBuilder &b, Location loc, ValueRange at, int64_t width) const;
+  /// The stored values at `at` (any layout) as read returns them, an fp8
+  /// weight scaled by scale[at's first `lead` indices..., row / blockRows,
+  /// k / blockCols] (`row`, `k` the weight's output row and input).
+  Value readScaled(OpBuilder &b, Location loc, ValueRange at, int64_t width,
+                   size_t lead, Value row, Value k) const;
 };
 /// An f32 constant.
 Value f32Constant(OpBuilder &b, Location loc, double value);
