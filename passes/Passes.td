@@ -15,7 +15,7 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
   let description = [{
     Rewrites `hybrid.embed`, `hybrid.rms_norm` (all three kinds),
     `hybrid.mlp`'s activation and `hybrid.dequantize` (fp8 e4m3fn
-    decoded through a 256-entry table) into `linalg.generic` ops on tensors
+    decoded from its bits, exactly) into `linalg.generic` ops on tensors
     that compute in f32 (weights of any float type are extended inside the
     loop bodies). Weight operands stay `hybrid.weight` values: binding them
     to buffers is dispatch formation's job. `hybrid.mtp` (the MTP input

@@ -2062,7 +2062,7 @@ struct MoEKernels {
   /// Grouped expert matmuls on packed expert weights: per (panel, expert),
   /// the expert's entries (the (token, slot) pairs routed to it, grouped by
   /// the counting sort) in register tiles of rows gathered by token, as
-  /// packedLinear's outer products: per input, one panel vector and one
+  /// packedWorkgroup's outer products: per input, one panel vector and one
   /// broadcast FMA per row. Gate and up share the tile (3 rows: 2 x 3
   /// accumulators), SiLU(gate) * up is stored to activations[t, j, panel];
   /// the down projection (6 rows) reads those rows and stores
