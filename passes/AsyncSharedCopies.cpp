@@ -159,8 +159,11 @@ scf::IfOp zeroFillBranch(const Copy &copy) {
       copy.store->getBlock() != branch.thenBlock() ||
       copy.load->getBlock() != branch.thenBlock())
     return {};
+  // The rest moves out of the branch: only what runs alike unguarded (no
+  // memory effects, and speculatable: a division by a value the branch
+  // guards against zero would not be).
   for (Operation &op : branch.thenBlock()->without_terminator())
-    if (&op != copy.load && &op != copy.store && !isMemoryEffectFree(&op))
+    if (&op != copy.load && &op != copy.store && !isPure(&op))
       return {};
   Block *otherwise = branch.elseBlock();
   if (!llvm::hasSingleElement(otherwise->without_terminator()))

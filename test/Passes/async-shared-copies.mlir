@@ -198,7 +198,8 @@ gpu.module @hybrid_kernels {
 // row is inside and nothing elsewhere (src-size 0: all zeros), from the
 // buffer's start (an address that exists); the branch's index arithmetic
 // moves before it. A branch that stores anything but zero bytes (ones,
-// -0.0), or whose copy branch also writes elsewhere, stays.
+// -0.0), whose copy branch also writes elsewhere, or whose arithmetic the
+// guard protects (a division by rows - row, zero past the rows), stays.
 // CHECK-LABEL: gpu.func @zero_fill(
 // CHECK-SAME: %[[X:[^:]*]]: memref<?x64xf32>
 // CHECK: %[[XS:.*]] = memref.view {{.*}} to memref<16x20xf32
@@ -239,6 +240,14 @@ gpu.module @hybrid_kernels {
 // CHECK: } else {
 // CHECK: vector.store
 // CHECK: } {hybrid.block_strided}
+// CHECK: scf.for
+// CHECK: scf.if
+// CHECK: arith.divui
+// CHECK: vector.load
+// CHECK: vector.store
+// CHECK: } else {
+// CHECK: vector.store
+// CHECK: } {hybrid.block_strided}
 gpu.module @hybrid_kernels {
   memref.global "public" @hybrid_dynamic_shared : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
   gpu.func @zero_fill(%x: memref<?x64xf32>, %first: index, %rows: index, %o: memref<?xf32>) kernel {
@@ -248,6 +257,7 @@ gpu.module @hybrid_kernels {
     %c2048 = arith.constant 2048 : index
     %c4096 = arith.constant 4096 : index
     %c6144 = arith.constant 6144 : index
+    %c8192 = arith.constant 8192 : index
     %zeros = arith.constant dense<0.0> : vector<4xf32>
     %ones = arith.constant dense<1.0> : vector<4xf32>
     %negative_zeros = arith.constant dense<-0.0> : vector<4xf32>
@@ -257,6 +267,7 @@ gpu.module @hybrid_kernels {
     %ys = memref.view %shared[%c2048][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
     %zs = memref.view %shared[%c4096][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
     %ws = memref.view %shared[%c6144][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
+    %vs = memref.view %shared[%c8192][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
     %tid = gpu.thread_id x
     scf.for %i = %tid to %c64 step %c128 {
       %row = affine.apply affine_map<(d0) -> (d0 floordiv 4)>(%i)
@@ -305,6 +316,19 @@ gpu.module @hybrid_kernels {
         vector.store %v, %ws[%row, %col] : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<4xf32>
       } else {
         vector.store %negative_zeros, %ws[%row, %col] : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      }
+    } {hybrid.block_strided}
+    scf.for %i = %tid to %c64 step %c128 {
+      %row = affine.apply affine_map<(d0) -> (d0 floordiv 4)>(%i)
+      %col = affine.apply affine_map<(d0) -> ((d0 mod 4) * 4)>(%i)
+      %inside = arith.cmpi ult, %row, %rows : index
+      scf.if %inside {
+        %left = arith.subi %rows, %row : index
+        %token = arith.divui %first, %left : index
+        %v = vector.load %x[%token, %col] {alignment = 16 : i64} : memref<?x64xf32>, vector<4xf32>
+        vector.store %v, %vs[%row, %col] : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<4xf32>
+      } else {
+        vector.store %zeros, %vs[%row, %col] : memref<16x20xf32, #gpu.address_space<workgroup>>, vector<4xf32>
       }
     } {hybrid.block_strided}
     gpu.barrier
