@@ -44,7 +44,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     of W per step, vector.fma), reduces them and adds the columns left over;
     edge tiles (and decode's single token) compute plain dot products. The
     multiply-adds of dot products (here and in the MoE experts) carry
-    `fastmath<reassoc,contract>`, so that LLVM vectorises them too.
+    `fastmath<reassoc,contract>`, so that LLVM vectorises them too. These
+    dot products, and the unpacked experts', read fp8 block-quantized
+    weights as their bytes too, decoded, scaled and rounded as loaded
+    (their dequantize kernels are dropped likewise): unpacked builds and
+    external weights never hold a dequantized copy.
 
     `hybrid.attention` becomes its projections plus a loop nest on memrefs:
     a `!hybrid.kv_cache<H x D x T>` argument becomes the sequence's cache

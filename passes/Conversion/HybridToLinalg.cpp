@@ -96,16 +96,15 @@ Value dotStep(OpBuilder &b, Location loc, Value acc, Value x, Value y) {
 constexpr int64_t kTileTokens = 4, kTileOutputs = 4, kLanes = 8;
 
 /// sum_{i in [from, in)} x[t, i] * w[o, i] + init, as a scalar loop.
-Value scalarDot(OpBuilder &b, Location loc, Value x, Value w, Value t, Value o,
-                Value from, Value to, Value init) {
+Value scalarDot(OpBuilder &b, Location loc, Value x, const RowMajorWeight &w,
+                Value t, Value o, Value from, Value to, Value init) {
   auto fastmath = arith::FastMathFlagsAttr::get(b.getContext(), kDotMath);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   return scf::ForOp::create(
              b, loc, from, to, one, ValueRange{init},
              [&](OpBuilder &fb, Location fl, Value i, ValueRange acc) {
                Value xv = tensor::ExtractOp::create(fb, fl, x, ValueRange{t, i});
-               Value wv = toF32(
-                   fb, fl, tensor::ExtractOp::create(fb, fl, w, ValueRange{o, i}));
+               Value wv = w.read(fb, fl, ValueRange{o, i}, /*width=*/0);
                Value product = arith::MulFOp::create(fb, fl, xv, wv, fastmath);
                scf::YieldOp::create(
                    fb, fl, arith::AddFOp::create(fb, fl, acc[0], product, fastmath)
@@ -1411,11 +1410,14 @@ bool packAlike(const PackableWeight &a, const PackableWeight &b) {
 /// (kLanes wide) for 16 FMAs, then reduces them and adds the last in %
 /// kLanes columns. Edge tiles (and decode's single token) compute their
 /// dot products one by one, vectorised by LLVM (the sums are reassociable).
+/// An fp8 weight is read as its bytes (RowMajorWeight), as the packed forms
+/// read theirs: no kernel writes its dequantized copy.
 Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
              Value w) {
   if (std::optional<PackableWeight> weight = packable(codegen, w))
     return packedLinears(b, loc, codegen, x, {*weight}, /*given=*/nullptr,
                          weightStage(w));
+  RowMajorWeight weight = RowMajorWeight::of(w, kLanes);
   auto wType = cast<RankedTensorType>(w.getType());
   int64_t out = wType.getDimSize(0), in = wType.getDimSize(1);
   int64_t inMain = in - in % kLanes;
@@ -1459,14 +1461,10 @@ Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
               for (int64_t m = 0; m < kTileOutputs; ++m)
                 cols.push_back(arith::AddIOp::create(fb, fl, o0, index(fb, m)));
               auto vf32 = VectorType::get({kLanes}, f32);
-              auto vw = VectorType::get({kLanes}, wType.getElementType());
               Value vzero = arith::ConstantOp::create(
                   fb, fl, vf32, DenseElementsAttr::get(vf32, fb.getF32FloatAttr(0.0)));
               SmallVector<Value> init(kTileTokens * kTileOutputs, vzero);
               Value padX = f32Constant(fb, fl, 0.0);
-              Value padW = arith::ConstantOp::create(
-                  fb, fl, wType.getElementType(),
-                  fb.getFloatAttr(wType.getElementType(), 0.0));
               auto main = scf::ForOp::create(
                   fb, fl, index(fb, 0), index(fb, inMain), index(fb, kLanes), init,
                   [&](OpBuilder &lb, Location ll, Value i, ValueRange accs) {
@@ -1475,14 +1473,8 @@ Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
                       xs.push_back(vector::TransferReadOp::create(
                           lb, ll, vf32, x, ValueRange{t, i}, padX,
                           ArrayRef<bool>{true}));
-                    for (Value o : cols) {
-                      Value raw = vector::TransferReadOp::create(
-                          lb, ll, vw, w, ValueRange{o, i}, padW,
-                          ArrayRef<bool>{true});
-                      ws.push_back(vw == vf32 ? raw
-                                              : arith::ExtFOp::create(lb, ll, vf32, raw)
-                                                    .getResult());
-                    }
+                    for (Value o : cols)
+                      ws.push_back(weight.read(lb, ll, {o, i}, kLanes));
                     SmallVector<Value> next;
                     for (int64_t k = 0; k < kTileTokens; ++k)
                       for (int64_t m = 0; m < kTileOutputs; ++m)
@@ -1496,7 +1488,7 @@ Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
                   Value sum = vector::ReductionOp::create(
                       fb, fl, vector::CombiningKind::ADD,
                       main.getResult(k * kTileOutputs + m), kDotMath);
-                  sum = scalarDot(fb, fl, x, w, rows[k], cols[m],
+                  sum = scalarDot(fb, fl, x, weight, rows[k], cols[m],
                                   index(fb, inMain), ins, sum);
                   memref::StoreOp::create(fb, fl, sum, y,
                                           ValueRange{rows[k], cols[m]});
@@ -1511,7 +1503,7 @@ Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
                     scf::ForOp::create(
                         tb, tl, o0, oEnd, one, ValueRange{},
                         [&](OpBuilder &ob, Location ol, Value o, ValueRange) {
-                          Value sum = scalarDot(ob, ol, x, w, t, o, zero, ins,
+                          Value sum = scalarDot(ob, ol, x, weight, t, o, zero, ins,
                                                 f32Constant(ob, ol, 0.0));
                           memref::StoreOp::create(ob, ol, sum, y, ValueRange{t, o});
                           scf::YieldOp::create(ob, ol);
@@ -1929,9 +1921,10 @@ struct MoEKernels {
     return std::make_pair(loop.getResult(0), loop.getResult(1));
   }
   /// Dot product of weight[row..., :] and vector[prefix..., :] over n,
-  /// reassociable as in `linear`.
+  /// reassociable as in `linear`; an fp8 weight read as its bytes.
   Value dot(Value weight, ValueRange row, Value vector, ValueRange prefix,
             int64_t n) {
+    RowMajorWeight w = RowMajorWeight::of(weight);
     return forLoop(index(0), index(n), {f32c(0.0)}, [&](Value h, ValueRange acc) {
       SmallVector<Value> at(row), vat(prefix);
       at.push_back(h);
@@ -1939,7 +1932,7 @@ struct MoEKernels {
       Value xv = isa<MemRefType>(vector.getType())
                      ? memref::LoadOp::create(b, vector, vat).getResult()
                      : tensor::ExtractOp::create(b, vector, vat).getResult();
-      Value wv = toF32(b, loc, tensor::ExtractOp::create(b, weight, at));
+      Value wv = w.read(b, loc, at, /*width=*/0);
       return SmallVector<Value>{arith::AddFOp::create(
           b, acc[0], arith::MulFOp::create(b, xv, wv, kDotMath), kDotMath)};
     }).getResult(0);

@@ -26,6 +26,10 @@ columns and tensor-core tiles) on the same inputs.
                                   (hybrid.dequantize of e4m3fn tensors and
                                   their block scales, to bf16) but for the
                                   router and head, and other sizes
+  column_linear.py --fp8-dequantized MODE   the --fp8 model with its
+                                  weights as transformers dequantizes them
+                                  (stored bf16): a reference for the forms
+                                  that read fp8
   column_linear.py --tokens N MODE  the same on N tokens (main, compare)
   column_linear.py --tolerance T compare A B   with tolerance T
 
@@ -39,6 +43,7 @@ equality.
 import bisect
 import functools
 import re
+import struct
 import sys
 
 # --bf16 (before the mode): bf16 weights, and inputs that are multiples of
@@ -54,12 +59,16 @@ if BF16:
 # one-byte weights), 128 gate/up rows (two block rows: panels 0, 1 scale by
 # the first, 2, 3 by the second), blocks of 24 inputs that divide no layer.
 FP8 = len(sys.argv) > 1 and sys.argv[1] == "--fp8"
-if FP8:
+# --fp8-dequantized (before the mode): the --fp8 sizes and weights, each
+# quantized weight given as its dequantized bf16 values (decode x scale in
+# f32, rounded to bf16), so that no kernel of the model decodes fp8.
+FP8_DEQUANTIZED = len(sys.argv) > 1 and sys.argv[1] == "--fp8-dequantized"
+if FP8 or FP8_DEQUANTIZED:
     del sys.argv[1]
     BF16 = True
 FP8_BLOCK = (64, 24)
 TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = (
-    (43, 64, 128, 40, 5, 4, 64) if FP8 else
+    (43, 64, 128, 40, 5, 4, 64) if FP8 or FP8_DEQUANTIZED else
     (43, 32, 48, 40, 5, 4, 32) if BF16 else (43, 24, 40, 40, 5, 4, 24))
 # --tokens N (before the mode): calls of N tokens, e.g. few enough for the
 # GPU forms' GEMV kernels.
@@ -206,13 +215,43 @@ def quantized(name):
     return bits, scales
 
 
+def f32(value):
+    """`value` rounded to f32 (to nearest, ties to even)."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+def bf16(value):
+    """`value` (an f32) rounded to bf16 (to nearest, ties to even)."""
+    bits = struct.unpack("<I", struct.pack("<f", value))[0]
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def dequantized(name):
+    """`name`'s fp8 weights as a dequantized checkpoint holds them: each
+    decoded value times its block's scale (an f32, as the model's constant
+    is parsed), the product in f32, rounded to bf16. Row-major."""
+    bits, scales = quantized(name)
+    shape = SHAPES[name]
+    out, inp = shape[-2], shape[-1]
+    rows, cols = scale_shape([out, inp])
+    result = []
+    for n, b in enumerate(bits):
+        e, i, j = n // (out * inp), n // inp % out, n % inp
+        s = f32(scales[(e * rows + i // FP8_BLOCK[0]) * cols + j // FP8_BLOCK[1]])
+        result.append(bf16(f32(decode_fp8(b) * s)))
+    return result
+
+
 def checkpoint(name):
     """The tensor hybrid.weight `name` binds, row-major: fp8 bits, block
-    scales, or plain values."""
+    scales, dequantized or plain values."""
     if name.endswith("_scale_inv"):
         return quantized(name[:-len("_scale_inv")])[1]
     if FP8 and name in QUANTIZED:
         return quantized(name)[0]
+    if FP8_DEQUANTIZED and name in QUANTIZED:
+        return dequantized(name)
     return weight(name)
 
 
