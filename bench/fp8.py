@@ -1,5 +1,5 @@
 """Benchmark, not a test: DeepSeek-V3's fp8 weights read packed against the
-same model in bf16 and against dequantizing them on every call.
+same model in bf16 and against reading them in the checkpoint's layout.
 
 The DeepSeek-V3-shaped benchmark model of bench/configs.py (all-zero
 weights written without torch; zero weights do the same work), compiled
@@ -8,9 +8,9 @@ with --cpu native in three forms and run on one prompt, then decode:
 - fp8: `quantization_config` fp8 e4m3fn with blocks of 128 x 128 (the real
   model's), packed weights: every linear and expert kernel reads the fp8
   bytes and decodes, scales and rounds each weight as it loads it;
-- fp8 unpacked (--pack-weights=false): a kernel per weight writes its
-  dequantized bf16 copy on every call, which the layers then read (what
-  the packed reads replace);
+- fp8 unpacked (--pack-weights=false, the layout --weights=external maps):
+  the dot-product kernels read the fp8 bytes of each [out, in] row and
+  decode them the same way;
 - bf16: the same model with bf16 weights, packed.
 
 Printed: prefill and decode tokens/s of each, and the ratios fp8 / bf16
