@@ -161,7 +161,9 @@ int64_t mmaExpertRowTiles() { return mmaLinearRowTiles(2); }
 /// (LLVM has no f8 type to extend from): the 7 bits below the sign put at
 /// f32's bits 20..26 are the value times 2^-120 (an fp8 subnormal an f32
 /// subnormal, which IEEE arithmetic keeps), the sign goes to bit 31, and
-/// S.1111.111 is NaN (e4m3fn has no infinities).
+/// S.1111.111 is NaN (e4m3fn has no infinities). Sign-extending the byte
+/// first puts both in place with one shift and one mask (its copies of the
+/// sign fill bits 27..31).
 Value decodeFP8E4M3FN(OpBuilder &b, Location loc, Value raw) {
   auto vector = dyn_cast<VectorType>(raw.getType());
   auto like = [&](Type element) -> Type {
@@ -175,18 +177,17 @@ Value decodeFP8E4M3FN(OpBuilder &b, Location loc, Value raw) {
     return arith::ConstantOp::create(b, loc, type, value);
   };
   auto bitsOf = [&](int64_t v) { return constant(i32, b.getI32IntegerAttr(v)); };
-  Value bits = arith::ExtUIOp::create(
+  Value bits = arith::ExtSIOp::create(
       b, loc, i32, arith::BitcastOp::create(b, loc, like(b.getI8Type()), raw));
-  Value magnitude = arith::AndIOp::create(b, loc, bits, bitsOf(0x7F));
-  Value sign = arith::AndIOp::create(b, loc, bits, bitsOf(0x80));
-  Value high = arith::ShLIOp::create(b, loc, magnitude, bitsOf(20));
-  Value signBit = arith::ShLIOp::create(b, loc, sign, bitsOf(24));
-  Value placed = arith::OrIOp::create(b, loc, high, signBit);
+  Value shifted = arith::ShLIOp::create(b, loc, bits, bitsOf(20));
+  Value placed = arith::AndIOp::create(
+      b, loc, shifted, bitsOf(static_cast<int32_t>(0x87F00000u)));
   Value scaledDown = arith::BitcastOp::create(b, loc, f32, placed);
   Value value = arith::MulFOp::create(
       b, loc, scaledDown, constant(f32, b.getF32FloatAttr(std::ldexp(1.0f, 120))));
+  Value magnitude = arith::AndIOp::create(b, loc, placed, bitsOf(0x7FF00000));
   Value nan = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, magnitude,
-                                    bitsOf(0x7F));
+                                    bitsOf(0x07F00000));
   return arith::SelectOp::create(
       b, loc, nan,
       constant(f32, b.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),

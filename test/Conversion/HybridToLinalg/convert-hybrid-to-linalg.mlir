@@ -127,10 +127,13 @@ func.func @attention_kv_cache(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hy
 
 // -----
 
-// fp8 weights: the 7 bits below the sign moved to f32's bits 20..26 and
-// the sign to bit 31 (the value times 2^-120, exactly), times 2^120, NaN for
-// S.1111.111; times the scale of the (row / 128, col / 128) block, rounded
-// to the result type. The kernel carries its block for the packed forms.
+// fp8 weights: the byte sign-extended and shifted by 20, masked with
+// 0x87F00000 (-2014314496): the 7 bits below the sign at f32's bits 20..26
+// and the sign at bit 31 (the value times 2^-120, exactly), times 2^120, NaN
+// for S.1111.111 (bits 20..30 of 0x7FF00000 = 2146435072 equal to
+// 0x07F00000 = 133169152); times the scale of the (row / 128, col / 128)
+// block, rounded to the result type. The kernel carries its block for the
+// packed forms.
 // CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 // CHECK-DAG: #[[BLOCK:.*]] = affine_map<(d0, d1, d2) -> (d0, d1 floordiv 128, d2 floordiv 128)>
 // CHECK-LABEL: func.func @dequantize_stacked_experts
@@ -138,15 +141,13 @@ func.func @attention_kv_cache(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hy
 // CHECK-SAME: hybrid.dequantized_block = array<i64: 128, 128>
 // CHECK: ^bb0(%[[Q:.*]]: f8E4M3FN, %[[SCALE:.*]]: f32, %{{.*}}: bf16):
 // CHECK: %[[BYTE:.*]] = arith.bitcast %[[Q]] : f8E4M3FN to i8
-// CHECK: %[[BITS:.*]] = arith.extui %[[BYTE]] : i8 to i32
-// CHECK: %[[MAG:.*]] = arith.andi %[[BITS]], %c127_i32
-// CHECK: %[[SIGN:.*]] = arith.andi %[[BITS]], %c128_i32
-// CHECK: %[[HIGH:.*]] = arith.shli %[[MAG]], %c20_i32
-// CHECK: %[[SIGNBIT:.*]] = arith.shli %[[SIGN]], %c24_i32
-// CHECK: %[[PLACED:.*]] = arith.ori %[[HIGH]], %[[SIGNBIT]]
+// CHECK: %[[BITS:.*]] = arith.extsi %[[BYTE]] : i8 to i32
+// CHECK: %[[SHIFTED:.*]] = arith.shli %[[BITS]], %c20_i32
+// CHECK: %[[PLACED:.*]] = arith.andi %[[SHIFTED]], %c-2014314496_i32
 // CHECK: %[[F:.*]] = arith.bitcast %[[PLACED]] : i32 to f32
 // CHECK: %[[VALUE:.*]] = arith.mulf %[[F]], %cst{{.*}} : f32
-// CHECK: %[[NAN:.*]] = arith.cmpi eq, %[[MAG]], %c127_i32
+// CHECK: %[[MAG:.*]] = arith.andi %[[PLACED]], %c2146435072_i32
+// CHECK: %[[NAN:.*]] = arith.cmpi eq, %[[MAG]], %c133169152_i32
 // CHECK: %[[DECODED:.*]] = arith.select %[[NAN]], %{{.*}}, %[[VALUE]]
 // CHECK: %[[SCALED:.*]] = arith.mulf %[[DECODED]], %[[SCALE]]
 // CHECK: arith.truncf %[[SCALED]] : f32 to bf16
