@@ -34,7 +34,13 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     packed form decodes, scales by the block's `scale_inv` (read as stored)
     and rounds each weight to the dequantized type as it loads it, so no
     kernel writes a dequantized copy (the dequantize kernel, then unused,
-    is dropped by the `canonicalize` after this pass). MLA's absorbed
+    is dropped by the `canonicalize` after this pass). So that the CPU
+    panel form does not decode each weight once per token tile, its fp8
+    workgroups take 8 token tiles: each chunk of 128 inputs of the panel is
+    decoded once into a stack buffer of the dequantized type that every
+    tile then reads, the tiles' sums waiting between chunks (a workgroup of
+    one tile, decode's, reads directly); the sums are those of the unstaged
+    form, in the same order. MLA's absorbed
     attention reads `kv_b_proj` in the checkpoint's layout the same way.
 
     Otherwise linear layers `y = x W^T` become a parallel loop over register tiles

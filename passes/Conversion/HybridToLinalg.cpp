@@ -387,6 +387,33 @@ void forTileRows(
       });
 }
 
+/// The CPU panel form's outer products: from the accumulators `init`
+/// (rowCount rows, row-major over the weights), per input k in [kBegin,
+/// kEnd) the weights' panels at k (panelsAt: one vector<panel x f32> per
+/// weight) and one broadcast FMA per (row, weight), xAt(m, k) row m's input
+/// k as f32. The loop's results are the sums.
+scf::ForOp panelProducts(ImplicitLocOpBuilder &b, int64_t rowCount, ValueRange init,
+                         Value kBegin, Value kEnd,
+                         function_ref<SmallVector<Value>(Value)> panelsAt,
+                         function_ref<Value(int64_t, Value)> xAt) {
+  return scf::ForOp::create(
+      b, kBegin, kEnd, arith::ConstantIndexOp::create(b, 1), init,
+      [&](OpBuilder &lb, Location, Value k, ValueRange accs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+        SmallVector<Value> panels = panelsAt(k);
+        auto vf32 = cast<VectorType>(panels.front().getType());
+        SmallVector<Value> next;
+        for (int64_t m = 0; m < rowCount; ++m) {
+          Value splat = vector::BroadcastOp::create(b, vf32, xAt(m, k));
+          for (auto [w, panel] : llvm::enumerate(panels))
+            next.push_back(vector::FMAOp::create(b, splat, panel,
+                                                 accs[m * panels.size() + w]));
+        }
+        scf::YieldOp::create(b, next);
+      });
+}
+
 /// One workgroup of a packed linear kernel: panel `p` of the weights
 /// `packed` (all [panels, in, panel]) applied to the tokens of
 /// tile `tileIndex` (tiles of `tileTokens`), epilogue(accumulators) stored
@@ -413,22 +440,17 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
     size_t perRow = packed.size();
     SmallVector<Value> init(rows.size() * perRow, vzero);
-    auto loop = scf::ForOp::create(
-        tb, tl, index(tb, 0), index(tb, in), index(tb, 1), init,
-        [&](OpBuilder &lb, Location ll, Value k, ValueRange accs) {
-          SmallVector<Value> panelsAtK;
+    ImplicitLocOpBuilder ib(tl, tb);
+    auto loop = panelProducts(
+        ib, rows.size(), init, index(tb, 0), index(tb, in),
+        [&](Value k) {
+          SmallVector<Value> panels;
           for (const PackedWeight &w : packed)
-            panelsAtK.push_back(
-                w.read(lb, ll, ValueRange{p, k, index(lb, 0)}, panel));
-          SmallVector<Value> next;
-          for (auto [r, row] : llvm::enumerate(rows)) {
-            Value a = tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k});
-            Value splat = vector::BroadcastOp::create(lb, ll, vf32, a);
-            for (auto [j, wv] : llvm::enumerate(panelsAtK))
-              next.push_back(vector::FMAOp::create(lb, ll, splat, wv,
-                                                   accs[r * perRow + j]));
-          }
-          scf::YieldOp::create(lb, ll, next);
+            panels.push_back(w.read(ib, tl, ValueRange{p, k, index(ib, 0)}, panel));
+          return panels;
+        },
+        [&](int64_t m, Value k) -> Value {
+          return tensor::ExtractOp::create(ib, x, ValueRange{rows[m], k});
         });
     for (auto [r, row] : llvm::enumerate(rows)) {
       Value result =
@@ -438,6 +460,173 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
     }
   };
   forTileRows(pb, pl, tileTokens, tileIndex, tokens, tileOf);
+}
+
+/// The inputs of a row of the CPU panel form: inputsOf(row), called once
+/// per row of a tile before the loop over the inputs (where the row's
+/// inputs are is loaded there), gives the function that reads its input k
+/// as f32.
+using RowInputs = function_ref<std::function<Value(Value)>(Value)>;
+
+/// Inputs per chunk of a staged panel (stagedPanelRows): a chunk of a
+/// panel of 64 bf16 weights is 16 KiB, read from L1 by every tile.
+constexpr int64_t kStageDepth = 128;
+/// Token tiles that share each staged chunk: its decoding is then an eighth
+/// of what each tile decoding its own weights costs.
+constexpr int64_t kStagedTiles = 8;
+
+/// The CPU panel form's rows [first, end) (at most kStagedTiles tiles of
+/// `tileTokens`; full tiles, then one row at a time) for weights that are
+/// decoded as read (fp8, PackedWeight::read): each chunk of kStageDepth
+/// inputs of panel p (of the weights at `lead`, e.g. an expert) is decoded
+/// once into `stage` ([weights, kStageDepth, panel] of the dequantized
+/// type), which every tile then multiplies as plain packed weights; the
+/// sums wait in `sums` ([kStagedTiles * tileTokens, weights, panel] f32)
+/// between chunks. Each output is the same sum over the inputs in order as
+/// packedWorkgroup's. finish(row, sums) stores a row's results.
+void stagedPanelRows(ImplicitLocOpBuilder &b, LoopNest &loops,
+                     ArrayRef<PackedWeight> packed, ValueRange lead, Value p,
+                     int64_t in, int64_t tileTokens, Value stage, Value sums,
+                     Value first, Value end, RowInputs inputsOf,
+                     function_ref<void(Value, ValueRange)> finish) {
+  int64_t panel = packed.front().panel();
+  Type element = packed.front().element;
+  auto vf32 = VectorType::get({panel}, b.getF32Type());
+  auto stored = VectorType::get({panel}, element);
+  Value zero = loops.index(0), depth = loops.index(kStageDepth);
+  auto sumAt = [&](Value row, size_t w) -> SmallVector<Value> {
+    return {arith::SubIOp::create(b, row, first), loops.index(w), zero};
+  };
+  auto readSums = [&](Value row) {
+    SmallVector<Value> values;
+    for (size_t w = 0; w < packed.size(); ++w)
+      values.push_back(vector::TransferReadOp::create(
+          b, vf32, sums, sumAt(row, w), loops.f32(0.0), ArrayRef<bool>{true}));
+    return values;
+  };
+  auto writeSums = [&](Value row, ValueRange values) {
+    for (auto [w, value] : llvm::enumerate(values))
+      vector::TransferWriteOp::create(b, value, sums, sumAt(row, w),
+                                      ArrayRef<bool>{true});
+  };
+  Value vzero = arith::ConstantOp::create(
+      b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  loops.forLoop(first, end, {}, [&](Value row, ValueRange) {
+    writeSums(row, SmallVector<Value>(packed.size(), vzero));
+    return SmallVector<Value>{};
+  });
+  Value chunks = loops.index(llvm::divideCeil(in, kStageDepth));
+  loops.forLoop(zero, chunks, {}, [&](Value chunk, ValueRange) {
+    Value k0 = arith::MulIOp::create(b, chunk, depth);
+    Value k1 = arith::MinUIOp::create(b, arith::AddIOp::create(b, k0, depth),
+                                      loops.index(in));
+    loops.forLoop(k0, k1, {}, [&](Value k, ValueRange) {
+      Value local = arith::SubIOp::create(b, k, k0);
+      for (auto [w, weight] : llvm::enumerate(packed)) {
+        SmallVector<Value> at(lead);
+        at.append({p, k, zero});
+        Value decoded = weight.read(b, b.getLoc(), at, panel);
+        if (decoded.getType() != stored)
+          decoded = arith::TruncFOp::create(b, stored, decoded);
+        vector::TransferWriteOp::create(b, decoded, stage,
+                                        ValueRange{loops.index(w), local, zero},
+                                        ArrayRef<bool>{true});
+      }
+      return SmallVector<Value>{};
+    });
+    loops.rowTiles(first, end, tileTokens, [&](ArrayRef<Value> rows) {
+      SmallVector<Value> init;
+      SmallVector<std::function<Value(Value)>> inputs;
+      for (Value row : rows) {
+        llvm::append_range(init, readSums(row));
+        inputs.push_back(inputsOf(row));
+      }
+      auto loop = panelProducts(
+          b, rows.size(), init, k0, k1,
+          [&](Value k) {
+            Value local = arith::SubIOp::create(b, k, k0);
+            SmallVector<Value> panels;
+            for (size_t w = 0; w < packed.size(); ++w)
+              panels.push_back(toF32(
+                  b, b.getLoc(),
+                  vector::TransferReadOp::create(
+                      b, stored, stage, ValueRange{loops.index(w), local, zero},
+                      arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
+                      ArrayRef<bool>{true})));
+            return panels;
+          },
+          [&](int64_t m, Value k) { return inputs[m](k); });
+      for (auto [m, row] : llvm::enumerate(rows))
+        writeSums(row, loop.getResults().slice(m * packed.size(), packed.size()));
+    });
+    return SmallVector<Value>{};
+  });
+  loops.forLoop(first, end, {}, [&](Value row, ValueRange) {
+    finish(row, readSums(row));
+    return SmallVector<Value>{};
+  });
+}
+
+/// Whether the packed weights `packed` are all decoded as read (fp8) into
+/// one dequantized type: the CPU panel form then stages them
+/// (stagedPanelRows).
+bool decodedAsRead(ArrayRef<PackedWeight> packed) {
+  return llvm::all_of(packed, [&](const PackedWeight &w) {
+    return w.scale && w.element == packed.front().element;
+  });
+}
+
+/// The scratch of stagedPanelRows for `weights` weights like `like`, rows
+/// in tiles of `tileTokens`: {stage, sums}.
+std::pair<Value, Value> stagedPanelScratch(LoopNest &loops, const PackedWeight &like,
+                                           int64_t weights, int64_t tileTokens) {
+  int64_t panel = like.panel();
+  return {loops.scratch({weights, kStageDepth, panel}, like.element),
+          loops.scratch({kStagedTiles * tileTokens, weights, panel},
+                        loops.b.getF32Type())};
+}
+
+/// One workgroup of a packed linear kernel whose weights are decoded as
+/// read (fp8): panel `p` for the tokens of group `group` (kStagedTiles tiles
+/// of `tileTokens`), staged (stagedPanelRows) when it has more than one
+/// tile, else packedWorkgroup's one tile (decode's token). As
+/// packedWorkgroup otherwise; `scratch` from stagedPanelScratch.
+void stagedWorkgroup(ImplicitLocOpBuilder &b, LoopNest &loops, Value x,
+                     ArrayRef<PackedWeight> packed, int64_t out, int64_t in,
+                     int64_t tileTokens, Value tokens, Value y,
+                     PanelEpilogue epilogue, Value p, Value group,
+                     std::pair<Value, Value> scratch) {
+  int64_t panel = packed.front().panel();
+  Value rowsPerGroup = loops.index(kStagedTiles * tileTokens);
+  Value first = arith::MulIOp::create(b, group, rowsPerGroup);
+  Value end = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, rowsPerGroup),
+                                     tokens);
+  Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt,
+                                        arith::SubIOp::create(b, end, first),
+                                        loops.index(tileTokens));
+  Value o0 = arith::MulIOp::create(b, p, loops.index(panel));
+  loops.ifElse(
+      several,
+      [&] {
+        stagedPanelRows(
+            b, loops, packed, {}, p, in, tileTokens, scratch.first, scratch.second,
+            first, end,
+            [&](Value row) -> std::function<Value(Value)> {
+              return [&b, x, row](Value k) -> Value {
+                return tensor::ExtractOp::create(b, x, ValueRange{row, k});
+              };
+            },
+            [&](Value row, ValueRange sums) {
+              vector::TransferWriteOp::create(b, epilogue(b, b.getLoc(), sums), y,
+                                              ValueRange{row, o0},
+                                              ArrayRef<bool>{out % panel == 0});
+            });
+      },
+      [&] {
+        packedWorkgroup(b, b.getLoc(), panel, x, packed, out, in, tileTokens,
+                        tokens, y, epilogue, p,
+                        arith::MulIOp::create(b, group, loops.index(kStagedTiles)));
+      });
 }
 
 /// One workgroup of the column form (Codegen::columns): output column `c`
@@ -1250,6 +1439,20 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
         });
     return asTensor(b, loc, y);
   }
+  if (decodedAsRead(packed)) {
+    // fp8: workgroups of kStagedTiles token tiles share each decoded chunk.
+    ImplicitLocOpBuilder ib(loc, b);
+    LoopNest loops{ib};
+    auto scratch = stagedPanelScratch(loops, packed.front(),
+                                      static_cast<int64_t>(packed.size()), tileTokens);
+    Value groups = arith::CeilDivUIOp::create(
+        ib, tokens, loops.index(kStagedTiles * tileTokens));
+    loops.parallel(stage, {loops.index(panels), groups}, [&](ValueRange ivs) {
+      stagedWorkgroup(ib, loops, x, packed, out, in, tileTokens, tokens, y,
+                      epilogue, ivs[0], ivs[1], scratch);
+    });
+    return asTensor(b, loc, y);
+  }
   Value tokenTiles = arith::CeilDivUIOp::create(
       b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
   scf::ParallelOp::create(
@@ -1365,6 +1568,31 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   // Panels outermost (a CPU thread's consecutive workgroups reuse a panel);
   // columns innermost (neighbouring GPU threads read neighbouring columns).
   Value allUnits = constant(firstUnit.back() + units.back());
+  if (!codegen.columns && oneInput && members.front().packed.scale) {
+    // (oneInput: every member decoded as read, to one type, like the first.)
+    // fp8: workgroups of kStagedTiles token tiles share each decoded chunk.
+    ImplicitLocOpBuilder ib(loc, b);
+    LoopNest loops{ib};
+    auto scratch = stagedPanelScratch(loops, members.front().packed, 1, tileTokens);
+    Value groups = arith::CeilDivUIOp::create(
+        ib, tokens, loops.index(kStagedTiles * tileTokens));
+    loops.parallel(stage, {allUnits, groups}, [&](ValueRange ivs) {
+      forUnitOwner(ib, ib.getLoc(), ivs[0], firstUnit, units,
+                   [&](OpBuilder &rb, size_t i, Value local) {
+                     OpBuilder::InsertionGuard guard(ib);
+                     ib.setInsertionPoint(rb.getInsertionBlock(),
+                                          rb.getInsertionPoint());
+                     const Member &m = members[i];
+                     stagedWorkgroup(ib, loops, x, {m.packed}, m.out, m.in,
+                                     tileTokens, tokens, m.y, identity, local,
+                                     ivs[1], scratch);
+                   });
+    });
+    SmallVector<Value> results;
+    for (const Member &m : members)
+      results.push_back(asTensor(b, loc, m.y));
+    return results;
+  }
   scf::ParallelOp::create(
       b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
       codegen.columns ? ValueRange{tokenTiles, allUnits}
@@ -2337,24 +2565,58 @@ struct MoEKernels {
                                          ValueRange{arith::AddIOp::create(b, e, one)});
       loops.rowTiles(begin, end, rows, tile);
     };
-    // sum_k row(m, k) * w[e, p, k, :] for every row m, `weights` of them
-    // sharing the rows' broadcasts.
-    auto outerProducts = [&](ArrayRef<PackedWeight> weights, Value e, Value p,
-                             int64_t in, int64_t rows,
-                             function_ref<Value(int64_t, Value)> row) {
-      SmallVector<Value> init(rows * weights.size(), vzero);
-      return loops.forLoop(zero, index(in), init, [&](Value k, ValueRange accs) {
-        SmallVector<Value> columns, next;
-        for (const PackedWeight &w : weights)
-          columns.push_back(w.read(b, b.getLoc(), ValueRange{e, p, k, zero}, panel));
-        for (int64_t m = 0; m < rows; ++m) {
-          Value splat = vector::BroadcastOp::create(b, vf32, row(m, k));
-          for (size_t w = 0; w < weights.size(); ++w)
-            next.push_back(vector::FMAOp::create(
-                b, splat, columns[w], accs[m * weights.size() + w]));
-        }
-        return next;
-      });
+    // The CPU panel form of expert e's entries for panel p of `weights`
+    // (inputs [0, in)): tiles of `rows` entries, inputsOf(entry) their
+    // inputs, finish(entry, sums) storing an entry's sums. Weights decoded as read
+    // (fp8) go by groups of kStagedTiles tiles that share each decoded
+    // chunk (stagedPanelRows) where a group has more than one tile;
+    // `scratch` from stagedPanelScratch then.
+    auto panelEntries = [&](ArrayRef<PackedWeight> weights, Value e, Value p,
+                            int64_t in, int64_t rows,
+                            std::pair<Value, Value> scratch, RowInputs inputsOf,
+                            function_ref<void(Value, ValueRange)> finish) {
+      size_t n = weights.size();
+      auto direct = [&](Value first, Value last) {
+        loops.rowTiles(first, last, rows, [&](ArrayRef<Value> at) {
+          SmallVector<Value> init(at.size() * n, vzero);
+          SmallVector<std::function<Value(Value)>> inputs;
+          for (Value entry : at)
+            inputs.push_back(inputsOf(entry));
+          auto sums = panelProducts(
+              b, at.size(), init, zero, index(in),
+              [&](Value k) {
+                SmallVector<Value> panels;
+                for (const PackedWeight &w : weights)
+                  panels.push_back(
+                      w.read(b, b.getLoc(), ValueRange{e, p, k, zero}, panel));
+                return panels;
+              },
+              [&](int64_t m, Value k) { return inputs[m](k); });
+          for (auto [m, entry] : llvm::enumerate(at))
+            finish(entry, sums.getResults().slice(m * n, n));
+        });
+      };
+      Value begin = memref::LoadOp::create(b, offsets, e);
+      Value end = memref::LoadOp::create(b, offsets,
+                                         ValueRange{arith::AddIOp::create(b, e, one)});
+      if (!scratch.first)
+        return direct(begin, end);
+      int64_t perGroup = kStagedTiles * rows;
+      loops.forLoop(begin, end, {}, [&](Value first, ValueRange) {
+        Value last = arith::MinUIOp::create(
+            b, arith::AddIOp::create(b, first, index(perGroup)), end);
+        Value several = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::ugt, arith::SubIOp::create(b, last, first),
+            index(rows));
+        loops.ifElse(
+            several,
+            [&] {
+              stagedPanelRows(b, loops, weights, {e}, p, in, rows, scratch.first,
+                              scratch.second, first, last, inputsOf, finish);
+            },
+            [&] { direct(first, last); });
+        return SmallVector<Value>{};
+      }, perGroup);
     };
 
     Type element = gatePacked.element;
@@ -2370,52 +2632,57 @@ struct MoEKernels {
                            hidden, tiles, groups, activations, expertOut);
       return;
     }
+    // fp8 experts stage their decoded chunks (see panelEntries).
+    int64_t gateUpRows = kPackedTokens / 2, downRows = kPackedTokens;
+    std::pair<Value, Value> gateUpScratch, downScratch;
+    if (decodedAsRead({gatePacked, upPacked}))
+      gateUpScratch = stagedPanelScratch(loops, gatePacked, 2, gateUpRows);
+    if (decodedAsRead({downPacked}))
+      downScratch = stagedPanelScratch(loops, downPacked, 1, downRows);
+    auto tokenOf = [&](Value entry) -> Value {
+      return memref::LoadOp::create(b, entryToken, entry);
+    };
+    auto slotOf = [&](Value entry) -> Value {
+      return memref::LoadOp::create(b, entrySlot, entry);
+    };
     loops.parallel("expert_gate_up",
                    {index(llvm::divideCeil(inter, panel)), index(experts)},
                    [&](ValueRange ivs) {
       Value p = ivs[0], e = ivs[1];
       Value o0 = arith::MulIOp::create(b, p, index(panel));
-      tiles(e, 3, [&](ArrayRef<Value> at) {
-        SmallVector<Value> tokens, slots;
-        for (Value a : at) {
-          tokens.push_back(memref::LoadOp::create(b, entryToken, a));
-          slots.push_back(memref::LoadOp::create(b, entrySlot, a));
-        }
-        auto sums = outerProducts(
-            {gatePacked, upPacked}, e, p, hidden, at.size(),
-            [&](int64_t m, Value k) -> Value {
-              return tensor::ExtractOp::create(b, x, ValueRange{tokens[m], k});
-            });
-        for (size_t m = 0; m < at.size(); ++m) {
-          Value g = sums.getResult(2 * m), u = sums.getResult(2 * m + 1);
-          Value act = arith::MulFOp::create(b, silu(b, b.getLoc(), g), u);
-          vector::TransferWriteOp::create(b, act, activations,
-                                          ValueRange{tokens[m], slots[m], o0},
-                                          ArrayRef<bool>{inter % panel == 0});
-        }
-      });
+      panelEntries(
+          {gatePacked, upPacked}, e, p, hidden, gateUpRows, gateUpScratch,
+          [&](Value entry) -> std::function<Value(Value)> {
+            return [this, x, token = tokenOf(entry)](Value k) -> Value {
+              return tensor::ExtractOp::create(b, x, ValueRange{token, k});
+            };
+          },
+          [&](Value entry, ValueRange sums) {
+            Value act = arith::MulFOp::create(b, silu(b, b.getLoc(), sums[0]), sums[1]);
+            vector::TransferWriteOp::create(
+                b, act, activations, ValueRange{tokenOf(entry), slotOf(entry), o0},
+                ArrayRef<bool>{inter % panel == 0});
+          });
     });
     loops.parallel("expert_down",
                    {index(llvm::divideCeil(hidden, panel)), index(experts)},
                    [&](ValueRange ivs) {
       Value p = ivs[0], e = ivs[1];
       Value o0 = arith::MulIOp::create(b, p, index(panel));
-      tiles(e, kPackedTokens, [&](ArrayRef<Value> at) {
-        SmallVector<Value> tokens, slots;
-        for (Value a : at) {
-          tokens.push_back(memref::LoadOp::create(b, entryToken, a));
-          slots.push_back(memref::LoadOp::create(b, entrySlot, a));
-        }
-        auto sums = outerProducts(
-            {downPacked}, e, p, inter, at.size(), [&](int64_t m, Value k) -> Value {
+      panelEntries(
+          {downPacked}, e, p, inter, downRows, downScratch,
+          [&](Value entry) -> std::function<Value(Value)> {
+            return [this, activations, token = tokenOf(entry),
+                    slot = slotOf(entry)](Value k) -> Value {
               return memref::LoadOp::create(b, activations,
-                                            ValueRange{tokens[m], slots[m], k});
-            });
-        for (size_t m = 0; m < at.size(); ++m)
-          vector::TransferWriteOp::create(b, sums.getResult(m), expertOut,
-                                          ValueRange{tokens[m], slots[m], o0},
-                                          ArrayRef<bool>{hidden % panel == 0});
-      });
+                                            ValueRange{token, slot, k});
+            };
+          },
+          [&](Value entry, ValueRange sums) {
+            vector::TransferWriteOp::create(
+                b, sums[0], expertOut, ValueRange{tokenOf(entry), slotOf(entry), o0},
+                ArrayRef<bool>{hidden % panel == 0});
+          });
     });
   }
 

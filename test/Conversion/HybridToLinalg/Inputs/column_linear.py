@@ -56,8 +56,10 @@ if BF16:
 # --fp8 (before the mode): the linear layers' weights (not the router's and
 # the head's) fp8 e4m3fn with f32 scales per block of FP8_BLOCK, dequantized
 # to bf16; inputs that are multiples of 64 (the GEMV form's slices of 16
-# one-byte weights), 128 gate/up rows (two block rows: panels 0, 1 scale by
-# the first, 2, 3 by the second), blocks of 24 inputs that divide no layer.
+# one-byte weights), 192 gate/up rows (three block rows: panels 0, 1 scale by
+# the first, 2, 3 by the second, ...), blocks of 24 inputs that divide no
+# layer, and down projections of 192 inputs (the CPU panel form stages fp8
+# weights in chunks of 128 inputs: a full chunk and a part).
 FP8 = len(sys.argv) > 1 and sys.argv[1] == "--fp8"
 # --fp8-dequantized (before the mode): the --fp8 sizes and weights, each
 # quantized weight given as its dequantized bf16 values (decode x scale in
@@ -68,7 +70,7 @@ if FP8 or FP8_DEQUANTIZED:
     BF16 = True
 FP8_BLOCK = (64, 24)
 TOKENS, HIDDEN, INTER, VOCAB, EXPERTS, TOP_K, EXPERT_INTER = (
-    (43, 64, 128, 40, 5, 4, 64) if FP8 or FP8_DEQUANTIZED else
+    (43, 64, 192, 40, 5, 4, 192) if FP8 or FP8_DEQUANTIZED else
     (43, 32, 48, 40, 5, 4, 32) if BF16 else (43, 24, 40, 40, 5, 4, 24))
 # --tokens N (before the mode): calls of N tokens, e.g. few enough for the
 # GPU forms' GEMV kernels.
