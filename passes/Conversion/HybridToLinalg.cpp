@@ -1451,17 +1451,17 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
       stagedWorkgroup(ib, loops, x, packed, out, in, tileTokens, tokens, y,
                       epilogue, ivs[0], ivs[1], scratch);
     });
-    return asTensor(b, loc, y);
+  } else {
+    Value tokenTiles = arith::CeilDivUIOp::create(
+        b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
+    scf::ParallelOp::create(
+        b, named, ValueRange{zero, zero},
+        ValueRange{arith::ConstantIndexOp::create(b, loc, panels), tokenTiles},
+        ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          packedWorkgroup(pb, pl, panel, x, packed, out, in, tileTokens, tokens,
+                          y, epilogue, ivs[0], ivs[1]);
+        });
   }
-  Value tokenTiles = arith::CeilDivUIOp::create(
-      b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
-  scf::ParallelOp::create(
-      b, named, ValueRange{zero, zero},
-      ValueRange{arith::ConstantIndexOp::create(b, loc, panels), tokenTiles},
-      ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-        packedWorkgroup(pb, pl, panel, x, packed, out, in, tileTokens, tokens,
-                        y, epilogue, ivs[0], ivs[1]);
-      });
   return asTensor(b, loc, y);
 }
 
@@ -1568,9 +1568,9 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   // Panels outermost (a CPU thread's consecutive workgroups reuse a panel);
   // columns innermost (neighbouring GPU threads read neighbouring columns).
   Value allUnits = constant(firstUnit.back() + units.back());
-  if (!codegen.columns && oneInput && members.front().packed.scale) {
-    // (oneInput: every member decoded as read, to one type, like the first.)
-    // fp8: workgroups of kStagedTiles token tiles share each decoded chunk.
+  if (!codegen.columns && oneInput && decodedAsRead({members.front().packed})) {
+    // fp8 (every member alike): workgroups of kStagedTiles token tiles share
+    // each decoded chunk.
     ImplicitLocOpBuilder ib(loc, b);
     LoopNest loops{ib};
     auto scratch = stagedPanelScratch(loops, members.front().packed, 1, tileTokens);
@@ -1588,31 +1588,28 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                      ivs[1], scratch);
                    });
     });
-    SmallVector<Value> results;
-    for (const Member &m : members)
-      results.push_back(asTensor(b, loc, m.y));
-    return results;
+  } else {
+    scf::ParallelOp::create(
+        b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
+        codegen.columns ? ValueRange{tokenTiles, allUnits}
+                        : ValueRange{allUnits, tokenTiles},
+        ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          Value unit = codegen.columns ? ivs[1] : ivs[0];
+          Value tile = codegen.columns ? ivs[0] : ivs[1];
+          forUnitOwner(pb, pl, unit, firstUnit, units,
+                       [&](OpBuilder &rb, size_t i, Value local) {
+                         const Member &m = members[i];
+                         if (codegen.columns)
+                           columnWorkgroup(rb, pl, panel, rowsX, {m.packed}, m.in,
+                                           tileTokens, tokens, m.y, identity, local,
+                                           tile, start);
+                         else
+                           packedWorkgroup(rb, pl, panel, x, {m.packed}, m.out, m.in,
+                                           tileTokens, tokens, m.y, identity, local,
+                                           tile);
+                       });
+        });
   }
-  scf::ParallelOp::create(
-      b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
-      codegen.columns ? ValueRange{tokenTiles, allUnits}
-                      : ValueRange{allUnits, tokenTiles},
-      ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-        Value unit = codegen.columns ? ivs[1] : ivs[0];
-        Value tile = codegen.columns ? ivs[0] : ivs[1];
-        forUnitOwner(pb, pl, unit, firstUnit, units,
-                     [&](OpBuilder &rb, size_t i, Value local) {
-                       const Member &m = members[i];
-                       if (codegen.columns)
-                         columnWorkgroup(rb, pl, panel, rowsX, {m.packed}, m.in,
-                                         tileTokens, tokens, m.y, identity, local,
-                                         tile, start);
-                       else
-                         packedWorkgroup(rb, pl, panel, x, {m.packed}, m.out, m.in,
-                                         tileTokens, tokens, m.y, identity, local,
-                                         tile);
-                     });
-      });
   SmallVector<Value> results;
   for (const Member &m : members)
     results.push_back(asTensor(b, loc, m.y));
