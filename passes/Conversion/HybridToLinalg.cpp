@@ -114,9 +114,10 @@ Value scalarDot(OpBuilder &b, Location loc, Value x, const RowMajorWeight &w,
 }
 
 /// DequantizeLowering's kernel carries the block of its scales under this
-/// name, so that the linear layers that read weights packed find the fp8
-/// tensors behind it (packable) and decode them as they load them; the
-/// kernel, then unused, is dropped by canonicalize.
+/// name, so that the kernels that read the weight (packed: packableSource;
+/// in the checkpoint's layout: RowMajorWeight::of) find the fp8 tensors
+/// behind it and decode them as they load them; the kernel, then unused,
+/// is dropped by canonicalize.
 constexpr StringLiteral kDequantizedBlockAttr = "hybrid.dequantized_block";
 
 /// The name of a linear layer's kernel stage: its weight's last module
@@ -586,6 +587,20 @@ std::pair<Value, Value> stagedPanelScratch(LoopNest &loops, const PackedWeight &
                         loops.b.getF32Type())};
 }
 
+/// The staged group of rows from `first`: its end (kStagedTiles tiles of
+/// `tileTokens` rows, at most `limit`) and whether it holds more than one
+/// tile (stagedPanelRows then; a tile alone reads its weights directly).
+std::pair<Value, Value> stagedGroup(ImplicitLocOpBuilder &b, LoopNest &loops,
+                                    Value first, Value limit, int64_t tileTokens) {
+  Value end = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, first, loops.index(kStagedTiles * tileTokens)),
+      limit);
+  Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt,
+                                        arith::SubIOp::create(b, end, first),
+                                        loops.index(tileTokens));
+  return {end, several};
+}
+
 /// One workgroup of a packed linear kernel whose weights are decoded as
 /// read (fp8): panel `p` for the tokens of group `group` (kStagedTiles tiles
 /// of `tileTokens`), staged (stagedPanelRows) when it has more than one
@@ -597,13 +612,9 @@ void stagedWorkgroup(ImplicitLocOpBuilder &b, LoopNest &loops, Value x,
                      PanelEpilogue epilogue, Value p, Value group,
                      std::pair<Value, Value> scratch) {
   int64_t panel = packed.front().panel();
-  Value rowsPerGroup = loops.index(kStagedTiles * tileTokens);
-  Value first = arith::MulIOp::create(b, group, rowsPerGroup);
-  Value end = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, rowsPerGroup),
-                                     tokens);
-  Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt,
-                                        arith::SubIOp::create(b, end, first),
-                                        loops.index(tileTokens));
+  Value first =
+      arith::MulIOp::create(b, group, loops.index(kStagedTiles * tileTokens));
+  auto [end, several] = stagedGroup(b, loops, first, tokens, tileTokens);
   Value o0 = arith::MulIOp::create(b, p, loops.index(panel));
   loops.ifElse(
       several,
@@ -2598,13 +2609,8 @@ struct MoEKernels {
                                          ValueRange{arith::AddIOp::create(b, e, one)});
       if (!scratch.first)
         return direct(begin, end);
-      int64_t perGroup = kStagedTiles * rows;
       loops.forLoop(begin, end, {}, [&](Value first, ValueRange) {
-        Value last = arith::MinUIOp::create(
-            b, arith::AddIOp::create(b, first, index(perGroup)), end);
-        Value several = arith::CmpIOp::create(
-            b, arith::CmpIPredicate::ugt, arith::SubIOp::create(b, last, first),
-            index(rows));
+        auto [last, several] = stagedGroup(b, loops, first, end, rows);
         loops.ifElse(
             several,
             [&] {
@@ -2613,7 +2619,7 @@ struct MoEKernels {
             },
             [&] { direct(first, last); });
         return SmallVector<Value>{};
-      }, perGroup);
+      }, kStagedTiles * rows);
     };
 
     Type element = gatePacked.element;
@@ -3354,7 +3360,9 @@ struct MTPLowering : HybridLowering<MTPOp> {
 
 /// W = Q * scale_inv[block]: fp8 e4m3fn decoded (decodeFP8E4M3FN), times
 /// the block's scale. The kernel carries its block (kDequantizedBlockAttr):
-/// linear layers that read weights packed decode the fp8 tensors instead.
+/// the linear layers, experts and MLA decode the fp8 tensors instead, and
+/// the kernel stays only where a reader cannot (blocks whose rows split a
+/// panel, or that a reader's vectors would cross).
 struct DequantizeLowering : HybridLowering<DequantizeOp> {
   using HybridLowering::HybridLowering;
   LogicalResult
