@@ -5,15 +5,18 @@
 # Python run there.
 #
 #   bash bench/gpu_session.sh prepare   # here: build/gpu-session/
-#   bash bench/gpu_session.sh run       # there, from the repository root,
-#                                       # carrying build/gpu-session and
-#                                       # build/bin/hybrid-run
+#   bash bench/gpu_session.sh run [STEPS] # there, from the repository
+#                                       # root, carrying build/gpu-session
+#                                       # and build/bin/hybrid-run
 #
-# run: the fixtures compiled with --target=cuda against transformers'
-# reference logits (as EndToEnd/cuda-vs-transformers.test checks them where
-# hybridc and a GPU are on one machine), then, when torch imports,
-# bench/gpu_delta_rule.py and bench/gpu_roofline.py. Every step runs even
-# when one before failed; the exit status says whether all passed.
+# run: the steps of STEPS (comma-separated; default all of
+# fixtures,profile,gdn,roofline): the fixtures compiled with --target=cuda
+# against transformers' reference logits (as
+# EndToEnd/cuda-vs-transformers.test checks them where hybridc and a GPU
+# are on one machine); each benchmark model's kernel times (hybrid-run
+# --profile); then, when torch imports, bench/gpu_delta_rule.py and
+# bench/gpu_roofline.py. Every step runs even when one before failed, each
+# within a time limit; the exit status says whether all passed.
 set -u
 cd "$(dirname "$0")/.."
 out=build/gpu-session
@@ -21,8 +24,8 @@ fixtures=test/fixtures
 
 # fixture, hybridc flags, compare_logits.py arguments (tolerance, --bf16)
 cases=(
-  "qwen3_next_tiny||"
-  "jamba_tiny||"
+  "qwen3_next_tiny||1e-2"
+  "jamba_tiny||1e-2"
   "deepseek_v3_tiny||1e-2"
   "qwen3_next_bf16_tiles_tiny|--dtype=f32|2e-2 --bf16"
 )
@@ -43,11 +46,18 @@ prepare() {
 }
 
 run() {
-  local failed=0
-  for case in "${cases[@]}"; do
+  local failed=0 steps=",${1:-fixtures,profile,gdn,roofline},"
+  for step in ${steps//,/ }; do
+    case "$step" in
+      fixtures | profile | gdn | roofline) ;;
+      *) echo "run: unknown step '$step' (fixtures, profile, gdn, roofline)" >&2; return 2 ;;
+    esac
+  done
+  [[ $steps == *,fixtures,* ]] && for case in "${cases[@]}"; do
     IFS='|' read -r name _ compare <<<"$case"
     echo "== $name on CUDA device 0 against transformers"
-    if build/bin/hybrid-run "$out/$name.hyb" --device cuda \
+    # A hang is a failure too, not a lost session: each step has a limit.
+    if timeout 60 build/bin/hybrid-run "$out/$name.hyb" --device cuda \
         --prompt-ids "$(cat "$fixtures/$name/reference/prompt_ids.txt")" \
         --max-new-tokens 33 --logits-out "$out/$name.npy" >"$out/$name.out"; then
       # shellcheck disable=SC2086 # compare holds separate arguments
@@ -57,11 +67,26 @@ run() {
       failed=1
     fi
   done
-  if python3 -c "import torch" 2>/dev/null; then
-    echo "== chunked Gated DeltaNet rule against flash-linear-attention"
-    python3 bench/gpu_delta_rule.py run --dir "$out/gdn" || failed=1
-    echo "== decode and prefill against the HBM and tensor-core rooflines"
-    python3 bench/gpu_roofline.py run --dir "$out/models" || failed=1
+  # Where the time goes: each benchmark model's kernels (1024-token prompt,
+  # 16 decode steps), for the next speed work.
+  [[ $steps == *,profile,* ]] && for packed in "$out"/models/*.hyb.gz; do
+    echo "== hybrid-run --profile: $(basename "$packed" .hyb.gz)"
+    gunzip -c "$packed" >"$out/profiled.hyb"
+    timeout 60 build/bin/hybrid-run "$out/profiled.hyb" --device cuda --profile \
+      --prompt-ids "$(seq -s, 1 1024)" --max-new-tokens 16 || failed=1
+  done
+  rm -f "$out/profiled.hyb"
+  if [[ $steps != *,gdn,* && $steps != *,roofline,* ]]; then
+    :
+  elif python3 -c "import torch" 2>/dev/null; then
+    if [[ $steps == *,gdn,* ]]; then
+      echo "== chunked Gated DeltaNet rule against flash-linear-attention"
+      timeout 240 python3 bench/gpu_delta_rule.py run --dir "$out/gdn" --reps 3 || failed=1
+    fi
+    if [[ $steps == *,roofline,* ]]; then
+      echo "== decode and prefill against the HBM and tensor-core rooflines"
+      timeout 240 python3 bench/gpu_roofline.py run --dir "$out/models" --reps 2 || failed=1
+    fi
   else
     echo "== torch does not import: the benchmarks are skipped"
     failed=1
@@ -71,6 +96,6 @@ run() {
 
 case "${1:-}" in
   prepare) prepare ;;
-  run) run ;;
-  *) echo "usage: bash bench/gpu_session.sh prepare|run" >&2; exit 2 ;;
+  run) run "${2:-}" ;;
+  *) echo "usage: bash bench/gpu_session.sh prepare | run [STEPS]" >&2; exit 2 ;;
 esac

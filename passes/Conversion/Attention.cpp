@@ -18,8 +18,9 @@
 namespace hybrid::lowering {
 namespace {
 
-/// Cached positions per workgroup of the GPU form of attention (split KV).
-constexpr int64_t kSplitPositions = 256;
+/// Cached positions per workgroup of the GPU form of decode attention (split
+/// KV): one per thread of a block of 128.
+constexpr int64_t kSplitPositions = 128;
 
 /// vector<width x f32> at `indices` of a memref or tensor of any float type
 /// (the last index advances along the vector; the read must be in bounds).
@@ -152,12 +153,13 @@ int64_t attentionTileRows(int64_t scoreDim, int64_t valueDim, int64_t sharedByte
 
 /// What flashAttentionTiles reads and writes, per head h: loadQuery(t, h,
 /// qs, r) writes token t's query row, times the softmax scale, into qs[r,
-/// 0 .. scoreDim); keyAt / valueAt(h, position, d) give element d of a
-/// cached key (d < scoreDim) or value (d < valueDim) row as f32;
+/// 0 .. scoreDim); keyAt / valueAt(t, h, position, d) give element d of a
+/// cached key (d < scoreDim) or value (d < valueDim) row of token t's
+/// sequence as f32;
 /// storeOutput(t, h, d, o) takes element d of token t's output.
 struct FlashAttentionIO {
   function_ref<void(Value, Value, Value, Value)> loadQuery;
-  function_ref<Value(Value, Value, Value)> keyAt, valueAt;
+  function_ref<Value(Value, Value, Value, Value)> keyAt, valueAt;
   function_ref<void(Value, Value, Value, Value)> storeOutput;
 };
 
@@ -240,10 +242,10 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
           });
         };
         stage(scoreDim, scoreWidth,
-              [&](Value at, Value d) { return io.keyAt(h, at, d); },
+              [&](Value at, Value d) { return io.keyAt(first, h, at, d); },
               [&](Value j, Value d, Value v) { store(v, kT, ValueRange{d, j}); });
         stage(valueDim, valueWidth,
-              [&](Value at, Value d) { return io.valueAt(h, at, d); },
+              [&](Value at, Value d) { return io.valueAt(first, h, at, d); },
               [&](Value j, Value d, Value v) { store(v, vs, ValueRange{j, d}); });
         loops.warps([&](Value warp) {
           tiles.forTiles(warp, rowTiles * (rows / kMmaOutputs), [&](Value tile, Value owned) {
@@ -324,6 +326,134 @@ struct DecodeOnly {
     loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {}, body);
   }
 };
+
+/// Decode attention split over the cache (as flash-decoding), as block
+/// forms shared by attention and MLA, for the calls `unlessTiles` leaves. A
+/// workgroup per (token, head, split of `span` cached positions): the
+/// query into the workgroup's buffer (io.loadQuery), a thread per position
+/// scoring it (q . key), the split's maximum, exp(s - max) and their sum
+/// across the block, then a thread per value column summing it over the
+/// split's positions; each split's record (acc[valueDim], max, sum) goes to
+/// a buffer. Then a workgroup per (token, head), `combineStage`, weighs the
+/// splits by exp(max_s - max) and gives io.storeOutput acc / sum per column.
+/// Empty splits (past the token's position) hold max -inf and sum 0.
+void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
+                          DecodeOnly &unlessTiles, int64_t scoreDim,
+                          int64_t valueDim, int64_t heads, int64_t maxSeq,
+                          Value tokens, function_ref<Value(Value)> positionOf,
+                          const FlashAttentionIO &io, StringRef combineStage) {
+  Type f32 = b.getF32Type();
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto mul = [&](Value l, int64_t r) -> Value { return arith::MulIOp::create(b, l, index(r)); };
+  auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
+  auto fmul = [&](Value l, Value r) -> Value { return arith::MulFOp::create(b, l, r); };
+  auto load = [&](Value m, ValueRange i) -> Value { return memref::LoadOp::create(b, m, i); };
+  auto store = [&](Value v, Value m, ValueRange i) { memref::StoreOp::create(b, v, m, i); };
+  auto maximum = [](OpBuilder &rb, Location loc, Value l, Value r) -> Value {
+    return arith::MaximumFOp::create(rb, loc, l, r);
+  };
+  auto sum = [](OpBuilder &rb, Location loc, Value l, Value r) -> Value {
+    return arith::AddFOp::create(rb, loc, l, r);
+  };
+  Value zero = index(0), one = index(1);
+  Value negInf = loops.f32(-std::numeric_limits<double>::infinity());
+  Value fzero = loops.f32(0.0);
+  // At least 4 splits, so that short caches get parallel work too.
+  int64_t span = std::max<int64_t>(1, std::min(kSplitPositions, maxSeq / 4));
+  int64_t splits = llvm::divideCeil(maxSeq, span);
+  int64_t record = valueDim + 2; // acc, max, sum
+  Value splitTokens = unlessTiles.tokenWorkgroups();
+  Value partial = memref::AllocOp::create(
+      b, MemRefType::get({ShapedType::kDynamic}, f32),
+      ValueRange{mul(tokens, heads * splits * record)});
+  auto recordAt = [&](Value t, Value h, Value split) {
+    return add(mul(add(mul(t, heads), h), splits * record), mul(split, record));
+  };
+  loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
+                 [&](ValueRange ivs) {
+    Value t = ivs[0], h = ivs[1], split = ivs[2];
+    Value qs = loops.scratch({1, scoreDim}, f32);
+    Value weights = loops.scratch(span, f32); // scores, then exp(s - max)
+    unlessTiles([&] {
+      Value end = add(positionOf(t), one);
+      Value lo = arith::MinUIOp::create(b, mul(split, span), end);
+      Value count = arith::SubIOp::create(
+          b, arith::MinUIOp::create(b, add(lo, index(span)), end), lo);
+      // The query only where the split has positions (uniform per block).
+      loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, count, zero), [&] {
+        loops.single([&] { io.loadQuery(t, h, qs, zero); });
+      }, [] {});
+      loops.cooperative({index(span)}, [&](ValueRange p) {
+        auto inside = scf::IfOp::create(
+            b, TypeRange{f32},
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, p[0], count),
+            /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(inside.thenBlock());
+          Value position = add(lo, p[0]);
+          Value dot = loops.forLoop(zero, index(scoreDim), {fzero}, [&](Value d, ValueRange a) {
+            return SmallVector<Value>{dotStep(b, b.getLoc(), a[0],
+                                              load(qs, ValueRange{zero, d}),
+                                              io.keyAt(t, h, position, d))};
+          }).getResult(0);
+          scf::YieldOp::create(b, dot);
+          b.setInsertionPointToStart(inside.elseBlock());
+          scf::YieldOp::create(b, negInf);
+        }
+        store(inside.getResult(0), weights, p);
+      });
+      Value top = loops.cooperativeReduce(
+          index(span), negInf, [&](Value p) { return load(weights, p); }, maximum);
+      loops.cooperative({index(span)}, [&](ValueRange p) {
+        Value score = load(weights, p);
+        // Positions past the split weigh 0 (in an empty split top is -inf).
+        Value past = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, score, negInf);
+        Value w = math::ExpOp::create(b, arith::SubFOp::create(b, score, top));
+        store(arith::SelectOp::create(b, past, fzero, w), weights, p);
+      });
+      Value total = loops.cooperativeReduce(
+          index(span), fzero, [&](Value p) { return load(weights, p); }, sum);
+      Value base = recordAt(t, h, split);
+      loops.cooperative({index(valueDim)}, [&](ValueRange d) {
+        Value acc = loops.forLoop(zero, count, {fzero}, [&](Value p, ValueRange a) {
+          return SmallVector<Value>{fadd(
+              a[0], fmul(load(weights, p), io.valueAt(t, h, add(lo, p), d[0])))};
+        }).getResult(0);
+        store(acc, partial, ValueRange{add(base, d[0])});
+      });
+      loops.single([&] {
+        store(top, partial, ValueRange{add(base, index(valueDim))});
+        store(total, partial, ValueRange{add(base, index(valueDim + 1))});
+      });
+    });
+  });
+  loops.parallel(combineStage, {splitTokens, index(heads)}, [&](ValueRange ivs) {
+    Value t = ivs[0], h = ivs[1];
+    Value factors = loops.scratch(splits, f32); // exp(max_s - max)
+    unlessTiles([&] {
+      auto at = [&](Value split, Value offset) {
+        return load(partial, ValueRange{add(recordAt(t, h, split), offset)});
+      };
+      Value top = loops.cooperativeReduce(
+          index(splits), negInf, [&](Value s) { return at(s, index(valueDim)); }, maximum);
+      loops.cooperative({index(splits)}, [&](ValueRange s) {
+        store(math::ExpOp::create(b, arith::SubFOp::create(b, at(s[0], index(valueDim)), top)),
+              factors, s);
+      });
+      Value total = loops.cooperativeReduce(index(splits), fzero, [&](Value s) {
+        return fmul(at(s, index(valueDim + 1)), load(factors, s));
+      }, sum);
+      loops.cooperative({index(valueDim)}, [&](ValueRange d) {
+        Value acc = loops.forLoop(zero, index(splits), {fzero}, [&](Value s, ValueRange a) {
+          return SmallVector<Value>{fadd(a[0], fmul(at(s, d[0]), load(factors, s)))};
+        }).getResult(0);
+        io.storeOutput(t, h, d[0], arith::DivFOp::create(b, acc, total));
+      });
+    });
+  });
+}
 
 /// Lowers hybrid.attention to projections (linalg) around a loop nest on
 /// memrefs: each token's k and v are normalised, rotated and stored in the
@@ -530,116 +660,43 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       // with an online softmax (as flash attention): S = (q scale) K^T as
       // tiles, each row's running maximum and sum and P = exp(S - max) by
       // a thread per row, the accumulator rescaled, then O += P V as
-      // tiles; O / sum at the end. The split-KV kernels below then run only
-      // for decode.
-      int64_t tileRows =
-          codegen.mma ? attentionTileRows(dim, dim, codegen.blockSharedBytes) : 0;
-      if (tileRows) {
-        auto cached = [&](Value half, Value h, Value position, Value d) {
-          return fromCache(memref::LoadOp::create(
-              b, cache,
-              stateAt(b, slots, zero,
-                      {half, position, arith::DivUIOp::create(b, h, index(group)), d})));
-        };
-        // q normed, rotated and scaled.
-        auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
-          Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm,
-                              positionOf(t));
-          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-            memref::StoreOp::create(
-                b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d),
-                                         f32c(scale)),
-                qs, ValueRange{r, d});
-            return SmallVector<Value>{};
-          });
-        };
-        auto keyAt = [&](Value h, Value position, Value d) {
-          return cached(zero, h, position, d);
-        };
-        auto valueAt = [&](Value h, Value position, Value d) {
-          return cached(one, h, position, d);
-        };
-        FlashAttentionIO io{loadQuery, keyAt, valueAt, storeOutput};
-        flashAttentionTiles(b, loops, tileRows, dim, dim, heads, tokens, slots,
-                            positionOf, io);
-      }
-      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
-      Value splitTokens = unlessTiles.tokenWorkgroups();
-      // The GPU form (split KV, as in flash-decoding): a decode step has a
-      // workgroup per (head, split of kSplitPositions cached positions)
-      // instead of one per head walking the whole cache; each writes its
-      // split's (acc, max, sum) and one workgroup per (token, head) combines
-      // them.
-      int64_t rank = cast<MemRefType>(cache.getType()).getRank();
-      int64_t maxSeq = cast<MemRefType>(cache.getType()).getDimSize(rank - 3);
-      // At least 4 splits, so that short caches get parallel work too.
-      int64_t span = std::max<int64_t>(1, std::min(kSplitPositions, maxSeq / 4));
-      int64_t splits = llvm::divideCeil(maxSeq, span);
-      int64_t record = dim + 2; // acc, max, sum
-      auto add = [&](Value l, Value r) -> Value {
-        return arith::AddIOp::create(b, l, r);
+      // tiles; O / sum at the end. The split-KV block forms
+      // (splitAttentionBlocks) then run only for decode.
+      auto cached = [&](Value half, Value t, Value h, Value position, Value d) {
+        return fromCache(memref::LoadOp::create(
+            b, cache,
+            stateAt(b, slots, t,
+                    {half, position, arith::DivUIOp::create(b, h, index(group)), d})));
       };
-      auto mul = [&](Value l, int64_t r) -> Value {
-        return arith::MulIOp::create(b, l, index(r));
-      };
-      Value partial = memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic}, f32),
-          ValueRange{arith::MulIOp::create(b, tokens, index(heads * splits * record))});
-      auto recordAt = [&](Value t, Value h, Value split) {
-        return add(mul(add(mul(t, heads), h), splits * record), mul(split, record));
-      };
-      loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
-                     [&](ValueRange ivs) { unlessTiles([&] {
-        Value t = ivs[0], h = ivs[1], split = ivs[2];
-        Value end = arith::AddIOp::create(b, positionOf(t), one);
-        Value lo = arith::MinUIOp::create(b, mul(split, span), end);
-        Value hi = arith::MinUIOp::create(b, add(lo, index(span)), end);
-        Value kvh = arith::DivUIOp::create(b, h, index(group));
+      // q normed, rotated and scaled.
+      auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
         Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm,
                             positionOf(t));
-        Value acc = loops.scratch(dim, f32);
-        auto stats = scalarSoftmax(t, kvh, qh, acc, lo, hi);
-        Value base = recordAt(t, h, split);
         forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-          memref::StoreOp::create(b, memref::LoadOp::create(b, acc, d), partial,
-                                  ValueRange{add(base, d)});
+          memref::StoreOp::create(
+              b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d),
+                                       f32c(scale)),
+              qs, ValueRange{r, d});
           return SmallVector<Value>{};
         });
-        memref::StoreOp::create(b, stats.getResult(0), partial,
-                                ValueRange{add(base, dimV)});
-        memref::StoreOp::create(b, stats.getResult(1), partial,
-                                ValueRange{add(add(base, dimV), one)});
-      }); });
-      loops.parallel("attention", {splitTokens, index(heads)}, [&](ValueRange ivs) {
-        unlessTiles([&] {
-        Value t = ivs[0], h = ivs[1];
-        auto at = [&](Value split, Value offset) {
-          return memref::LoadOp::create(
-              b, partial, ValueRange{add(recordAt(t, h, split), offset)});
-        };
-        // The largest split maximum (empty splits hold -inf), then
-        // acc = sum_s acc_s exp(m_s - M), total = sum_s l_s exp(m_s - M).
-        Value top = forLoop(zero, index(splits), {negInf}, [&](Value split, ValueRange m) {
-          return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], at(split, dimV))};
-        }).getResult(0);
-        Value acc = loops.scratch(dim, f32);
-        linalg::FillOp::create(b, f32c(0.0), acc);
-        Value total = forLoop(zero, index(splits), {f32c(0.0)}, [&](Value split, ValueRange l) {
-          Value factor = math::ExpOp::create(
-              b, arith::SubFOp::create(b, at(split, dimV), top));
-          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-            Value sum = arith::AddFOp::create(
-                b, memref::LoadOp::create(b, acc, d),
-                arith::MulFOp::create(b, at(split, d), factor));
-            memref::StoreOp::create(b, sum, acc, d);
-            return SmallVector<Value>{};
-          });
-          return SmallVector<Value>{arith::AddFOp::create(
-              b, l[0], arith::MulFOp::create(b, at(split, add(dimV, one)), factor))};
-        }).getResult(0);
-        finish(t, h, acc, total);
-        });
-      });
+      };
+      auto keyAt = [&](Value t, Value h, Value position, Value d) {
+        return cached(zero, t, h, position, d);
+      };
+      auto valueAt = [&](Value t, Value h, Value position, Value d) {
+        return cached(one, t, h, position, d);
+      };
+      FlashAttentionIO io{loadQuery, keyAt, valueAt, storeOutput};
+      int64_t tileRows =
+          codegen.mma ? attentionTileRows(dim, dim, codegen.blockSharedBytes) : 0;
+      if (tileRows)
+        flashAttentionTiles(b, loops, tileRows, dim, dim, heads, tokens, slots,
+                            positionOf, io);
+      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
+      int64_t rank = cacheType.getRank();
+      splitAttentionBlocks(b, loops, unlessTiles, dim, dim, heads,
+                           cacheType.getDimSize(rank - 3), tokens, positionOf, io,
+                           "attention");
     } else {
       loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1];
@@ -869,18 +926,11 @@ struct MLALowering : HybridLowering<MLAOp> {
     };
 
     if (codegen.columns) {
-      // The GPU form (split KV, as attention's): the absorbed query a
-      // workgroup per (token, head, latent column); the online softmax one
-      // per (token, head, split of kSplitPositions cached positions), each
-      // writing its split's (acc, max, sum); the splits combined per
-      // (token, head, latent column); the value rows per (token, head,
-      // output). A decode step at 32k context then has 128 splits per head
-      // instead of one thread walking the cache, and no thread runs a
-      // kv_lora_rank x head_dim product alone.
-      int64_t maxSeq = cacheType.getDimSize(cacheType.getRank() - 2);
-      int64_t span = std::max<int64_t>(1, std::min(kSplitPositions, maxSeq / 4));
-      int64_t splits = llvm::divideCeil(maxSeq, span);
-      int64_t record = kvRank + 2; // acc, max, sum
+      // The GPU form: the absorbed query a workgroup per (token, head,
+      // latent column); attention over the cached rows [latent | rope key]
+      // as attention's (tiles for prefill, split KV for decode) into
+      // `combined`; the value rows per (token, head, output). No thread
+      // walks the cache or runs a kv_lora_rank x head_dim product alone.
       auto buffer = [&](int64_t perToken) -> Value {
         return memref::AllocOp::create(
             b, MemRefType::get({ShapedType::kDynamic}, f32),
@@ -902,83 +952,36 @@ struct MLALowering : HybridLowering<MLAOp> {
       int64_t tileRows =
           codegen.mma ? attentionTileRows(kvRank + rope, kvRank, codegen.blockSharedBytes)
                       : 0;
-      if (tileRows) {
-        auto cachedAt = [&](Value position, Value d) {
-          return toF32(b, loc, load(cache, stateAt(b, slots, zero, {position, d})));
-        };
-        auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
-          Value base = mul(headRow(t, h), kvRank);
-          forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-            store(fmul(load(queries, ValueRange{add(base, l)}), f32c(scale)), qs,
-                  ValueRange{r, l});
-            return SmallVector<Value>{};
-          });
-          Value ropeBuf = loops.scratch(rope, f32);
-          ropeQuery(t, h, ropeBuf);
-          forLoop(zero, index(rope), {}, [&](Value i, ValueRange) {
-            store(fmul(load(ropeBuf, ValueRange{i}), f32c(scale)), qs,
-                  ValueRange{r, add(index(kvRank), i)});
-            return SmallVector<Value>{};
-          });
-        };
-        // Row [latent | rope key] of the cache: keys whole, values its latent.
-        auto rowAt = [&](Value, Value position, Value d) { return cachedAt(position, d); };
-        auto storeCombined = [&](Value t, Value h, Value l, Value o) {
-          store(o, combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
-        };
-        FlashAttentionIO io{loadQuery, rowAt, rowAt, storeCombined};
-        flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
-                            slots, positionOf, io);
-      }
-      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
-      Value splitTokens = unlessTiles.tokenWorkgroups();
-      Value partial = buffer(heads * splits * record);
-      auto recordAt = [&](Value t, Value h, Value split) {
-        return add(mul(headRow(t, h), splits * record), mul(split, record));
-      };
-      loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
-                     [&](ValueRange ivs) { unlessTiles([&] {
-        Value t = ivs[0], h = ivs[1], split = ivs[2];
-        Value end = add(positionOf(t), one);
-        Value lo = arith::MinUIOp::create(b, mul(split, span), end);
-        Value hi = arith::MinUIOp::create(b, add(lo, index(span)), end);
-        Value ropeBuf = loops.scratch(rope, f32);
-        ropeQuery(t, h, ropeBuf);
-        Value acc = loops.scratch(kvRank, f32);
-        Value queryBase = mul(headRow(t, h), kvRank);
-        auto stats = latentSoftmax(
-            t, [&](Value l) { return load(queries, ValueRange{add(queryBase, l)}); },
-            ropeBuf, acc, lo, hi);
-        Value base = recordAt(t, h, split);
+      auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
+        Value base = mul(headRow(t, h), kvRank);
         forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-          store(load(acc, ValueRange{l}), partial, ValueRange{add(base, l)});
+          store(fmul(load(queries, ValueRange{add(base, l)}), f32c(scale)), qs,
+                ValueRange{r, l});
           return SmallVector<Value>{};
         });
-        store(stats.getResult(0), partial, ValueRange{add(base, index(kvRank))});
-        store(stats.getResult(1), partial, ValueRange{add(base, index(kvRank + 1))});
-      }); });
-      // Empty splits hold max -inf and sum 0: they weigh exp(-inf) = 0.
-      loops.parallel("attention_combine", {splitTokens, index(heads), index(kvRank)},
-                     [&](ValueRange ivs) { unlessTiles([&] {
-        Value t = ivs[0], h = ivs[1], l = ivs[2];
-        auto at = [&](Value split, int64_t offset, Value extra = {}) {
-          Value i = add(recordAt(t, h, split), index(offset));
-          return load(partial, ValueRange{extra ? add(i, extra) : i});
-        };
-        Value top = forLoop(zero, index(splits), {negInf}, [&](Value split, ValueRange m) {
-          return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], at(split, kvRank))};
-        }).getResult(0);
-        auto sums = forLoop(zero, index(splits), {f32c(0.0), f32c(0.0)},
-                            [&](Value split, ValueRange a) {
-          Value factor = math::ExpOp::create(
-              b, arith::SubFOp::create(b, at(split, kvRank), top));
-          return SmallVector<Value>{
-              fadd(a[0], fmul(at(split, 0, l), factor)),
-              fadd(a[1], fmul(at(split, kvRank + 1), factor))};
+        Value ropeBuf = loops.scratch(rope, f32);
+        ropeQuery(t, h, ropeBuf);
+        forLoop(zero, index(rope), {}, [&](Value i, ValueRange) {
+          store(fmul(load(ropeBuf, ValueRange{i}), f32c(scale)), qs,
+                ValueRange{r, add(index(kvRank), i)});
+          return SmallVector<Value>{};
         });
-        store(arith::DivFOp::create(b, sums.getResult(0), sums.getResult(1)),
-              combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
-      }); });
+      };
+      // Row [latent | rope key] of the cache: keys whole, values its latent.
+      auto rowAt = [&](Value t, Value, Value position, Value d) {
+        return toF32(b, loc, load(cache, stateAt(b, slots, t, {position, d})));
+      };
+      auto storeCombined = [&](Value t, Value h, Value l, Value o) {
+        store(o, combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
+      };
+      FlashAttentionIO io{loadQuery, rowAt, rowAt, storeCombined};
+      if (tileRows)
+        flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
+                            slots, positionOf, io);
+      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
+      splitAttentionBlocks(b, loops, unlessTiles, kvRank + rope, kvRank, heads,
+                           cacheType.getDimSize(cacheType.getRank() - 2), tokens,
+                           positionOf, io, "attention_combine");
       loops.parallel("attention_value", {tokens, index(heads), index(vDim)},
                      [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1], i = ivs[2];

@@ -144,6 +144,8 @@ std::string weightStage(Value w) {
 /// Tokens per workgroup of the column form: scalar accumulators, one per
 /// (token, weight); each weight element loaded serves them all.
 constexpr int64_t kColumnTokens = 8;
+/// Columns (threads) of a GPU warp.
+constexpr int64_t kWarpColumns = 32;
 
 /// Token tiles of the mma form's workgroups for linear layers of `weights`
 /// weights sharing x: the block reuses each staged weight row for 64
@@ -1423,9 +1425,13 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
             });
     }
     // (token tile, column), columns fastest: neighbouring threads read
-    // neighbouring columns.
+    // neighbouring columns. A layer of fewer outputs than a warp (Qwen3-Next's
+    // shared_expert_gate has one) a token per workgroup: tiles of tokens
+    // would leave a prompt's thousand rows to a hundred threads.
     int64_t columnTokens =
-        std::max<int64_t>(1, kColumnTokens / static_cast<int64_t>(weights.size()));
+        out < kWarpColumns
+            ? 1
+            : std::max<int64_t>(1, kColumnTokens / static_cast<int64_t>(weights.size()));
     Value columnRows =
         start ? arith::SubIOp::create(b, loc, tokens, start).getResult() : tokens;
     Value tokenTiles = arith::CeilDivUIOp::create(
@@ -3018,8 +3024,17 @@ struct MoEKernels {
       tileCount = memref::AllocOp::create(b, MemRefType::get({1}, indexType));
     }
     loops.parallel("group_by_expert", {index(1)}, [&](ValueRange) {
+      // The sort's own arrays are scratch of this loop alone (zeroed in it,
+      // not by a fill loop of their own), so that on a GPU they stay the
+      // thread's (cached local memory) instead of becoming device buffers
+      // whose every read waits for the write before it. `bounds` mirrors
+      // `offsets` for the loops below that read it.
       Value cursor = loops.scratch(experts, indexType);
-      linalg::FillOp::create(b, zero, cursor);
+      Value bounds = loops.scratch(experts + 1, indexType);
+      forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+        memref::StoreOp::create(b, zero, cursor, e);
+        return SmallVector<Value>{};
+      });
       auto eachChoice = [&](function_ref<void(Value, Value, Value)> body) {
         forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
           forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
@@ -3038,12 +3053,14 @@ struct MoEKernels {
       // offsets = exclusive prefix sums; cursor = where each expert's next
       // entry goes.
       memref::StoreOp::create(b, zero, offsets, zero);
+      memref::StoreOp::create(b, zero, bounds, zero);
       forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange acc) {
         Value count = memref::LoadOp::create(b, cursor, e);
         memref::StoreOp::create(b, acc[0], cursor, e);
         Value next = arith::AddIOp::create(b, acc[0], count);
-        memref::StoreOp::create(b, next, offsets,
-                                ValueRange{arith::AddIOp::create(b, e, one)});
+        Value after = arith::AddIOp::create(b, e, one);
+        memref::StoreOp::create(b, next, offsets, after);
+        memref::StoreOp::create(b, next, bounds, after);
         return SmallVector<Value>{next};
       });
       if (active) {
@@ -3053,9 +3070,9 @@ struct MoEKernels {
         // moves it, and a loop result the plan used would stop that.)
         forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
           memref::StoreOp::create(b, e, active, n[0]);
-          Value begin = memref::LoadOp::create(b, offsets, e);
+          Value begin = memref::LoadOp::create(b, bounds, e);
           Value end = memref::LoadOp::create(
-              b, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
+              b, bounds, ValueRange{arith::AddIOp::create(b, e, one)});
           Value used = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, begin, end);
           Value listed = arith::SelectOp::create(
               b, used, arith::AddIOp::create(b, n[0], one), n[0]);
@@ -3069,9 +3086,9 @@ struct MoEKernels {
         int64_t groupRows = kMmaTokens * mmaExpertRowTiles();
         memref::StoreOp::create(b, zero, tileCount, ValueRange{zero});
         forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
-          Value begin = memref::LoadOp::create(b, offsets, e);
+          Value begin = memref::LoadOp::create(b, bounds, e);
           Value end = memref::LoadOp::create(
-              b, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
+              b, bounds, ValueRange{arith::AddIOp::create(b, e, one)});
           Value full = arith::MulIOp::create(
               b,
               arith::DivUIOp::create(b, arith::SubIOp::create(b, end, begin),

@@ -207,6 +207,20 @@ struct LoopNest {
     loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
     return loop;
   }
+  /// A block form's phase that one thread runs (a serial step: a head's
+  /// norm and rotation, a workgroup's last stores). A cooperative loop of
+  /// two iterations, the second empty: canonicalize would fold a loop of
+  /// one into the workgroup's body, which every thread runs.
+  void single(function_ref<void()> body) {
+    cooperative({index(2)}, [&](ValueRange ivs) {
+      auto first = scf::IfOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, ivs[0], index(0)),
+          /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard inside(b);
+      b.setInsertionPoint(first.thenBlock()->getTerminator());
+      body();
+    });
+  }
   /// A cooperative loop that copies what only a later step reads (the
   /// next step's slot of a double-buffered stage: kPrefetchAttr), its body
   /// run only if `live` (its bounds stay constant). On a GPU the threads do

@@ -193,10 +193,13 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // CHECK: memref.load %[[CACHE]]
 // CHECK-NOT: hybrid.mla
 // The GPU form splits the 32 cached positions into 4 splits of 8: the
-// absorbed query per (token, head, latent column) to a buffer; the online
-// softmax per (token, head, split), each writing 6 accumulators, its max
-// and its sum (8 floats); the splits combined per (token, head, latent
-// column); the value rows per (token, head, output).
+// absorbed query per (token, head, latent column) to a buffer; a block per
+// (token, head, split): the query (its rope part rotated) into the block's
+// buffer by one thread, a thread per position scoring it, the split's
+// maximum (a block-wide reduction) and weights, a thread per latent column
+// summing the weighted latents, each split writing 6 accumulators, its max
+// and its sum (8 floats); a block per (token, head) combining the splits
+// into the latent columns; the value rows per (token, head, output).
 // COLUMNS-LABEL: func.func @mla_latent_cache
 // COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x10xf32>
 // COLUMNS: %[[Q:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
@@ -205,14 +208,23 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // COLUMNS: %[[COMBINED:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: %[[PARTIAL:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c4{{[_0-9]*}})
-// COLUMNS: math.sin
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c2{{[_0-9]*}})
 // COLUMNS: memref.load %[[Q]]
+// COLUMNS: math.sin
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c8{{[_0-9]*}})
 // COLUMNS: memref.load %[[CACHE]]
-// COLUMNS: math.exp
-// COLUMNS: memref.store %{{.*}}, %[[PARTIAL]]
-// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c8{{[_0-9]*}}) {{.*}} init
 // COLUMNS: arith.maximumf
+// COLUMNS: math.exp
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c6{{[_0-9]*}})
+// COLUMNS: memref.load %[[CACHE]]
+// COLUMNS: memref.store %{{.*}}, %[[PARTIAL]]
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
 // COLUMNS: memref.load %[[PARTIAL]]
+// COLUMNS: arith.maximumf
+// COLUMNS: math.exp
 // COLUMNS: arith.divf
 // COLUMNS: memref.store %{{.*}}, %[[COMBINED]]
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
