@@ -18,7 +18,9 @@ Runs in two places:
       written; the KV cache's reads, about 1 % at these lengths, left out)
       x tokens/s, against the bandwidth;
     - prefill: the report's linear FLOPs per token x tokens/s, against the
-      peak.
+      peak; and the prompt's kernels alone (hybrid-run --profile with no
+      decode step: CUDA events around each launch), against the prompt's
+      wall time, which also holds the first call's device allocations.
 
 usage: python3 bench/gpu_roofline.py prepare [--out DIR]
            [--families qwen3_next,jamba,deepseek_v3] [--max-len 4096]
@@ -29,6 +31,7 @@ usage: python3 bench/gpu_roofline.py prepare [--out DIR]
 import argparse
 import json
 import os
+import re
 import subprocess
 import tempfile
 
@@ -75,16 +78,21 @@ def rooflines(torch, reps):
 
 
 def measure(args, artifact, config):
-    """(prefill, decode) tokens/s: the best of `reps` runs."""
+    """(prefill, decode) tokens/s: the best of `reps` runs; and the prompt's
+    kernels' total ms (one profiled run without decode steps)."""
     prompt = ",".join(str((7 * i) % config["vocab_size"]) for i in range(args.prompt))
+    run = lambda *flags: subprocess.run(
+        [tool(args.build, "hybrid-run"), artifact, "--device", "cuda", "--prompt-ids",
+         prompt, *flags], check=True, capture_output=True, text=True).stdout
     best = (0.0, 0.0)
     for _ in range(args.reps):
-        out = subprocess.run([tool(args.build, "hybrid-run"), artifact, "--device", "cuda",
-                              "--prompt-ids", prompt, "--max-new-tokens", str(args.new)],
-                             check=True, capture_output=True, text=True).stdout
-        prefill, decode = rates(out)
+        prefill, decode = rates(run("--max-new-tokens", str(args.new)))
         best = (max(best[0], prefill), max(best[1], decode))
-    return best
+    profiled = re.search(r"\d+ dispatches of \d+ kernels, ([0-9.]+) ms",
+                         run("--max-new-tokens", "1", "--profile"))
+    if not profiled:
+        raise SystemExit("run: no kernel total in hybrid-run --profile's output")
+    return best + (float(profiled.group(1)),)
 
 
 def run(args):
@@ -111,7 +119,7 @@ def run(args):
             config, report = described["config"], described["report"]
             artifact = os.path.join(scratch, family + ".hyb")
             unpack(os.path.join(args.dir, family + ".hyb.gz"), artifact)
-            prefill, decode = measure(args, artifact, config)
+            prefill, decode, kernels = measure(args, artifact, config)
             os.remove(artifact)
             # Decode reads every active weight once per token (of the
             # embedding table one row, of the head all of it) and the state
@@ -125,8 +133,10 @@ def run(args):
             flops = report["flops_per_token"] * prefill / 1e12
             print("| %s | prefill, %d tokens (linear FLOPs) | %.1f TFLOP/s (%.0f tok/s) "
                   "| %.0f TFLOP/s bf16 | %.1f%% |"
-                  % (family, args.prompt, flops, prefill, peak, 100 * flops / peak),
-                  flush=True)
+                  % (family, args.prompt, flops, prefill, peak, 100 * flops / peak))
+            wall = 1000 * args.prompt / prefill
+            print("| %s | prefill's kernels (--profile) | %.1f ms | %.1f ms wall | %.0f%% |"
+                  % (family, kernels, wall, 100 * kernels / wall), flush=True)
 
 
 def main():

@@ -67,13 +67,16 @@ run() {
       failed=1
     fi
   done
-  # Where the time goes: each benchmark model's kernels (1024-token prompt,
-  # 16 decode steps), for the next speed work.
+  # Where the time goes: each benchmark model's kernels for a 1024-token
+  # prompt alone, then with 16 decode steps after it, for the next speed
+  # work.
   [[ $steps == *,profile,* ]] && for packed in "$out"/models/*.hyb.gz; do
-    echo "== hybrid-run --profile: $(basename "$packed" .hyb.gz)"
     gunzip -c "$packed" >"$out/profiled.hyb"
-    timeout 60 build/bin/hybrid-run "$out/profiled.hyb" --device cuda --profile \
-      --prompt-ids "$(seq -s, 1 1024)" --max-new-tokens 16 || failed=1
+    for new in 1 17; do
+      echo "== hybrid-run --profile: $(basename "$packed" .hyb.gz), $((new - 1)) decode steps"
+      timeout 60 build/bin/hybrid-run "$out/profiled.hyb" --device cuda --profile \
+        --prompt-ids "$(seq -s, 1 1024)" --max-new-tokens $new || failed=1
+    done
   done
   rm -f "$out/profiled.hyb"
   if [[ $steps != *,gdn,* && $steps != *,roofline,* ]]; then

@@ -126,7 +126,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     cooperative loops over the experts: the softmax's maximum and sum are
     cooperative reductions, and each choice an argmax in two (the largest
     free selection score, then the lowest expert index holding it, as i32
-    minui), the expert the sequential form picks.
+    minui), the expert the sequential form picks. Attention's and MLA's
+    decode (the calls the tiles of mma-tiles do not take) split the cache
+    as flash-decoding does: a workgroup per (token, head, split of up to
+    128 cached positions), one thread loading the query into its shared
+    buffer, then cooperative loops scoring a position per iteration,
+    reducing the split's maximum and sum of exp(s - max), and summing a
+    value column per iteration into the split's record; then a workgroup
+    per (token, head) weighs the records by exp(max_s - max) likewise.
 
     With `max-batch` above 1 the state buffers are batched: every buffer
     above gets a leading [max-batch] dimension and token i uses slot
@@ -141,7 +148,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "in the checkpoint's [out, in] layout)">,
     Option<"columnWorkgroups", "column-workgroups", "bool", "false",
            "Packed linear layers run one workgroup per output column and "
-           "tile of 8 tokens, grouped experts one per (routed expert, output "
+           "tile of 8 tokens (a token for layers of fewer than 32 outputs), "
+           "grouped experts one per (routed expert, output "
            "column), with scalar accumulators, instead of one per panel: the "
            "GPU form, whose neighbouring threads then read neighbouring "
            "columns of a panel; needs pack-weights. Calls of at most 15 "
