@@ -44,7 +44,6 @@ using namespace mlir;
 
 namespace {
 constexpr StringLiteral kGPUModule = "hybrid_kernels";
-constexpr int64_t kWarpLanes = 32;
 /// The GPU module's dynamic shared memory: an array of unknown size
 /// (`.extern .shared` in PTX) whose bytes each launch gives, so a block may
 /// hold more than the 48 KiB static shared memory is limited to.
@@ -86,11 +85,11 @@ FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
   });
   if (walked.wasInterrupted())
     return failure();
-  if (warps && blockSize != hybrid::kBlockWarps * kWarpLanes)
+  if (warps && blockSize != hybrid::kBlockWarps * hybrid::kWarpLanes)
     return kernel.emitOpError("hybrid-kernels-to-gpu: has a warps loop, a "
                               "warp per iteration of ")
            << hybrid::kBlockWarps << ", so block-size must be "
-           << hybrid::kBlockWarps * kWarpLanes << ", got " << blockSize;
+           << hybrid::kBlockWarps * hybrid::kWarpLanes << ", got " << blockSize;
   return block ? blockSize : 1;
 }
 
@@ -124,7 +123,7 @@ LogicalResult runWarpsLoops(gpu::GPUFuncOp func) {
     Location loc = loop.getLoc();
     Value warp = arith::DivUIOp::create(
         b, loc, gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x),
-        arith::ConstantIndexOp::create(b, loc, kWarpLanes));
+        arith::ConstantIndexOp::create(b, loc, hybrid::kWarpLanes));
     Value iteration = arith::AddIOp::create(
         b, loc, loop.getLowerBound()[0],
         arith::MulIOp::create(b, loc, warp, loop.getStep()[0]));
@@ -687,7 +686,7 @@ struct KernelsToGPUPass
       int64_t reductionBytes = 0;
       func.walk([&](gpu::AllReduceOp reduce) {
         reductionBytes +=
-            kWarpLanes * reduce.getType().getIntOrFloatBitWidth() / 8;
+            hybrid::kWarpLanes * reduce.getType().getIntOrFloatBitWidth() / 8;
       });
       if (*bytes + reductionBytes > sharedMemoryBytes)
         return kernel.emitOpError("hybrid-kernels-to-gpu: a block needs ")

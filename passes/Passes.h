@@ -54,8 +54,10 @@ inline constexpr llvm::StringLiteral kWarpsAttr = "hybrid.warps";
 /// hybrid-async-shared-copies relies on it.
 inline constexpr llvm::StringLiteral kBlockStridedAttr = "hybrid.block_strided";
 
+/// Threads of a GPU warp.
+inline constexpr int64_t kWarpLanes = 32;
 /// Warps of a block that has warps loops (kWarpsAttr): the CUDA pipeline's
-/// block size is kBlockWarps * 32 threads.
+/// block size is kBlockWarps * kWarpLanes threads.
 inline constexpr int64_t kBlockWarps = 4;
 
 /// Shared memory any CUDA block may hold without opting in to more: the

@@ -19,8 +19,8 @@ namespace hybrid::lowering {
 namespace {
 
 /// Cached positions per workgroup of the GPU form of decode attention (split
-/// KV): one per thread of a block of 128.
-constexpr int64_t kSplitPositions = 128;
+/// KV): one per thread of the CUDA pipeline's block.
+constexpr int64_t kSplitPositions = hybrid::kBlockWarps * hybrid::kWarpLanes;
 
 /// vector<width x f32> at `indices` of a memref or tensor of any float type
 /// (the last index advances along the vector; the read must be in bounds).
@@ -590,14 +590,13 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
     while (width > 1 && dim % width != 0)
       width /= 2;
     bool vectorHead = width > 1;
-    // Online softmax over cached positions [lo, hi) of KV head kvh for the
-    // query qh, scalar: acc (dim floats) gets sum_j w_j v_j and the result
-    // is (max score, sum_j w_j), w_j = exp(score_j - max).
+    // Online softmax over cached positions [0, end) of KV head kvh for the
+    // query qh, scalar: acc (dim floats) gets sum_j w_j v_j; the result is
+    // sum_j w_j, w_j = exp(score_j - max).
     Value negInf = f32c(-std::numeric_limits<double>::infinity());
-    auto scalarSoftmax = [&](Value t, Value kvh, Value qh, Value acc, Value lo,
-                             Value hi) {
+    auto scalarSoftmax = [&](Value t, Value kvh, Value qh, Value acc, Value end) {
       linalg::FillOp::create(b, f32c(0.0), acc);
-      return forLoop(lo, hi, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
+      return forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
         Value dot = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
           Value kd = fromCache(memref::LoadOp::create(
               b, cache, stateAt(b, slots, t, {zero, j, kvh, d})));
@@ -623,7 +622,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           return SmallVector<Value>{};
         });
         return SmallVector<Value>{m, l};
-      });
+      }).getResult(1);
     };
     // Element d of head h's output o of token t, through the optional
     // sigmoid gate.
@@ -723,7 +722,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
                 [&](Value j, int64_t i) { return rowAt(zero, j, i); },
                 [&](Value j, int64_t i, Value) { return rowAt(one, j, i); }, {});
           } else {
-            total = scalarSoftmax(t, kvh, qh, acc, zero, end).getResult(1);
+            total = scalarSoftmax(t, kvh, qh, acc, end);
           }
           finish(t, h, acc, total);
         }
@@ -888,13 +887,13 @@ struct MLALowering : HybridLowering<MLAOp> {
             dotStep(b, loc, a[0], qi, kvb.read(b, loc, ValueRange{add(rowBase, i), l}, 0))};
       }).getResult(0);
     };
-    // Scalar online softmax of token t over cached positions [lo, hi) with
-    // the absorbed query queryAt(l): acc (kvRank floats) gets sum_j w_j c_j
-    // and the results are (max score, sum_j w_j), w_j = exp(score_j - max).
+    // Scalar online softmax of token t over cached positions [0, end) with
+    // the absorbed query queryAt(l): acc (kvRank floats) gets sum_j w_j c_j;
+    // the result is sum_j w_j, w_j = exp(score_j - max).
     auto latentSoftmax = [&](Value t, function_ref<Value(Value)> queryAt,
-                             Value ropeBuf, Value acc, Value lo, Value hi) {
+                             Value ropeBuf, Value acc, Value end) {
       linalg::FillOp::create(b, f32c(0.0), acc);
-      return forLoop(lo, hi, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
+      return forLoop(zero, end, {negInf, f32c(0.0)}, [&](Value j, ValueRange ml) {
         Value dotLatent = forLoop(zero, index(kvRank), {f32c(0.0)}, [&](Value l,
                                                                      ValueRange a) {
           Value c = toF32(b, loc, load(cache, stateAt(b, slots, t, {j, l})));
@@ -911,7 +910,7 @@ struct MLALowering : HybridLowering<MLAOp> {
           return SmallVector<Value>{};
         });
         return SmallVector<Value>{m, fadd(fmul(ml[1], correction), weight)};
-      });
+      }).getResult(1);
     };
     // o[h, i] = sum_l accAt(l) * kv_b[h (nope + v) + nope + i, l] / total.
     auto valueOut = [&](Value t, Value h, Value i, function_ref<Value(Value)> accAt,
@@ -1046,9 +1045,8 @@ struct MLALowering : HybridLowering<MLAOp> {
               [&](Value j) { return dotRopeAt(t, ropeBuf, j); });
         } else {
           total = latentSoftmax(
-                      t, [&](Value l) { return load(absorbed, ValueRange{l}); },
-                      ropeBuf, acc, zero, add(p, one))
-                      .getResult(1);
+              t, [&](Value l) { return load(absorbed, ValueRange{l}); }, ropeBuf, acc,
+              add(p, one));
         }
         forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
           valueOut(t, h, i, [&](Value l) { return load(acc, ValueRange{l}); }, total);

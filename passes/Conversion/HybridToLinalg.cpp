@@ -144,8 +144,6 @@ std::string weightStage(Value w) {
 /// Tokens per workgroup of the column form: scalar accumulators, one per
 /// (token, weight); each weight element loaded serves them all.
 constexpr int64_t kColumnTokens = 8;
-/// Columns (threads) of a GPU warp.
-constexpr int64_t kWarpColumns = 32;
 
 /// Token tiles of the mma form's workgroups for linear layers of `weights`
 /// weights sharing x: the block reuses each staged weight row for 64
@@ -1429,7 +1427,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     // shared_expert_gate has one) a token per workgroup: tiles of tokens
     // would leave a prompt's thousand rows to a hundred threads.
     int64_t columnTokens =
-        out < kWarpColumns
+        out < hybrid::kWarpLanes
             ? 1
             : std::max<int64_t>(1, kColumnTokens / static_cast<int64_t>(weights.size()));
     Value columnRows =
