@@ -49,6 +49,18 @@ Value toF32(OpBuilder &b, Location loc, Value value) {
   return arith::TruncFOp::create(b, loc, f32, value);
 }
 
+/// x[at] as f32, rounded to `roundTo` first when that is given and
+/// narrower than x's elements: a linear layer's row past the tensor cores'
+/// tiles reads x as the tiles take it (see mmaInput).
+static Value readRounded(OpBuilder &b, Location loc, Value x, ValueRange at,
+                         Type roundTo) {
+  Value value = tensor::ExtractOp::create(b, loc, x, at);
+  if (roundTo && roundTo.getIntOrFloatBitWidth() <
+                     value.getType().getIntOrFloatBitWidth())
+    value = arith::TruncFOp::create(b, loc, roundTo, value);
+  return toF32(b, loc, value);
+}
+
 Value f32Constant(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
@@ -644,9 +656,10 @@ void stagedWorkgroup(ImplicitLocOpBuilder &b, LoopNest &loops, Value x,
 /// of the weights `packed` ([panels, in, panel]) for the tokens
 /// of tile `tileIndex` (tiles of `tileTokens` from token `start`, 0 when
 /// null), epilogue(accumulators as vector<1>) stored into y[token, c]. Each
-/// output is a sum over the inputs in order, as in packedWorkgroup.
+/// output is a sum over the inputs in order, as in packedWorkgroup. x is
+/// read through `roundTo` when given (readRounded).
 void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
-                     ArrayRef<PackedWeight> packed, int64_t in,
+                     Type roundTo, ArrayRef<PackedWeight> packed, int64_t in,
                      int64_t tileTokens, Value tokens, Value y,
                      PanelEpilogue epilogue, Value c, Value tileIndex,
                      Value start = {}) {
@@ -670,8 +683,7 @@ void columnWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
             weightsAtK.push_back(w.read(lb, ll, ValueRange{p, k, j}, 0));
           SmallVector<Value> next;
           for (auto [r, row] : llvm::enumerate(rows)) {
-            Value a = toF32(
-                lb, ll, tensor::ExtractOp::create(lb, ll, x, ValueRange{row, k}));
+            Value a = readRounded(lb, ll, x, ValueRange{row, k}, roundTo);
             for (auto [wi, wv] : llvm::enumerate(weightsAtK))
               next.push_back(
                   math::FmaOp::create(lb, ll, a, wv, accs[r * perRow + wi]));
@@ -871,11 +883,12 @@ SmallVector<Value> gemvSplitSums(ImplicitLocOpBuilder &b, LoopNest &loops,
 }
 
 /// The outputs for rows [first, first + rows) in the GEMV form (see
-/// kGemvRows) when `few`; its kernels get no workgroups otherwise. The
+/// kGemvRows) when `few`, x read through `roundTo` when given
+/// (readRounded); its kernels get no workgroups otherwise. The
 /// outputs' panels are the first kernel's units, their columns the
 /// second's (forUnitOwner).
 void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
-                 Value x, ArrayRef<GemvOutput> outputs, int64_t in,
+                 Value x, Type roundTo, ArrayRef<GemvOutput> outputs, int64_t in,
                  Value first, Value rows, Value few, StringRef stage) {
   LoopNest loops{b};
   Type f32 = b.getF32Type();
@@ -906,7 +919,7 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
         ValueRange{rows}));
   }
   auto xAt = [&](Value row, Value k) -> Value {
-    return toF32(b, b.getLoc(), tensor::ExtractOp::create(b, x, ValueRange{row, k}));
+    return readRounded(b, b.getLoc(), x, ValueRange{row, k}, roundTo);
   };
   auto sumsRow = [&](Value row) -> Value { return arith::SubIOp::create(b, row, first); };
   loops.parallel((stage + "_gemv").str(),
@@ -1275,26 +1288,32 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
   warps->setAttr(hybrid::kWarpsAttr, pb.getUnitAttr());
 }
 
-/// x [tokens, in] as the mma form stages it, for tiles of `stageType`:
-/// bf16 tiles take x rounded to bf16 once, by a kernel before (`stage`
-/// _mma_input), so that each workgroup of the mma kernel copies half the
-/// bytes and converts nothing (cp.async on a GPU) instead of rounding x
-/// as it stages it; f32 tiles take x as it is. The layer's rows past the
-/// full tiles (GEMV and column forms) read the same x: a token's outputs
-/// do not depend on whether its call's rows filled a tile (one prompt, the
-/// same prompt split, decode steps).
-Value mmaInput(OpBuilder &b, Location loc, Value x, Type stageType,
+/// x's first `rows` rows (of [tokens, in]: the full tiles') as the mma
+/// form stages them, for tiles of `stageType`: bf16 tiles take x rounded
+/// to bf16 once, by a kernel before (`stage`_mma_input), so that each
+/// workgroup of the mma kernel copies half the bytes and converts nothing
+/// (cp.async on a GPU) instead of rounding x as it stages it; f32 tiles
+/// take x as it is. The layer's rows past the full tiles (GEMV and column
+/// forms) read x rounded the same way as they read it (readRounded): a
+/// token's outputs do not depend on whether its call's rows filled a tile
+/// (one prompt, the same prompt split, decode steps), and a decode step,
+/// which fills none, launches no rounding kernel.
+Value mmaInput(OpBuilder &b, Location loc, Value x, Value rows, Type stageType,
                StringRef stage) {
   auto type = cast<RankedTensorType>(x.getType());
   if (type.getElementType() == stageType)
     return x;
   Location named = NameLoc::get(b.getStringAttr(stage + "_mma_input"), loc);
-  Value empty = tensor::EmptyOp::create(
-      b, named, type.getShape(), stageType,
-      ValueRange{tensor::DimOp::create(b, named, x, 0)});
+  int64_t in = type.getDimSize(1);
+  Value tileRows = tensor::ExtractSliceOp::create(
+      b, named, x, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{rows, b.getIndexAttr(in)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  Value empty = tensor::EmptyOp::create(b, named, type.getShape(), stageType,
+                                        ValueRange{rows});
   AffineMap identity = b.getMultiDimIdentityMap(2);
   return linalg::GenericOp::create(
-             b, named, empty.getType(), ValueRange{x}, ValueRange{empty},
+             b, named, empty.getType(), ValueRange{tileRows}, ValueRange{empty},
              ArrayRef<AffineMap>{identity, identity},
              ArrayRef<utils::IteratorType>{kParallel, kParallel},
              [&](OpBuilder &gb, Location gl, ValueRange args) {
@@ -1370,15 +1389,17 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns.
     // Every row reads x as the tiles stage it (see mmaInput), whichever
     // form computes it.
-    Value start, rowsX = x;
+    Value start;
+    Type roundTo;
     int64_t count = static_cast<int64_t>(weights.size());
     int64_t rowTiles = mmaLinearRowTiles(count);
     if (mmaFits(codegen, out, in, element, count, rowTiles)) {
       MmaStage staged = mmaStage(b, loc, element, in, panel, count, rowTiles);
-      rowsX = mmaInput(b, loc, x, staged.type, stage);
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
+      Value tileX = mmaInput(b, loc, x, start, staged.type, stage);
+      roundTo = staged.type;
       Value workgroupTiles = arith::CeilDivUIOp::create(
           b, loc, fullTiles,
           arith::ConstantIndexOp::create(b, loc, rowTiles));
@@ -1400,7 +1421,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
                      arith::ConstantIndexOp::create(
                          b, loc, llvm::divideCeil(panels, hybrid::kBlockWarps))},
           ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-            mmaWorkgroup(pb, pl, staged, panel, rowsX, packed, out, in,
+            mmaWorkgroup(pb, pl, staged, panel, tileX, packed, out, in,
                          products, ivs[1],
                          mmaTileStart(pb, pl, ivs[0], rowTiles), start);
           });
@@ -1440,7 +1461,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
       // Few rows take the GEMV form, more the column form.
       ImplicitLocOpBuilder ib(loc, b);
       Value few = gemvTakes(ib, columnRows);
-      gemvLinears(ib, *shape, panel, rowsX,
+      gemvLinears(ib, *shape, panel, x, roundTo,
                   {GemvOutput{packed, out, y, epilogue}}, in,
                   start ? start : zero, columnRows, few, stage);
       tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
@@ -1449,7 +1470,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
         b, named, ValueRange{zero, zero},
         ValueRange{tokenTiles, arith::ConstantIndexOp::create(b, loc, out)},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-          columnWorkgroup(pb, pl, panel, rowsX, packed, in, columnTokens, tokens,
+          columnWorkgroup(pb, pl, panel, x, roundTo, packed, in, columnTokens, tokens,
                           y, epilogue, ivs[1], ivs[0], start);
         });
     return asTensor(b, loc, y);
@@ -1529,14 +1550,16 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   };
   // Full tiles of kMmaTokens tokens on tensor cores, the rest by columns,
   // every row reading x as the tiles stage it (see mmaInput).
-  Value start, rowsX = x;
+  Value start;
+  Type roundTo;
   if (mma) {
     MmaStage staged = mmaStage(b, loc, members.front().packed.element,
                                members.front().in, panel, 1,
                                mmaLinearRowTiles(1));
-    rowsX = mmaInput(b, loc, x, staged.type, stage);
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
+    Value tileX = mmaInput(b, loc, x, start, staged.type, stage);
+    roundTo = staged.type;
     Value workgroupTiles = arith::CeilDivUIOp::create(
         b, loc, fullTiles, constant(mmaLinearRowTiles(1)));
     scf::ParallelOp::create(
@@ -1548,7 +1571,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
           forUnitOwner(pb, pl, ivs[1], firstGroup, groups,
                        [&](OpBuilder &rb, size_t i, Value local) {
                          const Member &m = members[i];
-                         mmaWorkgroup(rb, pl, staged, panel, rowsX,
+                         mmaWorkgroup(rb, pl, staged, panel, tileX,
                                       {m.packed}, m.out, m.in, {m.y}, local,
                                       t0, start);
                        });
@@ -1576,7 +1599,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     SmallVector<GemvOutput> outputs;
     for (const Member &m : members)
       outputs.push_back({{m.packed}, m.out, m.y, identity});
-    gemvLinears(ib, *shape, panel, rowsX, outputs, members.front().in,
+    gemvLinears(ib, *shape, panel, x, roundTo, outputs, members.front().in,
                 start ? start : zero, columnRows, few, stage);
     tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
   }
@@ -1615,7 +1638,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                        [&](OpBuilder &rb, size_t i, Value local) {
                          const Member &m = members[i];
                          if (codegen.columns)
-                           columnWorkgroup(rb, pl, panel, rowsX, {m.packed}, m.in,
+                           columnWorkgroup(rb, pl, panel, x, roundTo, {m.packed}, m.in,
                                            tileTokens, tokens, m.y, identity, local,
                                            tile, start);
                          else

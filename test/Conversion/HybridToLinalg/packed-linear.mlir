@@ -32,8 +32,9 @@
 // The mma form (bf16 weights: 32 inputs, a multiple of the 16 of a bf16
 // tile; 40 outputs, of 8): workgroups are (up to 4 full tiles of 16
 // tokens, group of 4 panels: one group here), each a block of 4 warps (the
-// warps loop), a panel per warp. x is rounded to bf16 first, by a
-// kernel of its own. For each step of 32 inputs the block
+// warps loop), a panel per warp. The full tiles' rows of x are rounded to
+// bf16 first, by a kernel of their own; the column form's rows past them
+// round x as they read it. For each step of 32 inputs the block
 // copies its panels' weights (the 4th panel, past the last, reads the
 // last) and x's 64 bf16 rows (rows past the full tiles read as
 // the last full one), to buffers with rows padded by 16 bytes, in
@@ -49,11 +50,12 @@
 // MMA-DAG: %[[SX:.*]] = memref.alloca() : memref<128x40xbf16>
 // MMA-DAG: %[[SW:.*]] = memref.alloca() : memref<64x72xbf16>
 // MMA-DAG: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) : tensor<3x32x16xbf16>
-// MMA: %[[TOKENS:.*]] = tensor.dim
-// MMA: %[[XB:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<?x32xf32>) outs(%{{.*}} : tensor<?x32xbf16>)
-// MMA: arith.truncf %{{.*}} : f32 to bf16
+// MMA: %[[TOKENS:.*]] = tensor.dim %[[X:[a-z0-9]+]]
 // MMA: %[[FULL:.*]] = arith.divui %[[TOKENS]], %c16
 // MMA: %[[START:.*]] = arith.muli %[[FULL]], %c16
+// MMA: %[[XT:.*]] = tensor.extract_slice %[[X]][0, 0] [%[[START]], 32] [1, 1]
+// MMA: %[[XB:.*]] = linalg.generic {{.*}} ins(%[[XT]] : tensor<?x32xf32>) outs(%{{.*}} : tensor<?x32xbf16>)
+// MMA: arith.truncf %{{.*}} : f32 to bf16
 // MMA: %[[GROUPS:.*]] = arith.ceildivui %[[FULL]], %c4
 // MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[G:[a-z0-9]+]]) = ({{.*}}) to (%[[GROUPS]], %c1{{[_0-9]*}})
 // MMA: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
@@ -103,7 +105,10 @@
 // MMA: %[[REST:.*]] = arith.subi %[[TOKENS]], %[[START]]
 // MMA: %[[TILES:.*]] = arith.ceildivui %[[REST]], %c8
 // MMA: scf.parallel ({{.*}}) to (%[[TILES]], %c40{{[_0-9]*}})
-// MMA: math.fma
+// MMA: %[[XR:.*]] = tensor.extract %[[X]]
+// MMA-NEXT: %[[XR16:.*]] = arith.truncf %[[XR]] : f32 to bf16
+// MMA-NEXT: %[[XR32:.*]] = arith.extf %[[XR16]] : bf16 to f32
+// MMA-NEXT: math.fma %[[XR32]]
 // MMA-NOT: vector.contract
 // UNPACKED-NOT: packed
 func.func @lm_head(%x: tensor<?x32xf32>) -> tensor<?x40xf32> {
