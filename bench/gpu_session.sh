@@ -27,6 +27,7 @@ cases=(
   "qwen3_next_tiny||1e-2"
   "jamba_tiny||1e-2"
   "deepseek_v3_tiny||1e-2"
+  "qwen3_next_wide_tiny||1e-2"
   "qwen3_next_bf16_tiles_tiny|--dtype=f32|2e-2 --bf16"
 )
 

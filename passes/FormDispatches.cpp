@@ -33,20 +33,17 @@ using namespace mlir;
 
 namespace {
 /// Values a kernel recreates instead of receiving: constants (scalars and
-/// constant globals: a GPU kernel reads its own copy), and static scratch
-/// buffers used only inside the loop (each call, and so each thread, then
-/// has its own).
+/// globals: a GPU kernel refers to the global itself, a copy of a constant
+/// or the kernels' own), and static scratch buffers used only inside the
+/// loop (each call, and so each thread, then has its own).
 bool cloneIntoKernel(Value value, scf::ParallelOp loop) {
   Operation *def = value.getDefiningOp();
   if (!def)
     return false;
   if (def->getNumOperands() == 0 && matchPattern(value, m_Constant()))
     return true;
-  if (auto get = dyn_cast<memref::GetGlobalOp>(def)) {
-    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-        get, get.getNameAttr());
-    return global && global.getConstant();
-  }
+  if (isa<memref::GetGlobalOp>(def))
+    return true;
   auto alloca = dyn_cast<memref::AllocaOp>(def);
   if (!alloca || !alloca.getType().hasStaticShape())
     return false;

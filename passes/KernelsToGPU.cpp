@@ -26,6 +26,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -617,6 +618,11 @@ struct KernelsToGPUPass
     });
     for (func::FuncOp kernel : kernels)
       kernel.erase();
+    // The kernels' own globals now live in the GPU module only.
+    for (auto global : llvm::make_early_inc_range(module.getOps<memref::GlobalOp>()))
+      if (!global.getConstant() && gpuSymbols.lookup(global.getSymName()) &&
+          global.symbolKnownUseEmpty(module))
+        global.erase();
   }
 
   /// Moves `kernel` into the GPU module; `threads` (1 or the block) run
@@ -697,15 +703,29 @@ struct KernelsToGPUPass
       sharedBytes = *bytes;
     }
     alignVectorReads(func);
+    // LLVM's NVPTX backend emits an atomic as relaxed whatever its
+    // ordering: fences at GPU scope make it the acquire-release that
+    // lastOfSplits counts on.
+    func.walk([&](memref::AtomicRMWOp atomic) {
+      OpBuilder fb(atomic);
+      LLVM::FenceOp::create(fb, atomic.getLoc(), LLVM::AtomicOrdering::acq_rel,
+                            "device");
+      fb.setInsertionPointAfter(atomic);
+      LLVM::FenceOp::create(fb, atomic.getLoc(), LLVM::AtomicOrdering::acq_rel,
+                            "device");
+    });
 
-    // Constant globals the kernel reads live in the GPU module too.
+    // The globals the kernel uses live in the GPU module: constants (a
+    // copy each side) and the kernels' own (lastOfSplits' arrival counts),
+    // which device memory holds and the host plan must not touch.
     WalkResult walked = func.walk([&](memref::GetGlobalOp get) {
       if (gpuModule.lookupSymbol(get.getNameAttr())) // copied, or its own
         return WalkResult::advance();
       auto global = symbols.lookup<memref::GlobalOp>(get.getName());
-      if (!global || !global.getConstant()) {
-        get.emitOpError("reads a global that is not constant: a GPU kernel "
-                        "cannot share it with the host");
+      if (!global || (!global.getConstant() && usedByHost(global))) {
+        get.emitOpError("uses a global that is not constant and that the "
+                        "host also uses: a GPU kernel cannot share it with "
+                        "the host");
         return WalkResult::interrupt();
       }
       OpBuilder gb = OpBuilder::atBlockBegin(gpuModule.getBody());
@@ -713,6 +733,16 @@ struct KernelsToGPUPass
       return WalkResult::advance();
     });
     return failure(walked.wasInterrupted());
+  }
+
+  /// Whether code outside the kernels refers to `global`.
+  static bool usedByHost(memref::GlobalOp global) {
+    auto module = global->getParentOfType<ModuleOp>();
+    std::optional<SymbolTable::UseRange> uses = global.getSymbolUses(module);
+    return !uses || llvm::any_of(*uses, [](const SymbolTable::SymbolUse &use) {
+      auto func = use.getUser()->getParentOfType<func::FuncOp>();
+      return !func || !func->hasAttr("hybrid.kernel");
+    });
   }
 };
 } // namespace

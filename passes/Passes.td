@@ -157,8 +157,10 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "layers whose inputs are whole slices (16-byte loads per panel "
            "row, 128 threads) take a GEMV form instead: a block per (panel, "
            "split of the inputs) whose threads sum slices of the inputs, "
-           "reduced in shared memory, then a kernel summing "
-           "the splits with the epilogue; so do the grouped experts routed "
+           "reduced in shared memory; the last block of a panel to count "
+           "its arrival (an atomic add on a zeroed i32 global of the "
+           "module, one entry per panel, set back to 0 by that block) "
+           "sums the splits with the epilogue; so do the grouped experts routed "
            "at most 15 entries (with mma-tiles, the entries past their full "
            "tiles): a block per routed expert, panel and split">,
     Option<"mmaTiles", "mma-tiles", "bool", "false",
@@ -458,14 +460,20 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
     aligns to 256 bytes) at an index known to be a multiple of the
     vector's length, in rows of a multiple of it, becomes a `vector.load`
     aligned to its size (up to 16 bytes): 128-bit loads for the mma form's
-    staging copies. Constant globals the
-    kernels read are copied into the GPU module. A static buffer a kernel
+    staging copies. The globals the kernels use are copied into the GPU
+    module: constants, and the kernels' own (not constant: lastOfSplits'
+    arrival counts, which the host plan must not use; the host's copy is
+    dropped). An atomic read-modify-write gets an acquire-release fence
+    at GPU scope before and after it (LLVM's NVPTX backend ignores an
+    atomic's ordering): the last of a GEMV's workgroups reads what the
+    others wrote before they counted themselves. A static buffer a kernel
     allocates and frees in one block (a fused row loop's temporary) becomes
     one `memref.alloca` at the kernel's entry: device malloc is slow and its
     heap small. A dynamically sized allocation in a kernel is an error.
 
     This is the general mapping, correct for every kernel the CPU pipeline
-    forms (workgroups are independent by construction).
+    forms (workgroups are independent by construction, but for the
+    GEMVs' last arrivals, which the fences order).
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", "128",
@@ -477,6 +485,7 @@ def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
   ];

@@ -46,6 +46,7 @@ def _prompt(name):
 
 for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
                     ("bf16_prompt", "qwen3_next_bf16_tiny"),
+                    ("wide_prompt", "qwen3_next_wide_tiny"),
                     ("tiles_prompt", "qwen3_next_bf16_tiles_tiny"),
                     ("jamba_prompt", "jamba_tiny"),
                     ("ds_prompt", "deepseek_v3_tiny"),

@@ -306,7 +306,12 @@ Value ModelBuilder::rmsNorm(Value x, const Twine &weightName, int64_t size) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t dim = size ? size : type.getDimSize(type.getRank() - 1);
   Value w = weight(weightName, {dim});
-  return RMSNormOp::create(b, loc(weightName), type,
+  // Named after its module (model.layers.0.input_layernorm), as the other
+  // layer ops are: the name of the kernel that runs it.
+  std::string module = weightName.str();
+  StringRef scope = StringRef(module);
+  scope.consume_back(".weight");
+  return RMSNormOp::create(b, loc(scope), type,
                            NormKindAttr::get(context, normKind), x, w, Value(),
                            b.getF64FloatAttr(normEpsilon));
 }

@@ -744,8 +744,9 @@ void forUnitOwner(OpBuilder &b, Location loc, Value unit,
 /// in flight to stream the weights at the memory's bandwidth. Instead each
 /// workgroup (a block of kGemvThreads) takes a panel and a split of the
 /// inputs: a thread per (slice of the split's inputs, 16 bytes of the
-/// panel's row), 16-byte loads; the block sums its slices, a second kernel
-/// the splits, which are as many as give about kGemvWorkgroups workgroups.
+/// panel's row), 16-byte loads; the block sums its slices, and the last of
+/// a panel's workgroups to finish sums the splits (lastOfSplits: no second
+/// kernel), which are as many as give about kGemvWorkgroups workgroups.
 /// A workgroup takes its rows one after another: its slice of the weights
 /// stays in L1, and a thread's registers hold one row's sums (a decode
 /// step's occupancy).
@@ -799,19 +800,98 @@ struct GemvOutput {
   PanelEpilogue epilogue;
 };
 
+/// A zero-initialised i32 global of `count` entries, for lastOfSplits'
+/// arrival counts (named after `stage`; each kernel reads it through its
+/// own memref.get_global).
+memref::GlobalOp arrivalCounts(OpBuilder &b, Location loc, StringRef stage,
+                               int64_t count) {
+  auto module = b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  std::string name = (stage + "_arrivals").str();
+  for (int suffix = 1; module.lookupSymbol(name); ++suffix)
+    name = (stage + "_arrivals_" + Twine(suffix)).str();
+  auto type = MemRefType::get({count}, b.getI32Type());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  return memref::GlobalOp::create(
+      b, loc, name, b.getStringAttr("private"), type,
+      DenseElementsAttr::get(RankedTensorType::get({count}, b.getI32Type()),
+                             b.getI32IntegerAttr(0).getValue()),
+      /*constant=*/false, /*alignment=*/nullptr);
+}
+
+/// Runs `last` in the last of the `splits` workgroups of `unit` to get
+/// here (a GPU's serial split-K reduction): one thread of each counts its
+/// arrival in counts[unit] (an acquire-release atomic, after the block's
+/// threads have met: every workgroup's writes before it are seen by the
+/// last one), the last one also sets the count back to 0 for the next
+/// call. Its threads all read the count from the block's buffer, so they
+/// agree on the branch. One split is its own last.
+void lastOfSplits(ImplicitLocOpBuilder &b, LoopNest &loops,
+                  memref::GlobalOp counts, Value unit, int64_t splits,
+                  function_ref<void()> last) {
+  if (splits == 1)
+    return last();
+  Type i32 = b.getI32Type();
+  Value arrivedBefore = loops.scratch({1}, i32);
+  Value zero = loops.index(0);
+  loops.single([&] {
+    Value counter = memref::GetGlobalOp::create(b, counts.getType(), counts.getName());
+    Value before = memref::AtomicRMWOp::create(
+        b, arith::AtomicRMWKind::addi, arith::ConstantIntOp::create(b, i32, 1),
+        counter, ValueRange{unit});
+    memref::StoreOp::create(b, before, arrivedBefore, ValueRange{zero});
+    Value isLast = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq, before,
+        arith::ConstantIntOp::create(b, i32, splits - 1));
+    loops.ifElse(isLast, [&] {
+      memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::assign,
+                                  arith::ConstantIntOp::create(b, i32, 0), counter,
+                                  ValueRange{unit});
+    }, [] {});
+  });
+  Value isLast = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::eq,
+      memref::LoadOp::create(b, arrivedBefore, ValueRange{zero}),
+      arith::ConstantIntOp::create(b, i32, splits - 1));
+  loops.ifElse(isLast, last, [] {});
+}
+
+/// sum_s sums[sumRow, weight, s, column] for each weight, as vector<1>.
+SmallVector<Value> gemvSplitSums(ImplicitLocOpBuilder &b, LoopNest &loops,
+                                 Value sums, int64_t weights, int64_t splits,
+                                 Value sumRow, Value column) {
+  SmallVector<Value> values;
+  for (int64_t w = 0; w < weights; ++w) {
+    Value total = loops.forLoop(loops.index(0), loops.index(splits), {loops.f32(0.0)},
+                                [&](Value split, ValueRange sum) {
+      Value term = memref::LoadOp::create(
+          b, sums, ValueRange{sumRow, loops.index(w), split, column});
+      return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
+    }).getResult(0);
+    values.push_back(
+        vector::BroadcastOp::create(b, VectorType::get({1}, b.getF32Type()), total));
+  }
+  return values;
+}
+
 /// One GEMV workgroup's part for panel `p` of the weights `packed` (read
 /// at [lead..., p, k, j]) and the inputs of split `split`: for each row of
 /// [rowBegin, rowEnd), whose inputs xAt(row, k) gives, a thread per
 /// (slice of the split's inputs, 16-byte load of the panel's row) sums its
 /// slice into `sliceSums` [weights * slices, panel], then a thread per
 /// (weight, column) sums the slices into sums[sumsRow(row), weight, split,
-/// p * panel + column].
+/// p * panel + column]. The last of the panel's workgroups (unit `unit` of
+/// `counts`, null for one split: lastOfSplits) then gives finish(row, p *
+/// panel + column, the sums over the splits as vector<1>, one per weight)
+/// for each row and column of the panel.
 void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
                    const GemvShape &shape, int64_t panel, int64_t in,
                    ArrayRef<PackedWeight> packed, ValueRange lead,
                    Value p, Value split, Value rowBegin, Value rowEnd,
                    function_ref<Value(Value, Value)> xAt, Value sliceSums,
-                   Value sums, function_ref<Value(Value)> sumsRow) {
+                   Value sums, function_ref<Value(Value)> sumsRow,
+                   memref::GlobalOp counts, Value unit,
+                   function_ref<void(Value, Value, ArrayRef<Value>)> finish) {
   Type f32 = b.getF32Type();
   auto index = [&](int64_t v) { return loops.index(v); };
   auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
@@ -862,31 +942,23 @@ void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
     });
     return SmallVector<Value>{};
   });
-}
-
-/// sum_s sums[sumRow, weight, s, column] for each weight, as vector<1>.
-SmallVector<Value> gemvSplitSums(ImplicitLocOpBuilder &b, LoopNest &loops,
-                                 Value sums, int64_t weights, int64_t splits,
-                                 Value sumRow, Value column) {
-  SmallVector<Value> values;
-  for (int64_t w = 0; w < weights; ++w) {
-    Value total = loops.forLoop(loops.index(0), loops.index(splits), {loops.f32(0.0)},
-                                [&](Value split, ValueRange sum) {
-      Value term = memref::LoadOp::create(
-          b, sums, ValueRange{sumRow, loops.index(w), split, column});
-      return SmallVector<Value>{arith::AddFOp::create(b, sum[0], term)};
-    }).getResult(0);
-    values.push_back(
-        vector::BroadcastOp::create(b, VectorType::get({1}, b.getF32Type()), total));
-  }
-  return values;
+  lastOfSplits(b, loops, counts, unit, shape.splits, [&] {
+    loops.forLoop(rowBegin, rowEnd, {}, [&](Value row, ValueRange) {
+      loops.cooperative({index(panel)}, [&](ValueRange c) {
+        Value column = add(mul(p, panel), c[0]);
+        finish(row, column,
+               gemvSplitSums(b, loops, sums, weights, shape.splits, sumsRow(row),
+                             column));
+      });
+      return SmallVector<Value>{};
+    });
+  });
 }
 
 /// The outputs for rows [first, first + rows) in the GEMV form (see
 /// kGemvRows) when `few`, x read through `roundTo` when given
-/// (readRounded); its kernels get no workgroups otherwise. The
-/// outputs' panels are the first kernel's units, their columns the
-/// second's (forUnitOwner).
+/// (readRounded); its kernel gets no workgroups otherwise. The outputs'
+/// panels are its units (forUnitOwner).
 void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
                  Value x, Type roundTo, ArrayRef<GemvOutput> outputs, int64_t in,
                  Value first, Value rows, Value few, StringRef stage) {
@@ -901,7 +973,7 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
     body();
   };
   Value zero = index(0);
-  SmallVector<int64_t> firstPanel, panels, firstColumn, columns;
+  SmallVector<int64_t> firstPanel, panels;
   int64_t weightsAtMost = 1;
   // Each output's split sums: [rows, weights, splits, panels * panel].
   SmallVector<Value> sums;
@@ -910,8 +982,6 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
     weightsAtMost = std::max(weightsAtMost, weights);
     firstPanel.push_back(panels.empty() ? 0 : firstPanel.back() + panels.back());
     panels.push_back(llvm::divideCeil(output.out, panel));
-    firstColumn.push_back(columns.empty() ? 0 : firstColumn.back() + columns.back());
-    columns.push_back(output.out);
     sums.push_back(memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, weights, shape.splits,
                             panels.back() * panel},
@@ -922,34 +992,32 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
     return readRounded(b, b.getLoc(), x, ValueRange{row, k}, roundTo);
   };
   auto sumsRow = [&](Value row) -> Value { return arith::SubIOp::create(b, row, first); };
+  int64_t units = firstPanel.back() + panels.back();
+  memref::GlobalOp counts;
+  if (shape.splits > 1)
+    counts = arrivalCounts(b, b.getLoc(), stage, units);
   loops.parallel((stage + "_gemv").str(),
-                 {arith::SelectOp::create(b, few, index(firstPanel.back() + panels.back()),
-                                          zero),
+                 {arith::SelectOp::create(b, few, index(units), zero),
                   index(shape.splits)},
                  [&](ValueRange ivs) {
     Value sliceSums = loops.scratch({weightsAtMost * shape.slices, panel}, f32);
     forUnitOwner(b, b.getLoc(), ivs[0], firstPanel, panels,
                  [&](OpBuilder &rb, size_t o, Value p) { inside(rb, [&] {
-      gemvPanelSums(b, loops, shape, panel, in, outputs[o].packed, {}, p,
-                    ivs[1], first, add(first, rows), xAt, sliceSums, sums[o],
-                    sumsRow);
-    }); });
-  });
-  loops.parallel((stage + "_gemv_combine").str(),
-                 {arith::SelectOp::create(b, few, rows, zero),
-                  index(firstColumn.back() + columns.back())},
-                 [&](ValueRange ivs) {
-    Value r = ivs[0];
-    forUnitOwner(b, b.getLoc(), ivs[1], firstColumn, columns,
-                 [&](OpBuilder &rb, size_t o, Value c) { inside(rb, [&] {
       const GemvOutput &output = outputs[o];
-      Value result = output.epilogue(
-          b, b.getLoc(),
-          gemvSplitSums(b, loops, sums[o], static_cast<int64_t>(output.packed.size()),
-                        shape.splits, r, c));
-      memref::StoreOp::create(
-          b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}), output.y,
-          ValueRange{add(first, r), c});
+      auto finish = [&](Value row, Value c, ArrayRef<Value> totals) {
+        // The last panel's columns past the outputs are padding.
+        Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c,
+                                             index(output.out));
+        loops.ifElse(inside, [&] {
+          Value result = output.epilogue(b, b.getLoc(), totals);
+          memref::StoreOp::create(
+              b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}),
+              output.y, ValueRange{row, c});
+        }, [] {});
+      };
+      gemvPanelSums(b, loops, shape, panel, in, output.packed, {}, p, ivs[1],
+                    first, add(first, rows), xAt, sliceSums, sums[o], sumsRow,
+                    counts, ivs[0], finish);
     }); });
   });
 }
@@ -2255,9 +2323,9 @@ struct MoEKernels {
   /// The GEMV form (see kGemvRows) of an expert projection onto `out`
   /// outputs from `in` inputs for the entry positions entriesOf(e) = [first,
   /// end) of each routed expert e whose `few(first, end)`: a workgroup per
-  /// (routed expert, panel, split of the inputs), then one per (routed
-  /// expert, output) summing the splits and storing store(entry, output,
-  /// sums as vector<1>, one per weight). rowAt(entry, k) is an input; a
+  /// (routed expert, panel, split of the inputs), the last of a panel's
+  /// summing the splits and storing store(entry, output, sums as
+  /// vector<1>, one per weight). rowAt(entry, k) is an input; a
   /// null `few` takes every expert. Returns false, building nothing, where
   /// the form does not apply.
   bool expertGemv(StringRef stage, ArrayRef<PackedWeight> weights, int64_t experts,
@@ -2285,6 +2353,10 @@ struct MoEKernels {
         b, MemRefType::get({ShapedType::kDynamic, count, shape->splits, panels * panel},
                            f32),
         ValueRange{entries});
+    // A unit per (routed expert's place in `active`, panel).
+    memref::GlobalOp counts;
+    if (shape->splits > 1)
+      counts = arrivalCounts(b, loc, stage, experts * panels);
     loops.parallel((stage + "_gemv").str(),
                    {arith::MinUIOp::create(b, entries, index(experts)), index(panels),
                     index(shape->splits)},
@@ -2297,21 +2369,21 @@ struct MoEKernels {
         Value e = memref::LoadOp::create(b, groups.active, ivs[0]);
         auto [first, end] = entriesOf(e);
         whenFew(first, end, [&] {
+          auto finish = [&](Value row, Value c, ArrayRef<Value> totals) {
+            // The last panel's columns past the outputs are padding.
+            loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c,
+                                               index(out)),
+                         [&] { store(row, c, totals); }, [] {});
+          };
           gemvPanelSums(b, loops, *shape, panel, in, weights, ValueRange{e},
                         ivs[1], ivs[2], first, end, rowAt, sliceSums, sums,
-                        [](Value row) { return row; });
+                        [](Value row) { return row; }, counts,
+                        arith::AddIOp::create(b, arith::MulIOp::create(
+                                                     b, ivs[0], index(panels)),
+                                              ivs[1]),
+                        finish);
         });
       }, [] {});
-    });
-    overActiveExperts((stage + "_gemv_combine").str(), groups, experts, out,
-                      [&](Value e, Value c) {
-      auto [first, end] = entriesOf(e);
-      whenFew(first, end, [&] {
-        loops.forLoop(first, end, {}, [&](Value row, ValueRange) {
-          store(row, c, gemvSplitSums(b, loops, sums, count, shape->splits, row, c));
-          return SmallVector<Value>{};
-        });
-      });
     });
     return true;
   }

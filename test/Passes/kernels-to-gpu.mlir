@@ -80,12 +80,43 @@ func.func private @grow_dispatch(%begin: index, %end: index, %n: index) attribut
 
 memref.global "private" @counter : memref<1xf32> = dense<0.0>
 func.func @shared(%n: index) {
+  %h = memref.get_global @counter : memref<1xf32>
   hybrid.dispatch @shared_dispatch workgroups(%n)
   return
 }
 func.func private @shared_dispatch(%begin: index, %end: index) attributes {hybrid.kernel} {
-  // expected-error @+1 {{'memref.get_global' op reads a global that is not constant: a GPU kernel cannot share it with the host}}
+  // expected-error @+1 {{'memref.get_global' op uses a global that is not constant and that the host also uses: a GPU kernel cannot share it with the host}}
   %g = memref.get_global @counter : memref<1xf32>
+  return
+}
+
+// -----
+
+// A global only kernels use (the GEMVs' arrival counts) moves to the GPU
+// module; its atomic read-modify-write gets an acquire-release fence at
+// GPU scope on either side (NVPTX emits the atomic itself as relaxed).
+
+// CHECK-LABEL: module attributes {gpu.container_module}
+// CHECK-NOT: memref.global
+// CHECK: gpu.module @hybrid_kernels
+// CHECK: memref.global "private" @arrivals : memref<4xi32> = dense<0>
+// CHECK: gpu.func @count_dispatch(
+// CHECK: %[[COUNTS:.*]] = memref.get_global @arrivals
+// CHECK: llvm.fence syncscope("device") acq_rel
+// CHECK-NEXT: memref.atomic_rmw addi %{{.*}}, %[[COUNTS]]
+// CHECK-NEXT: llvm.fence syncscope("device") acq_rel
+memref.global "private" @arrivals : memref<4xi32> = dense<0>
+func.func @count(%n: index) {
+  hybrid.dispatch @count_dispatch workgroups(%n)
+  return
+}
+func.func private @count_dispatch(%begin: index, %end: index) attributes {hybrid.kernel} {
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1 : i32
+  scf.for %w = %begin to %end step %c1 {
+    %counts = memref.get_global @arrivals : memref<4xi32>
+    %before = memref.atomic_rmw addi %one, %counts[%w] : (i32, memref<4xi32>) -> i32
+  }
   return
 }
 

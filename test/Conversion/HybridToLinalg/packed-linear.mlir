@@ -262,3 +262,42 @@ func.func @negative_mma_ragged_outputs(%x: tensor<?x24xf32>) -> tensor<?x36xf32>
   %l = hybrid.lm_head %x, %w : (tensor<?x24xf32>, tensor<36x24xf32>) -> tensor<?x36xf32>
   return %l : tensor<?x36xf32>
 }
+
+// -----
+
+// A call of at most 15 rows takes the GEMV form. 512 f32 inputs, 24
+// outputs: a workgroup per (panel of 16, split of 256 inputs) sums its
+// split into a buffer [rows, 1 weight, 2 splits, 32 columns]; then one
+// thread of each counts its arrival in the panel's entry of a zeroed i32
+// global (an atomic add; the last, which saw 1, sets it back to 0) and
+// keeps the count in the block's buffer, and the last of the two sums
+// both splits per (row, column of the panel), storing the columns inside
+// the 24 outputs. No kernel after it sums the splits.
+// MMA-LABEL: func.func @wide_gemv
+// COLUMNS: memref.global "private" @g_arrivals : memref<2xi32> = dense<0>
+// COLUMNS-LABEL: func.func @wide_gemv
+// COLUMNS: %[[ARRIVED:.*]] = memref.alloca() : memref<1xi32>
+// COLUMNS: %[[SUMS:.*]] = memref.alloc(%{{.*}}) : memref<?x1x2x32xf32>
+// COLUMNS: scf.parallel (%[[P:[a-z0-9]+]], %[[SPLIT:[a-z0-9]+]]) = ({{.*}}) to (%{{.*}}, %c2{{[_0-9]*}})
+// COLUMNS: memref.store %{{.*}}, %[[SUMS]][%{{.*}}, %{{.*}}, %[[SPLIT]], %{{.*}}]
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: %[[COUNTS:.*]] = memref.get_global @g_arrivals
+// COLUMNS: %[[BEFORE:.*]] = memref.atomic_rmw addi %{{.*}}, %[[COUNTS]][%[[P]]]
+// COLUMNS-NEXT: memref.store %[[BEFORE]], %[[ARRIVED]]
+// COLUMNS: %[[WASLAST:.*]] = arith.cmpi eq, %[[BEFORE]], %c1_i32
+// COLUMNS-NEXT: scf.if %[[WASLAST]]
+// COLUMNS: memref.atomic_rmw assign %{{.*}}, %[[COUNTS]][%[[P]]]
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: %[[SEEN:.*]] = memref.load %[[ARRIVED]]
+// COLUMNS-NEXT: %[[LAST:.*]] = arith.cmpi eq, %[[SEEN]], %c1_i32
+// COLUMNS-NEXT: scf.if %[[LAST]]
+// COLUMNS: scf.for %[[S:[a-z0-9]+]] = %{{.*}} to %c2{{[_0-9]*}}
+// COLUMNS: memref.load %[[SUMS]][%{{.*}}, %{{.*}}, %[[S]], %{{.*}}]
+// COLUMNS: arith.cmpi ult, %{{.*}}, %c24
+// COLUMNS: memref.store
+// COLUMNS: } {hybrid.cooperative}
+func.func @wide_gemv(%x: tensor<?x512xf32>) -> tensor<?x24xf32> {
+  %w = hybrid.weight "g.weight" : tensor<24x512xf32>
+  %l = hybrid.lm_head %x, %w : (tensor<?x512xf32>, tensor<24x512xf32>) -> tensor<?x24xf32>
+  return %l : tensor<?x24xf32>
+}
