@@ -2502,17 +2502,19 @@ struct MoEKernels {
   }
 
   /// The mma form of the grouped experts (Codegen::mma, when both
-  /// projections fit the tiles): the entries' rows of x are gathered in
-  /// entry order, expert by expert, so that each expert's full tiles of
-  /// kMmaTokens entries are contiguous rows; those run as contract tiles, a
-  /// workgroup per (group of up to mmaExpertRowTiles of an expert's full
-  /// tiles, kBlockWarps panels) reading its expert and entries from the
-  /// routing kernel's tile table, and the entries past an expert's last
-  /// full tile by columns. Gate and up
-  /// products land in entry order, SwiGLU runs on all of them in one
-  /// elementwise kernel (exp does not run on tensor-core fragments), the
-  /// down projection reads those rows the same way, and its products are
-  /// scattered to expertOut[t, j, :].
+  /// projections fit the tiles): the rows of x of the experts' full tiles
+  /// of kMmaTokens entries are gathered in entry order, expert by expert,
+  /// so that each full tile is contiguous rows; those run as contract
+  /// tiles, a workgroup per (group of up to mmaExpertRowTiles of an
+  /// expert's full tiles, kBlockWarps panels) reading its expert and
+  /// entries from the routing kernel's tile table. Their gate and up
+  /// products land in entry order, SwiGLU runs on them in one elementwise
+  /// kernel (exp does not run on tensor-core fragments), the down
+  /// projection reads those rows the same way, and its products are
+  /// scattered to expertOut[t, j, :]. The entries past an expert's last
+  /// full tile (GEMV or columns) read x by token and store SwiGLU's
+  /// activations and expertOut themselves: a decode step, with no full
+  /// tile, runs no gather, SwiGLU or scatter kernel.
   void groupedExpertTiles(const PackedWeight &gatePacked,
                           const PackedWeight &upPacked,
                           const PackedWeight &downPacked, Value x,
@@ -2535,8 +2537,9 @@ struct MoEKernels {
     };
     // The projections' inputs in the tiles' operand type: bf16 tiles take
     // x and the activations rounded once, as they are gathered and made
-    // (cp.async staging, half the bytes), and the entries past the full
-    // tiles read the same rows (as mmaInput does for dense layers).
+    // (cp.async staging, half the bytes); the entries past the full tiles
+    // round x the same way as they read it (as the dense layers' rows past
+    // theirs do: readRounded).
     Type gateUpInput = mmaOperandType(gatePacked.element),
          downInput = mmaOperandType(downPacked.element);
     Value xs = entryRows(hidden, gateUpInput), gates = entryRows(inter, f32),
@@ -2545,13 +2548,36 @@ struct MoEKernels {
     auto rounded = [&](Value v, Type type) -> Value {
       return type == f32 ? v : arith::TruncFOp::create(b, type, v).getResult();
     };
-    loops.parallel("expert_gather", {entries, index(hidden)}, [&](ValueRange ivs) {
-      Value t = memref::LoadOp::create(b, entryToken, ivs[0]);
+    // body(entry, column) for the entries of the experts' full tiles (the
+    // tile table's groups of up to mmaExpertRowTiles tiles) and `columns`
+    // columns: the rows only the tiles read or write. The entries past them
+    // read x and write the activations and expertOut themselves, so a call
+    // with no full tile (a decode step) launches none of these kernels.
+    int64_t groupRows = kMmaTokens * mmaExpertRowTiles();
+    Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
+    auto overTileEntries = [&](StringRef stage, int64_t columns,
+                               function_ref<void(Value, Value)> body) {
+      loops.parallel(stage, {maxTiles, index(groupRows), index(columns)},
+                     [&](ValueRange ivs) {
+        Value w = ivs[0];
+        Value listed = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::ult, w,
+            memref::LoadOp::create(b, groups.tileCount, ValueRange{zero}));
+        loops.ifElse(listed, [&] {
+          Value entry = add(memref::LoadOp::create(b, groups.tileFirst, w), ivs[1]);
+          Value inside = arith::CmpIOp::create(
+              b, arith::CmpIPredicate::ult, entry,
+              memref::LoadOp::create(b, groups.tileEnd, w));
+          loops.ifElse(inside, [&] { body(entry, ivs[2]); }, [] {});
+        }, [] {});
+      });
+    };
+    overTileEntries("expert_gather", hidden, [&](Value entry, Value k) {
+      Value t = memref::LoadOp::create(b, entryToken, entry);
       memref::StoreOp::create(
           b,
-          rounded(tensor::ExtractOp::create(b, x, ValueRange{t, ivs[1]}),
-                  gateUpInput),
-          xs, ivs);
+          rounded(tensor::ExtractOp::create(b, x, ValueRange{t, k}), gateUpInput),
+          xs, ValueRange{entry, k});
     });
     // Expert e's entries [begin, end), its full tiles' count.
     auto range = [&](Value e) {
@@ -2560,11 +2586,14 @@ struct MoEKernels {
       Value tiles = arith::DivUIOp::create(b, sub(end, begin), tileRows);
       return std::make_tuple(begin, end, tiles);
     };
-    Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
-    // outs[i][entry, :] = input[entry, :] weights[i][e]^T for every entry.
+    // outs[i][entry, :] = input[entry, :] weights[i][e]^T for the entries
+    // of full tiles; for the others restStore(entry, column, the sums
+    // (vector<1>, one per weight)) of the inputs restRow(entry, k).
     auto project = [&](StringRef stage, ArrayRef<PackedWeight> weights,
                        Value input, int64_t out, int64_t in,
-                       ArrayRef<Value> outs) {
+                       ArrayRef<Value> outs,
+                       function_ref<Value(Value, Value)> restRow,
+                       function_ref<void(Value, Value, ArrayRef<Value>)> restStore) {
       Type element = weights.front().element;
       MmaStage staged = mmaStage(b, b.getLoc(), element, in, panel,
                                  static_cast<int64_t>(weights.size()),
@@ -2594,16 +2623,7 @@ struct MoEKernels {
                               end);
       };
       if (expertGemv(stage, weights, experts, out, in, groups, rest, /*few=*/nullptr,
-                     [&](Value row, Value k) -> Value {
-                       return toF32(b, b.getLoc(), memref::LoadOp::create(
-                                                        b, input, ValueRange{row, k}));
-                     },
-                     [&](Value row, Value c, ArrayRef<Value> totals) {
-                       for (auto [total, o] : llvm::zip(totals, outs))
-                         memref::StoreOp::create(
-                             b, vector::ExtractOp::create(b, total, ArrayRef<int64_t>{0}),
-                             o, ValueRange{row, c});
-                     }))
+                     restRow, restStore))
         return;
       // Else a workgroup per (routed expert, output column) as in
       // groupedExpertColumns.
@@ -2614,32 +2634,59 @@ struct MoEKernels {
             1, kColumnTokens / static_cast<int64_t>(weights.size()));
         loops.rowTiles(rest, end, rowsPerTile, [&](ArrayRef<Value> at) {
           auto sums = expertColumnSums(
-              weights, e, c, in, at.size(), [&](int64_t m, Value k) -> Value {
-                return toF32(b, b.getLoc(),
-                             memref::LoadOp::create(b, input, ValueRange{at[m], k}));
-              });
-          for (auto [m, row] : llvm::enumerate(at))
-            for (auto [wi, o] : llvm::enumerate(outs))
-              memref::StoreOp::create(b, sums.getResult(m * weights.size() + wi),
-                                      o, ValueRange{row, c});
+              weights, e, c, in, at.size(),
+              [&](int64_t m, Value k) -> Value { return restRow(at[m], k); });
+          auto v1 = VectorType::get({1}, f32);
+          for (auto [m, row] : llvm::enumerate(at)) {
+            SmallVector<Value> totals;
+            for (size_t wi = 0; wi < weights.size(); ++wi)
+              totals.push_back(vector::BroadcastOp::create(
+                  b, v1, sums.getResult(m * weights.size() + wi)));
+            restStore(row, c, totals);
+          }
         });
       });
     };
+    auto scalar = [&](Value v1) -> Value {
+      return vector::ExtractOp::create(b, v1, ArrayRef<int64_t>{0});
+    };
+    // SwiGLU of the gate and up sums, rounded as the down tiles take it.
+    auto swiglu = [&](Value g, Value u) {
+      return rounded(arith::MulFOp::create(b, silu(b, loc, g), u), downInput);
+    };
     project("expert_gate_up", {gatePacked, upPacked}, xs, inter, hidden,
-            {gates, ups});
-    loops.parallel("expert_swiglu", {entries, index(inter)}, [&](ValueRange ivs) {
-      Value g = memref::LoadOp::create(b, gates, ivs);
-      Value u = memref::LoadOp::create(b, ups, ivs);
-      memref::StoreOp::create(
-          b, rounded(arith::MulFOp::create(b, silu(b, loc, g), u), downInput), acts,
-          ivs);
+            {gates, ups},
+            [&](Value entry, Value k) {
+              return readRounded(b, loc, x,
+                                 ValueRange{memref::LoadOp::create(b, entryToken, entry), k},
+                                 gateUpInput);
+            },
+            [&](Value entry, Value i, ArrayRef<Value> sums) {
+              memref::StoreOp::create(b, swiglu(scalar(sums[0]), scalar(sums[1])),
+                                      acts, ValueRange{entry, i});
+            });
+    overTileEntries("expert_swiglu", inter, [&](Value entry, Value i) {
+      SmallVector<Value, 2> at{entry, i};
+      memref::StoreOp::create(b,
+                              swiglu(memref::LoadOp::create(b, gates, at),
+                                     memref::LoadOp::create(b, ups, at)),
+                              acts, at);
     });
-    project("expert_down", {downPacked}, acts, hidden, inter, {downs});
-    loops.parallel("expert_scatter", {entries, index(hidden)}, [&](ValueRange ivs) {
-      Value t = memref::LoadOp::create(b, entryToken, ivs[0]);
-      Value j = memref::LoadOp::create(b, entrySlot, ivs[0]);
-      memref::StoreOp::create(b, memref::LoadOp::create(b, downs, ivs), expertOut,
-                              ValueRange{t, j, ivs[1]});
+    project("expert_down", {downPacked}, acts, hidden, inter, {downs},
+            [&](Value entry, Value k) {
+              return toF32(b, loc, memref::LoadOp::create(b, acts, ValueRange{entry, k}));
+            },
+            [&](Value entry, Value h, ArrayRef<Value> sums) {
+              memref::StoreOp::create(
+                  b, scalar(sums[0]), expertOut,
+                  ValueRange{memref::LoadOp::create(b, entryToken, entry),
+                             memref::LoadOp::create(b, entrySlot, entry), h});
+            });
+    overTileEntries("expert_scatter", hidden, [&](Value entry, Value h) {
+      memref::StoreOp::create(
+          b, memref::LoadOp::create(b, downs, ValueRange{entry, h}), expertOut,
+          ValueRange{memref::LoadOp::create(b, entryToken, entry),
+                     memref::LoadOp::create(b, entrySlot, entry), h});
     });
   }
 
