@@ -2108,6 +2108,8 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
 /// from its window, read from the call's inputs and the conv state (a past
 /// input rounded to the state's type, as the token-by-token form keeps it),
 /// then a workgroup per channel moves the last K-1 inputs into the state.
+/// In a call of one token (a decode step) each channel's workgroup is the
+/// only reader of its state and moves it itself: no second kernel.
 /// `input(t, c)` is channel c's input of token t (f32); `bias` may be null.
 void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                 int64_t channels, Value weight, Value bias, Value convState,
@@ -2141,6 +2143,18 @@ void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
     scf::YieldOp::create(b, ValueRange{input(arith::SubIOp::create(b, back, past), c)});
     return pick.getResult(0);
   };
+  // state[j] = input T - (K-1) + j of channel c: from the state's own
+  // later entries (read before they are overwritten: j rises) or the
+  // call's inputs.
+  auto moveState = [&](Value c) {
+    loops.forLoop(zero, past, {}, [&](Value j, ValueRange) {
+      memref::StoreOp::create(b, kept(inputAt(c, arith::AddIOp::create(b, tokens, j))),
+                              convState, ValueRange{c, j});
+      return SmallVector<Value>{};
+    });
+  };
+  Value oneToken = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens,
+                                         loops.index(1));
   loops.parallel("conv", {tokens, loops.index(channels)}, [&](ValueRange ivs) {
     Value t = ivs[0], c = ivs[1];
     Value acc = arith::MulFOp::create(b, weightAt(c, past), input(t, c));
@@ -2154,17 +2168,11 @@ void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
           arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(c, j), in))};
     }).getResult(0);
     memref::StoreOp::create(b, silu(b, loc, acc), out, ValueRange{t, c});
+    loops.ifElse(oneToken, [&] { moveState(c); }, [] {});
   });
-  // state[j] = input T - (K-1) + j: from the state's own later entries
-  // (read before they are overwritten: j rises) or the call's inputs.
-  loops.parallel("conv_state", {loops.index(channels)}, [&](ValueRange ivs) {
-    Value c = ivs[0];
-    loops.forLoop(zero, past, {}, [&](Value j, ValueRange) {
-      memref::StoreOp::create(b, kept(inputAt(c, arith::AddIOp::create(b, tokens, j))),
-                              convState, ValueRange{c, j});
-      return SmallVector<Value>{};
-    });
-  });
+  loops.parallel("conv_state",
+                 {arith::SelectOp::create(b, oneToken, zero, loops.index(channels))},
+                 [&](ValueRange ivs) { moveState(ivs[0]); });
 }
 
 //===----------------------------------------------------------------------===//
