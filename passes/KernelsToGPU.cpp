@@ -722,7 +722,11 @@ struct KernelsToGPUPass
       if (gpuModule.lookupSymbol(get.getNameAttr())) // copied, or its own
         return WalkResult::advance();
       auto global = symbols.lookup<memref::GlobalOp>(get.getName());
-      if (!global || (!global.getConstant() && usedByHost(global))) {
+      if (!global) {
+        get.emitOpError("uses a global that the module does not define");
+        return WalkResult::interrupt();
+      }
+      if (!global.getConstant() && usedByHost(global)) {
         get.emitOpError("uses a global that is not constant and that the "
                         "host also uses: a GPU kernel cannot share it with "
                         "the host");

@@ -883,9 +883,10 @@ SmallVector<Value> gemvSplitSums(ImplicitLocOpBuilder &b, LoopNest &loops,
 /// p * panel + column]. The last of the panel's workgroups (unit `unit` of
 /// `counts`, null for one split: lastOfSplits) then gives finish(row, p *
 /// panel + column, the sums over the splits as vector<1>, one per weight)
-/// for each row and column of the panel.
+/// for each row and each column of the panel below `out` (the last panel's
+/// columns past it are padding).
 void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
-                   const GemvShape &shape, int64_t panel, int64_t in,
+                   const GemvShape &shape, int64_t panel, int64_t out, int64_t in,
                    ArrayRef<PackedWeight> packed, ValueRange lead,
                    Value p, Value split, Value rowBegin, Value rowEnd,
                    function_ref<Value(Value, Value)> xAt, Value sliceSums,
@@ -946,9 +947,13 @@ void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
     loops.forLoop(rowBegin, rowEnd, {}, [&](Value row, ValueRange) {
       loops.cooperative({index(panel)}, [&](ValueRange c) {
         Value column = add(mul(p, panel), c[0]);
-        finish(row, column,
-               gemvSplitSums(b, loops, sums, weights, shape.splits, sumsRow(row),
-                             column));
+        Value inside =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, column, index(out));
+        loops.ifElse(inside, [&] {
+          finish(row, column,
+                 gemvSplitSums(b, loops, sums, weights, shape.splits, sumsRow(row),
+                               column));
+        }, [] {});
       });
       return SmallVector<Value>{};
     });
@@ -1005,17 +1010,12 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
                  [&](OpBuilder &rb, size_t o, Value p) { inside(rb, [&] {
       const GemvOutput &output = outputs[o];
       auto finish = [&](Value row, Value c, ArrayRef<Value> totals) {
-        // The last panel's columns past the outputs are padding.
-        Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c,
-                                             index(output.out));
-        loops.ifElse(inside, [&] {
-          Value result = output.epilogue(b, b.getLoc(), totals);
-          memref::StoreOp::create(
-              b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}),
-              output.y, ValueRange{row, c});
-        }, [] {});
+        Value result = output.epilogue(b, b.getLoc(), totals);
+        memref::StoreOp::create(
+            b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}),
+            output.y, ValueRange{row, c});
       };
-      gemvPanelSums(b, loops, shape, panel, in, output.packed, {}, p, ivs[1],
+      gemvPanelSums(b, loops, shape, panel, output.out, in, output.packed, {}, p, ivs[1],
                     first, add(first, rows), xAt, sliceSums, sums[o], sumsRow,
                     counts, ivs[0], finish);
     }); });
@@ -2377,19 +2377,13 @@ struct MoEKernels {
         Value e = memref::LoadOp::create(b, groups.active, ivs[0]);
         auto [first, end] = entriesOf(e);
         whenFew(first, end, [&] {
-          auto finish = [&](Value row, Value c, ArrayRef<Value> totals) {
-            // The last panel's columns past the outputs are padding.
-            loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, c,
-                                               index(out)),
-                         [&] { store(row, c, totals); }, [] {});
-          };
-          gemvPanelSums(b, loops, *shape, panel, in, weights, ValueRange{e},
+          gemvPanelSums(b, loops, *shape, panel, out, in, weights, ValueRange{e},
                         ivs[1], ivs[2], first, end, rowAt, sliceSums, sums,
                         [](Value row) { return row; }, counts,
                         arith::AddIOp::create(b, arith::MulIOp::create(
                                                      b, ivs[0], index(panels)),
                                               ivs[1]),
-                        finish);
+                        store);
         });
       }, [] {});
     });

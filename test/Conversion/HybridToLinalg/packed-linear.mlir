@@ -291,9 +291,10 @@ func.func @negative_mma_ragged_outputs(%x: tensor<?x24xf32>) -> tensor<?x36xf32>
 // COLUMNS: %[[SEEN:.*]] = memref.load %[[ARRIVED]]
 // COLUMNS-NEXT: %[[LAST:.*]] = arith.cmpi eq, %[[SEEN]], %c1_i32
 // COLUMNS-NEXT: scf.if %[[LAST]]
+// COLUMNS: %[[OUTPUT:.*]] = arith.cmpi ult, %{{.*}}, %c24
+// COLUMNS-NEXT: scf.if %[[OUTPUT]]
 // COLUMNS: scf.for %[[S:[a-z0-9]+]] = %{{.*}} to %c2{{[_0-9]*}}
 // COLUMNS: memref.load %[[SUMS]][%{{.*}}, %{{.*}}, %[[S]], %{{.*}}]
-// COLUMNS: arith.cmpi ult, %{{.*}}, %c24
 // COLUMNS: memref.store
 // COLUMNS: } {hybrid.cooperative}
 func.func @wide_gemv(%x: tensor<?x512xf32>) -> tensor<?x24xf32> {
