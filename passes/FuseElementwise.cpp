@@ -1,9 +1,11 @@
 //===- FuseElementwise.cpp - Row-wise fusion of linalg chains -------------===//
 //
 // hybrid-fuse-elementwise: a chain of linalg ops on tensors that share the
-// leading (token) dimension -- a residual add, the norm's sum of squares
-// and the normalisation -- becomes one loop over rows, so that it is one
-// dispatch instead of one per op and each row stays in cache between them.
+// leading (token) dimension -- an MoE layer's combine (its experts'
+// weighted sum and gated shared expert), a residual add, the norm's sum of
+// squares and the normalisation -- becomes one loop over rows, so that it
+// is one dispatch instead of one per op and each row stays in cache
+// between them.
 // Generics that never read their output get a fresh (tensor.empty) one
 // first, so that no input is copied to serve as an output.
 //
@@ -12,6 +14,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -248,14 +251,21 @@ struct FuseElementwisePass
         });
       } else if (initSlice) {
         if (auto fill = initSlice.getSource().getDefiningOp<linalg::FillOp>()) {
-          auto rowFill = linalg::FillOp::create(
-              rewriter, fill.getLoc(), fill.getInputs(),
-              ValueRange{tensor::ExtractSliceOp::create(
-                  rewriter, initSlice.getLoc(), fill.getOutputs().front(),
-                  initSlice.getMixedOffsets(), initSlice.getMixedSizes(),
-                  initSlice.getMixedStrides())});
-          rowFill->moveBefore(rowOp);
-          rowFill.getOutputs().front().getDefiningOp()->moveBefore(rowFill);
+          // A buffer of its own (cse merges equal tensor.empty ops, not
+          // allocations): two accumulators filled alike in one row, such
+          // as an MoE gate's dot product and the norm's sum of squares,
+          // would otherwise share one tensor, which bufferization copies.
+          OpBuilder::InsertionGuard guard(rewriter);
+          rewriter.setInsertionPoint(rowOp);
+          auto rowType = cast<RankedTensorType>(initSlice.getType());
+          SmallVector<Value> dynamicSizes;
+          for (OpFoldResult size : initSlice.getMixedSizes())
+            if (auto value = dyn_cast<Value>(size))
+              dynamicSizes.push_back(value);
+          Value buffer = bufferization::AllocTensorOp::create(
+              rewriter, initSlice.getLoc(), rowType, dynamicSizes);
+          auto rowFill = linalg::FillOp::create(rewriter, fill.getLoc(),
+                                                fill.getInputs(), ValueRange{buffer});
           init.set(rowFill.getResult(0));
         }
       }

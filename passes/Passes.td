@@ -297,15 +297,20 @@ def FuseElementwisePass : Pass<"hybrid-fuse-elementwise", "::mlir::func::FuncOp"
     after the root, are inside the loop or were pulled in too; the loop
     then also yields the producer's rows for those later users (a residual
     sum feeds the next residual add). `linalg.fill` initialisers of
-    accumulators are recomputed per row.
+    accumulators are recomputed per row, each into a buffer of its own
+    (`bufferization.alloc_tensor`: two equal fills that cse merged would
+    make bufferization copy one).
 
     What this fuses in the models: the residual add, the RMS norm's sum of
     squares and its normalisation (or the embedding lookup and the first
     norm) become one kernel over tokens instead of three, each row read
-    from memory once. Ops that are the only row-wise op of their chain stay
-    as they are.
+    from memory once; after an MoE layer its combine (the experts' outputs
+    summed over the slots, the shared expert's gate as a dot product over
+    the row, the gated shared expert added) joins them too.
+    Ops that are the only row-wise op of their chain stay as they are.
   }];
   let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];

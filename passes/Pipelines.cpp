@@ -40,7 +40,8 @@ constexpr Step kLinalgSteps[] = {
      "linear layers read packed weights"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
     {"func.func(hybrid-fuse-elementwise)",
-     "residual add, norm reduction and normalisation: one loop over rows"},
+     "MoE combine, residual add, norm reduction and normalisation: one "
+     "loop over rows"},
     {"canonicalize",
      "clean up the index arithmetic of the loop nests, drop the unpacked "
      "weights nothing reads"},

@@ -65,6 +65,13 @@ Value f32Constant(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
 }
 
+/// 1 / (1 + exp(-x)) of an f32.
+Value sigmoid(OpBuilder &b, Location loc, Value x) {
+  Value one = f32Constant(b, loc, 1.0);
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, one, arith::AddFOp::create(b, loc, one, e));
+}
+
 /// silu(x) = x * sigmoid(x) = x / (1 + exp(-x)), of an f32 or a vector of
 /// f32.
 Value silu(OpBuilder &b, Location loc, Value x) {
@@ -2234,12 +2241,7 @@ struct MoEKernels {
   }
   Value scratch(int64_t n) { return loops.scratch(n, b.getF32Type()); }
   Value idxScratch(int64_t n) { return loops.scratch(n, b.getIndexType()); }
-  Value sigmoid(Value v) {
-    return arith::DivFOp::create(
-        b, f32c(1.0),
-        arith::AddFOp::create(
-            b, f32c(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, v))));
-  }
+  Value sigmoid(Value v) { return lowering::sigmoid(b, loc, v); }
   /// Index and value of the largest `values[i]` with `taken[i] == 0`
   /// (first one on ties, like torch.topk on CPU).
   std::pair<Value, Value> argmax(Value values, Value taken, int64_t n) {
@@ -3347,40 +3349,77 @@ struct MoEKernels {
     return expertOut;
   }
 
-  /// y[t] = (gated) shared[t] + sum_j weights[t, j] expertOut[t, j].
+  /// y[t] = sum_j weights[t, j] expertOut[t, j] + shared[t], the shared
+  /// expert scaled by sigmoid(x[t] . sharedGate[0]) when it has a gate
+  /// ([1, hidden]), as transformers adds them (routed experts first).
+  /// Row-wise linalg on tensors, the gate's dot product included (a
+  /// reduction over the row, like a norm's sum of squares), not kernels of
+  /// their own: hybrid-fuse-elementwise joins them to the residual add and
+  /// the next norm, so that a decode step spends no launch on them.
   Value combine(Value x, Value weights, Value expertOut, Value shared,
                 Value sharedGate) {
-    Type f32 = b.getF32Type();
     auto xType = cast<RankedTensorType>(x.getType());
     int64_t hidden = xType.getDimSize(1);
     int64_t topK = cast<RankedTensorType>(weights.getType()).getDimSize(1);
-    Value zero = index(0);
-    Value tokens = tensor::DimOp::create(b, x, 0);
-    Value out = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic, hidden}, f32),
-        ValueRange{tokens});
-    // out[t, h] = (gated) shared expert + sum_j w_j expertOut[t, j, h].
-    loops.parallel("combine", {tokens, index(hidden)}, [&](ValueRange ivs) {
-      Value t = ivs[0], h = ivs[1];
-      Value init = shared ? tensor::ExtractOp::create(b, shared, ValueRange{t, h})
-                                .getResult()
-                          : f32c(0.0);
-      if (sharedGate)
-        init = arith::MulFOp::create(
-            b, init,
-            sigmoid(tensor::ExtractOp::create(b, sharedGate,
-                                              ValueRange{t, zero})));
-      Value total = forLoop(zero, index(topK), {init}, [&](Value j,
-                                                          ValueRange acc) {
-        Value w = tensor::ExtractOp::create(b, weights, ValueRange{t, j});
-        Value y = memref::LoadOp::create(b, expertOut, ValueRange{t, j, h});
-        return SmallVector<Value>{
-            arith::AddFOp::create(b, acc[0], arith::MulFOp::create(b, w, y))};
-      }).getResult(0);
-      memref::StoreOp::create(b, total, out, ValueRange{t, h});
-    });
-    return bufferization::ToTensorOp::create(b, xType, out, /*restrict=*/true,
-                                             /*writable=*/true);
+    MLIRContext *ctx = b.getContext();
+    AffineExpr t, h, j;
+    bindDims(ctx, t, h, j);
+    Value routedOut = bufferization::ToTensorOp::create(
+        b,
+        RankedTensorType::get({ShapedType::kDynamic, topK, hidden}, b.getF32Type()),
+        expertOut, /*restrict=*/true, /*writable=*/true);
+    Value routed =
+        linalg::GenericOp::create(
+            b, xType, ValueRange{weights, routedOut},
+            ValueRange{zerosLike(b, loc, x, {hidden})},
+            ArrayRef<AffineMap>{AffineMap::get(3, 0, {t, j}, ctx),
+                                AffineMap::get(3, 0, {t, j, h}, ctx),
+                                AffineMap::get(3, 0, {t, h}, ctx)},
+            {kParallel, kParallel, kReduction},
+            [](OpBuilder &nb, Location nl, ValueRange args) {
+              Value term = arith::MulFOp::create(nb, nl, args[0], args[1]);
+              linalg::YieldOp::create(nb, nl,
+                                      arith::AddFOp::create(nb, nl, args[2], term)
+                                          .getResult());
+            })
+            .getResult(0);
+    if (!shared)
+      return routed;
+    AffineMap rows = AffineMap::get(2, 0, {t, h}, ctx);
+    AffineMap perRow = AffineMap::get(2, 0, {t}, ctx);
+    SmallVector<Value> inputs = {routed, shared};
+    SmallVector<AffineMap> maps = {rows, rows};
+    if (sharedGate) {
+      AffineMap gateRow =
+          AffineMap::get(2, 0, {getAffineConstantExpr(0, ctx), h}, ctx);
+      Value zeros = zerosLike(b, loc, x, {});
+      Value logit =
+          linalg::GenericOp::create(
+              b, zeros.getType(), ValueRange{x, sharedGate}, ValueRange{zeros},
+              ArrayRef<AffineMap>{rows, gateRow, perRow}, {kParallel, kReduction},
+              [](OpBuilder &nb, Location nl, ValueRange args) {
+                Value term = arith::MulFOp::create(nb, nl, args[0],
+                                                   toF32(nb, nl, args[1]));
+                linalg::YieldOp::create(
+                    nb, nl, arith::AddFOp::create(nb, nl, args[2], term).getResult());
+              })
+              .getResult(0);
+      inputs.push_back(logit);
+      maps.push_back(perRow);
+    }
+    maps.push_back(rows);
+    return linalg::GenericOp::create(
+               b, xType, inputs, ValueRange{emptyLike(b, loc, x, {hidden})}, maps,
+               {kParallel, kParallel},
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 Value term = args[1];
+                 if (sharedGate)
+                   term = arith::MulFOp::create(nb, nl, term,
+                                                lowering::sigmoid(nb, nl, args[2]));
+                 linalg::YieldOp::create(
+                     nb, nl, arith::AddFOp::create(nb, nl, args[0], term).getResult());
+               })
+        .getResult(0);
   }
 };
 
@@ -3404,7 +3443,7 @@ struct MoELowering : HybridLowering<MoEOp> {
                                     adaptor.getSharedUp());
       shared = linear(b, loc, codegen, act, adaptor.getSharedDown());
       if (adaptor.getSharedExpertGate())
-        sharedGate = linear(b, loc, codegen, x, adaptor.getSharedExpertGate());
+        sharedGate = adaptor.getSharedExpertGate();
     }
     auto [chosen, weights] = kernels.route(
         x, routingSpec(op, op.getNumExperts(), adaptor.getSelectionBias()),
@@ -3465,14 +3504,12 @@ struct MoEExpertsLowering : HybridLowering<MoEExpertsOp> {
     Value x = adaptor.getInput();
     LoopNest loops{b};
     MoEKernels kernels{b, loops, codegen, loc};
-    Value sharedGate;
-    if (adaptor.getSharedExpertGate())
-      sharedGate = linear(b, loc, codegen, x, adaptor.getSharedExpertGate());
     Value expertOut = kernels.groupedExpertOutputs(
         x, adaptor.getExperts(), adaptor.getExpertsGate(),
         adaptor.getExpertsUp(), adaptor.getExpertsDown());
     rewriter.replaceOp(op, kernels.combine(x, adaptor.getWeights(), expertOut,
-                                           adaptor.getShared(), sharedGate));
+                                           adaptor.getShared(),
+                                           adaptor.getSharedExpertGate()));
     return success();
   }
 };

@@ -16,7 +16,8 @@
 // CHECK:   %[[XR:.*]] = tensor.extract_slice %[[X]][%[[I]], 0] [1, 44] [1, 1]
 // CHECK:   %[[RR:.*]] = tensor.extract_slice %[[R]][%[[I]], 0] [1, 44] [1, 1]
 // CHECK:   %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[XR]], %[[RR]] : tensor<1x44xf32>, tensor<1x44xf32>)
-// CHECK:   %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<1xf32>
+// CHECK:   %[[ACC:.*]] = bufferization.alloc_tensor() : tensor<1xf32>
+// CHECK:   %[[ZERO:.*]] = linalg.fill {{.*}} outs(%[[ACC]] : tensor<1xf32>) -> tensor<1xf32>
 // CHECK:   %[[SQ:.*]] = linalg.generic {{.*}}"reduction"{{.*}} ins(%[[SUM]] : tensor<1x44xf32>) outs(%[[ZERO]] : tensor<1xf32>)
 // CHECK:   %[[NORM:.*]] = linalg.generic {{.*}} ins(%[[SUM]], %[[SQ]], %[[W]] : tensor<1x44xf32>, tensor<1xf32>, tensor<44xf32>)
 // CHECK:   scf.forall.in_parallel
@@ -180,4 +181,100 @@ func.func @negative_read_before(%x: tensor<?x11xf32>, %o: tensor<?x11xf32>) -> t
     linalg.yield %n : f32
   } -> tensor<?x11xf32>
   return %b : tensor<?x11xf32>
+}
+
+// -----
+
+#slots = affine_map<(d0, d1, d2) -> (d0, d2)>
+#outs = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
+#sum = affine_map<(d0, d1, d2) -> (d0, d1)>
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#gate = affine_map<(d0, d1) -> (0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+
+// An MoE layer's combine (convert-hybrid-to-linalg's form): the routed
+// experts' outputs [tokens, slots, hidden] summed over the slots with their
+// weights (a reduction over the innermost loop), plus the shared expert
+// times sigmoid of its gate (a dot product of the layer's input row with a
+// [1, hidden] weight), then the residual add and the next norm: one loop
+// over rows, each row reading its own slice of every [tokens, ...] input.
+// The gate's and the norm's accumulators are filled alike but each has a
+// buffer of its own (cse would merge two tensor.empty, and bufferization
+// then copy one).
+// CHECK-LABEL: func.func @moe_combine_add_rms_norm
+// CHECK-SAME: (%[[H:.*]]: tensor<?x44xf32>, %[[X:.*]]: tensor<?x44xf32>, %[[WT:.*]]: tensor<?x2xf32>, %[[EO:.*]]: tensor<?x2x44xf32>, %[[SH:.*]]: tensor<?x44xf32>, %[[GW:.*]]: tensor<1x44xf32>
+// CHECK: scf.forall (%[[I:.*]]) in
+// CHECK-DAG: tensor.extract_slice %[[WT]][%[[I]], 0] [1, 2] [1, 1]
+// CHECK-DAG: tensor.extract_slice %[[EO]][%[[I]], 0, 0] [1, 2, 44] [1, 1, 1]
+// CHECK: linalg.fill {{.*}} -> tensor<1x44xf32>
+// CHECK: %[[ROUTED:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x2xf32>, tensor<1x2x44xf32>) outs(%{{.*}} : tensor<1x44xf32>)
+// CHECK: %[[XR:.*]] = tensor.extract_slice %[[X]][%[[I]], 0] [1, 44] [1, 1]
+// CHECK: %[[GACC:.*]] = bufferization.alloc_tensor() : tensor<1xf32>
+// CHECK: %[[GZERO:.*]] = linalg.fill {{.*}} outs(%[[GACC]] : tensor<1xf32>)
+// CHECK: %[[LOGIT:.*]] = linalg.generic {{.*}}"reduction"{{.*}} ins(%[[XR]], %[[GW]] : tensor<1x44xf32>, tensor<1x44xf32>) outs(%[[GZERO]] : tensor<1xf32>)
+// CHECK: %[[MOE:.*]] = linalg.generic {{.*}} ins(%[[ROUTED]], %{{.*}}, %[[LOGIT]] : tensor<1x44xf32>, tensor<1x44xf32>, tensor<1xf32>)
+// CHECK: math.exp
+// CHECK: %[[ADDED:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[MOE]] : tensor<1x44xf32>, tensor<1x44xf32>)
+// CHECK: %[[NACC:.*]] = bufferization.alloc_tensor() : tensor<1xf32>
+// CHECK: %[[NZERO:.*]] = linalg.fill {{.*}} outs(%[[NACC]] : tensor<1xf32>)
+// CHECK: linalg.generic {{.*}}"reduction"{{.*}} ins(%[[ADDED]] : tensor<1x44xf32>) outs(%[[NZERO]] : tensor<1xf32>)
+// CHECK: math.rsqrt
+// CHECK: scf.forall.in_parallel
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @moe_combine_add_rms_norm(%h: tensor<?x44xf32>, %x: tensor<?x44xf32>, %wt: tensor<?x2xf32>, %eo: tensor<?x2x44xf32>, %sh: tensor<?x44xf32>, %gw: tensor<1x44xf32>, %w: tensor<44xf32>) -> (tensor<?x44xf32>, tensor<?x44xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %n = tensor.dim %h, %c0 : tensor<?x44xf32>
+  %racc = tensor.empty(%n) : tensor<?x44xf32>
+  %racc0 = linalg.fill ins(%zero : f32) outs(%racc : tensor<?x44xf32>) -> tensor<?x44xf32>
+  %routed = linalg.generic {indexing_maps = [#slots, #outs, #sum], iterator_types = ["parallel", "parallel", "reduction"]} ins(%wt, %eo : tensor<?x2xf32>, tensor<?x2x44xf32>) outs(%racc0 : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %y: f32, %o: f32):
+    %t = arith.mulf %a, %y : f32
+    %s = arith.addf %o, %t : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %gacc = tensor.empty(%n) : tensor<?xf32>
+  %gacc0 = linalg.fill ins(%zero : f32) outs(%gacc : tensor<?xf32>) -> tensor<?xf32>
+  %logit = linalg.generic {indexing_maps = [#rows, #gate, #row], iterator_types = ["parallel", "reduction"]} ins(%x, %gw : tensor<?x44xf32>, tensor<1x44xf32>) outs(%gacc0 : tensor<?xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %mout = tensor.empty(%n) : tensor<?x44xf32>
+  %moe = linalg.generic {indexing_maps = [#rows, #rows, #row, #rows], iterator_types = ["parallel", "parallel"]} ins(%routed, %sh, %logit : tensor<?x44xf32>, tensor<?x44xf32>, tensor<?xf32>) outs(%mout : tensor<?x44xf32>) {
+  ^bb0(%r: f32, %s: f32, %gv: f32, %o: f32):
+    %ng = arith.negf %gv : f32
+    %e = math.exp %ng : f32
+    %d = arith.addf %one, %e : f32
+    %sig = arith.divf %one, %d : f32
+    %gs = arith.mulf %s, %sig : f32
+    %y = arith.addf %r, %gs : f32
+    linalg.yield %y : f32
+  } -> tensor<?x44xf32>
+  %sum = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%h, %moe : tensor<?x44xf32>, tensor<?x44xf32>) outs(%h : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %acc = tensor.empty(%n) : tensor<?xf32>
+  %acc0 = linalg.fill ins(%zero : f32) outs(%acc : tensor<?xf32>) -> tensor<?xf32>
+  %sq = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]} ins(%sum : tensor<?x44xf32>) outs(%acc0 : tensor<?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %a : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %out = tensor.empty(%n) : tensor<?x44xf32>
+  %norm = linalg.generic {indexing_maps = [#rows, #row, #col, #rows], iterator_types = ["parallel", "parallel"]} ins(%sum, %sq, %w : tensor<?x44xf32>, tensor<?xf32>, tensor<44xf32>) outs(%out : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %s: f32, %gw2: f32, %o: f32):
+    %inv = math.rsqrt %s : f32
+    %y = arith.mulf %a, %inv : f32
+    %z = arith.mulf %y, %gw2 : f32
+    linalg.yield %z : f32
+  } -> tensor<?x44xf32>
+  return %norm, %sum : tensor<?x44xf32>, tensor<?x44xf32>
 }

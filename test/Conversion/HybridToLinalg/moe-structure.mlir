@@ -7,7 +7,8 @@
 // linear layer), a routing kernel per token (top-k into [T, k] buffers),
 // then per (token, slot) the chosen expert's SwiGLU for that token alone:
 // activations per (token, slot, intermediate row), down projections per
-// (token, slot, column), and the weighted sum per (token, column).
+// (token, slot, column), and the weighted sum over the slots as row-wise
+// linalg, which hybrid-fuse-elementwise joins to what reads it.
 // CHECK-LABEL: func.func @moe
 // CHECK: %[[LOGITS_BUF:.*]] = memref.alloc(%{{.*}}) : memref<?x8xf32>
 // CHECK: scf.parallel
@@ -27,8 +28,9 @@
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = {{.*}} to (%{{.*}}, %c2{{[_0-9]*}}, %c64
 // CHECK: memref.load %[[ACT]]
 // CHECK: memref.store %{{.*}}, %[[EXPERT_OUT]]
-// CHECK: scf.parallel
-// CHECK: memref.load %[[EXPERT_OUT]]
+// CHECK: %[[ROUTED_OUT:.*]] = bufferization.to_tensor %[[EXPERT_OUT]]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[ROUTED_OUT]] : tensor<?x2xf32>, tensor<?x2x64xf32>)
+// CHECK-NOT: scf.parallel
 // CHECK-NOT: memref<9xindex>
 // CHECK-NOT: hybrid.moe
 
@@ -67,7 +69,7 @@
 // counting sort grouping the (token, slot) pairs by expert (offsets[E + 1],
 // entries[T * k]), the SwiGLU activations per (row, expert) and the down
 // projections per (column, expert) over each expert's entries, and the
-// weighted sum per (token, column).
+// weighted sum over the slots (linalg).
 // FUSED-LABEL: func.func @moe
 // FUSED-NOT: memref<?x8xf32>
 // FUSED: %[[CHOSEN:.*]] = memref.alloc(%{{.*}}) : memref<?x2xi64>
@@ -91,8 +93,9 @@
 // FUSED: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} to (%c64{{.*}}, %c8
 // FUSED: memref.load %[[ACT]]
 // FUSED: memref.store %{{.*}}, %[[EXPERT_OUT]]
-// FUSED: scf.parallel
-// FUSED: memref.load %[[EXPERT_OUT]]
+// FUSED: %[[ROUTED_OUT:.*]] = bufferization.to_tensor %[[EXPERT_OUT]]
+// FUSED: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}}, %[[ROUTED_OUT]] : tensor<?x2xf32>, tensor<?x2x64xf32>)
+// FUSED-NOT: scf.parallel
 // FUSED-NOT: hybrid.moe
 
 // With packed weights the expert kernels are grouped matmuls: per (panel of
