@@ -208,11 +208,37 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // Value head h's pieces, which the per-head and the per-column forms
     // share: its k-head, the gates and normalised q and k of a token, and
     // the gated norm of a token's head output.
+    // The last argument of loadNormalized and gatedNorm: whether a
+    // workgroup's threads share the work (cooperative loops and a block
+    // reduction, a GPU form's phases) or one thread runs it.
     struct Head {
       Value kh;
       std::function<std::pair<Value, Value>(Value)> gates;
-      std::function<void(Value, Value, Value, int64_t, Value)> loadNormalized;
-      std::function<void(Value, Value, Value)> gatedNorm;
+      std::function<void(Value, Value, Value, int64_t, Value, bool)> loadNormalized;
+      std::function<void(Value, Value, Value, bool)> gatedNorm;
+    };
+    // sum_{i < n} term(i), and body(i) for each i < n: by one thread, or
+    // shared by the workgroup's threads.
+    auto sumOver = [&](int64_t n, bool shared, function_ref<Value(Value)> term) {
+      if (shared)
+        return loops.cooperativeReduce(
+            index(n), f32c(0.0), term,
+            [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
+              return arith::AddFOp::create(rb, rl, l, r);
+            });
+      return forLoop(zero, index(n), {f32c(0.0)}, [&](Value i, ValueRange a) {
+        return SmallVector<Value>{fadd(a[0], term(i))};
+      }).getResult(0);
+    };
+    auto eachOf = [&](int64_t n, bool shared, function_ref<void(Value)> body) {
+      if (shared) {
+        loops.cooperative({index(n)}, [&](ValueRange i) { body(i[0]); });
+        return;
+      }
+      forLoop(zero, index(n), {}, [&](Value i, ValueRange) {
+        body(i);
+        return SmallVector<Value>{};
+      });
     };
     // 1 / |v| of a q or k row whose sum of squares is `sum` (eps inside
     // the sqrt, as fla's l2norm).
@@ -249,36 +275,36 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       // q or k of token t for k-head kh into buf[base ..], L2-normalised
       // (eps inside the sqrt) and scaled by `extra`.
       head.loadNormalized = [&, kh](Value buf, Value base, Value t,
-                                    int64_t offset, Value extra) {
-        Value sum = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-          Value v = load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
-          store(v, buf, ValueRange{add(base, i)});
-          return SmallVector<Value>{fadd(a[0], fmul(v, v))};
-        }).getResult(0);
+                                    int64_t offset, Value extra, bool shared) {
+        auto element = [&](Value i) -> Value {
+          return load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
+        };
+        Value sum = sumOver(dk, shared, [&](Value i) -> Value {
+          Value v = element(i);
+          return fmul(v, v);
+        });
         Value inv = fmul(l2Inverse(sum), extra);
-        forLoop(zero, index(dk), {}, [&](Value i, ValueRange) {
-          Value at = add(base, i);
-          store(fmul(load(buf, ValueRange{at}), inv), buf, ValueRange{at});
-          return SmallVector<Value>{};
+        eachOf(dk, shared, [&](Value i) {
+          store(fmul(element(i), inv), buf, ValueRange{add(base, i)});
         });
       };
       // Gated RMSNorm of token t's head output oBuf[base ..]: w * r(o) * silu(z).
-      head.gatedNorm = [&, h, group, within](Value oBuf, Value base, Value t) {
-        Value sum = forLoop(zero, index(dv), {f32c(0.0)}, [&](Value j, ValueRange a) {
+      head.gatedNorm = [&, h, group, within](Value oBuf, Value base, Value t,
+                                              bool shared) {
+        Value sum = sumOver(dv, shared, [&](Value j) -> Value {
           Value o = load(oBuf, ValueRange{add(base, j)});
-          return SmallVector<Value>{fadd(a[0], fmul(o, o))};
-        }).getResult(0);
+          return fmul(o, o);
+        });
         Value inv = math::RsqrtOp::create(
             b, fadd(arith::DivFOp::create(b, sum, f32c(dv)), f32c(eps)));
         Value zBase = add(add(mul(group, groupWidth), index(2 * dk + ratio * dv)),
                           mul(within, dv));
-        forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
+        eachOf(dv, shared, [&](Value j) {
           Value z = tensor::ExtractOp::create(b, qkvz, ValueRange{t, add(zBase, j)});
           Value y = fmul(fmul(fmul(load(oBuf, ValueRange{add(base, j)}), inv),
                               weightAt(adaptor.getNorm(), ValueRange{j})),
                          silu(b, loc, z));
           store(y, out, ValueRange{t, add(mul(h, dv), j)});
-          return SmallVector<Value>{};
         });
       };
       return head;
@@ -348,8 +374,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               auto [beta, g] = head.gates(t);
               store(g, logDecays, ValueRange{r});
               store(beta, betas, ValueRange{r});
-              head.loadNormalized(qc, mul(r, qkRow), t, 0, qScale);
-              head.loadNormalized(kc, mul(r, qkRow), t, hk * dk, f32c(1.0));
+              head.loadNormalized(qc, mul(r, qkRow), t, 0, qScale, false);
+              head.loadNormalized(kc, mul(r, qkRow), t, hk * dk, f32c(1.0), false);
               forLoop(zero, columnsIndex, {}, [&](Value j, ValueRange) {
                 store(fmul(beta, load(mixed, ValueRange{t, add(vOffset, j)})), uw,
                       ValueRange{at(r, uwRow, j)});
@@ -831,56 +857,56 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
 
     if (codegen.columns) {
-      // The GPU forms write each token's head outputs to `heads`; the gated
-      // norm, which needs a head's whole output, runs after, per (token,
-      // head). The tensor-core form writes whole chunks' rows: its rows
-      // are the tokens rounded up to chunks.
+      // The chunked GPU forms write each token's head outputs to `heads`;
+      // the gated norm, which needs a head's whole output, runs after, per
+      // (token, head). The tensor-core form writes whole chunks' rows: its
+      // rows are the tokens rounded up to chunks.
       bool onTensorCores =
           chunk && deltaRuleOnTensorCores(codegen, *chunk, dk, dv,
                                           deltaRuleColumns(codegen.panel, dv));
-      Value headRowCount =
-          onTensorCores ? mul(arith::CeilDivUIOp::create(b, tokens, index(*chunk)),
-                              *chunk)
-                        : tokens;
-      Value heads = memref::AllocOp::create(
-          b, MemRefType::get({ShapedType::kDynamic}, f32),
-          ValueRange{mul(headRowCount, hv * dv)});
-      // Column j of a head's state evolves on its own (its entries of S^T k
-      // and S^T q read only that column), so each (head, value column) is a
-      // workgroup running the recurrence over the call's tokens: decode, and
-      // every call without a chunk size. The sums are the per-head form's,
-      // in the same order.
-      loops.parallel("delta_rule", {workgroupsIf(false, hv), index(dv)},
-                     [&](ValueRange ivs) {
-        Value h = ivs[0], j = ivs[1];
+      // Decode, and every call without a chunk size: a workgroup (a GPU
+      // block) per value head runs the recurrence over the call's tokens,
+      // each step in phases its threads share: q and k normalised into the
+      // block's buffers; then per value column j (column j of the state
+      // evolves on its own: its entries of S^T k and S^T q read only it)
+      // the per-head form's sums over the state, in the same order; then
+      // the gated norm of the head's outputs, in the same kernel (no
+      // gated_norm launch in a decode step).
+      loops.parallel("delta_rule", {workgroupsIf(false, hv)}, [&](ValueRange ivs) {
+        Value h = ivs[0];
+        Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
+        Value oBuf = loops.scratch(dv, f32);
         auto recurrence = [&]() {
           Head head = headOf(h);
-          Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
-          Value vColumn = add(add(index(2 * hk * dk), mul(h, dv)), j);
-          Value column = add(mul(h, dv), j);
           forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
             auto [beta, g] = head.gates(t);
             Value decay = math::ExpOp::create(b, g);
-            head.loadNormalized(qBuf, zero, t, 0, qScale);
-            head.loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
-            // (S^T k)_j of the decayed state, then u_j = beta (v_j - it).
-            Value kv = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
-              Value decayed = fmul(load(state, at), decay);
-              store(decayed, state, at);
-              return SmallVector<Value>{
-                  fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
-            }).getResult(0);
-            Value u = fmul(beta, fsub(load(mixed, ValueRange{t, vColumn}), kv));
-            // S[:, j] += k u_j; o_j = (S^T q)_j.
-            Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
-              SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
-              Value updated = fadd(load(state, at), fmul(load(kBuf, ValueRange{i}), u));
-              store(updated, state, at);
-              return SmallVector<Value>{
-                  fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
-            }).getResult(0);
-            store(o, heads, ValueRange{add(mul(t, hv * dv), column)});
+            head.loadNormalized(qBuf, zero, t, 0, qScale, true);
+            head.loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0), true);
+            loops.cooperative({index(dv)}, [&](ValueRange js) {
+              Value j = js[0];
+              Value vColumn = add(add(index(2 * hk * dk), mul(h, dv)), j);
+              // (S^T k)_j of the decayed state, then u_j = beta (v_j - it).
+              Value kv = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+                SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+                Value decayed = fmul(load(state, at), decay);
+                store(decayed, state, at);
+                return SmallVector<Value>{
+                    fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
+              }).getResult(0);
+              Value u = fmul(beta, fsub(load(mixed, ValueRange{t, vColumn}), kv));
+              // S[:, j] += k u_j; o_j = (S^T q)_j.
+              Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
+                SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
+                Value updated =
+                    fadd(load(state, at), fmul(load(kBuf, ValueRange{i}), u));
+                store(updated, state, at);
+                return SmallVector<Value>{
+                    fadd(a[0], fmul(updated, load(qBuf, ValueRange{i})))};
+              }).getResult(0);
+              store(o, oBuf, ValueRange{j});
+            });
+            head.gatedNorm(oBuf, zero, t, true);
             return SmallVector<Value>{};
           });
         };
@@ -889,14 +915,31 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         loops.ifElse(loops.severalOfOneSequence(tokens, slots), [] {},
                      recurrence);
       });
-      if (onTensorCores)
-        chunkedTensorCoreBlocks(heads);
-      else if (chunk)
-        chunkedBlocks(heads);
-      loops.parallel("gated_norm", {tokens, index(hv)}, [&](ValueRange ivs) {
-        Value t = ivs[0], h = ivs[1];
-        headOf(h).gatedNorm(heads, add(mul(t, hv * dv), mul(h, dv)), t);
-      });
+      if (chunk) {
+        Value headRowCount =
+            onTensorCores
+                ? mul(arith::CeilDivUIOp::create(b, tokens, index(*chunk)), *chunk)
+                : tokens;
+        Value heads = memref::AllocOp::create(
+            b, MemRefType::get({ShapedType::kDynamic}, f32),
+            ValueRange{mul(headRowCount, hv * dv)});
+        if (onTensorCores)
+          chunkedTensorCoreBlocks(heads);
+        else
+          chunkedBlocks(heads);
+        // With batch slots every call launches it; the kernel tells.
+        loops.parallel("gated_norm",
+                       {loops.workgroupsFor(true, tokens, tokens, slots), index(hv)},
+                       [&](ValueRange ivs) {
+          Value t = ivs[0], h = ivs[1];
+          auto norm = [&]() {
+            headOf(h).gatedNorm(heads, add(mul(t, hv * dv), mul(h, dv)), t, false);
+          };
+          if (!slots)
+            return norm();
+          loops.ifElse(loops.severalOfOneSequence(tokens, slots), norm, [] {});
+        });
+      }
     } else {
       // 2. Per value head (in parallel): the gated delta rule from the
       // recurrent state, then the gated norm.
@@ -926,8 +969,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
             auto [beta, g] = gates(t);
             Value decay = math::ExpOp::create(b, g);
-            loadNormalized(qBuf, zero, t, 0, qScale);
-            loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0));
+            loadNormalized(qBuf, zero, t, 0, qScale, false);
+            loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0), false);
             auto clear = [&](Value buf) {
               forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
                 store(f32c(0.0), buf, ValueRange{j});
@@ -968,7 +1011,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               });
               return SmallVector<Value>{};
             });
-            gatedNorm(oBuf, zero, t);
+            gatedNorm(oBuf, zero, t, false);
             return SmallVector<Value>{};
           });
         };
@@ -1096,7 +1139,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                   writeRow(v, oc, {add(row(r, dv), j0)});
               });
               for (Value r : rs)
-                gatedNorm(oc, row(r, dv), add(first, r));
+                gatedNorm(oc, row(r, dv), add(first, r), false);
             });
             // S = e^{G_last} S + sum_r (k_r e^{G_last - G_r}) V'_r, by state rows.
             rowTiles(index(dk), [&](ArrayRef<Value> is) {
@@ -1235,8 +1278,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
               Value cum = fadd(acc[0], g);
               store(cum, cumulative, ValueRange{r});
               store(beta, betas, ValueRange{r});
-              loadNormalized(qc, row(r, dk), t, 0, qScale);
-              loadNormalized(kc, row(r, dk), t, hk * dk, f32c(1.0));
+              loadNormalized(qc, row(r, dk), t, 0, qScale, false);
+              loadNormalized(kc, row(r, dk), t, hk * dk, f32c(1.0), false);
               forLoop(zero, index(dv), {}, [&](Value j, ValueRange) {
                 store(load(mixed, ValueRange{t, add(vOffset, j)}), vc,
                       ValueRange{add(row(r, dv), j)});
@@ -1327,7 +1370,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                      uc, row(s, dv), dv, false);
                 return SmallVector<Value>{};
               });
-              gatedNorm(oc, row(r, dv), add(first, r));
+              gatedNorm(oc, row(r, dv), add(first, r), false);
               return SmallVector<Value>{};
             });
             // S = exp(G_last) S + sum_r exp(G_last - G_r) k_r V'_r^T.

@@ -27,23 +27,48 @@
 // BATCHED: %[[CHUNKED:.*]] = arith.andi %[[SEVERAL]], %[[SAME]] : i1
 // BATCHED: scf.if %[[CHUNKED]] {
 
-// The GPU form: the plan launches either the per-(head, state column)
-// recurrence (a single token) or a workgroup per head walking the chunks
-// (several), the other kernel with no workgroups. A chunk's steps are
+// The GPU form: the plan launches either the step-by-step recurrence (a
+// single token) or a workgroup per head walking the chunks (several), the
+// other kernel with no workgroups. The recurrence is a workgroup per head
+// whose token steps are cooperative loops: q's and k's sums of squares
+// (block reductions) and normalisation, per state column the decay,
+// update and output, the gated norm's sum of squares and output. A chunk's
+// steps are
 // cooperative loops that the workgroup's threads share: per row (gates,
 // normalised q and k, beta v), per row (cumulative decays, beta e^G k),
 // per (row, row) (the masked scores and L), per column of U|W (forward
 // substitution), per row (e^{G_last - G_r}), per (row, value column)
 // (V' = U - W S, then the outputs), per state entry (the update). The
 // chunk's buffers are the workgroup's: q and k rows padded to 7, U|W to
-// 17. The gated norm runs after, per (token, head).
+// 17. The gated norm runs after the chunks, per (token, head), with
+// workgroups only then.
 // GPU-LABEL: func.func @gated_delta_net_chunked
 // GPU-DAG: %[[T:.*]] = tensor.dim %arg0, %c0
 // GPU-DAG: %[[UW:.*]] = memref.alloca() : memref<272xf32>
 // GPU-DAG: %[[K:.*]] = memref.alloca() : memref<112xf32>
 // GPU: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
-// GPU: %[[COLUMN_HEADS:.*]] = arith.select %[[SEVERAL]], %c0, %c4 : index
-// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[COLUMN_HEADS]], %c10)
+// GPU: %[[STEP_HEADS:.*]] = arith.select %[[SEVERAL]], %c0, %c4 : index
+// GPU: scf.parallel (%[[H:.*]]) = (%c0) to (%[[STEP_HEADS]])
+// GPU: scf.for %[[TOKEN:.*]] = %c0 to %[[T]]
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c6) step (%c1) init (%{{.*}}) -> f32
+// GPU: } {hybrid.cooperative}
+// GPU: math.rsqrt
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c6)
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c6) step (%c1) init (%{{.*}}) -> f32
+// GPU: } {hybrid.cooperative}
+// GPU: math.rsqrt
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c6)
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%[[J:.*]]) = (%c0) to (%c10)
+// GPU: memref.store %{{.*}}, %arg2[%[[H]], %{{.*}}, %[[J]]] : memref<4x6x10xf32>
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c10) step (%c1) init (%{{.*}}) -> f32
+// GPU: } {hybrid.cooperative}
+// GPU: math.rsqrt
+// GPU: scf.parallel (%[[J2:.*]]) = (%c0) to (%c10)
+// GPU: memref.store %{{.*}}, %{{.*}}[%[[TOKEN]], %{{.*}}] : memref<?x40xf32>
+// GPU: } {hybrid.cooperative}
 // GPU: %[[CHUNK_HEADS:.*]] = arith.select %[[SEVERAL]], %c4, %c0 : index
 // GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[CHUNK_HEADS]])
 // GPU: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16 : index
@@ -71,7 +96,8 @@
 // GPU: memref.load %[[K]]
 // GPU: memref.store %{{.*}}, %arg2
 // GPU: } {hybrid.cooperative}
-// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[T]], %c4)
+// GPU: %[[NORM_TOKENS:.*]] = arith.select %[[SEVERAL]], %[[T]], %c0 : index
+// GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[NORM_TOKENS]], %c4)
 // GPU-NOT: hybrid.cooperative
 // GPU: return
 // A chunk whose buffers outgrow a GPU block's shared memory.
