@@ -21,6 +21,10 @@ namespace {
 /// Cached positions per workgroup of the GPU form of decode attention (split
 /// KV): one per thread of the CUDA pipeline's block.
 constexpr int64_t kSplitPositions = hybrid::kBlockWarps * hybrid::kWarpLanes;
+/// Calls of at most this many tokens (decode steps, one sequence's or a
+/// batch's) combine the splits in the split kernel; the arrival counts
+/// hold one entry per (token, head) of such a call.
+constexpr int64_t kCombineInSplitTokens = 16;
 
 /// vector<width x f32> at `indices` of a memref or tensor of any float type
 /// (the last index advances along the vector; the read must be in bounds).
@@ -334,9 +338,13 @@ struct DecodeOnly {
 /// scoring it (q . key), the split's maximum, exp(s - max) and their sum
 /// across the block, then a thread per value column summing it over the
 /// split's positions; each split's record (acc[valueDim], max, sum) goes to
-/// a buffer. Then a workgroup per (token, head), `combineStage`, weighs the
-/// splits by exp(max_s - max) and gives io.storeOutput acc / sum per column.
-/// Empty splits (past the token's position) hold max -inf and sum 0.
+/// a buffer. Then the splits are combined: weighed by exp(max_s - max),
+/// io.storeOutput acc / sum per column. In calls of at most
+/// kCombineInSplitTokens tokens (decode, batched or not) by the last of a
+/// (token, head)'s split workgroups to finish (lastOfSplits: no launch of
+/// its own); in longer ones by a workgroup per (token, head) of a kernel
+/// after, `combineStage`. Empty splits (past the token's position) hold
+/// max -inf and sum 0.
 void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
                           DecodeOnly &unlessTiles, int64_t scoreDim,
                           int64_t valueDim, int64_t heads, int64_t maxSeq,
@@ -364,16 +372,43 @@ void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
   int64_t splits = llvm::divideCeil(maxSeq, span);
   int64_t record = valueDim + 2; // acc, max, sum
   Value splitTokens = unlessTiles.tokenWorkgroups();
+  Value combineInSplits = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::ule, tokens, index(kCombineInSplitTokens));
+  memref::GlobalOp arrivals =
+      arrivalCounts(b, b.getLoc(), combineStage, kCombineInSplitTokens * heads);
   Value partial = memref::AllocOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, f32),
       ValueRange{mul(tokens, heads * splits * record)});
   auto recordAt = [&](Value t, Value h, Value split) {
     return add(mul(add(mul(t, heads), h), splits * record), mul(split, record));
   };
+  // Token t's head h from its splits' records; `factors` (splits) the
+  // workgroup's buffer for exp(max_s - max).
+  auto combine = [&](Value t, Value h, Value factors) {
+    auto at = [&](Value split, Value offset) {
+      return load(partial, ValueRange{add(recordAt(t, h, split), offset)});
+    };
+    Value top = loops.cooperativeReduce(
+        index(splits), negInf, [&](Value s) { return at(s, index(valueDim)); }, maximum);
+    loops.cooperative({index(splits)}, [&](ValueRange s) {
+      store(math::ExpOp::create(b, arith::SubFOp::create(b, at(s[0], index(valueDim)), top)),
+            factors, s);
+    });
+    Value total = loops.cooperativeReduce(index(splits), fzero, [&](Value s) {
+      return fmul(at(s, index(valueDim + 1)), load(factors, s));
+    }, sum);
+    loops.cooperative({index(valueDim)}, [&](ValueRange d) {
+      Value acc = loops.forLoop(zero, index(splits), {fzero}, [&](Value s, ValueRange a) {
+        return SmallVector<Value>{fadd(a[0], fmul(at(s, d[0]), load(factors, s)))};
+      }).getResult(0);
+      io.storeOutput(t, h, d[0], arith::DivFOp::create(b, acc, total));
+    });
+  };
   loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
                  [&](ValueRange ivs) {
     Value t = ivs[0], h = ivs[1], split = ivs[2];
     Value qs = loops.scratch({1, scoreDim}, f32);
+    Value factors = loops.scratch(splits, f32);
     Value weights = loops.scratch(span, f32); // scores, then exp(s - max)
     unlessTiles([&] {
       Value end = add(positionOf(t), one);
@@ -427,31 +462,19 @@ void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
         store(top, partial, ValueRange{add(base, index(valueDim))});
         store(total, partial, ValueRange{add(base, index(valueDim + 1))});
       });
+      loops.ifElse(combineInSplits, [&] {
+        lastOfSplits(b, loops, arrivals, add(mul(t, heads), h), splits,
+                     [&] { combine(t, h, factors); });
+      }, [] {});
     });
   });
-  loops.parallel(combineStage, {splitTokens, index(heads)}, [&](ValueRange ivs) {
+  loops.parallel(combineStage,
+                 {arith::SelectOp::create(b, combineInSplits, zero, splitTokens),
+                  index(heads)},
+                 [&](ValueRange ivs) {
     Value t = ivs[0], h = ivs[1];
-    Value factors = loops.scratch(splits, f32); // exp(max_s - max)
-    unlessTiles([&] {
-      auto at = [&](Value split, Value offset) {
-        return load(partial, ValueRange{add(recordAt(t, h, split), offset)});
-      };
-      Value top = loops.cooperativeReduce(
-          index(splits), negInf, [&](Value s) { return at(s, index(valueDim)); }, maximum);
-      loops.cooperative({index(splits)}, [&](ValueRange s) {
-        store(math::ExpOp::create(b, arith::SubFOp::create(b, at(s[0], index(valueDim)), top)),
-              factors, s);
-      });
-      Value total = loops.cooperativeReduce(index(splits), fzero, [&](Value s) {
-        return fmul(at(s, index(valueDim + 1)), load(factors, s));
-      }, sum);
-      loops.cooperative({index(valueDim)}, [&](ValueRange d) {
-        Value acc = loops.forLoop(zero, index(splits), {fzero}, [&](Value s, ValueRange a) {
-          return SmallVector<Value>{fadd(a[0], fmul(at(s, d[0]), load(factors, s)))};
-        }).getResult(0);
-        io.storeOutput(t, h, d[0], arith::DivFOp::create(b, acc, total));
-      });
-    });
+    Value factors = loops.scratch(splits, f32);
+    unlessTiles([&] { combine(t, h, factors); });
   });
 }
 

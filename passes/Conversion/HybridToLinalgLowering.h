@@ -501,6 +501,20 @@ void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                 int64_t kernel, function_ref<Value(Value, Value)> input,
                 Value out);
 
+// Work that the last of several workgroups finishes (HybridToLinalg.cpp).
+
+/// A zero-initialised i32 global of `count` entries, for lastOfSplits'
+/// arrival counts (named after `stage`).
+memref::GlobalOp arrivalCounts(OpBuilder &b, Location loc, StringRef stage,
+                               int64_t count);
+/// Runs `last` in the last of the `splits` workgroups of unit `unit` of
+/// `counts` to get here, which then sets the count back to 0 (one split
+/// is its own last). A block form's phase: every thread of the workgroup
+/// reaches it alike.
+void lastOfSplits(ImplicitLocOpBuilder &b, LoopNest &loops,
+                  memref::GlobalOp counts, Value unit, int64_t splits,
+                  function_ref<void()> last);
+
 // Gated DeltaNet (GatedDeltaNet.cpp).
 
 /// Value columns of a state that one workgroup of the GPU chunked delta

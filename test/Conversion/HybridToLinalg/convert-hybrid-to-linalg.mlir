@@ -198,14 +198,17 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // buffer by one thread, a thread per position scoring it, the split's
 // maximum (a block-wide reduction) and weights, a thread per latent column
 // summing the weighted latents, each split writing 6 accumulators, its max
-// and its sum (8 floats); a block per (token, head) combining the splits
-// into the latent columns; the value rows per (token, head, output).
+// and its sum (8 floats); in calls of at most 16 tokens the last of a
+// (token, head)'s splits to count its arrival combines the splits into the
+// latent columns, else a block per (token, head) of a kernel after it
+// (workgroups only then); the value rows per (token, head, output).
 // COLUMNS-LABEL: func.func @mla_latent_cache
 // COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x10xf32>
 // COLUMNS: %[[Q:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
 // COLUMNS: memref.store %{{.*}}, %[[Q]]
 // COLUMNS: %[[COMBINED:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// COLUMNS: %[[FEW:.*]] = arith.cmpi ule, %{{.*}}, %c16{{[_0-9]*}} : index
 // COLUMNS: %[[PARTIAL:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c4{{[_0-9]*}})
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c2{{[_0-9]*}})
@@ -221,7 +224,16 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c6{{[_0-9]*}})
 // COLUMNS: memref.load %[[CACHE]]
 // COLUMNS: memref.store %{{.*}}, %[[PARTIAL]]
-// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
+// COLUMNS: %[[COUNTS:.*]] = memref.get_global @{{.*}}arrivals : memref<32xi32>
+// COLUMNS: %[[BEFORE:.*]] = memref.atomic_rmw addi %c1_i32, %[[COUNTS]]
+// COLUMNS: arith.cmpi eq, %[[BEFORE]], %c3_i32
+// COLUMNS: memref.atomic_rmw assign %c0_i32, %[[COUNTS]]
+// COLUMNS: memref.load %[[PARTIAL]]
+// COLUMNS: arith.maximumf
+// COLUMNS: arith.divf
+// COLUMNS: memref.store %{{.*}}, %[[COMBINED]]
+// COLUMNS: %[[ROWS:.*]] = arith.select %[[FEW]], %c0{{[_0-9]*}}, %{{.*}} : index
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%[[ROWS]], %c2{{[_0-9]*}})
 // COLUMNS: memref.load %[[PARTIAL]]
 // COLUMNS: arith.maximumf
 // COLUMNS: math.exp
