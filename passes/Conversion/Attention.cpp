@@ -374,8 +374,10 @@ void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
   Value splitTokens = unlessTiles.tokenWorkgroups();
   Value combineInSplits = arith::CmpIOp::create(
       b, arith::CmpIPredicate::ule, tokens, index(kCombineInSplitTokens));
-  memref::GlobalOp arrivals =
-      arrivalCounts(b, b.getLoc(), combineStage, kCombineInSplitTokens * heads);
+  memref::GlobalOp arrivals; // one split is its own last: nothing to count
+  if (splits > 1)
+    arrivals =
+        arrivalCounts(b, b.getLoc(), combineStage, kCombineInSplitTokens * heads);
   Value partial = memref::AllocOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, f32),
       ValueRange{mul(tokens, heads * splits * record)});

@@ -205,12 +205,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       };
     };
 
-    // Value head h's pieces, which the per-head and the per-column forms
-    // share: its k-head, the gates and normalised q and k of a token, and
-    // the gated norm of a token's head output.
-    // The last argument of loadNormalized and gatedNorm: whether a
-    // workgroup's threads share the work (cooperative loops and a block
-    // reduction, a GPU form's phases) or one thread runs it.
+    // Value head h's pieces, which every form shares: its k-head, the gates
+    // and normalised q and k of a token, and the gated norm of a token's
+    // head output. The last argument of loadNormalized and gatedNorm:
+    // whether a workgroup's threads share the work (cooperative loops and a
+    // block reduction: the GPU decode form's phases) or one thread runs it.
     struct Head {
       Value kh;
       std::function<std::pair<Value, Value>(Value)> gates;

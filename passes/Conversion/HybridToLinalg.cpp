@@ -2651,6 +2651,13 @@ struct MoEKernels {
         });
       });
     };
+    // expertOut[token, slot, h] of entry `entry`.
+    auto storeExpertOut = [&](Value value, Value entry, Value h) {
+      memref::StoreOp::create(
+          b, value, expertOut,
+          ValueRange{memref::LoadOp::create(b, entryToken, entry),
+                     memref::LoadOp::create(b, entrySlot, entry), h});
+    };
     auto scalar = [&](Value v1) -> Value {
       return vector::ExtractOp::create(b, v1, ArrayRef<int64_t>{0});
     };
@@ -2681,16 +2688,10 @@ struct MoEKernels {
               return toF32(b, loc, memref::LoadOp::create(b, acts, ValueRange{entry, k}));
             },
             [&](Value entry, Value h, ArrayRef<Value> sums) {
-              memref::StoreOp::create(
-                  b, scalar(sums[0]), expertOut,
-                  ValueRange{memref::LoadOp::create(b, entryToken, entry),
-                             memref::LoadOp::create(b, entrySlot, entry), h});
+              storeExpertOut(scalar(sums[0]), entry, h);
             });
     overTileEntries("expert_scatter", hidden, [&](Value entry, Value h) {
-      memref::StoreOp::create(
-          b, memref::LoadOp::create(b, downs, ValueRange{entry, h}), expertOut,
-          ValueRange{memref::LoadOp::create(b, entryToken, entry),
-                     memref::LoadOp::create(b, entrySlot, entry), h});
+      storeExpertOut(memref::LoadOp::create(b, downs, ValueRange{entry, h}), entry, h);
     });
   }
 
@@ -3350,14 +3351,14 @@ struct MoEKernels {
   }
 
   /// y[t] = sum_j weights[t, j] expertOut[t, j] + shared[t], the shared
-  /// expert scaled by sigmoid(x[t] . sharedGate[0]) when it has a gate
+  /// expert scaled by sigmoid(x[t] . sharedGateWeight[0]) when it has a gate
   /// ([1, hidden]), as transformers adds them (routed experts first).
   /// Row-wise linalg on tensors, the gate's dot product included (a
   /// reduction over the row, like a norm's sum of squares), not kernels of
   /// their own: hybrid-fuse-elementwise joins them to the residual add and
   /// the next norm, so that a decode step spends no launch on them.
   Value combine(Value x, Value weights, Value expertOut, Value shared,
-                Value sharedGate) {
+                Value sharedGateWeight) {
     auto xType = cast<RankedTensorType>(x.getType());
     int64_t hidden = xType.getDimSize(1);
     int64_t topK = cast<RankedTensorType>(weights.getType()).getDimSize(1);
@@ -3389,13 +3390,13 @@ struct MoEKernels {
     AffineMap perRow = AffineMap::get(2, 0, {t}, ctx);
     SmallVector<Value> inputs = {routed, shared};
     SmallVector<AffineMap> maps = {rows, rows};
-    if (sharedGate) {
+    if (sharedGateWeight) {
       AffineMap gateRow =
           AffineMap::get(2, 0, {getAffineConstantExpr(0, ctx), h}, ctx);
       Value zeros = zerosLike(b, loc, x, {});
       Value logit =
           linalg::GenericOp::create(
-              b, zeros.getType(), ValueRange{x, sharedGate}, ValueRange{zeros},
+              b, zeros.getType(), ValueRange{x, sharedGateWeight}, ValueRange{zeros},
               ArrayRef<AffineMap>{rows, gateRow, perRow}, {kParallel, kReduction},
               [](OpBuilder &nb, Location nl, ValueRange args) {
                 Value term = arith::MulFOp::create(nb, nl, args[0],
@@ -3413,7 +3414,7 @@ struct MoEKernels {
                {kParallel, kParallel},
                [&](OpBuilder &nb, Location nl, ValueRange args) {
                  Value term = args[1];
-                 if (sharedGate)
+                 if (sharedGateWeight)
                    term = arith::MulFOp::create(nb, nl, term,
                                                 lowering::sigmoid(nb, nl, args[2]));
                  linalg::YieldOp::create(
@@ -3437,13 +3438,12 @@ struct MoELowering : HybridLowering<MoEOp> {
     LoopNest loops{b};
     MoEKernels kernels{b, loops, codegen, loc};
     Value logits = linear(b, loc, codegen, x, adaptor.getRouter());
-    Value shared, sharedGate;
+    Value shared, sharedGateWeight;
     if (adaptor.getSharedGate()) {
       Value act = swigluProjections(b, loc, codegen, x, adaptor.getSharedGate(),
                                     adaptor.getSharedUp());
       shared = linear(b, loc, codegen, act, adaptor.getSharedDown());
-      if (adaptor.getSharedExpertGate())
-        sharedGate = adaptor.getSharedExpertGate();
+      sharedGateWeight = adaptor.getSharedExpertGate();
     }
     auto [chosen, weights] = kernels.route(
         x, routingSpec(op, op.getNumExperts(), adaptor.getSelectionBias()),
@@ -3454,7 +3454,7 @@ struct MoELowering : HybridLowering<MoEOp> {
         x, chosen, adaptor.getExpertsGate(), adaptor.getExpertsUp(),
         adaptor.getExpertsDown());
     rewriter.replaceOp(op, kernels.combine(x, weights, expertOut, shared,
-                                           sharedGate));
+                                           sharedGateWeight));
     return success();
   }
 };
