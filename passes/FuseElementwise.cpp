@@ -5,7 +5,9 @@
 // weighted sum and gated shared expert), a residual add, the norm's sum of
 // squares and the normalisation -- becomes one loop over rows, so that it
 // is one dispatch instead of one per op and each row stays in cache
-// between them.
+// between them. A gather of whole rows (the rows that get logits, before
+// the final norm) joins the chain too: its producers are computed only at
+// the gathered rows.
 // Generics that never read their output get a fresh (tensor.empty) one
 // first, so that no input is copied to serve as an output.
 //
@@ -57,27 +59,68 @@ bool readsRowByRow(linalg::LinalgOp user, Value value) {
   return true;
 }
 
-/// The ops of the chain ending at `root` that fusion pulls into its loop:
-/// row-wise producers in the same block (transitively) that one row of the
+/// The tensor whose whole rows `op` gathers, `y[r, :] = x[rows[r], :]`, as
+/// select_rows lowers it: a generic whose one input is the row indices and
+/// whose payload extracts x[index_cast(rows[r]), j]. Null for other ops.
+Value gatheredTensor(linalg::LinalgOp op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  if (!generic || generic.getNumDpsInputs() != 1 || generic.getNumLoops() != 2 ||
+      !generic.getIndexingMapsArray()[0].isFunctionOfDim(0))
+    return {};
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto extract = yield.getValues()[0].getDefiningOp<tensor::ExtractOp>();
+  if (!extract || extract.getIndices().size() != 2 ||
+      extract.getTensor().getType() != generic->getResult(0).getType())
+    return {};
+  auto row = extract.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
+  auto column = extract.getIndices()[1].getDefiningOp<linalg::IndexOp>();
+  if (!row || row.getIn() != body.getArgument(0) || !column ||
+      column.getDim() != 1)
+    return {};
+  return extract.getTensor();
+}
+
+/// The ops of the chain ending at `root` that fusion pulls into its loop.
+struct Chain {
+  DenseSet<Operation *> members;
+  /// Members computed at the rows a member gather reads (rows[r] for loop
+  /// row r) instead of at row r: the gather's source and its producers.
+  DenseSet<Operation *> gathered;
+  linalg::LinalgOp gather; // null when there is none
+};
+
+/// Row-wise producers in the same block (transitively) that one row of the
 /// loop reads one row of, whose every other user is in the chain too, a
 /// size query (answered from the producer's operands), or after the root
-/// (the loop then yields the producer's rows to it).
-DenseSet<Operation *> chainOf(linalg::LinalgOp root, DominanceInfo &dominance) {
-  DenseSet<Operation *> chain{root.getOperation()};
+/// (the loop then yields the producer's rows to it). A gather's source
+/// joins through the gather; it and its producers are computed only at the
+/// gathered rows, so no user outside the chain may read them.
+Chain chainOf(linalg::LinalgOp root, DominanceInfo &dominance) {
+  Chain chain;
+  chain.members.insert(root.getOperation());
   bool grew = true;
   while (grew) {
     grew = false;
     for (Operation &candidate : *root->getBlock()) {
       auto producer = dyn_cast<linalg::LinalgOp>(&candidate);
-      if (!producer || chain.contains(producer) || !isRowWise(producer) ||
-          !candidate.isBeforeInBlock(root))
+      if (!producer || chain.members.contains(producer) ||
+          !isRowWise(producer) || !candidate.isBeforeInBlock(root))
         continue;
       Value result = producer->getResult(0);
-      bool feedsChain = false, allowed = true;
-      for (Operation *user : result.getUsers()) {
-        if (chain.contains(user)) {
+      bool feedsChain = false, allowed = true, gatheredRows = false,
+           plainRows = false;
+      for (Operation *use : result.getUsers()) {
+        // A gather reads its source in its payload.
+        Operation *user = root->getBlock()->findAncestorOpInBlock(*use);
+        if (chain.members.contains(user)) {
           auto linalgUser = cast<linalg::LinalgOp>(user);
           feedsChain = true;
+          if (user == chain.gather && gatheredTensor(linalgUser) == result) {
+            gatheredRows = true;
+            continue;
+          }
+          (chain.gathered.contains(user) ? gatheredRows : plainRows) = true;
           allowed &= llvm::is_contained(linalgUser.getDpsInputs(), result) &&
                      readsRowByRow(linalgUser, result);
         } else {
@@ -85,10 +128,24 @@ DenseSet<Operation *> chainOf(linalg::LinalgOp root, DominanceInfo &dominance) {
                      dominance.properlyDominates(root.getOperation(), user);
         }
       }
-      if (feedsChain && allowed) {
-        chain.insert(producer);
-        grew = true;
-      }
+      // Gathered rows are not the rows of the result: nothing else may
+      // read them, and a producer is either gathered or not.
+      allowed &= !(gatheredRows && plainRows);
+      if (gatheredRows)
+        allowed &= llvm::all_of(result.getUsers(), [&](Operation *use) {
+          return chain.members.contains(
+                     root->getBlock()->findAncestorOpInBlock(*use)) ||
+                 isa<tensor::DimOp>(use);
+        });
+      if (!feedsChain || !allowed)
+        continue;
+      // One gather per chain: its rows are the loop's.
+      if (!chain.gather && gatheredTensor(producer))
+        chain.gather = producer;
+      chain.members.insert(producer);
+      if (gatheredRows)
+        chain.gathered.insert(producer);
+      grew = true;
     }
   }
   return chain;
@@ -148,13 +205,13 @@ struct FuseElementwisePass
       if (erased.contains(root))
         continue;
       DominanceInfo dominance(func);
-      DenseSet<Operation *> members = chainOf(root, dominance);
+      Chain members = chainOf(root, dominance);
       // A lone op gains nothing from being moved into a loop.
-      if (members.size() < 2)
+      if (members.members.size() < 2)
         continue;
       SmallVector<Operation *> chain;
       for (Operation &op : *root->getBlock())
-        if (members.contains(&op))
+        if (members.members.contains(&op))
           chain.push_back(&op);
       fuseIntoRows(rewriter, chain, members, erased);
     }
@@ -188,12 +245,14 @@ struct FuseElementwisePass
   /// over the root's rows computing every member's row; members used after
   /// the root are yielded.
   static void fuseIntoRows(IRRewriter &rewriter, ArrayRef<Operation *> chain,
-                           const DenseSet<Operation *> &members,
-                           DenseSet<Operation *> &erased) {
+                           const Chain &of, DenseSet<Operation *> &erased) {
+    const DenseSet<Operation *> &members = of.members;
     Operation *root = chain.back();
     auto usedOutside = [&](Operation *op) {
-      return op == root || llvm::any_of(op->getUsers(), [&](Operation *user) {
-               return !members.contains(user) && !isa<tensor::DimOp>(user);
+      return op == root || llvm::any_of(op->getUsers(), [&](Operation *use) {
+               // (A gather reads its source in its payload.)
+               Operation *user = root->getBlock()->findAncestorOpInBlock(*use);
+               return !members.contains(user) && !isa<tensor::DimOp>(use);
              });
     };
     SmallVector<Operation *> yielded;
@@ -216,10 +275,27 @@ struct FuseElementwisePass
                                       destinations, std::nullopt);
     Value row = loop.getInductionVar(0);
     rewriter.setInsertionPointToStart(loop.getBody());
+    // The row the gather reads for this one: where its source's producers
+    // compute theirs.
+    linalg::LinalgOp gather = of.gather;
+    Value gatheredRow;
+    if (!of.gathered.empty()) {
+      Value index = tensor::ExtractOp::create(
+          rewriter, loc, gather.getDpsInputs()[0], ValueRange{row});
+      gatheredRow = arith::IndexCastOp::create(rewriter, loc,
+                                               rewriter.getIndexType(), index);
+    }
 
     IRMapping rowOf; // a member's result -> its row inside the loop
     for (Operation *op : chain) {
-      RowTile tile = rowTile(rewriter, domains[op], row);
+      // The gather of a gathered source is that source's row.
+      if (op == gather && !llvm::is_contained(yielded, op) &&
+          of.gathered.contains(gatheredTensor(gather).getDefiningOp())) {
+        rowOf.map(op->getResult(0), rowOf.lookup(gatheredTensor(gather)));
+        continue;
+      }
+      RowTile tile = rowTile(rewriter, domains[op],
+                             of.gathered.contains(op) ? gatheredRow : row);
       FailureOr<TilingResult> tiled =
           cast<TilingInterface>(op).getTiledImplementation(
               rewriter, tile.offsets, tile.sizes);

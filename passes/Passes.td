@@ -301,12 +301,19 @@ def FuseElementwisePass : Pass<"hybrid-fuse-elementwise", "::mlir::func::FuncOp"
     (`bufferization.alloc_tensor`: two equal fills that cse merged would
     make bufferization copy one).
 
+    A gather of whole rows (`y[r, :] = x[rows[r], :]`, select_rows'
+    lowering) is row-wise over the gathered rows; when nothing outside the
+    chain reads its source, the source and its producers join the loop
+    computed at row rows[r] only (the rest of their rows is never needed).
+
     What this fuses in the models: the residual add, the RMS norm's sum of
     squares and its normalisation (or the embedding lookup and the first
     norm) become one kernel over tokens instead of three, each row read
     from memory once; after an MoE layer its combine (the experts' outputs
     summed over the slots, the shared expert's gate as a dot product over
-    the row, the gated shared expert added) joins them too.
+    the row, the gated shared expert added) joins them too. The last
+    layer's residual add (and combine) and the final norm run only at the
+    rows that get logits: one row in a prefill that generates.
     Ops that are the only row-wise op of their chain stay as they are.
   }];
   let dependentDialects = [

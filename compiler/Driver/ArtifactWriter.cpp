@@ -237,6 +237,9 @@ hybridc::readEntryArguments(ModuleOp module) {
     } else if (forward.getArgAttr(i, "hybrid.slots")) {
       entry.kind = EntryArgument::Slots;
       entry.name = "slots";
+    } else if (forward.getArgAttr(i, "hybrid.logit_rows")) {
+      entry.kind = EntryArgument::LogitRows;
+      entry.name = "logit_rows";
     } else if (i < 2) {
       entry.kind = i == 0 ? EntryArgument::Tokens : EntryArgument::Positions;
       entry.name = i == 0 ? "tokens" : "positions";
@@ -339,7 +342,9 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                                 ? fa::ArgumentKind::Positions
                             : arg.kind == EntryArgument::State ? fa::ArgumentKind::State
                             : arg.kind == EntryArgument::Slots ? fa::ArgumentKind::Slots
-                                                                : fa::ArgumentKind::Weight;
+                            : arg.kind == EntryArgument::LogitRows
+                                ? fa::ArgumentKind::LogitRows
+                                : fa::ArgumentKind::Weight;
     std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
     std::vector<flatbuffers::Offset<fa::WeightPiece>> pieces;
     if (options.externalWeights)

@@ -16,9 +16,9 @@ namespace hybridc {
 /// One argument of @forward as the runtime binds it (read at the linalg
 /// stage, where arguments still carry hybrid.state / hybrid.weight).
 struct EntryArgument {
-  enum Kind { Tokens, Positions, State, Weight, Slots } kind;
+  enum Kind { Tokens, Positions, State, Weight, Slots, LogitRows } kind;
   std::string name;
-  std::vector<int64_t> shape; // -1: the token dimension
+  std::vector<int64_t> shape; // -1: the token (logit rows: row) dimension
   mlir::Type elementType;
   int64_t experts = 0;
   /// Output rows per panel when the weight is packed (hybrid.packed), else 0.

@@ -422,8 +422,11 @@ void ModelBuilder::buildDecoder(const DecoderNames &names, int64_t layers,
                 "is implausibly large (" + Twine(layers) + " > 4096)");
     layers = 0;
   }
-  beginFunction("forward", {tokens, tokens});
+  beginFunction("forward", {tokens, tokens, tokens});
   positions = argument(1);
+  // The rows whose logits the call returns: only they go through the final
+  // norm and the LM head.
+  function_.setArgAttr(2, "hybrid.logit_rows", b.getUnitAttr());
   Value table = weight(names.embed, {vocab, hidden});
   Value h = EmbedOp::create(b, loc(names.embed), activation(), argument(0), table);
   for (int64_t i = 0; i < layers; ++i) {
@@ -434,6 +437,7 @@ void ModelBuilder::buildDecoder(const DecoderNames &names, int64_t layers,
     h = add(h, ffn(i, prefix, normed));
   }
   lastHidden = h;
+  h = SelectRowsOp::create(b, loc("logit_rows"), activation(), h, argument(2));
   Value normed = rmsNorm(h, names.finalNorm);
   Value head = names.tiedHead ? table : weight(names.head, {vocab, hidden});
   Value logits = LMHeadOp::create(b, loc(names.head), activation(vocab), normed,

@@ -1912,32 +1912,48 @@ Value swigluProjections(OpBuilder &b, Location loc, const Codegen &codegen,
   return swiglu(b, loc, x, gateOut, upOut);
 }
 
+/// `y[r, :] = table[indices[r], :]` in f32: the embedding lookup and the
+/// selection of the rows that get logits.
+Value gatherRows(OpBuilder &b, Location loc, Value table, Value indices) {
+  int64_t width = cast<RankedTensorType>(table.getType()).getDimSize(1);
+  Value init = emptyLike(b, loc, indices, {width});
+  MLIRContext *ctx = b.getContext();
+  AffineExpr r, h;
+  bindDims(ctx, r, h);
+  SmallVector<AffineMap> maps = {AffineMap::get(2, 0, {r}, ctx),
+                                 AffineMap::get(2, 0, {r, h}, ctx)};
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{indices}, ValueRange{init}, maps,
+             {kParallel, kParallel},
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               Value row = arith::IndexCastOp::create(nb, nl, nb.getIndexType(),
+                                                      args[0]);
+               Value column = linalg::IndexOp::create(nb, nl, 1);
+               Value element = tensor::ExtractOp::create(
+                   nb, nl, table, ValueRange{row, column});
+               linalg::YieldOp::create(nb, nl, toF32(nb, nl, element));
+             })
+      .getResult(0);
+}
+
 struct EmbedLowering : HybridLowering<EmbedOp> {
   using HybridLowering::HybridLowering;
   LogicalResult
   matchAndRewrite(EmbedOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value table = adaptor.getTable();
-    int64_t hidden = cast<RankedTensorType>(table.getType()).getDimSize(1);
-    Value init = emptyLike(rewriter, loc, adaptor.getTokens(), {hidden});
-    MLIRContext *ctx = rewriter.getContext();
-    AffineExpr t, h;
-    bindDims(ctx, t, h);
-    SmallVector<AffineMap> maps = {AffineMap::get(2, 0, {t}, ctx),
-                                   AffineMap::get(2, 0, {t, h}, ctx)};
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{adaptor.getTokens()},
-        ValueRange{init}, maps, {kParallel, kParallel},
-        [&](OpBuilder &nb, Location nl, ValueRange args) {
-          Value row = arith::IndexCastOp::create(nb, nl, nb.getIndexType(),
-                                                 args[0]);
-          Value column = linalg::IndexOp::create(nb, nl, 1);
-          Value element = tensor::ExtractOp::create(nb, nl, table,
-                                                    ValueRange{row, column});
-          linalg::YieldOp::create(nb, nl, toF32(nb, nl, element));
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, gatherRows(rewriter, op.getLoc(), adaptor.getTable(),
+                                      adaptor.getTokens()));
+    return success();
+  }
+};
+
+struct SelectRowsLowering : HybridLowering<SelectRowsOp> {
+  using HybridLowering::HybridLowering;
+  LogicalResult
+  matchAndRewrite(SelectRowsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, gatherRows(rewriter, op.getLoc(), adaptor.getInput(),
+                                      adaptor.getRows()));
     return success();
   }
 };
@@ -3679,7 +3695,7 @@ struct ConvertHybridToLinalgPass
     });
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return types.isLegal(op); });
-    target.addIllegalOp<EmbedOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
+    target.addIllegalOp<EmbedOp, SelectRowsOp, RMSNormOp, LMHeadOp, MLPOp, DequantizeOp,
                         MoERouteOp, MoEExpertsOp,
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
@@ -3687,7 +3703,7 @@ struct ConvertHybridToLinalgPass
     if (columnWorkgroups && failed(checkBlockChunks(codegen)))
       return signalPassFailure();
     RewritePatternSet patterns(ctx);
-    patterns.add<EmbedLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
+    patterns.add<EmbedLowering, SelectRowsLowering, RMSNormLowering, LMHeadLowering, MLPLowering,
                  DequantizeLowering, MoELowering, MoERouteLowering,
                  MoEExpertsLowering, MTPLowering>(types, ctx, codegen);
     populateAttentionLowerings(patterns, types, codegen);

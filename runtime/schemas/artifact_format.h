@@ -22,7 +22,7 @@ namespace hybrid::artifact {
 /// Bumped on every change of artifact.fbs or of the host plan's calls into
 /// the runtime (convert-hybrid-dispatch-to-llvm's ABI); a runtime refuses
 /// other versions.
-constexpr uint32_t kArtifactVersion = 5;
+constexpr uint32_t kArtifactVersion = 6;
 
 /// FNV-1a, 64 bit.
 inline uint64_t headerChecksum(const uint8_t *bytes, size_t size) {

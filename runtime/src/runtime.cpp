@@ -213,6 +213,7 @@ struct StateGroup {
 struct hybrid_session {
   hybrid_artifact *artifact;
   int64_t batch = 1; // the artifact's max_batch
+  bool allPromptLogits = false; // hybrid_session_prompt_logits
   std::vector<Sequence> sequences;
   std::vector<StateGroup> groups;
 };
@@ -265,7 +266,7 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
                     "' is not a file name");
     }
   }
-  int tokens = 0, positions = 0, slots = 0;
+  int tokens = 0, positions = 0, slots = 0, logitRows = 0;
   int64_t batch = config->max_batch();
   if (batch < 1 || batch > 1024)
     return fail(a.name + ": artifact has an invalid max_batch " +
@@ -277,7 +278,8 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
     for (int64_t d : *arg->shape()) {
       if (d == -1 && (arg->kind() == fa::ArgumentKind::Tokens ||
                       arg->kind() == fa::ArgumentKind::Positions ||
-                      arg->kind() == fa::ArgumentKind::Slots))
+                      arg->kind() == fa::ArgumentKind::Slots ||
+                      arg->kind() == fa::ArgumentKind::LogitRows))
         continue;
       if (d <= 0 || d > (int64_t(1) << 40) / elements)
         return fail(a.name + ": argument '" + arg->name()->str() +
@@ -293,6 +295,9 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
       break;
     case fa::ArgumentKind::Slots:
       ++slots;
+      break;
+    case fa::ArgumentKind::LogitRows:
+      ++logitRows;
       break;
     case fa::ArgumentKind::State:
       // Batched state: one slot per sequence in the leading dimension.
@@ -329,9 +334,9 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
     }
     }
   }
-  if (tokens != 1 || positions != 1)
-    return fail(a.name + ": argument table needs one token and one position "
-                         "argument");
+  if (tokens != 1 || positions != 1 || logitRows != 1)
+    return fail(a.name + ": argument table needs one token, one position "
+                         "and one logit rows argument");
   if (slots != (batch > 1 ? 1 : 0))
     return fail(a.name + ": argument table needs " +
                 std::string(batch > 1 ? "one slots argument" : "no slots argument") +
@@ -579,14 +584,16 @@ hybrid_status *checkTokens(hybrid_session *session, int32_t index,
 }
 
 /// One call of the entry point on the state of `group`: token i is at
-/// `positions[i]` of the sequence in slot `slots[i]`. Returns the logits,
-/// [tokens, vocab].
+/// `positions[i]` of the sequence in slot `slots[i]`. Returns the logits of
+/// the tokens `logitRows`, [logitRows, vocab].
 hybrid_status *call(hybrid_session *session, StateGroup &group,
                     std::vector<int64_t> ids, std::vector<int64_t> positions,
-                    std::vector<int64_t> slots, std::vector<float> &logits) {
+                    std::vector<int64_t> slots, std::vector<int64_t> logitRows,
+                    std::vector<float> &logits) {
   hybrid_artifact &a = *session->artifact;
   hybrid::runtime::CudaDevice *cuda = a.cuda.get();
   int64_t count = static_cast<int64_t>(ids.size());
+  int64_t rowCount = static_cast<int64_t>(logitRows.size());
   int64_t vocab = a.root->config()->vocab_size();
   // On the CUDA device the kernels read the token inputs from device
   // memory: copies of them for this call, freed when it returns.
@@ -625,6 +632,9 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
     case fa::ArgumentKind::Slots:
       data = input(slots);
       break;
+    case fa::ArgumentKind::LogitRows:
+      data = input(logitRows);
+      break;
     case fa::ArgumentKind::State:
       data = group.states[state++].data();
       break;
@@ -640,7 +650,9 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
     values.push_back(0);
     std::vector<int64_t> sizes;
     for (int64_t d : *arg->shape())
-      sizes.push_back(d == -1 ? count : d);
+      sizes.push_back(d != -1 ? d
+                      : arg->kind() == fa::ArgumentKind::LogitRows ? rowCount
+                                                                 : count);
     values.insert(values.end(), sizes.begin(), sizes.end());
     std::vector<int64_t> strides(sizes.size(), 1);
     for (int i = static_cast<int>(sizes.size()) - 2; i >= 0; --i)
@@ -660,22 +672,22 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
     cuda->beginCall();
   a.entry(pointers.data(), &result);
   if (!cuda) {
-    if (result.sizes[0] != count || result.sizes[1] != vocab) {
+    if (result.sizes[0] != rowCount || result.sizes[1] != vocab) {
       std::free(result.allocated);
       return fail(a.name + ": the executable returned logits of the wrong shape");
     }
     logits.assign(result.aligned + result.offset,
-                  result.aligned + result.offset + count * vocab);
+                  result.aligned + result.offset + rowCount * vocab);
     std::free(result.allocated);
     return nullptr;
   }
   // The logits are in device memory; the launches were only recorded.
   bool ran = cuda->finishCall();
-  if (ran && (result.sizes[0] != count || result.sizes[1] != vocab)) {
+  if (ran && (result.sizes[0] != rowCount || result.sizes[1] != vocab)) {
     cuda->release(result.allocated);
     return fail(a.name + ": the executable returned logits of the wrong shape");
   }
-  logits.resize(count * vocab);
+  logits.resize(rowCount * vocab);
   ran = ran && cuda->download(logits.data(), result.aligned + result.offset,
                               logits.size() * sizeof(float));
   cuda->release(result.allocated);
@@ -882,6 +894,10 @@ hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
 
 void hybrid_session_free(hybrid_session *session) { delete session; }
 
+void hybrid_session_prompt_logits(hybrid_session *session, int all) {
+  session->allPromptLogits = all != 0;
+}
+
 hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
                               const int64_t *tokens, int64_t count) {
   if (hybrid_status *s = checkTokens(session, sequence, tokens, count))
@@ -891,12 +907,17 @@ hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
   for (int64_t i = 0; i < count; ++i)
     positions[i] = seq.position + i;
   std::vector<int64_t> slots(count, sequence % session->batch);
+  // Generation continues from the last token's logits: the others are
+  // computed only when the caller asked for them.
+  std::vector<int64_t> logitRows;
+  for (int64_t i = session->allPromptLogits ? 0 : count - 1; i < count; ++i)
+    logitRows.push_back(i);
   if (hybrid_status *s = call(session, session->groups[sequence / session->batch],
                               std::vector<int64_t>(tokens, tokens + count),
                               std::move(positions), std::move(slots),
-                              seq.logits))
+                              logitRows, seq.logits))
     return s;
-  seq.rows = count;
+  seq.rows = static_cast<int64_t>(logitRows.size());
   seq.position += count;
   return nullptr;
 }
@@ -913,14 +934,16 @@ hybrid_status *hybrid_decode(hybrid_session *session, const int64_t *tokens) {
   for (size_t g = 0; g < session->groups.size(); ++g) {
     int32_t first = static_cast<int32_t>(g * session->batch);
     int32_t last = std::min<int32_t>(n, first + session->batch);
-    std::vector<int64_t> ids, positions, slots;
+    std::vector<int64_t> ids, positions, slots, logitRows;
     for (int32_t i = first; i < last; ++i) {
       ids.push_back(tokens[i]);
       positions.push_back(session->sequences[i].position);
       slots.push_back(i - first);
+      logitRows.push_back(i - first);
     }
     if (hybrid_status *s = call(session, session->groups[g], std::move(ids),
-                                std::move(positions), std::move(slots), logits))
+                                std::move(positions), std::move(slots),
+                                std::move(logitRows), logits))
       return s;
     for (int32_t i = first; i < last; ++i) {
       Sequence &seq = session->sequences[i];

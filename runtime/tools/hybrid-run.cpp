@@ -6,7 +6,9 @@
 //   [--save-state FILE] [--profile] [--profile-trace FILE.json]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
-// printing the ids and the prefill and decode speed.
+// printing the ids and the prefill and decode speed. The prefill computes
+// the logits of every prompt token only for --logits-out; otherwise only
+// the last token's, which generation needs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -222,6 +224,7 @@ int main(int argc, char **argv) {
   hybrid_session *session = nullptr;
   if (hybrid_status *s = hybrid_session_create(artifact, 1, &session))
     return failed(s);
+  hybrid_session_prompt_logits(session, !logitsOut.empty());
   int64_t vocab = hybrid_artifact_vocab_size(artifact);
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   // The prompt continues a saved state (e.g. a cached prefix).

@@ -278,3 +278,102 @@ func.func @moe_combine_add_rms_norm(%h: tensor<?x44xf32>, %x: tensor<?x44xf32>, 
   } -> tensor<?x44xf32>
   return %norm, %sum : tensor<?x44xf32>, tensor<?x44xf32>
 }
+
+// -----
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// The rows that get logits (select_rows' gather) between the last residual
+// add and the final norm: one loop over the gathered rows, the add computed
+// only at row %sel[i] of its inputs; no [tokens, 44] sum is made.
+// CHECK-LABEL: func.func @add_gather_norm
+// CHECK-SAME: (%[[X:.*]]: tensor<?x44xf32>, %[[R:.*]]: tensor<?x44xf32>, %[[SEL:.*]]: tensor<?xi64>)
+// CHECK: %[[N:.*]] = tensor.dim %[[SEL]], %c0
+// CHECK: scf.forall (%[[I:.*]]) in (%[[N]])
+// CHECK:   %[[T:.*]] = tensor.extract %[[SEL]][%[[I]]] : tensor<?xi64>
+// CHECK:   %[[ROW:.*]] = arith.index_cast %[[T]] : i64 to index
+// CHECK:   %[[XR:.*]] = tensor.extract_slice %[[X]][%[[ROW]], 0] [1, 44] [1, 1]
+// CHECK:   %[[RR:.*]] = tensor.extract_slice %[[R]][%[[ROW]], 0] [1, 44] [1, 1]
+// CHECK:   %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[XR]], %[[RR]] : tensor<1x44xf32>, tensor<1x44xf32>)
+// CHECK:   %[[SQ:.*]] = linalg.generic {{.*}}"reduction"{{.*}} ins(%[[SUM]] : tensor<1x44xf32>)
+// CHECK:   scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[I]], 0] [1, 44] [1, 1]
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: tensor.extract %
+func.func @add_gather_norm(%x: tensor<?x44xf32>, %r: tensor<?x44xf32>, %sel: tensor<?xi64>) -> tensor<?x44xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = tensor.dim %x, %c0 : tensor<?x44xf32>
+  %sum0 = tensor.empty(%t) : tensor<?x44xf32>
+  %sum = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x, %r : tensor<?x44xf32>, tensor<?x44xf32>) outs(%sum0 : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %n = tensor.dim %sel, %c0 : tensor<?xi64>
+  %picked0 = tensor.empty(%n) : tensor<?x44xf32>
+  %picked = linalg.generic {indexing_maps = [#row, #rows], iterator_types = ["parallel", "parallel"]} ins(%sel : tensor<?xi64>) outs(%picked0 : tensor<?x44xf32>) {
+  ^bb0(%i: i64, %o: f32):
+    %row = arith.index_cast %i : i64 to index
+    %col = linalg.index 1 : index
+    %v = tensor.extract %sum[%row, %col] : tensor<?x44xf32>
+    linalg.yield %v : f32
+  } -> tensor<?x44xf32>
+  %acc = tensor.empty(%n) : tensor<?xf32>
+  %acc0 = linalg.fill ins(%zero : f32) outs(%acc : tensor<?xf32>) -> tensor<?xf32>
+  %sq = linalg.generic {indexing_maps = [#rows, #row], iterator_types = ["parallel", "reduction"]} ins(%picked : tensor<?x44xf32>) outs(%acc0 : tensor<?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %a : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %out = tensor.empty(%n) : tensor<?x44xf32>
+  %norm = linalg.generic {indexing_maps = [#rows, #row, #rows], iterator_types = ["parallel", "parallel"]} ins(%picked, %sq : tensor<?x44xf32>, tensor<?xf32>) outs(%out : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %inv = math.rsqrt %s : f32
+    %y = arith.mulf %a, %inv : f32
+    linalg.yield %y : f32
+  } -> tensor<?x44xf32>
+  return %norm : tensor<?x44xf32>
+}
+
+// -----
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// The sum is also returned, so its every row is needed: it is not computed
+// at the gathered rows only; the gather reads it whole.
+// CHECK-LABEL: func.func @negative_gathered_source_used_whole
+// CHECK: %[[SUM:.*]] = linalg.generic
+// CHECK: scf.forall
+// CHECK:   linalg.generic {{.*}} ins(%{{.*}} : tensor<1xi64>)
+// CHECK:     tensor.extract %[[SUM]]
+// CHECK: return %{{.*}}, %[[SUM]]
+func.func @negative_gathered_source_used_whole(%x: tensor<?x44xf32>, %r: tensor<?x44xf32>, %sel: tensor<?xi64>) -> (tensor<?x44xf32>, tensor<?x44xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x44xf32>
+  %sum0 = tensor.empty(%t) : tensor<?x44xf32>
+  %sum = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x, %r : tensor<?x44xf32>, tensor<?x44xf32>) outs(%sum0 : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %n = tensor.dim %sel, %c0 : tensor<?xi64>
+  %picked0 = tensor.empty(%n) : tensor<?x44xf32>
+  %picked = linalg.generic {indexing_maps = [#row, #rows], iterator_types = ["parallel", "parallel"]} ins(%sel : tensor<?xi64>) outs(%picked0 : tensor<?x44xf32>) {
+  ^bb0(%i: i64, %o: f32):
+    %row = arith.index_cast %i : i64 to index
+    %col = linalg.index 1 : index
+    %v = tensor.extract %sum[%row, %col] : tensor<?x44xf32>
+    linalg.yield %v : f32
+  } -> tensor<?x44xf32>
+  %out = tensor.empty(%n) : tensor<?x44xf32>
+  %twice = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%picked : tensor<?x44xf32>) outs(%out : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %y = arith.addf %a, %a : f32
+    linalg.yield %y : f32
+  } -> tensor<?x44xf32>
+  return %twice, %sum : tensor<?x44xf32>, tensor<?x44xf32>
+}

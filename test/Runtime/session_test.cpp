@@ -108,16 +108,28 @@ int main(int argc, char **argv) {
   must(hybrid_artifact_open_file(argv[1], &artifact), "open_file");
   const int64_t vocab = hybrid_artifact_vocab_size(artifact);
 
-  // One prefill of the whole prompt: the reference.
+  // One prefill of the whole prompt, the logits of every token: the
+  // reference.
   hybrid_session *whole;
   must(hybrid_session_create(artifact, 1, &whole), "session_create");
+  hybrid_session_prompt_logits(whole, 1);
   must(hybrid_prefill(whole, 0, prompt.data(), n), "prefill");
   std::vector<float> reference = logitsOf(whole, 0, vocab);
+  check(reference.size() == size_t(n * vocab), "a row of logits per prompt token");
   check(hybrid_sequence_position(whole, 0) == n, "position after prefill");
+
+  // By default a prefill computes only its last token's logits: the same
+  // row.
+  hybrid_session *lastOnly;
+  must(hybrid_session_create(artifact, 1, &lastOnly), "session_create");
+  must(hybrid_prefill(lastOnly, 0, prompt.data(), n), "prefill, last logits");
+  checkClose(relative(logitsOf(lastOnly, 0, vocab), rows(reference, vocab, n - 1, n)),
+             tolerance, "the default prefill's one row equals the last row");
 
   // Split prefill continues from the state the first half left.
   hybrid_session *split;
   must(hybrid_session_create(artifact, 1, &split), "session_create");
+  hybrid_session_prompt_logits(split, 1);
   must(hybrid_prefill(split, 0, prompt.data(), half), "prefill first half");
   must(hybrid_prefill(split, 0, prompt.data() + half, n - half), "prefill second half");
   checkClose(relative(logitsOf(split, 0, vocab), rows(reference, vocab, half, n)),
@@ -139,10 +151,12 @@ int main(int argc, char **argv) {
   std::vector<int64_t> other(prompt.rbegin(), prompt.rend());
   hybrid_session *alone;
   must(hybrid_session_create(artifact, 1, &alone), "session_create");
+  hybrid_session_prompt_logits(alone, 1);
   must(hybrid_prefill(alone, 0, other.data(), n), "prefill other");
   std::vector<float> otherReference = logitsOf(alone, 0, vocab);
   hybrid_session *batch;
   must(hybrid_session_create(artifact, 2, &batch), "session_create");
+  hybrid_session_prompt_logits(batch, 1);
   must(hybrid_prefill(batch, 0, prompt.data(), n), "batch prefill 0");
   must(hybrid_prefill(batch, 1, other.data(), n), "batch prefill 1");
   checkClose(relative(logitsOf(batch, 0, vocab), reference), tolerance, "batch sequence 0");
@@ -248,6 +262,7 @@ int main(int argc, char **argv) {
   must(hybrid_artifact_open_memory(bytes.data(), bytes.size(), &inMemory), "open_memory");
   hybrid_session *memorySession;
   must(hybrid_session_create(inMemory, 1, &memorySession), "session_create");
+  hybrid_session_prompt_logits(memorySession, 1);
   must(hybrid_prefill(memorySession, 0, prompt.data(), n), "prefill from memory");
   checkClose(relative(logitsOf(memorySession, 0, vocab), reference), tolerance,
              "artifact from memory");
@@ -277,7 +292,7 @@ int main(int argc, char **argv) {
   hybrid_status_free(s);
 
   for (hybrid_session *session :
-       {whole, split, alone, batch, trio, solo[0], solo[1], solo[2], snap,
+       {whole, lastOnly, split, alone, batch, trio, solo[0], solo[1], solo[2], snap,
         restored, forkAlone, memorySession, fresh})
     hybrid_session_free(session);
   hybrid_artifact_free(inMemory);

@@ -197,7 +197,7 @@ LogicalResult DequantizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
-// EmbedOp / RMSNormOp / LMHeadOp
+// EmbedOp / RMSNormOp / SelectRowsOp / LMHeadOp
 //===----------------------------------------------------------------------===//
 
 LogicalResult EmbedOp::verify() {
@@ -233,6 +233,15 @@ LogicalResult RMSNormOp::verify() {
                          << input.getElementType();
   return checkShape(*this, getResult(), "result", input.getShape(),
                     "the input shape");
+}
+
+LogicalResult SelectRowsOp::verify() {
+  FailureOr<int64_t> hidden = hiddenSize(*this, getInput(), "input");
+  if (failed(hidden))
+    return failure();
+  int64_t rows = cast<RankedTensorType>(getRows().getType()).getDimSize(0);
+  return checkShape(*this, getResult(), "result", {rows, *hidden},
+                    "[rows, hidden]");
 }
 
 LogicalResult LMHeadOp::verify() {

@@ -86,6 +86,13 @@ hybrid_status *hybrid_session_create(hybrid_artifact *artifact,
                                      hybrid_session **session);
 void hybrid_session_free(hybrid_session *session);
 
+/** Which logits hybrid_prefill computes in this session: by default
+    (all = 0) only the last prompt token's, which generation continues from
+    (the final norm and the LM head then run on that one row); all = 1: a
+    row for every prompt token (to score a text, or compare with a
+    reference). Decode always gives each sequence its one row. */
+void hybrid_session_prompt_logits(hybrid_session *session, int all);
+
 /** Runs `count` tokens of one sequence from its current position (0 for a
     new sequence; a later call continues from where the last one ended). */
 hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
@@ -95,7 +102,9 @@ hybrid_status *hybrid_prefill(hybrid_session *session, int32_t sequence,
     checked first; on an error none has advanced. */
 hybrid_status *hybrid_decode(hybrid_session *session, const int64_t *tokens);
 /** The logits of the last call that ran `sequence`: `rows` x vocab floats,
-    one row per token of that call, valid until the next call. */
+    valid until the next call. After hybrid_prefill one row (its last
+    token's), or one per token (hybrid_session_prompt_logits); after
+    hybrid_decode one. */
 hybrid_status *hybrid_logits(hybrid_session *session, int32_t sequence,
                              const float **logits, int64_t *rows);
 /** Positions a sequence has consumed. */

@@ -18,6 +18,25 @@ func.func @embed_bf16_table(%tokens: tensor<?xi64>) -> tensor<?x8xf32> {
 
 // -----
 
+// The rows that get logits: the same gather, from an f32 activation (no
+// conversion), as many rows as indices.
+// CHECK-LABEL: func.func @select_rows
+// CHECK-SAME: (%[[H:.*]]: tensor<?x8xf32>, %[[ROWS:.*]]: tensor<?xi64>)
+// CHECK: %[[N:.*]] = tensor.dim %[[ROWS]]
+// CHECK: %[[INIT:.*]] = tensor.empty(%[[N]]) : tensor<?x8xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%[[ROWS]] : tensor<?xi64>) outs(%[[INIT]] : tensor<?x8xf32>)
+// CHECK: %[[ROW:.*]] = arith.index_cast
+// CHECK: %[[COL:.*]] = linalg.index 1
+// CHECK: %[[ELT:.*]] = tensor.extract %[[H]][%[[ROW]], %[[COL]]] : tensor<?x8xf32>
+// CHECK-NEXT: linalg.yield %[[ELT]] : f32
+// CHECK-NOT: hybrid.select_rows
+func.func @select_rows(%h: tensor<?x8xf32>, %rows: tensor<?xi64>) -> tensor<?x8xf32> {
+  %last = hybrid.select_rows %h, %rows : (tensor<?x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
+  return %last : tensor<?x8xf32>
+}
+
+// -----
+
 // The sum of squares is a row reduction; the scale is applied in a second
 // parallel generic. zero_centered multiplies by (1 + w).
 // CHECK-LABEL: func.func @rms_norm_zero_centered

@@ -256,6 +256,22 @@ func.func @negative_rms_norm_result_shape(%x: tensor<?x8xf32>, %w: tensor<8xf32>
 
 // -----
 
+func.func @negative_select_rows_result_rows(%x: tensor<?x8xf32>, %rows: tensor<1xi64>) {
+  // expected-error @+1 {{'hybrid.select_rows' op result has shape [?, 8], expected [1, 8] ([rows, hidden])}}
+  %y = hybrid.select_rows %x, %rows : (tensor<?x8xf32>, tensor<1xi64>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_select_rows_i32_rows(%x: tensor<?x8xf32>, %rows: tensor<?xi32>) {
+  // expected-error @+1 {{'hybrid.select_rows' op operand #1 must be 1D tensor of 64-bit signless integer values}}
+  %y = hybrid.select_rows %x, %rows : (tensor<?x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @negative_lm_head_dynamic_hidden(%x: tensor<?x?xf32>, %w: tensor<16x8xf32>) {
   // expected-error @+1 {{'hybrid.lm_head' op input must have a static hidden size, got 'tensor<?x?xf32>'}}
   %y = hybrid.lm_head %x, %w : (tensor<?x?xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>

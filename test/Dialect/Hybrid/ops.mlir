@@ -83,6 +83,15 @@ func.func @embed(%tokens: tensor<?xi64>) -> tensor<?x64xf32> {
   return %h : tensor<?x64xf32>
 }
 
+// CHECK-LABEL: func.func @select_rows
+// CHECK-SAME: (%[[H:.*]]: tensor<?x64xf32>, %[[ROWS:.*]]: tensor<?xi64>)
+// CHECK: %[[LAST:.*]] = hybrid.select_rows %[[H]], %[[ROWS]] : (tensor<?x64xf32>, tensor<?xi64>) -> tensor<?x64xf32>
+// CHECK: return %[[LAST]]
+func.func @select_rows(%h: tensor<?x64xf32>, %rows: tensor<?xi64>) -> tensor<?x64xf32> {
+  %last = hybrid.select_rows %h, %rows : (tensor<?x64xf32>, tensor<?xi64>) -> tensor<?x64xf32>
+  return %last : tensor<?x64xf32>
+}
+
 // CHECK-LABEL: func.func @embed_static_i32_tokens
 // CHECK-SAME: (%[[TOKENS:.*]]: tensor<5xi32>, %[[TABLE:.*]]: tensor<256x64xf16>)
 // CHECK: %[[H:.*]] = hybrid.embed %[[TOKENS]], %[[TABLE]] : (tensor<5xi32>, tensor<256x64xf16>) -> tensor<5x64xf32>

@@ -95,8 +95,9 @@ def emit(ir_file, folder, capacity):
                  f"    linalg.fill ins({zero} : {element}) outs(%s{i}m : {memref})",
                  f"    %s{i} = builtin.unrealized_conversion_cast %s{i}m : {memref} to {hybrid_type}"]
         args.append((f"%s{i}", hybrid_type))
-    operands = ", ".join(["%tokens", "%positions"] + [a for a, _ in args])
-    types = ", ".join(["tensor<?xi64>", "tensor<?xi64>"] + [t for _, t in args])
+    # The logits of every prompt token: logit_rows 0..n-1, the positions.
+    operands = ", ".join(["%tokens", "%positions", "%positions"] + [a for a, _ in args])
+    types = ", ".join(["tensor<?xi64>"] * 3 + [t for _, t in args])
     main += [f"    %logits = call @forward({operands}) : ({types}) -> tensor<?x{vocab}xf32>",
              f"    %buffer = bufferization.to_buffer %logits : tensor<?x{vocab}xf32> to memref<?x{vocab}xf32>",
              f"    %unranked = memref.cast %buffer : memref<?x{vocab}xf32> to memref<*xf32>",
