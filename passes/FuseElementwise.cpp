@@ -288,64 +288,65 @@ struct FuseElementwisePass
 
     IRMapping rowOf; // a member's result -> its row inside the loop
     for (Operation *op : chain) {
-      // The gather of a gathered source is that source's row.
-      if (op == gather && !llvm::is_contained(yielded, op) &&
-          of.gathered.contains(gatheredTensor(gather).getDefiningOp())) {
-        rowOf.map(op->getResult(0), rowOf.lookup(gatheredTensor(gather)));
-        continue;
-      }
       RowTile tile = rowTile(rewriter, domains[op],
                              of.gathered.contains(op) ? gatheredRow : row);
-      FailureOr<TilingResult> tiled =
-          cast<TilingInterface>(op).getTiledImplementation(
-              rewriter, tile.offsets, tile.sizes);
-      if (failed(tiled) || tiled->tiledOps.size() != 1) {
-        // Not fusing is always correct: drop the loop, keep the ops.
-        rewriter.eraseOp(loop);
-        return;
-      }
-      Operation *rowOp = tiled->tiledOps.front();
-      auto rowDps = cast<DestinationStyleOpInterface>(rowOp);
-      // Inputs produced in the loop are read from there.
-      for (OpOperand *input : rowDps.getDpsInputOperands()) {
-        auto slice = input->get().getDefiningOp<tensor::ExtractSliceOp>();
-        if (!slice)
-          continue;
-        if (Value inLoop = rowOf.lookupOrNull(slice.getSource());
-            inLoop && inLoop.getType() == input->get().getType())
-          input->set(inLoop);
-      }
-      // The row is written into the loop's result, or into a per-row copy
-      // of a filled accumulator.
-      OpOperand &init = *rowDps.getDpsInitOperand(0);
-      auto initSlice = init.get().getDefiningOp<tensor::ExtractSliceOp>();
       auto position = llvm::find(yielded, op);
-      if (position != yielded.end() && initSlice) {
-        BlockArgument out = loop.getRegionIterArgs()[position - yielded.begin()];
-        rewriter.modifyOpInPlace(initSlice, [&] {
-          initSlice.getSourceMutable().set(out);
-        });
-      } else if (initSlice) {
-        if (auto fill = initSlice.getSource().getDefiningOp<linalg::FillOp>()) {
-          // A buffer of its own (cse merges equal tensor.empty ops, not
-          // allocations): two accumulators filled alike in one row, such
-          // as an MoE gate's dot product and the norm's sum of squares,
-          // would otherwise share one tensor, which bufferization copies.
-          OpBuilder::InsertionGuard guard(rewriter);
-          rewriter.setInsertionPoint(rowOp);
-          auto rowType = cast<RankedTensorType>(initSlice.getType());
-          SmallVector<Value> dynamicSizes;
-          for (OpFoldResult size : initSlice.getMixedSizes())
-            if (auto value = dyn_cast<Value>(size))
-              dynamicSizes.push_back(value);
-          Value buffer = bufferization::AllocTensorOp::create(
-              rewriter, initSlice.getLoc(), rowType, dynamicSizes);
-          auto rowFill = linalg::FillOp::create(rewriter, fill.getLoc(),
-                                                fill.getInputs(), ValueRange{buffer});
-          init.set(rowFill.getResult(0));
+      Value rowValue;
+      if (op == gather &&
+          of.gathered.contains(gatheredTensor(gather).getDefiningOp())) {
+        // The gather of a gathered source is that source's row.
+        rowValue = rowOf.lookup(gatheredTensor(gather));
+      } else {
+        FailureOr<TilingResult> tiled =
+            cast<TilingInterface>(op).getTiledImplementation(
+                rewriter, tile.offsets, tile.sizes);
+        if (failed(tiled) || tiled->tiledOps.size() != 1) {
+          // Not fusing is always correct: drop the loop, keep the ops.
+          rewriter.eraseOp(loop);
+          return;
         }
+        Operation *rowOp = tiled->tiledOps.front();
+        auto rowDps = cast<DestinationStyleOpInterface>(rowOp);
+        // Inputs produced in the loop are read from there.
+        for (OpOperand *input : rowDps.getDpsInputOperands()) {
+          auto slice = input->get().getDefiningOp<tensor::ExtractSliceOp>();
+          if (!slice)
+            continue;
+          if (Value inLoop = rowOf.lookupOrNull(slice.getSource());
+              inLoop && inLoop.getType() == input->get().getType())
+            input->set(inLoop);
+        }
+        // The row is written into the loop's result, or into a per-row copy
+        // of a filled accumulator.
+        OpOperand &init = *rowDps.getDpsInitOperand(0);
+        auto initSlice = init.get().getDefiningOp<tensor::ExtractSliceOp>();
+        if (position != yielded.end() && initSlice) {
+          BlockArgument out = loop.getRegionIterArgs()[position - yielded.begin()];
+          rewriter.modifyOpInPlace(initSlice, [&] {
+            initSlice.getSourceMutable().set(out);
+          });
+        } else if (initSlice) {
+          if (auto fill = initSlice.getSource().getDefiningOp<linalg::FillOp>()) {
+            // A buffer of its own (cse merges equal tensor.empty ops, not
+            // allocations): two accumulators filled alike in one row, such
+            // as an MoE gate's dot product and the norm's sum of squares,
+            // would otherwise share one tensor, which bufferization copies.
+            OpBuilder::InsertionGuard guard(rewriter);
+            rewriter.setInsertionPoint(rowOp);
+            auto rowType = cast<RankedTensorType>(initSlice.getType());
+            SmallVector<Value> dynamicSizes;
+            for (OpFoldResult size : initSlice.getMixedSizes())
+              if (auto value = dyn_cast<Value>(size))
+                dynamicSizes.push_back(value);
+            Value buffer = bufferization::AllocTensorOp::create(
+                rewriter, initSlice.getLoc(), rowType, dynamicSizes);
+            auto rowFill = linalg::FillOp::create(rewriter, fill.getLoc(),
+                                                  fill.getInputs(), ValueRange{buffer});
+            init.set(rowFill.getResult(0));
+          }
+        }
+        rowValue = tiled->tiledValues.front();
       }
-      Value rowValue = tiled->tiledValues.front();
       rowOf.map(op->getResult(0), rowValue);
       if (position == yielded.end())
         continue;

@@ -312,8 +312,8 @@ def FuseElementwisePass : Pass<"hybrid-fuse-elementwise", "::mlir::func::FuncOp"
     from memory once; after an MoE layer its combine (the experts' outputs
     summed over the slots, the shared expert's gate as a dot product over
     the row, the gated shared expert added) joins them too. The last
-    layer's residual add (and combine) and the final norm run only at the
-    rows that get logits: one row in a prefill that generates.
+    mixer's residual add runs only at the rows that get logits (one row in
+    a prefill that generates), in the kernel of the norm after it.
     Ops that are the only row-wise op of their chain stay as they are.
   }];
   let dependentDialects = [

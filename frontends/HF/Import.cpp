@@ -424,20 +424,27 @@ void ModelBuilder::buildDecoder(const DecoderNames &names, int64_t layers,
   }
   beginFunction("forward", {tokens, tokens, tokens});
   positions = argument(1);
-  // The rows whose logits the call returns: only they go through the final
-  // norm and the LM head.
+  // The rows whose logits the call returns. Only they go on after the last
+  // mixer (the last to mix tokens): the last feed-forward block, the final
+  // norm and the LM head work on each token alone.
   function_.setArgAttr(2, "hybrid.logit_rows", b.getUnitAttr());
+  auto selectLogitRows = [&](Value h) -> Value {
+    return SelectRowsOp::create(b, loc("logit_rows"), activation(), h,
+                                argument(2));
+  };
   Value table = weight(names.embed, {vocab, hidden});
   Value h = EmbedOp::create(b, loc(names.embed), activation(), argument(0), table);
+  if (layers == 0)
+    h = selectLogitRows(h);
   for (int64_t i = 0; i < layers; ++i) {
     std::string prefix = "model.layers." + std::to_string(i);
     Value normed = rmsNorm(h, prefix + "." + names.inputNorm + ".weight");
     h = add(h, mixer(i, prefix, normed));
+    if (i + 1 == layers)
+      h = selectLogitRows(h);
     normed = rmsNorm(h, prefix + "." + names.postNorm + ".weight");
     h = add(h, ffn(i, prefix, normed));
   }
-  lastHidden = h;
-  h = SelectRowsOp::create(b, loc("logit_rows"), activation(), h, argument(2));
   Value normed = rmsNorm(h, names.finalNorm);
   Value head = names.tiedHead ? table : weight(names.head, {vocab, hidden});
   Value logits = LMHeadOp::create(b, loc(names.head), activation(vocab), normed,

@@ -147,7 +147,8 @@ public:
 
   /// The standard pre-norm decoder stack:
   ///   h = embed(tokens); per layer h += mixer(norm(h)); h += ffn(norm(h));
-  ///   logits = lm_head(norm(select_rows(h, logit_rows))).
+  ///   logits = lm_head(norm(h)); from the last layer's feed-forward block
+  ///   on, only the rows `logit_rows` (select_rows after the last mixer).
   struct DecoderNames {
     std::string embed = "model.embed_tokens.weight";
     std::string finalNorm = "model.norm.weight";
@@ -160,12 +161,9 @@ public:
       std::function<mlir::Value(int64_t layer, const std::string &prefix,
                                 mlir::Value normed)>;
   /// Builds @forward(tokens, positions, logit_rows, states...) -> logits of
-  /// the rows `logit_rows` (hybrid.logit_rows) of the call's tokens. Also
-  /// leaves the final hidden state of every token (before the selection
-  /// and the final norm) in `lastHidden`.
+  /// the rows `logit_rows` (hybrid.logit_rows) of the call's tokens.
   void buildDecoder(const DecoderNames &names, int64_t layers, int64_t vocab,
                     const LayerFn &mixer, const LayerFn &ffn);
-  mlir::Value lastHidden;
 
   /// Names of an MTP module's own tensors (full names).
   struct MTPNames {

@@ -377,3 +377,51 @@ func.func @negative_gathered_source_used_whole(%x: tensor<?x44xf32>, %r: tensor<
   } -> tensor<?x44xf32>
   return %twice, %sum : tensor<?x44xf32>, tensor<?x44xf32>
 }
+
+// -----
+
+#rows = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// The gathered rows are also read after the loop (the next residual add, as
+// after the last mixer): the loop yields them, still computing the add only
+// at row %sel[i].
+// CHECK-LABEL: func.func @gather_yielded
+// CHECK-SAME: (%[[X:.*]]: tensor<?x44xf32>, %[[R:.*]]: tensor<?x44xf32>, %[[SEL:.*]]: tensor<?xi64>)
+// CHECK: %[[LOOP:.*]]:2 = scf.forall (%[[I:.*]]) in
+// CHECK:   %[[T:.*]] = tensor.extract %[[SEL]][%[[I]]] : tensor<?xi64>
+// CHECK:   %[[ROW:.*]] = arith.index_cast %[[T]] : i64 to index
+// CHECK:   %[[XR:.*]] = tensor.extract_slice %[[X]][%[[ROW]], 0] [1, 44] [1, 1]
+// CHECK:   %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[XR]], %{{.*}} : tensor<1x44xf32>, tensor<1x44xf32>)
+// CHECK:   %[[TWICE:.*]] = linalg.generic {{.*}} ins(%[[SUM]] : tensor<1x44xf32>)
+// CHECK:   scf.forall.in_parallel
+// CHECK-DAG: tensor.parallel_insert_slice %[[SUM]] into %{{.*}}[%[[I]], 0] [1, 44] [1, 1]
+// CHECK-DAG: tensor.parallel_insert_slice %[[TWICE]] into %{{.*}}[%[[I]], 0] [1, 44] [1, 1]
+// CHECK-NOT: tensor.extract %
+// CHECK: return %[[LOOP]]#1, %[[LOOP]]#0
+func.func @gather_yielded(%x: tensor<?x44xf32>, %r: tensor<?x44xf32>, %sel: tensor<?xi64>) -> (tensor<?x44xf32>, tensor<?x44xf32>) {
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x44xf32>
+  %sum0 = tensor.empty(%t) : tensor<?x44xf32>
+  %sum = linalg.generic {indexing_maps = [#rows, #rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%x, %r : tensor<?x44xf32>, tensor<?x44xf32>) outs(%sum0 : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<?x44xf32>
+  %n = tensor.dim %sel, %c0 : tensor<?xi64>
+  %picked0 = tensor.empty(%n) : tensor<?x44xf32>
+  %picked = linalg.generic {indexing_maps = [#row, #rows], iterator_types = ["parallel", "parallel"]} ins(%sel : tensor<?xi64>) outs(%picked0 : tensor<?x44xf32>) {
+  ^bb0(%i: i64, %o: f32):
+    %row = arith.index_cast %i : i64 to index
+    %col = linalg.index 1 : index
+    %v = tensor.extract %sum[%row, %col] : tensor<?x44xf32>
+    linalg.yield %v : f32
+  } -> tensor<?x44xf32>
+  %out = tensor.empty(%n) : tensor<?x44xf32>
+  %twice = linalg.generic {indexing_maps = [#rows, #rows], iterator_types = ["parallel", "parallel"]} ins(%picked : tensor<?x44xf32>) outs(%out : tensor<?x44xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %y = arith.addf %a, %a : f32
+    linalg.yield %y : f32
+  } -> tensor<?x44xf32>
+  return %twice, %picked : tensor<?x44xf32>, tensor<?x44xf32>
+}

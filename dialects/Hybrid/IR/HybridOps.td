@@ -138,11 +138,12 @@ def Hybrid_RMSNormOp : Hybrid_Op<"rms_norm", [Pure]> {
 def Hybrid_SelectRowsOp : Hybrid_Op<"select_rows", [Pure]> {
   let summary = "the rows of an activation that go on (the rows whose logits a call returns)";
   let description = [{
-    `y[r, :] = x[rows[r], :]`. The model's final hidden state goes through
-    it before the final norm and the LM head, so that a call computes only
-    the logits it returns: the last prompt token's in a prefill that
-    generates, every token's when the caller scores them. Row indices must
-    be below x's row count (the runtime passes them).
+    `y[r, :] = x[rows[r], :]`. The importer puts it after the last mixer
+    (the last op that mixes tokens), so that the last feed-forward block,
+    the final norm and the LM head run only on the rows whose logits the
+    call returns: the last prompt token's in a prefill that generates,
+    every token's when the caller scores them. Row indices must be below
+    x's row count (the runtime passes them).
 
     ```mlir
     %last = hybrid.select_rows %h, %rows : (tensor<?x2048xf32>, tensor<?xi64>) -> tensor<?x2048xf32>
