@@ -241,6 +241,56 @@ struct FuseElementwisePass
     });
   }
 
+  /// One row of chain member `op` at `tile`, its inputs computed in the loop
+  /// read from there (`rowOf`), written into the loop's result `out` when
+  /// the loop yields it, else into a per-row copy of a filled accumulator.
+  static FailureOr<Value> rowOfMember(IRRewriter &rewriter, Operation *op,
+                                      const RowTile &tile,
+                                      const IRMapping &rowOf,
+                                      BlockArgument out) {
+    FailureOr<TilingResult> tiled =
+        cast<TilingInterface>(op).getTiledImplementation(rewriter, tile.offsets,
+                                                         tile.sizes);
+    if (failed(tiled) || tiled->tiledOps.size() != 1)
+      return failure();
+    Operation *rowOp = tiled->tiledOps.front();
+    auto rowDps = cast<DestinationStyleOpInterface>(rowOp);
+    for (OpOperand *input : rowDps.getDpsInputOperands()) {
+      auto slice = input->get().getDefiningOp<tensor::ExtractSliceOp>();
+      if (!slice)
+        continue;
+      if (Value inLoop = rowOf.lookupOrNull(slice.getSource());
+          inLoop && inLoop.getType() == input->get().getType())
+        input->set(inLoop);
+    }
+    OpOperand &init = *rowDps.getDpsInitOperand(0);
+    auto initSlice = init.get().getDefiningOp<tensor::ExtractSliceOp>();
+    if (out && initSlice) {
+      rewriter.modifyOpInPlace(initSlice,
+                               [&] { initSlice.getSourceMutable().set(out); });
+    } else if (initSlice) {
+      if (auto fill = initSlice.getSource().getDefiningOp<linalg::FillOp>()) {
+        // A buffer of its own (cse merges equal tensor.empty ops, not
+        // allocations): two accumulators filled alike in one row, such
+        // as an MoE gate's dot product and the norm's sum of squares,
+        // would otherwise share one tensor, which bufferization copies.
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPoint(rowOp);
+        auto rowType = cast<RankedTensorType>(initSlice.getType());
+        SmallVector<Value> dynamicSizes;
+        for (OpFoldResult size : initSlice.getMixedSizes())
+          if (auto value = dyn_cast<Value>(size))
+            dynamicSizes.push_back(value);
+        Value buffer = bufferization::AllocTensorOp::create(
+            rewriter, initSlice.getLoc(), rowType, dynamicSizes);
+        auto rowFill = linalg::FillOp::create(rewriter, fill.getLoc(),
+                                              fill.getInputs(), ValueRange{buffer});
+        init.set(rowFill.getResult(0));
+      }
+    }
+    return tiled->tiledValues.front();
+  }
+
   /// Replaces `chain` (in block order, ending at its root) by one scf.forall
   /// over the root's rows computing every member's row; members used after
   /// the root are yielded.
@@ -297,55 +347,16 @@ struct FuseElementwisePass
         // The gather of a gathered source is that source's row.
         rowValue = rowOf.lookup(gatheredTensor(gather));
       } else {
-        FailureOr<TilingResult> tiled =
-            cast<TilingInterface>(op).getTiledImplementation(
-                rewriter, tile.offsets, tile.sizes);
-        if (failed(tiled) || tiled->tiledOps.size() != 1) {
+        BlockArgument out;
+        if (position != yielded.end())
+          out = loop.getRegionIterArgs()[position - yielded.begin()];
+        FailureOr<Value> tiled = rowOfMember(rewriter, op, tile, rowOf, out);
+        if (failed(tiled)) {
           // Not fusing is always correct: drop the loop, keep the ops.
           rewriter.eraseOp(loop);
           return;
         }
-        Operation *rowOp = tiled->tiledOps.front();
-        auto rowDps = cast<DestinationStyleOpInterface>(rowOp);
-        // Inputs produced in the loop are read from there.
-        for (OpOperand *input : rowDps.getDpsInputOperands()) {
-          auto slice = input->get().getDefiningOp<tensor::ExtractSliceOp>();
-          if (!slice)
-            continue;
-          if (Value inLoop = rowOf.lookupOrNull(slice.getSource());
-              inLoop && inLoop.getType() == input->get().getType())
-            input->set(inLoop);
-        }
-        // The row is written into the loop's result, or into a per-row copy
-        // of a filled accumulator.
-        OpOperand &init = *rowDps.getDpsInitOperand(0);
-        auto initSlice = init.get().getDefiningOp<tensor::ExtractSliceOp>();
-        if (position != yielded.end() && initSlice) {
-          BlockArgument out = loop.getRegionIterArgs()[position - yielded.begin()];
-          rewriter.modifyOpInPlace(initSlice, [&] {
-            initSlice.getSourceMutable().set(out);
-          });
-        } else if (initSlice) {
-          if (auto fill = initSlice.getSource().getDefiningOp<linalg::FillOp>()) {
-            // A buffer of its own (cse merges equal tensor.empty ops, not
-            // allocations): two accumulators filled alike in one row, such
-            // as an MoE gate's dot product and the norm's sum of squares,
-            // would otherwise share one tensor, which bufferization copies.
-            OpBuilder::InsertionGuard guard(rewriter);
-            rewriter.setInsertionPoint(rowOp);
-            auto rowType = cast<RankedTensorType>(initSlice.getType());
-            SmallVector<Value> dynamicSizes;
-            for (OpFoldResult size : initSlice.getMixedSizes())
-              if (auto value = dyn_cast<Value>(size))
-                dynamicSizes.push_back(value);
-            Value buffer = bufferization::AllocTensorOp::create(
-                rewriter, initSlice.getLoc(), rowType, dynamicSizes);
-            auto rowFill = linalg::FillOp::create(rewriter, fill.getLoc(),
-                                                  fill.getInputs(), ValueRange{buffer});
-            init.set(rowFill.getResult(0));
-          }
-        }
-        rowValue = tiled->tiledValues.front();
+        rowValue = *tiled;
       }
       rowOf.map(op->getResult(0), rowValue);
       if (position == yielded.end())
