@@ -258,9 +258,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         Value bv = tensor::ExtractOp::create(b, ba, ValueRange{t, bCol});
         Value av = fadd(tensor::ExtractOp::create(b, ba, ValueRange{t, aCol}),
                         weightAt(adaptor.getDtBias(), ValueRange{h}));
-        Value beta = arith::DivFOp::create(
-            b, f32c(1.0),
-            fadd(f32c(1.0), math::ExpOp::create(b, arith::NegFOp::create(b, bv))));
+        Value beta = sigmoid(b, b.getLoc(), bv);
         // softplus(x) = log(1 + e^x), x for x > 20 (PyTorch's threshold).
         Value softplus = arith::SelectOp::create(
             b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, av, f32c(20.0)),

@@ -117,6 +117,8 @@ struct RowMajorWeight {
 };
 /// An f32 constant.
 Value f32Constant(OpBuilder &b, Location loc, double value);
+/// 1 / (1 + exp(-x)) of an f32.
+Value sigmoid(OpBuilder &b, Location loc, Value x);
 /// silu(x) = x * sigmoid(x), of an f32 or a vector of f32.
 Value silu(OpBuilder &b, Location loc, Value x);
 /// acc + x * y as one step of a dot product: reassociable (kDotMath), so
