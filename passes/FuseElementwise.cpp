@@ -5,9 +5,9 @@
 // weighted sum and gated shared expert), a residual add, the norm's sum of
 // squares and the normalisation -- becomes one loop over rows, so that it
 // is one dispatch instead of one per op and each row stays in cache
-// between them. A gather of whole rows (the rows that get logits, before
-// the final norm) joins the chain too: its producers are computed only at
-// the gathered rows.
+// between them. A gather of whole rows (the rows that get logits, after
+// the last mixer's residual add) joins the chain too: its producers are
+// computed only at the gathered rows.
 // Generics that never read their output get a fresh (tensor.empty) one
 // first, so that no input is copied to serve as an output.
 //
@@ -205,15 +205,15 @@ struct FuseElementwisePass
       if (erased.contains(root))
         continue;
       DominanceInfo dominance(func);
-      Chain members = chainOf(root, dominance);
+      Chain found = chainOf(root, dominance);
       // A lone op gains nothing from being moved into a loop.
-      if (members.members.size() < 2)
+      if (found.members.size() < 2)
         continue;
       SmallVector<Operation *> chain;
       for (Operation &op : *root->getBlock())
-        if (members.members.contains(&op))
+        if (found.members.contains(&op))
           chain.push_back(&op);
-      fuseIntoRows(rewriter, chain, members, erased);
+      fuseIntoRows(rewriter, chain, found, erased);
     }
   }
 

@@ -88,7 +88,8 @@ void hybrid_session_free(hybrid_session *session);
 
 /** Which logits hybrid_prefill computes in this session: by default
     (all = 0) only the last prompt token's, which generation continues from
-    (the final norm and the LM head then run on that one row); all = 1: a
+    (the last layer's feed-forward block, the final norm and the LM head
+    then run on that one row); all = 1: a
     row for every prompt token (to score a text, or compare with a
     reference). Decode always gives each sequence its one row. */
 void hybrid_session_prompt_logits(hybrid_session *session, int all);
