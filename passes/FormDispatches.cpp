@@ -139,8 +139,10 @@ void outline(scf::ParallelOp loop, func::FuncOp host, SymbolTable &symbols) {
   for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(),
                                        loop.getUpperBound(), loop.getStep()))
     count = arith::MulIOp::create(b, loc, count, hybrid::tripCount(b, loc, lb, ub, step));
-  hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
-                             count, passed);
+  auto dispatch = hybrid::DispatchOp::create(
+      b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()), count, passed);
+  if (loop->hasAttr(hybrid::kRowFormAttr))
+    dispatch->setAttr(hybrid::kRowFormAttr, b.getUnitAttr());
   loop.erase();
   // Scratch that moved into the kernel (and constants nothing else uses).
   for (Value v : cloned)

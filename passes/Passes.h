@@ -54,6 +54,16 @@ inline constexpr llvm::StringLiteral kWarpsAttr = "hybrid.warps";
 /// hybrid-async-shared-copies relies on it.
 inline constexpr llvm::StringLiteral kBlockStridedAttr = "hybrid.block_strided";
 
+/// Marks the `scf.parallel` of one of the forms a linear layer's output
+/// is computed in (convert-hybrid-to-linalg's tensor-core tiles, their
+/// epilogue, GEMV and column forms, for different rows of one call): of
+/// the buffers another marked loop also writes, it writes only rows that
+/// no other writes (the forms of one layer take disjoint rows of its
+/// output; distinct layers have distinct outputs). hybrid-form-dispatches
+/// keeps the mark on the dispatch; hybrid-merge-dispatches lets a GEMV
+/// join a kernel that runs before the layer's other forms.
+inline constexpr llvm::StringLiteral kRowFormAttr = "hybrid.row_form";
+
 /// Threads of a GPU warp.
 inline constexpr int64_t kWarpLanes = 32;
 /// Warps of a block that has warps loops (kWarpsAttr): the CUDA pipeline's

@@ -162,7 +162,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "module, one entry per panel, set back to 0 by that block) "
            "sums the splits with the epilogue; so do the grouped experts routed "
            "at most 15 entries (with mma-tiles, the entries past their full "
-           "tiles): a block per routed expert, panel and split">,
+           "tiles): a block per routed expert, panel and split. Each form's "
+           "loop of a linear layer (tiles, their epilogue, GEMV, columns) is "
+           "marked hybrid.row_form: it writes only its rows of the layer's "
+           "output (its dimensions of one iteration left out, which "
+           "canonicalize would drop with the mark)">,
     Option<"mmaTiles", "mma-tiles", "bool", "false",
            "With column-workgroups: packed linear layers whose inputs are a "
            "multiple of the tile's depth (8 for f32 tiles, 16 for bf16 "
@@ -353,7 +357,9 @@ def FormDispatchesPass : Pass<"hybrid-form-dispatches", "::mlir::ModuleOp"> {
     computes what the loop did. Constants are recreated in the kernel, and a
     static `memref.alloca` used only inside the loop becomes the kernel's
     own: concurrent calls never share scratch. What remains of the function
-    is the dispatch plan: buffer allocation and kernel launches in order.
+    is the dispatch plan: buffer allocation and kernel launches in order. A
+    loop marked `hybrid.row_form` (a linear layer's form) gives its dispatch
+    the mark, for `hybrid-merge-dispatches`.
   }];
   let dependentDialects = [
     "::hybrid::HybridDialect",
@@ -417,6 +423,52 @@ def CooperativeRowsPass : Pass<"hybrid-cooperative-rows", "::mlir::ModuleOp"> {
     "::mlir::arith::ArithDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+  ];
+}
+
+def MergeDispatchesPass : Pass<"hybrid-merge-dispatches", "::mlir::ModuleOp"> {
+  let summary = "Run independent dispatches as one kernel launch";
+  let description = [{
+    After `hybrid-form-dispatches` (and `hybrid-cooperative-rows`), in each
+    plan function: a `hybrid.dispatch` joins the earliest dispatch before
+    it such that
+    - no dispatch from that one up to it writes a buffer it reads or
+      writes, or reads a buffer it writes (buffers compared at the plan's
+      allocation or argument they view; a kernel's use of an argument known
+      from its ops' memory effects, any other use counting as a read and a
+      write), and none shares a non-constant global with it (a GEMV's
+      arrival counts); two forms of linear layers (dispatches marked
+      `hybrid.row_form`: convert-hybrid-to-linalg's tensor-core tiles,
+      their epilogue, GEMV and column forms, which take different rows of
+      a layer's output) may both write a buffer that neither reads;
+    - only allocations, frees of other buffers, ops free of memory effects
+      and such dispatches separate them, and the ops its operands need
+      among them are allocations or free of memory effects (they move
+      above the earlier dispatch);
+    - both kernels are thread kernels, or both block kernels with
+      cooperative loops but no warps loops (tensor-core kernels, with their
+      registers and large shared tiles, are not merged), and their static
+      scratch together fits: 48 KiB for block kernels (the allocas at
+      their entries and a warp's value per block reduction: shared memory
+      any block may have), 256 bytes for thread kernels (a GPU thread's
+      local memory).
+
+    The two become one dispatch over n1 + n2 workgroups of a new kernel
+    `@<first>__and__<what the second's name adds>` (e.g.
+    `@forward__model_layers_0_mlp__gate_gemv__and__gate_proj_up_gemv`)
+    taking both kernels' operands and n1: a call for workgroups [begin,
+    end) runs the first kernel's body for [min(begin, n1), min(end, n1))
+    and then the second's for [max(begin, n1) - n1, max(end, n1) - n1), so
+    any split of the range still runs each workgroup once. On a GPU the
+    two run side by side in one launch: a decode step launches fewer
+    kernels (the router's GEMV with the shared expert's gate and up
+    projection, ...). The merged dispatch keeps `hybrid.row_form` when
+    both were forms. Dispatches of kernels it does not know, and all
+    others, are left as they are.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
   ];
 }
 

@@ -101,6 +101,10 @@ constexpr Step kLLVMSteps[] = {
      "row kernels' column loops shared by a workgroup's threads, as on a GPU "
      "(gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
+    {"hybrid-merge-dispatches",
+     "independent kernels side by side in one dispatch, as on a GPU "
+     "(gpu-kernel-forms)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
     {"convert-vector-to-scf",
@@ -122,6 +126,9 @@ constexpr Step kCUDASteps[] = {
     {"hybrid-cooperative-rows",
      "norms and residual adds a block per row, their column loops strided "
      "over its threads"},
+    {"hybrid-merge-dispatches",
+     "independent kernels side by side in one launch (the router's GEMV "
+     "with the shared expert's, ...): fewer launches per decode step"},
     {"hybrid-approximate-math{every-op=1}",
      "exp, log, sin, cos, ... as polynomials: no libm or libdevice on the "
      "GPU"},

@@ -260,11 +260,45 @@ Expected<std::string> assemble(StringRef ptx, StringRef arch) {
   return (*cubin)->getBuffer().str();
 }
 
-/// Sets up --print-ir-after(-all); fails on a pass name the pipeline lacks.
-LogicalResult configureIRPrinting(PassManager &pm) {
+/// The arguments of every pass `pm` runs, nested pipelines' included (a
+/// nested pipeline is one adaptor pass without an argument): read from its
+/// textual form, e.g. `builtin.module(cse,func.func(hybrid-fuse-elementwise))`,
+/// where a name before `(` anchors a nested pipeline and `{...}` holds a
+/// pass's options.
+std::vector<std::string> passNames(PassManager &pm) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  pm.printAsTextualPipeline(os);
+  std::vector<std::string> names;
+  std::string word;
+  int braces = 0;
+  for (char c : text + ",") {
+    if (braces > 0) {
+      braces += c == '{' ? 1 : c == '}' ? -1 : 0;
+      continue;
+    }
+    if (c == '{' || c == ',' || c == ')') {
+      if (!word.empty())
+        names.push_back(word);
+      word.clear();
+      braces += c == '{';
+    } else if (c == '(') {
+      word.clear(); // an op name anchoring a nested pipeline
+    } else if (!std::isspace(static_cast<unsigned char>(c))) {
+      word += c;
+    }
+  }
+  return names;
+}
+
+/// Sets up --print-ir-after(-all) on the pass managers that run one after
+/// the other (an artifact's compilation stops at the linalg stage to read
+/// the argument table, then goes on); fails on a pass name none has.
+LogicalResult configureIRPrinting(ArrayRef<PassManager *> managers) {
   std::vector<std::string> known;
-  for (Pass &pass : pm.getPasses())
-    known.push_back(pass.getArgument().str());
+  for (PassManager *pm : managers)
+    for (std::string &name : passNames(*pm))
+      known.push_back(std::move(name));
   for (const std::string &name : printIRAfter)
     if (!llvm::is_contained(known, name)) {
       std::string list;
@@ -276,17 +310,18 @@ LogicalResult configureIRPrinting(PassManager &pm) {
     }
   if (!printIRAfterAll && printIRAfter.empty())
     return success();
-  pm.getContext()->disableMultithreading();
+  managers.front()->getContext()->disableMultithreading();
   std::vector<std::string> selected(printIRAfter.begin(), printIRAfter.end());
   bool all = printIRAfterAll;
-  pm.enableIRPrinting(
-      /*shouldPrintBeforePass=*/[](Pass *, Operation *) { return false; },
-      /*shouldPrintAfterPass=*/
-      [selected, all](Pass *pass, Operation *) {
-        return all || llvm::is_contained(selected, pass->getArgument().str());
-      },
-      /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
-      /*printAfterOnlyOnFailure=*/false, errs());
+  for (PassManager *pm : managers)
+    pm->enableIRPrinting(
+        /*shouldPrintBeforePass=*/[](Pass *, Operation *) { return false; },
+        /*shouldPrintAfterPass=*/
+        [selected, all](Pass *pass, Operation *) {
+          return all || llvm::is_contained(selected, pass->getArgument().str());
+        },
+        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+        /*printAfterOnlyOnFailure=*/false, errs());
   return success();
 }
 } // namespace
@@ -414,7 +449,16 @@ int hybridc::runHybridc(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(hybrid::buildPipeline(pm, target, options, stage)))
     return fail("internal error: the pass pipeline does not parse");
-  if (failed(configureIRPrinting(pm)))
+  // An artifact's compilation goes on past the linalg stage (below).
+  PassManager rest(&context);
+  if (wantArtifact && failed(hybrid::buildPipeline(rest, target, options,
+                                                   hybrid::Stage::LLVM,
+                                                   hybrid::Stage::LLVM)))
+    return fail("internal error: the pass pipeline does not parse");
+  SmallVector<PassManager *, 2> managers = {&pm};
+  if (wantArtifact)
+    managers.push_back(&rest);
+  if (failed(configureIRPrinting(managers)))
     return 1;
   // The passes' warnings (e.g. a chunk size the tensor cores do not take)
   // reach the user, which MLIR's default handler would drop; errors print
@@ -436,10 +480,7 @@ int hybridc::runHybridc(int argc, char **argv) {
     auto arguments = hybridc::readEntryArguments(module);
     if (!arguments)
       return fail(toString(arguments.takeError()));
-    PassManager rest(&context);
-    if (failed(hybrid::buildPipeline(rest, target, options,
-                                     hybrid::Stage::LLVM, hybrid::Stage::LLVM)) ||
-        failed(rest.run(module)))
+    if (failed(rest.run(module)))
       return fail("the compilation pipeline failed on " + modelPath);
     hybridc::ArtifactOptions artifactOptions;
     if (cuda) {

@@ -785,6 +785,39 @@ std::optional<GemvShape> gemvShape(const Codegen &codegen, Type element,
   return GemvShape{width, loads, slices, splits};
 }
 
+/// An scf.parallel over [0, ubs[0]) x [0, ubs[1]) x ... that is one of the
+/// forms of a linear layer, which writes rows of its output that the
+/// layer's other forms do not (marked kRowFormAttr). Dimensions of one
+/// iteration are left out (`body` gets 0 for them): canonicalize would
+/// drop them by rebuilding the loop, without the mark.
+static scf::ParallelOp
+rowFormLoop(OpBuilder &b, Location loc, ValueRange ubs,
+            function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  SmallVector<bool> single;
+  SmallVector<Value> kept;
+  for (Value ub : ubs)
+    single.push_back(isConstantIntValue(ub, 1));
+  if (llvm::all_of(single, [](bool unit) { return unit; }))
+    single.front() = false; // a loop of one iteration still
+  for (auto [ub, unit] : llvm::zip(ubs, single))
+    if (!unit)
+      kept.push_back(ub);
+  auto loop = scf::ParallelOp::create(
+      b, loc, SmallVector<Value>(kept.size(), zero), kept,
+      SmallVector<Value>(kept.size(), one),
+      [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+        SmallVector<Value> all;
+        unsigned next = 0;
+        for (bool unit : single)
+          all.push_back(unit ? zero : ivs[next++]);
+        body(pb, pl, all);
+      });
+  loop->setAttr(hybrid::kRowFormAttr, b.getUnitAttr());
+  return loop;
+}
+
 /// Whether a call's `rows` (past the tensor cores' tiles) take the GEMV
 /// form: 1 to kGemvRows of them. None (a prompt of whole tiles) launches
 /// neither form.
@@ -1007,10 +1040,12 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
   memref::GlobalOp counts;
   if (shape.splits > 1)
     counts = arrivalCounts(b, b.getLoc(), stage, units);
-  loops.parallel((stage + "_gemv").str(),
-                 {arith::SelectOp::create(b, few, index(units), zero),
-                  index(shape.splits)},
-                 [&](ValueRange ivs) {
+  rowFormLoop(b, NameLoc::get(b.getStringAttr(stage + "_gemv"), b.getLoc()),
+              {arith::SelectOp::create(b, few, index(units), zero),
+               index(shape.splits)},
+              [&](OpBuilder &nb, Location, ValueRange ivs) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
     Value sliceSums = loops.scratch({weightsAtMost * shape.slices, panel}, f32);
     forUnitOwner(b, b.getLoc(), ivs[0], firstPanel, panels,
                  [&](OpBuilder &rb, size_t o, Value p) { inside(rb, [&] {
@@ -1488,23 +1523,21 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
               b, loc, MemRefType::get({ShapedType::kDynamic, out}, b.getF32Type()),
               ValueRange{start}));
       }
-      scf::ParallelOp::create(
+      rowFormLoop(
           b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
-          ValueRange{zero, zero},
           ValueRange{workgroupTiles,
                      arith::ConstantIndexOp::create(
                          b, loc, llvm::divideCeil(panels, hybrid::kBlockWarps))},
-          ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+          [&](OpBuilder &pb, Location pl, ValueRange ivs) {
             mmaWorkgroup(pb, pl, staged, panel, tileX, packed, out, in,
                          products, ivs[1],
                          mmaTileStart(pb, pl, ivs[0], rowTiles), start);
           });
       if (given)
-        scf::ParallelOp::create(
+        rowFormLoop(
             b, NameLoc::get(b.getStringAttr(stage + "_mma_epilogue"), loc),
-            ValueRange{zero, zero},
             ValueRange{start, arith::ConstantIndexOp::create(b, loc, out)},
-            ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+            [&](OpBuilder &pb, Location pl, ValueRange ivs) {
               auto v1 = VectorType::get({1}, pb.getF32Type());
               SmallVector<Value> values;
               for (Value product : products)
@@ -1540,10 +1573,10 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
                   start ? start : zero, columnRows, few, stage);
       tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
     }
-    scf::ParallelOp::create(
-        b, named, ValueRange{zero, zero},
+    rowFormLoop(
+        b, named,
         ValueRange{tokenTiles, arith::ConstantIndexOp::create(b, loc, out)},
-        ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+        [&](OpBuilder &pb, Location pl, ValueRange ivs) {
           columnWorkgroup(pb, pl, panel, x, roundTo, packed, in, columnTokens, tokens,
                           y, epilogue, ivs[1], ivs[0], start);
         });
@@ -1636,11 +1669,10 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
     roundTo = staged.type;
     Value workgroupTiles = arith::CeilDivUIOp::create(
         b, loc, fullTiles, constant(mmaLinearRowTiles(1)));
-    scf::ParallelOp::create(
+    rowFormLoop(
         b, NameLoc::get(b.getStringAttr(stage + "_mma"), loc),
-        ValueRange{zero, zero},
         ValueRange{workgroupTiles, constant(firstGroup.back() + groups.back())},
-        ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+        [&](OpBuilder &pb, Location pl, ValueRange ivs) {
           Value t0 = mmaTileStart(pb, pl, ivs[0], mmaLinearRowTiles(1));
           forUnitOwner(pb, pl, ivs[1], firstGroup, groups,
                        [&](OpBuilder &rb, size_t i, Value local) {
@@ -1701,26 +1733,29 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                    });
     });
   } else {
-    scf::ParallelOp::create(
-        b, NameLoc::get(b.getStringAttr(stage), loc), ValueRange{zero, zero},
-        codegen.columns ? ValueRange{tokenTiles, allUnits}
-                        : ValueRange{allUnits, tokenTiles},
-        ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-          Value unit = codegen.columns ? ivs[1] : ivs[0];
-          Value tile = codegen.columns ? ivs[0] : ivs[1];
-          forUnitOwner(pb, pl, unit, firstUnit, units,
-                       [&](OpBuilder &rb, size_t i, Value local) {
-                         const Member &m = members[i];
-                         if (codegen.columns)
-                           columnWorkgroup(rb, pl, panel, x, roundTo, {m.packed}, m.in,
-                                           tileTokens, tokens, m.y, identity, local,
-                                           tile, start);
-                         else
-                           packedWorkgroup(rb, pl, panel, x, {m.packed}, m.out, m.in,
-                                           tileTokens, tokens, m.y, identity, local,
-                                           tile);
-                       });
-        });
+    auto workgroup = [&](OpBuilder &pb, Location pl, ValueRange ivs) {
+      Value unit = codegen.columns ? ivs[1] : ivs[0];
+      Value tile = codegen.columns ? ivs[0] : ivs[1];
+      forUnitOwner(pb, pl, unit, firstUnit, units,
+                   [&](OpBuilder &rb, size_t i, Value local) {
+                     const Member &m = members[i];
+                     if (codegen.columns)
+                       columnWorkgroup(rb, pl, panel, x, roundTo, {m.packed}, m.in,
+                                       tileTokens, tokens, m.y, identity, local,
+                                       tile, start);
+                     else
+                       packedWorkgroup(rb, pl, panel, x, {m.packed}, m.out, m.in,
+                                       tileTokens, tokens, m.y, identity, local,
+                                       tile);
+                   });
+    };
+    Location named = NameLoc::get(b.getStringAttr(stage), loc);
+    if (codegen.columns)
+      rowFormLoop(b, named, ValueRange{tokenTiles, allUnits}, workgroup);
+    else
+      scf::ParallelOp::create(b, named, ValueRange{zero, zero},
+                              ValueRange{allUnits, tokenTiles}, ValueRange{one, one},
+                              workgroup);
   }
   SmallVector<Value> results;
   for (const Member &m : members)

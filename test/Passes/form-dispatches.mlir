@@ -143,3 +143,25 @@ func.func @staged(%x: memref<?xf32>, %n: index) {
   } loc("delta_rule"("model.layers.0.linear_attn"))
   return
 }
+
+// -----
+
+// A linear layer's form (hybrid.row_form: it writes rows of its output
+// that the layer's other forms do not) keeps the mark on its dispatch, for
+// hybrid-merge-dispatches.
+
+// CHECK-LABEL: func.func @row_form(
+// CHECK: hybrid.dispatch @row_form_dispatch workgroups({{.*}}) : memref<?xf32>, index {hybrid.row_form}
+// CHECK: hybrid.dispatch @row_form_dispatch_0 workgroups({{.*}}) : memref<?xf32>, index{{$}}
+func.func @row_form(%x: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %two = arith.constant 2.0 : f32
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    memref.store %two, %x[%i] : memref<?xf32>
+  } {hybrid.row_form}
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    memref.store %two, %x[%i] : memref<?xf32>
+  }
+  return
+}

@@ -31,7 +31,8 @@
 // UNPACKED: hybrid.weight "lm_head.weight" : tensor<40x32xbf16>
 // The mma form (bf16 weights: 32 inputs, a multiple of the 16 of a bf16
 // tile; 40 outputs, of 8): workgroups are (up to 4 full tiles of 16
-// tokens, group of 4 panels: one group here), each a block of 4 warps (the
+// tokens, group of 4 panels: one group here, not a dimension of the
+// loop), each a block of 4 warps (the
 // warps loop), a panel per warp. The full tiles' rows of x are rounded to
 // bf16 first, by a kernel of their own; the column form's rows past them
 // round x as they read it. For each step of 32 inputs the block
@@ -57,7 +58,7 @@
 // MMA: %[[XB:.*]] = linalg.generic {{.*}} ins(%[[XT]] : tensor<?x32xf32>) outs(%{{.*}} : tensor<?x32xbf16>)
 // MMA: arith.truncf %{{.*}} : f32 to bf16
 // MMA: %[[GROUPS:.*]] = arith.ceildivui %[[FULL]], %c4
-// MMA: scf.parallel (%[[T:[a-z0-9]+]], %[[G:[a-z0-9]+]]) = ({{.*}}) to (%[[GROUPS]], %c1{{[_0-9]*}})
+// MMA: scf.parallel (%[[T:[a-z0-9]+]]) = ({{.*}}) to (%[[GROUPS]])
 // MMA: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
 // MMA: scf.parallel (%[[WARP:[a-z0-9]+]]) = ({{.*}}) to (%c4{{[_0-9]*}})
 // MMA: scf.parallel ({{.*}}) = ({{.*}}) to (%c256{{[_0-9]*}})
@@ -93,7 +94,7 @@
 // MMA: vector.transfer_read %[[SW]]{{.*}} : memref<64x72xbf16>, vector<16x8xbf16>
 // MMA-COUNT-4: vector.contract
 // MMA: scf.yield
-// MMA: %[[COL:.*]] = affine.apply #{{.*}}(%[[G]], %[[WARP]])
+// MMA: %[[COL:.*]] = affine.apply #{{.*}}(%{{.*}}, %[[WARP]])
 // MMA: %[[ROW0:.*]] = affine.apply #{{.*}}(%[[T0]], %[[T0]])
 // MMA: %[[IN:.*]] = arith.cmpi ult, %[[COL]], %c40
 // MMA: %[[FULLTILE:.*]] = arith.cmpi ult, %[[ROW0]], %[[START]]
@@ -102,6 +103,8 @@
 // MMA: vector.transfer_write %{{.*}}, %{{.*}}[%[[ROW0]], %[[COL]]] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
 // MMA-COUNT-7: scf.if
 // MMA: } {hybrid.warps}
+// Each form writes only its rows of y: marked for hybrid-merge-dispatches.
+// MMA: } {hybrid.row_form}
 // MMA: %[[REST:.*]] = arith.subi %[[TOKENS]], %[[START]]
 // MMA: %[[TILES:.*]] = arith.ceildivui %[[REST]], %c8
 // MMA: scf.parallel ({{.*}}) to (%[[TILES]], %c40{{[_0-9]*}})
@@ -297,6 +300,8 @@ func.func @negative_mma_ragged_outputs(%x: tensor<?x24xf32>) -> tensor<?x36xf32>
 // COLUMNS: memref.load %[[SUMS]][%{{.*}}, %{{.*}}, %[[S]], %{{.*}}]
 // COLUMNS: memref.store
 // COLUMNS: } {hybrid.cooperative}
+// COLUMNS: } {hybrid.row_form}
+// COLUMNS-NEXT: arith.select
 func.func @wide_gemv(%x: tensor<?x512xf32>) -> tensor<?x24xf32> {
   %w = hybrid.weight "g.weight" : tensor<24x512xf32>
   %l = hybrid.lm_head %x, %w : (tensor<?x512xf32>, tensor<24x512xf32>) -> tensor<?x24xf32>
