@@ -28,9 +28,11 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
-/// Per-thread scratch two merged thread kernels may have together: a GPU
-/// thread's is local memory, which merging must not grow past what one
-/// small kernel takes.
+/// Per-thread scratch that merging may add to the larger frame of two
+/// thread kernels: a GPU thread's scratch is local memory, which the driver
+/// reserves for the largest frame of any kernel, so a large frame (the MoE
+/// counting sort's arrays) may take in a kernel with little scratch, not
+/// another large one.
 constexpr int64_t kThreadScratchBytes = 256;
 /// Shared memory a block reduction may take beside its kernel's buffers (a
 /// value per warp: see hybrid-kernels-to-gpu).
@@ -220,8 +222,12 @@ struct MergeDispatchesPass
     if (kind == KernelKind::Warps)
       return;
     int64_t secondBytes = scratchBytes(secondKernel);
-    int64_t budget =
-        kind == KernelKind::Thread ? kThreadScratchBytes : hybrid::kBlockSharedBytes;
+    // Block kernels' scratch is shared memory, which merged kernels add up.
+    auto fits = [&](int64_t firstBytes) {
+      return kind == KernelKind::Thread
+                 ? std::min(firstBytes, secondBytes) <= kThreadScratchBytes
+                 : firstBytes + secondBytes <= hybrid::kBlockSharedBytes;
+    };
 
     SmallVector<hybrid::DispatchOp> candidates; // nearest first
     for (Operation *op = second->getPrevNode(); op; op = op->getPrevNode()) {
@@ -232,8 +238,7 @@ struct MergeDispatchesPass
         if (!kernel ||
             accessesOf(dispatch, kernel).conflictsWith(secondAccesses, rowForms))
           break;
-        if (kindOf(kernel) == kind &&
-            scratchBytes(kernel) + secondBytes <= budget)
+        if (kindOf(kernel) == kind && fits(scratchBytes(kernel)))
           candidates.push_back(dispatch);
         continue;
       }

@@ -448,10 +448,12 @@ def MergeDispatchesPass : Pass<"hybrid-merge-dispatches", "::mlir::ModuleOp"> {
     - both kernels are thread kernels, or both block kernels with
       cooperative loops but no warps loops (tensor-core kernels, with their
       registers and large shared tiles, are not merged), and their static
-      scratch together fits: 48 KiB for block kernels (the allocas at
+      scratch fits: together 48 KiB for block kernels (the allocas at
       their entries and a warp's value per block reduction: shared memory
-      any block may have), 256 bytes for thread kernels (a GPU thread's
-      local memory).
+      any block may have); for thread kernels the smaller of the two at
+      most 256 bytes (a GPU thread's scratch is local memory, reserved for
+      the largest frame of any kernel: a large frame, such as the MoE
+      counting sort's arrays, may take in a kernel with little scratch).
 
     The two become one dispatch over n1 + n2 workgroups of a new kernel
     `@<first>__and__<what the second's name adds>` (e.g.

@@ -208,18 +208,18 @@ func.func @row_forms(%x: memref<?x8xf32>, %n: index, %tiles: index, %few: index)
 
 // -----
 
-// Thread kernels whose scratch together passes 256 bytes (a GPU thread's
-// local memory) stay apart.
+// Thread kernels whose scratch both pass 256 bytes (a GPU thread's local
+// memory) stay apart; one with little scratch joins one with a lot.
 
 // CHECK-LABEL: func.func @scratch(
-// CHECK: hybrid.dispatch @scratch_a workgroups
+// CHECK: hybrid.dispatch @scratch_a__and__little workgroups
 // CHECK-NEXT: hybrid.dispatch @scratch_b workgroups
 func.func private @scratch_a(%begin: index, %end: index, %y: memref<8xf32>) attributes {hybrid.kernel} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
-  %s = memref.alloca() : memref<40xf32>
+  %s = memref.alloca() : memref<80xf32>
   scf.for %w = %begin to %end step %c1 {
-    %v = memref.load %s[%c0] : memref<40xf32>
+    %v = memref.load %s[%c0] : memref<80xf32>
     memref.store %v, %y[%w] : memref<8xf32>
   }
   return
@@ -227,19 +227,31 @@ func.func private @scratch_a(%begin: index, %end: index, %y: memref<8xf32>) attr
 func.func private @scratch_b(%begin: index, %end: index, %y: memref<8xf32>) attributes {hybrid.kernel} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
-  %s = memref.alloca() : memref<40xf32>
+  %s = memref.alloca() : memref<80xf32>
   scf.for %w = %begin to %end step %c1 {
-    %v = memref.load %s[%c0] : memref<40xf32>
+    %v = memref.load %s[%c0] : memref<80xf32>
     memref.store %v, %y[%w] : memref<8xf32>
   }
   return
 }
-func.func @scratch(%n: index) -> (memref<8xf32>, memref<8xf32>) {
+func.func private @little(%begin: index, %end: index, %y: memref<8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %s = memref.alloca() : memref<2xf32>
+  scf.for %w = %begin to %end step %c1 {
+    %v = memref.load %s[%c0] : memref<2xf32>
+    memref.store %v, %y[%w] : memref<8xf32>
+  }
+  return
+}
+func.func @scratch(%n: index) -> (memref<8xf32>, memref<8xf32>, memref<8xf32>) {
   %y = memref.alloc() : memref<8xf32>
   %z = memref.alloc() : memref<8xf32>
+  %u = memref.alloc() : memref<8xf32>
   hybrid.dispatch @scratch_a workgroups(%n) (%y) : memref<8xf32>
   hybrid.dispatch @scratch_b workgroups(%n) (%z) : memref<8xf32>
-  return %y, %z : memref<8xf32>, memref<8xf32>
+  hybrid.dispatch @little workgroups(%n) (%u) : memref<8xf32>
+  return %y, %z, %u : memref<8xf32>, memref<8xf32>, memref<8xf32>
 }
 
 // -----
