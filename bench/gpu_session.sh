@@ -22,23 +22,26 @@ cd "$(dirname "$0")/.."
 out=build/gpu-session
 fixtures=test/fixtures
 
-# fixture, hybridc flags, compare_logits.py arguments (tolerance, --bf16)
+# fixture, hybridc flags, compare_logits.py arguments (tolerance, --bf16),
+# and the artifact's name when it is not the fixture's
 cases=(
   "qwen3_next_tiny||1e-2"
   "jamba_tiny||1e-2"
   "deepseek_v3_tiny||1e-2"
   "qwen3_next_wide_tiny||1e-2"
   "qwen3_next_bf16_tiles_tiny|--dtype=f32|2e-2 --bf16"
+  # wgmma warpgroup products (sm_90a: H100/H200 only)
+  "qwen3_next_bf16_tiles_tiny|--dtype=f32 --cuda-arch=sm_90a|2e-2 --bf16|qwen3_next_bf16_tiles_sm90a"
 )
 
 prepare() {
   set -e
   mkdir -p "$out"
   for case in "${cases[@]}"; do
-    IFS='|' read -r name flags _ <<<"$case"
+    IFS='|' read -r name flags _ artifact <<<"$case"
     # shellcheck disable=SC2086 # flags are words
     build/bin/hybridc "$fixtures/$name" --target=cuda $flags --max-seq-len=128 \
-      -o "$out/$name.hyb" 2>/dev/null
+      -o "$out/${artifact:-$name}.hyb" 2>/dev/null
   done
   python3 bench/gpu_delta_rule.py prepare --out "$out/gdn"
   python3 bench/gpu_roofline.py prepare --out "$out/models"
@@ -55,15 +58,16 @@ run() {
     esac
   done
   [[ $steps == *,fixtures,* ]] && for case in "${cases[@]}"; do
-    IFS='|' read -r name _ compare <<<"$case"
-    echo "== $name on CUDA device 0 against transformers"
+    IFS='|' read -r name _ compare artifact <<<"$case"
+    artifact=${artifact:-$name}
+    echo "== $artifact on CUDA device 0 against transformers"
     # A hang is a failure too, not a lost session: each step has a limit.
-    if timeout 60 build/bin/hybrid-run "$out/$name.hyb" --device cuda \
+    if timeout 60 build/bin/hybrid-run "$out/$artifact.hyb" --device cuda \
         --prompt-ids "$(cat "$fixtures/$name/reference/prompt_ids.txt")" \
-        --max-new-tokens 33 --logits-out "$out/$name.npy" >"$out/$name.out"; then
+        --max-new-tokens 33 --logits-out "$out/$artifact.npy" >"$out/$artifact.out"; then
       # shellcheck disable=SC2086 # compare holds separate arguments
       python3 test/EndToEnd/Inputs/compare_logits.py "$fixtures/$name" \
-        "$out/$name.npy" "$out/$name.out" $compare || failed=1
+        "$out/$artifact.npy" "$out/$artifact.out" $compare || failed=1
     else
       failed=1
     fi

@@ -360,10 +360,11 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
     }
     if (owners.size() == 1 && !owners.contains(nullptr))
       continue; // each thread's
+    // (A warpgroup product reads its core matrices through their address.)
     for (Operation *user : alloca->getUsers())
       if (!isa<memref::LoadOp, memref::StoreOp, vector::LoadOp,
                vector::StoreOp, vector::TransferReadOp,
-               vector::TransferWriteOp>(user))
+               vector::TransferWriteOp, hybrid::WarpgroupMmaOp>(user))
         return user->emitOpError("hybrid-kernels-to-gpu: uses a block's "
                                  "shared buffer other than by load or store");
     shared.push_back(alloca);

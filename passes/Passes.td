@@ -198,6 +198,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "q K^T and P V are such tiles (rows padded with zeros to whole "
            "tiles), an online softmax over blocks of cached positions "
            "between them">,
+    Option<"warpgroupTiles", "warpgroup-tiles", "bool", "false",
+           "With mma-tiles: bf16 linear layers' full tiles (not the grouped "
+           "experts') as hybrid.warpgroup_mma, the product of a block's "
+           "warpgroup (sm_90a's wgmma): a workgroup per (4 token tiles, 4 "
+           "panels), warp w the token tile w across the 4 panels, x and the "
+           "weights staged as 8x8 core matrices (A K-major, B N-major)">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the block forms may hold "
            "(column-workgroups): the CUDA block's limit. It bounds the "
@@ -632,6 +638,56 @@ def AsyncSharedCopiesPass : Pass<"hybrid-async-shared-copies",
     "::mlir::arith::ArithDialect",
     "::mlir::NVVM::NVVMDialect",
     "::mlir::nvgpu::NVGPUDialect",
+  ];
+}
+
+def ExpandWarpgroupMmaPass : Pass<"hybrid-expand-warpgroup-mma"> {
+  let summary = "Warpgroup products as each warp's vector.contract tiles (CPU)";
+  let description = [{
+    For the CPU pipeline's GPU forms (gpu-kernel-forms with cuda-arch
+    sm_90a): each `hybrid.warpgroup_mma` becomes what it means for its
+    warp, read from the core matrices as the op's layout says: the warp's
+    16 rows of A (core matrices (2 warp + i, j), i, j in {0, 1}) widened to
+    f32, each column tile c of B (core matrices (j, c)), and one
+    `vector.contract` [16, 16] x [16, 8] per accumulator tile. The CPU then
+    checks the form's staging and the warps' split of the block's product
+    against the checkpoint; what sm_90a's wgmma reads for the same
+    descriptors is `hybrid-warpgroup-mma-to-nvvm`'s.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+def WarpgroupMmaToNVVMPass : Pass<"hybrid-warpgroup-mma-to-nvvm"> {
+  let summary = "Warpgroup products to sm_90a's wgmma.mma_async";
+  let description = [{
+    Runs on the GPU module after `hybrid-kernels-to-gpu` (the warps loop
+    is then the block's one warpgroup of 4 warps). In every kernel with
+    `hybrid.warpgroup_mma`, each becomes one `nvvm.wgmma.mma_async`
+    m64nNk16 (bf16 operands, f32 accumulators) of the warpgroup: A K-major
+    and B N-major without swizzling, each matrix descriptor made from its
+    buffer's shared-memory address at the op's core matrix and its strides
+    (A: the leading byte offset between core matrices along the inputs,
+    the stride byte offset between groups of 8 rows; B: the leading byte
+    offset between groups of 8 inputs, the stride byte offset between
+    groups of 8 columns), after a proxy fence (the stores that staged the
+    matrices are the generic proxy's, wgmma reads through the async proxy)
+    and `wgmma.fence`, then committed and waited for. The warp's
+    accumulator tiles [16, 8] become each lane's 4 values of the
+    accumulator fragment (rows lane / 4 and lane / 4 + 8, columns 2 (lane %
+    4) and the next: the order wgmma's registers hold them in), through
+    the loops that carry them; their constant initial values and their
+    stores (`vector.transfer_write` of a tile) follow.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

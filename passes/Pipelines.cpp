@@ -35,7 +35,7 @@ constexpr Step kHybridSteps[] = {
 constexpr Step kLinalgSteps[] = {
     {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch "
      "pack-weights=%pack column-workgroups=%columns mma-tiles=%columns "
-     "block-shared-bytes=%smem}",
+     "warpgroup-tiles=%warpgroup block-shared-bytes=%smem}",
      "every layer op to linalg and loops; state handles become buffers; "
      "linear layers read packed weights"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
@@ -105,6 +105,10 @@ constexpr Step kLLVMSteps[] = {
      "independent kernels side by side in one dispatch, as on a GPU "
      "(gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
+    {"hybrid-expand-warpgroup-mma",
+     "sm_90a's warpgroup products as each warp's contract tiles "
+     "(gpu-kernel-forms)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
     {"convert-vector-to-scf",
@@ -141,11 +145,18 @@ constexpr Step kCUDASteps[] = {
     {"gpu.module(hybrid-mma-tiles-to-nvgpu)",
      "the linear layers' contract tiles to mma.sync (tf32 m16n8k8, bf16 "
      "m16n8k16), fragments loaded from shared memory per lane"},
+    {"gpu.module(hybrid-warpgroup-mma-to-nvvm)",
+     "sm_90a: the bf16 linear layers' warpgroup products to wgmma.mma_async, "
+     "matrix descriptors from the staged core matrices' strides",
+     [](const hybrid::PipelineOptions &o) {
+       return hybrid::hasWarpgroupMma(o.cudaArch);
+     }},
     {"gpu.module(hybrid-async-shared-copies)",
      "the block kernels' staging copies from global into shared memory as "
      "cp.async, waited for at the next barrier"},
     {"gpu.module(convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-     "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-vector-to-llvm,"
+     "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-nvvm-to-llvm,"
+     "convert-vector-to-llvm,"
      "hybrid-replace-libdevice-calls,canonicalize,cse,"
      "reconcile-unrealized-casts)",
      "kernels to the NVVM dialect (memrefs as expanded descriptors), "
@@ -158,9 +169,10 @@ constexpr Step kCUDASteps[] = {
 #undef HYBRID_BUFFER_STEPS
 #undef HYBRID_HOST_STEPS
 
-/// The PTX ISA version an architecture needs (sm_80: PTX 7.0, sm_90: 7.8).
+/// The PTX ISA version an architecture needs (sm_80: PTX 7.0, sm_90: 7.8,
+/// sm_90a: 8.0).
 const char *ptxFeatures(StringRef arch) {
-  return arch == "sm_80" ? "+ptx70" : "+ptx78";
+  return arch == "sm_80" ? "+ptx70" : arch == "sm_90a" ? "+ptx80" : "+ptx78";
 }
 
 LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
@@ -180,9 +192,11 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     substitute("%pack", std::to_string(options.packWeights));
     // GPU threads run packed linear layers a column each (coalesced), GPU
     // warps their full token tiles on tensor cores.
-    substitute("%columns",
-               (cuda || options.gpuKernelForms) && options.packWeights > 0 ? "1"
-                                                                            : "0");
+    bool gpuForms = (cuda || options.gpuKernelForms) && options.packWeights > 0;
+    substitute("%columns", gpuForms ? "1" : "0");
+    substitute("%warpgroup",
+               gpuForms && hybrid::hasWarpgroupMma(options.cudaArch) ? "1"
+                                                                     : "0");
     // The CPU's GPU forms (gpu-kernel-forms) take the default architecture's
     // limit, as --target=cuda would.
     substitute("%smem", std::to_string(hybrid::cudaBlockSharedBytes(
@@ -219,8 +233,10 @@ LogicalResult hybrid::buildPipeline(OpPassManager &pm, Target target,
 }
 
 bool hybrid::isCUDAArch(StringRef arch) {
-  return arch == "sm_80" || arch == "sm_90";
+  return arch == "sm_80" || arch == "sm_90" || arch == "sm_90a";
 }
+
+bool hybrid::hasWarpgroupMma(StringRef arch) { return arch == "sm_90a"; }
 
 int64_t hybrid::cudaBlockSharedBytes(StringRef arch) {
   // cudaDevAttrMaxSharedMemoryPerBlockOptin of the A100 and the H100/H200.
@@ -241,15 +257,17 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
         PipelineOptions options;
         if (failed(options.parseFromString(text)))
           return failure();
-        if (target == Target::CPU && options.cudaArch.hasValue())
-          return error(arg + ": cuda-arch applies to hybrid-cuda-pipeline");
+        if (target == Target::CPU && options.cudaArch.hasValue() &&
+            !options.gpuKernelForms)
+          return error(arg + ": cuda-arch applies to hybrid-cuda-pipeline "
+                             "and to gpu-kernel-forms");
         if (target == Target::CUDA && options.gpuKernelForms.hasValue())
           return error(arg + ": gpu-kernel-forms applies to hybrid-cpu-pipeline "
                              "(the CUDA pipeline builds those forms anyway)");
         if (options.gpuKernelForms && options.packWeights <= 0)
           return error(arg + ": gpu-kernel-forms needs pack-weights");
-        if (target == Target::CUDA && !hybrid::isCUDAArch(options.cudaArch))
-          return error(arg + ": cuda-arch must be sm_80 or sm_90, got '" +
+        if (!hybrid::isCUDAArch(options.cudaArch))
+          return error(arg + ": cuda-arch must be sm_80, sm_90 or sm_90a, got '" +
                        options.cudaArch + "'");
         if (failed(hybrid::buildPipeline(pm, target, options,
                                          hybrid::Stage::LLVM)))

@@ -37,7 +37,10 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::init(true)};
   Option<std::string> cudaArch{
       *this, "cuda-arch",
-      llvm::cl::desc("NVIDIA architecture of the CUDA target: sm_80 or sm_90"),
+      llvm::cl::desc("NVIDIA architecture of the CUDA target: sm_80, sm_90 or "
+                     "sm_90a (sm_90 with wgmma: bf16 linear layers' full "
+                     "tiles as warpgroup products); with gpu-kernel-forms, "
+                     "the architecture whose forms the CPU pipeline builds"),
       llvm::cl::init("sm_90")};
   Option<bool> gpuKernelForms{
       *this, "gpu-kernel-forms",
@@ -65,9 +68,13 @@ mlir::LogicalResult buildPipeline(mlir::OpPassManager &pm, Target target,
 /// Whether `arch` is a CUDA architecture the CUDA target compiles for.
 bool isCUDAArch(llvm::StringRef arch);
 
+/// Whether `arch` has sm_90a's warpgroup products (wgmma), which the GPU
+/// forms then use for bf16 linear layers' full tiles.
+bool hasWarpgroupMma(llvm::StringRef arch);
+
 /// Shared memory a block may have on `arch` once its kernel opts in (the
 /// runtime does, for kernels that need more than 48 KiB): sm_80 163 KiB,
-/// sm_90 227 KiB.
+/// sm_90 and sm_90a 227 KiB.
 int64_t cudaBlockSharedBytes(llvm::StringRef arch);
 
 /// Registers hybrid-cpu-pipeline and hybrid-cuda-pipeline for hybrid-opt.

@@ -118,15 +118,20 @@ cl::opt<bool> gpuKernelForms(
 
 cl::opt<std::string> cudaArch(
     "cuda-arch",
-    cl::desc("GPU architecture of --target=cuda: sm_80 (A100, PTX ISA 7.0) "
-             "or sm_90 (H100/H200, PTX ISA 7.8; default)"),
+    cl::desc("GPU architecture of --target=cuda: sm_80 (A100, PTX ISA 7.0), "
+             "sm_90 (H100/H200, PTX ISA 7.8; default) or sm_90a (H100/H200 "
+             "only, PTX ISA 8.0: bf16 linear layers' full tiles as wgmma "
+             "warpgroup products; not yet run on a GPU). With "
+             "--gpu-kernel-forms: the architecture whose forms run on the "
+             "CPU"),
     cl::init("sm_90"), cl::cat(category));
 
 cl::opt<std::string> cudaPath(
     "cuda-path",
     cl::desc("CUDA toolkit whose bin/ptxas assembles the PTX into a cubin "
              "stored next to it in the artifact (default /usr/local/cuda; "
-             "without ptxas there the artifact carries PTX only, which the "
+             "without ptxas there, or with an empty --cuda-path=, the "
+             "artifact carries PTX only, which the "
              "driver compiles at load)"),
     cl::init("/usr/local/cuda"), cl::cat(category));
 
@@ -218,9 +223,11 @@ Expected<std::string> takePTX(ModuleOp module) {
   return ptx;
 }
 
-/// The cubin ptxas makes of `ptx` for `arch`; "" when --cuda-path (left
-/// at its default) has no ptxas.
+/// The cubin ptxas makes of `ptx` for `arch`; "" when --cuda-path is empty
+/// or (left at its default) has no ptxas.
 Expected<std::string> assemble(StringRef ptx, StringRef arch) {
+  if (cudaPath.empty())
+    return std::string();
   SmallString<256> ptxas(cudaPath);
   sys::path::append(ptxas, "bin", "ptxas");
   if (!sys::fs::can_execute(ptxas)) {
@@ -354,9 +361,12 @@ int hybridc::runHybridc(int argc, char **argv) {
 
   bool cuda = target == hybrid::Target::CUDA;
   if (!hybrid::isCUDAArch(cudaArch))
-    return fail("--cuda-arch: expected sm_80 or sm_90, got '" + cudaArch + "'");
-  if (!cuda && (cudaArch.getNumOccurrences() || cudaPath.getNumOccurrences()))
-    return fail("--cuda-arch and --cuda-path apply to --target=cuda");
+    return fail("--cuda-arch: expected sm_80, sm_90 or sm_90a, got '" +
+                cudaArch + "'");
+  if (!cuda && cudaPath.getNumOccurrences())
+    return fail("--cuda-path applies to --target=cuda");
+  if (!cuda && !gpuKernelForms && cudaArch.getNumOccurrences())
+    return fail("--cuda-arch applies to --target=cuda and --gpu-kernel-forms");
   if (cudaPath.getNumOccurrences() && !wantArtifact)
     return fail("--cuda-path applies to artifacts (its ptxas makes their "
                 "cubin), not to --emit or --report");
@@ -490,7 +500,8 @@ int hybridc::runHybridc(int argc, char **argv) {
       auto cubin = assemble(*ptx, cudaArch);
       if (!cubin)
         return fail(modelPath + ": " + toString(cubin.takeError()));
-      if (cubin->empty())
+      // An empty --cuda-path asked for PTX only: no note.
+      if (cubin->empty() && !cudaPath.empty())
         WithColor::note(errs(), "hybridc")
             << "no ptxas in " << cudaPath
             << "/bin: the artifact carries PTX only (the driver compiles it "

@@ -167,7 +167,7 @@ constexpr int64_t kColumnTokens = 8;
 /// weights sharing x: the block reuses each staged weight row for 64
 /// tokens, 32 for a pair (gate and up), which keeps a warp's accumulators
 /// to 16 tiles (64 registers).
-int64_t mmaLinearRowTiles(int64_t weights) {
+constexpr int64_t mmaLinearRowTiles(int64_t weights) {
   return std::max<int64_t>(1, 4 / weights);
 }
 
@@ -1142,21 +1142,51 @@ Value mmaContract(OpBuilder &b, Location loc, Value a, Value bTile, Value acc) {
 /// kBlockWarps * panel], rows padded, in the tensor cores' operand type;
 /// kMmaStageSlots of each, one after another in the rows. Scratch at the
 /// function's entry, shared by the workgroup's warps (GPU shared memory).
+/// With `warpgroup` (warpgroupFits) the tiles are 8x8 core matrices
+/// instead of padded rows, as hybrid.warpgroup_mma reads them: x's [slot
+/// and row / 8, input / 8, 8, 8], each weight's [slot and input / 8,
+/// output / 8, 8, 8].
 struct MmaStage {
   Type type;
   int64_t depth, rowTiles;
+  bool warpgroup;
   Value x;
   SmallVector<Value> weights;
 };
 
+/// Whether the mma form of weights of `element` may take the warpgroup
+/// form (Codegen::warpgroup): bf16 tiles whose kBlockWarps panels make a
+/// valid wgmma N (a multiple of 8, at most 256).
+bool warpgroupFits(const Codegen &codegen, Type element) {
+  int64_t n = hybrid::kBlockWarps * codegen.panel;
+  return codegen.warpgroup && element.isBF16() && n % 8 == 0 && n <= 256;
+}
+
 MmaStage mmaStage(OpBuilder &b, Location loc, Type element, int64_t in,
-                  int64_t panel, int64_t weights, int64_t rowTiles) {
+                  int64_t panel, int64_t weights, int64_t rowTiles,
+                  bool warpgroup = false) {
   MmaStage stage{mmaOperandType(element),
                  *mmaStageDepth(element, in, panel, weights, rowTiles),
                  rowTiles,
+                 warpgroup,
                  {},
                  {}};
   OpBuilder eb = OpBuilder::atBlockBegin(functionEntry(b));
+  if (warpgroup) {
+    assert(rowTiles == hybrid::kBlockWarps && stage.depth % 16 == 0);
+    stage.x = memref::AllocaOp::create(
+        eb, loc,
+        MemRefType::get({kMmaStageSlots * rowTiles * kMmaTokens / 8,
+                         stage.depth / 8, 8, 8},
+                        stage.type));
+    for (int64_t w = 0; w < weights; ++w)
+      stage.weights.push_back(memref::AllocaOp::create(
+          eb, loc,
+          MemRefType::get({kMmaStageSlots * stage.depth / 8,
+                           hybrid::kBlockWarps * panel / 8, 8, 8},
+                          stage.type)));
+    return stage;
+  }
   stage.x = memref::AllocaOp::create(
       eb, loc,
       MemRefType::get({kMmaStageSlots * rowTiles * kMmaTokens,
@@ -1197,8 +1227,11 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
   int64_t panels = llvm::divideCeil(out, panel);
   int64_t blocks = panel / kMmaOutputs, rowTiles = stage.rowTiles;
   // Accumulator (weight w, token tile m, block n) is number
-  // (w * rowTiles + m) * blocks + n.
+  // (w * rowTiles + m) * blocks + n; in the warpgroup form, where the warp
+  // is the token tile, (w, block c of the kBlockWarps panels) is number
+  // w * columnTiles + c.
   int64_t tiles = blocks * rowTiles * static_cast<int64_t>(packed.size());
+  int64_t columnTiles = hybrid::kBlockWarps * blocks;
   // Elements per copy: one 16- or 32-byte vector.
   constexpr int64_t kCopy = 8;
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
@@ -1283,6 +1316,15 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
           if (stored != type)
             v = widened(cb, v);
         }
+        if (stage.warpgroup) {
+          // Core matrix (input / 8, output / 8), its row input % 8.
+          vector::StoreOp::create(
+              cb, pl, v, stage.weights[w],
+              ValueRange{apply(cb, (d0 + d1).floorDiv(8), {wFirst, row}),
+                         apply(cb, (d0 * panel + d1).floorDiv(8), {p, column}),
+                         apply(cb, d0 % 8, {row, row}), zero});
+          return;
+        }
         vector::StoreOp::create(
             cb, pl, v, stage.weights[w],
             ValueRange{apply(cb, d0 + d1, {wFirst, row}),
@@ -1307,6 +1349,15 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
           ArrayRef<bool>{true});
       if (xElement != type)
         v = arith::TruncFOp::create(cb, pl, vectorOf({kCopy}, type), v);
+      if (stage.warpgroup) {
+        // Core matrix (token / 8, input / 8), its row token % 8.
+        vector::StoreOp::create(
+            cb, pl, v, stage.x,
+            ValueRange{apply(cb, (d0 + d1).floorDiv(8), {xFirst, row}),
+                       apply(cb, d0.floorDiv(kCopy), {column, column}),
+                       apply(cb, d0 % 8, {row, row}), zero});
+        return;
+      }
       vector::StoreOp::create(cb, pl, v, stage.x,
                               ValueRange{apply(cb, d0 + d1, {xFirst, row}), column});
     });
@@ -1327,10 +1378,26 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
                    arith::CmpIOp::create(lb, pl, arith::CmpIPredicate::ult,
                                          nextStep, index(lb, in)),
                    /*prefetch=*/true);
+          SmallVector<Value> next(accs);
+          if (stage.warpgroup) {
+            // The block's 64 x (kBlockWarps panels) product, 16 inputs (two
+            // core matrices) a step; the warp's part: its token tile.
+            Value xGroup = apply(lb, d0 * (xRows / 8), {slot, slot});
+            for (int64_t s = 0; s < depth / tileDepth; ++s)
+              for (auto [w, staged] : llvm::enumerate(stage.weights)) {
+                auto first = next.begin() + w * columnTiles;
+                auto product = WarpgroupMmaOp::create(
+                    lb, pl, stage.x, xGroup, index(lb, 2 * s), staged,
+                    apply(lb, d0 * (depth / 8) + 2 * s, {slot, slot}), zero,
+                    warp, ValueRange(ArrayRef<Value>(first, columnTiles)));
+                llvm::copy(product.getResults(), first);
+              }
+            scf::YieldOp::create(lb, pl, next);
+            return;
+          }
           Value xFirst = apply(lb, d0 * xRows, {slot, slot});
           Value wFirst = apply(lb, d0 * depth, {slot, slot});
           // The warp's panel, tile by tile.
-          SmallVector<Value> next(accs);
           for (int64_t s = 0; s < depth / tileDepth; ++s) {
             SmallVector<Value> aTiles;
             for (int64_t m = 0; m < rowTiles; ++m)
@@ -1359,6 +1426,34 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
           }
           scf::YieldOp::create(lb, pl, next);
         });
+    if (stage.warpgroup) {
+      // arith, not affine.apply: canonicalize would fold t0's map into an
+      // affine.apply here and into the copies' rows, leaving the warps loop
+      // alone in the workgroup loop, which it would then merge into it.
+      Value token = arith::AddIOp::create(
+          wb, pl, t0, arith::MulIOp::create(wb, pl, warp, index(wb, kMmaTokens)));
+      for (int64_t c = 0; c < columnTiles; ++c) {
+        Value column = apply(
+            wb, d0 * (hybrid::kBlockWarps * panel) + c * kMmaOutputs,
+            {group, group});
+        // The last group's blocks past `out`, the token tiles past `rows`.
+        Value inside =
+            arith::CmpIOp::create(wb, pl, arith::CmpIPredicate::ult, token, rows);
+        if (out % (panel * hybrid::kBlockWarps) != 0)
+          inside = arith::AndIOp::create(
+              wb, pl, inside,
+              arith::CmpIOp::create(wb, pl, arith::CmpIPredicate::ult, column,
+                                    index(wb, out)));
+        scf::IfOp::create(wb, pl, inside, [&](OpBuilder &tb, Location tl) {
+          for (auto [w, y] : llvm::enumerate(ys))
+            vector::TransferWriteOp::create(
+                tb, pl, loop.getResult(w * columnTiles + c), y,
+                ValueRange{token, column}, ArrayRef<bool>{true, true});
+          scf::YieldOp::create(tb, tl);
+        });
+      }
+      return;
+    }
     for (int64_t m = 0; m < rowTiles; ++m)
       for (int64_t n = 0; n < blocks; ++n) {
         Value column = apply(
@@ -1501,9 +1596,12 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
     Value start;
     Type roundTo;
     int64_t count = static_cast<int64_t>(weights.size());
-    int64_t rowTiles = mmaLinearRowTiles(count);
+    bool warpgroup = warpgroupFits(codegen, element);
+    int64_t rowTiles =
+        warpgroup ? hybrid::kBlockWarps : mmaLinearRowTiles(count);
     if (mmaFits(codegen, out, in, element, count, rowTiles)) {
-      MmaStage staged = mmaStage(b, loc, element, in, panel, count, rowTiles);
+      MmaStage staged =
+          mmaStage(b, loc, element, in, panel, count, rowTiles, warpgroup);
       Value mmaTokens = arith::ConstantIndexOp::create(b, loc, kMmaTokens);
       Value fullTiles = arith::DivUIOp::create(b, loc, tokens, mmaTokens);
       start = arith::MulIOp::create(b, loc, fullTiles, mmaTokens);
@@ -1660,9 +1758,12 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
   Value start;
   Type roundTo;
   if (mma) {
+    static_assert(mmaLinearRowTiles(1) == hybrid::kBlockWarps,
+                  "one weight's workgroups have a token tile per warp");
     MmaStage staged = mmaStage(b, loc, members.front().packed.element,
                                members.front().in, panel, 1,
-                               mmaLinearRowTiles(1));
+                               mmaLinearRowTiles(1),
+                               warpgroupFits(codegen, members.front().packed.element));
     Value fullTiles = arith::DivUIOp::create(b, loc, tokens, constant(kMmaTokens));
     start = arith::MulIOp::create(b, loc, fullTiles, constant(kMmaTokens));
     Value tileX = mmaInput(b, loc, x, start, staged.type, stage);
@@ -3671,6 +3772,10 @@ struct ConvertHybridToLinalgPass
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: mma-tiles refines the column "
                 "form; give column-workgroups too";
+    if (warpgroupTiles && !mmaTiles)
+      return emitError(UnknownLoc::get(context))
+             << "convert-hybrid-to-linalg: warpgroup-tiles refines the mma "
+                "form; give mma-tiles too";
     if (columnWorkgroups && packWeights == 0)
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: column-workgroups applies to packed "
@@ -3733,7 +3838,8 @@ struct ConvertHybridToLinalgPass
                         MoERouteOp, MoEExpertsOp,
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
-    Codegen codegen{packWeights, columnWorkgroups, mmaTiles, blockSharedBytes};
+    Codegen codegen{packWeights, columnWorkgroups, mmaTiles, blockSharedBytes,
+                    warpgroupTiles};
     if (columnWorkgroups && failed(checkBlockChunks(codegen)))
       return signalPassFailure();
     RewritePatternSet patterns(ctx);

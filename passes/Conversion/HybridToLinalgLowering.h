@@ -3,7 +3,8 @@
 // Internal to convert-hybrid-to-linalg: what the op lowerings in its files
 // share (the target's code-generation choices, the pattern base, the loop
 // nests of the stateful ops' kernels and their tensor-core tiles, the
-// helpers those use). Not a public API.
+// helpers those use). Not a public API (hybrid-expand-warpgroup-mma takes
+// its contract tiles from here, the same as the mma form's).
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,6 +59,12 @@ struct Codegen {
   /// limit for a block (the CUDA target's dynamic shared memory,
   /// hybrid-kernels-to-gpu).
   int64_t blockSharedBytes = hybrid::kBlockSharedBytes;
+  /// With mma: bf16 linear layers' (not the grouped experts') full tiles
+  /// as warpgroup products (hybrid.warpgroup_mma, sm_90a's wgmma): a
+  /// workgroup of 4 token tiles, each warp one of them across the 4
+  /// panels, x and the weights staged as 8x8 core matrices
+  /// (warpgroupFits).
+  bool warpgroup = false;
 };
 
 /// The mma form's tile: kMmaTokens x kMmaOutputs outputs (the tensor cores'

@@ -155,8 +155,13 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
   std::string deviceArch = "sm_" + std::to_string(major * 10 + minor);
   device->description_ = std::string(name) + " (" + deviceArch + ")";
   int wanted = std::atoi(arch.c_str() + (arch.rfind("sm_", 0) == 0 ? 3 : 0));
-  if (major * 10 + minor < wanted) {
-    error = "the kernels are for " + arch + ", newer than this GPU, " +
+  // sm_90a's kernels (wgmma) run on that architecture only, not later ones.
+  bool archSpecific = !arch.empty() && arch.back() == 'a';
+  if (major * 10 + minor < wanted ||
+      (archSpecific && major * 10 + minor != wanted)) {
+    error = "the kernels are for " + arch +
+            (archSpecific ? ", which runs on that architecture only, not "
+                          : ", newer than this GPU, ") +
             device->description_ + ": recompile with --cuda-arch=" +
             (major * 10 + minor >= 90 ? "sm_90" : "sm_80");
     return nullptr;
@@ -172,7 +177,9 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
     return fail();
 
   // The cubin runs only on its own architecture; the PTX anywhere newer.
-  bool useCubin = cubin && cubinSize && deviceArch == arch;
+  bool useCubin = cubin && cubinSize &&
+                  deviceArch == (archSpecific ? arch.substr(0, arch.size() - 1)
+                                              : arch);
   std::vector<char> log(16384, '\0');
   int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSize};
   void *values[] = {log.data(), reinterpret_cast<void *>(log.size() - 1)};

@@ -37,9 +37,11 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
 
 // Option values the pipelines cannot use are errors, not ignored.
 // RUN: not hybrid-opt %s --hybrid-cuda-pipeline="cuda-arch=sm_70" 2>&1 | FileCheck %s --check-prefix=BAD-ARCH
-// BAD-ARCH: error: hybrid-cuda-pipeline: cuda-arch must be sm_80 or sm_90, got 'sm_70'
+// BAD-ARCH: error: hybrid-cuda-pipeline: cuda-arch must be sm_80, sm_90 or sm_90a, got 'sm_70'
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="cuda-arch=sm_80" 2>&1 | FileCheck %s --check-prefix=CPU-ARCH
-// CPU-ARCH: error: hybrid-cpu-pipeline: cuda-arch applies to hybrid-cuda-pipeline
+// CPU-ARCH: error: hybrid-cpu-pipeline: cuda-arch applies to hybrid-cuda-pipeline and to gpu-kernel-forms
+// RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1 pack-weights=16 cuda-arch=sm_70" 2>&1 | FileCheck %s --check-prefix=FORMS-ARCH
+// FORMS-ARCH: error: hybrid-cpu-pipeline: cuda-arch must be sm_80, sm_90 or sm_90a, got 'sm_70'
 // RUN: not hybrid-opt %s --hybrid-cuda-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=CUDA-FORMS
 // CUDA-FORMS: error: hybrid-cuda-pipeline: gpu-kernel-forms applies to hybrid-cpu-pipeline (the CUDA pipeline builds those forms anyway)
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=FORMS-UNPACKED

@@ -730,5 +730,49 @@ LogicalResult DispatchOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return success();
 }
 
+LogicalResult WarpgroupMmaOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location>, ValueRange operands,
+    DictionaryAttr, OpaqueProperties, RegionRange,
+    SmallVectorImpl<Type> &inferred) {
+  // Operands: a, a_row, a_column, b, b_row, b_column, warp, accumulators.
+  constexpr size_t kAccumulators = 7;
+  if (operands.size() < kAccumulators)
+    return failure();
+  llvm::append_range(inferred, operands.drop_front(kAccumulators).getTypes());
+  return success();
+}
+
+LogicalResult WarpgroupMmaOp::verify() {
+  // Core matrices: 8x8 elements, contiguous (the last two dimensions
+  // static, unit-strided rows of 8) and 16-byte aligned on a GPU.
+  for (auto [name, value] : {std::pair<StringRef, Value>{"A", getA()},
+                             {"B", getB()}}) {
+    auto type = cast<MemRefType>(value.getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (type.getDimSize(2) != 8 || type.getDimSize(3) != 8 ||
+        failed(type.getStridesAndOffset(strides, offset)) ||
+        strides[3] != 1 || strides[2] != 8 ||
+        ShapedType::isDynamic(strides[0]) || ShapedType::isDynamic(strides[1]))
+      return emitOpError() << name
+                           << " must be core matrices [*, *, 8, 8] with "
+                              "contiguous 8x8 matrices and static strides, got "
+                           << type;
+  }
+  size_t tiles = getAccumulators().size();
+  if (tiles == 0 || tiles > 32)
+    return emitOpError() << "expected 1 to 32 accumulator tiles (N = 8 to "
+                            "256), got "
+                         << tiles;
+  auto tile = VectorType::get({16, 8}, Float32Type::get(getContext()));
+  for (Type type : getAccumulators().getTypes())
+    if (type != tile)
+      return emitOpError() << "accumulator tiles must be " << tile << ", got "
+                           << type;
+  if (getResults().getTypes() != getAccumulators().getTypes())
+    return emitOpError() << "results must match the accumulators";
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialects/Hybrid/IR/HybridOps.cpp.inc"

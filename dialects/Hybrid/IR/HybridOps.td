@@ -14,6 +14,7 @@
 
 include "dialects/Hybrid/IR/HybridBase.td"
 include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Hybrid_FloatTensor : RankedTensorOf<[AnyFloat]>;
@@ -561,6 +562,56 @@ def Hybrid_DispatchOp : Hybrid_Op<"dispatch",
     $callee `workgroups` `(` $workgroups `)`
     (`(` $kernel_operands^ `)` `:` type($kernel_operands))? attr-dict
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel-level tensor-core products (inside block kernels' warps loops)
+//===----------------------------------------------------------------------===//
+
+def Hybrid_CoreMatrices : MemRefRankOf<[BF16], [4]>;
+def Hybrid_WarpTile : VectorOfRankAndType<[2], [F32]>;
+
+def Hybrid_WarpgroupMmaOp : Hybrid_Op<"warpgroup_mma",
+    [DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "one warp's rows of a warpgroup's bf16 tensor-core product";
+  let description = [{
+    The four warps of a block kernel's warps loop (`hybrid.warps`) compute
+    together D[64, 8n] += A[64, 16] B[16, 8n] on bf16 operands with f32
+    accumulators; this op is the part of warp `warp` (0 to 3): rows
+    [16 warp, 16 warp + 16) of D, as its n accumulator tiles [16, 8] (tile
+    c holds columns [8c, 8c + 8)). All four warps run it together with the
+    same operands except the accumulators.
+
+    A and B are in memory as 8x8 core matrices, each contiguous: A's core
+    matrix (i, j), rows [8i, 8i + 8) and inputs [8j, 8j + 8) of A, row by
+    row, is `a[a_row + i, a_column + j]`; B's (j, c), inputs [8j, 8j + 8)
+    and columns [8c, 8c + 8) of B, input by input, is
+    `b[b_row + j, b_column + c]`. These are the canonical layouts of
+    sm_90a's `wgmma.mma_async` without swizzling, A K-major and B N-major:
+    `hybrid-warpgroup-mma-to-nvvm` makes the op one wgmma of the block's
+    warpgroup, its matrix descriptors from the buffers' strides, and
+    `hybrid-expand-warpgroup-mma` makes it the warp's `vector.contract`
+    tiles for the CPU.
+
+    ```mlir
+    %d:16 = hybrid.warpgroup_mma %x[%r, %k], %w[%k2, %c] warp(%warp)
+        acc(%acc0, ..., %acc15) : memref<16x4x8x8xbf16>, memref<8x16x8x8xbf16>,
+        vector<16x8xf32>, ..., vector<16x8xf32>
+    ```
+  }];
+  let arguments = (ins Arg<Hybrid_CoreMatrices, "A's core matrices", [MemRead]>:$a,
+                       Index:$a_row, Index:$a_column,
+                       Arg<Hybrid_CoreMatrices, "B's core matrices", [MemRead]>:$b,
+                       Index:$b_row, Index:$b_column,
+                       Index:$warp,
+                       Variadic<Hybrid_WarpTile>:$accumulators);
+  let results = (outs Variadic<Hybrid_WarpTile>:$results);
+  let assemblyFormat = [{
+    $a `[` $a_row `,` $a_column `]` `,` $b `[` $b_row `,` $b_column `]`
+    `warp` `(` $warp `)` `acc` `(` $accumulators `)` attr-dict `:`
+    type($a) `,` type($b) `,` type($accumulators)
+  }];
+  let hasVerifier = 1;
 }
 
 #endif // HYBRIDC_DIALECTS_HYBRID_IR_HYBRIDOPS_TD

@@ -4,6 +4,9 @@
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1 mma-tiles=1" | FileCheck %s --check-prefix=MMA
 // RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 mma-tiles=1" 2>&1 | FileCheck %s --check-prefix=MMA-PANELS
 // MMA-PANELS: convert-hybrid-to-linalg: mma-tiles refines the column form; give column-workgroups too
+// RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1 mma-tiles=1 warpgroup-tiles=1" | FileCheck %s --check-prefix=WARPGROUP
+// RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1 warpgroup-tiles=1" 2>&1 | FileCheck %s --check-prefix=WARPGROUP-MMA
+// WARPGROUP-MMA: convert-hybrid-to-linalg: warpgroup-tiles refines the mma form; give mma-tiles too
 // RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=column-workgroups=1 2>&1 | FileCheck %s --check-prefix=COLUMNS-UNPACKED
 // COLUMNS-UNPACKED: convert-hybrid-to-linalg: column-workgroups applies to packed linear weights; give pack-weights too
 // RUN: not hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=pack-weights=100000000 2>&1 | FileCheck %s --check-prefix=HUGE
@@ -114,6 +117,38 @@
 // MMA-NEXT: math.fma %[[XR32]]
 // MMA-NOT: vector.contract
 // UNPACKED-NOT: packed
+// The warpgroup form of the same tiles (sm_90a): 64 tokens (4 token tiles)
+// x 4 panels of 16 per workgroup, staged as 8x8 core matrices: x's [2
+// slots x 8 row groups, 32 / 8 input groups, 8, 8], the weights' [2 slots
+// x 4 input groups, 64 / 8 column groups, 8, 8], each 8-element copy one
+// row of a core matrix. Warp w takes token tile w across the 4 panels:
+// 8 accumulator tiles, two warpgroup products (16 inputs each) a step.
+// WARPGROUP-LABEL: func.func @lm_head
+// WARPGROUP-DAG: %[[SX:.*]] = memref.alloca() : memref<16x4x8x8xbf16>
+// WARPGROUP-DAG: %[[SW:.*]] = memref.alloca() : memref<8x8x8x8xbf16>
+// WARPGROUP: %[[START:.*]] = arith.muli %{{.*}}, %c16
+// WARPGROUP: scf.parallel (%[[T:[a-z0-9]+]]) = ({{.*}}) to (%{{.*}})
+// WARPGROUP: %[[T0:.*]] = affine.apply #{{.*}}(%[[T]])
+// WARPGROUP: scf.parallel (%[[WARP:[a-z0-9]+]]) = ({{.*}}) to (%c4{{[_0-9]*}})
+// WARPGROUP: vector.store %{{.*}}, %[[SW]][%{{.*}}, %{{.*}}, %{{.*}}, %c0{{[_0-9]*}}] : memref<8x8x8x8xbf16>, vector<8xbf16>
+// WARPGROUP: vector.store %{{.*}}, %[[SX]][%{{.*}}, %{{.*}}, %{{.*}}, %c0{{[_0-9]*}}] : memref<16x4x8x8xbf16>, vector<8xbf16>
+// WARPGROUP: scf.for {{.*}} -> (vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>, vector<16x8xf32>)
+// WARPGROUP: } {hybrid.cooperative, hybrid.prefetch}
+// WARPGROUP: } {hybrid.cooperative, hybrid.prefetch}
+// WARPGROUP: %[[D:.*]]:8 = hybrid.warpgroup_mma %[[SX]][%[[XG:.*]], %c0{{[_0-9]*}}], %[[SW]][%{{.*}}, %c0{{[_0-9]*}}] warp(%[[WARP]])
+// WARPGROUP: hybrid.warpgroup_mma %[[SX]][%[[XG]], %c2{{[_0-9]*}}], %[[SW]][%{{.*}}, %c0{{[_0-9]*}}] warp(%[[WARP]]) acc(%[[D]]#0, %[[D]]#1, %[[D]]#2, %[[D]]#3, %[[D]]#4, %[[D]]#5, %[[D]]#6, %[[D]]#7)
+// WARPGROUP-NOT: vector.contract
+// WARPGROUP: scf.yield
+// WARPGROUP: %[[WROWS:.*]] = arith.muli %[[WARP]], %c16
+// WARPGROUP: %[[ROW0:.*]] = arith.addi %[[T0]], %[[WROWS]]
+// WARPGROUP: %[[FULLTILE:.*]] = arith.cmpi ult, %[[ROW0]], %[[START]]
+// WARPGROUP: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %c40
+// WARPGROUP: %[[STORE:.*]] = arith.andi %[[FULLTILE]], %[[IN]]
+// WARPGROUP: scf.if %[[STORE]]
+// WARPGROUP: vector.transfer_write %{{.*}}, %{{.*}}[%[[ROW0]], %{{.*}}] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
+// WARPGROUP-COUNT-7: vector.transfer_write %{{.*}}, %{{.*}}[%[[ROW0]], %{{.*}}] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x40xf32>
+// WARPGROUP: } {hybrid.warps}
+// WARPGROUP: } {hybrid.row_form}
 func.func @lm_head(%x: tensor<?x32xf32>) -> tensor<?x40xf32> {
   %w = hybrid.weight "lm_head.weight" : tensor<40x32xbf16>
   %l = hybrid.lm_head %x, %w : (tensor<?x32xf32>, tensor<40x32xbf16>) -> tensor<?x40xf32>
@@ -126,6 +161,12 @@ func.func @lm_head(%x: tensor<?x32xf32>) -> tensor<?x40xf32> {
 // whose workgroups take 4 panels, a count of whole groups of 4 panels: its
 // stores test only that their token tile is a full one).
 // MMA-LABEL: func.func @aligned
+// f32 weights have no warpgroup form (tf32 wgmma would need B K-major).
+// WARPGROUP-LABEL: func.func @aligned
+// WARPGROUP-NOT: hybrid.warpgroup_mma
+// WARPGROUP: vector.contract
+// WARPGROUP-NOT: hybrid.warpgroup_mma
+// WARPGROUP-LABEL: func.func @negative_argument_weight
 // MMA: vector.contract
 // MMA-NOT: arith.andi
 // MMA: %[[FULLTILE:.*]] = arith.cmpi ult

@@ -1746,3 +1746,33 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+func.func @negative_warpgroup_mma_core_matrix(%a: memref<16x4x8x4xbf16>, %b: memref<8x16x8x8xbf16>,
+                                              %i: index, %acc: vector<16x8xf32>) {
+  // expected-error @+1 {{'hybrid.warpgroup_mma' op A must be core matrices [*, *, 8, 8] with contiguous 8x8 matrices and static strides, got 'memref<16x4x8x4xbf16>'}}
+  %d = hybrid.warpgroup_mma %a[%i, %i], %b[%i, %i] warp(%i) acc(%acc)
+      : memref<16x4x8x4xbf16>, memref<8x16x8x8xbf16>, vector<16x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_warpgroup_mma_strided(%a: memref<16x4x8x8xbf16>, %b: memref<8x16x8x8xbf16, strided<[1024, 64, 16, 1]>>,
+                                          %i: index, %acc: vector<16x8xf32>) {
+  // expected-error @+1 {{'hybrid.warpgroup_mma' op B must be core matrices}}
+  %d = hybrid.warpgroup_mma %a[%i, %i], %b[%i, %i] warp(%i) acc(%acc)
+      : memref<16x4x8x8xbf16>, memref<8x16x8x8xbf16, strided<[1024, 64, 16, 1]>>, vector<16x8xf32>
+  return
+}
+
+// -----
+
+func.func @negative_warpgroup_mma_tile(%a: memref<16x4x8x8xbf16>, %b: memref<8x16x8x8xbf16>,
+                                       %i: index, %acc: vector<8x8xf32>) {
+  // expected-error @+1 {{'hybrid.warpgroup_mma' op accumulator tiles must be 'vector<16x8xf32>', got 'vector<8x8xf32>'}}
+  %d = hybrid.warpgroup_mma %a[%i, %i], %b[%i, %i] warp(%i) acc(%acc)
+      : memref<16x4x8x8xbf16>, memref<8x16x8x8xbf16>, vector<8x8xf32>
+  return
+}

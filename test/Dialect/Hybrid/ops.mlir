@@ -452,3 +452,17 @@ func.func @dispatch(%x: memref<?x16xf32>, %n: index) {
   hybrid.dispatch @dispatch_nothing workgroups(%n)
   return
 }
+
+//===----------------------------------------------------------------------===//
+// Warpgroup products
+//===----------------------------------------------------------------------===//
+
+// CHECK-LABEL: func.func @warpgroup_mma
+// CHECK: %{{.*}}:2 = hybrid.warpgroup_mma %{{.*}}[%{{.*}}, %{{.*}}], %{{.*}}[%{{.*}}, %{{.*}}] warp(%{{.*}}) acc(%{{.*}}, %{{.*}}) : memref<16x4x8x8xbf16>, memref<8x16x8x8xbf16>, vector<16x8xf32>, vector<16x8xf32>
+func.func @warpgroup_mma(%a: memref<16x4x8x8xbf16>, %b: memref<8x16x8x8xbf16>,
+                         %i: index, %w: index, %acc: vector<16x8xf32>)
+    -> (vector<16x8xf32>, vector<16x8xf32>) {
+  %d:2 = hybrid.warpgroup_mma %a[%i, %i], %b[%i, %i] warp(%w) acc(%acc, %acc)
+      : memref<16x4x8x8xbf16>, memref<8x16x8x8xbf16>, vector<16x8xf32>, vector<16x8xf32>
+  return %d#0, %d#1 : vector<16x8xf32>, vector<16x8xf32>
+}
