@@ -6,8 +6,11 @@ Runs in two places:
   prepare (here; no GPU): the benchmark models of bench/configs.py with
     all-zero bf16 weights (zero weights do the same work), each compiled
     with --target=cuda and gzipped (the zeros shrink 600 MB to a few MB),
-    its hybridc --report=json beside it, into OUT. Carry OUT and
-    build/bin/hybrid-run (it needs only libstdc++).
+    its hybridc --report=json beside it, into OUT: <family>.hyb.gz for
+    sm_90, <family>-<arch>.hyb.gz for the other --archs (sm_90a: the
+    tiles as wgmma warpgroup products, against sm_90's mma.sync in the
+    same run). Carry OUT and build/bin/hybrid-run (it needs only
+    libstdc++).
   run (on a machine with an NVIDIA GPU and torch): first, in this process,
     the HBM bandwidth (a device-to-device copy of 2 GiB: bytes read and
     written per second) and the bf16 tensor-core peak (an 8192^3 product).
@@ -23,8 +26,8 @@ Runs in two places:
       wall time, which also holds the first call's device allocations.
 
 usage: python3 bench/gpu_roofline.py prepare [--out DIR]
-           [--families qwen3_next,jamba,deepseek_v3] [--max-len 4096]
-           [--build build]
+           [--families qwen3_next,jamba,deepseek_v3] [--archs sm_90]
+           [--max-len 4096] [--build build]
        python3 bench/gpu_roofline.py run [--dir DIR] [--prompt 1024]
            [--new 64] [--reps 3] [--build build]
 """
@@ -59,12 +62,15 @@ def prepare(args):
                  "--report=json"], check=True, capture_output=True, text=True).stdout
             with open(os.path.join(out, family + ".json"), "w") as f:
                 json.dump({"config": config, "report": json.loads(report)}, f)
-            artifact = os.path.join(folder, "model.hyb")
-            subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda", "-o",
-                            artifact, "--max-seq-len", str(args.max_len)], check=True)
-            packed = os.path.join(out, family + ".hyb.gz")
-            pack(artifact, packed)
-        print("wrote %s (%.1f MB)" % (packed, os.path.getsize(packed) / 1e6))
+            for arch in args.archs.split(","):
+                artifact = os.path.join(folder, "model.hyb")
+                subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda",
+                                "--cuda-arch", arch, "-o", artifact,
+                                "--max-seq-len", str(args.max_len)], check=True)
+                packed = os.path.join(
+                    out, family + ("" if arch == "sm_90" else "-" + arch) + ".hyb.gz")
+                pack(artifact, packed)
+                print("wrote %s (%.1f MB)" % (packed, os.path.getsize(packed) / 1e6))
     print("on the GPU machine: python3 bench/gpu_roofline.py run --dir %s" % out)
 
 
@@ -104,12 +110,13 @@ def run(args):
           % (torch.cuda.get_device_name(), bandwidth, peak))
     print("| model | measured | value | roofline | fraction |")
     print("|---|---|---|---|---|")
-    families = sorted(f[:-len(".hyb.gz")] for f in os.listdir(args.dir)
-                      if f.endswith(".hyb.gz"))
-    if not families:
+    models = sorted(f[:-len(".hyb.gz")] for f in os.listdir(args.dir)
+                    if f.endswith(".hyb.gz"))
+    if not models:
         raise SystemExit("run: no <family>.hyb.gz in %s (run prepare first)" % args.dir)
     with tempfile.TemporaryDirectory() as scratch:
-        for family in families:
+        for model in models:
+            family = model.split("-")[0]
             described_path = os.path.join(args.dir, family + ".json")
             if not os.path.exists(described_path):
                 raise SystemExit("run: %s is missing (written by prepare next to %s.hyb.gz)"
@@ -117,8 +124,8 @@ def run(args):
             with open(described_path) as f:
                 described = json.load(f)
             config, report = described["config"], described["report"]
-            artifact = os.path.join(scratch, family + ".hyb")
-            unpack(os.path.join(args.dir, family + ".hyb.gz"), artifact)
+            artifact = os.path.join(scratch, model + ".hyb")
+            unpack(os.path.join(args.dir, model + ".hyb.gz"), artifact)
             prefill, decode, kernels = measure(args, artifact, config)
             os.remove(artifact)
             # Decode reads every active weight once per token (of the
@@ -129,14 +136,14 @@ def run(args):
                 2 * report["state_bytes_per_seq"]
             moved = step_bytes * decode / 1e9
             print("| %s | decode, batch 1 | %.0f GB/s (%.0f tok/s) | %.0f GB/s HBM | %.0f%% |"
-                  % (family, moved, decode, bandwidth, 100 * moved / bandwidth))
+                  % (model, moved, decode, bandwidth, 100 * moved / bandwidth))
             flops = report["flops_per_token"] * prefill / 1e12
             print("| %s | prefill, %d tokens (linear FLOPs) | %.1f TFLOP/s (%.0f tok/s) "
                   "| %.0f TFLOP/s bf16 | %.1f%% |"
-                  % (family, args.prompt, flops, prefill, peak, 100 * flops / peak))
+                  % (model, args.prompt, flops, prefill, peak, 100 * flops / peak))
             wall = 1000 * args.prompt / prefill
             print("| %s | prefill's kernels (--profile) | %.1f ms | %.1f ms wall | %.0f%% |"
-                  % (family, kernels, wall, 100 * kernels / wall), flush=True)
+                  % (model, kernels, wall, 100 * kernels / wall), flush=True)
 
 
 def main():
@@ -145,6 +152,8 @@ def main():
     p = sub.add_parser("prepare")
     p.add_argument("--out", default=DEFAULT_DIR)
     p.add_argument("--families", default="qwen3_next,jamba,deepseek_v3")
+    p.add_argument("--archs", default="sm_90",
+                   help="comma-separated --cuda-arch values (sm_80, sm_90, sm_90a)")
     p.add_argument("--max-len", type=int, default=4096)
     p.add_argument("--build", default=DEFAULT_BUILD)
     r = sub.add_parser("run")

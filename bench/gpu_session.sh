@@ -45,6 +45,10 @@ prepare() {
   done
   python3 bench/gpu_delta_rule.py prepare --out "$out/gdn"
   python3 bench/gpu_roofline.py prepare --out "$out/models"
+  # The Qwen3-Next-shaped model again with wgmma warpgroup products
+  # (sm_90a), against sm_90's mma.sync in the same run.
+  python3 bench/gpu_roofline.py prepare --out "$out/models" \
+    --families qwen3_next --archs sm_90a
   du -sh "$out"
   echo "on the GPU machine: bash bench/gpu_session.sh run (carry $out and build/bin/hybrid-run)"
 }

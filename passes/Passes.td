@@ -199,10 +199,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "tiles), an online softmax over blocks of cached positions "
            "between them">,
     Option<"warpgroupTiles", "warpgroup-tiles", "bool", "false",
-           "With mma-tiles: bf16 linear layers' full tiles (not the grouped "
-           "experts') as hybrid.warpgroup_mma, the product of a block's "
+           "With mma-tiles: bf16 linear layers' and grouped experts' full "
+           "tiles as hybrid.warpgroup_mma, the product of a block's "
            "warpgroup (sm_90a's wgmma): a workgroup per (4 token tiles, 4 "
-           "panels), warp w the token tile w across the 4 panels, x and the "
+           "panels; the experts' tile table groups up to 4 of an expert's "
+           "tiles), warp w the token tile w across the 4 panels, x and the "
            "weights staged as 8x8 core matrices (A K-major, B N-major)">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the block forms may hold "

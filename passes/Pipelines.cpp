@@ -146,7 +146,8 @@ constexpr Step kCUDASteps[] = {
      "the linear layers' contract tiles to mma.sync (tf32 m16n8k8, bf16 "
      "m16n8k16), fragments loaded from shared memory per lane"},
     {"gpu.module(hybrid-warpgroup-mma-to-nvvm)",
-     "sm_90a: the bf16 linear layers' warpgroup products to wgmma.mma_async, "
+     "sm_90a: the bf16 linear layers' and experts' warpgroup products to "
+     "wgmma.mma_async, "
      "matrix descriptors from the staged core matrices' strides",
      [](const hybrid::PipelineOptions &o) {
        return hybrid::hasWarpgroupMma(o.cudaArch);

@@ -38,8 +38,9 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
   Option<std::string> cudaArch{
       *this, "cuda-arch",
       llvm::cl::desc("NVIDIA architecture of the CUDA target: sm_80, sm_90 or "
-                     "sm_90a (sm_90 with wgmma: bf16 linear layers' full "
-                     "tiles as warpgroup products); with gpu-kernel-forms, "
+                     "sm_90a (sm_90 with wgmma: bf16 linear layers' and "
+                     "experts' full tiles as warpgroup products); with "
+                     "gpu-kernel-forms, "
                      "the architecture whose forms the CPU pipeline builds"),
       llvm::cl::init("sm_90")};
   Option<bool> gpuKernelForms{

@@ -120,8 +120,8 @@ cl::opt<std::string> cudaArch(
     "cuda-arch",
     cl::desc("GPU architecture of --target=cuda: sm_80 (A100, PTX ISA 7.0), "
              "sm_90 (H100/H200, PTX ISA 7.8; default) or sm_90a (H100/H200 "
-             "only, PTX ISA 8.0: bf16 linear layers' full tiles as wgmma "
-             "warpgroup products; not yet run on a GPU). With "
+             "only, PTX ISA 8.0: bf16 linear layers' and experts' full tiles "
+             "as wgmma warpgroup products; not yet run on a GPU). With "
              "--gpu-kernel-forms: the architecture whose forms run on the "
              "CPU"),
     cl::init("sm_90"), cl::cat(category));

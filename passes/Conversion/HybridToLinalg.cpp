@@ -173,8 +173,11 @@ constexpr int64_t mmaLinearRowTiles(int64_t weights) {
 
 /// Token tiles of the grouped experts' mma workgroups: one tile table
 /// (groups of an expert's full tiles) serves both projections, so both
-/// take the gate/up pair's.
-int64_t mmaExpertRowTiles() { return mmaLinearRowTiles(2); }
+/// take the gate/up pair's; with warpgroup products (Codegen::warpgroup)
+/// the warpgroup's 64 rows, a token tile per warp.
+int64_t mmaExpertRowTiles(const Codegen &codegen) {
+  return codegen.warpgroup ? hybrid::kBlockWarps : mmaLinearRowTiles(2);
+}
 
 /// fp8 e4m3fn bits (`raw`: f8E4M3FN, or a vector of them) as f32, exactly
 /// (LLVM has no f8 type to extend from): the 7 bits below the sign put at
@@ -2708,7 +2711,7 @@ struct MoEKernels {
     // columns: the rows only the tiles read or write. The entries past them
     // read x and write the activations and expertOut themselves, so a call
     // with no full tile (a decode step) launches none of these kernels.
-    int64_t groupRows = kMmaTokens * mmaExpertRowTiles();
+    int64_t groupRows = kMmaTokens * mmaExpertRowTiles(codegen);
     Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
     auto overTileEntries = [&](StringRef stage, int64_t columns,
                                function_ref<void(Value, Value)> body) {
@@ -2752,7 +2755,8 @@ struct MoEKernels {
       Type element = weights.front().element;
       MmaStage staged = mmaStage(b, b.getLoc(), element, in, panel,
                                  static_cast<int64_t>(weights.size()),
-                                 mmaExpertRowTiles());
+                                 mmaExpertRowTiles(codegen),
+                                 warpgroupFits(codegen, element));
       loops.parallel((stage + "_mma").str(),
                      {maxTiles, index(llvm::divideCeil(
                                     out, panel * hybrid::kBlockWarps))},
@@ -2926,8 +2930,8 @@ struct MoEKernels {
 
     Type element = gatePacked.element;
     if (codegen.columns && packAlike(gate, up) && packAlike(gate, down) &&
-        mmaFits(codegen, inter, hidden, element, 2, mmaExpertRowTiles()) &&
-        mmaFits(codegen, hidden, inter, element, 1, mmaExpertRowTiles())) {
+        mmaFits(codegen, inter, hidden, element, 2, mmaExpertRowTiles(codegen)) &&
+        mmaFits(codegen, hidden, inter, element, 1, mmaExpertRowTiles(codegen))) {
       groupedExpertTiles(gatePacked, upPacked, downPacked, x, experts, inter,
                          hidden, groups, expertOut);
       return;
@@ -3379,7 +3383,7 @@ struct MoEKernels {
       if (tileExpert) {
         // Each expert's full tiles in groups of up to mmaExpertRowTiles,
         // in order (count stored as it goes, as above).
-        int64_t groupRows = kMmaTokens * mmaExpertRowTiles();
+        int64_t groupRows = kMmaTokens * mmaExpertRowTiles(codegen);
         memref::StoreOp::create(b, zero, tileCount, ValueRange{zero});
         forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
           Value begin = memref::LoadOp::create(b, bounds, e);

@@ -59,11 +59,11 @@ struct Codegen {
   /// limit for a block (the CUDA target's dynamic shared memory,
   /// hybrid-kernels-to-gpu).
   int64_t blockSharedBytes = hybrid::kBlockSharedBytes;
-  /// With mma: bf16 linear layers' (not the grouped experts') full tiles
-  /// as warpgroup products (hybrid.warpgroup_mma, sm_90a's wgmma): a
-  /// workgroup of 4 token tiles, each warp one of them across the 4
-  /// panels, x and the weights staged as 8x8 core matrices
-  /// (warpgroupFits).
+  /// With mma: bf16 linear layers' and grouped experts' full tiles as
+  /// warpgroup products (hybrid.warpgroup_mma, sm_90a's wgmma): a
+  /// workgroup of 4 token tiles (the experts' tile table then groups up to
+  /// 4 of an expert's), each warp one of them across the 4 panels, x and
+  /// the weights staged as 8x8 core matrices (warpgroupFits).
   bool warpgroup = false;
 };
 
