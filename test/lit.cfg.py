@@ -73,10 +73,19 @@ else:
                     "(the fixtures' PTX through ptxas) is skipped")
 try:
     import ctypes
-    ctypes.CDLL("libcuda.so.1")
+    _cuda = ctypes.CDLL("libcuda.so.1")
     config.available_features.add("cuda-driver")
     lit_config.note("NVIDIA driver found: EndToEnd/cuda-vs-transformers.test "
                     "runs the fixtures on CUDA device 0")
+    # sm_90a's kernels (wgmma) run on compute capability 9.0 only.
+    _device, _major, _minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    if (_cuda.cuInit(0) == 0 and _cuda.cuDeviceGet(ctypes.byref(_device), 0) == 0
+            and _cuda.cuDeviceGetAttribute(ctypes.byref(_major), 75, _device) == 0
+            and _cuda.cuDeviceGetAttribute(ctypes.byref(_minor), 76, _device) == 0
+            and (_major.value, _minor.value) == (9, 0)):
+        config.available_features.add("cuda-sm90")
+        lit_config.note("CUDA device 0 is sm_90: EndToEnd/cuda-wgmma-vs-"
+                        "transformers.test runs the sm_90a kernels")
 except OSError:
     lit_config.note("no NVIDIA driver (libcuda.so.1): "
                     "EndToEnd/cuda-vs-transformers.test is skipped; "
