@@ -107,8 +107,10 @@ constexpr Step kLLVMSteps[] = {
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"hybrid-expand-warpgroup-mma",
      "sm_90a's warpgroup products as each warp's contract tiles "
-     "(gpu-kernel-forms)",
-     [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
+     "(gpu-kernel-forms with cuda-arch=sm_90a, the only forms that have them)",
+     [](const hybrid::PipelineOptions &o) {
+       return o.gpuKernelForms && hybrid::hasWarpgroupMma(o.cudaArch);
+     }},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
     {"convert-vector-to-scf",
