@@ -675,7 +675,13 @@ def WarpgroupMmaToNVVMPass : Pass<"hybrid-warpgroup-mma-to-nvvm"> {
     offset between groups of 8 inputs, the stride byte offset between
     groups of 8 columns), after a proxy fence (the stores that staged the
     matrices are the generic proxy's, wgmma reads through the async proxy)
-    and `wgmma.fence`, then committed and waited for. The warp's
+    and `wgmma.fence`, then committed and waited for. Consecutive products
+    of a block with the same number of tiles, between them only ops without
+    memory effects that read none of their tiles (a step's products of
+    each weight and 16 inputs), are one run: the fences before its first
+    product, one commit and `wait_group 0` after its last, the products in
+    between in flight together (the tensor cores order the accumulators
+    of same-shaped products). The warp's
     accumulator tiles [16, 8] become each lane's 4 values of the
     accumulator fragment (rows lane / 4 and lane / 4 + 8, columns 2 (lane %
     4) and the next: the order wgmma's registers hold them in), through

@@ -6,7 +6,8 @@
 // tensor cores from shared memory through matrix descriptors: A K-major and
 // B N-major, no swizzle, the descriptors' byte offsets the core matrices'
 // strides (the op's layout is the canonical one of the PTX ISA for these
-// modes). The warp-level [16, 8] accumulator tiles become each lane's 4
+// modes). Consecutive products are issued together and waited for once
+// (see ProductRuns). The warp-level [16, 8] accumulator tiles become each lane's 4
 // values of wgmma's accumulator fragment, in the loops that carry them, the
 // constants that start them and the stores that end them: a dialect
 // conversion of the kernels that hold such ops.
@@ -164,8 +165,54 @@ FailureOr<Value> matrixDescriptor(OpBuilder &b, Location loc, Operation *op,
   return arith::OrIOp::create(b, loc, encoded, constant(offsets)).getResult();
 }
 
+/// The products issued together: a run is warpgroup products of one block
+/// with the same number of accumulator tiles, between them only ops without
+/// memory effects (and no regions) that read none of the run's tiles. The
+/// tensor cores order the accumulators of same-shaped products themselves
+/// (the PTX ISA's wgmma.fence), so a run needs the fences before its first
+/// product only, and one commit and wait after its last, before anything
+/// reads its tiles or touches memory (such as the next step's staging,
+/// which may overwrite what the products still read).
+struct ProductRuns {
+  llvm::DenseSet<Operation *> first, last;
+
+  explicit ProductRuns(Operation *kernel) {
+    kernel->walk([&](Block *block) {
+      SmallVector<hybrid::WarpgroupMmaOp> run;
+      llvm::DenseSet<Value> tiles;
+      auto close = [&] {
+        if (!run.empty()) {
+          first.insert(run.front());
+          last.insert(run.back());
+        }
+        run.clear();
+        tiles.clear();
+      };
+      for (Operation &op : *block) {
+        if (auto product = dyn_cast<hybrid::WarpgroupMmaOp>(op)) {
+          if (!run.empty() && run.back().getAccumulators().size() !=
+                                  product.getAccumulators().size())
+            close();
+          run.push_back(product);
+          tiles.insert(product->result_begin(), product->result_end());
+          continue;
+        }
+        bool readsTiles = llvm::any_of(
+            op.getOperands(), [&](Value v) { return tiles.contains(v); });
+        if (op.getNumRegions() != 0 || !isMemoryEffectFree(&op) || readsTiles)
+          close();
+      }
+      close();
+    });
+  }
+};
+
 struct WarpgroupMmaLowering : OpConversionPattern<hybrid::WarpgroupMmaOp> {
-  using OpConversionPattern::OpConversionPattern;
+  WarpgroupMmaLowering(const TypeConverter &types, MLIRContext *ctx,
+                       const ProductRuns &runs)
+      : OpConversionPattern(types, ctx), runs(runs) {}
+  const ProductRuns &runs;
+
   LogicalResult
   matchAndRewrite(hybrid::WarpgroupMmaOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
@@ -193,11 +240,13 @@ struct WarpgroupMmaLowering : OpConversionPattern<hybrid::WarpgroupMmaOp> {
 
     // The stores that staged A and B are the generic proxy's; wgmma reads
     // through the async proxy. wgmma.fence orders the accumulators'
-    // registers before it.
-    NVVM::FenceProxyOp::create(
-        rewriter, loc, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-    NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
+    // registers before the run.
+    if (runs.first.contains(op)) {
+      NVVM::FenceProxyOp::create(
+          rewriter, loc, NVVM::ProxyKind::async_shared,
+          NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+      NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
+    }
     ValueRange tiles = adaptor.getAccumulators();
     int64_t columns = 8 * static_cast<int64_t>(tiles.size());
     Type f32 = rewriter.getF32Type();
@@ -218,8 +267,10 @@ struct WarpgroupMmaLowering : OpConversionPattern<hybrid::WarpgroupMmaOp> {
         // row: A not transposed (K-major); row for B: transposed (N-major).
         NVVM::MMALayout::row, NVVM::MMALayout::row,
         /*satfinite=*/NVVM::MMAIntOverflowAttr());
-    NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
-    NVVM::WgmmaWaitGroupSyncOp::create(rewriter, loc, 0);
+    if (runs.last.contains(op)) {
+      NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
+      NVVM::WgmmaWaitGroupSyncOp::create(rewriter, loc, 0);
+    }
     SmallVector<Value> results;
     auto lane = VectorType::get({kLaneValues}, f32);
     for (size_t c = 0; c < tiles.size(); ++c) {
@@ -251,11 +302,14 @@ struct WarpgroupMmaToNVVMPass
     target.markUnknownOpDynamicallyLegal([&](Operation *op) {
       return types.isLegal(op);
     });
-    RewritePatternSet patterns(ctx);
-    patterns.add<SplatTile, StoreTile, WarpgroupMmaLowering>(types, ctx);
-    scf::populateSCFStructuralTypeConversionsAndLegality(types, patterns, target);
-    FrozenRewritePatternSet frozen(std::move(patterns));
     for (Operation *kernel : kernels) {
+      ProductRuns runs(kernel);
+      RewritePatternSet patterns(ctx);
+      patterns.add<SplatTile, StoreTile>(types, ctx);
+      patterns.add<WarpgroupMmaLowering>(types, ctx, runs);
+      scf::populateSCFStructuralTypeConversionsAndLegality(types, patterns,
+                                                           target);
+      FrozenRewritePatternSet frozen(std::move(patterns));
       WalkResult stores = kernel->walk([](vector::TransferWriteOp op) {
         if (!isWarpTile(op.getVectorType()) || isLaneStorable(op))
           return WalkResult::advance();

@@ -75,3 +75,64 @@ gpu.module @kernels {
     gpu.return
   }
 }
+
+// Runs of products issued together. A step's four products (two weights,
+// two steps of 16 inputs, an index computed between them) are one run:
+// the fences before the first, one commit and wait after the last, the
+// accumulators of each weight passed from product to product in flight.
+// CHECK-LABEL: gpu.func @runs(
+// CHECK: nvvm.fence.proxy
+// CHECK-NEXT: nvvm.wgmma.fence.aligned
+// CHECK-NOT: {{nvvm.wgmma.(commit|wait|fence)|nvvm.fence.proxy}}
+// CHECK: nvvm.wgmma.mma_async
+// CHECK-NOT: {{nvvm.wgmma.(commit|wait|fence)|nvvm.fence.proxy}}
+// CHECK: nvvm.wgmma.mma_async
+// CHECK-NOT: {{nvvm.wgmma.(commit|wait|fence)|nvvm.fence.proxy}}
+// CHECK: nvvm.wgmma.mma_async
+// CHECK-NOT: {{nvvm.wgmma.(commit|wait|fence)|nvvm.fence.proxy}}
+// CHECK: nvvm.wgmma.mma_async
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// A store between two products ends the run (the commit and wait above
+// come before it); the next product is fenced again, and a product of
+// another shape (1 column tile against 2) is a run of its own.
+// CHECK: memref.store
+// CHECK: nvvm.fence.proxy
+// CHECK-NEXT: nvvm.wgmma.fence.aligned
+// CHECK: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 16, k = 16>
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: nvvm.fence.proxy
+// CHECK-NEXT: nvvm.wgmma.fence.aligned
+// CHECK: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 8, k = 16>
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK: gpu.return
+gpu.module @runs {
+  gpu.func @runs(%a: memref<16x4x8x8xbf16, #gpu.address_space<workgroup>>,
+                 %g: memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>,
+                 %u: memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>,
+                 %y: memref<?x16xf32>, %w: index, %t: index) kernel {
+    %c0 = arith.constant 0 : index
+    %c2 = arith.constant 2 : index
+    %c8 = arith.constant 8 : index
+    %zero = arith.constant dense<0.0> : vector<16x8xf32>
+    %g0:2 = hybrid.warpgroup_mma %a[%c0, %c0], %g[%c0, %c0] warp(%w) acc(%zero, %zero)
+        : memref<16x4x8x8xbf16, #gpu.address_space<workgroup>>, memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>, vector<16x8xf32>, vector<16x8xf32>
+    %u0:2 = hybrid.warpgroup_mma %a[%c0, %c0], %u[%c0, %c0] warp(%w) acc(%zero, %zero)
+        : memref<16x4x8x8xbf16, #gpu.address_space<workgroup>>, memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>, vector<16x8xf32>, vector<16x8xf32>
+    %k = arith.addi %c0, %c2 : index
+    %g1:2 = hybrid.warpgroup_mma %a[%c0, %k], %g[%k, %c0] warp(%w) acc(%g0#0, %g0#1)
+        : memref<16x4x8x8xbf16, #gpu.address_space<workgroup>>, memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>, vector<16x8xf32>, vector<16x8xf32>
+    %u1:2 = hybrid.warpgroup_mma %a[%c0, %k], %u[%k, %c0] warp(%w) acc(%u0#0, %u0#1)
+        : memref<16x4x8x8xbf16, #gpu.address_space<workgroup>>, memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>, vector<16x8xf32>, vector<16x8xf32>
+    vector.transfer_write %g1#0, %y[%t, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x16xf32>
+    %g2:2 = hybrid.warpgroup_mma %a[%c0, %c0], %g[%c0, %c0] warp(%w) acc(%g1#0, %u1#1)
+        : memref<16x4x8x8xbf16, #gpu.address_space<workgroup>>, memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>, vector<16x8xf32>, vector<16x8xf32>
+    %one = hybrid.warpgroup_mma %a[%c0, %c0], %g[%c0, %c0] warp(%w) acc(%g2#1)
+        : memref<16x4x8x8xbf16, #gpu.address_space<workgroup>>, memref<4x2x8x8xbf16, #gpu.address_space<workgroup>>, vector<16x8xf32>
+    vector.transfer_write %g2#0, %y[%t, %c8] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x16xf32>
+    vector.transfer_write %one, %y[%t, %c0] {in_bounds = [true, true]} : vector<16x8xf32>, memref<?x16xf32>
+    gpu.return
+  }
+}
