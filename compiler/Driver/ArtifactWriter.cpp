@@ -390,10 +390,19 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
     cuda = fa::CreateCudaKernels(fbb, fbb.CreateString(options.cudaArch),
                                  fbb.CreateString(options.ptx), cubin);
   }
+  // The checksum goes in last: written as a placeholder, then the file's
+  // checksum (with those 8 bytes as zero) over it.
+  fa::Checksum placeholder(0);
   auto root = fa::CreateArtifact(fbb, fa::kArtifactVersion, config, tableOffset,
                                  executable, weightsOffset, weightsDir,
-                                 weightFiles, cuda);
+                                 weightFiles, cuda, &placeholder);
   fa::FinishArtifactBuffer(fbb, root);
-  return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
-                     fbb.GetSize());
+  std::string file(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
+                   fbb.GetSize());
+  auto *bytes = reinterpret_cast<uint8_t *>(file.data());
+  size_t field = reinterpret_cast<const uint8_t *>(
+                     fa::GetArtifact(bytes)->checksum()) - bytes;
+  uint64_t checksum = fa::fileChecksum(bytes, file.size(), field);
+  std::memcpy(bytes + field, &checksum, 8); // little-endian, as flatbuffers
+  return file;
 }

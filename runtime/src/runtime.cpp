@@ -242,6 +242,16 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
     return fail(a.name + ": artifact version " +
                 std::to_string(a.root->version()) + ", this runtime reads " +
                 std::to_string(fa::kArtifactVersion) + "; recompile it");
+  // Damaged code must not run, damaged weights or offsets must not give
+  // plausible numbers: the whole file against the compiler's checksum.
+  const fa::Checksum *checksum = a.root->checksum();
+  if (!checksum)
+    return fail(a.name + ": corrupted artifact: it has no checksum");
+  size_t field = reinterpret_cast<const uint8_t *>(checksum) - a.bytes;
+  if (fa::fileChecksum(a.bytes, size, field) != checksum->value())
+    return fail(a.name + ": corrupted artifact: its bytes differ from the "
+                         "checksum the compiler recorded (damaged in storage "
+                         "or transfer); copy or compile it again");
   const fa::ModelConfig *config = a.root->config();
   if (!config || config->vocab_size() <= 0 || config->max_seq_len() <= 0)
     return fail(a.name + ": artifact has no model config");
