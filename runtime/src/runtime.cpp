@@ -1017,7 +1017,8 @@ struct hybrid_snapshot {
 
 namespace {
 constexpr char kSnapshotMagic[4] = {'H', 'Y', 'B', 'S'};
-constexpr uint32_t kSnapshotVersion = 1;
+/// Version 2: the file ends with the checksum of all bytes before it.
+constexpr uint32_t kSnapshotVersion = 2;
 
 /// FNV-1a of what a snapshot's bytes mean: each state's name, element type
 /// and per-sequence shape (without the batch dimension), and the vocabulary.
@@ -1147,8 +1148,11 @@ hybrid_status *hybrid_snapshot_save(const hybrid_snapshot *snapshot,
   if (!file)
     return fail(target + ": cannot write: " + std::strerror(errno));
   bool ok = true;
+  uint64_t checksum = 0;
   auto put = [&](const void *data, size_t size) {
     ok = ok && std::fwrite(data, 1, size, file) == size;
+    checksum = fa::bytesChecksum(static_cast<const uint8_t *>(data), size,
+                                 checksum);
   };
   uint64_t logitCount = snapshot->logits.size();
   uint32_t count = static_cast<uint32_t>(snapshot->states.size());
@@ -1165,6 +1169,7 @@ hybrid_status *hybrid_snapshot_save(const hybrid_snapshot *snapshot,
     put(&size, 8);
     put(state.data(), size);
   }
+  ok = ok && std::fwrite(&checksum, 1, 8, file) == 8;
   ok = (std::fclose(file) == 0) && ok;
   if (!ok || std::rename(temporary.c_str(), target.c_str()) != 0) {
     std::remove(temporary.c_str());
@@ -1181,8 +1186,15 @@ hybrid_status *hybrid_snapshot_load(const hybrid_artifact *artifact,
   if (!file)
     return fail(name + ": cannot open: " + std::strerror(errno));
   std::unique_ptr<FILE, int (*)(FILE *)> closer(file, std::fclose);
+  // Every piece read goes into the checksum the file ends with, so that
+  // changed state bytes are refused rather than continued from.
+  uint64_t checksum = 0;
   auto get = [&](void *data, size_t size) {
-    return std::fread(data, 1, size, file) == size;
+    if (std::fread(data, 1, size, file) != size)
+      return false;
+    checksum = fa::bytesChecksum(static_cast<const uint8_t *>(data), size,
+                                 checksum);
+    return true;
   };
   auto copy = std::make_unique<hybrid_snapshot>();
   char magic[4];
@@ -1234,6 +1246,12 @@ hybrid_status *hybrid_snapshot_load(const hybrid_artifact *artifact,
     if (!get(copy->states.back().data(), size))
       return fail(name + ": truncated snapshot");
   }
+  uint64_t recorded = 0;
+  if (std::fread(&recorded, 1, 8, file) != 8)
+    return fail(name + ": truncated snapshot");
+  if (recorded != checksum)
+    return fail(name + ": corrupted snapshot (its bytes differ from its "
+                       "checksum)");
   if (std::fgetc(file) != EOF)
     return fail(name + ": corrupted snapshot (trailing bytes)");
   *snapshot = copy.release();

@@ -135,8 +135,9 @@ hybrid_status *hybrid_sequence_fork(hybrid_session *session, int32_t from,
                                     int32_t to);
 /** The position a snapshot continues from. */
 int64_t hybrid_snapshot_position(const hybrid_snapshot *snapshot);
-/** Writes a snapshot to a file (replaced atomically), and reads one back
-    for `artifact`; a file of another state table is refused. */
+/** Writes a snapshot to a file (replaced atomically, ending with a checksum
+    of its bytes), and reads one back for `artifact`; a file of another
+    state table, or whose bytes differ from its checksum, is refused. */
 hybrid_status *hybrid_snapshot_save(const hybrid_snapshot *snapshot,
                                     const char *path);
 hybrid_status *hybrid_snapshot_load(const hybrid_artifact *artifact,
