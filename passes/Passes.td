@@ -481,6 +481,27 @@ def MergeDispatchesPass : Pass<"hybrid-merge-dispatches", "::mlir::ModuleOp"> {
   ];
 }
 
+def DeduplicateKernelsPass
+    : Pass<"hybrid-deduplicate-kernels", "::mlir::ModuleOp"> {
+  let summary = "One kernel for the identical kernels of repeated layers";
+  let description = [{
+    After `hybrid-form-dispatches` (and `hybrid-merge-dispatches`): kernels
+    (`hybrid.kernel` functions that only `hybrid.dispatch`es call) that are
+    the same op for op, attribute for attribute, become the first of them
+    in the module. The layers of a model repeat, and their weights,
+    caches and states are operands, so layer 3's router kernel is layer
+    0's: the later passes, LLVM's backends and ptxas compile it once. Two
+    kernels may differ in their own globals (private, mutable, used by
+    that kernel alone: a GEMV's arrival counts, which the last arrival
+    sets back to zero) when those have the same type and initial value:
+    calls of a kernel never overlap, so one kernel's globals serve every
+    dispatch of it, and the others' are erased. Each redirected dispatch
+    gets `hybrid.label`, the name of the kernel it called, which profiles
+    show instead of the kernel's.
+  }];
+  let dependentDialects = ["::hybrid::HybridDialect"];
+}
+
 def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Move dispatch kernels into a GPU module, a thread or block per workgroup";
   let description = [{

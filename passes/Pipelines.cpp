@@ -105,6 +105,9 @@ constexpr Step kLLVMSteps[] = {
      "independent kernels side by side in one dispatch, as on a GPU "
      "(gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
+    {"hybrid-deduplicate-kernels",
+     "one kernel for the identical kernels of repeated layers: each is "
+     "compiled once"},
     {"hybrid-expand-warpgroup-mma",
      "sm_90a's warpgroup products as each warp's contract tiles "
      "(gpu-kernel-forms with cuda-arch=sm_90a, the only forms that have them)",
@@ -135,6 +138,9 @@ constexpr Step kCUDASteps[] = {
     {"hybrid-merge-dispatches",
      "independent kernels side by side in one launch (the router's GEMV "
      "with the shared expert's, ...): fewer launches per decode step"},
+    {"hybrid-deduplicate-kernels",
+     "one kernel for the identical kernels of repeated layers: the NVPTX "
+     "backend and ptxas compile each once"},
     {"hybrid-approximate-math{every-op=1}",
      "exp, log, sin, cos, ... as polynomials: no libm or libdevice on the "
      "GPU"},

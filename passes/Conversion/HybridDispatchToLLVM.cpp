@@ -7,7 +7,9 @@
 //     memref operand is its expanded descriptor) from 8-byte slots;
 //   * a dispatch stores its operands' scalars into slots on the stack and
 //     calls `@hybrid_run_dispatch(@k_packed, slots, workgroups, name)`
-//     (the kernel's name, a string constant, for profiles);
+//     (a string constant for profiles: the dispatch's `hybrid.label`, the
+//     kernel it was formed for before hybrid-deduplicate-kernels, else
+//     the kernel's name);
 //   * `@hybrid_run_dispatch` calls the executor the runtime installed in the
 //     exported global `hybrid_executor` (with `hybrid_executor_context`), or
 //     runs all workgroups itself when there is none (e.g. under mlir-runner).
@@ -21,10 +23,12 @@
 // count and then its operands' scalars, each zero-extended to 8 bytes, and
 // calls `@hybrid_run_gpu_dispatch`, which calls the launcher the runtime
 // installed in `hybrid_gpu_launcher`:
-//   void (*)(void *context, const char *kernel, uint64_t *slots,
-//            int64_t slot_count, int64_t workgroups, int64_t block_size,
-//            int64_t workgroup_threads, int64_t shared_bytes)
-// The slots are the kernel's parameters in order; workgroup_threads is 32
+//   void (*)(void *context, const char *kernel, const char *label,
+//            uint64_t *slots, int64_t slot_count, int64_t workgroups,
+//            int64_t block_size, int64_t workgroup_threads,
+//            int64_t shared_bytes)
+// The kernel's name finds it in the module, the label (as above) names the
+// launch in profiles; the slots are the kernel's parameters in order; workgroup_threads is 32
 // for a kernel that runs a workgroup per warp, the block size for one that
 // runs a workgroup per block, else 1; shared_bytes is the dynamic shared
 // memory each block needs (`hybrid.shared_bytes`). The plan's buffers are
@@ -223,7 +227,7 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
   auto launch = LLVM::LLVMFuncOp::create(
       b, loc, kRunGPUDispatch,
       LLVM::LLVMFunctionType::get(voidType,
-                                  {ptr, ptr, i64, i64, i64, i64, i64}),
+                                  {ptr, ptr, ptr, i64, i64, i64, i64, i64}),
       LLVM::Linkage::Internal);
   defineGPUHook(b, loc, launch, kGPULauncher);
 
@@ -251,6 +255,20 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
     return failure();
   return define("_mlir_memref_to_llvm_free",
                 LLVM::LLVMFunctionType::get(voidType, {ptr}), kGPUFree, 0);
+}
+
+/// What profiles call a dispatch: the kernel it was formed for.
+StringRef labelOf(hybrid::DispatchOp op) {
+  if (auto label = op->getAttrOfType<StringAttr>("hybrid.label"))
+    return label.getValue();
+  return op.getCallee().getLeafReference().getValue();
+}
+
+/// The string constant `defineName` made for `name`.
+Value nameConstant(OpBuilder &b, Location loc, StringRef name) {
+  return LLVM::AddressOfOp::create(b, loc,
+                                   LLVM::LLVMPointerType::get(b.getContext()),
+                                   (name + "_name").str());
 }
 
 /// The scalars of `operands` (memrefs as expanded descriptors).
@@ -306,7 +324,6 @@ struct GPUDispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
     if (!onGPU(op))
       return failure();
     Location loc = op.getLoc();
-    auto ptr = LLVM::LLVMPointerType::get(rewriter.getContext());
     auto i64 = rewriter.getI64Type();
     SmallVector<Value> params = {adaptor.getWorkgroups()};
     llvm::append_range(params, expandOperands(rewriter, loc, op,
@@ -320,12 +337,11 @@ struct GPUDispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
       return rewriter.notifyMatchFailure(op, "no hybrid.block_size");
     auto threads = op->getAttrOfType<IntegerAttr>("hybrid.workgroup_threads");
     auto sharedBytes = op->getAttrOfType<IntegerAttr>("hybrid.shared_bytes");
-    Value name = LLVM::AddressOfOp::create(
-        rewriter, loc, ptr,
-        (op.getCallee().getLeafReference().getValue() + "_name").str());
+    Value name = nameConstant(rewriter, loc,
+                              op.getCallee().getLeafReference().getValue());
     LLVM::CallOp::create(
         rewriter, loc, TypeRange(), kRunGPUDispatch,
-        ValueRange{name, slots,
+        ValueRange{name, nameConstant(rewriter, loc, labelOf(op)), slots,
                    LLVM::ConstantOp::create(rewriter, loc, i64, params.size()),
                    adaptor.getWorkgroups(),
                    LLVM::ConstantOp::create(rewriter, loc, i64,
@@ -361,12 +377,10 @@ struct DispatchLowering : ConvertOpToLLVMPattern<hybrid::DispatchOp> {
     Value kernel = LLVM::AddressOfOp::create(
         rewriter, loc, ptr,
         (op.getCallee().getRootReference().getValue() + "_packed").str());
-    Value name = LLVM::AddressOfOp::create(
-        rewriter, loc, ptr,
-        (op.getCallee().getRootReference().getValue() + "_name").str());
     LLVM::CallOp::create(
         rewriter, loc, TypeRange(), kRunDispatch,
-        ValueRange{kernel, slots, adaptor.getWorkgroups(), name});
+        ValueRange{kernel, slots, adaptor.getWorkgroups(),
+                   nameConstant(rewriter, loc, labelOf(op))});
     rewriter.eraseOp(op);
     return success();
   }
@@ -384,7 +398,8 @@ struct ConvertHybridDispatchToLLVMPass
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     Location loc = module.getLoc();
-    // A string constant with each kernel's name, for profiles and launches.
+    // A string constant with each kernel's name and each label, for
+    // profiles and launches.
     llvm::StringSet<> named;
     auto defineName = [&](StringRef kernel) {
       if (!named.insert(kernel).second)
@@ -398,11 +413,13 @@ struct ConvertHybridDispatchToLLVMPass
           /*isConstant=*/true, LLVM::Linkage::Internal,
           (kernel + "_name").str(), b.getStringAttr(text));
     };
+    llvm::StringSet<> packed;
     bool cpu = false, gpu = false;
     for (hybrid::DispatchOp op : dispatches) {
       if (onGPU(op)) {
         gpu = true;
         defineName(op.getCallee().getLeafReference().getValue());
+        defineName(labelOf(op));
         continue;
       }
       cpu = true;
@@ -413,9 +430,9 @@ struct ConvertHybridDispatchToLLVMPass
             << callee << "' must be an llvm.func: run convert-func-to-llvm first";
         return signalPassFailure();
       }
-      if (!named.contains(callee))
+      if (packed.insert(callee).second)
         definePackedKernel(b, kernel);
-      defineName(callee);
+      defineName(labelOf(op));
     }
     if (cpu) {
       declareHookGlobal(b, loc, kExecutor);

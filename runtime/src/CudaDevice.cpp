@@ -272,8 +272,8 @@ bool CudaDevice::zero(void *device, size_t bytes) {
                "cuMemsetD8");
 }
 
-void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
-                        int64_t workgroups, int64_t blockSize,
+void CudaDevice::launch(const char *kernel, const char *label, uint64_t *slots,
+                        int64_t slotCount, int64_t workgroups, int64_t blockSize,
                         int64_t workgroupThreads, int64_t sharedBytes) {
   // After a failure the rest of the call is skipped: its inputs are wrong.
   if (!error_.empty() || workgroups <= 0)
@@ -305,7 +305,7 @@ void CudaDevice::launch(const char *kernel, uint64_t *slots, int64_t slotCount,
     found = functions_.emplace(kernel, function).first;
   }
   Launch launch{found->second,
-                kernel,
+                label,
                 workgroups,
                 static_cast<unsigned>(
                     (workgroups * workgroupThreads + blockSize - 1) / blockSize),
@@ -325,14 +325,14 @@ void CudaDevice::issue(const Launch &launch) {
   std::vector<void *> params(values.size() + 1, nullptr);
   for (size_t i = 0; i < values.size(); ++i)
     params[i] = &values[i];
-  TimedLaunch timed{launch.kernel, launch.workgroups, nullptr, nullptr};
+  TimedLaunch timed{launch.label, launch.workgroups, nullptr, nullptr};
   if (profiling_ && (timed.start = newEvent()) && (timed.stop = newEvent()))
     check(driver_->cuEventRecord(timed.start, stream_), "cuEventRecord");
   check(driver_->cuLaunchKernel(launch.function, launch.blocks, 1, 1,
                                 launch.blockSize, 1, 1, launch.sharedBytes,
                                 stream_,
                                 params.data(), nullptr),
-        (std::string("launching ") + launch.kernel).c_str());
+        (std::string("launching ") + launch.label).c_str());
   if (timed.stop) {
     check(driver_->cuEventRecord(timed.stop, stream_), "cuEventRecord");
     pending_.push_back(timed);
@@ -428,7 +428,7 @@ std::vector<Executor::Event> CudaDevice::events() {
           !check(driver_->cuEventElapsedTime(&took, launch.start, launch.stop),
                  "cuEventElapsedTime"))
         break;
-      timed_.push_back({launch.kernel, launch.workgroups, sinceStart * 1e-3,
+      timed_.push_back({launch.label, launch.workgroups, sinceStart * 1e-3,
                         took * 1e-3});
     }
     for (const TimedLaunch &launch : pending_) {
@@ -444,11 +444,13 @@ bool CudaDevice::synchronize() {
   return check(driver_->cuCtxSynchronize(), "running the kernels");
 }
 
-void CudaDevice::launchEntry(void *self, const char *kernel, uint64_t *slots,
+void CudaDevice::launchEntry(void *self, const char *kernel,
+                             const char *label, uint64_t *slots,
                              int64_t slotCount, int64_t workgroups,
                              int64_t blockSize, int64_t workgroupThreads,
                              int64_t sharedBytes) {
-  static_cast<CudaDevice *>(self)->launch(kernel, slots, slotCount, workgroups,
+  static_cast<CudaDevice *>(self)->launch(kernel, label, slots, slotCount,
+                                          workgroups,
                                           blockSize, workgroupThreads,
                                           sharedBytes);
 }

@@ -57,8 +57,11 @@ public:
   /// Launches `kernel` over `workgroups` workgroups of `workgroupThreads`
   /// threads (1, a warp or the block) in blocks of `blockSize` threads with
   /// `sharedBytes` of dynamic shared memory each, its parameters the 8-byte
-  /// `slots` (within a call: see beginCall).
-  void launch(const char *kernel, uint64_t *slots, int64_t slotCount,
+  /// `slots` (within a call: see beginCall). `label` names the launch in
+  /// profiles: the kernel the plan's dispatch was formed for, which
+  /// hybrid-deduplicate-kernels may have replaced by an identical one.
+  void launch(const char *kernel, const char *label, uint64_t *slots,
+              int64_t slotCount,
               int64_t workgroups, int64_t blockSize, int64_t workgroupThreads,
               int64_t sharedBytes);
   /// Waits for every launch; false when one failed.
@@ -90,8 +93,8 @@ public:
   const std::string &description() const { return description_; }
 
   // The C entry points installed in the host plan's globals.
-  static void launchEntry(void *self, const char *kernel, uint64_t *slots,
-                          int64_t slotCount, int64_t workgroups,
+  static void launchEntry(void *self, const char *kernel, const char *label,
+                          uint64_t *slots, int64_t slotCount, int64_t workgroups,
                           int64_t blockSize, int64_t workgroupThreads,
                           int64_t sharedBytes);
   static void *allocateEntry(void *self, int64_t bytes);
@@ -118,7 +121,7 @@ private:
   // One kernel launch as the driver gets it.
   struct Launch {
     void *function; // CUfunction
-    const char *kernel;
+    const char *label;
     int64_t workgroups;
     unsigned blocks, blockSize, sharedBytes;
     std::vector<uint64_t> params;
@@ -136,7 +139,7 @@ private:
   // Profiling: an event recorded when it started, then one pair per launch
   // until events() reads their times.
   struct TimedLaunch {
-    const char *kernel;
+    const char *label;
     int64_t workgroups;
     void *start, *stop; // CUevent
   };

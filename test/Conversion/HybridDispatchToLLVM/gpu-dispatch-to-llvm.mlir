@@ -2,8 +2,9 @@
 
 // A dispatch of a GPU kernel (after gpu-module-to-binary): the workgroup
 // count and then every scalar of the operands, each widened to 8 bytes,
-// go into slots; @hybrid_run_gpu_dispatch hands the kernel's name, the
-// slots, their count, the workgroups, the block size, the threads per
+// go into slots; @hybrid_run_gpu_dispatch hands the kernel's name, its
+// label for profiles (hybrid.label, else the kernel's name), the slots,
+// their count, the workgroups, the block size, the threads per
 // workgroup (1, or 32 for a warp kernel) and the block's dynamic shared
 // memory (0 unless hybrid.shared_bytes says) to the launcher the runtime
 // installed (and traps without one). The memref lowering's generic
@@ -23,18 +24,26 @@
 // CHECK: llvm.store %[[WIDEF]]
 // CHECK: llvm.store %[[P]], %{{.*}} : !llvm.ptr, !llvm.ptr
 // CHECK: %[[NAME:.*]] = llvm.mlir.addressof @k_name
+// CHECK: %[[LABEL:.*]] = llvm.mlir.addressof @k_name
 // CHECK: %[[COUNT:.*]] = llvm.mlir.constant(4 : i64)
 // CHECK: %[[BLOCK:.*]] = llvm.mlir.constant(128 : i64)
 // CHECK: %[[ONE:.*]] = llvm.mlir.constant(1 : i64)
 // CHECK: %[[NO_SHARED:.*]] = llvm.mlir.constant(0 : i64)
-// CHECK: llvm.call @hybrid_run_gpu_dispatch(%[[NAME]], %[[SLOTS]], %[[COUNT]], %[[N]], %[[BLOCK]], %[[ONE]], %[[NO_SHARED]])
+// CHECK: llvm.call @hybrid_run_gpu_dispatch(%[[NAME]], %[[LABEL]], %[[SLOTS]], %[[COUNT]], %[[N]], %[[BLOCK]], %[[ONE]], %[[NO_SHARED]])
 // CHECK-LABEL: llvm.func @warp_plan(
 // CHECK: %[[WARP:.*]] = llvm.mlir.constant(32 : i64)
 // CHECK: llvm.call @hybrid_run_gpu_dispatch({{.*}}, %[[WARP]], %{{.*}})
 // CHECK-LABEL: llvm.func @block_plan(
 // CHECK: %[[SHARED:.*]] = llvm.mlir.constant(85248 : i64)
 // CHECK: llvm.call @hybrid_run_gpu_dispatch({{.*}}, %[[SHARED]])
+// A dispatch hybrid-deduplicate-kernels redirected: launched as @k,
+// labelled with the kernel it was formed for.
+// CHECK-LABEL: llvm.func @labelled_plan(
+// CHECK: %[[KNAME:.*]] = llvm.mlir.addressof @k_name
+// CHECK: %[[KLABEL:.*]] = llvm.mlir.addressof @k_of_layer_1_name
+// CHECK: llvm.call @hybrid_run_gpu_dispatch(%[[KNAME]], %[[KLABEL]],
 // CHECK: llvm.mlir.global internal constant @k_name("k\00")
+// CHECK: llvm.mlir.global internal constant @k_of_layer_1_name("k_of_layer_1\00")
 // CHECK: llvm.mlir.global external @hybrid_gpu_launcher()
 // CHECK: llvm.func internal @hybrid_run_gpu_dispatch(
 // CHECK-NOT: hybrid_executor
@@ -56,6 +65,11 @@ module attributes {gpu.container_module} {
   llvm.func @block_plan(%n: i64) {
     %w = builtin.unrealized_conversion_cast %n : i64 to index
     hybrid.dispatch @hybrid_kernels::@k workgroups(%w) {hybrid.block_size = 128 : i64, hybrid.workgroup_threads = 128 : i64, hybrid.shared_bytes = 85248 : i64}
+    llvm.return
+  }
+  llvm.func @labelled_plan(%n: i64) {
+    %w = builtin.unrealized_conversion_cast %n : i64 to index
+    hybrid.dispatch @hybrid_kernels::@k workgroups(%w) {hybrid.block_size = 128 : i64, hybrid.label = "k_of_layer_1"}
     llvm.return
   }
 }
