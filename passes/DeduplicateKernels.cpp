@@ -31,22 +31,36 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
+/// Every symbol's users in the module, from one walk (a walk per symbol
+/// would be quadratic: a 48-layer model has thousands of kernels).
+using SymbolUsers = llvm::DenseMap<StringAttr, SmallVector<Operation *>>;
+
+SymbolUsers symbolUsers(ModuleOp module) {
+  SymbolUsers users;
+  if (std::optional<SymbolTable::UseRange> uses =
+          SymbolTable::getSymbolUses(&module.getBodyRegion()))
+    for (const SymbolTable::SymbolUse &use : *uses)
+      users[use.getSymbolRef().getRootReference()].push_back(use.getUser());
+  return users;
+}
+
 /// The globals only `kernel` reads or writes that start each call as they
 /// were (a GEMV's arrival counts, set back to 0 by the last arrival):
 /// private, not constant, no user outside the kernel. Two kernels may
 /// differ in these and still be one: their calls never overlap.
 SmallVector<memref::GlobalOp> ownGlobals(func::FuncOp kernel,
-                                         SymbolTable &symbols, ModuleOp module) {
+                                         SymbolTable &symbols,
+                                         const SymbolUsers &users) {
   SmallVector<memref::GlobalOp> own;
   kernel.walk([&](memref::GetGlobalOp get) {
     auto global = symbols.lookup<memref::GlobalOp>(get.getName());
     if (!global || global.getConstant() || !global.isPrivate() ||
         llvm::is_contained(own, global))
       return;
-    std::optional<SymbolTable::UseRange> uses = global.getSymbolUses(module);
-    if (uses && llvm::all_of(*uses, [&](const SymbolTable::SymbolUse &use) {
-          return kernel->isProperAncestor(use.getUser());
-        }))
+    if (llvm::all_of(users.lookup(global.getSymNameAttr()),
+                     [&](Operation *user) {
+                       return kernel->isProperAncestor(user);
+                     }))
       own.push_back(global);
   });
   return own;
@@ -99,15 +113,13 @@ struct DeduplicateKernelsPass
                     std::map<std::string, unsigned>>
         kernelsBy;
     llvm::DenseMap<Operation *, SmallVector<memref::GlobalOp>> globalsOf;
+    SymbolUsers users = symbolUsers(module);
     for (auto kernel : module.getOps<func::FuncOp>()) {
-      if (!kernel->hasAttr("hybrid.kernel"))
+      if (!kernel->hasAttr("hybrid.kernel") ||
+          !llvm::all_of(users.lookup(kernel.getSymNameAttr()),
+                        llvm::IsaPred<hybrid::DispatchOp>))
         continue;
-      std::optional<SymbolTable::UseRange> uses = kernel.getSymbolUses(module);
-      if (!uses || !llvm::all_of(*uses, [](const SymbolTable::SymbolUse &use) {
-            return isa<hybrid::DispatchOp>(use.getUser());
-          }))
-        continue;
-      SmallVector<memref::GlobalOp> own = ownGlobals(kernel, symbols, module);
+      SmallVector<memref::GlobalOp> own = ownGlobals(kernel, symbols, users);
       kernelsBy[identity(kernel, own)].push_back(kernel);
       globalsOf[kernel] = std::move(own);
     }

@@ -186,6 +186,13 @@ struct MergeDispatchesPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
+    // Every symbol's uses, counted once: a walk of the module per merge
+    // would be quadratic in the layers.
+    uses.clear();
+    if (std::optional<SymbolTable::UseRange> all =
+            SymbolTable::getSymbolUses(&module.getBodyRegion()))
+      for (const SymbolTable::SymbolUse &use : *all)
+        ++uses[use.getSymbolRef().getRootReference()];
     // The plan functions first: merging erases kernels.
     SmallVector<func::FuncOp> hosts;
     for (auto func : module.getOps<func::FuncOp>())
@@ -198,6 +205,9 @@ struct MergeDispatchesPass
           mergeIntoEarlier(dispatch, symbols);
     }
   }
+
+  /// How many ops refer to each symbol (kept up to date by merge).
+  llvm::DenseMap<StringAttr, int64_t> uses;
 
   func::FuncOp kernelOf(hybrid::DispatchOp dispatch, SymbolTable &symbols) {
     if (!dispatch.getCallee().getNestedReferences().empty())
@@ -357,10 +367,11 @@ struct MergeDispatchesPass
     // parts are forms.
     if (first->hasAttr(hybrid::kRowFormAttr) && second->hasAttr(hybrid::kRowFormAttr))
       merged->setAttr(hybrid::kRowFormAttr, b.getUnitAttr());
+    ++uses[kernel.getSymNameAttr()];
     first.erase();
     second.erase();
     for (func::FuncOp old : {firstKernel, secondKernel})
-      if (old.symbolKnownUseEmpty(getOperation()))
+      if (--uses[old.getSymNameAttr()] == 0)
         symbols.erase(old);
   }
 };
