@@ -771,19 +771,22 @@ def ConvertHybridDispatchToLLVMPass
     i64 end)` reading its operands (memrefs as expanded descriptors) from
     8-byte slots; each dispatch stores its operands into slots allocated in
     the host's entry block and calls `@hybrid_run_dispatch`, which hands
-    the kernel, the slots and the workgroup count to the executor installed
-    in the exported global `hybrid_executor` (with its
+    the kernel, the slots, the workgroup count and the dispatch's name for
+    profiles (its `hybrid.label`, the kernel it was formed for before
+    `hybrid-deduplicate-kernels`, else the kernel's name) to the executor
+    installed in the exported global `hybrid_executor` (with its
     `hybrid_executor_context`), or runs every workgroup in the calling
     thread when none is installed. The executor's C type is
     `void (*)(void *context, void (*kernel)(void *slots, int64_t begin,
-    int64_t end), void *slots, int64_t workgroups)`.
+    int64_t end), void *slots, int64_t workgroups, const char *name)`.
 
     A dispatch of a GPU kernel (`@hybrid_kernels::@k`, after
     `hybrid-kernels-to-gpu` and `gpu-module-to-binary`) stores the
     workgroup count and then its operands' scalars, each zero-extended to
     8 bytes (the kernel's parameters in order), and calls
-    `@hybrid_run_gpu_dispatch`, which passes the kernel's name, the slots,
-    their count, the workgroups, `hybrid.block_size` and
+    `@hybrid_run_gpu_dispatch`, which passes the kernel's name, the
+    dispatch's name for profiles (as above), the slots, their count, the
+    workgroups, `hybrid.block_size` and
     `hybrid.workgroup_threads` (1 when absent) to the launcher in
     `hybrid_gpu_launcher` (with `hybrid_gpu_context`), trapping when none is
     installed. The plan's buffers are then device memory: the generic
