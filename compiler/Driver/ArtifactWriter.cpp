@@ -326,8 +326,8 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
       files.push_back(fa::CreateWeightFileDirect(
           fbb, llvm::sys::path::filename(file->path()).str().c_str(),
           bytes.size(),
-          fa::headerChecksum(reinterpret_cast<const uint8_t *>(bytes.data()),
-                             headerEnd)));
+          fa::bytesChecksum(reinterpret_cast<const uint8_t *>(bytes.data()),
+                            headerEnd)));
     }
   }
   std::vector<flatbuffers::Offset<fa::Argument>> table;

@@ -28,13 +28,13 @@
 //            int64_t block_size, int64_t workgroup_threads,
 //            int64_t shared_bytes)
 // The kernel's name finds it in the module, the label (as above) names the
-// launch in profiles; the slots are the kernel's parameters in order; workgroup_threads is 32
-// for a kernel that runs a workgroup per warp, the block size for one that
-// runs a workgroup per block, else 1; shared_bytes is the dynamic shared
-// memory each block needs (`hybrid.shared_bytes`). The plan's buffers are
-// device memory then: the generic allocation functions that
-// finalize-memref-to-llvm{use-generic-functions} calls are defined here to
-// call `hybrid_gpu_alloc` (void *(*)(void *context, int64_t bytes)) and
+// launch in profiles; the slots are the kernel's parameters in order;
+// workgroup_threads is 32 for a kernel that runs a workgroup per warp, the
+// block size for one that runs a workgroup per block, else 1; shared_bytes is
+// the dynamic shared memory each block needs (`hybrid.shared_bytes`). The
+// plan's buffers are device memory then: the generic allocation functions that
+// finalize-memref-to-llvm{use-generic-functions} calls are defined here to call
+// `hybrid_gpu_alloc` (void *(*)(void *context, int64_t bytes)) and
 // `hybrid_gpu_free` (void (*)(void *context, void *pointer)).
 //
 //===----------------------------------------------------------------------===//

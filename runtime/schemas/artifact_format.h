@@ -25,17 +25,8 @@ namespace hybrid::artifact {
 /// other versions.
 constexpr uint32_t kArtifactVersion = 7;
 
-/// FNV-1a, 64 bit.
-inline uint64_t headerChecksum(const uint8_t *bytes, size_t size) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < size; ++i) {
-    hash ^= bytes[i];
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
-/// A checksum of bytes fast enough for gigabytes of weights at every load:
+/// The one checksum of the format (safetensors headers, whole artifacts,
+/// state snapshots), fast enough for gigabytes of weights at every load:
 /// four lanes of 8-byte words multiplied and rotated (the round of
 /// xxHash64, not its exact value), then the tail byte by byte. It catches
 /// damage in storage or transfer, not tampering. `seed` chains pieces.

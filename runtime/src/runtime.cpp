@@ -414,7 +414,7 @@ hybrid_status *mapWeightFiles(hybrid_artifact &a, const std::string &dir) {
     if (mapped.size >= 8)
       std::memcpy(&headerLength, bytes, 8); // little-endian, as on x86-64
     if (mapped.size < 8 || headerLength > mapped.size - 8 ||
-        fa::headerChecksum(bytes, 8 + headerLength) != file->header_checksum())
+        fa::bytesChecksum(bytes, 8 + headerLength) != file->header_checksum())
       return fail(path + ": its safetensors header differs from the one the "
                          "artifact was compiled against; recompile" + what);
     a.weightFiles.push_back(std::move(mapped));
@@ -1020,15 +1020,13 @@ constexpr char kSnapshotMagic[4] = {'H', 'Y', 'B', 'S'};
 /// Version 2: the file ends with the checksum of all bytes before it.
 constexpr uint32_t kSnapshotVersion = 2;
 
-/// FNV-1a of what a snapshot's bytes mean: each state's name, element type
-/// and per-sequence shape (without the batch dimension), and the vocabulary.
+/// The checksum of what a snapshot's bytes mean: each state's name, element
+/// type and per-sequence shape (without the batch dimension), and the
+/// vocabulary.
 uint64_t stateTableFingerprint(const hybrid_artifact &a) {
-  uint64_t hash = 0xcbf29ce484222325ull;
+  uint64_t hash = 0;
   auto mix = [&](const void *data, size_t size) {
-    for (size_t i = 0; i < size; ++i) {
-      hash ^= static_cast<const uint8_t *>(data)[i];
-      hash *= 0x100000001b3ull;
-    }
+    hash = fa::bytesChecksum(static_cast<const uint8_t *>(data), size, hash);
   };
   int64_t batch = a.root->config()->max_batch();
   int64_t vocab = a.root->config()->vocab_size();
