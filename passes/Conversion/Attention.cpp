@@ -252,10 +252,13 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
               [&](Value at, Value d) { return io.valueAt(first, h, at, d); },
               [&](Value j, Value d, Value v) { store(v, vs, ValueRange{j, d}); });
         loops.warps([&](Value warp) {
-          tiles.forTiles(warp, rowTiles * (rows / kMmaOutputs), [&](Value tile, Value owned) {
+          tiles.forTileProducts(warp, rowTiles * (rows / kMmaOutputs),
+                                [&](Value) { return tiles.zero(); }, [&](Value tile) {
             auto [m, n] = tiles.at(tile, rows / kMmaOutputs);
-            tiles.store(tiles.product(tiles.zero(), qs, m, zero, kT, zero, n, scoreWidth),
-                        scores, m, n, owned);
+            return SmallVector<WarpTiles::Operands>{{qs, m, zero, kT, zero, n, scoreWidth}};
+          }, [&](Value tile, Value owned, Value product) {
+            auto [m, n] = tiles.at(tile, rows / kMmaOutputs);
+            tiles.store(product, scores, m, n, owned);
           });
         });
         // Per row: positions past its own masked, the new maximum, exp(s -
@@ -290,12 +293,16 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
           store(arith::MulFOp::create(b, load(os, rd), load(rescale, rd[0])), os, rd);
         });
         loops.warps([&](Value warp) {
-          tiles.forTiles(warp, rowTiles * (valueWidth / kMmaOutputs),
-                         [&](Value tile, Value owned) {
+          tiles.forTileProducts(warp, rowTiles * (valueWidth / kMmaOutputs),
+                                [&](Value tile) {
             auto [m, n] = tiles.at(tile, valueWidth / kMmaOutputs);
-            tiles.store(tiles.product(tiles.read(os, m, n, kMmaTokens), scores, m, zero,
-                                      vs, zero, n, rows),
-                        os, m, n, owned);
+            return tiles.read(os, m, n, kMmaTokens);
+          }, [&](Value tile) {
+            auto [m, n] = tiles.at(tile, valueWidth / kMmaOutputs);
+            return SmallVector<WarpTiles::Operands>{{scores, m, zero, vs, zero, n, rows}};
+          }, [&](Value tile, Value owned, Value product) {
+            auto [m, n] = tiles.at(tile, valueWidth / kMmaOutputs);
+            tiles.store(product, os, m, n, owned);
           });
         });
         return SmallVector<Value>{};

@@ -739,16 +739,23 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             });
           }
           // U = T (beta V) and -W = T (-beta e^G K), tiles to `prepared`.
+          auto zeroTile = [&](Value) { return tiles.zero(); };
           loops.warps([&](Value warp) {
-            tiles.forTiles(warp, rowTiles * (dv / kMmaOutputs), [&](Value tile, Value owned) {
+            tiles.forTileProducts(warp, rowTiles * (dv / kMmaOutputs), zeroTile,
+                                  [&](Value tile) {
               auto [m, n] = tiles.at(tile, dv / kMmaOutputs);
-              tiles.store(tiles.product(tiles.zero(), inverse, m, zero, qv, zero, n, c),
-                        prepared, add(row0, m), n, owned);
+              return SmallVector<WarpTiles::Operands>{{inverse, m, zero, qv, zero, n, c}};
+            }, [&](Value tile, Value owned, Value u) {
+              auto [m, n] = tiles.at(tile, dv / kMmaOutputs);
+              tiles.store(u, prepared, add(row0, m), n, owned);
             });
-            tiles.forTiles(warp, rowTiles * (dk / kMmaOutputs), [&](Value tile, Value owned) {
+            tiles.forTileProducts(warp, rowTiles * (dk / kMmaOutputs), zeroTile,
+                                  [&](Value tile) {
               auto [m, n] = tiles.at(tile, dk / kMmaOutputs);
-              tiles.store(tiles.product(tiles.zero(), inverse, m, zero, ks, zero, n, c),
-                        prepared, add(row0, m), add(index(wColumn), n), owned);
+              return SmallVector<WarpTiles::Operands>{{inverse, m, zero, ks, zero, n, c}};
+            }, [&](Value tile, Value owned, Value w) {
+              auto [m, n] = tiles.at(tile, dk / kMmaOutputs);
+              tiles.store(w, prepared, add(row0, m), add(index(wColumn), n), owned);
             });
           });
         };
@@ -808,12 +815,20 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             }
             // This chunk's rows: from row r of each buffer, K^T's from kr.
             Value r = mul(slot, c), kr = mul(slot, dk);
+            // The chunk's decay e^{G_last}, loaded now: its latency (device
+            // memory) passes under the products before the state update.
+            Value decay = load(decays, ValueRange{add(mul(chunkIndex, hv), h)});
             // V' = U + (-W) S, in place of U.
             loops.warps([&](Value warp) {
-              tiles.forTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
+              tiles.forTileProducts(warp, rowTiles * columnTiles, [&](Value tile) {
                 auto [m, n] = tiles.at(tile, columnTiles);
-                Value v = tiles.product(tiles.read(uw, add(r, m), n, kMmaTokens), uw,
-                                        add(r, m), columnsIndex, s, zero, n, dk);
+                return tiles.read(uw, add(r, m), n, kMmaTokens);
+              }, [&](Value tile) {
+                auto [m, n] = tiles.at(tile, columnTiles);
+                return SmallVector<WarpTiles::Operands>{
+                    {uw, add(r, m), columnsIndex, s, zero, n, dk}};
+              }, [&](Value tile, Value owned, Value v) {
+                auto [m, n] = tiles.at(tile, columnTiles);
                 tiles.store(v, uw, add(r, m), n, owned);
               });
             });
@@ -821,25 +836,33 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             Value first = mul(chunkIndex, c);
             Value headColumn = add(mul(h, dv), j0);
             loops.warps([&](Value warp) {
-              tiles.forTiles(warp, rowTiles * columnTiles, [&](Value tile, Value owned) {
+              tiles.forTileProducts(warp, rowTiles * columnTiles,
+                                    [&](Value) { return tiles.zero(); },
+                                    [&](Value tile) {
                 auto [m, n] = tiles.at(tile, columnTiles);
-                Value o = tiles.product(tiles.zero(), qs, add(r, m), zero, s, zero, n, dk);
-                o = tiles.product(o, scores, add(r, m), zero, uw, r, n, c);
+                return SmallVector<WarpTiles::Operands>{
+                    {qs, add(r, m), zero, s, zero, n, dk},
+                    {scores, add(r, m), zero, uw, r, n, c}};
+              }, [&](Value tile, Value owned, Value o) {
+                auto [m, n] = tiles.at(tile, columnTiles);
                 tiles.store(o, headRows, add(first, m), add(headColumn, n), owned);
               });
             });
             // S = e^{G_last} S + (tail-scaled K^T) V', a tile of state rows
             // x columns per warp.
-            Value decay = load(decays, ValueRange{add(mul(chunkIndex, hv), h)});
             loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
               store(fmul(load(s, ij), decay), s, ij);
             });
             loops.warps([&](Value warp) {
-              tiles.forTiles(warp, dk / kMmaTokens * columnTiles,
-                        [&](Value tile, Value owned) {
+              tiles.forTileProducts(warp, dk / kMmaTokens * columnTiles,
+                                    [&](Value tile) {
                 auto [i, n] = tiles.at(tile, columnTiles);
-                Value updated = tiles.product(tiles.read(s, i, n, kMmaTokens), kT,
-                                              add(kr, i), zero, uw, r, n, c);
+                return tiles.read(s, i, n, kMmaTokens);
+              }, [&](Value tile) {
+                auto [i, n] = tiles.at(tile, columnTiles);
+                return SmallVector<WarpTiles::Operands>{{kT, add(kr, i), zero, uw, r, n, c}};
+              }, [&](Value tile, Value owned, Value updated) {
+                auto [i, n] = tiles.at(tile, columnTiles);
                 tiles.store(updated, s, i, n, owned);
               });
             });

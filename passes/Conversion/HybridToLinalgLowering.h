@@ -463,17 +463,86 @@ struct WarpTiles {
   void forTiles(Value warp, int64_t count, function_ref<void(Value, Value)> body) {
     int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
     loops.forLoop(loops.index(0), loops.index(rounds), {}, [&](Value round, ValueRange) {
-      Value tile = arith::AddIOp::create(
-          b, warp, arith::MulIOp::create(b, round, loops.index(hybrid::kBlockWarps)));
-      Value owned;
-      if (count % hybrid::kBlockWarps != 0) {
-        owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
-                                      loops.index(count));
-        tile = arith::MinUIOp::create(b, tile, loops.index(count - 1));
-      }
+      auto [tile, owned] = roundTile(warp, round, count);
       body(tile, owned);
       return SmallVector<Value>{};
     });
+  }
+
+  /// One product of a tile's chain (see product): A's rows from aRow and
+  /// columns from aColumn, B's rows from bRow and columns from bColumn,
+  /// `depth` deep.
+  struct Operands {
+    Value a, aRow, aColumn, bm, bRow, bColumn;
+    int64_t depth;
+  };
+  /// A warp's tiles at most this many at once in forTileProducts.
+  static constexpr int64_t kTilesTogether = 4;
+  /// Tiles [0, count) over the block's warps as forTiles, each tile
+  /// init(tile) plus the products chain(tile) (the same depths for every
+  /// tile), then done(tile, owned, result). A warp takes up to
+  /// kTilesTogether of its tiles at once, their products interleaved step
+  /// by step: a tensor-core product waits for the one before it on the
+  /// same accumulator, so one tile after another is a single chain of
+  /// depth / 8 dependent products where a warp's tiles side by side are
+  /// independent ones. Each tile's sums are the same as forTiles' in the
+  /// same order. Stores happen after all of a group's products, so a
+  /// tile's products must not read what another tile of the grid stores
+  /// (they run on other warps at the same time anyway).
+  void forTileProducts(Value warp, int64_t count,
+                       function_ref<Value(Value tile)> init,
+                       function_ref<SmallVector<Operands>(Value tile)> chain,
+                       function_ref<void(Value tile, Value owned, Value)> done) {
+    int64_t rounds = llvm::divideCeil(count, hybrid::kBlockWarps);
+    int64_t together = std::min(kTilesTogether, rounds);
+    while (rounds % together != 0)
+      --together;
+    loops.forLoop(loops.index(0), loops.index(rounds / together), {},
+                  [&](Value group, ValueRange) {
+      SmallVector<Value> tiles, owned, sums;
+      SmallVector<SmallVector<Operands>> chains;
+      for (int64_t i = 0; i < together; ++i) {
+        Value round = arith::AddIOp::create(
+            b, arith::MulIOp::create(b, group, loops.index(together)), loops.index(i));
+        auto [tile, own] = roundTile(warp, round, count);
+        tiles.push_back(tile);
+        owned.push_back(own);
+        sums.push_back(init(tile));
+        chains.push_back(chain(tile));
+      }
+      auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+      for (size_t p = 0; p < chains.front().size(); ++p) {
+        int64_t depth = chains.front()[p].depth;
+        ValueRange next = loops.forLoop(loops.index(0), loops.index(depth), sums,
+                                        [&](Value k, ValueRange acc) {
+          SmallVector<Value> stepped;
+          for (int64_t i = 0; i < together; ++i) {
+            const Operands &o = chains[i][p];
+            assert(o.depth == depth && "a group's tiles step together");
+            Value aTile = read(o.a, o.aRow, add(o.aColumn, k), kMmaTokens);
+            Value bTile = read(o.bm, add(o.bRow, k), o.bColumn, kMmaOutputs);
+            stepped.push_back(mmaContract(b, b.getLoc(), aTile, bTile, acc[i]));
+          }
+          return stepped;
+        }, kMmaOutputs).getResults();
+        sums.assign(next.begin(), next.end());
+      }
+      for (int64_t i = 0; i < together; ++i)
+        done(tiles[i], owned[i], sums[i]);
+      return SmallVector<Value>{};
+    });
+  }
+  /// A warp's tile of round `round` of a grid of `count` tiles, and
+  /// whether the warp owns it (null when every round is whole): past the
+  /// last tile it repeats the last (see forTiles).
+  std::pair<Value, Value> roundTile(Value warp, Value round, int64_t count) {
+    Value tile = arith::AddIOp::create(
+        b, warp, arith::MulIOp::create(b, round, loops.index(hybrid::kBlockWarps)));
+    if (count % hybrid::kBlockWarps == 0)
+      return {tile, Value()};
+    Value owned = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tile,
+                                        loops.index(count));
+    return {arith::MinUIOp::create(b, tile, loops.index(count - 1)), owned};
   }
   /// Tile `tile` of a grid of row tiles x `columnTiles` column tiles: its
   /// first row and column.
