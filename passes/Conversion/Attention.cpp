@@ -155,14 +155,16 @@ int64_t attentionTileRows(int64_t scoreDim, int64_t valueDim, int64_t sharedByte
   return 0;
 }
 
-/// What flashAttentionTiles reads and writes, per head h: loadQuery(t, h,
-/// qs, r) writes token t's query row, times the softmax scale, into qs[r,
-/// 0 .. scoreDim); keyAt / valueAt(t, h, position, d) give element d of a
+/// What flashAttentionTiles and splitAttentionBlocks read and write, per
+/// head h: loadQuery(t, h, qs, r) writes token t's query row, times the
+/// softmax scale, into qs[r, 0 .. scoreDim) (one thread); queryTogether(t,
+/// h, qs) the same into qs[0, ..) as phases of the block's threads; keyAt / valueAt(t, h, position, d) give element d of a
 /// cached key (d < scoreDim) or value (d < valueDim) row of token t's
 /// sequence as f32;
 /// storeOutput(t, h, d, o) takes element d of token t's output.
 struct FlashAttentionIO {
   function_ref<void(Value, Value, Value, Value)> loadQuery;
+  function_ref<void(Value, Value, Value)> queryTogether;
   function_ref<Value(Value, Value, Value, Value)> keyAt, valueAt;
   function_ref<void(Value, Value, Value, Value)> storeOutput;
 };
@@ -341,7 +343,7 @@ struct DecodeOnly {
 /// Decode attention split over the cache (as flash-decoding), as block
 /// forms shared by attention and MLA, for the calls `unlessTiles` leaves. A
 /// workgroup per (token, head, split of `span` cached positions): the
-/// query into the workgroup's buffer (io.loadQuery), a thread per position
+/// query into the workgroup's buffer (io.queryTogether), a thread per position
 /// scoring it (q . key), the split's maximum, exp(s - max) and their sum
 /// across the block, then a thread per value column summing it over the
 /// split's positions; each split's record (acc[valueDim], max, sum) goes to
@@ -426,7 +428,7 @@ void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
           b, arith::MinUIOp::create(b, add(lo, index(span)), end), lo);
       // The query only where the split has positions (uniform per block).
       loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, count, zero), [&] {
-        loops.single([&] { io.loadQuery(t, h, qs, zero); });
+        io.queryTogether(t, h, qs);
       }, [] {});
       loops.cooperative({index(span)}, [&](ValueRange p) {
         auto inside = scf::IfOp::create(
@@ -591,11 +593,71 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
     };
     auto fromCache = [&](Value value) { return toF32(b, loc, value); };
 
+    // loadHead by the block's threads into buf[0, ..) ([1, head_dim]), a
+    // phase per step: a thread per element, the norm's sum of squares
+    // reduced across them, a thread per RoPE pair (the GPU forms' decode:
+    // no thread walks a head alone).
+    auto headTogether = [&](Value source, Value t, Value base, Value normWeight,
+                            Value position, Value buf) {
+      auto each = [&](function_ref<void(Value)> body) {
+        loops.cooperative({dimV}, [&](ValueRange d) { body(d[0]); });
+      };
+      auto at = [&](Value d) { return SmallVector<Value>{zero, d}; };
+      each([&](Value d) {
+        memref::StoreOp::create(
+            b,
+            tensor::ExtractOp::create(b, source,
+                                      ValueRange{t, arith::AddIOp::create(b, base, d)}),
+            buf, at(d));
+      });
+      if (normWeight) {
+        Value sum = loops.cooperativeReduce(dimV, f32c(0.0), [&](Value d) {
+          Value e = memref::LoadOp::create(b, buf, at(d));
+          return arith::MulFOp::create(b, e, e).getResult();
+        }, [](OpBuilder &rb, Location l, Value x, Value y) -> Value {
+          return arith::AddFOp::create(rb, l, x, y);
+        });
+        Value inv = math::RsqrtOp::create(
+            b, arith::AddFOp::create(
+                   b, arith::DivFOp::create(b, sum, f32c(dim)), f32c(normEps)));
+        each([&](Value d) {
+          Value w = toF32(b, loc, tensor::ExtractOp::create(b, normWeight, d));
+          if (normKind == NormKind::zero_centered)
+            w = arith::AddFOp::create(b, f32c(1.0), w);
+          Value e = memref::LoadOp::create(b, buf, at(d));
+          memref::StoreOp::create(
+              b, arith::MulFOp::create(b, arith::MulFOp::create(b, e, inv), w), buf,
+              at(d));
+        });
+      }
+      if (rotary > 0)
+        loops.cooperative({index(rotary / 2)}, [&](ValueRange j) {
+          loops.ropePair(buf, zero, zero, j[0], rotary, position, freqTable,
+                         ropeFactor, interleaved);
+        });
+    };
+
     // 1. Store every token's keys and values at its position (positions of
-    // one call are distinct: tokens and KV heads are independent).
+    // one call are distinct: tokens and KV heads are independent). The GPU
+    // forms: a block per (token, KV head), its threads a key element each.
     loops.parallel("kv_store", {tokens, index(kvHeads)}, [&](ValueRange ivs) {
       Value t = ivs[0], h = ivs[1];
       Value p = positionOf(t);
+      if (codegen.columns) {
+        Value base = arith::MulIOp::create(b, h, dimV);
+        Value kh = loops.scratch({1, dim}, f32);
+        headTogether(k, t, base, kNorm, p, kh);
+        loops.cooperative({dimV}, [&](ValueRange d) {
+          memref::StoreOp::create(
+              b, toCache(memref::LoadOp::create(b, kh, ValueRange{zero, d[0]})), cache,
+              stateAt(b, slots, t, {zero, p, h, d[0]}));
+          Value vd = tensor::ExtractOp::create(
+              b, v, ValueRange{t, arith::AddIOp::create(b, base, d[0])});
+          memref::StoreOp::create(b, toCache(vd), cache,
+                                  stateAt(b, slots, t, {one, p, h, d[0]}));
+        });
+        return;
+      }
       {
         Value base = arith::MulIOp::create(b, h, dimV);
         Value kh = loadHead(k, t, base, kNorm, p);
@@ -711,13 +773,24 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           return SmallVector<Value>{};
         });
       };
+      // The same by the block's threads (decode's one query of a split).
+      auto queryTogether = [&](Value t, Value h, Value qs) {
+        headTogether(q, t, arith::MulIOp::create(b, h, qStride), qNorm, positionOf(t),
+                     qs);
+        loops.cooperative({dimV}, [&](ValueRange d) {
+          SmallVector<Value> at{zero, d[0]};
+          memref::StoreOp::create(
+              b, arith::MulFOp::create(b, memref::LoadOp::create(b, qs, at), f32c(scale)),
+              qs, at);
+        });
+      };
       auto keyAt = [&](Value t, Value h, Value position, Value d) {
         return cached(zero, t, h, position, d);
       };
       auto valueAt = [&](Value t, Value h, Value position, Value d) {
         return cached(one, t, h, position, d);
       };
-      FlashAttentionIO io{loadQuery, keyAt, valueAt, storeOutput};
+      FlashAttentionIO io{loadQuery, queryTogether, keyAt, valueAt, storeOutput};
       int64_t tileRows =
           codegen.mma ? attentionTileRows(dim, dim, codegen.blockSharedBytes) : 0;
       if (tileRows)
@@ -998,6 +1071,29 @@ struct MLALowering : HybridLowering<MLAOp> {
           return SmallVector<Value>{};
         });
       };
+      // The same by the block's threads: a thread per latent column, then
+      // per rope column, per rope pair, per rope column (scaled).
+      auto queryTogether = [&](Value t, Value h, Value qs) {
+        Value base = mul(headRow(t, h), kvRank);
+        loops.cooperative({index(kvRank)}, [&](ValueRange l) {
+          store(fmul(load(queries, ValueRange{add(base, l[0])}), f32c(scale)), qs,
+                ValueRange{zero, l[0]});
+        });
+        Value ropeBase = add(mul(h, qk), index(nope));
+        loops.cooperative({index(rope)}, [&](ValueRange r) {
+          store(tensor::ExtractOp::create(b, q, ValueRange{t, add(ropeBase, r[0])}), qs,
+                ValueRange{zero, add(index(kvRank), r[0])});
+        });
+        loops.cooperative({index(rope / 2)}, [&](ValueRange j) {
+          loops.ropePair(qs, zero, index(kvRank), j[0], rope, positionOf(t), freqTable,
+                         ropeFactor, interleaved);
+        });
+        loops.cooperative({index(rope)}, [&](ValueRange r) {
+          Value column = add(index(kvRank), r[0]);
+          store(fmul(load(qs, ValueRange{zero, column}), f32c(scale)), qs,
+                ValueRange{zero, column});
+        });
+      };
       // Row [latent | rope key] of the cache: keys whole, values its latent.
       auto rowAt = [&](Value t, Value, Value position, Value d) {
         return toF32(b, loc, load(cache, stateAt(b, slots, t, {position, d})));
@@ -1005,7 +1101,7 @@ struct MLALowering : HybridLowering<MLAOp> {
       auto storeCombined = [&](Value t, Value h, Value l, Value o) {
         store(o, combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
       };
-      FlashAttentionIO io{loadQuery, rowAt, rowAt, storeCombined};
+      FlashAttentionIO io{loadQuery, queryTogether, rowAt, rowAt, storeCombined};
       if (tileRows)
         flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
                             slots, positionOf, io);

@@ -394,30 +394,40 @@ struct LoopNest {
   /// freqTable[j]; cos and sin are scaled by `factor` (YaRN).
   void rope(Value buf, int64_t rotary, Value position, Value freqTable,
             float factor, bool interleaved) {
-    Type f32Type = b.getF32Type();
-    Value pos = arith::SIToFPOp::create(
-        b, f32Type, arith::IndexCastOp::create(b, b.getI64Type(), position));
     forLoop(index(0), index(rotary / 2), {}, [&](Value j, ValueRange) {
-      Value angle = arith::MulFOp::create(
-          b, pos, tensor::ExtractOp::create(b, freqTable, j));
-      Value c = arith::MulFOp::create(b, math::CosOp::create(b, angle), f32(factor));
-      Value s = arith::MulFOp::create(b, math::SinOp::create(b, angle), f32(factor));
-      Value first = interleaved ? arith::MulIOp::create(b, j, index(2)).getResult() : j;
-      Value second = interleaved
-                         ? arith::AddIOp::create(b, first, index(1)).getResult()
-                         : arith::AddIOp::create(b, j, index(rotary / 2)).getResult();
-      Value x1 = memref::LoadOp::create(b, buf, first);
-      Value x2 = memref::LoadOp::create(b, buf, second);
-      memref::StoreOp::create(b,
-                              arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c),
-                                                    arith::MulFOp::create(b, x2, s)),
-                              buf, first);
-      memref::StoreOp::create(b,
-                              arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c),
-                                                    arith::MulFOp::create(b, x1, s)),
-                              buf, second);
+      ropePair(buf, {}, index(0), j, rotary, position, freqTable, factor, interleaved);
       return SmallVector<Value>{};
     });
+  }
+  /// Pair j of rope() on buf[row.., base + 0 .. rotary) (`row` empty for a
+  /// 1-D buf): the block forms turn a row's pairs a thread each.
+  void ropePair(Value buf, ValueRange row, Value base, Value j, int64_t rotary,
+                Value position, Value freqTable, float factor, bool interleaved) {
+    Value pos = arith::SIToFPOp::create(
+        b, b.getF32Type(), arith::IndexCastOp::create(b, b.getI64Type(), position));
+    Value angle = arith::MulFOp::create(
+        b, pos, tensor::ExtractOp::create(b, freqTable, j));
+    Value c = arith::MulFOp::create(b, math::CosOp::create(b, angle), f32(factor));
+    Value s = arith::MulFOp::create(b, math::SinOp::create(b, angle), f32(factor));
+    Value first = interleaved ? arith::MulIOp::create(b, j, index(2)).getResult() : j;
+    Value second = interleaved
+                       ? arith::AddIOp::create(b, first, index(1)).getResult()
+                       : arith::AddIOp::create(b, j, index(rotary / 2)).getResult();
+    auto at = [&](Value i) {
+      SmallVector<Value> indices(row.begin(), row.end());
+      indices.push_back(arith::AddIOp::create(b, base, i));
+      return indices;
+    };
+    Value x1 = memref::LoadOp::create(b, buf, at(first));
+    Value x2 = memref::LoadOp::create(b, buf, at(second));
+    memref::StoreOp::create(b,
+                            arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c),
+                                                  arith::MulFOp::create(b, x2, s)),
+                            buf, at(first));
+    memref::StoreOp::create(b,
+                            arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c),
+                                                  arith::MulFOp::create(b, x1, s)),
+                            buf, at(second));
   }
 };
 

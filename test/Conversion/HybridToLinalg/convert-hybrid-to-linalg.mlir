@@ -136,6 +136,34 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // CHECK: math.exp
 // CHECK: bufferization.to_tensor
 // CHECK-NOT: hybrid.attention
+// The GPU form: a block per (token, KV head) stores its key and value, its
+// threads a key element each (then a RoPE pair each, then an element
+// each again); decode's block per (token, head, split) loads its query the
+// same way (an element, a pair, an element scaled) before a thread per
+// cached position scores it.
+// COLUMNS-LABEL: func.func @attention_kv_cache
+// COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<2x32x1x4xbf16>
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c2{{[_0-9]*}})
+// COLUMNS: math.sin
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
+// COLUMNS: memref.store %{{.*}}, %[[CACHE]]
+// COLUMNS: memref.store %{{.*}}, %[[CACHE]]
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c4{{[_0-9]*}})
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c2{{[_0-9]*}})
+// COLUMNS: math.sin
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
+// COLUMNS: arith.mulf %{{.*}}, %cst{{[_0-9]*}} : f32
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c8{{[_0-9]*}})
+// COLUMNS: memref.load %[[CACHE]]
 func.func @attention_kv_cache(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xbf16>) -> tensor<?x8xf32> {
   %q = hybrid.weight "q" : tensor<8x8xf32>
   %k = hybrid.weight "k" : tensor<4x8xf32>
@@ -213,8 +241,9 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // CHECK-NOT: hybrid.mla
 // The GPU form splits the 32 cached positions into 4 splits of 8: the
 // absorbed query per (token, head, latent column) to a buffer; a block per
-// (token, head, split): the query (its rope part rotated) into the block's
-// buffer by one thread, a thread per position scoring it, the split's
+// (token, head, split): the query into the block's buffer by its threads
+// (a thread per latent column, per rope column, per rope pair rotating
+// it, per rope column scaling it), a thread per position scoring it, the split's
 // maximum (a block-wide reduction) and weights, a thread per latent column
 // summing the weighted latents, each split writing 6 accumulators, its max
 // and its sum (8 floats); in calls of at most 16 tokens the last of a
@@ -230,9 +259,15 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // COLUMNS: %[[FEW:.*]] = arith.cmpi ule, %{{.*}}, %c16{{[_0-9]*}} : index
 // COLUMNS: %[[PARTIAL:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c4{{[_0-9]*}})
-// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c2{{[_0-9]*}})
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c6{{[_0-9]*}})
 // COLUMNS: memref.load %[[Q]]
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c2{{[_0-9]*}})
 // COLUMNS: math.sin
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
 // COLUMNS: } {hybrid.cooperative}
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c8{{[_0-9]*}})
 // COLUMNS: memref.load %[[CACHE]]
