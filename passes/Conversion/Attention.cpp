@@ -926,15 +926,40 @@ struct MLALowering : HybridLowering<MLAOp> {
       return arith::IndexCastOp::create(
           b, b.getIndexType(), tensor::ExtractOp::create(b, positions, t));
     };
-    // 1. Each token's latent and rotated rope key go to its position.
+    // 1. Each token's latent and rotated rope key go to its position. The
+    // GPU forms: a block per token, its threads a latent column, then a
+    // rope column, a rope pair, a rope column each (no thread walks the
+    // row alone: a decode step has one token).
+    auto toCache = [&](Value v) -> Value {
+      return cacheElement == f32 ? v : arith::TruncFOp::create(b, cacheElement, v).getResult();
+    };
     loops.parallel("latent_store", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       Value p = positionOf(t);
+      if (codegen.columns) {
+        loops.cooperative({index(kvRank)}, [&](ValueRange l) {
+          store(toCache(tensor::ExtractOp::create(b, latent, ValueRange{t, l[0]})), cache,
+                stateAt(b, slots, t, {p, l[0]}));
+        });
+        Value ropeRow = loops.scratch({1, rope}, f32);
+        loops.cooperative({index(rope)}, [&](ValueRange r) {
+          store(tensor::ExtractOp::create(b, kv, ValueRange{t, add(r[0], index(kvRank))}),
+                ropeRow, ValueRange{zero, r[0]});
+        });
+        loops.cooperative({index(rope / 2)}, [&](ValueRange j) {
+          loops.ropePair(ropeRow, zero, zero, j[0], rope, p, freqTable, ropeFactor,
+                         interleaved);
+        });
+        loops.cooperative({index(rope)}, [&](ValueRange r) {
+          store(toCache(load(ropeRow, ValueRange{zero, r[0]})), cache,
+                stateAt(b, slots, t, {p, add(r[0], index(kvRank))}));
+        });
+        return;
+      }
       Value ropeBuf = loops.scratch(rope, f32);
       forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-        Value c = tensor::ExtractOp::create(b, latent, ValueRange{t, l});
-        store(cacheElement == f32 ? c : arith::TruncFOp::create(b, cacheElement, c).getResult(),
-              cache, stateAt(b, slots, t, {p, l}));
+        store(toCache(tensor::ExtractOp::create(b, latent, ValueRange{t, l})), cache,
+              stateAt(b, slots, t, {p, l}));
         return SmallVector<Value>{};
       });
       forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
@@ -944,9 +969,8 @@ struct MLALowering : HybridLowering<MLAOp> {
       });
       loops.rope(ropeBuf, rope, p, freqTable, ropeFactor, interleaved);
       forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
-        Value k = load(ropeBuf, ValueRange{r});
-        store(cacheElement == f32 ? k : arith::TruncFOp::create(b, cacheElement, k).getResult(),
-              cache, stateAt(b, slots, t, {p, add(r, index(kvRank))}));
+        store(toCache(load(ropeBuf, ValueRange{r})), cache,
+              stateAt(b, slots, t, {p, add(r, index(kvRank))}));
         return SmallVector<Value>{};
       });
     });

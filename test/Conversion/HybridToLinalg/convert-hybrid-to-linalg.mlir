@@ -239,7 +239,9 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // CHECK: math.sin
 // CHECK: memref.load %[[CACHE]]
 // CHECK-NOT: hybrid.mla
-// The GPU form splits the 32 cached positions into 4 splits of 8: the
+// The GPU form stores a token's latent and rope key by a block's threads
+// (a latent column each, then a rope column, a pair, a column), splits the
+// 32 cached positions into 4 splits of 8: the
 // absorbed query per (token, head, latent column) to a buffer; a block per
 // (token, head, split): the query into the block's buffer by its threads
 // (a thread per latent column, per rope column, per rope pair rotating
@@ -252,6 +254,18 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // (workgroups only then); the value rows per (token, head, output).
 // COLUMNS-LABEL: func.func @mla_latent_cache
 // COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x10xf32>
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}})
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c6{{[_0-9]*}})
+// COLUMNS: memref.store %{{.*}}, %[[CACHE]]
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c2{{[_0-9]*}})
+// COLUMNS: math.sin
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c4{{[_0-9]*}})
+// COLUMNS: memref.store %{{.*}}, %[[CACHE]]
+// COLUMNS: } {hybrid.cooperative}
 // COLUMNS: %[[Q:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
 // COLUMNS: memref.store %{{.*}}, %[[Q]]
