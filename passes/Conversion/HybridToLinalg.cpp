@@ -3323,18 +3323,16 @@ struct MoEKernels {
       tileEnd = memref::AllocOp::create(b, entryType, ValueRange{maxTiles});
       tileCount = memref::AllocOp::create(b, MemRefType::get({1}, indexType));
     }
-    loops.parallel("group_by_expert", {index(1)}, [&](ValueRange) {
+    // One workgroup. (The GPU forms' bound is not a constant: a loop of
+    // one iteration is folded into the plan, its phases each a kernel.)
+    Value sortWorkgroups =
+        codegen.columns ? arith::MinUIOp::create(b, tokens, index(1)).getResult() : index(1);
+    loops.parallel("group_by_expert", {sortWorkgroups}, [&](ValueRange) {
       // The sort's own arrays are scratch of this loop alone (zeroed in it,
       // not by a fill loop of their own), so that on a GPU they stay the
-      // thread's (cached local memory) instead of becoming device buffers
-      // whose every read waits for the write before it. `bounds` mirrors
-      // `offsets` for the loops below that read it.
+      // block's (shared memory) instead of becoming device buffers whose
+      // every read waits for the write before it.
       Value cursor = loops.scratch(experts, indexType);
-      Value bounds = loops.scratch(experts + 1, indexType);
-      forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
-        memref::StoreOp::create(b, zero, cursor, e);
-        return SmallVector<Value>{};
-      });
       auto eachChoice = [&](function_ref<void(Value, Value, Value)> body) {
         forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
           forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
@@ -3345,81 +3343,144 @@ struct MoEKernels {
         });
       };
       Value one = index(1);
-      eachChoice([&](Value, Value, Value e) {
-        memref::StoreOp::create(
-            b, arith::AddIOp::create(b, memref::LoadOp::create(b, cursor, e), one),
-            cursor, e);
+      auto countEntries = [&] {
+        eachChoice([&](Value, Value, Value e) {
+          memref::StoreOp::create(
+              b, arith::AddIOp::create(b, memref::LoadOp::create(b, cursor, e), one),
+              cursor, e);
+        });
+      };
+      auto placeEntries = [&] {
+        eachChoice([&](Value t, Value j, Value e) {
+          Value at = memref::LoadOp::create(b, cursor, e);
+          memref::StoreOp::create(b, t, entryToken, at);
+          memref::StoreOp::create(b, j, entrySlot, at);
+          memref::StoreOp::create(b, arith::AddIOp::create(b, at, one), cursor, e);
+        });
+      };
+      // Each expert's full tiles in groups of up to mmaExpertRowTiles, in
+      // order: the groups of an expert with `count` entries, and the
+      // groups' records from group `first` on for its entries [begin, end).
+      int64_t groupRows = kMmaTokens * mmaExpertRowTiles(codegen);
+      auto groupsOf = [&](Value count) -> Value {
+        Value full = arith::MulIOp::create(
+            b, arith::DivUIOp::create(b, count, index(kMmaTokens)), index(kMmaTokens));
+        return arith::CeilDivUIOp::create(b, full, index(groupRows));
+      };
+      auto listGroups = [&](Value e, Value begin, Value end, Value first) {
+        Value count = arith::SubIOp::create(b, end, begin);
+        Value fullEnd = arith::AddIOp::create(
+            b, begin,
+            arith::MulIOp::create(
+                b, arith::DivUIOp::create(b, count, index(kMmaTokens)),
+                index(kMmaTokens)));
+        forLoop(zero, groupsOf(count), {}, [&](Value i, ValueRange) {
+          Value w = arith::AddIOp::create(b, first, i);
+          Value row =
+              arith::AddIOp::create(b, begin, arith::MulIOp::create(b, i, index(groupRows)));
+          memref::StoreOp::create(b, e, tileExpert, w);
+          memref::StoreOp::create(b, row, tileFirst, w);
+          memref::StoreOp::create(
+              b,
+              arith::MinUIOp::create(
+                  b, arith::AddIOp::create(b, row, index(groupRows)), fullEnd),
+              tileEnd, w);
+          return SmallVector<Value>{};
+        });
+      };
+      if (codegen.columns) {
+        // The GPU forms: a block. One thread counts and places the entries
+        // (a decode step's topK); the per-expert work -- offsets, the list
+        // of experts with entries, the tile groups, hundreds of experts on
+        // the real models -- goes a thread per expert, from inclusive sums
+        // over the experts by doubling (each step adds the sums d experts
+        // before: log2(experts) steps).
+        loops.cooperative({index(experts)}, [&](ValueRange e) {
+          memref::StoreOp::create(b, zero, cursor, e);
+        });
+        loops.single(countEntries);
+        // Sums of: entries, experts with entries, tile groups.
+        int64_t kinds = tileExpert ? 3 : 2;
+        SmallVector<Value> sums, next;
+        for (int64_t k = 0; k < kinds; ++k) {
+          sums.push_back(loops.scratch(experts, indexType));
+          next.push_back(loops.scratch(experts, indexType));
+        }
+        auto used = [&](Value count) {
+          return arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, count, zero);
+        };
+        loops.cooperative({index(experts)}, [&](ValueRange e) {
+          Value count = memref::LoadOp::create(b, cursor, e);
+          memref::StoreOp::create(b, count, sums[0], e);
+          memref::StoreOp::create(b, arith::SelectOp::create(b, used(count), one, zero),
+                                  sums[1], e);
+          if (tileExpert)
+            memref::StoreOp::create(b, groupsOf(count), sums[2], e);
+        });
+        for (int64_t d = 1; d < experts; d *= 2) {
+          loops.cooperative({index(experts)}, [&](ValueRange e) {
+            Value has = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, e[0], index(d));
+            Value before = arith::SelectOp::create(
+                b, has, arith::SubIOp::create(b, e[0], index(d)), zero);
+            for (int64_t k = 0; k < kinds; ++k) {
+              Value earlier = arith::SelectOp::create(
+                  b, has, memref::LoadOp::create(b, sums[k], before), zero);
+              memref::StoreOp::create(
+                  b, arith::AddIOp::create(b, memref::LoadOp::create(b, sums[k], e), earlier),
+                  next[k], e);
+            }
+          });
+          std::swap(sums, next);
+        }
+        loops.cooperative({index(experts)}, [&](ValueRange ev) {
+          Value e = ev[0];
+          Value count = memref::LoadOp::create(b, cursor, e);
+          Value end = memref::LoadOp::create(b, sums[0], e);
+          Value begin = arith::SubIOp::create(b, end, count);
+          memref::StoreOp::create(b, begin, cursor, e);
+          memref::StoreOp::create(b, end, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
+          auto when = [&](Value condition, function_ref<void()> then) {
+            loops.ifElse(condition, then, [] {});
+          };
+          auto is = [&](int64_t expert) {
+            return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, index(expert));
+          };
+          when(is(0), [&] { memref::StoreOp::create(b, zero, offsets, ValueRange{zero}); });
+          Value listed = memref::LoadOp::create(b, sums[1], e);
+          when(used(count), [&] {
+            memref::StoreOp::create(b, e, active, ValueRange{arith::SubIOp::create(b, listed, one)});
+          });
+          when(is(experts - 1), [&] {
+            memref::StoreOp::create(b, listed, activeCount, ValueRange{zero});
+            if (tileExpert)
+              memref::StoreOp::create(b, memref::LoadOp::create(b, sums[2], e), tileCount,
+                                      ValueRange{zero});
+          });
+          if (tileExpert)
+            listGroups(e, begin, end,
+                       arith::SubIOp::create(b, memref::LoadOp::create(b, sums[2], e),
+                                             groupsOf(count)));
+        });
+        loops.single(placeEntries);
+        return;
+      }
+      // The CPU: one loop in order (offsets, then the entries).
+      forLoop(zero, index(experts), {}, [&](Value e, ValueRange) {
+        memref::StoreOp::create(b, zero, cursor, e);
+        return SmallVector<Value>{};
       });
+      countEntries();
       // offsets = exclusive prefix sums; cursor = where each expert's next
       // entry goes.
       memref::StoreOp::create(b, zero, offsets, zero);
-      memref::StoreOp::create(b, zero, bounds, zero);
       forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange acc) {
         Value count = memref::LoadOp::create(b, cursor, e);
         memref::StoreOp::create(b, acc[0], cursor, e);
         Value next = arith::AddIOp::create(b, acc[0], count);
-        Value after = arith::AddIOp::create(b, e, one);
-        memref::StoreOp::create(b, next, offsets, after);
-        memref::StoreOp::create(b, next, bounds, after);
+        memref::StoreOp::create(b, next, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
         return SmallVector<Value>{next};
       });
-      if (active) {
-        // Every expert is stored at the list's end, which only moves past
-        // one with entries. (The count is stored as it goes: this kernel
-        // may run as the plan's own loop until hybrid-offload-host-work
-        // moves it, and a loop result the plan used would stop that.)
-        forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
-          memref::StoreOp::create(b, e, active, n[0]);
-          Value begin = memref::LoadOp::create(b, bounds, e);
-          Value end = memref::LoadOp::create(
-              b, bounds, ValueRange{arith::AddIOp::create(b, e, one)});
-          Value used = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, begin, end);
-          Value listed = arith::SelectOp::create(
-              b, used, arith::AddIOp::create(b, n[0], one), n[0]);
-          memref::StoreOp::create(b, listed, activeCount, ValueRange{zero});
-          return SmallVector<Value>{listed};
-        });
-      }
-      if (tileExpert) {
-        // Each expert's full tiles in groups of up to mmaExpertRowTiles,
-        // in order (count stored as it goes, as above).
-        int64_t groupRows = kMmaTokens * mmaExpertRowTiles(codegen);
-        memref::StoreOp::create(b, zero, tileCount, ValueRange{zero});
-        forLoop(zero, index(experts), {zero}, [&](Value e, ValueRange n) {
-          Value begin = memref::LoadOp::create(b, bounds, e);
-          Value end = memref::LoadOp::create(
-              b, bounds, ValueRange{arith::AddIOp::create(b, e, one)});
-          Value full = arith::MulIOp::create(
-              b,
-              arith::DivUIOp::create(b, arith::SubIOp::create(b, end, begin),
-                                     index(kMmaTokens)),
-              index(kMmaTokens));
-          Value fullEnd = arith::AddIOp::create(b, begin, full);
-          Value groupCount = arith::CeilDivUIOp::create(b, full, index(groupRows));
-          forLoop(zero, groupCount, {}, [&](Value i, ValueRange) {
-            Value w = arith::AddIOp::create(b, n[0], i);
-            Value first =
-                arith::AddIOp::create(b, begin, arith::MulIOp::create(b, i, index(groupRows)));
-            memref::StoreOp::create(b, e, tileExpert, w);
-            memref::StoreOp::create(b, first, tileFirst, w);
-            memref::StoreOp::create(
-                b,
-                arith::MinUIOp::create(
-                    b, arith::AddIOp::create(b, first, index(groupRows)), fullEnd),
-                tileEnd, w);
-            return SmallVector<Value>{};
-          });
-          Value counted = arith::AddIOp::create(b, n[0], groupCount);
-          memref::StoreOp::create(b, counted, tileCount, ValueRange{zero});
-          return SmallVector<Value>{counted};
-        });
-      }
-      eachChoice([&](Value t, Value j, Value e) {
-        Value at = memref::LoadOp::create(b, cursor, e);
-        memref::StoreOp::create(b, t, entryToken, at);
-        memref::StoreOp::create(b, j, entrySlot, at);
-        memref::StoreOp::create(b, arith::AddIOp::create(b, at, one), cursor, e);
-      });
+      placeEntries();
     });
     // For each entry of expert e: body(token, slot).
     auto eachEntry = [&](Value e, function_ref<void(Value, Value)> body) {
