@@ -163,6 +163,11 @@ std::string weightStage(Value w) {
 /// (token, weight); each weight element loaded serves them all.
 constexpr int64_t kColumnTokens = 8;
 
+/// The GPU forms' MoE grouping (its block): at most this many runs of the
+/// tokens, a thread each, their per-expert counts (i32) within this many
+/// bytes of the block's shared memory.
+constexpr int64_t kSortSpans = 32, kSortSpanBytes = 8 * 1024;
+
 /// Token tiles of the mma form's workgroups for linear layers of `weights`
 /// weights sharing x: the block reuses each staged weight row for 64
 /// tokens, 32 for a pair (gate and up), which keeps a warp's accumulators
@@ -3389,33 +3394,83 @@ struct MoEKernels {
         });
       };
       if (codegen.columns) {
-        // The GPU forms: a block. One thread counts and places the entries
-        // (a decode step's topK); the per-expert work -- offsets, the list
-        // of experts with entries, the tile groups, hundreds of experts on
-        // the real models -- goes a thread per expert, from inclusive sums
-        // over the experts by doubling (each step adds the sums d experts
-        // before: log2(experts) steps).
-        loops.cooperative({index(experts)}, [&](ValueRange e) {
-          memref::StoreOp::create(b, zero, cursor, e);
+        // The GPU forms: a block. The tokens go in `spans` runs, a thread
+        // each counting its run's entries per expert (a row of its own in
+        // `spanCounts`); a thread per expert then sums its row's counts
+        // over the runs, leaving each run's first place among the expert's
+        // entries; the per-expert work -- offsets, the list of experts with
+        // entries, the tile groups, hundreds of experts on the real models
+        // -- goes a thread per expert, from inclusive sums over the experts
+        // by doubling (each step adds the sums d experts before:
+        // log2(experts) steps); last each run's thread places its entries.
+        // The entries keep the order of one thread's walk, (token, slot).
+        int64_t spans = 1;
+        while (spans < kSortSpans && 2 * spans * experts * 4 <= kSortSpanBytes)
+          spans *= 2;
+        Type i32 = b.getI32Type();
+        Value spanCounts = loops.scratch({spans, experts}, i32);
+        Value perSpan = arith::CeilDivUIOp::create(b, tokens, index(spans));
+        // body(t, j, e, span) for each choice of the span's tokens, in order.
+        auto eachChoiceOf = [&](Value span, function_ref<void(Value, Value, Value)> body) {
+          Value first = arith::MinUIOp::create(
+              b, arith::MulIOp::create(b, span, perSpan), tokens);
+          Value last = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, perSpan),
+                                              tokens);
+          forLoop(first, last, {}, [&](Value t, ValueRange) {
+            forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
+              body(t, j, expertAt(chosen, t, j));
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+        };
+        Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+        Value one32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(1));
+        loops.cooperative({index(spans), index(experts)}, [&](ValueRange se) {
+          memref::StoreOp::create(b, zero32, spanCounts, se);
         });
-        loops.single(countEntries);
+        loops.cooperative({index(spans)}, [&](ValueRange span) {
+          eachChoiceOf(span[0], [&](Value, Value, Value e) {
+            SmallVector<Value> at{span[0], e};
+            memref::StoreOp::create(
+                b, arith::AddIOp::create(b, memref::LoadOp::create(b, spanCounts, at), one32),
+                spanCounts, at);
+          });
+        });
+        loops.cooperative({index(experts)}, [&](ValueRange e) {
+          Value total = forLoop(zero, index(spans), {zero32}, [&](Value span, ValueRange sum) {
+            SmallVector<Value> at{span, e[0]};
+            Value count = memref::LoadOp::create(b, spanCounts, at);
+            memref::StoreOp::create(b, sum[0], spanCounts, at);
+            return SmallVector<Value>{arith::AddIOp::create(b, sum[0], count)};
+          }).getResult(0);
+          memref::StoreOp::create(b, arith::IndexCastUIOp::create(b, indexType, total),
+                                  cursor, e);
+        });
         // Sums of: entries, experts with entries, tile groups.
         int64_t kinds = tileExpert ? 3 : 2;
         SmallVector<Value> sums, next;
         for (int64_t k = 0; k < kinds; ++k) {
-          sums.push_back(loops.scratch(experts, indexType));
-          next.push_back(loops.scratch(experts, indexType));
+          sums.push_back(loops.scratch(experts, i32));
+          next.push_back(loops.scratch(experts, i32));
         }
+        // (i32 in the block's shared memory, index around them.)
+        auto putSum = [&](Value v, int64_t k, Value e) {
+          memref::StoreOp::create(b, arith::IndexCastUIOp::create(b, i32, v), sums[k], e);
+        };
+        auto sumAt = [&](int64_t k, Value e) -> Value {
+          return arith::IndexCastUIOp::create(b, indexType,
+                                              memref::LoadOp::create(b, sums[k], e));
+        };
         auto used = [&](Value count) {
           return arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, count, zero);
         };
         loops.cooperative({index(experts)}, [&](ValueRange e) {
           Value count = memref::LoadOp::create(b, cursor, e);
-          memref::StoreOp::create(b, count, sums[0], e);
-          memref::StoreOp::create(b, arith::SelectOp::create(b, used(count), one, zero),
-                                  sums[1], e);
+          putSum(count, 0, e[0]);
+          putSum(arith::SelectOp::create(b, used(count), one, zero), 1, e[0]);
           if (tileExpert)
-            memref::StoreOp::create(b, groupsOf(count), sums[2], e);
+            putSum(groupsOf(count), 2, e[0]);
         });
         for (int64_t d = 1; d < experts; d *= 2) {
           loops.cooperative({index(experts)}, [&](ValueRange e) {
@@ -3424,7 +3479,7 @@ struct MoEKernels {
                 b, has, arith::SubIOp::create(b, e[0], index(d)), zero);
             for (int64_t k = 0; k < kinds; ++k) {
               Value earlier = arith::SelectOp::create(
-                  b, has, memref::LoadOp::create(b, sums[k], before), zero);
+                  b, has, memref::LoadOp::create(b, sums[k], before), zero32);
               memref::StoreOp::create(
                   b, arith::AddIOp::create(b, memref::LoadOp::create(b, sums[k], e), earlier),
                   next[k], e);
@@ -3435,7 +3490,7 @@ struct MoEKernels {
         loops.cooperative({index(experts)}, [&](ValueRange ev) {
           Value e = ev[0];
           Value count = memref::LoadOp::create(b, cursor, e);
-          Value end = memref::LoadOp::create(b, sums[0], e);
+          Value end = sumAt(0, e);
           Value begin = arith::SubIOp::create(b, end, count);
           memref::StoreOp::create(b, begin, cursor, e);
           memref::StoreOp::create(b, end, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
@@ -3446,22 +3501,32 @@ struct MoEKernels {
             return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, e, index(expert));
           };
           when(is(0), [&] { memref::StoreOp::create(b, zero, offsets, ValueRange{zero}); });
-          Value listed = memref::LoadOp::create(b, sums[1], e);
+          Value listed = sumAt(1, e);
           when(used(count), [&] {
             memref::StoreOp::create(b, e, active, ValueRange{arith::SubIOp::create(b, listed, one)});
           });
           when(is(experts - 1), [&] {
             memref::StoreOp::create(b, listed, activeCount, ValueRange{zero});
             if (tileExpert)
-              memref::StoreOp::create(b, memref::LoadOp::create(b, sums[2], e), tileCount,
-                                      ValueRange{zero});
+              memref::StoreOp::create(b, sumAt(2, e), tileCount, ValueRange{zero});
           });
           if (tileExpert)
             listGroups(e, begin, end,
-                       arith::SubIOp::create(b, memref::LoadOp::create(b, sums[2], e),
-                                             groupsOf(count)));
+                       arith::SubIOp::create(b, sumAt(2, e), groupsOf(count)));
         });
-        loops.single(placeEntries);
+        loops.cooperative({index(spans)}, [&](ValueRange span) {
+          eachChoiceOf(span[0], [&](Value t, Value j, Value e) {
+            SmallVector<Value> place{span[0], e};
+            Value before = memref::LoadOp::create(b, spanCounts, place);
+            Value at = arith::AddIOp::create(
+                b, memref::LoadOp::create(b, cursor, e),
+                arith::IndexCastUIOp::create(b, indexType, before));
+            memref::StoreOp::create(b, t, entryToken, at);
+            memref::StoreOp::create(b, j, entrySlot, at);
+            memref::StoreOp::create(b, arith::AddIOp::create(b, before, one32), spanCounts,
+                                    place);
+          });
+        });
         return;
       }
       // The CPU: one loop in order (offsets, then the entries).

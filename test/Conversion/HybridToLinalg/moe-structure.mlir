@@ -41,6 +41,7 @@
 // holding it, as i32) and a loop marking it, then the sum of the chosen
 // weights and a loop over the 2 choices storing them.
 // GPU-LABEL: func.func @moe
+// GPU: %[[RUNS:.*]] = memref.alloca() : memref<32x8xi32>
 // GPU: %[[CHOSEN:.*]] = memref.alloc(%{{.*}}) : memref<?x2xi64>
 // GPU: scf.parallel (%[[T:.*]]) = (%c0) to (%{{.*}})
 // GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8)
@@ -62,6 +63,38 @@
 // GPU: scf.parallel (%{{.*}}) = (%c0) to (%c2) step (%c1) init (%cst{{.*}}) -> f32
 // GPU: scf.parallel (%[[J:.*]]) = (%c0) to (%c2)
 // GPU: memref.store %{{.*}}, %[[CHOSEN]][%[[T]], %[[J]]] : memref<?x2xi64>
+// GPU: } {hybrid.cooperative}
+// The grouping's block: the tokens in 32 runs (8 experts: 32 x 8 i32
+// counts, the runs' rows zeroed), a thread per run counting its entries
+// per expert, a thread per expert summing them over the runs (each run's
+// count replaced by its first place), the sums over the experts by
+// doubling (entries, routed experts: d = 1, 2, 4 experts before), a thread
+// per expert storing its offsets and listing itself, a thread per run
+// placing its entries.
+// GPU: %[[OFFSETS:.*]] = memref.alloc() : memref<9xindex>
+// GPU: scf.parallel ({{.*}}) = ({{.*}}) to (%c32, %c8)
+// GPU: memref.store %c0_i32, %[[RUNS]]
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%[[SPAN:.*]]) = (%c0) to (%c32)
+// GPU: memref.store %{{.*}}, %[[RUNS]][%[[SPAN]], %{{.*}}]
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%[[E:.*]]) = (%c0) to (%c8)
+// GPU: scf.for %[[R:.*]] = %c0 to %c32
+// GPU: memref.store %{{.*}}, %[[RUNS]][%[[R]], %[[E]]]
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8)
+// GPU: } {hybrid.cooperative}
+// GPU: arith.subi %{{.*}}, %c1 : index
+// GPU: } {hybrid.cooperative}
+// GPU: arith.subi %{{.*}}, %c2 : index
+// GPU: } {hybrid.cooperative}
+// GPU: arith.subi %{{.*}}, %c4 : index
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c8)
+// GPU: memref.store %{{.*}}, %[[OFFSETS]]
+// GPU: } {hybrid.cooperative}
+// GPU: scf.parallel (%{{.*}}) = (%c0) to (%c32)
+// GPU: memref.load %[[RUNS]]
 // GPU: } {hybrid.cooperative}
 
 // After hybrid-fuse-moe-routing: one routing kernel per token that computes
