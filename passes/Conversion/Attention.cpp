@@ -158,9 +158,9 @@ int64_t attentionTileRows(int64_t scoreDim, int64_t valueDim, int64_t sharedByte
 /// What flashAttentionTiles and splitAttentionBlocks read and write, per
 /// head h: loadQuery(t, h, qs, r) writes token t's query row, times the
 /// softmax scale, into qs[r, 0 .. scoreDim) (one thread); queryTogether(t,
-/// h, qs) the same into qs[0, ..) as phases of the block's threads; keyAt / valueAt(t, h, position, d) give element d of a
-/// cached key (d < scoreDim) or value (d < valueDim) row of token t's
-/// sequence as f32;
+/// h, qs) the same into qs[0, ..) as phases of the block's threads; keyAt /
+/// valueAt(t, h, position, d) give element d of a cached key (d <
+/// scoreDim) or value (d < valueDim) row of token t's sequence as f32;
 /// storeOutput(t, h, d, o) takes element d of token t's output.
 struct FlashAttentionIO {
   function_ref<void(Value, Value, Value, Value)> loadQuery;
@@ -343,8 +343,8 @@ struct DecodeOnly {
 /// Decode attention split over the cache (as flash-decoding), as block
 /// forms shared by attention and MLA, for the calls `unlessTiles` leaves. A
 /// workgroup per (token, head, split of `span` cached positions): the
-/// query into the workgroup's buffer (io.queryTogether), a thread per position
-/// scoring it (q . key), the split's maximum, exp(s - max) and their sum
+/// query into the workgroup's buffer (io.queryTogether), a thread per
+/// position scoring it (q . key), the split's maximum, exp(s - max) and their sum
 /// across the block, then a thread per value column summing it over the
 /// split's positions; each split's record (acc[valueDim], max, sum) goes to
 /// a buffer. Then the splits are combined: weighed by exp(max_s - max),

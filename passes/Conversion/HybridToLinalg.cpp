@@ -3503,7 +3503,8 @@ struct MoEKernels {
           when(is(0), [&] { memref::StoreOp::create(b, zero, offsets, ValueRange{zero}); });
           Value listed = sumAt(1, e);
           when(used(count), [&] {
-            memref::StoreOp::create(b, e, active, ValueRange{arith::SubIOp::create(b, listed, one)});
+            memref::StoreOp::create(b, e, active,
+                                    ValueRange{arith::SubIOp::create(b, listed, one)});
           });
           when(is(experts - 1), [&] {
             memref::StoreOp::create(b, listed, activeCount, ValueRange{zero});
