@@ -7,10 +7,10 @@
 // B N-major, no swizzle, the descriptors' byte offsets the core matrices'
 // strides (the op's layout is the canonical one of the PTX ISA for these
 // modes). Consecutive products are issued together and waited for once
-// (see ProductRuns). The warp-level [16, 8] accumulator tiles become each lane's 4
-// values of wgmma's accumulator fragment, in the loops that carry them, the
-// constants that start them and the stores that end them: a dialect
-// conversion of the kernels that hold such ops.
+// (see ProductRuns). The warp-level [16, 8] accumulator tiles become each
+// lane's 4 values of wgmma's accumulator fragment, in the loops that carry
+// them, the constants that start them and the stores that end them: a
+// dialect conversion of the kernels that hold such ops.
 //
 //===----------------------------------------------------------------------===//
 

@@ -203,32 +203,43 @@ struct LoopNest {
   /// conditions and bounds the same on all threads); scratch used only
   /// inside one of them is private to an iteration, other scratch is the
   /// workgroup's (GPU shared memory).
+  /// A dimension of one iteration runs as two, the second empty:
+  /// canonicalize folds unit dimensions away (a loop of one with its
+  /// cooperative mark) into the workgroup's body, which every thread runs.
   scf::ParallelOp cooperative(ValueRange ubs,
                               function_ref<void(ValueRange)> body) {
     SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
+    SmallVector<Value> bounds(ubs.begin(), ubs.end());
+    SmallVector<size_t> units;
+    for (size_t i = 0; i < bounds.size(); ++i)
+      if (getConstantIntValue(bounds[i]) == 1) {
+        bounds[i] = index(2);
+        units.push_back(i);
+      }
     auto loop = scf::ParallelOp::create(
-        b, b.getLoc(), lbs, ubs, steps,
+        b, b.getLoc(), lbs, bounds, steps,
         [&](OpBuilder &nb, Location, ValueRange ivs) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          if (units.empty())
+            return body(ivs);
+          Value first;
+          for (size_t i : units) {
+            Value isFirst =
+                arith::CmpIOp::create(b, arith::CmpIPredicate::eq, ivs[i], index(0));
+            first = first ? arith::AndIOp::create(b, first, isFirst).getResult() : isFirst;
+          }
+          auto guarded = scf::IfOp::create(b, first, /*withElseRegion=*/false);
+          b.setInsertionPoint(guarded.thenBlock()->getTerminator());
           body(ivs);
         });
     loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
     return loop;
   }
   /// A block form's phase that one thread runs (a serial step: a head's
-  /// norm and rotation, a workgroup's last stores). A cooperative loop of
-  /// two iterations, the second empty: canonicalize would fold a loop of
-  /// one into the workgroup's body, which every thread runs.
+  /// norm and rotation, a workgroup's last stores).
   void single(function_ref<void()> body) {
-    cooperative({index(2)}, [&](ValueRange ivs) {
-      auto first = scf::IfOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, ivs[0], index(0)),
-          /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard inside(b);
-      b.setInsertionPoint(first.thenBlock()->getTerminator());
-      body();
-    });
+    cooperative({index(1)}, [&](ValueRange) { body(); });
   }
   /// A cooperative loop that copies what only a later step reads (the
   /// next step's slot of a double-buffered stage: kPrefetchAttr), its body
