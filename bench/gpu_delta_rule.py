@@ -13,9 +13,9 @@ Runs in two places:
     and build/bin/hybrid-run (it needs only libstdc++).
   run (on a machine with an NVIDIA GPU and torch): for each length T and
     each artifact of OUT, hybrid-run --device cuda --profile on a T-token
-    prompt gives the chunked rule's kernels' time (delta_rule_prepare and
-    delta_rule_chunks, CUDA events). In the
-    same process,
+    prompt gives the chunked rule's kernels' time (delta_rule_prepare,
+    delta_rule_chunks -- the walk -- and delta_rule_outputs, CUDA events).
+    In the same process,
     flash-linear-attention's chunk_gated_delta_rule (when importable; carry
     its wheel otherwise) on [1, T, 32, 128] bf16 inputs with q and k
     repeated to the 32 value heads and the L2 norm in the kernel, as
@@ -23,7 +23,8 @@ Runs in two places:
     matrix product of 8192^3 (the tensor-core rooflines). Prints the
     kernels' times, ours over fla's for each chunk size, and the useful
     TFLOP/s (6 dk dv per token and head: the products with the state) of
-    fla and of our fastest chunk size, against the rooflines.
+    fla and of our fastest chunk size, against the rooflines; then each
+    kernel's share.
 
 usage: python3 bench/gpu_delta_rule.py prepare [--out DIR] [--max-len 32768]
            [--chunks 16,32,64] [--build build]
@@ -49,9 +50,9 @@ CONFIG = dict(
     linear_value_head_dim=DV, linear_conv_kernel_dim=4, num_experts=4,
     num_experts_per_tok=2, moe_intermediate_size=64, shared_expert_intermediate_size=64,
     dtype="bfloat16")
-# The chunked rule's two kernels: the parallel per-(head, chunk) preparation
-# and the walk over the chunks.
-KERNELS = ("__delta_rule_prepare", "__delta_rule_chunks")
+# The chunked rule's kernels: the parallel per-(head, chunk) preparation,
+# the walk over the chunks, the parallel per-(head, chunk) outputs.
+KERNELS = ("__delta_rule_prepare", "__delta_rule_chunks", "__delta_rule_outputs")
 
 
 def prepare(args):
@@ -87,7 +88,8 @@ def artifacts(folder):
 
 def ours_ms(args, artifact, length):
     """The chunked rule's kernels' time for a `length`-token prefill, the
-    fastest of `reps` runs (each a fresh process: its first call)."""
+    fastest of `reps` runs (each a fresh process: its first call), and
+    that run's {kernel: ms}."""
     prompt = ",".join(str((7 * i) % 1000) for i in range(length))
     best = None
     for _ in range(args.reps):
@@ -95,11 +97,14 @@ def ours_ms(args, artifact, length):
                               "cuda", "--prompt-ids", prompt, "--max-new-tokens", "1",
                               "--profile"], check=True, capture_output=True,
                              text=True).stdout
-        ms = sum(t for name, (_, _, t) in kernel_times(out).items() if name.endswith(KERNELS))
+        split = {kernel: sum(t for name, (_, _, t) in kernel_times(out).items()
+                             if name.endswith(kernel)) for kernel in KERNELS}
+        ms = sum(split.values())
         if ms == 0:
             raise SystemExit("no %s kernels in hybrid-run --profile's output"
                              % " or ".join(KERNELS))
-        best = ms if best is None else min(best, ms)
+        if best is None or ms < best[0]:
+            best = (ms, split)
     return best
 
 
@@ -149,13 +154,20 @@ def run(args):
     print("%7s %9s" % ("tokens", "fla ms") +
           "".join(" %18s" % ("chunk %d ms (/fla)" % c) for c in chunks) +
           " %13s %13s" % ("fla TFLOP/s", "best TFLOP/s"))
+    splits = []
     for length in [int(n) for n in args.lengths.split(",")]:
         useful = 6 * DK * DV * HEADS * length / 1e9  # GFLOP
         theirs = fla_ms(torch, kernel, length, args.reps) if kernel else float("nan")
         ours = {c: ours_ms(args, path, length) for c, path in chunks.items()}
         print("%7d %9.3f" % (length, theirs) +
-              "".join(" %9.3f (%5.2fx)" % (ms, ms / theirs) for ms in ours.values()) +
-              " %13.2f %13.2f" % (useful / theirs, useful / min(ours.values())))
+              "".join(" %9.3f (%5.2fx)" % (ms, ms / theirs) for ms, _ in ours.values()) +
+              " %13.2f %13.2f" % (useful / theirs,
+                                  useful / min(ms for ms, _ in ours.values())))
+        splits += [(length, c, split) for c, (_, split) in ours.items()]
+    print("each kernel's ms (prepare / walk / outputs):")
+    for length, c, split in splits:
+        print("%7d tokens, chunks of %d: %s" % (
+            length, c, " / ".join("%.3f" % split[k] for k in KERNELS)))
 
 
 def main():

@@ -374,17 +374,27 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
     return failure();
 
   // No barrier between a cooperative loop and the next when only index
-  // arithmetic separates them and they are independent (the mma form's
-  // copies of x's tile and of each weight's panels).
+  // arithmetic separates them and it is independent of every loop since
+  // the last barrier, which may all still run on other threads (the mma
+  // form's copies of x's tile and of each weight's panels).
   llvm::SmallPtrSet<Operation *, 4> unfenced;
+  SmallVector<Operation *> sinceBarrier;
   for (scf::ParallelOp loop : loops) {
     Operation *previous = loop->getPrevNode();
     while (previous && !isCooperative(previous) &&
            previous->getNumRegions() == 0 && isMemoryEffectFree(previous))
       previous = previous->getPrevNode();
-    if (previous && isCooperative(previous) &&
-        previous->getNumResults() == 0 && independent(previous, loop))
+    bool follows = previous && isCooperative(previous) &&
+                   previous->getNumResults() == 0 &&
+                   !sinceBarrier.empty() && sinceBarrier.back() == previous;
+    if (follows && llvm::all_of(sinceBarrier, [&](Operation *earlier) {
+          return independent(earlier, loop);
+        })) {
       unfenced.insert(loop);
+    } else {
+      sinceBarrier.clear();
+    }
+    sinceBarrier.push_back(loop);
   }
 
   for (scf::ParallelOp loop : loops) {
@@ -472,9 +482,14 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
       gpu::BarrierOp::create(b, loc);
     loop.erase();
   }
-  // One barrier where a loop's closing and the next one's opening meet.
+  // One barrier where a loop's closing and the next one's opening meet
+  // (with only index arithmetic between them).
   func.walk([](gpu::BarrierOp barrier) {
-    if (isa_and_nonnull<gpu::BarrierOp>(barrier->getPrevNode()))
+    Operation *previous = barrier->getPrevNode();
+    while (previous && !isa<gpu::BarrierOp>(previous) &&
+           previous->getNumRegions() == 0 && isMemoryEffectFree(previous))
+      previous = previous->getPrevNode();
+    if (isa_and_nonnull<gpu::BarrierOp>(previous))
       barrier.erase();
   });
   return *sharedBytes;

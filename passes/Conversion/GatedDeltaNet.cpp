@@ -5,7 +5,8 @@
 // the target takes: the recurrence per head (CPU) or per (head, state
 // column) (GPU forms), the chunked rule per head (CPU), as a block per
 // (head, panel) walking the chunks, or on tensor cores as a preparing
-// kernel per (head, chunk) and a walk.
+// kernel per (head, chunk), a walk of the state and an output kernel per
+// (head, chunk).
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,21 +48,29 @@ static int64_t deltaRulePrepareBytes(int64_t chunk, int64_t dk, int64_t dv) {
 
 /// Bytes of the buffers that a workgroup of the tensor-core form's walk
 /// shares (one per value head and block of state columns): a chunk's
-/// prepared rows in each of `slots` -- U|-W [C, columns + dk], q e^G [C,
-/// dk], the scores [C, C] (rows padded), K^T [dk, C] -- and the state's
-/// columns [dk, columns].
+/// prepared rows in each of `slots` -- U [C, columns], -W [C, dk] (rows
+/// padded), K^T [dk, C] -- and the state's columns [dk, columns].
 static int64_t deltaRuleWalkBytes(int64_t chunk, int64_t dk, int64_t columns,
                                   int64_t slots = 1) {
   int64_t pad = kTileRowPad;
-  return 4 * (slots * (chunk * (columns + dk + pad) + chunk * (dk + pad) +
-                       chunk * (chunk + pad) + dk * chunk) +
+  return 4 * (slots * (chunk * (columns + dk + 2 * pad) + dk * chunk) +
               dk * columns);
+}
+
+/// Bytes of the buffers that a workgroup of the tensor-core form's output
+/// kernel shares (one per value head and chunk): q e^G [C, dk], the scores
+/// [C, C], V' [C, dv] and the state before the chunk [dk, dv] (rows
+/// padded).
+static int64_t deltaRuleOutputBytes(int64_t chunk, int64_t dk, int64_t dv) {
+  int64_t pad = kTileRowPad;
+  return 4 * (chunk * (dk + pad) + chunk * (chunk + pad) +
+              (chunk + dk) * (dv + pad));
 }
 
 /// Slots of the walk's prepared rows: two (the next chunk's copied while
 /// the block works on this one's) where they fit the block's shared memory
-/// (Qwen3-Next's heads: 73,216 bytes for chunks of 16, 134,144 for 32),
-/// else one.
+/// (Qwen3-Next's heads: 54,272 bytes for chunks of 16, 92,160 for 32,
+/// 167,936 for 64: two on sm_90, one on sm_80), else one.
 static int64_t deltaRuleWalkSlots(const Codegen &codegen, int64_t chunk,
                                   int64_t dk, int64_t columns) {
   return deltaRuleWalkBytes(chunk, dk, columns, 2) <= codegen.blockSharedBytes
@@ -72,17 +81,18 @@ static int64_t deltaRuleWalkSlots(const Codegen &codegen, int64_t chunk,
 /// Whether the GPU form's chunked delta rule runs its products on tensor
 /// cores (tf32 tiles of kMmaTokens x kMmaOutputs x 8): with the mma form
 /// on, chunks and key heads of whole token tiles and state columns of
-/// whole output tiles, both kernels' buffers within a block's shared
+/// whole output tiles, the three kernels' buffers within a block's shared
 /// memory (with Qwen3-Next's 128 x 128 heads and blocks of 32 state
-/// columns, the walk of chunks of 16 takes 44,800 bytes with one slot of
-/// prepared rows, of 32 75,264, of 64 142,336; the preparing kernel
-/// less).
+/// columns, the walk of chunks of 16 takes 35,328 bytes with one slot of
+/// prepared rows, of 32 54,272, of 64 92,160; the output kernel, which
+/// holds a whole state, 85,760 for chunks of 16 and 152,576 for 64).
 bool deltaRuleOnTensorCores(const Codegen &codegen, int64_t chunk, int64_t dk,
                             int64_t dv, int64_t columns) {
   return codegen.mma && chunk % kMmaTokens == 0 && dk % kMmaTokens == 0 &&
          columns % kMmaOutputs == 0 &&
          deltaRulePrepareBytes(chunk, dk, dv) <= codegen.blockSharedBytes &&
-         deltaRuleWalkBytes(chunk, dk, columns) <= codegen.blockSharedBytes;
+         deltaRuleWalkBytes(chunk, dk, columns) <= codegen.blockSharedBytes &&
+         deltaRuleOutputBytes(chunk, dk, dv) <= codegen.blockSharedBytes;
 }
 
 namespace {
@@ -478,7 +488,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       });
     };
 
-    // The chunked rule on tensor cores (deltaRuleOnTensorCores), as two
+    // The chunked rule on tensor cores (deltaRuleOnTensorCores), as three
     // kernels. First a workgroup per (value head, chunk), all in parallel,
     // prepares what the walk needs of a chunk (a chunk whole tiles of
     // kMmaTokens rows, its rows past the call's tokens zeros: no decay,
@@ -486,18 +496,23 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // T = (I + L)^{-1}, q e^G, the masked scores and the tail-scaled K^T,
     // in global buffers. Then a workgroup per (value head, block of state
     // columns) walks the chunks in order with the state's columns in shared
-    // memory: V' = U + (-W) S, O = (q e^G) S + scores V', S = e^{G_last} S +
-    // K^T (tail V'), copying the next chunk's prepared rows into a second
-    // slot meanwhile (deltaRuleWalkSlots). The products are tf32 contract
-    // tiles of the block's warps read from 2-D buffers in shared memory.
+    // memory: V' = U + (-W) S, S = e^{G_last} S + K^T (tail V'), storing
+    // V' and the state before each chunk, copying the next chunk's
+    // prepared rows into a second slot meanwhile (deltaRuleWalkSlots).
+    // Only the state's recurrence is sequential: a workgroup per (value
+    // head, chunk), all in parallel again, computes the chunk's outputs O =
+    // (q e^G) S + scores V' from what the walk stored (as
+    // flash-linear-attention splits its chunked rule). The products are
+    // tf32 contract tiles of the block's warps read from 2-D buffers in
+    // shared memory.
     auto chunkedTensorCoreBlocks = [&](Value heads) {
       int64_t c = *chunk, pad = kTileRowPad;
       int64_t columns = deltaRuleColumns(codegen.panel, dv);
       Value cIndex = index(c), dkIndex = index(dk), dvIndex = index(dv),
             columnsIndex = index(columns);
       Value chunks = arith::CeilDivUIOp::create(b, tokens, cIndex);
-      // A row per (chunk, value head, row of the chunk): U [dv], -W [dk],
-      // q e^G [dk], the scores [C].
+      // A row per (chunk, value head, row of the chunk): U [dv] (V' once
+      // walked), -W [dk], q e^G [dk], the scores [C].
       int64_t wColumn = dv, qColumn = dv + dk, scoresColumn = dv + 2 * dk;
       Value prepared = memref::AllocOp::create(
           b, MemRefType::get({ShapedType::kDynamic, dv + 2 * dk + c}, f32),
@@ -510,8 +525,12 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       Value decays = memref::AllocOp::create(
           b, MemRefType::get({ShapedType::kDynamic}, f32),
           ValueRange{mul(chunks, hv)});
-      // `heads` (padded to whole chunks) as rows of tokens: the walk
-      // stores O's tiles there.
+      // The state before each chunk: dk rows per (chunk, value head).
+      Value states = memref::AllocOp::create(
+          b, MemRefType::get({ShapedType::kDynamic, dv}, f32),
+          ValueRange{mul(chunks, hv * dk)});
+      // `heads` (padded to whole chunks) as rows of tokens: the output
+      // kernel stores O's tiles there.
       Value headRows = memref::ExpandShapeOp::create(
           b, MemRefType::get({ShapedType::kDynamic, hv * dv}, f32), heads,
           ArrayRef<ReassociationIndices>{{0, 1}},
@@ -767,12 +786,12 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                      [&](ValueRange ivs) {
         Value h = ivs[0], j0 = mul(ivs[1], columns);
         // A chunk's prepared rows, in each of `stageSlots` (rows slot * C on;
-        // K^T's slot * dk on): U's columns [0, columns), -W's from
-        // `columns` (U becomes V'); q e^G; the scores; the tail-scaled K^T.
+        // K^T's slot * dk on): U's columns (U becomes V'); -W; the
+        // tail-scaled K^T. (Buffers apart: copies into one buffer would
+        // need a barrier between them.)
         int64_t stageSlots = deltaRuleWalkSlots(codegen, c, dk, columns);
-        Value uw = loops.scratch({stageSlots * c, columns + dk + pad}, f32);
-        Value qs = loops.scratch({stageSlots * c, dk + pad}, f32);
-        Value scores = loops.scratch({stageSlots * c, c + pad}, f32);
+        Value us = loops.scratch({stageSlots * c, columns + pad}, f32);
+        Value ws = loops.scratch({stageSlots * c, dk + pad}, f32);
         Value kT = loops.scratch({stageSlots * dk, c}, f32);
         Value s = loops.scratch({dk, columns}, f32); // the state's columns
         int64_t columnTiles = columns / kMmaOutputs;
@@ -783,12 +802,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           Value row0 = pairRow(chunkIndex, h, c);
           Value keyRow0 = pairRow(chunkIndex, h, dk);
           Value r = mul(slot, c);
-          copyRows(prepared, row0, index(wColumn), c, dk, uw, r, columnsIndex, {},
-                   prefetchIf);
-          copyRows(prepared, row0, index(qColumn), c, dk, qs, r, zero, {}, prefetchIf);
-          copyRows(prepared, row0, j0, c, columns, uw, r, zero, {}, prefetchIf);
-          copyRows(prepared, row0, index(scoresColumn), c, c, scores, r, zero, {},
-                   prefetchIf);
+          copyRows(prepared, row0, index(wColumn), c, dk, ws, r, zero, {}, prefetchIf);
+          copyRows(prepared, row0, j0, c, columns, us, r, zero, {}, prefetchIf);
           copyRows(keysT, keyRow0, zero, dk, c, kT, mul(slot, dk), zero, {},
                    prefetchIf);
         };
@@ -818,40 +833,30 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             // The chunk's decay e^{G_last}, loaded now: its latency (device
             // memory) passes under the products before the state update.
             Value decay = load(decays, ValueRange{add(mul(chunkIndex, hv), h)});
-            // V' = U + (-W) S, in place of U.
+            // V' = U + (-W) S, in place of U in shared memory and in
+            // `prepared` (this block's columns, which only it reads).
+            Value row0 = pairRow(chunkIndex, h, c);
             loops.warps([&](Value warp) {
               tiles.forTileProducts(warp, rowTiles * columnTiles, [&](Value tile) {
                 auto [m, n] = tiles.at(tile, columnTiles);
-                return tiles.read(uw, add(r, m), n, kMmaTokens);
+                return tiles.read(us, add(r, m), n, kMmaTokens);
               }, [&](Value tile) {
                 auto [m, n] = tiles.at(tile, columnTiles);
                 return SmallVector<WarpTiles::Operands>{
-                    {uw, add(r, m), columnsIndex, s, zero, n, dk}};
+                    {ws, add(r, m), zero, s, zero, n, dk}};
               }, [&](Value tile, Value owned, Value v) {
                 auto [m, n] = tiles.at(tile, columnTiles);
-                tiles.store(v, uw, add(r, m), n, owned);
-              });
-            });
-            // O = (Q e^G) S + scores V', tiles to the head outputs.
-            Value first = mul(chunkIndex, c);
-            Value headColumn = add(mul(h, dv), j0);
-            loops.warps([&](Value warp) {
-              tiles.forTileProducts(warp, rowTiles * columnTiles,
-                                    [&](Value) { return tiles.zero(); },
-                                    [&](Value tile) {
-                auto [m, n] = tiles.at(tile, columnTiles);
-                return SmallVector<WarpTiles::Operands>{
-                    {qs, add(r, m), zero, s, zero, n, dk},
-                    {scores, add(r, m), zero, uw, r, n, c}};
-              }, [&](Value tile, Value owned, Value o) {
-                auto [m, n] = tiles.at(tile, columnTiles);
-                tiles.store(o, headRows, add(first, m), add(headColumn, n), owned);
+                tiles.store(v, us, add(r, m), n, owned);
+                tiles.store(v, prepared, add(row0, m), add(j0, n), owned);
               });
             });
             // S = e^{G_last} S + (tail-scaled K^T) V', a tile of state rows
-            // x columns per warp.
+            // x columns per warp; S as it was before, for the outputs.
+            Value stateRow0 = pairRow(chunkIndex, h, dk);
             loops.cooperative({dkIndex, columnsIndex}, [&](ValueRange ij) {
-              store(fmul(load(s, ij), decay), s, ij);
+              Value before = load(s, ij);
+              store(before, states, ValueRange{add(stateRow0, ij[0]), add(j0, ij[1])});
+              store(fmul(before, decay), s, ij);
             });
             loops.warps([&](Value warp) {
               tiles.forTileProducts(warp, dk / kMmaTokens * columnTiles,
@@ -860,7 +865,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                 return tiles.read(s, i, n, kMmaTokens);
               }, [&](Value tile) {
                 auto [i, n] = tiles.at(tile, columnTiles);
-                return SmallVector<WarpTiles::Operands>{{kT, add(kr, i), zero, uw, r, n, c}};
+                return SmallVector<WarpTiles::Operands>{{kT, add(kr, i), zero, us, r, n, c}};
               }, [&](Value tile, Value owned, Value updated) {
                 auto [i, n] = tiles.at(tile, columnTiles);
                 tiles.store(updated, s, i, n, owned);
@@ -873,6 +878,38 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           });
         };
         loops.ifElse(loops.severalOfOneSequence(tokens, slots), walk, [] {});
+      });
+
+      loops.parallel("delta_rule_outputs", {workgroupsIf(true, hv), chunks},
+                     [&](ValueRange ivs) {
+        Value h = ivs[0], chunkIndex = ivs[1];
+        Value qs = loops.scratch({c, dk + pad}, f32);     // q e^G
+        Value scores = loops.scratch({c, c + pad}, f32);
+        Value vs = loops.scratch({c, dv + pad}, f32);     // V'
+        Value s = loops.scratch({dk, dv + pad}, f32);     // S before the chunk
+        auto outputs = [&]() {
+          Value row0 = pairRow(chunkIndex, h, c);
+          copyRows(prepared, row0, index(qColumn), c, dk, qs, zero, zero);
+          copyRows(prepared, row0, index(scoresColumn), c, c, scores, zero, zero);
+          copyRows(prepared, row0, zero, c, dv, vs, zero, zero);
+          copyRows(states, pairRow(chunkIndex, h, dk), zero, dk, dv, s, zero, zero);
+          // O = (q e^G) S + scores V', tiles to the head outputs.
+          Value first = mul(chunkIndex, c), headColumn = mul(h, dv);
+          int64_t columnTiles = dv / kMmaOutputs;
+          loops.warps([&](Value warp) {
+            tiles.forTileProducts(warp, rowTiles * columnTiles,
+                                  [&](Value) { return tiles.zero(); },
+                                  [&](Value tile) {
+              auto [m, n] = tiles.at(tile, columnTiles);
+              return SmallVector<WarpTiles::Operands>{
+                  {qs, m, zero, s, zero, n, dk}, {scores, m, zero, vs, zero, n, c}};
+            }, [&](Value tile, Value owned, Value o) {
+              auto [m, n] = tiles.at(tile, columnTiles);
+              tiles.store(o, headRows, add(first, m), add(headColumn, n), owned);
+            });
+          });
+        };
+        loops.ifElse(loops.severalOfOneSequence(tokens, slots), outputs, [] {});
       });
     };
 

@@ -448,3 +448,58 @@ func.func private @copies_dispatch(%begin: index, %end: index, %x: memref<?x64xf
   }
   return
 }
+
+// -----
+
+// A loop runs without a barrier before it only when it is independent of
+// every loop since the last barrier, which other threads may still be
+// running: the third loop here touches nothing of the second's, but reads
+// the first's buffer (a barrier before it: one, no second where the
+// second loop's closing barrier and its opening one meet).
+// CHECK-LABEL: gpu.func @chained_dispatch(
+// CHECK: memref.store %{{.*}}, %[[A:.*]][%{{.*}}] : memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[B:.*]][%{{.*}}] : memref<64xf32, #gpu.address_space<workgroup>>
+// CHECK: } {hybrid.block_strided}
+// CHECK-NEXT: gpu.barrier
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.load %[[A]]
+func.func @chained(%x: memref<?x64xf32>, %n: index) {
+  hybrid.dispatch @chained_dispatch workgroups(%n) (%x) : memref<?x64xf32>
+  return
+}
+func.func private @chained_dispatch(%begin: index, %end: index, %x: memref<?x64xf32>) attributes {hybrid.kernel} {
+  %a = memref.alloca() : memref<64xf32>
+  %b = memref.alloca() : memref<64xf32>
+  %c = memref.alloca() : memref<64xf32>
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %v = memref.load %x[%w, %i] : memref<?x64xf32>
+      memref.store %v, %a[%i] : memref<64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %v = memref.load %x[%w, %i] : memref<?x64xf32>
+      memref.store %v, %b[%i] : memref<64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %j = arith.subi %c64, %i : index
+      %k = arith.subi %j, %c1 : index
+      %u = memref.load %a[%k] : memref<64xf32>
+      memref.store %u, %c[%i] : memref<64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %u = memref.load %b[%i] : memref<64xf32>
+      %v = memref.load %c[%i] : memref<64xf32>
+      %s = arith.addf %u, %v : f32
+      memref.store %s, %x[%w, %i] : memref<?x64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}
