@@ -58,13 +58,14 @@ static int64_t deltaRuleWalkBytes(int64_t chunk, int64_t dk, int64_t columns,
 }
 
 /// Bytes of the buffers that a workgroup of the tensor-core form's output
-/// kernel shares (one per value head and chunk): q e^G [C, dk], the scores
-/// [C, C], V' [C, dv] and the state before the chunk [dk, dv] (rows
-/// padded).
-static int64_t deltaRuleOutputBytes(int64_t chunk, int64_t dk, int64_t dv) {
+/// kernel shares (one per value head, chunk and block of state columns): q
+/// e^G [C, dk], the scores [C, C], V' [C, columns] and the state's columns
+/// before the chunk [dk, columns] (rows padded).
+static int64_t deltaRuleOutputBytes(int64_t chunk, int64_t dk,
+                                    int64_t columns) {
   int64_t pad = kTileRowPad;
   return 4 * (chunk * (dk + pad) + chunk * (chunk + pad) +
-              (chunk + dk) * (dv + pad));
+              (chunk + dk) * (columns + pad));
 }
 
 /// Slots of the walk's prepared rows: two (the next chunk's copied while
@@ -84,15 +85,15 @@ static int64_t deltaRuleWalkSlots(const Codegen &codegen, int64_t chunk,
 /// whole output tiles, the three kernels' buffers within a block's shared
 /// memory (with Qwen3-Next's 128 x 128 heads and blocks of 32 state
 /// columns, the walk of chunks of 16 takes 35,328 bytes with one slot of
-/// prepared rows, of 32 54,272, of 64 92,160; the output kernel, which
-/// holds a whole state, 85,760 for chunks of 16 and 152,576 for 64).
+/// prepared rows, of 32 54,272, of 64 92,160; the output kernel 30,464
+/// for chunks of 16, 78,848 for 64).
 bool deltaRuleOnTensorCores(const Codegen &codegen, int64_t chunk, int64_t dk,
                             int64_t dv, int64_t columns) {
   return codegen.mma && chunk % kMmaTokens == 0 && dk % kMmaTokens == 0 &&
          columns % kMmaOutputs == 0 &&
          deltaRulePrepareBytes(chunk, dk, dv) <= codegen.blockSharedBytes &&
          deltaRuleWalkBytes(chunk, dk, columns) <= codegen.blockSharedBytes &&
-         deltaRuleOutputBytes(chunk, dk, dv) <= codegen.blockSharedBytes;
+         deltaRuleOutputBytes(chunk, dk, columns) <= codegen.blockSharedBytes;
 }
 
 namespace {
@@ -500,9 +501,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // V' and the state before each chunk, copying the next chunk's
     // prepared rows into a second slot meanwhile (deltaRuleWalkSlots).
     // Only the state's recurrence is sequential: a workgroup per (value
-    // head, chunk), all in parallel again, computes the chunk's outputs O =
-    // (q e^G) S + scores V' from what the walk stored (as
-    // flash-linear-attention splits its chunked rule). The products are
+    // head, chunk, block of state columns), all in parallel again, computes
+    // the chunk's outputs O = (q e^G) S + scores V' from what the walk
+    // stored (as flash-linear-attention splits its chunked rule). The products are
     // tf32 contract tiles of the block's warps read from 2-D buffers in
     // shared memory.
     auto chunkedTensorCoreBlocks = [&](Value heads) {
@@ -880,22 +881,23 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         loops.ifElse(loops.severalOfOneSequence(tokens, slots), walk, [] {});
       });
 
-      loops.parallel("delta_rule_outputs", {workgroupsIf(true, hv), chunks},
+      loops.parallel("delta_rule_outputs",
+                     {workgroupsIf(true, hv), chunks, index(dv / columns)},
                      [&](ValueRange ivs) {
-        Value h = ivs[0], chunkIndex = ivs[1];
-        Value qs = loops.scratch({c, dk + pad}, f32);     // q e^G
+        Value h = ivs[0], chunkIndex = ivs[1], j0 = mul(ivs[2], columns);
+        Value qs = loops.scratch({c, dk + pad}, f32);      // q e^G
         Value scores = loops.scratch({c, c + pad}, f32);
-        Value vs = loops.scratch({c, dv + pad}, f32);     // V'
-        Value s = loops.scratch({dk, dv + pad}, f32);     // S before the chunk
+        Value vs = loops.scratch({c, columns + pad}, f32); // V'
+        Value s = loops.scratch({dk, columns + pad}, f32); // S before the chunk
         auto outputs = [&]() {
           Value row0 = pairRow(chunkIndex, h, c);
           copyRows(prepared, row0, index(qColumn), c, dk, qs, zero, zero);
           copyRows(prepared, row0, index(scoresColumn), c, c, scores, zero, zero);
-          copyRows(prepared, row0, zero, c, dv, vs, zero, zero);
-          copyRows(states, pairRow(chunkIndex, h, dk), zero, dk, dv, s, zero, zero);
+          copyRows(prepared, row0, j0, c, columns, vs, zero, zero);
+          copyRows(states, pairRow(chunkIndex, h, dk), j0, dk, columns, s, zero, zero);
           // O = (q e^G) S + scores V', tiles to the head outputs.
-          Value first = mul(chunkIndex, c), headColumn = mul(h, dv);
-          int64_t columnTiles = dv / kMmaOutputs;
+          Value first = mul(chunkIndex, c), headColumn = add(mul(h, dv), j0);
+          int64_t columnTiles = columns / kMmaOutputs;
           loops.warps([&](Value warp) {
             tiles.forTileProducts(warp, rowTiles * columnTiles,
                                   [&](Value) { return tiles.zero(); },
