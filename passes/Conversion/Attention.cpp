@@ -140,7 +140,8 @@ int64_t attentionTileBytes(int64_t rows, int64_t scoreDim, int64_t valueDim) {
   scoreDim = wholeTileColumns(scoreDim);
   valueDim = wholeTileColumns(valueDim);
   return 4 * (rows * (scoreDim + pad) + 2 * rows * (valueDim + pad) +
-              scoreDim * rows + rows * (rows + pad) + 3 * rows) +
+              scoreDim * (rows + kTransposedRowPad) + rows * (rows + pad) +
+              3 * rows) +
          8 * rows;
 }
 
@@ -203,7 +204,7 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
     Value h = ivs[1];
     Value qs = loops.scratch({rows, scoreWidth + pad}, f32);
     Value os = loops.scratch({rows, valueWidth + pad}, f32); // sum_j p_j v_j
-    Value kT = loops.scratch({scoreWidth, rows}, f32);
+    Value kT = loops.scratch({scoreWidth, rows + kTransposedRowPad}, f32);
     Value vs = loops.scratch({rows, valueWidth + pad}, f32);
     // The rows' scores of a block of positions, then their exp(s - max).
     Value scores = loops.scratch({rows, rows + pad}, f32);

@@ -39,11 +39,13 @@ int64_t deltaRuleBlockBytes(int64_t chunk, int64_t dk, int64_t columns) {
 /// Bytes of the buffers that a workgroup of the tensor-core form's
 /// preparing kernel shares (one per value head and chunk): q, then beta v
 /// [C, max(dk, dv)]; k, then -beta e^G k [C, dk]; the scores, then (I +
-/// L)^{-1}, and -L [C, C] (rows padded); K^T [dk, C]; five [C].
+/// L)^{-1}, and -L [C, C] (rows padded); K^T [dk, C] (filled transposed);
+/// five [C].
 static int64_t deltaRulePrepareBytes(int64_t chunk, int64_t dk, int64_t dv) {
   int64_t pad = kTileRowPad;
   return 4 * (chunk * (std::max(dk, dv) + pad) + chunk * (dk + pad) +
-              2 * chunk * (chunk + pad) + dk * chunk + 5 * chunk);
+              2 * chunk * (chunk + pad) + dk * (chunk + kTransposedRowPad) +
+              5 * chunk);
 }
 
 /// Bytes of the buffers that a workgroup of the tensor-core form's walk
@@ -586,7 +588,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         // q, then beta v (zeros past the call's tokens).
         Value qv = loops.scratch({c, std::max(dk, dv) + pad}, f32);
         Value ks = loops.scratch({c, dk + pad}, f32); // k, then -beta e^G k
-        Value kT = loops.scratch({dk, c}, f32);       // K^T
+        Value kT = loops.scratch({dk, c + kTransposedRowPad}, f32); // K^T
         // Q K^T, then T = (I + L)^{-1}.
         Value scoresT = loops.scratch({c, c + pad}, f32);
         // K K^T, then -L = -beta_r (k_r . k_s) Gamma (negated: the blocked

@@ -86,6 +86,13 @@ constexpr arith::FastMathFlags kDotMath =
 /// banks.
 constexpr int64_t kTileRowPad = 4;
 
+/// Padding of the rows of a tile buffer that a block fills transposed (K^T
+/// from key rows: neighbouring threads take neighbouring elements of a
+/// source row, so they write neighbouring rows of the buffer): an odd row
+/// length puts a warp's 32 stores in 32 banks, where rows of a multiple of
+/// 32 floats put them all in one (32 shared-memory cycles a store).
+constexpr int64_t kTransposedRowPad = 1;
+
 /// The base of the layer-op lowerings: the op's pattern plus what the
 /// target asks of the generated code.
 template <typename Op>
