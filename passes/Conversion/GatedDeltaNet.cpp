@@ -505,9 +505,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     // Only the state's recurrence is sequential: a workgroup per (value
     // head, chunk, block of state columns), all in parallel again, computes
     // the chunk's outputs O = (q e^G) S + scores V' from what the walk
-    // stored (as flash-linear-attention splits its chunked rule). The products are
-    // tf32 contract tiles of the block's warps read from 2-D buffers in
-    // shared memory.
+    // stored (as flash-linear-attention splits its chunked rule). The
+    // products are tf32 contract tiles of the block's warps read from 2-D
+    // buffers in shared memory.
     auto chunkedTensorCoreBlocks = [&](Value heads) {
       int64_t c = *chunk, pad = kTileRowPad;
       int64_t columns = deltaRuleColumns(codegen.panel, dv);
