@@ -25,6 +25,9 @@ constexpr int64_t kSplitPositions = hybrid::kBlockWarps * hybrid::kWarpLanes;
 /// batch's) combine the splits in the split kernel; the arrival counts
 /// hold one entry per (token, head) of such a call.
 constexpr int64_t kCombineInSplitTokens = 16;
+/// Threads of the CUDA pipeline's block, which the prefill tiles' softmax
+/// spreads over each block of rows: rows x runs of positions.
+constexpr int64_t kSoftmaxThreads = hybrid::kBlockWarps * hybrid::kWarpLanes;
 
 /// vector<width x f32> at `indices` of a memref or tensor of any float type
 /// (the last index advances along the vector; the read must be in bounds).
@@ -134,14 +137,15 @@ int64_t wholeTileColumns(int64_t n) {
 /// `rows` query rows and cached positions, q and key rows of `scoreDim`
 /// and value rows of `valueDim` (each padded with zeros to whole tiles):
 /// q, V and the output accumulator (rows padded), K^T [scoreDim, rows],
-/// the scores [rows, rows + pad], three f32 and one index per row.
+/// the scores [rows, rows + pad], three f32 and one index per row, and the
+/// softmax's maximum and sum per run of a row's positions.
 int64_t attentionTileBytes(int64_t rows, int64_t scoreDim, int64_t valueDim) {
   int64_t pad = kTileRowPad;
   scoreDim = wholeTileColumns(scoreDim);
   valueDim = wholeTileColumns(valueDim);
   return 4 * (rows * (scoreDim + pad) + 2 * rows * (valueDim + pad) +
               scoreDim * (rows + kTransposedRowPad) + rows * (rows + pad) +
-              3 * rows) +
+              3 * rows + 2 * kSoftmaxThreads) +
          8 * rows;
 }
 
@@ -211,6 +215,12 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
     Value rowMax = loops.scratch(rows, f32), rowSum = loops.scratch(rows, f32);
     Value rescale = loops.scratch(rows, f32);
     Value rowPosition = loops.scratch(rows, b.getIndexType());
+    // The softmax takes a block's positions in `runs` runs of `span` per
+    // row, a thread per (row, run): every thread of the block, not one per
+    // row. Each run's maximum, then its sum of exp(s - max).
+    int64_t runs = std::max<int64_t>(1, kSoftmaxThreads / rows), span = rows / runs;
+    Value runMax = loops.scratch({rows, runs}, f32);
+    Value runSum = loops.scratch({rows, runs}, f32);
     auto attend = [&] {
       Value first = arith::MulIOp::create(b, ivs[0], blockRows);
       Value valid = arith::MinUIOp::create(b, blockRows, sub(tokens, first));
@@ -264,26 +274,54 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
             tiles.store(product, scores, m, n, owned);
           });
         });
-        // Per row: positions past its own masked, the new maximum, exp(s -
-        // max) in place of the scores, the sum rescaled.
+        // Per (row, run): positions past the row's own masked, the run's
+        // maximum; then the row's new maximum (from the runs' and the
+        // running one) and exp(s - max) in place of the scores, the run's
+        // sum; then per row the runs' sums, the running sum rescaled.
+        auto masked = [&](Value r, Value j) -> Value {
+          Value seen = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
+                                             add(j0, j), load(rowPosition, r));
+          return arith::SelectOp::create(b, seen, load(scores, ValueRange{r, j}),
+                                         negInf);
+        };
+        auto overRun = [&](Value run, Value init,
+                           function_ref<Value(Value, Value)> step) {
+          Value first = arith::MulIOp::create(b, run, index(span));
+          return loops.forLoop(first, add(first, index(span)), {init},
+                               [&](Value j, ValueRange a) {
+            return SmallVector<Value>{step(j, a[0])};
+          }).getResult(0);
+        };
+        auto rowTop = [&](Value r) {
+          return loops.forLoop(zero, index(runs), {load(rowMax, r)},
+                               [&](Value q, ValueRange m) {
+            return SmallVector<Value>{
+                arith::MaximumFOp::create(b, m[0], load(runMax, ValueRange{r, q}))};
+          }).getResult(0);
+        };
+        loops.cooperative({blockRows, index(runs)}, [&](ValueRange rq) {
+          store(overRun(rq[1], negInf, [&](Value j, Value m) -> Value {
+                  return arith::MaximumFOp::create(b, m, masked(rq[0], j));
+                }),
+                runMax, rq);
+        });
+        loops.cooperative({blockRows, index(runs)}, [&](ValueRange rq) {
+          Value r = rq[0], top = rowTop(r);
+          store(overRun(rq[1], loops.f32(0.0), [&](Value j, Value l) -> Value {
+                  Value p = math::ExpOp::create(
+                      b, arith::SubFOp::create(b, masked(r, j), top));
+                  store(p, scores, ValueRange{r, j});
+                  return arith::AddFOp::create(b, l, p);
+                }),
+                runSum, rq);
+        });
         loops.cooperative({blockRows}, [&](ValueRange rv) {
           Value r = rv[0];
-          Value own = load(rowPosition, r);
-          auto masked = [&](Value j) -> Value {
-            Value seen = arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
-                                               add(j0, j), own);
-            return arith::SelectOp::create(b, seen, load(scores, ValueRange{r, j}),
-                                           negInf);
-          };
-          Value before = load(rowMax, r);
-          Value top = loops.forLoop(zero, blockRows, {before}, [&](Value j, ValueRange m) {
-            return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], masked(j))};
-          }).getResult(0);
-          Value sum = loops.forLoop(zero, blockRows, {loops.f32(0.0)},
-                                    [&](Value j, ValueRange l) {
-            Value p = math::ExpOp::create(b, arith::SubFOp::create(b, masked(j), top));
-            store(p, scores, ValueRange{r, j});
-            return SmallVector<Value>{arith::AddFOp::create(b, l[0], p)};
+          Value before = load(rowMax, r), top = rowTop(r);
+          Value sum = loops.forLoop(zero, index(runs), {loops.f32(0.0)},
+                                    [&](Value q, ValueRange l) {
+            return SmallVector<Value>{
+                arith::AddFOp::create(b, l[0], load(runSum, ValueRange{r, q}))};
           }).getResult(0);
           Value factor = math::ExpOp::create(b, arith::SubFOp::create(b, before, top));
           store(factor, rescale, r);
