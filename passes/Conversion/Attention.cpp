@@ -179,11 +179,11 @@ struct FlashAttentionIO {
 /// sequence, a workgroup per (block of `rows` query rows, head), a block
 /// of warps walking the cached positions `rows` at a time with an online
 /// softmax, as flash attention does: S = q K^T as contract tiles, each
-/// row's running maximum and sum and P = exp(S - max) by a thread per row
-/// (positions past the row's own masked), the accumulator rescaled, then O
-/// += P V as tiles; O / sum at the end. Rows past the call's tokens repeat
-/// its last one (finite, never stored); q, key and value rows are padded
-/// with zeros to whole tiles. `positionOf(t)` is token t's position; the
+/// row's running maximum and sum and P = exp(S - max) by a thread per (row,
+/// run of positions), combined per row (positions past the row's own
+/// masked), the accumulator rescaled, then O += P V as tiles; O / sum at
+/// the end. Rows past the call's tokens repeat its last one (finite, never
+/// stored); q, key and value rows are padded with zeros to whole tiles. `positionOf(t)` is token t's position; the
 /// cache holds positions up to the call's last.
 void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
                          int64_t scoreDim, int64_t valueDim, int64_t heads,
@@ -791,9 +791,9 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       // head), a block of warps walking the cached positions B at a time
       // with an online softmax (as flash attention): S = (q scale) K^T as
       // tiles, each row's running maximum and sum and P = exp(S - max) by
-      // a thread per row, the accumulator rescaled, then O += P V as
-      // tiles; O / sum at the end. The split-KV block forms
-      // (splitAttentionBlocks) then run only for decode.
+      // a thread per (row, run of positions), the accumulator rescaled,
+      // then O += P V as tiles; O / sum at the end. The split-KV block
+      // forms (splitAttentionBlocks) then run only for decode.
       auto cached = [&](Value half, Value t, Value h, Value position, Value d) {
         return fromCache(memref::LoadOp::create(
             b, cache,
