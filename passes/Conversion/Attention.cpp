@@ -183,8 +183,9 @@ struct FlashAttentionIO {
 /// run of positions), combined per row (positions past the row's own
 /// masked), the accumulator rescaled, then O += P V as tiles; O / sum at
 /// the end. Rows past the call's tokens repeat its last one (finite, never
-/// stored); q, key and value rows are padded with zeros to whole tiles. `positionOf(t)` is token t's position; the
-/// cache holds positions up to the call's last.
+/// stored); q, key and value rows are padded with zeros to whole tiles.
+/// `positionOf(t)` is token t's position; the cache holds positions up to
+/// the call's last.
 void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
                          int64_t scoreDim, int64_t valueDim, int64_t heads,
                          Value tokens, Value slots,
