@@ -3338,8 +3338,11 @@ struct MoEKernels {
       // block's (shared memory) instead of becoming device buffers whose
       // every read waits for the write before it.
       Value cursor = loops.scratch(experts, indexType);
-      auto eachChoice = [&](function_ref<void(Value, Value, Value)> body) {
-        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+      // body(t, j, e) for each choice (token t, slot j, expert e) of the
+      // tokens [first, last), in order.
+      auto eachChoice = [&](Value first, Value last,
+                            function_ref<void(Value, Value, Value)> body) {
+        forLoop(first, last, {}, [&](Value t, ValueRange) {
           forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
             body(t, j, expertAt(chosen, t, j));
             return SmallVector<Value>{};
@@ -3348,21 +3351,6 @@ struct MoEKernels {
         });
       };
       Value one = index(1);
-      auto countEntries = [&] {
-        eachChoice([&](Value, Value, Value e) {
-          memref::StoreOp::create(
-              b, arith::AddIOp::create(b, memref::LoadOp::create(b, cursor, e), one),
-              cursor, e);
-        });
-      };
-      auto placeEntries = [&] {
-        eachChoice([&](Value t, Value j, Value e) {
-          Value at = memref::LoadOp::create(b, cursor, e);
-          memref::StoreOp::create(b, t, entryToken, at);
-          memref::StoreOp::create(b, j, entrySlot, at);
-          memref::StoreOp::create(b, arith::AddIOp::create(b, at, one), cursor, e);
-        });
-      };
       // Each expert's full tiles in groups of up to mmaExpertRowTiles, in
       // order: the groups of an expert with `count` entries, and the
       // groups' records from group `first` on for its entries [begin, end).
@@ -3410,19 +3398,13 @@ struct MoEKernels {
         Type i32 = b.getI32Type();
         Value spanCounts = loops.scratch({spans, experts}, i32);
         Value perSpan = arith::CeilDivUIOp::create(b, tokens, index(spans));
-        // body(t, j, e, span) for each choice of the span's tokens, in order.
+        // eachChoice over the run's tokens.
         auto eachChoiceOf = [&](Value span, function_ref<void(Value, Value, Value)> body) {
           Value first = arith::MinUIOp::create(
               b, arith::MulIOp::create(b, span, perSpan), tokens);
           Value last = arith::MinUIOp::create(b, arith::AddIOp::create(b, first, perSpan),
                                               tokens);
-          forLoop(first, last, {}, [&](Value t, ValueRange) {
-            forLoop(zero, index(topK), {}, [&](Value j, ValueRange) {
-              body(t, j, expertAt(chosen, t, j));
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          });
+          eachChoice(first, last, body);
         };
         Value zero32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
         Value one32 = arith::ConstantOp::create(b, b.getI32IntegerAttr(1));
@@ -3535,7 +3517,11 @@ struct MoEKernels {
         memref::StoreOp::create(b, zero, cursor, e);
         return SmallVector<Value>{};
       });
-      countEntries();
+      eachChoice(zero, tokens, [&](Value, Value, Value e) {
+        memref::StoreOp::create(
+            b, arith::AddIOp::create(b, memref::LoadOp::create(b, cursor, e), one),
+            cursor, e);
+      });
       // offsets = exclusive prefix sums; cursor = where each expert's next
       // entry goes.
       memref::StoreOp::create(b, zero, offsets, zero);
@@ -3546,7 +3532,12 @@ struct MoEKernels {
         memref::StoreOp::create(b, next, offsets, ValueRange{arith::AddIOp::create(b, e, one)});
         return SmallVector<Value>{next};
       });
-      placeEntries();
+      eachChoice(zero, tokens, [&](Value t, Value j, Value e) {
+        Value at = memref::LoadOp::create(b, cursor, e);
+        memref::StoreOp::create(b, t, entryToken, at);
+        memref::StoreOp::create(b, j, entrySlot, at);
+        memref::StoreOp::create(b, arith::AddIOp::create(b, at, one), cursor, e);
+      });
     });
     // For each entry of expert e: body(token, slot).
     auto eachEntry = [&](Value e, function_ref<void(Value, Value)> body) {
