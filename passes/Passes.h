@@ -56,12 +56,14 @@ inline constexpr llvm::StringLiteral kBlockStridedAttr = "hybrid.block_strided";
 
 /// Marks the `scf.parallel` of one of the forms a linear layer's output
 /// is computed in (convert-hybrid-to-linalg's tensor-core tiles, their
-/// epilogue, GEMV and column forms, for different rows of one call): of
+/// epilogue, GEMV and column forms, for different rows of one call; the
+/// experts' GEMV and the scatter of their full tiles' outputs): of
 /// the buffers another marked loop also writes, it writes only rows that
 /// no other writes (the forms of one layer take disjoint rows of its
 /// output; distinct layers have distinct outputs). hybrid-form-dispatches
 /// keeps the mark on the dispatch; hybrid-merge-dispatches lets a GEMV
-/// join a kernel that runs before the layer's other forms.
+/// join a kernel that runs before the layer's other forms, and
+/// hybrid-chain-dispatches moves the experts' scatter above their GEMV.
 inline constexpr llvm::StringLiteral kRowFormAttr = "hybrid.row_form";
 
 /// Threads of a GPU warp.

@@ -483,6 +483,51 @@ def MergeDispatchesPass : Pass<"hybrid-merge-dispatches", "::mlir::ModuleOp"> {
   ];
 }
 
+def ChainDispatchesPass : Pass<"hybrid-chain-dispatches", "::mlir::ModuleOp"> {
+  let summary = "Run a small block dispatch in the tail of a block kernel before it";
+  let description = [{
+    After `hybrid-merge-dispatches`, in each plan function: a dispatch of a
+    block kernel (cooperative loops, no warps loops) whose workgroup count
+    may be 1 or 2 at run time (from the constants the plan computes it of:
+    a count of tokens may, a GEMV's select(few, panels * splits, 0) may
+    not) joins the nearest dispatch before it that is a block kernel too,
+    not marked `hybrid.tail_remainder`, whose static scratch fits a block's
+    48 KiB with its own, when
+    - only allocations, frees, ops free of memory effects and at most two
+      other dispatches lie between them, and those dispatches may run
+      before that one instead (neither orders the other, as
+      `hybrid-merge-dispatches` judges it: the experts' scatter of their
+      full tiles and their GEMV are forms of one output, `hybrid.row_form`);
+      they move above it;
+    - the ops its operands and theirs need among them are allocations or
+      free of memory effects (they move above it too).
+
+    The earlier dispatch becomes one of a new kernel
+    `@<first>__then__<what the second's name adds>` over the first's n1
+    workgroups, taking both kernels' operands, n1 and a tail count t
+    (the second's count n2 where 1 <= n2 <= 2 and n1 > 0, else 0): a call
+    for workgroups [begin, end) runs the first kernel's body for them;
+    then, if t > 0, one thread adds end - begin to the kernel's arrival
+    count (a private i32 global, an atomic add after the block's threads
+    have met) and the call that brings it to n1 sets it back to 0 and
+    runs the second kernel's body for its workgroups [0, t). The second's
+    own dispatch keeps the rest, n2 - t workgroups (none, or all of them),
+    and is marked `hybrid.tail_remainder`: it launches only for a large
+    count, so nothing is chained onto it. On a GPU the last block of the
+    first to finish runs the second (the GEMVs' last split does the same
+    with the splits' sums: hybrid-kernels-to-gpu puts GPU-scope fences
+    around the atomic), so a decode step's norms, after the GEMV before
+    them, its routing, after the router's GEMV, and its KV cache stores,
+    after the q/k/v GEMV, take no launch of their own.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def DeduplicateKernelsPass
     : Pass<"hybrid-deduplicate-kernels", "::mlir::ModuleOp"> {
   let summary = "One kernel for the identical kernels of repeated layers";

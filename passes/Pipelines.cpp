@@ -105,6 +105,10 @@ constexpr Step kLLVMSteps[] = {
      "independent kernels side by side in one dispatch, as on a GPU "
      "(gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
+    {"hybrid-chain-dispatches",
+     "a decode step's norms and routers in the tail of the kernel before "
+     "them, as on a GPU (gpu-kernel-forms)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"hybrid-deduplicate-kernels",
      "one kernel for the identical kernels of repeated layers: each is "
      "compiled once"},
@@ -138,6 +142,9 @@ constexpr Step kCUDASteps[] = {
     {"hybrid-merge-dispatches",
      "independent kernels side by side in one launch (the router's GEMV "
      "with the shared expert's, ...): fewer launches per decode step"},
+    {"hybrid-chain-dispatches",
+     "a decode step's norms and routers run by the last block to finish of "
+     "the kernel before them (an atomic count): no launch of their own"},
     {"hybrid-deduplicate-kernels",
      "one kernel for the identical kernels of repeated layers: the NVPTX "
      "backend and ptxas compile each once"},

@@ -2526,10 +2526,14 @@ struct MoEKernels {
     memref::GlobalOp counts;
     if (shape->splits > 1)
       counts = arrivalCounts(b, loc, stage, experts * panels);
-    loops.parallel((stage + "_gemv").str(),
-                   {arith::MinUIOp::create(b, entries, index(experts)), index(panels),
-                    index(shape->splits)},
-                   [&](ValueRange ivs) {
+    // Its entries' rows of the outputs are its own: the tiles' and the
+    // columns' forms take the other entries (a row form).
+    rowFormLoop(b, NameLoc::get(b.getStringAttr(stage + "_gemv"), loc),
+                {arith::MinUIOp::create(b, entries, index(experts)), index(panels),
+                 index(shape->splits)},
+                [&](OpBuilder &nb, Location, ValueRange ivs) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
       Value sliceSums = loops.scratch({count * shape->slices, panel}, f32);
       Value live = arith::CmpIOp::create(
           b, arith::CmpIPredicate::ult, ivs[0],
@@ -2720,7 +2724,7 @@ struct MoEKernels {
     Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
     auto overTileEntries = [&](StringRef stage, int64_t columns,
                                function_ref<void(Value, Value)> body) {
-      loops.parallel(stage, {maxTiles, index(groupRows), index(columns)},
+      return loops.parallel(stage, {maxTiles, index(groupRows), index(columns)},
                      [&](ValueRange ivs) {
         Value w = ivs[0];
         Value listed = arith::CmpIOp::create(
@@ -2850,9 +2854,11 @@ struct MoEKernels {
             [&](Value entry, Value h, ArrayRef<Value> sums) {
               storeExpertOut(scalar(sums[0]), entry, h);
             });
+    // The full tiles' entries of expertOut, which the GEMV and column
+    // forms leave alone (kRowFormAttr).
     overTileEntries("expert_scatter", hidden, [&](Value entry, Value h) {
       storeExpertOut(memref::LoadOp::create(b, downs, ValueRange{entry, h}), entry, h);
-    });
+    })->setAttr(hybrid::kRowFormAttr, b.getUnitAttr());
   }
 
   void groupedExperts(const PackableWeight &gate, const PackableWeight &up,

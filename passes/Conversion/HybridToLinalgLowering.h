@@ -190,11 +190,11 @@ struct LoopNest {
   /// may spread them over threads.
   /// `stage` names the loop (a NameLoc around the op's location), so that
   /// its kernel is called e.g. forward__model_layers_0_linear_attn__conv.
-  void parallel(StringRef stage, ValueRange ubs,
-                function_ref<void(ValueRange)> body) {
+  scf::ParallelOp parallel(StringRef stage, ValueRange ubs,
+                           function_ref<void(ValueRange)> body) {
     SmallVector<Value> lbs(ubs.size(), index(0)), steps(ubs.size(), index(1));
     Location named = NameLoc::get(b.getStringAttr(stage), b.getLoc());
-    scf::ParallelOp::create(
+    return scf::ParallelOp::create(
         b, named, lbs, ubs, steps,
         [&](OpBuilder &nb, Location, ValueRange ivs) {
           OpBuilder::InsertionGuard guard(b);

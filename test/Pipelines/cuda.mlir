@@ -49,10 +49,12 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
 
 // The CPU pipeline with the GPU's kernel forms (hybridc --gpu-kernel-forms):
 // the same kernels as above, o_proj's tensor-core tiles among them, built
-// for the CPU (the tiles' 2-D transfers as loops, their contracts as FMAs).
+// for the CPU (the tiles' 2-D transfers as loops, their contracts as FMAs;
+// the long calls' attention, a block per (token, head) of its 2 heads, in
+// the tail of decode's split kernel: hybrid-chain-dispatches).
 // RUN: hybrid-opt %s --hybrid-cpu-pipeline="max-seq-len=64 pack-weights=32 gpu-kernel-forms=1" | FileCheck %s --check-prefix=CPU-FORMS
 // CPU-FORMS-DAG: llvm.func @layer__o_mma(
-// CPU-FORMS-DAG: llvm.func @layer__attention_split(
+// CPU-FORMS-DAG: llvm.func @layer__attention_split__then__attention(
 // CPU-FORMS-DAG: llvm.intr.fma
 // CPU-FORMS-NOT: vector.contract
 // CPU-FORMS-NOT: gpu.

@@ -25,7 +25,8 @@
  *
  * Device memory reads as zeros (kernels do not run), so logits are zero.
  * FAKE_CUDA_FAIL=<entry point> makes that entry point fail (error 2, out of
- * memory) to test the runtime's error paths. A summary goes to stderr.
+ * memory) to test the runtime's error paths. FAKE_CUDA_TRACE=1 prints each
+ * launch's kernel and workgroup count. A summary goes to stderr.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -359,6 +360,9 @@ static void checkLaunch(int kernel, const uint64_t *values) {
     ++checkedPointers;
   }
   ++launches;
+  if (getenv("FAKE_CUDA_TRACE"))
+    fprintf(stderr, "fake-cuda: launch %s (%llu workgroups)\n", name,
+            (unsigned long long)values[0]);
 }
 
 CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,

@@ -1,0 +1,312 @@
+//===- ChainDispatches.cpp - small dispatches in a kernel's tail ---------===//
+//
+// hybrid-chain-dispatches: a decode step's norms and routers are block
+// kernels of one workgroup (a block per token), each launched after the
+// GEMV before it only to wait for it. The last workgroup of the GEMV to
+// finish can run them instead, as the GEMVs' last split already sums the
+// others (an atomic count of arrivals): one launch fewer each, when the
+// run-time count is small; a prompt's many rows still get their own launch.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/DispatchUtils.h"
+#include "passes/Passes.h"
+
+#include "dialects/Hybrid/IR/HybridOps.h"
+
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace hybrid {
+#define GEN_PASS_DEF_CHAINDISPATCHESPASS
+#include "passes/Passes.h.inc"
+} // namespace hybrid
+
+using namespace mlir;
+
+namespace {
+/// The most workgroups the tail runs, one after another: a workgroup of a
+/// norm or a router is a few block reductions, about what a launch costs.
+constexpr int64_t kTailWorkgroups = 2;
+
+/// Marks the dispatch of a kernel whose small counts run in the tail of
+/// the kernel before it: it launches only for large counts (a prompt's),
+/// so no tail is chained onto it.
+constexpr llvm::StringLiteral kRemainderAttr = "hybrid.tail_remainder";
+
+/// Whether a workgroup count the plan computes as `count` may be 1 to
+/// kTailWorkgroups at run time, from the constants it is built of: a
+/// GEMV's count (select(few, panels * splits, 0)) may not, a count of
+/// tokens may.
+bool maybeSmall(Value count, int depth = 0) {
+  auto small = [](int64_t v) { return v >= 1 && v <= kTailWorkgroups; };
+  if (std::optional<int64_t> constant = getConstantIntValue(count))
+    return small(*constant);
+  Operation *def = count.getDefiningOp();
+  if (!def || depth > 16)
+    return true;
+  auto constant = [](Value v) { return getConstantIntValue(v); };
+  if (auto select = dyn_cast<arith::SelectOp>(def))
+    return maybeSmall(select.getTrueValue(), depth + 1) ||
+           maybeSmall(select.getFalseValue(), depth + 1);
+  // A product of counts is small only where both factors are.
+  if (auto mul = dyn_cast<arith::MulIOp>(def))
+    return maybeSmall(mul.getLhs(), depth + 1) &&
+           maybeSmall(mul.getRhs(), depth + 1);
+  // The trip counts of hybrid-form-dispatches: ceil(max(n - 0, 0) / 1).
+  if (auto div = dyn_cast<arith::CeilDivUIOp>(def); div && constant(div.getRhs()) == 1)
+    return maybeSmall(div.getLhs(), depth + 1);
+  if (auto max = dyn_cast<arith::MaxSIOp>(def); max && constant(max.getRhs()) == 0)
+    return maybeSmall(max.getLhs(), depth + 1);
+  if (auto sub = dyn_cast<arith::SubIOp>(def); sub && constant(sub.getRhs()) == 0)
+    return maybeSmall(sub.getLhs(), depth + 1);
+  return true;
+}
+
+/// A zero-initialised i32 global of one entry named after `kernel`: the
+/// chained kernel's count of finished workgroups.
+memref::GlobalOp arrivalCount(ModuleOp module, SymbolTable &symbols,
+                              StringRef kernel, Location loc) {
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  auto type = MemRefType::get({1}, b.getI32Type());
+  auto global = memref::GlobalOp::create(
+      b, loc, (kernel + "_arrivals").str(), b.getStringAttr("private"), type,
+      DenseElementsAttr::get(RankedTensorType::get({1}, b.getI32Type()),
+                             b.getI32IntegerAttr(0).getValue()),
+      /*constant=*/false, /*alignment=*/nullptr);
+  symbols.insert(global); // renamed if the name is taken
+  return global;
+}
+
+/// A block kernel's phase that one thread runs, as convert-hybrid-to-linalg
+/// makes it: a cooperative loop of two iterations, the second empty (a
+/// loop of one would fold into the body every thread runs).
+void single(OpBuilder &b, Location loc, function_ref<void(OpBuilder &)> body) {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value two = arith::ConstantIndexOp::create(b, loc, 2);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto loop = scf::ParallelOp::create(
+      b, loc, ValueRange{zero}, ValueRange{two}, ValueRange{one},
+      [&](OpBuilder &lb, Location ll, ValueRange ivs) {
+        Value first =
+            arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::eq, ivs[0], zero);
+        auto only = scf::IfOp::create(lb, ll, first, /*withElseRegion=*/false);
+        OpBuilder ib = OpBuilder::atBlockTerminator(only.thenBlock());
+        body(ib);
+      });
+  loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
+}
+
+struct ChainDispatchesPass
+    : hybrid::impl::ChainDispatchesPassBase<ChainDispatchesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<func::FuncOp> hosts;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (!func.isExternal() && !func->hasAttr("hybrid.kernel"))
+        hosts.push_back(func);
+    for (func::FuncOp host : hosts)
+      for (Block &block : host.getBody())
+        for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>()))
+          chainOntoPrevious(dispatch, module, symbols);
+    // Kernels no dispatch runs any more (each chained one ran once).
+    for (auto kernel : llvm::to_vector(module.getOps<func::FuncOp>()))
+      if (kernel->hasAttr("hybrid.kernel") && kernel.isPrivate() &&
+          kernel.symbolKnownUseEmpty(module))
+        kernel.erase();
+  }
+
+  /// Runs `second`'s workgroups, when they are few, in the tail of a
+  /// dispatch before it: the nearest block kernel without tensor-core tiles
+  /// whose shared scratch fits a block's with the second's, past at most
+  /// kPassedDispatches others that may run before it instead (independent
+  /// of it: the prompt's forms of a layer, which a decode step launches
+  /// with no workgroups), and only the plan's allocations, frees and index
+  /// arithmetic.
+  void chainOntoPrevious(hybrid::DispatchOp second, ModuleOp module,
+                         SymbolTable &symbols) {
+    constexpr size_t kPassedDispatches = 2;
+    constexpr int64_t kArrivalBytes = 16;
+    func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
+    if (!secondKernel || hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block ||
+        !maybeSmall(second.getWorkgroups()))
+      return;
+    int64_t secondBytes = hybrid::scratchBytes(secondKernel);
+    SmallVector<hybrid::DispatchOp> passed; // nearest first
+    for (Operation *op = second->getPrevNode(); op; op = op->getPrevNode()) {
+      auto first = dyn_cast<hybrid::DispatchOp>(op);
+      if (!first) {
+        if (!isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) &&
+            !isMemoryEffectFree(op))
+          return;
+        continue;
+      }
+      func::FuncOp firstKernel = hybrid::dispatchedKernel(first, symbols);
+      if (!firstKernel)
+        return;
+      bool takesTail =
+          !first->hasAttr(kRemainderAttr) &&
+          hybrid::kindOf(firstKernel) == hybrid::KernelKind::Block &&
+          hybrid::scratchBytes(firstKernel) + secondBytes + kArrivalBytes <=
+              hybrid::kBlockSharedBytes;
+      if (takesTail && movableAbove(first, firstKernel, passed, second, symbols)) {
+        chain(first, second, firstKernel, secondKernel, module, symbols);
+        return;
+      }
+      if (passed.size() == kPassedDispatches)
+        return;
+      passed.push_back(first);
+    }
+  }
+
+  /// Whether the `passed` dispatches may run before `first` (neither
+  /// orders the other) and they and `second` need only plan ops that may
+  /// move above it; if so, moves those ops and then the passed dispatches
+  /// above `first`, in order.
+  static bool movableAbove(hybrid::DispatchOp first, func::FuncOp firstKernel,
+                           ArrayRef<hybrid::DispatchOp> passed,
+                           hybrid::DispatchOp second, SymbolTable &symbols) {
+    hybrid::Accesses firstAccesses = hybrid::accessesOf(first, firstKernel);
+    llvm::SetVector<Operation *> hoisted;
+    for (hybrid::DispatchOp dispatch : passed) {
+      bool rowForms = first->hasAttr(hybrid::kRowFormAttr) &&
+                      dispatch->hasAttr(hybrid::kRowFormAttr);
+      if (hybrid::accessesOf(dispatch, hybrid::dispatchedKernel(dispatch, symbols))
+              .conflictsWith(firstAccesses, rowForms))
+        return false;
+    }
+    SmallVector<hybrid::DispatchOp> moving(passed);
+    moving.push_back(second);
+    for (hybrid::DispatchOp dispatch : moving) {
+      SmallVector<Operation *> needed;
+      if (!hybrid::hoistableAbove(dispatch, first, needed))
+        return false;
+      hoisted.insert_range(needed);
+    }
+    SmallVector<Operation *> ops = hoisted.takeVector();
+    llvm::sort(ops, [](Operation *l, Operation *r) { return l->isBeforeInBlock(r); });
+    for (Operation *op : ops)
+      op->moveBefore(first);
+    for (hybrid::DispatchOp dispatch : llvm::reverse(passed))
+      dispatch->moveBefore(first);
+    return true;
+  }
+
+  /// One kernel that runs `first`'s workgroups and then, in the one call
+  /// whose workgroups complete the count of the first's (an atomic count,
+  /// as a GEMV's last split), `second`'s workgroups [0, tail): the plan
+  /// sets tail to the second's count where that is 1 to kTailWorkgroups
+  /// and the first has workgroups, else 0; the second's own dispatch runs
+  /// the rest (none, or all of them).
+  void chain(hybrid::DispatchOp first, hybrid::DispatchOp second,
+             func::FuncOp firstKernel, func::FuncOp secondKernel,
+             ModuleOp module, SymbolTable &symbols) {
+    Location loc = first.getLoc();
+    OpBuilder b(first);
+    Value count = first.getWorkgroups(), secondCount = second.getWorkgroups();
+    auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(ib, loc, v);
+    };
+    Value firstRuns =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, count, index(b, 0));
+    Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, secondCount,
+                                      index(b, kTailWorkgroups));
+    Value inTail = arith::AndIOp::create(b, loc, firstRuns, few);
+    Value tail = arith::SelectOp::create(b, loc, inTail, secondCount, index(b, 0));
+
+    llvm::SetVector<Value> operands;
+    operands.insert(count);
+    operands.insert(tail);
+    operands.insert_range(first.getKernelOperands());
+    operands.insert_range(second.getKernelOperands());
+    SmallVector<Type> inputs(2, b.getIndexType());
+    for (Value v : operands)
+      inputs.push_back(v.getType());
+    std::string name =
+        hybrid::joinedName(firstKernel.getName(), secondKernel.getName(), "__then__");
+    auto kernel = func::FuncOp::create(loc, name,
+                                       FunctionType::get(b.getContext(), inputs, {}));
+    kernel.setPrivate();
+    kernel->setAttr("hybrid.kernel", b.getUnitAttr());
+    symbols.insert(kernel, Block::iterator(firstKernel));
+    memref::GlobalOp arrivals = arrivalCount(module, symbols, kernel.getName(), loc);
+
+    Block *entry = kernel.addEntryBlock();
+    Value begin = entry->getArgument(0), end = entry->getArgument(1);
+    DenseMap<Value, BlockArgument> argumentFor;
+    for (auto [i, operand] : llvm::enumerate(operands))
+      argumentFor[operand] = entry->getArgument(2 + i);
+    OpBuilder kb = OpBuilder::atBlockBegin(entry);
+    Type i32 = kb.getI32Type();
+    Value arrivedBefore = memref::AllocaOp::create(kb, loc, MemRefType::get({1}, i32));
+    auto inlinePart = [&](OpBuilder &at, func::FuncOp part, hybrid::DispatchOp dispatch,
+                          Value partBegin, Value partEnd) {
+      Block &body = part.getBody().front();
+      IRMapping map;
+      map.map(body.getArgument(0), partBegin);
+      map.map(body.getArgument(1), partEnd);
+      for (auto [operand, argument] :
+           llvm::zip(dispatch.getKernelOperands(), body.getArguments().drop_front(2)))
+        map.map(argument, argumentFor.lookup(operand));
+      for (Operation &op : body.without_terminator())
+        at.clone(op, map);
+    };
+    inlinePart(kb, firstKernel, first, begin, end);
+
+    // The tail: this call's workgroups arrive (all its threads done with
+    // them: the barrier before a cooperative loop), and the call that
+    // completes the count runs the second's workgroups and sets the count
+    // back to 0 for the next launch. Its threads read the count from the
+    // block's buffer, so they agree on the branch.
+    Value tailCount = argumentFor.lookup(tail);
+    auto runs = scf::IfOp::create(
+        kb, loc,
+        arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ne, tailCount, index(kb, 0)),
+        /*withElseRegion=*/false);
+    OpBuilder tb = OpBuilder::atBlockTerminator(runs.thenBlock());
+    Value arriving = arith::IndexCastOp::create(
+        tb, loc, i32, arith::SubIOp::create(tb, loc, end, begin));
+    auto counter = [&](OpBuilder &ob) -> Value {
+      return memref::GetGlobalOp::create(ob, loc, arrivals.getType(), arrivals.getName());
+    };
+    single(tb, loc, [&](OpBuilder &sb) {
+      Value at = index(sb, 0);
+      Value before = memref::AtomicRMWOp::create(
+          sb, loc, arith::AtomicRMWKind::addi, arriving, counter(sb), ValueRange{at});
+      memref::StoreOp::create(sb, loc, before, arrivedBefore, ValueRange{at});
+    });
+    Value arrived = arith::AddIOp::create(
+        tb, loc, memref::LoadOp::create(tb, loc, arrivedBefore, ValueRange{index(tb, 0)}),
+        arriving);
+    Value all = arith::IndexCastOp::create(tb, loc, i32, argumentFor.lookup(count));
+    Value isLast = arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, arrived, all);
+    auto last = scf::IfOp::create(tb, loc, isLast, /*withElseRegion=*/false);
+    OpBuilder lb = OpBuilder::atBlockTerminator(last.thenBlock());
+    single(lb, loc, [&](OpBuilder &sb) {
+      Value at = index(sb, 0);
+      Value zero = arith::ConstantIntOp::create(sb, loc, i32, 0);
+      memref::AtomicRMWOp::create(sb, loc, arith::AtomicRMWKind::assign, zero,
+                                  counter(sb), ValueRange{at});
+    });
+    inlinePart(lb, secondKernel, second, index(lb, 0), tailCount);
+    func::ReturnOp::create(kb, loc);
+    // Both parts' scratch at the entry, ahead of their code: a block
+    // kernel's shared buffers are the allocas there (hybrid-kernels-to-gpu).
+    for (auto alloca : llvm::to_vector(last.thenBlock()->getOps<memref::AllocaOp>()))
+      alloca->moveBefore(entry, entry->begin());
+
+    hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
+                               count, operands.getArrayRef());
+    first.erase();
+    // The second's own dispatch: the workgroups the tail does not run.
+    OpBuilder rb(second);
+    second.getWorkgroupsMutable().assign(
+        arith::SubIOp::create(rb, loc, secondCount, tail));
+    second->setAttr(kRemainderAttr, rb.getUnitAttr());
+  }
+};
+} // namespace

@@ -1,0 +1,166 @@
+//===- DispatchUtils.cpp - what the plan passes know of kernels ----------===//
+
+#include "passes/DispatchUtils.h"
+
+#include "passes/Passes.h"
+
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+
+Value hybrid::rootBuffer(Value value) {
+  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+    value = view.getViewSource();
+  return value;
+}
+
+namespace {
+/// What a kernel does with one of its buffer arguments.
+struct ArgumentUse {
+  bool reads = false, writes = false;
+};
+
+/// Whether the kernel reads and writes `buffer` (through its views): an
+/// op that says nothing of its effects on it counts as both.
+void useOf(Value buffer, ArgumentUse &use) {
+  for (OpOperand &operand : buffer.getUses()) {
+    Operation *user = operand.getOwner();
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+        view && view.getViewSource() == buffer) {
+      for (Value result : user->getResults())
+        useOf(result, use);
+      continue;
+    }
+    auto effects = dyn_cast<MemoryEffectOpInterface>(user);
+    if (!effects) {
+      use.reads = use.writes = true;
+      continue;
+    }
+    SmallVector<MemoryEffects::EffectInstance> found;
+    effects.getEffectsOnValue(buffer, found);
+    for (const MemoryEffects::EffectInstance &effect : found) {
+      use.reads |= isa<MemoryEffects::Read>(effect.getEffect());
+      use.writes |= isa<MemoryEffects::Write, MemoryEffects::Free>(effect.getEffect());
+    }
+  }
+}
+} // namespace
+
+bool hybrid::Accesses::conflictsWith(const Accesses &other, bool rowForms) const {
+  auto meets = [&](const llvm::SmallPtrSet<Value, 8> &written,
+                   const Accesses &by) {
+    return llvm::any_of(written, [&](Value buffer) {
+      if (by.reads.contains(buffer))
+        return true;
+      bool ownRows = rowForms && !reads.contains(buffer) &&
+                     !other.reads.contains(buffer);
+      return by.writes.contains(buffer) && !ownRows;
+    });
+  };
+  return meets(writes, other) || meets(other.writes, *this) ||
+         llvm::any_of(globals, [&](StringRef name) {
+           return other.globals.contains(name);
+         });
+}
+
+hybrid::Accesses hybrid::accessesOf(DispatchOp dispatch, func::FuncOp kernel) {
+  Accesses accesses;
+  Block &body = kernel.getBody().front();
+  for (auto [operand, argument] :
+       llvm::zip(dispatch.getKernelOperands(), body.getArguments().drop_front(2))) {
+    if (!isa<BaseMemRefType>(operand.getType()))
+      continue;
+    ArgumentUse use;
+    useOf(argument, use);
+    Value root = rootBuffer(operand);
+    if (use.reads)
+      accesses.reads.insert(root);
+    if (use.writes)
+      accesses.writes.insert(root);
+  }
+  // Globals that are not constants: the kernel's own counters, which no
+  // other kernel may share while both run.
+  auto module = kernel->getParentOfType<ModuleOp>();
+  kernel.walk([&](memref::GetGlobalOp get) {
+    auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
+    if (!global || !global.getConstant())
+      accesses.globals.insert(get.getName());
+  });
+  return accesses;
+}
+
+func::FuncOp hybrid::dispatchedKernel(DispatchOp dispatch, SymbolTable &symbols) {
+  if (!dispatch.getCallee().getNestedReferences().empty())
+    return {};
+  auto kernel =
+      symbols.lookup<func::FuncOp>(dispatch.getCallee().getRootReference());
+  return kernel && kernel->hasAttr("hybrid.kernel") &&
+                 kernel.getBody().hasOneBlock()
+             ? kernel
+             : func::FuncOp();
+}
+
+hybrid::KernelKind hybrid::kindOf(func::FuncOp kernel) {
+  KernelKind kind = KernelKind::Thread;
+  kernel.walk([&](scf::ParallelOp loop) {
+    if (loop->hasAttr(kWarpsAttr))
+      kind = KernelKind::Warps;
+    else if (loop->hasAttr(kCooperativeAttr) && kind == KernelKind::Thread)
+      kind = KernelKind::Block;
+  });
+  return kind;
+}
+
+int64_t hybrid::scratchBytes(func::FuncOp kernel) {
+  // Shared memory a block reduction may take beside its kernel's buffers (a
+  // value per warp: see hybrid-kernels-to-gpu).
+  constexpr int64_t kReductionBytes = 8 * kWarpLanes;
+  int64_t bytes = 0;
+  for (auto alloca : kernel.getBody().front().getOps<memref::AllocaOp>()) {
+    MemRefType type = alloca.getType();
+    Type element = type.getElementType();
+    int64_t elementBytes =
+        element.isIntOrFloat() ? llvm::divideCeil(element.getIntOrFloatBitWidth(), 8)
+                               : 8; // index: 64-bit on the GPU
+    bytes = llvm::alignTo(bytes, 16) + type.getNumElements() * elementBytes;
+  }
+  kernel.walk([&](scf::ReduceOp reduce) {
+    bytes += kReductionBytes * reduce.getNumOperands();
+  });
+  return bytes;
+}
+
+std::string hybrid::joinedName(StringRef first, StringRef second,
+                               StringRef joiner) {
+  size_t shared = 0;
+  for (size_t at = second.find("__"); at != StringRef::npos;
+       at = second.find("__", at + 2)) {
+    if (!first.starts_with(second.take_front(at + 2)))
+      break;
+    shared = at + 2;
+  }
+  return (first + joiner + second.drop_front(shared)).str();
+}
+
+bool hybrid::hoistableAbove(DispatchOp second, DispatchOp first,
+                            SmallVector<Operation *> &ops) {
+  llvm::SetVector<Operation *> needed;
+  SmallVector<Value> worklist(second->getOperands());
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    Operation *def = value.getDefiningOp();
+    if (!def || def->getBlock() != first->getBlock() ||
+        def->isBeforeInBlock(first) || needed.contains(def))
+      continue;
+    if (def->getNumRegions() != 0 ||
+        (!isa<memref::AllocOp, memref::AllocaOp>(def) && !isMemoryEffectFree(def)))
+      return false;
+    needed.insert(def);
+    llvm::append_range(worklist, def->getOperands());
+  }
+  ops.assign(needed.begin(), needed.end());
+  llvm::sort(ops, [](Operation *l, Operation *r) { return l->isBeforeInBlock(r); });
+  return true;
+}

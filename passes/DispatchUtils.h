@@ -1,0 +1,72 @@
+//===- DispatchUtils.h - what the plan passes know of kernels --*- C++ -*-===//
+//
+// Shared by the passes that join a plan's dispatches into fewer launches
+// (hybrid-merge-dispatches, hybrid-chain-dispatches): which kernel a
+// dispatch runs, how a GPU would run it, the scratch it takes, and which of
+// the plan's ops may move above an earlier dispatch.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef HYBRIDC_PASSES_DISPATCHUTILS_H
+#define HYBRIDC_PASSES_DISPATCHUTILS_H
+
+#include "dialects/Hybrid/IR/HybridOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
+namespace hybrid {
+
+/// The `hybrid.kernel` function of one block that `dispatch` runs, or null
+/// (a kernel already in the GPU module, or one the passes do not know).
+mlir::func::FuncOp dispatchedKernel(DispatchOp dispatch,
+                                    mlir::SymbolTable &symbols);
+
+/// The buffer `value` is a view of (through subviews, casts, reshapes),
+/// or itself.
+mlir::Value rootBuffer(mlir::Value value);
+
+/// The buffers a dispatch reads and writes, as the plan's root buffers
+/// (what views view), and the globals its kernel writes (a GEMV's arrival
+/// counts). A kernel's use of an argument is known from its ops' memory
+/// effects; any other use counts as a read and a write.
+struct Accesses {
+  llvm::SmallPtrSet<mlir::Value, 8> reads, writes;
+  llvm::SmallDenseSet<llvm::StringRef, 2> globals;
+
+  /// Whether the two dispatches must run one after the other. Two forms
+  /// of linear layers (kRowFormAttr on both: `rowForms`) that both write a
+  /// buffer neither reads write different rows of it: that alone does not
+  /// order them.
+  bool conflictsWith(const Accesses &other, bool rowForms) const;
+};
+Accesses accessesOf(DispatchOp dispatch, mlir::func::FuncOp kernel);
+
+/// How hybrid-kernels-to-gpu runs a kernel's workgroups: a thread each, or
+/// a block each (cooperative loops), or a block each whose warps run
+/// tensor-core tiles (warps loops).
+enum class KernelKind { Thread, Block, Warps };
+KernelKind kindOf(mlir::func::FuncOp kernel);
+
+/// Bytes of the static scratch at the kernel's entry (a block kernel's
+/// shared buffers are among them, each 16-byte aligned) and of its block
+/// reductions: an upper bound of what hybrid-kernels-to-gpu gives it.
+int64_t scratchBytes(mlir::func::FuncOp kernel);
+
+/// The name of a kernel made of `first` and `second`: the first's, then
+/// `joiner`, then what the second's adds to the part of the names they
+/// share (e.g. forward__model_layers_0_mlp__gate_gemv__and__gate_proj_up_gemv).
+std::string joinedName(llvm::StringRef first, llvm::StringRef second,
+                       llvm::StringRef joiner);
+
+/// Whether the plan's ops between `first` and `second` that `second`'s
+/// operands need are allocations or free of memory effects (collected
+/// into `ops`, in order), so that they can move above `first`.
+bool hoistableAbove(DispatchOp second, DispatchOp first,
+                    llvm::SmallVector<mlir::Operation *> &ops);
+
+} // namespace hybrid
+
+#endif // HYBRIDC_PASSES_DISPATCHUTILS_H
