@@ -15,7 +15,6 @@
 #include "dialects/Hybrid/IR/HybridOps.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
@@ -218,51 +217,23 @@ struct ChainDispatchesPass
     Value inTail = arith::AndIOp::create(b, loc, firstRuns, few);
     Value tail = arith::SelectOp::create(b, loc, inTail, secondCount, index(b, 0));
 
-    llvm::SetVector<Value> operands;
-    operands.insert(count);
-    operands.insert(tail);
-    operands.insert_range(first.getKernelOperands());
-    operands.insert_range(second.getKernelOperands());
-    SmallVector<Type> inputs(2, b.getIndexType());
-    for (Value v : operands)
-      inputs.push_back(v.getType());
-    std::string name =
-        hybrid::joinedName(firstKernel.getName(), secondKernel.getName(), "__then__");
-    auto kernel = func::FuncOp::create(loc, name,
-                                       FunctionType::get(b.getContext(), inputs, {}));
-    kernel.setPrivate();
-    kernel->setAttr("hybrid.kernel", b.getUnitAttr());
-    symbols.insert(kernel, Block::iterator(firstKernel));
+    hybrid::JoinedKernel joined = hybrid::joinKernels(
+        symbols, first, firstKernel, second, secondKernel, {count, tail}, "__then__");
+    func::FuncOp kernel = joined.func;
     memref::GlobalOp arrivals = arrivalCount(module, symbols, kernel.getName(), loc);
-
-    Block *entry = kernel.addEntryBlock();
-    Value begin = entry->getArgument(0), end = entry->getArgument(1);
-    DenseMap<Value, BlockArgument> argumentFor;
-    for (auto [i, operand] : llvm::enumerate(operands))
-      argumentFor[operand] = entry->getArgument(2 + i);
+    Block *entry = &kernel.getBody().front();
+    Value begin = joined.begin(), end = joined.end();
     OpBuilder kb = OpBuilder::atBlockBegin(entry);
     Type i32 = kb.getI32Type();
     Value arrivedBefore = memref::AllocaOp::create(kb, loc, MemRefType::get({1}, i32));
-    auto inlinePart = [&](OpBuilder &at, func::FuncOp part, hybrid::DispatchOp dispatch,
-                          Value partBegin, Value partEnd) {
-      Block &body = part.getBody().front();
-      IRMapping map;
-      map.map(body.getArgument(0), partBegin);
-      map.map(body.getArgument(1), partEnd);
-      for (auto [operand, argument] :
-           llvm::zip(dispatch.getKernelOperands(), body.getArguments().drop_front(2)))
-        map.map(argument, argumentFor.lookup(operand));
-      for (Operation &op : body.without_terminator())
-        at.clone(op, map);
-    };
-    inlinePart(kb, firstKernel, first, begin, end);
+    joined.inlineBody(kb, first, firstKernel, begin, end);
 
     // The tail: this call's workgroups arrive (all its threads done with
     // them: the barrier before a cooperative loop), and the call that
     // completes the count runs the second's workgroups and sets the count
     // back to 0 for the next launch. Its threads read the count from the
     // block's buffer, so they agree on the branch.
-    Value tailCount = argumentFor.lookup(tail);
+    Value tailCount = joined.argument(tail);
     auto runs = scf::IfOp::create(
         kb, loc,
         arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ne, tailCount, index(kb, 0)),
@@ -282,7 +253,7 @@ struct ChainDispatchesPass
     Value arrived = arith::AddIOp::create(
         tb, loc, memref::LoadOp::create(tb, loc, arrivedBefore, ValueRange{index(tb, 0)}),
         arriving);
-    Value all = arith::IndexCastOp::create(tb, loc, i32, argumentFor.lookup(count));
+    Value all = arith::IndexCastOp::create(tb, loc, i32, joined.argument(count));
     Value isLast = arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, arrived, all);
     auto last = scf::IfOp::create(tb, loc, isLast, /*withElseRegion=*/false);
     OpBuilder lb = OpBuilder::atBlockTerminator(last.thenBlock());
@@ -292,7 +263,7 @@ struct ChainDispatchesPass
       memref::AtomicRMWOp::create(sb, loc, arith::AtomicRMWKind::assign, zero,
                                   counter(sb), ValueRange{at});
     });
-    inlinePart(lb, secondKernel, second, index(lb, 0), tailCount);
+    joined.inlineBody(lb, second, secondKernel, index(lb, 0), tailCount);
     func::ReturnOp::create(kb, loc);
     // Both parts' scratch at the entry, ahead of their code: a block
     // kernel's shared buffers are the allocas there (hybrid-kernels-to-gpu).
@@ -300,7 +271,7 @@ struct ChainDispatchesPass
       alloca->moveBefore(entry, entry->begin());
 
     hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
-                               count, operands.getArrayRef());
+                               count, joined.operands);
     first.erase();
     // The second's own dispatch: the workgroups the tail does not run.
     OpBuilder rb(second);

@@ -4,6 +4,7 @@
 
 #include "passes/Passes.h"
 
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/SetVector.h"
@@ -163,4 +164,47 @@ bool hybrid::hoistableAbove(DispatchOp second, DispatchOp first,
   ops.assign(needed.begin(), needed.end());
   llvm::sort(ops, [](Operation *l, Operation *r) { return l->isBeforeInBlock(r); });
   return true;
+}
+
+void hybrid::JoinedKernel::inlineBody(OpBuilder &at, DispatchOp dispatch,
+                                      func::FuncOp kernel, Value begin,
+                                      Value end) const {
+  Block &body = kernel.getBody().front();
+  IRMapping map;
+  map.map(body.getArgument(0), begin);
+  map.map(body.getArgument(1), end);
+  for (auto [operand, bodyArgument] :
+       llvm::zip(dispatch.getKernelOperands(), body.getArguments().drop_front(2)))
+    map.map(bodyArgument, argument(operand));
+  for (Operation &op : body.without_terminator())
+    at.clone(op, map);
+}
+
+hybrid::JoinedKernel hybrid::joinKernels(SymbolTable &symbols, DispatchOp first,
+                                         func::FuncOp firstKernel,
+                                         DispatchOp second,
+                                         func::FuncOp secondKernel,
+                                         ArrayRef<Value> leading,
+                                         StringRef joiner) {
+  MLIRContext *context = first.getContext();
+  llvm::SetVector<Value> operands;
+  operands.insert_range(leading);
+  operands.insert_range(first.getKernelOperands());
+  operands.insert_range(second.getKernelOperands());
+  SmallVector<Type> inputs(2, IndexType::get(context));
+  for (Value v : operands)
+    inputs.push_back(v.getType());
+  auto func = func::FuncOp::create(
+      first.getLoc(), joinedName(firstKernel.getName(), secondKernel.getName(), joiner),
+      FunctionType::get(context, inputs, {}));
+  func.setPrivate();
+  func->setAttr("hybrid.kernel", UnitAttr::get(context));
+  symbols.insert(func, Block::iterator(firstKernel)); // renamed if taken
+  Block *entry = func.addEntryBlock();
+  JoinedKernel joined;
+  joined.func = func;
+  joined.operands = operands.takeVector();
+  for (auto [i, operand] : llvm::enumerate(joined.operands))
+    joined.argumentFor[operand] = entry->getArgument(2 + i);
+  return joined;
 }

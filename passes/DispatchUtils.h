@@ -61,6 +61,34 @@ int64_t scratchBytes(mlir::func::FuncOp kernel);
 std::string joinedName(llvm::StringRef first, llvm::StringRef second,
                        llvm::StringRef joiner);
 
+/// A kernel made of two dispatches' kernels (hybrid-merge-dispatches,
+/// hybrid-chain-dispatches): a private `hybrid.kernel` function (begin,
+/// end, operands...) with an empty entry block, named joinedName(first's,
+/// second's, joiner) and placed before the first's kernel, whose operands
+/// are `leading`, then both dispatches' kernel operands, each once.
+struct JoinedKernel {
+  mlir::func::FuncOp func;
+  llvm::SmallVector<mlir::Value> operands;
+  llvm::DenseMap<mlir::Value, mlir::BlockArgument> argumentFor;
+
+  mlir::Value begin() { return func.getArgument(0); }
+  mlir::Value end() { return func.getArgument(1); }
+  /// The argument that `operand` of the plan is passed as.
+  mlir::Value argument(mlir::Value operand) const {
+    return argumentFor.lookup(operand);
+  }
+  /// Clones the body of `dispatch`'s kernel (but its return) at `at`, for
+  /// workgroups [begin, end).
+  void inlineBody(mlir::OpBuilder &at, DispatchOp dispatch,
+                  mlir::func::FuncOp kernel, mlir::Value begin,
+                  mlir::Value end) const;
+};
+JoinedKernel joinKernels(mlir::SymbolTable &symbols, DispatchOp first,
+                         mlir::func::FuncOp firstKernel, DispatchOp second,
+                         mlir::func::FuncOp secondKernel,
+                         mlir::ArrayRef<mlir::Value> leading,
+                         llvm::StringRef joiner);
+
 /// Whether the plan's ops between `first` and `second` that `second`'s
 /// operands need are allocations or free of memory effects (collected
 /// into `ops`, in order), so that they can move above `first`.

@@ -16,7 +16,6 @@
 
 #include "dialects/Hybrid/IR/HybridOps.h"
 
-#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -133,48 +132,22 @@ struct MergeDispatchesPass
     OpBuilder b(first);
     Value count = first.getWorkgroups();
 
-    llvm::SetVector<Value> operands;
-    operands.insert(count);
-    operands.insert_range(first.getKernelOperands());
-    operands.insert_range(second.getKernelOperands());
-    SmallVector<Type> inputs(2, b.getIndexType());
-    for (Value v : operands)
-      inputs.push_back(v.getType());
-    auto kernel = func::FuncOp::create(
-        loc, hybrid::joinedName(firstKernel.getName(), secondKernel.getName(), "__and__"),
-        FunctionType::get(b.getContext(), inputs, {}));
-    kernel.setPrivate();
-    kernel->setAttr("hybrid.kernel", b.getUnitAttr());
-    symbols.insert(kernel, Block::iterator(firstKernel));
-    Block *entry = kernel.addEntryBlock();
-    Value begin = entry->getArgument(0), end = entry->getArgument(1);
-    DenseMap<Value, BlockArgument> argumentFor;
-    for (auto [i, operand] : llvm::enumerate(operands))
-      argumentFor[operand] = entry->getArgument(2 + i);
-    auto argumentOf = [&](Value operand) { return argumentFor.lookup(operand); };
+    hybrid::JoinedKernel joined = hybrid::joinKernels(
+        symbols, first, firstKernel, second, secondKernel, {count}, "__and__");
+    func::FuncOp kernel = joined.func;
+    Block *entry = &kernel.getBody().front();
+    Value begin = joined.begin(), end = joined.end();
     OpBuilder kb = OpBuilder::atBlockBegin(entry);
-    Value n = argumentOf(count);
-    // Each part's body with its own range of workgroups.
-    auto inlinePart = [&](func::FuncOp part, hybrid::DispatchOp dispatch,
-                          Value partBegin, Value partEnd) {
-      Block &body = part.getBody().front();
-      IRMapping map;
-      map.map(body.getArgument(0), partBegin);
-      map.map(body.getArgument(1), partEnd);
-      for (auto [operand, argument] :
-           llvm::zip(dispatch.getKernelOperands(), body.getArguments().drop_front(2)))
-        map.map(argument, argumentOf(operand));
-      for (Operation &op : body.without_terminator())
-        kb.clone(op, map);
-    };
+    Value n = joined.argument(count);
     Value firstBegin = arith::MinUIOp::create(kb, loc, begin, n);
     Value firstEnd = arith::MinUIOp::create(kb, loc, end, n);
-    inlinePart(firstKernel, first, firstBegin, firstEnd);
+    // Each part's body with its own range of workgroups.
+    joined.inlineBody(kb, first, firstKernel, firstBegin, firstEnd);
     Value secondBegin = arith::SubIOp::create(
         kb, loc, arith::MaxUIOp::create(kb, loc, begin, n), n);
     Value secondEnd = arith::SubIOp::create(
         kb, loc, arith::MaxUIOp::create(kb, loc, end, n), n);
-    inlinePart(secondKernel, second, secondBegin, secondEnd);
+    joined.inlineBody(kb, second, secondKernel, secondBegin, secondEnd);
     func::ReturnOp::create(kb, loc);
     // Both parts' scratch at the entry, ahead of their code (the second's
     // allocas were cloned after the first's loop): a block kernel's shared
@@ -186,7 +159,7 @@ struct MergeDispatchesPass
     Value total = arith::AddIOp::create(b, loc, count, second.getWorkgroups());
     auto merged = hybrid::DispatchOp::create(
         b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()), total,
-        operands.getArrayRef());
+        joined.operands);
     // Rows of a layer's output that no other form writes, still, when both
     // parts are forms.
     if (first->hasAttr(hybrid::kRowFormAttr) && second->hasAttr(hybrid::kRowFormAttr))
