@@ -259,32 +259,53 @@ struct MambaLowering : HybridLowering<MambaOp> {
     Value xs = toTensor(convolved, inner);
     Value dbc = linear(b, loc, codegen, xs, adaptor.getXProj());
 
-    // Per token (in parallel): dt, B and C, normed.
+    // Per token (in parallel): dt, B and C, normed. The GPU forms run a
+    // block per token, its steps strided over the block's threads and its
+    // sums block reductions: one thread would walk them alone, and the
+    // block runs in the tail of x_proj's GEMV (hybrid-chain-dispatches).
     Value paramsAll = rows(rank + 2 * stateDim);
     Value deltas = rows(rank); // dt's low-rank input, normed
+    auto each = [&](int64_t n, function_ref<void(Value)> body) {
+      if (codegen.columns) {
+        loops.cooperative({index(n)}, [&](ValueRange iv) { body(iv[0]); });
+        return;
+      }
+      forLoop(zero, index(n), {}, [&](Value i, ValueRange) {
+        body(i);
+        return SmallVector<Value>{};
+      });
+    };
+    auto sumOf = [&](int64_t n, function_ref<Value(Value)> term) -> Value {
+      if (codegen.columns)
+        return loops.cooperativeReduce(
+            index(n), f32c(0.0), term,
+            [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
+              return arith::AddFOp::create(rb, rl, l, r);
+            });
+      return forLoop(zero, index(n), {f32c(0.0)}, [&](Value i, ValueRange a) {
+        return SmallVector<Value>{fadd(a[0], term(i))};
+      }).getResult(0);
+    };
     loops.parallel("dt_b_c", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       Value params = loops.scratch(rank + 2 * stateDim, f32);
-      forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
+      each(rank + 2 * stateDim, [&](Value i) {
         store(tensor::ExtractOp::create(b, dbc, ValueRange{t, i}), params,
               ValueRange{i});
-        return SmallVector<Value>{};
       });
       // Jamba RMS-normalises dt, B and C (plain weights) before using them.
       auto normalize = [&](Value weight, int64_t offset, int64_t size) {
-        Value sum = forLoop(zero, index(size), {f32c(0.0)}, [&](Value i,
-                                                              ValueRange a) {
+        Value sum = sumOf(size, [&](Value i) -> Value {
           Value v = load(params, ValueRange{add(i, index(offset))});
-          return SmallVector<Value>{fadd(a[0], fmul(v, v))};
-        }).getResult(0);
+          return fmul(v, v);
+        });
         Value inv = math::RsqrtOp::create(
             b, fadd(arith::DivFOp::create(b, sum, f32c(size)), f32c(eps)));
-        forLoop(zero, index(size), {}, [&](Value i, ValueRange) {
+        each(size, [&](Value i) {
           Value at = add(i, index(offset));
           store(fmul(fmul(load(params, ValueRange{at}), inv),
                      weightAt(weight, ValueRange{i})),
                 params, ValueRange{at});
-          return SmallVector<Value>{};
         });
       };
       if (adaptor.getDtLayernorm()) {
@@ -292,13 +313,11 @@ struct MambaLowering : HybridLowering<MambaOp> {
         normalize(adaptor.getBLayernorm(), rank, stateDim);
         normalize(adaptor.getCLayernorm(), rank + stateDim, stateDim);
       }
-      forLoop(zero, index(rank + 2 * stateDim), {}, [&](Value i, ValueRange) {
+      each(rank + 2 * stateDim, [&](Value i) {
         store(load(params, ValueRange{i}), paramsAll, ValueRange{t, i});
-        return SmallVector<Value>{};
       });
-      forLoop(zero, index(rank), {}, [&](Value i, ValueRange) {
+      each(rank, [&](Value i) {
         store(load(params, ValueRange{i}), deltas, ValueRange{t, i});
-        return SmallVector<Value>{};
       });
     });
     // The step sizes before softplus, delta dt_proj^T + bias [T, d_inner]:
