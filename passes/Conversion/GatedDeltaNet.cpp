@@ -229,29 +229,6 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       std::function<void(Value, Value, Value, int64_t, Value, bool)> loadNormalized;
       std::function<void(Value, Value, Value, bool)> gatedNorm;
     };
-    // sum_{i < n} term(i), and body(i) for each i < n: by one thread, or
-    // shared by the workgroup's threads.
-    auto sumOver = [&](int64_t n, bool shared, function_ref<Value(Value)> term) {
-      if (shared)
-        return loops.cooperativeReduce(
-            index(n), f32c(0.0), term,
-            [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
-              return arith::AddFOp::create(rb, rl, l, r);
-            });
-      return forLoop(zero, index(n), {f32c(0.0)}, [&](Value i, ValueRange a) {
-        return SmallVector<Value>{fadd(a[0], term(i))};
-      }).getResult(0);
-    };
-    auto eachOf = [&](int64_t n, bool shared, function_ref<void(Value)> body) {
-      if (shared) {
-        loops.cooperative({index(n)}, [&](ValueRange i) { body(i[0]); });
-        return;
-      }
-      forLoop(zero, index(n), {}, [&](Value i, ValueRange) {
-        body(i);
-        return SmallVector<Value>{};
-      });
-    };
     // 1 / |v| of a q or k row whose sum of squares is `sum` (eps inside
     // the sqrt, as fla's l2norm).
     auto l2Inverse = [&](Value sum) -> Value {
@@ -289,19 +266,19 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         auto element = [&](Value i) -> Value {
           return load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
         };
-        Value sum = sumOver(dk, shared, [&](Value i) -> Value {
+        Value sum = loops.sumOver(dk, shared, [&](Value i) -> Value {
           Value v = element(i);
           return fmul(v, v);
         });
         Value inv = fmul(l2Inverse(sum), extra);
-        eachOf(dk, shared, [&](Value i) {
+        loops.eachOf(dk, shared, [&](Value i) {
           store(fmul(element(i), inv), buf, ValueRange{add(base, i)});
         });
       };
       // Gated RMSNorm of token t's head output oBuf[base ..]: w * r(o) * silu(z).
       head.gatedNorm = [&, h, group, within](Value oBuf, Value base, Value t,
                                               bool shared) {
-        Value sum = sumOver(dv, shared, [&](Value j) -> Value {
+        Value sum = loops.sumOver(dv, shared, [&](Value j) -> Value {
           Value o = load(oBuf, ValueRange{add(base, j)});
           return fmul(o, o);
         });
@@ -309,7 +286,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             b, fadd(arith::DivFOp::create(b, sum, f32c(dv)), f32c(eps)));
         Value zBase = add(add(mul(group, groupWidth), index(2 * dk + ratio * dv)),
                           mul(within, dv));
-        eachOf(dv, shared, [&](Value j) {
+        loops.eachOf(dv, shared, [&](Value j) {
           Value z = tensor::ExtractOp::create(b, qkvz, ValueRange{t, add(zBase, j)});
           Value y = fmul(fmul(fmul(load(oBuf, ValueRange{add(base, j)}), inv),
                               weightAt(adaptor.getNorm(), ValueRange{j})),

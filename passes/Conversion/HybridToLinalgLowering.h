@@ -301,6 +301,32 @@ struct LoopNest {
     loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
     return loop.getResult(0);
   }
+  /// sum_{i < n} term(i) in f32: a block reduction shared by the
+  /// workgroup's threads when `shared` (a block form's phase), else one
+  /// thread's loop.
+  Value sumOver(int64_t n, bool shared, function_ref<Value(Value)> term) {
+    if (shared)
+      return cooperativeReduce(
+          index(n), f32(0.0), term,
+          [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
+            return arith::AddFOp::create(rb, rl, l, r);
+          });
+    return forLoop(index(0), index(n), {f32(0.0)}, [&](Value i, ValueRange a) {
+      return SmallVector<Value>{arith::AddFOp::create(b, a[0], term(i))};
+    }).getResult(0);
+  }
+  /// body(i) for each i < n: a cooperative loop when `shared`, else one
+  /// thread's loop.
+  void eachOf(int64_t n, bool shared, function_ref<void(Value)> body) {
+    if (shared) {
+      cooperative({index(n)}, [&](ValueRange i) { body(i[0]); });
+      return;
+    }
+    forLoop(index(0), index(n), {}, [&](Value i, ValueRange) {
+      body(i);
+      return SmallVector<Value>{};
+    });
+  }
   /// `tile` on the rows [begin, end) in groups of `size` (the row indices
   /// of one group each call), then on the rows left over one at a time:
   /// register tiles of a fixed height plus their remainder.

@@ -265,43 +265,23 @@ struct MambaLowering : HybridLowering<MambaOp> {
     // block runs in the tail of x_proj's GEMV (hybrid-chain-dispatches).
     Value paramsAll = rows(rank + 2 * stateDim);
     Value deltas = rows(rank); // dt's low-rank input, normed
-    auto each = [&](int64_t n, function_ref<void(Value)> body) {
-      if (codegen.columns) {
-        loops.cooperative({index(n)}, [&](ValueRange iv) { body(iv[0]); });
-        return;
-      }
-      forLoop(zero, index(n), {}, [&](Value i, ValueRange) {
-        body(i);
-        return SmallVector<Value>{};
-      });
-    };
-    auto sumOf = [&](int64_t n, function_ref<Value(Value)> term) -> Value {
-      if (codegen.columns)
-        return loops.cooperativeReduce(
-            index(n), f32c(0.0), term,
-            [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
-              return arith::AddFOp::create(rb, rl, l, r);
-            });
-      return forLoop(zero, index(n), {f32c(0.0)}, [&](Value i, ValueRange a) {
-        return SmallVector<Value>{fadd(a[0], term(i))};
-      }).getResult(0);
-    };
+    bool block = codegen.columns;
     loops.parallel("dt_b_c", {tokens}, [&](ValueRange ivs) {
       Value t = ivs[0];
       Value params = loops.scratch(rank + 2 * stateDim, f32);
-      each(rank + 2 * stateDim, [&](Value i) {
+      loops.eachOf(rank + 2 * stateDim, block, [&](Value i) {
         store(tensor::ExtractOp::create(b, dbc, ValueRange{t, i}), params,
               ValueRange{i});
       });
       // Jamba RMS-normalises dt, B and C (plain weights) before using them.
       auto normalize = [&](Value weight, int64_t offset, int64_t size) {
-        Value sum = sumOf(size, [&](Value i) -> Value {
+        Value sum = loops.sumOver(size, block, [&](Value i) -> Value {
           Value v = load(params, ValueRange{add(i, index(offset))});
           return fmul(v, v);
         });
         Value inv = math::RsqrtOp::create(
             b, fadd(arith::DivFOp::create(b, sum, f32c(size)), f32c(eps)));
-        each(size, [&](Value i) {
+        loops.eachOf(size, block, [&](Value i) {
           Value at = add(i, index(offset));
           store(fmul(fmul(load(params, ValueRange{at}), inv),
                      weightAt(weight, ValueRange{i})),
@@ -313,10 +293,10 @@ struct MambaLowering : HybridLowering<MambaOp> {
         normalize(adaptor.getBLayernorm(), rank, stateDim);
         normalize(adaptor.getCLayernorm(), rank + stateDim, stateDim);
       }
-      each(rank + 2 * stateDim, [&](Value i) {
+      loops.eachOf(rank + 2 * stateDim, block, [&](Value i) {
         store(load(params, ValueRange{i}), paramsAll, ValueRange{t, i});
       });
-      each(rank, [&](Value i) {
+      loops.eachOf(rank, block, [&](Value i) {
         store(load(params, ValueRange{i}), deltas, ValueRange{t, i});
       });
     });
