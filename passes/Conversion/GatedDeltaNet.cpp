@@ -188,12 +188,17 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
 
     // 1. The causal depthwise conv over the window [state (K-1 inputs) |
     // x_t], then SiLU: the GPU forms' window form for calls of one
-    // sequence (no batch slots).
-    if (codegen.columns && !slots) {
-      windowConv(b, loops, tokens, channels, adaptor.getConv1d(), Value(),
-                 convState, kernel, [&](Value t, Value c) -> Value {
-        return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
-      }, mixed);
+    // sequence (no batch slots). The calls that decode's delta rule block
+    // runs (one token; every call without a chunk size) it convolves
+    // itself, for its head's channels: no conv kernel of their own.
+    ConvWindow window{b, loops, tokens, adaptor.getConv1d(), Value(), convState,
+                      kernel, [&](Value t, Value c) -> Value {
+      return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
+    }};
+    bool convInDeltaRule = codegen.columns && !slots;
+    if (convInDeltaRule) {
+      if (op.getChunkSize())
+        window.run(channels, mixed, /*oneTokenElsewhere=*/true);
     } else {
       // Per channel (in parallel), token by token (the CPU form, and calls
       // with batch slots, whose tokens may be of several sequences).
@@ -234,7 +239,10 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     auto l2Inverse = [&](Value sum) -> Value {
       return math::RsqrtOp::create(b, fadd(sum, f32c(1e-6)));
     };
-    auto headOf = [&](Value h) -> Head {
+    // `convOut`, when given: the head's conv outputs of the token at hand,
+    // [q of its k-head | k of its k-head | v of h] (the decode block's),
+    // read in place of `mixed`.
+    auto headOf = [&](Value h, Value convOut = Value()) -> Head {
       Value kh = arith::DivUIOp::create(b, h, index(ratio));
       Value group = kh;
       Value within = arith::RemUIOp::create(b, h, index(ratio));
@@ -261,9 +269,12 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       };
       // q or k of token t for k-head kh into buf[base ..], L2-normalised
       // (eps inside the sqrt) and scaled by `extra`.
-      head.loadNormalized = [&, kh](Value buf, Value base, Value t,
-                                    int64_t offset, Value extra, bool shared) {
+      head.loadNormalized = [&, kh, convOut](Value buf, Value base, Value t,
+                                             int64_t offset, Value extra,
+                                             bool shared) {
         auto element = [&](Value i) -> Value {
+          if (convOut)
+            return load(convOut, ValueRange{add(i, index(offset ? dk : 0))});
           return load(mixed, ValueRange{t, add(add(mul(kh, dk), i), index(offset))});
         };
         Value sum = loops.sumOver(dk, shared, [&](Value i) -> Value {
@@ -909,14 +920,38 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       // evolves on its own: its entries of S^T k and S^T q read only it)
       // the per-head form's sums over the state, in the same order; then
       // the gated norm of the head's outputs, in the same kernel (no
-      // gated_norm launch in a decode step).
+      // gated_norm launch in a decode step). Without batch slots each step
+      // starts with the conv of the head's channels (no conv launch either).
+      // The conv state moves after the walk: v's channels are the block's
+      // alone, q's and k's its k-head's `ratio` blocks', moved by the last
+      // of them to finish reading it (an arrival count per k-head).
+      memref::GlobalOp convArrivals;
+      if (convInDeltaRule && ratio > 1)
+        convArrivals = arrivalCounts(b, loc, "conv_state", hk);
       loops.parallel("delta_rule", {workgroupsIf(false, hv)}, [&](ValueRange ivs) {
         Value h = ivs[0];
         Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
         Value oBuf = loops.scratch(dv, f32);
+        Value convOut =
+            convInDeltaRule ? loops.scratch(2 * dk + dv, f32) : Value();
         auto recurrence = [&]() {
-          Head head = headOf(h);
+          Head head = headOf(h, convOut);
+          // The conv channel of entry e of convOut.
+          auto channelOf = [&](Value e) -> Value {
+            Value isQ = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e, index(dk));
+            Value isQK =
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e, index(2 * dk));
+            Value kEntry = add(arith::SubIOp::create(b, e, index(dk)), index(hk * dk));
+            Value qk = add(mul(head.kh, dk), arith::SelectOp::create(b, isQ, e, kEntry));
+            Value v = add(add(index(2 * hk * dk), mul(h, dv)),
+                          arith::SubIOp::create(b, e, index(2 * dk)));
+            return arith::SelectOp::create(b, isQK, qk, v);
+          };
           forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+            if (convOut)
+              loops.cooperative({index(2 * dk + dv)}, [&](ValueRange es) {
+                store(window.output(t, channelOf(es[0])), convOut, ValueRange{es[0]});
+              });
             auto [beta, g] = head.gates(t);
             Value decay = math::ExpOp::create(b, g);
             head.loadNormalized(qBuf, zero, t, 0, qScale, true);
@@ -932,7 +967,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                 return SmallVector<Value>{
                     fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
               }).getResult(0);
-              Value u = fmul(beta, fsub(load(mixed, ValueRange{t, vColumn}), kv));
+              Value v = convOut ? load(convOut, ValueRange{add(index(2 * dk), j)})
+                                : load(mixed, ValueRange{t, vColumn});
+              Value u = fmul(beta, fsub(v, kv));
               // S[:, j] += k u_j; o_j = (S^T q)_j.
               Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
                 SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
@@ -946,6 +983,16 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             });
             head.gatedNorm(oBuf, zero, t, true);
             return SmallVector<Value>{};
+          });
+          if (!convOut)
+            return;
+          loops.cooperative({index(dv)}, [&](ValueRange js) {
+            window.moveState(channelOf(add(index(2 * dk), js[0])));
+          });
+          lastOfSplits(b, loops, convArrivals, head.kh, ratio, [&] {
+            loops.cooperative({index(2 * dk)}, [&](ValueRange es) {
+              window.moveState(channelOf(es[0]));
+            });
           });
         };
         if (!chunk)

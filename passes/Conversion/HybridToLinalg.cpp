@@ -2269,72 +2269,84 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
 }
 
 /// The causal depthwise conv of a call of one sequence as the GPU forms
-/// run it (Gated DeltaNet's and Mamba's): a workgroup per (token, channel)
-/// computes out[t, c] = silu(bias[c] + sum_j weight[c, 0, j] window[j])
-/// from its window, read from the call's inputs and the conv state (a past
-/// input rounded to the state's type, as the token-by-token form keeps it),
-/// then a workgroup per channel moves the last K-1 inputs into the state.
-/// In a call of one token (a decode step) each channel's workgroup is the
-/// only reader of its state and moves it itself: no second kernel.
-/// `input(t, c)` is channel c's input of token t (f32); `bias` may be null.
-void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
-                int64_t channels, Value weight, Value bias, Value convState,
-                int64_t kernel, function_ref<Value(Value, Value)> input,
-                Value out) {
+/// run it (Gated DeltaNet's and Mamba's): each (token, channel) output
+/// from its own window, read from the call's inputs and the conv state (a
+/// past input rounded to the state's type, as the token-by-token form
+/// keeps it), so any thread may compute any of them; the state moves to
+/// the call's last K-1 inputs after every read of it.
+Value ConvWindow::output(Value t, Value c) {
   Location loc = b.getLoc();
-  Type f32 = b.getF32Type();
-  Type element = cast<MemRefType>(convState.getType()).getElementType();
   Value zero = loops.index(0), past = loops.index(kernel - 1);
-  auto weightAt = [&](Value c, Value j) {
-    return toF32(b, loc, tensor::ExtractOp::create(b, weight, ValueRange{c, zero, j}));
-  };
-  auto kept = [&](Value in) -> Value {
-    return element.isF32() ? in : arith::TruncFOp::create(b, element, in).getResult();
-  };
-  // Channel c's input at `back` = its position + K - 1 (counted from the
-  // state's oldest), in f32: from the state when it precedes the call,
-  // else the call's. (The choice is made in f32: a bf16 phi would make
-  // LLVM call compiler-rt's __truncsfbf2 on x86, which artifacts do not
-  // link.)
-  auto inputAt = [&](Value c, Value back) -> Value {
-    Value fromState =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, back, past);
-    auto pick = scf::IfOp::create(b, TypeRange{f32}, fromState, true);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(pick.thenBlock());
-    scf::YieldOp::create(
-        b, ValueRange{toF32(b, loc, memref::LoadOp::create(b, convState,
-                                                           ValueRange{c, back}))});
-    b.setInsertionPointToStart(pick.elseBlock());
-    scf::YieldOp::create(b, ValueRange{input(arith::SubIOp::create(b, back, past), c)});
-    return pick.getResult(0);
-  };
-  // state[j] = input T - (K-1) + j of channel c: from the state's own
-  // later entries (read before they are overwritten: j rises) or the
-  // call's inputs.
-  auto moveState = [&](Value c) {
-    loops.forLoop(zero, past, {}, [&](Value j, ValueRange) {
-      memref::StoreOp::create(b, kept(inputAt(c, arith::AddIOp::create(b, tokens, j))),
-                              convState, ValueRange{c, j});
-      return SmallVector<Value>{};
-    });
-  };
+  Value acc = arith::MulFOp::create(b, weightAt(c, past), input(t, c));
+  if (bias)
+    acc = arith::AddFOp::create(
+        b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
+  acc = loops.forLoop(zero, past, {acc}, [&](Value j, ValueRange a) {
+    // Window position j < K-1 of token t, rounded as the state keeps it.
+    Value in = toF32(b, loc, kept(inputAt(c, arith::AddIOp::create(b, t, j))));
+    return SmallVector<Value>{
+        arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(c, j), in))};
+  }).getResult(0);
+  return silu(b, loc, acc);
+}
+
+// state[j] = input T - (K-1) + j of channel c: from the state's own later
+// entries (read before they are overwritten: j rises) or the call's inputs.
+void ConvWindow::moveState(Value c) {
+  Value past = loops.index(kernel - 1);
+  loops.forLoop(loops.index(0), past, {}, [&](Value j, ValueRange) {
+    memref::StoreOp::create(b, kept(inputAt(c, arith::AddIOp::create(b, tokens, j))),
+                            convState, ValueRange{c, j});
+    return SmallVector<Value>{};
+  });
+}
+
+Value ConvWindow::weightAt(Value c, Value j) {
+  return toF32(b, b.getLoc(),
+               tensor::ExtractOp::create(b, weight, ValueRange{c, loops.index(0), j}));
+}
+
+Value ConvWindow::kept(Value in) {
+  Type element = cast<MemRefType>(convState.getType()).getElementType();
+  return element.isF32() ? in : arith::TruncFOp::create(b, element, in).getResult();
+}
+
+// Channel c's input at `back` = its position + K - 1 (counted from the
+// state's oldest), in f32: from the state when it precedes the call, else
+// the call's. (The choice is made in f32: a bf16 phi would make LLVM call
+// compiler-rt's __truncsfbf2 on x86, which artifacts do not link.)
+Value ConvWindow::inputAt(Value c, Value back) {
+  Value past = loops.index(kernel - 1);
+  Value fromState = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, back, past);
+  auto pick = scf::IfOp::create(b, TypeRange{b.getF32Type()}, fromState, true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(pick.thenBlock());
+  scf::YieldOp::create(
+      b, ValueRange{toF32(b, b.getLoc(),
+                          memref::LoadOp::create(b, convState, ValueRange{c, back}))});
+  b.setInsertionPointToStart(pick.elseBlock());
+  scf::YieldOp::create(b, ValueRange{input(arith::SubIOp::create(b, back, past), c)});
+  return pick.getResult(0);
+}
+
+/// The conv's kernels: a workgroup per (token, channel) writes out[t, c],
+/// then a workgroup per channel moves the state. In a call of one token (a
+/// decode step) each channel's workgroup is the only reader of its state
+/// and moves it itself: no second kernel; or, `oneTokenElsewhere`, the
+/// caller's own kernel convolves such a call (Gated DeltaNet's decode block)
+/// and neither kernel has workgroups for it.
+void ConvWindow::run(int64_t channels, Value out, bool oneTokenElsewhere) {
+  Value zero = loops.index(0);
   Value oneToken = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens,
                                          loops.index(1));
-  loops.parallel("conv", {tokens, loops.index(channels)}, [&](ValueRange ivs) {
+  Value convTokens =
+      oneTokenElsewhere ? arith::SelectOp::create(b, oneToken, zero, tokens).getResult()
+                        : tokens;
+  loops.parallel("conv", {convTokens, loops.index(channels)}, [&](ValueRange ivs) {
     Value t = ivs[0], c = ivs[1];
-    Value acc = arith::MulFOp::create(b, weightAt(c, past), input(t, c));
-    if (bias)
-      acc = arith::AddFOp::create(
-          b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
-    acc = loops.forLoop(zero, past, {acc}, [&](Value j, ValueRange a) {
-      // Window position j < K-1 of token t, rounded as the state keeps it.
-      Value in = toF32(b, loc, kept(inputAt(c, arith::AddIOp::create(b, t, j))));
-      return SmallVector<Value>{
-          arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(c, j), in))};
-    }).getResult(0);
-    memref::StoreOp::create(b, silu(b, loc, acc), out, ValueRange{t, c});
-    loops.ifElse(oneToken, [&] { moveState(c); }, [] {});
+    memref::StoreOp::create(b, output(t, c), out, ValueRange{t, c});
+    if (!oneTokenElsewhere)
+      loops.ifElse(oneToken, [&] { moveState(c); }, [] {});
   });
   loops.parallel("conv_state",
                  {arith::SelectOp::create(b, oneToken, zero, loops.index(channels))},

@@ -24,6 +24,8 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <functional>
+
 namespace hybrid::lowering {
 using namespace mlir;
 using utils::IteratorType;
@@ -627,11 +629,29 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
                       Value slots, int64_t kernel,
                       function_ref<Value(Value)> input, Value out);
 /// The causal depthwise conv of a call of one sequence as the GPU forms
-/// run it (see its definition).
-void windowConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
-                int64_t channels, Value weight, Value bias, Value convState,
-                int64_t kernel, function_ref<Value(Value, Value)> input,
-                Value out);
+/// run it (see its definition). `bias` may be null; `input(t, c)` is
+/// channel c's input of token t, in f32.
+struct ConvWindow {
+  ImplicitLocOpBuilder &b;
+  LoopNest &loops;
+  Value tokens, weight, bias, convState;
+  int64_t kernel;
+  std::function<Value(Value, Value)> input;
+
+  /// silu(bias[c] + sum_j weight[c, 0, j] window[j]): channel c's output
+  /// of token t.
+  Value output(Value t, Value c);
+  /// Moves channel c's state to the call's last K-1 inputs: after every
+  /// read of it.
+  void moveState(Value c);
+  /// The kernels that write out [T, channels] and move the state.
+  void run(int64_t channels, Value out, bool oneTokenElsewhere);
+
+private:
+  Value weightAt(Value c, Value j);
+  Value kept(Value in);
+  Value inputAt(Value c, Value back);
+};
 
 // Work that the last of several workgroups finishes (HybridToLinalg.cpp).
 

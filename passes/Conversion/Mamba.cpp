@@ -241,11 +241,12 @@ struct MambaLowering : HybridLowering<MambaOp> {
     // channel (in parallel), token by token, the window shifting.
     Value convolved = rows(inner);
     if (codegen.columns && !slots) {
-      windowConv(b, loops, tokens, inner, adaptor.getConv1d(),
-                 adaptor.getConv1dBias(), convState, kernel,
-                 [&](Value t, Value c) -> Value {
+      ConvWindow window{b, loops, tokens, adaptor.getConv1d(),
+                        adaptor.getConv1dBias(), convState, kernel,
+                        [&](Value t, Value c) -> Value {
         return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
-      }, convolved);
+      }};
+      window.run(inner, convolved, /*oneTokenElsewhere=*/false);
     } else {
       loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
         Value c = ivs[0];
