@@ -301,11 +301,11 @@ struct MambaLowering : HybridLowering<MambaOp> {
         store(load(params, ValueRange{i}), deltas, ValueRange{t, i});
       });
     });
-    // The step sizes before softplus, delta dt_proj^T + bias [T, d_inner]:
-    // a linear layer (register tiles), not a dot per (token, channel) in
-    // the scan.
-    Value dtPre = addBias(b, loc, linear(b, loc, codegen, toTensor(deltas, rank), adaptor.getDtProj()),
-                          adaptor.getDtProjBias());
+    // The step sizes before their bias and softplus, delta dt_proj^T [T,
+    // d_inner]: a linear layer (register tiles), not a dot per (token,
+    // channel) in the scan. The scan adds the bias as it reads them (a
+    // kernel of its own would be one more launch per layer and step).
+    Value dtPre = linear(b, loc, codegen, toTensor(deltas, rank), adaptor.getDtProj());
 
     // dt = softplus(dt_proj) and the selective scan from the ssm state, y *
     // silu(z), in the forms below: channel c's step size at token t, its
@@ -313,7 +313,8 @@ struct MambaLowering : HybridLowering<MambaOp> {
     std::optional<int64_t> chunk = op.getChunkSize();
     Value scanned = rows(inner);
     auto stepSizeAt = [&](Value t, Value c) -> Value {
-      Value pre = tensor::ExtractOp::create(b, dtPre, ValueRange{t, c});
+      Value pre = fadd(tensor::ExtractOp::create(b, dtPre, ValueRange{t, c}),
+                       weightAt(adaptor.getDtProjBias(), ValueRange{c}));
       return arith::SelectOp::create(
           b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
           pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
