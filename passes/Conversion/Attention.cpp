@@ -167,11 +167,14 @@ int64_t attentionTileRows(int64_t scoreDim, int64_t valueDim, int64_t sharedByte
 /// valueAt(t, h, position, d) give element d of a cached key (d <
 /// scoreDim) or value (d < valueDim) row of token t's sequence as f32;
 /// storeOutput(t, h, d, o) takes element d of token t's output.
+/// splitAttentionBlocks' combine then runs headDone(t, h), when given, as
+/// phases of the block's threads (MLA's value rows of the head's output).
 struct FlashAttentionIO {
   function_ref<void(Value, Value, Value, Value)> loadQuery;
   function_ref<void(Value, Value, Value)> queryTogether;
   function_ref<Value(Value, Value, Value, Value)> keyAt, valueAt;
   function_ref<void(Value, Value, Value, Value)> storeOutput;
+  function_ref<void(Value, Value)> headDone = nullptr;
 };
 
 /// Prefill attention on tensor cores (the GPU forms with Codegen::mma),
@@ -454,6 +457,8 @@ void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
       }).getResult(0);
       io.storeOutput(t, h, d[0], arith::DivFOp::create(b, acc, total));
     });
+    if (io.headDone)
+      io.headDone(t, h);
   };
   loops.parallel("attention_split", {splitTokens, index(heads), index(splits)},
                  [&](ValueRange ivs) {
@@ -1165,22 +1170,38 @@ struct MLALowering : HybridLowering<MLAOp> {
       auto storeCombined = [&](Value t, Value h, Value l, Value o) {
         store(o, combined, ValueRange{add(mul(headRow(t, h), kvRank), l)});
       };
-      FlashAttentionIO io{loadQuery, queryTogether, rowAt, rowAt, storeCombined};
-      if (tileRows)
-        flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
-                            slots, positionOf, io);
-      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
-      splitAttentionBlocks(b, loops, unlessTiles, kvRank + rope, kvRank, heads,
-                           cacheType.getDimSize(cacheType.getRank() - 2), tokens,
-                           positionOf, io, "attention_combine");
-      loops.parallel("attention_value", {tokens, index(heads), index(vDim)},
-                     [&](ValueRange ivs) {
-        Value t = ivs[0], h = ivs[1], i = ivs[2];
+      // Output i of token t's head h from its combined latent row.
+      auto valueOfCombined = [&](Value t, Value h, Value i) {
         Value base = mul(headRow(t, h), kvRank);
         valueOut(t, h, i,
                  [&](Value l) { return load(combined, ValueRange{add(base, l)}); },
                  Value());
-      });
+      };
+      FlashAttentionIO io{loadQuery, queryTogether, rowAt, rowAt, storeCombined};
+      if (tileRows)
+        flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
+                            slots, positionOf, io);
+      // The split-KV form's combine computes the head's value rows itself,
+      // a thread per output (no value kernel at decode); the tiles' rows
+      // get theirs from a kernel after them.
+      auto valueRows = [&](Value t, Value h) {
+        loops.cooperative({index(vDim)}, [&](ValueRange i) { valueOfCombined(t, h, i[0]); });
+      };
+      io.headDone = valueRows;
+      DecodeOnly unlessTiles{loops, tileRows != 0, tokens, slots};
+      splitAttentionBlocks(b, loops, unlessTiles, kvRank + rope, kvRank, heads,
+                           cacheType.getDimSize(cacheType.getRank() - 2), tokens,
+                           positionOf, io, "attention_combine");
+      if (tileRows)
+        loops.parallel("attention_value",
+                       {loops.workgroupsFor(true, tokens, tokens, slots), index(heads),
+                        index(vDim)},
+                       [&](ValueRange ivs) {
+          auto rows = [&] { valueOfCombined(ivs[0], ivs[1], ivs[2]); };
+          if (!slots)
+            return rows();
+          loops.ifElse(loops.severalOfOneSequence(tokens, slots), rows, [] {});
+        });
     } else {
       loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1];
