@@ -36,6 +36,17 @@ constexpr int64_t kTailWorkgroups = 2;
 /// so no tail is chained onto it.
 constexpr llvm::StringLiteral kRemainderAttr = "hybrid.tail_remainder";
 
+/// Marks, while the pass runs, the branch of a joined kernel that its last
+/// call takes (the tail): a kernel chained after the tail's goes there.
+constexpr llvm::StringLiteral kTailAttr = "hybrid.tail";
+
+/// Whether `op`, between two dispatches of the plan, may move above the
+/// earlier one or stay between them: an allocation, a free or arithmetic.
+bool planOnly(Operation *op) {
+  return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) ||
+         isMemoryEffectFree(op);
+}
+
 /// Whether a workgroup count the plan computes as `count` may be 1 to
 /// kTailWorkgroups at run time, from the constants it is built of: a
 /// GEMV's count (select(few, panels * splits, 0)) may not, a count of
@@ -111,7 +122,9 @@ struct ChainDispatchesPass
     for (func::FuncOp host : hosts)
       for (Block &block : host.getBody())
         for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>()))
-          chainOntoPrevious(dispatch, module, symbols);
+          if (!appendToTail(dispatch, module, symbols))
+            chainOntoPrevious(dispatch, module, symbols);
+    module.walk([](scf::IfOp tail) { tail->removeAttr(kTailAttr); });
     // Kernels no dispatch runs any more (each chained one ran once).
     for (auto kernel : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (kernel->hasAttr("hybrid.kernel") && kernel.isPrivate() &&
@@ -139,8 +152,7 @@ struct ChainDispatchesPass
     for (Operation *op = second->getPrevNode(); op; op = op->getPrevNode()) {
       auto first = dyn_cast<hybrid::DispatchOp>(op);
       if (!first) {
-        if (!isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) &&
-            !isMemoryEffectFree(op))
+        if (!planOnly(op))
           return;
         continue;
       }
@@ -160,6 +172,111 @@ struct ChainDispatchesPass
         return;
       passed.push_back(first);
     }
+  }
+
+  /// Runs `second`'s workgroups, when they are few, at the end of the tail
+  /// of the chained kernel before it, when only the remainders of that
+  /// tail's kernels (and plan ops) run between them: as second would run
+  /// after those, its workgroups go in the tail only when the tail ran all
+  /// of the last kernel's (its remainder has none); otherwise second's own
+  /// dispatch runs them all, after the remainders, as before. (A decode
+  /// step's MoE grouping after the routing in its GEMV's tail.)
+  bool appendToTail(hybrid::DispatchOp second, ModuleOp module,
+                    SymbolTable &symbols) {
+    func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
+    if (!secondKernel || hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block ||
+        !maybeSmall(second.getWorkgroups()))
+      return false;
+    SmallVector<hybrid::DispatchOp> remainders; // nearest first
+    hybrid::DispatchOp first;
+    for (Operation *op = second->getPrevNode(); op && !first; op = op->getPrevNode()) {
+      auto dispatch = dyn_cast<hybrid::DispatchOp>(op);
+      if (!dispatch) {
+        if (!planOnly(op))
+          return false;
+      } else if (dispatch->hasAttr(kRemainderAttr)) {
+        remainders.push_back(dispatch);
+      } else {
+        first = dispatch;
+      }
+    }
+    func::FuncOp firstKernel =
+        first ? hybrid::dispatchedKernel(first, symbols) : func::FuncOp();
+    if (remainders.empty() || !firstKernel ||
+        hybrid::scratchBytes(firstKernel) + hybrid::scratchBytes(secondKernel) >
+            hybrid::kBlockSharedBytes)
+      return false;
+    scf::IfOp tailBranch;
+    firstKernel.walk([&](scf::IfOp branch) {
+      if (branch->hasAttr(kTailAttr))
+        tailBranch = branch;
+    });
+    // The chained kernel's operands lead with its count and the count of
+    // its tail's last kernel that the tail runs; each remainder's count is
+    // (its kernel's count) - (the tail's part of it).
+    ValueRange leading = first.getKernelOperands();
+    auto remainderOf = [&](hybrid::DispatchOp remainder) {
+      return remainder.getWorkgroups().getDefiningOp<arith::SubIOp>();
+    };
+    if (!tailBranch || leading.size() < 2 ||
+        llvm::any_of(remainders, [&](hybrid::DispatchOp remainder) {
+          arith::SubIOp rest = remainderOf(remainder);
+          return !rest || !llvm::is_contained(leading, rest.getRhs());
+        }))
+      return false;
+    arith::SubIOp lastRest = remainderOf(remainders.front());
+    Value lastCount = lastRest.getLhs(), lastTail = leading[1];
+    if (lastRest.getRhs() != lastTail ||
+        (lastCount.getDefiningOp() &&
+         !lastCount.getDefiningOp()->isBeforeInBlock(first)))
+      return false;
+    SmallVector<Operation *> needed;
+    if (!hybrid::hoistableAbove(second, first, needed))
+      return false;
+    for (Operation *op : needed)
+      op->moveBefore(first);
+
+    Location loc = first.getLoc();
+    OpBuilder b(first);
+    auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(ib, loc, v);
+    };
+    Value count = first.getWorkgroups(), secondCount = second.getWorkgroups();
+    Value tailRan =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, lastTail, index(b, 0));
+    Value lastWhole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            lastCount, lastTail);
+    Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, secondCount,
+                                      index(b, kTailWorkgroups));
+    Value inTail = arith::AndIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, tailRan, lastWhole), few);
+    Value tail = arith::SelectOp::create(b, loc, inTail, secondCount, index(b, 0));
+
+    hybrid::JoinedKernel joined = hybrid::joinKernels(
+        symbols, first, firstKernel, second, secondKernel, {count, tail}, "__then__");
+    func::FuncOp kernel = joined.func;
+    Block *entry = &kernel.getBody().front();
+    OpBuilder kb = OpBuilder::atBlockBegin(entry);
+    joined.inlineBody(kb, first, firstKernel, joined.begin(), joined.end());
+    func::ReturnOp::create(kb, loc);
+    scf::IfOp joinedTail;
+    kernel.walk([&](scf::IfOp branch) {
+      if (branch->hasAttr(kTailAttr))
+        joinedTail = branch;
+    });
+    OpBuilder lb = OpBuilder::atBlockTerminator(joinedTail.thenBlock());
+    joined.inlineBody(lb, second, secondKernel, index(lb, 0), joined.argument(tail));
+    for (auto alloca : llvm::to_vector(joinedTail.thenBlock()->getOps<memref::AllocaOp>()))
+      alloca->moveBefore(entry, entry->begin());
+
+    hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
+                               count, joined.operands);
+    first.erase();
+    OpBuilder rb(second);
+    second.getWorkgroupsMutable().assign(
+        arith::SubIOp::create(rb, loc, secondCount, tail));
+    second->setAttr(kRemainderAttr, rb.getUnitAttr());
+    return true;
   }
 
   /// Whether the `passed` dispatches may run before `first` (neither
@@ -256,6 +373,7 @@ struct ChainDispatchesPass
     Value all = arith::IndexCastOp::create(tb, loc, i32, joined.argument(count));
     Value isLast = arith::CmpIOp::create(tb, loc, arith::CmpIPredicate::eq, arrived, all);
     auto last = scf::IfOp::create(tb, loc, isLast, /*withElseRegion=*/false);
+    last->setAttr(kTailAttr, tb.getUnitAttr());
     OpBuilder lb = OpBuilder::atBlockTerminator(last.thenBlock());
     single(lb, loc, [&](OpBuilder &sb) {
       Value at = index(sb, 0);

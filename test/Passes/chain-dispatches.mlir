@@ -96,7 +96,8 @@ func.func @decode(%x: memref<?x8xf32>, %tokens: index, %few: i1) -> memref<?x8xf
 // product with a factor of 4); a thread kernel, before or after; a plan op
 // that touches memory between them; and a dispatch after one that gave
 // its small counts to a tail (that one launches only for many rows) and
-// that it depends on.
+// that it depends on, when that tail is not the last one's (a thread
+// kernel between them).
 
 // CHECK-LABEL: func.func @unchained(
 // CHECK: hybrid.dispatch @block_a workgroups
@@ -110,6 +111,7 @@ func.func @decode(%x: memref<?x8xf32>, %tokens: index, %few: i1) -> memref<?x8xf
 // CHECK-NEXT: memref.store
 // CHECK: hybrid.dispatch @block_f__then__block_g workgroups({{[^)]*}}) ({{[^)]*}}) : index, index, memref<?x8xf32>{{$}}
 // CHECK: hybrid.dispatch @block_g workgroups({{.*}} {hybrid.tail_remainder}
+// CHECK-NEXT: hybrid.dispatch @thread_d workgroups
 // CHECK-NEXT: hybrid.dispatch @block_h workgroups({{[^)]*}}) ({{[^)]*}}) : memref<?x8xf32>{{$}}
 // CHECK-NOT: hybrid.tail_remainder
 func.func private @block_a(%begin: index, %end: index, %x: memref<?x8xf32>) attributes {hybrid.kernel} {
@@ -220,6 +222,7 @@ func.func @unchained(%x: memref<?x8xf32>, %tokens: index, %few: i1, %u: memref<8
   memref.store %zero, %u[%c0] : memref<8xf32>
   hybrid.dispatch @block_f workgroups(%tokens) (%x) : memref<?x8xf32>
   hybrid.dispatch @block_g workgroups(%tokens) (%x) : memref<?x8xf32>
+  hybrid.dispatch @thread_d workgroups(%tokens) (%x) : memref<?x8xf32>
   hybrid.dispatch @block_h workgroups(%tokens) (%x) : memref<?x8xf32>
   return
 }
@@ -239,7 +242,7 @@ func.func @unchained(%x: memref<?x8xf32>, %tokens: index, %few: i1, %u: memref<8
 // CHECK: hybrid.dispatch @gemv__then__norm workgroups
 // CHECK-NEXT: arith.subi
 // CHECK-NEXT: hybrid.dispatch @norm workgroups({{.*}} {hybrid.tail_remainder}
-// CHECK-NEXT: hybrid.dispatch @gemv2 workgroups
+// CHECK: hybrid.dispatch @gemv2 workgroups
 // CHECK-NEXT: hybrid.dispatch @reader workgroups
 // CHECK-NEXT: hybrid.dispatch @norm2 workgroups({{[^)]*}}) ({{[^)]*}}) : memref<?x8xf32>, memref<?x8xf32>{{$}}
 func.func private @gemv(%begin: index, %end: index, %x: memref<?x8xf32>, %y: memref<?x8xf32>) attributes {hybrid.kernel} {
@@ -314,8 +317,96 @@ func.func @passing(%x: memref<?x8xf32>, %t: memref<?x8xf32>, %y: memref<?x8xf32>
   hybrid.dispatch @gemv workgroups(%few) (%x, %y) : memref<?x8xf32>, memref<?x8xf32> {hybrid.row_form}
   hybrid.dispatch @scatter workgroups(%tiles) (%t, %y) : memref<?x8xf32>, memref<?x8xf32> {hybrid.row_form}
   hybrid.dispatch @norm workgroups(%tokens) (%y, %z) : memref<?x8xf32>, memref<?x8xf32>
-  hybrid.dispatch @gemv2 workgroups(%few) (%x, %y) : memref<?x8xf32>, memref<?x8xf32>
+  %c4 = arith.constant 4 : index
+  %panels = arith.muli %few, %c4 : index
+  hybrid.dispatch @gemv2 workgroups(%panels) (%x, %y) : memref<?x8xf32>, memref<?x8xf32>
   hybrid.dispatch @reader workgroups(%tiles) (%y, %u) : memref<?x8xf32>, memref<?x8xf32>
   hybrid.dispatch @norm2 workgroups(%tokens) (%y, %z) : memref<?x8xf32>, memref<?x8xf32>
+  return
+}
+
+// -----
+
+// A small block kernel right after the remainder of a tail (and what it
+// depends on: the MoE grouping after the routing, which runs in the tail
+// of the router's GEMV) goes at the end of that tail: the last call runs
+// the routing's workgroups, then the grouping's. The plan gives the
+// grouping's part of the tail its count (1 or 2) only where the tail ran
+// all of the routing's workgroups; else the grouping's own dispatch runs
+// them all, after the routing's remainder.
+
+// CHECK-LABEL: func.func private @router_gemv__then__routing__then__grouping(
+// CHECK-SAME: %{{[^:]*}}: index, %{{[^:]*}}: index, %[[N1:[^:]*]]: index, %[[GTAIL:[^:]*]]: index, %[[RTAIL:[^:]*]]: index, %{{[^:]*}}: memref<?x8xf32>, %[[L:[^:]*]]: memref<?x8xf32>, %[[R:[^:]*]]: memref<?x8xf32>, %[[G:[^:]*]]: memref<8xf32>)
+// CHECK: memref.store %{{.*}}, %[[L]]
+// CHECK: scf.if
+// CHECK: memref.atomic_rmw addi
+// CHECK: scf.if
+// CHECK: memref.atomic_rmw assign
+// CHECK: scf.for %[[W:.*]] = %{{.*}} to %[[RTAIL]]
+// CHECK: memref.store %{{.*}}, %[[R]][%[[W]]
+// CHECK: scf.for %[[V:.*]] = %{{.*}} to %[[GTAIL]]
+// CHECK: memref.load %[[R]]
+// CHECK: memref.store %{{.*}}, %[[G]]
+// CHECK-NOT: hybrid.tail
+// CHECK-LABEL: func.func @moe(
+// CHECK-SAME: %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<8xf32>, %[[T:[^:]*]]: index, %[[FEW:[^:]*]]: i1)
+// CHECK: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK: %[[GEMV:.*]] = arith.select %[[FEW]]
+// CHECK: %[[PRTAIL:.*]] = arith.select %{{.*}}, %[[T]], %{{.*}}
+// CHECK: %[[RAN:.*]] = arith.cmpi ne, %[[PRTAIL]], %{{.*}}
+// CHECK: %[[WHOLE:.*]] = arith.cmpi eq, %[[T]], %[[PRTAIL]]
+// CHECK: %[[SMALL:.*]] = arith.cmpi ule, %[[ONE]], %{{.*}}
+// CHECK: %[[BOTH:.*]] = arith.andi %[[RAN]], %[[WHOLE]]
+// CHECK: %[[ALL3:.*]] = arith.andi %[[BOTH]], %[[SMALL]]
+// CHECK: %[[PGTAIL:.*]] = arith.select %[[ALL3]], %[[ONE]], %{{.*}}
+// CHECK: hybrid.dispatch @router_gemv__then__routing__then__grouping workgroups(%[[GEMV]]) (%[[GEMV]], %[[PGTAIL]], %[[PRTAIL]],
+// CHECK: arith.subi %[[T]], %[[PRTAIL]]
+// CHECK-NEXT: hybrid.dispatch @routing workgroups({{.*}} {hybrid.tail_remainder}
+// CHECK: arith.subi %[[ONE]], %[[PGTAIL]]
+// CHECK-NEXT: hybrid.dispatch @grouping workgroups({{.*}} {hybrid.tail_remainder}
+func.func private @router_gemv(%begin: index, %end: index, %x: memref<?x8xf32>, %l: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      %v = memref.load %x[%w, %j] : memref<?x8xf32>
+      memref.store %v, %l[%w, %j] : memref<?x8xf32>
+    } {hybrid.cooperative}
+  }
+  return
+}
+func.func private @routing(%begin: index, %end: index, %l: memref<?x8xf32>, %r: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      %v = memref.load %l[%w, %j] : memref<?x8xf32>
+      memref.store %v, %r[%w, %j] : memref<?x8xf32>
+    } {hybrid.cooperative}
+  }
+  return
+}
+func.func private @grouping(%begin: index, %end: index, %r: memref<?x8xf32>, %g: memref<8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      %v = memref.load %r[%c0, %j] : memref<?x8xf32>
+      memref.store %v, %g[%j] : memref<8xf32>
+    } {hybrid.cooperative}
+  }
+  return
+}
+func.func @moe(%x: memref<?x8xf32>, %l: memref<?x8xf32>, %r: memref<?x8xf32>, %g: memref<8xf32>, %tokens: index, %few: i1) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %gemv = arith.select %few, %c64, %c0 : index
+  hybrid.dispatch @router_gemv workgroups(%gemv) (%x, %l) : memref<?x8xf32>, memref<?x8xf32>
+  hybrid.dispatch @routing workgroups(%tokens) (%l, %r) : memref<?x8xf32>, memref<?x8xf32>
+  hybrid.dispatch @grouping workgroups(%c1) (%r, %g) : memref<?x8xf32>, memref<8xf32>
   return
 }

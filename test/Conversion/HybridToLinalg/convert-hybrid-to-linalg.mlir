@@ -300,6 +300,13 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // COLUMNS: arith.maximumf
 // COLUMNS: arith.divf
 // COLUMNS: memref.store %{{.*}}, %[[COMBINED]]
+// The combine then computes the head's value rows, a thread per output
+// (without the prompt's tiles, no kernel of their own).
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS-NOT: scf.parallel
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c6{{[_0-9]*}})
+// COLUMNS: memref.load %[[COMBINED]]
+// COLUMNS: } {hybrid.cooperative}
 // COLUMNS: %[[ROWS:.*]] = arith.select %[[FEW]], %c0{{[_0-9]*}}, %{{.*}} : index
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%[[ROWS]], %c2{{[_0-9]*}})
 // COLUMNS: memref.load %[[PARTIAL]]
@@ -307,8 +314,12 @@ func.func @mamba_states(%x: tensor<?x6xf32>, %conv: !hybrid.conv_state<12x3xf32>
 // COLUMNS: math.exp
 // COLUMNS: arith.divf
 // COLUMNS: memref.store %{{.*}}, %[[COMBINED]]
-// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}}, %c6{{[_0-9]*}})
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS-NOT: scf.parallel
+// COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%c6{{[_0-9]*}})
 // COLUMNS: memref.load %[[COMBINED]]
+// COLUMNS: } {hybrid.cooperative}
+// COLUMNS-NOT: memref.load %[[COMBINED]]
 func.func @mla_latent_cache(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<6x4xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<24x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<10x16xf32>
