@@ -75,9 +75,37 @@ std::optional<int64_t> staticBytes(MemRefType type) {
          ((type.getElementType().getIntOrFloatBitWidth() + 7) / 8);
 }
 
+/// Whether `op` copies a buffer of static shape (a row: the residual kept
+/// for the next layer at the rows that get logits), which copyAsLoop makes
+/// a loop over its columns.
+bool isRowCopy(Operation *op) {
+  auto copy = dyn_cast<memref::CopyOp>(op);
+  auto shaped = [](Value v) { return cast<MemRefType>(v.getType()).hasStaticShape(); };
+  return copy && shaped(copy.getSource()) && shaped(copy.getTarget());
+}
+
+/// A row copy as the loop over its elements that a block's threads share.
+void copyAsLoop(memref::CopyOp copy) {
+  OpBuilder b(copy);
+  Location loc = copy.getLoc();
+  auto type = cast<MemRefType>(copy.getSource().getType());
+  SmallVector<Value> lbs, ubs, steps;
+  for (int64_t size : type.getShape()) {
+    lbs.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    ubs.push_back(arith::ConstantIndexOp::create(b, loc, size));
+    steps.push_back(arith::ConstantIndexOp::create(b, loc, 1));
+  }
+  scf::ParallelOp::create(b, loc, lbs, ubs, steps,
+                          [&](OpBuilder &nb, Location nloc, ValueRange ivs) {
+    Value v = memref::LoadOp::create(nb, nloc, copy.getSource(), ivs);
+    memref::StoreOp::create(nb, nloc, v, copy.getTarget(), ivs);
+  });
+  copy.erase();
+}
+
 /// Whether the workgroup body is a row kernel's: loops over columns
-/// (nested scf.parallel without results), static buffers, and ops that at
-/// most read memory between them; at least one loop with more than one
+/// (nested scf.parallel without results), copies of rows, static buffers,
+/// and ops that at most read memory between them; at least one loop with more than one
 /// iteration; buffers (the kernel's entry scratch included) that fit
 /// shared memory.
 bool isRowKernel(func::FuncOp kernel, scf::ForOp workgroups) {
@@ -114,7 +142,7 @@ bool isRowKernel(func::FuncOp kernel, scf::ForOp workgroups) {
       bytes += *size;
       continue;
     }
-    if (isa<memref::DeallocOp>(&op) || readsOnly(&op))
+    if (isa<memref::DeallocOp>(&op) || isRowCopy(&op) || readsOnly(&op))
       continue;
     return false;
   }
@@ -219,6 +247,8 @@ struct CooperativeRowsPass
       scf::ForOp workgroups = workgroupLoop(kernel);
       if (!workgroups || !isRowKernel(kernel, workgroups))
         continue;
+      for (auto copy : llvm::to_vector(workgroups.getBody()->getOps<memref::CopyOp>()))
+        copyAsLoop(copy);
       for (auto loop : llvm::to_vector(
                workgroups.getBody()->getOps<scf::ParallelOp>())) {
         if (hasConstantTripCountOne(loop))

@@ -409,8 +409,10 @@ def CooperativeRowsPass : Pass<"hybrid-cooperative-rows", "::mlir::ModuleOp"> {
     After `hybrid-form-dispatches`, for the GPU forms: a kernel whose
     workgroup loop holds only loops over a row's columns (`scf.parallel`
     nested in the workgroup, as convert-linalg-to-parallel-loops makes of
-    the fused residual add and norm chains), static buffers and ops that
-    at most read memory -- with at least one of the loops longer than one
+    the fused residual add and norm chains), copies of static-shaped
+    buffers (the residual that the rows getting logits keep for the next
+    layer; each becomes such a loop), static buffers and ops that at most
+    read memory -- with at least one of the loops longer than one
     iteration and its buffers within 48 KiB -- gets those loops marked
     `hybrid.cooperative`: `hybrid-kernels-to-gpu` then runs it a block per
     row, the loops strided over the block's threads, instead of one thread

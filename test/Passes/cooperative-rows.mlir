@@ -175,3 +175,61 @@ func.func private @negative_large_rows(%arg0: index, %arg1: index, %x: memref<?x
   }
   return
 }
+
+// -----
+
+// The rows that get logits: the summed row, gathered at rows[w], is also
+// copied to the residual kept for the next layer. A copy of a static-shaped
+// row becomes a cooperative loop over its elements; a copy of a buffer of
+// dynamic shape keeps the kernel a thread per workgroup.
+// CHECK-LABEL: func.func private @gathered_row
+// CHECK: scf.for %[[W:.*]] = %arg0 to %arg1
+// CHECK: %[[ROW:.*]] = memref.load %arg2[%[[W]]]
+// CHECK: %[[H:.*]] = memref.alloc() : memref<1x8xf32>
+// CHECK: } {hybrid.cooperative}
+// CHECK: %[[KEPT:.*]] = memref.subview %arg4[%[[W]], 0] [1, 8] [1, 1]
+// CHECK-NOT: memref.copy
+// CHECK: scf.parallel (%[[I:.*]], %[[J:.*]]) = (%c0{{[_0-9]*}}, %c0{{[_0-9]*}}) to (%c1{{[_0-9]*}}, %c8{{[_0-9]*}})
+// CHECK: %[[V:.*]] = memref.load %[[H]][%[[I]], %[[J]]]
+// CHECK: memref.store %[[V]], %[[KEPT]][%[[I]], %[[J]]]
+// CHECK: } {hybrid.cooperative}
+// CHECK-LABEL: func.func private @negative_dynamic_copy
+// CHECK-NOT: hybrid.cooperative
+// CHECK: memref.copy
+func.func private @gathered_row(%arg0: index, %arg1: index, %rows: memref<?xi64>, %x: memref<?x8xf32>, %kept: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %w = %arg0 to %arg1 step %c1 {
+    %r = memref.load %rows[%w] : memref<?xi64>
+    %row = arith.index_cast %r : i64 to index
+    %xs = memref.subview %x[%row, 0] [1, 8] [1, 1] : memref<?x8xf32> to memref<1x8xf32, strided<[8, 1], offset: ?>>
+    %h = memref.alloc() : memref<1x8xf32>
+    scf.parallel (%i, %j) = (%c0, %c0) to (%c1, %c8) step (%c1, %c1) {
+      %a = memref.load %xs[%i, %j] : memref<1x8xf32, strided<[8, 1], offset: ?>>
+      %s = arith.addf %a, %a : f32
+      memref.store %s, %h[%i, %j] : memref<1x8xf32>
+      scf.reduce
+    }
+    %ks = memref.subview %kept[%w, 0] [1, 8] [1, 1] : memref<?x8xf32> to memref<1x8xf32, strided<[8, 1], offset: ?>>
+    memref.copy %h, %ks : memref<1x8xf32> to memref<1x8xf32, strided<[8, 1], offset: ?>>
+    memref.dealloc %h : memref<1x8xf32>
+  }
+  return
+}
+func.func private @negative_dynamic_copy(%arg0: index, %arg1: index, %x: memref<?x8xf32>, %kept: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %w = %arg0 to %arg1 step %c1 {
+    %h = memref.alloc() : memref<1x8xf32>
+    scf.parallel (%i, %j) = (%c0, %c0) to (%c1, %c8) step (%c1, %c1) {
+      %a = memref.load %x[%w, %j] : memref<?x8xf32>
+      memref.store %a, %h[%i, %j] : memref<1x8xf32>
+      scf.reduce
+    }
+    memref.copy %x, %kept : memref<?x8xf32> to memref<?x8xf32>
+    memref.dealloc %h : memref<1x8xf32>
+  }
+  return
+}
