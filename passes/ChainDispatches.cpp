@@ -264,19 +264,37 @@ struct ChainDispatchesPass
       if (branch->hasAttr(kTailAttr))
         joinedTail = branch;
     });
-    OpBuilder lb = OpBuilder::atBlockTerminator(joinedTail.thenBlock());
-    joined.inlineBody(lb, second, secondKernel, index(lb, 0), joined.argument(tail));
-    for (auto alloca : llvm::to_vector(joinedTail.thenBlock()->getOps<memref::AllocaOp>()))
+    completeTail(joined, joinedTail.thenBlock(), first, second, secondKernel, tail);
+    return true;
+  }
+
+  /// Runs `second`'s workgroups [0, tail) at the end of `tailBlock`, the
+  /// joined kernel's tail (their scratch moved to its entry, ahead of its
+  /// code: a block kernel's shared buffers are the allocas there,
+  /// hybrid-kernels-to-gpu), dispatches the joined kernel in place of
+  /// `first`, and leaves second's own dispatch the workgroups the tail does
+  /// not run.
+  static void completeTail(hybrid::JoinedKernel &joined, Block *tailBlock,
+                           hybrid::DispatchOp first, hybrid::DispatchOp second,
+                           func::FuncOp secondKernel, Value tail) {
+    Location loc = first.getLoc();
+    OpBuilder lb = OpBuilder::atBlockTerminator(tailBlock);
+    joined.inlineBody(lb, second, secondKernel,
+                      arith::ConstantIndexOp::create(lb, loc, 0), joined.argument(tail));
+    Block *entry = &joined.func.getBody().front();
+    for (auto alloca : llvm::to_vector(tailBlock->getOps<memref::AllocaOp>()))
       alloca->moveBefore(entry, entry->begin());
 
-    hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
-                               count, joined.operands);
+    OpBuilder b(first);
+    hybrid::DispatchOp::create(b, loc,
+                               FlatSymbolRefAttr::get(joined.func.getSymNameAttr()),
+                               first.getWorkgroups(), joined.operands);
     first.erase();
     OpBuilder rb(second);
+    Value secondCount = second.getWorkgroups();
     second.getWorkgroupsMutable().assign(
         arith::SubIOp::create(rb, loc, secondCount, tail));
     second->setAttr(kRemainderAttr, rb.getUnitAttr());
-    return true;
   }
 
   /// Whether the `passed` dispatches may run before `first` (neither
@@ -381,21 +399,8 @@ struct ChainDispatchesPass
       memref::AtomicRMWOp::create(sb, loc, arith::AtomicRMWKind::assign, zero,
                                   counter(sb), ValueRange{at});
     });
-    joined.inlineBody(lb, second, secondKernel, index(lb, 0), tailCount);
     func::ReturnOp::create(kb, loc);
-    // Both parts' scratch at the entry, ahead of their code: a block
-    // kernel's shared buffers are the allocas there (hybrid-kernels-to-gpu).
-    for (auto alloca : llvm::to_vector(last.thenBlock()->getOps<memref::AllocaOp>()))
-      alloca->moveBefore(entry, entry->begin());
-
-    hybrid::DispatchOp::create(b, loc, FlatSymbolRefAttr::get(kernel.getSymNameAttr()),
-                               count, joined.operands);
-    first.erase();
-    // The second's own dispatch: the workgroups the tail does not run.
-    OpBuilder rb(second);
-    second.getWorkgroupsMutable().assign(
-        arith::SubIOp::create(rb, loc, secondCount, tail));
-    second->setAttr(kRemainderAttr, rb.getUnitAttr());
+    completeTail(joined, last.thenBlock(), first, second, secondKernel, tail);
   }
 };
 } // namespace

@@ -936,15 +936,20 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             convInDeltaRule ? loops.scratch(2 * dk + dv, f32) : Value();
         auto recurrence = [&]() {
           Head head = headOf(h, convOut);
-          // The conv channel of entry e of convOut.
+          // The conv channel of entry e of convOut. (One op per statement:
+          // the IR's order is not left to C++'s order of arguments.)
           auto channelOf = [&](Value e) -> Value {
             Value isQ = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e, index(dk));
             Value isQK =
                 arith::CmpIOp::create(b, arith::CmpIPredicate::ult, e, index(2 * dk));
-            Value kEntry = add(arith::SubIOp::create(b, e, index(dk)), index(hk * dk));
-            Value qk = add(mul(head.kh, dk), arith::SelectOp::create(b, isQ, e, kEntry));
-            Value v = add(add(index(2 * hk * dk), mul(h, dv)),
-                          arith::SubIOp::create(b, e, index(2 * dk)));
+            Value kAt = arith::SubIOp::create(b, e, index(dk));
+            Value kEntry = add(kAt, index(hk * dk));
+            Value qkEntry = arith::SelectOp::create(b, isQ, e, kEntry);
+            Value headFirst = mul(head.kh, dk);
+            Value qk = add(headFirst, qkEntry);
+            Value vAt = arith::SubIOp::create(b, e, index(2 * dk));
+            Value vFirst = add(index(2 * hk * dk), mul(h, dv));
+            Value v = add(vFirst, vAt);
             return arith::SelectOp::create(b, isQK, qk, v);
           };
           forLoop(zero, tokens, {}, [&](Value t, ValueRange) {

@@ -2277,15 +2277,16 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
 Value ConvWindow::output(Value t, Value c) {
   Location loc = b.getLoc();
   Value zero = loops.index(0), past = loops.index(kernel - 1);
-  Value acc = arith::MulFOp::create(b, weightAt(c, past), input(t, c));
+  Value newest = weightAt(c, past);
+  Value acc = arith::MulFOp::create(b, newest, input(t, c));
   if (bias)
     acc = arith::AddFOp::create(
         b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
   acc = loops.forLoop(zero, past, {acc}, [&](Value j, ValueRange a) {
     // Window position j < K-1 of token t, rounded as the state keeps it.
     Value in = toF32(b, loc, kept(inputAt(c, arith::AddIOp::create(b, t, j))));
-    return SmallVector<Value>{
-        arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(c, j), in))};
+    Value term = arith::MulFOp::create(b, weightAt(c, j), in);
+    return SmallVector<Value>{arith::AddFOp::create(b, a[0], term)};
   }).getResult(0);
   return silu(b, loc, acc);
 }
