@@ -521,6 +521,16 @@ def ChainDispatchesPass : Pass<"hybrid-chain-dispatches", "::mlir::ModuleOp"> {
     around the atomic), so a decode step's norms, after the GEMV before
     them, its routing, after the router's GEMV, and its KV cache stores,
     after the q/k/v GEMV, take no launch of their own.
+
+    Such a small block kernel that follows the remainders of a joined
+    kernel's tail, with only plan ops between (the MoE grouping after the
+    routing), goes at the end of that tail instead: the joined kernel is
+    rebuilt with the second's body for [0, t') after the tail's last one
+    (`@<joined>__then__<second>`, taking t' after n1), where t' is the
+    second's count when that is 1 or 2 and the tail ran all of the last
+    kernel's workgroups (its t > 0 and equal to its count), else 0: then
+    the remainders before it have none and it runs after what it depends
+    on. Its own dispatch keeps n2 - t' and becomes a remainder too.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
