@@ -14,7 +14,6 @@
 
 #include "dialects/Hybrid/IR/HybridOps.h"
 
-#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
@@ -27,14 +26,15 @@ namespace hybrid {
 using namespace mlir;
 
 namespace {
-/// The most workgroups the tail runs, one after another: a workgroup of a
-/// norm or a router is a few block reductions, about what a launch costs.
-constexpr int64_t kTailWorkgroups = 2;
+/// The most dispatches a chained kernel may pass on its way up (each
+/// independent of it: a prompt's forms of the same output, which a decode
+/// step launches with no workgroups, or a small GEMV beside it).
+constexpr size_t kPassedDispatches = 2;
 
-/// Marks the dispatch of a kernel whose small counts run in the tail of
-/// the kernel before it: it launches only for large counts (a prompt's),
-/// so no tail is chained onto it.
-constexpr llvm::StringLiteral kRemainderAttr = "hybrid.tail_remainder";
+/// The most dispatches a small kernel may move above to go at the end of
+/// a tail (each independent of it: a layer's forms of one projection, the
+/// prompt's with no workgroups at decode).
+constexpr size_t kDispatchesBeforeTail = 8;
 
 /// Marks, while the pass runs, the branch of a joined kernel that its last
 /// call takes (the tail): a kernel chained after the tail's goes there.
@@ -45,35 +45,6 @@ constexpr llvm::StringLiteral kTailAttr = "hybrid.tail";
 bool planOnly(Operation *op) {
   return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) ||
          isMemoryEffectFree(op);
-}
-
-/// Whether a workgroup count the plan computes as `count` may be 1 to
-/// kTailWorkgroups at run time, from the constants it is built of: a
-/// GEMV's count (select(few, panels * splits, 0)) may not, a count of
-/// tokens may.
-bool maybeSmall(Value count, int depth = 0) {
-  auto small = [](int64_t v) { return v >= 1 && v <= kTailWorkgroups; };
-  if (std::optional<int64_t> constant = getConstantIntValue(count))
-    return small(*constant);
-  Operation *def = count.getDefiningOp();
-  if (!def || depth > 16)
-    return true;
-  auto constant = [](Value v) { return getConstantIntValue(v); };
-  if (auto select = dyn_cast<arith::SelectOp>(def))
-    return maybeSmall(select.getTrueValue(), depth + 1) ||
-           maybeSmall(select.getFalseValue(), depth + 1);
-  // A product of counts is small only where both factors are.
-  if (auto mul = dyn_cast<arith::MulIOp>(def))
-    return maybeSmall(mul.getLhs(), depth + 1) &&
-           maybeSmall(mul.getRhs(), depth + 1);
-  // The trip counts of hybrid-form-dispatches: ceil(max(n - 0, 0) / 1).
-  if (auto div = dyn_cast<arith::CeilDivUIOp>(def); div && constant(div.getRhs()) == 1)
-    return maybeSmall(div.getLhs(), depth + 1);
-  if (auto max = dyn_cast<arith::MaxSIOp>(def); max && constant(max.getRhs()) == 0)
-    return maybeSmall(max.getLhs(), depth + 1);
-  if (auto sub = dyn_cast<arith::SubIOp>(def); sub && constant(sub.getRhs()) == 0)
-    return maybeSmall(sub.getLhs(), depth + 1);
-  return true;
 }
 
 /// A zero-initialised i32 global of one entry named after `kernel`: the
@@ -141,11 +112,10 @@ struct ChainDispatchesPass
   /// arithmetic.
   void chainOntoPrevious(hybrid::DispatchOp second, ModuleOp module,
                          SymbolTable &symbols) {
-    constexpr size_t kPassedDispatches = 2;
     constexpr int64_t kArrivalBytes = 16;
     func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
     if (!secondKernel || hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block ||
-        !maybeSmall(second.getWorkgroups()))
+        !hybrid::maybeSmall(second.getWorkgroups()))
       return;
     int64_t secondBytes = hybrid::scratchBytes(secondKernel);
     SmallVector<hybrid::DispatchOp> passed; // nearest first
@@ -160,7 +130,7 @@ struct ChainDispatchesPass
       if (!firstKernel)
         return;
       bool takesTail =
-          !first->hasAttr(kRemainderAttr) &&
+          !first->hasAttr(hybrid::kRemainderAttr) &&
           hybrid::kindOf(firstKernel) == hybrid::KernelKind::Block &&
           hybrid::scratchBytes(firstKernel) + secondBytes + kArrivalBytes <=
               hybrid::kBlockSharedBytes;
@@ -176,28 +146,38 @@ struct ChainDispatchesPass
 
   /// Runs `second`'s workgroups, when they are few, at the end of the tail
   /// of the chained kernel before it, when only the remainders of that
-  /// tail's kernels (and plan ops) run between them: as second would run
-  /// after those, its workgroups go in the tail only when the tail ran all
+  /// tail's kernels (and plan ops) run between them, and after those at
+  /// most kDispatchesBeforeTail dispatches that neither orders with second
+  /// (second's dispatch moves above them): as second would run after the
+  /// remainders, its workgroups go in the tail only when the tail ran all
   /// of the last kernel's (its remainder has none); otherwise second's own
   /// dispatch runs them all, after the remainders, as before. (A decode
-  /// step's MoE grouping after the routing in its GEMV's tail.)
+  /// step's MoE grouping after the routing in its GEMV's tail, past the
+  /// shared expert's down GEMV.)
   bool appendToTail(hybrid::DispatchOp second, ModuleOp module,
                     SymbolTable &symbols) {
     func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
     if (!secondKernel || hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block ||
-        !maybeSmall(second.getWorkgroups()))
+        !hybrid::maybeSmall(second.getWorkgroups()))
       return false;
-    SmallVector<hybrid::DispatchOp> remainders; // nearest first
+    SmallVector<hybrid::DispatchOp> remainders, passed; // nearest first
     hybrid::DispatchOp first;
+    hybrid::Accesses secondAccesses = hybrid::accessesOf(second, secondKernel);
     for (Operation *op = second->getPrevNode(); op && !first; op = op->getPrevNode()) {
       auto dispatch = dyn_cast<hybrid::DispatchOp>(op);
       if (!dispatch) {
         if (!planOnly(op))
           return false;
-      } else if (dispatch->hasAttr(kRemainderAttr)) {
+      } else if (dispatch->hasAttr(hybrid::kRemainderAttr)) {
         remainders.push_back(dispatch);
-      } else {
+      } else if (!remainders.empty()) {
         first = dispatch;
+      } else {
+        func::FuncOp kernel = hybrid::dispatchedKernel(dispatch, symbols);
+        if (!kernel || passed.size() == kDispatchesBeforeTail ||
+            hybrid::accessesOf(dispatch, kernel).conflictsWith(secondAccesses, false))
+          return false;
+        passed.push_back(dispatch);
       }
     }
     func::FuncOp firstKernel =
@@ -235,6 +215,8 @@ struct ChainDispatchesPass
       return false;
     for (Operation *op : needed)
       op->moveBefore(first);
+    if (!passed.empty())
+      second->moveBefore(passed.back());
 
     Location loc = first.getLoc();
     OpBuilder b(first);
@@ -247,7 +229,7 @@ struct ChainDispatchesPass
     Value lastWhole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                             lastCount, lastTail);
     Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, secondCount,
-                                      index(b, kTailWorkgroups));
+                                      index(b, hybrid::kTailWorkgroups));
     Value inTail = arith::AndIOp::create(
         b, loc, arith::AndIOp::create(b, loc, tailRan, lastWhole), few);
     Value tail = arith::SelectOp::create(b, loc, inTail, secondCount, index(b, 0));
@@ -294,7 +276,7 @@ struct ChainDispatchesPass
     Value secondCount = second.getWorkgroups();
     second.getWorkgroupsMutable().assign(
         arith::SubIOp::create(rb, loc, secondCount, tail));
-    second->setAttr(kRemainderAttr, rb.getUnitAttr());
+    second->setAttr(hybrid::kRemainderAttr, rb.getUnitAttr());
   }
 
   /// Whether the `passed` dispatches may run before `first` (neither
@@ -333,7 +315,7 @@ struct ChainDispatchesPass
   /// One kernel that runs `first`'s workgroups and then, in the one call
   /// whose workgroups complete the count of the first's (an atomic count,
   /// as a GEMV's last split), `second`'s workgroups [0, tail): the plan
-  /// sets tail to the second's count where that is 1 to kTailWorkgroups
+  /// sets tail to the second's count where that is 1 to hybrid::kTailWorkgroups
   /// and the first has workgroups, else 0; the second's own dispatch runs
   /// the rest (none, or all of them).
   void chain(hybrid::DispatchOp first, hybrid::DispatchOp second,
@@ -348,7 +330,7 @@ struct ChainDispatchesPass
     Value firstRuns =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, count, index(b, 0));
     Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, secondCount,
-                                      index(b, kTailWorkgroups));
+                                      index(b, hybrid::kTailWorkgroups));
     Value inTail = arith::AndIOp::create(b, loc, firstRuns, few);
     Value tail = arith::SelectOp::create(b, loc, inTail, secondCount, index(b, 0));
 
@@ -368,10 +350,17 @@ struct ChainDispatchesPass
     // completes the count runs the second's workgroups and sets the count
     // back to 0 for the next launch. Its threads read the count from the
     // block's buffer, so they agree on the branch.
+    // A call with no workgroups of the first (one for the other part of a
+    // kernel that hybrid-merge-dispatches makes of this one and another)
+    // does not arrive: adding 0 as the last call adds its own, before that
+    // one resets the count, would make it a second last call.
     Value tailCount = joined.argument(tail);
+    Value hasTail =
+        arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ne, tailCount, index(kb, 0));
+    Value hasWorkgroups =
+        arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ugt, end, begin);
     auto runs = scf::IfOp::create(
-        kb, loc,
-        arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ne, tailCount, index(kb, 0)),
+        kb, loc, arith::AndIOp::create(kb, loc, hasTail, hasWorkgroups),
         /*withElseRegion=*/false);
     OpBuilder tb = OpBuilder::atBlockTerminator(runs.thenBlock());
     Value arriving = arith::IndexCastOp::create(

@@ -4,6 +4,7 @@
 
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -144,6 +145,35 @@ std::string hybrid::joinedName(StringRef first, StringRef second,
   }
   return (first + joiner + second.drop_front(shared)).str();
 }
+
+namespace {
+bool maybeSmallAt(Value count, int depth) {
+  auto small = [](int64_t v) { return v >= 1 && v <= hybrid::kTailWorkgroups; };
+  if (std::optional<int64_t> constant = getConstantIntValue(count))
+    return small(*constant);
+  Operation *def = count.getDefiningOp();
+  if (!def || depth > 16)
+    return true;
+  auto constant = [](Value v) { return getConstantIntValue(v); };
+  if (auto select = dyn_cast<arith::SelectOp>(def))
+    return maybeSmallAt(select.getTrueValue(), depth + 1) ||
+           maybeSmallAt(select.getFalseValue(), depth + 1);
+  // A product of counts is small only where both factors are.
+  if (auto mul = dyn_cast<arith::MulIOp>(def))
+    return maybeSmallAt(mul.getLhs(), depth + 1) &&
+           maybeSmallAt(mul.getRhs(), depth + 1);
+  // The trip counts of hybrid-form-dispatches: ceil(max(n - 0, 0) / 1).
+  if (auto div = dyn_cast<arith::CeilDivUIOp>(def); div && constant(div.getRhs()) == 1)
+    return maybeSmallAt(div.getLhs(), depth + 1);
+  if (auto max = dyn_cast<arith::MaxSIOp>(def); max && constant(max.getRhs()) == 0)
+    return maybeSmallAt(max.getLhs(), depth + 1);
+  if (auto sub = dyn_cast<arith::SubIOp>(def); sub && constant(sub.getRhs()) == 0)
+    return maybeSmallAt(sub.getLhs(), depth + 1);
+  return true;
+}
+} // namespace
+
+bool hybrid::maybeSmall(Value count) { return maybeSmallAt(count, 0); }
 
 bool hybrid::hoistableAbove(DispatchOp second, DispatchOp first,
                             SmallVector<Operation *> &ops) {

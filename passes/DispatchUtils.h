@@ -89,6 +89,23 @@ JoinedKernel joinKernels(mlir::SymbolTable &symbols, DispatchOp first,
                          mlir::ArrayRef<mlir::Value> leading,
                          llvm::StringRef joiner);
 
+/// The most workgroups a kernel's tail runs, one after another
+/// (hybrid-chain-dispatches): a workgroup of a norm or a router is a few
+/// block reductions, about what a launch costs.
+constexpr int64_t kTailWorkgroups = 2;
+
+/// Marks the dispatch of a kernel whose small counts run in the tail of
+/// the kernel before it (hybrid-chain-dispatches): it launches only for
+/// large counts (a prompt's), so no tail is chained onto it and nothing
+/// merges with it.
+constexpr llvm::StringLiteral kRemainderAttr = "hybrid.tail_remainder";
+
+/// Whether a workgroup count the plan computes as `count` may be 1 to
+/// kTailWorkgroups at run time, from the constants it is built of: a
+/// GEMV's count (select(few, panels * splits, 0)) may not, a count of
+/// tokens may.
+bool maybeSmall(mlir::Value count);
+
 /// Whether the plan's ops between `first` and `second` that `second`'s
 /// operands need are allocations or free of memory effects (collected
 /// into `ops`, in order), so that they can move above `first`.

@@ -36,6 +36,7 @@ constexpr int64_t kThreadScratchBytes = 256;
 
 struct MergeDispatchesPass
     : hybrid::impl::MergeDispatchesPassBase<MergeDispatchesPass> {
+  using MergeDispatchesPassBase::MergeDispatchesPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -76,7 +77,9 @@ struct MergeDispatchesPass
     // shared tiles would hold back the kernel they join (and a prompt's
     // tiles are long enough that a launch costs little).
     hybrid::KernelKind kind = hybrid::kindOf(secondKernel);
-    if (kind == hybrid::KernelKind::Warps)
+    if (kind == hybrid::KernelKind::Warps ||
+        (!smallBlocks && kind == hybrid::KernelKind::Block &&
+         hybrid::maybeSmall(second.getWorkgroups())))
       return;
     int64_t secondBytes = hybrid::scratchBytes(secondKernel);
     // Block kernels' scratch is shared memory, which merged kernels add up.

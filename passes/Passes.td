@@ -477,8 +477,22 @@ def MergeDispatchesPass : Pass<"hybrid-merge-dispatches", "::mlir::ModuleOp"> {
     kernels (the router's GEMV with the shared expert's gate and up
     projection, ...). The merged dispatch keeps `hybrid.row_form` when
     both were forms. Dispatches of kernels it does not know, and all
-    others, are left as they are.
+    others, are left as they are; so are the remainders that
+    `hybrid-chain-dispatches` leaves (`hybrid.tail_remainder`: they launch
+    only for a prompt), which neither join nor take a dispatch.
+
+    With `small-blocks=0`, a block kernel whose count may be 1 or 2 at run
+    time (hybrid-chain-dispatches' rule) joins nothing: the CUDA pipeline
+    merges once so, leaving a decode step's small block kernels (the MoE
+    grouping) to run in a tail, and once more after the chaining (the
+    shared expert's down GEMV beside the routed experts' gate and up
+    GEMV, which the grouping kept apart).
   }];
+  let options = [
+    Option<"smallBlocks", "small-blocks", "bool", "true",
+           "Also merge block kernels whose workgroup count may be 1 or 2 at "
+           "run time (false: leave them to hybrid-chain-dispatches)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",

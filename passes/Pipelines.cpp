@@ -101,13 +101,16 @@ constexpr Step kLLVMSteps[] = {
      "row kernels' column loops shared by a workgroup's threads, as on a GPU "
      "(gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
-    {"hybrid-merge-dispatches",
+    {"hybrid-merge-dispatches{small-blocks=0}",
      "independent kernels side by side in one dispatch, as on a GPU "
      "(gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"hybrid-chain-dispatches",
-     "a decode step's norms and routers in the tail of the kernel before "
-     "them, as on a GPU (gpu-kernel-forms)",
+     "a decode step's norms, routers and MoE grouping in the tail of the "
+     "kernel before them, as on a GPU (gpu-kernel-forms)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
+    {"hybrid-merge-dispatches",
+     "what the tails set apart side by side, as on a GPU (gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"hybrid-deduplicate-kernels",
      "one kernel for the identical kernels of repeated layers: each is "
@@ -139,12 +142,17 @@ constexpr Step kCUDASteps[] = {
     {"hybrid-cooperative-rows",
      "norms and residual adds a block per row, their column loops strided "
      "over its threads"},
-    {"hybrid-merge-dispatches",
+    {"hybrid-merge-dispatches{small-blocks=0}",
      "independent kernels side by side in one launch (the router's GEMV "
-     "with the shared expert's, ...): fewer launches per decode step"},
+     "with the shared expert's, ...): fewer launches per decode step; small "
+     "block kernels are left to the tails"},
     {"hybrid-chain-dispatches",
-     "a decode step's norms and routers run by the last block to finish of "
-     "the kernel before them (an atomic count): no launch of their own"},
+     "a decode step's norms, routers and MoE grouping run by the last block "
+     "to finish of the kernel before them (an atomic count): no launch of "
+     "their own"},
+    {"hybrid-merge-dispatches",
+     "what the tails set apart side by side (the shared expert's down GEMV "
+     "with the experts' gate and up GEMV)"},
     {"hybrid-deduplicate-kernels",
      "one kernel for the identical kernels of repeated layers: the NVPTX "
      "backend and ptxas compile each once"},

@@ -4,7 +4,8 @@
 // another block kernel (a GEMV) runs in its tail: the call whose
 // workgroups complete the GEMV's count (an atomic add to the kernel's own
 // arrival count, by one thread) sets the count back to 0 and runs the
-// norm's workgroups [0, tail). The plan gives the tail the norm's count
+// norm's workgroups [0, tail); a call with no workgroups of the GEMV
+// (the other part of a merged kernel) does not arrive. The plan gives the tail the norm's count
 // where that is 1 or 2 and the GEMV has workgroups, and the norm's own
 // dispatch the rest: none then, all of them otherwise (a prompt). The
 // norm's output buffer moves above the GEMV's dispatch; its scratch goes
@@ -18,7 +19,9 @@
 // CHECK: scf.for %[[W:.*]] = %[[BEGIN]] to %[[END]]
 // CHECK: memref.store %{{.*}}, %[[Y]][%[[W]], %{{.*}}]
 // CHECK: } {hybrid.cooperative}
-// CHECK: %[[RUNS:.*]] = arith.cmpi ne, %[[TAIL]], %{{.*}}
+// CHECK: %[[HAS_TAIL:.*]] = arith.cmpi ne, %[[TAIL]], %{{.*}}
+// CHECK: %[[HAS_WORK:.*]] = arith.cmpi ugt, %[[END]], %[[BEGIN]]
+// CHECK: %[[RUNS:.*]] = arith.andi %[[HAS_TAIL]], %[[HAS_WORK]]
 // CHECK: scf.if %[[RUNS]] {
 // CHECK: %[[SPAN:.*]] = arith.subi %[[END]], %[[BEGIN]]
 // CHECK: %[[MINE:.*]] = arith.index_cast %[[SPAN]] : index to i32
@@ -333,7 +336,9 @@ func.func @passing(%x: memref<?x8xf32>, %t: memref<?x8xf32>, %y: memref<?x8xf32>
 // the routing's workgroups, then the grouping's. The plan gives the
 // grouping's part of the tail its count (1 or 2) only where the tail ran
 // all of the routing's workgroups; else the grouping's own dispatch runs
-// them all, after the routing's remainder.
+// them all, after the routing's remainder. A dispatch that neither orders
+// with the grouping (the shared expert's down GEMV) may lie between: the
+// grouping's dispatch moves above it.
 
 // CHECK-LABEL: func.func private @router_gemv__then__routing__then__grouping(
 // CHECK-SAME: %{{[^:]*}}: index, %{{[^:]*}}: index, %[[N1:[^:]*]]: index, %[[GTAIL:[^:]*]]: index, %[[RTAIL:[^:]*]]: index, %{{[^:]*}}: memref<?x8xf32>, %[[L:[^:]*]]: memref<?x8xf32>, %[[R:[^:]*]]: memref<?x8xf32>, %[[G:[^:]*]]: memref<8xf32>)
@@ -349,7 +354,7 @@ func.func @passing(%x: memref<?x8xf32>, %t: memref<?x8xf32>, %y: memref<?x8xf32>
 // CHECK: memref.store %{{.*}}, %[[G]]
 // CHECK-NOT: hybrid.tail
 // CHECK-LABEL: func.func @moe(
-// CHECK-SAME: %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<8xf32>, %[[T:[^:]*]]: index, %[[FEW:[^:]*]]: i1)
+// CHECK-SAME: %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<8xf32>, %[[T:[^:]*]]: index, %[[FEW:[^:]*]]: i1, %{{[^:]*}}: memref<?x8xf32>)
 // CHECK: %[[ONE:.*]] = arith.constant 1 : index
 // CHECK: %[[GEMV:.*]] = arith.select %[[FEW]]
 // CHECK: %[[PRTAIL:.*]] = arith.select %{{.*}}, %[[T]], %{{.*}}
@@ -364,6 +369,7 @@ func.func @passing(%x: memref<?x8xf32>, %t: memref<?x8xf32>, %y: memref<?x8xf32>
 // CHECK-NEXT: hybrid.dispatch @routing workgroups({{.*}} {hybrid.tail_remainder}
 // CHECK: arith.subi %[[ONE]], %[[PGTAIL]]
 // CHECK-NEXT: hybrid.dispatch @grouping workgroups({{.*}} {hybrid.tail_remainder}
+// CHECK-NEXT: hybrid.dispatch @shared_down workgroups
 func.func private @router_gemv(%begin: index, %end: index, %x: memref<?x8xf32>, %l: memref<?x8xf32>) attributes {hybrid.kernel} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -400,13 +406,27 @@ func.func private @grouping(%begin: index, %end: index, %r: memref<?x8xf32>, %g:
   }
   return
 }
-func.func @moe(%x: memref<?x8xf32>, %l: memref<?x8xf32>, %r: memref<?x8xf32>, %g: memref<8xf32>, %tokens: index, %few: i1) {
+func.func private @shared_down(%begin: index, %end: index, %x: memref<?x8xf32>, %s: memref<?x8xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %w = %begin to %end step %c1 {
+    scf.parallel (%j) = (%c0) to (%c8) step (%c1) {
+      %v = memref.load %x[%w, %j] : memref<?x8xf32>
+      %d = arith.mulf %v, %v : f32
+      memref.store %d, %s[%w, %j] : memref<?x8xf32>
+    } {hybrid.cooperative}
+  }
+  return
+}
+func.func @moe(%x: memref<?x8xf32>, %l: memref<?x8xf32>, %r: memref<?x8xf32>, %g: memref<8xf32>, %tokens: index, %few: i1, %s: memref<?x8xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c64 = arith.constant 64 : index
   %gemv = arith.select %few, %c64, %c0 : index
   hybrid.dispatch @router_gemv workgroups(%gemv) (%x, %l) : memref<?x8xf32>, memref<?x8xf32>
   hybrid.dispatch @routing workgroups(%tokens) (%l, %r) : memref<?x8xf32>, memref<?x8xf32>
+  hybrid.dispatch @shared_down workgroups(%gemv) (%x, %s) : memref<?x8xf32>, memref<?x8xf32>
   hybrid.dispatch @grouping workgroups(%c1) (%r, %g) : memref<?x8xf32>, memref<8xf32>
   return
 }
