@@ -15,7 +15,6 @@
 #include "dialects/Hybrid/IR/HybridOps.h"
 
 #include "mlir/IR/SymbolTable.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace hybrid {
@@ -28,7 +27,7 @@ using namespace mlir;
 namespace {
 /// The most dispatches a chained kernel may pass on its way up (each
 /// independent of it: a prompt's forms of the same output, which a decode
-/// step launches with no workgroups, or a small GEMV beside it).
+/// step launches with no workgroups).
 constexpr size_t kPassedDispatches = 2;
 
 /// The most dispatches a small kernel may move above to go at the end of
@@ -39,13 +38,6 @@ constexpr size_t kDispatchesBeforeTail = 8;
 /// Marks, while the pass runs, the branch of a joined kernel that its last
 /// call takes (the tail): a kernel chained after the tail's goes there.
 constexpr llvm::StringLiteral kTailAttr = "hybrid.tail";
-
-/// Whether `op`, between two dispatches of the plan, may move above the
-/// earlier one or stay between them: an allocation, a free or arithmetic.
-bool planOnly(Operation *op) {
-  return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) ||
-         isMemoryEffectFree(op);
-}
 
 /// A zero-initialised i32 global of one entry named after `kernel`: the
 /// chained kernel's count of finished workgroups.
@@ -93,7 +85,7 @@ struct ChainDispatchesPass
     for (func::FuncOp host : hosts)
       for (Block &block : host.getBody())
         for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>()))
-          if (!appendToTail(dispatch, module, symbols))
+          if (!appendToTail(dispatch, symbols))
             chainOntoPrevious(dispatch, module, symbols);
     module.walk([](scf::IfOp tail) { tail->removeAttr(kTailAttr); });
     // Kernels no dispatch runs any more (each chained one ran once).
@@ -122,7 +114,7 @@ struct ChainDispatchesPass
     for (Operation *op = second->getPrevNode(); op; op = op->getPrevNode()) {
       auto first = dyn_cast<hybrid::DispatchOp>(op);
       if (!first) {
-        if (!planOnly(op))
+        if (!hybrid::planOnly(op))
           return;
         continue;
       }
@@ -154,8 +146,7 @@ struct ChainDispatchesPass
   /// dispatch runs them all, after the remainders, as before. (A decode
   /// step's MoE grouping after the routing in its GEMV's tail, past the
   /// shared expert's down GEMV.)
-  bool appendToTail(hybrid::DispatchOp second, ModuleOp module,
-                    SymbolTable &symbols) {
+  bool appendToTail(hybrid::DispatchOp second, SymbolTable &symbols) {
     func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
     if (!secondKernel || hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block ||
         !hybrid::maybeSmall(second.getWorkgroups()))
@@ -166,7 +157,7 @@ struct ChainDispatchesPass
     for (Operation *op = second->getPrevNode(); op && !first; op = op->getPrevNode()) {
       auto dispatch = dyn_cast<hybrid::DispatchOp>(op);
       if (!dispatch) {
-        if (!planOnly(op))
+        if (!hybrid::planOnly(op))
           return false;
       } else if (dispatch->hasAttr(hybrid::kRemainderAttr)) {
         remainders.push_back(dispatch);

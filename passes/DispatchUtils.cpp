@@ -175,6 +175,11 @@ bool maybeSmallAt(Value count, int depth) {
 
 bool hybrid::maybeSmall(Value count) { return maybeSmallAt(count, 0); }
 
+bool hybrid::planOnly(Operation *op) {
+  return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) ||
+         isMemoryEffectFree(op);
+}
+
 bool hybrid::hoistableAbove(DispatchOp second, DispatchOp first,
                             SmallVector<Operation *> &ops) {
   llvm::SetVector<Operation *> needed;

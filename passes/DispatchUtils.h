@@ -96,8 +96,7 @@ constexpr int64_t kTailWorkgroups = 2;
 
 /// Marks the dispatch of a kernel whose small counts run in the tail of
 /// the kernel before it (hybrid-chain-dispatches): it launches only for
-/// large counts (a prompt's), so no tail is chained onto it and nothing
-/// merges with it.
+/// large counts (a prompt's), so no tail is chained onto it.
 constexpr llvm::StringLiteral kRemainderAttr = "hybrid.tail_remainder";
 
 /// Whether a workgroup count the plan computes as `count` may be 1 to
@@ -105,6 +104,11 @@ constexpr llvm::StringLiteral kRemainderAttr = "hybrid.tail_remainder";
 /// GEMV's count (select(few, panels * splits, 0)) may not, a count of
 /// tokens may.
 bool maybeSmall(mlir::Value count);
+
+/// Whether `op`, between two dispatches of the plan, may move above the
+/// earlier one or stay between them unordered: an allocation, a free or
+/// an op free of memory effects (index arithmetic).
+bool planOnly(mlir::Operation *op);
 
 /// Whether the plan's ops between `first` and `second` that `second`'s
 /// operands need are allocations or free of memory effects (collected

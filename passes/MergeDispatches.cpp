@@ -17,7 +17,6 @@
 #include "dialects/Hybrid/IR/HybridOps.h"
 
 #include "mlir/IR/SymbolTable.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace hybrid {
 #define GEN_PASS_DEF_MERGEDISPATCHESPASS
@@ -104,8 +103,7 @@ struct MergeDispatchesPass
       }
       // The plan's buffer allocation and frees, and its index arithmetic,
       // may be passed; anything else that touches memory stops the search.
-      if (!isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) &&
-          !isMemoryEffectFree(op))
+      if (!hybrid::planOnly(op))
         break;
       if (auto free = dyn_cast<memref::DeallocOp>(op))
         if (secondAccesses.reads.contains(hybrid::rootBuffer(free.getMemref())) ||

@@ -477,9 +477,10 @@ def MergeDispatchesPass : Pass<"hybrid-merge-dispatches", "::mlir::ModuleOp"> {
     kernels (the router's GEMV with the shared expert's gate and up
     projection, ...). The merged dispatch keeps `hybrid.row_form` when
     both were forms. Dispatches of kernels it does not know, and all
-    others, are left as they are; so are the remainders that
-    `hybrid-chain-dispatches` leaves (`hybrid.tail_remainder`: they launch
-    only for a prompt), which neither join nor take a dispatch.
+    others, are left as they are. Run after `hybrid-chain-dispatches`, it
+    may also merge the remainders that pass leaves (`hybrid.tail_remainder`:
+    the workgroups a tail does not run, a prompt's), as any other
+    dispatch: chaining is over by then.
 
     With `small-blocks=0`, a block kernel whose count may be 1 or 2 at run
     time (hybrid-chain-dispatches' rule) joins nothing: the CUDA pipeline
@@ -543,8 +544,12 @@ def ChainDispatchesPass : Pass<"hybrid-chain-dispatches", "::mlir::ModuleOp"> {
     (`@<joined>__then__<second>`, taking t' after n1), where t' is the
     second's count when that is 1 or 2 and the tail ran all of the last
     kernel's workgroups (its t > 0 and equal to its count), else 0: then
-    the remainders before it have none and it runs after what it depends
-    on. Its own dispatch keeps n2 - t' and becomes a remainder too.
+    on. It may pass up to 8 dispatches after the remainders that neither
+    orders with it (a layer's other projection: the shared expert's down
+    GEMV); its own dispatch moves above them, keeps n2 - t' and becomes a
+    remainder too. A call with no workgroups of a joined kernel's first
+    part does not arrive at the count, so the kernel stays correct inside
+    one that `hybrid-merge-dispatches` makes of it and another.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
