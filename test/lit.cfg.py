@@ -49,6 +49,7 @@ for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
                     ("wide_prompt", "qwen3_next_wide_tiny"),
                     ("tiles_prompt", "qwen3_next_bf16_tiles_tiny"),
                     ("jamba_prompt", "jamba_tiny"),
+                    ("jamba_wide_prompt", "jamba_wide_tiny"),
                     ("ds_prompt", "deepseek_v3_tiny"),
                     ("dsq_prompt", "deepseek_v3_plain_q_tiny"),
                     ("fp8_prompt", "deepseek_v3_fp8_tiny")]:
@@ -57,6 +58,11 @@ for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
 config.substitutions.append(
     ("%{tiles_prompt64}",
      ",".join(_prompt("qwen3_next_bf16_tiles_tiny").split(",")[:64])))
+# jamba_wide_tiny's first 12: a prompt shorter than a tile, all of whose
+# rows the GPU forms' GEMVs take.
+config.substitutions.append(
+    ("%{jamba_wide_prompt12}",
+     ",".join(_prompt("jamba_wide_tiny").split(",")[:12])))
 
 # The CUDA target's checks that need NVIDIA's tools or driver. ptxas (the
 # CUDA toolkit at $HYBRIDC_CUDA_PATH, default /usr/local/cuda) assembles the

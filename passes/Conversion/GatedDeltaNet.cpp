@@ -198,7 +198,8 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     bool convInDeltaRule = codegen.columns && !slots;
     if (convInDeltaRule) {
       if (op.getChunkSize())
-        window.run(channels, mixed, /*oneTokenElsewhere=*/true);
+        window.run(channels, mixed, /*elsewhere=*/arith::CmpIOp::create(
+                       b, arith::CmpIPredicate::eq, tokens, index(1)));
     } else {
       // Per channel (in parallel), token by token (the CPU form, and calls
       // with batch slots, whose tokens may be of several sequences).

@@ -839,12 +839,14 @@ Value gemvTakes(ImplicitLocOpBuilder &b, Value rows) {
 
 /// Outputs of gemvLinears: y[first + r, c] = epilogue(x[first + r] w_0^T,
 /// ...)[c] for the weights `packed` ([panels, in, panel], all of one
-/// element type and input).
+/// element type and input), each also given to `consume` (when not null)
+/// in calls that the GEMV form runs whole (first = 0).
 struct GemvOutput {
   SmallVector<PackedWeight> packed;
   int64_t out;
   Value y;
   PanelEpilogue epilogue;
+  GemvConsumer consume = nullptr;
 };
 
 /// A zero-initialised i32 global of `count` entries, for lastOfSplits'
@@ -1060,9 +1062,12 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
       const GemvOutput &output = outputs[o];
       auto finish = [&](Value row, Value c, ArrayRef<Value> totals) {
         Value result = output.epilogue(b, b.getLoc(), totals);
-        memref::StoreOp::create(
-            b, vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0}),
-            output.y, ValueRange{row, c});
+        Value value = vector::ExtractOp::create(b, result, ArrayRef<int64_t>{0});
+        memref::StoreOp::create(b, value, output.y, ValueRange{row, c});
+        if (!output.consume)
+          return;
+        Value whole = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, first, zero);
+        loops.ifElse(whole, [&] { output.consume(b, row, c, value); }, [] {});
       };
       gemvPanelSums(b, loops, shape, panel, output.out, in, output.packed, {}, p, ivs[1],
                     first, add(first, rows), xAt, sliceSums, sums[o], sumsRow,
@@ -1578,10 +1583,12 @@ Value asTensor(OpBuilder &b, Location loc, Value buffer) {
 /// output rows, so that one input column of a panel is one contiguous
 /// vector. Workgroups are (panel, tile of kPackedTokens / weights tokens),
 /// panel outermost: consecutive workgroups of a thread reuse the panels
-/// from cache (packedWorkgroup). The GPU forms: see Codegen.
+/// from cache (packedWorkgroup). The GPU forms: see Codegen. `consume`
+/// (when not null): see linearConsuming, which `consumed` then gets.
 Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
                     Value x, ArrayRef<PackableWeight> weights, PanelEpilogue given,
-                    StringRef stage) {
+                    StringRef stage, GemvConsumer consume = nullptr,
+                    Value *consumed = nullptr) {
   auto plain = weights.front().type();
   int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
   Type element = weights.front().element;
@@ -1675,8 +1682,11 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
       ImplicitLocOpBuilder ib(loc, b);
       Value few = gemvTakes(ib, columnRows);
       gemvLinears(ib, *shape, panel, x, roundTo,
-                  {GemvOutput{packed, out, y, epilogue}}, in,
+                  {GemvOutput{packed, out, y, epilogue, consume}}, in,
                   start ? start : zero, columnRows, few, stage);
+      // A call of no full tile runs whole in the GEMV form.
+      if (consume)
+        *consumed = gemvTakes(ib, tokens);
       tokenTiles = arith::SelectOp::create(b, loc, few, zero, tokenTiles);
     }
     rowFormLoop(
@@ -1894,6 +1904,17 @@ bool packAlike(const PackableWeight &a, const PackableWeight &b) {
 /// dot products one by one, vectorised by LLVM (the sums are reassociable).
 /// An fp8 weight is read as its bytes (RowMajorWeight), as the packed forms
 /// read theirs: no kernel writes its dequantized copy.
+ConsumedLinear linearConsuming(OpBuilder &b, Location loc, const Codegen &codegen,
+                               Value x, Value w, GemvConsumer consume) {
+  ConsumedLinear result;
+  if (std::optional<PackableWeight> weight = packable(codegen, w))
+    result.y = packedLinears(b, loc, codegen, x, {*weight}, /*given=*/nullptr,
+                             weightStage(w), consume, &result.consumed);
+  else
+    result.y = linear(b, loc, codegen, x, w);
+  return result;
+}
+
 Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
              Value w) {
   if (std::optional<PackableWeight> weight = packable(codegen, w))
@@ -2226,44 +2247,51 @@ SmallVector<Value> stateAt(ImplicitLocOpBuilder &b, Value slots, Value t,
   return result;
 }
 
-/// The causal depthwise conv of channel c over a call's tokens, token by
-/// token (Gated DeltaNet's and Mamba's): out[t, c] = silu(bias[c] + sum_j
-/// weight[c, 0, j] window[j]) over the window [state (K-1 inputs) | the
-/// token's input], which then shifts by one (the state keeps inputs in
-/// its element type; token t's at batch slot slots[t] when given).
-/// `input(t)` is channel c's input of token t (f32); `bias` may be null.
-void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
-                      Value tokens, Value weight, Value bias, Value convState,
-                      Value slots, int64_t kernel,
-                      function_ref<Value(Value)> input, Value out) {
+/// One token's step of the causal depthwise conv of channel c (Gated
+/// DeltaNet's and Mamba's): out[t, c] = silu(bias[c] + sum_j weight[c, 0,
+/// j] window[j]) over the window [state (K-1 inputs) | `in`, the token's
+/// input (f32)], which then shifts by one (the state keeps inputs in its
+/// element type; token t's at batch slot slots[t] when given). `bias` may
+/// be null.
+void convStep(ImplicitLocOpBuilder &b, LoopNest &loops, Value c, Value t, Value in,
+              Value weight, Value bias, Value convState, Value slots,
+              int64_t kernel, Value out) {
   Location loc = b.getLoc();
   Type element = cast<MemRefType>(convState.getType()).getElementType();
   Value zero = loops.index(0), one = loops.index(1);
   auto weightAt = [&](Value j) {
     return toF32(b, loc, tensor::ExtractOp::create(b, weight, ValueRange{c, zero, j}));
   };
-  auto at = [&](Value t, Value j) { return stateAt(b, slots, t, {c, j}); };
-  loops.forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-    Value in = input(t);
-    Value acc = arith::MulFOp::create(b, weightAt(loops.index(kernel - 1)), in);
-    if (bias)
-      acc = arith::AddFOp::create(
-          b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
-    acc = loops.forLoop(zero, loops.index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
-      Value past = toF32(b, loc, memref::LoadOp::create(b, convState, at(t, j)));
-      return SmallVector<Value>{
-          arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(j), past))};
-    }).getResult(0);
-    loops.forLoop(zero, loops.index(kernel - 2), {}, [&](Value j, ValueRange) {
-      memref::StoreOp::create(
-          b, memref::LoadOp::create(b, convState, at(t, arith::AddIOp::create(b, j, one))),
-          convState, at(t, j));
-      return SmallVector<Value>{};
-    });
-    Value kept = element.isF32() ? in
-                                 : arith::TruncFOp::create(b, element, in).getResult();
-    memref::StoreOp::create(b, kept, convState, at(t, loops.index(kernel - 2)));
-    memref::StoreOp::create(b, silu(b, loc, acc), out, ValueRange{t, c});
+  auto at = [&](Value j) { return stateAt(b, slots, t, {c, j}); };
+  Value acc = arith::MulFOp::create(b, weightAt(loops.index(kernel - 1)), in);
+  if (bias)
+    acc = arith::AddFOp::create(
+        b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
+  acc = loops.forLoop(zero, loops.index(kernel - 1), {acc}, [&](Value j, ValueRange a) {
+    Value past = toF32(b, loc, memref::LoadOp::create(b, convState, at(j)));
+    return SmallVector<Value>{
+        arith::AddFOp::create(b, a[0], arith::MulFOp::create(b, weightAt(j), past))};
+  }).getResult(0);
+  loops.forLoop(zero, loops.index(kernel - 2), {}, [&](Value j, ValueRange) {
+    memref::StoreOp::create(
+        b, memref::LoadOp::create(b, convState, at(arith::AddIOp::create(b, j, one))),
+        convState, at(j));
+    return SmallVector<Value>{};
+  });
+  Value kept = element.isF32() ? in
+                               : arith::TruncFOp::create(b, element, in).getResult();
+  memref::StoreOp::create(b, kept, convState, at(loops.index(kernel - 2)));
+  memref::StoreOp::create(b, silu(b, loc, acc), out, ValueRange{t, c});
+}
+
+/// The causal depthwise conv of channel c over a call's tokens, token by
+/// token: convStep for each. `input(t)` is channel c's input of token t.
+void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
+                      Value tokens, Value weight, Value bias, Value convState,
+                      Value slots, int64_t kernel,
+                      function_ref<Value(Value)> input, Value out) {
+  loops.forLoop(loops.index(0), tokens, {}, [&](Value t, ValueRange) {
+    convStep(b, loops, c, t, input(t), weight, bias, convState, slots, kernel, out);
     return SmallVector<Value>{};
   });
 }
@@ -2333,24 +2361,26 @@ Value ConvWindow::inputAt(Value c, Value back) {
 /// The conv's kernels: a workgroup per (token, channel) writes out[t, c],
 /// then a workgroup per channel moves the state. In a call of one token (a
 /// decode step) each channel's workgroup is the only reader of its state
-/// and moves it itself: no second kernel; or, `oneTokenElsewhere`, the
-/// caller's own kernel convolves such a call (Gated DeltaNet's decode block)
-/// and neither kernel has workgroups for it.
-void ConvWindow::run(int64_t channels, Value out, bool oneTokenElsewhere) {
+/// and moves it itself: no second kernel. Or the caller's own kernels
+/// convolve the calls where `elsewhere` (an i1 that holds for every call
+/// of one token; Gated DeltaNet's decode block, Mamba's in_proj GEMV), and
+/// neither kernel has workgroups for them.
+void ConvWindow::run(int64_t channels, Value out, Value elsewhere) {
   Value zero = loops.index(0);
   Value oneToken = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens,
                                          loops.index(1));
   Value convTokens =
-      oneTokenElsewhere ? arith::SelectOp::create(b, oneToken, zero, tokens).getResult()
-                        : tokens;
+      elsewhere ? arith::SelectOp::create(b, elsewhere, zero, tokens).getResult()
+                : tokens;
+  Value noStateKernel = elsewhere ? elsewhere : oneToken;
   loops.parallel("conv", {convTokens, loops.index(channels)}, [&](ValueRange ivs) {
     Value t = ivs[0], c = ivs[1];
     memref::StoreOp::create(b, output(t, c), out, ValueRange{t, c});
-    if (!oneTokenElsewhere)
+    if (!elsewhere)
       loops.ifElse(oneToken, [&] { moveState(c); }, [] {});
   });
   loops.parallel("conv_state",
-                 {arith::SelectOp::create(b, oneToken, zero, loops.index(channels))},
+                 {arith::SelectOp::create(b, noStateKernel, zero, loops.index(channels))},
                  [&](ValueRange ivs) { moveState(ivs[0]); });
 }
 

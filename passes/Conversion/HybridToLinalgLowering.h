@@ -154,6 +154,24 @@ Value mmaContract(OpBuilder &b, Location loc, Value a, Value bTile, Value acc);
 /// y[t, o] = sum_i x[t, i] * w[o, i]: a linear layer in the form the target
 /// takes (see Codegen).
 Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x, Value w);
+/// Work on a linear layer's outputs that its GEMV form does as it
+/// finishes them: `consume(at, row, column, value)`, built at `at`'s
+/// insertion point.
+using GemvConsumer = llvm::function_ref<void(OpBuilder &, Value, Value, Value)>;
+/// A linear layer's output and, where it has a GEMV form (GPU forms),
+/// `consumed`: an i1 of the plan that holds for the calls that form runs
+/// whole (1 to kGemvRows rows, no tensor-core tile: decode steps, batches
+/// of them, short prompts).
+struct ConsumedLinear {
+  Value y, consumed;
+};
+/// linear(), whose GEMV form also gives each output of the calls it runs
+/// whole to `consume`: in the last workgroup of the output's panel, a
+/// thread per column, which takes the rows in order. Work on a column that
+/// needs only its own state (a channel's conv or scan step) needs no
+/// kernel of its own then; the caller's kernels run the other calls.
+ConsumedLinear linearConsuming(OpBuilder &b, Location loc, const Codegen &codegen,
+                               Value x, Value w, GemvConsumer consume);
 /// x w^T for several weights of one input, as one kernel where it can;
 /// `stage` names it.
 SmallVector<Value> linears(OpBuilder &b, Location loc, const Codegen &codegen,
@@ -622,8 +640,13 @@ struct WarpTiles {
   }
 };
 
+/// One token's step of the causal depthwise conv of channel c, `in` its
+/// input (Gated DeltaNet's and Mamba's; see its definition).
+void convStep(ImplicitLocOpBuilder &b, LoopNest &loops, Value c, Value t, Value in,
+              Value weight, Value bias, Value convState, Value slots,
+              int64_t kernel, Value out);
 /// The causal depthwise conv of channel c over a call's tokens, token by
-/// token (Gated DeltaNet's and Mamba's; see its definition).
+/// token (convStep for each).
 void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
                       Value tokens, Value weight, Value bias, Value convState,
                       Value slots, int64_t kernel,
@@ -644,8 +667,10 @@ struct ConvWindow {
   /// Moves channel c's state to the call's last K-1 inputs: after every
   /// read of it.
   void moveState(Value c);
-  /// The kernels that write out [T, channels] and move the state.
-  void run(int64_t channels, Value out, bool oneTokenElsewhere);
+  /// The kernels that write out [T, channels] and move the state, none
+  /// for the calls where `elsewhere` (an i1 that holds for every call of
+  /// one token, or null).
+  void run(int64_t channels, Value out, Value elsewhere);
 
 private:
   Value weightAt(Value c, Value j);

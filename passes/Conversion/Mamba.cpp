@@ -66,10 +66,12 @@ int64_t scanStagedTokens(int64_t chunk, int64_t stateDim, int64_t blockSharedByt
 /// C h per token into shared memory; then each (token, channel) sums them
 /// over the state (in the token-by-token form's order) and emits y. The
 /// callbacks give channel c's step size and input at token t, A[c, n],
-/// token t's B and C, and emit y + D x gated by silu(z).
+/// token t's B and C, and emit y + D x gated by silu(z). No workgroups for
+/// the calls where `elsewhere` (an i1, or null): dt_proj's GEMV scans them.
 void scanChunks(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t staged,
                 int64_t inner, int64_t stateDim, Value tokens, Value slots,
-                Value ssm, function_ref<Value(Value, Value)> stepSizeAt,
+                Value elsewhere, Value ssm,
+                function_ref<Value(Value, Value)> stepSizeAt,
                 function_ref<Value(Value, Value)> inputAt,
                 function_ref<Value(Value, Value)> aCoefAt,
                 function_ref<Value(Value, Value)> bAt,
@@ -92,6 +94,8 @@ void scanChunks(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t staged,
   auto fadd = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
   Value zero = index(0);
   Value groups = loops.workgroupsFor(true, llvm::divideCeil(inner, group), tokens, slots);
+  if (elsewhere)
+    groups = arith::SelectOp::create(b, elsewhere, index(0), groups);
   loops.parallel("scan_chunks", {groups}, [&](ValueRange ivs) {
     Value c0 = arith::MulIOp::create(b, ivs[0], index(group));
     Value hs = loops.scratch(pairs, f32), as = loops.scratch(pairs, f32);
@@ -225,10 +229,17 @@ struct MambaLowering : HybridLowering<MambaOp> {
           /*restrict=*/true, /*writable=*/true);
     };
 
+    // Builds a GEMV's consumer (linearConsuming) with `b` at its point.
+    auto inGemv = [&](OpBuilder &at, function_ref<void()> body) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(at.getInsertionBlock(), at.getInsertionPoint());
+      body();
+    };
+    auto ult = [&](Value l, int64_t r) -> Value {
+      return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, l, index(r));
+    };
+
     Value x = adaptor.getInput();
-    Value xz = linear(b, loc, codegen, x, adaptor.getInProj());
-    if (adaptor.getInProjBias())
-      xz = addBias(b, loc, xz, adaptor.getInProjBias());
     Value tokens = tensor::DimOp::create(b, x, 0);
     auto rows = [&](int64_t columns) -> Value {
       return memref::AllocOp::create(
@@ -236,19 +247,51 @@ struct MambaLowering : HybridLowering<MambaOp> {
           ValueRange{tokens});
     };
 
-    // The causal conv (+ bias) and SiLU from the window: the GPU forms'
-    // window form for calls of one sequence (no batch slots), else per
-    // channel (in parallel), token by token, the window shifting.
-    Value convolved = rows(inner);
+    // The causal conv (+ bias) and SiLU: in the GPU forms, in_proj's GEMV
+    // convolves the calls it runs whole, a conv step per x channel as it
+    // finishes it (no conv kernel at decode); the other calls of one
+    // sequence (no batch slots) take the window form; else per channel
+    // (in parallel), token by token, the window shifting.
+    Value convolved;
+    auto convStepOf = [&](Value t, Value c, Value in) {
+      convStep(b, loops, c, t, in, adaptor.getConv1d(), adaptor.getConv1dBias(),
+               convState, slots, kernel, convolved);
+    };
+    Value xz, convDone;
+    if (codegen.columns) {
+      convolved = rows(inner); // before in_proj's GEMV, which writes it
+      ConsumedLinear inProj = linearConsuming(
+          b, loc, codegen, x, adaptor.getInProj(),
+          [&](OpBuilder &at, Value t, Value c, Value value) { inGemv(at, [&] {
+        loops.ifElse(ult(c, inner), [&] {
+          if (adaptor.getInProjBias())
+            value = fadd(value, weightAt(adaptor.getInProjBias(), ValueRange{c}));
+          convStepOf(t, c, value);
+        }, [] {});
+      }); });
+      xz = inProj.y;
+      convDone = inProj.consumed;
+    } else {
+      xz = linear(b, loc, codegen, x, adaptor.getInProj());
+      convolved = rows(inner);
+    }
+    if (adaptor.getInProjBias())
+      xz = addBias(b, loc, xz, adaptor.getInProjBias());
+    // The workgroups `count` of a kernel that the GEMVs' consumers leave
+    // calls to: none for the calls they did.
+    auto unlessConsumed = [&](Value done, Value count) -> Value {
+      return done ? arith::SelectOp::create(b, done, zero, count).getResult() : count;
+    };
     if (codegen.columns && !slots) {
       ConvWindow window{b, loops, tokens, adaptor.getConv1d(),
                         adaptor.getConv1dBias(), convState, kernel,
                         [&](Value t, Value c) -> Value {
         return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
       }};
-      window.run(inner, convolved, /*oneTokenElsewhere=*/false);
+      window.run(inner, convolved, /*elsewhere=*/convDone);
     } else {
-      loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
+      loops.parallel("conv", {unlessConsumed(convDone, index(inner))},
+                     [&](ValueRange ivs) {
         Value c = ivs[0];
         tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),
                          adaptor.getConv1dBias(), convState, slots, kernel,
@@ -301,20 +344,14 @@ struct MambaLowering : HybridLowering<MambaOp> {
         store(load(params, ValueRange{i}), deltas, ValueRange{t, i});
       });
     });
-    // The step sizes before their bias and softplus, delta dt_proj^T [T,
-    // d_inner]: a linear layer (register tiles), not a dot per (token,
-    // channel) in the scan. The scan adds the bias as it reads them (a
-    // kernel of its own would be one more launch per layer and step).
-    Value dtPre = linear(b, loc, codegen, toTensor(deltas, rank), adaptor.getDtProj());
 
     // dt = softplus(dt_proj) and the selective scan from the ssm state, y *
-    // silu(z), in the forms below: channel c's step size at token t, its
-    // A row, token t's B and C.
+    // silu(z), in the forms below: channel c's step size from its dt_proj
+    // output (before the bias) or at token t, its A row, token t's B and C.
     std::optional<int64_t> chunk = op.getChunkSize();
-    Value scanned = rows(inner);
-    auto stepSizeAt = [&](Value t, Value c) -> Value {
-      Value pre = fadd(tensor::ExtractOp::create(b, dtPre, ValueRange{t, c}),
-                       weightAt(adaptor.getDtProjBias(), ValueRange{c}));
+    Value scanned;
+    auto stepSizeOf = [&](Value c, Value dtProj) -> Value {
+      Value pre = fadd(dtProj, weightAt(adaptor.getDtProjBias(), ValueRange{c}));
       return arith::SelectOp::create(
           b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
           pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
@@ -335,6 +372,45 @@ struct MambaLowering : HybridLowering<MambaOp> {
       Value z = tensor::ExtractOp::create(b, xz, ValueRange{t, add(c, index(inner))});
       store(fmul(y, silu(b, loc, z)), scanned, ValueRange{t, c});
     };
+    // Token t's step of channel c, dt its step size: h = exp(dt A) h + dt B
+    // x; y = C . h.
+    auto scanStep = [&](Value t, Value c, Value dt) {
+      Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
+      Value dtx = fmul(dt, xc);
+      Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
+                                                              ValueRange a) {
+        Value decay = math::ExpOp::create(b, fmul(dt, aCoefAt(c, n)));
+        Value h = fadd(fmul(decay, load(ssm, stateAt(b, slots, t, {c, n}))),
+                       fmul(dtx, bAt(t, n)));
+        store(h, ssm, stateAt(b, slots, t, {c, n}));
+        return SmallVector<Value>{fadd(a[0], fmul(h, cAt(t, n)))};
+      }).getResult(0);
+      emitAt(t, c, y, xc);
+    };
+
+    // The step sizes before their bias and softplus, delta dt_proj^T [T,
+    // d_inner]: a linear layer (register tiles), not a dot per (token,
+    // channel) in the scan. The scan adds the bias as it reads them (a
+    // kernel of its own would be one more launch per layer and step). In
+    // the GPU forms, dt_proj's GEMV scans the calls it runs whole, a step
+    // per channel as it finishes it (no scan kernel at decode).
+    Value deltaRows = toTensor(deltas, rank), dtPre, scanDone;
+    if (codegen.columns) {
+      scanned = rows(inner); // before dt_proj's GEMV, which writes it
+      ConsumedLinear dtProj = linearConsuming(
+          b, loc, codegen, deltaRows, adaptor.getDtProj(),
+          [&](OpBuilder &at, Value t, Value c, Value value) { inGemv(at, [&] {
+        scanStep(t, c, stepSizeOf(c, value));
+      }); });
+      dtPre = dtProj.y;
+      scanDone = dtProj.consumed;
+    } else {
+      dtPre = linear(b, loc, codegen, deltaRows, adaptor.getDtProj());
+      scanned = rows(inner);
+    }
+    auto stepSizeAt = [&](Value t, Value c) -> Value {
+      return stepSizeOf(c, tensor::ExtractOp::create(b, dtPre, ValueRange{t, c}));
+    };
     // The GPU forms: calls of several tokens of one sequence with a chunk
     // size take the chunked block form (scanChunks), the others a thread
     // per channel token by token (with batch slots, decided in the kernels:
@@ -342,15 +418,16 @@ struct MambaLowering : HybridLowering<MambaOp> {
     bool gpuChunks = codegen.columns && chunk;
     if (gpuChunks)
       scanChunks(b, loops, scanStagedTokens(*chunk, stateDim, codegen.blockSharedBytes),
-                 inner, stateDim, tokens, slots, ssm, stepSizeAt,
+                 inner, stateDim, tokens, slots, scanDone, ssm, stepSizeAt,
                  [&](Value t, Value c) -> Value {
                    return tensor::ExtractOp::create(b, xs, ValueRange{t, c});
                  },
                  aCoefAt, bAt, cAt, emitAt);
 
     // Per channel (in parallel).
-    Value channelWorkgroups =
-        gpuChunks ? loops.workgroupsFor(false, inner, tokens, slots) : index(inner);
+    Value channelWorkgroups = unlessConsumed(
+        scanDone,
+        gpuChunks ? loops.workgroupsFor(false, inner, tokens, slots) : index(inner));
     loops.parallel("scan", {channelWorkgroups}, [&](ValueRange ivs) {
       Value c = ivs[0];
       // Calls of several tokens of one sequence scan in blocks when
@@ -363,21 +440,10 @@ struct MambaLowering : HybridLowering<MambaOp> {
       auto aCoefOf = [&](Value n) { return aCoefAt(c, n); };
       auto emit = [&](Value t, Value y, Value xc) { emitAt(t, c, y, xc); };
 
-      // Token by token: h = exp(dt A) h + dt B x; y = C . h.
+      // Token by token.
       auto stepwise = [&]() {
         forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
-          Value dt = stepSize(t);
-          Value xc = tensor::ExtractOp::create(b, xs, ValueRange{t, c});
-          Value dtx = fmul(dt, xc);
-          Value y = forLoop(zero, index(stateDim), {f32c(0.0)}, [&](Value n,
-                                                                  ValueRange a) {
-            Value decay = math::ExpOp::create(b, fmul(dt, aCoefOf(n)));
-            Value h = fadd(fmul(decay, load(ssm, stateAt(b, slots, t, {c, n}))),
-                           fmul(dtx, bAt(t, n)));
-            store(h, ssm, stateAt(b, slots, t, {c, n}));
-            return SmallVector<Value>{fadd(a[0], fmul(h, cAt(t, n)))};
-          }).getResult(0);
-          emit(t, y, xc);
+          scanStep(t, c, stepSize(t));
           return SmallVector<Value>{};
         });
       };
