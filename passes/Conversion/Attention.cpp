@@ -945,8 +945,10 @@ struct MLALowering : HybridLowering<MLAOp> {
         "q_kv_a_proj");
     Value kv = fromX[1];
     if (adaptor.getQAProj()) {
-      Value qa = normalizeRows(b, loc, fromX[0], adaptor.getQALayernorm(),
-                               Value(), NormKind::plain, eps);
+      // Named as the checkpoint's modules are: its kernel's name says so.
+      Value qa = normalizeRows(b, NameLoc::get(b.getStringAttr("q_a_layernorm"), loc),
+                               fromX[0], adaptor.getQALayernorm(), Value(),
+                               NormKind::plain, eps);
       q = linear(b, loc, codegen, qa, adaptor.getQBProj());
     } else {
       q = fromX[0];
@@ -958,7 +960,8 @@ struct MLALowering : HybridLowering<MLAOp> {
         b.getDenseI64ArrayAttr({0, 0}),
         b.getDenseI64ArrayAttr({ShapedType::kDynamic, kvRank}),
         b.getDenseI64ArrayAttr({1, 1}));
-    latent = normalizeRows(b, loc, latent, adaptor.getKvALayernorm(), Value(),
+    latent = normalizeRows(b, NameLoc::get(b.getStringAttr("kv_a_layernorm"), loc),
+                           latent, adaptor.getKvALayernorm(), Value(),
                            NormKind::plain, eps);
 
     auto [invFreq, ropeFactor] = ropeFrequencies(
