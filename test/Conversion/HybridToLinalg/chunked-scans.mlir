@@ -158,8 +158,9 @@ func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf3
 // a GEMV runs whole -- no full tile of 16 tokens: decode steps, short
 // prompts -- need no conv or scan kernel: in_proj's GEMV, as it finishes
 // an output of x's 32 channels (in the last of a panel's two splits of
-// the 512 inputs to arrive), runs its conv step (the window from the conv
-// state, which then shifts), and dt_proj's GEMV the channel's scan step
+// the 512 inputs to arrive), runs its conv step on it plus in_proj's bias
+// (the window from the conv state, which then shifts), and dt_proj's GEMV
+// the channel's scan step
 // (softplus, then the ssm state). The conv's, conv state's, chunked
 // scan's and token-by-token scan's kernels get no workgroups for them.
 // GPU-LABEL: func.func @mamba_in_gemvs
@@ -170,6 +171,9 @@ func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf3
 // GPU: memref.atomic_rmw addi %{{.*}}, %{{.*}} : (i32, memref<4xi32>) -> i32
 // GPU: %[[X:.*]] = arith.cmpi ult, %[[C:.*]], %c32 : index
 // GPU-NEXT: scf.if %[[X]]
+// GPU-NEXT: %[[BIAS:.*]] = tensor.extract %arg3[%[[C]]] : tensor<64xf32>
+// GPU-NEXT: %[[IN:.*]] = arith.addf %{{.*}}, %[[BIAS]] : f32
+// GPU: arith.mulf %{{.*}}, %[[IN]] : f32
 // GPU: memref.load %arg1[%[[C]], %{{.*}}] : memref<32x3xf32>
 // GPU: memref.store %{{.*}}, %arg1[%[[C]], %c2] : memref<32x3xf32>
 // GPU: math.exp
@@ -187,12 +191,12 @@ func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf3
 // GPU: %[[CHANNELS:.*]] = arith.select %[[WHOLE]], %c0, %{{.*}}
 // GPU-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[CHANNELS]])
 // GPU: return
-func.func @mamba_in_gemvs(%x: tensor<?x512xf32>, %conv: !hybrid.conv_state<32x3xf32>, %ssm: !hybrid.recurrent_state<32x4xf32>, %c: tensor<32x1x4xf32>, %cb: tensor<32xf32>, %dtb: tensor<32xf32>, %alog: tensor<32x4xf32>, %d: tensor<32xf32>) -> tensor<?x512xf32> {
+func.func @mamba_in_gemvs(%x: tensor<?x512xf32>, %conv: !hybrid.conv_state<32x3xf32>, %ssm: !hybrid.recurrent_state<32x4xf32>, %ib: tensor<64xf32>, %c: tensor<32x1x4xf32>, %cb: tensor<32xf32>, %dtb: tensor<32xf32>, %alog: tensor<32x4xf32>, %d: tensor<32xf32>) -> tensor<?x512xf32> {
   %in = hybrid.weight "m.in_proj.weight" : tensor<64x512xf32>
   %xp = hybrid.weight "m.x_proj.weight" : tensor<40x32xf32>
   %dtp = hybrid.weight "m.dt_proj.weight" : tensor<32x32xf32>
   %out = hybrid.weight "m.out_proj.weight" : tensor<512x32xf32>
-  %y = hybrid.mamba %x, %conv, %ssm in_proj(%in) conv1d(%c) conv1d_bias(%cb) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%alog) d(%d) out_proj(%out) {chunk_size = 16 : i64, d_conv = 4 : i64, d_inner = 32 : i64, d_state = 4 : i64, dt_rank = 32 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x512xf32>, !hybrid.conv_state<32x3xf32>, !hybrid.recurrent_state<32x4xf32>, tensor<64x512xf32>, tensor<32x1x4xf32>, tensor<32xf32>, tensor<40x32xf32>, tensor<32x32xf32>, tensor<32xf32>, tensor<32x4xf32>, tensor<32xf32>, tensor<512x32xf32>) -> tensor<?x512xf32>
+  %y = hybrid.mamba %x, %conv, %ssm in_proj(%in) in_proj_bias(%ib) conv1d(%c) conv1d_bias(%cb) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%alog) d(%d) out_proj(%out) {chunk_size = 16 : i64, d_conv = 4 : i64, d_inner = 32 : i64, d_state = 4 : i64, dt_rank = 32 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x512xf32>, !hybrid.conv_state<32x3xf32>, !hybrid.recurrent_state<32x4xf32>, tensor<64x512xf32>, tensor<64xf32>, tensor<32x1x4xf32>, tensor<32xf32>, tensor<40x32xf32>, tensor<32x32xf32>, tensor<32xf32>, tensor<32x4xf32>, tensor<32xf32>, tensor<512x32xf32>) -> tensor<?x512xf32>
   return %y : tensor<?x512xf32>
 }
 
