@@ -217,7 +217,9 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "Sequences a call can advance together: above 1, state buffers get "
            "a leading [max-batch] dimension and functions with state a "
            "trailing `slots` argument (tensor<?xi64>, hybrid.slots) giving "
-           "each token's batch slot">,
+           "each token's batch slot, then a `sequences` argument "
+           "(tensor<?xi64>, hybrid.sequences) whose size is the number of "
+           "sequences among the call's tokens (its elements are not read)">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",

@@ -237,6 +237,9 @@ hybridc::readEntryArguments(ModuleOp module) {
     } else if (forward.getArgAttr(i, "hybrid.slots")) {
       entry.kind = EntryArgument::Slots;
       entry.name = "slots";
+    } else if (forward.getArgAttr(i, "hybrid.sequences")) {
+      entry.kind = EntryArgument::Sequences;
+      entry.name = "sequences";
     } else if (forward.getArgAttr(i, "hybrid.logit_rows")) {
       entry.kind = EntryArgument::LogitRows;
       entry.name = "logit_rows";
@@ -344,6 +347,8 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                             : arg.kind == EntryArgument::Slots ? fa::ArgumentKind::Slots
                             : arg.kind == EntryArgument::LogitRows
                                 ? fa::ArgumentKind::LogitRows
+                            : arg.kind == EntryArgument::Sequences
+                                ? fa::ArgumentKind::Sequences
                                 : fa::ArgumentKind::Weight;
     std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
     std::vector<flatbuffers::Offset<fa::WeightPiece>> pieces;

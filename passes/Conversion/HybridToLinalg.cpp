@@ -2235,6 +2235,22 @@ Value slotsArgument(Operation *op) {
   return {};
 }
 
+Value sequenceCount(OpBuilder &b, Value slots) {
+  auto slotsArg = cast<BlockArgument>(slots);
+  auto func = cast<func::FuncOp>(slotsArg.getOwner()->getParentOp());
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+    if (!func.getArgAttr(i, "hybrid.sequences"))
+      continue;
+    // At the function's entry: a kernel then takes the count, not the
+    // argument, whose data the runtime does not pass.
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(slotsArg.getOwner());
+    Value zero = arith::ConstantIndexOp::create(b, func.getLoc(), 0);
+    return tensor::DimOp::create(b, func.getLoc(), func.getArgument(i), zero);
+  }
+  llvm_unreachable("a function with slots has a sequences argument");
+}
+
 /// Indices into a state buffer for token `t`: behind the token's batch slot
 /// (`slots[t]`) when the buffers are batched.
 SmallVector<Value> stateAt(ImplicitLocOpBuilder &b, Value slots, Value t,
@@ -4093,8 +4109,12 @@ struct ConvertHybridToLinalgPass
 
   /// Appends `slots: tensor<?xi64>` (`hybrid.slots`) to every function
   /// with state arguments: token i reads and advances the state at batch
-  /// slot slots[i]. Such functions are entry points: a call in the module
-  /// would miss the new argument.
+  /// slot slots[i]; and `sequences: tensor<?xi64>` (`hybrid.sequences`),
+  /// whose size is the number of sequences among the call's tokens and
+  /// whose elements nothing reads: the host plan, which cannot read the
+  /// slots on a GPU, learns from it whether a call of several tokens is
+  /// one sequence's (a prefill) or a batch of decode steps. Such functions
+  /// are entry points: a call in the module would miss the new arguments.
   LogicalResult addSlotsArguments() {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>()) {
@@ -4105,16 +4125,16 @@ struct ConvertHybridToLinalgPass
           }))
         continue;
       if (!SymbolTable::symbolKnownUseEmpty(func, module))
-        return func.emitError("max-batch > 1 adds a slots argument, but this "
+        return func.emitError("max-batch > 1 adds slots and sequences arguments, but this "
                               "function with state is called in the module");
       Builder b(func.getContext());
-      auto slots = RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
-      if (failed(func.insertArgument(
-              func.getNumArguments(), slots,
-              b.getDictionaryAttr(
-                  b.getNamedAttr("hybrid.slots", b.getUnitAttr())),
-              func.getLoc())))
-        return failure();
+      auto list = RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
+      for (StringRef attr : {"hybrid.slots", "hybrid.sequences"})
+        if (failed(func.insertArgument(
+                func.getNumArguments(), list,
+                b.getDictionaryAttr(b.getNamedAttr(attr, b.getUnitAttr())),
+                func.getLoc())))
+          return failure();
     }
     return success();
   }

@@ -179,6 +179,10 @@ SmallVector<Value> linears(OpBuilder &b, Location loc, const Codegen &codegen,
 /// The `hybrid.slots` argument of the function around `op`: present when
 /// the pass batches the state buffers (max-batch > 1), else null.
 Value slotsArgument(Operation *op);
+/// The number of sequences among a call's tokens (the size of the
+/// `hybrid.sequences` argument beside `slots`), computed at the function's
+/// entry.
+Value sequenceCount(OpBuilder &b, Value slots);
 /// Indices into a state buffer for token `t`: behind the token's batch slot
 /// (`slots[t]`) when the buffers are batched.
 SmallVector<Value> stateAt(ImplicitLocOpBuilder &b, Value slots, Value t,
@@ -386,35 +390,25 @@ struct LoopNest {
     b.setInsertionPoint(op.elseBlock()->getTerminator());
     otherwise();
   }
-  /// Whether a call's `tokens` are several tokens of one sequence (all of
-  /// the same batch slot when `slots` is given): the calls the chunked forms
-  /// of the scans run for.
+  /// Whether a call's `tokens` are several tokens of one sequence (with
+  /// `slots`: the call holds one sequence, sequenceCount): the calls the
+  /// chunked forms of the scans run for.
   Value severalOfOneSequence(Value tokens, Value slots) {
     Value several =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
     if (!slots)
       return several;
-    Value init = arith::ConstantOp::create(b, b.getBoolAttr(true));
-    Value same = forLoop(index(1), tokens, {init}, [&](Value t, ValueRange a) {
-      Value eq = arith::CmpIOp::create(
-          b, arith::CmpIPredicate::eq, tensor::ExtractOp::create(b, slots, t),
-          tensor::ExtractOp::create(b, slots, index(0)));
-      return SmallVector<Value>{arith::AndIOp::create(b, a[0], eq)};
-    }).getResult(0);
-    return arith::AndIOp::create(b, several, same);
+    Value one = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                      sequenceCount(b, slots), index(1));
+    return arith::AndIOp::create(b, several, one);
   }
   /// `count` workgroups for a kernel of a form that runs calls of several
   /// tokens of one sequence (`several`: a scan's chunked form, prefill
-  /// attention's tiles) or one that runs the other calls (decode), in the
-  /// GPU forms, which have both; none when the plan knows the call is for
-  /// the other: without batch slots, a call is of one sequence's tokens, so
-  /// the first when it has several. (With slots only the kernels can tell,
-  /// by severalOfOneSequence.)
+  /// attention's tiles) or one that runs the other calls (decode, batches
+  /// of decode steps), in the GPU forms, which have both; none for the
+  /// calls of the other (severalOfOneSequence, which the plan knows).
   Value workgroupsFor(bool several, Value count, Value tokens, Value slots) {
-    if (slots)
-      return count;
-    Value isSeveral =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
+    Value isSeveral = severalOfOneSequence(tokens, slots);
     Value none = index(0);
     return arith::SelectOp::create(b, isSeveral, several ? count : none,
                                    several ? none : count);

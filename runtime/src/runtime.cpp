@@ -276,7 +276,7 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
                     "' is not a file name");
     }
   }
-  int tokens = 0, positions = 0, slots = 0, logitRows = 0;
+  int tokens = 0, positions = 0, slots = 0, logitRows = 0, sequences = 0;
   int64_t batch = config->max_batch();
   if (batch < 1 || batch > 1024)
     return fail(a.name + ": artifact has an invalid max_batch " +
@@ -289,7 +289,8 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
       if (d == -1 && (arg->kind() == fa::ArgumentKind::Tokens ||
                       arg->kind() == fa::ArgumentKind::Positions ||
                       arg->kind() == fa::ArgumentKind::Slots ||
-                      arg->kind() == fa::ArgumentKind::LogitRows))
+                      arg->kind() == fa::ArgumentKind::LogitRows ||
+                      arg->kind() == fa::ArgumentKind::Sequences))
         continue;
       if (d <= 0 || d > (int64_t(1) << 40) / elements)
         return fail(a.name + ": argument '" + arg->name()->str() +
@@ -308,6 +309,9 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
       break;
     case fa::ArgumentKind::LogitRows:
       ++logitRows;
+      break;
+    case fa::ArgumentKind::Sequences:
+      ++sequences;
       break;
     case fa::ArgumentKind::State:
       // Batched state: one slot per sequence in the leading dimension.
@@ -347,9 +351,10 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   if (tokens != 1 || positions != 1 || logitRows != 1)
     return fail(a.name + ": argument table needs one token, one position "
                          "and one logit rows argument");
-  if (slots != (batch > 1 ? 1 : 0))
+  if (slots != (batch > 1 ? 1 : 0) || sequences != slots)
     return fail(a.name + ": argument table needs " +
-                std::string(batch > 1 ? "one slots argument" : "no slots argument") +
+                std::string(batch > 1 ? "one slots and one sequences argument"
+                                      : "no slots or sequences argument") +
                 " for max_batch " + std::to_string(batch));
   return nullptr;
 }
@@ -604,6 +609,10 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
   hybrid::runtime::CudaDevice *cuda = a.cuda.get();
   int64_t count = static_cast<int64_t>(ids.size());
   int64_t rowCount = static_cast<int64_t>(logitRows.size());
+  std::vector<int64_t> distinct(slots);
+  std::sort(distinct.begin(), distinct.end());
+  int64_t sequenceCount =
+      std::unique(distinct.begin(), distinct.end()) - distinct.begin();
   int64_t vocab = a.root->config()->vocab_size();
   // On the CUDA device the kernels read the token inputs from device
   // memory: copies of them for this call, freed when it returns.
@@ -645,6 +654,8 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
     case fa::ArgumentKind::LogitRows:
       data = input(logitRows);
       break;
+    case fa::ArgumentKind::Sequences:
+      break; // only its size is read
     case fa::ArgumentKind::State:
       data = group.states[state++].data();
       break;
@@ -662,6 +673,7 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
     for (int64_t d : *arg->shape())
       sizes.push_back(d != -1 ? d
                       : arg->kind() == fa::ArgumentKind::LogitRows ? rowCount
+                      : arg->kind() == fa::ArgumentKind::Sequences ? sequenceCount
                                                                  : count);
     values.insert(values.end(), sizes.begin(), sizes.end());
     std::vector<int64_t> strides(sizes.size(), 1);

@@ -36,7 +36,7 @@ func.func @stateless(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // -----
 
 // The slots argument would be missing at a call: refused.
-// expected-error @+1 {{max-batch > 1 adds a slots argument, but this function with state is called in the module}}
+// expected-error @+1 {{max-batch > 1 adds slots and sequences arguments, but this function with state is called in the module}}
 func.func @called(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xf32>) -> tensor<?x8xf32> {
   return %x : tensor<?x8xf32>
 }

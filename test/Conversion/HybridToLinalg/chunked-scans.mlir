@@ -1,6 +1,7 @@
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg --canonicalize --cse | FileCheck %s
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg=max-batch=2 --canonicalize --cse | FileCheck %s --check-prefix=BATCHED
 // RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1" --canonicalize --cse | FileCheck %s --check-prefix=GPU
+// RUN: hybrid-opt %s --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1 max-batch=2" --canonicalize --cse | FileCheck %s --check-prefix=GPU-BATCHED
 // RUN: sed 's/chunk_size = 16/chunk_size = 128/' %s | not hybrid-opt --split-input-file --convert-hybrid-to-linalg="pack-weights=16 column-workgroups=1" 2>&1 | FileCheck %s --check-prefix=TOO-BIG
 
 // The lowering of chunk_size (set by hybrid-tile-scans): per value head, a
@@ -17,14 +18,16 @@
 // CHECK: arith.minui %{{.*}}, %c16 : index
 // CHECK: } else {
 // CHECK: scf.for %{{.*}} = %c0 to %[[T]]
-// With batched state, only a call whose tokens share one slot is chunked;
-// each head's workgroup decides (the plan never reads the slots).
+// With batched state, only a call of one sequence (the size of the
+// `hybrid.sequences` argument, which the runtime passes: the plan cannot
+// read the slots on a GPU) is chunked.
 // BATCHED-LABEL: func.func @gated_delta_net_chunked
+// BATCHED-SAME: %[[SLOTS:[a-z0-9]+]]: tensor<?xi64> {hybrid.slots}, %[[SEQS:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
+// BATCHED: %[[COUNT:.*]] = tensor.dim %[[SEQS]], %c0
 // BATCHED: scf.parallel
 // BATCHED: %[[SEVERAL:.*]] = arith.cmpi ugt
-// BATCHED: %[[SAME:.*]] = scf.for {{.*}} -> (i1)
-// BATCHED: arith.cmpi eq
-// BATCHED: %[[CHUNKED:.*]] = arith.andi %[[SEVERAL]], %[[SAME]] : i1
+// BATCHED-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1
+// BATCHED-NEXT: %[[CHUNKED:.*]] = arith.andi %[[SEVERAL]], %[[ONE]] : i1
 // BATCHED: scf.if %[[CHUNKED]] {
 
 // The GPU form: the plan launches either the step-by-step recurrence (a
@@ -147,6 +150,20 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // GPU: %[[CHANNELS:.*]] = arith.select %[[SEVERAL]], %c0, %c72 : index
 // GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[CHANNELS]])
 // GPU: return
+// With batch slots the plan tells a call of one sequence's tokens (a
+// prefill) from a batch of decode steps by the size of the
+// `hybrid.sequences` argument: the same choice of kernel.
+// GPU-BATCHED-LABEL: func.func @mamba_blocked
+// GPU-BATCHED-SAME: %[[SEQS:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
+// GPU-BATCHED: %[[COUNT:.*]] = tensor.dim %[[SEQS]], %c0
+// GPU-BATCHED: %[[T:.*]] = tensor.dim %arg0, %c0
+// GPU-BATCHED: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
+// GPU-BATCHED-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
+// GPU-BATCHED-NEXT: %[[PREFILL:.*]] = arith.andi %[[SEVERAL]], %[[ONE]] : i1
+// GPU-BATCHED-NEXT: %[[GROUPS:.*]] = arith.select %[[PREFILL]], %c4, %c0 : index
+// GPU-BATCHED-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
+// GPU-BATCHED: %[[CHANNELS:.*]] = arith.select %[[PREFILL]], %c0, %c72 : index
+// GPU-BATCHED-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[CHANNELS]])
 func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf32>, %ssm: !hybrid.recurrent_state<72x6xf32>, %in: tensor<144x36xf32>, %c: tensor<72x1x4xf32>, %cb: tensor<72xf32>, %xp: tensor<17x72xf32>, %dtp: tensor<72x5xf32>, %dtb: tensor<72xf32>, %alog: tensor<72x6xf32>, %d: tensor<72xf32>, %out: tensor<36x72xf32>) -> tensor<?x36xf32> {
   %y = hybrid.mamba %x, %conv, %ssm in_proj(%in) conv1d(%c) conv1d_bias(%cb) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%alog) d(%d) out_proj(%out) {chunk_size = 16 : i64, d_conv = 4 : i64, d_inner = 72 : i64, d_state = 6 : i64, dt_rank = 5 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x36xf32>, !hybrid.conv_state<72x3xf32>, !hybrid.recurrent_state<72x6xf32>, tensor<144x36xf32>, tensor<72x1x4xf32>, tensor<72xf32>, tensor<17x72xf32>, tensor<72x5xf32>, tensor<72xf32>, tensor<72x6xf32>, tensor<72xf32>, tensor<36x72xf32>) -> tensor<?x36xf32>
   return %y : tensor<?x36xf32>
