@@ -1038,8 +1038,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         Value h = ivs[0];
         // Calls of several tokens of one sequence run the chunked form when
         // hybrid-tile-scans asked for it; decode (and batched decode, which
-        // mixes sequences) the step-by-step recurrence. Decided in the kernel:
-        // the plan cannot read the slots on a GPU.
+        // mixes sequences) the step-by-step recurrence.
         Value chunked =
             chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
         Head head = headOf(h);

@@ -1904,17 +1904,6 @@ bool packAlike(const PackableWeight &a, const PackableWeight &b) {
 /// dot products one by one, vectorised by LLVM (the sums are reassociable).
 /// An fp8 weight is read as its bytes (RowMajorWeight), as the packed forms
 /// read theirs: no kernel writes its dequantized copy.
-ConsumedLinear linearConsuming(OpBuilder &b, Location loc, const Codegen &codegen,
-                               Value x, Value w, GemvConsumer consume) {
-  ConsumedLinear result;
-  if (std::optional<PackableWeight> weight = packable(codegen, w))
-    result.y = packedLinears(b, loc, codegen, x, {*weight}, /*given=*/nullptr,
-                             weightStage(w), consume, &result.consumed);
-  else
-    result.y = linear(b, loc, codegen, x, w);
-  return result;
-}
-
 Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
              Value w) {
   if (std::optional<PackableWeight> weight = packable(codegen, w))
@@ -2020,6 +2009,17 @@ Value linear(OpBuilder &b, Location loc, const Codegen &codegen, Value x,
              b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, f32), y,
              /*restrict=*/true, /*writable=*/true)
       .getResult();
+}
+
+ConsumedLinear linearConsuming(OpBuilder &b, Location loc, const Codegen &codegen,
+                               Value x, Value w, GemvConsumer consume) {
+  ConsumedLinear result;
+  if (std::optional<PackableWeight> weight = packable(codegen, w))
+    result.y = packedLinears(b, loc, codegen, x, {*weight}, /*given=*/nullptr,
+                             weightStage(w), consume, &result.consumed);
+  else
+    result.y = linear(b, loc, codegen, x, w);
+  return result;
 }
 
 /// x w^T for several weights of one input: one kernel when all are packed

@@ -413,8 +413,8 @@ struct MambaLowering : HybridLowering<MambaOp> {
     };
     // The GPU forms: calls of several tokens of one sequence with a chunk
     // size take the chunked block form (scanChunks), the others a thread
-    // per channel token by token (with batch slots, decided in the kernels:
-    // the plan cannot read the slots on a GPU).
+    // per channel token by token (severalOfOneSequence, with batch slots
+    // from the call's sequence count).
     bool gpuChunks = codegen.columns && chunk;
     if (gpuChunks)
       scanChunks(b, loops, scanStagedTokens(*chunk, stateDim, codegen.blockSharedBytes),
@@ -432,8 +432,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
       Value c = ivs[0];
       // Calls of several tokens of one sequence scan in blocks when
       // hybrid-tile-scans asked for it; decode (and batched decode, which
-      // mixes sequences) token by token. Decided in the kernel: the plan
-      // cannot read the slots on a GPU.
+      // mixes sequences) token by token.
       Value blocked =
           chunk ? loops.severalOfOneSequence(tokens, slots) : Value();
       auto stepSize = [&](Value t) { return stepSizeAt(t, c); };
