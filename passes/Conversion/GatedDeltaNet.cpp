@@ -188,22 +188,34 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
 
     // 1. The causal depthwise conv over the window [state (K-1 inputs) |
     // x_t], then SiLU: the GPU forms' window form for calls of one
-    // sequence (no batch slots). The calls that decode's delta rule block
-    // runs (one token; every call without a chunk size) it convolves
-    // itself, for its head's channels: no conv kernel of their own.
+    // sequence. Without batch slots, the calls that decode's delta rule
+    // block runs (one token; every call without a chunk size) it convolves
+    // itself, for its head's channels: no conv kernel of their own. With
+    // them, batches of decode steps (several sequences) take the
+    // token-by-token form, each token's window at its slot.
     ConvWindow window{b, loops, tokens, adaptor.getConv1d(), Value(), convState,
                       kernel, [&](Value t, Value c) -> Value {
       return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
-    }};
+    }, slots};
     bool convInDeltaRule = codegen.columns && !slots;
+    // The calls that the token-by-token form convolves: all of them on the
+    // CPU; in the GPU forms those of several sequences.
+    Value byToken = index(channels);
     if (convInDeltaRule) {
       if (op.getChunkSize())
         window.run(channels, mixed, /*elsewhere=*/arith::CmpIOp::create(
                        b, arith::CmpIPredicate::eq, tokens, index(1)));
-    } else {
-      // Per channel (in parallel), token by token (the CPU form, and calls
-      // with batch slots, whose tokens may be of several sequences).
-      loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
+    } else if (codegen.columns) {
+      Value oneSequence = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::eq, sequenceCount(b, slots), index(1));
+      Value several = arith::XOrIOp::create(
+          b, oneSequence, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+      window.run(channels, mixed, /*elsewhere=*/several);
+      byToken = arith::SelectOp::create(b, oneSequence, index(0), byToken);
+    }
+    if (!convInDeltaRule) {
+      loops.parallel(codegen.columns ? "conv_by_token" : "conv", {byToken},
+                     [&](ValueRange ivs) {
         Value c = ivs[0];
         tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(), Value(),
                          convState, slots, kernel, [&](Value t) -> Value {

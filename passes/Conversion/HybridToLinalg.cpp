@@ -2341,9 +2341,15 @@ void ConvWindow::moveState(Value c) {
   Value past = loops.index(kernel - 1);
   loops.forLoop(loops.index(0), past, {}, [&](Value j, ValueRange) {
     memref::StoreOp::create(b, kept(inputAt(c, arith::AddIOp::create(b, tokens, j))),
-                            convState, ValueRange{c, j});
+                            convState, stateIndex(c, j));
     return SmallVector<Value>{};
   });
+}
+
+SmallVector<Value> ConvWindow::stateIndex(Value c, Value j) {
+  if (Value slot = loops.oneSequenceSlot(slots))
+    return {slot, c, j};
+  return {c, j};
 }
 
 Value ConvWindow::weightAt(Value c, Value j) {
@@ -2368,7 +2374,7 @@ Value ConvWindow::inputAt(Value c, Value back) {
   b.setInsertionPointToStart(pick.thenBlock());
   scf::YieldOp::create(
       b, ValueRange{toF32(b, b.getLoc(),
-                          memref::LoadOp::create(b, convState, ValueRange{c, back}))});
+                          memref::LoadOp::create(b, convState, stateIndex(c, back)))});
   b.setInsertionPointToStart(pick.elseBlock());
   scf::YieldOp::create(b, ValueRange{input(arith::SubIOp::create(b, back, past), c)});
   return pick.getResult(0);
@@ -2377,10 +2383,10 @@ Value ConvWindow::inputAt(Value c, Value back) {
 /// The conv's kernels: a workgroup per (token, channel) writes out[t, c],
 /// then a workgroup per channel moves the state. In a call of one token (a
 /// decode step) each channel's workgroup is the only reader of its state
-/// and moves it itself: no second kernel. Or the caller's own kernels
-/// convolve the calls where `elsewhere` (an i1 that holds for every call
-/// of one token; Gated DeltaNet's decode block, Mamba's in_proj GEMV), and
-/// neither kernel has workgroups for them.
+/// and moves it itself: no second kernel. Neither kernel has workgroups
+/// for the calls where `elsewhere`, which the caller's own kernels
+/// convolve (Gated DeltaNet's decode block, Mamba's in_proj GEMV, the
+/// token-by-token form for batches of decode steps).
 void ConvWindow::run(int64_t channels, Value out, Value elsewhere) {
   Value zero = loops.index(0);
   Value oneToken = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens,
@@ -2388,12 +2394,12 @@ void ConvWindow::run(int64_t channels, Value out, Value elsewhere) {
   Value convTokens =
       elsewhere ? arith::SelectOp::create(b, elsewhere, zero, tokens).getResult()
                 : tokens;
-  Value noStateKernel = elsewhere ? elsewhere : oneToken;
+  Value noStateKernel =
+      elsewhere ? arith::OrIOp::create(b, elsewhere, oneToken).getResult() : oneToken;
   loops.parallel("conv", {convTokens, loops.index(channels)}, [&](ValueRange ivs) {
     Value t = ivs[0], c = ivs[1];
     memref::StoreOp::create(b, output(t, c), out, ValueRange{t, c});
-    if (!elsewhere)
-      loops.ifElse(oneToken, [&] { moveState(c); }, [] {});
+    loops.ifElse(oneToken, [&] { moveState(c); }, [] {});
   });
   loops.parallel("conv_state",
                  {arith::SelectOp::create(b, noStateKernel, zero, loops.index(channels))},

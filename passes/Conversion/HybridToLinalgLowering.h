@@ -647,13 +647,15 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
                       function_ref<Value(Value)> input, Value out);
 /// The causal depthwise conv of a call of one sequence as the GPU forms
 /// run it (see its definition). `bias` may be null; `input(t, c)` is
-/// channel c's input of token t, in f32.
+/// channel c's input of token t, in f32. With batch `slots` the state is
+/// the call's sequence's: at its first token's slot.
 struct ConvWindow {
   ImplicitLocOpBuilder &b;
   LoopNest &loops;
   Value tokens, weight, bias, convState;
   int64_t kernel;
   std::function<Value(Value, Value)> input;
+  Value slots = {};
 
   /// silu(bias[c] + sum_j weight[c, 0, j] window[j]): channel c's output
   /// of token t.
@@ -662,11 +664,11 @@ struct ConvWindow {
   /// read of it.
   void moveState(Value c);
   /// The kernels that write out [T, channels] and move the state, none
-  /// for the calls where `elsewhere` (an i1 that holds for every call of
-  /// one token, or null).
+  /// for the calls where `elsewhere` (an i1, or null).
   void run(int64_t channels, Value out, Value elsewhere);
 
 private:
+  SmallVector<Value> stateIndex(Value c, Value j);
   Value weightAt(Value c, Value j);
   Value kept(Value in);
   Value inputAt(Value c, Value back);

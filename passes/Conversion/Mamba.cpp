@@ -282,15 +282,32 @@ struct MambaLowering : HybridLowering<MambaOp> {
     auto unlessConsumed = [&](Value done, Value count) -> Value {
       return done ? arith::SelectOp::create(b, done, zero, count).getResult() : count;
     };
-    if (codegen.columns && !slots) {
+    // The calls that the token-by-token form convolves: all of them on the
+    // CPU; in the GPU forms, with batch slots, those of several sequences
+    // that in_proj's GEMV did not.
+    Value byToken = index(inner);
+    if (codegen.columns) {
       ConvWindow window{b, loops, tokens, adaptor.getConv1d(),
                         adaptor.getConv1dBias(), convState, kernel,
                         [&](Value t, Value c) -> Value {
         return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
-      }};
-      window.run(inner, convolved, /*elsewhere=*/convDone);
-    } else {
-      loops.parallel("conv", {unlessConsumed(convDone, index(inner))},
+      }, slots};
+      Value elsewhere = convDone;
+      byToken = Value();
+      if (slots) {
+        Value oneSequence = arith::CmpIOp::create(
+            b, arith::CmpIPredicate::eq, sequenceCount(b, slots), index(1));
+        Value several = arith::XOrIOp::create(
+            b, oneSequence, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+        elsewhere = convDone ? arith::OrIOp::create(b, convDone, several).getResult()
+                             : several;
+        byToken = unlessConsumed(convDone,
+                                 arith::SelectOp::create(b, oneSequence, zero, index(inner)));
+      }
+      window.run(inner, convolved, elsewhere);
+    }
+    if (byToken) {
+      loops.parallel(codegen.columns ? "conv_by_token" : "conv", {byToken},
                      [&](ValueRange ivs) {
         Value c = ivs[0];
         tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),

@@ -151,14 +151,25 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // GPU: scf.parallel (%{{.*}}) = (%c0) to (%[[CHANNELS]])
 // GPU: return
 // With batch slots the plan tells a call of one sequence's tokens (a
-// prefill) from a batch of decode steps by the size of the
-// `hybrid.sequences` argument: the same choice of kernel.
+// prefill, or one sequence's decode step) from a batch of decode steps by
+// the size of the `hybrid.sequences` argument: the same choice of kernel.
+// The conv of a call of one sequence takes the window form, its state at
+// the slot of the call's first token; the others the token-by-token form.
 // GPU-BATCHED-LABEL: func.func @mamba_blocked
-// GPU-BATCHED-SAME: %[[SEQS:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
+// GPU-BATCHED-SAME: %[[SLOTS:[a-z0-9]+]]: tensor<?xi64> {hybrid.slots}, %[[SEQS:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
 // GPU-BATCHED: %[[COUNT:.*]] = tensor.dim %[[SEQS]], %c0
 // GPU-BATCHED: %[[T:.*]] = tensor.dim %arg0, %c0
+// GPU-BATCHED: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
+// GPU-BATCHED-NEXT: %[[MANY:.*]] = arith.cmpi ne, %[[COUNT]], %c1 : index
+// GPU-BATCHED-NEXT: %[[BY_TOKEN:.*]] = arith.select %[[ONE]], %c0, %c72 : index
+// GPU-BATCHED: %[[WINDOW:.*]] = arith.select %[[MANY]], %c0, %[[T]] : index
+// GPU-BATCHED-NEXT: arith.ori %[[MANY]]
+// GPU-BATCHED-NEXT: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[WINDOW]], %c72)
+// GPU-BATCHED: %[[FIRST:.*]] = tensor.extract %[[SLOTS]][%c0] : tensor<?xi64>
+// GPU-BATCHED-NEXT: %[[SLOT:.*]] = arith.index_cast %[[FIRST]] : i64 to index
+// GPU-BATCHED-NEXT: memref.load %arg1[%[[SLOT]], %{{.*}}, %{{.*}}] : memref<2x72x3xf32>
+// GPU-BATCHED: scf.parallel (%{{.*}}) = (%c0) to (%[[BY_TOKEN]])
 // GPU-BATCHED: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
-// GPU-BATCHED-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
 // GPU-BATCHED-NEXT: %[[PREFILL:.*]] = arith.andi %[[SEVERAL]], %[[ONE]] : i1
 // GPU-BATCHED-NEXT: %[[GROUPS:.*]] = arith.select %[[PREFILL]], %c4, %c0 : index
 // GPU-BATCHED-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
@@ -196,8 +207,9 @@ func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf3
 // GPU: math.exp
 // GPU: } {hybrid.row_form}
 // GPU: %[[CONV:.*]] = arith.select %[[WHOLE]], %c0, %[[T]]
+// GPU-NEXT: %[[NO_STATE:.*]] = arith.ori %[[WHOLE]], %{{.*}} : i1
 // GPU-NEXT: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[CONV]], %c32)
-// GPU: %[[STATE:.*]] = arith.select %[[WHOLE]], %c0, %c32
+// GPU: %[[STATE:.*]] = arith.select %[[NO_STATE]], %c0, %c32
 // GPU-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[STATE]])
 // GPU: math.log1p
 // GPU: memref.load %arg2[%[[D:.*]], %{{.*}}] : memref<32x4xf32>
