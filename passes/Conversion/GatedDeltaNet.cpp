@@ -206,12 +206,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         window.run(channels, mixed, /*elsewhere=*/arith::CmpIOp::create(
                        b, arith::CmpIPredicate::eq, tokens, index(1)));
     } else if (codegen.columns) {
-      Value oneSequence = arith::CmpIOp::create(
-          b, arith::CmpIPredicate::eq, sequenceCount(b, slots), index(1));
-      Value several = arith::XOrIOp::create(
-          b, oneSequence, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
-      window.run(channels, mixed, /*elsewhere=*/several);
-      byToken = arith::SelectOp::create(b, oneSequence, index(0), byToken);
+      window.run(channels, mixed, /*elsewhere=*/loops.oneSequence(slots, false));
+      byToken = arith::SelectOp::create(b, loops.oneSequence(slots, true), index(0),
+                                        byToken);
     }
     if (!convInDeltaRule) {
       loops.parallel(codegen.columns ? "conv_by_token" : "conv", {byToken},

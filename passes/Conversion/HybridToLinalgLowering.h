@@ -398,9 +398,14 @@ struct LoopNest {
         arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(1));
     if (!slots)
       return several;
-    Value one = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                      sequenceCount(b, slots), index(1));
-    return arith::AndIOp::create(b, several, one);
+    return arith::AndIOp::create(b, several, oneSequence(slots, true));
+  }
+  /// Whether a call with batch `slots` holds one sequence's tokens (or,
+  /// `!one`, several sequences'), from sequenceCount.
+  Value oneSequence(Value slots, bool one) {
+    return arith::CmpIOp::create(
+        b, one ? arith::CmpIPredicate::eq : arith::CmpIPredicate::ne,
+        sequenceCount(b, slots), index(1));
   }
   /// `count` workgroups for a kernel of a form that runs calls of several
   /// tokens of one sequence (`several`: a scan's chunked form, prefill

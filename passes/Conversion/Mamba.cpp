@@ -295,14 +295,12 @@ struct MambaLowering : HybridLowering<MambaOp> {
       Value elsewhere = convDone;
       byToken = Value();
       if (slots) {
-        Value oneSequence = arith::CmpIOp::create(
-            b, arith::CmpIPredicate::eq, sequenceCount(b, slots), index(1));
-        Value several = arith::XOrIOp::create(
-            b, oneSequence, arith::ConstantIntOp::create(b, b.getI1Type(), 1));
+        Value several = loops.oneSequence(slots, false);
         elsewhere = convDone ? arith::OrIOp::create(b, convDone, several).getResult()
                              : several;
-        byToken = unlessConsumed(convDone,
-                                 arith::SelectOp::create(b, oneSequence, zero, index(inner)));
+        byToken = unlessConsumed(
+            convDone,
+            arith::SelectOp::create(b, loops.oneSequence(slots, true), zero, index(inner)));
       }
       window.run(inner, convolved, elsewhere);
     }

@@ -159,8 +159,8 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // GPU-BATCHED-SAME: %[[SLOTS:[a-z0-9]+]]: tensor<?xi64> {hybrid.slots}, %[[SEQS:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
 // GPU-BATCHED: %[[COUNT:.*]] = tensor.dim %[[SEQS]], %c0
 // GPU-BATCHED: %[[T:.*]] = tensor.dim %arg0, %c0
-// GPU-BATCHED: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
-// GPU-BATCHED-NEXT: %[[MANY:.*]] = arith.cmpi ne, %[[COUNT]], %c1 : index
+// GPU-BATCHED: %[[MANY:.*]] = arith.cmpi ne, %[[COUNT]], %c1 : index
+// GPU-BATCHED-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
 // GPU-BATCHED-NEXT: %[[BY_TOKEN:.*]] = arith.select %[[ONE]], %c0, %c72 : index
 // GPU-BATCHED: %[[WINDOW:.*]] = arith.select %[[MANY]], %c0, %[[T]] : index
 // GPU-BATCHED-NEXT: arith.ori %[[MANY]]
