@@ -219,7 +219,9 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "trailing `slots` argument (tensor<?xi64>, hybrid.slots) giving "
            "each token's batch slot, then a `sequences` argument "
            "(tensor<?xi64>, hybrid.sequences) whose size is the number of "
-           "sequences among the call's tokens (its elements are not read)">,
+           "sequences among the call's tokens (its elements are not read). "
+           "A call holds one sequence's tokens or one token of each of "
+           "several sequences">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",

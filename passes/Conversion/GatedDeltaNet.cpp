@@ -187,32 +187,21 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
 
     // 1. The causal depthwise conv over the window [state (K-1 inputs) |
-    // x_t], then SiLU: the GPU forms' window form for calls of one
-    // sequence. Without batch slots, the calls that decode's delta rule
-    // block runs (one token; every call without a chunk size) it convolves
-    // itself, for its head's channels: no conv kernel of their own. With
-    // them, batches of decode steps (several sequences) take the
-    // token-by-token form, each token's window at its slot.
+    // x_t], then SiLU. On the CPU token by token; in the GPU forms the
+    // calls that decode's delta rule block runs (every call without a
+    // chunk size; else a decode step or a batch of them) it convolves
+    // itself, for its head's channels: no conv kernel of their own. The
+    // others, a prompt's chunked calls, take the window form.
     ConvWindow window{b, loops, tokens, adaptor.getConv1d(), Value(), convState,
                       kernel, [&](Value t, Value c) -> Value {
       return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
     }, slots};
-    bool convInDeltaRule = codegen.columns && !slots;
-    // The calls that the token-by-token form convolves: all of them on the
-    // CPU; in the GPU forms those of several sequences.
-    Value byToken = index(channels);
-    if (convInDeltaRule) {
-      if (op.getChunkSize())
-        window.run(channels, mixed, /*elsewhere=*/arith::CmpIOp::create(
-                       b, arith::CmpIPredicate::eq, tokens, index(1)));
-    } else if (codegen.columns) {
-      window.run(channels, mixed, /*elsewhere=*/loops.oneSequence(slots, false));
-      byToken = arith::SelectOp::create(b, loops.oneSequence(slots, true), index(0),
-                                        byToken);
-    }
+    bool convInDeltaRule = codegen.columns;
+    if (convInDeltaRule && op.getChunkSize())
+      window.run(channels, mixed,
+                 /*elsewhere=*/loops.eachAloneInSequence(tokens, slots));
     if (!convInDeltaRule) {
-      loops.parallel(codegen.columns ? "conv_by_token" : "conv", {byToken},
-                     [&](ValueRange ivs) {
+      loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
         Value c = ivs[0];
         tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(), Value(),
                          convState, slots, kernel, [&](Value t) -> Value {
@@ -930,11 +919,12 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       // evolves on its own: its entries of S^T k and S^T q read only it)
       // the per-head form's sums over the state, in the same order; then
       // the gated norm of the head's outputs, in the same kernel (no
-      // gated_norm launch in a decode step). Without batch slots each step
-      // starts with the conv of the head's channels (no conv launch either).
-      // The conv state moves after the walk: v's channels are the block's
-      // alone, q's and k's its k-head's `ratio` blocks', moved by the last
-      // of them to finish reading it (an arrival count per k-head).
+      // gated_norm launch in a decode step). Each step starts with the conv
+      // of the head's channels (no conv launch either). The conv state
+      // moves after the walk (each sequence's, in a batch): v's channels
+      // are the block's alone, q's and k's its k-head's `ratio` blocks',
+      // moved by the last of them to finish reading it (an arrival count
+      // per k-head).
       memref::GlobalOp convArrivals;
       if (convInDeltaRule && ratio > 1)
         convArrivals = arrivalCounts(b, loc, "conv_state", hk);
@@ -1002,11 +992,11 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           if (!convOut)
             return;
           loops.cooperative({index(dv)}, [&](ValueRange js) {
-            window.moveState(channelOf(add(index(2 * dk), js[0])));
+            window.moveStates(channelOf(add(index(2 * dk), js[0])));
           });
           lastOfSplits(b, loops, convArrivals, head.kh, ratio, [&] {
             loops.cooperative({index(2 * dk)}, [&](ValueRange es) {
-              window.moveState(channelOf(es[0]));
+              window.moveStates(channelOf(es[0]));
             });
           });
         };

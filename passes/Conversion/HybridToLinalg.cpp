@@ -2312,12 +2312,13 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
   });
 }
 
-/// The causal depthwise conv of a call of one sequence as the GPU forms
-/// run it (Gated DeltaNet's and Mamba's): each (token, channel) output
-/// from its own window, read from the call's inputs and the conv state (a
-/// past input rounded to the state's type, as the token-by-token form
-/// keeps it), so any thread may compute any of them; the state moves to
-/// the call's last K-1 inputs after every read of it.
+/// The causal depthwise conv as the GPU forms run it (Gated DeltaNet's and
+/// Mamba's): each (token, channel) output from its own window, read from
+/// the call's inputs and the conv state (a past input rounded to the
+/// state's type, as the token-by-token form keeps it), so any thread may
+/// compute any of them; the state moves to the sequence's last K-1 inputs
+/// after every read of it. With batch slots, a call of several sequences
+/// holds one token of each: a token's window is then all its slot's state.
 Value ConvWindow::output(Value t, Value c) {
   Location loc = b.getLoc();
   Value zero = loops.index(0), past = loops.index(kernel - 1);
@@ -2326,30 +2327,56 @@ Value ConvWindow::output(Value t, Value c) {
   if (bias)
     acc = arith::AddFOp::create(
         b, acc, toF32(b, loc, tensor::ExtractOp::create(b, bias, ValueRange{c})));
+  Value first = firstOf(t);
+  // Token t's place among its sequence's tokens of the call.
+  Value place = first ? arith::SubIOp::create(b, t, first).getResult() : t;
   acc = loops.forLoop(zero, past, {acc}, [&](Value j, ValueRange a) {
     // Window position j < K-1 of token t, rounded as the state keeps it.
-    Value in = toF32(b, loc, kept(inputAt(c, arith::AddIOp::create(b, t, j))));
+    Value in = toF32(b, loc, kept(inputAt(c, first, arith::AddIOp::create(b, place, j))));
     Value term = arith::MulFOp::create(b, weightAt(c, j), in);
     return SmallVector<Value>{arith::AddFOp::create(b, a[0], term)};
   }).getResult(0);
   return silu(b, loc, acc);
 }
 
-// state[j] = input T - (K-1) + j of channel c: from the state's own later
-// entries (read before they are overwritten: j rises) or the call's inputs.
-void ConvWindow::moveState(Value c) {
+// state[j] = input n - (K-1) + j of channel c, n the sequence's tokens in
+// the call: from the state's own later entries (read before they are
+// overwritten: j rises) or the call's inputs.
+void ConvWindow::moveState(Value c, Value first) {
   Value past = loops.index(kernel - 1);
+  Value count = tokens;
+  if (slots)
+    count = arith::SelectOp::create(b, loops.oneSequence(slots, true), tokens,
+                                    loops.index(1));
   loops.forLoop(loops.index(0), past, {}, [&](Value j, ValueRange) {
-    memref::StoreOp::create(b, kept(inputAt(c, arith::AddIOp::create(b, tokens, j))),
-                            convState, stateIndex(c, j));
+    memref::StoreOp::create(b, kept(inputAt(c, first, arith::AddIOp::create(b, count, j))),
+                            convState, stateIndex(c, j, first));
     return SmallVector<Value>{};
   });
 }
 
-SmallVector<Value> ConvWindow::stateIndex(Value c, Value j) {
-  if (Value slot = loops.oneSequenceSlot(slots))
-    return {slot, c, j};
-  return {c, j};
+void ConvWindow::moveStates(Value c) {
+  if (!slots)
+    return moveState(c, Value());
+  // A sequence's first token: 0 of one sequence, each of several.
+  Value firsts = arith::SelectOp::create(b, loops.oneSequence(slots, true),
+                                         loops.index(1), tokens);
+  loops.forLoop(loops.index(0), firsts, {}, [&](Value first, ValueRange) {
+    moveState(c, first);
+    return SmallVector<Value>{};
+  });
+}
+
+// The call's index of the first token of token t's sequence; null without
+// slots (0: the call holds one sequence).
+Value ConvWindow::firstOf(Value t) {
+  if (!slots)
+    return Value();
+  return arith::SelectOp::create(b, loops.oneSequence(slots, true), loops.index(0), t);
+}
+
+SmallVector<Value> ConvWindow::stateIndex(Value c, Value j, Value first) {
+  return stateAt(b, slots, first, {c, j});
 }
 
 Value ConvWindow::weightAt(Value c, Value j) {
@@ -2362,11 +2389,12 @@ Value ConvWindow::kept(Value in) {
   return element.isF32() ? in : arith::TruncFOp::create(b, element, in).getResult();
 }
 
-// Channel c's input at `back` = its position + K - 1 (counted from the
-// state's oldest), in f32: from the state when it precedes the call, else
-// the call's. (The choice is made in f32: a bf16 phi would make LLVM call
-// compiler-rt's __truncsfbf2 on x86, which artifacts do not link.)
-Value ConvWindow::inputAt(Value c, Value back) {
+// Channel c's input at `back` = its place in its sequence + K - 1 (counted
+// from the state's oldest), in f32: from the state when it precedes the
+// call, else the call's (the sequence's tokens start at `first`). (The
+// choice is made in f32: a bf16 phi would make LLVM call compiler-rt's
+// __truncsfbf2 on x86, which artifacts do not link.)
+Value ConvWindow::inputAt(Value c, Value first, Value back) {
   Value past = loops.index(kernel - 1);
   Value fromState = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, back, past);
   auto pick = scf::IfOp::create(b, TypeRange{b.getF32Type()}, fromState, true);
@@ -2374,36 +2402,38 @@ Value ConvWindow::inputAt(Value c, Value back) {
   b.setInsertionPointToStart(pick.thenBlock());
   scf::YieldOp::create(
       b, ValueRange{toF32(b, b.getLoc(),
-                          memref::LoadOp::create(b, convState, stateIndex(c, back)))});
+                          memref::LoadOp::create(b, convState, stateIndex(c, back, first)))});
   b.setInsertionPointToStart(pick.elseBlock());
-  scf::YieldOp::create(b, ValueRange{input(arith::SubIOp::create(b, back, past), c)});
+  Value at = arith::SubIOp::create(b, back, past);
+  if (first)
+    at = arith::AddIOp::create(b, first, at);
+  scf::YieldOp::create(b, ValueRange{input(at, c)});
   return pick.getResult(0);
 }
 
 /// The conv's kernels: a workgroup per (token, channel) writes out[t, c],
-/// then a workgroup per channel moves the state. In a call of one token (a
-/// decode step) each channel's workgroup is the only reader of its state
-/// and moves it itself: no second kernel. Neither kernel has workgroups
-/// for the calls where `elsewhere`, which the caller's own kernels
-/// convolve (Gated DeltaNet's decode block, Mamba's in_proj GEMV, the
-/// token-by-token form for batches of decode steps).
+/// then a workgroup per channel moves the state. Where each token is its
+/// sequence's only one in the call (a decode step, a batch of them) its
+/// workgroup is the only reader of its state and moves it itself: no
+/// second kernel. Neither kernel has workgroups for the calls where
+/// `elsewhere`, which the caller's own kernels convolve (Gated DeltaNet's
+/// decode block, Mamba's in_proj GEMV).
 void ConvWindow::run(int64_t channels, Value out, Value elsewhere) {
   Value zero = loops.index(0);
-  Value oneToken = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens,
-                                         loops.index(1));
+  Value alone = loops.eachAloneInSequence(tokens, slots);
   Value convTokens =
       elsewhere ? arith::SelectOp::create(b, elsewhere, zero, tokens).getResult()
                 : tokens;
   Value noStateKernel =
-      elsewhere ? arith::OrIOp::create(b, elsewhere, oneToken).getResult() : oneToken;
+      elsewhere ? arith::OrIOp::create(b, elsewhere, alone).getResult() : alone;
   loops.parallel("conv", {convTokens, loops.index(channels)}, [&](ValueRange ivs) {
     Value t = ivs[0], c = ivs[1];
     memref::StoreOp::create(b, output(t, c), out, ValueRange{t, c});
-    loops.ifElse(oneToken, [&] { moveState(c); }, [] {});
+    loops.ifElse(alone, [&] { moveState(c, firstOf(t)); }, [] {});
   });
   loops.parallel("conv_state",
                  {arith::SelectOp::create(b, noStateKernel, zero, loops.index(channels))},
-                 [&](ValueRange ivs) { moveState(ivs[0]); });
+                 [&](ValueRange ivs) { moveStates(ivs[0]); });
 }
 
 //===----------------------------------------------------------------------===//

@@ -400,6 +400,16 @@ struct LoopNest {
       return several;
     return arith::AndIOp::create(b, several, oneSequence(slots, true));
   }
+  /// Whether each of a call's `tokens` is its sequence's only one: a
+  /// decode step or (with `slots`) a batch of them, one token of each of
+  /// several sequences. The calls that the decode forms run: not
+  /// severalOfOneSequence.
+  Value eachAloneInSequence(Value tokens, Value slots) {
+    Value one = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens, index(1));
+    if (!slots)
+      return one;
+    return arith::OrIOp::create(b, one, oneSequence(slots, false));
+  }
   /// Whether a call with batch `slots` holds one sequence's tokens (or,
   /// `!one`, several sequences'), from sequenceCount.
   Value oneSequence(Value slots, bool one) {
@@ -650,10 +660,11 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
                       Value tokens, Value weight, Value bias, Value convState,
                       Value slots, int64_t kernel,
                       function_ref<Value(Value)> input, Value out);
-/// The causal depthwise conv of a call of one sequence as the GPU forms
-/// run it (see its definition). `bias` may be null; `input(t, c)` is
-/// channel c's input of token t, in f32. With batch `slots` the state is
-/// the call's sequence's: at its first token's slot.
+/// The causal depthwise conv as the GPU forms run it (see its
+/// definition). `bias` may be null; `input(t, c)` is channel c's input of
+/// token t, in f32. With batch `slots` a call holds one sequence's tokens
+/// or one token of each of several sequences (the runtime's prefill and
+/// decode), and each sequence's state is at its slot.
 struct ConvWindow {
   ImplicitLocOpBuilder &b;
   LoopNest &loops;
@@ -665,18 +676,22 @@ struct ConvWindow {
   /// silu(bias[c] + sum_j weight[c, 0, j] window[j]): channel c's output
   /// of token t.
   Value output(Value t, Value c);
-  /// Moves channel c's state to the call's last K-1 inputs: after every
-  /// read of it.
-  void moveState(Value c);
+  /// Moves channel c's state of the sequence whose first token in the call
+  /// is `first` (null without slots: the call's one sequence) to its last
+  /// K-1 inputs: after every read of it.
+  void moveState(Value c, Value first);
+  /// moveState for each sequence of the call.
+  void moveStates(Value c);
   /// The kernels that write out [T, channels] and move the state, none
   /// for the calls where `elsewhere` (an i1, or null).
   void run(int64_t channels, Value out, Value elsewhere);
 
 private:
-  SmallVector<Value> stateIndex(Value c, Value j);
+  Value firstOf(Value t);
+  SmallVector<Value> stateIndex(Value c, Value j, Value first);
   Value weightAt(Value c, Value j);
   Value kept(Value in);
-  Value inputAt(Value c, Value back);
+  Value inputAt(Value c, Value first, Value back);
 };
 
 // Work that the last of several workgroups finishes (HybridToLinalg.cpp).

@@ -249,9 +249,9 @@ struct MambaLowering : HybridLowering<MambaOp> {
 
     // The causal conv (+ bias) and SiLU: in the GPU forms, in_proj's GEMV
     // convolves the calls it runs whole, a conv step per x channel as it
-    // finishes it (no conv kernel at decode); the other calls of one
-    // sequence (no batch slots) take the window form; else per channel
-    // (in parallel), token by token, the window shifting.
+    // finishes it (no conv kernel at decode); the other calls take the
+    // window form. On the CPU per channel (in parallel), token by token,
+    // the window shifting.
     Value convolved;
     auto convStepOf = [&](Value t, Value c, Value in) {
       convStep(b, loops, c, t, in, adaptor.getConv1d(), adaptor.getConv1dBias(),
@@ -282,31 +282,15 @@ struct MambaLowering : HybridLowering<MambaOp> {
     auto unlessConsumed = [&](Value done, Value count) -> Value {
       return done ? arith::SelectOp::create(b, done, zero, count).getResult() : count;
     };
-    // The calls that the token-by-token form convolves: all of them on the
-    // CPU; in the GPU forms, with batch slots, those of several sequences
-    // that in_proj's GEMV did not.
-    Value byToken = index(inner);
     if (codegen.columns) {
       ConvWindow window{b, loops, tokens, adaptor.getConv1d(),
                         adaptor.getConv1dBias(), convState, kernel,
                         [&](Value t, Value c) -> Value {
         return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
       }, slots};
-      Value elsewhere = convDone;
-      byToken = Value();
-      if (slots) {
-        Value several = loops.oneSequence(slots, false);
-        elsewhere = convDone ? arith::OrIOp::create(b, convDone, several).getResult()
-                             : several;
-        byToken = unlessConsumed(
-            convDone,
-            arith::SelectOp::create(b, loops.oneSequence(slots, true), zero, index(inner)));
-      }
-      window.run(inner, convolved, elsewhere);
-    }
-    if (byToken) {
-      loops.parallel(codegen.columns ? "conv_by_token" : "conv", {byToken},
-                     [&](ValueRange ivs) {
+      window.run(inner, convolved, /*elsewhere=*/convDone);
+    } else {
+      loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
         Value c = ivs[0];
         tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),
                          adaptor.getConv1dBias(), convState, slots, kernel,

@@ -613,6 +613,11 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
   std::sort(distinct.begin(), distinct.end());
   int64_t sequenceCount =
       std::unique(distinct.begin(), distinct.end()) - distinct.begin();
+  // The compiled code's contract (hybridc --max-batch): a call holds one
+  // sequence's tokens or one token of each of several sequences.
+  if (sequenceCount > 1 && sequenceCount != count)
+    return fail("internal error: a call of " + std::to_string(sequenceCount) +
+                " sequences with " + std::to_string(count) + " tokens");
   int64_t vocab = a.root->config()->vocab_size();
   // On the CUDA device the kernels read the token inputs from device
   // memory: copies of them for this call, freed when it returns.

@@ -153,23 +153,31 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // With batch slots the plan tells a call of one sequence's tokens (a
 // prefill, or one sequence's decode step) from a batch of decode steps by
 // the size of the `hybrid.sequences` argument: the same choice of kernel.
-// The conv of a call of one sequence takes the window form, its state at
-// the slot of the call's first token; the others the token-by-token form.
+// The conv takes the window form for every call: a call of one sequence
+// reads the state at its first token's slot, one of several sequences (a
+// token of each) each token's window from its own slot. Where each token
+// is alone in its sequence (one token, or several sequences) its workgroup
+// moves that state itself; the conv state's kernel is a prompt's.
 // GPU-BATCHED-LABEL: func.func @mamba_blocked
 // GPU-BATCHED-SAME: %[[SLOTS:[a-z0-9]+]]: tensor<?xi64> {hybrid.slots}, %[[SEQS:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
 // GPU-BATCHED: %[[COUNT:.*]] = tensor.dim %[[SEQS]], %c0
 // GPU-BATCHED: %[[T:.*]] = tensor.dim %arg0, %c0
-// GPU-BATCHED: %[[MANY:.*]] = arith.cmpi ne, %[[COUNT]], %c1 : index
-// GPU-BATCHED-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
-// GPU-BATCHED-NEXT: %[[BY_TOKEN:.*]] = arith.select %[[ONE]], %c0, %c72 : index
-// GPU-BATCHED: %[[WINDOW:.*]] = arith.select %[[MANY]], %c0, %[[T]] : index
-// GPU-BATCHED-NEXT: arith.ori %[[MANY]]
-// GPU-BATCHED-NEXT: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[WINDOW]], %c72)
-// GPU-BATCHED: %[[FIRST:.*]] = tensor.extract %[[SLOTS]][%c0] : tensor<?xi64>
-// GPU-BATCHED-NEXT: %[[SLOT:.*]] = arith.index_cast %[[FIRST]] : i64 to index
-// GPU-BATCHED-NEXT: memref.load %arg1[%[[SLOT]], %{{.*}}, %{{.*}}] : memref<2x72x3xf32>
-// GPU-BATCHED: scf.parallel (%{{.*}}) = (%c0) to (%[[BY_TOKEN]])
+// GPU-BATCHED: %[[ONE_TOKEN:.*]] = arith.cmpi eq, %[[T]], %c1 : index
+// GPU-BATCHED-NEXT: %[[MANY:.*]] = arith.cmpi ne, %[[COUNT]], %c1 : index
+// GPU-BATCHED-NEXT: %[[ALONE:.*]] = arith.ori %[[ONE_TOKEN]], %[[MANY]] : i1
+// GPU-BATCHED-NEXT: scf.parallel (%[[TOKEN:.*]], %[[C:.*]]) = (%c0, %c0) to (%[[T]], %c72)
+// GPU-BATCHED: %[[ONE_SEQ:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
+// GPU-BATCHED-NEXT: %[[FIRST:.*]] = arith.select %[[ONE_SEQ]], %c0, %[[TOKEN]] : index
+// GPU-BATCHED-NEXT: %[[PLACE:.*]] = arith.subi %[[TOKEN]], %[[FIRST]] : index
+// GPU-BATCHED: %[[FIRST_SLOT:.*]] = tensor.extract %[[SLOTS]][%[[FIRST]]] : tensor<?xi64>
+// GPU-BATCHED-NEXT: %[[SLOT:.*]] = arith.index_cast %[[FIRST_SLOT]] : i64 to index
+// GPU-BATCHED-NEXT: memref.load %arg1[%[[SLOT]], %[[C]], %{{.*}}] : memref<2x72x3xf32>
+// GPU-BATCHED: scf.if %[[ALONE]] {
+// GPU-BATCHED: memref.store %{{.*}}, %arg1[%{{.*}}, %[[C]], %{{.*}}] : memref<2x72x3xf32>
+// GPU-BATCHED: %[[STATE_CHANNELS:.*]] = arith.select %[[ALONE]], %c0, %c72 : index
+// GPU-BATCHED-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[STATE_CHANNELS]])
 // GPU-BATCHED: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[T]], %c1 : index
+// GPU-BATCHED-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[COUNT]], %c1 : index
 // GPU-BATCHED-NEXT: %[[PREFILL:.*]] = arith.andi %[[SEVERAL]], %[[ONE]] : i1
 // GPU-BATCHED-NEXT: %[[GROUPS:.*]] = arith.select %[[PREFILL]], %c4, %c0 : index
 // GPU-BATCHED-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
