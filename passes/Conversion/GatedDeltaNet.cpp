@@ -924,12 +924,29 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       // moves after the walk (each sequence's, in a batch): v's channels
       // are the block's alone, q's and k's its k-head's `ratio` blocks',
       // moved by the last of them to finish reading it (an arrival count
-      // per k-head).
+      // per k-head and batch slot). With batch slots, a batch of decode
+      // steps (one token of each of several sequences: independent
+      // recurrences) takes a workgroup per (token, value head); a call of
+      // one sequence, a workgroup per head walking its tokens.
+      int64_t batch = slots ? cast<MemRefType>(convState.getType()).getDimSize(0) : 1;
       memref::GlobalOp convArrivals;
       if (convInDeltaRule && ratio > 1)
-        convArrivals = arrivalCounts(b, loc, "conv_state", hk);
-      loops.parallel("delta_rule", {workgroupsIf(false, hv)}, [&](ValueRange ivs) {
-        Value h = ivs[0];
+        convArrivals = arrivalCounts(b, loc, "conv_state", batch * hk);
+      SmallVector<Value> grid;
+      if (slots)
+        grid.push_back(arith::SelectOp::create(b, loops.oneSequence(slots, true),
+                                               one, tokens));
+      grid.push_back(workgroupsIf(false, hv));
+      loops.parallel("delta_rule", grid, [&](ValueRange ivs) {
+        Value h = ivs.back();
+        // The workgroup's tokens [first, end): its sequence's in the call
+        // (first null without slots: the call's from 0).
+        Value first, end = tokens;
+        if (slots) {
+          first = ivs[0];
+          end = arith::SelectOp::create(b, loops.oneSequence(slots, true), tokens,
+                                        add(first, one));
+        }
         Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
         Value oBuf = loops.scratch(dv, f32);
         Value convOut =
@@ -952,7 +969,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             Value v = add(vFirst, vAt);
             return arith::SelectOp::create(b, isQK, qk, v);
           };
-          forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+          forLoop(first ? first : zero, end, {}, [&](Value t, ValueRange) {
             if (convOut)
               loops.cooperative({index(2 * dk + dv)}, [&](ValueRange es) {
                 store(window.output(t, channelOf(es[0])), convOut, ValueRange{es[0]});
@@ -992,11 +1009,18 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           if (!convOut)
             return;
           loops.cooperative({index(dv)}, [&](ValueRange js) {
-            window.moveStates(channelOf(add(index(2 * dk), js[0])));
+            window.moveState(channelOf(add(index(2 * dk), js[0])), first);
           });
-          lastOfSplits(b, loops, convArrivals, head.kh, ratio, [&] {
+          Value arrivalUnit = head.kh;
+          if (slots)
+            arrivalUnit = add(mul(arith::IndexCastOp::create(
+                                      b, b.getIndexType(),
+                                      tensor::ExtractOp::create(b, slots, first)),
+                                  hk),
+                              head.kh);
+          lastOfSplits(b, loops, convArrivals, arrivalUnit, ratio, [&] {
             loops.cooperative({index(2 * dk)}, [&](ValueRange es) {
-              window.moveStates(channelOf(es[0]));
+              window.moveState(channelOf(es[0]), first);
             });
           });
         };

@@ -2355,18 +2355,6 @@ void ConvWindow::moveState(Value c, Value first) {
   });
 }
 
-void ConvWindow::moveStates(Value c) {
-  if (!slots)
-    return moveState(c, Value());
-  // A sequence's first token: 0 of one sequence, each of several.
-  Value firsts = arith::SelectOp::create(b, loops.oneSequence(slots, true),
-                                         loops.index(1), tokens);
-  loops.forLoop(loops.index(0), firsts, {}, [&](Value first, ValueRange) {
-    moveState(c, first);
-    return SmallVector<Value>{};
-  });
-}
-
 // The call's index of the first token of token t's sequence; null without
 // slots (0: the call holds one sequence).
 Value ConvWindow::firstOf(Value t) {
@@ -2433,7 +2421,9 @@ void ConvWindow::run(int64_t channels, Value out, Value elsewhere) {
   });
   loops.parallel("conv_state",
                  {arith::SelectOp::create(b, noStateKernel, zero, loops.index(channels))},
-                 [&](ValueRange ivs) { moveStates(ivs[0]); });
+                 [&](ValueRange ivs) {
+    moveState(ivs[0], slots ? zero : Value()); // a call of one sequence
+  });
 }
 
 //===----------------------------------------------------------------------===//

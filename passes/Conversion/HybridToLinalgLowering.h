@@ -680,8 +680,6 @@ struct ConvWindow {
   /// is `first` (null without slots: the call's one sequence) to its last
   /// K-1 inputs: after every read of it.
   void moveState(Value c, Value first);
-  /// moveState for each sequence of the call.
-  void moveStates(Value c);
   /// The kernels that write out [T, channels] and move the state, none
   /// for the calls where `elsewhere` (an i1, or null).
   void run(int64_t channels, Value out, Value elsewhere);

@@ -103,6 +103,34 @@
 // GPU: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[NORM_TOKENS]], %c4)
 // GPU-NOT: hybrid.cooperative
 // GPU: return
+// With batch slots, the window-form conv kernel runs for a prompt only
+// (several tokens of one sequence): decode's delta rule blocks convolve
+// the rest, a batch of decode steps (one token of each of several
+// sequences) included. Those take a workgroup per (token, value head),
+// their recurrences being independent; a call of one sequence a workgroup
+// per head walking its tokens. The last of a k-head's blocks to finish
+// moves its q and k conv state: an arrival count per (slot, k-head).
+// GPU-BATCHED-LABEL: func.func @gated_delta_net_chunked
+// GPU-BATCHED-SAME: %[[SLOTS:[a-z0-9]+]]: tensor<?xi64> {hybrid.slots}, %[[SEQS:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
+// GPU-BATCHED: %[[COUNT:.*]] = tensor.dim %[[SEQS]], %c0
+// GPU-BATCHED: %[[T:.*]] = tensor.dim %arg0, %c0
+// GPU-BATCHED: %[[ONE_TOKEN:.*]] = arith.cmpi eq, %[[T]], %c1 : index
+// GPU-BATCHED-NEXT: %[[MANY:.*]] = arith.cmpi ne, %[[COUNT]], %c1 : index
+// GPU-BATCHED-NEXT: %[[ALONE:.*]] = arith.ori %[[ONE_TOKEN]], %[[MANY]] : i1
+// GPU-BATCHED-NEXT: %[[CONV_TOKENS:.*]] = arith.select %[[ALONE]], %c0, %[[T]] : index
+// GPU-BATCHED: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[CONV_TOKENS]], %c64)
+// GPU-BATCHED: %[[GROUPS:.*]] = arith.select %[[ONE_SEQ:.*]], %c1, %[[T]] : index
+// GPU-BATCHED: scf.parallel (%[[FIRST:.*]], %{{.*}}) = (%c0, %c0) to (%[[GROUPS]], %{{.*}})
+// GPU-BATCHED-NEXT: %[[NEXT:.*]] = arith.addi %[[FIRST]], %c1 : index
+// GPU-BATCHED-NEXT: %[[END:.*]] = arith.select %[[ONE_SEQ]], %[[T]], %[[NEXT]] : index
+// GPU-BATCHED: scf.for %{{.*}} = %[[FIRST]] to %[[END]] step %c1
+// GPU-BATCHED: memref.store %{{.*}}, %arg1[%{{.*}}, %{{.*}}, %{{.*}}] : memref<2x64x3xf32>
+// GPU-BATCHED: } {hybrid.cooperative}
+// GPU-BATCHED-NEXT: %[[SLOT_I64:.*]] = tensor.extract %[[SLOTS]][%[[FIRST]]] : tensor<?xi64>
+// GPU-BATCHED-NEXT: %[[SLOT:.*]] = arith.index_cast %[[SLOT_I64]] : i64 to index
+// GPU-BATCHED-NEXT: %[[SLOT_HEADS:.*]] = arith.muli %[[SLOT]], %c2 : index
+// GPU-BATCHED-NEXT: %[[UNIT:.*]] = arith.addi %[[SLOT_HEADS]], %{{.*}} : index
+// GPU-BATCHED: memref.atomic_rmw addi %{{.*}}, %{{.*}}[%[[UNIT]]] : (i32, memref<4xi32>) -> i32
 // A chunk whose buffers outgrow a GPU block's shared memory.
 // TOO-BIG: error: 'hybrid.gated_delta_net' op chunk_size 128 needs 148992 bytes of a GPU block's shared memory (key heads of 6, 10 state columns per block); the block form holds 49152: chunks of at most 70 tokens fit (--scan-chunk-size)
 
