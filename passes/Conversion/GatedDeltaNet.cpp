@@ -934,8 +934,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         convArrivals = arrivalCounts(b, loc, "conv_state", batch * hk);
       SmallVector<Value> grid;
       if (slots)
-        grid.push_back(arith::SelectOp::create(b, loops.oneSequence(slots, true),
-                                               one, tokens));
+        grid.push_back(loops.sequenceWorkgroups(tokens, slots));
       grid.push_back(workgroupsIf(false, hv));
       loops.parallel("delta_rule", grid, [&](ValueRange ivs) {
         Value h = ivs.back();
@@ -944,8 +943,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         Value first, end = tokens;
         if (slots) {
           first = ivs[0];
-          end = arith::SelectOp::create(b, loops.oneSequence(slots, true), tokens,
-                                        add(first, one));
+          end = loops.sequenceEnd(first, tokens, slots);
         }
         Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
         Value oBuf = loops.scratch(dv, f32);

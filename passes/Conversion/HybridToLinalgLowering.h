@@ -417,6 +417,19 @@ struct LoopNest {
         b, one ? arith::CmpIPredicate::eq : arith::CmpIPredicate::ne,
         sequenceCount(b, slots), index(1));
   }
+  /// With batch `slots`, a decode form's workgroups along the call's
+  /// sequences: one per token of a batch of decode steps (one token of
+  /// each of several sequences, whose recurrences are independent), one
+  /// for a call of one sequence, which walks its tokens in order.
+  Value sequenceWorkgroups(Value tokens, Value slots) {
+    return arith::SelectOp::create(b, oneSequence(slots, true), index(1), tokens);
+  }
+  /// The end of the tokens [first, end) that sequenceWorkgroups' workgroup
+  /// `first` walks.
+  Value sequenceEnd(Value first, Value tokens, Value slots) {
+    return arith::SelectOp::create(b, oneSequence(slots, true), tokens,
+                                   arith::AddIOp::create(b, first, index(1)));
+  }
   /// `count` workgroups for a kernel of a form that runs calls of several
   /// tokens of one sequence (`several`: a scan's chunked form, prefill
   /// attention's tiles) or one that runs the other calls (decode, batches

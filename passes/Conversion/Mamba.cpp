@@ -423,12 +423,21 @@ struct MambaLowering : HybridLowering<MambaOp> {
                  },
                  aCoefAt, bAt, cAt, emitAt);
 
-    // Per channel (in parallel).
+    // Per channel (in parallel); in the GPU forms with batch slots per
+    // (sequence, channel) for a batch of decode steps (sequenceWorkgroups).
     Value channelWorkgroups = unlessConsumed(
         scanDone,
         gpuChunks ? loops.workgroupsFor(false, inner, tokens, slots) : index(inner));
-    loops.parallel("scan", {channelWorkgroups}, [&](ValueRange ivs) {
-      Value c = ivs[0];
+    bool bySequence = codegen.columns && slots;
+    SmallVector<Value> grid;
+    if (bySequence)
+      grid.push_back(loops.sequenceWorkgroups(tokens, slots));
+    grid.push_back(channelWorkgroups);
+    loops.parallel("scan", grid, [&](ValueRange ivs) {
+      Value c = ivs.back();
+      // The tokens [first, end) that the workgroup walks token by token.
+      Value first = bySequence ? ivs[0] : zero;
+      Value end = bySequence ? loops.sequenceEnd(first, tokens, slots) : tokens;
       // Calls of several tokens of one sequence scan in blocks when
       // hybrid-tile-scans asked for it; decode (and batched decode, which
       // mixes sequences) token by token.
@@ -440,7 +449,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
 
       // Token by token.
       auto stepwise = [&]() {
-        forLoop(zero, tokens, {}, [&](Value t, ValueRange) {
+        forLoop(first, end, {}, [&](Value t, ValueRange) {
           scanStep(t, c, stepSize(t));
           return SmallVector<Value>{};
         });

@@ -209,8 +209,15 @@ func.func @gated_delta_net_chunked(%x: tensor<?x44xf32>, %conv: !hybrid.conv_sta
 // GPU-BATCHED-NEXT: %[[PREFILL:.*]] = arith.andi %[[SEVERAL]], %[[ONE]] : i1
 // GPU-BATCHED-NEXT: %[[GROUPS:.*]] = arith.select %[[PREFILL]], %c4, %c0 : index
 // GPU-BATCHED-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
+// The token-by-token scan: a workgroup per (sequence, channel) for a batch
+// of decode steps, each walking its own token; per channel for one
+// sequence's call, walking its tokens.
 // GPU-BATCHED: %[[CHANNELS:.*]] = arith.select %[[PREFILL]], %c0, %c72 : index
-// GPU-BATCHED-NEXT: scf.parallel (%{{.*}}) = (%c0) to (%[[CHANNELS]])
+// GPU-BATCHED-NEXT: %[[SEQUENCES:.*]] = arith.select %[[ONE]], %c1, %[[T]] : index
+// GPU-BATCHED-NEXT: scf.parallel (%[[FIRST_TOKEN:.*]], %{{.*}}) = (%c0, %c0) to (%[[SEQUENCES]], %[[CHANNELS]])
+// GPU-BATCHED-NEXT: %[[NEXT:.*]] = arith.addi %[[FIRST_TOKEN]], %c1 : index
+// GPU-BATCHED-NEXT: %[[END:.*]] = arith.select %[[ONE]], %[[T]], %[[NEXT]] : index
+// GPU-BATCHED: scf.for %{{.*}} = %[[FIRST_TOKEN]] to %[[END]] step %c1
 func.func @mamba_blocked(%x: tensor<?x36xf32>, %conv: !hybrid.conv_state<72x3xf32>, %ssm: !hybrid.recurrent_state<72x6xf32>, %in: tensor<144x36xf32>, %c: tensor<72x1x4xf32>, %cb: tensor<72xf32>, %xp: tensor<17x72xf32>, %dtp: tensor<72x5xf32>, %dtb: tensor<72xf32>, %alog: tensor<72x6xf32>, %d: tensor<72xf32>, %out: tensor<36x72xf32>) -> tensor<?x36xf32> {
   %y = hybrid.mamba %x, %conv, %ssm in_proj(%in) conv1d(%c) conv1d_bias(%cb) x_proj(%xp) dt_proj(%dtp) dt_proj_bias(%dtb) a_log(%alog) d(%d) out_proj(%out) {chunk_size = 16 : i64, d_conv = 4 : i64, d_inner = 72 : i64, d_state = 6 : i64, dt_rank = 5 : i64, norm_epsilon = 1.0e-06 : f64} : (tensor<?x36xf32>, !hybrid.conv_state<72x3xf32>, !hybrid.recurrent_state<72x6xf32>, tensor<144x36xf32>, tensor<72x1x4xf32>, tensor<72xf32>, tensor<17x72xf32>, tensor<72x5xf32>, tensor<72xf32>, tensor<72x6xf32>, tensor<72xf32>, tensor<36x72xf32>) -> tensor<?x36xf32>
   return %y : tensor<?x36xf32>
