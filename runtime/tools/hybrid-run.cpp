@@ -3,7 +3,7 @@
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
 //   [--weights-dir DIR] [--device cpu|cuda] [--threads N] [--load-state FILE]
-//   [--save-state FILE] [--profile] [--profile-trace FILE.json]
+//   [--save-state FILE] [--profile] [--profile-trace FILE.json] [--help]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
 // printing the ids and the prefill and decode speed. The prefill computes
@@ -26,16 +26,50 @@
 #include <vector>
 
 namespace {
+const char *const kUsage =
+    "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
+    "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
+    "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--device cpu|cuda] "
+    "[--threads N] [--load-state FILE] "
+    "[--save-state FILE] [--profile] [--profile-trace FILE.json]\n";
+
 int usage(const std::string &message) {
-  std::fprintf(stderr,
-               "hybrid-run: error: %s\n"
-               "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
-               "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
-               "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--device cpu|cuda] "
-               "[--threads N] [--load-state FILE] "
-               "[--save-state FILE] [--profile] [--profile-trace FILE.json]\n",
-               message.c_str());
+  std::fprintf(stderr, "hybrid-run: error: %s\n%s", message.c_str(), kUsage);
   return 2;
+}
+
+/// --help: what each option does (README.md says more).
+int help() {
+  std::printf(
+      "hybrid-run: runs a HybridC artifact (hybridc -o MODEL.hyb): prefills the\n"
+      "prompt, then generates, printing the ids and the prefill and decode speed.\n"
+      "%s\n"
+      "  --prompt-ids ID,ID,...   the prompt's token ids (required)\n"
+      "  --max-new-tokens N       tokens to generate (default 16; 0: the prompt only)\n"
+      "  --temperature T          sample at temperature T (default 0: greedy)\n"
+      "  --top-p P                nucleus sampling: the smallest set of tokens of\n"
+      "                           probability P, in (0, 1] (default 1)\n"
+      "  --seed S                 the sampler's seed (default 0)\n"
+      "  --logits-out FILE.npy    write every prompt token's logits, float32\n"
+      "                           [positions, vocab] (the prefill then computes them\n"
+      "                           all, not just the last token's)\n"
+      "  --json                   print the generated ids and the speeds as one\n"
+      "                           JSON object\n"
+      "  --weights-dir DIR        where an artifact compiled with --weights=external\n"
+      "                           finds its safetensors files\n"
+      "  --device cpu|cuda        where the caller expects the artifact to run;\n"
+      "                           refuses one compiled for the other\n"
+      "  --threads N              threads a CPU artifact's kernels run on (default:\n"
+      "                           every core the process may use)\n"
+      "  --load-state FILE        continue from a saved state (a cached prefix)\n"
+      "  --save-state FILE        save the sequence's state after the prompt\n"
+      "  --profile                print each kernel's calls, workgroups and time\n"
+      "  --profile-trace FILE.json  write every dispatch as a Chrome trace\n"
+      "  --help, -h               print this and exit\n"
+      "Environment: HYBRID_CUDA_GRAPHS=0 launches a CUDA artifact's repeated calls\n"
+      "one kernel at a time instead of as CUDA graphs (default 1).\n",
+      kUsage);
+  return 0;
 }
 
 int failed(hybrid_status *status) {
@@ -134,7 +168,9 @@ int main(int argc, char **argv) {
       return true;
     };
     std::string v;
-    if (arg == "--prompt-ids") {
+    if (arg == "--help" || arg == "-h") {
+      return help();
+    } else if (arg == "--prompt-ids") {
       if (!value(v))
         return usage("--prompt-ids needs a value");
       size_t start = 0;
