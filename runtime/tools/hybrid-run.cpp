@@ -2,7 +2,8 @@
 //
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
-//   [--weights-dir DIR] [--device cpu|cuda] [--threads N] [--load-state FILE]
+//   [--weights-dir DIR] [--device cpu|cuda] [--threads N] [--sequences N]
+//   [--load-state FILE]
 //   [--save-state FILE] [--profile] [--profile-trace FILE.json] [--help]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
@@ -30,7 +31,7 @@ const char *const kUsage =
     "usage: hybrid-run MODEL.hyb --prompt-ids ID,ID,... "
     "[--max-new-tokens N] [--temperature T] [--top-p P] [--seed S] "
     "[--logits-out FILE.npy] [--json] [--weights-dir DIR] [--device cpu|cuda] "
-    "[--threads N] [--load-state FILE] "
+    "[--threads N] [--sequences N] [--load-state FILE] "
     "[--save-state FILE] [--profile] [--profile-trace FILE.json]\n";
 
 int usage(const std::string &message) {
@@ -61,8 +62,14 @@ int help() {
       "                           refuses one compiled for the other\n"
       "  --threads N              threads a CPU artifact's kernels run on (default:\n"
       "                           every core the process may use)\n"
-      "  --load-state FILE        continue from a saved state (a cached prefix)\n"
-      "  --save-state FILE        save the sequence's state after the prompt\n"
+      "  --sequences N            run N sequences of the prompt in one session, their\n"
+      "                           decode steps batched (up to the artifact's\n"
+      "                           --max-batch per call); sequence i samples with\n"
+      "                           seed S + i; speeds count every sequence's tokens\n"
+      "  --load-state FILE        continue from a saved state (a cached prefix), in\n"
+      "                           every sequence\n"
+      "  --save-state FILE        save the sequence's state after the prompt (one\n"
+      "                           sequence only)\n"
       "  --profile                print each kernel's calls, workgroups and time\n"
       "  --profile-trace FILE.json  write every dispatch as a Chrome trace\n"
       "  --help, -h               print this and exit\n"
@@ -156,7 +163,7 @@ int main(int argc, char **argv) {
       device;
   bool profile = false;
   std::vector<int64_t> prompt;
-  int64_t maxNew = 16, seed = 0, threads = 0;
+  int64_t maxNew = 16, seed = 0, threads = 0, sequences = 1;
   double temperature = 0, topP = 1.0;
   bool json = false, havePrompt = false;
   for (int i = 1; i < argc; ++i) {
@@ -203,6 +210,9 @@ int main(int argc, char **argv) {
     } else if (arg == "--threads") {
       if (!value(v) || !parseInt(v, threads) || threads < 1 || threads > 1024)
         return usage("--threads needs an integer from 1 to 1024");
+    } else if (arg == "--sequences") {
+      if (!value(v) || !parseInt(v, sequences) || sequences < 1 || sequences > 1024)
+        return usage("--sequences needs an integer from 1 to 1024");
     } else if (arg == "--device") {
       if (!value(device) || (device != "cpu" && device != "cuda"))
         return usage("--device needs cpu or cuda");
@@ -232,6 +242,9 @@ int main(int argc, char **argv) {
     return usage("no model given");
   if (!havePrompt || prompt.empty())
     return usage("--prompt-ids is required");
+  if (sequences > 1 && !saveState.empty())
+    return usage("--save-state saves one sequence: not with --sequences " +
+                 std::to_string(sequences));
 
   hybrid_artifact *artifact = nullptr;
   if (hybrid_status *s = hybrid_artifact_open_file_with_weights(
@@ -258,28 +271,32 @@ int main(int argc, char **argv) {
     if (hybrid_status *s = hybrid_artifact_profile(artifact, 1))
       return failed(s);
   hybrid_session *session = nullptr;
-  if (hybrid_status *s = hybrid_session_create(artifact, 1, &session))
+  int32_t count = static_cast<int32_t>(sequences);
+  if (hybrid_status *s = hybrid_session_create(artifact, count, &session))
     return failed(s);
   hybrid_session_prompt_logits(session, !logitsOut.empty());
   int64_t vocab = hybrid_artifact_vocab_size(artifact);
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
   // The prompt continues a saved state (e.g. a cached prefix).
   if (!loadState.empty()) {
     hybrid_snapshot *snapshot = nullptr;
     if (hybrid_status *s =
             hybrid_snapshot_load(artifact, loadState.c_str(), &snapshot))
       return failed(s);
-    hybrid_status *s = hybrid_sequence_restore(session, 0, snapshot);
+    for (int32_t q = 0; q < count; ++q) {
+      if (hybrid_status *s = hybrid_sequence_restore(session, q, snapshot)) {
+        hybrid_snapshot_free(snapshot);
+        return failed(s);
+      }
+    }
     hybrid_snapshot_free(snapshot);
-    if (s)
-      return failed(s);
   }
 
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
-  if (hybrid_status *s =
-          hybrid_prefill(session, 0, prompt.data(), static_cast<int64_t>(prompt.size())))
-    return failed(s);
+  for (int32_t q = 0; q < count; ++q)
+    if (hybrid_status *s = hybrid_prefill(session, q, prompt.data(),
+                                          static_cast<int64_t>(prompt.size())))
+      return failed(s);
   double prefillSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
   // The state after the prompt, for a later --load-state.
   if (!saveState.empty()) {
@@ -301,40 +318,67 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "hybrid-run: error: %s: cannot write\n", logitsOut.c_str());
     return 1;
   }
-  std::vector<int64_t> generated;
-  int64_t next = choose(logits + (rows - 1) * vocab, vocab, temperature, topP, rng);
+  // Sequence q samples with seed + q (sequence 0 as a run of one).
+  std::vector<std::mt19937_64> rngs;
+  std::vector<std::vector<int64_t>> generated(count);
+  std::vector<int64_t> next(count);
+  for (int32_t q = 0; q < count; ++q) {
+    rngs.emplace_back(static_cast<uint64_t>(seed + q));
+    if (hybrid_status *s = hybrid_logits(session, q, &logits, &rows))
+      return failed(s);
+    next[q] = choose(logits + (rows - 1) * vocab, vocab, temperature, topP, rngs[q]);
+  }
   auto t1 = Clock::now();
   for (int64_t i = 0; i < maxNew; ++i) {
-    generated.push_back(next);
+    for (int32_t q = 0; q < count; ++q)
+      generated[q].push_back(next[q]);
     if (i + 1 == maxNew)
       break;
-    if (hybrid_status *s = hybrid_decode(session, &next))
+    if (hybrid_status *s = hybrid_decode(session, next.data()))
       return failed(s);
-    if (hybrid_status *s = hybrid_logits(session, 0, &logits, &rows))
-      return failed(s);
-    next = choose(logits, vocab, temperature, topP, rng);
+    for (int32_t q = 0; q < count; ++q) {
+      if (hybrid_status *s = hybrid_logits(session, q, &logits, &rows))
+        return failed(s);
+      next[q] = choose(logits, vocab, temperature, topP, rngs[q]);
+    }
   }
   double decodeSeconds = std::chrono::duration<double>(Clock::now() - t1).count();
-  double prefillRate = prompt.size() / std::max(prefillSeconds, 1e-9);
+  double prefillRate = count * prompt.size() / std::max(prefillSeconds, 1e-9);
   // The first generated token comes from the prefill's logits; decode
   // steps produce the rest.
-  size_t decodeSteps = generated.empty() ? 0 : generated.size() - 1;
+  size_t decodeSteps = maxNew > 0 ? static_cast<size_t>(maxNew) - 1 : 0;
   double decodeRate =
-      decodeSteps ? decodeSteps / std::max(decodeSeconds, 1e-9) : 0;
+      decodeSteps ? count * decodeSteps / std::max(decodeSeconds, 1e-9) : 0;
 
-  std::string ids;
-  for (size_t i = 0; i < generated.size(); ++i)
-    ids += (i ? "," : "") + std::to_string(generated[i]);
+  auto idList = [](const std::vector<int64_t> &ids) {
+    std::string text;
+    for (size_t i = 0; i < ids.size(); ++i)
+      text += (i ? "," : "") + std::to_string(ids[i]);
+    return text;
+  };
   int threadCount = hybrid_artifact_threads(artifact);
-  if (json)
-    std::printf("{\"generated\": [%s], \"prefill_tokens_per_second\": %.2f, "
+  if (json) {
+    // "generated": sequence 0's ids; with --sequences, every sequence's too.
+    std::string bySequence;
+    for (int32_t q = 0; count > 1 && q < count; ++q)
+      bySequence += (q ? ", [" : ", \"sequences\": " + std::to_string(count) +
+                                     ", \"generated_by_sequence\": [[") +
+                    idList(generated[q]) + "]";
+    if (count > 1)
+      bySequence += "]";
+    std::printf("{\"generated\": [%s]%s, \"prefill_tokens_per_second\": %.2f, "
                 "\"decode_tokens_per_second\": %.2f, \"threads\": %d}\n",
-                ids.c_str(), prefillRate, decodeRate, threadCount);
-  else
-    std::printf("%s\nprefill: %zu tokens, %.1f tokens/s\ndecode: %zu tokens, "
+                idList(generated[0]).c_str(), bySequence.c_str(), prefillRate,
+                decodeRate, threadCount);
+  } else {
+    for (int32_t q = 0; q < count; ++q)
+      std::printf("%s\n", idList(generated[q]).c_str());
+    std::string times = count > 1 ? std::to_string(count) + " sequences x " : "";
+    std::printf("prefill: %s%zu tokens, %.1f tokens/s\ndecode: %s%zu tokens, "
                 "%.1f tokens/s\n",
-                ids.c_str(), prompt.size(), prefillRate, decodeSteps,
-                decodeRate);
+                times.c_str(), prompt.size(), prefillRate, times.c_str(),
+                decodeSteps, decodeRate);
+  }
   // Where the kernels ran: CPU threads, or the CUDA device.
   if (!json && compiledFor == "cuda")
     std::printf("device: %s\n", hybrid_artifact_device_name(artifact));
