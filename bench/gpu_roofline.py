@@ -9,8 +9,9 @@ Runs in two places:
     its hybridc --report=json beside it, into OUT: <family>.hyb.gz for
     sm_90, <family>-<arch>.hyb.gz for the other --archs (sm_90a: the
     tiles as wgmma warpgroup products, against sm_90's mma.sync in the
-    same run). Carry OUT and build/bin/hybrid-run (it needs only
-    libstdc++).
+    same run); with --max-batch B above 1, compiled with batch slots
+    instead, as <family>[-<arch>]-b<B>.hyb.gz. Carry OUT and
+    build/bin/hybrid-run (it needs only libstdc++).
   run (on a machine with an NVIDIA GPU and torch): first, in this process,
     the HBM bandwidth (a device-to-device copy of 2 GiB: bytes read and
     written per second) and the bf16 tensor-core peak (an 8192^3 product).
@@ -24,10 +25,15 @@ Runs in two places:
       peak; and the prompt's kernels alone (hybrid-run --profile with no
       decode step: CUDA events around each launch), against the prompt's
       wall time, which also holds the first call's device allocations.
+    A -b<B> artifact runs B sequences of the prompt (hybrid-run --sequences),
+    their decode steps batched: the bytes a step moves (the weights once,
+    the state B times) x steps/s, against the bandwidth. The sequences
+    share the prompt and, greedy, every token: an MoE step reads the
+    experts of one token, the best case.
 
 usage: python3 bench/gpu_roofline.py prepare [--out DIR]
            [--families qwen3_next,jamba,deepseek_v3] [--archs sm_90]
-           [--max-len 4096] [--build build]
+           [--max-len 4096] [--max-batch 1] [--build build]
        python3 bench/gpu_roofline.py run [--dir DIR] [--prompt 1024]
            [--new 64] [--reps 3] [--build build]
 """
@@ -66,9 +72,11 @@ def prepare(args):
                 artifact = os.path.join(folder, "model.hyb")
                 subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda",
                                 "--cuda-arch", arch, "-o", artifact,
-                                "--max-seq-len", str(args.max_len)], check=True)
+                                "--max-seq-len", str(args.max_len),
+                                "--max-batch", str(args.max_batch)], check=True)
                 packed = os.path.join(
-                    out, family + ("" if arch == "sm_90" else "-" + arch) + ".hyb.gz")
+                    out, family + ("" if arch == "sm_90" else "-" + arch) +
+                    ("-b%d" % args.max_batch if args.max_batch > 1 else "") + ".hyb.gz")
                 pack(artifact, packed)
                 print("wrote %s (%.1f MB)" % (packed, os.path.getsize(packed) / 1e6))
     print("on the GPU machine: python3 bench/gpu_roofline.py run --dir %s" % out)
@@ -83,17 +91,21 @@ def rooflines(torch, reps):
     return bandwidth, matmul_tflops(torch, torch.bfloat16, reps)
 
 
-def measure(args, artifact, config):
-    """(prefill, decode) tokens/s: the best of `reps` runs; and the prompt's
-    kernels' total ms (one profiled run without decode steps)."""
+def measure(args, artifact, config, batch):
+    """(prefill, decode) tokens/s: the best of `reps` runs (of `batch`
+    sequences); and, for one sequence, the prompt's kernels' total ms (one
+    profiled run without decode steps)."""
     prompt = ",".join(str((7 * i) % config["vocab_size"]) for i in range(args.prompt))
     run = lambda *flags: subprocess.run(
         [tool(args.build, "hybrid-run"), artifact, "--device", "cuda", "--prompt-ids",
          prompt, *flags], check=True, capture_output=True, text=True).stdout
     best = (0.0, 0.0)
     for _ in range(args.reps):
-        prefill, decode = rates(run("--max-new-tokens", str(args.new)))
+        prefill, decode = rates(run("--max-new-tokens", str(args.new),
+                                    "--sequences", str(batch)))
         best = (max(best[0], prefill), max(best[1], decode))
+    if batch > 1:
+        return best + (None,)
     profiled = re.search(r"\d+ dispatches of \d+ kernels, ([0-9.]+) ms",
                          run("--max-new-tokens", "1", "--profile"))
     if not profiled:
@@ -126,17 +138,21 @@ def run(args):
             config, report = described["config"], described["report"]
             artifact = os.path.join(scratch, model + ".hyb")
             unpack(os.path.join(args.dir, model + ".hyb.gz"), artifact)
-            prefill, decode, kernels = measure(args, artifact, config)
+            batched = re.search(r"-b(\d+)$", model)
+            batch = int(batched.group(1)) if batched else 1
+            prefill, decode, kernels = measure(args, artifact, config, batch)
             os.remove(artifact)
-            # Decode reads every active weight once per token (of the
-            # embedding table one row, of the head all of it) and the state
-            # once, and writes the state once.
+            # Decode reads every active weight once per step (of the
+            # embedding table one row, of the head all of it) and each
+            # sequence's state once, and writes it once.
             head = config["vocab_size"] * config["hidden_size"]
             step_bytes = 2 * (report["params_active_non_embedding"] + head) + \
-                2 * report["state_bytes_per_seq"]
-            moved = step_bytes * decode / 1e9
-            print("| %s | decode, batch 1 | %.0f GB/s (%.0f tok/s) | %.0f GB/s HBM | %.0f%% |"
-                  % (model, moved, decode, bandwidth, 100 * moved / bandwidth))
+                batch * 2 * report["state_bytes_per_seq"]
+            moved = step_bytes * decode / batch / 1e9
+            print("| %s | decode, batch %d | %.0f GB/s (%.0f tok/s) | %.0f GB/s HBM | %.0f%% |"
+                  % (model, batch, moved, decode, bandwidth, 100 * moved / bandwidth))
+            if batch > 1:
+                continue
             flops = report["flops_per_token"] * prefill / 1e12
             print("| %s | prefill, %d tokens (linear FLOPs) | %.1f TFLOP/s (%.0f tok/s) "
                   "| %.0f TFLOP/s bf16 | %.1f%% |"
@@ -155,6 +171,8 @@ def main():
     p.add_argument("--archs", default="sm_90",
                    help="comma-separated --cuda-arch values (sm_80, sm_90, sm_90a)")
     p.add_argument("--max-len", type=int, default=4096)
+    p.add_argument("--max-batch", type=int, default=1,
+                   help="above 1: artifacts with batch slots, run batched")
     p.add_argument("--build", default=DEFAULT_BUILD)
     r = sub.add_parser("run")
     r.add_argument("--dir", default=DEFAULT_DIR)

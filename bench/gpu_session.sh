@@ -50,6 +50,9 @@ prepare() {
   # (sm_90a), against sm_90's mma.sync in the same run.
   python3 bench/gpu_roofline.py prepare --out "$out/models" \
     --families qwen3_next --archs sm_90a
+  # Batched decode: 8 sequences' steps in one call (hybrid-run --sequences).
+  python3 bench/gpu_roofline.py prepare --out "$out/models" \
+    --families qwen3_next,jamba --max-batch 8
   du -sh "$out"
   echo "on the GPU machine: bash bench/gpu_session.sh run (carry $out and build/bin/hybrid-run)"
 }

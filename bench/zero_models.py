@@ -89,8 +89,9 @@ def hybrid_run(build, artifact, prompt, new, threads, *flags):
 
 def rates(out):
     """(prefill, decode) tokens/s from hybrid-run's text output."""
-    prefill = re.search(r"prefill: \d+ tokens, ([0-9.]+) tokens/s", out)
-    decode = re.search(r"decode: \d+ tokens, ([0-9.]+) tokens/s", out)
+    # (hybrid-run --sequences N prints "N sequences x T tokens".)
+    prefill = re.search(r"prefill: (?:\d+ sequences x )?\d+ tokens, ([0-9.]+) tokens/s", out)
+    decode = re.search(r"decode: (?:\d+ sequences x )?\d+ tokens, ([0-9.]+) tokens/s", out)
     return float(prefill.group(1)), float(decode.group(1))
 
 
