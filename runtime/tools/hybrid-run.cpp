@@ -3,11 +3,12 @@
 // hybrid-run model.hyb --prompt-ids 1,2,3 [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--json]
 //   [--weights-dir DIR] [--device cpu|cuda] [--threads N] [--sequences N]
-//   [--load-state FILE]
-//   [--save-state FILE] [--profile] [--profile-trace FILE.json] [--help]
+//   [--load-state FILE] [--save-state FILE] [--profile]
+//   [--profile-trace FILE.json] [--help]
 //
 // Prefills the prompt, then generates (greedy unless --temperature > 0),
-// printing the ids and the prefill and decode speed. The prefill computes
+// printing the ids and the prefill and decode speed; with --sequences N,
+// for N sequences of the prompt whose decode steps are batched. The prefill computes
 // the logits of every prompt token only for --logits-out; otherwise only
 // the last token's, which generation needs.
 //
