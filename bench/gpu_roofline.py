@@ -122,8 +122,11 @@ def run(args):
           % (torch.cuda.get_device_name(), bandwidth, peak))
     print("| model | measured | value | roofline | fraction |")
     print("|---|---|---|---|---|")
-    models = sorted(f[:-len(".hyb.gz")] for f in os.listdir(args.dir)
-                    if f.endswith(".hyb.gz"))
+    # Batch 1 first, the batched runs after (the longest, and the last to
+    # lose to a timeout).
+    models = sorted((f[:-len(".hyb.gz")] for f in os.listdir(args.dir)
+                     if f.endswith(".hyb.gz")),
+                    key=lambda m: (re.search(r"-b\d+$", m) is not None, m))
     if not models:
         raise SystemExit("run: no <family>.hyb.gz in %s (run prepare first)" % args.dir)
     with tempfile.TemporaryDirectory() as scratch:
