@@ -2,6 +2,8 @@
 
 #include "CudaDevice.h"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 
 #include <cstring>
@@ -200,7 +202,7 @@ CudaDevice::~CudaDevice() {
   if (!driver_ || !driver_->library)
     return;
   destroyEvents();
-  destroyGraph();
+  forgetCalls();
   if (stream_)
     driver_->cuStreamDestroy_v2(stream_);
   for (auto [block, size] : live_)
@@ -350,46 +352,59 @@ bool CudaDevice::finishCall() {
   recorded_.clear();
   if (!error_.empty() || launches.empty())
     return synchronize() && error_.empty();
-  if (launches != previous_) {
-    // A new sequence: launched one by one; a graph only pays once it
-    // repeats.
-    destroyGraph();
+  auto found = std::find_if(
+      remembered_.begin(), remembered_.end(),
+      [&](const RememberedCall &call) { return call.launches == launches; });
+  if (found == remembered_.end()) {
+    // A new list: launched one by one; a graph only pays once it repeats.
     for (const Launch &launch : launches)
       issue(launch);
-    previous_ = std::move(launches);
+    if (remembered_.size() == kRememberedCalls) {
+      destroyGraph(remembered_.back());
+      remembered_.pop_back();
+    }
+    remembered_.insert(remembered_.begin(), RememberedCall{std::move(launches)});
     return synchronize();
   }
-  if (!graphExec_) {
+  std::rotate(remembered_.begin(), found, found + 1);
+  RememberedCall &call = remembered_.front();
+  if (!call.exec) {
     if (!check(driver_->cuStreamBeginCapture_v2(stream_, kCaptureThreadLocal),
                "cuStreamBeginCapture"))
       return false;
-    for (const Launch &launch : launches)
+    for (const Launch &launch : call.launches)
       issue(launch);
-    bool captured = check(driver_->cuStreamEndCapture(stream_, &graph_),
+    bool captured = check(driver_->cuStreamEndCapture(stream_, &call.graph),
                           "cuStreamEndCapture");
     if (!captured || !error_.empty() ||
-        !check(driver_->cuGraphInstantiateWithFlags(&graphExec_, graph_, 0),
+        !check(driver_->cuGraphInstantiateWithFlags(&call.exec, call.graph, 0),
                "cuGraphInstantiate")) {
-      destroyGraph();
+      destroyGraph(call);
       return false;
     }
   }
-  return check(driver_->cuGraphLaunch(graphExec_, stream_), "cuGraphLaunch") &&
+  return check(driver_->cuGraphLaunch(call.exec, stream_), "cuGraphLaunch") &&
          synchronize();
 }
 
 void CudaDevice::useGraphs(bool enabled) {
   graphs_ = enabled;
   if (!enabled)
-    destroyGraph();
+    forgetCalls();
 }
 
-void CudaDevice::destroyGraph() {
-  if (graphExec_)
-    driver_->cuGraphExecDestroy(graphExec_);
-  if (graph_)
-    driver_->cuGraphDestroy(graph_);
-  graphExec_ = graph_ = nullptr;
+void CudaDevice::destroyGraph(RememberedCall &call) {
+  if (call.exec)
+    driver_->cuGraphExecDestroy(call.exec);
+  if (call.graph)
+    driver_->cuGraphDestroy(call.graph);
+  call.exec = call.graph = nullptr;
+}
+
+void CudaDevice::forgetCalls() {
+  for (RememberedCall &call : remembered_)
+    destroyGraph(call);
+  remembered_.clear();
 }
 
 void *CudaDevice::newEvent() {

@@ -69,12 +69,14 @@ public:
 
   /// A call of the plan: its launches are recorded (the plan never reads
   /// device memory, so nothing waits for them) and finishCall() issues
-  /// them. When they repeat the previous call's exactly (same kernels,
-  /// grids and parameters, as decode steps do once the buffer pool is
-  /// steady), they go as one CUDA graph: captured the first time, then
-  /// relaunched with one cuGraphLaunch instead of a launch per kernel.
-  /// Otherwise (prefill, a new shape) they go one by one. Profiling, and
-  /// useGraphs(false), launch each kernel at once.
+  /// them. When they repeat one of the last kRememberedCalls calls' exactly
+  /// (same kernels, grids and parameters, as decode steps do once the
+  /// buffer pool is steady: several lists in turn when a session's
+  /// sequences take several calls a step), they go as one CUDA graph:
+  /// captured the first time, then relaunched with one cuGraphLaunch
+  /// instead of a launch per kernel. Otherwise (prefill, a new shape) they
+  /// go one by one. Profiling, and useGraphs(false), launch each kernel at
+  /// once.
   void beginCall();
   /// Issues the call's launches and waits for them; false when one failed.
   bool finishCall();
@@ -133,9 +135,16 @@ private:
   };
   void issue(const Launch &launch);
   bool graphs_ = true, recording_ = false;
-  std::vector<Launch> recorded_, previous_; // this call's, the last call's
-  void *graph_ = nullptr, *graphExec_ = nullptr; // CUgraph(Exec) of previous_
-  void destroyGraph();
+  std::vector<Launch> recorded_; // this call's
+  // A recent call's launches, and their graph once they repeated.
+  struct RememberedCall {
+    std::vector<Launch> launches;
+    void *graph = nullptr, *exec = nullptr; // CUgraph, CUgraphExec
+  };
+  static constexpr size_t kRememberedCalls = 8;
+  std::vector<RememberedCall> remembered_; // the most recent first
+  void destroyGraph(RememberedCall &call);
+  void forgetCalls();
   // Profiling: an event recorded when it started, then one pair per launch
   // until events() reads their times.
   struct TimedLaunch {
