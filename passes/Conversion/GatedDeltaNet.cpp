@@ -196,11 +196,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                       kernel, [&](Value t, Value c) -> Value {
       return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
     }, slots};
-    bool convInDeltaRule = codegen.columns;
-    if (convInDeltaRule && op.getChunkSize())
-      window.run(channels, mixed,
-                 /*elsewhere=*/loops.eachAloneInSequence(tokens, slots));
-    if (!convInDeltaRule) {
+    if (!codegen.columns) {
       loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
         Value c = ivs[0];
         tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(), Value(),
@@ -208,6 +204,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
           return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
         }, mixed);
       });
+    } else if (op.getChunkSize()) {
+      window.run(channels, mixed,
+                 /*elsewhere=*/loops.eachAloneInSequence(tokens, slots));
     }
 
     std::optional<int64_t> chunk = op.getChunkSize();
@@ -930,7 +929,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       // one sequence, a workgroup per head walking its tokens.
       int64_t batch = slots ? cast<MemRefType>(convState.getType()).getDimSize(0) : 1;
       memref::GlobalOp convArrivals;
-      if (convInDeltaRule && ratio > 1)
+      if (ratio > 1)
         convArrivals = arrivalCounts(b, loc, "conv_state", batch * hk);
       SmallVector<Value> grid;
       if (slots)
@@ -947,8 +946,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         }
         Value qBuf = loops.scratch(dk, f32), kBuf = loops.scratch(dk, f32);
         Value oBuf = loops.scratch(dv, f32);
-        Value convOut =
-            convInDeltaRule ? loops.scratch(2 * dk + dv, f32) : Value();
+        Value convOut = loops.scratch(2 * dk + dv, f32);
         auto recurrence = [&]() {
           Head head = headOf(h, convOut);
           // The conv channel of entry e of convOut. (One op per statement:
@@ -968,17 +966,15 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             return arith::SelectOp::create(b, isQK, qk, v);
           };
           forLoop(first ? first : zero, end, {}, [&](Value t, ValueRange) {
-            if (convOut)
-              loops.cooperative({index(2 * dk + dv)}, [&](ValueRange es) {
-                store(window.output(t, channelOf(es[0])), convOut, ValueRange{es[0]});
-              });
+            loops.cooperative({index(2 * dk + dv)}, [&](ValueRange es) {
+              store(window.output(t, channelOf(es[0])), convOut, ValueRange{es[0]});
+            });
             auto [beta, g] = head.gates(t);
             Value decay = math::ExpOp::create(b, g);
             head.loadNormalized(qBuf, zero, t, 0, qScale, true);
             head.loadNormalized(kBuf, zero, t, hk * dk, f32c(1.0), true);
             loops.cooperative({index(dv)}, [&](ValueRange js) {
               Value j = js[0];
-              Value vColumn = add(add(index(2 * hk * dk), mul(h, dv)), j);
               // (S^T k)_j of the decayed state, then u_j = beta (v_j - it).
               Value kv = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
                 SmallVector<Value> at = stateAt(b, slots, t, {h, i, j});
@@ -987,8 +983,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
                 return SmallVector<Value>{
                     fadd(a[0], fmul(decayed, load(kBuf, ValueRange{i})))};
               }).getResult(0);
-              Value v = convOut ? load(convOut, ValueRange{add(index(2 * dk), j)})
-                                : load(mixed, ValueRange{t, vColumn});
+              Value v = load(convOut, ValueRange{add(index(2 * dk), j)});
               Value u = fmul(beta, fsub(v, kv));
               // S[:, j] += k u_j; o_j = (S^T q)_j.
               Value o = forLoop(zero, index(dk), {f32c(0.0)}, [&](Value i, ValueRange a) {
@@ -1004,8 +999,6 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
             head.gatedNorm(oBuf, zero, t, true);
             return SmallVector<Value>{};
           });
-          if (!convOut)
-            return;
           loops.cooperative({index(dv)}, [&](ValueRange js) {
             window.moveState(channelOf(add(index(2 * dk), js[0])), first);
           });
