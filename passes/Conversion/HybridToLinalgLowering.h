@@ -143,6 +143,8 @@ Value dotStep(OpBuilder &b, Location loc, Value acc, Value x, Value y);
 /// An f32 tensor whose leading dimension is `rows`' leading dimension (the
 /// token count) and whose other dimensions are `trailing`.
 Value emptyLike(OpBuilder &b, Location loc, Value rows, ArrayRef<int64_t> trailing);
+/// emptyLike filled with zeros.
+Value zerosLike(OpBuilder &b, Location loc, Value rows, ArrayRef<int64_t> trailing);
 /// RMSNorm of every row of x [tokens, dim] (models.md 0.1), in f32.
 Value normalizeRows(OpBuilder &b, Location loc, Value x, Value weight,
                     Value gate, NormKind kind, double epsilon);
@@ -736,7 +738,8 @@ void populateGatedDeltaNetLowering(RewritePatternSet &patterns,
                                    const TypeConverter &types,
                                    const Codegen &codegen);
 
-// Attention and MLA (Attention.cpp), Mamba (Mamba.cpp).
+// Attention and MLA (Attention.cpp), Mamba (Mamba.cpp), the MoE ops
+// (MoE.cpp).
 
 /// Adds the lowerings of hybrid.attention and hybrid.mla.
 void populateAttentionLowerings(RewritePatternSet &patterns,
@@ -745,6 +748,9 @@ void populateAttentionLowerings(RewritePatternSet &patterns,
 /// Adds the lowering of hybrid.mamba.
 void populateMambaLowering(RewritePatternSet &patterns, const TypeConverter &types,
                            const Codegen &codegen);
+/// Adds the lowerings of hybrid.moe, hybrid.moe_route and hybrid.moe_experts.
+void populateMoELowerings(RewritePatternSet &patterns, const TypeConverter &types,
+                          const Codegen &codegen);
 
 } // namespace hybrid::lowering
 
