@@ -584,6 +584,26 @@ def DeduplicateKernelsPass
   let dependentDialects = ["::hybrid::HybridDialect"];
 }
 
+def ReverseParallelOrderPass
+    : Pass<"hybrid-reverse-parallel-order", "::mlir::ModuleOp"> {
+  let summary = "Run kernels' workgroups and parallel loops last first: a check of the GPU forms on the CPU";
+  let description = [{
+    After `hybrid-form-dispatches`, on the CPU pipeline (hybridc
+    `--parallel-order=reversed`): in every `hybrid.kernel` function the
+    workgroup loop over [begin, end) and every `scf.parallel` inside (a
+    block form's cooperative phases, its warps, its cooperative sums) take
+    their iterations last first: an induction variable `i` of [lb, ub) by
+    `step` becomes `lb + last - i`. The CPU runs those iterations one after
+    another; a GPU runs them at once, in no set order. A kernel form that
+    depends on the order (an iteration reading what an earlier one of the
+    same loop wrote; a last workgroup to finish, which the CPU always
+    makes the highest) computes right forwards and wrong on a GPU, and,
+    reversed, wrong here too. Nothing else changes but the order of a
+    cooperative sum's terms. Not for deployment.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Move dispatch kernels into a GPU module, a thread or block per workgroup";
   let description = [{

@@ -121,6 +121,10 @@ constexpr Step kLLVMSteps[] = {
      [](const hybrid::PipelineOptions &o) {
        return o.gpuKernelForms && hybrid::hasWarpgroupMma(o.cudaArch);
      }},
+    {"hybrid-reverse-parallel-order",
+     "every kernel's workgroups and parallel loops last first: a check that "
+     "no iteration depends on an earlier one (reverse-parallel-order)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.reverseParallelOrder); }},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
     {"convert-vector-to-scf",
@@ -285,6 +289,9 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
             !options.gpuKernelForms)
           return error(arg + ": cuda-arch applies to hybrid-cuda-pipeline "
                              "and to gpu-kernel-forms");
+        if (target == Target::CUDA && options.reverseParallelOrder.hasValue())
+          return error(arg + ": reverse-parallel-order applies to "
+                             "hybrid-cpu-pipeline (a GPU has no order)");
         if (target == Target::CUDA && options.gpuKernelForms.hasValue())
           return error(arg + ": gpu-kernel-forms applies to hybrid-cpu-pipeline "
                              "(the CUDA pipeline builds those forms anyway)");

@@ -51,6 +51,13 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                      "run them on the CPU, to check those forms where no GPU "
                      "is; needs pack-weights"),
       llvm::cl::init(false)};
+  Option<bool> reverseParallelOrder{
+      *this, "reverse-parallel-order",
+      llvm::cl::desc("CPU pipeline: run every kernel's workgroups and "
+                     "parallel loops last first "
+                     "(hybrid-reverse-parallel-order), a check that no "
+                     "iteration depends on an earlier one, as on a GPU"),
+      llvm::cl::init(false)};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.

@@ -116,6 +116,20 @@ cl::opt<bool> gpuKernelForms(
              "forms; not for deployment"),
     cl::init(false), cl::cat(category));
 
+enum class ParallelOrder { Forward, Reversed };
+cl::opt<ParallelOrder> parallelOrder(
+    "parallel-order",
+    cl::desc("With --target=cpu: the order in which the CPU runs the "
+             "iterations of each kernel's workgroups and of a workgroup's "
+             "parallel phases, which a GPU runs at once"),
+    cl::values(clEnumValN(ParallelOrder::Forward, "forward",
+                          "first to last (default)"),
+               clEnumValN(ParallelOrder::Reversed, "reversed",
+                          "last to first: a check (with --gpu-kernel-forms, of "
+                          "the GPU forms) that no iteration depends on an "
+                          "earlier one of the same loop; not for deployment")),
+    cl::init(ParallelOrder::Forward), cl::cat(category));
+
 cl::opt<std::string> cudaArch(
     "cuda-arch",
     cl::desc("GPU architecture of --target=cuda: sm_80 (A100, PTX ISA 7.0), "
@@ -384,6 +398,11 @@ int hybridc::runHybridc(int argc, char **argv) {
       packWeights)
     return fail("--pack-weights: packed weights are stored in the artifact; "
                 "--weights=external reads the checkpoint's layout as is");
+  if (parallelOrder.getNumOccurrences() && cuda)
+    return fail("--parallel-order applies to --target=cpu: a GPU runs the "
+                "iterations at once");
+  if (parallelOrder.getNumOccurrences() && !wantArtifact && emit != EmitLevel::LLVM)
+    return fail("--parallel-order applies to artifacts and --emit=llvm");
   if (gpuKernelForms && cuda)
     return fail("--gpu-kernel-forms: --target=cuda builds those forms "
                 "anyway; the flag runs them on the CPU target");
@@ -438,6 +457,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.fuseMoERouting = fuseMoERouting;
   options.cudaArch = cudaArch;
   options.gpuKernelForms = gpuKernelForms;
+  options.reverseParallelOrder = parallelOrder == ParallelOrder::Reversed;
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of

@@ -44,6 +44,8 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
 // FORMS-ARCH: error: hybrid-cpu-pipeline: cuda-arch must be sm_80, sm_90 or sm_90a, got 'sm_70'
 // RUN: not hybrid-opt %s --hybrid-cuda-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=CUDA-FORMS
 // CUDA-FORMS: error: hybrid-cuda-pipeline: gpu-kernel-forms applies to hybrid-cpu-pipeline (the CUDA pipeline builds those forms anyway)
+// RUN: not hybrid-opt %s --hybrid-cuda-pipeline="reverse-parallel-order=1" 2>&1 | FileCheck %s --check-prefix=CUDA-ORDER
+// CUDA-ORDER: error: hybrid-cuda-pipeline: reverse-parallel-order applies to hybrid-cpu-pipeline (a GPU has no order)
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=FORMS-UNPACKED
 // FORMS-UNPACKED: error: hybrid-cpu-pipeline: gpu-kernel-forms needs pack-weights
 
