@@ -47,6 +47,7 @@ def _prompt(name):
 for _key, _name in [("qwen_prompt", "qwen3_next_tiny"),
                     ("bf16_prompt", "qwen3_next_bf16_tiny"),
                     ("wide_prompt", "qwen3_next_wide_tiny"),
+                    ("heads_prompt", "qwen3_next_heads_tiny"),
                     ("tiles_prompt", "qwen3_next_bf16_tiles_tiny"),
                     ("jamba_prompt", "jamba_tiny"),
                     ("jamba_wide_prompt", "jamba_wide_tiny"),
