@@ -31,6 +31,7 @@ cases=(
   "qwen3_next_wide_tiny||1e-2"
   "jamba_wide_tiny||1e-2"
   "qwen3_next_heads_tiny||1e-2"
+  "deepseek_v3_heads_tiny||1e-2"
   "qwen3_next_bf16_tiles_tiny|--dtype=f32|2e-2 --bf16"
   # wgmma warpgroup products (sm_90a: H100/H200 only)
   "qwen3_next_bf16_tiles_tiny|--dtype=f32 --cuda-arch=sm_90a|2e-2 --bf16|qwen3_next_bf16_tiles_sm90a"
