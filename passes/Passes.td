@@ -590,8 +590,10 @@ def ReverseParallelOrderPass
   let description = [{
     After `hybrid-form-dispatches`, on the CPU pipeline (hybridc
     `--parallel-order=reversed`): in every `hybrid.kernel` function the
-    workgroup loop over [begin, end) and every `scf.parallel` inside (a
-    block form's cooperative phases, its warps, its cooperative sums) take
+    workgroup loops (its top-level `scf.for` ops: over [begin, end), or a
+    merged dispatch's share of it per kernel) and every `scf.parallel`
+    inside (a block form's cooperative phases, its warps, its cooperative
+    sums) take
     their iterations last first: an induction variable `i` of [lb, ub) by
     `step` becomes `lb + last - i`. The CPU runs those iterations one after
     another; a GPU runs them at once, in no set order. A kernel form that

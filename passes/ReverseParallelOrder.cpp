@@ -48,15 +48,16 @@ struct ReverseParallelOrderPass
     for (auto kernel : getOperation().getOps<func::FuncOp>()) {
       if (!kernel->hasAttr("hybrid.kernel") || kernel.isExternal())
         continue;
-      // The workgroup loop: over the kernel's range [begin, end), its
-      // first two arguments (hybrid-form-dispatches).
-      Block &entry = kernel.getBody().front();
-      for (auto workgroups : entry.getOps<scf::ForOp>())
-        if (workgroups.getLowerBound() == entry.getArgument(0) &&
-            workgroups.getUpperBound() == entry.getArgument(1))
-          mirror(workgroups.getInductionVar(), workgroups.getLowerBound(),
-                 workgroups.getUpperBound(), workgroups.getStep(),
-                 workgroups.getBody());
+      // The workgroup loops: the kernel's top-level scf.for ops. One over
+      // its range [begin, end) (hybrid-form-dispatches), or one per kernel
+      // of a merged dispatch, over its share of the range
+      // (hybrid-merge-dispatches). A chained kernel's tail (under an
+      // scf.if) runs its workgroups one after another on a GPU too, and
+      // keeps its order.
+      for (auto workgroups : kernel.getBody().front().getOps<scf::ForOp>())
+        mirror(workgroups.getInductionVar(), workgroups.getLowerBound(),
+               workgroups.getUpperBound(), workgroups.getStep(),
+               workgroups.getBody());
       // Every parallel loop inside: a block's phases, its warps, its
       // cooperative sums.
       kernel.walk([](scf::ParallelOp loop) {

@@ -1439,22 +1439,18 @@ struct MoERouteLowering : HybridLowering<MoERouteOp> {
     int64_t experts = routerType.getDimSize(0), hidden = routerType.getDimSize(1);
     LoopNest loops{b};
     MoEKernels kernels{b, loops, codegen, op.getLoc()};
-    RoutingSpec spec = routingSpec(op, experts, adaptor.getSelectionBias());
-    if (codegen.columns) {
-      // On a GPU the one thread per token would run all of the router's
-      // dot products (Qwen3-Next: 512 x 2048 per token) serially: the router
-      // runs first as a linear layer (a thread per expert), the routing
-      // kernel reads its logits.
-      Value logits = linear(b, op.getLoc(), codegen, x, router);
-      auto [chosen, weights] = kernels.route(x, spec, [&](Value t, Value e) -> Value {
-        return tensor::ExtractOp::create(b, logits, ValueRange{t, e});
-      });
-      rewriter.replaceOp(op, {chosen, weights});
-      return success();
-    }
+    // On a GPU the one thread per token would run all of the router's dot
+    // products (Qwen3-Next: 512 x 2048 per token) serially: the router runs
+    // first as a linear layer (a thread per expert), the routing kernel
+    // reads its logits.
+    Value logits = codegen.columns ? linear(b, op.getLoc(), codegen, x, router) : Value();
     auto [chosen, weights] = kernels.route(
-        x, spec,
-        [&](Value t, Value e) { return kernels.dot(router, {e}, x, {t}, hidden); });
+        x, routingSpec(op, experts, adaptor.getSelectionBias()),
+        [&](Value t, Value e) -> Value {
+          if (logits)
+            return tensor::ExtractOp::create(b, logits, ValueRange{t, e});
+          return kernels.dot(router, {e}, x, {t}, hidden);
+        });
     rewriter.replaceOp(op, {chosen, weights});
     return success();
   }

@@ -25,6 +25,23 @@
 // FOLDED: scf.parallel (%[[U:.*]]) = (%c2) to (%c11) step (%c3) {
 // FOLDED:   %[[S:.*]] = arith.subi %c10, %[[U]]
 // FOLDED:   memref.store %{{.*}}, %{{.*}}[%[[S]]]
+
+// A merged kernel's workgroup loops over its kernels' shares of [begin,
+// end) run last first too; a chained tail's loop (under scf.if: its
+// workgroups run one after another on a GPU as well) keeps its order.
+// FOLDED-LABEL: func.func private @merged(
+// FOLDED-SAME: %[[B:[^:]*]]: index, %[[E:[^:]*]]: index, %[[N:[^:]*]]: index
+// FOLDED: %[[LO:.*]] = arith.minui %[[B]], %[[N]]
+// FOLDED: %[[HI:.*]] = arith.minui %[[E]], %[[N]]
+// FOLDED: scf.for %[[W0:.*]] = %[[LO]] to %[[HI]]
+// FOLDED:   arith.subi %[[HI]], %[[LO]]
+// FOLDED:   memref.store
+// FOLDED: scf.for %[[W1:.*]] = %[[N]] to %[[E]]
+// FOLDED:   arith.subi %[[E]], %[[N]]
+// FOLDED:   memref.store
+// FOLDED: scf.if
+// FOLDED-NEXT: scf.for %[[T:.*]] = %c0 to %c2 step %c1 {
+// FOLDED-NEXT: memref.store %{{.*}}, %{{.*}}[%[[T]]]
 // FOLDED-LABEL: func.func @forward(
 // FOLDED-NOT: arith.subi
 // FOLDED: hybrid.dispatch
@@ -44,6 +61,26 @@ func.func private @kernel(%begin: index, %end: index, %x: memref<?xf32>, %y: mem
     scf.parallel (%u) = (%c2) to (%c11) step (%c3) {
       memref.store %v, %y[%u] : memref<32xf32>
       scf.reduce
+    }
+  }
+  return
+}
+func.func private @merged(%begin: index, %end: index, %n: index, %last: i1, %y: memref<?xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %v = arith.constant 1.0 : f32
+  %lo = arith.minui %begin, %n : index
+  %hi = arith.minui %end, %n : index
+  scf.for %w = %lo to %hi step %c1 {
+    memref.store %v, %y[%w] : memref<?xf32>
+  }
+  scf.for %w = %n to %end step %c1 {
+    memref.store %v, %y[%w] : memref<?xf32>
+  }
+  scf.if %last {
+    scf.for %t = %c0 to %c2 step %c1 {
+      memref.store %v, %y[%t] : memref<?xf32>
     }
   }
   return
