@@ -60,14 +60,6 @@ bool isWarps(Operation *op) {
   return isa<scf::ParallelOp>(op) && op->hasAttr(hybrid::kWarpsAttr);
 }
 
-/// Whether `op` is inside a warps loop (of its function).
-bool inWarps(Operation *op) {
-  for (Operation *parent = op->getParentOp(); parent;
-       parent = parent->getParentOp())
-    if (isWarps(parent))
-      return true;
-  return false;
-}
 
 /// Threads that run one workgroup of `kernel`: the whole block for
 /// cooperative or warps loops, else one. Contract tiles are a warp's, so
@@ -77,7 +69,7 @@ FailureOr<int64_t> workgroupThreads(func::FuncOp kernel, int64_t blockSize) {
   WalkResult walked = kernel.walk([&](Operation *op) {
     block |= isCooperative(op) || isWarps(op);
     warps |= isWarps(op);
-    if (isa<vector::ContractionOp>(op) && !inWarps(op)) {
+    if (isa<vector::ContractionOp>(op) && !hybrid::inWarpsLoop(op)) {
       op->emitOpError("hybrid-kernels-to-gpu: a contract tile (a warp's "
                       "work) outside a warps loop");
       return WalkResult::interrupt();
@@ -333,7 +325,7 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
       return WalkResult::skip();
     }
     // A warp's own writes (its contract tiles' results) are its lanes'.
-    if (hasEffect<MemoryEffects::Write>(op) && !inWarps(op)) {
+    if (hasEffect<MemoryEffects::Write>(op) && !hybrid::inWarpsLoop(op)) {
       op->emitOpError("hybrid-kernels-to-gpu: writes memory outside the "
                       "cooperative and warps loops of a block kernel, where "
                       "every thread of the block runs it");

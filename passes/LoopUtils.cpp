@@ -1,6 +1,7 @@
 //===- LoopUtils.cpp - iteration spaces of parallel loops -----------------===//
 
 #include "passes/LoopUtils.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -82,4 +83,12 @@ int64_t hybrid::knownDivisor(Value value, int depth) {
     }
   };
   return divisor(map.getResult(0));
+}
+
+bool hybrid::inWarpsLoop(Operation *op) {
+  for (Operation *parent = op->getParentOp(); parent;
+       parent = parent->getParentOp())
+    if (isa<scf::ParallelOp>(parent) && parent->hasAttr(kWarpsAttr))
+      return true;
+  return false;
 }

@@ -3,7 +3,8 @@
 // Shared by the passes that spread an `scf.parallel`'s iterations over
 // workgroups (hybrid-form-dispatches) or over a block's threads
 // (hybrid-kernels-to-gpu): both number the whole iteration space linearly.
-// And what the GPU passes know of an index's alignment.
+// And what the GPU passes know of an index's alignment, and of the warps
+// loops that hold the tensor-core tiles.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +32,10 @@ delinearize(mlir::OpBuilder &b, mlir::Location loc, mlir::Value linear,
 /// affine or arith sums and products that make it (0 for zero, a multiple
 /// of anything; 1 when nothing is known).
 int64_t knownDivisor(mlir::Value value, int depth = 0);
+
+/// Whether `op` is inside a warps loop (an `scf.parallel` marked
+/// kWarpsAttr): where contract tiles, a warp's tensor-core work, belong.
+bool inWarpsLoop(mlir::Operation *op);
 
 } // namespace hybrid
 

@@ -252,6 +252,54 @@ void bf16MmaOnNVVM(gpu::GPUFuncOp func) {
   }
 }
 
+/// The fragment `fragment` (vector<R x 1 x f32>) with each element rounded
+/// to tf32 (cvt.rna: to nearest, ties away from zero), built where the
+/// fragment is defined so that every mma taking it shares the rounding.
+Value roundedToTF32(Value fragment) {
+  OpBuilder b(fragment.getContext());
+  if (Operation *def = fragment.getDefiningOp())
+    b.setInsertionPointAfter(def);
+  else
+    b.setInsertionPointToStart(cast<BlockArgument>(fragment).getOwner());
+  Location loc = fragment.getLoc();
+  auto type = cast<VectorType>(fragment.getType());
+  SmallVector<Value> elements;
+  for (int64_t r = 0; r < type.getDimSize(0); ++r) {
+    Value element =
+        vector::ExtractOp::create(b, loc, fragment, ArrayRef<int64_t>{r, 0});
+    Value bits = NVVM::ConvertFloatToTF32Op::create(
+        b, loc, b.getI32Type(), element, NVVM::FPRoundingMode::RNA,
+        NVVM::SaturationMode::NONE, /*relu=*/false);
+    elements.push_back(
+        arith::BitcastOp::create(b, loc, b.getF32Type(), bits));
+  }
+  return vector::FromElementsOp::create(b, loc, type, elements);
+}
+
+/// Each tf32 mma.sync's operands rounded to tf32 first. A tf32 operand is
+/// meant to hold tf32 data (what cvt makes); given f32 bits as they are,
+/// the H200 of the one GPU run truncated them (the CPU's emulation of
+/// truncation, --tile-precision, reproduces its errors): every operand
+/// shrunk towards zero, an error of one sign that grows with the length
+/// of the sum. Rounding to nearest halves the largest error and gives it
+/// no sign.
+void roundTF32Operands(gpu::GPUFuncOp func) {
+  SmallVector<nvgpu::MmaSyncOp> mmas;
+  func.walk([&](nvgpu::MmaSyncOp mma) {
+    if (mma.getTf32EnabledAttr())
+      mmas.push_back(mma);
+  });
+  DenseMap<Value, Value> rounded;
+  for (nvgpu::MmaSyncOp mma : mmas)
+    for (OpOperand *operand :
+         {&mma.getMatrixAMutable(), &mma.getMatrixBMutable()}) {
+      auto [it, first] = rounded.try_emplace(operand->get());
+      if (first)
+        it->second = roundedToTF32(operand->get());
+      operand->set(it->second);
+    }
+}
+
 struct MmaTilesToNVGPUPass
     : hybrid::impl::MmaTilesToNVGPUPassBase<MmaTilesToNVGPUPass> {
   void runOnOperation() override {
@@ -305,6 +353,7 @@ struct MmaTilesToNVGPUPass
       if (cast<VectorType>(mma.getMatrixA().getType()).getElementType().isF32())
         mma.setTf32EnabledAttr(UnitAttr::get(context));
     });
+    roundTF32Operands(func);
     WalkResult left = func.walk([&](vector::ContractionOp contract) {
       contract.emitOpError("in GPU kernel @")
           << func.getName()

@@ -606,6 +606,24 @@ def ReverseParallelOrderPass
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def RoundTilesToTF32Pass : Pass<"hybrid-round-tiles-to-tf32"> {
+  let summary = "Round the f32 contract tiles' operands to tf32, as a GPU's tensor cores take them (CPU)";
+  let description = [{
+    On the CPU pipeline's GPU forms (hybridc `--gpu-kernel-forms
+    --tile-precision=tf32`): every `vector.contract` in a warps loop (a
+    warp's tensor-core tile) with f32 operands gets them rounded to tf32
+    first, as `hybrid-mma-tiles-to-nvgpu` has the GPU do (cvt.rna: 10
+    bits of mantissa, to nearest, ties away from zero; infinities and
+    NaNs kept), in integer arithmetic on their bits. Operands widened from
+    16-bit floats, which tf32 holds exactly, are left alone, and so are
+    contracts outside warps loops. Each operand is rounded once, where it
+    is defined. The CPU then multiplies the tiles at the GPU's precision:
+    a check against the checkpoint's outputs shows what tf32 costs a
+    model. Not for deployment.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Move dispatch kernels into a GPU module, a thread or block per workgroup";
   let description = [{

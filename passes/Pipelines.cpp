@@ -121,6 +121,10 @@ constexpr Step kLLVMSteps[] = {
      [](const hybrid::PipelineOptions &o) {
        return o.gpuKernelForms && hybrid::hasWarpgroupMma(o.cudaArch);
      }},
+    {"hybrid-round-tiles-to-tf32",
+     "the f32 tensor-core tiles' operands rounded to tf32, the GPU's "
+     "precision (gpu-kernel-forms with tf32-tiles)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.tf32Tiles); }},
     {"hybrid-reverse-parallel-order",
      "every kernel's workgroups and parallel loops last first: a check that "
      "no iteration depends on an earlier one (reverse-parallel-order)",
@@ -295,6 +299,12 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
         if (target == Target::CUDA && options.gpuKernelForms.hasValue())
           return error(arg + ": gpu-kernel-forms applies to hybrid-cpu-pipeline "
                              "(the CUDA pipeline builds those forms anyway)");
+        if (target == Target::CUDA && options.tf32Tiles.hasValue())
+          return error(arg + ": tf32-tiles applies to hybrid-cpu-pipeline "
+                             "(a GPU's f32 tiles are tf32 anyway)");
+        if (options.tf32Tiles && !options.gpuKernelForms)
+          return error(arg + ": tf32-tiles needs gpu-kernel-forms (the CPU "
+                             "forms have no tensor-core tiles)");
         if (options.gpuKernelForms && options.packWeights <= 0)
           return error(arg + ": gpu-kernel-forms needs pack-weights");
         if (!hybrid::isCUDAArch(options.cudaArch))

@@ -58,6 +58,13 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                      "(hybrid-reverse-parallel-order), a check that no "
                      "iteration depends on an earlier one, as on a GPU"),
       llvm::cl::init(false)};
+  Option<bool> tf32Tiles{
+      *this, "tf32-tiles",
+      llvm::cl::desc("CPU pipeline with gpu-kernel-forms: round the f32 "
+                     "tensor-core tiles' operands to tf32 "
+                     "(hybrid-round-tiles-to-tf32), the GPU's precision; "
+                     "off, they multiply in f32"),
+      llvm::cl::init(false)};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.

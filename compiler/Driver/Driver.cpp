@@ -130,6 +130,19 @@ cl::opt<ParallelOrder> parallelOrder(
                           "earlier one of the same loop; not for deployment")),
     cl::init(ParallelOrder::Forward), cl::cat(category));
 
+enum class TilePrecision { F32, TF32 };
+cl::opt<TilePrecision> tilePrecision(
+    "tile-precision",
+    cl::desc("With --gpu-kernel-forms: the precision in which the CPU "
+             "multiplies the f32 tensor-core tiles"),
+    cl::values(clEnumValN(TilePrecision::F32, "f32",
+                          "f32 (default): checks the forms' arithmetic"),
+               clEnumValN(TilePrecision::TF32, "tf32",
+                          "operands rounded to tf32 as a GPU's tensor cores "
+                          "take them: checks what that precision costs the "
+                          "model; not for deployment")),
+    cl::init(TilePrecision::F32), cl::cat(category));
+
 cl::opt<std::string> cudaArch(
     "cuda-arch",
     cl::desc("GPU architecture of --target=cuda: sm_80 (A100, PTX ISA 7.0), "
@@ -406,6 +419,11 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (gpuKernelForms && cuda)
     return fail("--gpu-kernel-forms: --target=cuda builds those forms "
                 "anyway; the flag runs them on the CPU target");
+  if (tilePrecision.getNumOccurrences() && !gpuKernelForms)
+    return fail("--tile-precision applies to --gpu-kernel-forms (on "
+                "--target=cuda the f32 tiles are tf32)");
+  if (tilePrecision.getNumOccurrences() && !wantArtifact && emit != EmitLevel::LLVM)
+    return fail("--tile-precision applies to artifacts and --emit=llvm");
   if (gpuKernelForms && (!packWeights || weightsMode == WeightsMode::External))
     return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "
                 "--pack-weights=false and --weights=external");
@@ -458,6 +476,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.cudaArch = cudaArch;
   options.gpuKernelForms = gpuKernelForms;
   options.reverseParallelOrder = parallelOrder == ParallelOrder::Reversed;
+  options.tf32Tiles = tilePrecision == TilePrecision::TF32;
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of

@@ -3,8 +3,9 @@
 // A block kernel's tf32 tiles (the mma form of a linear layer with f32
 // weights, after hybrid-kernels-to-gpu): x's tile staged in shared memory
 // is loaded with ldmatrix, the weights' tile element by element; each
-// contract becomes one tf32 mma.sync, the accumulator carried as the
-// lane's 2x2 fragment; the kernel's index arithmetic stays arith.
+// contract becomes one tf32 mma.sync, its fragments' elements rounded to
+// tf32 (cvt.rna) as loaded, the accumulator carried as the lane's 2x2
+// fragment; the kernel's index arithmetic stays arith.
 // CHECK-LABEL: gpu.func @tile(
 // CHECK: %[[W:.*]] = arith.divui %{{.*}}, %c32 : index
 // CHECK: %[[T0:.*]] = arith.muli %[[W]], %c16 : index
@@ -13,9 +14,16 @@
 // CHECK: scf.for %{{.*}} = %c0 to %c64 step %c8 iter_args(%{{.*}} = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (vector<16x8xf32>, vector<2x2xf32>)
 // CHECK: gpu.barrier
 // CHECK: %[[LANE:.*]] = gpu.lane_id
-// CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<16x12xf32, #gpu.address_space<workgroup>> -> vector<4x1xf32>
+// CHECK: %[[XF:.*]] = nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<16x12xf32, #gpu.address_space<workgroup>> -> vector<4x1xf32>
+// CHECK: %[[X3:.*]] = vector.extract %[[XF]][3, 0] : f32 from vector<4x1xf32>
+// CHECK: %[[X3R:.*]] = nvvm.convert.float.to.tf32 %[[X3]] {rnd = #nvvm.fp_rnd_mode<rna>}
+// CHECK: %[[X3F:.*]] = arith.bitcast %[[X3R]] : i32 to f32
+// CHECK: %[[XT:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %[[X3F]] : vector<4x1xf32>
 // CHECK: memref.load %{{.*}} : memref<8x16xf32, #gpu.address_space<workgroup>>
-// CHECK: %[[D:.*]] = nvgpu.mma.sync(%{{.*}}, %{{.*}}, %[[ACC]]) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK: %[[WF:.*]] = vector.insert %{{.*}} [1, 0] : f32 into vector<2x1xf32>
+// CHECK-COUNT-2: nvvm.convert.float.to.tf32 %{{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
+// CHECK: %[[WT:.*]] = vector.from_elements %{{.*}}, %{{.*}} : vector<2x1xf32>
+// CHECK: %[[D:.*]] = nvgpu.mma.sync(%[[XT]], %[[WT]], %[[ACC]]) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK: scf.yield %{{.*}}, %[[D]]
 // CHECK: vector.store %{{.*}} : memref<?x32xf32>, vector<2xf32>
 // CHECK-NOT: vector.contract
@@ -118,8 +126,9 @@ gpu.module @hybrid_kernels {
 // fragments with ldmatrix and the weights' with a transposing ldmatrix,
 // and each f16 mma.sync it makes becomes NVVM's m16n8k16 bf16 mma on the
 // same registers (four and two i32 of bf16 pairs, four f32 accumulators),
-// its results the lane's 2x2 fragment. (The staged buffers are views of
-// the dynamic shared memory, as hybrid-kernels-to-gpu makes them.)
+// its results the lane's 2x2 fragment; bf16 needs no rounding. (The
+// staged buffers are views of the dynamic shared memory, as
+// hybrid-kernels-to-gpu makes them.)
 // CHECK-LABEL: gpu.func @bf16_tile(
 // CHECK: %[[SHARED:.*]] = memref.get_global @hybrid_dynamic_shared
 // CHECK: %[[XB:.*]] = memref.view %[[SHARED]][%[[C0:.*]]][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<16x24xbf16, #gpu.address_space<workgroup>>
@@ -130,6 +139,7 @@ gpu.module @hybrid_kernels {
 // CHECK: vector.store %[[ROUNDED]], %[[XB]]
 // CHECK: nvgpu.ldmatrix %[[XS]][{{.*}}] {numTiles = 4 : i32, transpose = false} : memref<16x24xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
 // CHECK: nvgpu.ldmatrix %[[WS]][{{.*}}] {numTiles = 2 : i32, transpose = true} : memref<16x16xf16, #gpu.address_space<workgroup>> -> vector<2x2xf16>
+// CHECK-NOT: nvvm.convert.float.to.tf32
 // CHECK-COUNT-6: vector.bitcast %{{.*}} : vector<2xf16> to vector<1xi32>
 // CHECK: %[[D:.*]] = nvvm.mma.sync A[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] B[%{{.*}}, %{{.*}}] C[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
 // CHECK: llvm.extractvalue %[[D]][3]

@@ -46,6 +46,10 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
 // CUDA-FORMS: error: hybrid-cuda-pipeline: gpu-kernel-forms applies to hybrid-cpu-pipeline (the CUDA pipeline builds those forms anyway)
 // RUN: not hybrid-opt %s --hybrid-cuda-pipeline="reverse-parallel-order=1" 2>&1 | FileCheck %s --check-prefix=CUDA-ORDER
 // CUDA-ORDER: error: hybrid-cuda-pipeline: reverse-parallel-order applies to hybrid-cpu-pipeline (a GPU has no order)
+// RUN: not hybrid-opt %s --hybrid-cuda-pipeline="tf32-tiles=1" 2>&1 | FileCheck %s --check-prefix=CUDA-TF32
+// CUDA-TF32: error: hybrid-cuda-pipeline: tf32-tiles applies to hybrid-cpu-pipeline (a GPU's f32 tiles are tf32 anyway)
+// RUN: not hybrid-opt %s --hybrid-cpu-pipeline="tf32-tiles=1" 2>&1 | FileCheck %s --check-prefix=CPU-TF32
+// CPU-TF32: error: hybrid-cpu-pipeline: tf32-tiles needs gpu-kernel-forms (the CPU forms have no tensor-core tiles)
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=FORMS-UNPACKED
 // FORMS-UNPACKED: error: hybrid-cpu-pipeline: gpu-kernel-forms needs pack-weights
 
