@@ -624,6 +624,39 @@ def RoundTilesToTF32Pass : Pass<"hybrid-round-tiles-to-tf32"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def CheckBoundsPass : Pass<"hybrid-check-bounds", "::mlir::ModuleOp"> {
+  let summary = "Check every buffer access against its buffer's shape as the program runs";
+  let description = [{
+    On the CPU pipeline (hybridc `--check-bounds`), after the kernels take
+    their final form: before each `memref.load`, `memref.store`,
+    `memref.atomic_rmw`, `vector.load`, `vector.store` and unmasked
+    `vector.transfer_read` / `vector.transfer_write` on a memref, a
+    check that every element it touches lies inside the buffer's
+    shape (each index at least 0; index plus the vector's extent at most
+    the dimension's size; a transfer's dimensions that are not in bounds
+    pad or drop their elements themselves and are not checked); before
+    each `memref.subview`, that the view's last element along every
+    dimension lies inside its source. The first check of a call of a
+    function to fail keeps its message (naming the op, the function and
+    its location) in a slot at the function's entry; before the function
+    returns, a kept message goes to stderr (libc's `write`: unbuffered)
+    and the program aborts. The checks do not branch: a branch in the
+    kernels' loops would split their blocks, and a bf16 value live across
+    a split makes the x86 backend call compiler-rt's `__truncsfbf2`, which
+    artifacts do not link. A kernel that reads past a buffer computes
+    from whatever lies there, which on the CPU padding may hide and on a
+    GPU is another buffer or a fault: with the checks the first such
+    access stops the program when its function returns. Not for
+    deployment.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def KernelsToGPUPass : Pass<"hybrid-kernels-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Move dispatch kernels into a GPU module, a thread or block per workgroup";
   let description = [{

@@ -131,6 +131,10 @@ constexpr Step kLLVMSteps[] = {
      [](const hybrid::PipelineOptions &o) { return bool(o.reverseParallelOrder); }},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
+    {"hybrid-check-bounds",
+     "every buffer access checked against its buffer's shape as it runs "
+     "(check-bounds)",
+     [](const hybrid::PipelineOptions &o) { return bool(o.checkBounds); }},
     {"convert-vector-to-scf",
      "the tensor-core tiles' 2-D transfers as loops of rows (gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
@@ -299,6 +303,9 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
         if (target == Target::CUDA && options.gpuKernelForms.hasValue())
           return error(arg + ": gpu-kernel-forms applies to hybrid-cpu-pipeline "
                              "(the CUDA pipeline builds those forms anyway)");
+        if (target == Target::CUDA && options.checkBounds.hasValue())
+          return error(arg + ": check-bounds applies to hybrid-cpu-pipeline "
+                             "(its checks run on the CPU)");
         if (target == Target::CUDA && options.tf32Tiles.hasValue())
           return error(arg + ": tf32-tiles applies to hybrid-cpu-pipeline "
                              "(a GPU's f32 tiles are tf32 anyway)");

@@ -58,6 +58,13 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                      "(hybrid-reverse-parallel-order), a check that no "
                      "iteration depends on an earlier one, as on a GPU"),
       llvm::cl::init(false)};
+  Option<bool> checkBounds{
+      *this, "check-bounds",
+      llvm::cl::desc("CPU pipeline: check every buffer access against its "
+                     "buffer's shape as the program runs "
+                     "(hybrid-check-bounds); the first access out of bounds "
+                     "stops the program"),
+      llvm::cl::init(false)};
   Option<bool> tf32Tiles{
       *this, "tf32-tiles",
       llvm::cl::desc("CPU pipeline with gpu-kernel-forms: round the f32 "

@@ -130,6 +130,15 @@ cl::opt<ParallelOrder> parallelOrder(
                           "earlier one of the same loop; not for deployment")),
     cl::init(ParallelOrder::Forward), cl::cat(category));
 
+cl::opt<bool> checkBounds(
+    "check-bounds",
+    cl::desc("With --target=cpu: check every buffer access of the kernels "
+             "and the plan against the buffer's shape as it runs; the first "
+             "access out of bounds stops the program, naming the op and its "
+             "kernel. For checking (with --gpu-kernel-forms, the GPU forms' "
+             "accesses), not deployment"),
+    cl::init(false), cl::cat(category));
+
 enum class TilePrecision { F32, TF32 };
 cl::opt<TilePrecision> tilePrecision(
     "tile-precision",
@@ -419,6 +428,11 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (gpuKernelForms && cuda)
     return fail("--gpu-kernel-forms: --target=cuda builds those forms "
                 "anyway; the flag runs them on the CPU target");
+  if (checkBounds && cuda)
+    return fail("--check-bounds applies to --target=cpu (its checks run on "
+                "the CPU; --gpu-kernel-forms checks the GPU forms there)");
+  if (checkBounds && !wantArtifact && emit != EmitLevel::LLVM)
+    return fail("--check-bounds applies to artifacts and --emit=llvm");
   if (tilePrecision.getNumOccurrences() && !gpuKernelForms)
     return fail("--tile-precision applies to --gpu-kernel-forms (on "
                 "--target=cuda the f32 tiles are tf32)");
@@ -477,6 +491,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.gpuKernelForms = gpuKernelForms;
   options.reverseParallelOrder = parallelOrder == ParallelOrder::Reversed;
   options.tf32Tiles = tilePrecision == TilePrecision::TF32;
+  options.checkBounds = checkBounds;
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of
