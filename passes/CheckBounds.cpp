@@ -45,8 +45,8 @@ SmallVector<Span> trailingSpans(ValueRange indices, ArrayRef<int64_t> shape) {
   int64_t rank = static_cast<int64_t>(indices.size());
   int64_t lead = rank - static_cast<int64_t>(shape.size());
   for (int64_t d = 0; d < rank; ++d)
-    spans.push_back({static_cast<unsigned>(d), indices[d],
-                     d < lead ? 1 : shape[d - lead]});
+    spans.push_back(
+        {static_cast<unsigned>(d), indices[d], d < lead ? 1 : shape[d - lead]});
   return spans;
 }
 
@@ -54,7 +54,7 @@ SmallVector<Span> trailingSpans(ValueRange indices, ArrayRef<int64_t> shape) {
 /// maps to in bounds holds all of it; one it maps to out of bounds is
 /// masked by the transfer itself (nothing to check); an unmapped one is
 /// read at its index alone.
-std::optional<SmallVector<Span>> transferSpans(VectorTransferOpInterface op) {
+SmallVector<Span> transferSpans(VectorTransferOpInterface op) {
   AffineMap map = op.getPermutationMap();
   SmallVector<Span> spans;
   ValueRange indices = op.getIndices();
@@ -73,8 +73,7 @@ std::optional<SmallVector<Span>> transferSpans(VectorTransferOpInterface op) {
       continue;
     }
     if (op.isDimInBounds(it->second))
-      spans.push_back(
-          {static_cast<unsigned>(d), index, shape[it->second]});
+      spans.push_back({static_cast<unsigned>(d), index, shape[it->second]});
   }
   return spans;
 }
@@ -86,7 +85,8 @@ Value inside(OpBuilder &b, Location loc, Value buffer, ArrayRef<Span> spans) {
   for (const Span &span : spans) {
     Value size = memref::DimOp::create(b, loc, buffer, span.dim);
     Value end = arith::AddIOp::create(
-        b, loc, span.start, arith::ConstantIndexOp::create(b, loc, span.extent));
+        b, loc, span.start,
+        arith::ConstantIndexOp::create(b, loc, span.extent));
     Value fits = arith::AndIOp::create(
         b, loc,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, span.start,
@@ -112,7 +112,11 @@ std::string message(Operation *op) {
 /// The spans `op` touches in its memref, and the memref; none for an op
 /// that accesses no memref or one whose reach it does not know.
 std::optional<std::pair<Value, SmallVector<Span>>> accessOf(Operation *op) {
-  auto onMemRef = [](Value v) { return isa<MemRefType>(v.getType()); };
+  // A memref of scalars: a vector's extent then counts its elements.
+  auto onScalars = [](Value v) {
+    auto type = dyn_cast<MemRefType>(v.getType());
+    return type && !isa<VectorType>(type.getElementType());
+  };
   if (auto load = dyn_cast<memref::LoadOp>(op))
     return std::make_pair(load.getMemRef(),
                           trailingSpans(load.getIndices(), {}));
@@ -122,21 +126,20 @@ std::optional<std::pair<Value, SmallVector<Span>>> accessOf(Operation *op) {
   if (auto atomic = dyn_cast<memref::AtomicRMWOp>(op))
     return std::make_pair(atomic.getMemref(),
                           trailingSpans(atomic.getIndices(), {}));
-  if (auto load = dyn_cast<vector::LoadOp>(op))
+  if (auto load = dyn_cast<vector::LoadOp>(op);
+      load && onScalars(load.getBase()))
     return std::make_pair(
         load.getBase(),
         trailingSpans(load.getIndices(), load.getVectorType().getShape()));
-  if (auto store = dyn_cast<vector::StoreOp>(op))
+  if (auto store = dyn_cast<vector::StoreOp>(op);
+      store && onScalars(store.getBase()))
     return std::make_pair(
         store.getBase(),
         trailingSpans(store.getIndices(), store.getVectorType().getShape()));
   if (auto transfer = dyn_cast<VectorTransferOpInterface>(op)) {
-    if (!onMemRef(transfer.getBase()) || transfer.getMask())
+    if (!onScalars(transfer.getBase()) || transfer.getMask())
       return std::nullopt;
-    std::optional<SmallVector<Span>> spans = transferSpans(transfer);
-    if (!spans)
-      return std::nullopt;
-    return std::make_pair(transfer.getBase(), *spans);
+    return std::make_pair(transfer.getBase(), transferSpans(transfer));
   }
   return std::nullopt;
 }
@@ -157,8 +160,8 @@ Value subviewInside(OpBuilder &b, Location loc, memref::SubViewOp view) {
     Value stride = getValueOrCreateConstantIndexOp(b, loc, strides[d]);
     Value last = arith::AddIOp::create(
         b, loc, offset,
-        arith::MulIOp::create(b, loc,
-                              arith::SubIOp::create(b, loc, size, one), stride));
+        arith::MulIOp::create(b, loc, arith::SubIOp::create(b, loc, size, one),
+                              stride));
     Value sourceSize = memref::DimOp::create(b, loc, view.getSource(), d);
     Value fits = arith::AndIOp::create(
         b, loc,
@@ -243,15 +246,15 @@ void checkFunction(FunctionOpInterface func, ArrayRef<Operation *> accesses,
       ok = inside(b, at, buffer, spans);
     }
     Value first = LLVM::LoadOp::create(b, at, ptr, slot);
-    Value noneYet = LLVM::ICmpOp::create(b, at, LLVM::ICmpPredicate::eq,
-                                         first, LLVM::ZeroOp::create(b, at, ptr));
+    Value noneYet = LLVM::ICmpOp::create(b, at, LLVM::ICmpPredicate::eq, first,
+                                         LLVM::ZeroOp::create(b, at, ptr));
     Value keep = arith::OrIOp::create(
         b, at, ok,
         arith::XOrIOp::create(
             b, at, noneYet,
             arith::ConstantIntOp::create(b, at, b.getI1Type(), 1)));
-    Value kept = LLVM::SelectOp::create(
-        b, at, keep, first, reporting.message(b, at, message(op)));
+    Value kept = LLVM::SelectOp::create(b, at, keep, first,
+                                        reporting.message(b, at, message(op)));
     LLVM::StoreOp::create(b, at, kept, slot);
   }
 

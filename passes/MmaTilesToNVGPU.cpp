@@ -257,10 +257,7 @@ void bf16MmaOnNVVM(gpu::GPUFuncOp func) {
 /// fragment is defined so that every mma taking it shares the rounding.
 Value roundedToTF32(Value fragment) {
   OpBuilder b(fragment.getContext());
-  if (Operation *def = fragment.getDefiningOp())
-    b.setInsertionPointAfter(def);
-  else
-    b.setInsertionPointToStart(cast<BlockArgument>(fragment).getOwner());
+  b.setInsertionPointAfterValue(fragment);
   Location loc = fragment.getLoc();
   auto type = cast<VectorType>(fragment.getType());
   SmallVector<Value> elements;

@@ -39,10 +39,7 @@ bool exactInTF32(Value operand) {
 /// where `value` is defined, so that every tile taking it shares it.
 Value roundedToTF32(Value value) {
   OpBuilder b(value.getContext());
-  if (Operation *def = value.getDefiningOp())
-    b.setInsertionPointAfter(def);
-  else
-    b.setInsertionPointToStart(cast<BlockArgument>(value).getOwner());
+  b.setInsertionPointAfterValue(value);
   Location loc = value.getLoc();
   Type bitsType = b.getI32Type();
   if (auto vector = dyn_cast<VectorType>(value.getType()))
