@@ -60,7 +60,6 @@ bool isWarps(Operation *op) {
   return isa<scf::ParallelOp>(op) && op->hasAttr(hybrid::kWarpsAttr);
 }
 
-
 /// Threads that run one workgroup of `kernel`: the whole block for
 /// cooperative or warps loops, else one. Contract tiles are a warp's, so
 /// they must be inside a warps loop.

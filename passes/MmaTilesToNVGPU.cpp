@@ -6,7 +6,8 @@
 // vector-to-nvgpu conversion: every lane loads its fragment (ldmatrix from
 // shared memory where the tile allows) and each contract becomes an
 // nvgpu.mma.sync -- tf32 m16n8k8 for f32 tiles, bf16 m16n8k16 for bf16
-// ones. Two things around the upstream conversion:
+// ones, the f32 tiles' fragments rounded to tf32 (cvt.rna) as loaded.
+// Two things around the upstream conversion:
 //  - it takes 16-bit tiles only as f16 (its bf16 path fails), so the
 //    tiles of bf16 staged buffers are read through f16 views of the same
 //    bits, and the f16 mma.sync it makes is rewritten as the NVVM bf16 mma

@@ -752,7 +752,11 @@ def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
     conversion: the 32 lanes of the warp each load their fragments
     (`nvgpu.ldmatrix` where the tile allows, else element by element), and
     every contract becomes one `nvgpu.mma.sync`, tf32 m16n8k8 for f32
-    tiles. bf16 tiles: the upstream conversion takes 16-bit tiles only as
+    tiles, whose A and B fragments are rounded to tf32 as loaded
+    (`nvvm.convert.float.to.tf32`, cvt.rna: to nearest, ties away from
+    zero; the tensor cores would otherwise take the f32 bits as they are,
+    which truncates them -- `hybrid-round-tiles-to-tf32` gives the CPU
+    forms the same rounding). bf16 tiles: the upstream conversion takes 16-bit tiles only as
     f16, so the tiles of the kernel's bf16 shared buffers are read through
     f16 views of the same bytes (the buffers' stores and other reads stay
     bf16), and each f16 `nvgpu.mma.sync` it
