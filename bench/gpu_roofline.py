@@ -25,6 +25,10 @@ Runs in two places:
       peak; and the prompt's kernels alone (hybrid-run --profile with no
       decode step: CUDA events around each launch), against the prompt's
       wall time, which also holds the first call's device allocations.
+    - decode again with HYBRID_CUDA_PDL=0: each kernel launched only once
+      the one before it has completed, against the default programmatic
+      dependent launch (sm_90: the next kernel launched while the one
+      before it runs, waiting for it in its first instruction).
     A -b<B> artifact runs B sequences of the prompt (hybrid-run --sequences),
     their decode steps batched: the bytes a step moves (the weights once,
     the state B times) x steps/s, against the bandwidth. The sequences
@@ -94,23 +98,27 @@ def rooflines(torch, reps):
 def measure(args, artifact, config, batch):
     """(prefill, decode) tokens/s: the best of `reps` runs (of `batch`
     sequences); and, for one sequence, the prompt's kernels' total ms (one
-    profiled run without decode steps)."""
+    profiled run without decode steps) and decode's tokens/s with plain
+    launches (HYBRID_CUDA_PDL=0, best of `reps`)."""
     prompt = ",".join(str((7 * i) % config["vocab_size"]) for i in range(args.prompt))
-    run = lambda *flags: subprocess.run(
+    run = lambda *flags, pdl="1": subprocess.run(
         [tool(args.build, "hybrid-run"), artifact, "--device", "cuda", "--prompt-ids",
-         prompt, *flags], check=True, capture_output=True, text=True).stdout
+         prompt, *flags], check=True, capture_output=True, text=True,
+        env=dict(os.environ, HYBRID_CUDA_PDL=pdl)).stdout
     best = (0.0, 0.0)
     for _ in range(args.reps):
         prefill, decode = rates(run("--max-new-tokens", str(args.new),
                                     "--sequences", str(batch)))
         best = (max(best[0], prefill), max(best[1], decode))
     if batch > 1:
-        return best + (None,)
+        return best + (None, None)
     profiled = re.search(r"\d+ dispatches of \d+ kernels, ([0-9.]+) ms",
                          run("--max-new-tokens", "1", "--profile"))
     if not profiled:
         raise SystemExit("run: no kernel total in hybrid-run --profile's output")
-    return best + (float(profiled.group(1)),)
+    plain = max(rates(run("--max-new-tokens", str(args.new), pdl="0"))[1]
+                for _ in range(args.reps))
+    return best + (float(profiled.group(1)), plain)
 
 
 def run(args):
@@ -143,7 +151,7 @@ def run(args):
             unpack(os.path.join(args.dir, model + ".hyb.gz"), artifact)
             batched = re.search(r"-b(\d+)$", model)
             batch = int(batched.group(1)) if batched else 1
-            prefill, decode, kernels = measure(args, artifact, config, batch)
+            prefill, decode, kernels, plain = measure(args, artifact, config, batch)
             os.remove(artifact)
             # Decode reads every active weight once per step (of the
             # embedding table one row, of the head all of it) and each
@@ -156,6 +164,9 @@ def run(args):
                   % (model, batch, moved, decode, bandwidth, 100 * moved / bandwidth))
             if batch > 1:
                 continue
+            print("| %s | decode, batch 1, plain launches (HYBRID_CUDA_PDL=0) | %.0f tok/s "
+                  "| %.0f tok/s programmatic | %.2fx |"
+                  % (model, plain, decode, decode / plain))
             flops = report["flops_per_token"] * prefill / 1e12
             print("| %s | prefill, %d tokens (linear FLOPs) | %.1f TFLOP/s (%.0f tok/s) "
                   "| %.0f TFLOP/s bf16 | %.1f%% |"

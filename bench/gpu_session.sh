@@ -103,7 +103,7 @@ run() {
     fi
     if [[ $steps == *,roofline,* ]]; then
       echo "== decode and prefill against the HBM and tensor-core rooflines"
-      timeout 240 python3 bench/gpu_roofline.py run --dir "$out/models" --reps 2 || failed=1
+      timeout 300 python3 bench/gpu_roofline.py run --dir "$out/models" --reps 2 || failed=1
     fi
   else
     echo "== torch does not import: the benchmarks are skipped"

@@ -878,6 +878,26 @@ def WarpgroupMmaToNVVMPass : Pass<"hybrid-warpgroup-mma-to-nvvm"> {
   ];
 }
 
+def ProgrammaticDependentLaunchPass
+    : Pass<"hybrid-programmatic-dependent-launch", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Every kernel lets the next launch early and waits for the grid before it";
+  let description = [{
+    Runs on `gpu.module @hybrid_kernels` for sm_90 and later (its one NVVM
+    target; anything else is an error). Every kernel starts with
+    `nvvm.griddepcontrol launch_dependents`, then `nvvm.griddepcontrol
+    wait`. Launched with programmatic stream serialization (the runtime
+    does on sm_90 unless `HYBRID_CUDA_PDL=0`), a kernel may then be
+    launched and its blocks scheduled while the kernel before it in the
+    stream still runs -- once every block of that kernel has passed its
+    `launch_dependents` -- and each of its threads waits, before any
+    memory access, until the grids before it have completed and their
+    writes are visible. Launched normally the wait returns at once, so the
+    kernels mean the same either way; what overlaps is the launch and the
+    scheduling of a decode step's many small kernels.
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
 def ReplaceLibdeviceCallsPass : Pass<"hybrid-replace-libdevice-calls"> {
   let summary = "Replace libdevice calls of fma, floor and rsqrt with LLVM intrinsics";
   let description = [{

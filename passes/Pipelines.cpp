@@ -187,6 +187,13 @@ constexpr Step kCUDASteps[] = {
      [](const hybrid::PipelineOptions &o) {
        return hybrid::hasWarpgroupMma(o.cudaArch);
      }},
+    {"gpu.module(hybrid-programmatic-dependent-launch)",
+     "sm_90 and later: every kernel lets the next one launch early and "
+     "waits for the grid before it before touching memory (griddepcontrol): "
+     "the runtime overlaps a decode step's launches",
+     [](const hybrid::PipelineOptions &o) {
+       return hybrid::hasGridDependencyControl(o.cudaArch);
+     }},
     {"gpu.module(hybrid-async-shared-copies)",
      "the block kernels' staging copies from global into shared memory as "
      "cp.async, waited for at the next barrier"},
@@ -273,6 +280,10 @@ bool hybrid::isCUDAArch(StringRef arch) {
 }
 
 bool hybrid::hasWarpgroupMma(StringRef arch) { return arch == "sm_90a"; }
+
+bool hybrid::hasGridDependencyControl(StringRef arch) {
+  return arch == "sm_90" || arch == "sm_90a";
+}
 
 int64_t hybrid::cudaBlockSharedBytes(StringRef arch) {
   // cudaDevAttrMaxSharedMemoryPerBlockOptin of the A100 and the H100/H200.

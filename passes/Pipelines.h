@@ -94,6 +94,12 @@ bool isCUDAArch(llvm::StringRef arch);
 /// forms then use for bf16 linear layers' full tiles.
 bool hasWarpgroupMma(llvm::StringRef arch);
 
+/// Whether `arch` has griddepcontrol (sm_90 and later): the CUDA target's
+/// kernels then wait for the grid before them themselves
+/// (hybrid-programmatic-dependent-launch), and the runtime may launch them
+/// before it completes.
+bool hasGridDependencyControl(llvm::StringRef arch);
+
 /// Shared memory a block may have on `arch` once its kernel opts in (the
 /// runtime does, for kernels that need more than 48 KiB): sm_80 163 KiB,
 /// sm_90 and sm_90a 227 KiB.

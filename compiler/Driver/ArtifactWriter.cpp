@@ -393,7 +393,8 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
           options.cubin.size());
     }
     cuda = fa::CreateCudaKernels(fbb, fbb.CreateString(options.cudaArch),
-                                 fbb.CreateString(options.ptx), cubin);
+                                 fbb.CreateString(options.ptx), cubin,
+                                 options.programmaticLaunch);
   }
   // The checksum goes in last: written as a placeholder, then the file's
   // checksum (with those 8 bytes as zero) over it.

@@ -39,6 +39,9 @@ struct ArtifactOptions {
   /// CUDA target: the kernels' architecture, PTX and (when ptxas ran)
   /// cubin; empty `cudaArch` for the CPU target.
   std::string cudaArch, ptx, cubin;
+  /// Every kernel waits for the grid before it itself
+  /// (hybrid-programmatic-dependent-launch), so it may be launched early.
+  bool programmaticLaunch = false;
 };
 
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then

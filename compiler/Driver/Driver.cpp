@@ -561,6 +561,8 @@ int hybridc::runHybridc(int argc, char **argv) {
             << "/bin: the artifact carries PTX only (the driver compiles it "
                "at load)\n";
       artifactOptions.cudaArch = cudaArch;
+      artifactOptions.programmaticLaunch =
+          hybrid::hasGridDependencyControl(cudaArch);
       artifactOptions.ptx = std::move(*ptx);
       artifactOptions.cubin = std::move(*cubin);
     }

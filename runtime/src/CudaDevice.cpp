@@ -30,6 +30,27 @@ constexpr int kJitErrorLogBufferSize = 6;
 // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: other threads' driver calls do not
 // disturb a capture.
 constexpr int kCaptureThreadLocal = 1;
+// cuLaunchKernelEx's configuration, and its one attribute used here:
+// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION.
+struct CUlaunchAttribute {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+};
+struct CUlaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  void *hStream;
+  CUlaunchAttribute *attrs;
+  unsigned numAttrs;
+};
+constexpr int kLaunchAttributeProgrammaticStreamSerialization = 6;
+// Stream capture keeps programmatic launches as programmatic graph edges
+// from CUDA 12.3 (cuDriverGetVersion's 12030) on.
+constexpr int kProgrammaticLaunchDriverVersion = 12030;
 } // namespace
 
 /// libcuda.so.1 and the entry points used, by their exported names.
@@ -38,6 +59,7 @@ struct CudaDriver {
 #define HYBRID_CUDA_ENTRY(name, ...) CUresult (*name)(__VA_ARGS__) = nullptr;
 #define HYBRID_CUDA_ENTRIES                                                    \
   HYBRID_CUDA_ENTRY(cuInit, unsigned)                                          \
+  HYBRID_CUDA_ENTRY(cuDriverGetVersion, int *)                                 \
   HYBRID_CUDA_ENTRY(cuGetErrorString, CUresult, const char **)                 \
   HYBRID_CUDA_ENTRY(cuDeviceGetCount, int *)                                   \
   HYBRID_CUDA_ENTRY(cuDeviceGet, CUdevice *, int)                              \
@@ -75,6 +97,9 @@ struct CudaDriver {
   HYBRID_CUDA_ENTRY(cuGraphDestroy, void *)
   HYBRID_CUDA_ENTRIES
 #undef HYBRID_CUDA_ENTRY
+  // CUDA 12 and later; without it every launch is a plain one.
+  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig *, void *, void **,
+                               void **) = nullptr;
 
   /// Loads the library and every entry point; "" or what is missing.
   std::string load() {
@@ -91,6 +116,8 @@ struct CudaDriver {
     return "libcuda.so.1 has no " #name ": the NVIDIA driver is too old";
     HYBRID_CUDA_ENTRIES
 #undef HYBRID_CUDA_ENTRY
+    cuLaunchKernelEx = reinterpret_cast<decltype(cuLaunchKernelEx)>(
+        dlsym(library, "cuLaunchKernelEx"));
     return "";
   }
   ~CudaDriver() {
@@ -138,7 +165,7 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
             std::to_string(count) + ")";
     return nullptr;
   }
-  int major = 0, minor = 0;
+  int major = 0, minor = 0, driverVersion = 0;
   char name[256] = {};
   if (!device->check(cu.cuDeviceGet(&device->device_, ordinal), "cuDeviceGet") ||
       !device->check(cu.cuDeviceGetName(name, sizeof name - 1, device->device_),
@@ -152,8 +179,13 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal,
       !device->check(cu.cuDeviceGetAttribute(&device->maxSharedBytes_,
                                              kMaxSharedMemoryPerBlockOptin,
                                              device->device_),
-                     "cuDeviceGetAttribute"))
+                     "cuDeviceGetAttribute") ||
+      !device->check(cu.cuDriverGetVersion(&driverVersion),
+                     "cuDriverGetVersion"))
     return fail();
+  device->canLaunchProgrammatically_ =
+      major >= 9 && cu.cuLaunchKernelEx &&
+      driverVersion >= kProgrammaticLaunchDriverVersion;
   std::string deviceArch = "sm_" + std::to_string(major * 10 + minor);
   device->description_ = std::string(name) + " (" + deviceArch + ")";
   int wanted = std::atoi(arch.c_str() + (arch.rfind("sm_", 0) == 0 ? 3 : 0));
@@ -330,11 +362,23 @@ void CudaDevice::issue(const Launch &launch) {
   TimedLaunch timed{launch.label, launch.workgroups, nullptr, nullptr};
   if (profiling_ && (timed.start = newEvent()) && (timed.stop = newEvent()))
     check(driver_->cuEventRecord(timed.start, stream_), "cuEventRecord");
-  check(driver_->cuLaunchKernel(launch.function, launch.blocks, 1, 1,
-                                launch.blockSize, 1, 1, launch.sharedBytes,
-                                stream_,
-                                params.data(), nullptr),
-        (std::string("launching ") + launch.label).c_str());
+  std::string what = std::string("launching ") + launch.label;
+  // Timed launches stay plain: each kernel's time is then its own.
+  if (programmatic_ && !profiling_) {
+    CUlaunchAttribute early{};
+    early.id = kLaunchAttributeProgrammaticStreamSerialization;
+    early.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{launch.blocks, 1, 1, launch.blockSize, 1, 1,
+                          launch.sharedBytes, stream_, &early, 1};
+    check(driver_->cuLaunchKernelEx(&config, launch.function, params.data(),
+                                    nullptr),
+          what.c_str());
+  } else {
+    check(driver_->cuLaunchKernel(launch.function, launch.blocks, 1, 1,
+                                  launch.blockSize, 1, 1, launch.sharedBytes,
+                                  stream_, params.data(), nullptr),
+          what.c_str());
+  }
   if (timed.stop) {
     check(driver_->cuEventRecord(timed.stop, stream_), "cuEventRecord");
     pending_.push_back(timed);
@@ -391,6 +435,12 @@ void CudaDevice::useGraphs(bool enabled) {
   graphs_ = enabled;
   if (!enabled)
     forgetCalls();
+}
+
+bool CudaDevice::useProgrammaticLaunch(bool enabled) {
+  programmatic_ = enabled && canLaunchProgrammatically_;
+  forgetCalls(); // graphs captured the other way
+  return programmatic_;
 }
 
 void CudaDevice::destroyGraph(RememberedCall &call) {

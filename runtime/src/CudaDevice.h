@@ -81,6 +81,13 @@ public:
   /// Issues the call's launches and waits for them; false when one failed.
   bool finishCall();
   void useGraphs(bool enabled);
+  /// Launches each kernel with programmatic stream serialization, so that
+  /// it may start before the kernel ahead of it completes: for kernels that
+  /// wait for the grid before them themselves (an artifact's
+  /// programmatic_launch), on sm_90 and later with a CUDA 12.3 driver or
+  /// newer (which captures such launches into graphs). Returns whether it
+  /// does: elsewhere launches stay plain.
+  bool useProgrammaticLaunch(bool enabled);
 
   /// Starts (clearing what was recorded) or stops timing every launch with
   /// CUDA events around it, as the CPU executor times its dispatches.
@@ -135,6 +142,7 @@ private:
   };
   void issue(const Launch &launch);
   bool graphs_ = true, recording_ = false;
+  bool canLaunchProgrammatically_ = false, programmatic_ = false;
   std::vector<Launch> recorded_; // this call's
   // A recent call's launches, and their graph once they repeated.
   struct RememberedCall {

@@ -514,6 +514,16 @@ hybrid_status *openCuda(hybrid_artifact &a) {
                   value + "'");
     a.cuda->useGraphs(value == "1");
   }
+  // Kernels that wait for the grid before them go early unless this says no.
+  bool programmatic = kernels->programmatic_launch();
+  if (const char *early = std::getenv("HYBRID_CUDA_PDL")) {
+    std::string value = early;
+    if (value != "0" && value != "1")
+      return fail(a.name + ": HYBRID_CUDA_PDL: expected 0 or 1, got '" +
+                  value + "'");
+    programmatic = programmatic && value == "1";
+  }
+  a.cuda->useProgrammaticLaunch(programmatic);
   struct Hook {
     const char *name;
     void *value;

@@ -75,7 +75,10 @@ int help() {
       "  --profile-trace FILE.json  write every dispatch as a Chrome trace\n"
       "  --help, -h               print this and exit\n"
       "Environment: HYBRID_CUDA_GRAPHS=0 launches a CUDA artifact's repeated calls\n"
-      "one kernel at a time instead of as CUDA graphs (default 1).\n",
+      "one kernel at a time instead of as CUDA graphs (default 1).\n"
+      "HYBRID_CUDA_PDL=0 launches each kernel of an sm_90 artifact only once the\n"
+      "kernel before it has completed; by default (1) it may launch while that one\n"
+      "runs and waits for it itself (programmatic dependent launch; CUDA 12.3+).\n",
       kUsage);
   return 0;
 }

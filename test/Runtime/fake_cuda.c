@@ -21,7 +21,13 @@
  *     event, stream and graph) is freed;
  *   - a CUDA graph holds the launches captured on a stream (no copy,
  *     allocation or graph launch may come while capturing) and each
- *     cuGraphLaunch repeats their checks: their buffers must still be live.
+ *     cuGraphLaunch repeats their checks: their buffers must still be live;
+ *   - a launch with programmatic stream serialization (cuLaunchKernelEx),
+ *     which may start before the kernel ahead of it completes, needs an
+ *     sm_90 device, a driver of CUDA 12.3 or later when captured
+ *     (FAKE_CUDA_DRIVER_VERSION, default 12080), and a kernel whose PTX
+ *     waits for the grid before it (griddepcontrol.wait) before its first
+ *     memory access.
  *
  * Device memory reads as zeros (kernels do not run), so logits are zero.
  * FAKE_CUDA_FAIL=<entry point> makes that entry point fail (error 2, out of
@@ -56,6 +62,7 @@ static struct {
                            else 1 */
   int usesDynamicShared; /* its body names an `.extern .shared` array */
   int optedInSharedBytes; /* cuFuncSetAttribute's maximum, 48 KiB before */
+  int waitsFirst; /* griddepcontrol.wait before any memory access */
   unsigned char isPointer[MAX_PARAMS];
 } kernels[MAX_KERNELS];
 static int kernelCount, moduleLoaded;
@@ -98,20 +105,21 @@ static void *hostOf(CUdeviceptr p, size_t bytes, const char *what) {
 struct Graph {
   int count;
   struct {
-    int kernel;
+    int kernel, programmatic;
     uint64_t values[MAX_PARAMS];
   } launches[MAX_GRAPH_LAUNCHES];
 };
 static struct Graph *capturing;
 static long liveEvents, liveStreams, liveGraphs, graphLaunches;
+static long programmaticLaunches;
 static void report(void) {
   fprintf(stderr,
           "fake-cuda: %ld launches checked (%ld pointer parameters), %ld "
           "allocations, %ld not freed; %ld graph launches; at most %ld bytes "
-          "of shared memory per block\n",
+          "of shared memory per block; %ld of the launches programmatic\n",
           launches, checkedPointers, allocated,
           live + liveEvents + liveStreams + liveGraphs, graphLaunches,
-          largestShared);
+          largestShared, programmaticLaunches);
 }
 static void notCapturing(const char *what) {
   if (capturing)
@@ -129,6 +137,15 @@ CUresult cuGetErrorString(CUresult error, const char **text) {
           : error == 100 ? "no CUDA-capable device is detected"
           : error == 218 ? "a PTX JIT compilation failed"
                          : "unknown error";
+  return 0;
+}
+
+static int driverVersion(void) {
+  const char *version = getenv("FAKE_CUDA_DRIVER_VERSION");
+  return version ? atoi(version) : 12080;
+}
+CUresult cuDriverGetVersion(int *version) {
+  *version = driverVersion();
   return 0;
 }
 
@@ -179,6 +196,32 @@ CUresult cuCtxSetCurrent(void *context) {
 }
 CUresult cuCtxSynchronize(void) { return 0; }
 
+/* Whether the first instruction of the body from `at` to `end` (or the
+   text's end) that touches memory, ld.param aside, comes after a
+   griddepcontrol.wait. */
+static int waitsBeforeMemory(const char *at, const char *end) {
+  static const char *const accesses[] = {"ld.", "st.", "atom.", "red.",
+                                         "cp.", "ldmatrix", "wgmma"};
+  for (const char *line = at; line && (!end || line < end);
+       line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    while (*line == ' ' || *line == '\t')
+      ++line;
+    if (*line == '@') /* a predicate guard */
+      while (*line && *line != ' ' && *line != '\t' && *line != '\n')
+        ++line;
+    while (*line == ' ' || *line == '\t')
+      ++line;
+    if (strncmp(line, "griddepcontrol.wait", 19) == 0)
+      return 1;
+    if (strncmp(line, "ld.param", 8) == 0)
+      continue;
+    for (size_t i = 0; i < sizeof accesses / sizeof accesses[0]; ++i)
+      if (strncmp(line, accesses[i], strlen(accesses[i])) == 0)
+        return 0;
+  }
+  return 0;
+}
+
 /* Reads the `.entry NAME(` lines of the PTX and their parameters. */
 CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
                             int *options, void **values) {
@@ -228,6 +271,7 @@ CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count,
     const char *barrier = strstr(close, "bar.sync");
     kernels[kernelCount].workgroupThreads =
         barrier && (!next || barrier < next) ? 0 : 1;
+    kernels[kernelCount].waitsFirst = waitsBeforeMemory(close, next);
     for (int i = 0; i < externCount; ++i) {
       const char *use = strstr(close, externShared[i]);
       if (use && (!next || use < next))
@@ -344,7 +388,7 @@ CUresult cuEventDestroy_v2(void *event) {
 
 /* Every pointer parameter of a launch of `kernel` points into live device
    memory (checked when it runs: at once, or at each launch of its graph). */
-static void checkLaunch(int kernel, const uint64_t *values) {
+static void checkLaunch(int kernel, const uint64_t *values, int programmatic) {
   const char *name = kernels[kernel].name;
   for (int i = 0; i < kernels[kernel].params; ++i) {
     if (!kernels[kernel].isPointer[i])
@@ -360,21 +404,37 @@ static void checkLaunch(int kernel, const uint64_t *values) {
     ++checkedPointers;
   }
   ++launches;
+  programmaticLaunches += programmatic != 0;
   if (getenv("FAKE_CUDA_TRACE"))
     fprintf(stderr, "fake-cuda: launch %s (%llu workgroups)\n", name,
             (unsigned long long)values[0]);
 }
 
-CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
-                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
-                        void *stream, void **params, void **extra) {
-  (void)gy, (void)gz, (void)by, (void)bz, (void)stream;
+/* A launch of either entry point; `programmatic`: with programmatic
+   stream serialization. */
+static CUresult launchKernel(void *function, unsigned gx, unsigned bx,
+                             unsigned shared, void **params, void **extra,
+                             int programmatic) {
   if (!moduleLoaded || extra)
     die("cuLaunchKernel", "no module, or extra parameters");
   if (failing("cuLaunchKernel"))
     return 2;
   const char *name = ((const char *)function);
   int kernel = (int)(((char *)function - (char *)kernels) / sizeof kernels[0]);
+  if (programmatic) {
+    if (computeCapability() < 90)
+      die("cuLaunchKernelEx: programmatic stream serialization on a device "
+          "before sm_90, for",
+          name);
+    if (capturing && driverVersion() < 12030)
+      die("cuLaunchKernelEx: a programmatic launch captured by a driver "
+          "before CUDA 12.3, for",
+          name);
+    if (!kernels[kernel].waitsFirst)
+      die("cuLaunchKernelEx: a programmatic launch of a kernel that touches "
+          "memory before griddepcontrol.wait",
+          name);
+  }
   /* The first parameter is the workgroup count: the grid must cover its
      threads, with no block to spare. */
   uint64_t threads = *(const uint64_t *)params[0] *
@@ -405,6 +465,7 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
     if (capturing->count == MAX_GRAPH_LAUNCHES)
       die("cuLaunchKernel", "too many launches in one graph");
     capturing->launches[capturing->count].kernel = kernel;
+    capturing->launches[capturing->count].programmatic = programmatic;
     for (int i = 0; i < kernels[kernel].params; ++i)
       capturing->launches[capturing->count].values[i] =
           *(const uint64_t *)params[i];
@@ -414,8 +475,45 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   uint64_t values[MAX_PARAMS];
   for (int i = 0; i < kernels[kernel].params; ++i)
     values[i] = *(const uint64_t *)params[i];
-  checkLaunch(kernel, values);
+  checkLaunch(kernel, values, programmatic);
   return 0;
+}
+
+CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                        void *stream, void **params, void **extra) {
+  (void)gy, (void)gz, (void)by, (void)bz, (void)stream;
+  return launchKernel(function, gx, bx, shared, params, extra, 0);
+}
+
+/* cuLaunchKernelEx's configuration (cuda.h), with programmatic stream
+   serialization (attribute 6) its only attribute the runtime may set. */
+typedef struct {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmaticStreamSerializationAllowed;
+  } value;
+} CUlaunchAttribute;
+typedef struct {
+  unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  void *hStream;
+  CUlaunchAttribute *attrs;
+  unsigned numAttrs;
+} CUlaunchConfig;
+CUresult cuLaunchKernelEx(const CUlaunchConfig *config, void *function,
+                          void **params, void **extra) {
+  int programmatic = 0;
+  for (unsigned i = 0; i < config->numAttrs; ++i) {
+    if (config->attrs[i].id != 6)
+      die("cuLaunchKernelEx", "an attribute other than programmatic stream "
+                              "serialization");
+    programmatic = config->attrs[i].value.programmaticStreamSerializationAllowed;
+  }
+  return launchKernel(function, config->gridDimX, config->blockDimX,
+                      config->sharedMemBytes, params, extra, programmatic);
 }
 
 CUresult cuStreamCreate(void **stream, unsigned flags) {
@@ -460,7 +558,8 @@ CUresult cuGraphLaunch(void *exec, void *stream) {
     return 2;
   struct Graph *graph = exec;
   for (int i = 0; i < graph->count; ++i)
-    checkLaunch(graph->launches[i].kernel, graph->launches[i].values);
+    checkLaunch(graph->launches[i].kernel, graph->launches[i].values,
+                graph->launches[i].programmatic);
   ++graphLaunches;
   return 0;
 }
