@@ -59,6 +59,19 @@ prepare() {
   echo "on the GPU machine: bash bench/gpu_session.sh run (carry $out and build/bin/hybrid-run)"
 }
 
+# One fixture's artifact on CUDA device 0 against transformers' logits;
+# the environment's HYBRID_CUDA_* settings apply.
+check_fixture() {
+  local name=$1 artifact=$2 compare=$3
+  # A hang is a failure too, not a lost session: each step has a limit.
+  timeout 60 build/bin/hybrid-run "$out/$artifact.hyb" --device cuda \
+    --prompt-ids "$(cat "$fixtures/$name/reference/prompt_ids.txt")" \
+    --max-new-tokens 33 --logits-out "$out/$artifact.npy" >"$out/$artifact.out" &&
+    # shellcheck disable=SC2086 # compare holds separate arguments
+    python3 test/EndToEnd/Inputs/compare_logits.py "$fixtures/$name" \
+      "$out/$artifact.npy" "$out/$artifact.out" $compare
+}
+
 run() {
   local failed=0 steps=",${1:-fixtures,profile,gdn,roofline},"
   for step in ${steps//,/ }; do
@@ -71,15 +84,12 @@ run() {
     IFS='|' read -r name _ compare artifact <<<"$case"
     artifact=${artifact:-$name}
     echo "== $artifact on CUDA device 0 against transformers"
-    # A hang is a failure too, not a lost session: each step has a limit.
-    if timeout 60 build/bin/hybrid-run "$out/$artifact.hyb" --device cuda \
-        --prompt-ids "$(cat "$fixtures/$name/reference/prompt_ids.txt")" \
-        --max-new-tokens 33 --logits-out "$out/$artifact.npy" >"$out/$artifact.out"; then
-      # shellcheck disable=SC2086 # compare holds separate arguments
-      python3 test/EndToEnd/Inputs/compare_logits.py "$fixtures/$name" \
-        "$out/$artifact.npy" "$out/$artifact.out" $compare || failed=1
-    else
+    if ! check_fixture "$name" "$artifact" "$compare"; then
       failed=1
+      # Which launch mode is at fault: each kernel launched only once the
+      # one before has completed, one by one.
+      echo "== $artifact again with plain launches (HYBRID_CUDA_PDL=0 HYBRID_CUDA_GRAPHS=0)"
+      HYBRID_CUDA_PDL=0 HYBRID_CUDA_GRAPHS=0 check_fixture "$name" "$artifact" "$compare"
     fi
   done
   # Where the time goes: each benchmark model's kernels for a 1024-token
