@@ -42,6 +42,7 @@ usage: python3 bench/gpu_roofline.py prepare [--out DIR]
            [--new 64] [--reps 3] [--build build]
 """
 import argparse
+import ctypes
 import json
 import os
 import re
@@ -128,6 +129,14 @@ def run(args):
     bandwidth, peak = rooflines(torch, args.reps)
     print("%s: HBM %.0f GB/s (2 GiB copy), bf16 tensor cores %.0f TFLOP/s (8192^3)"
           % (torch.cuda.get_device_name(), bandwidth, peak))
+    # The runtime launches programmatically only on a 12.3 or later driver
+    # (else both decode rows below are plain launches).
+    version = ctypes.c_int(0)
+    ctypes.CDLL("libcuda.so.1").cuDriverGetVersion(ctypes.byref(version))
+    driver = version.value
+    print("CUDA driver %d.%d: programmatic launches %s" % (
+        driver // 1000, driver % 1000 // 10,
+        "on (sm_90 artifacts)" if driver >= 12030 else "off (they need 12.3)"))
     print("| model | measured | value | roofline | fraction |")
     print("|---|---|---|---|---|")
     # Batch 1 first, the batched runs after (the longest, and the last to
