@@ -437,10 +437,9 @@ void CudaDevice::useGraphs(bool enabled) {
     forgetCalls();
 }
 
-bool CudaDevice::useProgrammaticLaunch(bool enabled) {
+void CudaDevice::useProgrammaticLaunch(bool enabled) {
   programmatic_ = enabled && canLaunchProgrammatically_;
   forgetCalls(); // graphs captured the other way
-  return programmatic_;
 }
 
 void CudaDevice::destroyGraph(RememberedCall &call) {

@@ -85,9 +85,9 @@ public:
   /// it may start before the kernel ahead of it completes: for kernels that
   /// wait for the grid before them themselves (an artifact's
   /// programmatic_launch), on sm_90 and later with a CUDA 12.3 driver or
-  /// newer (which captures such launches into graphs). Returns whether it
-  /// does: elsewhere launches stay plain.
-  bool useProgrammaticLaunch(bool enabled);
+  /// newer (which captures such launches into graphs); elsewhere launches
+  /// stay plain.
+  void useProgrammaticLaunch(bool enabled);
 
   /// Starts (clearing what was recorded) or stops timing every launch with
   /// CUDA events around it, as the CPU executor times its dispatches.
