@@ -161,17 +161,17 @@ int64_t attentionTileRows(int64_t scoreDim, int64_t valueDim, int64_t sharedByte
 }
 
 /// What flashAttentionTiles and splitAttentionBlocks read and write, per
-/// head h: loadQuery(t, h, qs, r) writes token t's query row, times the
-/// softmax scale, into qs[r, 0 .. scoreDim) (one thread); queryTogether(t,
-/// h, qs) the same into qs[0, ..) as phases of the block's threads; keyAt /
+/// head h: queryRows(tokenOf, h, qs, rows) writes the query rows of tokens
+/// tokenOf(r), r < rows, times the softmax scale, into qs[r, 0 .. scoreDim)
+/// as phases of the block's threads (a thread per element, pair or row's
+/// sum: no thread loads a row alone); keyAt /
 /// valueAt(t, h, position, d) give element d of a cached key (d <
 /// scoreDim) or value (d < valueDim) row of token t's sequence as f32;
 /// storeOutput(t, h, d, o) takes element d of token t's output.
 /// splitAttentionBlocks' combine then runs headDone(t, h), when given, as
 /// phases of the block's threads (MLA's value rows of the head's output).
 struct FlashAttentionIO {
-  function_ref<void(Value, Value, Value, Value)> loadQuery;
-  function_ref<void(Value, Value, Value)> queryTogether;
+  function_ref<void(function_ref<Value(Value)>, Value, Value, int64_t)> queryRows;
   function_ref<Value(Value, Value, Value, Value)> keyAt, valueAt;
   function_ref<void(Value, Value, Value, Value)> storeOutput;
   function_ref<void(Value, Value)> headDone = nullptr;
@@ -230,10 +230,13 @@ void flashAttentionTiles(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t rows,
       Value valid = arith::MinUIOp::create(b, blockRows, sub(tokens, first));
       // Cached positions [0, end): up to the block's last token's.
       Value end = add(positionOf(sub(add(first, valid), one)), one);
+      auto tokenOfRow = [&](Value r) -> Value {
+        return arith::MinUIOp::create(b, add(first, r), sub(tokens, one));
+      };
+      io.queryRows(tokenOfRow, h, qs, rows);
       loops.cooperative({blockRows}, [&](ValueRange rv) {
         Value r = rv[0];
-        Value t = arith::MinUIOp::create(b, add(first, r), sub(tokens, one));
-        io.loadQuery(t, h, qs, r);
+        Value t = tokenOfRow(r);
         for (int64_t d = scoreDim; d < scoreWidth; ++d)
           store(loops.f32(0.0), qs, ValueRange{r, index(d)});
         store(positionOf(t), rowPosition, r);
@@ -386,7 +389,7 @@ struct DecodeOnly {
 /// Decode attention split over the cache (as flash-decoding), as block
 /// forms shared by attention and MLA, for the calls `unlessTiles` leaves. A
 /// workgroup per (token, head, split of `span` cached positions): the
-/// query into the workgroup's buffer (io.queryTogether), a thread per
+/// query into the workgroup's buffer (io.queryRows), a thread per
 /// position scoring it (q . key), the split's maximum, exp(s - max) and their sum
 /// across the block, then a thread per value column summing it over the
 /// split's positions; each split's record (acc[valueDim], max, sum) goes to
@@ -473,7 +476,7 @@ void splitAttentionBlocks(ImplicitLocOpBuilder &b, LoopNest &loops,
           b, arith::MinUIOp::create(b, add(lo, index(span)), end), lo);
       // The query only where the split has positions (uniform per block).
       loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, count, zero), [&] {
-        io.queryTogether(t, h, qs);
+        io.queryRows([&](Value) { return t; }, h, qs, 1);
       }, [] {});
       loops.cooperative({index(span)}, [&](ValueRange p) {
         auto inside = scf::IfOp::create(
@@ -638,46 +641,62 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
     };
     auto fromCache = [&](Value value) { return toF32(b, loc, value); };
 
-    // loadHead by the block's threads into buf[0, ..) ([1, head_dim]), a
-    // phase per step: a thread per element, the norm's sum of squares
-    // reduced across them, a thread per RoPE pair (the GPU forms' decode:
-    // no thread walks a head alone).
-    auto headTogether = [&](Value source, Value t, Value base, Value normWeight,
-                            Value position, Value buf) {
-      auto each = [&](function_ref<void(Value)> body) {
-        loops.cooperative({dimV}, [&](ValueRange d) { body(d[0]); });
-      };
-      auto at = [&](Value d) { return SmallVector<Value>{zero, d}; };
-      each([&](Value d) {
+    // loadHead by the block's threads into rows r < rows of buf ([rows,
+    // head_dim]; row r token tokenOf(r)'s head), a phase per step: a
+    // thread per element, the norm's sums of squares (one row's reduced
+    // across the threads, several rows' a thread per row), a thread per
+    // element, a thread per RoPE pair. No thread walks a head alone (the
+    // GPU forms' decode and the prefill tiles' query rows).
+    auto headsTogether = [&](Value source, function_ref<Value(Value)> tokenOf, Value base,
+                             Value normWeight, Value buf, int64_t rows) {
+      loops.rowsTogether(rows, dimV, [&](Value r, Value d) {
         memref::StoreOp::create(
             b,
-            tensor::ExtractOp::create(b, source,
-                                      ValueRange{t, arith::AddIOp::create(b, base, d)}),
-            buf, at(d));
+            tensor::ExtractOp::create(
+                b, source, ValueRange{tokenOf(r), arith::AddIOp::create(b, base, d)}),
+            buf, ValueRange{r, d});
       });
       if (normWeight) {
-        Value sum = loops.cooperativeReduce(dimV, f32c(0.0), [&](Value d) {
-          Value e = memref::LoadOp::create(b, buf, at(d));
+        auto square = [&](Value r, Value d) {
+          Value e = memref::LoadOp::create(b, buf, ValueRange{r, d});
           return arith::MulFOp::create(b, e, e).getResult();
-        }, [](OpBuilder &rb, Location l, Value x, Value y) -> Value {
-          return arith::AddFOp::create(rb, l, x, y);
-        });
-        Value inv = math::RsqrtOp::create(
-            b, arith::AddFOp::create(
-                   b, arith::DivFOp::create(b, sum, f32c(dim)), f32c(normEps)));
-        each([&](Value d) {
+        };
+        auto inverseRms = [&](Value sum) -> Value {
+          return math::RsqrtOp::create(
+              b, arith::AddFOp::create(
+                     b, arith::DivFOp::create(b, sum, f32c(dim)), f32c(normEps)));
+        };
+        // One row's factor (the same on every thread), or each row's.
+        Value inv, rowInv;
+        if (rows == 1) {
+          inv = inverseRms(loops.cooperativeReduce(
+              dimV, f32c(0.0), [&](Value d) { return square(zero, d); },
+              [](OpBuilder &rb, Location l, Value x, Value y) -> Value {
+                return arith::AddFOp::create(rb, l, x, y);
+              }));
+        } else {
+          rowInv = loops.scratch(rows, f32);
+          loops.cooperative({index(rows)}, [&](ValueRange r) {
+            Value sum = forLoop(zero, dimV, {f32c(0.0)}, [&](Value d, ValueRange a) {
+              return SmallVector<Value>{arith::AddFOp::create(b, a[0], square(r[0], d))};
+            }).getResult(0);
+            memref::StoreOp::create(b, inverseRms(sum), rowInv, r[0]);
+          });
+        }
+        loops.rowsTogether(rows, dimV, [&](Value r, Value d) {
           Value w = toF32(b, loc, tensor::ExtractOp::create(b, normWeight, d));
           if (normKind == NormKind::zero_centered)
             w = arith::AddFOp::create(b, f32c(1.0), w);
-          Value e = memref::LoadOp::create(b, buf, at(d));
+          Value e = memref::LoadOp::create(b, buf, ValueRange{r, d});
+          Value factor = inv ? inv : memref::LoadOp::create(b, rowInv, r).getResult();
           memref::StoreOp::create(
-              b, arith::MulFOp::create(b, arith::MulFOp::create(b, e, inv), w), buf,
-              at(d));
+              b, arith::MulFOp::create(b, arith::MulFOp::create(b, e, factor), w), buf,
+              ValueRange{r, d});
         });
       }
       if (rotary > 0)
-        loops.cooperative({index(rotary / 2)}, [&](ValueRange j) {
-          loops.ropePair(buf, zero, zero, j[0], rotary, position, freqTable,
+        loops.rowsTogether(rows, index(rotary / 2), [&](Value r, Value j) {
+          loops.ropePair(buf, r, zero, j, rotary, positionOf(tokenOf(r)), freqTable,
                          ropeFactor, interleaved);
         });
     };
@@ -691,7 +710,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       if (codegen.columns) {
         Value base = arith::MulIOp::create(b, h, dimV);
         Value kh = loops.scratch({1, dim}, f32);
-        headTogether(k, t, base, kNorm, p, kh);
+        headsTogether(k, [&](Value) { return t; }, base, kNorm, kh, 1);
         loops.cooperative({dimV}, [&](ValueRange d) {
           memref::StoreOp::create(
               b, toCache(memref::LoadOp::create(b, kh, ValueRange{zero, d[0]})), cache,
@@ -806,24 +825,12 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
             stateAt(b, slots, t,
                     {half, position, arith::DivUIOp::create(b, h, index(group)), d})));
       };
-      // q normed, rotated and scaled.
-      auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
-        Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm,
-                            positionOf(t));
-        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-          memref::StoreOp::create(
-              b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d),
-                                       f32c(scale)),
-              qs, ValueRange{r, d});
-          return SmallVector<Value>{};
-        });
-      };
-      // The same by the block's threads (decode's one query of a split).
-      auto queryTogether = [&](Value t, Value h, Value qs) {
-        headTogether(q, t, arith::MulIOp::create(b, h, qStride), qNorm, positionOf(t),
-                     qs);
-        loops.cooperative({dimV}, [&](ValueRange d) {
-          SmallVector<Value> at{zero, d[0]};
+      // q normed, rotated and scaled, by the block's threads.
+      auto queryRows = [&](function_ref<Value(Value)> tokenOf, Value h, Value qs,
+                           int64_t rows) {
+        headsTogether(q, tokenOf, arith::MulIOp::create(b, h, qStride), qNorm, qs, rows);
+        loops.rowsTogether(rows, dimV, [&](Value r, Value d) {
+          SmallVector<Value> at{r, d};
           memref::StoreOp::create(
               b, arith::MulFOp::create(b, memref::LoadOp::create(b, qs, at), f32c(scale)),
               qs, at);
@@ -835,7 +842,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       auto valueAt = [&](Value t, Value h, Value position, Value d) {
         return cached(one, t, h, position, d);
       };
-      FlashAttentionIO io{loadQuery, queryTogether, keyAt, valueAt, storeOutput};
+      FlashAttentionIO io{queryRows, keyAt, valueAt, storeOutput};
       int64_t tileRows =
           codegen.mma ? attentionTileRows(dim, dim, codegen.blockSharedBytes) : 0;
       if (tileRows)
@@ -1128,42 +1135,28 @@ struct MLALowering : HybridLowering<MLAOp> {
       int64_t tileRows =
           codegen.mma ? attentionTileRows(kvRank + rope, kvRank, codegen.blockSharedBytes)
                       : 0;
-      auto loadQuery = [&](Value t, Value h, Value qs, Value r) {
-        Value base = mul(headRow(t, h), kvRank);
-        forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+      // q~ and the rope query, scaled, by the block's threads: a thread per
+      // latent column, then per rope column, per rope pair, per rope column.
+      auto queryRows = [&](function_ref<Value(Value)> tokenOf, Value h, Value qs,
+                           int64_t rows) {
+        loops.rowsTogether(rows, index(kvRank), [&](Value r, Value l) {
+          Value base = mul(headRow(tokenOf(r), h), kvRank);
           store(fmul(load(queries, ValueRange{add(base, l)}), f32c(scale)), qs,
                 ValueRange{r, l});
-          return SmallVector<Value>{};
-        });
-        Value ropeBuf = loops.scratch(rope, f32);
-        ropeQuery(t, h, ropeBuf);
-        forLoop(zero, index(rope), {}, [&](Value i, ValueRange) {
-          store(fmul(load(ropeBuf, ValueRange{i}), f32c(scale)), qs,
-                ValueRange{r, add(index(kvRank), i)});
-          return SmallVector<Value>{};
-        });
-      };
-      // The same by the block's threads: a thread per latent column, then
-      // per rope column, per rope pair, per rope column (scaled).
-      auto queryTogether = [&](Value t, Value h, Value qs) {
-        Value base = mul(headRow(t, h), kvRank);
-        loops.cooperative({index(kvRank)}, [&](ValueRange l) {
-          store(fmul(load(queries, ValueRange{add(base, l[0])}), f32c(scale)), qs,
-                ValueRange{zero, l[0]});
         });
         Value ropeBase = add(mul(h, qk), index(nope));
-        loops.cooperative({index(rope)}, [&](ValueRange r) {
-          store(tensor::ExtractOp::create(b, q, ValueRange{t, add(ropeBase, r[0])}), qs,
-                ValueRange{zero, add(index(kvRank), r[0])});
+        loops.rowsTogether(rows, index(rope), [&](Value r, Value i) {
+          store(tensor::ExtractOp::create(b, q, ValueRange{tokenOf(r), add(ropeBase, i)}),
+                qs, ValueRange{r, add(index(kvRank), i)});
         });
-        loops.cooperative({index(rope / 2)}, [&](ValueRange j) {
-          loops.ropePair(qs, zero, index(kvRank), j[0], rope, positionOf(t), freqTable,
+        loops.rowsTogether(rows, index(rope / 2), [&](Value r, Value j) {
+          loops.ropePair(qs, r, index(kvRank), j, rope, positionOf(tokenOf(r)), freqTable,
                          ropeFactor, interleaved);
         });
-        loops.cooperative({index(rope)}, [&](ValueRange r) {
-          Value column = add(index(kvRank), r[0]);
-          store(fmul(load(qs, ValueRange{zero, column}), f32c(scale)), qs,
-                ValueRange{zero, column});
+        loops.rowsTogether(rows, index(rope), [&](Value r, Value i) {
+          Value column = add(index(kvRank), i);
+          store(fmul(load(qs, ValueRange{r, column}), f32c(scale)), qs,
+                ValueRange{r, column});
         });
       };
       // Row [latent | rope key] of the cache: keys whole, values its latent.
@@ -1180,7 +1173,7 @@ struct MLALowering : HybridLowering<MLAOp> {
                  [&](Value l) { return load(combined, ValueRange{add(base, l)}); },
                  Value());
       };
-      FlashAttentionIO io{loadQuery, queryTogether, rowAt, rowAt, storeCombined};
+      FlashAttentionIO io{queryRows, rowAt, rowAt, storeCombined};
       if (tileRows)
         flashAttentionTiles(b, loops, tileRows, kvRank + rope, kvRank, heads, tokens,
                             slots, positionOf, io);

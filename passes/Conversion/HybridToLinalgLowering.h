@@ -269,6 +269,18 @@ struct LoopNest {
     loop->setAttr(hybrid::kCooperativeAttr, b.getUnitAttr());
     return loop;
   }
+  /// body(r, i) for r < rows, i < n as one phase of the block's threads
+  /// (row r of a buffer of several, element i of it); a single row is a
+  /// phase over i alone, r = 0, without a dimension of one (see
+  /// cooperative).
+  void rowsTogether(int64_t rows, Value n, function_ref<void(Value, Value)> body) {
+    if (rows == 1) {
+      Value r = index(0);
+      cooperative({n}, [&](ValueRange i) { body(r, i[0]); });
+      return;
+    }
+    cooperative({index(rows), n}, [&](ValueRange ri) { body(ri[0], ri[1]); });
+  }
   /// A block form's phase that one thread runs (a serial step: a head's
   /// norm and rotation, a workgroup's last stores).
   void single(function_ref<void()> body) {
