@@ -8,10 +8,13 @@ launch costs a GPU some microseconds however small its kernel, so the count
 bounds decode's speed on small models.
 
 A call with N new tokens is the prompt plus N - 1 decode steps; a step's
-launches are the difference between N = 2 and N = 1.
+launches are the difference between N = 2 and N = 1. With --batch B the
+models are compiled with --max-batch B and run B sequences of the prompt
+(hybrid-run --sequences B): "prompt" is then the B prompts' launches, and a
+step is one decode call advancing all B sequences.
 
 usage: python3 bench/gpu_launches.py [--families qwen3_next,jamba,deepseek_v3]
-           [--prompt 8] [--build build]
+           [--prompt 8] [--batch 1] [--build build]
 """
 import argparse
 import os
@@ -23,12 +26,13 @@ from configs import CONFIGS
 from zero_models import DEFAULT_BUILD, tool, zero_checkpoint
 
 
-def launches(build, artifact, prompt, new):
+def launches(build, artifact, prompt, new, batch):
     """The fake driver's count of checked launches for one hybrid-run."""
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(build, "test", "fake-cuda"))
     ids = ",".join(str(i + 1) for i in range(prompt))
     run = subprocess.run([tool(build, "hybrid-run"), artifact, "--device", "cuda",
-                          "--prompt-ids", ids, "--max-new-tokens", str(new)],
+                          "--prompt-ids", ids, "--max-new-tokens", str(new),
+                          "--sequences", str(batch)],
                          env=env, capture_output=True, text=True)
     found = re.search(r"fake-cuda: (\d+) launches checked", run.stderr)
     if run.returncode != 0 or not found:
@@ -41,8 +45,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", default=",".join(CONFIGS))
     parser.add_argument("--prompt", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="sequences per decode call (--max-batch)")
     parser.add_argument("--build", default=DEFAULT_BUILD)
     args = parser.parse_args()
+    if args.batch < 1:
+        raise SystemExit("--batch: %d is not a number of sequences" % args.batch)
     families = args.families.split(",")
     unknown = [f for f in families if f not in CONFIGS]
     if unknown:
@@ -59,9 +67,10 @@ def main():
             artifact = os.path.join(folder, "model.hyb")
             subprocess.run([tool(args.build, "hybridc"), folder, "--target=cuda",
                             "--cuda-arch=sm_80", "-o", artifact, "--max-seq-len",
-                            str(max(64, 2 * args.prompt))], check=True)
-            prompt = launches(args.build, artifact, args.prompt, 1)
-            step = launches(args.build, artifact, args.prompt, 2) - prompt
+                            str(max(64, 2 * args.prompt)), "--max-batch",
+                            str(args.batch)], check=True)
+            prompt = launches(args.build, artifact, args.prompt, 1, args.batch)
+            step = launches(args.build, artifact, args.prompt, 2, args.batch) - prompt
         print("%-12s %8d %12d" % (family, prompt, step))
 
 

@@ -407,9 +407,15 @@ struct MoEKernels {
     // tile table's groups of up to mmaExpertRowTiles tiles) and `columns`
     // columns: the rows only the tiles read or write. The entries past them
     // read x and write the activations and expertOut themselves, so a call
-    // with no full tile (a decode step) launches none of these kernels.
+    // with no full tile launches none of these kernels. An expert takes a
+    // token at most once, so a call of fewer tokens than a tile's rows (a
+    // decode step, a batch of several sequences' steps, a short prompt) has
+    // none, however many entries its tokens route.
     int64_t groupRows = kMmaTokens * mmaExpertRowTiles(codegen);
-    Value maxTiles = arith::DivUIOp::create(b, entries, tileRows);
+    Value tokens = tensor::DimOp::create(b, x, 0);
+    Value maxTiles = arith::SelectOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tokens, tileRows), zero,
+        arith::DivUIOp::create(b, entries, tileRows));
     auto overTileEntries = [&](StringRef stage, int64_t columns,
                                function_ref<void(Value, Value)> body) {
       return loops.parallel(stage, {maxTiles, index(groupRows), index(columns)},
