@@ -493,6 +493,21 @@ hybrid_status *installExecutor(hybrid_artifact &a, int32_t threads) {
   return nullptr;
 }
 
+/// Reads the environment's 0-or-1 switch `name` into `value` (left as it is
+/// when unset); false, with `error`, for any other value.
+bool readSwitch(const char *name, bool &value, std::string &error) {
+  const char *text = std::getenv(name);
+  if (!text)
+    return true;
+  std::string given = text;
+  if (given != "0" && given != "1") {
+    error = std::string(name) + ": expected 0 or 1, got '" + given + "'";
+    return false;
+  }
+  value = given == "1";
+  return true;
+}
+
 /// A CUDA artifact: opens the device, installs its launcher and allocator
 /// in the host plan's globals and copies the weights into device memory.
 hybrid_status *openCuda(hybrid_artifact &a) {
@@ -506,24 +521,14 @@ hybrid_status *openCuda(hybrid_artifact &a) {
       kernels->cubin() ? kernels->cubin()->size() : 0, error);
   if (!a.cuda)
     return fail(a.name + ": compiled for CUDA (" + arch + "): " + error);
-  // Repeated calls (decode steps) go as CUDA graphs unless this says no.
-  if (const char *graphs = std::getenv("HYBRID_CUDA_GRAPHS")) {
-    std::string value = graphs;
-    if (value != "0" && value != "1")
-      return fail(a.name + ": HYBRID_CUDA_GRAPHS: expected 0 or 1, got '" +
-                  value + "'");
-    a.cuda->useGraphs(value == "1");
-  }
-  // Kernels that wait for the grid before them go early unless this says no.
-  bool programmatic = kernels->programmatic_launch();
-  if (const char *early = std::getenv("HYBRID_CUDA_PDL")) {
-    std::string value = early;
-    if (value != "0" && value != "1")
-      return fail(a.name + ": HYBRID_CUDA_PDL: expected 0 or 1, got '" +
-                  value + "'");
-    programmatic = programmatic && value == "1";
-  }
-  a.cuda->useProgrammaticLaunch(programmatic);
+  // Repeated calls (decode steps) go as CUDA graphs, and kernels that wait
+  // for the grid before them go early, unless these say no.
+  bool graphs = true, early = true;
+  if (!readSwitch("HYBRID_CUDA_GRAPHS", graphs, error) ||
+      !readSwitch("HYBRID_CUDA_PDL", early, error))
+    return fail(a.name + ": " + error);
+  a.cuda->useGraphs(graphs);
+  a.cuda->useProgrammaticLaunch(early && kernels->programmatic_launch());
   struct Hook {
     const char *name;
     void *value;
