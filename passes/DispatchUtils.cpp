@@ -35,6 +35,10 @@ void useOf(Value buffer, ArgumentUse &use) {
         useOf(result, use);
       continue;
     }
+    if (isa<memref::PrefetchOp>(user)) { // a hint (says nothing itself)
+      use.reads = true;
+      continue;
+    }
     auto effects = dyn_cast<MemoryEffectOpInterface>(user);
     if (!effects) {
       use.reads = use.writes = true;

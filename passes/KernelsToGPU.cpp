@@ -371,6 +371,8 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
   llvm::SmallPtrSet<Operation *, 4> unfenced;
   SmallVector<Operation *> sinceBarrier;
   for (scf::ParallelOp loop : loops) {
+    if (hybrid::onlyComputesAndPrefetches(loop))
+      continue; // no barrier around it (below)
     Operation *previous = loop->getPrevNode();
     while (previous && !isCooperative(previous) &&
            previous->getNumRegions() == 0 && isMemoryEffectFree(previous))
@@ -391,7 +393,9 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
   for (scf::ParallelOp loop : loops) {
     Location loc = loop.getLoc();
     OpBuilder b(loop);
-    if (!unfenced.contains(loop))
+    // A loop of prefetches touches nothing another thread reads or writes.
+    bool hint = hybrid::onlyComputesAndPrefetches(loop);
+    if (!unfenced.contains(loop) && !hint)
       gpu::BarrierOp::create(b, loc);
     SmallVector<Value> trips;
     Value total = arith::ConstantIndexOp::create(b, loc, 1);
@@ -469,7 +473,7 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
       next = next->getNextNode();
     // A prefetch's stores are read only after a later barrier.
     if ((!next || !unfenced.contains(next)) &&
-        !loop->hasAttr(hybrid::kPrefetchAttr))
+        !loop->hasAttr(hybrid::kPrefetchAttr) && !hint)
       gpu::BarrierOp::create(b, loc);
     loop.erase();
   }

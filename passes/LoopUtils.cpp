@@ -5,8 +5,10 @@
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <functional>
 #include <numeric>
@@ -91,4 +93,14 @@ bool hybrid::inWarpsLoop(Operation *op) {
     if (isa<scf::ParallelOp>(parent) && parent->hasAttr(kWarpsAttr))
       return true;
   return false;
+}
+
+bool hybrid::onlyComputesAndPrefetches(Operation *op) {
+  return !op->walk([](Operation *inner) {
+              if (isa<memref::PrefetchOp>(inner) ||
+                  inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
+                  isMemoryEffectFree(inner))
+                return WalkResult::advance();
+              return WalkResult::interrupt();
+            }).wasInterrupted();
 }

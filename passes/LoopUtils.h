@@ -3,8 +3,8 @@
 // Shared by the passes that spread an `scf.parallel`'s iterations over
 // workgroups (hybrid-form-dispatches) or over a block's threads
 // (hybrid-kernels-to-gpu): both number the whole iteration space linearly.
-// And what the GPU passes know of an index's alignment, and of the warps
-// loops that hold the tensor-core tiles.
+// And what the GPU passes know of an index's alignment, of the warps
+// loops that hold the tensor-core tiles, and of prefetches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +36,12 @@ int64_t knownDivisor(mlir::Value value, int depth = 0);
 /// Whether `op` is inside a warps loop (an `scf.parallel` marked
 /// kWarpsAttr): where contract tiles, a warp's tensor-core work, belong.
 bool inWarpsLoop(mlir::Operation *op);
+
+/// Whether `op` and the ops inside it only compute and prefetch
+/// (memref.prefetch: a hint, it reads nothing any thread computes with):
+/// the GEMVs' prefetch of their weights, which needs no barrier around it
+/// and may run before a kernel waits for the grid before it.
+bool onlyComputesAndPrefetches(mlir::Operation *op);
 
 } // namespace hybrid
 

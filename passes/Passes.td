@@ -156,7 +156,10 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "rows (decode, batches; the rows past mma-tiles' tiles) of "
            "layers whose inputs are whole slices (16-byte loads per panel "
            "row, 128 threads) take a GEMV form instead: a block per (panel, "
-           "split of the inputs) whose threads sum slices of the inputs, "
+           "split of the inputs) whose threads first prefetch the start "
+           "of the block's slice of the weights (memref.prefetch, a "
+           "128-byte line each, up to 16 KiB) and then sum slices of the "
+           "inputs, "
            "reduced in shared memory; the last block of a panel to count "
            "its arrival (an atomic add on a zeroed i32 global of the "
            "module, one entry per panel, set back to 0 by that block) "
@@ -894,8 +897,23 @@ def ProgrammaticDependentLaunchPass
     writes are visible. Launched normally the wait returns at once, so the
     kernels mean the same either way; what overlaps is the launch and the
     scheduling of a decode step's many small kernels.
+
+    A kernel with `memref.prefetch` ops (the GEMVs' first phase: the start
+    of each block's slice of the weights, which no grid writes) waits only
+    after its leading computation and prefetches instead: in each
+    workgroup loop and branch that holds them, after the prefetches (a
+    merged kernel's members each in their loop), and before the first
+    other memory access after them, for the threads that skip them, so
+    that every thread waits before its first other memory access and
+    before it ends. Those prefetches become PTX's `prefetch.L2` (inline PTX), so a
+    block launched early fetches its weights into L2 while the grid
+    before it runs; prefetches after the wait are erased (its loads
+    follow at once).
   }];
-  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::NVVM::NVVMDialect",
+  ];
 }
 
 def ReplaceLibdeviceCallsPass : Pass<"hybrid-replace-libdevice-calls"> {

@@ -801,6 +801,47 @@ void gemvPanelSums(ImplicitLocOpBuilder &b, LoopNest &loops,
   });
 }
 
+/// Lines of 128 bytes of its weights' slices that a GEMV workgroup asks L2
+/// for before it reads anything (prefetchSlices): one per thread, the
+/// slices' first 16 KiB. Launched early (hybrid-programmatic-dependent-
+/// launch), the block fetches them while the kernel before it still runs,
+/// so that its loads find them in L2; bounded, as every resident block of
+/// the grid prefetches at once (16 blocks of 16 KiB on each of an H100's
+/// 132 SMs: 33 MiB of its 50 MB L2).
+constexpr int64_t kPrefetchLines = kGemvThreads, kCacheLineBytes = 128;
+
+/// The workgroup's first phase in the GEMV form: the first kPrefetchLines
+/// lines of each weight's slice [p, split's inputs, panel] (packed weights
+/// are contiguous there) prefetched, a memref.prefetch per line. A hint:
+/// it reads nothing the kernel computes with, so the kernel waits for the
+/// grid before it only after it (hybrid-programmatic-dependent-launch).
+void prefetchSlices(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t span,
+                    ArrayRef<PackedWeight> packed, Value p, Value split) {
+  for (const PackedWeight &weight : packed) {
+    auto type = cast<RankedTensorType>(weight.data.getType());
+    int64_t bytes = weight.stored().getIntOrFloatBitWidth() / 8;
+    int64_t panel = weight.panel();
+    if (type.getRank() != 3 || bytes == 0 || kCacheLineBytes % bytes != 0)
+      continue;
+    int64_t perLine = kCacheLineBytes / bytes; // elements
+    int64_t lines =
+        std::min<int64_t>(kPrefetchLines, llvm::divideCeil(span * panel, perLine));
+    Value buffer = bufferization::ToBufferOp::create(
+        b, MemRefType::get(type.getShape(), type.getElementType()), weight.data,
+        /*readOnly=*/true);
+    loops.cooperative({loops.index(lines)}, [&](ValueRange line) {
+      Value element = arith::MulIOp::create(b, line[0], loops.index(perLine));
+      Value k = arith::AddIOp::create(
+          b, arith::MulIOp::create(b, split, loops.index(span)),
+          arith::DivUIOp::create(b, element, loops.index(panel)));
+      Value j = arith::RemUIOp::create(b, element, loops.index(panel));
+      memref::PrefetchOp::create(b, buffer, ValueRange{p, k, j},
+                                 /*isWrite=*/false, /*localityHint=*/1,
+                                 /*isDataCache=*/true);
+    });
+  }
+}
+
 /// The outputs for rows [first, first + rows) in the GEMV form (see
 /// kGemvRows) when `few`, x read through `roundTo` when given
 /// (readRounded); its kernel gets no workgroups otherwise. The outputs'
@@ -861,6 +902,7 @@ void gemvLinears(ImplicitLocOpBuilder &b, const GemvShape &shape, int64_t panel,
         Value whole = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, first, zero);
         loops.ifElse(whole, [&] { output.consume(b, row, c, value); }, [] {});
       };
+      prefetchSlices(b, loops, in / shape.splits, output.packed, p, ivs[1]);
       gemvPanelSums(b, loops, shape, panel, output.out, in, output.packed, {}, p, ivs[1],
                     first, add(first, rows), xAt, sliceSums, sums[o], sumsRow,
                     counts, ivs[0], finish);

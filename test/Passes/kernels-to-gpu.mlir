@@ -503,3 +503,50 @@ func.func private @chained_dispatch(%begin: index, %end: index, %x: memref<?x64x
   }
   return
 }
+
+// -----
+
+// A cooperative loop that only prefetches (a GEMV block's weights) reads
+// and writes nothing another thread uses: no barrier before or after it,
+// so the kernel's first barrier is the next phase's.
+// CHECK-LABEL: func.func @prefetching(
+// CHECK: gpu.func @prefetching_dispatch(%{{.*}}: index, %[[W:.*]]: memref<4x64xbf16>, %[[Y:.*]]: memref<?x64xf32>)
+// CHECK: scf.for %[[WG:.*]] = %{{.*}} to
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.for %[[LINE:.*]] = %{{.*}} to %{{.*}} step %c64
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.prefetch %[[W]][%[[WG]], %{{.*}}], read, locality<1>, data
+// CHECK-NOT: gpu.barrier
+// CHECK: } {hybrid.block_strided}
+// CHECK-NEXT: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[Y]]
+func.func @prefetching(%w: memref<4x64xbf16>, %y: memref<?x64xf32>, %n: index) {
+  hybrid.dispatch @prefetching_dispatch workgroups(%n) (%w, %y) : memref<4x64xbf16>, memref<?x64xf32>
+  return
+}
+func.func private @prefetching_dispatch(%begin: index, %end: index, %w: memref<4x64xbf16>, %y: memref<?x64xf32>) attributes {hybrid.kernel} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c64 = arith.constant 64 : index
+  %shared = memref.alloca() : memref<64xf32>
+  scf.for %wg = %begin to %end step %c1 {
+    scf.parallel (%line) = (%c0) to (%c2) step (%c1) {
+      %k = arith.muli %line, %c64 : index
+      memref.prefetch %w[%wg, %k], read, locality<1>, data : memref<4x64xbf16>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%j) = (%c0) to (%c64) step (%c1) {
+      %v = memref.load %w[%wg, %j] : memref<4x64xbf16>
+      %f = arith.extf %v : bf16 to f32
+      memref.store %f, %shared[%j] : memref<64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+    scf.parallel (%j) = (%c0) to (%c64) step (%c1) {
+      %v = memref.load %shared[%j] : memref<64xf32>
+      memref.store %v, %y[%wg, %j] : memref<?x64xf32>
+      scf.reduce
+    } {hybrid.cooperative}
+  }
+  return
+}

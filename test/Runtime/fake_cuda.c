@@ -27,7 +27,7 @@
  *     sm_90 device, a driver of CUDA 12.3 or later when captured
  *     (FAKE_CUDA_DRIVER_VERSION, default 12080), and a kernel whose PTX
  *     waits for the grid before it (griddepcontrol.wait) before its first
- *     memory access.
+ *     memory access (a prefetch into L2 is none: it may come first).
  *
  * Device memory reads as zeros (kernels do not run), so logits are zero.
  * FAKE_CUDA_FAIL=<entry point> makes that entry point fail (error 2, out of

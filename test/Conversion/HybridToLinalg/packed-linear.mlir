@@ -316,13 +316,27 @@ func.func @negative_mma_ragged_outputs(%x: tensor<?x24xf32>) -> tensor<?x36xf32>
 // global (an atomic add; the last, which saw 1, sets it back to 0) and
 // keeps the count in the block's buffer, and the last of the two sums
 // both splits per (row, column of the panel), storing the columns inside
-// the 24 outputs. No kernel after it sums the splits.
+// the 24 outputs. No kernel after it sums the splits. Before anything
+// else a workgroup prefetches the start of its slice of the weights (the
+// panel's rows of its 256 inputs, contiguous in the packed layout), a
+// 128-byte line (32 f32: two inputs' rows of the panel) per iteration, up
+// to 128 lines: all of the slice's 16 KiB here.
 // MMA-LABEL: func.func @wide_gemv
 // COLUMNS: memref.global "private" @g_arrivals : memref<2xi32> = dense<0>
 // COLUMNS-LABEL: func.func @wide_gemv
 // COLUMNS: %[[ARRIVED:.*]] = memref.alloca() : memref<1xi32>
 // COLUMNS: %[[SUMS:.*]] = memref.alloc(%{{.*}}) : memref<?x1x2x32xf32>
 // COLUMNS: scf.parallel (%[[P:[a-z0-9]+]], %[[SPLIT:[a-z0-9]+]]) = ({{.*}}) to (%{{.*}}, %c2{{[_0-9]*}})
+// COLUMNS: %[[WB:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<2x512x16xf32> to memref<2x512x16xf32>
+// COLUMNS: scf.parallel (%[[LINE:[a-z0-9]+]]) = (%{{.*}}) to (%c128{{[_0-9]*}})
+// COLUMNS: %[[FIRST:.*]] = arith.muli %[[LINE]], %c32
+// COLUMNS: %[[ROW:.*]] = arith.divui %[[FIRST]], %c16
+// COLUMNS: arith.muli %[[SPLIT]], %c256
+// COLUMNS: %[[K:.*]] = arith.addi
+// COLUMNS: %[[J:.*]] = arith.remui %[[FIRST]], %c16
+// COLUMNS-NEXT: memref.prefetch %[[WB]][%{{.*}}, %[[K]], %[[J]]], read, locality<1>, data
+// COLUMNS-NOT: memref.load
+// COLUMNS: } {hybrid.cooperative}
 // COLUMNS: memref.store %{{.*}}, %[[SUMS]][%{{.*}}, %{{.*}}, %[[SPLIT]], %{{.*}}]
 // COLUMNS: } {hybrid.cooperative}
 // COLUMNS: %[[COUNTS:.*]] = memref.get_global @g_arrivals
