@@ -126,6 +126,11 @@ std::optional<std::pair<Value, SmallVector<Span>>> accessOf(Operation *op) {
   if (auto atomic = dyn_cast<memref::AtomicRMWOp>(op))
     return std::make_pair(atomic.getMemref(),
                           trailingSpans(atomic.getIndices(), {}));
+  // A GEMV's prefetch of its weights: on a GPU, PTX's prefetch.L2 of that
+  // element's address.
+  if (auto prefetch = dyn_cast<memref::PrefetchOp>(op))
+    return std::make_pair(prefetch.getMemref(),
+                          trailingSpans(prefetch.getIndices(), {}));
   if (auto load = dyn_cast<vector::LoadOp>(op);
       load && onScalars(load.getBase()))
     return std::make_pair(

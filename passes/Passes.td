@@ -632,7 +632,8 @@ def CheckBoundsPass : Pass<"hybrid-check-bounds", "::mlir::ModuleOp"> {
   let description = [{
     On the CPU pipeline (hybridc `--check-bounds`), after the kernels take
     their final form: before each `memref.load`, `memref.store`,
-    `memref.atomic_rmw`, `vector.load`, `vector.store` and unmasked
+    `memref.atomic_rmw`, `memref.prefetch`, `vector.load`, `vector.store`
+    and unmasked
     `vector.transfer_read` / `vector.transfer_write` on a memref, a
     check that every element it touches lies inside the buffer's
     shape (each index at least 0; index plus the vector's extent at most

@@ -64,6 +64,26 @@ func.func @accesses(%a: memref<?x8xf32>, %s: memref<16xf32>, %i: index, %j: inde
 
 // -----
 
+// A prefetch's element is checked as a load's is: on a GPU the GEMVs'
+// prefetch.L2 asks for that address.
+// CHECK-DAG: llvm.mlir.global private constant @[[PREFETCH:hybrid_check_bounds_[0-9]+]]("hybrid-check-bounds: memref.prefetch out of bounds of its buffer in @prefetching at loc({{.*}}check-bounds.mlir{{.*}})\0A\00")
+// CHECK-LABEL: func.func @prefetching(
+// CHECK-SAME: %[[W:[^:]*]]: memref<4x64xbf16>, %[[K:[^:]*]]: index
+// CHECK: memref.dim %[[W]], %{{.*}} : memref<4x64xbf16>
+// CHECK: %[[COLS:.*]] = memref.dim %[[W]], %{{.*}} : memref<4x64xbf16>
+// CHECK: %[[AFTER:.*]] = arith.addi %[[K]], %{{.*}} : index
+// CHECK: arith.cmpi sle, %[[AFTER]], %[[COLS]] : index
+// CHECK: arith.cmpi sge, %[[K]]
+// CHECK: llvm.mlir.addressof @[[PREFETCH]]
+// CHECK: memref.prefetch %[[W]][%{{.*}}, %[[K]]], read, locality<1>, data
+func.func @prefetching(%w: memref<4x64xbf16>, %k: index) {
+  %c1 = arith.constant 1 : index
+  memref.prefetch %w[%c1, %k], read, locality<1>, data : memref<4x64xbf16>
+  return
+}
+
+// -----
+
 // A function without accesses, or with a 0-d buffer's one element, is
 // left as it was.
 // CHECK-LABEL: func.func @negative_nothing_to_check(
