@@ -370,9 +370,14 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
   // form's copies of x's tile and of each weight's panels).
   llvm::SmallPtrSet<Operation *, 4> unfenced;
   SmallVector<Operation *> sinceBarrier;
+  // A loop of prefetches (no reduction: those meet in gpu.all_reduce)
+  // touches nothing another thread reads or writes: no barrier around it.
+  auto onlyPrefetches = [](scf::ParallelOp loop) {
+    return loop.getNumResults() == 0 && hybrid::onlyComputesAndPrefetches(loop);
+  };
   for (scf::ParallelOp loop : loops) {
-    if (hybrid::onlyComputesAndPrefetches(loop))
-      continue; // no barrier around it (below)
+    if (onlyPrefetches(loop))
+      continue;
     Operation *previous = loop->getPrevNode();
     while (previous && !isCooperative(previous) &&
            previous->getNumRegions() == 0 && isMemoryEffectFree(previous))
@@ -393,8 +398,7 @@ FailureOr<int64_t> spreadCooperativeLoops(gpu::GPUFuncOp func,
   for (scf::ParallelOp loop : loops) {
     Location loc = loop.getLoc();
     OpBuilder b(loop);
-    // A loop of prefetches touches nothing another thread reads or writes.
-    bool hint = hybrid::onlyComputesAndPrefetches(loop);
+    bool hint = onlyPrefetches(loop);
     if (!unfenced.contains(loop) && !hint)
       gpu::BarrierOp::create(b, loc);
     SmallVector<Value> trips;
