@@ -818,11 +818,12 @@ constexpr int64_t kPrefetchLines = kGemvThreads, kCacheLineBytes = 128;
 void prefetchSlices(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t span,
                     ArrayRef<PackedWeight> packed, Value p, Value split) {
   for (const PackedWeight &weight : packed) {
+    // A dense layer's [panels, in, panel], of 1-, 2- or 4-byte elements
+    // (gemvShape takes only those that 16-byte loads divide).
     auto type = cast<RankedTensorType>(weight.data.getType());
     int64_t bytes = weight.stored().getIntOrFloatBitWidth() / 8;
     int64_t panel = weight.panel();
-    if (type.getRank() != 3 || bytes == 0 || kCacheLineBytes % bytes != 0)
-      continue;
+    assert(type.getRank() == 3 && bytes > 0 && 16 % bytes == 0);
     int64_t perLine = kCacheLineBytes / bytes; // elements
     int64_t lines =
         std::min<int64_t>(kPrefetchLines, llvm::divideCeil(span * panel, perLine));
