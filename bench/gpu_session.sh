@@ -32,6 +32,8 @@ cases=(
   "jamba_wide_tiny||1e-2"
   "qwen3_next_heads_tiny||1e-2"
   "deepseek_v3_heads_tiny||1e-2"
+  # 3xtf32 tiles: about f32's precision (tf32's 1e-2 bound above)
+  "qwen3_next_heads_tiny|--tile-precision=3xtf32|2e-4|qwen3_next_heads_3xtf32"
   "qwen3_next_bf16_tiles_tiny|--dtype=f32|2e-2 --bf16"
   # wgmma warpgroup products (sm_90a: H100/H200 only)
   "qwen3_next_bf16_tiles_tiny|--dtype=f32 --cuda-arch=sm_90a|2e-2 --bf16|qwen3_next_bf16_tiles_sm90a"

@@ -95,6 +95,21 @@ bool hybrid::inWarpsLoop(Operation *op) {
   return false;
 }
 
+Value hybrid::isFinite(OpBuilder &b, Location loc, Value value) {
+  Type bitsType = b.getI32Type();
+  if (auto vector = dyn_cast<VectorType>(value.getType()))
+    bitsType = vector.clone(bitsType);
+  TypedAttr exponentBits = b.getI32IntegerAttr(0x7f800000);
+  if (auto shaped = dyn_cast<ShapedType>(bitsType))
+    exponentBits = DenseElementsAttr::get(shaped, ArrayRef<Attribute>(exponentBits));
+  Value mask = arith::ConstantOp::create(b, loc, exponentBits);
+  Value bits = value.getType() == bitsType
+                   ? value
+                   : arith::BitcastOp::create(b, loc, bitsType, value).getResult();
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                               arith::AndIOp::create(b, loc, bits, mask), mask);
+}
+
 bool hybrid::onlyComputesAndPrefetches(Operation *op) {
   return !op->walk([](Operation *inner) {
               if (isa<memref::PrefetchOp>(inner) ||

@@ -4,7 +4,8 @@
 // workgroups (hybrid-form-dispatches) or over a block's threads
 // (hybrid-kernels-to-gpu): both number the whole iteration space linearly.
 // And what the GPU passes know of an index's alignment, of the warps
-// loops that hold the tensor-core tiles, and of prefetches.
+// loops that hold the tensor-core tiles and their operands, and of
+// prefetches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +37,11 @@ int64_t knownDivisor(mlir::Value value, int depth = 0);
 /// Whether `op` is inside a warps loop (an `scf.parallel` marked
 /// kWarpsAttr): where contract tiles, a warp's tensor-core work, belong.
 bool inWarpsLoop(mlir::Operation *op);
+
+/// Whether each element of `value` (f32, or a vector of f32, or their
+/// bits as i32) is finite: its exponent bits not all ones (an i1, or a
+/// vector of i1 of its shape). Built at `b`'s insertion point.
+mlir::Value isFinite(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value);
 
 /// Whether `op` and the ops inside it only compute and prefetch
 /// (memref.prefetch: a hint, it reads nothing any thread computes with):

@@ -6,7 +6,9 @@
 // vector-to-nvgpu conversion: every lane loads its fragment (ldmatrix from
 // shared memory where the tile allows) and each contract becomes an
 // nvgpu.mma.sync -- tf32 m16n8k8 for f32 tiles, bf16 m16n8k16 for bf16
-// ones, the f32 tiles' fragments rounded to tf32 (cvt.rna) as loaded.
+// ones, the f32 tiles' fragments rounded to tf32 (cvt.rna) as loaded
+// (with split-tf32, 3xtf32: each also the tf32 rounding of its remainder,
+// and each f32 tile three mma.sync on one accumulator).
 // Two things around the upstream conversion:
 //  - it takes 16-bit tiles only as f16 (its bf16 path fails), so the
 //    tiles of bf16 staged buffers are read through f16 views of the same
@@ -20,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/LoopUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/VectorToGPU/VectorToGPU.h"
@@ -281,25 +284,64 @@ Value roundedToTF32(Value fragment) {
 /// shrunk towards zero, an error of one sign that grows with the length
 /// of the sum. Rounding to nearest halves the largest error and gives it
 /// no sign.
-void roundTF32Operands(gpu::GPUFuncOp func) {
+///
+/// With `split` (3xtf32), each operand x also gives lo = tf32(x - hi),
+/// the rounding of what hi = tf32(x) leaves (exact in f32), and each mma
+/// becomes three on the same accumulator, the small products first:
+/// a_lo b_hi, a_hi b_lo, a_hi b_hi. Its error is then about f32's
+/// (a_lo b_lo and lo's own rounding are below it). hybrid-round-tiles-to-tf32
+/// {split=1} gives the CPU forms the same arithmetic.
+void roundTF32Operands(gpu::GPUFuncOp func, bool split) {
   SmallVector<nvgpu::MmaSyncOp> mmas;
   func.walk([&](nvgpu::MmaSyncOp mma) {
     if (mma.getTf32EnabledAttr())
       mmas.push_back(mma);
   });
-  DenseMap<Value, Value> rounded;
-  for (nvgpu::MmaSyncOp mma : mmas)
-    for (OpOperand *operand :
-         {&mma.getMatrixAMutable(), &mma.getMatrixBMutable()}) {
-      auto [it, first] = rounded.try_emplace(operand->get());
-      if (first)
-        it->second = roundedToTF32(operand->get());
-      operand->set(it->second);
+  struct Parts {
+    Value hi, lo;
+  };
+  DenseMap<Value, Parts> parts;
+  auto partsOf = [&](Value fragment) -> Parts {
+    auto [it, first] = parts.try_emplace(fragment);
+    if (!first)
+      return it->second;
+    Value hi = roundedToTF32(fragment);
+    Value lo;
+    if (split) {
+      OpBuilder b(fragment.getContext());
+      b.setInsertionPointAfterValue(hi);
+      Location loc = hi.getLoc();
+      Value rest = arith::SubFOp::create(b, loc, fragment, hi);
+      Value rounded = roundedToTF32(rest);
+      b.setInsertionPointAfterValue(rounded);
+      // An infinite or NaN element, or one that rounds past the largest
+      // tf32, has no finite remainder: 0, so that it gives what tf32 gives.
+      Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(rest.getType()));
+      lo = arith::SelectOp::create(b, loc, hybrid::isFinite(b, loc, rest), rounded,
+                                   zero);
     }
+    return it->second = {hi, lo};
+  };
+  for (nvgpu::MmaSyncOp mma : mmas) {
+    Parts a = partsOf(mma.getMatrixA()), b = partsOf(mma.getMatrixB());
+    if (split) {
+      OpBuilder builder(mma);
+      for (auto [lhs, rhs] : {std::pair(a.lo, b.hi), std::pair(a.hi, b.lo)}) {
+        auto partial = cast<nvgpu::MmaSyncOp>(builder.clone(*mma));
+        partial.getMatrixAMutable().assign(lhs);
+        partial.getMatrixBMutable().assign(rhs);
+        mma.getMatrixCMutable().assign(partial.getResult());
+      }
+    }
+    mma.getMatrixAMutable().assign(a.hi);
+    mma.getMatrixBMutable().assign(b.hi);
+  }
 }
 
 struct MmaTilesToNVGPUPass
     : hybrid::impl::MmaTilesToNVGPUPassBase<MmaTilesToNVGPUPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     for (auto func : getOperation().getOps<gpu::GPUFuncOp>()) {
       bool hasTiles = false;
@@ -351,7 +393,7 @@ struct MmaTilesToNVGPUPass
       if (cast<VectorType>(mma.getMatrixA().getType()).getElementType().isF32())
         mma.setTf32EnabledAttr(UnitAttr::get(context));
     });
-    roundTF32Operands(func);
+    roundTF32Operands(func, splitTF32);
     WalkResult left = func.walk([&](vector::ContractionOp contract) {
       contract.emitOpError("in GPU kernel @")
           << func.getName()

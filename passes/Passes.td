@@ -623,7 +623,22 @@ def RoundTilesToTF32Pass : Pass<"hybrid-round-tiles-to-tf32"> {
     is defined. The CPU then multiplies the tiles at the GPU's precision:
     a check against the checkpoint's outputs shows what tf32 costs a
     model. Not for deployment.
+
+    With `split` (hybridc `--tile-precision=3xtf32`, as
+    `hybrid-mma-tiles-to-nvgpu`'s `split-tf32`): each operand x becomes
+    its tf32 value hi = tf32(x) and the tf32 value of its remainder, lo =
+    tf32(x - hi) (exact in f32), and each tile acc + a b three tiles,
+    smallest first: acc + a_lo b_hi, then + a_hi b_lo, then + a_hi b_hi
+    (a_lo b_lo, below f32's precision, is left out). A remainder that is
+    not finite (of an infinite or NaN operand, or one that rounds past the
+    largest tf32) is 0, so that such an operand gives what tf32 gives. An
+    operand widened from 16 bits has no remainder, so its tile is two
+    contracts.
   }];
+  let options = [
+    Option<"split", "split", "bool", /*default=*/"false",
+           "Three tf32 products per tile (3xtf32) instead of one">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
@@ -765,7 +780,12 @@ def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
     f16 views of the same bytes (the buffers' stores and other reads stay
     bf16), and each f16 `nvgpu.mma.sync` it
     makes becomes `nvvm.mma.sync` m16n8k16 on bf16 over the same
-    registers. An f16 contract (which the bf16 rewrite would misread) is an
+    registers. With `split-tf32` (hybridc `--tile-precision=3xtf32`) each
+    tf32 mma.sync becomes three on the same accumulator, smallest first:
+    a_lo b_hi, a_hi b_lo, a_hi b_hi, where x_hi is x rounded to tf32 and
+    x_lo the remainder x - x_hi rounded to tf32, 0 where it is not finite
+    (a fragment's elements split once, as loaded): about f32's precision,
+    for three times the tensor-core work. An f16 contract (which the bf16 rewrite would misread) is an
     error. While the conversion runs, the kernel's scalar arithmetic is
     made of twins it does not know (index-dialect ops on index values, LLVM
     ops on other scalars; arith again after, flags kept): it would take
@@ -774,6 +794,11 @@ def MmaTilesToNVGPUPass : Pass<"hybrid-mma-tiles-to-nvgpu",
     phases with their tiles). A contract the conversion leaves is an error
     naming the kernel.
   }];
+  let options = [
+    Option<"splitTF32", "split-tf32", "bool", /*default=*/"false",
+           "Three tf32 mma.sync per f32 tile, on each operand's tf32 value "
+           "and its remainder's (3xtf32), instead of one">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::index::IndexDialect",

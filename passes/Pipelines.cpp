@@ -121,10 +121,13 @@ constexpr Step kLLVMSteps[] = {
      [](const hybrid::PipelineOptions &o) {
        return o.gpuKernelForms && hybrid::hasWarpgroupMma(o.cudaArch);
      }},
-    {"hybrid-round-tiles-to-tf32",
-     "the f32 tensor-core tiles' operands rounded to tf32, the GPU's "
-     "precision (gpu-kernel-forms with tf32-tiles)",
-     [](const hybrid::PipelineOptions &o) { return bool(o.tf32Tiles); }},
+    {"hybrid-round-tiles-to-tf32{split=%split}",
+     "the f32 tensor-core tiles' operands rounded to tf32 (or split into "
+     "tf32 values and remainders, three products each), the GPU's "
+     "precision (gpu-kernel-forms with tile-precision tf32 or 3xtf32)",
+     [](const hybrid::PipelineOptions &o) {
+       return o.tilePrecision == "tf32" || o.tilePrecision == "3xtf32";
+     }},
     {"hybrid-reverse-parallel-order",
      "every kernel's workgroups and parallel loops last first: a check that "
      "no iteration depends on an earlier one (reverse-parallel-order)",
@@ -177,9 +180,10 @@ constexpr Step kCUDASteps[] = {
      "shared buffers in dynamic shared memory, up to the arch's limit)"},
     {"nvvm-attach-target{module=hybrid_kernels chip=%arch features=%ptx O=3}",
      "the NVPTX target: architecture and the PTX ISA it needs"},
-    {"gpu.module(hybrid-mma-tiles-to-nvgpu)",
-     "the linear layers' contract tiles to mma.sync (tf32 m16n8k8, bf16 "
-     "m16n8k16), fragments loaded from shared memory per lane"},
+    {"gpu.module(hybrid-mma-tiles-to-nvgpu{split-tf32=%split})",
+     "the linear layers' contract tiles to mma.sync (tf32 m16n8k8, three "
+     "of them for 3xtf32; bf16 m16n8k16), fragments loaded from shared "
+     "memory per lane"},
     {"gpu.module(hybrid-warpgroup-mma-to-nvvm)",
      "sm_90a: the bf16 linear layers' and experts' warpgroup products to "
      "wgmma.mma_async, "
@@ -233,6 +237,7 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     substitute("%batch", std::to_string(options.maxBatch));
     substitute("%chunk", std::to_string(options.scanChunkSize));
     substitute("%pack", std::to_string(options.packWeights));
+    substitute("%split", options.tilePrecision == "3xtf32" ? "1" : "0");
     // GPU threads run packed linear layers a column each (coalesced), GPU
     // warps their full token tiles on tensor cores.
     bool gpuForms = (cuda || options.gpuKernelForms) && options.packWeights > 0;
@@ -257,7 +262,8 @@ LogicalResult hybrid::buildPipeline(OpPassManager &pm, Target target,
                                     const PipelineOptions &options, Stage last,
                                     Stage first) {
   bool cuda = target == Target::CUDA;
-  if (cuda && !isCUDAArch(options.cudaArch))
+  if ((cuda && !isCUDAArch(options.cudaArch)) ||
+      !isTilePrecision(options.tilePrecision, target))
     return failure();
   const std::pair<Stage, ArrayRef<Step>> stages[] = {
       {Stage::Hybrid, kHybridSteps},
@@ -277,6 +283,12 @@ LogicalResult hybrid::buildPipeline(OpPassManager &pm, Target target,
 
 bool hybrid::isCUDAArch(StringRef arch) {
   return arch == "sm_80" || arch == "sm_90" || arch == "sm_90a";
+}
+
+bool hybrid::isTilePrecision(StringRef precision, Target target) {
+  if (precision.empty() || precision == "tf32" || precision == "3xtf32")
+    return true;
+  return precision == "f32" && target == Target::CPU;
 }
 
 bool hybrid::hasWarpgroupMma(StringRef arch) { return arch == "sm_90a"; }
@@ -317,12 +329,18 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
         if (target == Target::CUDA && options.checkBounds.hasValue())
           return error(arg + ": check-bounds applies to hybrid-cpu-pipeline "
                              "(its checks run on the CPU)");
-        if (target == Target::CUDA && options.tf32Tiles.hasValue())
-          return error(arg + ": tf32-tiles applies to hybrid-cpu-pipeline "
-                             "(a GPU's f32 tiles are tf32 anyway)");
-        if (options.tf32Tiles && !options.gpuKernelForms)
-          return error(arg + ": tf32-tiles needs gpu-kernel-forms (the CPU "
-                             "forms have no tensor-core tiles)");
+        if (target == Target::CPU && options.tilePrecision.hasValue() &&
+            !options.gpuKernelForms)
+          return error(arg + ": tile-precision needs gpu-kernel-forms on "
+                             "hybrid-cpu-pipeline (the CPU forms have no "
+                             "tensor-core tiles)");
+        if (!hybrid::isTilePrecision(options.tilePrecision, target))
+          return error(arg + ": tile-precision must be " +
+                       (target == Target::CPU
+                            ? "f32, tf32 or 3xtf32"
+                            : "tf32 or 3xtf32 (a GPU's tensor cores take f32 "
+                              "operands only as tf32)") +
+                       ", got '" + options.tilePrecision + "'");
         if (options.gpuKernelForms && options.packWeights <= 0)
           return error(arg + ": gpu-kernel-forms needs pack-weights");
         if (!hybrid::isCUDAArch(options.cudaArch))

@@ -65,13 +65,17 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                      "(hybrid-check-bounds); the first access out of bounds "
                      "stops the program"),
       llvm::cl::init(false)};
-  Option<bool> tf32Tiles{
-      *this, "tf32-tiles",
-      llvm::cl::desc("CPU pipeline with gpu-kernel-forms: round the f32 "
-                     "tensor-core tiles' operands to tf32 "
-                     "(hybrid-round-tiles-to-tf32), the GPU's precision; "
-                     "off, they multiply in f32"),
-      llvm::cl::init(false)};
+  Option<std::string> tilePrecision{
+      *this, "tile-precision",
+      llvm::cl::desc("Precision of the f32 tensor-core tiles: f32 (CPU "
+                     "pipeline with gpu-kernel-forms: multiplied in f32), "
+                     "tf32 (operands rounded to tf32 as a GPU's tensor cores "
+                     "take them) or 3xtf32 (each operand a tf32 value plus "
+                     "its tf32 remainder, three products: about f32's "
+                     "precision for three times the tensor-core work). "
+                     "Default f32 on the CPU pipeline, tf32 on the CUDA "
+                     "pipeline"),
+      llvm::cl::init("")};
 };
 
 /// Stages of the CPU pipeline, in order; `--emit=` stops after one.
@@ -89,6 +93,11 @@ mlir::LogicalResult buildPipeline(mlir::OpPassManager &pm, Target target,
 
 /// Whether `arch` is a CUDA architecture the CUDA target compiles for.
 bool isCUDAArch(llvm::StringRef arch);
+
+/// Whether `precision` names f32 tensor-core tiles' precision on `target`:
+/// f32 (CPU forms only: a GPU's tensor cores take f32 only as tf32), tf32
+/// or 3xtf32; empty for the target's default.
+bool isTilePrecision(llvm::StringRef precision, Target target);
 
 /// Whether `arch` has sm_90a's warpgroup products (wgmma), which the GPU
 /// forms then use for bf16 linear layers' full tiles.

@@ -6,7 +6,9 @@
 // mantissa, to nearest, ties away from zero); on the CPU the same tiles
 // multiply in f32. Rounding their operands here the same way gives the
 // CPU the GPU's precision, so a check against the checkpoint's outputs
-// shows what tf32 costs a model before a GPU runs it.
+// shows what tf32 costs a model before a GPU runs it. With split (3xtf32)
+// each tile is the three tf32 products hybrid-mma-tiles-to-nvgpu's
+// split-tf32 has the GPU compute, so the CPU shows what they recover.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,10 +54,7 @@ Value roundedToTF32(Value value) {
     return arith::ConstantOp::create(b, loc, scalar);
   };
   Value bits = arith::BitcastOp::create(b, loc, bitsType, value);
-  Value exponentMask = constant(0x7f800000u);
-  Value finite = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::ne,
-      arith::AndIOp::create(b, loc, bits, exponentMask), exponentMask);
+  Value finite = hybrid::isFinite(b, loc, bits);
   Value halfUnit = constant(0x1000u);
   Value roundedUp = arith::AddIOp::create(b, loc, bits, halfUnit);
   Value keptBits = constant(0xffffe000u);
@@ -65,8 +64,44 @@ Value roundedToTF32(Value value) {
       arith::SelectOp::create(b, loc, finite, rounded, bits));
 }
 
+/// An f32 tile operand as tf32 values: its rounding (hi) and, unless it is
+/// exact in tf32, the rounding of what that leaves (lo = tf32(x - hi); the
+/// difference is exact in f32).
+struct TF32Parts {
+  Value hi, lo;
+};
+
+/// The tf32 parts of `operand`, built once where it is defined; `lo` only
+/// when asked for (`split`).
+TF32Parts partsOf(Value operand, bool split, DenseMap<Value, TF32Parts> &parts) {
+  auto [it, first] = parts.try_emplace(operand);
+  if (!first)
+    return it->second;
+  if (exactInTF32(operand))
+    return it->second = {operand, Value()};
+  Value hi = roundedToTF32(operand);
+  Value lo;
+  if (split) {
+    OpBuilder b(hi.getContext());
+    b.setInsertionPointAfterValue(hi);
+    Location loc = hi.getLoc();
+    Value rest = arith::SubFOp::create(b, loc, operand, hi);
+    Value rounded = roundedToTF32(rest);
+    b.setInsertionPointAfterValue(rounded);
+    // An infinite or NaN operand, or one that rounds past the largest
+    // tf32, leaves no finite remainder: 0 instead, so that it gives what
+    // tf32 gives (inf - inf would make the tile NaN).
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(rest.getType()));
+    lo = arith::SelectOp::create(b, loc, hybrid::isFinite(b, loc, rest), rounded,
+                                 zero);
+  }
+  return it->second = {hi, lo};
+}
+
 struct RoundTilesToTF32Pass
     : hybrid::impl::RoundTilesToTF32PassBase<RoundTilesToTF32Pass> {
+  using Base::Base;
+
   void runOnOperation() override {
     SmallVector<vector::ContractionOp> tiles;
     getOperation()->walk([&](vector::ContractionOp contract) {
@@ -75,17 +110,26 @@ struct RoundTilesToTF32Pass
           hybrid::inWarpsLoop(contract))
         tiles.push_back(contract);
     });
-    DenseMap<Value, Value> rounded;
-    for (vector::ContractionOp tile : tiles)
-      for (OpOperand *operand :
-           {&tile.getLhsMutable(), &tile.getRhsMutable()}) {
-        if (exactInTF32(operand->get()))
-          continue;
-        auto [it, first] = rounded.try_emplace(operand->get());
-        if (first)
-          it->second = roundedToTF32(operand->get());
-        operand->set(it->second);
-      }
+    DenseMap<Value, TF32Parts> parts;
+    for (vector::ContractionOp tile : tiles) {
+      TF32Parts a = partsOf(tile.getLhs(), split, parts);
+      TF32Parts b = partsOf(tile.getRhs(), split, parts);
+      // 3xtf32: the remainders' products first, each accumulating into
+      // the next, so that the largest product is added last.
+      OpBuilder builder(tile);
+      auto product = [&](Value lhs, Value rhs) {
+        auto partial = cast<vector::ContractionOp>(builder.clone(*tile));
+        partial.getLhsMutable().assign(lhs);
+        partial.getRhsMutable().assign(rhs);
+        tile.getAccMutable().assign(partial.getResult());
+      };
+      if (a.lo)
+        product(a.lo, b.hi);
+      if (b.lo)
+        product(a.hi, b.lo);
+      tile.getLhsMutable().assign(a.hi);
+      tile.getRhsMutable().assign(b.hi);
+    }
   }
 };
 } // namespace

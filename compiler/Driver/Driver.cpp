@@ -139,17 +139,24 @@ cl::opt<bool> checkBounds(
              "accesses), not deployment"),
     cl::init(false), cl::cat(category));
 
-enum class TilePrecision { F32, TF32 };
+enum class TilePrecision { F32, TF32, ThreeTF32 };
 cl::opt<TilePrecision> tilePrecision(
     "tile-precision",
-    cl::desc("With --gpu-kernel-forms: the precision in which the CPU "
-             "multiplies the f32 tensor-core tiles"),
+    cl::desc("The precision of the f32 tensor-core tiles (f32 linear "
+             "layers' and experts' prefill tiles, the chunked delta rule's, "
+             "attention's): with --target=cuda the GPU's (default tf32), "
+             "with --gpu-kernel-forms the CPU's emulation of it (default "
+             "f32)"),
     cl::values(clEnumValN(TilePrecision::F32, "f32",
-                          "f32 (default): checks the forms' arithmetic"),
+                          "--gpu-kernel-forms only: multiplied in f32, a "
+                          "check of the forms' arithmetic"),
                clEnumValN(TilePrecision::TF32, "tf32",
                           "operands rounded to tf32 as a GPU's tensor cores "
-                          "take them: checks what that precision costs the "
-                          "model; not for deployment")),
+                          "take them (10 bits of mantissa)"),
+               clEnumValN(TilePrecision::ThreeTF32, "3xtf32",
+                          "each operand a tf32 value plus its tf32 "
+                          "remainder, three products per tile: about f32's "
+                          "precision for three times the tensor-core work")),
     cl::init(TilePrecision::F32), cl::cat(category));
 
 cl::opt<std::string> cudaArch(
@@ -433,11 +440,18 @@ int hybridc::runHybridc(int argc, char **argv) {
                 "the CPU; --gpu-kernel-forms checks the GPU forms there)");
   if (checkBounds && !wantArtifact && emit != EmitLevel::LLVM)
     return fail("--check-bounds applies to artifacts and --emit=llvm");
-  if (tilePrecision.getNumOccurrences() && !gpuKernelForms)
-    return fail("--tile-precision applies to --gpu-kernel-forms (on "
-                "--target=cuda the f32 tiles are tf32)");
-  if (tilePrecision.getNumOccurrences() && !wantArtifact && emit != EmitLevel::LLVM)
-    return fail("--tile-precision applies to artifacts and --emit=llvm");
+  if (tilePrecision.getNumOccurrences() && !gpuKernelForms && !cuda)
+    return fail("--tile-precision applies to --target=cuda and "
+                "--gpu-kernel-forms (the CPU forms have no tensor-core "
+                "tiles)");
+  if (tilePrecision.getNumOccurrences() && cuda &&
+      tilePrecision == TilePrecision::F32)
+    return fail("--tile-precision=f32: a GPU's tensor cores take f32 "
+                "operands only as tf32; give tf32 (the default) or 3xtf32");
+  if (tilePrecision.getNumOccurrences() && !wantArtifact &&
+      emit != (cuda ? EmitLevel::PTX : EmitLevel::LLVM))
+    return fail(Twine("--tile-precision applies to artifacts and ") +
+                (cuda ? "--emit=ptx" : "--emit=llvm"));
   if (gpuKernelForms && (!packWeights || weightsMode == WeightsMode::External))
     return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "
                 "--pack-weights=false and --weights=external");
@@ -490,7 +504,10 @@ int hybridc::runHybridc(int argc, char **argv) {
   options.cudaArch = cudaArch;
   options.gpuKernelForms = gpuKernelForms;
   options.reverseParallelOrder = parallelOrder == ParallelOrder::Reversed;
-  options.tf32Tiles = tilePrecision == TilePrecision::TF32;
+  if (tilePrecision.getNumOccurrences())
+    options.tilePrecision = tilePrecision == TilePrecision::F32    ? "f32"
+                            : tilePrecision == TilePrecision::TF32 ? "tf32"
+                                                                   : "3xtf32";
   options.checkBounds = checkBounds;
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {

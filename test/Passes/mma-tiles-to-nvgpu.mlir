@@ -1,4 +1,5 @@
 // RUN: hybrid-opt %s --pass-pipeline="builtin.module(gpu.module(hybrid-mma-tiles-to-nvgpu))" --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: hybrid-opt %s --pass-pipeline="builtin.module(gpu.module(hybrid-mma-tiles-to-nvgpu{split-tf32=1}))" --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=SPLIT
 
 // A block kernel's tf32 tiles (the mma form of a linear layer with f32
 // weights, after hybrid-kernels-to-gpu): x's tile staged in shared memory
@@ -28,6 +29,34 @@
 // CHECK: vector.store %{{.*}} : memref<?x32xf32>, vector<2xf32>
 // CHECK-NOT: vector.contract
 // CHECK: gpu.return
+
+// With split-tf32 (3xtf32): each fragment also as its remainder's tf32
+// rounding (the fragment less its rounding, rounded), and the tile as
+// three mma.sync on one accumulator, the remainders' products first.
+// SPLIT-LABEL: gpu.func @tile(
+// SPLIT: %[[XF:.*]] = nvgpu.ldmatrix
+// SPLIT-COUNT-4: nvvm.convert.float.to.tf32 %{{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
+// SPLIT: %[[XHI:.*]] = vector.from_elements %{{.*}} : vector<4x1xf32>
+// SPLIT: %[[XREST:.*]] = arith.subf %[[XF]], %[[XHI]] : vector<4x1xf32>
+// SPLIT: vector.extract %[[XREST]][0, 0]
+// SPLIT-COUNT-4: nvvm.convert.float.to.tf32 %{{.*}} {rnd = #nvvm.fp_rnd_mode<rna>}
+// SPLIT: %[[XROUNDED:.*]] = vector.from_elements %{{.*}} : vector<4x1xf32>
+// SPLIT: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<4x1xf32>
+// SPLIT: %[[RESTBITS:.*]] = arith.bitcast %[[XREST]] : vector<4x1xf32> to vector<4x1xi32>
+// SPLIT: %[[E:.*]] = arith.andi %[[RESTBITS]], %[[EXP:[^ ]*]] : vector<4x1xi32>
+// SPLIT: %[[FINITE:.*]] = arith.cmpi ne, %[[E]], %[[EXP]] : vector<4x1xi32>
+// SPLIT: %[[XLO:.*]] = arith.select %[[FINITE]], %[[XROUNDED]], %[[ZERO]] : vector<4x1xi1>, vector<4x1xf32>
+// SPLIT: %[[WF:.*]] = vector.insert %{{.*}} [1, 0] : f32 into vector<2x1xf32>
+// SPLIT-COUNT-2: nvvm.convert.float.to.tf32
+// SPLIT: %[[WHI:.*]] = vector.from_elements %{{.*}} : vector<2x1xf32>
+// SPLIT: %[[WREST:.*]] = arith.subf %[[WF]], %[[WHI]] : vector<2x1xf32>
+// SPLIT-COUNT-2: nvvm.convert.float.to.tf32
+// SPLIT: %[[WLO:.*]] = arith.select %{{.*}} : vector<2x1xi1>, vector<2x1xf32>
+// SPLIT: %[[P1:.*]] = nvgpu.mma.sync(%[[XLO]], %[[WHI]], %[[ACC:.*]]) {mmaShape = [16, 8, 8], tf32Enabled}
+// SPLIT: %[[P2:.*]] = nvgpu.mma.sync(%[[XHI]], %[[WLO]], %[[P1]]) {mmaShape = [16, 8, 8], tf32Enabled}
+// SPLIT: %[[D:.*]] = nvgpu.mma.sync(%[[XHI]], %[[WHI]], %[[P2]]) {mmaShape = [16, 8, 8], tf32Enabled}
+// SPLIT-NOT: nvgpu.mma.sync
+// SPLIT: scf.yield %{{.*}}, %[[D]]
 #a = affine_map<(m, n, k) -> (m, k)>
 #b = affine_map<(m, n, k) -> (k, n)>
 #c = affine_map<(m, n, k) -> (m, n)>

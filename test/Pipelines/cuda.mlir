@@ -24,6 +24,18 @@
 // MMA-SAME: .visible .entry layer__o_mma(
 // MMA-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
 // MMA-SAME: .visible .entry layer__o(
+// tile-precision=3xtf32: the tiles' operands also as their remainders'
+// tf32 rounding (the operand less its rounding, sub.rn.f32, then
+// cvt.rna), three mma.sync for each of tf32's (12 here, 4 above).
+// RUN: hybrid-opt %s --hybrid-cuda-pipeline="max-seq-len=64 cuda-arch=sm_80 pack-weights=32 tile-precision=3xtf32" | FileCheck %s --check-prefix=MMA3
+// MMA3: gpu.binary @hybrid_kernels
+// MMA3-SAME: .visible .entry layer__o_mma(
+// MMA3-SAME: sub.rn.f32
+// MMA3-SAME: cvt.rna.tf32.f32
+// MMA3-SAME: mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+// MMA3-SAME: .visible .entry layer__o(
+// RUN: hybrid-opt %s --hybrid-cuda-pipeline="max-seq-len=64 cuda-arch=sm_80 pack-weights=32 tile-precision=3xtf32" | sed -n 's/.*entry layer__o_mma(\(.*\)entry layer__o(.*/\1/p' | grep -o "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32" | count 12
+// RUN: hybrid-opt %s --hybrid-cuda-pipeline="max-seq-len=64 cuda-arch=sm_80 pack-weights=32" | sed -n 's/.*entry layer__o_mma(\(.*\)entry layer__o(.*/\1/p' | grep -o "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32" | count 4
 func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<1x4xf32>) -> tensor<?x8xf32> {
   %q = hybrid.weight "q" : tensor<8x8xf32>
   %k = hybrid.weight "k" : tensor<4x8xf32>
@@ -46,10 +58,12 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
 // CUDA-FORMS: error: hybrid-cuda-pipeline: gpu-kernel-forms applies to hybrid-cpu-pipeline (the CUDA pipeline builds those forms anyway)
 // RUN: not hybrid-opt %s --hybrid-cuda-pipeline="reverse-parallel-order=1" 2>&1 | FileCheck %s --check-prefix=CUDA-ORDER
 // CUDA-ORDER: error: hybrid-cuda-pipeline: reverse-parallel-order applies to hybrid-cpu-pipeline (a GPU has no order)
-// RUN: not hybrid-opt %s --hybrid-cuda-pipeline="tf32-tiles=1" 2>&1 | FileCheck %s --check-prefix=CUDA-TF32
-// CUDA-TF32: error: hybrid-cuda-pipeline: tf32-tiles applies to hybrid-cpu-pipeline (a GPU's f32 tiles are tf32 anyway)
-// RUN: not hybrid-opt %s --hybrid-cpu-pipeline="tf32-tiles=1" 2>&1 | FileCheck %s --check-prefix=CPU-TF32
-// CPU-TF32: error: hybrid-cpu-pipeline: tf32-tiles needs gpu-kernel-forms (the CPU forms have no tensor-core tiles)
+// RUN: not hybrid-opt %s --hybrid-cuda-pipeline="tile-precision=f32" 2>&1 | FileCheck %s --check-prefix=CUDA-F32
+// CUDA-F32: error: hybrid-cuda-pipeline: tile-precision must be tf32 or 3xtf32 (a GPU's tensor cores take f32 operands only as tf32), got 'f32'
+// RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1 pack-weights=16 tile-precision=bf16" 2>&1 | FileCheck %s --check-prefix=CPU-BAD-PRECISION
+// CPU-BAD-PRECISION: error: hybrid-cpu-pipeline: tile-precision must be f32, tf32 or 3xtf32, got 'bf16'
+// RUN: not hybrid-opt %s --hybrid-cpu-pipeline="tile-precision=tf32" 2>&1 | FileCheck %s --check-prefix=CPU-TF32
+// CPU-TF32: error: hybrid-cpu-pipeline: tile-precision needs gpu-kernel-forms on hybrid-cpu-pipeline (the CPU forms have no tensor-core tiles)
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1" 2>&1 | FileCheck %s --check-prefix=FORMS-UNPACKED
 // FORMS-UNPACKED: error: hybrid-cpu-pipeline: gpu-kernel-forms needs pack-weights
 
