@@ -110,6 +110,18 @@ Value hybrid::isFinite(OpBuilder &b, Location loc, Value value) {
                                arith::AndIOp::create(b, loc, bits, mask), mask);
 }
 
+Value hybrid::tf32Remainder(Value value, Value hi,
+                            function_ref<Value(Value)> roundToTF32) {
+  OpBuilder b(hi.getContext());
+  b.setInsertionPointAfterValue(hi);
+  Location loc = hi.getLoc();
+  Value rest = arith::SubFOp::create(b, loc, value, hi);
+  Value rounded = roundToTF32(rest);
+  b.setInsertionPointAfterValue(rounded);
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(rest.getType()));
+  return arith::SelectOp::create(b, loc, isFinite(b, loc, rest), rounded, zero);
+}
+
 bool hybrid::onlyComputesAndPrefetches(Operation *op) {
   return !op->walk([](Operation *inner) {
               if (isa<memref::PrefetchOp>(inner) ||

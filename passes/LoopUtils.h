@@ -43,6 +43,14 @@ bool inWarpsLoop(mlir::Operation *op);
 /// vector of i1 of its shape). Built at `b`'s insertion point.
 mlir::Value isFinite(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value);
 
+/// The tf32 remainder of `value` (f32, or a vector of f32) whose tf32
+/// rounding is `hi`: value - hi (exact in f32) rounded by `roundToTF32`,
+/// or 0 where that difference is not finite (an infinite or NaN value, or
+/// one that rounds past the largest tf32: it then gives what tf32 alone
+/// gives, where inf - inf would make a 3xtf32 tile NaN). Built after `hi`.
+mlir::Value tf32Remainder(mlir::Value value, mlir::Value hi,
+                          llvm::function_ref<mlir::Value(mlir::Value)> roundToTF32);
+
 /// Whether `op` and the ops inside it only compute and prefetch
 /// (memref.prefetch: a hint, it reads nothing any thread computes with):
 /// the GEMVs' prefetch of their weights, which needs no barrier around it

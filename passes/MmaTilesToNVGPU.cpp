@@ -306,20 +306,7 @@ void roundTF32Operands(gpu::GPUFuncOp func, bool split) {
     if (!first)
       return it->second;
     Value hi = roundedToTF32(fragment);
-    Value lo;
-    if (split) {
-      OpBuilder b(fragment.getContext());
-      b.setInsertionPointAfterValue(hi);
-      Location loc = hi.getLoc();
-      Value rest = arith::SubFOp::create(b, loc, fragment, hi);
-      Value rounded = roundedToTF32(rest);
-      b.setInsertionPointAfterValue(rounded);
-      // An infinite or NaN element, or one that rounds past the largest
-      // tf32, has no finite remainder: 0, so that it gives what tf32 gives.
-      Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(rest.getType()));
-      lo = arith::SelectOp::create(b, loc, hybrid::isFinite(b, loc, rest), rounded,
-                                   zero);
-    }
+    Value lo = split ? hybrid::tf32Remainder(fragment, hi, roundedToTF32) : Value();
     return it->second = {hi, lo};
   };
   for (nvgpu::MmaSyncOp mma : mmas) {

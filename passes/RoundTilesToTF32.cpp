@@ -80,21 +80,7 @@ TF32Parts partsOf(Value operand, bool split, DenseMap<Value, TF32Parts> &parts) 
   if (exactInTF32(operand))
     return it->second = {operand, Value()};
   Value hi = roundedToTF32(operand);
-  Value lo;
-  if (split) {
-    OpBuilder b(hi.getContext());
-    b.setInsertionPointAfterValue(hi);
-    Location loc = hi.getLoc();
-    Value rest = arith::SubFOp::create(b, loc, operand, hi);
-    Value rounded = roundedToTF32(rest);
-    b.setInsertionPointAfterValue(rounded);
-    // An infinite or NaN operand, or one that rounds past the largest
-    // tf32, leaves no finite remainder: 0 instead, so that it gives what
-    // tf32 gives (inf - inf would make the tile NaN).
-    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(rest.getType()));
-    lo = arith::SelectOp::create(b, loc, hybrid::isFinite(b, loc, rest), rounded,
-                                 zero);
-  }
+  Value lo = split ? hybrid::tf32Remainder(operand, hi, roundedToTF32) : Value();
   return it->second = {hi, lo};
 }
 
