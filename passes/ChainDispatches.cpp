@@ -84,9 +84,12 @@ struct ChainDispatchesPass
         hosts.push_back(func);
     for (func::FuncOp host : hosts)
       for (Block &block : host.getBody())
-        for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>()))
-          if (!appendToTail(dispatch, symbols))
+        for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>())) {
+          if (appendToTail(dispatch, symbols))
+            chainOntoRemainder(dispatch, module, symbols);
+          else
             chainOntoPrevious(dispatch, module, symbols);
+        }
     module.walk([](scf::IfOp tail) { tail->removeAttr(kTailAttr); });
     // Kernels no dispatch runs any more (each chained one ran once).
     for (auto kernel : llvm::to_vector(module.getOps<func::FuncOp>()))
@@ -134,6 +137,37 @@ struct ChainDispatchesPass
         return;
       passed.push_back(first);
     }
+  }
+
+  /// Runs the workgroups of `second`, a kernel of a fixed few workgroups
+  /// (the MoE grouping's one) that appendToTail put at the end of a tail,
+  /// in the tail of the remainder right before it, when the tail did not
+  /// run them: where a call's rows are more than a tail runs (a prompt, a
+  /// batch of several sequences' decode steps) the remainder launches, and
+  /// its last workgroup to finish runs second's too. One launch fewer per
+  /// MoE layer and batched decode step.
+  void chainOntoRemainder(hybrid::DispatchOp second, ModuleOp module,
+                          SymbolTable &symbols) {
+    constexpr int64_t kArrivalBytes = 16;
+    std::optional<int64_t> most = hybrid::countBound(second.getWorkgroups());
+    if (!most || *most > hybrid::kTailWorkgroups)
+      return;
+    Operation *op = second->getPrevNode();
+    while (op && !isa<hybrid::DispatchOp>(op) && hybrid::planOnly(op))
+      op = op->getPrevNode();
+    auto first = dyn_cast_or_null<hybrid::DispatchOp>(op);
+    if (!first || !first->hasAttr(hybrid::kRemainderAttr))
+      return;
+    func::FuncOp firstKernel = hybrid::dispatchedKernel(first, symbols);
+    func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
+    if (!firstKernel || !secondKernel ||
+        hybrid::kindOf(firstKernel) != hybrid::KernelKind::Block ||
+        hybrid::scratchBytes(firstKernel) + hybrid::scratchBytes(secondKernel) +
+                kArrivalBytes >
+            hybrid::kBlockSharedBytes ||
+        !movableAbove(first, firstKernel, {}, second, symbols))
+      return;
+    chain(first, second, firstKernel, secondKernel, module, symbols);
   }
 
   /// Runs `second`'s workgroups, when they are few, at the end of the tail
@@ -259,9 +293,13 @@ struct ChainDispatchesPass
       alloca->moveBefore(entry, entry->begin());
 
     OpBuilder b(first);
-    hybrid::DispatchOp::create(b, loc,
-                               FlatSymbolRefAttr::get(joined.func.getSymNameAttr()),
-                               first.getWorkgroups(), joined.operands);
+    auto dispatch = hybrid::DispatchOp::create(
+        b, loc, FlatSymbolRefAttr::get(joined.func.getSymNameAttr()),
+        first.getWorkgroups(), joined.operands);
+    // A remainder that now runs a tail is still one (chainOntoRemainder):
+    // no later kernel goes at the end of its tail by appendToTail.
+    if (first->hasAttr(hybrid::kRemainderAttr))
+      dispatch->setAttr(hybrid::kRemainderAttr, b.getUnitAttr());
     first.erase();
     OpBuilder rb(second);
     Value secondCount = second.getWorkgroups();

@@ -175,9 +175,50 @@ bool maybeSmallAt(Value count, int depth) {
     return maybeSmallAt(sub.getLhs(), depth + 1);
   return true;
 }
+
+std::optional<int64_t> countBoundAt(Value count, int depth) {
+  if (std::optional<int64_t> constant = getConstantIntValue(count))
+    return constant;
+  Operation *def = count.getDefiningOp();
+  if (!def || depth > 16)
+    return std::nullopt;
+  auto bound = [&](Value v) { return countBoundAt(v, depth + 1); };
+  auto isZero = [](Value v) { return getConstantIntValue(v) == 0; };
+  if (auto min = dyn_cast<arith::MinUIOp>(def)) {
+    std::optional<int64_t> lhs = bound(min.getLhs()), rhs = bound(min.getRhs());
+    if (lhs && rhs)
+      return std::min(*lhs, *rhs);
+    return lhs ? lhs : rhs;
+  }
+  if (auto mul = dyn_cast<arith::MulIOp>(def)) {
+    std::optional<int64_t> lhs = bound(mul.getLhs()), rhs = bound(mul.getRhs());
+    if (lhs && rhs)
+      return *lhs * *rhs;
+    return std::nullopt;
+  }
+  // The trip counts of hybrid-form-dispatches: ceil(max(n - 0, 0) / 1).
+  if (auto div = dyn_cast<arith::CeilDivUIOp>(def);
+      div && getConstantIntValue(div.getRhs()) == 1)
+    return bound(div.getLhs());
+  if (auto max = dyn_cast<arith::MaxSIOp>(def); max && isZero(max.getRhs()))
+    return bound(max.getLhs());
+  // A count less what a tail took of it (a remainder's: the tail's part is
+  // select(runs, count, 0), never negative), or less 0.
+  if (auto sub = dyn_cast<arith::SubIOp>(def)) {
+    auto tail = sub.getRhs().getDefiningOp<arith::SelectOp>();
+    if (isZero(sub.getRhs()) ||
+        (tail && (isZero(tail.getTrueValue()) || isZero(tail.getFalseValue()))))
+      return bound(sub.getLhs());
+  }
+  return std::nullopt;
+}
 } // namespace
 
 bool hybrid::maybeSmall(Value count) { return maybeSmallAt(count, 0); }
+
+std::optional<int64_t> hybrid::countBound(Value count) {
+  return countBoundAt(count, 0);
+}
 
 bool hybrid::planOnly(Operation *op) {
   return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) ||

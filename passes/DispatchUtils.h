@@ -105,6 +105,11 @@ constexpr llvm::StringLiteral kRemainderAttr = "hybrid.tail_remainder";
 /// tokens may.
 bool maybeSmall(mlir::Value count);
 
+/// The most workgroups a count the plan computes as `count` can be, from
+/// its constants, whatever the call's rows: 1 for the MoE grouping's
+/// min(rows, 1) (and what a tail leaves of it); none for a count of rows.
+std::optional<int64_t> countBound(mlir::Value count);
+
 /// Whether `op`, between two dispatches of the plan, may move above the
 /// earlier one or stay between them unordered: an allocation, a free or
 /// an op free of memory effects (index arithmetic).

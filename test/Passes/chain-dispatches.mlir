@@ -338,7 +338,13 @@ func.func @passing(%x: memref<?x8xf32>, %t: memref<?x8xf32>, %y: memref<?x8xf32>
 // all of the routing's workgroups; else the grouping's own dispatch runs
 // them all, after the routing's remainder. A dispatch that neither orders
 // with the grouping (the shared expert's down GEMV) may lie between: the
-// grouping's dispatch moves above it.
+// grouping's dispatch moves above it. And as the grouping's count is a
+// constant (one workgroup, however many rows), what the first tail leaves
+// of it runs in the tail of the routing's remainder, which launches where
+// the first tail did not run all the routing's rows (a batch of several
+// sequences' decode steps, a prompt): there the remainder's last
+// workgroup to finish runs the grouping, and the grouping's own dispatch
+// has none left. The joined remainder stays a remainder.
 
 // CHECK-LABEL: func.func private @router_gemv__then__routing__then__grouping(
 // CHECK-SAME: %{{[^:]*}}: index, %{{[^:]*}}: index, %[[N1:[^:]*]]: index, %[[GTAIL:[^:]*]]: index, %[[RTAIL:[^:]*]]: index, %{{[^:]*}}: memref<?x8xf32>, %[[L:[^:]*]]: memref<?x8xf32>, %[[R:[^:]*]]: memref<?x8xf32>, %[[G:[^:]*]]: memref<8xf32>)
@@ -352,6 +358,17 @@ func.func @passing(%x: memref<?x8xf32>, %t: memref<?x8xf32>, %y: memref<?x8xf32>
 // CHECK: scf.for %[[V:.*]] = %{{.*}} to %[[GTAIL]]
 // CHECK: memref.load %[[R]]
 // CHECK: memref.store %{{.*}}, %[[G]]
+// CHECK-LABEL: func.func private @routing__then__grouping(
+// CHECK-SAME: %{{[^:]*}}: index, %{{[^:]*}}: index, %[[RN:[^:]*]]: index, %[[RGTAIL:[^:]*]]: index, %[[RL:[^:]*]]: memref<?x8xf32>, %[[RR:[^:]*]]: memref<?x8xf32>, %[[RG:[^:]*]]: memref<8xf32>)
+// CHECK: memref.store %{{.*}}, %[[RR]]
+// CHECK: memref.get_global @routing__then__grouping_arrivals
+// CHECK: memref.atomic_rmw addi
+// CHECK: %[[RALL:.*]] = arith.index_cast %[[RN]] : index to i32
+// CHECK: scf.if
+// CHECK: memref.atomic_rmw assign
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[RGTAIL]]
+// CHECK: memref.load %[[RR]]
+// CHECK: memref.store %{{.*}}, %[[RG]]
 // CHECK-NOT: hybrid.tail
 // CHECK-LABEL: func.func @moe(
 // CHECK-SAME: %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<?x8xf32>, %{{[^:]*}}: memref<8xf32>, %[[T:[^:]*]]: index, %[[FEW:[^:]*]]: i1, %{{[^:]*}}: memref<?x8xf32>)
@@ -365,10 +382,15 @@ func.func @passing(%x: memref<?x8xf32>, %t: memref<?x8xf32>, %y: memref<?x8xf32>
 // CHECK: %[[ALL3:.*]] = arith.andi %[[BOTH]], %[[SMALL]]
 // CHECK: %[[PGTAIL:.*]] = arith.select %[[ALL3]], %[[ONE]], %{{.*}}
 // CHECK: hybrid.dispatch @router_gemv__then__routing__then__grouping workgroups(%[[GEMV]]) (%[[GEMV]], %[[PGTAIL]], %[[PRTAIL]],
-// CHECK: arith.subi %[[T]], %[[PRTAIL]]
-// CHECK-NEXT: hybrid.dispatch @routing workgroups({{.*}} {hybrid.tail_remainder}
-// CHECK: arith.subi %[[ONE]], %[[PGTAIL]]
-// CHECK-NEXT: hybrid.dispatch @grouping workgroups({{.*}} {hybrid.tail_remainder}
+// CHECK: %[[RREST:.*]] = arith.subi %[[T]], %[[PRTAIL]]
+// CHECK: %[[GREST:.*]] = arith.subi %[[ONE]], %[[PGTAIL]]
+// CHECK: %[[RRUNS:.*]] = arith.cmpi ugt, %[[RREST]], %{{.*}}
+// CHECK: %[[GSMALL:.*]] = arith.cmpi ule, %[[GREST]], %{{.*}}
+// CHECK: %[[RBOTH:.*]] = arith.andi %[[RRUNS]], %[[GSMALL]]
+// CHECK: %[[RGTAIL:.*]] = arith.select %[[RBOTH]], %[[GREST]], %{{.*}}
+// CHECK: hybrid.dispatch @routing__then__grouping workgroups(%[[RREST]]) (%[[RREST]], %[[RGTAIL]], {{.*}} {hybrid.tail_remainder}
+// CHECK: %[[GLEFT:.*]] = arith.subi %[[GREST]], %[[RGTAIL]]
+// CHECK-NEXT: hybrid.dispatch @grouping workgroups(%[[GLEFT]]) {{.*}} {hybrid.tail_remainder}
 // CHECK-NEXT: hybrid.dispatch @shared_down workgroups
 func.func private @router_gemv(%begin: index, %end: index, %x: memref<?x8xf32>, %l: memref<?x8xf32>) attributes {hybrid.kernel} {
   %c0 = arith.constant 0 : index
