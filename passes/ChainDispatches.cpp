@@ -35,6 +35,10 @@ constexpr size_t kPassedDispatches = 2;
 /// prompt's with no workgroups at decode).
 constexpr size_t kDispatchesBeforeTail = 8;
 
+/// What a chained kernel's arrival count takes of its block's shared
+/// memory (the count each call read, with its alignment).
+constexpr int64_t kArrivalBytes = 16;
+
 /// Marks, while the pass runs, the branch of a joined kernel that its last
 /// call takes (the tail): a kernel chained after the tail's goes there.
 constexpr llvm::StringLiteral kTailAttr = "hybrid.tail";
@@ -84,12 +88,17 @@ struct ChainDispatchesPass
         hosts.push_back(func);
     for (func::FuncOp host : hosts)
       for (Block &block : host.getBody())
-        for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>())) {
-          if (appendToTail(dispatch, symbols))
-            chainOntoRemainder(dispatch, module, symbols);
-          else
+        for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>()))
+          if (!appendToTail(dispatch, symbols))
             chainOntoPrevious(dispatch, module, symbols);
-        }
+    // Once every tail has taken what it can (appendToTail stops at a
+    // remainder that runs a tail itself). Each dispatch may replace only
+    // dispatches before it.
+    for (func::FuncOp host : hosts)
+      for (Block &block : host.getBody())
+        for (auto dispatch : llvm::to_vector(block.getOps<hybrid::DispatchOp>()))
+          if (dispatch->hasAttr(hybrid::kRemainderAttr))
+            chainOntoRemainder(dispatch, module, symbols);
     module.walk([](scf::IfOp tail) { tail->removeAttr(kTailAttr); });
     // Kernels no dispatch runs any more (each chained one ran once).
     for (auto kernel : llvm::to_vector(module.getOps<func::FuncOp>()))
@@ -107,7 +116,6 @@ struct ChainDispatchesPass
   /// arithmetic.
   void chainOntoPrevious(hybrid::DispatchOp second, ModuleOp module,
                          SymbolTable &symbols) {
-    constexpr int64_t kArrivalBytes = 16;
     func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
     if (!secondKernel || hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block ||
         !hybrid::maybeSmall(second.getWorkgroups()))
@@ -139,35 +147,49 @@ struct ChainDispatchesPass
     }
   }
 
-  /// Runs the workgroups of `second`, a kernel of a fixed few workgroups
-  /// (the MoE grouping's one) that appendToTail put at the end of a tail,
-  /// in the tail of the remainder right before it, when the tail did not
-  /// run them: where a call's rows are more than a tail runs (a prompt, a
-  /// batch of several sequences' decode steps) the remainder launches, and
-  /// its last workgroup to finish runs second's too. One launch fewer per
-  /// MoE layer and batched decode step.
+  /// Runs the workgroups of `second`, the remainder of a kernel of a fixed
+  /// few workgroups (the MoE grouping's one) that appendToTail put at the
+  /// end of a tail, in the tail of the nearest remainder before it that it
+  /// depends on (the routing's), when the tail did not run them: where a
+  /// call's rows are more than a tail runs (a prompt, a batch of several
+  /// sequences' decode steps) that remainder launches, and its last
+  /// workgroup to finish runs second's too. One launch fewer per MoE layer
+  /// and batched decode step. Up to kPassedDispatches dispatches between
+  /// them that second does not depend on (they may run side by side with
+  /// it) move above that remainder, if they may run before it.
   void chainOntoRemainder(hybrid::DispatchOp second, ModuleOp module,
                           SymbolTable &symbols) {
-    constexpr int64_t kArrivalBytes = 16;
     std::optional<int64_t> most = hybrid::countBound(second.getWorkgroups());
-    if (!most || *most > hybrid::kTailWorkgroups)
-      return;
-    Operation *op = second->getPrevNode();
-    while (op && !isa<hybrid::DispatchOp>(op) && hybrid::planOnly(op))
-      op = op->getPrevNode();
-    auto first = dyn_cast_or_null<hybrid::DispatchOp>(op);
-    if (!first || !first->hasAttr(hybrid::kRemainderAttr))
-      return;
-    func::FuncOp firstKernel = hybrid::dispatchedKernel(first, symbols);
     func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
-    if (!firstKernel || !secondKernel ||
-        hybrid::kindOf(firstKernel) != hybrid::KernelKind::Block ||
-        hybrid::scratchBytes(firstKernel) + hybrid::scratchBytes(secondKernel) +
-                kArrivalBytes >
-            hybrid::kBlockSharedBytes ||
-        !movableAbove(first, firstKernel, {}, second, symbols))
+    if (!most || *most > hybrid::kTailWorkgroups || !secondKernel)
       return;
-    chain(first, second, firstKernel, secondKernel, module, symbols);
+    hybrid::Accesses secondAccesses = hybrid::accessesOf(second, secondKernel);
+    SmallVector<hybrid::DispatchOp> passed; // nearest first
+    for (Operation *op = second->getPrevNode(); op; op = op->getPrevNode()) {
+      auto first = dyn_cast<hybrid::DispatchOp>(op);
+      if (!first) {
+        if (!hybrid::planOnly(op))
+          return;
+        continue;
+      }
+      func::FuncOp firstKernel = hybrid::dispatchedKernel(first, symbols);
+      if (!firstKernel)
+        return;
+      if (!hybrid::accessesOf(first, firstKernel).conflictsWith(secondAccesses, false)) {
+        if (passed.size() == kPassedDispatches)
+          return;
+        passed.push_back(first);
+        continue;
+      }
+      if (first->hasAttr(hybrid::kRemainderAttr) &&
+          hybrid::kindOf(firstKernel) == hybrid::KernelKind::Block &&
+          hybrid::scratchBytes(firstKernel) + hybrid::scratchBytes(secondKernel) +
+                  kArrivalBytes <=
+              hybrid::kBlockSharedBytes &&
+          movableAbove(first, firstKernel, passed, second, symbols))
+        chain(first, second, firstKernel, secondKernel, module, symbols);
+      return;
+    }
   }
 
   /// Runs `second`'s workgroups, when they are few, at the end of the tail

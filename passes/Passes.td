@@ -537,7 +537,8 @@ def ChainDispatchesPass : Pass<"hybrid-chain-dispatches", "::mlir::ModuleOp"> {
     runs the second kernel's body for its workgroups [0, t). The second's
     own dispatch keeps the rest, n2 - t workgroups (none, or all of them),
     and is marked `hybrid.tail_remainder`: it launches only for a large
-    count, so nothing is chained onto it. On a GPU the last block of the
+    count, so nothing but what the last paragraph says is chained onto it.
+    On a GPU the last block of the
     first to finish runs the second (the GEMVs' last split does the same
     with the splits' sums: hybrid-kernels-to-gpu puts GPU-scope fences
     around the atomic), so a decode step's norms, after the GEMV before
@@ -557,6 +558,15 @@ def ChainDispatchesPass : Pass<"hybrid-chain-dispatches", "::mlir::ModuleOp"> {
     remainder too. A call with no workgroups of a joined kernel's first
     part does not arrive at the count, so the kernel stays correct inside
     one that `hybrid-merge-dispatches` makes of it and another.
+
+    Where that second kernel's count is at most 2 whatever the rows (its
+    constants bound it: the MoE grouping's min(rows, 1)), its own dispatch,
+    now a remainder, then joins the remainder right before it as above
+    (`@<remainder>__then__<second>`, the joined dispatch still a
+    remainder): where the tail did not run all of the last kernel's
+    workgroups (more rows than 2: a prompt, a batch of several sequences'
+    decode steps) that remainder launches, and its last workgroup to
+    finish runs the second's.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
