@@ -161,7 +161,8 @@ struct ChainDispatchesPass
                           SymbolTable &symbols) {
     std::optional<int64_t> most = hybrid::countBound(second.getWorkgroups());
     func::FuncOp secondKernel = hybrid::dispatchedKernel(second, symbols);
-    if (!most || *most > hybrid::kTailWorkgroups || !secondKernel)
+    if (!most || *most > hybrid::kTailWorkgroups || !secondKernel ||
+        hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block)
       return;
     hybrid::Accesses secondAccesses = hybrid::accessesOf(second, secondKernel);
     SmallVector<hybrid::DispatchOp> passed; // nearest first

@@ -203,11 +203,11 @@ std::optional<int64_t> countBoundAt(Value count, int depth) {
   if (auto max = dyn_cast<arith::MaxSIOp>(def); max && isZero(max.getRhs()))
     return bound(max.getLhs());
   // A count less what a tail took of it (a remainder's: the tail's part is
-  // select(runs, count, 0), never negative), or less 0.
+  // select(runs, count, 0), all of the count or none), or less 0.
   if (auto sub = dyn_cast<arith::SubIOp>(def)) {
     auto tail = sub.getRhs().getDefiningOp<arith::SelectOp>();
     if (isZero(sub.getRhs()) ||
-        (tail && (isZero(tail.getTrueValue()) || isZero(tail.getFalseValue()))))
+        (tail && tail.getTrueValue() == sub.getLhs() && isZero(tail.getFalseValue())))
       return bound(sub.getLhs());
   }
   return std::nullopt;
