@@ -43,6 +43,19 @@ constexpr int64_t kArrivalBytes = 16;
 /// call takes (the tail): a kernel chained after the tail's goes there.
 constexpr llvm::StringLiteral kTailAttr = "hybrid.tail";
 
+/// The dispatch before `dispatch` in its block, past the plan's
+/// allocations, frees and index arithmetic; none if another op (one that
+/// touches memory) or nothing comes first.
+hybrid::DispatchOp dispatchBefore(hybrid::DispatchOp dispatch) {
+  for (Operation *op = dispatch->getPrevNode(); op; op = op->getPrevNode()) {
+    if (auto before = dyn_cast<hybrid::DispatchOp>(op))
+      return before;
+    if (!hybrid::planOnly(op))
+      return {};
+  }
+  return {};
+}
+
 /// A zero-initialised i32 global of one entry named after `kernel`: the
 /// chained kernel's count of finished workgroups.
 memref::GlobalOp arrivalCount(ModuleOp module, SymbolTable &symbols,
@@ -122,13 +135,8 @@ struct ChainDispatchesPass
       return;
     int64_t secondBytes = hybrid::scratchBytes(secondKernel);
     SmallVector<hybrid::DispatchOp> passed; // nearest first
-    for (Operation *op = second->getPrevNode(); op; op = op->getPrevNode()) {
-      auto first = dyn_cast<hybrid::DispatchOp>(op);
-      if (!first) {
-        if (!hybrid::planOnly(op))
-          return;
-        continue;
-      }
+    for (hybrid::DispatchOp first = dispatchBefore(second); first;
+         first = dispatchBefore(first)) {
       func::FuncOp firstKernel = hybrid::dispatchedKernel(first, symbols);
       if (!firstKernel)
         return;
@@ -166,13 +174,8 @@ struct ChainDispatchesPass
       return;
     hybrid::Accesses secondAccesses = hybrid::accessesOf(second, secondKernel);
     SmallVector<hybrid::DispatchOp> passed; // nearest first
-    for (Operation *op = second->getPrevNode(); op; op = op->getPrevNode()) {
-      auto first = dyn_cast<hybrid::DispatchOp>(op);
-      if (!first) {
-        if (!hybrid::planOnly(op))
-          return;
-        continue;
-      }
+    for (hybrid::DispatchOp first = dispatchBefore(second); first;
+         first = dispatchBefore(first)) {
       func::FuncOp firstKernel = hybrid::dispatchedKernel(first, symbols);
       if (!firstKernel)
         return;
