@@ -32,6 +32,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <functional>
 #include <map>
 
 using namespace mlir;
@@ -173,12 +174,11 @@ llvm::Expected<std::string> link(llvm::StringRef object) {
 } // namespace
 
 namespace {
-/// Appends the [out, in] matrix `bytes` packed in panels of `arg.packed`
-/// rows, [ceil(out / panel), in, panel], rows past `out` zero: the layout of
-/// hybrid.weight packed(panel).
-llvm::Error appendPacked(std::string &weights, const EntryArgument &arg,
-                         const hybrid::hf::TensorInfo &info,
-                         llvm::StringRef bytes) {
+/// The bytes of the [out, in] matrix `info` packed in panels of
+/// `arg.packed` rows, [ceil(out / panel), in, panel], rows past `out` zero:
+/// the layout of hybrid.weight packed(panel).
+llvm::Expected<uint64_t> packedBytes(const EntryArgument &arg,
+                                     const hybrid::hf::TensorInfo &info) {
   int64_t panel = arg.packed;
   // [panels, K, panel], behind the expert dimension of a stacked weight
   // (then `info` is one expert's tensor).
@@ -186,23 +186,32 @@ llvm::Error appendPacked(std::string &weights, const EntryArgument &arg,
   const int64_t *packedShape = arg.shape.data() + rank - 3;
   if (info.shape.size() != 2 || arg.shape.size() != rank ||
       packedShape[0] != llvm::divideCeilSigned(info.shape[0], panel) ||
-      packedShape[1] != info.shape[1] || packedShape[2] != panel)
+      packedShape[1] != info.shape[1] || packedShape[2] != panel ||
+      info.shape[0] * info.shape[1] == 0)
     return error("internal error: packed weight '" + arg.name +
                  "' does not match its checkpoint tensor's shape");
-  uint64_t out = info.shape[0], in = info.shape[1];
-  uint64_t element = out * in != 0 ? bytes.size() / (out * in) : 0;
-  uint64_t panels = packedShape[0];
-  size_t base = weights.size();
-  weights.resize(base + panels * in * panel * element, '\0');
-  char *dst = weights.data() + base;
-  for (uint64_t row = 0; row < out; ++row) {
-    uint64_t p = row / panel, j = row % panel;
-    const char *src = bytes.data() + row * in * element;
-    for (uint64_t k = 0; k < in; ++k)
-      std::memcpy(dst + ((p * in + k) * panel + j) * element, src + k * element,
-                  element);
+  uint64_t element = info.size / (info.shape[0] * info.shape[1]);
+  return packedShape[0] * packedShape[1] * panel * element;
+}
+
+/// Streams `bytes`, the [out, in] matrix `info`, packed as packedBytes
+/// says, a panel at a time.
+void writePacked(const std::function<void(llvm::StringRef)> &emit,
+                 const EntryArgument &arg, const hybrid::hf::TensorInfo &info,
+                 llvm::StringRef bytes) {
+  uint64_t panel = arg.packed, out = info.shape[0], in = info.shape[1];
+  uint64_t element = bytes.size() / (out * in);
+  std::string buffer;
+  for (uint64_t first = 0; first < out; first += panel) {
+    buffer.assign(in * panel * element, '\0');
+    for (uint64_t j = 0; j < panel && first + j < out; ++j) {
+      const char *src = bytes.data() + (first + j) * in * element;
+      for (uint64_t k = 0; k < in; ++k)
+        std::memcpy(buffer.data() + (k * panel + j) * element, src + k * element,
+                    element);
+    }
+    emit(buffer);
   }
-  return llvm::Error::success();
 }
 } // namespace
 
@@ -255,7 +264,7 @@ hybridc::readEntryArguments(ModuleOp module) {
   return result;
 }
 
-llvm::Expected<std::string>
+llvm::Expected<Artifact>
 hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &arguments,
                        const hybrid::hf::Checkpoint &checkpoint,
                        const ArtifactOptions &options) {
@@ -276,9 +285,12 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
   if (!library)
     return library.takeError();
 
-  // Embedded: weights copied, each 64-byte aligned inside the blob.
-  // External: per tensor, its file and byte range.
-  std::string weights;
+  // Embedded: each weight 64-byte aligned in the weights section, written
+  // after the flatbuffer (Artifact::write). External: per tensor, its file
+  // and byte range.
+  Artifact artifact;
+  artifact.checkpoint = &checkpoint;
+  uint64_t weightsSize = 0;
   std::vector<std::pair<uint64_t, uint64_t>> placement(arguments.size());
   std::vector<std::vector<const hybrid::hf::TensorInfo *>> tensors(
       arguments.size());
@@ -302,21 +314,23 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                      "' in an artifact with external weights");
       continue;
     }
-    weights.resize((weights.size() + 63) / 64 * 64, '\0');
-    uint64_t start = weights.size();
+    uint64_t start = llvm::alignTo(weightsSize, 64);
+    weightsSize = start;
     for (const hybrid::hf::TensorInfo *info : tensors[i]) {
       if (!arg.packed) {
-        weights += checkpoint.bytes(*info).str();
+        weightsSize += info->size;
         continue;
       }
-      if (llvm::Error e = appendPacked(weights, arg, *info, checkpoint.bytes(*info)))
-        return std::move(e);
+      llvm::Expected<uint64_t> bytes = packedBytes(arg, *info);
+      if (!bytes)
+        return bytes.takeError();
+      weightsSize += *bytes;
     }
-    placement[i] = {start, weights.size() - start};
+    placement[i] = {start, weightsSize - start};
+    artifact.weights.push_back({arg, tensors[i], start, weightsSize - start});
   }
 
-  flatbuffers::FlatBufferBuilder fbb(weights.size() + library->size() +
-                                     options.ptx.size() +
+  flatbuffers::FlatBufferBuilder fbb(library->size() + options.ptx.size() +
                                      options.cubin.size() + 65536);
   // External weights: the files, by name inside the checkpoint folder.
   std::vector<flatbuffers::Offset<fa::WeightFile>> files;
@@ -373,9 +387,6 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                                             options.vocab, options.hidden,
                                             options.layers, options.maxSeqLen,
                                             options.maxBatch);
-  fbb.ForceVectorAlignment(weights.size(), 1, 64);
-  auto weightsOffset = fbb.CreateVector(
-      reinterpret_cast<const uint8_t *>(weights.data()), weights.size());
   flatbuffers::Offset<flatbuffers::String> weightsDir;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fa::WeightFile>>>
       weightFiles;
@@ -396,19 +407,55 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                                  fbb.CreateString(options.ptx), cubin,
                                  options.programmaticLaunch);
   }
-  // The checksum goes in last: written as a placeholder, then the file's
-  // checksum (with those 8 bytes as zero) over it.
-  fa::Checksum placeholder(0);
+  // The weights section's offset depends on the flatbuffer's size: a
+  // placeholder, filled in once that is known.
+  fa::WeightsSection placeholder(0, weightsSize);
   auto root = fa::CreateArtifact(fbb, fa::kArtifactVersion, config, tableOffset,
-                                 executable, weightsOffset, weightsDir,
-                                 weightFiles, cuda, &placeholder);
-  fa::FinishArtifactBuffer(fbb, root);
-  std::string file(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
-                   fbb.GetSize());
-  auto *bytes = reinterpret_cast<uint8_t *>(file.data());
+                                 executable, &placeholder, weightsDir,
+                                 weightFiles, cuda);
+  fa::FinishSizePrefixedArtifactBuffer(fbb, root);
+  artifact.flatbuffer.assign(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
+                             fbb.GetSize());
+  auto *bytes = reinterpret_cast<uint8_t *>(artifact.flatbuffer.data());
   size_t field = reinterpret_cast<const uint8_t *>(
-                     fa::GetArtifact(bytes)->checksum()) - bytes;
-  uint64_t checksum = fa::fileChecksum(bytes, file.size(), field);
-  std::memcpy(bytes + field, &checksum, 8); // little-endian, as flatbuffers
-  return file;
+                     fa::GetSizePrefixedArtifact(bytes)->weights()) - bytes;
+  artifact.weightsOffset =
+      llvm::alignTo(artifact.flatbuffer.size(), fa::kWeightsAlignment);
+  // Little-endian, as flatbuffers.
+  std::memcpy(bytes + field, &artifact.weightsOffset, 8);
+  return artifact;
+}
+
+llvm::Error Artifact::write(llvm::raw_ostream &os) const {
+  fa::Checksummer checksummer;
+  uint64_t at = 0;
+  auto emit = [&](llvm::StringRef bytes) {
+    checksummer.update(reinterpret_cast<const uint8_t *>(bytes.data()),
+                       bytes.size());
+    os << bytes;
+    at += bytes.size();
+  };
+  auto zerosUpTo = [&](uint64_t end) {
+    static const char zeros[4096] = {};
+    while (at < end)
+      emit(llvm::StringRef(zeros, std::min<uint64_t>(end - at, sizeof(zeros))));
+  };
+  emit(flatbuffer);
+  for (const EmbeddedWeight &weight : weights) {
+    zerosUpTo(weightsOffset + weight.offset);
+    for (const hybrid::hf::TensorInfo *info : weight.tensors) {
+      llvm::StringRef bytes = checkpoint->bytes(*info);
+      if (weight.arg.packed)
+        writePacked(emit, weight.arg, *info, bytes);
+      else
+        emit(bytes);
+    }
+    if (at != weightsOffset + weight.offset + weight.size)
+      return error("internal error: weight '" + weight.arg.name +
+                   "' wrote other than the bytes its table entry says");
+  }
+  zerosUpTo(weightsOffset); // no weights: the section is empty
+  uint64_t checksum = checksummer.finish(); // little-endian, as on x86-64
+  os.write(reinterpret_cast<const char *>(&checksum), sizeof(checksum));
+  return llvm::Error::success();
 }

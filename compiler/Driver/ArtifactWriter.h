@@ -44,15 +44,41 @@ struct ArtifactOptions {
   bool programmaticLaunch = false;
 };
 
+/// A compiled artifact, ready to be written: the flatbuffer (config,
+/// argument table, native code, kernels) and where each embedded weight
+/// goes. The weights are read from the checkpoint, and packed, as the file
+/// is written: never held in memory whole.
+class Artifact {
+public:
+  /// Streams the file (artifact_format.h's layout): the flatbuffer, the
+  /// weights section, the checksum of both.
+  llvm::Error write(llvm::raw_ostream &os) const;
+
+private:
+  friend llvm::Expected<Artifact>
+  buildArtifact(mlir::ModuleOp, const std::vector<EntryArgument> &,
+                const hybrid::hf::Checkpoint &, const ArtifactOptions &);
+
+  struct EmbeddedWeight {
+    EntryArgument arg;
+    /// One tensor, or one per expert in expert order.
+    std::vector<const hybrid::hf::TensorInfo *> tensors;
+    uint64_t offset, size; // offset from the start of the weights section
+  };
+  std::string flatbuffer; // size-prefixed
+  uint64_t weightsOffset = 0;
+  std::vector<EmbeddedWeight> weights;
+  const hybrid::hf::Checkpoint *checkpoint = nullptr;
+};
+
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then
-/// ld.lld), and returns the artifact bytes: config, argument table, the
-/// shared object and the weights copied from `checkpoint`, or references to
-/// them with `externalWeights`.
-llvm::Expected<std::string>
+/// ld.lld) and lays out the artifact: config, argument table, the shared
+/// object and the weights of `checkpoint`, or references to them with
+/// `externalWeights`.
+llvm::Expected<Artifact>
 buildArtifact(mlir::ModuleOp module, const std::vector<EntryArgument> &arguments,
               const hybrid::hf::Checkpoint &checkpoint,
               const ArtifactOptions &options);
-
 } // namespace hybridc
 
 #endif // HYBRIDC_COMPILER_DRIVER_ARTIFACTWRITER_H

@@ -554,7 +554,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (emit != EmitLevel::Import && failed(pm.run(module)))
     return fail("the compilation pipeline failed on " + modelPath);
 
-  std::string artifact;
+  std::optional<hybridc::Artifact> artifact;
   if (wantArtifact) {
     // The argument table is read at the linalg stage, where arguments still
     // say which state or weight they are; then the lowering continues.
@@ -598,11 +598,11 @@ int hybridc::runHybridc(int argc, char **argv) {
       artifactOptions.externalWeights = true;
       artifactOptions.weightsDir = folder.str().str();
     }
-    auto bytes = hybridc::buildArtifact(module, *arguments,
+    auto built = hybridc::buildArtifact(module, *arguments,
                                         *imported->checkpoint, artifactOptions);
-    if (!bytes)
-      return fail(modelPath + ": " + toString(bytes.takeError()));
-    artifact = std::move(*bytes);
+    if (!built)
+      return fail(modelPath + ": " + toString(built.takeError()));
+    artifact = std::move(*built);
   }
 
   std::string ptx;
@@ -624,7 +624,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   // Written to a temporary file and renamed: never a partial output.
   Error written = writeToOutput(output, [&](raw_ostream &os) -> Error {
     if (wantArtifact) {
-      os << artifact;
+      return artifact->write(os);
     } else if (wantReport) {
       const hybridc::ModelReport &r = summary;
       if (report == "json")

@@ -1,7 +1,8 @@
 //===- artifact_format.h - What compiler and runtime agree on ---*- C++ -*-===//
 //
 // Besides artifact.fbs: the version the compiler writes and the runtime
-// requires, the checksum of a safetensors header and that of an artifact.
+// requires, the file layout around the flatbuffer, and the checksum of a
+// safetensors header, of an artifact and of a state snapshot.
 //
 // The compiler records, and the runtime checks, the header checksum of each
 // safetensors file an artifact with external weights reads: a file that was
@@ -23,45 +24,88 @@ namespace hybrid::artifact {
 /// Bumped on every change of artifact.fbs or of the host plan's calls into
 /// the runtime (convert-hybrid-dispatch-to-llvm's ABI); a runtime refuses
 /// other versions.
-constexpr uint32_t kArtifactVersion = 9;
+constexpr uint32_t kArtifactVersion = 10;
 
 /// The one checksum of the format (safetensors headers, whole artifacts,
 /// state snapshots), fast enough for gigabytes of weights at every load:
 /// four lanes of 8-byte words multiplied and rotated (the round of
 /// xxHash64, not its exact value), then the tail byte by byte. It catches
 /// damage in storage or transfer, not tampering. `seed` chains pieces.
-inline uint64_t bytesChecksum(const uint8_t *bytes, size_t size,
-                              uint64_t seed = 0) {
-  constexpr uint64_t kPrime1 = 0x9E3779B185EBCA87ull;
-  constexpr uint64_t kPrime2 = 0xC2B2AE3D27D4EB4Full;
-  auto rotate = [](uint64_t v, int bits) {
+/// Fed in pieces (update) it gives what one call over their concatenation
+/// gives: the compiler checksums an artifact as it streams it to the file.
+class Checksummer {
+public:
+  explicit Checksummer(uint64_t seed = 0)
+      : lanes_{seed + kPrime1 + kPrime2, seed + kPrime2, seed, seed - kPrime1} {}
+
+  void update(const uint8_t *bytes, size_t size) {
+    total_ += size;
+    if (pending_ != 0) {
+      size_t taken = size < 32 - pending_ ? size : 32 - pending_;
+      std::memcpy(block_ + pending_, bytes, taken);
+      pending_ += taken;
+      bytes += taken;
+      size -= taken;
+      if (pending_ < 32)
+        return;
+      round(block_);
+      pending_ = 0;
+    }
+    for (; size >= 32; bytes += 32, size -= 32)
+      round(bytes);
+    std::memcpy(block_, bytes, size);
+    pending_ = size;
+  }
+
+  uint64_t finish() const {
+    uint64_t hash = total_ * kPrime1;
+    for (uint64_t lane : lanes_)
+      hash = rotate(hash ^ lane, 27) * kPrime1 + kPrime2;
+    for (size_t i = 0; i < pending_; ++i)
+      hash = (hash ^ block_[i]) * 0x100000001b3ull;
+    return hash ^ (hash >> 29);
+  }
+
+private:
+  static constexpr uint64_t kPrime1 = 0x9E3779B185EBCA87ull;
+  static constexpr uint64_t kPrime2 = 0xC2B2AE3D27D4EB4Full;
+  static uint64_t rotate(uint64_t v, int bits) {
     return (v << bits) | (v >> (64 - bits));
-  };
-  uint64_t lanes[4] = {seed + kPrime1 + kPrime2, seed + kPrime2, seed,
-                       seed - kPrime1};
-  size_t i = 0;
-  for (; i + 32 <= size; i += 32)
+  }
+  void round(const uint8_t *block) {
     for (int lane = 0; lane < 4; ++lane) {
       uint64_t word;
-      std::memcpy(&word, bytes + i + 8 * lane, 8);
-      lanes[lane] = rotate(lanes[lane] + word * kPrime2, 31) * kPrime1;
+      std::memcpy(&word, block + 8 * lane, 8);
+      lanes_[lane] = rotate(lanes_[lane] + word * kPrime2, 31) * kPrime1;
     }
-  uint64_t hash = size * kPrime1;
-  for (int lane = 0; lane < 4; ++lane)
-    hash = rotate(hash ^ lanes[lane], 27) * kPrime1 + kPrime2;
-  for (; i < size; ++i)
-    hash = (hash ^ bytes[i]) * 0x100000001b3ull;
-  return hash ^ (hash >> 29);
+  }
+
+  uint64_t lanes_[4];
+  uint64_t total_ = 0;
+  uint8_t block_[32] = {};
+  size_t pending_ = 0; // bytes of block_ not yet in a round
+};
+
+inline uint64_t bytesChecksum(const uint8_t *bytes, size_t size,
+                              uint64_t seed = 0) {
+  Checksummer checksummer(seed);
+  checksummer.update(bytes, size);
+  return checksummer.finish();
 }
 
-/// An artifact's checksum: all of its `size` bytes, the 8 at `field` (the
-/// Checksum struct's offset in the file) taken as zero.
-inline uint64_t fileChecksum(const uint8_t *bytes, size_t size, size_t field) {
-  const uint8_t zero[8] = {};
-  uint64_t hash = bytesChecksum(bytes, field);
-  hash = bytesChecksum(zero, 8, hash);
-  return bytesChecksum(bytes + field + 8, size - field - 8, hash);
-}
+// An artifact file (version 10 on): the flatbuffer, size-prefixed (a
+// 4-byte little-endian length, then the Artifact table: identifier HYBC at
+// byte 8); zeros up to Artifact.weights.offset; the embedded weights; and
+// the checksum of every byte before it. The weights lie outside the
+// flatbuffer, whose offsets are 32-bit: a model's weights may be any size.
+
+/// Where the embedded weights begin: the first multiple of this after the
+/// flatbuffer (page-aligned, as the runtime maps them).
+constexpr uint64_t kWeightsAlignment = 4096;
+
+/// The file's last bytes: bytesChecksum of all the bytes before them,
+/// little-endian.
+constexpr size_t kChecksumBytes = 8;
 
 } // namespace hybrid::artifact
 

@@ -114,6 +114,8 @@ struct hybrid_artifact {
   MappedFile file; // when opened from a file
   const uint8_t *bytes = nullptr;
   const fa::Artifact *root = nullptr;
+  /// The embedded weights' section (artifact_format.h's layout).
+  const uint8_t *weightBytes = nullptr;
   int memfd = -1;
   void *library = nullptr;
   EntryPoint entry = nullptr;
@@ -231,27 +233,53 @@ namespace {
 /// Checks what the flatbuffer verifier cannot: versions, the argument table
 /// and that every weight lies inside the embedded weights.
 hybrid_status *validate(hybrid_artifact &a, size_t size) {
-  flatbuffers::Verifier verifier(a.bytes, size, /*max_depth=*/64,
-                                 /*max_tables=*/10000000);
-  if (size < 8 || !fa::ArtifactBufferHasIdentifier(a.bytes))
+  // The layout of artifact_format.h: [size N][flatbuffer, N bytes] zeros
+  // [weights] [checksum].
+  if (size >= 8 && fa::ArtifactBufferHasIdentifier(a.bytes))
+    return fail(a.name + ": an artifact of an earlier HybridC (version 9 or "
+                         "before: the weights inside the flatbuffer); this "
+                         "runtime reads version " +
+                std::to_string(fa::kArtifactVersion) + "; recompile it");
+  if (size < 12 || !fa::SizePrefixedArtifactBufferHasIdentifier(a.bytes))
     return fail(a.name + ": not a HybridC artifact (no HYBC identifier)");
-  if (!fa::VerifyArtifactBuffer(verifier))
+  uint32_t flatbufferSize;
+  std::memcpy(&flatbufferSize, a.bytes, 4); // little-endian, as on x86-64
+  size_t prefixed = 4 + static_cast<size_t>(flatbufferSize);
+  if (prefixed > size - fa::kChecksumBytes)
+    return fail(a.name + ": corrupted artifact: its flatbuffer runs past the "
+                         "file's end (truncated?)");
+  flatbuffers::Verifier verifier(a.bytes, prefixed, /*max_depth=*/64,
+                                 /*max_tables=*/10000000);
+  if (!fa::VerifySizePrefixedArtifactBuffer(verifier))
     return fail(a.name + ": corrupted artifact: the flatbuffer does not verify");
-  a.root = fa::GetArtifact(a.bytes);
+  a.root = fa::GetSizePrefixedArtifact(a.bytes);
   if (a.root->version() != fa::kArtifactVersion)
     return fail(a.name + ": artifact version " +
                 std::to_string(a.root->version()) + ", this runtime reads " +
                 std::to_string(fa::kArtifactVersion) + "; recompile it");
+  // The weights section fills the file from its offset to the checksum.
+  size_t checked = size - fa::kChecksumBytes;
+  const fa::WeightsSection *weights = a.root->weights();
+  if (!weights || weights->offset() % 64 != 0 || weights->offset() < prefixed ||
+      weights->offset() > checked)
+    return fail(a.name + ": corrupted artifact: its weights section does not "
+                         "begin between the flatbuffer and the checksum");
+  if (weights->size() != checked - weights->offset())
+    return fail(a.name + ": corrupted artifact: it has " + std::to_string(size) +
+                " bytes, but its weights section ends " +
+                std::to_string(weights->size()) + " bytes after byte " +
+                std::to_string(weights->offset()) +
+                ", with 8 bytes of checksum after it (truncated, or bytes "
+                "appended?)");
   // Damaged code must not run, damaged weights or offsets must not give
   // plausible numbers: the whole file against the compiler's checksum.
-  const fa::Checksum *checksum = a.root->checksum();
-  if (!checksum)
-    return fail(a.name + ": corrupted artifact: it has no checksum");
-  size_t field = reinterpret_cast<const uint8_t *>(checksum) - a.bytes;
-  if (fa::fileChecksum(a.bytes, size, field) != checksum->value())
+  uint64_t recorded;
+  std::memcpy(&recorded, a.bytes + checked, fa::kChecksumBytes);
+  if (fa::bytesChecksum(a.bytes, checked) != recorded)
     return fail(a.name + ": corrupted artifact: its bytes differ from the "
                          "checksum the compiler recorded (damaged in storage "
                          "or transfer); copy or compile it again");
+  a.weightBytes = a.bytes + weights->offset();
   const fa::ModelConfig *config = a.root->config();
   if (!config || config->vocab_size() <= 0 || config->max_seq_len() <= 0)
     return fail(a.name + ": artifact has no model config");
@@ -263,7 +291,7 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   if (const fa::CudaKernels *cuda = a.root->cuda())
     if (!cuda->arch() || !cuda->ptx() || cuda->ptx()->size() == 0)
       return fail(a.name + ": CUDA artifact without its kernels' PTX");
-  size_t weightsSize = a.root->weights() ? a.root->weights()->size() : 0;
+  uint64_t weightsSize = weights->size();
   const auto *files = a.root->weight_files();
   if (files) {
     if (!a.root->weights_dir())
@@ -443,7 +471,7 @@ hybrid_status *bindWeights(hybrid_artifact &a, const char *weightsDir) {
     if (arg->kind() != fa::ArgumentKind::Weight)
       continue;
     if (!a.root->weight_files()) {
-      a.weights[i] = a.root->weights()->data() + arg->weight_offset();
+      a.weights[i] = a.weightBytes + arg->weight_offset();
       continue;
     }
     const auto *pieces = arg->pieces();

@@ -12,6 +12,10 @@ hold the config.json the IR came from.
 Variants (the broken tensor is the first one the IR names, normally
 model.embed_tokens.weight, unless said otherwise):
   valid                   every tensor, as the IR says, in model.safetensors
+  sparse                  the same, its zero data not written: the file is
+                          extended past the header (a sparse file, where the
+                          file system has them), so that a checkpoint of a
+                          published model's shapes takes no disk or time
   f16                     the same in F16 (the IR's element type is not binding)
   short-file              a 3-byte file
   header-past-end         header length 2^40 in a 10-byte file
@@ -249,6 +253,12 @@ def main():
         return
     if variant.startswith("sharded"):
         sharded(tensors, variant, out)
+        return
+    if variant == "sparse":
+        header, size = entries(tensors)
+        with open(os.path.join(out, "model.safetensors"), "wb") as f:
+            f.write(pack(header, 0))
+            f.truncate(f.tell() + size)
         return
     data = single_file(tensors, variant)
     if data is None:
