@@ -427,7 +427,7 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
 }
 
 llvm::Error Artifact::write(llvm::raw_ostream &os) const {
-  fa::Checksummer checksummer;
+  fa::ArtifactChecksummer checksummer;
   uint64_t at = 0;
   auto emit = [&](llvm::StringRef bytes) {
     checksummer.update(reinterpret_cast<const uint8_t *>(bytes.data()),

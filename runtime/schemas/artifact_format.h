@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace hybrid::artifact {
 
@@ -103,9 +104,60 @@ inline uint64_t bytesChecksum(const uint8_t *bytes, size_t size,
 /// flatbuffer (page-aligned, as the runtime maps them).
 constexpr uint64_t kWeightsAlignment = 4096;
 
-/// The file's last bytes: bytesChecksum of all the bytes before them,
-/// little-endian.
+/// The file's last bytes: the artifact checksum of all the bytes before
+/// them, little-endian.
 constexpr size_t kChecksumBytes = 8;
+
+/// An artifact checksum is the bytesChecksum of its bytes' blocks of this
+/// size (the last one shorter), each block's as 8 little-endian bytes in
+/// order, seeded with the byte count: the runtime checks a file of
+/// gigabytes on all its cores, a block each.
+constexpr size_t kChecksumBlock = size_t(64) << 20;
+
+/// The artifact checksum of the bytes fed to it in pieces, as the compiler
+/// writes the file.
+class ArtifactChecksummer {
+public:
+  void update(const uint8_t *bytes, size_t size) {
+    while (size != 0) {
+      size_t taken = size < kChecksumBlock - inBlock_ ? size : kChecksumBlock - inBlock_;
+      block_.update(bytes, taken);
+      inBlock_ += taken;
+      total_ += taken;
+      bytes += taken;
+      size -= taken;
+      if (inBlock_ == kChecksumBlock) {
+        blocks_.push_back(block_.finish());
+        block_ = Checksummer();
+        inBlock_ = 0;
+      }
+    }
+  }
+
+  uint64_t finish() const {
+    std::vector<uint64_t> blocks(blocks_);
+    if (inBlock_ != 0 || blocks.empty())
+      blocks.push_back(block_.finish());
+    return combine(blocks, total_);
+  }
+
+  /// The checksum of `total` bytes whose blocks' checksums are `blocks`.
+  static uint64_t combine(const std::vector<uint64_t> &blocks, uint64_t total) {
+    return bytesChecksum(reinterpret_cast<const uint8_t *>(blocks.data()),
+                         blocks.size() * sizeof(uint64_t), total);
+  }
+
+  /// The number of blocks of `size` bytes (one, empty, for none).
+  static size_t blockCount(size_t size) {
+    return size == 0 ? 1 : (size - 1) / kChecksumBlock + 1;
+  }
+
+private:
+  Checksummer block_;
+  size_t inBlock_ = 0;
+  uint64_t total_ = 0;
+  std::vector<uint64_t> blocks_;
+};
 
 } // namespace hybrid::artifact
 
