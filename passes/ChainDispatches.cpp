@@ -56,6 +56,16 @@ hybrid::DispatchOp dispatchBefore(hybrid::DispatchOp dispatch) {
   return {};
 }
 
+/// Whether `firstKernel` can run `secondKernel`'s workgroups in a tail: a
+/// block kernel whose shared scratch, with the second's and the arrival
+/// count, fits a block's.
+bool takesTail(func::FuncOp firstKernel, func::FuncOp secondKernel) {
+  return hybrid::kindOf(firstKernel) == hybrid::KernelKind::Block &&
+         hybrid::scratchBytes(firstKernel) + hybrid::scratchBytes(secondKernel) +
+                 kArrivalBytes <=
+             hybrid::kBlockSharedBytes;
+}
+
 /// A zero-initialised i32 global of one entry named after `kernel`: the
 /// chained kernel's count of finished workgroups.
 memref::GlobalOp arrivalCount(ModuleOp module, SymbolTable &symbols,
@@ -133,19 +143,15 @@ struct ChainDispatchesPass
     if (!secondKernel || hybrid::kindOf(secondKernel) != hybrid::KernelKind::Block ||
         !hybrid::maybeSmall(second.getWorkgroups()))
       return;
-    int64_t secondBytes = hybrid::scratchBytes(secondKernel);
     SmallVector<hybrid::DispatchOp> passed; // nearest first
     for (hybrid::DispatchOp first = dispatchBefore(second); first;
          first = dispatchBefore(first)) {
       func::FuncOp firstKernel = hybrid::dispatchedKernel(first, symbols);
       if (!firstKernel)
         return;
-      bool takesTail =
-          !first->hasAttr(hybrid::kRemainderAttr) &&
-          hybrid::kindOf(firstKernel) == hybrid::KernelKind::Block &&
-          hybrid::scratchBytes(firstKernel) + secondBytes + kArrivalBytes <=
-              hybrid::kBlockSharedBytes;
-      if (takesTail && movableAbove(first, firstKernel, passed, second, symbols)) {
+      if (!first->hasAttr(hybrid::kRemainderAttr) &&
+          takesTail(firstKernel, secondKernel) &&
+          movableAbove(first, firstKernel, passed, second, symbols)) {
         chain(first, second, firstKernel, secondKernel, module, symbols);
         return;
       }
@@ -186,10 +192,7 @@ struct ChainDispatchesPass
         continue;
       }
       if (first->hasAttr(hybrid::kRemainderAttr) &&
-          hybrid::kindOf(firstKernel) == hybrid::KernelKind::Block &&
-          hybrid::scratchBytes(firstKernel) + hybrid::scratchBytes(secondKernel) +
-                  kArrivalBytes <=
-              hybrid::kBlockSharedBytes &&
+          takesTail(firstKernel, secondKernel) &&
           movableAbove(first, firstKernel, passed, second, symbols))
         chain(first, second, firstKernel, secondKernel, module, symbols);
       return;

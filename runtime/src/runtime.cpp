@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -247,10 +248,20 @@ uint64_t artifactChecksum(const uint8_t *bytes, size_t size) {
                                   std::min(fa::kChecksumBlock, size - begin));
     }
   };
+  // A thread the system refuses leaves its blocks to this one: never an
+  // exception through the C API.
   std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t)
-    helpers.emplace_back(sumBlocks, t);
+  std::vector<size_t> left;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(sumBlocks, t);
+    } catch (const std::system_error &) {
+      left.push_back(t);
+    }
+  }
   sumBlocks(0);
+  for (size_t t : left)
+    sumBlocks(t);
   for (std::thread &helper : helpers)
     helper.join();
   return ArtifactChecksummer::combine(sums, size);
