@@ -75,7 +75,11 @@ cl::opt<WeightsMode> weightsMode(
                           "copied into the artifact, aligned (default)"),
                clEnumValN(WeightsMode::External, "external",
                           "read at load from the checkpoint's safetensors "
-                          "files, which must then stay unchanged")),
+                          "files, which must then stay unchanged. The CPU "
+                          "maps them, but copies MoE experts, which a "
+                          "checkpoint stores apart, into stacked buffers "
+                          "(memory for every expert: embed MoE models); "
+                          "CUDA copies each tensor to the GPU")),
     cl::init(WeightsMode::Embed), cl::cat(category));
 
 cl::opt<bool> packWeights(

@@ -29,6 +29,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -125,7 +126,8 @@ struct hybrid_artifact {
   // whose tensors are not one aligned range (stacked experts).
   std::vector<MappedFile> weightFiles;
   std::vector<AlignedBuffer> weightCopies;
-  /// Per argument: its weight's bytes (null for other arguments).
+  /// Per argument of a CPU artifact: its weight's bytes (null for other
+  /// arguments, and for every argument of a CUDA artifact).
   std::vector<const void *> weights;
   /// Runs the dispatches of the generated code; installed in its globals.
   std::unique_ptr<hybrid::runtime::Executor> executor;
@@ -492,9 +494,27 @@ hybrid_status *mapWeightFiles(hybrid_artifact &a, const std::string &dir) {
   return nullptr;
 }
 
-/// Points every weight argument at its bytes: in the artifact, in a mapped
-/// safetensors file, or in a copy when a weight's tensors are not one
-/// element-aligned range.
+/// The bytes of weight argument `arg`, in order: one range in the artifact
+/// or a mapped safetensors file, or one per expert (a checkpoint stores
+/// each expert's tensor apart; the kernels take them stacked).
+std::vector<std::span<const uint8_t>> weightPieces(const hybrid_artifact &a,
+                                                   const fa::Argument *arg) {
+  if (!a.root->weight_files())
+    return {{a.weightBytes + arg->weight_offset(), arg->weight_size()}};
+  std::vector<std::span<const uint8_t>> pieces;
+  for (const fa::WeightPiece *piece : *arg->pieces())
+    pieces.emplace_back(
+        static_cast<const uint8_t *>(a.weightFiles[piece->file()].data) +
+            piece->offset(),
+        piece->size());
+  return pieces;
+}
+
+/// Points every weight argument of a CPU artifact at its bytes: in the
+/// artifact, in a mapped safetensors file, or in a copy when a weight's
+/// tensors are not one element-aligned range (experts stacked). A CUDA
+/// artifact's weights go to the device from their pieces (openCuda): no
+/// host copy.
 hybrid_status *bindWeights(hybrid_artifact &a, const char *weightsDir) {
   const auto *arguments = a.root->arguments();
   a.weights.assign(arguments->size(), nullptr);
@@ -503,38 +523,27 @@ hybrid_status *bindWeights(hybrid_artifact &a, const char *weightsDir) {
     if (hybrid_status *s = mapWeightFiles(a, dir))
       return s;
   }
+  if (a.root->cuda())
+    return nullptr;
   for (size_t i = 0; i < arguments->size(); ++i) {
     const fa::Argument *arg = arguments->Get(i);
     if (arg->kind() != fa::ArgumentKind::Weight)
       continue;
-    if (!a.root->weight_files()) {
-      a.weights[i] = a.weightBytes + arg->weight_offset();
-      continue;
-    }
-    const auto *pieces = arg->pieces();
-    auto where = [&](const fa::WeightPiece *piece) {
-      return static_cast<const uint8_t *>(a.weightFiles[piece->file()].data) +
-             piece->offset();
-    };
+    std::vector<std::span<const uint8_t>> pieces = weightPieces(a, arg);
     int64_t align = elementBytes(arg->element_type());
-    if (pieces->size() == 1 &&
-        reinterpret_cast<uintptr_t>(where(pieces->Get(0))) % align == 0) {
-      a.weights[i] = where(pieces->Get(0));
+    if (pieces.size() == 1 &&
+        reinterpret_cast<uintptr_t>(pieces[0].data()) % align == 0) {
+      a.weights[i] = pieces[0].data();
       continue;
     }
-    uint64_t total = 0;
-    for (const fa::WeightPiece *piece : *pieces)
-      total += piece->size();
-    AlignedBuffer copy(total);
+    AlignedBuffer copy(argumentBytes(arg));
     if (!copy.data)
-      return fail(a.name + ": cannot allocate " + std::to_string(total) +
-                  " bytes for weight '" + arg->name()->str() + "'");
-    uint64_t at = 0;
-    for (const fa::WeightPiece *piece : *pieces) {
-      std::memcpy(static_cast<uint8_t *>(copy.data) + at, where(piece),
-                  piece->size());
-      at += piece->size();
-    }
+      return fail(a.name + ": cannot allocate " +
+                  std::to_string(argumentBytes(arg)) + " bytes for weight '" +
+                  arg->name()->str() + "'");
+    uint8_t *at = static_cast<uint8_t *>(copy.data);
+    for (std::span<const uint8_t> piece : pieces)
+      at = std::copy(piece.begin(), piece.end(), at);
     a.weights[i] = copy.data;
     a.weightCopies.push_back(std::move(copy));
   }
@@ -609,16 +618,22 @@ hybrid_status *openCuda(hybrid_artifact &a) {
                   hook.name + "'");
     *global = hook.value;
   }
-  a.deviceWeights.assign(a.weights.size(), nullptr);
+  // Each weight from its pieces (an external checkpoint's experts stacked
+  // as they go), straight from the mapped artifact or files.
   const auto *arguments = a.root->arguments();
-  for (size_t i = 0; i < a.weights.size(); ++i) {
-    if (!a.weights[i])
-      continue;
+  a.deviceWeights.assign(arguments->size(), nullptr);
+  for (size_t i = 0; i < arguments->size(); ++i) {
     const fa::Argument *arg = arguments->Get(i);
-    size_t bytes = argumentBytes(arg);
-    a.deviceWeights[i] = a.cuda->allocate(bytes);
-    if (!a.deviceWeights[i] ||
-        !a.cuda->upload(a.deviceWeights[i], a.weights[i], bytes))
+    if (arg->kind() != fa::ArgumentKind::Weight)
+      continue;
+    a.deviceWeights[i] = a.cuda->allocate(argumentBytes(arg));
+    bool copied = a.deviceWeights[i] != nullptr;
+    auto *at = static_cast<uint8_t *>(a.deviceWeights[i]);
+    for (std::span<const uint8_t> piece : weightPieces(a, arg)) {
+      copied = copied && a.cuda->upload(at, piece.data(), piece.size());
+      at += piece.size();
+    }
+    if (!copied)
       return fail(a.name + ": copying weight '" + arg->name()->str() +
                   "' to " + a.cuda->description() + ": " + a.cuda->error());
   }
