@@ -106,9 +106,9 @@ void copyAsLoop(memref::CopyOp copy) {
 /// Whether the workgroup body is a row kernel's: loops over columns
 /// (nested scf.parallel without results), copies of rows, static buffers,
 /// and ops that at most read memory between them; at least one loop with more than one
-/// iteration; buffers (the kernel's entry scratch included) that fit
-/// shared memory.
-bool isRowKernel(func::FuncOp kernel, scf::ForOp workgroups) {
+/// iteration; buffers (the kernel's entry scratch included) within
+/// `budget` bytes of shared memory.
+bool isRowKernel(func::FuncOp kernel, scf::ForOp workgroups, int64_t budget) {
   bool wide = false;
   int64_t bytes = 0;
   // Scratch at the kernel's entry may become the block's too.
@@ -146,7 +146,7 @@ bool isRowKernel(func::FuncOp kernel, scf::ForOp workgroups) {
       continue;
     return false;
   }
-  return wide && bytes <= hybrid::kBlockSharedBytes;
+  return wide && bytes <= budget;
 }
 
 /// `scf.parallel` of one iteration around `scf.for %k { %a = load %acc[I];
@@ -240,12 +240,18 @@ void spreadSum(scf::ParallelOp loop) {
 
 struct CooperativeRowsPass
     : hybrid::impl::CooperativeRowsPassBase<CooperativeRowsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    // hybrid-kernels-to-gpu adds a static buffer per block reduction (a
+    // value per warp) beside the rows: room for 8 reductions of f32.
+    int64_t budget =
+        sharedMemoryBytes - 8 * hybrid::kWarpLanes * int64_t(sizeof(float));
     for (auto kernel : getOperation().getOps<func::FuncOp>()) {
       if (!kernel->hasAttr("hybrid.kernel") || kernel.isExternal())
         continue;
       scf::ForOp workgroups = workgroupLoop(kernel);
-      if (!workgroups || !isRowKernel(kernel, workgroups))
+      if (!workgroups || !isRowKernel(kernel, workgroups, budget))
         continue;
       for (auto copy : llvm::to_vector(workgroups.getBody()->getOps<memref::CopyOp>()))
         copyAsLoop(copy);

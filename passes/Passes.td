@@ -420,7 +420,8 @@ def CooperativeRowsPass : Pass<"hybrid-cooperative-rows", "::mlir::ModuleOp"> {
     buffers (the residual that the rows getting logits keep for the next
     layer; each becomes such a loop), static buffers and ops that at most
     read memory -- with at least one of the loops longer than one
-    iteration and its buffers within 48 KiB -- gets those loops marked
+    iteration and its buffers within shared-memory-bytes, less 1 KiB for
+    the block reductions' buffers -- gets those loops marked
     `hybrid.cooperative`: `hybrid-kernels-to-gpu` then runs it a block per
     row, the loops strided over the block's threads, instead of one thread
     per row (whose neighbours would read other rows, and whose decode step
@@ -437,6 +438,12 @@ def CooperativeRowsPass : Pass<"hybrid-cooperative-rows", "::mlir::ModuleOp"> {
 
     Other kernels are left as they are.
   }];
+  let options = [
+    Option<"sharedMemoryBytes", "shared-memory-bytes", "int64_t", "49152",
+           "Shared memory a block may have (the CUDA pipeline gives the "
+           "architecture's opt-in limit: DeepSeek-V3's 7168-wide rows need "
+           "more than 48 KiB)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::memref::MemRefDialect",

@@ -97,7 +97,7 @@ constexpr Step kLLVMSteps[] = {
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch the "
      "runtime spreads over its threads"},
-    {"hybrid-cooperative-rows",
+    {"hybrid-cooperative-rows{shared-memory-bytes=%smem}",
      "row kernels' column loops shared by a workgroup's threads, as on a GPU "
      "(gpu-kernel-forms)",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
@@ -138,8 +138,11 @@ constexpr Step kLLVMSteps[] = {
      "every buffer access checked against its buffer's shape as it runs "
      "(check-bounds)",
      [](const hybrid::PipelineOptions &o) { return bool(o.checkBounds); }},
-    {"convert-vector-to-scf",
-     "the tensor-core tiles' 2-D transfers as loops of rows (gpu-kernel-forms)",
+    {"convert-vector-to-scf{full-unroll=1}",
+     "the tensor-core tiles' 2-D transfers as a transfer per row, unrolled "
+     "(gpu-kernel-forms): loops of rows would stage each tile through a "
+     "stack temporary in the workgroup's loop body, where the stack grows "
+     "at every K step",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
     {"arith-expand{include-bf16=1}",
      "bf16 conversions (bf16 state and caches, the tensor-core tiles' x) as "
@@ -154,9 +157,9 @@ constexpr Step kCUDASteps[] = {
     HYBRID_BUFFER_STEPS,
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch"},
-    {"hybrid-cooperative-rows",
+    {"hybrid-cooperative-rows{shared-memory-bytes=%smem}",
      "norms and residual adds a block per row, their column loops strided "
-     "over its threads"},
+     "over its threads (rows up to the arch's shared memory)"},
     {"hybrid-merge-dispatches{small-blocks=0}",
      "independent kernels side by side in one launch (the router's GEMV "
      "with the shared expert's, ...): fewer launches per decode step; small "

@@ -1,4 +1,5 @@
 // RUN: hybrid-opt %s --hybrid-cooperative-rows --split-input-file | FileCheck %s
+// RUN: hybrid-opt %s --hybrid-cooperative-rows=shared-memory-bytes=232448 --split-input-file | FileCheck %s --check-prefix=SM90
 
 // A row kernel (a fused residual add and RMS norm after
 // hybrid-form-dispatches): its column loops become cooperative, and the
@@ -120,13 +121,19 @@ func.func private @negative_not_a_sum(%arg0: index, %arg1: index, %x: memref<?x8
 
 // negative_: kernels that are not row kernels keep a thread per workgroup:
 // a write at the workgroup level (a linear layer's scf.for), loops of one
-// iteration only, row buffers beyond 48 KiB of shared memory.
+// iteration only, row buffers beyond shared-memory-bytes (48 KiB by
+// default; the 64 KiB row fits sm_90's 227 KiB, less 1 KiB for the block
+// reductions).
 // CHECK-LABEL: func.func private @negative_writes_outside
 // CHECK-NOT: hybrid.cooperative
 // CHECK-LABEL: func.func private @negative_narrow
 // CHECK-NOT: hybrid.cooperative
 // CHECK-LABEL: func.func private @negative_large_rows
 // CHECK-NOT: hybrid.cooperative
+// SM90-LABEL: func.func private @negative_large_rows
+// SM90: } {hybrid.cooperative}
+// SM90: } {hybrid.cooperative}
+// SM90-NEXT: memref.dealloc
 func.func private @negative_writes_outside(%arg0: index, %arg1: index, %x: memref<?x8xf32>) attributes {hybrid.kernel} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
