@@ -37,6 +37,9 @@ cases=(
   "qwen3_next_bf16_tiles_tiny|--dtype=f32|2e-2 --bf16"
   # wgmma warpgroup products (sm_90a: H100/H200 only)
   "qwen3_next_bf16_tiles_tiny|--dtype=f32 --cuda-arch=sm_90a|2e-2 --bf16|qwen3_next_bf16_tiles_sm90a"
+  # external weights: unpacked (the dot-product forms), each tensor copied
+  # to the GPU, the experts stacked as they go
+  "qwen3_next_tiny|--weights=external|1e-2|qwen3_next_external"
 )
 
 prepare() {
@@ -64,9 +67,11 @@ prepare() {
 # One fixture's artifact on CUDA device 0 against transformers' logits;
 # the environment's HYBRID_CUDA_* settings apply.
 check_fixture() {
-  local name=$1 artifact=$2 compare=$3
+  local name=$1 artifact=$2 compare=$3 flags=$4 weights=()
+  # External weights: the fixture here, wherever it was compiled.
+  [[ $flags == *--weights=external* ]] && weights=(--weights-dir "$fixtures/$name")
   # A hang is a failure too, not a lost session: each step has a limit.
-  timeout 60 build/bin/hybrid-run "$out/$artifact.hyb" --device cuda \
+  timeout 60 build/bin/hybrid-run "$out/$artifact.hyb" --device cuda "${weights[@]}" \
     --prompt-ids "$(cat "$fixtures/$name/reference/prompt_ids.txt")" \
     --max-new-tokens 33 --logits-out "$out/$artifact.npy" >"$out/$artifact.out" &&
     # shellcheck disable=SC2086 # compare holds separate arguments
@@ -83,15 +88,15 @@ run() {
     esac
   done
   [[ $steps == *,fixtures,* ]] && for case in "${cases[@]}"; do
-    IFS='|' read -r name _ compare artifact <<<"$case"
+    IFS='|' read -r name flags compare artifact <<<"$case"
     artifact=${artifact:-$name}
     echo "== $artifact on CUDA device 0 against transformers"
-    if ! check_fixture "$name" "$artifact" "$compare"; then
+    if ! check_fixture "$name" "$artifact" "$compare" "$flags"; then
       failed=1
       # Which launch mode is at fault: each kernel launched only once the
       # one before has completed, one by one.
       echo "== $artifact again with plain launches (HYBRID_CUDA_PDL=0 HYBRID_CUDA_GRAPHS=0)"
-      HYBRID_CUDA_PDL=0 HYBRID_CUDA_GRAPHS=0 check_fixture "$name" "$artifact" "$compare"
+      HYBRID_CUDA_PDL=0 HYBRID_CUDA_GRAPHS=0 check_fixture "$name" "$artifact" "$compare" "$flags"
     fi
   done
   # Where the time goes: each benchmark model's kernels for a 1024-token
