@@ -299,10 +299,11 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   // The weights section fills the file from its offset to the checksum.
   size_t checked = size - fa::kChecksumBytes;
   const fa::WeightsSection *weights = a.root->weights();
-  if (!weights || weights->offset() % 64 != 0 || weights->offset() < prefixed ||
-      weights->offset() > checked)
+  if (!weights || weights->offset() % fa::kWeightsAlignment != 0 ||
+      weights->offset() < prefixed || weights->offset() > checked)
     return fail(a.name + ": corrupted artifact: its weights section does not "
-                         "begin between the flatbuffer and the checksum");
+                         "begin at a page boundary between the flatbuffer and "
+                         "the checksum");
   if (weights->size() != checked - weights->offset())
     return fail(a.name + ": corrupted artifact: it has " + std::to_string(size) +
                 " bytes, but its weights section ends " +
@@ -624,7 +625,8 @@ hybrid_status *openCuda(hybrid_artifact &a) {
   a.deviceWeights.assign(arguments->size(), nullptr);
   for (size_t i = 0; i < arguments->size(); ++i) {
     const fa::Argument *arg = arguments->Get(i);
-    if (arg->kind() != fa::ArgumentKind::Weight)
+    // A weight of no bytes has no buffer (a null pointer, as any empty one).
+    if (arg->kind() != fa::ArgumentKind::Weight || argumentBytes(arg) == 0)
       continue;
     a.deviceWeights[i] = a.cuda->allocate(argumentBytes(arg));
     bool copied = a.deviceWeights[i] != nullptr;
