@@ -4,10 +4,12 @@
 layer full attention.
 
 The context is made without running a long prompt: a one-token run saves
-its state (hybrid-run --save-state), the saved position is moved to L, and
-the decode run loads it (--load-state), so every decode step attends over L
-cached positions (all-zero weights and caches: the work is the same as with
-real ones). Decode tokens/s is measured over --new tokens after that.
+its state (hybrid-run --save-state), bench/snapshot_at.cpp (compiled here
+with clang++-22) moves the saved position to L and writes the snapshot's
+checksum again, and the decode run loads it (--load-state), so every decode
+step attends over L cached positions (all-zero weights and caches: the work
+is the same as with real ones). Decode tokens/s is measured over --new
+tokens after that.
 
 With --plot FILE.png it also draws the table (needs matplotlib from PyPI);
 README.md links the one in bench/context.png.
@@ -17,13 +19,13 @@ usage: python3 bench/context.py [--contexts 1024,4096,16384,32768] [--new 32]
 """
 import argparse
 import os
-import struct
+import subprocess
 import tempfile
 
 from configs import CONFIGS
 from zero_models import DEFAULT_BUILD, compile_artifact, hybrid_run, rates, zero_checkpoint
 
-POSITION_OFFSET = 16  # runtime snapshot file: magic, version, state table, position
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main():
@@ -44,23 +46,14 @@ def main():
     hybrid = dict(CONFIGS["qwen3_next"], model_type="qwen3_next", dtype="float32")
     attention = dict(hybrid, layer_types=["full_attention"] * hybrid["num_hidden_layers"])
     ms_per_token = {}
-    for label, config in (("Qwen3-Next-shaped (GDN 3:1 attention)", hybrid),
-                          ("all attention", attention)):
-        with tempfile.TemporaryDirectory() as folder:
-            zero_checkpoint(args.build, folder, config)
-            artifact = compile_artifact(args.build, folder, max(contexts) + args.new + 2)
-            state = os.path.join(folder, "one.state")
-            hybrid_run(args.build, artifact, [1], 0, args.threads, "--save-state", state)
-            data = bytearray(open(state, "rb").read())
-            ms_per_token[label] = []
-            for context in contexts:
-                data[POSITION_OFFSET:POSITION_OFFSET + 8] = struct.pack("<q", context)
-                at = os.path.join(folder, "at.state")
-                with open(at, "wb") as f:
-                    f.write(data)
-                out = hybrid_run(args.build, artifact, [2], args.new, args.threads,
-                                 "--load-state", at)
-                ms_per_token[label].append(1000.0 / rates(out)[1])
+    with tempfile.TemporaryDirectory() as scratch:
+        snapshot_at = os.path.join(scratch, "snapshot_at")
+        subprocess.run(["clang++-22", "-std=c++20", "-O2",
+                        "-I", os.path.join(HERE, "..", "runtime", "schemas"),
+                        os.path.join(HERE, "snapshot_at.cpp"), "-o", snapshot_at], check=True)
+        for label, config in (("Qwen3-Next-shaped (GDN 3:1 attention)", hybrid),
+                              ("all attention", attention)):
+            ms_per_token[label] = decode_ms(args, config, contexts, snapshot_at)
     print(f"{args.threads} threads, {args.new} decode tokens per context, f32")
     print("| model | " + " | ".join(f"{c} ctx ms/token" for c in contexts) + " | growth |")
     print("|---|" + "---|" * (len(contexts) + 1))
@@ -69,6 +62,23 @@ def main():
               f" | {ms[-1] / ms[0]:.2f}x |")
     if args.plot:
         plot(args.plot, contexts, ms_per_token, args.threads)
+
+
+def decode_ms(args, config, contexts, snapshot_at):
+    """Decode ms per token of the model `config` after each context."""
+    with tempfile.TemporaryDirectory() as folder:
+        zero_checkpoint(args.build, folder, config)
+        artifact = compile_artifact(args.build, folder, max(contexts) + args.new + 2)
+        state = os.path.join(folder, "one.state")
+        hybrid_run(args.build, artifact, [1], 0, args.threads, "--save-state", state)
+        at = os.path.join(folder, "at.state")
+        ms = []
+        for context in contexts:
+            subprocess.run([snapshot_at, state, str(context), at], check=True)
+            out = hybrid_run(args.build, artifact, [2], args.new, args.threads,
+                             "--load-state", at)
+            ms.append(1000.0 / rates(out)[1])
+        return ms
 
 
 def plot(path, contexts, ms_per_token, threads):

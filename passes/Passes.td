@@ -61,7 +61,13 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     buffer `memref<2 x max-seq-len x H x D x T>` (K then V); each token's
     key and value are stored at its position and each query attends to
     positions 0..its own with an online softmax. This is the reference form
-    the tiled kernels are checked against.
+    the tiled kernels are checked against. With pack-weights (a target
+    vector width), the CPU form reads K and V rows as vectors and takes
+    positions 4 at a time: one correction of the running sum per 4, their
+    weights as one vector exp; the dot products in 4 independent FMA
+    chains. `hybrid.mla`'s CPU form does the same over its latent rows,
+    the rope part of the score as more vectors of the row where a width of
+    at least 4 divides both parts.
 
     `hybrid.moe` (its reference form) becomes the router projection, a
     routing kernel per token that scores (softmax or sigmoid), adds the

@@ -42,51 +42,114 @@ Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
   return element.isF32() ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
 }
 
+/// Independent FMA chains of vectorOnlineSoftmax's dot products. One chain
+/// of head_dim / width FMAs (4 cycles each) made every position wait for
+/// the whole chain, then the exps after it: MLA's CPU attention spent
+/// about 170 cycles per position so.
+constexpr int64_t kDotChains = 4;
+
+/// Positions vectorOnlineSoftmax takes in one step: one correction of the
+/// running sum per block, and the block's weights as one vector exp (two
+/// scalar exps per position were the larger part of a position's
+/// instructions at head_dim 128 and below).
+constexpr int64_t kSoftmaxBlock = 4;
+
+/// The narrowest vectors MLA's CPU attention reads its rows in to take the
+/// rope part with the latent (an SSE register of f32).
+constexpr int64_t kMinRopeVector = 4;
+
 /// The attention loop of one query over positions 0 .. end - 1 with an online
 /// softmax, vectorised: score_j = (q . key_j + extra(j)) * scale, and the
-/// running sum of softmax_j value_j stays in q.size() vector registers; it
-/// is stored to `accOut` (a [q.size() * width] f32 buffer) at the end.
-/// `keyAt(j, i)` / `valueAt(j, i, key_i)` give vector i of position j's key
-/// and value rows (MLA's latent row is both: valueAt returns key_i). Returns
-/// the softmax denominator.
+/// running sum of softmax_j value_j stays in `values` vector registers
+/// (the first `values` of q's vectors are the value row's width; the rest
+/// only score, as MLA's rope part); it is stored to `accOut` (a [values *
+/// width] f32 buffer) at the end. `keyAt(j, i)` / `valueAt(j, i, key_i)`
+/// give vector i of position j's key and value rows (MLA's latent row is
+/// both: valueAt returns key_i). Returns the softmax denominator.
 Value vectorOnlineSoftmax(
-    ImplicitLocOpBuilder &b, LoopNest &loops, ArrayRef<Value> q, Value end,
-    float scale, Value accOut, function_ref<Value(Value, int64_t)> keyAt,
+    ImplicitLocOpBuilder &b, LoopNest &loops, ArrayRef<Value> q, int64_t values,
+    Value end, float scale, Value accOut, function_ref<Value(Value, int64_t)> keyAt,
     function_ref<Value(Value, int64_t, Value)> valueAt,
     function_ref<Value(Value)> extra) {
   auto vf32 = cast<VectorType>(q.front().getType());
   int64_t width = vf32.getDimSize(0), n = q.size();
+  assert(values <= n && "more value vectors than key vectors");
   Value vzero = arith::ConstantOp::create(
       b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
   SmallVector<Value> init{loops.f32(-std::numeric_limits<double>::infinity()),
                           loops.f32(0.0)};
-  init.append(n, vzero);
-  auto stats = loops.forLoop(loops.index(0), end, init, [&](Value j, ValueRange st) {
-    SmallVector<Value> keys;
-    Value products = vzero;
-    for (int64_t i = 0; i < n; ++i) {
-      keys.push_back(keyAt(j, i));
-      products = vector::FMAOp::create(b, q[i], keys.back(), products);
+  init.append(values, vzero);
+  // Positions js[0..P) in one step: their scores, one running maximum and
+  // correction for all of them, their weights' exps as one vector.
+  auto step = [&](ArrayRef<Value> js, ValueRange st) {
+    SmallVector<SmallVector<Value>> keys;
+    SmallVector<Value> scores;
+    for (Value j : js) {
+      keys.emplace_back();
+      SmallVector<Value> chains(std::min(kDotChains, n), vzero);
+      for (int64_t i = 0; i < n; ++i) {
+        keys.back().push_back(keyAt(j, i));
+        Value &chain = chains[i % kDotChains];
+        chain = vector::FMAOp::create(b, q[i], keys.back().back(), chain);
+      }
+      while (chains.size() > 1) { // pairwise: a tree, not another chain
+        SmallVector<Value> sums;
+        for (size_t c = 0; c + 1 < chains.size(); c += 2)
+          sums.push_back(arith::AddFOp::create(b, chains[c], chains[c + 1]));
+        if (chains.size() % 2)
+          sums.push_back(chains.back());
+        chains = std::move(sums);
+      }
+      Value dot = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                              chains.front(), Value(), kDotMath);
+      if (extra)
+        dot = arith::AddFOp::create(b, dot, extra(j));
+      scores.push_back(arith::MulFOp::create(b, dot, loops.f32(scale)));
     }
-    Value dot = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
-                                            products, Value(), kDotMath);
-    if (extra)
-      dot = arith::AddFOp::create(b, dot, extra(j));
-    Value score = arith::MulFOp::create(b, dot, loops.f32(scale));
-    Value m = arith::MaximumFOp::create(b, st[0], score);
+    Value m = st[0];
+    for (Value score : scores)
+      m = arith::MaximumFOp::create(b, m, score);
     Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, st[0], m));
-    Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, score, m));
+    SmallVector<Value> weights;
+    if (scores.size() == 1) {
+      weights.push_back(math::ExpOp::create(b, arith::SubFOp::create(b, scores[0], m)));
+    } else {
+      auto blockType = VectorType::get({static_cast<int64_t>(scores.size())},
+                                       b.getF32Type());
+      Value exps = math::ExpOp::create(
+          b, arith::SubFOp::create(b, vector::FromElementsOp::create(b, blockType, scores),
+                                   vector::BroadcastOp::create(b, blockType, m)));
+      for (int64_t k = 0; k < blockType.getDimSize(0); ++k)
+        weights.push_back(vector::ExtractOp::create(b, exps, ArrayRef<int64_t>{k}));
+    }
+    Value total = arith::MulFOp::create(b, st[1], correction);
+    for (Value weight : weights)
+      total = arith::AddFOp::create(b, total, weight);
+    SmallVector<Value> next{m, total};
     Value vc = vector::BroadcastOp::create(b, vf32, correction);
-    Value vw = vector::BroadcastOp::create(b, vf32, weight);
-    SmallVector<Value> next{
-        m, arith::AddFOp::create(b, arith::MulFOp::create(b, st[1], correction),
-                                 weight)};
-    for (int64_t i = 0; i < n; ++i)
-      next.push_back(vector::FMAOp::create(b, vw, valueAt(j, i, keys[i]),
-                                           arith::MulFOp::create(b, st[2 + i], vc)));
+    for (int64_t i = 0; i < values; ++i) {
+      Value acc = arith::MulFOp::create(b, st[2 + i], vc);
+      for (auto [k, j] : llvm::enumerate(js))
+        acc = vector::FMAOp::create(
+            b, vector::BroadcastOp::create(b, vf32, weights[k]),
+            valueAt(j, i, keys[k][i]), acc);
+      next.push_back(acc);
+    }
     return next;
-  });
-  for (int64_t i = 0; i < n; ++i)
+  };
+  // Blocks of kSoftmaxBlock positions, then the rest one by one.
+  Value blocked = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, end, loops.index(kSoftmaxBlock)),
+      loops.index(kSoftmaxBlock));
+  auto blocks = loops.forLoop(loops.index(0), blocked, init, [&](Value j, ValueRange st) {
+    SmallVector<Value> js;
+    for (int64_t k = 0; k < kSoftmaxBlock; ++k)
+      js.push_back(arith::AddIOp::create(b, j, loops.index(k)));
+    return step(js, st);
+  }, kSoftmaxBlock);
+  auto stats = loops.forLoop(blocked, end, blocks.getResults(),
+                             [&](Value j, ValueRange st) { return step({j}, st); });
+  for (int64_t i = 0; i < values; ++i)
     vector::TransferWriteOp::create(b, stats.getResult(2 + i), accOut,
                                     ValueRange{loops.index(i * width)},
                                     ArrayRef<bool>{true});
@@ -875,7 +938,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
                                    width);
             };
             total = vectorOnlineSoftmax(
-                b, loops, qv, end, scale, acc,
+                b, loops, qv, qv.size(), end, scale, acc,
                 [&](Value j, int64_t i) { return rowAt(zero, j, i); },
                 [&](Value j, int64_t i, Value) { return rowAt(one, j, i); }, {});
           } else {
@@ -1241,17 +1304,32 @@ struct MLALowering : HybridLowering<MLAOp> {
           // Each cached latent row is read once, as kvRank / panel vectors,
           // for both its score and the running sum, which stays in vector
           // registers across positions.
+          // The rope query joins them as more vectors, of a width that
+          // divides both (the row is [latent | rope key]: vector i is at
+          // column i * width either way); a scalar dot per position where
+          // no SIMD register's width does (a chain of rope FMAs that each
+          // position waited for, 4 cycles each).
+          int64_t width = panel;
+          while (width > 1 && rope % width != 0)
+            width /= 2;
+          bool ropeVectors = width >= kMinRopeVector;
+          if (!ropeVectors)
+            width = panel;
           SmallVector<Value> q;
-          for (int64_t i = 0; i < kvRank / panel; ++i)
-            q.push_back(readF32Vector(b, absorbed, ValueRange{index(i * panel)}, panel));
+          for (int64_t i = 0; i < kvRank / width; ++i)
+            q.push_back(readF32Vector(b, absorbed, ValueRange{index(i * width)}, width));
+          if (ropeVectors)
+            for (int64_t i = 0; i < rope / width; ++i)
+              q.push_back(readF32Vector(b, ropeBuf, ValueRange{index(i * width)}, width));
+          auto dotRope = [&](Value j) { return dotRopeAt(t, ropeBuf, j); };
           total = vectorOnlineSoftmax(
-              b, loops, q, add(p, one), scale, acc,
+              b, loops, q, kvRank / width, add(p, one), scale, acc,
               [&](Value j, int64_t i) {
                 return readF32Vector(b, cache,
-                                     stateAt(b, slots, t, {j, index(i * panel)}), panel);
+                                     stateAt(b, slots, t, {j, index(i * width)}), width);
               },
               [](Value, int64_t, Value key) { return key; },
-              [&](Value j) { return dotRopeAt(t, ropeBuf, j); });
+              ropeVectors ? function_ref<Value(Value)>() : function_ref<Value(Value)>(dotRope));
         } else {
           total = latentSoftmax(
               t, [&](Value l) { return load(absorbed, ValueRange{l}); }, ropeBuf, acc,

@@ -1,5 +1,6 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg=max-seq-len=32 --split-input-file | FileCheck %s
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=32 pack-weights=16 column-workgroups=1" --split-input-file | FileCheck %s --check-prefix=COLUMNS
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=32 pack-weights=16" --split-input-file | FileCheck %s --check-prefix=VECTOR
 
 // CHECK-LABEL: func.func @embed_bf16_table
 // CHECK-SAME: (%[[TOKENS:.*]]: tensor<?xi64>)
@@ -141,6 +142,13 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // each again); decode's block per (token, head, split) loads its query the
 // same way (an element, a pair, an element scaled) before a thread per
 // cached position scores it.
+// The CPU form with a vector width (pack-weights): K and V rows as vectors
+// of head_dim, 4 positions a step (their weights one vector exp), then the
+// positions left one by one.
+// VECTOR-LABEL: func.func @attention_kv_cache
+// VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: math.exp %{{.*}} : vector<4xf32>
+// VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // COLUMNS-LABEL: func.func @attention_kv_cache
 // COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<2x32x1x4xbf16>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
@@ -367,4 +375,28 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
   %out = hybrid.weight "out" : tensor<10x8xf32>
   %y = hybrid.gated_delta_net %x, %conv, %s in_proj_qkvz(%qkvz) in_proj_ba(%ba) conv1d(%c) dt_bias(%hv) a_log(%hv) norm(%n) out_proj(%out) {conv_kernel = 4 : i64, k_head_dim = 3 : i64, norm_epsilon = 1.0e-06 : f64, num_k_heads = 2 : i64, num_v_heads = 4 : i64, v_head_dim = 2 : i64} : (tensor<?x10xf32>, !hybrid.conv_state<20x3xbf16>, !hybrid.recurrent_state<4x3x2xf32>, tensor<28x10xf32>, tensor<8x10xf32>, tensor<20x1x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>, tensor<10x8xf32>) -> tensor<?x10xf32>
   return %y : tensor<?x10xf32>
+}
+
+// -----
+
+// MLA's CPU form with a vector width: latent rows [8 | rope 4] read as
+// vectors of 4, the rope key's (column 8) scored with the latent's; the
+// running sum is the latent's 2 vectors. 4 positions a step, then the rest.
+// VECTOR-LABEL: func.func @mla_vector_rows
+// VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x12xf32>
+// VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
+// VECTOR: math.exp %{{.*}} : vector<4xf32>
+// VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR-NOT: math.exp
+// VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
+// VECTOR: math.exp
+func.func @mla_vector_rows(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<8x4xf32>) -> tensor<?x16xf32> {
+  %q = hybrid.weight "q" : tensor<24x16xf32>
+  %kva = hybrid.weight "kv_a" : tensor<12x16xf32>
+  %kvan = hybrid.weight "kv_a_norm" : tensor<8xf32>
+  %kvb = hybrid.weight "kv_b" : tensor<28x8xf32>
+  %o = hybrid.weight "o" : tensor<16x12xf32>
+  %y = hybrid.mla %x, %pos, %c q_proj(%q) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {kv_lora_rank = 8 : i64, norm_epsilon = 1.0e-06 : f64, num_heads = 2 : i64, q_lora_rank = 0 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, rope_theta = 1.0e+04 : f64, scale = 0.3 : f64, v_head_dim = 6 : i64} : (tensor<?x16xf32>, tensor<?xi64>, !hybrid.latent_cache<8x4xf32>, tensor<24x16xf32>, tensor<12x16xf32>, tensor<8xf32>, tensor<28x8xf32>, tensor<16x12xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
 }
