@@ -67,7 +67,10 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     weights as one vector exp; the dot products in 4 independent FMA
     chains. `hybrid.mla`'s CPU form does the same over its latent rows,
     the rope part of the score as more vectors of the row where a width of
-    at least 4 divides both parts.
+    at least 4 divides both parts; then, in calls of several tokens, a
+    workgroup takes up to 8 heads (a power of two dividing the heads)
+    together, over blocks of 16 cached rows, each head's softmax state
+    kept between blocks (a call of one token keeps a workgroup per head).
 
     `hybrid.moe` (its reference form) becomes the router projection, a
     routing kernel per token that scores (softmax or sigmoid), adds the

@@ -54,31 +54,46 @@ constexpr int64_t kDotChains = 4;
 /// instructions at head_dim 128 and below).
 constexpr int64_t kSoftmaxBlock = 4;
 
+/// Heads MLA's CPU attention takes together (at most; a power of two that
+/// divides the heads), and the cached rows they take in turn: 16 rows of
+/// DeepSeek-V3's [512 | 64] latent cache are 18 KiB in bf16, which leaves
+/// a core's L1 data cache room for the 8 heads' queries and states (34
+/// KiB). Blocks of 32 rows were slower than a head at a time while the
+/// cache fit in L2; 16 and 8 measured alike.
+constexpr int64_t kLatentHeadsTogether = 8;
+constexpr int64_t kLatentRowsTogether = 16;
+
 /// The narrowest vectors MLA's CPU attention reads its rows in to take the
 /// rope part with the latent (an SSE register of f32).
 constexpr int64_t kMinRopeVector = 4;
 
-/// The attention loop of one query over positions 0 .. end - 1 with an online
-/// softmax, vectorised: score_j = (q . key_j + extra(j)) * scale, and the
-/// running sum of softmax_j value_j stays in `values` vector registers
-/// (the first `values` of q's vectors are the value row's width; the rest
-/// only score, as MLA's rope part); it is stored to `accOut` (a [values *
-/// width] f32 buffer) at the end. `keyAt(j, i)` / `valueAt(j, i, key_i)`
-/// give vector i of position j's key and value rows (MLA's latent row is
-/// both: valueAt returns key_i). Returns the softmax denominator.
-Value vectorOnlineSoftmax(
-    ImplicitLocOpBuilder &b, LoopNest &loops, ArrayRef<Value> q, int64_t values,
-    Value end, float scale, Value accOut, function_ref<Value(Value, int64_t)> keyAt,
+/// An online softmax's running state: the maximum score, the sum of the
+/// weights, and the weighted sum of value rows in vectors.
+struct SoftmaxState {
+  Value max, total;
+  SmallVector<Value> acc;
+};
+
+/// The attention loop of one query over positions begin .. end - 1 of an
+/// online softmax in `state`, vectorised: score_j = (q . key_j + extra(j))
+/// * scale, and the running sum of softmax_j value_j in state.acc's vector
+/// registers (q's first acc.size() vectors are the value row's width; the
+/// rest only score, as MLA's rope part). `keyAt(j, i)` / `valueAt(j, i,
+/// key_i)` give vector i of position j's key and value rows (MLA's latent
+/// row is both: valueAt returns key_i). Returns the state after them.
+SoftmaxState onlineSoftmaxSteps(
+    ImplicitLocOpBuilder &b, LoopNest &loops, ArrayRef<Value> q, Value begin,
+    Value end, float scale, const SoftmaxState &state,
+    function_ref<Value(Value, int64_t)> keyAt,
     function_ref<Value(Value, int64_t, Value)> valueAt,
     function_ref<Value(Value)> extra) {
   auto vf32 = cast<VectorType>(q.front().getType());
-  int64_t width = vf32.getDimSize(0), n = q.size();
+  int64_t n = q.size(), values = state.acc.size();
   assert(values <= n && "more value vectors than key vectors");
   Value vzero = arith::ConstantOp::create(
       b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-  SmallVector<Value> init{loops.f32(-std::numeric_limits<double>::infinity()),
-                          loops.f32(0.0)};
-  init.append(values, vzero);
+  SmallVector<Value> init{state.max, state.total};
+  llvm::append_range(init, state.acc);
   // Positions js[0..P) in one step: their scores, one running maximum and
   // correction for all of them, their weights' exps as one vector.
   auto step = [&](ArrayRef<Value> js, ValueRange st) {
@@ -138,10 +153,14 @@ Value vectorOnlineSoftmax(
     return next;
   };
   // Blocks of kSoftmaxBlock positions, then the rest one by one.
-  Value blocked = arith::MulIOp::create(
-      b, arith::DivUIOp::create(b, end, loops.index(kSoftmaxBlock)),
-      loops.index(kSoftmaxBlock));
-  auto blocks = loops.forLoop(loops.index(0), blocked, init, [&](Value j, ValueRange st) {
+  Value blocked = arith::AddIOp::create(
+      b, begin,
+      arith::MulIOp::create(
+          b,
+          arith::DivUIOp::create(b, arith::SubIOp::create(b, end, begin),
+                                 loops.index(kSoftmaxBlock)),
+          loops.index(kSoftmaxBlock)));
+  auto blocks = loops.forLoop(begin, blocked, init, [&](Value j, ValueRange st) {
     SmallVector<Value> js;
     for (int64_t k = 0; k < kSoftmaxBlock; ++k)
       js.push_back(arith::AddIOp::create(b, j, loops.index(k)));
@@ -149,11 +168,32 @@ Value vectorOnlineSoftmax(
   }, kSoftmaxBlock);
   auto stats = loops.forLoop(blocked, end, blocks.getResults(),
                              [&](Value j, ValueRange st) { return step({j}, st); });
+  SoftmaxState after{stats.getResult(0), stats.getResult(1), {}};
+  llvm::append_range(after.acc, stats.getResults().drop_front(2));
+  return after;
+}
+
+/// onlineSoftmaxSteps over positions 0 .. end - 1 from the empty state,
+/// with `values` value vectors, stored to `accOut` (a [values * width] f32
+/// buffer) at the end. Returns the softmax denominator.
+Value vectorOnlineSoftmax(
+    ImplicitLocOpBuilder &b, LoopNest &loops, ArrayRef<Value> q, int64_t values,
+    Value end, float scale, Value accOut, function_ref<Value(Value, int64_t)> keyAt,
+    function_ref<Value(Value, int64_t, Value)> valueAt,
+    function_ref<Value(Value)> extra) {
+  auto vf32 = cast<VectorType>(q.front().getType());
+  int64_t width = vf32.getDimSize(0);
+  Value vzero = arith::ConstantOp::create(
+      b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  SoftmaxState empty{loops.f32(-std::numeric_limits<double>::infinity()),
+                     loops.f32(0.0), SmallVector<Value>(values, vzero)};
+  SoftmaxState after = onlineSoftmaxSteps(b, loops, q, loops.index(0), end, scale,
+                                          empty, keyAt, valueAt, extra);
   for (int64_t i = 0; i < values; ++i)
-    vector::TransferWriteOp::create(b, stats.getResult(2 + i), accOut,
+    vector::TransferWriteOp::create(b, after.acc[i], accOut,
                                     ValueRange{loops.index(i * width)},
                                     ArrayRef<bool>{true});
-  return stats.getResult(1);
+  return after.total;
 }
 
 /// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
@@ -1262,36 +1302,134 @@ struct MLALowering : HybridLowering<MLAOp> {
           loops.ifElse(loops.severalOfOneSequence(tokens, slots), rows, [] {});
         });
     } else {
-      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+      // The vectors a latent row is read in: `panel`'s, or narrower ones
+      // that divide the rope part too, which then joins the latent's (the
+      // row is [latent | rope key]: vector i is at column i * width either
+      // way); else a scalar rope dot per position (a chain of FMAs that each
+      // position waited for, 4 cycles each).
+      int64_t width = panel;
+      while (width > 1 && rope % width != 0)
+        width /= 2;
+      bool ropeVectors = vectorLatent && width >= kMinRopeVector;
+      if (!ropeVectors)
+        width = panel;
+      // Heads a workgroup attends for together in calls of several tokens:
+      // every head reads every cached row, so they take each block of rows
+      // in turn while it is in L1 (a head at a time over the whole cache
+      // read it from L2 or memory once per head: 128 times for DeepSeek-V3).
+      int64_t group = 1;
+      if (ropeVectors)
+        while (group < kLatentHeadsTogether && heads % (2 * group) == 0)
+          group *= 2;
+      int64_t n = ropeVectors ? (kvRank + rope) / width : 0; // the group's vectors
+      // q~[g, l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l] into
+      // buffer[lead..., l]: rows of kv_b in order (contiguous), q~ held in
+      // vector registers.
+      auto absorbVectors = [&](Value t, Value h, Value buffer, ValueRange lead) {
+        Value qBase = mul(h, qk), rowBase = mul(h, nope + vDim);
+        Value vzero = arith::ConstantOp::create(
+            b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+        int64_t pieces = kvRank / panel;
+        SmallVector<Value> init(pieces, vzero);
+        auto sums = forLoop(zero, index(nope), init, [&](Value i, ValueRange accs) {
+          Value qi = vector::BroadcastOp::create(
+              b, vf32, tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)}));
+          SmallVector<Value> next;
+          for (int64_t k = 0; k < pieces; ++k)
+            next.push_back(vector::FMAOp::create(
+                b, qi,
+                kvb.read(b, loc, ValueRange{add(rowBase, i), index(k * panel)}, panel),
+                accs[k]));
+          return next;
+        });
+        for (int64_t k = 0; k < pieces; ++k) {
+          SmallVector<Value> at(lead);
+          at.push_back(index(k * panel));
+          vector::TransferWriteOp::create(b, sums.getResult(k), buffer, at,
+                                          ArrayRef<bool>{true});
+        }
+      };
+      auto keyAt = [&](Value t) {
+        return [&, t](Value j, int64_t i) {
+          return readF32Vector(b, cache, stateAt(b, slots, t, {j, index(i * width)}), width);
+        };
+      };
+      auto latentIsValue = [](Value, int64_t, Value key) { return key; };
+      // A workgroup per (token, group of heads).
+      auto groupBody = [&](ValueRange ivs) {
+        Value t = ivs[0];
+        Value end = add(positionOf(t), one);
+        Value ropeBuf = loops.scratch(rope, f32);
+        {
+          // Per head g of the group: its query [q~ | rope query] and its
+          // softmax state (accumulators, maximum and sum) between blocks.
+          Value queries = loops.scratch({group, kvRank + rope}, f32);
+          Value accs = loops.scratch({group, kvRank}, f32);
+          Value stats = loops.scratch({group, 2}, f32);
+          auto headOf = [&](Value g) { return add(mul(ivs[1], group), g); };
+          auto vectorsAt = [&](Value buffer, Value g, int64_t count) {
+            SmallVector<Value> vectors;
+            for (int64_t i = 0; i < count; ++i)
+              vectors.push_back(
+                  readF32Vector(b, buffer, ValueRange{g, index(i * width)}, width));
+            return vectors;
+          };
+          forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
+            Value h = headOf(g);
+            absorbVectors(t, h, queries, {g});
+            ropeQuery(t, h, ropeBuf);
+            forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+              store(load(ropeBuf, ValueRange{r}), queries, ValueRange{g, add(index(kvRank), r)});
+              return SmallVector<Value>{};
+            });
+            forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+              store(f32c(0.0), accs, ValueRange{g, l});
+              return SmallVector<Value>{};
+            });
+            store(negInf, stats, ValueRange{g, zero});
+            store(f32c(0.0), stats, ValueRange{g, one});
+            return SmallVector<Value>{};
+          });
+          loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
+            Value blockEnd = arith::MinUIOp::create(
+                b, add(begin, index(kLatentRowsTogether)), end);
+            forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
+              SoftmaxState state{load(stats, ValueRange{g, zero}),
+                                 load(stats, ValueRange{g, one}),
+                                 vectorsAt(accs, g, kvRank / width)};
+              state = onlineSoftmaxSteps(b, loops, vectorsAt(queries, g, n), begin,
+                                         blockEnd, scale, state, keyAt(t), latentIsValue,
+                                         {});
+              store(state.max, stats, ValueRange{g, zero});
+              store(state.total, stats, ValueRange{g, one});
+              for (auto [i, acc] : llvm::enumerate(state.acc))
+                vector::TransferWriteOp::create(
+                    b, acc, accs, ValueRange{g, index(static_cast<int64_t>(i) * width)},
+                    ArrayRef<bool>{true});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          }, kLatentRowsTogether);
+          forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
+            Value total = load(stats, ValueRange{g, one});
+            forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
+              valueOut(t, headOf(g), i,
+                       [&](Value l) { return load(accs, ValueRange{g, l}); }, total);
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+        }
+      };
+      // A workgroup per (token, head), the softmax state in registers.
+      auto headBody = [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1];
-        Value p = positionOf(t);
+        Value end = add(positionOf(t), one);
+        Value ropeBuf = loops.scratch(rope, f32);
         Value absorbed = loops.scratch(kvRank, f32);
         Value acc = loops.scratch(kvRank, f32);
-        Value ropeBuf = loops.scratch(rope, f32);
-        Value qBase = mul(h, qk);
-        Value rowBase = mul(h, nope + vDim);
-        // q~[l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l]
         if (vectorLatent) {
-          // Rows of kv_b in order (contiguous), q~ held in vector registers.
-          Value vzero = arith::ConstantOp::create(
-              b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-          int64_t n = kvRank / panel;
-          SmallVector<Value> init(n, vzero);
-          auto sums = forLoop(zero, index(nope), init, [&](Value i, ValueRange accs) {
-            Value qi = vector::BroadcastOp::create(
-                b, vf32, tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)}));
-            SmallVector<Value> next;
-            for (int64_t k = 0; k < n; ++k)
-              next.push_back(vector::FMAOp::create(
-                  b, qi,
-                  kvb.read(b, loc, ValueRange{add(rowBase, i), index(k * panel)}, panel),
-                  accs[k]));
-            return next;
-          });
-          for (int64_t k = 0; k < n; ++k)
-            vector::TransferWriteOp::create(b, sums.getResult(k), absorbed,
-                                            ValueRange{index(k * panel)},
-                                            ArrayRef<bool>{true});
+          absorbVectors(t, h, absorbed, {});
         } else {
           forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
             store(absorbedAt(t, h, l), absorbed, ValueRange{l});
@@ -1301,45 +1439,43 @@ struct MLALowering : HybridLowering<MLAOp> {
         ropeQuery(t, h, ropeBuf);
         Value total;
         if (vectorLatent) {
-          // Each cached latent row is read once, as kvRank / panel vectors,
+          // Each cached latent row is read once, as kvRank / width vectors,
           // for both its score and the running sum, which stays in vector
           // registers across positions.
-          // The rope query joins them as more vectors, of a width that
-          // divides both (the row is [latent | rope key]: vector i is at
-          // column i * width either way); a scalar dot per position where
-          // no SIMD register's width does (a chain of rope FMAs that each
-          // position waited for, 4 cycles each).
-          int64_t width = panel;
-          while (width > 1 && rope % width != 0)
-            width /= 2;
-          bool ropeVectors = width >= kMinRopeVector;
-          if (!ropeVectors)
-            width = panel;
-          SmallVector<Value> q;
+          SmallVector<Value> qv;
           for (int64_t i = 0; i < kvRank / width; ++i)
-            q.push_back(readF32Vector(b, absorbed, ValueRange{index(i * width)}, width));
+            qv.push_back(readF32Vector(b, absorbed, ValueRange{index(i * width)}, width));
           if (ropeVectors)
             for (int64_t i = 0; i < rope / width; ++i)
-              q.push_back(readF32Vector(b, ropeBuf, ValueRange{index(i * width)}, width));
+              qv.push_back(readF32Vector(b, ropeBuf, ValueRange{index(i * width)}, width));
           auto dotRope = [&](Value j) { return dotRopeAt(t, ropeBuf, j); };
           total = vectorOnlineSoftmax(
-              b, loops, q, kvRank / width, add(p, one), scale, acc,
-              [&](Value j, int64_t i) {
-                return readF32Vector(b, cache,
-                                     stateAt(b, slots, t, {j, index(i * width)}), width);
-              },
-              [](Value, int64_t, Value key) { return key; },
+              b, loops, qv, kvRank / width, end, scale, acc, keyAt(t), latentIsValue,
               ropeVectors ? function_ref<Value(Value)>() : function_ref<Value(Value)>(dotRope));
         } else {
           total = latentSoftmax(
-              t, [&](Value l) { return load(absorbed, ValueRange{l}); }, ropeBuf, acc,
-              add(p, one));
+              t, [&](Value l) { return load(absorbed, ValueRange{l}); }, ropeBuf, acc, end);
         }
         forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
           valueOut(t, h, i, [&](Value l) { return load(acc, ValueRange{l}); }, total);
           return SmallVector<Value>{};
         });
-      });
+      };
+      if (group > 1) {
+        // Groups for calls of several tokens (prompts, several sequences'
+        // decode steps); a single token's heads stay apart, its only
+        // parallel work.
+        Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one);
+        loops.parallel("attention_head_groups",
+                       {arith::SelectOp::create(b, several, tokens, zero),
+                        index(heads / group)},
+                       groupBody);
+        loops.parallel("attention",
+                       {arith::SelectOp::create(b, several, zero, tokens), index(heads)},
+                       headBody);
+      } else {
+        loops.parallel("attention", {tokens, index(heads)}, headBody);
+      }
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,

@@ -381,9 +381,17 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 
 // MLA's CPU form with a vector width: latent rows [8 | rope 4] read as
 // vectors of 4, the rope key's (column 8) scored with the latent's; the
-// running sum is the latent's 2 vectors. 4 positions a step, then the rest.
+// running sum is the latent's 2 vectors, 4 positions a step, then the rest.
+// In calls of several tokens the 2 heads go together (one workgroup per
+// token): each block of 16 cached rows is taken by one head, then the
+// other, each head's state kept between blocks. A call of one token has a
+// workgroup per head (its only parallel work), the state in registers.
 // VECTOR-LABEL: func.func @mla_vector_rows
 // VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x12xf32>
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
+// VECTOR: arith.minui
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c2{{[_0-9]*}} step %c1
 // VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
 // VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
 // VECTOR: math.exp %{{.*}} : vector<4xf32>
@@ -391,6 +399,10 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // VECTOR-NOT: math.exp
 // VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
 // VECTOR: math.exp
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
+// VECTOR-NOT: step %c16
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
 func.func @mla_vector_rows(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<8x4xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<24x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<12x16xf32>
@@ -398,5 +410,23 @@ func.func @mla_vector_rows(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybri
   %kvb = hybrid.weight "kv_b" : tensor<28x8xf32>
   %o = hybrid.weight "o" : tensor<16x12xf32>
   %y = hybrid.mla %x, %pos, %c q_proj(%q) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {kv_lora_rank = 8 : i64, norm_epsilon = 1.0e-06 : f64, num_heads = 2 : i64, q_lora_rank = 0 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, rope_theta = 1.0e+04 : f64, scale = 0.3 : f64, v_head_dim = 6 : i64} : (tensor<?x16xf32>, tensor<?xi64>, !hybrid.latent_cache<8x4xf32>, tensor<24x16xf32>, tensor<12x16xf32>, tensor<8xf32>, tensor<28x8xf32>, tensor<16x12xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// 3 heads, which no power of two above 1 divides: a workgroup per (token,
+// head), its state in registers over all the cached rows.
+// VECTOR-LABEL: func.func @mla_vector_rows_odd_heads
+// VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x12xf32>
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c3{{[_0-9]*}})
+// VECTOR-NOT: step %c16
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
+func.func @mla_vector_rows_odd_heads(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<8x4xf32>) -> tensor<?x16xf32> {
+  %q = hybrid.weight "q" : tensor<36x16xf32>
+  %kva = hybrid.weight "kv_a" : tensor<12x16xf32>
+  %kvan = hybrid.weight "kv_a_norm" : tensor<8xf32>
+  %kvb = hybrid.weight "kv_b" : tensor<42x8xf32>
+  %o = hybrid.weight "o" : tensor<16x18xf32>
+  %y = hybrid.mla %x, %pos, %c q_proj(%q) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {kv_lora_rank = 8 : i64, norm_epsilon = 1.0e-06 : f64, num_heads = 3 : i64, q_lora_rank = 0 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 4 : i64, rope_theta = 1.0e+04 : f64, scale = 0.3 : f64, v_head_dim = 6 : i64} : (tensor<?x16xf32>, tensor<?xi64>, !hybrid.latent_cache<8x4xf32>, tensor<36x16xf32>, tensor<12x16xf32>, tensor<8xf32>, tensor<42x8xf32>, tensor<16x18xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
