@@ -65,12 +65,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     vector width), the CPU form reads K and V rows as vectors and takes
     positions 4 at a time: one correction of the running sum per 4, their
     weights as one vector exp; the dot products in 4 independent FMA
-    chains. `hybrid.mla`'s CPU form does the same over its latent rows,
-    the rope part of the score as more vectors of the row where a width of
-    at least 4 divides both parts; then, in calls of several tokens, a
-    workgroup takes up to 8 heads (a power of two dividing the heads)
-    together, over blocks of 16 cached rows, each head's softmax state
-    kept between blocks (a call of one token keeps a workgroup per head).
+    chains. In calls of several tokens a workgroup takes up to 8 heads of
+    one KV head (a power of two dividing the heads per KV head) together
+    over blocks of 16 cached positions, each head's softmax state kept
+    between blocks, so that the rows are read once for all of them (a call
+    of one token keeps a workgroup per head, its only parallel work).
+    `hybrid.mla`'s CPU form does the same over its latent rows, which all
+    its heads share, the rope part of the score as more vectors of the row
+    where a width of at least 4 divides both parts.
 
     `hybrid.moe` (its reference form) becomes the router projection, a
     routing kernel per token that scores (softmax or sigmoid), adds the

@@ -54,14 +54,9 @@ constexpr int64_t kDotChains = 4;
 /// instructions at head_dim 128 and below).
 constexpr int64_t kSoftmaxBlock = 4;
 
-/// Heads MLA's CPU attention takes together (at most; a power of two that
-/// divides the heads), and the cached rows they take in turn: 16 rows of
-/// DeepSeek-V3's [512 | 64] latent cache are 18 KiB in bf16, which leaves
-/// a core's L1 data cache room for the 8 heads' queries and states (34
-/// KiB). Blocks of 32 rows were slower than a head at a time while the
-/// cache fit in L2; 16 and 8 measured alike.
-constexpr int64_t kLatentHeadsTogether = 8;
-constexpr int64_t kLatentRowsTogether = 16;
+/// Heads the CPU attention forms take together over the rows they share
+/// (at most; a power of two dividing the heads that share them).
+constexpr int64_t kHeadsTogether = 8;
 
 /// The narrowest vectors MLA's CPU attention reads its rows in to take the
 /// rope part with the latent (an SSE register of f32).
@@ -194,6 +189,66 @@ Value vectorOnlineSoftmax(
                                     ValueRange{loops.index(i * width)},
                                     ArrayRef<bool>{true});
   return after.total;
+}
+
+/// Rows of the cache that queries sharing them (heads of one KV head, or
+/// MLA's heads over its latent rows) take in turn while they are in L1: 16
+/// of DeepSeek-V3's [512 | 64] latent rows are 18 KiB in bf16, which leaves
+/// a core's L1 data cache room for 8 heads' queries and states (34 KiB).
+/// Blocks of 32 rows were slower than a head at a time while the cache fit
+/// in L2; 16 and 8 measured alike.
+constexpr int64_t kSharedRows = 16;
+
+/// onlineSoftmaxSteps for `count` queries over the same key and value rows,
+/// positions 0 .. end - 1: blocks of kSharedRows positions, each taken by
+/// every query in turn, so that the rows are read from L2 or memory once
+/// for all of them. Query g's vectors are queryAt(g) (a vector per `width`
+/// of the key); its state lies in accs [count, values * width] and stats
+/// [count, 2] (maximum, sum) between blocks, which this initialises; the
+/// caller reads the results there.
+void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
+                       int64_t values, int64_t width, Value end, float scale,
+                       function_ref<SmallVector<Value>(Value)> queryAt, Value accs,
+                       Value stats, function_ref<Value(Value, int64_t)> keyAt,
+                       function_ref<Value(Value, int64_t, Value)> valueAt) {
+  Value zero = loops.index(0), one = loops.index(1);
+  auto vf32 = VectorType::get({width}, b.getF32Type());
+  Value vzero = arith::ConstantOp::create(
+      b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  auto accAt = [&](Value g, int64_t i) {
+    return SmallVector<Value>{g, loops.index(i * width)};
+  };
+  loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
+    for (int64_t i = 0; i < values; ++i)
+      vector::TransferWriteOp::create(b, vzero, accs, accAt(g, i),
+                                      ArrayRef<bool>{true});
+    memref::StoreOp::create(b, loops.f32(-std::numeric_limits<double>::infinity()),
+                            stats, ValueRange{g, zero});
+    memref::StoreOp::create(b, loops.f32(0.0), stats, ValueRange{g, one});
+    return SmallVector<Value>{};
+  });
+  loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
+    Value blockEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, begin, loops.index(kSharedRows)), end);
+    loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
+      SoftmaxState state{memref::LoadOp::create(b, stats, ValueRange{g, zero}),
+                         memref::LoadOp::create(b, stats, ValueRange{g, one}),
+                         {}};
+      for (int64_t i = 0; i < values; ++i)
+        state.acc.push_back(
+            readF32Vector(b, accs, accAt(g, i), width));
+      state = onlineSoftmaxSteps(b, loops, queryAt(g), begin, blockEnd, scale, state,
+                                 keyAt, valueAt, {});
+      memref::StoreOp::create(b, state.max, stats, ValueRange{g, zero});
+      memref::StoreOp::create(b, state.total, stats, ValueRange{g, one});
+      for (int64_t i = 0; i < values; ++i)
+        vector::TransferWriteOp::create(b, state.acc[i], accs,
+                                        accAt(g, i),
+                                        ArrayRef<bool>{true});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  }, kSharedRows);
 }
 
 /// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
@@ -957,7 +1012,8 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
                            cacheType.getDimSize(rank - 3), tokens, positionOf, io,
                            "attention");
     } else {
-      loops.parallel("attention", {tokens, index(heads)}, [&](ValueRange ivs) {
+      // A workgroup per (token, head), the softmax state in registers.
+      auto headBody = [&](ValueRange ivs) {
         Value t = ivs[0], h = ivs[1];
         Value p = positionOf(t);
         Value end = arith::AddIOp::create(b, p, one);
@@ -986,7 +1042,76 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           }
           finish(t, h, acc, total);
         }
-      });
+      };
+      // Heads of one KV head read the same rows: in calls of several tokens
+      // (prompts, several sequences' decode steps) a workgroup takes up to
+      // kHeadsTogether of them over blocks of the rows (sharedRowsSoftmax);
+      // a single token's heads stay apart, its only parallel work.
+      int64_t together = 1;
+      if (vectorHead)
+        while (together < kHeadsTogether && group % (2 * together) == 0)
+          together *= 2;
+      auto groupBody = [&](ValueRange ivs) {
+        Value t = ivs[0];
+        Value p = positionOf(t);
+        Value end = arith::AddIOp::create(b, p, one);
+        Value firstHead = arith::MulIOp::create(b, ivs[1], index(together));
+        Value kvh = arith::DivUIOp::create(b, firstHead, index(group));
+        Value queries = loops.scratch({together, dim}, f32);
+        Value accs = loops.scratch({together, dim}, f32);
+        Value stats = loops.scratch({together, 2}, f32);
+        Value acc = loops.scratch(dim, f32);
+        auto vectorsOf = [&](Value buffer, ValueRange lead) {
+          SmallVector<Value> vectors;
+          for (int64_t i = 0; i < dim / width; ++i) {
+            SmallVector<Value> at(lead);
+            at.push_back(index(i * width));
+            vectors.push_back(readF32Vector(b, buffer, at, width));
+          }
+          return vectors;
+        };
+        auto writeVectors = [&](ArrayRef<Value> vectors, Value buffer, ValueRange lead) {
+          for (auto [i, vector] : llvm::enumerate(vectors)) {
+            SmallVector<Value> at(lead);
+            at.push_back(index(static_cast<int64_t>(i) * width));
+            vector::TransferWriteOp::create(b, vector, buffer, at, ArrayRef<bool>{true});
+          }
+        };
+        forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
+          Value h = arith::AddIOp::create(b, firstHead, g);
+          Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
+          writeVectors(vectorsOf(qh, {}), queries, {g});
+          return SmallVector<Value>{};
+        });
+        auto rowAt = [&](Value half, Value j, int64_t i) {
+          return readF32Vector(b, cache,
+                               stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
+                               width);
+        };
+        sharedRowsSoftmax(
+            b, loops, together, dim / width, width, end, scale,
+            [&](Value g) { return vectorsOf(queries, {g}); }, accs, stats,
+            [&](Value j, int64_t i) { return rowAt(zero, j, i); },
+            [&](Value j, int64_t i, Value) { return rowAt(one, j, i); });
+        forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
+          writeVectors(vectorsOf(accs, {g}), acc, {});
+          finish(t, arith::AddIOp::create(b, firstHead, g), acc,
+                 memref::LoadOp::create(b, stats, ValueRange{g, one}));
+          return SmallVector<Value>{};
+        });
+      };
+      if (together > 1) {
+        Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one);
+        loops.parallel("attention_head_groups",
+                       {arith::SelectOp::create(b, several, tokens, zero),
+                        index(heads / together)},
+                       groupBody);
+        loops.parallel("attention",
+                       {arith::SelectOp::create(b, several, zero, tokens), index(heads)},
+                       headBody);
+      } else {
+        loops.parallel("attention", {tokens, index(heads)}, headBody);
+      }
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
@@ -1319,7 +1444,7 @@ struct MLALowering : HybridLowering<MLAOp> {
       // read it from L2 or memory once per head: 128 times for DeepSeek-V3).
       int64_t group = 1;
       if (ropeVectors)
-        while (group < kLatentHeadsTogether && heads % (2 * group) == 0)
+        while (group < kHeadsTogether && heads % (2 * group) == 0)
           group *= 2;
       int64_t n = ropeVectors ? (kvRank + rope) / width : 0; // the group's vectors
       // q~[g, l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l] into
@@ -1367,13 +1492,6 @@ struct MLALowering : HybridLowering<MLAOp> {
           Value accs = loops.scratch({group, kvRank}, f32);
           Value stats = loops.scratch({group, 2}, f32);
           auto headOf = [&](Value g) { return add(mul(ivs[1], group), g); };
-          auto vectorsAt = [&](Value buffer, Value g, int64_t count) {
-            SmallVector<Value> vectors;
-            for (int64_t i = 0; i < count; ++i)
-              vectors.push_back(
-                  readF32Vector(b, buffer, ValueRange{g, index(i * width)}, width));
-            return vectors;
-          };
           forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
             Value h = headOf(g);
             absorbVectors(t, h, queries, {g});
@@ -1382,34 +1500,18 @@ struct MLALowering : HybridLowering<MLAOp> {
               store(load(ropeBuf, ValueRange{r}), queries, ValueRange{g, add(index(kvRank), r)});
               return SmallVector<Value>{};
             });
-            forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-              store(f32c(0.0), accs, ValueRange{g, l});
-              return SmallVector<Value>{};
-            });
-            store(negInf, stats, ValueRange{g, zero});
-            store(f32c(0.0), stats, ValueRange{g, one});
             return SmallVector<Value>{};
           });
-          loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
-            Value blockEnd = arith::MinUIOp::create(
-                b, add(begin, index(kLatentRowsTogether)), end);
-            forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
-              SoftmaxState state{load(stats, ValueRange{g, zero}),
-                                 load(stats, ValueRange{g, one}),
-                                 vectorsAt(accs, g, kvRank / width)};
-              state = onlineSoftmaxSteps(b, loops, vectorsAt(queries, g, n), begin,
-                                         blockEnd, scale, state, keyAt(t), latentIsValue,
-                                         {});
-              store(state.max, stats, ValueRange{g, zero});
-              store(state.total, stats, ValueRange{g, one});
-              for (auto [i, acc] : llvm::enumerate(state.acc))
-                vector::TransferWriteOp::create(
-                    b, acc, accs, ValueRange{g, index(static_cast<int64_t>(i) * width)},
-                    ArrayRef<bool>{true});
-              return SmallVector<Value>{};
-            });
-            return SmallVector<Value>{};
-          }, kLatentRowsTogether);
+          sharedRowsSoftmax(
+              b, loops, group, kvRank / width, width, end, scale,
+              [&](Value g) {
+                SmallVector<Value> vectors;
+                for (int64_t i = 0; i < n; ++i)
+                  vectors.push_back(
+                      readF32Vector(b, queries, ValueRange{g, index(i * width)}, width));
+                return vectors;
+              },
+              accs, stats, keyAt(t), latentIsValue);
           forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
             Value total = load(stats, ValueRange{g, one});
             forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {

@@ -144,11 +144,20 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // cached position scores it.
 // The CPU form with a vector width (pack-weights): K and V rows as vectors
 // of head_dim, 4 positions a step (their weights one vector exp), then the
-// positions left one by one.
+// positions left one by one. The 2 heads share their KV head's rows: in
+// calls of several tokens a workgroup per token takes both, over blocks of
+// 16 cached positions, each head's state kept between blocks; a call of one
+// token has a workgroup per head, the state in registers.
 // VECTOR-LABEL: func.func @attention_kv_cache
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c2{{[_0-9]*}} step %c1
 // VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // VECTOR: math.exp %{{.*}} : vector<4xf32>
 // VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
+// VECTOR-NOT: step %c16
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // COLUMNS-LABEL: func.func @attention_kv_cache
 // COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<2x32x1x4xbf16>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
