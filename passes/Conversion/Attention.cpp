@@ -42,13 +42,12 @@ Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
   return element.isF32() ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
 }
 
-/// Independent FMA chains of vectorOnlineSoftmax's dot products. One chain
-/// of head_dim / width FMAs (4 cycles each) made every position wait for
-/// the whole chain, then the exps after it: MLA's CPU attention spent
-/// about 170 cycles per position so.
+/// Independent FMA chains of onlineSoftmaxSteps' dot products: one chain of
+/// head_dim / width FMAs (4 cycles each) makes each score wait for all of
+/// them in turn.
 constexpr int64_t kDotChains = 4;
 
-/// Positions vectorOnlineSoftmax takes in one step: one correction of the
+/// Positions onlineSoftmaxSteps takes in one step: one correction of the
 /// running sum per block, and the block's weights as one vector exp (two
 /// scalar exps per position were the larger part of a position's
 /// instructions at head_dim 128 and below).
@@ -249,6 +248,31 @@ void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
     });
     return SmallVector<Value>{};
   }, kSharedRows);
+}
+
+/// The CPU attention kernels of `heads` heads taken `together` (a
+/// divisor): a workgroup per (token, group of heads) runs groupBody for
+/// calls of several tokens (prompts, several sequences' decode steps), a
+/// workgroup per (token, head) runs headBody for a single token, whose
+/// heads are its only parallel work; with `together` = 1, headBody always.
+void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
+                      int64_t heads, int64_t together,
+                      function_ref<void(ValueRange)> groupBody,
+                      function_ref<void(ValueRange)> headBody) {
+  if (together == 1) {
+    loops.parallel("attention", {tokens, loops.index(heads)}, headBody);
+    return;
+  }
+  Value zero = loops.index(0);
+  Value several =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1));
+  loops.parallel("attention_head_groups",
+                 {arith::SelectOp::create(b, several, tokens, zero),
+                  loops.index(heads / together)},
+                 groupBody);
+  loops.parallel("attention",
+                 {arith::SelectOp::create(b, several, zero, tokens), loops.index(heads)},
+                 headBody);
 }
 
 /// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
@@ -1100,18 +1124,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           return SmallVector<Value>{};
         });
       };
-      if (together > 1) {
-        Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one);
-        loops.parallel("attention_head_groups",
-                       {arith::SelectOp::create(b, several, tokens, zero),
-                        index(heads / together)},
-                       groupBody);
-        loops.parallel("attention",
-                       {arith::SelectOp::create(b, several, zero, tokens), index(heads)},
-                       headBody);
-      } else {
-        loops.parallel("attention", {tokens, index(heads)}, headBody);
-      }
+      attentionKernels(b, loops, tokens, heads, together, groupBody, headBody);
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
@@ -1563,21 +1576,7 @@ struct MLALowering : HybridLowering<MLAOp> {
           return SmallVector<Value>{};
         });
       };
-      if (group > 1) {
-        // Groups for calls of several tokens (prompts, several sequences'
-        // decode steps); a single token's heads stay apart, its only
-        // parallel work.
-        Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, one);
-        loops.parallel("attention_head_groups",
-                       {arith::SelectOp::create(b, several, tokens, zero),
-                        index(heads / group)},
-                       groupBody);
-        loops.parallel("attention",
-                       {arith::SelectOp::create(b, several, zero, tokens), index(heads)},
-                       headBody);
-      } else {
-        loops.parallel("attention", {tokens, index(heads)}, headBody);
-      }
+      attentionKernels(b, loops, tokens, heads, group, groupBody, headBody);
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,
