@@ -21,7 +21,12 @@ int main(int argc, char **argv) {
   std::ifstream in(argv[1], std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
-  int64_t position = std::strtoll(argv[2], nullptr, 10);
+  char *rest = nullptr;
+  int64_t position = std::strtoll(argv[2], &rest, 10);
+  if (*argv[2] == '\0' || *rest != '\0' || position < 0) {
+    std::fprintf(stderr, "POSITION: '%s' is not a position\n", argv[2]);
+    return 2;
+  }
   constexpr size_t kChecksumBytes = hybrid::artifact::kChecksumBytes;
   size_t at = 0;
   uint64_t checksum = 0;

@@ -42,6 +42,30 @@ Value readF32Vector(ImplicitLocOpBuilder &b, Value source, ValueRange indices,
   return element.isF32() ? raw : arith::ExtFOp::create(b, vf32, raw).getResult();
 }
 
+/// The `count` vectors of `width` floats along the last dimension of
+/// `buffer`[lead..., 0 .. count * width), as f32.
+SmallVector<Value> readRowVectors(ImplicitLocOpBuilder &b, Value buffer, ValueRange lead,
+                                  int64_t count, int64_t width) {
+  SmallVector<Value> vectors;
+  for (int64_t i = 0; i < count; ++i) {
+    SmallVector<Value> at(lead);
+    at.push_back(arith::ConstantIndexOp::create(b, i * width));
+    vectors.push_back(readF32Vector(b, buffer, at, width));
+  }
+  return vectors;
+}
+
+/// `vectors` (of one width) one after another into `buffer`[lead..., 0 ..).
+void writeRowVectors(ImplicitLocOpBuilder &b, ArrayRef<Value> vectors, Value buffer,
+                     ValueRange lead) {
+  int64_t width = cast<VectorType>(vectors.front().getType()).getDimSize(0);
+  for (auto [i, vector] : llvm::enumerate(vectors)) {
+    SmallVector<Value> at(lead);
+    at.push_back(arith::ConstantIndexOp::create(b, static_cast<int64_t>(i) * width));
+    vector::TransferWriteOp::create(b, vector, buffer, at, ArrayRef<bool>{true});
+  }
+}
+
 /// Independent FMA chains of onlineSoftmaxSteps' dot products: one chain of
 /// head_dim / width FMAs (4 cycles each) makes each score wait for all of
 /// them in turn.
@@ -176,17 +200,13 @@ Value vectorOnlineSoftmax(
     function_ref<Value(Value, int64_t, Value)> valueAt,
     function_ref<Value(Value)> extra) {
   auto vf32 = cast<VectorType>(q.front().getType());
-  int64_t width = vf32.getDimSize(0);
   Value vzero = arith::ConstantOp::create(
       b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
   SoftmaxState empty{loops.f32(-std::numeric_limits<double>::infinity()),
                      loops.f32(0.0), SmallVector<Value>(values, vzero)};
   SoftmaxState after = onlineSoftmaxSteps(b, loops, q, loops.index(0), end, scale,
                                           empty, keyAt, valueAt, extra);
-  for (int64_t i = 0; i < values; ++i)
-    vector::TransferWriteOp::create(b, after.acc[i], accOut,
-                                    ValueRange{loops.index(i * width)},
-                                    ArrayRef<bool>{true});
+  writeRowVectors(b, after.acc, accOut, {});
   return after.total;
 }
 
@@ -214,13 +234,8 @@ void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
   auto vf32 = VectorType::get({width}, b.getF32Type());
   Value vzero = arith::ConstantOp::create(
       b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-  auto accAt = [&](Value g, int64_t i) {
-    return SmallVector<Value>{g, loops.index(i * width)};
-  };
   loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
-    for (int64_t i = 0; i < values; ++i)
-      vector::TransferWriteOp::create(b, vzero, accs, accAt(g, i),
-                                      ArrayRef<bool>{true});
+    writeRowVectors(b, SmallVector<Value>(values, vzero), accs, {g});
     memref::StoreOp::create(b, loops.f32(-std::numeric_limits<double>::infinity()),
                             stats, ValueRange{g, zero});
     memref::StoreOp::create(b, loops.f32(0.0), stats, ValueRange{g, one});
@@ -232,18 +247,12 @@ void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
     loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
       SoftmaxState state{memref::LoadOp::create(b, stats, ValueRange{g, zero}),
                          memref::LoadOp::create(b, stats, ValueRange{g, one}),
-                         {}};
-      for (int64_t i = 0; i < values; ++i)
-        state.acc.push_back(
-            readF32Vector(b, accs, accAt(g, i), width));
+                         readRowVectors(b, accs, {g}, values, width)};
       state = onlineSoftmaxSteps(b, loops, queryAt(g), begin, blockEnd, scale, state,
                                  keyAt, valueAt, {});
       memref::StoreOp::create(b, state.max, stats, ValueRange{g, zero});
       memref::StoreOp::create(b, state.total, stats, ValueRange{g, one});
-      for (int64_t i = 0; i < values; ++i)
-        vector::TransferWriteOp::create(b, state.acc[i], accs,
-                                        accAt(g, i),
-                                        ArrayRef<bool>{true});
+      writeRowVectors(b, state.acc, accs, {g});
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
@@ -1049,9 +1058,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           if (vectorHead) {
             // K and V rows read as head_dim / width vectors; the running sum
             // stays in vector registers across positions.
-            SmallVector<Value> qv;
-            for (int64_t i = 0; i < dim / width; ++i)
-              qv.push_back(readF32Vector(b, qh, ValueRange{index(i * width)}, width));
+            SmallVector<Value> qv = readRowVectors(b, qh, {}, dim / width, width);
             auto rowAt = [&](Value half, Value j, int64_t i) {
               return readF32Vector(b, cache,
                                    stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
@@ -1086,25 +1093,12 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         Value stats = loops.scratch({together, 2}, f32);
         Value acc = loops.scratch(dim, f32);
         auto vectorsOf = [&](Value buffer, ValueRange lead) {
-          SmallVector<Value> vectors;
-          for (int64_t i = 0; i < dim / width; ++i) {
-            SmallVector<Value> at(lead);
-            at.push_back(index(i * width));
-            vectors.push_back(readF32Vector(b, buffer, at, width));
-          }
-          return vectors;
-        };
-        auto writeVectors = [&](ArrayRef<Value> vectors, Value buffer, ValueRange lead) {
-          for (auto [i, vector] : llvm::enumerate(vectors)) {
-            SmallVector<Value> at(lead);
-            at.push_back(index(static_cast<int64_t>(i) * width));
-            vector::TransferWriteOp::create(b, vector, buffer, at, ArrayRef<bool>{true});
-          }
+          return readRowVectors(b, buffer, lead, dim / width, width);
         };
         forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
           Value h = arith::AddIOp::create(b, firstHead, g);
           Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
-          writeVectors(vectorsOf(qh, {}), queries, {g});
+          writeRowVectors(b, vectorsOf(qh, {}), queries, {g});
           return SmallVector<Value>{};
         });
         auto rowAt = [&](Value half, Value j, int64_t i) {
@@ -1118,7 +1112,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
             [&](Value j, int64_t i) { return rowAt(zero, j, i); },
             [&](Value j, int64_t i, Value) { return rowAt(one, j, i); });
         forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
-          writeVectors(vectorsOf(accs, {g}), acc, {});
+          writeRowVectors(b, vectorsOf(accs, {g}), acc, {});
           finish(t, arith::AddIOp::create(b, firstHead, g), acc,
                  memref::LoadOp::create(b, stats, ValueRange{g, one}));
           return SmallVector<Value>{};
@@ -1498,43 +1492,35 @@ struct MLALowering : HybridLowering<MLAOp> {
         Value t = ivs[0];
         Value end = add(positionOf(t), one);
         Value ropeBuf = loops.scratch(rope, f32);
-        {
-          // Per head g of the group: its query [q~ | rope query] and its
-          // softmax state (accumulators, maximum and sum) between blocks.
-          Value queries = loops.scratch({group, kvRank + rope}, f32);
-          Value accs = loops.scratch({group, kvRank}, f32);
-          Value stats = loops.scratch({group, 2}, f32);
-          auto headOf = [&](Value g) { return add(mul(ivs[1], group), g); };
-          forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
-            Value h = headOf(g);
-            absorbVectors(t, h, queries, {g});
-            ropeQuery(t, h, ropeBuf);
-            forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
-              store(load(ropeBuf, ValueRange{r}), queries, ValueRange{g, add(index(kvRank), r)});
-              return SmallVector<Value>{};
-            });
+        // Per head g of the group: its query [q~ | rope query] and its
+        // softmax state (accumulators, maximum and sum) between blocks.
+        Value queries = loops.scratch({group, kvRank + rope}, f32);
+        Value accs = loops.scratch({group, kvRank}, f32);
+        Value stats = loops.scratch({group, 2}, f32);
+        auto headOf = [&](Value g) { return add(mul(ivs[1], group), g); };
+        forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
+          Value h = headOf(g);
+          absorbVectors(t, h, queries, {g});
+          ropeQuery(t, h, ropeBuf);
+          forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+            store(load(ropeBuf, ValueRange{r}), queries, ValueRange{g, add(index(kvRank), r)});
             return SmallVector<Value>{};
           });
-          sharedRowsSoftmax(
-              b, loops, group, kvRank / width, width, end, scale,
-              [&](Value g) {
-                SmallVector<Value> vectors;
-                for (int64_t i = 0; i < n; ++i)
-                  vectors.push_back(
-                      readF32Vector(b, queries, ValueRange{g, index(i * width)}, width));
-                return vectors;
-              },
-              accs, stats, keyAt(t), latentIsValue);
-          forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
-            Value total = load(stats, ValueRange{g, one});
-            forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
-              valueOut(t, headOf(g), i,
-                       [&](Value l) { return load(accs, ValueRange{g, l}); }, total);
-              return SmallVector<Value>{};
-            });
+          return SmallVector<Value>{};
+        });
+        sharedRowsSoftmax(
+            b, loops, group, kvRank / width, width, end, scale,
+            [&](Value g) { return readRowVectors(b, queries, {g}, n, width); },
+            accs, stats, keyAt(t), latentIsValue);
+        forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
+          Value total = load(stats, ValueRange{g, one});
+          forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
+            valueOut(t, headOf(g), i,
+                     [&](Value l) { return load(accs, ValueRange{g, l}); }, total);
             return SmallVector<Value>{};
           });
-        }
+          return SmallVector<Value>{};
+        });
       };
       // A workgroup per (token, head), the softmax state in registers.
       auto headBody = [&](ValueRange ivs) {
@@ -1557,12 +1543,9 @@ struct MLALowering : HybridLowering<MLAOp> {
           // Each cached latent row is read once, as kvRank / width vectors,
           // for both its score and the running sum, which stays in vector
           // registers across positions.
-          SmallVector<Value> qv;
-          for (int64_t i = 0; i < kvRank / width; ++i)
-            qv.push_back(readF32Vector(b, absorbed, ValueRange{index(i * width)}, width));
+          SmallVector<Value> qv = readRowVectors(b, absorbed, {}, kvRank / width, width);
           if (ropeVectors)
-            for (int64_t i = 0; i < rope / width; ++i)
-              qv.push_back(readF32Vector(b, ropeBuf, ValueRange{index(i * width)}, width));
+            llvm::append_range(qv, readRowVectors(b, ropeBuf, {}, rope / width, width));
           auto dotRope = [&](Value j) { return dotRopeAt(t, ropeBuf, j); };
           total = vectorOnlineSoftmax(
               b, loops, qv, kvRank / width, end, scale, acc, keyAt(t), latentIsValue,
