@@ -81,6 +81,11 @@ constexpr int64_t kSoftmaxBlock = 4;
 /// (at most; a power of two dividing the heads that share them).
 constexpr int64_t kHeadsTogether = 8;
 
+/// Tokens MLA's CPU group kernel takes together: each head's kv_b slices
+/// are read (fp8 decoded) once for them, half a weight panel at a time, so
+/// that their sums take 8 x 2 vector registers (of AVX-512's 32).
+constexpr int64_t kLatentTokens = 8;
+
 /// The narrowest vectors MLA's CPU attention reads its rows in to take the
 /// rope part with the latent (an SSE register of f32).
 constexpr int64_t kMinRopeVector = 4;
@@ -211,61 +216,187 @@ Value vectorOnlineSoftmax(
 }
 
 /// Rows of the cache that queries sharing them (heads of one KV head, or
-/// MLA's heads over its latent rows) take in turn while they are in L1: 16
-/// of DeepSeek-V3's [512 | 64] latent rows are 18 KiB in bf16, which leaves
-/// a core's L1 data cache room for 8 heads' queries and states (34 KiB).
-/// Blocks of 32 rows were slower than a head at a time while the cache fit
-/// in L2; 16 and 8 measured alike.
+/// MLA's heads over its latent rows) take together, as flash attention
+/// takes a block: copied once into L1 as f32 (16 of DeepSeek-V3's [512 |
+/// 64] latent rows are 36 KiB), then read by every query.
 constexpr int64_t kSharedRows = 16;
 
-/// onlineSoftmaxSteps for `count` queries over the same key and value rows,
-/// positions 0 .. end - 1: blocks of kSharedRows positions, each taken by
-/// every query in turn, so that the rows are read from L2 or memory once
-/// for all of them. Query g's vectors are queryAt(g) (a vector per `width`
-/// of the key); its state lies in accs [count, values * width] and stats
-/// [count, 2] (maximum, sum) between blocks, which this initialises; the
-/// caller reads the results there.
+/// Positions whose scores sharedRowsSoftmax takes in one pass over a
+/// query: independent FMA chains, each query vector loaded once for them.
+constexpr int64_t kScoreRows = 8;
+
+/// The online softmax of `count` queries over the same key and value rows,
+/// positions 0 .. end - 1, a block of kSharedRows positions at a time: the
+/// block's rows staged as f32, each query's scores against them (kScoreRows
+/// at a time) and its softmax update, one vector exp per query and block;
+/// then each staged value vector is loaded once and added, weighted, into
+/// every query's sums. Before, each query walked the rows with its sums in
+/// registers (at DeepSeek-V3's widths, 32 of them spilled every step) and
+/// converted each row to f32 again. Query g is queries[lead..., g, 0 ..
+/// keyDim) (f32); its state lies in accs [lead..., count, valueDim] and
+/// stats [lead..., count, 2] (maximum, sum), which this initialises; the
+/// caller reads the results there. keyAt(j, c) / valueAt(j, c) give the
+/// `width` floats at column c of position j's key / value row; without
+/// valueAt the value row is the key row's first valueDim columns (MLA's
+/// latent). Both dims are multiples of `width`.
 void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
-                       int64_t values, int64_t width, Value end, float scale,
-                       function_ref<SmallVector<Value>(Value)> queryAt, Value accs,
-                       Value stats, function_ref<Value(Value, int64_t)> keyAt,
-                       function_ref<Value(Value, int64_t, Value)> valueAt) {
+                       int64_t keyDim, int64_t valueDim, int64_t width, Value end,
+                       float scale, Value queries, Value accs, Value stats,
+                       ValueRange lead, function_ref<Value(Value, int64_t)> keyAt,
+                       function_ref<Value(Value, int64_t)> valueAt) {
   Value zero = loops.index(0), one = loops.index(1);
-  auto vf32 = VectorType::get({width}, b.getF32Type());
-  Value vzero = arith::ConstantOp::create(
-      b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  Type f32 = b.getF32Type();
+  auto vf32 = VectorType::get({width}, f32);
+  auto constantVector = [&](VectorType type, double v) -> Value {
+    return arith::ConstantOp::create(b, type,
+                                     DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
+  };
+  Value vzero = constantVector(vf32, 0.0);
+  auto at = [&](ValueRange trailing) {
+    SmallVector<Value> indices(lead);
+    llvm::append_range(indices, trailing);
+    return indices;
+  };
+  auto write = [&](Value vector, Value buffer, ValueRange indices) {
+    vector::TransferWriteOp::create(b, vector, buffer, indices, ArrayRef<bool>{true});
+  };
+  Value keys = loops.scratch({kSharedRows, keyDim}, f32);
+  Value values = valueAt ? loops.scratch({kSharedRows, valueDim}, f32) : keys;
+  Value weights = loops.scratch({count, kSharedRows}, f32);
+  Value corrections = loops.scratch({count}, f32);
+  double negInf = -std::numeric_limits<double>::infinity();
   loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
-    writeRowVectors(b, SmallVector<Value>(values, vzero), accs, {g});
-    memref::StoreOp::create(b, loops.f32(-std::numeric_limits<double>::infinity()),
-                            stats, ValueRange{g, zero});
-    memref::StoreOp::create(b, loops.f32(0.0), stats, ValueRange{g, one});
+    writeRowVectors(b, SmallVector<Value>(valueDim / width, vzero), accs, at(g));
+    memref::StoreOp::create(b, loops.f32(negInf), stats, at({g, zero}));
+    memref::StoreOp::create(b, loops.f32(0.0), stats, at({g, one}));
     return SmallVector<Value>{};
   });
+  auto blockType = VectorType::get({kSharedRows}, f32);
   loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
-    Value blockEnd = arith::MinUIOp::create(
-        b, arith::AddIOp::create(b, begin, loops.index(kSharedRows)), end);
-    loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
-      SoftmaxState state{memref::LoadOp::create(b, stats, ValueRange{g, zero}),
-                         memref::LoadOp::create(b, stats, ValueRange{g, one}),
-                         readRowVectors(b, accs, {g}, values, width)};
-      state = onlineSoftmaxSteps(b, loops, queryAt(g), begin, blockEnd, scale, state,
-                                 keyAt, valueAt, {});
-      memref::StoreOp::create(b, state.max, stats, ValueRange{g, zero});
-      memref::StoreOp::create(b, state.total, stats, ValueRange{g, one});
-      writeRowVectors(b, state.acc, accs, {g});
+    Value rows = arith::MinUIOp::create(b, loops.index(kSharedRows),
+                                        arith::SubIOp::create(b, end, begin));
+    // The block's rows as f32; rows past the end zero (never read from
+    // the cache: they may lie past it).
+    loops.forLoop(zero, loops.index(kSharedRows), {}, [&](Value r, ValueRange) {
+      Value j = arith::AddIOp::create(b, begin, r);
+      loops.ifElse(
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows),
+          [&] {
+            for (int64_t c = 0; c < keyDim; c += width)
+              write(keyAt(j, c), keys, {r, loops.index(c)});
+            if (valueAt)
+              for (int64_t c = 0; c < valueDim; c += width)
+                write(valueAt(j, c), values, {r, loops.index(c)});
+          },
+          [&] {
+            for (int64_t c = 0; c < keyDim; c += width)
+              write(vzero, keys, {r, loops.index(c)});
+            if (valueAt)
+              for (int64_t c = 0; c < valueDim; c += width)
+                write(vzero, values, {r, loops.index(c)});
+          });
       return SmallVector<Value>{};
     });
+    // Per query: the block's scores, its softmax update, its weights.
+    loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
+      SmallVector<Value> scores;
+      for (int64_t first = 0; first < kSharedRows; first += kScoreRows) {
+        auto dots = loops.forLoop(
+            zero, loops.index(keyDim), SmallVector<Value>(kScoreRows, vzero),
+            [&](Value c, ValueRange chains) {
+              Value qv = vector::TransferReadOp::create(
+                  b, vf32, queries, at({g, c}), loops.f32(0.0), ArrayRef<bool>{true});
+              SmallVector<Value> next;
+              for (int64_t k = 0; k < kScoreRows; ++k) {
+                Value key = vector::TransferReadOp::create(
+                    b, vf32, keys, ValueRange{loops.index(first + k), c}, loops.f32(0.0),
+                    ArrayRef<bool>{true});
+                next.push_back(vector::FMAOp::create(b, qv, key, chains[k]));
+              }
+              return next;
+            },
+            width);
+        for (Value dot : dots.getResults())
+          scores.push_back(vector::ReductionOp::create(b, vector::CombiningKind::ADD, dot,
+                                                       Value(), kDotMath));
+      }
+      Value scaled = arith::MulFOp::create(
+          b, vector::FromElementsOp::create(b, blockType, scores),
+          constantVector(blockType, scale));
+      Value inBlock = arith::CmpIOp::create(
+          b, arith::CmpIPredicate::ult, vector::StepOp::create(b, VectorType::get(
+                                                                   {kSharedRows},
+                                                                   b.getIndexType())),
+          vector::BroadcastOp::create(
+              b, VectorType::get({kSharedRows}, b.getIndexType()), rows));
+      scaled = arith::SelectOp::create(b, inBlock, scaled, constantVector(blockType, negInf));
+      Value oldMax = memref::LoadOp::create(b, stats, at({g, zero}));
+      Value m = arith::MaximumFOp::create(
+          b, oldMax,
+          vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF, scaled));
+      Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, m));
+      Value w = math::ExpOp::create(
+          b, arith::SubFOp::create(b, scaled, vector::BroadcastOp::create(b, blockType, m)));
+      Value total = arith::AddFOp::create(
+          b,
+          arith::MulFOp::create(b, memref::LoadOp::create(b, stats, at({g, one})),
+                                correction),
+          vector::ReductionOp::create(b, vector::CombiningKind::ADD, w));
+      memref::StoreOp::create(b, m, stats, at({g, zero}));
+      memref::StoreOp::create(b, total, stats, at({g, one}));
+      write(w, weights, {g, zero});
+      memref::StoreOp::create(b, correction, corrections, ValueRange{g});
+      return SmallVector<Value>{};
+    });
+    // Every query's sums, a vector of the value row at a time.
+    loops.forLoop(zero, loops.index(valueDim), {}, [&](Value c, ValueRange) {
+      SmallVector<Value> sums;
+      for (int64_t g = 0; g < count; ++g) {
+        Value gi = loops.index(g);
+        Value acc = vector::TransferReadOp::create(b, vf32, accs, at({gi, c}),
+                                                   loops.f32(0.0), ArrayRef<bool>{true});
+        sums.push_back(arith::MulFOp::create(
+            b, acc,
+            vector::BroadcastOp::create(
+                b, vf32, memref::LoadOp::create(b, corrections, ValueRange{gi}))));
+      }
+      auto added = loops.forLoop(zero, rows, sums, [&](Value r, ValueRange running) {
+        Value v = vector::TransferReadOp::create(b, vf32, values, ValueRange{r, c},
+                                                 loops.f32(0.0), ArrayRef<bool>{true});
+        SmallVector<Value> next;
+        for (int64_t g = 0; g < count; ++g)
+          next.push_back(vector::FMAOp::create(
+              b,
+              vector::BroadcastOp::create(
+                  b, vf32, memref::LoadOp::create(b, weights, ValueRange{loops.index(g), r})),
+              v, running[g]));
+        return next;
+      });
+      for (int64_t g = 0; g < count; ++g)
+        write(added.getResult(g), accs, at({loops.index(g), c}));
+      return SmallVector<Value>{};
+    }, width);
     return SmallVector<Value>{};
   }, kSharedRows);
 }
 
+/// The vector width of sharedRowsSoftmax: `width` (a power of two that
+/// divides the rows), halved down to one register's floats (a quarter of
+/// the target's weight panel), so that a group's sums fit in registers.
+int64_t sharedRowsWidth(const Codegen &codegen, int64_t width) {
+  while (width > kMinRopeVector && width > codegen.panel / 4)
+    width /= 2;
+  return width;
+}
+
 /// The CPU attention kernels of `heads` heads taken `together` (a
-/// divisor): a workgroup per (token, group of heads) runs groupBody for
-/// calls of several tokens (prompts, several sequences' decode steps), a
-/// workgroup per (token, head) runs headBody for a single token, whose
-/// heads are its only parallel work; with `together` = 1, headBody always.
+/// divisor): a workgroup per (block of `tokensTogether` tokens, group of
+/// heads) runs groupBody for calls of several tokens (prompts, several
+/// sequences' decode steps), a workgroup per (token, head) runs headBody
+/// for a single token, whose heads are its only parallel work; with
+/// `together` = 1, headBody always.
 void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
-                      int64_t heads, int64_t together,
+                      int64_t heads, int64_t together, int64_t tokensTogether,
                       function_ref<void(ValueRange)> groupBody,
                       function_ref<void(ValueRange)> headBody) {
   if (together == 1) {
@@ -275,8 +406,9 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   Value zero = loops.index(0);
   Value several =
       arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1));
+  Value blocks = arith::CeilDivUIOp::create(b, tokens, loops.index(tokensTogether));
   loops.parallel("attention_head_groups",
-                 {arith::SelectOp::create(b, several, tokens, zero),
+                 {arith::SelectOp::create(b, several, blocks, zero),
                   loops.index(heads / together)},
                  groupBody);
   loops.parallel("attention",
@@ -1101,16 +1233,15 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           writeRowVectors(b, vectorsOf(qh, {}), queries, {g});
           return SmallVector<Value>{};
         });
-        auto rowAt = [&](Value half, Value j, int64_t i) {
-          return readF32Vector(b, cache,
-                               stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
-                               width);
+        int64_t rowWidth = sharedRowsWidth(codegen, width);
+        auto rowAt = [&](Value half, Value j, int64_t c) {
+          return readF32Vector(b, cache, stateAt(b, slots, t, {half, j, kvh, index(c)}),
+                               rowWidth);
         };
         sharedRowsSoftmax(
-            b, loops, together, dim / width, width, end, scale,
-            [&](Value g) { return vectorsOf(queries, {g}); }, accs, stats,
-            [&](Value j, int64_t i) { return rowAt(zero, j, i); },
-            [&](Value j, int64_t i, Value) { return rowAt(one, j, i); });
+            b, loops, together, dim, dim, rowWidth, end, scale, queries, accs, stats, {},
+            [&](Value j, int64_t c) { return rowAt(zero, j, c); },
+            [&](Value j, int64_t c) { return rowAt(one, j, c); });
         forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
           writeRowVectors(b, vectorsOf(accs, {g}), acc, {});
           finish(t, arith::AddIOp::create(b, firstHead, g), acc,
@@ -1118,7 +1249,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           return SmallVector<Value>{};
         });
       };
-      attentionKernels(b, loops, tokens, heads, together, groupBody, headBody);
+      attentionKernels(b, loops, tokens, heads, together, 1, groupBody, headBody);
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
@@ -1453,7 +1584,6 @@ struct MLALowering : HybridLowering<MLAOp> {
       if (ropeVectors)
         while (group < kHeadsTogether && heads % (2 * group) == 0)
           group *= 2;
-      int64_t n = ropeVectors ? (kvRank + rope) / width : 0; // the group's vectors
       // q~[g, l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l] into
       // buffer[lead..., l]: rows of kv_b in order (contiguous), q~ held in
       // vector registers.
@@ -1487,36 +1617,100 @@ struct MLALowering : HybridLowering<MLAOp> {
         };
       };
       auto latentIsValue = [](Value, int64_t, Value key) { return key; };
-      // A workgroup per (token, group of heads).
+      // A workgroup per (block of kLatentTokens tokens, group of heads).
+      // Each head's slices of kv_b (its key rows for the absorbed queries,
+      // its value rows for the output) are read, and fp8 decoded, once for
+      // the block's tokens: per token they were 57% of the kernel at
+      // DeepSeek-V3's widths. Slots past the call's tokens repeat its last
+      // token (computed, never stored twice with another value).
       auto groupBody = [&](ValueRange ivs) {
-        Value t = ivs[0];
-        Value end = add(positionOf(t), one);
+        constexpr int64_t T = kLatentTokens;
+        Value first = mul(ivs[0], T);
+        Value last = arith::SubIOp::create(
+            b, arith::MinUIOp::create(b, index(T), arith::SubIOp::create(b, tokens, first)),
+            one);
+        auto slotOf = [&](int64_t s) -> Value {
+          return arith::MinUIOp::create(b, index(s), last);
+        };
         Value ropeBuf = loops.scratch(rope, f32);
-        // Per head g of the group: its query [q~ | rope query] and its
-        // softmax state (accumulators, maximum and sum) between blocks.
-        Value queries = loops.scratch({group, kvRank + rope}, f32);
-        Value accs = loops.scratch({group, kvRank}, f32);
-        Value stats = loops.scratch({group, 2}, f32);
+        // Per slot and head g of the group: its query [q~ | rope query] and
+        // its softmax state (accumulators, maximum and sum) between blocks.
+        Value queries = loops.scratch({T, group, kvRank + rope}, f32);
+        Value accs = loops.scratch({T, group, kvRank}, f32);
+        Value stats = loops.scratch({T, group, 2}, f32);
         auto headOf = [&](Value g) { return add(mul(ivs[1], group), g); };
+        int64_t half = panel / 2;
+        auto vHalf = VectorType::get({half}, f32);
+        Value vzero = arith::ConstantOp::create(
+            b, vHalf, DenseElementsAttr::get(vHalf, b.getF32FloatAttr(0.0)));
         forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
           Value h = headOf(g);
-          absorbVectors(t, h, queries, {g});
-          ropeQuery(t, h, ropeBuf);
-          forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
-            store(load(ropeBuf, ValueRange{r}), queries, ValueRange{g, add(index(kvRank), r)});
+          Value qBase = mul(h, qk), rowBase = mul(h, nope + vDim);
+          // q~[s, g, l] = sum_i q_nope[s, i] kv_b[h (nope + v) + i, l], a
+          // latent vector of every slot at a time.
+          loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            auto sums = forLoop(zero, index(nope), SmallVector<Value>(T, vzero),
+                                [&](Value i, ValueRange accsOf) {
+              Value w = kvb.read(b, loc, ValueRange{add(rowBase, i), l}, half);
+              SmallVector<Value> next;
+              for (int64_t s = 0; s < T; ++s) {
+                Value qi = tensor::ExtractOp::create(
+                    b, q, ValueRange{add(first, slotOf(s)), add(qBase, i)});
+                next.push_back(vector::FMAOp::create(
+                    b, vector::BroadcastOp::create(b, vHalf, qi), w, accsOf[s]));
+              }
+              return next;
+            });
+            for (int64_t s = 0; s < T; ++s)
+              vector::TransferWriteOp::create(b, sums.getResult(s), queries,
+                                              ValueRange{index(s), g, l},
+                                              ArrayRef<bool>{true});
+            return SmallVector<Value>{};
+          }, half);
+          forLoop(zero, add(last, one), {}, [&](Value s, ValueRange) {
+            ropeQuery(add(first, s), h, ropeBuf);
+            forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+              store(load(ropeBuf, ValueRange{r}), queries,
+                    ValueRange{s, g, add(index(kvRank), r)});
+              return SmallVector<Value>{};
+            });
             return SmallVector<Value>{};
           });
           return SmallVector<Value>{};
         });
-        sharedRowsSoftmax(
-            b, loops, group, kvRank / width, width, end, scale,
-            [&](Value g) { return readRowVectors(b, queries, {g}, n, width); },
-            accs, stats, keyAt(t), latentIsValue);
+        forLoop(zero, add(last, one), {}, [&](Value s, ValueRange) {
+          Value t = add(first, s);
+          int64_t rowWidth = sharedRowsWidth(codegen, width);
+          sharedRowsSoftmax(
+              b, loops, group, kvRank + rope, kvRank, rowWidth, add(positionOf(t), one),
+              scale, queries, accs, stats, {s},
+              [&](Value j, int64_t c) {
+                return readF32Vector(b, cache, stateAt(b, slots, t, {j, index(c)}),
+                                     rowWidth);
+              },
+              {});
+          return SmallVector<Value>{};
+        });
+        // o[s, h, i] = sum_l acc[s, g, l] kv_b[h (nope + v) + nope + i, l]
+        // / sum: each value row's vectors for every slot.
         forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
-          Value total = load(stats, ValueRange{g, one});
+          Value h = headOf(g);
+          Value rowBase = add(mul(h, nope + vDim), index(nope));
           forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
-            valueOut(t, headOf(g), i,
-                     [&](Value l) { return load(accs, ValueRange{g, l}); }, total);
+            SmallVector<Value> sums(T, vzero);
+            for (int64_t l = 0; l < kvRank; l += half) {
+              Value w = kvb.read(b, loc, ValueRange{add(rowBase, i), index(l)}, half);
+              for (int64_t s = 0; s < T; ++s)
+                sums[s] = vector::FMAOp::create(
+                    b, readF32Vector(b, accs, {slotOf(s), g, index(l)}, half), w, sums[s]);
+            }
+            for (int64_t s = 0; s < T; ++s) {
+              Value o = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums[s],
+                                                    Value(), kDotMath);
+              Value total = load(stats, ValueRange{slotOf(s), g, one});
+              store(arith::DivFOp::create(b, o, total), out,
+                    ValueRange{add(first, slotOf(s)), add(mul(h, vDim), i)});
+            }
             return SmallVector<Value>{};
           });
           return SmallVector<Value>{};
@@ -1559,7 +1753,7 @@ struct MLALowering : HybridLowering<MLAOp> {
           return SmallVector<Value>{};
         });
       };
-      attentionKernels(b, loops, tokens, heads, group, groupBody, headBody);
+      attentionKernels(b, loops, tokens, heads, group, kLatentTokens, groupBody, headBody);
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,

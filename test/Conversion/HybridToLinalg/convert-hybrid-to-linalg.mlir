@@ -143,18 +143,29 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // same way (an element, a pair, an element scaled) before a thread per
 // cached position scores it.
 // The CPU form with a vector width (pack-weights): K and V rows as vectors
-// of head_dim, 4 positions a step (their weights one vector exp), then the
-// positions left one by one. The 2 heads share their KV head's rows: in
-// calls of several tokens a workgroup per token takes both, over blocks of
-// 16 cached positions, each head's state kept between blocks; a call of one
-// token has a workgroup per head, the state in registers.
+// of head_dim. The 2 heads share their KV head's rows: in calls of several
+// tokens a workgroup per token takes both over blocks of 16 cached
+// positions: the block's rows staged as f32 (zeros past the end), each
+// head's 16 scores 8 at a time and their weights as one vector exp, then
+// the weighted value rows added into both heads' sums at once. A call of
+// one token has a workgroup per head, its state in registers, 4 positions a
+// step (their weights one vector exp), then the positions left one by one.
 // VECTOR-LABEL: func.func @attention_kv_cache
+// VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<2x32x1x4xbf16>
 // VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c16{{[_0-9]*}} step %c1
+// VECTOR: scf.if
+// VECTOR: vector.transfer_read %[[CACHE]]{{.*}} : memref<2x32x1x4xbf16>, vector<4xbf16>
+// VECTOR: vector.transfer_read %[[CACHE]]{{.*}} : memref<2x32x1x4xbf16>, vector<4xbf16>
+// VECTOR: } else {
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c2{{[_0-9]*}} step %c1
-// VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
-// VECTOR: math.exp %{{.*}} : vector<4xf32>
-// VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// VECTOR: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// VECTOR: vector.step : vector<16xindex>
+// VECTOR: math.exp %{{.*}} : vector<16xf32>
+// VECTOR: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// VECTOR-COUNT-2: vector.fma
 // VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
 // VECTOR-NOT: step %c16
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
@@ -389,25 +400,33 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // -----
 
 // MLA's CPU form with a vector width: latent rows [8 | rope 4] read as
-// vectors of 4, the rope key's (column 8) scored with the latent's; the
-// running sum is the latent's 2 vectors, 4 positions a step, then the rest.
-// In calls of several tokens the 2 heads go together (one workgroup per
-// token): each block of 16 cached rows is taken by one head, then the
-// other, each head's state kept between blocks. A call of one token has a
-// workgroup per head (its only parallel work), the state in registers.
+// vectors of 4, the rope key's (column 8) scored with the latent's. In
+// calls of several tokens a workgroup takes 8 tokens and the 2 heads
+// together: each head's absorbed queries as one product over kv_b's rows
+// for the 8 tokens (8 sums of half a weight panel, 4 floats), each token's
+// attention over blocks of 16 cached rows staged once for both heads (as
+// attention's), then the value rows' products for the 8 tokens (8
+// reductions, each divided by its softmax sum). A call of one token has a
+// workgroup per head (its only parallel work), the state in registers, 4
+// positions a step, then the rest.
 // VECTOR-LABEL: func.func @mla_vector_rows
 // VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x12xf32>
+// VECTOR: arith.ceildivui %{{.*}}, %c8
 // VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
-// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
-// VECTOR: arith.minui
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c2{{[_0-9]*}} step %c1
-// VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c8{{[_0-9]*}} step %c4
+// VECTOR: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// VECTOR-COUNT-8: vector.fma
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c16{{[_0-9]*}} step %c1
+// VECTOR: scf.if
 // VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
-// VECTOR: math.exp %{{.*}} : vector<4xf32>
-// VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
-// VECTOR-NOT: math.exp
-// VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
-// VECTOR: math.exp
+// VECTOR: } else {
+// VECTOR: scf.for {{.*}} = %c0{{[_0-9]*}} to %c12{{[_0-9]*}} step %c4{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// VECTOR: math.exp %{{.*}} : vector<16xf32>
+// VECTOR: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// VECTOR-COUNT-8: vector.reduction <add>
+// VECTOR: arith.divf
 // VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
 // VECTOR-NOT: step %c16
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
