@@ -70,9 +70,15 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     over blocks of 16 cached positions, each head's softmax state kept
     between blocks, so that the rows are read once for all of them (a call
     of one token keeps a workgroup per head, its only parallel work).
-    `hybrid.mla`'s CPU form does the same over its latent rows, which all
-    its heads share, the rope part of the score as more vectors of the row
-    where a width of at least 4 divides both parts.
+    `hybrid.mla`'s CPU form reads its latent rows, which all its heads
+    share, the same way, the rope part of the score as more vectors of the
+    row where a width of at least 4 divides both parts. Its group
+    workgroups take 8 tokens, so that each head's kv_b rows (absorbed
+    queries, value rows) are read, and fp8 decoded, once for the 8; its
+    state does not fit in registers, so each block of rows is staged as
+    f32, each head's scores (8 positions a pass) and softmax update (one
+    vector exp per block) computed, then each value vector loaded once and
+    added into every head's sums, as flash attention takes a block.
 
     `hybrid.moe` (its reference form) becomes the router projection, a
     routing kernel per token that scores (softmax or sigmoid), adds the

@@ -216,30 +216,75 @@ Value vectorOnlineSoftmax(
 }
 
 /// Rows of the cache that queries sharing them (heads of one KV head, or
-/// MLA's heads over its latent rows) take together, as flash attention
-/// takes a block: copied once into L1 as f32 (16 of DeepSeek-V3's [512 |
-/// 64] latent rows are 36 KiB), then read by every query.
+/// MLA's heads over its latent rows) take together while they are in L1:
+/// 16 of DeepSeek-V3's [512 | 64] latent rows are 36 KiB as f32. Blocks of
+/// 32 rows were slower than a head at a time while the cache fit in L2; 16
+/// and 8 measured alike.
 constexpr int64_t kSharedRows = 16;
 
-/// Positions whose scores sharedRowsSoftmax takes in one pass over a
+/// onlineSoftmaxSteps for `count` queries over the same key and value rows,
+/// positions 0 .. end - 1: blocks of kSharedRows positions, each taken by
+/// every query in turn, so that the rows are read from L2 or memory once
+/// for all of them. Query g's vectors are queryAt(g) (a vector per `width`
+/// of the key); its state lies in accs [count, values * width] and stats
+/// [count, 2] (maximum, sum) between blocks, which this initialises; the
+/// caller reads the results there.
+void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
+                       int64_t values, int64_t width, Value end, float scale,
+                       function_ref<SmallVector<Value>(Value)> queryAt, Value accs,
+                       Value stats, function_ref<Value(Value, int64_t)> keyAt,
+                       function_ref<Value(Value, int64_t, Value)> valueAt) {
+  Value zero = loops.index(0), one = loops.index(1);
+  auto vf32 = VectorType::get({width}, b.getF32Type());
+  Value vzero = arith::ConstantOp::create(
+      b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
+  loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
+    writeRowVectors(b, SmallVector<Value>(values, vzero), accs, {g});
+    memref::StoreOp::create(b, loops.f32(-std::numeric_limits<double>::infinity()),
+                            stats, ValueRange{g, zero});
+    memref::StoreOp::create(b, loops.f32(0.0), stats, ValueRange{g, one});
+    return SmallVector<Value>{};
+  });
+  loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
+    Value blockEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, begin, loops.index(kSharedRows)), end);
+    loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
+      SoftmaxState state{memref::LoadOp::create(b, stats, ValueRange{g, zero}),
+                         memref::LoadOp::create(b, stats, ValueRange{g, one}),
+                         readRowVectors(b, accs, {g}, values, width)};
+      state = onlineSoftmaxSteps(b, loops, queryAt(g), begin, blockEnd, scale, state,
+                                 keyAt, valueAt, {});
+      memref::StoreOp::create(b, state.max, stats, ValueRange{g, zero});
+      memref::StoreOp::create(b, state.total, stats, ValueRange{g, one});
+      writeRowVectors(b, state.acc, accs, {g});
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  }, kSharedRows);
+}
+
+/// Positions whose scores stagedRowsSoftmax takes in one pass over a
 /// query: independent FMA chains, each query vector loaded once for them.
 constexpr int64_t kScoreRows = 8;
 
 /// The online softmax of `count` queries over the same key and value rows,
-/// positions 0 .. end - 1, a block of kSharedRows positions at a time: the
-/// block's rows staged as f32, each query's scores against them (kScoreRows
-/// at a time) and its softmax update, one vector exp per query and block;
-/// then each staged value vector is loaded once and added, weighted, into
-/// every query's sums. Before, each query walked the rows with its sums in
-/// registers (at DeepSeek-V3's widths, 32 of them spilled every step) and
-/// converted each row to f32 again. Query g is queries[lead..., g, 0 ..
-/// keyDim) (f32); its state lies in accs [lead..., count, valueDim] and
-/// stats [lead..., count, 2] (maximum, sum), which this initialises; the
-/// caller reads the results there. keyAt(j, c) / valueAt(j, c) give the
+/// positions 0 .. end - 1, a block of kSharedRows positions at a time, as
+/// flash attention takes a block: the block's rows staged as f32, each
+/// query's scores against them (kScoreRows at a time) and its softmax
+/// update, one vector exp per query and block; then each staged value
+/// vector is loaded once and added, weighted, into every query's sums.
+/// MLA's form, whose query and sums do not fit in registers: at
+/// DeepSeek-V3's widths sharedRowsSoftmax spilled 32 sums every step and
+/// converted each row to f32 once per head, and this took the attention
+/// kernel from 1.8 s to 1.1 s (600 tokens, 2 threads); GQA heads of 128
+/// and 256 measured 20-30 % slower this way than with sharedRowsSoftmax.
+/// Query g is queries[lead..., g, 0 .. keyDim) (f32); its state lies in
+/// accs [lead..., count, valueDim] and stats [lead..., count, 2] (maximum,
+/// sum), which this initialises; the caller reads the results there. keyAt(j, c) / valueAt(j, c) give the
 /// `width` floats at column c of position j's key / value row; without
 /// valueAt the value row is the key row's first valueDim columns (MLA's
 /// latent). Both dims are multiples of `width`.
-void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
+void stagedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
                        int64_t keyDim, int64_t valueDim, int64_t width, Value end,
                        float scale, Value queries, Value accs, Value stats,
                        ValueRange lead, function_ref<Value(Value, int64_t)> keyAt,
@@ -380,10 +425,10 @@ void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
   }, kSharedRows);
 }
 
-/// The vector width of sharedRowsSoftmax: `width` (a power of two that
+/// The vector width of stagedRowsSoftmax: `width` (a power of two that
 /// divides the rows), halved down to one register's floats (a quarter of
 /// the target's weight panel), so that a group's sums fit in registers.
-int64_t sharedRowsWidth(const Codegen &codegen, int64_t width) {
+int64_t stagedRowsWidth(const Codegen &codegen, int64_t width) {
   while (width > kMinRopeVector && width > codegen.panel / 4)
     width /= 2;
   return width;
@@ -1233,15 +1278,16 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           writeRowVectors(b, vectorsOf(qh, {}), queries, {g});
           return SmallVector<Value>{};
         });
-        int64_t rowWidth = sharedRowsWidth(codegen, width);
-        auto rowAt = [&](Value half, Value j, int64_t c) {
-          return readF32Vector(b, cache, stateAt(b, slots, t, {half, j, kvh, index(c)}),
-                               rowWidth);
+        auto rowAt = [&](Value half, Value j, int64_t i) {
+          return readF32Vector(b, cache,
+                               stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
+                               width);
         };
         sharedRowsSoftmax(
-            b, loops, together, dim, dim, rowWidth, end, scale, queries, accs, stats, {},
-            [&](Value j, int64_t c) { return rowAt(zero, j, c); },
-            [&](Value j, int64_t c) { return rowAt(one, j, c); });
+            b, loops, together, dim / width, width, end, scale,
+            [&](Value g) { return vectorsOf(queries, {g}); }, accs, stats,
+            [&](Value j, int64_t i) { return rowAt(zero, j, i); },
+            [&](Value j, int64_t i, Value) { return rowAt(one, j, i); });
         forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
           writeRowVectors(b, vectorsOf(accs, {g}), acc, {});
           finish(t, arith::AddIOp::create(b, firstHead, g), acc,
@@ -1680,8 +1726,8 @@ struct MLALowering : HybridLowering<MLAOp> {
         });
         forLoop(zero, add(last, one), {}, [&](Value s, ValueRange) {
           Value t = add(first, s);
-          int64_t rowWidth = sharedRowsWidth(codegen, width);
-          sharedRowsSoftmax(
+          int64_t rowWidth = stagedRowsWidth(codegen, width);
+          stagedRowsSoftmax(
               b, loops, group, kvRank + rope, kvRank, rowWidth, add(positionOf(t), one),
               scale, queries, accs, stats, {s},
               [&](Value j, int64_t c) {
