@@ -76,7 +76,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     workgroups take 8 tokens, so that each head's kv_b rows (absorbed
     queries, value rows) are read, and fp8 decoded, once for the 8; its
     state does not fit in registers, so each block of rows is staged as
-    f32, each head's scores (8 positions a pass) and softmax update (one
+    f32 (once for the 8 tokens when they are one sequence's, as a prompt's
+    are), each head's scores (8 positions a pass) and softmax update (one
     vector exp per block) computed, then each value vector loaded once and
     added into every head's sums, as flash attention takes a block.
 

@@ -267,27 +267,32 @@ void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
 /// query: independent FMA chains, each query vector loaded once for them.
 constexpr int64_t kScoreRows = 8;
 
-/// The online softmax of `count` queries over the same key and value rows,
-/// positions 0 .. end - 1, a block of kSharedRows positions at a time, as
-/// flash attention takes a block: the block's rows staged as f32, each
-/// query's scores against them (kScoreRows at a time) and its softmax
+/// The online softmax of sets [setBegin, setEnd) of `count` queries over
+/// the same key and value rows, set s over positions 0 .. endOf(s) - 1
+/// (the sets' ends in order: a prompt's tokens), a block of kSharedRows
+/// positions at a time, as flash attention takes a block: the block's rows
+/// staged once as f32 for every set; each set reaching into the block, per
+/// query, its scores against them (kScoreRows at a time) and its softmax
 /// update, one vector exp per query and block; then each staged value
-/// vector is loaded once and added, weighted, into every query's sums.
-/// MLA's form, whose query and sums do not fit in registers: at
-/// DeepSeek-V3's widths sharedRowsSoftmax spilled 32 sums every step and
-/// converted each row to f32 once per head, and this took the attention
-/// kernel from 1.8 s to 1.1 s (600 tokens, 2 threads); GQA heads of 128
-/// and 256 measured 20-30 % slower this way than with sharedRowsSoftmax.
-/// Query g is queries[lead..., g, 0 .. keyDim) (f32); its state lies in
-/// accs [lead..., count, valueDim] and stats [lead..., count, 2] (maximum,
-/// sum), which this initialises; the caller reads the results there. keyAt(j, c) / valueAt(j, c) give the
-/// `width` floats at column c of position j's key / value row; without
-/// valueAt the value row is the key row's first valueDim columns (MLA's
-/// latent). Both dims are multiples of `width`.
+/// vector loaded once and added, weighted, into every query's sums. MLA's
+/// form, whose query and sums do not fit in registers: at DeepSeek-V3's
+/// widths sharedRowsSoftmax spilled 32 sums every step and converted each
+/// row to f32 once per head, and this took the attention kernel from 1.8 s
+/// to 1.1 s (600 tokens, 2 threads); GQA heads of 128 and 256 measured
+/// 20-30 % slower this way than with sharedRowsSoftmax. Sharing the blocks
+/// among 8 sets (tokens) took it from 1.2-1.6 s to 1.0-1.1 s at 4000
+/// tokens (the benchmark shape), where the cache is read from L3. Query g
+/// of set s is queries[s, g, 0 .. keyDim) (f32); its state lies in accs
+/// [s, g, 0 .. valueDim) and stats [s, g, 0 .. 2) (maximum, sum), which
+/// this initialises; the caller reads the results there. keyAt(j, c) /
+/// valueAt(j, c) give the `width` floats at column c of position j's key /
+/// value row; without valueAt the value row is the key row's first
+/// valueDim columns (MLA's latent). Both dims are multiples of `width`.
 void stagedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
-                       int64_t keyDim, int64_t valueDim, int64_t width, Value end,
-                       float scale, Value queries, Value accs, Value stats,
-                       ValueRange lead, function_ref<Value(Value, int64_t)> keyAt,
+                       int64_t keyDim, int64_t valueDim, int64_t width, Value setBegin,
+                       Value setEnd, function_ref<Value(Value)> endOf, float scale,
+                       Value queries, Value accs, Value stats,
+                       function_ref<Value(Value, int64_t)> keyAt,
                        function_ref<Value(Value, int64_t)> valueAt) {
   Value zero = loops.index(0), one = loops.index(1);
   Type f32 = b.getF32Type();
@@ -297,8 +302,9 @@ void stagedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
                                      DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
   };
   Value vzero = constantVector(vf32, 0.0);
+  Value set; // the set of queries at hand
   auto at = [&](ValueRange trailing) {
-    SmallVector<Value> indices(lead);
+    SmallVector<Value> indices{set};
     llvm::append_range(indices, trailing);
     return indices;
   };
@@ -310,38 +316,24 @@ void stagedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
   Value weights = loops.scratch({count, kSharedRows}, f32);
   Value corrections = loops.scratch({count}, f32);
   double negInf = -std::numeric_limits<double>::infinity();
-  loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
-    writeRowVectors(b, SmallVector<Value>(valueDim / width, vzero), accs, at(g));
-    memref::StoreOp::create(b, loops.f32(negInf), stats, at({g, zero}));
-    memref::StoreOp::create(b, loops.f32(0.0), stats, at({g, one}));
-    return SmallVector<Value>{};
-  });
   auto blockType = VectorType::get({kSharedRows}, f32);
-  loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
-    Value rows = arith::MinUIOp::create(b, loops.index(kSharedRows),
-                                        arith::SubIOp::create(b, end, begin));
-    // The block's rows as f32; rows past the end zero (never read from
-    // the cache: they may lie past it).
-    loops.forLoop(zero, loops.index(kSharedRows), {}, [&](Value r, ValueRange) {
-      Value j = arith::AddIOp::create(b, begin, r);
-      loops.ifElse(
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows),
-          [&] {
-            for (int64_t c = 0; c < keyDim; c += width)
-              write(keyAt(j, c), keys, {r, loops.index(c)});
-            if (valueAt)
-              for (int64_t c = 0; c < valueDim; c += width)
-                write(valueAt(j, c), values, {r, loops.index(c)});
-          },
-          [&] {
-            for (int64_t c = 0; c < keyDim; c += width)
-              write(vzero, keys, {r, loops.index(c)});
-            if (valueAt)
-              for (int64_t c = 0; c < valueDim; c += width)
-                write(vzero, values, {r, loops.index(c)});
-          });
+  auto forEachSet = [&](function_ref<void()> body) {
+    loops.forLoop(setBegin, setEnd, {}, [&](Value s, ValueRange) {
+      set = s;
+      body();
       return SmallVector<Value>{};
     });
+  };
+  forEachSet([&] {
+    loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
+      writeRowVectors(b, SmallVector<Value>(valueDim / width, vzero), accs, at(g));
+      memref::StoreOp::create(b, loops.f32(negInf), stats, at({g, zero}));
+      memref::StoreOp::create(b, loops.f32(0.0), stats, at({g, one}));
+      return SmallVector<Value>{};
+    });
+  });
+  // The set's queries over the staged block's first `rows` rows.
+  auto takeRows = [&](Value rows) {
     // Per query: the block's scores, its softmax update, its weights.
     loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
       SmallVector<Value> scores;
@@ -421,6 +413,45 @@ void stagedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
         write(added.getResult(g), accs, at({loops.index(g), c}));
       return SmallVector<Value>{};
     }, width);
+  };
+  // The last set's positions reach furthest.
+  Value end = endOf(arith::SubIOp::create(b, setEnd, one));
+  loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
+    Value rows = arith::MinUIOp::create(b, loops.index(kSharedRows),
+                                        arith::SubIOp::create(b, end, begin));
+    // The block's rows as f32; rows past the end zero (never read from
+    // the cache: they may lie past it).
+    loops.forLoop(zero, loops.index(kSharedRows), {}, [&](Value r, ValueRange) {
+      Value j = arith::AddIOp::create(b, begin, r);
+      loops.ifElse(
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows),
+          [&] {
+            for (int64_t c = 0; c < keyDim; c += width)
+              write(keyAt(j, c), keys, {r, loops.index(c)});
+            if (valueAt)
+              for (int64_t c = 0; c < valueDim; c += width)
+                write(valueAt(j, c), values, {r, loops.index(c)});
+          },
+          [&] {
+            for (int64_t c = 0; c < keyDim; c += width)
+              write(vzero, keys, {r, loops.index(c)});
+            if (valueAt)
+              for (int64_t c = 0; c < valueDim; c += width)
+                write(vzero, values, {r, loops.index(c)});
+          });
+      return SmallVector<Value>{};
+    });
+    // Each set whose positions reach into the block takes its rows.
+    forEachSet([&] {
+      Value endOfSet = endOf(set);
+      loops.ifElse(
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, endOfSet, begin),
+          [&] {
+            takeRows(arith::MinUIOp::create(b, loops.index(kSharedRows),
+                                            arith::SubIOp::create(b, endOfSet, begin)));
+          },
+          [] {});
+    });
     return SmallVector<Value>{};
   }, kSharedRows);
 }
@@ -1724,19 +1755,31 @@ struct MLALowering : HybridLowering<MLAOp> {
           });
           return SmallVector<Value>{};
         });
-        forLoop(zero, add(last, one), {}, [&](Value s, ValueRange) {
-          Value t = add(first, s);
-          int64_t rowWidth = stagedRowsWidth(codegen, width);
+        // The slots [setBegin, setEnd) over the cache of token `reader`'s
+        // sequence.
+        int64_t rowWidth = stagedRowsWidth(codegen, width);
+        auto attend = [&](Value setBegin, Value setEnd, Value reader) {
           stagedRowsSoftmax(
-              b, loops, group, kvRank + rope, kvRank, rowWidth, add(positionOf(t), one),
-              scale, queries, accs, stats, {s},
+              b, loops, group, kvRank + rope, kvRank, rowWidth, setBegin, setEnd,
+              [&](Value s) { return add(positionOf(add(first, s)), one); }, scale,
+              queries, accs, stats,
               [&](Value j, int64_t c) {
-                return readF32Vector(b, cache, stateAt(b, slots, t, {j, index(c)}),
+                return readF32Vector(b, cache, stateAt(b, slots, reader, {j, index(c)}),
                                      rowWidth);
               },
               {});
-          return SmallVector<Value>{};
-        });
+        };
+        // Tokens of one sequence (a prompt) share each block of its rows;
+        // several sequences' tokens (batched decode) read their own.
+        loops.ifElse(
+            loops.severalOfOneSequence(tokens, slots),
+            [&] { attend(zero, add(last, one), first); },
+            [&] {
+              forLoop(zero, add(last, one), {}, [&](Value s, ValueRange) {
+                attend(s, add(s, one), add(first, s));
+                return SmallVector<Value>{};
+              });
+            });
         // o[s, h, i] = sum_l acc[s, g, l] kv_b[h (nope + v) + nope + i, l]
         // / sum: each value row's vectors for every slot.
         forLoop(zero, index(group), {}, [&](Value g, ValueRange) {

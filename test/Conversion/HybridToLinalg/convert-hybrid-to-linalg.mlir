@@ -392,10 +392,12 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // vectors of 4, the rope key's (column 8) scored with the latent's. In
 // calls of several tokens a workgroup takes 8 tokens and the 2 heads
 // together: each head's absorbed queries as one product over kv_b's rows
-// for the 8 tokens (8 sums of half a weight panel, 4 floats), each token's
-// attention over blocks of 16 cached rows staged once for both heads (as
-// attention's), then the value rows' products for the 8 tokens (8
-// reductions, each divided by its softmax sum). A call of one token has a
+// for the 8 tokens (8 sums of half a weight panel, 4 floats); when the
+// call's tokens are one sequence's (more than one, without batch slots)
+// each block of 16 cached rows is staged once for the 8 tokens and both
+// heads, and each token whose position reaches into it takes it (else
+// each token its own blocks); then the value rows' products for the 8
+// tokens (8 reductions, each divided by its softmax sum). A call of one token has a
 // workgroup per head (its only parallel work), the state in registers, 4
 // positions a step, then the rest.
 // VECTOR-LABEL: func.func @mla_vector_rows
@@ -406,11 +408,17 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c8{{[_0-9]*}} step %c4
 // VECTOR: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // VECTOR-COUNT-8: vector.fma
+// VECTOR: %[[ONE_SEQUENCE:.*]] = arith.cmpi ugt, %{{.*}}, %c1
+// VECTOR: scf.if %[[ONE_SEQUENCE]]
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c16{{[_0-9]*}} step %c1
 // VECTOR: scf.if
 // VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
 // VECTOR: } else {
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c1
+// VECTOR: tensor.extract
+// VECTOR: %[[END:.*]] = arith.addi
+// VECTOR: arith.cmpi ugt, %[[END]]
 // VECTOR: scf.for {{.*}} = %c0{{[_0-9]*}} to %c12{{[_0-9]*}} step %c4{{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // VECTOR: math.exp %{{.*}} : vector<16xf32>
 // VECTOR: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
