@@ -37,13 +37,24 @@ def main():
     for build in (args.baseline, args.build):
         if not os.path.exists(tool(build, "hybridc")):
             parser.error(f"{tool(build, 'hybridc')}: not built")
-    prompts = [int(p) for p in args.prompts.split(",")]
+    families = args.families.split(",")
+    unknown = [f for f in families if f not in CONFIGS]
+    if unknown:
+        parser.error(f"--families: {', '.join(unknown)}: not one of {', '.join(CONFIGS)}")
+    try:
+        prompts = [int(p) for p in args.prompts.split(",")]
+    except ValueError:
+        prompts = []
+    if not prompts or min(prompts) < 1:
+        parser.error(f"--prompts: {args.prompts}: expected token counts, e.g. 512,4000")
+    if args.reps < 1 or args.new < 1 or args.threads < 1:
+        parser.error("--reps, --new and --threads: must be at least 1")
     print(f"{args.threads} threads, f32 weights, best of {args.reps} alternating runs")
     print("| model | prompt | prefill tok/s baseline | this build | ratio "
           "| decode tok/s baseline | this build | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
-        for family in args.families.split(","):
+        for family in families:
             folder = os.path.join(scratch, family)
             zero_checkpoint(args.build, folder,
                             dict(CONFIGS[family], model_type=family, dtype="float32"))
