@@ -144,10 +144,11 @@ constexpr Step kLLVMSteps[] = {
      "stack temporary in the workgroup's loop body, where the stack grows "
      "at every K step",
      [](const hybrid::PipelineOptions &o) { return bool(o.gpuKernelForms); }},
-    {"arith-expand{include-bf16=1}",
-     "bf16 conversions (bf16 state and caches, the tensor-core tiles' x) as "
-     "integer arithmetic: LLVM would call compiler-rt's __truncsfbf2, which "
-     "the artifact's code does not link"},
+    {"arith-expand{include-bf16=%expandbf16}",
+     "bf16 conversions (bf16 state and caches, fp8 weights' dequantized "
+     "values, the tensor-core tiles' x) as integer arithmetic: without the "
+     "CPU's own instruction (native-bf16) LLVM would call compiler-rt's "
+     "__truncsfbf2, which the artifact's code does not link"},
     HYBRID_HOST_STEPS("finalize-memref-to-llvm",
                       "memref descriptors and accesses"),
 };
@@ -241,6 +242,7 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     substitute("%chunk", std::to_string(options.scanChunkSize));
     substitute("%pack", std::to_string(options.packWeights));
     substitute("%split", options.tilePrecision == "3xtf32" ? "1" : "0");
+    substitute("%expandbf16", options.nativeBF16 ? "0" : "1");
     // GPU threads run packed linear layers a column each (coalesced), GPU
     // warps their full token tiles on tensor cores.
     bool gpuForms = (cuda || options.gpuKernelForms) && options.packWeights > 0;
@@ -329,6 +331,9 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
         if (target == Target::CUDA && options.gpuKernelForms.hasValue())
           return error(arg + ": gpu-kernel-forms applies to hybrid-cpu-pipeline "
                              "(the CUDA pipeline builds those forms anyway)");
+        if (target == Target::CUDA && options.nativeBF16.hasValue())
+          return error(arg + ": native-bf16 applies to hybrid-cpu-pipeline "
+                             "(NVPTX selects the GPU's conversions itself)");
         if (target == Target::CUDA && options.checkBounds.hasValue())
           return error(arg + ": check-bounds applies to hybrid-cpu-pipeline "
                              "(its checks run on the CPU)");

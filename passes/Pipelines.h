@@ -65,6 +65,15 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                      "(hybrid-check-bounds); the first access out of bounds "
                      "stops the program"),
       llvm::cl::init(false)};
+  Option<bool> nativeBF16{
+      *this, "native-bf16",
+      llvm::cl::desc("CPU pipeline: the target CPU rounds f32 to bf16 with an "
+                     "instruction (AVX512-BF16, AVX-NE-CONVERT): bf16 "
+                     "truncations stay truncations for LLVM to select it, "
+                     "instead of integer arithmetic. The instruction treats "
+                     "f32 denormals (below 1.2e-38) as zero; hybridc sets "
+                     "this for --cpu native where the CPU has it"),
+      llvm::cl::init(false)};
   Option<std::string> tilePrecision{
       *this, "tile-precision",
       llvm::cl::desc("Precision of the f32 tensor-core tiles: f32 (CPU "

@@ -66,6 +66,21 @@ config.substitutions.append(
     ("%{jamba_wide_prompt12}",
      ",".join(_prompt("jamba_wide_tiny").split(",")[:12])))
 
+# A CPU that rounds f32 to bf16 with an instruction of its own
+# (AVX512-BF16 or AVX-NE-CONVERT): hybridc --cpu native then leaves bf16
+# roundings to it (native-bf16), which EndToEnd/native-bf16.test checks.
+try:
+    with open("/proc/cpuinfo") as _cpuinfo:
+        _flags = set(next((line.split(":", 1)[1].split() for line in _cpuinfo
+                           if line.startswith("flags")), []))
+except OSError:
+    _flags = set()
+if _flags & {"avx512_bf16", "avx_ne_convert"}:
+    config.available_features.add("cpu-bf16")
+else:
+    lit_config.note("this CPU has no f32-to-bf16 instruction: "
+                    "EndToEnd/native-bf16.test is skipped")
+
 # The CUDA target's checks that need NVIDIA's tools or driver. ptxas (the
 # CUDA toolkit at $HYBRIDC_CUDA_PATH, default /usr/local/cuda) assembles the
 # fixtures' PTX; a driver (libcuda.so.1) and GPU run it. Without them those

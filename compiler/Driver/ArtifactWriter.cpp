@@ -20,6 +20,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
@@ -107,6 +108,24 @@ targetMachine(const std::string &cpuOption) {
   return machine;
 }
 
+} // namespace
+
+bool hybridc::cpuRoundsToBF16(const std::string &cpu) {
+  auto machine = targetMachine(cpu);
+  if (!machine) {
+    llvm::consumeError(machine.takeError());
+    return false;
+  }
+  const llvm::MCSubtargetInfo *subtarget = (*machine)->getMCSubtargetInfo();
+  for (const char *feature : {"avx512bf16", "avxneconvert"}) {
+    bool here = cpu != "native" || llvm::sys::getHostCPUFeatures().lookup(feature);
+    if (here && subtarget->checkFeatures(std::string("+") + feature))
+      return true;
+  }
+  return false;
+}
+
+namespace {
 /// Optimises `module` at O3 and returns its object code.
 llvm::Expected<std::string> compile(llvm::Module &module,
                                     llvm::TargetMachine &machine) {

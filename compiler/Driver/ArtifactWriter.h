@@ -71,6 +71,13 @@ private:
   const hybrid::hf::Checkpoint *checkpoint = nullptr;
 };
 
+/// Whether the code compiled for `cpu` (ArtifactOptions::cpu) rounds f32 to
+/// bf16 with an instruction of its own (AVX512-BF16 or AVX-NE-CONVERT): the
+/// pipeline may then leave bf16 truncations to LLVM (native-bf16), which
+/// would call a runtime function the artifact does not link anywhere else.
+/// For "native", this machine must have the instruction too.
+bool cpuRoundsToBF16(const std::string &cpu);
+
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then
 /// ld.lld) and lays out the artifact: config, argument table, the shared
 /// object and the weights of `checkpoint`, or references to them with

@@ -65,7 +65,8 @@ cl::opt<std::string> outputPath(
 cl::opt<std::string> cpu(
     "cpu",
     cl::desc("CPU the artifact's code is compiled for: x86-64-v3 (AVX2+FMA, "
-             "default), x86-64-v4 (AVX-512) or native (this machine)"),
+             "default), x86-64-v4 (AVX-512) or native (this machine; its "
+             "f32-to-bf16 instruction where it has one)"),
     cl::init("x86-64-v3"), cl::cat(category));
 
 enum class WeightsMode { Embed, External };
@@ -513,6 +514,10 @@ int hybridc::runHybridc(int argc, char **argv) {
                             : tilePrecision == TilePrecision::TF32 ? "tf32"
                                                                    : "3xtf32";
   options.checkBounds = checkBounds;
+  // bf16 roundings (fp8 weights' dequantized values, bf16 state and caches)
+  // by the CPU's instruction where --cpu has one: about 10 integer
+  // instructions per vector otherwise.
+  options.nativeBF16 = !cuda && hybridc::cpuRoundsToBF16(cpu);
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of

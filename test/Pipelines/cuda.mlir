@@ -58,6 +58,8 @@ func.func @layer(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache
 // CUDA-FORMS: error: hybrid-cuda-pipeline: gpu-kernel-forms applies to hybrid-cpu-pipeline (the CUDA pipeline builds those forms anyway)
 // RUN: not hybrid-opt %s --hybrid-cuda-pipeline="reverse-parallel-order=1" 2>&1 | FileCheck %s --check-prefix=CUDA-ORDER
 // CUDA-ORDER: error: hybrid-cuda-pipeline: reverse-parallel-order applies to hybrid-cpu-pipeline (a GPU has no order)
+// RUN: not hybrid-opt %s --hybrid-cuda-pipeline="native-bf16=1" 2>&1 | FileCheck %s --check-prefix=CUDA-BF16
+// CUDA-BF16: error: hybrid-cuda-pipeline: native-bf16 applies to hybrid-cpu-pipeline (NVPTX selects the GPU's conversions itself)
 // RUN: not hybrid-opt %s --hybrid-cuda-pipeline="tile-precision=f32" 2>&1 | FileCheck %s --check-prefix=CUDA-F32
 // CUDA-F32: error: hybrid-cuda-pipeline: tile-precision must be tf32 or 3xtf32 (a GPU's tensor cores take f32 operands only as tf32), got 'f32'
 // RUN: not hybrid-opt %s --hybrid-cpu-pipeline="gpu-kernel-forms=1 pack-weights=16 tile-precision=bf16" 2>&1 | FileCheck %s --check-prefix=CPU-BAD-PRECISION
