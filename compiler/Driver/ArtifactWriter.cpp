@@ -97,11 +97,19 @@ targetMachine(const std::string &cpuOption) {
       llvm::TargetRegistry::lookupTarget(triple, message);
   if (!target)
     return error("no x86-64 backend in this LLVM: " + message);
-  std::string cpu = cpuOption == "native" ? llvm::sys::getHostCPUName().str()
-                                          : cpuOption;
+  std::string cpu = cpuOption;
+  // native: this machine's CPU and the features it reports (as clang's
+  // -march=native), not only those its model implies: a VM may hide some.
+  std::string features;
+  if (cpuOption == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      features += (features.empty() ? "" : ",") +
+                  std::string(feature.getValue() ? "+" : "-") + feature.getKey().str();
+  }
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpu, "", options, llvm::Reloc::PIC_, std::nullopt,
+      triple, cpu, features, options, llvm::Reloc::PIC_, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     return error("--cpu: LLVM does not know CPU '" + cpu + "'");
@@ -117,12 +125,8 @@ bool hybridc::cpuRoundsToBF16(const std::string &cpu) {
     return false;
   }
   const llvm::MCSubtargetInfo *subtarget = (*machine)->getMCSubtargetInfo();
-  for (const char *feature : {"avx512bf16", "avxneconvert"}) {
-    bool here = cpu != "native" || llvm::sys::getHostCPUFeatures().lookup(feature);
-    if (here && subtarget->checkFeatures(std::string("+") + feature))
-      return true;
-  }
-  return false;
+  return subtarget->checkFeatures("+avx512bf16") ||
+         subtarget->checkFeatures("+avxneconvert");
 }
 
 namespace {

@@ -75,7 +75,7 @@ private:
 /// bf16 with an instruction of its own (AVX512-BF16 or AVX-NE-CONVERT): the
 /// pipeline may then leave bf16 truncations to LLVM (native-bf16), which
 /// would call a runtime function the artifact does not link anywhere else.
-/// For "native", this machine must have the instruction too.
+/// For "native", as this machine reports its features.
 bool cpuRoundsToBF16(const std::string &cpu);
 
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then
