@@ -465,18 +465,38 @@ int64_t stagedRowsWidth(const Codegen &codegen, int64_t width) {
   return width;
 }
 
+/// Workgroup `w`'s token (or block of tokens) of `count`, in the order
+/// 0, count - 1, 1, count - 2, ...: the executor gives each CPU thread a
+/// contiguous range of workgroups, and a prompt's later tokens attend over
+/// more positions; in this order every range holds as many late tokens as
+/// early ones. In token order the second of two threads had three quarters
+/// of a long prompt's attention.
+Value balancedToken(ImplicitLocOpBuilder &b, LoopNest &loops, Value w, Value count) {
+  Value half = arith::DivUIOp::create(b, w, loops.index(2));
+  Value odd = arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                    arith::RemUIOp::create(b, w, loops.index(2)),
+                                    loops.index(0));
+  Value fromEnd = arith::SubIOp::create(
+      b, arith::SubIOp::create(b, count, loops.index(1)), half);
+  return arith::SelectOp::create(b, odd, fromEnd, half);
+}
+
 /// The CPU attention kernels of `heads` heads taken `together` (a
 /// divisor): a workgroup per (block of `tokensTogether` tokens, group of
 /// heads) runs groupBody for calls of several tokens (prompts, several
 /// sequences' decode steps), a workgroup per (token, head) runs headBody
 /// for a single token, whose heads are its only parallel work; with
-/// `together` = 1, headBody always.
+/// `together` = 1, headBody always. Blocks and tokens go to the workgroups
+/// in balancedToken's order.
 void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                       int64_t heads, int64_t together, int64_t tokensTogether,
                       function_ref<void(ValueRange)> groupBody,
                       function_ref<void(ValueRange)> headBody) {
+  auto perHead = [&](ValueRange ivs) {
+    headBody({balancedToken(b, loops, ivs[0], tokens), ivs[1]});
+  };
   if (together == 1) {
-    loops.parallel("attention", {tokens, loops.index(heads)}, headBody);
+    loops.parallel("attention", {tokens, loops.index(heads)}, perHead);
     return;
   }
   Value zero = loops.index(0);
@@ -486,10 +506,12 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   loops.parallel("attention_head_groups",
                  {arith::SelectOp::create(b, several, blocks, zero),
                   loops.index(heads / together)},
-                 groupBody);
+                 [&](ValueRange ivs) {
+                   groupBody({balancedToken(b, loops, ivs[0], blocks), ivs[1]});
+                 });
   loops.parallel("attention",
                  {arith::SelectOp::create(b, several, zero, tokens), loops.index(heads)},
-                 headBody);
+                 perHead);
 }
 
 /// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled

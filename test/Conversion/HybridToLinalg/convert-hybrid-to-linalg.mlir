@@ -147,15 +147,26 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // positions left one by one. The 2 heads share their KV head's rows: in
 // calls of several tokens a workgroup per token takes both, over blocks of
 // 16 cached positions, each head's state kept between blocks; a call of one
-// token has a workgroup per head, the state in registers.
+// token has a workgroup per head, the state in registers. Both kernels
+// take their tokens in the order 0, n - 1, 1, n - 2, ...: each CPU thread's
+// range of workgroups then holds as many late (long) tokens as early ones.
 // VECTOR-LABEL: func.func @attention_kv_cache
-// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
+// VECTOR: scf.parallel (%[[W:[a-z0-9]+]], %{{.*}}) = ({{.*}}) to (%{{[0-9]+}}, %c1{{[_0-9]*}})
+// VECTOR-NEXT: %[[TWO:.*]] = arith.constant 2 : index
+// VECTOR-NEXT: %[[HALF:.*]] = arith.divui %[[W]], %[[TWO]]
+// VECTOR: %[[PARITY:.*]] = arith.remui %[[W]],
+// VECTOR-NEXT: %[[ODD:.*]] = arith.cmpi ne, %[[PARITY]],
+// VECTOR: %[[LAST:.*]] = arith.subi %{{[0-9]+}}, %c1
+// VECTOR-NEXT: %[[FROM_END:.*]] = arith.subi %[[LAST]], %[[HALF]]
+// VECTOR-NEXT: arith.select %[[ODD]], %[[FROM_END]], %[[HALF]] : index
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c2{{[_0-9]*}} step %c1
 // VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // VECTOR: math.exp %{{.*}} : vector<4xf32>
 // VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
-// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
+// VECTOR: scf.parallel (%[[T:[a-z0-9]+]], %{{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
+// VECTOR-NEXT: %[[TWO:.*]] = arith.constant 2 : index
+// VECTOR-NEXT: arith.divui %[[T]], %[[TWO]]
 // VECTOR-NOT: step %c16
 // VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // COLUMNS-LABEL: func.func @attention_kv_cache
