@@ -81,6 +81,12 @@ constexpr int64_t kSoftmaxBlock = 4;
 /// (at most; a power of two dividing the heads that share them).
 constexpr int64_t kHeadsTogether = 8;
 
+/// Tokens the GQA CPU group kernel takes together: a prompt's tokens share
+/// each block of cached rows, read from L2 or L3 once for all of them
+/// instead of once per token (at 4000 tokens each token's pass over the
+/// cache read it from L3).
+constexpr int64_t kQueryTokens = 8;
+
 /// Tokens MLA's CPU group kernel takes together: each head's kv_b slices
 /// are read (fp8 decoded) once for them, half a weight panel at a time, so
 /// that their sums take 8 x 2 vector registers (of AVX-512's 32).
@@ -222,15 +228,18 @@ Value vectorOnlineSoftmax(
 /// and 8 measured alike.
 constexpr int64_t kSharedRows = 16;
 
-/// onlineSoftmaxSteps for `count` queries over the same key and value rows,
-/// positions 0 .. end - 1: blocks of kSharedRows positions, each taken by
-/// every query in turn, so that the rows are read from L2 or memory once
-/// for all of them. Query g's vectors are queryAt(g) (a vector per `width`
-/// of the key); its state lies in accs [count, values * width] and stats
-/// [count, 2] (maximum, sum) between blocks, which this initialises; the
-/// caller reads the results there.
-void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
-                       int64_t values, int64_t width, Value end, float scale,
+/// onlineSoftmaxSteps for queries [first, last) over the same key and value
+/// rows, query g over positions 0 .. endOf(g) - 1 (the last query's end the
+/// furthest: heads of one token, or of a prompt's consecutive tokens):
+/// blocks of kSharedRows positions, each taken in turn by every query that
+/// reaches into it, so that the rows are read from L2 or memory once for
+/// all of them. Query g's vectors are queryAt(g) (a vector per `width` of
+/// the key); its state lies in accs [g, values * width] and stats [g, 2]
+/// (maximum, sum) between blocks, which this initialises; the caller reads
+/// the results there.
+void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, Value first,
+                       Value last, function_ref<Value(Value)> endOf, int64_t values,
+                       int64_t width, float scale,
                        function_ref<SmallVector<Value>(Value)> queryAt, Value accs,
                        Value stats, function_ref<Value(Value, int64_t)> keyAt,
                        function_ref<Value(Value, int64_t, Value)> valueAt) {
@@ -238,7 +247,8 @@ void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
   auto vf32 = VectorType::get({width}, b.getF32Type());
   Value vzero = arith::ConstantOp::create(
       b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-  loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
+  Value end = endOf(arith::SubIOp::create(b, last, one));
+  loops.forLoop(first, last, {}, [&](Value g, ValueRange) {
     writeRowVectors(b, SmallVector<Value>(values, vzero), accs, {g});
     memref::StoreOp::create(b, loops.f32(-std::numeric_limits<double>::infinity()),
                             stats, ValueRange{g, zero});
@@ -246,17 +256,21 @@ void sharedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
     return SmallVector<Value>{};
   });
   loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
-    Value blockEnd = arith::MinUIOp::create(
-        b, arith::AddIOp::create(b, begin, loops.index(kSharedRows)), end);
-    loops.forLoop(zero, loops.index(count), {}, [&](Value g, ValueRange) {
-      SoftmaxState state{memref::LoadOp::create(b, stats, ValueRange{g, zero}),
-                         memref::LoadOp::create(b, stats, ValueRange{g, one}),
-                         readRowVectors(b, accs, {g}, values, width)};
-      state = onlineSoftmaxSteps(b, loops, queryAt(g), begin, blockEnd, scale, state,
-                                 keyAt, valueAt, {});
-      memref::StoreOp::create(b, state.max, stats, ValueRange{g, zero});
-      memref::StoreOp::create(b, state.total, stats, ValueRange{g, one});
-      writeRowVectors(b, state.acc, accs, {g});
+    Value blockEnd = arith::AddIOp::create(b, begin, loops.index(kSharedRows));
+    loops.forLoop(first, last, {}, [&](Value g, ValueRange) {
+      Value queryEnd = endOf(g);
+      auto reaches = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, begin, queryEnd);
+      loops.ifElse(reaches, [&] {
+        SoftmaxState state{memref::LoadOp::create(b, stats, ValueRange{g, zero}),
+                           memref::LoadOp::create(b, stats, ValueRange{g, one}),
+                           readRowVectors(b, accs, {g}, values, width)};
+        state = onlineSoftmaxSteps(b, loops, queryAt(g), begin,
+                                   arith::MinUIOp::create(b, blockEnd, queryEnd), scale,
+                                   state, keyAt, valueAt, {});
+        memref::StoreOp::create(b, state.max, stats, ValueRange{g, zero});
+        memref::StoreOp::create(b, state.total, stats, ValueRange{g, one});
+        writeRowVectors(b, state.acc, accs, {g});
+      }, [] {});
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
@@ -1306,49 +1320,81 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       };
       // Heads of one KV head read the same rows: in calls of several tokens
       // (prompts, several sequences' decode steps) a workgroup takes up to
-      // kHeadsTogether of them over blocks of the rows (sharedRowsSoftmax);
-      // a single token's heads stay apart, its only parallel work.
+      // kHeadsTogether of them, for kQueryTokens tokens, over blocks of the
+      // rows (sharedRowsSoftmax); a single token's heads stay apart, its
+      // only parallel work.
       int64_t together = 1;
       if (vectorHead)
         while (together < kHeadsTogether && group % (2 * together) == 0)
           together *= 2;
       auto groupBody = [&](ValueRange ivs) {
-        Value t = ivs[0];
-        Value p = positionOf(t);
-        Value end = arith::AddIOp::create(b, p, one);
+        // Query g: token first + g / together, head firstHead + g % together.
+        Value first = arith::MulIOp::create(b, ivs[0], index(kQueryTokens));
+        Value count = arith::MinUIOp::create(b, index(kQueryTokens),
+                                             arith::SubIOp::create(b, tokens, first));
         Value firstHead = arith::MulIOp::create(b, ivs[1], index(together));
         Value kvh = arith::DivUIOp::create(b, firstHead, index(group));
-        Value queries = loops.scratch({together, dim}, f32);
-        Value accs = loops.scratch({together, dim}, f32);
-        Value stats = loops.scratch({together, 2}, f32);
+        Value queries = loops.scratch({kQueryTokens * together, dim}, f32);
+        Value accs = loops.scratch({kQueryTokens * together, dim}, f32);
+        Value stats = loops.scratch({kQueryTokens * together, 2}, f32);
         Value acc = loops.scratch(dim, f32);
         auto vectorsOf = [&](Value buffer, ValueRange lead) {
           return readRowVectors(b, buffer, lead, dim / width, width);
         };
-        forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
-          Value h = arith::AddIOp::create(b, firstHead, g);
-          Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, p);
+        auto tokenOf = [&](Value g) -> Value {
+          return arith::AddIOp::create(b, first,
+                                       arith::DivUIOp::create(b, g, index(together)));
+        };
+        auto headOf = [&](Value g) -> Value {
+          return arith::AddIOp::create(b, firstHead,
+                                       arith::RemUIOp::create(b, g, index(together)));
+        };
+        auto endOf = [&](Value g) -> Value {
+          return arith::AddIOp::create(b, positionOf(tokenOf(g)), one);
+        };
+        Value queryCount = arith::MulIOp::create(b, count, index(together));
+        forLoop(zero, queryCount, {}, [&](Value g, ValueRange) {
+          Value t = tokenOf(g);
+          Value qh = loadHead(q, t, arith::MulIOp::create(b, headOf(g), qStride), qNorm,
+                              positionOf(t));
           writeRowVectors(b, vectorsOf(qh, {}), queries, {g});
           return SmallVector<Value>{};
         });
-        auto rowAt = [&](Value half, Value j, int64_t i) {
-          return readF32Vector(b, cache,
-                               stateAt(b, slots, t, {half, j, kvh, index(i * width)}),
-                               width);
+        // Queries [begin, end) over the rows of token `reader`'s sequence.
+        auto attend = [&](Value begin, Value end, Value reader) {
+          auto rowAt = [&](Value half, Value j, int64_t i) {
+            return readF32Vector(
+                b, cache, stateAt(b, slots, reader, {half, j, kvh, index(i * width)}),
+                width);
+          };
+          sharedRowsSoftmax(
+              b, loops, begin, end, endOf, dim / width, width, scale,
+              [&](Value g) { return vectorsOf(queries, {g}); }, accs, stats,
+              [&](Value j, int64_t i) { return rowAt(zero, j, i); },
+              [&](Value j, int64_t i, Value) { return rowAt(one, j, i); });
         };
-        sharedRowsSoftmax(
-            b, loops, together, dim / width, width, end, scale,
-            [&](Value g) { return vectorsOf(queries, {g}); }, accs, stats,
-            [&](Value j, int64_t i) { return rowAt(zero, j, i); },
-            [&](Value j, int64_t i, Value) { return rowAt(one, j, i); });
-        forLoop(zero, index(together), {}, [&](Value g, ValueRange) {
+        // Tokens of one sequence (a prompt) share each block of its rows;
+        // several sequences' tokens (batched decode) read their own.
+        loops.ifElse(
+            loops.severalOfOneSequence(tokens, slots),
+            [&] { attend(zero, queryCount, first); },
+            [&] {
+              forLoop(zero, count, {}, [&](Value s, ValueRange) {
+                Value begin = arith::MulIOp::create(b, s, index(together));
+                attend(begin, arith::AddIOp::create(b, begin, index(together)),
+                       arith::AddIOp::create(b, first, s));
+                return SmallVector<Value>{};
+              });
+            });
+        forLoop(zero, queryCount, {}, [&](Value g, ValueRange) {
           writeRowVectors(b, vectorsOf(accs, {g}), acc, {});
-          finish(t, arith::AddIOp::create(b, firstHead, g), acc,
+          finish(tokenOf(g), headOf(g), acc,
                  memref::LoadOp::create(b, stats, ValueRange{g, one}));
           return SmallVector<Value>{};
         });
       };
-      attentionKernels(b, loops, tokens, heads, together, 1, groupBody, headBody);
+      attentionKernels(b, loops, tokens, heads, together, kQueryTokens, groupBody,
+                       headBody);
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,

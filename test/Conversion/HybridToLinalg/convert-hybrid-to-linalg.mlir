@@ -145,12 +145,17 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // The CPU form with a vector width (pack-weights): K and V rows as vectors
 // of head_dim, 4 positions a step (their weights one vector exp), then the
 // positions left one by one. The 2 heads share their KV head's rows: in
-// calls of several tokens a workgroup per token takes both, over blocks of
-// 16 cached positions, each head's state kept between blocks; a call of one
-// token has a workgroup per head, the state in registers. Both kernels
-// take their tokens in the order 0, n - 1, 1, n - 2, ...: each CPU thread's
-// range of workgroups then holds as many late (long) tokens as early ones.
+// calls of several tokens a workgroup per block of 8 tokens takes both
+// heads of each, 16 queries; when the tokens are one sequence's (more than
+// one, without batch slots) they go over the blocks of 16 cached positions
+// together, each query that reaches into a block taking it, its state kept
+// between blocks (else each token its own blocks). A call of one token has
+// a workgroup per head, the state in registers. Both kernels take their
+// tokens (or blocks) in the order 0, n - 1, 1, n - 2, ...: each CPU
+// thread's range of workgroups then holds as many late (long) tokens as
+// early ones.
 // VECTOR-LABEL: func.func @attention_kv_cache
+// VECTOR: arith.ceildivui %{{.*}}, %c8
 // VECTOR: scf.parallel (%[[W:[a-z0-9]+]], %{{.*}}) = ({{.*}}) to (%{{[0-9]+}}, %c1{{[_0-9]*}})
 // VECTOR-NEXT: %[[TWO:.*]] = arith.constant 2 : index
 // VECTOR-NEXT: %[[HALF:.*]] = arith.divui %[[W]], %[[TWO]]
@@ -159,11 +164,18 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // VECTOR: %[[LAST:.*]] = arith.subi %{{[0-9]+}}, %c1
 // VECTOR-NEXT: %[[FROM_END:.*]] = arith.subi %[[LAST]], %[[HALF]]
 // VECTOR-NEXT: arith.select %[[ODD]], %[[FROM_END]], %[[HALF]] : index
-// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c16
-// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c2{{[_0-9]*}} step %c1
+// VECTOR: %[[ONE_SEQUENCE:.*]] = arith.cmpi ugt, %{{.*}}, %c1
+// VECTOR: scf.if %[[ONE_SEQUENCE]]
+// VECTOR: scf.for %[[BLOCK:.*]] = %c0{{[_0-9]*}} to %{{.*}} step %c16
+// VECTOR: scf.for %[[QUERY:.*]] = %c0{{[_0-9]*}} to %{{.*}} step %c1
+// VECTOR: %[[REACHES:.*]] = arith.cmpi ult, %[[BLOCK]], %{{.*}}
+// VECTOR: scf.if %[[REACHES]]
 // VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // VECTOR: math.exp %{{.*}} : vector<4xf32>
 // VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: } else {
+// VECTOR: scf.for %{{.*}} step %c16
+// VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // VECTOR: scf.parallel (%[[T:[a-z0-9]+]], %{{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
 // VECTOR-NEXT: %[[TWO:.*]] = arith.constant 2 : index
 // VECTOR-NEXT: arith.divui %[[T]], %[[TWO]]
