@@ -63,13 +63,17 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     positions 0..its own with an online softmax. This is the reference form
     the tiled kernels are checked against. With pack-weights (a target
     vector width), the CPU form reads K and V rows as vectors and takes
-    positions 4 at a time: one correction of the running sum per 4, their
-    weights as one vector exp; the dot products in 4 independent FMA
+    positions 8 at a time: one correction of the running sum per 8, their
+    weights as one vector exp; each dot product in 2 independent FMA
     chains. In calls of several tokens a workgroup takes up to 8 heads of
-    one KV head (a power of two dividing the heads per KV head) together
-    over blocks of 16 cached positions, each head's softmax state kept
-    between blocks, so that the rows are read once for all of them (a call
-    of one token keeps a workgroup per head, its only parallel work).
+    one KV head (a power of two dividing the heads per KV head) of 8 tokens
+    together over blocks of 16 cached positions, each query's softmax state
+    kept between blocks, so that the rows are read once for all of them
+    (when the tokens are one sequence's, as a prompt's are; a call of one
+    token keeps a workgroup per head, its only parallel work). The group
+    and per-head kernels take tokens in the order 0, n - 1, 1, n - 2, ...,
+    so that each CPU thread's contiguous range of workgroups holds as much
+    of a prompt's causal attention as another's.
     `hybrid.mla`'s CPU form reads its latent rows, which all its heads
     share, the same way, the rope part of the score as more vectors of the
     row where a width of at least 4 divides both parts. Its group

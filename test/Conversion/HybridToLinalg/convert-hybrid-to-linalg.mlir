@@ -143,7 +143,7 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // same way (an element, a pair, an element scaled) before a thread per
 // cached position scores it.
 // The CPU form with a vector width (pack-weights): K and V rows as vectors
-// of head_dim, 4 positions a step (their weights one vector exp), then the
+// of head_dim, 8 positions a step (their weights one vector exp), then the
 // positions left one by one. The 2 heads share their KV head's rows: in
 // calls of several tokens a workgroup per block of 8 tokens takes both
 // heads of each, 16 queries; when the tokens are one sequence's (more than
@@ -170,17 +170,17 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // VECTOR: scf.for %[[QUERY:.*]] = %c0{{[_0-9]*}} to %{{.*}} step %c1
 // VECTOR: %[[REACHES:.*]] = arith.cmpi ult, %[[BLOCK]], %{{.*}}
 // VECTOR: scf.if %[[REACHES]]
-// VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
-// VECTOR: math.exp %{{.*}} : vector<4xf32>
+// VECTOR: scf.for %{{.*}} step %c8{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: math.exp %{{.*}} : vector<8xf32>
 // VECTOR: scf.for %{{.*}} step %c1{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // VECTOR: } else {
 // VECTOR: scf.for %{{.*}} step %c16
-// VECTOR: scf.for %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: scf.for %{{.*}} step %c8{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // VECTOR: scf.parallel (%[[T:[a-z0-9]+]], %{{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
 // VECTOR-NEXT: %[[TWO:.*]] = arith.constant 2 : index
 // VECTOR-NEXT: arith.divui %[[T]], %[[TWO]]
 // VECTOR-NOT: step %c16
-// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c8{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
 // COLUMNS-LABEL: func.func @attention_kv_cache
 // COLUMNS-SAME: %[[CACHE:[a-z0-9]+]]: memref<2x32x1x4xbf16>
 // COLUMNS: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c1{{[_0-9]*}})
@@ -421,7 +421,7 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // heads, and each token whose position reaches into it takes it (else
 // each token its own blocks); then the value rows' products for the 8
 // tokens (8 reductions, each divided by its softmax sum). A call of one token has a
-// workgroup per head (its only parallel work), the state in registers, 4
+// workgroup per head (its only parallel work), the state in registers, 8
 // positions a step, then the rest.
 // VECTOR-LABEL: func.func @mla_vector_rows
 // VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x12xf32>
@@ -449,7 +449,7 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // VECTOR: arith.divf
 // VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
 // VECTOR-NOT: step %c16
-// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c8{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
 // VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
 func.func @mla_vector_rows(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<8x4xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<24x16xf32>
@@ -467,7 +467,7 @@ func.func @mla_vector_rows(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybri
 // VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x12xf32>
 // VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c3{{[_0-9]*}})
 // VECTOR-NOT: step %c16
-// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c4{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c8{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
 // VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
 func.func @mla_vector_rows_odd_heads(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<8x4xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<36x16xf32>
