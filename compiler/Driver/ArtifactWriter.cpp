@@ -118,15 +118,13 @@ targetMachine(const std::string &cpuOption) {
 
 } // namespace
 
-bool hybridc::cpuRoundsToBF16(const std::string &cpu) {
+bool hybridc::cpuHasFeature(const std::string &cpu, const std::string &feature) {
   auto machine = targetMachine(cpu);
   if (!machine) {
     llvm::consumeError(machine.takeError());
     return false;
   }
-  const llvm::MCSubtargetInfo *subtarget = (*machine)->getMCSubtargetInfo();
-  return subtarget->checkFeatures("+avx512bf16") ||
-         subtarget->checkFeatures("+avxneconvert");
+  return (*machine)->getMCSubtargetInfo()->checkFeatures("+" + feature);
 }
 
 namespace {

@@ -71,12 +71,10 @@ private:
   const hybrid::hf::Checkpoint *checkpoint = nullptr;
 };
 
-/// Whether the code compiled for `cpu` (ArtifactOptions::cpu) rounds f32 to
-/// bf16 with an instruction of its own (AVX512-BF16 or AVX-NE-CONVERT): the
-/// pipeline may then leave bf16 truncations to LLVM (native-bf16), which
-/// would call a runtime function the artifact does not link anywhere else.
-/// For "native", as this machine reports its features.
-bool cpuRoundsToBF16(const std::string &cpu);
+/// Whether the code compiled for `cpu` (ArtifactOptions::cpu) may use the
+/// LLVM x86 feature `feature` (e.g. "avx512f"): for "native", as this
+/// machine reports its features.
+bool cpuHasFeature(const std::string &cpu, const std::string &feature);
 
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then
 /// ld.lld) and lays out the artifact: config, argument table, the shared

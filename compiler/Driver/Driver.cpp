@@ -45,7 +45,6 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace llvm;
 using namespace mlir;
@@ -515,15 +514,17 @@ int hybridc::runHybridc(int argc, char **argv) {
                                                                    : "3xtf32";
   options.checkBounds = checkBounds;
   // bf16 roundings (fp8 weights' dequantized values, bf16 state and caches)
-  // by the CPU's instruction where --cpu has one: about 10 integer
-  // instructions per vector otherwise.
-  options.nativeBF16 = !cuda && hybridc::cpuRoundsToBF16(cpu);
+  // by the CPU's instruction where --cpu has one (AVX512-BF16 or
+  // AVX-NE-CONVERT): about 10 integer instructions per vector otherwise.
+  // Without it LLVM would call __truncsfbf2, which the artifact does not
+  // link: the check is LLVM's own, for the CPU the code is compiled for.
+  options.nativeBF16 = !cuda && (hybridc::cpuHasFeature(cpu, "avx512bf16") ||
+                                 hybridc::cpuHasFeature(cpu, "avxneconvert"));
   options.packWeights = 0;
   if (packWeights && weightsMode != WeightsMode::External) {
     // A panel is 4 vectors: 6 token rows of accumulators then take 24 of
     // AVX-512's 32 registers; AVX2's 16 registers take 6 x 2 vectors.
-    bool avx512 = cpu == "x86-64-v4" ||
-                  (cpu == "native" && llvm::sys::getHostCPUFeatures().lookup("avx512f"));
+    bool avx512 = hybridc::cpuHasFeature(cpu, "avx512f");
     options.packWeights = avx512 ? 64 : 16;
     // On a GPU a panel row is read by neighbouring threads: 32 f32 outputs
     // are one 128-byte transaction.

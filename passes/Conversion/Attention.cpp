@@ -500,6 +500,30 @@ Value balancedToken(ImplicitLocOpBuilder &b, LoopNest &loops, Value w, Value cou
   return arith::SelectOp::create(b, odd, fromEnd, half);
 }
 
+/// A group workgroup's `count` tokens from `first`, `perToken` queries
+/// each (query s * perToken + i is token s's), over the cached rows:
+/// tokens of one sequence (a prompt) share each block of its rows,
+/// attend(0, count * perToken, first); several sequences' tokens (batched
+/// decode) read their own, attend(s * perToken, (s + 1) * perToken,
+/// first + s) for each token s. attend(begin, end, reader) runs queries
+/// [begin, end) over the rows of token `reader`'s sequence.
+void attendTokens(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens, Value slots,
+                  Value first, Value count, int64_t perToken,
+                  function_ref<void(Value, Value, Value)> attend) {
+  Value width = loops.index(perToken);
+  loops.ifElse(
+      loops.severalOfOneSequence(tokens, slots),
+      [&] { attend(loops.index(0), arith::MulIOp::create(b, count, width), first); },
+      [&] {
+        loops.forLoop(loops.index(0), count, {}, [&](Value s, ValueRange) {
+          Value begin = arith::MulIOp::create(b, s, width);
+          attend(begin, arith::AddIOp::create(b, begin, width),
+                 arith::AddIOp::create(b, first, s));
+          return SmallVector<Value>{};
+        });
+      });
+}
+
 /// The CPU attention kernels of `heads` heads taken `together` (a
 /// divisor): a workgroup per (block of `tokensTogether` tokens, group of
 /// heads) runs groupBody for calls of several tokens (prompts, several
@@ -1378,19 +1402,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
               [&](Value j, int64_t i) { return rowAt(zero, j, i); },
               [&](Value j, int64_t i, Value) { return rowAt(one, j, i); });
         };
-        // Tokens of one sequence (a prompt) share each block of its rows;
-        // several sequences' tokens (batched decode) read their own.
-        loops.ifElse(
-            loops.severalOfOneSequence(tokens, slots),
-            [&] { attend(zero, queryCount, first); },
-            [&] {
-              forLoop(zero, count, {}, [&](Value s, ValueRange) {
-                Value begin = arith::MulIOp::create(b, s, index(together));
-                attend(begin, arith::AddIOp::create(b, begin, index(together)),
-                       arith::AddIOp::create(b, first, s));
-                return SmallVector<Value>{};
-              });
-            });
+        attendTokens(b, loops, tokens, slots, first, count, together, attend);
         forLoop(zero, queryCount, {}, [&](Value g, ValueRange) {
           writeRowVectors(b, vectorsOf(accs, {g}), acc, {});
           finish(tokenOf(g), headOf(g), acc,
@@ -1842,17 +1854,7 @@ struct MLALowering : HybridLowering<MLAOp> {
               },
               {});
         };
-        // Tokens of one sequence (a prompt) share each block of its rows;
-        // several sequences' tokens (batched decode) read their own.
-        loops.ifElse(
-            loops.severalOfOneSequence(tokens, slots),
-            [&] { attend(zero, add(last, one), first); },
-            [&] {
-              forLoop(zero, add(last, one), {}, [&](Value s, ValueRange) {
-                attend(s, add(s, one), add(first, s));
-                return SmallVector<Value>{};
-              });
-            });
+        attendTokens(b, loops, tokens, slots, first, add(last, one), 1, attend);
         // o[s, h, i] = sum_l acc[s, g, l] kv_b[h (nope + v) + nope + i, l]
         // / sum: each value row's vectors for every slot.
         forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
