@@ -40,7 +40,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     decoded once into a stack buffer of the dequantized type that every
     tile then reads, the tiles' sums waiting between chunks (a workgroup of
     one tile, decode's, reads directly); the sums are those of the unstaged
-    form, in the same order. MLA's absorbed
+    form, in the same order. A workgroup of one tile (decode's token, an
+    expert's few entries) decodes a panel row of fp8 in 16-bit lanes, two weights to a 32-bit
+    lane, whose halves are f32s by one shift or one mask (bf16 has f32's
+    exponent), and round the products to bf16 in one conversion split the
+    same way: the panel's lanes come out permuted, and each row's sums are
+    put back in order once before they are stored. MLA's absorbed
     attention reads `kv_b_proj` in the checkpoint's layout the same way.
 
     Otherwise linear layers `y = x W^T` become a parallel loop over register tiles

@@ -97,6 +97,17 @@ constexpr int64_t kQueryTokens = 8;
 /// that their sums take 8 x 2 vector registers (of AVX-512's 32).
 constexpr int64_t kLatentTokens = 8;
 
+/// Independent FMA chains of MLA's per-head CPU kernel (one token) in its
+/// products with kv_b: at most this many, a power of two dividing `n`, the
+/// vectors (or rows) there are. One chain of a value row's 32 vectors took
+/// a third of DeepSeek-V3's decode attention.
+int64_t headChains(int64_t n) {
+  int64_t chains = 1;
+  while (chains < 8 && n % (2 * chains) == 0)
+    chains *= 2;
+  return chains;
+}
+
 /// The narrowest vectors MLA's CPU attention reads its rows in to take the
 /// rope part with the latent (an SSE register of f32).
 constexpr int64_t kMinRopeVector = 4;
@@ -1565,7 +1576,6 @@ struct MLALowering : HybridLowering<MLAOp> {
     while (panel > 1 && kvRank % panel != 0)
       panel /= 2;
     bool vectorLatent = panel > 1;
-    VectorType vf32 = VectorType::get({vectorLatent ? panel : 1}, f32);
     Value out = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, heads * vDim}, f32),
         ValueRange{tokens});
@@ -1746,32 +1756,76 @@ struct MLALowering : HybridLowering<MLAOp> {
       if (ropeVectors)
         while (group < kHeadsTogether && heads % (2 * group) == 0)
           group *= 2;
-      // q~[g, l] = sum_i q_nope[i] * kv_b[h (nope + v) + i, l] into
-      // buffer[lead..., l]: rows of kv_b in order (contiguous), q~ held in
-      // vector registers.
-      auto absorbVectors = [&](Value t, Value h, Value buffer, ValueRange lead) {
+      // The two products with kv_b of the CPU kernels, for `slots` tokens
+      // at a time (a group kernel's block, or the per-head kernel's one
+      // token): each weight is read, fp8 decoded, once for all of them, and
+      // chains x slots independent FMA chains on vectors of `width` keep
+      // the FMA units busy (one chain waits 4 cycles a step).
+      // q~[s, l] = sum_i q_nope[s, i] kv_b[h (nope + v) + i, l]: kv_b's key
+      // rows in order, `chains` vectors of latent columns at a time;
+      // done(s, l, v) takes the vector of q~ at column l.
+      auto absorbQueries = [&](Value h, int64_t slots, int64_t chains, int64_t width,
+                               function_ref<Value(int64_t)> tokenOf,
+                               function_ref<void(int64_t, Value, Value)> done) {
         Value qBase = mul(h, qk), rowBase = mul(h, nope + vDim);
+        auto vt = VectorType::get({width}, f32);
         Value vzero = arith::ConstantOp::create(
-            b, vf32, DenseElementsAttr::get(vf32, b.getF32FloatAttr(0.0)));
-        int64_t pieces = kvRank / panel;
-        SmallVector<Value> init(pieces, vzero);
-        auto sums = forLoop(zero, index(nope), init, [&](Value i, ValueRange accs) {
-          Value qi = vector::BroadcastOp::create(
-              b, vf32, tensor::ExtractOp::create(b, q, ValueRange{t, add(qBase, i)}));
-          SmallVector<Value> next;
-          for (int64_t k = 0; k < pieces; ++k)
-            next.push_back(vector::FMAOp::create(
-                b, qi,
-                kvb.read(b, loc, ValueRange{add(rowBase, i), index(k * panel)}, panel),
-                accs[k]));
-          return next;
-        });
-        for (int64_t k = 0; k < pieces; ++k) {
-          SmallVector<Value> at(lead);
-          at.push_back(index(k * panel));
-          vector::TransferWriteOp::create(b, sums.getResult(k), buffer, at,
-                                          ArrayRef<bool>{true});
-        }
+            b, vt, DenseElementsAttr::get(vt, b.getF32FloatAttr(0.0)));
+        loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+          auto columnOf = [&](int64_t c) { return add(l, index(c * width)); };
+          auto sums = forLoop(zero, index(nope), SmallVector<Value>(slots * chains, vzero),
+                              [&](Value i, ValueRange sumsOf) {
+            SmallVector<Value> w;
+            for (int64_t c = 0; c < chains; ++c)
+              w.push_back(kvb.read(b, loc, ValueRange{add(rowBase, i), columnOf(c)}, width));
+            SmallVector<Value> next;
+            for (int64_t s = 0; s < slots; ++s) {
+              Value qi = vector::BroadcastOp::create(
+                  b, vt, tensor::ExtractOp::create(b, q, ValueRange{tokenOf(s), add(qBase, i)}));
+              for (int64_t c = 0; c < chains; ++c)
+                next.push_back(vector::FMAOp::create(b, qi, w[c], sumsOf[s * chains + c]));
+            }
+            return next;
+          });
+          for (int64_t s = 0; s < slots; ++s)
+            for (int64_t c = 0; c < chains; ++c)
+              done(s, columnOf(c), sums.getResult(s * chains + c));
+          return SmallVector<Value>{};
+        }, chains * width);
+      };
+      // o[s, i] = sum_l acc_s[l] kv_b[h (nope + v) + nope + i, l]: `chains`
+      // value rows at a time, each a vector sum per slot over the latent
+      // (accAt(s, l): acc_s's vector at column l); done(s, i, o).
+      auto valueRows = [&](Value h, int64_t slots, int64_t chains, int64_t width,
+                           function_ref<Value(int64_t, Value)> accAt,
+                           function_ref<void(int64_t, Value, Value)> done) {
+        Value rowBase = add(mul(h, nope + vDim), index(nope));
+        auto vt = VectorType::get({width}, f32);
+        Value vzero = arith::ConstantOp::create(
+            b, vt, DenseElementsAttr::get(vt, b.getF32FloatAttr(0.0)));
+        loops.forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
+          auto rowOf = [&](int64_t c) { return add(i, index(c)); };
+          auto sums = loops.forLoop(zero, index(kvRank), SmallVector<Value>(slots * chains, vzero),
+                                    [&](Value l, ValueRange sumsOf) {
+            SmallVector<Value> w;
+            for (int64_t c = 0; c < chains; ++c)
+              w.push_back(kvb.read(b, loc, ValueRange{add(rowBase, rowOf(c)), l}, width));
+            SmallVector<Value> next(sumsOf);
+            for (int64_t s = 0; s < slots; ++s) {
+              Value acc = accAt(s, l);
+              for (int64_t c = 0; c < chains; ++c)
+                next[s * chains + c] = vector::FMAOp::create(b, acc, w[c], next[s * chains + c]);
+            }
+            return next;
+          }, width);
+          for (int64_t s = 0; s < slots; ++s)
+            for (int64_t c = 0; c < chains; ++c)
+              done(s, rowOf(c),
+                   vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                               sums.getResult(s * chains + c), Value(),
+                                               kDotMath));
+          return SmallVector<Value>{};
+        }, chains);
       };
       auto keyAt = [&](Value t) {
         return [&, t](Value j, int64_t i) {
@@ -1802,33 +1856,15 @@ struct MLALowering : HybridLowering<MLAOp> {
         Value stats = loops.scratch({T, group, 2}, f32);
         auto headOf = [&](Value g) { return add(mul(ivs[1], group), g); };
         int64_t half = panel / 2;
-        auto vHalf = VectorType::get({half}, f32);
-        Value vzero = arith::ConstantOp::create(
-            b, vHalf, DenseElementsAttr::get(vHalf, b.getF32FloatAttr(0.0)));
         forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
           Value h = headOf(g);
-          Value qBase = mul(h, qk), rowBase = mul(h, nope + vDim);
-          // q~[s, g, l] = sum_i q_nope[s, i] kv_b[h (nope + v) + i, l], a
-          // latent vector of every slot at a time.
-          loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-            auto sums = forLoop(zero, index(nope), SmallVector<Value>(T, vzero),
-                                [&](Value i, ValueRange accsOf) {
-              Value w = kvb.read(b, loc, ValueRange{add(rowBase, i), l}, half);
-              SmallVector<Value> next;
-              for (int64_t s = 0; s < T; ++s) {
-                Value qi = tensor::ExtractOp::create(
-                    b, q, ValueRange{add(first, slotOf(s)), add(qBase, i)});
-                next.push_back(vector::FMAOp::create(
-                    b, vector::BroadcastOp::create(b, vHalf, qi), w, accsOf[s]));
-              }
-              return next;
-            });
-            for (int64_t s = 0; s < T; ++s)
-              vector::TransferWriteOp::create(b, sums.getResult(s), queries,
-                                              ValueRange{index(s), g, l},
-                                              ArrayRef<bool>{true});
-            return SmallVector<Value>{};
-          }, half);
+          // q~ of every slot, half a panel of latent columns at a time.
+          absorbQueries(
+              h, T, 1, half, [&](int64_t s) { return add(first, slotOf(s)); },
+              [&](int64_t s, Value l, Value v) {
+                vector::TransferWriteOp::create(b, v, queries, ValueRange{index(s), g, l},
+                                                ArrayRef<bool>{true});
+              });
           forLoop(zero, add(last, one), {}, [&](Value s, ValueRange) {
             ropeQuery(add(first, s), h, ropeBuf);
             forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
@@ -1856,27 +1892,19 @@ struct MLALowering : HybridLowering<MLAOp> {
         };
         attendTokens(b, loops, tokens, slots, first, add(last, one), 1, attend);
         // o[s, h, i] = sum_l acc[s, g, l] kv_b[h (nope + v) + nope + i, l]
-        // / sum: each value row's vectors for every slot.
+        // / sum, every slot's from each value row's vectors.
         forLoop(zero, index(group), {}, [&](Value g, ValueRange) {
           Value h = headOf(g);
-          Value rowBase = add(mul(h, nope + vDim), index(nope));
-          forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
-            SmallVector<Value> sums(T, vzero);
-            for (int64_t l = 0; l < kvRank; l += half) {
-              Value w = kvb.read(b, loc, ValueRange{add(rowBase, i), index(l)}, half);
-              for (int64_t s = 0; s < T; ++s)
-                sums[s] = vector::FMAOp::create(
-                    b, readF32Vector(b, accs, {slotOf(s), g, index(l)}, half), w, sums[s]);
-            }
-            for (int64_t s = 0; s < T; ++s) {
-              Value o = vector::ReductionOp::create(b, vector::CombiningKind::ADD, sums[s],
-                                                    Value(), kDotMath);
-              Value total = load(stats, ValueRange{slotOf(s), g, one});
-              store(arith::DivFOp::create(b, o, total), out,
-                    ValueRange{add(first, slotOf(s)), add(mul(h, vDim), i)});
-            }
-            return SmallVector<Value>{};
-          });
+          valueRows(
+              h, T, 1, half,
+              [&](int64_t s, Value l) {
+                return readF32Vector(b, accs, {slotOf(s), g, l}, half);
+              },
+              [&](int64_t s, Value i, Value o) {
+                Value total = load(stats, ValueRange{slotOf(s), g, one});
+                store(arith::DivFOp::create(b, o, total), out,
+                      ValueRange{add(first, slotOf(s)), add(mul(h, vDim), i)});
+              });
           return SmallVector<Value>{};
         });
       };
@@ -1888,7 +1916,11 @@ struct MLALowering : HybridLowering<MLAOp> {
         Value absorbed = loops.scratch(kvRank, f32);
         Value acc = loops.scratch(kvRank, f32);
         if (vectorLatent) {
-          absorbVectors(t, h, absorbed, {});
+          absorbQueries(h, 1, headChains(kvRank / panel), panel, [&](int64_t) { return t; },
+                        [&](int64_t, Value l, Value v) {
+                          vector::TransferWriteOp::create(b, v, absorbed, l,
+                                                          ArrayRef<bool>{true});
+                        });
         } else {
           forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
             store(absorbedAt(t, h, l), absorbed, ValueRange{l});
@@ -1912,10 +1944,19 @@ struct MLALowering : HybridLowering<MLAOp> {
           total = latentSoftmax(
               t, [&](Value l) { return load(absorbed, ValueRange{l}); }, ropeBuf, acc, end);
         }
-        forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
-          valueOut(t, h, i, [&](Value l) { return load(acc, ValueRange{l}); }, total);
-          return SmallVector<Value>{};
-        });
+        if (!vectorLatent) {
+          forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
+            valueOut(t, h, i, [&](Value l) { return load(acc, ValueRange{l}); }, total);
+            return SmallVector<Value>{};
+          });
+          return;
+        }
+        valueRows(h, 1, headChains(vDim), panel,
+                  [&](int64_t, Value l) { return readF32Vector(b, acc, {l}, panel); },
+                  [&](int64_t, Value i, Value o) {
+                    store(arith::DivFOp::create(b, o, total), out,
+                          ValueRange{t, add(mul(h, vDim), i)});
+                  });
       };
       attentionKernels(b, loops, tokens, heads, group, kLatentTokens, groupBody, headBody);
     }

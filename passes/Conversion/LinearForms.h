@@ -73,6 +73,14 @@ struct PackedWeight : RowMajorWeight {
         b, loc, at[n - 3], arith::ConstantIndexOp::create(b, loc, panel()));
     return readScaled(b, loc, at, width, n - 3, row, at[n - 2]);
   }
+  /// The order of a panel row's lanes in which readPanel decodes this
+  /// weight (lane q of its vector is the row's lane lanes[q]); empty for
+  /// the row's own order (read()).
+  SmallVector<int64_t> panelLanes() const;
+  /// Panel row [lead..., p, k, 0 .. panel) as vector<panel x f32>, its lanes
+  /// in panelLanes()' order: fp8 rounded to bf16 (or f32) then takes about
+  /// two thirds of read()'s instructions (see the definition).
+  Value readPanel(OpBuilder &b, Location loc, ValueRange at) const;
 };
 
 /// The packed copy of a packable weight `[lead..., out, in]`: panels of
