@@ -293,6 +293,26 @@ Value PackedWeight::readPanel(OpBuilder &b, Location loc, ValueRange at) const {
   return vector::ShuffleOp::create(b, loc, low, high, concat);
 }
 
+PanelOrder PanelOrder::of(ArrayRef<PackedWeight> weights) {
+  PanelOrder order{weights.front().panelLanes(), {}};
+  for (const PackedWeight &w : weights)
+    if (w.panelLanes() != order.lanes)
+      order.lanes.clear();
+  order.inverse.resize(order.lanes.size());
+  for (auto [q, lane] : llvm::enumerate(order.lanes))
+    order.inverse[lane] = static_cast<int64_t>(q);
+  return order;
+}
+
+Value PanelOrder::read(OpBuilder &b, Location loc, const PackedWeight &w,
+                       ValueRange at) const {
+  return lanes.empty() ? w.read(b, loc, at, w.panel()) : w.readPanel(b, loc, at);
+}
+
+Value PanelOrder::restore(OpBuilder &b, Location loc, Value sums) const {
+  return lanes.empty() ? sums : vector::ShuffleOp::create(b, loc, sums, sums, inverse);
+}
+
 PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t panel) {
   WeightOp weight = source.weight, scale = source.scale;
   RankedTensorType plain = source.type();
@@ -407,14 +427,9 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   Value o0 = arith::MulIOp::create(pb, pl, p, index(pb, panel));
   Value vzero = arith::ConstantOp::create(
       pb, pl, vf32, DenseElementsAttr::get(vf32, pb.getF32FloatAttr(0.0)));
-  // fp8 panels in readPanel's lane order (all alike, or all read()), put
-  // back in order once per row before the epilogue.
-  SmallVector<int64_t> lanes = packed.front().panelLanes(), inverse(lanes.size());
-  for (const PackedWeight &w : packed)
-    if (w.panelLanes() != lanes)
-      lanes.clear();
-  for (auto [q, lane] : llvm::enumerate(lanes))
-    inverse[lane] = static_cast<int64_t>(q);
+  // fp8 panels in readPanel's lane order, put back in order once per row
+  // before the epilogue.
+  PanelOrder order = PanelOrder::of(packed);
   // Accumulators of rows `rows` (row-major over weights) over all inputs,
   // combined and stored to y.
   auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
@@ -426,19 +441,16 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
         [&](Value k) {
           SmallVector<Value> panels;
           for (const PackedWeight &w : packed)
-            panels.push_back(lanes.empty()
-                                 ? w.read(ib, tl, ValueRange{p, k, index(ib, 0)}, panel)
-                                 : w.readPanel(ib, tl, ValueRange{p, k, index(ib, 0)}));
+            panels.push_back(order.read(ib, tl, w, ValueRange{p, k, index(ib, 0)}));
           return panels;
         },
         [&](int64_t m, Value k) -> Value {
           return tensor::ExtractOp::create(ib, x, ValueRange{rows[m], k});
         });
     for (auto [r, row] : llvm::enumerate(rows)) {
-      SmallVector<Value> sums(loop.getResults().slice(r * perRow, perRow));
-      if (!lanes.empty())
-        for (Value &sum : sums)
-          sum = vector::ShuffleOp::create(tb, tl, sum, sum, inverse);
+      SmallVector<Value> sums;
+      for (Value sum : loop.getResults().slice(r * perRow, perRow))
+        sums.push_back(order.restore(tb, tl, sum));
       Value result = epilogue(tb, tl, sums);
       vector::TransferWriteOp::create(tb, tl, result, y, ValueRange{row, o0},
                                       ArrayRef<bool>{out % panel == 0});

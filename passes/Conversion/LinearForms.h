@@ -83,6 +83,20 @@ struct PackedWeight : RowMajorWeight {
   Value readPanel(OpBuilder &b, Location loc, ValueRange at) const;
 };
 
+/// The lane order of the CPU panel form's panel rows of `weights`, which
+/// it reads together (one per weight and input): readPanel's where all of
+/// them decode alike (PackedWeight::panelLanes), else their own (read()).
+/// The sums of such rows are in that order until restore().
+struct PanelOrder {
+  SmallVector<int64_t> lanes, inverse;
+
+  static PanelOrder of(ArrayRef<PackedWeight> weights);
+  /// Panel row `at` ([lead..., p, k, 0]) of `w` in this order.
+  Value read(OpBuilder &b, Location loc, const PackedWeight &w, ValueRange at) const;
+  /// `sums` (a vector<panel>) put back in the panel's order.
+  Value restore(OpBuilder &b, Location loc, Value sums) const;
+};
+
 /// The packed copy of a packable weight `[lead..., out, in]`: panels of
 /// `panel` output rows (see PackedWeight).
 PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t panel);

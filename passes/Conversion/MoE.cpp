@@ -595,6 +595,7 @@ struct MoEKernels {
                             std::pair<Value, Value> scratch, RowInputs inputsOf,
                             function_ref<void(Value, ValueRange)> finish) {
       size_t n = weights.size();
+      PanelOrder order = PanelOrder::of(weights);
       auto direct = [&](Value first, Value last) {
         loops.rowTiles(first, last, rows, [&](ArrayRef<Value> at) {
           SmallVector<Value> init(at.size() * n, vzero);
@@ -606,13 +607,16 @@ struct MoEKernels {
               [&](Value k) {
                 SmallVector<Value> panels;
                 for (const PackedWeight &w : weights)
-                  panels.push_back(
-                      w.read(b, b.getLoc(), ValueRange{e, p, k, zero}, panel));
+                  panels.push_back(order.read(b, b.getLoc(), w, ValueRange{e, p, k, zero}));
                 return panels;
               },
               [&](int64_t m, Value k) { return inputs[m](k); });
-          for (auto [m, entry] : llvm::enumerate(at))
-            finish(entry, sums.getResults().slice(m * n, n));
+          for (auto [m, entry] : llvm::enumerate(at)) {
+            SmallVector<Value> inOrder;
+            for (Value sum : sums.getResults().slice(m * n, n))
+              inOrder.push_back(order.restore(b, b.getLoc(), sum));
+            finish(entry, inOrder);
+          }
         });
       };
       Value begin = memref::LoadOp::create(b, offsets, e);
