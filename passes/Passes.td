@@ -44,7 +44,8 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     expert's few entries) decodes a panel row of fp8 in 16-bit lanes, two weights to a 32-bit
     lane, whose halves are f32s by one shift or one mask (bf16 has f32's
     exponent), and round the products to bf16 in one conversion split the
-    same way: the panel's lanes come out permuted, and each row's sums are
+    same way (the scale times 2^120 in one product where that is finite,
+    else two): the panel's lanes come out permuted, and each row's sums are
     put back in order once before they are stored. MLA's absorbed
     attention reads `kv_b_proj` in the checkpoint's layout the same way.
 
