@@ -98,9 +98,10 @@ constexpr int64_t kQueryTokens = 8;
 constexpr int64_t kLatentTokens = 8;
 
 /// Independent FMA chains of MLA's per-head CPU kernel (one token) in its
-/// products with kv_b: at most this many, a power of two dividing `n`, the
-/// vectors (or rows) there are. One chain of a value row's 32 vectors took
-/// a third of DeepSeek-V3's decode attention.
+/// products with kv_b: at most 8, a power of two dividing `n`, the vectors
+/// (or rows) there are. Its value rows as scalar loops (which LLVM
+/// vectorised 4 floats wide) were a third of DeepSeek-V3's decode
+/// attention.
 int64_t headChains(int64_t n) {
   int64_t chains = 1;
   while (chains < 8 && n % (2 * chains) == 0)
