@@ -130,6 +130,10 @@ struct RowMajorWeight {
   /// k / blockCols] (`row`, `k` the weight's output row and input).
   Value readScaled(OpBuilder &b, Location loc, ValueRange at, int64_t width,
                    size_t lead, Value row, Value k) const;
+  /// An fp8 weight's block scale for output row `row`, input `k`:
+  /// scale[at's first `lead` indices..., row / blockRows, k / blockCols].
+  Value blockScale(OpBuilder &b, Location loc, ValueRange at, size_t lead, Value row,
+                   Value k) const;
 };
 /// An f32 constant.
 Value f32Constant(OpBuilder &b, Location loc, double value);

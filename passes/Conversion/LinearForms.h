@@ -68,10 +68,13 @@ struct PackedWeight : RowMajorWeight {
     size_t n = at.size();
     if (!scale)
       return readScaled(b, loc, at, width, n - 3, {}, {});
-    // The panel's rows share a block row: that of row p * panel.
-    Value row = arith::MulIOp::create(
-        b, loc, at[n - 3], arith::ConstantIndexOp::create(b, loc, panel()));
-    return readScaled(b, loc, at, width, n - 3, row, at[n - 2]);
+    return readScaled(b, loc, at, width, n - 3, firstRow(b, loc, at), at[n - 2]);
+  }
+  /// The output row of panel p's first row (`at` = [lead..., p, k, j]):
+  /// the panel's rows share its block row of scales.
+  Value firstRow(OpBuilder &b, Location loc, ValueRange at) const {
+    return arith::MulIOp::create(b, loc, at[at.size() - 3],
+                                 arith::ConstantIndexOp::create(b, loc, panel()));
   }
   /// The order of a panel row's lanes in which readPanel decodes this
   /// weight (lane q of its vector is the row's lane lanes[q]); empty for
@@ -79,7 +82,7 @@ struct PackedWeight : RowMajorWeight {
   SmallVector<int64_t> panelLanes() const;
   /// Panel row [lead..., p, k, 0 .. panel) as vector<panel x f32>, its lanes
   /// in panelLanes()' order: fp8 rounded to bf16 (or f32) then takes about
-  /// two thirds of read()'s instructions (see the definition).
+  /// four fifths of read()'s instructions (see the definition).
   Value readPanel(OpBuilder &b, Location loc, ValueRange at) const;
 };
 
