@@ -410,26 +410,74 @@ void forTileRows(
       });
 }
 
-scf::ForOp panelProducts(ImplicitLocOpBuilder &b, int64_t rowCount, ValueRange init,
-                         Value kBegin, Value kEnd,
-                         function_ref<SmallVector<Value>(Value)> panelsAt,
-                         function_ref<Value(int64_t, Value)> xAt) {
-  return scf::ForOp::create(
-      b, kBegin, kEnd, arith::ConstantIndexOp::create(b, 1), init,
-      [&](OpBuilder &lb, Location, Value k, ValueRange accs) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
-        SmallVector<Value> panels = panelsAt(k);
-        auto vf32 = cast<VectorType>(panels.front().getType());
-        SmallVector<Value> next;
-        for (int64_t m = 0; m < rowCount; ++m) {
-          Value splat = vector::BroadcastOp::create(b, vf32, xAt(m, k));
-          for (auto [w, panel] : llvm::enumerate(panels))
-            next.push_back(vector::FMAOp::create(b, splat, panel,
-                                                 accs[m * panels.size() + w]));
-        }
-        scf::YieldOp::create(b, next);
-      });
+SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &order,
+                                 int64_t rowCount, int64_t weights, ValueRange init,
+                                 Value kBegin, Value kEnd,
+                                 function_ref<Value(Value, int64_t)> panelAt,
+                                 function_ref<Value(int64_t, Value)> xAt,
+                                 function_ref<ParkedSums(int64_t, int64_t)> parkAt) {
+  // The loop over k of the weights `ws`, accumulators row-major over them.
+  auto productsOf = [&](ArrayRef<int64_t> ws, ValueRange accInit) {
+    return scf::ForOp::create(
+        b, kBegin, kEnd, arith::ConstantIndexOp::create(b, 1), accInit,
+        [&](OpBuilder &lb, Location, Value k, ValueRange accs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+          SmallVector<Value> panels;
+          for (int64_t w : ws)
+            panels.push_back(panelAt(k, w));
+          auto vf32 = cast<VectorType>(panels.front().getType());
+          SmallVector<Value> next;
+          for (int64_t m = 0; m < rowCount; ++m) {
+            Value splat = vector::BroadcastOp::create(b, vf32, xAt(m, k));
+            for (auto [i, panel] : llvm::enumerate(panels))
+              next.push_back(vector::FMAOp::create(b, splat, panel,
+                                                   accs[m * ws.size() + i]));
+          }
+          scf::YieldOp::create(b, next);
+        });
+  };
+  auto restored = [&](ValueRange sums) {
+    return llvm::to_vector(llvm::map_range(
+        sums, [&](Value sum) { return order.restore(b, b.getLoc(), sum); }));
+  };
+  auto all = llvm::to_vector(llvm::seq<int64_t>(0, weights));
+  if (rowCount * weights <= kPackedTokens)
+    return restored(productsOf(all, init).getResults());
+  // Past the register tile (kPackedTokens x one panel: 24 of AVX-512's 32
+  // registers), a loop per weight. With all of a tile's weights in one
+  // loop LLVM kept accumulators in memory, a load and a store per input (3
+  // tokens x gate and up ran at half the FMA rate of 6 tokens x one
+  // weight); so it did where a weight's finished sums stayed values across
+  // the next weight's loop. They wait in the caller's memory instead
+  // (where LLVM forwards them anyway, as in the dense SwiGLU kernel, two of
+  // the second loop's accumulators still spill: measured no slower).
+  auto vf32 = cast<VectorType>(init.front().getType());
+  Value padding = f32Constant(b, b.getLoc(), 0.0);
+  SmallVector<Value> sums(init.begin(), init.end());
+  for (int64_t w : all) {
+    SmallVector<Value> accInit;
+    for (int64_t m = 0; m < rowCount; ++m)
+      accInit.push_back(init[m * weights + w]);
+    auto loop = productsOf({w}, accInit);
+    auto rowSums = restored(loop.getResults());
+    for (int64_t m = 0; m < rowCount; ++m) {
+      sums[m * weights + w] = rowSums[m];
+      if (w + 1 == weights)
+        continue;
+      ParkedSums parked = parkAt(m, w);
+      vector::TransferWriteOp::create(b, rowSums[m], parked.buffer, parked.at,
+                                      ArrayRef<bool>{parked.inBounds});
+    }
+  }
+  for (int64_t w : ArrayRef(all).drop_back())
+    for (int64_t m = 0; m < rowCount; ++m) {
+      ParkedSums parked = parkAt(m, w);
+      sums[m * weights + w] = vector::TransferReadOp::create(
+          b, vf32, parked.buffer, parked.at, padding,
+          ArrayRef<bool>{parked.inBounds});
+    }
+  return sums;
 }
 
 void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
@@ -453,22 +501,21 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
     size_t perRow = packed.size();
     SmallVector<Value> init(rows.size() * perRow, vzero);
     ImplicitLocOpBuilder ib(tl, tb);
-    auto loop = panelProducts(
-        ib, rows.size(), init, index(tb, 0), index(tb, in),
-        [&](Value k) {
-          SmallVector<Value> panels;
-          for (const PackedWeight &w : packed)
-            panels.push_back(order.read(ib, tl, w, ValueRange{p, k, index(ib, 0)}));
-          return panels;
+    auto sums = panelProducts(
+        ib, order, rows.size(), perRow, init, index(tb, 0), index(tb, in),
+        [&](Value k, int64_t w) {
+          return order.read(ib, tl, packed[w], ValueRange{p, k, index(ib, 0)});
         },
         [&](int64_t m, Value k) -> Value {
           return tensor::ExtractOp::create(ib, x, ValueRange{rows[m], k});
+        },
+        [&](int64_t m, int64_t w) -> ParkedSums {
+          // The row's output: room for one weight's sums (SwiGLU's gate).
+          assert(w == 0 && "a packed tile parks one weight's sums");
+          return {y, {rows[m], o0}, out % panel == 0};
         });
     for (auto [r, row] : llvm::enumerate(rows)) {
-      SmallVector<Value> sums;
-      for (Value sum : loop.getResults().slice(r * perRow, perRow))
-        sums.push_back(order.restore(tb, tl, sum));
-      Value result = epilogue(tb, tl, sums);
+      Value result = epilogue(tb, tl, ArrayRef(sums).slice(r * perRow, perRow));
       vector::TransferWriteOp::create(tb, tl, result, y, ValueRange{row, o0},
                                       ArrayRef<bool>{out % panel == 0});
     }
@@ -538,23 +585,23 @@ void stagedPanelRows(ImplicitLocOpBuilder &b, LoopNest &loops,
         llvm::append_range(init, readSums(row));
         inputs.push_back(inputsOf(row));
       }
-      auto loop = panelProducts(
-          b, rows.size(), init, k0, k1,
-          [&](Value k) {
+      auto products = panelProducts(
+          b, PanelOrder{}, rows.size(), packed.size(), init, k0, k1,
+          [&](Value k, int64_t w) {
             Value local = arith::SubIOp::create(b, k, k0);
-            SmallVector<Value> panels;
-            for (size_t w = 0; w < packed.size(); ++w)
-              panels.push_back(toF32(
-                  b, b.getLoc(),
-                  vector::TransferReadOp::create(
-                      b, stored, stage, ValueRange{loops.index(w), local, zero},
-                      arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
-                      ArrayRef<bool>{true})));
-            return panels;
+            return toF32(
+                b, b.getLoc(),
+                vector::TransferReadOp::create(
+                    b, stored, stage, ValueRange{loops.index(w), local, zero},
+                    arith::ConstantOp::create(b, element, b.getFloatAttr(element, 0.0)),
+                    ArrayRef<bool>{true}));
           },
-          [&](int64_t m, Value k) { return inputs[m](k); });
+          [&](int64_t m, Value k) { return inputs[m](k); },
+          [&](int64_t m, int64_t w) -> ParkedSums {
+            return {sums, sumAt(rows[m], w), true};
+          });
       for (auto [m, row] : llvm::enumerate(rows))
-        writeSums(row, loop.getResults().slice(m * packed.size(), packed.size()));
+        writeSums(row, ArrayRef(products).slice(m * packed.size(), packed.size()));
     });
     return SmallVector<Value>{};
   });
@@ -1508,7 +1555,7 @@ Value asTensor(OpBuilder &b, Location loc, Value buffer) {
 /// y = epilogue(x w_0^T, x w_1^T, ...) (x w_0^T for a null epilogue) for
 /// weights of one shape packed at compile time into panels of `panel`
 /// output rows, so that one input column of a panel is one contiguous
-/// vector. Workgroups are (panel, tile of kPackedTokens / weights tokens),
+/// vector. Workgroups are (panel, tile of kPackedTokens tokens),
 /// panel outermost: consecutive workgroups of a thread reuse the panels
 /// from cache (packedWorkgroup). The GPU forms: see Codegen. `consume`
 /// (when not null): see linearConsuming, which `consumed` then gets.
@@ -1520,7 +1567,7 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
   Type element = weights.front().element;
   int64_t panel = codegen.panel, panels = llvm::divideCeil(out, panel);
-  int64_t tileTokens = kPackedTokens / static_cast<int64_t>(weights.size());
+  int64_t tileTokens = kPackedTokens;
   auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
   PanelEpilogue epilogue = given ? given : PanelEpilogue(identity);
   SmallVector<PackedWeight> packed;

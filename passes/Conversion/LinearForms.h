@@ -120,25 +120,43 @@ bool packAlike(const PackableWeight &a, const PackableWeight &b);
 using PanelEpilogue =
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
+/// Where a tile row's sums of one weight wait while panelProducts runs
+/// the next weight's loop: a vector<panel> at `at` of `buffer`, written
+/// and read back masked unless `inBounds`.
+struct ParkedSums {
+  Value buffer;
+  SmallVector<Value> at;
+  bool inBounds;
+};
+
 /// The CPU panel form's outer products: from the accumulators `init`
-/// (rowCount rows, row-major over the weights), per input k in [kBegin,
-/// kEnd) the weights' panels at k (panelsAt: one vector<panel x f32> per
-/// weight) and one broadcast FMA per (row, weight), xAt(m, k) row m's input
-/// k as f32. The loop's results are the sums.
-scf::ForOp panelProducts(ImplicitLocOpBuilder &b, int64_t rowCount, ValueRange init,
-                         Value kBegin, Value kEnd,
-                         function_ref<SmallVector<Value>(Value)> panelsAt,
-                         function_ref<Value(int64_t, Value)> xAt);
+/// (rowCount rows, row-major over the `weights` weights), per input k in
+/// [kBegin, kEnd) weight w's panel at k (panelAt(k, w): a vector<panel x
+/// f32>, in `order`) and one broadcast FMA per (row, weight), xAt(m, k)
+/// row m's input k as f32. Returns the sums put back in order, row-major
+/// over the weights. Up to kPackedTokens accumulator vectors go in one
+/// loop over k; more, in a loop per weight, all weights' sums but the
+/// last's parked in parkAt(m, w) between the loops (memory the caller
+/// owns, not promoted to values: the row's own output). Each output's sum
+/// runs over k in order either way.
+SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &order,
+                                 int64_t rowCount, int64_t weights, ValueRange init,
+                                 Value kBegin, Value kEnd,
+                                 function_ref<Value(Value, int64_t)> panelAt,
+                                 function_ref<Value(int64_t, Value)> xAt,
+                                 function_ref<ParkedSums(int64_t, int64_t)> parkAt);
 
 /// One workgroup of a packed linear kernel: panel `p` of the weights
 /// `packed` (all [panels, in, panel]) applied to the tokens of
 /// tile `tileIndex` (tiles of `tileTokens`), epilogue(accumulators) stored
 /// into y[token, p * panel ..] (masked past `out`). A full tile keeps
-/// tileTokens x weights vector<panel> accumulators: per input column, one
-/// vector load of each weight's panel and one broadcast FMA per (token,
-/// weight) (outer products). Other tiles (decode's single token) run the
-/// same loop one token at a time. Each output is a sum over the inputs in
-/// order, the same in every tile shape.
+/// tileTokens vector<panel> accumulators per weight (panelProducts: a loop
+/// per weight past kPackedTokens, the first weight's sums parked in y):
+/// per input column, one vector load of the weight's panel and one
+/// broadcast FMA per token (outer products). Other tiles (decode's single
+/// token) run the same loop one token at a time, all weights together.
+/// Each output is a sum over the inputs in order, the same in every tile
+/// shape.
 void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
                      ArrayRef<PackedWeight> packed, int64_t out, int64_t in,
                      int64_t tileTokens, Value tokens, Value y,

@@ -247,9 +247,10 @@ struct MoEKernels {
   /// the expert's entries (the (token, slot) pairs routed to it, grouped by
   /// the counting sort) in register tiles of rows gathered by token, as
   /// packedWorkgroup's outer products: per input, one panel vector and one
-  /// broadcast FMA per row. Gate and up share the tile (3 rows: 2 x 3
-  /// accumulators), SiLU(gate) * up is stored to activations[t, j, panel];
-  /// the down projection (6 rows) reads those rows and stores
+  /// broadcast FMA per row. Gate and up share the tile of 6 rows (a loop
+  /// over the inputs each: panelProducts), SiLU(gate) * up is stored to
+  /// activations[t, j, panel]; the down projection (6 rows) reads those
+  /// rows and stores
   /// expertOut[t, j, panel]. Only the routed experts' panels are read.
   /// The column form of groupedExperts (Codegen::columns, the GPU's): one
   /// workgroup per (routed expert, output column: overActiveExperts),
@@ -589,10 +590,12 @@ struct MoEKernels {
     // inputs, finish(entry, sums) storing an entry's sums. Weights decoded as read
     // (fp8) go by groups of kStagedTiles tiles that share each decoded
     // chunk (stagedPanelRows) where a group has more than one tile;
-    // `scratch` from stagedPanelScratch then.
+    // `scratch` from stagedPanelScratch then. parkAt(entry, w): where
+    // panelProducts may keep the entry's sums of weight w (not the last).
     auto panelEntries = [&](ArrayRef<PackedWeight> weights, Value e, Value p,
                             int64_t in, int64_t rows,
                             std::pair<Value, Value> scratch, RowInputs inputsOf,
+                            function_ref<ParkedSums(Value, int64_t)> parkAt,
                             function_ref<void(Value, ValueRange)> finish) {
       size_t n = weights.size();
       PanelOrder order = PanelOrder::of(weights);
@@ -603,20 +606,14 @@ struct MoEKernels {
           for (Value entry : at)
             inputs.push_back(inputsOf(entry));
           auto sums = panelProducts(
-              b, at.size(), init, zero, index(in),
-              [&](Value k) {
-                SmallVector<Value> panels;
-                for (const PackedWeight &w : weights)
-                  panels.push_back(order.read(b, b.getLoc(), w, ValueRange{e, p, k, zero}));
-                return panels;
+              b, order, at.size(), n, init, zero, index(in),
+              [&](Value k, int64_t w) {
+                return order.read(b, b.getLoc(), weights[w], ValueRange{e, p, k, zero});
               },
-              [&](int64_t m, Value k) { return inputs[m](k); });
-          for (auto [m, entry] : llvm::enumerate(at)) {
-            SmallVector<Value> inOrder;
-            for (Value sum : sums.getResults().slice(m * n, n))
-              inOrder.push_back(order.restore(b, b.getLoc(), sum));
-            finish(entry, inOrder);
-          }
+              [&](int64_t m, Value k) { return inputs[m](k); },
+              [&](int64_t m, int64_t w) { return parkAt(at[m], w); });
+          for (auto [m, entry] : llvm::enumerate(at))
+            finish(entry, ArrayRef(sums).slice(m * n, n));
         });
       };
       Value begin = memref::LoadOp::create(b, offsets, e);
@@ -651,7 +648,7 @@ struct MoEKernels {
       return;
     }
     // fp8 experts stage their decoded chunks (see panelEntries).
-    int64_t gateUpRows = kPackedTokens / 2, downRows = kPackedTokens;
+    int64_t gateUpRows = kPackedTokens, downRows = kPackedTokens;
     std::pair<Value, Value> gateUpScratch, downScratch;
     if (decodedAsRead({gatePacked, upPacked}))
       gateUpScratch = stagedPanelScratch(loops, gatePacked, 2, gateUpRows);
@@ -675,6 +672,12 @@ struct MoEKernels {
               return tensor::ExtractOp::create(b, x, ValueRange{token, k});
             };
           },
+          [&](Value entry, int64_t w) -> ParkedSums {
+            // The entry's activations: room for the gate's sums.
+            assert(w == 0 && "gate and up park the gate's sums");
+            return {activations, {tokenOf(entry), slotOf(entry), o0},
+                    inter % panel == 0};
+          },
           [&](Value entry, ValueRange sums) {
             Value act = arith::MulFOp::create(b, silu(b, b.getLoc(), sums[0]), sums[1]);
             vector::TransferWriteOp::create(
@@ -695,6 +698,9 @@ struct MoEKernels {
               return memref::LoadOp::create(b, activations,
                                             ValueRange{token, slot, k});
             };
+          },
+          [&](Value, int64_t) -> ParkedSums {
+            llvm_unreachable("one weight parks nothing");
           },
           [&](Value entry, ValueRange sums) {
             vector::TransferWriteOp::create(

@@ -133,20 +133,27 @@
 
 // With packed weights the expert kernels are grouped matmuls: per (panel of
 // 16 outputs, expert), the expert's entries in register tiles gathered by
-// token (3 rows for gate and up together, 6 for down), outer products on the
-// expert weights packed per expert.
+// token (6 rows; gate and up a loop over the inputs each, the gate's sums
+// waiting in the entry's activations), outer products on the expert
+// weights packed per expert.
 // PACKED-LABEL: func.func @moe
 // PACKED-DAG: %[[GATE:.*]] = hybrid.weight "g.{e}" experts(8) packed(16) : tensor<8x2x64x16xbf16>
+// PACKED-DAG: %[[UP:.*]] = hybrid.weight "u.{e}" experts(8) packed(16) : tensor<8x2x64x16xbf16>
 // PACKED-DAG: %[[DOWN:.*]] = hybrid.weight "d.{e}" experts(8) packed(16) : tensor<8x4x32x16xbf16>
 // PACKED: %[[OFFSETS:.*]] = memref.alloc() : memref<9xindex>
 // PACKED: %[[TOKEN:.*]] = memref.alloc(%{{.*}}) : memref<?xindex>
 // PACKED: %[[EXPERT_OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x2x64xf32>
 // PACKED: scf.parallel (%[[P:[a-z0-9]+]], %[[E:[a-z0-9]+]]) = {{.*}} to (%c2{{[_0-9]*}}, %c8{{[_0-9]*}})
 // PACKED: memref.load %[[OFFSETS]][%[[E]]]
-// PACKED: scf.for %[[AT:[a-z0-9]+]] = {{.*}} step %c3{{[_0-9]*}} {
-// PACKED: memref.load %[[TOKEN]][%[[AT]]]
+// PACKED: scf.for %{{[a-z0-9]+}} = {{.*}} step %c6{{[_0-9]*}} {
+// PACKED: memref.load %[[TOKEN]]
 // PACKED: vector.transfer_read %[[GATE]][%[[E]], %[[P]], %{{.*}}, %{{.*}}]{{.*}} : tensor<8x2x64x16xbf16>, vector<16xbf16>
 // PACKED: vector.fma
+// PACKED-COUNT-6: vector.transfer_write %{{.*}} : vector<16xf32>, memref<?x2x32xf32>
+// PACKED: vector.transfer_read %[[UP]][%[[E]], %[[P]], %{{.*}}, %{{.*}}]{{.*}} : tensor<8x2x64x16xbf16>, vector<16xbf16>
+// PACKED: vector.fma
+// PACKED-COUNT-6: vector.transfer_read %{{.*}} : memref<?x2x32xf32>, vector<16xf32>
+// PACKED: math.exp
 // PACKED: vector.transfer_write %{{.*}} : vector<16xf32>, memref<?x2x32xf32>
 // PACKED: scf.parallel (%[[P2:[a-z0-9]+]], %[[E2:[a-z0-9]+]]) = {{.*}} to (%c4{{[_0-9]*}}, %c8{{[_0-9]*}})
 // PACKED: scf.for %{{.*}} step %c6{{[_0-9]*}} {

@@ -200,21 +200,40 @@ func.func @negative_argument_weight(%x: tensor<?x24xf32>, %w: tensor<40x24xf32>)
 // -----
 
 // A SwiGLU MLP's gate and up projections are one kernel: each workgroup
-// applies both weights' panels to a tile of 3 tokens (6 accumulators, as for
-// one weight and 6 tokens) and stores only silu(gate) * up; no separate
-// activation pass is left. The down projection reads that.
+// applies both weights' panels to a tile of 6 tokens and stores only
+// silu(gate) * up; no separate activation pass is left. A full tile runs a
+// loop over the inputs per weight (6 accumulators each, as for one weight:
+// 12 in one loop overflow AVX-512's registers at panels of 64); the gate's
+// sums wait in the rows of the output between the loops and are read back
+// for the epilogue. A single token runs both weights in one loop (2
+// accumulators). The down projection reads that.
 // CHECK-LABEL: func.func @mlp_gate_up_fused
 // CHECK-DAG: %[[G:.*]] = hybrid.weight "mlp.gate_proj.weight" packed(16) : tensor<2x8x16xf32>
 // CHECK-DAG: %[[U:.*]] = hybrid.weight "mlp.up_proj.weight" packed(16) : tensor<2x8x16xf32>
 // CHECK-DAG: %[[D:.*]] = hybrid.weight "mlp.down_proj.weight" packed(16) : tensor<1x24x16xf32>
-// CHECK: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c3
+// CHECK: %[[Y:.*]] = memref.alloc(%{{.*}}) : memref<?x24xf32>
+// CHECK: %[[TILES:.*]] = arith.ceildivui %{{.*}}, %c6
 // CHECK: scf.parallel (%[[P:[a-z0-9]+]], %{{[a-z0-9]+}}) = ({{.*}}) to (%c2, %[[TILES]])
+// CHECK: scf.if
 // CHECK: scf.for %[[K:[a-z0-9]+]] = {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-NOT: vector.transfer_read %[[U]]
 // CHECK: vector.transfer_read %[[G]][%[[P]], %[[K]]
-// CHECK: vector.transfer_read %[[U]][%[[P]], %[[K]]
+// CHECK-NOT: vector.transfer_read %[[U]]
+// CHECK: scf.yield
+// CHECK-COUNT-6: vector.transfer_write %{{.*}}, %[[Y]]
+// CHECK: scf.for %[[K2:[a-z0-9]+]] = {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-NOT: vector.transfer_read %[[G]]
+// CHECK: vector.transfer_read %[[U]][%[[P]], %[[K2]]
+// CHECK-NOT: vector.transfer_read %[[G]]
+// CHECK: scf.yield
+// CHECK-COUNT-6: vector.transfer_read %[[Y]]
 // CHECK: math.exp {{.*}} : vector<16xf32>
 // CHECK: arith.mulf {{.*}} : vector<16xf32>
-// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, memref<?x24xf32>
+// CHECK: vector.transfer_write {{.*}}, %[[Y]]{{.*}} : vector<16xf32>, memref<?x24xf32>
+// CHECK: } else {
+// CHECK: scf.for %[[K1:[a-z0-9]+]] = {{.*}} -> (vector<16xf32>, vector<16xf32>)
+// CHECK: vector.transfer_read %[[G]][%[[P]], %[[K1]]
+// CHECK: vector.transfer_read %[[U]][%[[P]], %[[K1]]
 // CHECK-NOT: linalg.generic
 // CHECK: vector.transfer_read %[[D]]
 // UNPACKED-LABEL: func.func @mlp_gate_up_fused
