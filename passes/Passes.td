@@ -413,6 +413,26 @@ def FormDispatchesPass : Pass<"hybrid-form-dispatches", "::mlir::ModuleOp"> {
   ];
 }
 
+def DeallocAfterLastUsePass : Pass<"hybrid-dealloc-after-last-use"> {
+  let summary = "Free each buffer right after the last op that uses it";
+  let description = [{
+    The ownership-based buffer deallocation frees a block's buffers at the
+    block's end: a call's plan held every layer's buffers until it
+    returned. This pass moves each `memref.dealloc` up to just after the
+    last op of its block that uses the buffer, or any value that may hold
+    its address (a result of an op that takes it, transitively, of memref,
+    tensor or pointer type, or an extracted pointer: not its dimensions or
+    the values read from it), counting ops nested in an op of the block as
+    that op.
+    A later layer's buffers then reuse an earlier one's memory (the CPU
+    runtime keeps freed blocks for reuse). A dealloc stays where it is
+    when a value derived from its buffer reaches a terminator, or is used
+    outside the dealloc's block or after it. Run it on the final plan:
+    after every pass that moves or merges dispatches.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def OffloadHostWorkPass : Pass<"hybrid-offload-host-work", "::mlir::ModuleOp"> {
   let summary = "Move the plan's own reads and writes of buffers into parallel loops";
   let description = [{
@@ -1061,6 +1081,14 @@ def ConvertHybridDispatchToLLVMPass
     allocation functions `finalize-memref-to-llvm{use-generic-functions}`
     declares get bodies calling `hybrid_gpu_alloc` and `hybrid_gpu_free`,
     and a plan calling `malloc`, `aligned_alloc` or `free` is an error.
+
+    A module without GPU dispatches (the CPU's): those generic allocation
+    functions, where declared, get bodies calling the allocator the runtime
+    installed in `hybrid_host_alloc` (`void *(*)(void *context, int64_t
+    alignment, int64_t bytes)`) and `hybrid_host_free` (`void (*)(void
+    *context, void *block)`), with `hybrid_host_context`, or the C
+    library's `malloc`, `aligned_alloc` and `free` when none is installed.
+    A module that defines one of them itself is an error.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -134,6 +134,9 @@ constexpr Step kLLVMSteps[] = {
      [](const hybrid::PipelineOptions &o) { return bool(o.reverseParallelOrder); }},
     {"hybrid-approximate-math",
      "exp and log as polynomials, so that their loops vectorise"},
+    {"hybrid-dealloc-after-last-use",
+     "each buffer freed after the last dispatch that uses it, not when the "
+     "call returns: later layers reuse earlier layers' memory"},
     {"hybrid-check-bounds",
      "every buffer access checked against its buffer's shape as it runs "
      "(check-bounds)",
@@ -149,8 +152,10 @@ constexpr Step kLLVMSteps[] = {
      "values, the tensor-core tiles' x) as integer arithmetic: without the "
      "CPU's own instruction (native-bf16) LLVM would call compiler-rt's "
      "__truncsfbf2, which the artifact's code does not link"},
-    HYBRID_HOST_STEPS("finalize-memref-to-llvm",
-                      "memref descriptors and accesses"),
+    HYBRID_HOST_STEPS("finalize-memref-to-llvm{use-generic-functions=1}",
+                      "memref descriptors and accesses; the plan's buffers "
+                      "from the runtime's allocator, which keeps them for "
+                      "reuse"),
 };
 
 // Tensors to buffers, kernels to PTX, the plan to the LLVM dialect.

@@ -19,7 +19,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [os.path.join(config.hybridc_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["hybrid-opt", "hybridc", "hybrid-run", "hybrid-runtime-test",
-     "hybrid-runtime-test-sanitized"], tool_dirs)
+     "hybrid-runtime-test-sanitized", "host-pool-test"], tool_dirs)
 
 # Checked-in configs and checkpoints, and a Python (standard library only)
 # for the helpers that write malformed inputs at test time.

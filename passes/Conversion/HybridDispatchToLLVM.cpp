@@ -12,7 +12,15 @@
 //     the kernel's name);
 //   * `@hybrid_run_dispatch` calls the executor the runtime installed in the
 //     exported global `hybrid_executor` (with `hybrid_executor_context`), or
-//     runs all workgroups itself when there is none (e.g. under mlir-runner).
+//     runs all workgroups itself when there is none (e.g. under mlir-runner);
+//   * a CPU module's buffers: the generic allocation functions that
+//     finalize-memref-to-llvm{use-generic-functions} calls go to the
+//     allocator the runtime installed in `hybrid_host_alloc` and
+//     `hybrid_host_free` (with `hybrid_host_context`), which keeps freed
+//     buffers for reuse, or to the C library's when there is none.
+//
+// Host allocator ABI: void *(*)(void *context, int64_t alignment, int64_t
+// bytes) and void (*)(void *context, void *block).
 //
 // Executor ABI: void (*)(void *context, void (*kernel)(void *, int64_t,
 // int64_t), void *slots, int64_t workgroups, const char *name); it returns
@@ -66,6 +74,9 @@ constexpr StringLiteral kGPUContext = "hybrid_gpu_context";
 constexpr StringLiteral kGPUAlloc = "hybrid_gpu_alloc";
 constexpr StringLiteral kGPUFree = "hybrid_gpu_free";
 constexpr StringLiteral kRunGPUDispatch = "hybrid_run_gpu_dispatch";
+constexpr StringLiteral kHostAlloc = "hybrid_host_alloc";
+constexpr StringLiteral kHostFree = "hybrid_host_free";
+constexpr StringLiteral kHostContext = "hybrid_host_context";
 
 bool onGPU(hybrid::DispatchOp op) {
   return !op.getCallee().getNestedReferences().empty();
@@ -257,6 +268,102 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
                 LLVM::LLVMFunctionType::get(voidType, {ptr}), kGPUFree, 0);
 }
 
+/// A CPU module's allocation functions (bodies for finalize-memref-to-llvm's
+/// generic declarations): the runtime's host allocator when it installed
+/// one, else the C library's (mlir-runner).
+LogicalResult defineHostAllocation(ModuleOp module, OpBuilder &b, Location loc) {
+  MLIRContext *context = b.getContext();
+  auto ptr = LLVM::LLVMPointerType::get(context);
+  auto i64 = IntegerType::get(context, 64);
+  auto voidType = LLVM::LLVMVoidType::get(context);
+  // `name`'s declaration as the memref lowering made it, or null.
+  auto generic = [&](StringRef name, LLVM::LLVMFunctionType type)
+      -> FailureOr<LLVM::LLVMFuncOp> {
+    auto func = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+    if (!func)
+      return LLVM::LLVMFuncOp();
+    if (!func.isExternal() || func.getFunctionType() != type)
+      return func.emitOpError("is not the generic allocation function the "
+                              "memref lowering declares");
+    func.setLinkage(LLVM::Linkage::Internal);
+    return func;
+  };
+  auto libc = [&](StringRef name, LLVM::LLVMFunctionType type) {
+    if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+      return existing;
+    return LLVM::LLVMFuncOp::create(b, loc, name, type);
+  };
+  // func's body: hook(context, hookArgs...) when installed, else
+  // fallback(fallbackArgs...); each picks from the function's arguments.
+  auto define = [&](LLVM::LLVMFuncOp func, StringRef hook,
+                    LLVM::LLVMFunctionType hookType,
+                    function_ref<SmallVector<Value>(OpBuilder &, ValueRange)> hookArgs,
+                    LLVM::LLVMFuncOp fallback) {
+    OpBuilder::InsertionGuard guard(b);
+    Block *entry = func.addEntryBlock(b);
+    Block *viaLibc = b.createBlock(&func.getBody());
+    Block *viaHook = b.createBlock(&func.getBody());
+    b.setInsertionPointToEnd(entry);
+    Value target = loadGlobalPointer(b, loc, hook);
+    Value none = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, target,
+                                      LLVM::ZeroOp::create(b, loc, ptr));
+    LLVM::CondBrOp::create(b, loc, none, viaLibc, viaHook);
+    bool returns = !isa<LLVM::LLVMVoidType>(func.getFunctionType().getReturnType());
+    auto finish = [&](LLVM::CallOp call) {
+      if (returns)
+        LLVM::ReturnOp::create(b, loc, call.getResult());
+      else
+        LLVM::ReturnOp::create(b, loc, ValueRange());
+    };
+    b.setInsertionPointToEnd(viaLibc);
+    finish(LLVM::CallOp::create(b, loc, fallback, entry->getArguments()));
+    b.setInsertionPointToEnd(viaHook);
+    SmallVector<Value> operands = {target, loadGlobalPointer(b, loc, kHostContext)};
+    llvm::append_range(operands, hookArgs(b, entry->getArguments()));
+    finish(LLVM::CallOp::create(b, loc, hookType, operands));
+  };
+  auto allocType = LLVM::LLVMFunctionType::get(ptr, {ptr, i64, i64});
+  auto freeType = LLVM::LLVMFunctionType::get(voidType, {ptr, ptr});
+  auto i64Constant = [&](OpBuilder &cb, int64_t v) -> Value {
+    return LLVM::ConstantOp::create(cb, loc, i64, cb.getI64IntegerAttr(v));
+  };
+  FailureOr<LLVM::LLVMFuncOp> alloc = generic(
+      "_mlir_memref_to_llvm_alloc", LLVM::LLVMFunctionType::get(ptr, {i64}));
+  FailureOr<LLVM::LLVMFuncOp> alignedAlloc =
+      generic("_mlir_memref_to_llvm_aligned_alloc",
+              LLVM::LLVMFunctionType::get(ptr, {i64, i64}));
+  FailureOr<LLVM::LLVMFuncOp> release = generic(
+      "_mlir_memref_to_llvm_free", LLVM::LLVMFunctionType::get(voidType, {ptr}));
+  if (failed(alloc) || failed(alignedAlloc) || failed(release))
+    return failure();
+  if (!*alloc && !*alignedAlloc && !*release)
+    return success();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(module.getBody());
+  for (StringRef name : {kHostAlloc, kHostFree, kHostContext})
+    declareHookGlobal(b, loc, name);
+  if (*alloc)
+    // malloc's alignment: 16 bytes.
+    define(*alloc, kHostAlloc, allocType,
+           [&](OpBuilder &cb, ValueRange args) -> SmallVector<Value> {
+             return {i64Constant(cb, 16), args[0]};
+           },
+           libc("malloc", LLVM::LLVMFunctionType::get(ptr, {i64})));
+  if (*alignedAlloc)
+    define(*alignedAlloc, kHostAlloc, allocType,
+           [](OpBuilder &, ValueRange args) -> SmallVector<Value> {
+             return {args[0], args[1]};
+           },
+           libc("aligned_alloc", LLVM::LLVMFunctionType::get(ptr, {i64, i64})));
+  if (*release)
+    define(*release, kHostFree, freeType,
+           [](OpBuilder &, ValueRange args) -> SmallVector<Value> {
+             return {args[0]};
+           },
+           libc("free", LLVM::LLVMFunctionType::get(voidType, {ptr})));
+  return success();
+}
+
 /// What profiles call a dispatch: the kernel it was formed for.
 StringRef labelOf(hybrid::DispatchOp op) {
   if (auto label = op->getAttrOfType<StringAttr>("hybrid.label"))
@@ -393,8 +500,12 @@ struct ConvertHybridDispatchToLLVMPass
     ModuleOp module = getOperation();
     SmallVector<hybrid::DispatchOp> dispatches;
     module.walk([&](hybrid::DispatchOp op) { dispatches.push_back(op); });
-    if (dispatches.empty())
+    if (dispatches.empty()) {
+      OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+      if (failed(defineHostAllocation(module, b, module.getLoc())))
+        signalPassFailure();
       return;
+    }
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     Location loc = module.getLoc();
@@ -440,6 +551,8 @@ struct ConvertHybridDispatchToLLVMPass
       defineRunDispatch(b, loc);
     }
     if (gpu && failed(defineGPUSupport(module, b, loc)))
+      return signalPassFailure();
+    if (!gpu && failed(defineHostAllocation(module, b, loc)))
       return signalPassFailure();
 
     LLVMTypeConverter converter(&getContext());

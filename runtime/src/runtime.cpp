@@ -13,6 +13,7 @@
 
 #include "CudaDevice.h"
 #include "Executor.h"
+#include "HostPool.h"
 
 #include "runtime/schemas/artifact_format.h"
 #include "runtime/schemas/artifact_generated.h"
@@ -131,6 +132,9 @@ struct hybrid_artifact {
   std::vector<const void *> weights;
   /// Runs the dispatches of the generated code; installed in its globals.
   std::unique_ptr<hybrid::runtime::Executor> executor;
+  /// A CPU artifact's plan's buffers (installed in its globals when its
+  /// code allocates through them).
+  std::unique_ptr<hybrid::runtime::HostPool> pool;
   /// A CUDA artifact's device, and its weights in device memory (per
   /// argument, null for other arguments).
   std::unique_ptr<hybrid::runtime::CudaDevice> cuda;
@@ -568,6 +572,30 @@ hybrid_status *installExecutor(hybrid_artifact &a, int32_t threads) {
   return nullptr;
 }
 
+/// Gives a CPU artifact's plan the runtime's pool for its buffers. Code
+/// that allocates nothing, or was compiled without the hooks, has no
+/// globals for it and keeps the C library's allocator.
+void installHostPool(hybrid_artifact &a) {
+  using hybrid::runtime::HostPool;
+  auto *alloc = static_cast<void **>(dlsym(a.library, "hybrid_host_alloc"));
+  auto *release = static_cast<void **>(dlsym(a.library, "hybrid_host_free"));
+  auto *context = static_cast<void **>(dlsym(a.library, "hybrid_host_context"));
+  if (!alloc || !release || !context)
+    return;
+  a.pool = std::make_unique<HostPool>();
+  *context = a.pool.get();
+  *alloc = reinterpret_cast<void *>(&HostPool::allocateEntry);
+  *release = reinterpret_cast<void *>(&HostPool::releaseEntry);
+}
+
+/// Frees a buffer the plan returned (the logits).
+void releaseResult(const hybrid_artifact &a, void *block) {
+  if (a.pool)
+    a.pool->release(block);
+  else
+    std::free(block);
+}
+
 /// Reads the environment's 0-or-1 switch `name` into `value` (left as it is
 /// when unset); false, with `error`, for any other value.
 bool readSwitch(const char *name, bool &value, std::string &error) {
@@ -656,6 +684,8 @@ hybrid_status *open(std::unique_ptr<hybrid_artifact> a, size_t size,
     return s;
   if (hybrid_status *s = a->root->cuda() ? openCuda(*a) : installExecutor(*a, 0))
     return s;
+  if (!a->root->cuda())
+    installHostPool(*a);
   *out = a.release();
   return nullptr;
 }
@@ -797,12 +827,12 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
   a.entry(pointers.data(), &result);
   if (!cuda) {
     if (result.sizes[0] != rowCount || result.sizes[1] != vocab) {
-      std::free(result.allocated);
+      releaseResult(a, result.allocated);
       return fail(a.name + ": the executable returned logits of the wrong shape");
     }
     logits.assign(result.aligned + result.offset,
                   result.aligned + result.offset + rowCount * vocab);
-    std::free(result.allocated);
+    releaseResult(a, result.allocated);
     return nullptr;
   }
   // The logits are in device memory; the launches were only recorded.
