@@ -183,38 +183,58 @@ Value loadGlobalPointer(OpBuilder &b, Location loc, StringRef name) {
                               LLVM::AddressOfOp::create(b, loc, ptr, name));
 }
 
+/// The start of `func`'s body: the entry block loads the runtime's function
+/// from global `hook` (`target`) and branches to `installed`, or to
+/// `missing` when the runtime installed none; both blocks are empty.
+struct HookBranch {
+  Value target;
+  Block *installed, *missing;
+};
+HookBranch branchOnHook(OpBuilder &b, Location loc, LLVM::LLVMFuncOp func,
+                        StringRef hook) {
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+  OpBuilder::InsertionGuard guard(b);
+  Block *entry = func.addEntryBlock(b);
+  Block *missing = b.createBlock(&func.getBody());
+  Block *installed = b.createBlock(&func.getBody());
+  b.setInsertionPointToEnd(entry);
+  Value target = loadGlobalPointer(b, loc, hook);
+  Value none = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, target,
+                                    LLVM::ZeroOp::create(b, loc, ptr));
+  LLVM::CondBrOp::create(b, loc, none, missing, installed);
+  return {target, installed, missing};
+}
+
+/// Returns `call`'s result from the function being built (nothing from a
+/// void one).
+void returnCallResult(OpBuilder &b, Location loc, LLVM::CallOp call) {
+  if (call.getNumResults() == 0)
+    LLVM::ReturnOp::create(b, loc, ValueRange());
+  else
+    LLVM::ReturnOp::create(b, loc, call.getResult());
+}
+
 /// Gives `func` a body that calls the runtime's function in global `hook`
 /// with the context in `hybrid_gpu_context` and the function's own arguments
 /// (after the first `skip`), and traps when the runtime installed none.
 void defineGPUHook(OpBuilder &b, Location loc, LLVM::LLVMFuncOp func,
                    StringRef hook, unsigned skip = 0) {
-  MLIRContext *context = b.getContext();
-  auto ptr = LLVM::LLVMPointerType::get(context);
+  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
   LLVM::LLVMFunctionType type = func.getFunctionType();
   OpBuilder::InsertionGuard guard(b);
-  Block *entry = func.addEntryBlock(b);
-  Block *missing = b.createBlock(&func.getBody());
-  Block *call = b.createBlock(&func.getBody());
-  b.setInsertionPointToEnd(entry);
-  Value target = loadGlobalPointer(b, loc, hook);
-  Value none = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, target,
-                                    LLVM::ZeroOp::create(b, loc, ptr));
-  LLVM::CondBrOp::create(b, loc, none, missing, call);
-  b.setInsertionPointToEnd(missing);
+  HookBranch branch = branchOnHook(b, loc, func, hook);
+  b.setInsertionPointToEnd(branch.missing);
   LLVM::Trap::create(b, loc);
   LLVM::UnreachableOp::create(b, loc);
-  b.setInsertionPointToEnd(call);
+  b.setInsertionPointToEnd(branch.installed);
   // An indirect call: the callee pointer, then the context and arguments.
-  SmallVector<Value> operands = {target, loadGlobalPointer(b, loc, kGPUContext)};
-  llvm::append_range(operands, entry->getArguments().drop_front(skip));
+  SmallVector<Value> operands = {branch.target,
+                                 loadGlobalPointer(b, loc, kGPUContext)};
+  llvm::append_range(operands, func.getArguments().drop_front(skip));
   SmallVector<Type> params = {ptr};
   llvm::append_range(params, type.getParams().drop_front(skip));
   auto hookType = LLVM::LLVMFunctionType::get(type.getReturnType(), params);
-  auto result = LLVM::CallOp::create(b, loc, hookType, operands);
-  if (isa<LLVM::LLVMVoidType>(type.getReturnType()))
-    LLVM::ReturnOp::create(b, loc, ValueRange());
-  else
-    LLVM::ReturnOp::create(b, loc, result.getResult());
+  returnCallResult(b, loc, LLVM::CallOp::create(b, loc, hookType, operands));
 }
 
 /// The GPU side's globals and functions: the launcher hook and the
@@ -293,34 +313,21 @@ LogicalResult defineHostAllocation(ModuleOp module, OpBuilder &b, Location loc) 
       return existing;
     return LLVM::LLVMFuncOp::create(b, loc, name, type);
   };
-  // func's body: hook(context, hookArgs...) when installed, else
-  // fallback(fallbackArgs...); each picks from the function's arguments.
+  // func's body: hook(context, hookArgs(func's arguments)...) when
+  // installed, else fallback(func's arguments...).
   auto define = [&](LLVM::LLVMFuncOp func, StringRef hook,
                     LLVM::LLVMFunctionType hookType,
                     function_ref<SmallVector<Value>(OpBuilder &, ValueRange)> hookArgs,
                     LLVM::LLVMFuncOp fallback) {
     OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock(b);
-    Block *viaLibc = b.createBlock(&func.getBody());
-    Block *viaHook = b.createBlock(&func.getBody());
-    b.setInsertionPointToEnd(entry);
-    Value target = loadGlobalPointer(b, loc, hook);
-    Value none = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, target,
-                                      LLVM::ZeroOp::create(b, loc, ptr));
-    LLVM::CondBrOp::create(b, loc, none, viaLibc, viaHook);
-    bool returns = !isa<LLVM::LLVMVoidType>(func.getFunctionType().getReturnType());
-    auto finish = [&](LLVM::CallOp call) {
-      if (returns)
-        LLVM::ReturnOp::create(b, loc, call.getResult());
-      else
-        LLVM::ReturnOp::create(b, loc, ValueRange());
-    };
-    b.setInsertionPointToEnd(viaLibc);
-    finish(LLVM::CallOp::create(b, loc, fallback, entry->getArguments()));
-    b.setInsertionPointToEnd(viaHook);
-    SmallVector<Value> operands = {target, loadGlobalPointer(b, loc, kHostContext)};
-    llvm::append_range(operands, hookArgs(b, entry->getArguments()));
-    finish(LLVM::CallOp::create(b, loc, hookType, operands));
+    HookBranch branch = branchOnHook(b, loc, func, hook);
+    b.setInsertionPointToEnd(branch.missing);
+    returnCallResult(b, loc, LLVM::CallOp::create(b, loc, fallback, func.getArguments()));
+    b.setInsertionPointToEnd(branch.installed);
+    SmallVector<Value> operands = {branch.target,
+                                   loadGlobalPointer(b, loc, kHostContext)};
+    llvm::append_range(operands, hookArgs(b, func.getArguments()));
+    returnCallResult(b, loc, LLVM::CallOp::create(b, loc, hookType, operands));
   };
   auto allocType = LLVM::LLVMFunctionType::get(ptr, {ptr, i64, i64});
   auto freeType = LLVM::LLVMFunctionType::get(voidType, {ptr, ptr});

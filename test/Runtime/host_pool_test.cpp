@@ -8,26 +8,16 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Checks.h"
 #include "HostPool.h"
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <string>
 
 using hybrid::runtime::HostPool;
 
-namespace {
-int failures = 0, checks = 0;
-
-void check(bool ok, const std::string &what) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "FAILED: %s\n", what.c_str());
-  }
-}
-} // namespace
+using checks::check;
 
 int main() {
   constexpr size_t kPage = 4096, kMiB = 1 << 20;
@@ -103,6 +93,5 @@ int main() {
     pool.release(again);
   }
 
-  std::printf("%d checks, %d failed\n", checks, failures);
-  return failures ? 1 : 0;
+  return checks::report();
 }

@@ -14,6 +14,8 @@
 
 #include "hybrid/runtime.h"
 
+#include "Checks.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -25,15 +27,7 @@
 #include <vector>
 
 namespace {
-int failures = 0, checks = 0;
-
-void check(bool ok, const std::string &what) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "FAILED: %s\n", what.c_str());
-  }
-}
+using checks::check;
 
 /// A check of `error` (a relative difference) against `bound`, printing
 /// both when it fails.
@@ -297,6 +291,5 @@ int main(int argc, char **argv) {
     hybrid_session_free(session);
   hybrid_artifact_free(inMemory);
   hybrid_artifact_free(artifact);
-  std::printf("%d checks, %d failed\n", checks, failures);
-  return failures ? 1 : 0;
+  return checks::report();
 }
