@@ -45,7 +45,9 @@ void hybrid_artifact_free(hybrid_artifact *artifact);
     CUDA device 0 (through libcuda.so.1, loaded at run time) and copies the
     weights into its memory; without an NVIDIA driver or GPU the open fails
     with a message saying so. Device memory the artifact's sessions and
-    calls release is kept for reuse until the artifact is freed. */
+    calls release is kept for reuse until the artifact is freed; so is a
+    CPU artifact's call buffers' memory (at most the most its calls ever
+    had in use at once). */
 const char *hybrid_artifact_device(const hybrid_artifact *artifact);
 /** The device's name, e.g. "NVIDIA H100 80GB HBM3 (sm_90)", or "CPU". */
 const char *hybrid_artifact_device_name(const hybrid_artifact *artifact);
