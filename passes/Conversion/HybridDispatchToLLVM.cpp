@@ -237,6 +237,22 @@ void defineGPUHook(OpBuilder &b, Location loc, LLVM::LLVMFuncOp func,
   returnCallResult(b, loc, LLVM::CallOp::create(b, loc, hookType, operands));
 }
 
+/// finalize-memref-to-llvm{use-generic-functions}' declaration of the
+/// allocation function `name` (of type `type`), made internal for the body
+/// the caller gives it; null when the module declares none; an error when
+/// the module defines it itself or with another type.
+FailureOr<LLVM::LLVMFuncOp> genericAllocation(ModuleOp module, StringRef name,
+                                              LLVM::LLVMFunctionType type) {
+  auto func = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+  if (!func)
+    return LLVM::LLVMFuncOp();
+  if (!func.isExternal() || func.getFunctionType() != type)
+    return func.emitOpError("is not the generic allocation function the "
+                            "memref lowering declares");
+  func.setLinkage(LLVM::Linkage::Internal);
+  return func;
+}
+
 /// The GPU side's globals and functions: the launcher hook and the
 /// plan's allocation functions (bodies for finalize-memref-to-llvm's
 /// generic declarations). Fails when the plan allocates with malloc.
@@ -265,14 +281,11 @@ LogicalResult defineGPUSupport(ModuleOp module, OpBuilder &b, Location loc) {
   // Allocation: the generic functions the memref lowering declared.
   auto define = [&](StringRef name, LLVM::LLVMFunctionType type,
                     StringRef hook, unsigned skip) -> LogicalResult {
-    auto func = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
-    if (!func)
-      return success();
-    if (!func.isExternal() || func.getFunctionType() != type)
-      return func.emitOpError("is not the generic allocation function the "
-                              "memref lowering declares");
-    func.setLinkage(LLVM::Linkage::Internal);
-    defineGPUHook(b, loc, func, hook, skip);
+    FailureOr<LLVM::LLVMFuncOp> func = genericAllocation(module, name, type);
+    if (failed(func))
+      return failure();
+    if (*func)
+      defineGPUHook(b, loc, *func, hook, skip);
     return success();
   };
   if (failed(define("_mlir_memref_to_llvm_alloc",
@@ -296,18 +309,6 @@ LogicalResult defineHostAllocation(ModuleOp module, OpBuilder &b, Location loc) 
   auto ptr = LLVM::LLVMPointerType::get(context);
   auto i64 = IntegerType::get(context, 64);
   auto voidType = LLVM::LLVMVoidType::get(context);
-  // `name`'s declaration as the memref lowering made it, or null.
-  auto generic = [&](StringRef name, LLVM::LLVMFunctionType type)
-      -> FailureOr<LLVM::LLVMFuncOp> {
-    auto func = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
-    if (!func)
-      return LLVM::LLVMFuncOp();
-    if (!func.isExternal() || func.getFunctionType() != type)
-      return func.emitOpError("is not the generic allocation function the "
-                              "memref lowering declares");
-    func.setLinkage(LLVM::Linkage::Internal);
-    return func;
-  };
   auto libc = [&](StringRef name, LLVM::LLVMFunctionType type) {
     if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
       return existing;
@@ -334,13 +335,13 @@ LogicalResult defineHostAllocation(ModuleOp module, OpBuilder &b, Location loc) 
   auto i64Constant = [&](OpBuilder &cb, int64_t v) -> Value {
     return LLVM::ConstantOp::create(cb, loc, i64, cb.getI64IntegerAttr(v));
   };
-  FailureOr<LLVM::LLVMFuncOp> alloc = generic(
-      "_mlir_memref_to_llvm_alloc", LLVM::LLVMFunctionType::get(ptr, {i64}));
+  FailureOr<LLVM::LLVMFuncOp> alloc = genericAllocation(
+      module, "_mlir_memref_to_llvm_alloc", LLVM::LLVMFunctionType::get(ptr, {i64}));
   FailureOr<LLVM::LLVMFuncOp> alignedAlloc =
-      generic("_mlir_memref_to_llvm_aligned_alloc",
-              LLVM::LLVMFunctionType::get(ptr, {i64, i64}));
-  FailureOr<LLVM::LLVMFuncOp> release = generic(
-      "_mlir_memref_to_llvm_free", LLVM::LLVMFunctionType::get(voidType, {ptr}));
+      genericAllocation(module, "_mlir_memref_to_llvm_aligned_alloc",
+                        LLVM::LLVMFunctionType::get(ptr, {i64, i64}));
+  FailureOr<LLVM::LLVMFuncOp> release = genericAllocation(
+      module, "_mlir_memref_to_llvm_free", LLVM::LLVMFunctionType::get(voidType, {ptr}));
   if (failed(alloc) || failed(alignedAlloc) || failed(release))
     return failure();
   if (!*alloc && !*alignedAlloc && !*release)

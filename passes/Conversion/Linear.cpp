@@ -415,7 +415,7 @@ SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &orde
                                  Value kBegin, Value kEnd,
                                  function_ref<Value(Value, int64_t)> panelAt,
                                  function_ref<Value(int64_t, Value)> xAt,
-                                 function_ref<ParkedSums(int64_t, int64_t)> parkAt) {
+                                 function_ref<ParkedSums(int64_t)> parkAt) {
   // The loop over k of the weights `ws`, accumulators row-major over them.
   auto productsOf = [&](ArrayRef<int64_t> ws, ValueRange accInit) {
     return scf::ForOp::create(
@@ -452,6 +452,7 @@ SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &orde
   // the next weight's loop. They wait in the caller's memory instead
   // (where LLVM forwards them anyway, as in the dense SwiGLU kernel, two of
   // the second loop's accumulators still spill: measured no slower).
+  assert(parkAt && "a tile of a loop per weight parks the first one's sums");
   auto vf32 = cast<VectorType>(init.front().getType());
   Value padding = f32Constant(b, b.getLoc(), 0.0);
   SmallVector<Value> sums(init.begin(), init.end());
@@ -459,24 +460,21 @@ SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &orde
     SmallVector<Value> accInit;
     for (int64_t m = 0; m < rowCount; ++m)
       accInit.push_back(init[m * weights + w]);
-    auto loop = productsOf({w}, accInit);
-    auto rowSums = restored(loop.getResults());
+    auto rowSums = restored(productsOf({w}, accInit).getResults());
     for (int64_t m = 0; m < rowCount; ++m) {
       sums[m * weights + w] = rowSums[m];
-      if (w + 1 == weights)
-        continue;
-      ParkedSums parked = parkAt(m, w);
-      vector::TransferWriteOp::create(b, rowSums[m], parked.buffer, parked.at,
-                                      ArrayRef<bool>{parked.inBounds});
+      if (w == 0) {
+        ParkedSums parked = parkAt(m);
+        vector::TransferWriteOp::create(b, rowSums[m], parked.buffer, parked.at,
+                                        ArrayRef<bool>{parked.inBounds});
+      }
     }
   }
-  for (int64_t w : ArrayRef(all).drop_back())
-    for (int64_t m = 0; m < rowCount; ++m) {
-      ParkedSums parked = parkAt(m, w);
-      sums[m * weights + w] = vector::TransferReadOp::create(
-          b, vf32, parked.buffer, parked.at, padding,
-          ArrayRef<bool>{parked.inBounds});
-    }
+  for (int64_t m = 0; m < rowCount; ++m) {
+    ParkedSums parked = parkAt(m);
+    sums[m * weights] = vector::TransferReadOp::create(
+        b, vf32, parked.buffer, parked.at, padding, ArrayRef<bool>{parked.inBounds});
+  }
   return sums;
 }
 
@@ -509,9 +507,8 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
         [&](int64_t m, Value k) -> Value {
           return tensor::ExtractOp::create(ib, x, ValueRange{rows[m], k});
         },
-        [&](int64_t m, int64_t w) -> ParkedSums {
-          // The row's output: room for one weight's sums (SwiGLU's gate).
-          assert(w == 0 && "a packed tile parks one weight's sums");
+        [&](int64_t m) -> ParkedSums {
+          // The row's output (SwiGLU's gate waits where the product goes).
           return {y, {rows[m], o0}, out % panel == 0};
         });
     for (auto [r, row] : llvm::enumerate(rows)) {
@@ -597,9 +594,7 @@ void stagedPanelRows(ImplicitLocOpBuilder &b, LoopNest &loops,
                     ArrayRef<bool>{true}));
           },
           [&](int64_t m, Value k) { return inputs[m](k); },
-          [&](int64_t m, int64_t w) -> ParkedSums {
-            return {sums, sumAt(rows[m], w), true};
-          });
+          [&](int64_t m) -> ParkedSums { return {sums, sumAt(rows[m], 0), true}; });
       for (auto [m, row] : llvm::enumerate(rows))
         writeSums(row, ArrayRef(products).slice(m * packed.size(), packed.size()));
     });

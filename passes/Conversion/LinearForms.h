@@ -120,9 +120,9 @@ bool packAlike(const PackableWeight &a, const PackableWeight &b);
 using PanelEpilogue =
     llvm::function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
-/// Where a tile row's sums of one weight wait while panelProducts runs
-/// the next weight's loop: a vector<panel> at `at` of `buffer`, written
-/// and read back masked unless `inBounds`.
+/// Where a tile row's sums of the first weight wait while panelProducts
+/// runs the second weight's loop: a vector<panel> at `at` of `buffer`,
+/// written and read back masked unless `inBounds`.
 struct ParkedSums {
   Value buffer;
   SmallVector<Value> at;
@@ -135,16 +135,16 @@ struct ParkedSums {
 /// f32>, in `order`) and one broadcast FMA per (row, weight), xAt(m, k)
 /// row m's input k as f32. Returns the sums put back in order, row-major
 /// over the weights. Up to kPackedTokens accumulator vectors go in one
-/// loop over k; more, in a loop per weight, all weights' sums but the
-/// last's parked in parkAt(m, w) between the loops (memory the caller
-/// owns, not promoted to values: the row's own output). Each output's sum
-/// runs over k in order either way.
+/// loop over k; more (two weights: SwiGLU's gate and up), in a loop per
+/// weight, row m's first-weight sums parked in parkAt(m) between the loops
+/// (memory the caller owns, e.g. the row's own output; null where it
+/// cannot be needed). Each output's sum runs over k in order either way.
 SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &order,
                                  int64_t rowCount, int64_t weights, ValueRange init,
                                  Value kBegin, Value kEnd,
                                  function_ref<Value(Value, int64_t)> panelAt,
                                  function_ref<Value(int64_t, Value)> xAt,
-                                 function_ref<ParkedSums(int64_t, int64_t)> parkAt);
+                                 function_ref<ParkedSums(int64_t)> parkAt);
 
 /// One workgroup of a packed linear kernel: panel `p` of the weights
 /// `packed` (all [panels, in, panel]) applied to the tokens of

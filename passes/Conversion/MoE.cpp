@@ -590,12 +590,12 @@ struct MoEKernels {
     // inputs, finish(entry, sums) storing an entry's sums. Weights decoded as read
     // (fp8) go by groups of kStagedTiles tiles that share each decoded
     // chunk (stagedPanelRows) where a group has more than one tile;
-    // `scratch` from stagedPanelScratch then. parkAt(entry, w): where
-    // panelProducts may keep the entry's sums of weight w (not the last).
+    // `scratch` from stagedPanelScratch then. parkAt(entry): where
+    // panelProducts may keep the entry's sums of the first of two weights.
     auto panelEntries = [&](ArrayRef<PackedWeight> weights, Value e, Value p,
                             int64_t in, int64_t rows,
                             std::pair<Value, Value> scratch, RowInputs inputsOf,
-                            function_ref<ParkedSums(Value, int64_t)> parkAt,
+                            function_ref<ParkedSums(Value)> parkAt,
                             function_ref<void(Value, ValueRange)> finish) {
       size_t n = weights.size();
       PanelOrder order = PanelOrder::of(weights);
@@ -611,7 +611,7 @@ struct MoEKernels {
                 return order.read(b, b.getLoc(), weights[w], ValueRange{e, p, k, zero});
               },
               [&](int64_t m, Value k) { return inputs[m](k); },
-              [&](int64_t m, int64_t w) { return parkAt(at[m], w); });
+              [&](int64_t m) { return parkAt(at[m]); });
           for (auto [m, entry] : llvm::enumerate(at))
             finish(entry, ArrayRef(sums).slice(m * n, n));
         });
@@ -672,9 +672,8 @@ struct MoEKernels {
               return tensor::ExtractOp::create(b, x, ValueRange{token, k});
             };
           },
-          [&](Value entry, int64_t w) -> ParkedSums {
-            // The entry's activations: room for the gate's sums.
-            assert(w == 0 && "gate and up park the gate's sums");
+          [&](Value entry) -> ParkedSums {
+            // The entry's activations, where SiLU(gate) * up goes.
             return {activations, {tokenOf(entry), slotOf(entry), o0},
                     inter % panel == 0};
           },
@@ -699,9 +698,7 @@ struct MoEKernels {
                                             ValueRange{token, slot, k});
             };
           },
-          [&](Value, int64_t) -> ParkedSums {
-            llvm_unreachable("one weight parks nothing");
-          },
+          /*parkAt=*/nullptr,
           [&](Value entry, ValueRange sums) {
             vector::TransferWriteOp::create(
                 b, sums[0], expertOut, ValueRange{tokenOf(entry), slotOf(entry), o0},

@@ -33,7 +33,8 @@ size_t HostPool::sizeClass(size_t bytes) {
 }
 
 void *HostPool::allocate(size_t bytes, size_t alignment) {
-  if (bytes < kPooledBytes)
+  // Kept blocks are page-aligned: a larger alignment is the C allocator's.
+  if (bytes < kPooledBytes || alignment > kPage)
     return alignedBlock(bytes, alignment);
   size_t size = sizeClass(bytes);
   {
@@ -51,8 +52,7 @@ void *HostPool::allocate(size_t bytes, size_t alignment) {
       return block;
     }
   }
-  // Page-aligned: any alignment the plan asks for.
-  void *block = alignedBlock(size, std::max(alignment, kPage));
+  void *block = alignedBlock(size, kPage);
   if (!block)
     return nullptr;
   std::lock_guard<std::mutex> lock(mutex_);

@@ -33,8 +33,9 @@ public:
   HostPool(const HostPool &) = delete;
   HostPool &operator=(const HostPool &) = delete;
 
-  /// At least `bytes`, aligned to `alignment` (a power of two, at most a
-  /// page); null when the system has no memory left.
+  /// At least `bytes`, aligned to `alignment` (a power of two; blocks
+  /// aligned to more than a page are not pooled); null when the system has
+  /// no memory left.
   void *allocate(size_t bytes, size_t alignment);
   /// A block from allocate(), or null.
   void release(void *block);

@@ -61,6 +61,12 @@ int main() {
           "a small block is aligned as asked");
     pool.release(small);
     check(pool.usage().liveBytes == usage.liveBytes, "small blocks are not pooled");
+    void *wide = pool.allocate(2 * kMiB, 4 * kPage);
+    check(wide && reinterpret_cast<uintptr_t>(wide) % (4 * kPage) == 0,
+          "an alignment past a page is kept");
+    check(pool.usage().liveBytes == usage.liveBytes,
+          "blocks aligned past a page are not pooled");
+    pool.release(wide);
     pool.release(d);
     pool.release(e);
     pool.release(nullptr);
