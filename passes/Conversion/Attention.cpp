@@ -487,6 +487,174 @@ void stagedRowsSoftmax(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t count,
   }, kSharedRows);
 }
 
+/// Positions the CPU prompt attention (blockedAttention) stages and
+/// weighs at a time: its online softmax rescales the running sums once
+/// per block.
+constexpr int64_t kBlockedPositions = 32;
+/// Positions whose scores blockedAttention keeps in registers together,
+/// each a vector of its queries' (two AVX-512 registers, one AVX2).
+constexpr int64_t kScoreTileRows = 8;
+/// Queries whose weighted value sums blockedAttention keeps in registers
+/// together, each a vector of half a panel of the value row.
+constexpr int64_t kValueTileQueries = 8;
+static_assert(kBlockedPositions % kScoreTileRows == 0, "whole score tiles per block");
+
+/// Queries a workgroup of the CPU prompt attention takes: half a weight
+/// panel (32 with AVX-512, 8 with AVX2), so that a position's scores for
+/// all of them fill two registers (one).
+int64_t blockedQueries(const Codegen &codegen) { return codegen.panel / 2; }
+
+/// Whether blockedAttention takes value rows of `valueDim` floats: whole
+/// vectors of half a panel.
+bool blockedFits(const Codegen &codegen, int64_t valueDim) {
+  return codegen.panel >= 2 && valueDim % blockedQueries(codegen) == 0;
+}
+
+/// The CPU attention of a prompt: `queries` query rows of one sequence
+/// over its cached positions, as flash attention takes blocks of them. Per
+/// block of kBlockedPositions positions: the keys and values staged as
+/// f32 (stageRow(j, r, keys, values) writes position j's rows into row r
+/// of keys [B, keyDim] and values [B, valueDim]); the scores S^T = K Q^T,
+/// each position's scores for all the queries one vector, kScoreTileRows
+/// positions at a time (queriesT [keyDim, queries]: a column per query,
+/// scaled), so that no score sums across a vector's lanes; the online
+/// softmax lane by lane, query g over the positions before ends[g] (i32);
+/// O += P V, kValueTileQueries queries x half a panel of the value row at
+/// a time. Every multiply-add of both products takes one loaded or
+/// broadcast operand for several accumulators: the per-query forms
+/// (sharedRowsSoftmax, stagedRowsSoftmax) loaded a key vector per FMA and
+/// summed each score across a vector. The unnormalised sums go to accs
+/// [queries, valueDim], the denominators to totals [queries].
+void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t queries,
+                      int64_t keyDim, int64_t valueDim, Value queriesT, Value ends,
+                      function_ref<void(Value, Value, Value, Value)> stageRow,
+                      Value accs, Value totals) {
+  constexpr int64_t B = kBlockedPositions, R = kScoreTileRows;
+  int64_t valueWidth = queries, tileQueries = std::min(kValueTileQueries, queries);
+  assert(valueDim % valueWidth == 0 && queries % tileQueries == 0);
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  Value zero = loops.index(0);
+  auto rowType = VectorType::get({queries}, f32);
+  auto valueType = VectorType::get({valueWidth}, f32);
+  auto splat = [&](VectorType type, double v) -> Value {
+    return arith::ConstantOp::create(b, type,
+                                     DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
+  };
+  auto read = [&](VectorType type, Value buffer, ValueRange at) -> Value {
+    return vector::TransferReadOp::create(b, type, buffer, at, loops.f32(0.0),
+                                          ArrayRef<bool>{true});
+  };
+  auto write = [&](Value vector, Value buffer, ValueRange at) {
+    vector::TransferWriteOp::create(b, vector, buffer, at, ArrayRef<bool>{true});
+  };
+  auto broadcast = [&](VectorType type, Value buffer, ValueRange at) -> Value {
+    return vector::BroadcastOp::create(b, type, memref::LoadOp::create(b, buffer, at));
+  };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  double negInf = -std::numeric_limits<double>::infinity();
+  Value keys = loops.scratch({B, keyDim}, f32);
+  Value values = loops.scratch({B, valueDim}, f32);
+  Value weights = loops.scratch({B, queries}, f32); // scores, then weights
+  Value corrections = loops.scratch({queries}, f32);
+  auto endType = VectorType::get({queries}, i32);
+  Value endsV = vector::TransferReadOp::create(
+      b, endType, ends, ValueRange{zero},
+      arith::ConstantOp::create(b, i32, b.getI32IntegerAttr(0)), ArrayRef<bool>{true});
+  Value end = arith::IndexCastUIOp::create(
+      b, b.getIndexType(),
+      vector::ReductionOp::create(b, vector::CombiningKind::MAXUI, endsV));
+  loops.forLoop(zero, loops.index(queries), {}, [&](Value g, ValueRange) {
+    for (int64_t c = 0; c < valueDim; c += valueWidth)
+      write(splat(valueType, 0.0), accs, {g, loops.index(c)});
+    return SmallVector<Value>{};
+  });
+  auto blocks = loops.forLoop(
+      zero, end, {splat(rowType, negInf), splat(rowType, 0.0)},
+      [&](Value begin, ValueRange state) {
+    Value rows = arith::MinUIOp::create(b, loops.index(B),
+                                        arith::SubIOp::create(b, end, begin));
+    // Rows past the end zero: the last score tile reads them.
+    loops.forLoop(zero, loops.index(B), {}, [&](Value r, ValueRange) {
+      loops.ifElse(
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows),
+          [&] { stageRow(add(begin, r), r, keys, values); },
+          [&] {
+            for (int64_t c = 0; c < keyDim; ++c)
+              memref::StoreOp::create(b, loops.f32(0.0), keys, ValueRange{r, loops.index(c)});
+            for (int64_t c = 0; c < valueDim; c += valueWidth)
+              write(splat(valueType, 0.0), values, {r, loops.index(c)});
+          });
+      return SmallVector<Value>{};
+    });
+    // S^T: R positions' score vectors at a time.
+    loops.forLoop(zero, rows, {}, [&](Value r0, ValueRange) {
+      auto sums = loops.forLoop(
+          zero, loops.index(keyDim), SmallVector<Value>(R, splat(rowType, 0.0)),
+          [&](Value c, ValueRange running) {
+            Value q = read(rowType, queriesT, {c, zero});
+            SmallVector<Value> next;
+            for (int64_t k = 0; k < R; ++k)
+              next.push_back(vector::FMAOp::create(
+                  b, broadcast(rowType, keys, {add(r0, loops.index(k)), c}), q,
+                  running[k]));
+            return next;
+          });
+      for (int64_t k = 0; k < R; ++k)
+        write(sums.getResult(k), weights, {add(r0, loops.index(k)), zero});
+      return SmallVector<Value>{};
+    }, R);
+    // The softmax, a lane per query: positions at or past a query's end
+    // weigh nothing.
+    Value blockMax = loops.forLoop(zero, rows, {splat(rowType, negInf)},
+                                   [&](Value r, ValueRange m) {
+      Value position = arith::IndexCastUIOp::create(b, i32, add(begin, r));
+      Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, endsV,
+                                           vector::BroadcastOp::create(b, endType, position));
+      Value s = arith::SelectOp::create(b, inside, read(rowType, weights, {r, zero}),
+                                        splat(rowType, negInf));
+      write(s, weights, {r, zero});
+      return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], s)};
+    }).getResult(0);
+    Value max = arith::MaximumFOp::create(b, state[0], blockMax);
+    Value correction = math::ExpOp::create(b, arith::SubFOp::create(b, state[0], max));
+    write(correction, corrections, {zero});
+    Value blockSum = loops.forLoop(zero, rows, {splat(rowType, 0.0)},
+                                   [&](Value r, ValueRange sum) {
+      Value w = math::ExpOp::create(
+          b, arith::SubFOp::create(b, read(rowType, weights, {r, zero}), max));
+      write(w, weights, {r, zero});
+      return SmallVector<Value>{arith::AddFOp::create(b, sum[0], w)};
+    }).getResult(0);
+    Value total = arith::AddFOp::create(
+        b, arith::MulFOp::create(b, state[1], correction), blockSum);
+    // O = O correction + P V, tileQueries queries x a value vector at a time.
+    loops.forLoop(zero, loops.index(queries), {}, [&](Value q0, ValueRange) {
+      loops.forLoop(zero, loops.index(valueDim), {}, [&](Value c, ValueRange) {
+        auto queryOf = [&](int64_t k) { return add(q0, loops.index(k)); };
+        SmallVector<Value> init;
+        for (int64_t k = 0; k < tileQueries; ++k)
+          init.push_back(arith::MulFOp::create(b, read(valueType, accs, {queryOf(k), c}),
+                                               broadcast(valueType, corrections,
+                                                         {queryOf(k)})));
+        auto sums = loops.forLoop(zero, rows, init, [&](Value r, ValueRange running) {
+          Value v = read(valueType, values, {r, c});
+          SmallVector<Value> next;
+          for (int64_t k = 0; k < tileQueries; ++k)
+            next.push_back(vector::FMAOp::create(
+                b, broadcast(valueType, weights, {r, queryOf(k)}), v, running[k]));
+          return next;
+        });
+        for (int64_t k = 0; k < tileQueries; ++k)
+          write(sums.getResult(k), accs, {queryOf(k), c});
+        return SmallVector<Value>{};
+      }, valueWidth);
+      return SmallVector<Value>{};
+    }, tileQueries);
+    return SmallVector<Value>{max, total};
+  }, B);
+  write(blocks.getResult(1), totals, {zero});
+}
+
 /// The vector width of stagedRowsSoftmax: `width` (a power of two that
 /// divides the rows), halved down to one register's floats (a quarter of
 /// the target's weight panel), so that a group's sums fit in registers.
@@ -536,37 +704,71 @@ void attendTokens(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens, Value 
       });
 }
 
-/// The CPU attention kernels of `heads` heads taken `together` (a
-/// divisor): a workgroup per (block of `tokensTogether` tokens, group of
-/// heads) runs groupBody for calls of several tokens (prompts, several
-/// sequences' decode steps), a workgroup per (token, head) runs headBody
-/// for a single token, whose heads are its only parallel work; with
-/// `together` = 1, headBody always. Blocks and tokens go to the workgroups
-/// in balancedToken's order.
+/// The prompt kernel of the CPU attention forms: a workgroup per (block
+/// of `tokens` tokens, group of `heads` heads) runs `body` (blockedAttention
+/// for their tokens x heads queries) for calls of several tokens of one
+/// sequence, or those of them that `calls` says.
+struct PromptKernel {
+  int64_t tokens, heads;
+  function_ref<void(ValueRange)> body;
+  Value calls = {};
+  /// The other kernels launch for its calls too, and each kernel's body
+  /// decides which of them does the work (from what only a kernel reads:
+  /// the tokens' positions).
+  bool shared = false;
+};
+
+/// The CPU attention kernels of `heads` heads: the prompt kernel, if
+/// any, for its calls; a workgroup per (block of `tokensTogether` tokens,
+/// group of `together` heads, a divisor) runs groupBody for the other calls
+/// of several tokens (several sequences' decode steps, prompts without a
+/// prompt kernel); a workgroup per (token, head) runs headBody for a single
+/// token, whose heads are its only parallel work; with `together` = 1,
+/// headBody for every call the prompt kernel does not take. Blocks and
+/// tokens go to the workgroups in balancedToken's order.
 void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
-                      int64_t heads, int64_t together, int64_t tokensTogether,
-                      function_ref<void(ValueRange)> groupBody,
-                      function_ref<void(ValueRange)> headBody) {
-  auto perHead = [&](ValueRange ivs) {
-    headBody({balancedToken(b, loops, ivs[0], tokens), ivs[1]});
-  };
-  if (together == 1) {
-    loops.parallel("attention", {tokens, loops.index(heads)}, perHead);
-    return;
-  }
+                      Value slots, int64_t heads, int64_t together,
+                      int64_t tokensTogether, function_ref<void(ValueRange)> groupBody,
+                      function_ref<void(ValueRange)> headBody,
+                      std::optional<PromptKernel> prompt = std::nullopt) {
   Value zero = loops.index(0);
-  Value several =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1));
-  Value blocks = arith::CeilDivUIOp::create(b, tokens, loops.index(tokensTogether));
-  loops.parallel("attention_head_groups",
-                 {arith::SelectOp::create(b, several, blocks, zero),
-                  loops.index(heads / together)},
+  Value none = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
+  auto workgroups = [&](Value calls, Value count) -> Value {
+    return arith::SelectOp::create(b, calls, count, zero);
+  };
+  Value launched = !prompt        ? none
+                   : prompt->calls ? prompt->calls
+                                   : loops.severalOfOneSequence(tokens, slots);
+  // The calls the prompt kernel takes from the others.
+  Value byPrompt = prompt && !prompt->shared ? launched : none;
+  if (prompt) {
+    Value blocks = arith::CeilDivUIOp::create(b, tokens, loops.index(prompt->tokens));
+    loops.parallel("attention_prompt",
+                   {workgroups(launched, blocks), loops.index(heads / prompt->heads)},
+                   [&](ValueRange ivs) {
+                     prompt->body({balancedToken(b, loops, ivs[0], blocks), ivs[1]});
+                   });
+  }
+  // Without batch slots, a prompt kernel that takes every call of several
+  // tokens of one sequence takes every call of several tokens.
+  Value byGroup = none;
+  if (together > 1 && (!prompt || prompt->calls || prompt->shared || slots)) {
+    byGroup = arith::AndIOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1)),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, byPrompt, none));
+    Value blocks = arith::CeilDivUIOp::create(b, tokens, loops.index(tokensTogether));
+    loops.parallel("attention_head_groups",
+                   {workgroups(byGroup, blocks), loops.index(heads / together)},
+                   [&](ValueRange ivs) {
+                     groupBody({balancedToken(b, loops, ivs[0], blocks), ivs[1]});
+                   });
+  }
+  Value alone = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                      arith::OrIOp::create(b, byPrompt, byGroup), none);
+  loops.parallel("attention", {workgroups(alone, tokens), loops.index(heads)},
                  [&](ValueRange ivs) {
-                   groupBody({balancedToken(b, loops, ivs[0], blocks), ivs[1]});
-                 });
-  loops.parallel("attention",
-                 {arith::SelectOp::create(b, several, zero, tokens), loops.index(heads)},
-                 perHead);
+    headBody({balancedToken(b, loops, ivs[0], tokens), ivs[1]});
+  });
 }
 
 /// RoPE inverse frequencies of a rotary slice of `dim` elements, YaRN-scaled
@@ -1422,8 +1624,77 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           return SmallVector<Value>{};
         });
       };
-      attentionKernels(b, loops, tokens, heads, together, kQueryTokens, groupBody,
-                       headBody);
+      // A prompt (several tokens of one sequence): blockedAttention for
+      // the queries of up to blockHeads heads of one KV head (which read
+      // the same rows) x blockTokens tokens.
+      int64_t blockQueries = blockedQueries(codegen);
+      int64_t blockHeads = 1;
+      while (blockHeads < blockQueries && group % (2 * blockHeads) == 0)
+        blockHeads *= 2;
+      int64_t blockTokens = blockQueries / blockHeads;
+      auto promptBody = [&](ValueRange ivs) {
+        // Query g: token first + g / blockHeads (the call's last past its
+        // tokens: computed, never stored), head firstHead + g % blockHeads.
+        Value first = arith::MulIOp::create(b, ivs[0], index(blockTokens));
+        Value count = arith::MinUIOp::create(b, index(blockTokens),
+                                             arith::SubIOp::create(b, tokens, first));
+        Value firstHead = arith::MulIOp::create(b, ivs[1], index(blockHeads));
+        Value kvh = arith::DivUIOp::create(b, firstHead, index(group));
+        auto tokenOf = [&](Value g) -> Value {
+          Value slot = arith::MinUIOp::create(
+              b, arith::DivUIOp::create(b, g, index(blockHeads)),
+              arith::SubIOp::create(b, count, one));
+          return arith::AddIOp::create(b, first, slot);
+        };
+        auto headOf = [&](Value g) -> Value {
+          return arith::AddIOp::create(b, firstHead,
+                                       arith::RemUIOp::create(b, g, index(blockHeads)));
+        };
+        Value queriesT = loops.scratch({dim, blockQueries}, f32);
+        Value ends = loops.scratch({blockQueries}, b.getI32Type());
+        Value accs = loops.scratch({blockQueries, dim}, f32);
+        Value totals = loops.scratch({blockQueries}, f32);
+        Value acc = loops.scratch(dim, f32);
+        forLoop(zero, index(blockQueries), {}, [&](Value g, ValueRange) {
+          Value t = tokenOf(g);
+          Value p = positionOf(t);
+          Value qh = loadHead(q, t, arith::MulIOp::create(b, headOf(g), qStride), qNorm, p);
+          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+            memref::StoreOp::create(
+                b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d), f32c(scale)),
+                queriesT, ValueRange{d, g});
+            return SmallVector<Value>{};
+          });
+          memref::StoreOp::create(
+              b, arith::IndexCastUIOp::create(b, b.getI32Type(), arith::AddIOp::create(b, p, one)),
+              ends, g);
+          return SmallVector<Value>{};
+        });
+        blockedAttention(
+            b, loops, blockQueries, dim, dim, queriesT, ends,
+            [&](Value j, Value r, Value keys, Value values) {
+              for (int64_t c = 0; c < dim; c += width)
+                for (auto [half, staged] : {std::pair{zero, keys}, std::pair{one, values}})
+                  vector::TransferWriteOp::create(
+                      b,
+                      readF32Vector(b, cache,
+                                    stateAt(b, slots, first, {half, j, kvh, index(c)}),
+                                    width),
+                      staged, ValueRange{r, index(c)}, ArrayRef<bool>{true});
+            },
+            accs, totals);
+        forLoop(zero, arith::MulIOp::create(b, count, index(blockHeads)), {},
+                [&](Value g, ValueRange) {
+          writeRowVectors(b, readRowVectors(b, accs, {g}, dim / width, width), acc, {});
+          finish(tokenOf(g), headOf(g), acc, memref::LoadOp::create(b, totals, g));
+          return SmallVector<Value>{};
+        });
+      };
+      std::optional<PromptKernel> prompt;
+      if (blockedFits(codegen, dim))
+        prompt = PromptKernel{blockTokens, blockHeads, promptBody};
+      attentionKernels(b, loops, tokens, slots, heads, together, kQueryTokens, groupBody,
+                       headBody, prompt);
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
@@ -1959,7 +2230,131 @@ struct MLALowering : HybridLowering<MLAOp> {
                           ValueRange{t, add(mul(h, vDim), i)});
                   });
       };
-      attentionKernels(b, loops, tokens, heads, group, kLatentTokens, groupBody, headBody);
+      // A long prompt (several tokens of one sequence, more than
+      // expandAbove): attention as transformers computes it, each head's
+      // keys [k_nope | rope key] and values expanded from the cached
+      // latents by kv_b, then blockedAttention per head (MHA: a workgroup
+      // per (block of tokens, head)). Per (query, position) pair and head
+      // that is qk + v_head_dim multiply-adds where the absorbed form takes
+      // 2 kv_lora_rank + rope; the expansion costs kv_lora_rank (nope +
+      // v_head_dim) per cached position and head (and kv_b packed once
+      // more, for the linear kernel), which prompts longer than expandAbove
+      // tokens repay. DeepSeek-V3: 170 tokens.
+      int64_t pairSaving = (2 * kvRank + rope) - (qk + vDim);
+      int64_t expandAbove =
+          pairSaving > 0 ? llvm::divideCeil(kvRank * (nope + vDim), pairSaving) : 0;
+      if (expandAbove <= 0 || !blockedFits(codegen, vDim)) {
+        attentionKernels(b, loops, tokens, slots, heads, group, kLatentTokens, groupBody,
+                         headBody);
+      } else {
+        int64_t expandedWidth = nope + vDim;
+        Value longPrompt = arith::AndIOp::create(
+            b, loops.severalOfOneSequence(tokens, slots),
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(expandAbove)));
+        // Calls from position 0 (positions are consecutive): the
+        // sequence's rows are the call's tokens, whose latents expand as
+        // they were normed (a prompt continuing a sequence takes the
+        // absorbed form: the plan cannot read where it starts).
+        Value expandedRows = arith::SelectOp::create(b, longPrompt, tokens, zero);
+        Value expanded = linear(
+            b, loc, codegen,
+            tensor::ExtractSliceOp::create(
+                b, RankedTensorType::get({ShapedType::kDynamic, kvRank}, f32), latent,
+                ValueRange{}, ValueRange{expandedRows}, ValueRange{},
+                b.getDenseI64ArrayAttr({0, 0}),
+                b.getDenseI64ArrayAttr({ShapedType::kDynamic, kvRank}),
+                b.getDenseI64ArrayAttr({1, 1})),
+            adaptor.getKvBProj());
+        auto fromStart = [&] {
+          return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, positionOf(zero), zero);
+        };
+        int64_t blockQueries = blockedQueries(codegen);
+        auto expandedBody = [&](ValueRange ivs) {
+          Value first = mul(ivs[0], blockQueries), h = ivs[1];
+          Value count = arith::MinUIOp::create(b, index(blockQueries),
+                                               arith::SubIOp::create(b, tokens, first));
+          // Query g: token first + g (the call's last past its tokens:
+          // computed, never stored).
+          auto tokenOf = [&](Value g) -> Value {
+            return add(first, arith::MinUIOp::create(b, g, arith::SubIOp::create(b, count, one)));
+          };
+          Value queriesT = loops.scratch({qk, blockQueries}, f32);
+          Value ends = loops.scratch({blockQueries}, b.getI32Type());
+          Value accs = loops.scratch({blockQueries, vDim}, f32);
+          Value totals = loops.scratch({blockQueries}, f32);
+          Value ropeBuf = loops.scratch(rope, f32);
+          forLoop(zero, index(blockQueries), {}, [&](Value g, ValueRange) {
+            Value t = tokenOf(g);
+            forLoop(zero, index(nope), {}, [&](Value i, ValueRange) {
+              Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(mul(h, qk), i)});
+              store(fmul(qi, f32c(scale)), queriesT, ValueRange{i, g});
+              return SmallVector<Value>{};
+            });
+            ropeQuery(t, h, ropeBuf);
+            forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+              store(fmul(load(ropeBuf, ValueRange{r}), f32c(scale)), queriesT,
+                    ValueRange{add(index(nope), r), g});
+              return SmallVector<Value>{};
+            });
+            store(arith::IndexCastUIOp::create(b, b.getI32Type(),
+                                               add(positionOf(t), one)),
+                  ends, ValueRange{g});
+            return SmallVector<Value>{};
+          });
+          // Position j's key [k_nope | rope key] and value, head h's, in
+          // vectors of the widest power of two (up to a panel) dividing
+          // the three widths.
+          Value base = mul(h, expandedWidth);
+          int64_t stageWidth = std::max<int64_t>(codegen.panel, 1);
+          while (nope % stageWidth || rope % stageWidth || vDim % stageWidth)
+            stageWidth /= 2;
+          blockedAttention(
+              b, loops, blockQueries, qk, vDim, queriesT, ends,
+              [&](Value j, Value r, Value keys, Value values) {
+                auto copy = [&](int64_t n, function_ref<Value(int64_t)> from, Value to,
+                                int64_t at) {
+                  for (int64_t i = 0; i < n; i += stageWidth)
+                    vector::TransferWriteOp::create(b, from(i), to,
+                                                    ValueRange{r, index(at + i)},
+                                                    ArrayRef<bool>{true});
+                };
+                auto expandedAt = [&](int64_t i) {
+                  return readF32Vector(b, expanded, {j, add(base, index(i))}, stageWidth);
+                };
+                copy(nope, expandedAt, keys, 0);
+                copy(rope, [&](int64_t i) {
+                  return readF32Vector(b, cache,
+                                       stateAt(b, slots, zero, {j, index(kvRank + i)}),
+                                       stageWidth);
+                }, keys, nope);
+                copy(vDim, [&](int64_t i) { return expandedAt(nope + i); }, values, 0);
+              },
+              accs, totals);
+          forLoop(zero, count, {}, [&](Value g, ValueRange) {
+            Value total = load(totals, ValueRange{g});
+            forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
+              store(arith::DivFOp::create(b, load(accs, ValueRange{g, i}), total), out,
+                    ValueRange{add(first, g), add(mul(h, vDim), i)});
+              return SmallVector<Value>{};
+            });
+            return SmallVector<Value>{};
+          });
+        };
+        auto promptBody = [&](ValueRange ivs) {
+          loops.ifElse(fromStart(), [&] { expandedBody(ivs); }, [] {});
+        };
+        // The absorbed kernels launch for long prompts too, and leave
+        // those from position 0 to the prompt kernel.
+        auto absorbed = [&](function_ref<void(ValueRange)> body, ValueRange ivs) {
+          Value expandedCall = arith::AndIOp::create(b, longPrompt, fromStart());
+          loops.ifElse(expandedCall, [] {}, [&] { body(ivs); });
+        };
+        auto absorbedGroup = [&](ValueRange ivs) { absorbed(groupBody, ivs); };
+        auto absorbedHead = [&](ValueRange ivs) { absorbed(headBody, ivs); };
+        attentionKernels(b, loops, tokens, slots, heads, group, kLatentTokens, absorbedGroup,
+                         absorbedHead,
+                         PromptKernel{blockQueries, 1, promptBody, longPrompt, /*shared=*/true});
+      }
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * vDim}, f32), out,

@@ -1,0 +1,94 @@
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=64 pack-weights=16" --canonicalize --cse --split-input-file | FileCheck %s
+
+// The CPU prompt form of attention (head_dim a multiple of half a panel:
+// 8 floats here). A call of several tokens of one sequence has a
+// workgroup per (block of 4 tokens, pair of heads sharing a KV head): 8
+// queries, each staged as a column of q^T [16, 8] (scaled), and its end
+// (position + 1, i32). Over blocks of 32 cached positions up to the
+// largest end, each position's scores for the 8 queries are one vector,
+// 8 positions at a time (8 accumulators, a key element broadcast into
+// each); the online softmax runs a lane per query, masking positions at
+// or past its end; the value rows then go, weighted, into 8 queries'
+// sums (a broadcast weight each). A single token keeps the per-head
+// kernel; without batch slots there is no group kernel.
+// CHECK-LABEL: func.func @gqa_prompt
+// CHECK-DAG: memref.alloca() : memref<16x8xf32>
+// CHECK-DAG: memref.alloca() : memref<8xi32>
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[TOKENS:.*]], %c1 : index
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c4 : index
+// CHECK: %[[PROMPT:.*]] = arith.select %[[SEVERAL]], %[[BLOCKS]], %c0 : index
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[PROMPT]], %c2)
+// CHECK: %[[ENDS:.*]] = vector.transfer_read {{.*}} : memref<8xi32>, vector<8xi32>
+// CHECK: %[[END:.*]] = vector.reduction <maxui>, %[[ENDS]] : vector<8xi32> into i32
+// CHECK: %[[LAST:.*]] = arith.index_castui %[[END]] : i32 to index
+// CHECK: scf.for %[[BEGIN:.*]] = %c0 to %[[LAST]] step %c32 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c8 {
+// CHECK: scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.transfer_read {{.*}} : memref<16x8xf32>, vector<8xf32>
+// CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
+// CHECK: vector.fma
+// CHECK: %[[INSIDE:.*]] = arith.cmpi ugt, %[[ENDS]], %{{.*}} : vector<8xi32>
+// CHECK: arith.select %[[INSIDE]], %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf32>
+// CHECK: math.exp %{{.*}} : vector<8xf32>
+// CHECK: math.exp %{{.*}} : vector<8xf32>
+// CHECK: scf.for %{{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
+// CHECK: vector.fma
+// CHECK-NOT: scf.parallel
+// CHECK: %[[SINGLE:.*]] = arith.cmpi eq, %[[SEVERAL]], %false : i1
+// CHECK: %[[ALONE:.*]] = arith.select %[[SINGLE]], %[[TOKENS]], %c0 : index
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ALONE]], %c4)
+func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<2x16xf32>) -> tensor<?x8xf32> {
+  %q = hybrid.weight "q" : tensor<64x8xf32>
+  %k = hybrid.weight "k" : tensor<32x8xf32>
+  %o = hybrid.weight "o" : tensor<8x64xf32>
+  %a = hybrid.attention %x, %pos, %kv q_proj(%q) k_proj(%k) v_proj(%k) o_proj(%o) {head_dim = 16 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, rope_theta = 1.0e+04 : f64, rotary_dim = 16 : i64, scale = 2.5e-01 : f64} : (tensor<?x8xf32>, tensor<?xi64>, !hybrid.kv_cache<2x16xf32>, tensor<64x8xf32>, tensor<32x8xf32>, tensor<32x8xf32>, tensor<8x64xf32>) -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+// MLA's CPU prompt form: a prompt of more than 16 tokens (kv_lora_rank
+// (nope + v_head_dim) / (2 kv_lora_rank + rope - qk - v_head_dim) = 16 x
+// 16 / 16) expands its normed latents by kv_b, packed once more for the
+// linear kernel (the absorbed kernels read it as stored), into each head's
+// [k_nope | v] rows; a workgroup per (block of 8 tokens, head) then runs
+// the prompt form over keys [k_nope | cached rope key] and values v, when
+// the call starts at position 0 (the rows expanded are the call's). The
+// absorbed group kernel launches for every call of several tokens and
+// leaves those to it.
+// CHECK-LABEL: func.func @mla_prompt
+// CHECK-DAG: hybrid.weight "kv_b" : tensor<32x16xf32>
+// CHECK-DAG: hybrid.weight "kv_b" packed(16) : tensor<2x16x16xf32>
+// CHECK: %[[LONG_ENOUGH:.*]] = arith.cmpi ugt, %[[TOKENS:.*]], %c16 : index
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[TOKENS]], %c1 : index
+// CHECK: %[[LONG:.*]] = arith.andi %[[SEVERAL]], %[[LONG_ENOUGH]] : i1
+// CHECK: %[[ROWS:.*]] = arith.select %[[LONG]], %[[TOKENS]], %c0 : index
+// CHECK: tensor.extract_slice %{{.*}}[0, 0] [%[[ROWS]], 16] [1, 1]
+// CHECK: %[[EXPANDED:.*]] = memref.alloc(%[[ROWS]]) : memref<?x32xf32>
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c8 : index
+// CHECK: %[[PROMPT:.*]] = arith.select %[[LONG]], %[[BLOCKS]], %c0 : index
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[PROMPT]], %c2)
+// CHECK: %[[FIRST:.*]] = tensor.extract %arg1[%c0] : tensor<?xi64>
+// CHECK: %[[FIRST_INDEX:.*]] = arith.index_cast %[[FIRST]] : i64 to index
+// CHECK: %[[FROM_START:.*]] = arith.cmpi eq, %[[FIRST_INDEX]], %c0 : index
+// CHECK: scf.if %[[FROM_START]] {
+// CHECK: vector.reduction <maxui>
+// CHECK: scf.for %{{.*}} step %c32 iter_args
+// CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
+// CHECK: vector.transfer_read %{{.*}} : memref<64x24xf32>, vector<8xf32>
+// CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
+// CHECK: %[[GROUPS:.*]] = arith.select %[[SEVERAL]], %[[BLOCKS]], %c0 : index
+// CHECK: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
+// CHECK: %[[TAKEN:.*]] = arith.andi %[[LONG]], %{{.*}} : i1
+// CHECK-NEXT: scf.if %[[TAKEN]] {
+// CHECK-NEXT: } else {
+func.func @mla_prompt(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<16x8xf32>) -> tensor<?x16xf32> {
+  %q = hybrid.weight "q" : tensor<32x16xf32>
+  %kva = hybrid.weight "kv_a" : tensor<24x16xf32>
+  %kvan = hybrid.weight "kv_a_norm" : tensor<16xf32>
+  %kvb = hybrid.weight "kv_b" : tensor<32x16xf32>
+  %o = hybrid.weight "o" : tensor<16x16xf32>
+  %y = hybrid.mla %x, %pos, %c q_proj(%q) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {kv_lora_rank = 16 : i64, norm_epsilon = 1.0e-06 : f64, num_heads = 2 : i64, q_lora_rank = 0 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 8 : i64, rope_theta = 1.0e+04 : f64, scale = 0.25 : f64, v_head_dim = 8 : i64} : (tensor<?x16xf32>, tensor<?xi64>, !hybrid.latent_cache<16x8xf32>, tensor<32x16xf32>, tensor<24x16xf32>, tensor<16xf32>, tensor<32x16xf32>, tensor<16x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
