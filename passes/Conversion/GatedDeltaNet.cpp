@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <functional>
+#include <numeric>
 
 namespace hybrid::lowering {
 
@@ -187,7 +188,7 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
     };
 
     // 1. The causal depthwise conv over the window [state (K-1 inputs) |
-    // x_t], then SiLU. On the CPU token by token; in the GPU forms the
+    // x_t], then SiLU. On the CPU cpuConv's kernels; in the GPU forms the
     // calls that decode's delta rule block runs (every call without a
     // chunk size; else a decode step or a batch of them) it convolves
     // itself, for its head's channels: no conv kernel of their own. The
@@ -197,13 +198,9 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
       return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
     }, slots};
     if (!codegen.columns) {
-      loops.parallel("conv", {index(channels)}, [&](ValueRange ivs) {
-        Value c = ivs[0];
-        tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(), Value(),
-                         convState, slots, kernel, [&](Value t) -> Value {
-          return tensor::ExtractOp::create(b, qkvz, ValueRange{t, columnOf(c)});
-        }, mixed);
-      });
+      // Runs of consecutive columns: a head's q, k or v.
+      cpuConv(b, loops, codegen, channels, std::gcd(dk, dv), tokens, adaptor.getConv1d(),
+              Value(), convState, slots, kernel, qkvz, columnOf, mixed);
     } else if (op.getChunkSize()) {
       window.run(channels, mixed,
                  /*elsewhere=*/loops.eachAloneInSequence(tokens, slots));

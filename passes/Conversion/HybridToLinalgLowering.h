@@ -691,6 +691,12 @@ void tokenByTokenConv(ImplicitLocOpBuilder &b, LoopNest &loops, Value c,
                       Value tokens, Value weight, Value bias, Value convState,
                       Value slots, int64_t kernel,
                       function_ref<Value(Value)> input, Value out);
+/// The CPU's conv kernels: a prompt's in vectors of channels where they
+/// fit, else token by token per channel (see its definition).
+void cpuConv(ImplicitLocOpBuilder &b, LoopNest &loops, const Codegen &codegen,
+             int64_t channels, int64_t run, Value tokens, Value weight, Value bias,
+             Value convState, Value slots, int64_t kernel, Value input,
+             function_ref<Value(Value)> columnOf, Value out);
 /// The causal depthwise conv as the GPU forms run it (see its
 /// definition). `bias` may be null; `input(t, c)` is channel c's input of
 /// token t, in f32. With batch `slots` a call holds one sequence's tokens

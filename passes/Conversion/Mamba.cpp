@@ -250,8 +250,8 @@ struct MambaLowering : HybridLowering<MambaOp> {
     // The causal conv (+ bias) and SiLU: in the GPU forms, in_proj's GEMV
     // convolves the calls it runs whole, a conv step per x channel as it
     // finishes it (no conv kernel at decode); the other calls take the
-    // window form. On the CPU per channel (in parallel), token by token,
-    // the window shifting.
+    // window form. On the CPU cpuConv's kernels (a prompt's in vectors of
+    // channels).
     Value convolved;
     auto convStepOf = [&](Value t, Value c, Value in) {
       convStep(b, loops, c, t, in, adaptor.getConv1d(), adaptor.getConv1dBias(),
@@ -290,14 +290,9 @@ struct MambaLowering : HybridLowering<MambaOp> {
       }, slots};
       window.run(inner, convolved, /*elsewhere=*/convDone);
     } else {
-      loops.parallel("conv", {index(inner)}, [&](ValueRange ivs) {
-        Value c = ivs[0];
-        tokenByTokenConv(b, loops, c, tokens, adaptor.getConv1d(),
-                         adaptor.getConv1dBias(), convState, slots, kernel,
-                         [&](Value t) -> Value {
-          return tensor::ExtractOp::create(b, xz, ValueRange{t, c});
-        }, convolved);
-      });
+      cpuConv(b, loops, codegen, inner, inner, tokens, adaptor.getConv1d(),
+              adaptor.getConv1dBias(), convState, slots, kernel, xz,
+              [](Value c) { return c; }, convolved);
     }
     Value xs = toTensor(convolved, inner);
     Value dbc = linear(b, loc, codegen, xs, adaptor.getXProj());
