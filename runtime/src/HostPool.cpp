@@ -21,9 +21,8 @@ void *alignedBlock(size_t bytes, size_t alignment) {
 } // namespace
 
 HostPool::~HostPool() {
-  for (auto &[size, blocks] : kept_)
-    for (void *block : blocks)
-      std::free(block);
+  for (const Kept &kept : kept_)
+    std::free(kept.block);
 }
 
 size_t HostPool::sizeClass(size_t bytes) {
@@ -41,14 +40,16 @@ void *HostPool::allocate(size_t bytes, size_t alignment) {
     std::lock_guard<std::mutex> lock(mutex_);
     // A kept block of this class, or of a larger one up to twice the size:
     // its pages are mapped already.
-    auto kept = kept_.lower_bound(size);
-    if (kept != kept_.end() && kept->first <= 2 * size) {
-      void *block = kept->second.back();
-      kept->second.pop_back();
-      cachedBytes_ -= kept->first;
-      liveBytes_ += kept->first;
-      if (kept->second.empty())
-        kept_.erase(kept);
+    auto fits = keptBySize_.lower_bound(size);
+    if (fits != keptBySize_.end() && fits->first <= 2 * size) {
+      auto kept = fits->second.back(); // the class's latest
+      fits->second.pop_back();
+      if (fits->second.empty())
+        keptBySize_.erase(fits);
+      void *block = kept->block;
+      cachedBytes_ -= kept->size;
+      liveBytes_ += kept->size;
+      kept_.erase(kept);
       return block;
     }
   }
@@ -76,19 +77,23 @@ void HostPool::release(void *block) {
     }
     size_t size = pooled->second;
     liveBytes_ -= size;
-    kept_[size].push_back(block);
+    keptBySize_[size].push_back(kept_.insert(kept_.end(), {block, size}));
     cachedBytes_ += size;
-    // Keep no more than the plan ever had in use: the largest blocks go
-    // first (a longer prompt's, say, that a shorter one cannot use).
+    // Keep no more than the plan ever had in use: the blocks kept longest
+    // go first (a longer prompt's, say, that a shorter one cannot use).
+    // Evicting the largest first instead evicted an MoE layer's 16 MB
+    // buffer of expert outputs at every layer of a 1020-token prompt, and
+    // the next layer faulted its pages in again.
     while (cachedBytes_ > peakLiveBytes_) {
-      auto largest = std::prev(kept_.end());
-      void *victim = largest->second.back();
-      largest->second.pop_back();
-      cachedBytes_ -= largest->first;
-      classOf_.erase(victim);
-      evicted.push_back(victim);
-      if (largest->second.empty())
-        kept_.erase(largest);
+      Kept oldest = kept_.front();
+      auto sameSize = keptBySize_.find(oldest.size);
+      sameSize->second.erase(sameSize->second.begin()); // the class's oldest
+      if (sameSize->second.empty())
+        keptBySize_.erase(sameSize);
+      kept_.pop_front();
+      cachedBytes_ -= oldest.size;
+      classOf_.erase(oldest.block);
+      evicted.push_back(oldest.block);
     }
   }
   for (void *victim : evicted)

@@ -7,7 +7,8 @@
 // pages in again (and the kernel zeroed each one). The pool keeps freed
 // blocks of a page and more by size class for the next allocation that
 // fits, and caps what it keeps at the most bytes the plan ever had in use
-// at once, so that it holds at most twice the plan's peak.
+// at once, so that it holds at most twice the plan's peak; past the cap
+// the blocks kept longest go first (those a call of another shape left).
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -59,8 +61,14 @@ private:
   mutable std::mutex mutex_;
   /// Every pooled block (in use or kept) and its size class.
   std::unordered_map<void *, size_t> classOf_;
-  /// Kept blocks by size class.
-  std::map<size_t, std::vector<void *>> kept_;
+  /// Kept blocks, the longest kept first (evicted first).
+  struct Kept {
+    void *block;
+    size_t size;
+  };
+  std::list<Kept> kept_;
+  /// Kept blocks by size class, each class's in the order they were kept.
+  std::map<size_t, std::vector<std::list<Kept>::iterator>> keptBySize_;
   size_t liveBytes_ = 0, cachedBytes_ = 0, peakLiveBytes_ = 0;
 };
 

@@ -99,5 +99,22 @@ int main() {
     pool.release(again);
   }
 
+  {
+    // Past the cap the blocks kept longest go, not the one released last.
+    HostPool pool;
+    void *small[8];
+    for (void *&block : small)
+      block = pool.allocate(kMiB, 64);
+    for (void *block : small)
+      pool.release(block);
+    void *big = pool.allocate(6 * kMiB, 64); // no kept block fits
+    pool.release(big);
+    HostPool::Usage usage = pool.usage();
+    check(usage.cachedBytes <= usage.peakLiveBytes, "kept bytes within the peak");
+    void *again = pool.allocate(6 * kMiB, 64);
+    check(again == big, "the block released last is kept, the oldest go");
+    pool.release(again);
+  }
+
   return checks::report();
 }
