@@ -109,6 +109,15 @@ int64_t headChains(int64_t n) {
   return chains;
 }
 
+/// The largest power of two, up to `cap`, that divides `n`: how many of
+/// n heads a CPU attention workgroup takes together.
+int64_t headsDividing(int64_t n, int64_t cap) {
+  int64_t together = 1;
+  while (together < cap && n % (2 * together) == 0)
+    together *= 2;
+  return together;
+}
+
 /// The narrowest vectors MLA's CPU attention reads its rows in to take the
 /// rope part with the latent (an SSE register of f32).
 constexpr int64_t kMinRopeVector = 4;
@@ -510,6 +519,21 @@ bool blockedFits(const Codegen &codegen, int64_t valueDim) {
   return codegen.panel >= 2 && valueDim % blockedQueries(codegen) == 0;
 }
 
+/// blockedAttention's buffers for a workgroup's `queries` queries: q^T
+/// [keyDim, queries], a column per query (scaled), and their ends [queries]
+/// (i32: position + 1), which the caller writes; the unnormalised sums
+/// [queries, valueDim] and the softmax denominators [queries] it reads.
+struct BlockedQueries {
+  Value queriesT, ends, accs, totals;
+  BlockedQueries(LoopNest &loops, int64_t queries, int64_t keyDim, int64_t valueDim) {
+    Type f32 = loops.b.getF32Type();
+    queriesT = loops.scratch({keyDim, queries}, f32);
+    ends = loops.scratch({queries}, loops.b.getI32Type());
+    accs = loops.scratch({queries, valueDim}, f32);
+    totals = loops.scratch({queries}, f32);
+  }
+};
+
 /// The CPU attention of a prompt: `queries` query rows of one sequence
 /// over its cached positions, as flash attention takes blocks of them. Per
 /// block of kBlockedPositions positions: the keys and values staged as
@@ -524,11 +548,12 @@ bool blockedFits(const Codegen &codegen, int64_t valueDim) {
 /// broadcast operand for several accumulators: the per-query forms
 /// (sharedRowsSoftmax, stagedRowsSoftmax) loaded a key vector per FMA and
 /// summed each score across a vector. The unnormalised sums go to accs
-/// [queries, valueDim], the denominators to totals [queries].
+/// [queries, valueDim], the denominators to totals [queries]: the buffers
+/// of `io`.
 void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t queries,
-                      int64_t keyDim, int64_t valueDim, Value queriesT, Value ends,
-                      function_ref<void(Value, Value, Value, Value)> stageRow,
-                      Value accs, Value totals) {
+                      int64_t keyDim, int64_t valueDim, const BlockedQueries &io,
+                      function_ref<void(Value, Value, Value, Value)> stageRow) {
+  Value queriesT = io.queriesT, ends = io.ends, accs = io.accs, totals = io.totals;
   constexpr int64_t B = kBlockedPositions, R = kScoreTileRows;
   int64_t valueWidth = queries, tileQueries = std::min(kValueTileQueries, queries);
   assert(valueDim % valueWidth == 0 && queries % tileQueries == 0);
@@ -1566,17 +1591,25 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       // kHeadsTogether of them, for kQueryTokens tokens, over blocks of the
       // rows (sharedRowsSoftmax); a single token's heads stay apart, its
       // only parallel work.
-      int64_t together = 1;
-      if (vectorHead)
-        while (together < kHeadsTogether && group % (2 * together) == 0)
-          together *= 2;
+      int64_t together = vectorHead ? headsDividing(group, kHeadsTogether) : 1;
+      // The tokens [first, first + count) and heads from firstHead, of KV
+      // head kvh, of workgroup (block, group of heads) `ivs` of a kernel
+      // taking `tokensPer` tokens x `headsPer` heads.
+      struct QueryBlock {
+        Value first, count, firstHead, kvh;
+      };
+      auto queryBlock = [&](ValueRange ivs, int64_t tokensPer, int64_t headsPer) {
+        QueryBlock block;
+        block.first = arith::MulIOp::create(b, ivs[0], index(tokensPer));
+        block.count = arith::MinUIOp::create(b, index(tokensPer),
+                                             arith::SubIOp::create(b, tokens, block.first));
+        block.firstHead = arith::MulIOp::create(b, ivs[1], index(headsPer));
+        block.kvh = arith::DivUIOp::create(b, block.firstHead, index(group));
+        return block;
+      };
       auto groupBody = [&](ValueRange ivs) {
         // Query g: token first + g / together, head firstHead + g % together.
-        Value first = arith::MulIOp::create(b, ivs[0], index(kQueryTokens));
-        Value count = arith::MinUIOp::create(b, index(kQueryTokens),
-                                             arith::SubIOp::create(b, tokens, first));
-        Value firstHead = arith::MulIOp::create(b, ivs[1], index(together));
-        Value kvh = arith::DivUIOp::create(b, firstHead, index(group));
+        auto [first, count, firstHead, kvh] = queryBlock(ivs, kQueryTokens, together);
         Value queries = loops.scratch({kQueryTokens * together, dim}, f32);
         Value accs = loops.scratch({kQueryTokens * together, dim}, f32);
         Value stats = loops.scratch({kQueryTokens * together, 2}, f32);
@@ -1628,18 +1661,12 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       // the queries of up to blockHeads heads of one KV head (which read
       // the same rows) x blockTokens tokens.
       int64_t blockQueries = blockedQueries(codegen);
-      int64_t blockHeads = 1;
-      while (blockHeads < blockQueries && group % (2 * blockHeads) == 0)
-        blockHeads *= 2;
+      int64_t blockHeads = headsDividing(group, blockQueries);
       int64_t blockTokens = blockQueries / blockHeads;
       auto promptBody = [&](ValueRange ivs) {
         // Query g: token first + g / blockHeads (the call's last past its
         // tokens: computed, never stored), head firstHead + g % blockHeads.
-        Value first = arith::MulIOp::create(b, ivs[0], index(blockTokens));
-        Value count = arith::MinUIOp::create(b, index(blockTokens),
-                                             arith::SubIOp::create(b, tokens, first));
-        Value firstHead = arith::MulIOp::create(b, ivs[1], index(blockHeads));
-        Value kvh = arith::DivUIOp::create(b, firstHead, index(group));
+        auto [first, count, firstHead, kvh] = queryBlock(ivs, blockTokens, blockHeads);
         auto tokenOf = [&](Value g) -> Value {
           Value slot = arith::MinUIOp::create(
               b, arith::DivUIOp::create(b, g, index(blockHeads)),
@@ -1650,10 +1677,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           return arith::AddIOp::create(b, firstHead,
                                        arith::RemUIOp::create(b, g, index(blockHeads)));
         };
-        Value queriesT = loops.scratch({dim, blockQueries}, f32);
-        Value ends = loops.scratch({blockQueries}, b.getI32Type());
-        Value accs = loops.scratch({blockQueries, dim}, f32);
-        Value totals = loops.scratch({blockQueries}, f32);
+        BlockedQueries io(loops, blockQueries, dim, dim);
         Value acc = loops.scratch(dim, f32);
         forLoop(zero, index(blockQueries), {}, [&](Value g, ValueRange) {
           Value t = tokenOf(g);
@@ -1662,16 +1686,16 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
             memref::StoreOp::create(
                 b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d), f32c(scale)),
-                queriesT, ValueRange{d, g});
+                io.queriesT, ValueRange{d, g});
             return SmallVector<Value>{};
           });
           memref::StoreOp::create(
               b, arith::IndexCastUIOp::create(b, b.getI32Type(), arith::AddIOp::create(b, p, one)),
-              ends, g);
+              io.ends, g);
           return SmallVector<Value>{};
         });
         blockedAttention(
-            b, loops, blockQueries, dim, dim, queriesT, ends,
+            b, loops, blockQueries, dim, dim, io,
             [&](Value j, Value r, Value keys, Value values) {
               for (int64_t c = 0; c < dim; c += width)
                 for (auto [half, staged] : {std::pair{zero, keys}, std::pair{one, values}})
@@ -1681,12 +1705,11 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
                                     stateAt(b, slots, first, {half, j, kvh, index(c)}),
                                     width),
                       staged, ValueRange{r, index(c)}, ArrayRef<bool>{true});
-            },
-            accs, totals);
+            });
         forLoop(zero, arith::MulIOp::create(b, count, index(blockHeads)), {},
                 [&](Value g, ValueRange) {
-          writeRowVectors(b, readRowVectors(b, accs, {g}, dim / width, width), acc, {});
-          finish(tokenOf(g), headOf(g), acc, memref::LoadOp::create(b, totals, g));
+          writeRowVectors(b, readRowVectors(b, io.accs, {g}, dim / width, width), acc, {});
+          finish(tokenOf(g), headOf(g), acc, memref::LoadOp::create(b, io.totals, g));
           return SmallVector<Value>{};
         });
       };
@@ -2024,10 +2047,7 @@ struct MLALowering : HybridLowering<MLAOp> {
       // every head reads every cached row, so they take each block of rows
       // in turn while it is in L1 (a head at a time over the whole cache
       // read it from L2 or memory once per head: 128 times for DeepSeek-V3).
-      int64_t group = 1;
-      if (ropeVectors)
-        while (group < kHeadsTogether && heads % (2 * group) == 0)
-          group *= 2;
+      int64_t group = ropeVectors ? headsDividing(heads, kHeadsTogether) : 1;
       // The two products with kv_b of the CPU kernels, for `slots` tokens
       // at a time (a group kernel's block, or the per-head kernel's one
       // token): each weight is read, fp8 decoded, once for all of them, and
@@ -2278,27 +2298,24 @@ struct MLALowering : HybridLowering<MLAOp> {
           auto tokenOf = [&](Value g) -> Value {
             return add(first, arith::MinUIOp::create(b, g, arith::SubIOp::create(b, count, one)));
           };
-          Value queriesT = loops.scratch({qk, blockQueries}, f32);
-          Value ends = loops.scratch({blockQueries}, b.getI32Type());
-          Value accs = loops.scratch({blockQueries, vDim}, f32);
-          Value totals = loops.scratch({blockQueries}, f32);
+          BlockedQueries io(loops, blockQueries, qk, vDim);
           Value ropeBuf = loops.scratch(rope, f32);
           forLoop(zero, index(blockQueries), {}, [&](Value g, ValueRange) {
             Value t = tokenOf(g);
             forLoop(zero, index(nope), {}, [&](Value i, ValueRange) {
               Value qi = tensor::ExtractOp::create(b, q, ValueRange{t, add(mul(h, qk), i)});
-              store(fmul(qi, f32c(scale)), queriesT, ValueRange{i, g});
+              store(fmul(qi, f32c(scale)), io.queriesT, ValueRange{i, g});
               return SmallVector<Value>{};
             });
             ropeQuery(t, h, ropeBuf);
             forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
-              store(fmul(load(ropeBuf, ValueRange{r}), f32c(scale)), queriesT,
+              store(fmul(load(ropeBuf, ValueRange{r}), f32c(scale)), io.queriesT,
                     ValueRange{add(index(nope), r), g});
               return SmallVector<Value>{};
             });
             store(arith::IndexCastUIOp::create(b, b.getI32Type(),
                                                add(positionOf(t), one)),
-                  ends, ValueRange{g});
+                  io.ends, ValueRange{g});
             return SmallVector<Value>{};
           });
           // Position j's key [k_nope | rope key] and value, head h's, in
@@ -2309,7 +2326,7 @@ struct MLALowering : HybridLowering<MLAOp> {
           while (nope % stageWidth || rope % stageWidth || vDim % stageWidth)
             stageWidth /= 2;
           blockedAttention(
-              b, loops, blockQueries, qk, vDim, queriesT, ends,
+              b, loops, blockQueries, qk, vDim, io,
               [&](Value j, Value r, Value keys, Value values) {
                 auto copy = [&](int64_t n, function_ref<Value(int64_t)> from, Value to,
                                 int64_t at) {
@@ -2328,12 +2345,11 @@ struct MLALowering : HybridLowering<MLAOp> {
                                        stageWidth);
                 }, keys, nope);
                 copy(vDim, [&](int64_t i) { return expandedAt(nope + i); }, values, 0);
-              },
-              accs, totals);
+              });
           forLoop(zero, count, {}, [&](Value g, ValueRange) {
-            Value total = load(totals, ValueRange{g});
+            Value total = load(io.totals, ValueRange{g});
             forLoop(zero, index(vDim), {}, [&](Value i, ValueRange) {
-              store(arith::DivFOp::create(b, load(accs, ValueRange{g, i}), total), out,
+              store(arith::DivFOp::create(b, load(io.accs, ValueRange{g, i}), total), out,
                     ValueRange{add(first, g), add(mul(h, vDim), i)});
               return SmallVector<Value>{};
             });
