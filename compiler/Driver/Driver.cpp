@@ -219,7 +219,9 @@ cl::opt<int64_t> scanChunkSize(
              "chunk's buffers in the block's shared memory (up to 163 KiB "
              "on sm_80, 227 KiB on sm_90; on tensor cores for chunks of "
              "whole 16-token tiles, with heads of whole tiles), and Mamba "
-             "token by token"),
+             "token by token. With packed weights the CPU runs a prompt's "
+             "Mamba scan a block of channels at a time, in no chunks: any "
+             "size but 0 selects that form"),
     cl::init(64), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(
