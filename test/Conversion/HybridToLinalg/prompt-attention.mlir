@@ -2,33 +2,42 @@
 
 // The CPU prompt form of attention (head_dim a multiple of half a panel:
 // 8 floats here). A call of several tokens of one sequence has a
-// workgroup per (block of 4 tokens, pair of heads sharing a KV head): 8
-// queries, each staged as a column of q^T [16, 8] (scaled), and its end
-// (position + 1, i32). Over blocks of 32 cached positions up to the
-// largest end, each position's scores for the 8 queries are one vector,
-// 8 positions at a time (8 accumulators, a key element broadcast into
-// each); the online softmax runs a lane per query, masking positions at
-// or past its end; the value rows then go, weighted, into 8 queries'
-// sums (a broadcast weight each). A single token keeps the per-head
-// kernel; without batch slots there is no group kernel.
+// workgroup per (block of 16 tokens, pair of heads sharing a KV head): 4
+// groups of 8 queries (4 tokens x 2 heads), each query staged as a column
+// of its group's q^T [4, 16, 8] (scaled), with its end (position + 1,
+// i32). Over blocks of 32 cached positions up to the furthest end, staged
+// once, each group reaching into the block takes it: each position's
+// scores for its 8 queries are one vector, 8 positions at a time (8
+// accumulators, a key element broadcast into each); the online softmax
+// runs a lane per query, masking positions at or past its end, its
+// maxima and sums in [4, 8] buffers between blocks; the value rows then
+// go, weighted, into 8 queries' sums (a broadcast weight each). A single
+// token keeps the per-head kernel; without batch slots there is no group
+// kernel.
 // CHECK-LABEL: func.func @gqa_prompt
-// CHECK-DAG: memref.alloca() : memref<16x8xf32>
-// CHECK-DAG: memref.alloca() : memref<8xi32>
+// CHECK-DAG: memref.alloca() : memref<4x16x8xf32>
+// CHECK-DAG: memref.alloca() : memref<4x8xi32>
+// CHECK-DAG: memref.alloca() : memref<4x8x16xf32>
 // CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[TOKENS:.*]], %c1 : index
-// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c4 : index
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c16 : index
 // CHECK: %[[PROMPT:.*]] = arith.select %[[SEVERAL]], %[[BLOCKS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[PROMPT]], %c2)
-// CHECK: %[[ENDS:.*]] = vector.transfer_read {{.*}} : memref<8xi32>, vector<8xi32>
-// CHECK: %[[END:.*]] = vector.reduction <maxui>, %[[ENDS]] : vector<8xi32> into i32
-// CHECK: %[[LAST:.*]] = arith.index_castui %[[END]] : i32 to index
-// CHECK: scf.for %[[BEGIN:.*]] = %c0 to %[[LAST]] step %c32 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
+// CHECK: %[[LAST:.*]] = scf.for %{{.*}} = %c0 to %c4 step %c1 iter_args({{.*}}) -> (index)
+// CHECK: vector.reduction <maxui>, %{{.*}} : vector<8xi32> into i32
+// CHECK: scf.for %[[BEGIN:.*]] = %c0 to %[[LAST]] step %c32 {
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1 {
+// CHECK: %[[ENDS:.*]] = vector.transfer_read {{.*}} : memref<4x8xi32>, vector<8xi32>
+// CHECK: %[[GROUP_END:.*]] = vector.reduction <maxui>, %[[ENDS]] : vector<8xi32> into i32
+// CHECK: %[[REACHES:.*]] = arith.cmpi ult, %[[BEGIN]], %{{.*}} : index
+// CHECK: scf.if %[[REACHES]] {
 // CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c8 {
 // CHECK: scf.for %{{.*}} = %c0 to %c16 step %c1 iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK: vector.transfer_read {{.*}} : memref<16x8xf32>, vector<8xf32>
+// CHECK: vector.transfer_read {{.*}} : memref<4x16x8xf32>, vector<8xf32>
 // CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
 // CHECK: vector.fma
 // CHECK: %[[INSIDE:.*]] = arith.cmpi ugt, %[[ENDS]], %{{.*}} : vector<8xi32>
 // CHECK: arith.select %[[INSIDE]], %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf32>
+// CHECK: vector.transfer_read {{.*}} : memref<4x8xf32>, vector<8xf32>
 // CHECK: math.exp %{{.*}} : vector<8xf32>
 // CHECK: math.exp %{{.*}} : vector<8xf32>
 // CHECK: scf.for %{{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
@@ -52,8 +61,8 @@ func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_
 // (nope + v_head_dim) / (2 kv_lora_rank + rope - qk - v_head_dim) = 16 x
 // 16 / 16) expands its normed latents by kv_b, packed once more for the
 // linear kernel (the absorbed kernels read it as stored), into each head's
-// [k_nope | v] rows; a workgroup per (block of 8 tokens, head) then runs
-// the prompt form over keys [k_nope | cached rope key] and values v, when
+// [k_nope | v] rows; a workgroup per (block of 4 x 8 tokens, head) then
+// runs the prompt form over keys [k_nope | cached rope key] and values v, when
 // the call starts at position 0 (the rows expanded are the call's). The
 // absorbed group kernel launches for every call of several tokens and
 // leaves those to it.
@@ -66,7 +75,7 @@ func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_
 // CHECK: %[[ROWS:.*]] = arith.select %[[LONG]], %[[TOKENS]], %c0 : index
 // CHECK: tensor.extract_slice %{{.*}}[0, 0] [%[[ROWS]], 16] [1, 1]
 // CHECK: %[[EXPANDED:.*]] = memref.alloc(%[[ROWS]]) : memref<?x32xf32>
-// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c8 : index
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c32 : index
 // CHECK: %[[PROMPT:.*]] = arith.select %[[LONG]], %[[BLOCKS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[PROMPT]], %c2)
 // CHECK: %[[FIRST:.*]] = tensor.extract %arg1[%c0] : tensor<?xi64>
@@ -74,11 +83,12 @@ func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_
 // CHECK: %[[FROM_START:.*]] = arith.cmpi eq, %[[FIRST_INDEX]], %c0 : index
 // CHECK: scf.if %[[FROM_START]] {
 // CHECK: vector.reduction <maxui>
-// CHECK: scf.for %{{.*}} step %c32 iter_args
+// CHECK: scf.for %{{.*}} step %c32 {
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
 // CHECK: vector.transfer_read %{{.*}} : memref<64x24xf32>, vector<8xf32>
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
-// CHECK: %[[GROUPS:.*]] = arith.select %[[SEVERAL]], %[[BLOCKS]], %c0 : index
+// CHECK: %[[GROUP_BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c8 : index
+// CHECK: %[[GROUPS:.*]] = arith.select %[[SEVERAL]], %[[GROUP_BLOCKS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
 // CHECK: %[[TAKEN:.*]] = arith.andi %[[LONG]], %{{.*}} : i1
 // CHECK-NEXT: scf.if %[[TAKEN]] {
