@@ -2,8 +2,10 @@
 //
 // convert-hybrid-to-linalg's lowerings of attention with a KV cache
 // (models.md 1.4) and of Multi-head Latent Attention over a latent cache
-// (models.md 3.4, 3.5): the per-(token, head) online softmax (CPU), split
-// KV for decode and flash-attention tiles for prefill (GPU forms).
+// (models.md 3.4, 3.5): on the CPU an online softmax per (token, head)
+// for decode and flash attention's blocks for prompts (blockedAttention;
+// MLA's long prompts over keys and values expanded by kv_b); in the GPU
+// forms split KV for decode and flash-attention tiles for prefill.
 //
 //===----------------------------------------------------------------------===//
 
@@ -1631,10 +1633,11 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         }
       };
       // Heads of one KV head read the same rows: in calls of several tokens
-      // (prompts, several sequences' decode steps) a workgroup takes up to
-      // kHeadsTogether of them, for kQueryTokens tokens, over blocks of the
-      // rows (sharedRowsSoftmax); a single token's heads stay apart, its
-      // only parallel work.
+      // that the prompt kernel below does not take (several sequences'
+      // decode steps; prompts of a head_dim it does not fit) a workgroup
+      // takes up to kHeadsTogether of them, for kQueryTokens tokens, over
+      // blocks of the rows (sharedRowsSoftmax); a single token's heads stay
+      // apart, its only parallel work.
       int64_t together = vectorHead ? headsDividing(group, kHeadsTogether) : 1;
       // The tokens [first, first + count) and heads from firstHead, of KV
       // head kvh, of workgroup (block, group of heads) `ivs` of a kernel
@@ -1779,7 +1782,9 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
 /// each position's normed latent and rotated rope key, written at the token's
 /// position. Attention runs in the absorbed form: the query is taken into
 /// latent space through kv_b_proj's key rows, the online softmax runs over the
-/// cached latents, and the value rows of kv_b_proj map the result back.
+/// cached latents, and the value rows of kv_b_proj map the result back. On
+/// the CPU a prompt long enough to repay it expands each head's keys and
+/// values by kv_b_proj instead, as transformers computes them.
 struct MLALowering : HybridLowering<MLAOp> {
   using HybridLowering::HybridLowering;
   LogicalResult
@@ -1910,9 +1915,10 @@ struct MLALowering : HybridLowering<MLAOp> {
       });
     });
 
-    // 2. Absorbed attention per token and head. With a target vector width
-    // (packed weights), the latent part runs on vectors of the largest power
-    // of two up to it that divides the latent rank.
+    // 2. Absorbed attention per token and head (on the CPU long prompts
+    // from position 0 expand keys and values instead: below). With a
+    // target vector width (packed weights), the latent part runs on vectors
+    // of the largest power of two up to it that divides the latent rank.
     int64_t panel = codegen.panel;
     while (panel > 1 && kvRank % panel != 0)
       panel /= 2;
