@@ -778,15 +778,15 @@ void attendTokens(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens, Value 
 /// The prompt kernel of the CPU attention forms: a workgroup per (block
 /// of `tokens` tokens, group of `heads` heads) runs `body` (blockedAttention
 /// for their tokens x heads queries) for calls of several tokens of one
-/// sequence, or those of them that `calls` says.
+/// sequence, which the other kernels then leave to it.
 struct PromptKernel {
   int64_t tokens, heads;
   function_ref<void(ValueRange)> body;
-  Value calls = {};
-  /// The other kernels launch for its calls too, and each kernel's body
-  /// decides which of them does the work (from what only a kernel reads:
-  /// the tokens' positions).
-  bool shared = false;
+  /// When set, the prompt kernel launches for these calls instead, and the
+  /// other kernels launch as if there were none: each kernel's body decides
+  /// which of them does the work (from what only a kernel reads: the
+  /// tokens' positions).
+  Value sharedCalls = {};
 };
 
 /// The CPU attention kernels of `heads` heads: the prompt kernel, if
@@ -807,11 +807,11 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   auto workgroups = [&](Value calls, Value count) -> Value {
     return arith::SelectOp::create(b, calls, count, zero);
   };
-  Value launched = !prompt        ? none
-                   : prompt->calls ? prompt->calls
-                                   : loops.severalOfOneSequence(tokens, slots);
+  Value launched = !prompt              ? none
+                   : prompt->sharedCalls ? prompt->sharedCalls
+                                         : loops.severalOfOneSequence(tokens, slots);
   // The calls the prompt kernel takes from the others.
-  Value byPrompt = prompt && !prompt->shared ? launched : none;
+  Value byPrompt = prompt && !prompt->sharedCalls ? launched : none;
   if (prompt) {
     Value blocks = arith::CeilDivUIOp::create(b, tokens, loops.index(prompt->tokens));
     loops.parallel("attention_prompt",
@@ -823,7 +823,7 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   // Without batch slots, a prompt kernel that takes every call of several
   // tokens of one sequence takes every call of several tokens.
   Value byGroup = none;
-  if (together > 1 && (!prompt || prompt->calls || prompt->shared || slots)) {
+  if (together > 1 && (!prompt || prompt->sharedCalls || slots)) {
     byGroup = arith::AndIOp::create(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1)),
         arith::CmpIOp::create(b, arith::CmpIPredicate::eq, byPrompt, none));
@@ -2426,7 +2426,7 @@ struct MLALowering : HybridLowering<MLAOp> {
         auto absorbedHead = [&](ValueRange ivs) { absorbed(headBody, ivs); };
         attentionKernels(b, loops, tokens, slots, heads, group, kLatentTokens, absorbedGroup,
                          absorbedHead,
-                         PromptKernel{blockTokens, 1, promptBody, longPrompt, /*shared=*/true});
+                         PromptKernel{blockTokens, 1, promptBody, /*sharedCalls=*/longPrompt});
       }
     }
     Value attended = bufferization::ToTensorOp::create(

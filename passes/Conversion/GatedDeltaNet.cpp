@@ -252,14 +252,10 @@ struct GatedDeltaNetLowering : HybridLowering<GatedDeltaNetOp> {
         Value av = fadd(tensor::ExtractOp::create(b, ba, ValueRange{t, aCol}),
                         weightAt(adaptor.getDtBias(), ValueRange{h}));
         Value beta = sigmoid(b, b.getLoc(), bv);
-        // softplus(x) = log(1 + e^x), x for x > 20 (PyTorch's threshold).
-        Value softplus = arith::SelectOp::create(
-            b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, av, f32c(20.0)),
-            av, math::Log1pOp::create(b, math::ExpOp::create(b, av)));
         Value g = fmul(arith::NegFOp::create(
                            b, math::ExpOp::create(
                                   b, weightAt(adaptor.getALog(), ValueRange{h}))),
-                       softplus);
+                       softplus(b, b.getLoc(), av));
         return {beta, g};
       };
       // q or k of token t for k-head kh into buf[base ..], L2-normalised

@@ -65,6 +65,24 @@ Value silu(OpBuilder &b, Location loc, Value x) {
   return arith::DivFOp::create(b, loc, x, arith::AddFOp::create(b, loc, one, e));
 }
 
+Value softplus(OpBuilder &b, Location loc, Value x) {
+  Value threshold = f32Constant(b, loc, 20.0);
+  if (auto vector = dyn_cast<VectorType>(x.getType()))
+    threshold = arith::ConstantOp::create(
+        b, loc, vector, DenseElementsAttr::get(vector, b.getF32FloatAttr(20.0)));
+  return arith::SelectOp::create(
+      b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, threshold), x,
+      math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, x)));
+}
+
+Value channelLanes(ImplicitLocOpBuilder &b, Value c0, int64_t width,
+                   function_ref<Value(Value)> of) {
+  SmallVector<Value> lanes;
+  for (int64_t i = 0; i < width; ++i)
+    lanes.push_back(of(arith::AddIOp::create(b, c0, arith::ConstantIndexOp::create(b, i))));
+  return vector::FromElementsOp::create(b, VectorType::get({width}, b.getF32Type()), lanes);
+}
+
 /// An f32 tensor whose leading dimension is `rows`' leading dimension
 /// (the token count) and whose other dimensions are `trailing`.
 Value emptyLike(OpBuilder &b, Location loc, Value rows,
@@ -360,17 +378,14 @@ void cpuConv(ImplicitLocOpBuilder &b, LoopNest &loops, const Codegen &codegen,
           b, vf32,
           arith::TruncFOp::create(b, VectorType::get({width}, element), v).getResult());
     };
-    loops.parallel("conv",
+    loops.parallel("conv_prompt",
                    {arith::SelectOp::create(b, blocked, loops.index(channels / width), zero)},
                    [&](ValueRange ivs) {
       Value c0 = arith::MulIOp::create(b, ivs[0], loops.index(width));
       auto channel = [&](int64_t i) { return arith::AddIOp::create(b, c0, loops.index(i)); };
       // The block's entries of [c, j] (the state, the weights) as a vector.
-      auto gather = [&](function_ref<Value(Value)> at) -> Value {
-        SmallVector<Value> lanes;
-        for (int64_t i = 0; i < width; ++i)
-          lanes.push_back(at(channel(i)));
-        return vector::FromElementsOp::create(b, vf32, lanes);
+      auto gather = [&](function_ref<Value(Value)> at) {
+        return channelLanes(b, c0, width, at);
       };
       auto weightAt = [&](int64_t j) {
         return gather([&](Value c) {

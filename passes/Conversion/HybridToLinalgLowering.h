@@ -141,6 +141,13 @@ Value f32Constant(OpBuilder &b, Location loc, double value);
 Value sigmoid(OpBuilder &b, Location loc, Value x);
 /// silu(x) = x * sigmoid(x), of an f32 or a vector of f32.
 Value silu(OpBuilder &b, Location loc, Value x);
+/// softplus(x) = log(1 + e^x), x above 20 (PyTorch's threshold), of an
+/// f32 or a vector of f32.
+Value softplus(OpBuilder &b, Location loc, Value x);
+/// The f32 vector of `of(c0 + i)` for i < width: per-channel values for
+/// the CPU's forms that take a block of channels at a time.
+Value channelLanes(ImplicitLocOpBuilder &b, Value c0, int64_t width,
+                   function_ref<Value(Value)> of);
 /// acc + x * y as one step of a dot product: reassociable (kDotMath), so
 /// that LLVM vectorises the loop it is in.
 Value dotStep(OpBuilder &b, Location loc, Value acc, Value x, Value y);

@@ -345,10 +345,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
     std::optional<int64_t> chunk = op.getChunkSize();
     Value scanned;
     auto stepSizeOf = [&](Value c, Value dtProj) -> Value {
-      Value pre = fadd(dtProj, weightAt(adaptor.getDtProjBias(), ValueRange{c}));
-      return arith::SelectOp::create(
-          b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, f32c(20.0)),
-          pre, math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
+      return softplus(b, loc, fadd(dtProj, weightAt(adaptor.getDtProjBias(), ValueRange{c})));
     };
     auto aCoefAt = [&](Value c, Value n) -> Value {
       return arith::NegFOp::create(
@@ -427,6 +424,13 @@ struct MambaLowering : HybridLowering<MambaOp> {
     // below, read each token's dt and x a row of d_inner apart: Jamba's
     // scan of a 1020-token prompt took 48 ms a layer that way. The sums are
     // blockwise's, in its order.
+    // Entry (c, n) of the ssm state of a call of one sequence, `slot` its
+    // batch slot (oneSequenceSlot; null without slots).
+    auto oneSequenceState = [&](Value slot, Value c, Value n) -> SmallVector<Value> {
+      if (slot)
+        return {slot, c, n};
+      return {c, n};
+    };
     int64_t width = std::min<int64_t>(codegen.panel / 2, 16);
     bool channelBlocks =
         !codegen.columns && chunk && width >= 2 && inner % width == 0;
@@ -444,24 +448,16 @@ struct MambaLowering : HybridLowering<MambaOp> {
         return vector::TransferReadOp::create(b, vf32, source, ValueRange{t, column},
                                               f32c(0.0), ArrayRef<bool>{true});
       };
-      loops.parallel("scan",
+      loops.parallel("scan_prompt",
                      {arith::SelectOp::create(b, prompt, index(inner / width), zero)},
                      [&](ValueRange ivs) {
         Value c0 = arith::MulIOp::create(b, ivs[0], index(width));
         auto channel = [&](int64_t i) { return add(c0, index(i)); };
-        // The block's lanes of a per-channel value.
-        auto gather = [&](function_ref<Value(Value)> of) -> Value {
-          SmallVector<Value> lanes;
-          for (int64_t i = 0; i < width; ++i)
-            lanes.push_back(of(channel(i)));
-          return vector::FromElementsOp::create(b, vf32, lanes);
+        auto gather = [&](function_ref<Value(Value)> of) {
+          return channelLanes(b, c0, width, of);
         };
         Value slot = loops.oneSequenceSlot(slots);
-        auto stateIndex = [&](Value c, int64_t n) -> SmallVector<Value> {
-          if (slot)
-            return {slot, c, index(n)};
-          return {c, index(n)};
-        };
+        auto stateIndex = [&](Value c, int64_t n) { return oneSequenceState(slot, c, index(n)); };
         // A's rows as vectors of the block's channels, read each token.
         Value aCoefs = loops.scratch({stateDim, width}, f32);
         SmallVector<Value> state;
@@ -477,10 +473,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
         Value d = gather([&](Value c) { return weightAt(adaptor.getD(), ValueRange{c}); });
         auto last = forLoop(zero, tokens, state, [&](Value t, ValueRange h) {
           // dt = softplus(dt_proj + bias), as stepSizeOf.
-          Value pre = fadd(row(dtPre, t, c0), bias);
-          Value dt = arith::SelectOp::create(
-              b, arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, pre, splat(20.0)), pre,
-              math::Log1pOp::create(b, math::ExpOp::create(b, pre)));
+          Value dt = softplus(b, loc, fadd(row(dtPre, t, c0), bias));
           Value x = row(xs, t, c0);
           Value dtx = fmul(dt, x);
           Value y = splat(0.0);
@@ -559,11 +552,7 @@ struct MambaLowering : HybridLowering<MambaOp> {
       Value hRow = loops.scratch(stateDim, f32);
       auto blockwise = [&]() {
         Value slot = loops.oneSequenceSlot(slots);
-        auto stateIndex = [&](Value n) -> SmallVector<Value> {
-          if (slot)
-            return {slot, c, n};
-          return {c, n};
-        };
+        auto stateIndex = [&](Value n) { return oneSequenceState(slot, c, n); };
         forLoop(zero, index(stateDim), {}, [&](Value n, ValueRange) {
           store(aCoefOf(n), aCoef, ValueRange{n});
           store(load(ssm, stateIndex(n)), hRow, ValueRange{n});
