@@ -529,14 +529,37 @@ bool blockedFits(const Codegen &codegen, int64_t valueDim) {
 /// 190 -> 173 ms (Qwen3-Next-shaped, 4000 tokens).
 constexpr int64_t kQueryGroups = 4;
 
+/// Splits of the cached positions that MLA's CPU decode form takes apart
+/// (flash decoding: a token's heads share each latent row, so the
+/// parallel work is along the positions): up to this many, of at least
+/// kBlockedPositions positions each. A power of two (see decodeSplitOf).
+constexpr int64_t kDecodeSplits = 16;
+static_assert(llvm::isPowerOf2_64(kDecodeSplits), "splits in bit-reversed order");
+
+/// The split that workgroup `w` of kDecodeSplits takes: w's bits reversed,
+/// so that the splits a short context uses (the first few) spread over the
+/// executor's contiguous ranges of workgroups (split 1 at the middle, 2
+/// and 3 at the quarters, ...) instead of falling to its first thread.
+Value decodeSplitOf(ImplicitLocOpBuilder &b, LoopNest &loops, Value w) {
+  Value split = loops.index(0);
+  for (int64_t bit = 1, mirror = kDecodeSplits / 2; mirror >= 1; bit *= 2, mirror /= 2) {
+    Value set = arith::RemUIOp::create(b, arith::DivUIOp::create(b, w, loops.index(bit)),
+                                       loops.index(2));
+    split = arith::AddIOp::create(b, split,
+                                  arith::MulIOp::create(b, set, loops.index(mirror)));
+  }
+  return split;
+}
+
 /// blockedAttention's buffers for a workgroup's `groups` groups of
 /// `queries` queries: q^T [groups, keyDim, queries], a column per query
 /// (scaled), and their ends [groups, queries] (i32: position + 1), which
-/// the caller writes; the unnormalised sums [groups, queries, valueDim] and
-/// the softmax denominators [groups, queries] it reads.
+/// the caller writes; the unnormalised sums [groups, queries, valueDim],
+/// the softmax denominators [groups, queries] and the running maxima they
+/// are relative to [groups, queries] it reads.
 struct BlockedQueries {
   int64_t groups, queries;
-  Value queriesT, ends, accs, totals;
+  Value queriesT, ends, accs, totals, maxima;
   /// Query g of the workgroup's groups x queries: {its group, its lane}.
   SmallVector<Value> slot(ImplicitLocOpBuilder &b, Value g) const {
     Value width = arith::ConstantIndexOp::create(b, queries);
@@ -550,7 +573,19 @@ struct BlockedQueries {
     ends = loops.scratch({groups, queries}, loops.b.getI32Type());
     accs = loops.scratch({groups, queries, valueDim}, f32);
     totals = loops.scratch({groups, queries}, f32);
+    maxima = loops.scratch({groups, queries}, f32);
   }
+};
+
+/// What blockedAttention takes besides every position before its queries'
+/// ends.
+struct BlockedSpan {
+  /// Positions [begin, end) only (a split of the cached rows, which the
+  /// ends still mask); unset: from 0 to the furthest end.
+  Value begin, end;
+  /// The value row is the key row's first valueDim floats (MLA's latent
+  /// row): stageRow writes the keys alone, and the values are read there.
+  bool valuesInKeys = false;
 };
 
 /// The CPU attention of a prompt: the query rows of one sequence in `io`
@@ -569,7 +604,8 @@ struct BlockedQueries {
 /// vector per FMA and summed each score across a vector.
 void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
                       int64_t valueDim, const BlockedQueries &io,
-                      function_ref<void(Value, Value, Value, Value)> stageRow) {
+                      function_ref<void(Value, Value, Value, Value)> stageRow,
+                      const BlockedSpan &span = {}) {
   constexpr int64_t B = kBlockedPositions, R = kScoreTileRows;
   int64_t queries = io.queries;
   int64_t valueWidth = queries, tileQueries = std::min(kValueTileQueries, queries);
@@ -596,10 +632,10 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
   auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
   double negInf = -std::numeric_limits<double>::infinity();
   Value keys = loops.scratch({B, keyDim}, f32);
-  Value values = loops.scratch({B, valueDim}, f32);
+  Value values = span.valuesInKeys ? keys : loops.scratch({B, valueDim}, f32);
   Value weights = loops.scratch({B, queries}, f32); // scores, then weights
   Value corrections = loops.scratch({queries}, f32);
-  Value maxima = loops.scratch({io.groups, queries}, f32); // the running maxima
+  Value maxima = io.maxima;
   // Group g's ends, and the furthest of them.
   auto endsOf = [&](Value g) -> Value {
     return vector::TransferReadOp::create(
@@ -626,10 +662,12 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
     write(splat(rowType, negInf), maxima, {g, zero});
     write(splat(rowType, 0.0), io.totals, {g, zero});
   });
-  Value end = loops.forLoop(zero, loops.index(io.groups), {zero}, [&](Value g, ValueRange e) {
-    return SmallVector<Value>{arith::MaxUIOp::create(b, e[0], furthest(endsOf(g)))};
-  }).getResult(0);
-  loops.forLoop(zero, end, {}, [&](Value begin, ValueRange) {
+  Value end = span.end;
+  if (!end)
+    end = loops.forLoop(zero, loops.index(io.groups), {zero}, [&](Value g, ValueRange e) {
+      return SmallVector<Value>{arith::MaxUIOp::create(b, e[0], furthest(endsOf(g)))};
+    }).getResult(0);
+  loops.forLoop(span.begin ? span.begin : zero, end, {}, [&](Value begin, ValueRange) {
     Value rows = arith::MinUIOp::create(b, loops.index(B),
                                         arith::SubIOp::create(b, end, begin));
     // Rows past the end zero: the last score tile reads them.
@@ -640,8 +678,9 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
           [&] {
             for (int64_t c = 0; c < keyDim; ++c)
               memref::StoreOp::create(b, loops.f32(0.0), keys, ValueRange{r, loops.index(c)});
-            for (int64_t c = 0; c < valueDim; c += valueWidth)
-              write(splat(valueType, 0.0), values, {r, loops.index(c)});
+            if (!span.valuesInKeys)
+              for (int64_t c = 0; c < valueDim; c += valueWidth)
+                write(splat(valueType, 0.0), values, {r, loops.index(c)});
           });
       return SmallVector<Value>{};
     });
@@ -796,12 +835,15 @@ struct PromptKernel {
 /// prompt kernel); a workgroup per (token, head) runs headBody for a single
 /// token, whose heads are its only parallel work; with `together` = 1,
 /// headBody for every call the prompt kernel does not take. Blocks and
-/// tokens go to the workgroups in balancedToken's order.
+/// tokens go to the workgroups in balancedToken's order. With
+/// `aloneKernels`, that emits the kernels of the calls the per-head kernel
+/// would take instead, given their tokens (0 for the other calls).
 void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                       Value slots, int64_t heads, int64_t together,
                       int64_t tokensTogether, function_ref<void(ValueRange)> groupBody,
                       function_ref<void(ValueRange)> headBody,
-                      std::optional<PromptKernel> prompt = std::nullopt) {
+                      std::optional<PromptKernel> prompt = std::nullopt,
+                      function_ref<void(Value)> aloneKernels = {}) {
   Value zero = loops.index(0);
   Value none = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
   auto workgroups = [&](Value calls, Value count) -> Value {
@@ -836,6 +878,8 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   }
   Value alone = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
                                       arith::OrIOp::create(b, byPrompt, byGroup), none);
+  if (aloneKernels)
+    return aloneKernels(workgroups(alone, tokens));
   loops.parallel("attention", {workgroups(alone, tokens), loops.index(heads)},
                  [&](ValueRange ivs) {
     headBody({balancedToken(b, loops, ivs[0], tokens), ivs[1]});
@@ -2302,6 +2346,167 @@ struct MLALowering : HybridLowering<MLAOp> {
                           ValueRange{t, add(mul(h, vDim), i)});
                   });
       };
+      // A single token (a decode step; the group kernel takes calls of
+      // several) of heads in groups of two lanes or more: flash decoding. Every head reads every latent row, so the heads go
+      // together as the lanes of blockedAttention's queries (the row
+      // staged once for all of them: a workgroup per head read the whole
+      // cache once per head) and the cached positions are split among
+      // workgroups, kDecodeSplits of them, into partial sums that a kernel
+      // per (token, head) combines before the head's value rows.
+      // attention_query: q~ and the rope query (scaled) per (token, head),
+      // transposed for blockedAttention: [token, head / decodeQueries,
+      // kvRank + rope, head % decodeQueries].
+      int64_t decodeQueries = headsDividing(heads, blockedQueries(codegen));
+      int64_t decodeGroups = headsDividing(heads / decodeQueries, kQueryGroups);
+      int64_t decodeHeads = decodeQueries * decodeGroups; // a workgroup's
+      int64_t latentRow = kvRank + rope;
+      auto decodeKernels = [&](Value count) {
+        Value queriesT = memref::AllocOp::create(
+            b,
+            MemRefType::get({ShapedType::kDynamic, heads / decodeQueries, latentRow,
+                             decodeQueries},
+                            f32),
+            ValueRange{count});
+        loops.parallel("attention_query", {count, index(heads)}, [&](ValueRange ivs) {
+          Value t = ivs[0], h = ivs[1];
+          Value lanes = index(decodeQueries);
+          SmallVector<Value> column{t, arith::DivUIOp::create(b, h, lanes), Value(),
+                                    arith::RemUIOp::create(b, h, lanes)};
+          auto storeAt = [&](Value v, Value c) {
+            column[2] = c;
+            store(fmul(v, f32c(scale)), queriesT, column);
+          };
+          absorbQueries(h, 1, headChains(kvRank / panel), panel, [&](int64_t) { return t; },
+                        [&](int64_t, Value l, Value v) {
+                          for (int64_t i = 0; i < panel; ++i)
+                            storeAt(vector::ExtractOp::create(b, v, i), add(l, index(i)));
+                        });
+          Value ropeBuf = loops.scratch(rope, f32);
+          ropeQuery(t, h, ropeBuf);
+          forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+            storeAt(load(ropeBuf, ValueRange{r}), add(index(kvRank), r));
+            return SmallVector<Value>{};
+          });
+        });
+        // Token t's splits: `active` of them (at least kBlockedPositions
+        // positions each), split s over positions [s size, (s + 1) size)
+        // before `end`.
+        struct Splits {
+          Value end, active, size;
+        };
+        auto splitsOf = [&](Value t) {
+          Splits splits;
+          splits.end = add(positionOf(t), one);
+          splits.active = arith::MinUIOp::create(
+              b, index(kDecodeSplits),
+              arith::CeilDivUIOp::create(b, splits.end, index(kBlockedPositions)));
+          splits.size = arith::CeilDivUIOp::create(b, splits.end, splits.active);
+          return splits;
+        };
+        // attention_split: the partial sums of split s (unnormalised, with
+        // their maxima and denominators) per (token, head).
+        auto partialType = [&](int64_t last) {
+          return MemRefType::get({ShapedType::kDynamic, kDecodeSplits, heads, last}, f32);
+        };
+        Value partialAccs = memref::AllocOp::create(b, partialType(kvRank), ValueRange{count});
+        Value partialStats = memref::AllocOp::create(b, partialType(2), ValueRange{count});
+        loops.parallel("attention_split", {count, index(heads / decodeHeads), index(kDecodeSplits)},
+                       [&](ValueRange ivs) {
+          Value t = ivs[0], firstGroup = mul(ivs[1], decodeGroups);
+          Value s = decodeSplitOf(b, loops, ivs[2]);
+          Splits splits = splitsOf(t);
+          loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, s, splits.active), [&] {
+            Value begin = arith::MulIOp::create(b, s, splits.size);
+            Value end = arith::MinUIOp::create(b, splits.end, add(begin, splits.size));
+            BlockedQueries io(loops, decodeGroups, decodeQueries, latentRow, kvRank);
+            auto lanesType = VectorType::get({decodeQueries}, f32);
+            Value ends = vector::BroadcastOp::create(
+                b, VectorType::get({decodeQueries}, b.getI32Type()),
+                arith::IndexCastUIOp::create(b, b.getI32Type(), splits.end));
+            forLoop(zero, index(decodeGroups), {}, [&](Value g, ValueRange) {
+              vector::TransferWriteOp::create(b, ends, io.ends, ValueRange{g, zero},
+                                              ArrayRef<bool>{true});
+              forLoop(zero, index(latentRow), {}, [&](Value c, ValueRange) {
+                Value lanes = vector::TransferReadOp::create(
+                    b, lanesType, queriesT, ValueRange{t, add(firstGroup, g), c, zero},
+                    f32c(0.0), ArrayRef<bool>{true});
+                vector::TransferWriteOp::create(b, lanes, io.queriesT, ValueRange{g, c, zero},
+                                                ArrayRef<bool>{true});
+                return SmallVector<Value>{};
+              });
+              return SmallVector<Value>{};
+            });
+            blockedAttention(
+                b, loops, latentRow, kvRank, io,
+                [&](Value j, Value r, Value keys, Value) {
+                  for (int64_t c = 0; c < latentRow; c += width)
+                    vector::TransferWriteOp::create(
+                        b, readF32Vector(b, cache, stateAt(b, slots, t, {j, index(c)}), width),
+                        keys, ValueRange{r, index(c)}, ArrayRef<bool>{true});
+                },
+                BlockedSpan{begin, end, /*valuesInKeys=*/true});
+            forLoop(zero, index(decodeHeads), {}, [&](Value g, ValueRange) {
+              SmallVector<Value> slot = io.slot(b, g);
+              Value h = add(mul(firstGroup, decodeQueries), g);
+              loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+                vector::TransferWriteOp::create(
+                    b, readF32Vector(b, io.accs, {slot[0], slot[1], l}, panel), partialAccs,
+                    ValueRange{t, s, h, l}, ArrayRef<bool>{true});
+                return SmallVector<Value>{};
+              }, panel);
+              store(load(io.maxima, slot), partialStats, ValueRange{t, s, h, zero});
+              store(load(io.totals, slot), partialStats, ValueRange{t, s, h, one});
+              return SmallVector<Value>{};
+            });
+          }, [] {});
+        });
+        // attention_combine: the splits' sums rescaled to their common
+        // maximum, then the head's value rows.
+        loops.parallel("attention_combine", {count, index(heads)}, [&](ValueRange ivs) {
+          Value t = ivs[0], h = ivs[1];
+          Value active = splitsOf(t).active;
+          auto stat = [&](Value s, Value which) {
+            return load(partialStats, ValueRange{t, s, h, which});
+          };
+          Value max = forLoop(zero, active, {negInf}, [&](Value s, ValueRange m) {
+            return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], stat(s, zero))};
+          }).getResult(0);
+          Value acc = loops.scratch(kvRank, f32);
+          auto vt = VectorType::get({panel}, f32);
+          loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            vector::TransferWriteOp::create(
+                b,
+                arith::ConstantOp::create(b, vt,
+                                          DenseElementsAttr::get(vt, b.getF32FloatAttr(0.0))),
+                acc, l, ArrayRef<bool>{true});
+            return SmallVector<Value>{};
+          }, panel);
+          Value total = forLoop(zero, active, {f32c(0.0)}, [&](Value s, ValueRange sum) {
+            Value weight =
+                math::ExpOp::create(b, arith::SubFOp::create(b, stat(s, zero), max));
+            Value weights = vector::BroadcastOp::create(b, vt, weight);
+            loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+              Value part = readF32Vector(b, partialAccs, {t, s, h, l}, panel);
+              vector::TransferWriteOp::create(
+                  b, vector::FMAOp::create(b, part, weights, readF32Vector(b, acc, {l}, panel)),
+                  acc, l, ArrayRef<bool>{true});
+              return SmallVector<Value>{};
+            }, panel);
+            return SmallVector<Value>{fadd(sum[0], fmul(stat(s, one), weight))};
+          }).getResult(0);
+          valueRows(h, 1, headChains(vDim), panel,
+                    [&](int64_t, Value l) { return readF32Vector(b, acc, {l}, panel); },
+                    [&](int64_t, Value i, Value o) {
+                      store(arith::DivFOp::create(b, o, total), out,
+                            ValueRange{t, add(mul(h, vDim), i)});
+                    });
+        });
+      };
+      // The calls without a group kernel (group 1) include prompts, which
+      // decodeKernels does not take as one.
+      function_ref<void(Value)> decode;
+      if (group > 1 && decodeQueries > 1)
+        decode = decodeKernels;
       // A long prompt (several tokens of one sequence, more than
       // expandAbove): attention as transformers computes it, each head's
       // keys [k_nope | rope key] and values expanded from the cached
@@ -2317,7 +2522,7 @@ struct MLALowering : HybridLowering<MLAOp> {
           pairSaving > 0 ? llvm::divideCeil(kvRank * (nope + vDim), pairSaving) : 0;
       if (expandAbove <= 0 || !blockedFits(codegen, vDim)) {
         attentionKernels(b, loops, tokens, slots, heads, group, kLatentTokens, groupBody,
-                         headBody);
+                         headBody, std::nullopt, decode);
       } else {
         int64_t expandedWidth = nope + vDim;
         Value longPrompt = arith::AndIOp::create(
@@ -2426,7 +2631,8 @@ struct MLALowering : HybridLowering<MLAOp> {
         auto absorbedHead = [&](ValueRange ivs) { absorbed(headBody, ivs); };
         attentionKernels(b, loops, tokens, slots, heads, group, kLatentTokens, absorbedGroup,
                          absorbedHead,
-                         PromptKernel{blockTokens, 1, promptBody, /*sharedCalls=*/longPrompt});
+                         PromptKernel{blockTokens, 1, promptBody, /*sharedCalls=*/longPrompt},
+                         decode);
       }
     }
     Value attended = bufferization::ToTensorOp::create(

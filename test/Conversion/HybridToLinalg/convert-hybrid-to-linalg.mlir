@@ -420,9 +420,10 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // each block of 16 cached rows is staged once for the 8 tokens and both
 // heads, and each token whose position reaches into it takes it (else
 // each token its own blocks); then the value rows' products for the 8
-// tokens (8 reductions, each divided by its softmax sum). A call of one token has a
-// workgroup per head (its only parallel work), the state in registers, 8
-// positions a step, then the rest.
+// tokens (8 reductions, each divided by its softmax sum). A call of one
+// token takes the decode form (decode-attention.mlir): a kernel of its
+// heads' queries, one per split of the cached positions taking both heads
+// as lanes over the staged rows, one per head combining the splits.
 // VECTOR-LABEL: func.func @mla_vector_rows
 // VECTOR-SAME: %[[CACHE:[a-z0-9]+]]: memref<32x12xf32>
 // VECTOR: arith.ceildivui %{{.*}}, %c8
@@ -447,10 +448,10 @@ func.func @gated_delta_net_states(%x: tensor<?x10xf32>, %conv: !hybrid.conv_stat
 // VECTOR: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
 // VECTOR-COUNT-8: vector.reduction <add>
 // VECTOR: arith.divf
-// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
-// VECTOR-NOT: step %c16
-// VECTOR: scf.for %{{.*}} = %c0{{[_0-9]*}} to %{{.*}} step %c8{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>, vector<4xf32>)
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%[[ALONE:[a-z0-9_]+]], %c2{{[_0-9]*}})
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%[[ALONE]], %c1{{[_0-9]*}}, %c16{{[_0-9]*}})
 // VECTOR: vector.transfer_read %[[CACHE]][%{{.*}}, %c8{{[_0-9]*}}]{{.*}} : memref<32x12xf32>, vector<4xf32>
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%[[ALONE]], %c2{{[_0-9]*}})
 func.func @mla_vector_rows(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<8x4xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<24x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<12x16xf32>

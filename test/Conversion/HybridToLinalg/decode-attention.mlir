@@ -1,0 +1,72 @@
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=64 pack-weights=16" --canonicalize --cse | FileCheck %s
+
+// MLA's CPU decode form (a call of one token): flash decoding. A kernel
+// per (token, head) writes the absorbed query and the rotated rope query,
+// scaled, as the lanes of q^T [token, head group, 16 + 8, 2 heads]; a
+// kernel per (token, group of heads, split) takes the split's positions
+// (up to 16 splits of at least 32 positions, the workgroups' bits reversed
+// so that the few splits of a short context spread over the threads) over
+// blocks of 32 cached rows staged once, the latent row being both key and
+// value; a kernel per (token, head) rescales the splits' sums to their
+// common maximum, then computes the head's value rows.
+// CHECK-LABEL: func.func @mla_decode
+// CHECK: %[[NO_OTHER:.*]] = arith.cmpi eq, %{{.*}}, %false : i1
+// CHECK-NEXT: %[[ALONE:.*]] = arith.select %[[NO_OTHER]], %dim, %c0 : index
+// CHECK: %[[QT:.*]] = memref.alloc(%[[ALONE]]) : memref<?x1x24x2xf32>
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ALONE]], %c2)
+// CHECK: memref.store %{{.*}}, %[[QT]]
+// CHECK: %[[ACCS:.*]] = memref.alloc(%[[ALONE]]) : memref<?x16x2x16xf32>
+// CHECK: %[[STATS:.*]] = memref.alloc(%[[ALONE]]) : memref<?x16x2x2xf32>
+// CHECK: scf.parallel (%[[T:.*]], %[[W:.*]]) = (%c0, %c0) to (%[[ALONE]], %c16)
+// CHECK: %[[BIT0:.*]] = arith.remui %[[W]], %c2 : index
+// CHECK: arith.muli %[[BIT0]], %c8 : index
+// CHECK: %[[HIGH:.*]] = arith.divui %[[W]], %c8 : index
+// CHECK: %[[BIT3:.*]] = arith.remui %[[HIGH]], %c2 : index
+// CHECK: %[[SPLIT:.*]] = arith.addi %{{.*}}, %[[BIT3]] : index
+// CHECK: %[[END:.*]] = arith.addi %{{.*}}, %c1 : index
+// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[END]], %c32 : index
+// CHECK: %[[ACTIVE:.*]] = arith.minui %[[BLOCKS]], %c16 : index
+// CHECK: %[[SIZE:.*]] = arith.ceildivui %[[END]], %[[ACTIVE]] : index
+// CHECK: %[[TAKES:.*]] = arith.cmpi ult, %[[SPLIT]], %[[ACTIVE]] : index
+// CHECK: scf.if %[[TAKES]] {
+// CHECK: %[[BEGIN:.*]] = arith.muli %[[SPLIT]], %[[SIZE]] : index
+// CHECK: %[[LIMIT:.*]] = arith.addi %[[BEGIN]], %[[SIZE]] : index
+// CHECK: %[[SPAN_END:.*]] = arith.minui %[[END]], %[[LIMIT]] : index
+// CHECK: vector.transfer_read %[[QT]][%[[T]], %c0, %{{.*}}, %c0]
+// CHECK: scf.for %{{.*}} = %[[BEGIN]] to %[[SPAN_END]] step %c32 {
+// CHECK: %[[ROW:.*]] = vector.transfer_read %arg2[%{{.*}}, %c0]{{.*}} : memref<64x24xf32>, vector<8xf32>
+// CHECK-NEXT: vector.transfer_write %[[ROW]], %[[KEYS:.*]][%{{.*}}, %c0] {{.*}} : vector<8xf32>, memref<32x24xf32>
+// The scores: a key element broadcast for the 2 heads' lanes.
+// CHECK: memref.load %[[KEYS]]
+// CHECK: vector.broadcast %{{.*}} : f32 to vector<2xf32>
+// CHECK: vector.fma
+// The values read from the staged latent rows.
+// CHECK: vector.transfer_read %[[KEYS]][%{{.*}}, %{{.*}}], %{{.*}} : memref<32x24xf32>, vector<2xf32>
+// CHECK: vector.fma
+// CHECK: vector.transfer_write %{{.*}}, %[[ACCS]][%[[T]], %[[SPLIT]], %{{.*}}, %c0] {{.*}} : vector<16xf32>, memref<?x16x2x16xf32>
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[T]], %[[SPLIT]], %{{.*}}, %c0]
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[T]], %[[SPLIT]], %{{.*}}, %c1]
+// CHECK: scf.parallel (%[[CT:.*]], %[[CH:.*]]) = (%c0, %c0) to (%[[ALONE]], %c2)
+// CHECK: %[[CACTIVE:.*]] = arith.minui %{{.*}}, %c16 : index
+// CHECK: %[[MAX:.*]] = scf.for %[[S:.*]] = %c0 to %[[CACTIVE]]
+// CHECK: memref.load %[[STATS]][%[[CT]], %[[S]], %[[CH]], %c0]
+// CHECK: arith.maximumf
+// CHECK: %[[TOTAL:.*]] = scf.for %[[S2:.*]] = %c0 to %[[CACTIVE]]
+// CHECK: %[[SHIFT:.*]] = arith.subf %{{.*}}, %[[MAX]] : f32
+// CHECK: %[[WEIGHT:.*]] = math.exp %[[SHIFT]] : f32
+// CHECK: %[[WEIGHTS:.*]] = vector.broadcast %[[WEIGHT]] : f32 to vector<16xf32>
+// CHECK: %[[PART:.*]] = vector.transfer_read %[[ACCS]][%[[CT]], %[[S2]], %[[CH]], %c0]
+// CHECK: vector.fma %[[PART]], %[[WEIGHTS]], %{{.*}} : vector<16xf32>
+// CHECK: %[[PART_SUM:.*]] = memref.load %[[STATS]][%[[CT]], %[[S2]], %[[CH]], %c1]
+// CHECK: arith.mulf %[[PART_SUM]], %[[WEIGHT]] : f32
+// CHECK: vector.reduction <add>
+// CHECK: arith.divf %{{.*}}, %[[TOTAL]] : f32
+func.func @mla_decode(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<16x8xf32>) -> tensor<?x16xf32> {
+  %q = hybrid.weight "q" : tensor<32x16xf32>
+  %kva = hybrid.weight "kv_a" : tensor<24x16xf32>
+  %kvan = hybrid.weight "kv_a_norm" : tensor<16xf32>
+  %kvb = hybrid.weight "kv_b" : tensor<32x16xf32>
+  %o = hybrid.weight "o" : tensor<16x16xf32>
+  %y = hybrid.mla %x, %pos, %c q_proj(%q) kv_a_proj_with_mqa(%kva) kv_a_layernorm(%kvan) kv_b_proj(%kvb) o_proj(%o) {kv_lora_rank = 16 : i64, norm_epsilon = 1.0e-06 : f64, num_heads = 2 : i64, q_lora_rank = 0 : i64, qk_nope_head_dim = 8 : i64, qk_rope_head_dim = 8 : i64, rope_theta = 1.0e+04 : f64, scale = 0.25 : f64, v_head_dim = 8 : i64} : (tensor<?x16xf32>, tensor<?xi64>, !hybrid.latent_cache<16x8xf32>, tensor<32x16xf32>, tensor<24x16xf32>, tensor<16xf32>, tensor<32x16xf32>, tensor<16x16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
