@@ -765,6 +765,183 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
   }, B);
 }
 
+/// The CPU decode form of attention (flash decoding) for `count` tokens:
+/// heads that read the same rows (`sharing` consecutive heads: a GQA
+/// group, or all of MLA's over its latent rows) go together as the lanes
+/// of blockedAttention's queries, so that each row is staged once for
+/// them (a workgroup per head read every row once per head), and each
+/// token's cached positions are split among workgroups, up to
+/// kDecodeSplits of them, into partial sums that a workgroup per (token,
+/// head) combines. Three kernels: attention_query, query(t, h, store)
+/// calling store(column, value) for each of token t's head h's key
+/// columns (scaled as the scores want them); attention_split,
+/// stageRow(t, h, j, r, keys, values) staging position j's rows for head
+/// h (the workgroup's first) into row r of keys and values (values being
+/// keys with `valuesInKeys`); attention_combine, finish(t, h, acc, total)
+/// with the head's unnormalised value sums (an f32 buffer of valueDim)
+/// and their softmax denominator.
+struct FlashDecoding {
+  int64_t heads, sharing, keyDim, valueDim;
+  bool valuesInKeys = false;
+  /// Heads a workgroup's query groups take as lanes: the largest power
+  /// of two up to half a panel dividing `sharing`.
+  int64_t lanes(const Codegen &codegen) const {
+    return headsDividing(sharing, blockedQueries(codegen));
+  }
+  /// Whether the form runs these shapes: lanes of two or more heads, and
+  /// value rows of whole vectors of them.
+  bool fits(const Codegen &codegen) const {
+    int64_t n = lanes(codegen);
+    return n > 1 && valueDim % n == 0;
+  }
+};
+
+void flashDecoding(
+    ImplicitLocOpBuilder &b, LoopNest &loops, const Codegen &codegen,
+    const FlashDecoding &form, Value count, function_ref<Value(Value)> positionOf,
+    function_ref<void(Value, Value, function_ref<void(Value, Value)>)> query,
+    function_ref<void(Value, Value, Value, Value, Value, Value)> stageRow,
+    function_ref<void(Value, Value, Value, Value)> finish) {
+  assert(form.fits(codegen));
+  Type f32 = b.getF32Type();
+  auto index = [&](int64_t v) { return loops.index(v); };
+  auto add = [&](Value l, Value r) -> Value { return arith::AddIOp::create(b, l, r); };
+  auto forEach = [&](Value ub, function_ref<void(Value)> body, int64_t step = 1) {
+    loops.forLoop(index(0), ub, {}, [&](Value i, ValueRange) {
+      body(i);
+      return SmallVector<Value>{};
+    }, step);
+  };
+  Value zero = index(0), one = index(1);
+  int64_t lanes = form.lanes(codegen);
+  int64_t groups = headsDividing(form.sharing / lanes, kQueryGroups);
+  int64_t workgroupHeads = lanes * groups;
+  int64_t keyDim = form.keyDim, valueDim = form.valueDim;
+  // Value rows in vectors of the widest power of two up to a panel
+  // dividing them (at least `lanes`, which divides them).
+  int64_t width = std::max<int64_t>(codegen.panel, lanes);
+  while (valueDim % width)
+    width /= 2;
+  auto vt = VectorType::get({width}, f32);
+  auto read = [&](Value buffer, ValueRange at) -> Value {
+    return readF32Vector(b, buffer, at, width);
+  };
+  auto write = [&](Value v, Value buffer, ValueRange at) {
+    vector::TransferWriteOp::create(b, v, buffer, at, ArrayRef<bool>{true});
+  };
+
+  // q^T [token, head / lanes, keyDim, head % lanes]: a column per head.
+  Value queriesT = memref::AllocOp::create(
+      b, MemRefType::get({ShapedType::kDynamic, form.heads / lanes, keyDim, lanes}, f32),
+      ValueRange{count});
+  loops.parallel("attention_query", {count, index(form.heads)}, [&](ValueRange ivs) {
+    Value t = ivs[0], h = ivs[1];
+    SmallVector<Value> at{t, arith::DivUIOp::create(b, h, index(lanes)), Value(),
+                          arith::RemUIOp::create(b, h, index(lanes))};
+    query(t, h, [&](Value column, Value v) {
+      at[2] = column;
+      memref::StoreOp::create(b, v, queriesT, at);
+    });
+  });
+
+  // Token t's splits: `active` of them, of at least kBlockedPositions
+  // positions each, split s over positions [s size, (s + 1) size) before
+  // `end`.
+  struct Splits {
+    Value end, active, size;
+  };
+  auto splitsOf = [&](Value t) {
+    Splits splits;
+    splits.end = add(positionOf(t), one);
+    splits.active = arith::MinUIOp::create(
+        b, index(kDecodeSplits),
+        arith::CeilDivUIOp::create(b, splits.end, index(kBlockedPositions)));
+    splits.size = arith::CeilDivUIOp::create(b, splits.end, splits.active);
+    return splits;
+  };
+  // Each split's sums per (token, head), unnormalised, and their maxima
+  // and denominators.
+  auto partialType = [&](int64_t last) {
+    return MemRefType::get({ShapedType::kDynamic, kDecodeSplits, form.heads, last}, f32);
+  };
+  Value partialAccs = memref::AllocOp::create(b, partialType(valueDim), ValueRange{count});
+  Value partialStats = memref::AllocOp::create(b, partialType(2), ValueRange{count});
+  loops.parallel("attention_split",
+                 {count, index(form.heads / workgroupHeads), index(kDecodeSplits)},
+                 [&](ValueRange ivs) {
+    Value t = ivs[0];
+    Value firstGroup = arith::MulIOp::create(b, ivs[1], index(groups));
+    Value firstHead = arith::MulIOp::create(b, firstGroup, index(lanes));
+    Value s = decodeSplitOf(b, loops, ivs[2]);
+    Splits splits = splitsOf(t);
+    loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, s, splits.active), [&] {
+      Value begin = arith::MulIOp::create(b, s, splits.size);
+      Value end = arith::MinUIOp::create(b, splits.end, add(begin, splits.size));
+      BlockedQueries io(loops, groups, lanes, keyDim, valueDim);
+      auto laneType = VectorType::get({lanes}, f32);
+      Value ends = vector::BroadcastOp::create(
+          b, VectorType::get({lanes}, b.getI32Type()),
+          arith::IndexCastUIOp::create(b, b.getI32Type(), splits.end));
+      forEach(index(groups), [&](Value g) {
+        vector::TransferWriteOp::create(b, ends, io.ends, ValueRange{g, zero},
+                                        ArrayRef<bool>{true});
+        forEach(index(keyDim), [&](Value c) {
+          Value column = vector::TransferReadOp::create(
+              b, laneType, queriesT, ValueRange{t, add(firstGroup, g), c, zero},
+              loops.f32(0.0), ArrayRef<bool>{true});
+          vector::TransferWriteOp::create(b, column, io.queriesT, ValueRange{g, c, zero},
+                                          ArrayRef<bool>{true});
+        });
+      });
+      blockedAttention(
+          b, loops, keyDim, valueDim, io,
+          [&](Value j, Value r, Value keys, Value values) {
+            stageRow(t, firstHead, j, r, keys, values);
+          },
+          BlockedSpan{begin, end, form.valuesInKeys});
+      forEach(index(workgroupHeads), [&](Value g) {
+        SmallVector<Value> slot = io.slot(b, g);
+        Value h = add(firstHead, g);
+        forEach(index(valueDim), [&](Value c) {
+          write(read(io.accs, {slot[0], slot[1], c}), partialAccs, {t, s, h, c});
+        }, width);
+        memref::StoreOp::create(b, memref::LoadOp::create(b, io.maxima, slot), partialStats,
+                                ValueRange{t, s, h, zero});
+        memref::StoreOp::create(b, memref::LoadOp::create(b, io.totals, slot), partialStats,
+                                ValueRange{t, s, h, one});
+      });
+    }, [] {});
+  });
+
+  // The splits' sums rescaled to their common maximum.
+  loops.parallel("attention_combine", {count, index(form.heads)}, [&](ValueRange ivs) {
+    Value t = ivs[0], h = ivs[1];
+    Value active = splitsOf(t).active;
+    auto stat = [&](Value s, Value which) {
+      return memref::LoadOp::create(b, partialStats, ValueRange{t, s, h, which});
+    };
+    Value max = loops.forLoop(zero, active, {loops.f32(-std::numeric_limits<double>::infinity())},
+                              [&](Value s, ValueRange m) {
+      return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], stat(s, zero))};
+    }).getResult(0);
+    Value acc = loops.scratch(valueDim, f32);
+    Value vzero = arith::ConstantOp::create(
+        b, vt, DenseElementsAttr::get(vt, b.getF32FloatAttr(0.0)));
+    forEach(index(valueDim), [&](Value c) { write(vzero, acc, {c}); }, width);
+    Value total = loops.forLoop(zero, active, {loops.f32(0.0)}, [&](Value s, ValueRange sum) {
+      Value weight = math::ExpOp::create(b, arith::SubFOp::create(b, stat(s, zero), max));
+      Value weights = vector::BroadcastOp::create(b, vt, weight);
+      forEach(index(valueDim), [&](Value c) {
+        write(vector::FMAOp::create(b, read(partialAccs, {t, s, h, c}), weights, read(acc, {c})),
+              acc, {c});
+      }, width);
+      return SmallVector<Value>{arith::AddFOp::create(
+          b, sum[0], arith::MulFOp::create(b, stat(s, one), weight))};
+    }).getResult(0);
+    finish(t, h, acc, total);
+  });
+}
+
 /// The vector width of stagedRowsSoftmax: `width` (a power of two that
 /// divides the rows), halved down to one register's floats (a quarter of
 /// the target's weight panel), so that a group's sums fit in registers.
@@ -836,14 +1013,14 @@ struct PromptKernel {
 /// token, whose heads are its only parallel work; with `together` = 1,
 /// headBody for every call the prompt kernel does not take. Blocks and
 /// tokens go to the workgroups in balancedToken's order. With
-/// `aloneKernels`, that emits the kernels of the calls the per-head kernel
-/// would take instead, given their tokens (0 for the other calls).
+/// `decodeKernels`, that emits the kernels of a call of one token (a decode
+/// step) instead, given its token count (0 for the other calls).
 void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                       Value slots, int64_t heads, int64_t together,
                       int64_t tokensTogether, function_ref<void(ValueRange)> groupBody,
                       function_ref<void(ValueRange)> headBody,
                       std::optional<PromptKernel> prompt = std::nullopt,
-                      function_ref<void(Value)> aloneKernels = {}) {
+                      function_ref<void(Value)> decodeKernels = {}) {
   Value zero = loops.index(0);
   Value none = arith::ConstantIntOp::create(b, b.getI1Type(), 0);
   auto workgroups = [&](Value calls, Value count) -> Value {
@@ -878,8 +1055,13 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   }
   Value alone = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
                                       arith::OrIOp::create(b, byPrompt, byGroup), none);
-  if (aloneKernels)
-    return aloneKernels(workgroups(alone, tokens));
+  if (decodeKernels) {
+    Value step = arith::AndIOp::create(
+        b, alone, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens, loops.index(1)));
+    decodeKernels(workgroups(step, tokens));
+    alone = arith::AndIOp::create(
+        b, alone, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, step, none));
+  }
   loops.parallel("attention", {workgroups(alone, tokens), loops.index(heads)},
                  [&](ValueRange ivs) {
     headBody({balancedToken(b, loops, ivs[0], tokens), ivs[1]});
@@ -1754,6 +1936,26 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       int64_t blockQueries = blockedQueries(codegen);
       int64_t blockHeads = headsDividing(group, blockQueries);
       int64_t blockTokens = kQueryGroups * blockQueries / blockHeads;
+      // Token t's query of head h, normed, rotated and scaled: store(d, q_d).
+      auto scaledQuery = [&](Value t, Value h, function_ref<void(Value, Value)> store) {
+        Value qh = loadHead(q, t, arith::MulIOp::create(b, h, qStride), qNorm, positionOf(t));
+        forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
+          store(d, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d), f32c(scale)));
+          return SmallVector<Value>{};
+        });
+      };
+      // Position j's key and value rows of KV head kvh in the cache of
+      // token `reader`'s sequence, as f32, into row r of keys and values.
+      auto stageKeyValue = [&](Value reader, Value kvh, Value j, Value r, Value keys,
+                               Value values) {
+        for (int64_t c = 0; c < dim; c += width)
+          for (auto [half, staged] : {std::pair{zero, keys}, std::pair{one, values}})
+            vector::TransferWriteOp::create(
+                b,
+                readF32Vector(b, cache, stateAt(b, slots, reader, {half, j, kvh, index(c)}),
+                              width),
+                staged, ValueRange{r, index(c)}, ArrayRef<bool>{true});
+      };
       auto promptBody = [&](ValueRange ivs) {
         // Query g: token first + g / blockHeads (the call's last past its
         // tokens: computed, never stored), head firstHead + g % blockHeads.
@@ -1772,32 +1974,21 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         Value acc = loops.scratch(dim, f32);
         forLoop(zero, index(kQueryGroups * blockQueries), {}, [&](Value g, ValueRange) {
           Value t = tokenOf(g);
-          Value p = positionOf(t);
-          Value qh = loadHead(q, t, arith::MulIOp::create(b, headOf(g), qStride), qNorm, p);
           SmallVector<Value> slot = io.slot(b, g);
-          forLoop(zero, dimV, {}, [&](Value d, ValueRange) {
-            memref::StoreOp::create(
-                b, arith::MulFOp::create(b, memref::LoadOp::create(b, qh, d), f32c(scale)),
-                io.queriesT, ValueRange{slot[0], d, slot[1]});
-            return SmallVector<Value>{};
+          scaledQuery(t, headOf(g), [&](Value d, Value v) {
+            memref::StoreOp::create(b, v, io.queriesT, ValueRange{slot[0], d, slot[1]});
           });
           memref::StoreOp::create(
-              b, arith::IndexCastUIOp::create(b, b.getI32Type(), arith::AddIOp::create(b, p, one)),
+              b,
+              arith::IndexCastUIOp::create(b, b.getI32Type(),
+                                           arith::AddIOp::create(b, positionOf(t), one)),
               io.ends, slot);
           return SmallVector<Value>{};
         });
-        blockedAttention(
-            b, loops, dim, dim, io,
-            [&](Value j, Value r, Value keys, Value values) {
-              for (int64_t c = 0; c < dim; c += width)
-                for (auto [half, staged] : {std::pair{zero, keys}, std::pair{one, values}})
-                  vector::TransferWriteOp::create(
-                      b,
-                      readF32Vector(b, cache,
-                                    stateAt(b, slots, first, {half, j, kvh, index(c)}),
-                                    width),
-                      staged, ValueRange{r, index(c)}, ArrayRef<bool>{true});
-            });
+        blockedAttention(b, loops, dim, dim, io,
+                         [&](Value j, Value r, Value keys, Value values) {
+                           stageKeyValue(first, kvh, j, r, keys, values);
+                         });
         forLoop(zero, arith::MulIOp::create(b, count, index(blockHeads)), {},
                 [&](Value g, ValueRange) {
           SmallVector<Value> slot = io.slot(b, g);
@@ -1809,8 +2000,22 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       std::optional<PromptKernel> prompt;
       if (blockedFits(codegen, dim))
         prompt = PromptKernel{blockTokens, blockHeads, promptBody};
+      // A single token (a decode step): flash decoding, the heads of a KV
+      // head reading its rows together.
+      FlashDecoding decodeForm{heads, group, dim, dim};
+      auto decodeKernels = [&](Value count) {
+        flashDecoding(
+            b, loops, codegen, decodeForm, count, positionOf, scaledQuery,
+            [&](Value t, Value h, Value j, Value r, Value keys, Value values) {
+              stageKeyValue(t, arith::DivUIOp::create(b, h, index(group)), j, r, keys, values);
+            },
+            finish);
+      };
+      function_ref<void(Value)> decode;
+      if (vectorHead && decodeForm.fits(codegen))
+        decode = decodeKernels;
       attentionKernels(b, loops, tokens, slots, heads, together, kQueryTokens, groupBody,
-                       headBody, prompt);
+                       headBody, prompt, decode);
     }
     Value attended = bufferization::ToTensorOp::create(
         b, RankedTensorType::get({ShapedType::kDynamic, heads * dim}, f32), out,
@@ -2346,166 +2551,53 @@ struct MLALowering : HybridLowering<MLAOp> {
                           ValueRange{t, add(mul(h, vDim), i)});
                   });
       };
-      // A single token (a decode step; the group kernel takes calls of
-      // several) of heads in groups of two lanes or more: flash decoding. Every head reads every latent row, so the heads go
-      // together as the lanes of blockedAttention's queries (the row
-      // staged once for all of them: a workgroup per head read the whole
-      // cache once per head) and the cached positions are split among
-      // workgroups, kDecodeSplits of them, into partial sums that a kernel
-      // per (token, head) combines before the head's value rows.
-      // attention_query: q~ and the rope query (scaled) per (token, head),
-      // transposed for blockedAttention: [token, head / decodeQueries,
-      // kvRank + rope, head % decodeQueries].
-      int64_t decodeQueries = headsDividing(heads, blockedQueries(codegen));
-      int64_t decodeGroups = headsDividing(heads / decodeQueries, kQueryGroups);
-      int64_t decodeHeads = decodeQueries * decodeGroups; // a workgroup's
-      int64_t latentRow = kvRank + rope;
+      // A single token (a decode step): flash decoding, every head
+      // reading every latent row [latent | rope key], the row being its
+      // key and its latent its value; the head's value rows from kv_b
+      // after the splits are combined.
+      FlashDecoding decodeForm{heads, heads, kvRank + rope, kvRank, /*valuesInKeys=*/true};
+      // The latent row's vectors: the widest power of two up to a panel
+      // dividing both its parts.
+      int64_t rowWidth = std::max<int64_t>(codegen.panel, 1);
+      while (kvRank % rowWidth || rope % rowWidth)
+        rowWidth /= 2;
       auto decodeKernels = [&](Value count) {
-        Value queriesT = memref::AllocOp::create(
-            b,
-            MemRefType::get({ShapedType::kDynamic, heads / decodeQueries, latentRow,
-                             decodeQueries},
-                            f32),
-            ValueRange{count});
-        loops.parallel("attention_query", {count, index(heads)}, [&](ValueRange ivs) {
-          Value t = ivs[0], h = ivs[1];
-          Value lanes = index(decodeQueries);
-          SmallVector<Value> column{t, arith::DivUIOp::create(b, h, lanes), Value(),
-                                    arith::RemUIOp::create(b, h, lanes)};
-          auto storeAt = [&](Value v, Value c) {
-            column[2] = c;
-            store(fmul(v, f32c(scale)), queriesT, column);
-          };
-          absorbQueries(h, 1, headChains(kvRank / panel), panel, [&](int64_t) { return t; },
-                        [&](int64_t, Value l, Value v) {
-                          for (int64_t i = 0; i < panel; ++i)
-                            storeAt(vector::ExtractOp::create(b, v, i), add(l, index(i)));
-                        });
-          Value ropeBuf = loops.scratch(rope, f32);
-          ropeQuery(t, h, ropeBuf);
-          forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
-            storeAt(load(ropeBuf, ValueRange{r}), add(index(kvRank), r));
-            return SmallVector<Value>{};
-          });
-        });
-        // Token t's splits: `active` of them (at least kBlockedPositions
-        // positions each), split s over positions [s size, (s + 1) size)
-        // before `end`.
-        struct Splits {
-          Value end, active, size;
-        };
-        auto splitsOf = [&](Value t) {
-          Splits splits;
-          splits.end = add(positionOf(t), one);
-          splits.active = arith::MinUIOp::create(
-              b, index(kDecodeSplits),
-              arith::CeilDivUIOp::create(b, splits.end, index(kBlockedPositions)));
-          splits.size = arith::CeilDivUIOp::create(b, splits.end, splits.active);
-          return splits;
-        };
-        // attention_split: the partial sums of split s (unnormalised, with
-        // their maxima and denominators) per (token, head).
-        auto partialType = [&](int64_t last) {
-          return MemRefType::get({ShapedType::kDynamic, kDecodeSplits, heads, last}, f32);
-        };
-        Value partialAccs = memref::AllocOp::create(b, partialType(kvRank), ValueRange{count});
-        Value partialStats = memref::AllocOp::create(b, partialType(2), ValueRange{count});
-        loops.parallel("attention_split", {count, index(heads / decodeHeads), index(kDecodeSplits)},
-                       [&](ValueRange ivs) {
-          Value t = ivs[0], firstGroup = mul(ivs[1], decodeGroups);
-          Value s = decodeSplitOf(b, loops, ivs[2]);
-          Splits splits = splitsOf(t);
-          loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, s, splits.active), [&] {
-            Value begin = arith::MulIOp::create(b, s, splits.size);
-            Value end = arith::MinUIOp::create(b, splits.end, add(begin, splits.size));
-            BlockedQueries io(loops, decodeGroups, decodeQueries, latentRow, kvRank);
-            auto lanesType = VectorType::get({decodeQueries}, f32);
-            Value ends = vector::BroadcastOp::create(
-                b, VectorType::get({decodeQueries}, b.getI32Type()),
-                arith::IndexCastUIOp::create(b, b.getI32Type(), splits.end));
-            forLoop(zero, index(decodeGroups), {}, [&](Value g, ValueRange) {
-              vector::TransferWriteOp::create(b, ends, io.ends, ValueRange{g, zero},
-                                              ArrayRef<bool>{true});
-              forLoop(zero, index(latentRow), {}, [&](Value c, ValueRange) {
-                Value lanes = vector::TransferReadOp::create(
-                    b, lanesType, queriesT, ValueRange{t, add(firstGroup, g), c, zero},
-                    f32c(0.0), ArrayRef<bool>{true});
-                vector::TransferWriteOp::create(b, lanes, io.queriesT, ValueRange{g, c, zero},
-                                                ArrayRef<bool>{true});
+        flashDecoding(
+            b, loops, codegen, decodeForm, count, positionOf,
+            [&](Value t, Value h, function_ref<void(Value, Value)> storeColumn) {
+              // q~ and the rope query, scaled.
+              absorbQueries(h, 1, headChains(kvRank / panel), panel,
+                            [&](int64_t) { return t; },
+                            [&](int64_t, Value l, Value v) {
+                              for (int64_t i = 0; i < panel; ++i)
+                                storeColumn(add(l, index(i)),
+                                            fmul(vector::ExtractOp::create(b, v, i),
+                                                 f32c(scale)));
+                            });
+              Value ropeBuf = loops.scratch(rope, f32);
+              ropeQuery(t, h, ropeBuf);
+              forLoop(zero, index(rope), {}, [&](Value r, ValueRange) {
+                storeColumn(add(index(kvRank), r), fmul(load(ropeBuf, ValueRange{r}), f32c(scale)));
                 return SmallVector<Value>{};
               });
-              return SmallVector<Value>{};
-            });
-            blockedAttention(
-                b, loops, latentRow, kvRank, io,
-                [&](Value j, Value r, Value keys, Value) {
-                  for (int64_t c = 0; c < latentRow; c += width)
-                    vector::TransferWriteOp::create(
-                        b, readF32Vector(b, cache, stateAt(b, slots, t, {j, index(c)}), width),
-                        keys, ValueRange{r, index(c)}, ArrayRef<bool>{true});
-                },
-                BlockedSpan{begin, end, /*valuesInKeys=*/true});
-            forLoop(zero, index(decodeHeads), {}, [&](Value g, ValueRange) {
-              SmallVector<Value> slot = io.slot(b, g);
-              Value h = add(mul(firstGroup, decodeQueries), g);
-              loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
+            },
+            [&](Value t, Value, Value j, Value r, Value keys, Value) {
+              for (int64_t c = 0; c < kvRank + rope; c += rowWidth)
                 vector::TransferWriteOp::create(
-                    b, readF32Vector(b, io.accs, {slot[0], slot[1], l}, panel), partialAccs,
-                    ValueRange{t, s, h, l}, ArrayRef<bool>{true});
-                return SmallVector<Value>{};
-              }, panel);
-              store(load(io.maxima, slot), partialStats, ValueRange{t, s, h, zero});
-              store(load(io.totals, slot), partialStats, ValueRange{t, s, h, one});
-              return SmallVector<Value>{};
+                    b, readF32Vector(b, cache, stateAt(b, slots, t, {j, index(c)}), rowWidth),
+                    keys, ValueRange{r, index(c)}, ArrayRef<bool>{true});
+            },
+            [&](Value t, Value h, Value acc, Value total) {
+              valueRows(h, 1, headChains(vDim), panel,
+                        [&](int64_t, Value l) { return readF32Vector(b, acc, {l}, panel); },
+                        [&](int64_t, Value i, Value o) {
+                          store(arith::DivFOp::create(b, o, total), out,
+                                ValueRange{t, add(mul(h, vDim), i)});
+                        });
             });
-          }, [] {});
-        });
-        // attention_combine: the splits' sums rescaled to their common
-        // maximum, then the head's value rows.
-        loops.parallel("attention_combine", {count, index(heads)}, [&](ValueRange ivs) {
-          Value t = ivs[0], h = ivs[1];
-          Value active = splitsOf(t).active;
-          auto stat = [&](Value s, Value which) {
-            return load(partialStats, ValueRange{t, s, h, which});
-          };
-          Value max = forLoop(zero, active, {negInf}, [&](Value s, ValueRange m) {
-            return SmallVector<Value>{arith::MaximumFOp::create(b, m[0], stat(s, zero))};
-          }).getResult(0);
-          Value acc = loops.scratch(kvRank, f32);
-          auto vt = VectorType::get({panel}, f32);
-          loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-            vector::TransferWriteOp::create(
-                b,
-                arith::ConstantOp::create(b, vt,
-                                          DenseElementsAttr::get(vt, b.getF32FloatAttr(0.0))),
-                acc, l, ArrayRef<bool>{true});
-            return SmallVector<Value>{};
-          }, panel);
-          Value total = forLoop(zero, active, {f32c(0.0)}, [&](Value s, ValueRange sum) {
-            Value weight =
-                math::ExpOp::create(b, arith::SubFOp::create(b, stat(s, zero), max));
-            Value weights = vector::BroadcastOp::create(b, vt, weight);
-            loops.forLoop(zero, index(kvRank), {}, [&](Value l, ValueRange) {
-              Value part = readF32Vector(b, partialAccs, {t, s, h, l}, panel);
-              vector::TransferWriteOp::create(
-                  b, vector::FMAOp::create(b, part, weights, readF32Vector(b, acc, {l}, panel)),
-                  acc, l, ArrayRef<bool>{true});
-              return SmallVector<Value>{};
-            }, panel);
-            return SmallVector<Value>{fadd(sum[0], fmul(stat(s, one), weight))};
-          }).getResult(0);
-          valueRows(h, 1, headChains(vDim), panel,
-                    [&](int64_t, Value l) { return readF32Vector(b, acc, {l}, panel); },
-                    [&](int64_t, Value i, Value o) {
-                      store(arith::DivFOp::create(b, o, total), out,
-                            ValueRange{t, add(mul(h, vDim), i)});
-                    });
-        });
       };
-      // The calls without a group kernel (group 1) include prompts, which
-      // decodeKernels does not take as one.
       function_ref<void(Value)> decode;
-      if (group > 1 && decodeQueries > 1)
+      if (vectorLatent && decodeForm.fits(codegen))
         decode = decodeKernels;
       // A long prompt (several tokens of one sequence, more than
       // expandAbove): attention as transformers computes it, each head's

@@ -149,8 +149,11 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // heads of each, 16 queries; when the tokens are one sequence's (more than
 // one, without batch slots) they go over the blocks of 16 cached positions
 // together, each query that reaches into a block taking it, its state kept
-// between blocks (else each token its own blocks). A call of one token has
-// a workgroup per head, the state in registers. Both kernels take their
+// between blocks (else each token its own blocks). A call of one token
+// takes the decode form (flash decoding: its queries, a workgroup per
+// split of the positions taking both heads as lanes, the splits combined
+// per head); a workgroup per head, the state in registers, keeps the calls
+// no other kernel takes. The group and per-head kernels take their
 // tokens (or blocks) in the order 0, n - 1, 1, n - 2, ...: each CPU
 // thread's range of workgroups then holds as many late (long) tokens as
 // early ones.
@@ -176,6 +179,9 @@ func.func @mlp_swiglu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // VECTOR: } else {
 // VECTOR: scf.for %{{.*}} step %c16
 // VECTOR: scf.for %{{.*}} step %c8{{[_0-9]*}} iter_args({{.*}}) -> (f32, f32, vector<4xf32>)
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%[[STEPS:[a-z0-9_]+]], %c2{{[_0-9]*}})
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%[[STEPS]], %c1{{[_0-9]*}}, %c16{{[_0-9]*}})
+// VECTOR: scf.parallel ({{.*}}) = ({{.*}}) to (%[[STEPS]], %c2{{[_0-9]*}})
 // VECTOR: scf.parallel (%[[T:[a-z0-9]+]], %{{.*}}) = ({{.*}}) to (%{{[a-z0-9_]+}}, %c2{{[_0-9]*}})
 // VECTOR-NEXT: %[[TWO:.*]] = arith.constant 2 : index
 // VECTOR-NEXT: arith.divui %[[T]], %[[TWO]]

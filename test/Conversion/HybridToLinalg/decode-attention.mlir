@@ -1,7 +1,8 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=64 pack-weights=16" --canonicalize --cse | FileCheck %s
 
-// MLA's CPU decode form (a call of one token): flash decoding. A kernel
-// per (token, head) writes the absorbed query and the rotated rope query,
+// MLA's CPU decode form (a call of one token): flash decoding
+// (flashDecoding, which GQA's decode takes too: execute-attention.test). A
+// kernel per (token, head) writes the absorbed query and the rotated rope query,
 // scaled, as the lanes of q^T [token, head group, 16 + 8, 2 heads]; a
 // kernel per (token, group of heads, split) takes the split's positions
 // (up to 16 splits of at least 32 positions, the workgroups' bits reversed
@@ -11,7 +12,9 @@
 // common maximum, then computes the head's value rows.
 // CHECK-LABEL: func.func @mla_decode
 // CHECK: %[[NO_OTHER:.*]] = arith.cmpi eq, %{{.*}}, %false : i1
-// CHECK-NEXT: %[[ALONE:.*]] = arith.select %[[NO_OTHER]], %dim, %c0 : index
+// CHECK-NEXT: %[[ONE:.*]] = arith.cmpi eq, %dim, %c1 : index
+// CHECK-NEXT: %[[STEP:.*]] = arith.andi %[[NO_OTHER]], %[[ONE]] : i1
+// CHECK-NEXT: %[[ALONE:.*]] = arith.select %[[STEP]], %dim, %c0 : index
 // CHECK: %[[QT:.*]] = memref.alloc(%[[ALONE]]) : memref<?x1x24x2xf32>
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ALONE]], %c2)
 // CHECK: memref.store %{{.*}}, %[[QT]]
@@ -61,6 +64,11 @@
 // CHECK: arith.mulf %[[PART_SUM]], %[[WEIGHT]] : f32
 // CHECK: vector.reduction <add>
 // CHECK: arith.divf %{{.*}}, %[[TOTAL]] : f32
+// The per-head kernel keeps the calls no other kernel takes (none here).
+// CHECK: %[[NOT_STEP:.*]] = arith.cmpi eq, %[[STEP]], %false : i1
+// CHECK: %[[REST:.*]] = arith.andi %[[NO_OTHER]], %[[NOT_STEP]] : i1
+// CHECK: %[[OTHERS:.*]] = arith.select %[[REST]], %dim, %c0 : index
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[OTHERS]], %c2)
 func.func @mla_decode(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<16x8xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<32x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<24x16xf32>

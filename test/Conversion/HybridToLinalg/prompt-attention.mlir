@@ -11,9 +11,12 @@
 // accumulators, a key element broadcast into each); the online softmax
 // runs a lane per query, masking positions at or past its end, its
 // maxima and sums in [4, 8] buffers between blocks; the value rows then
-// go, weighted, into 8 queries' sums (a broadcast weight each). A single
-// token keeps the per-head kernel; without batch slots there is no group
-// kernel.
+// go, weighted, into 8 queries' sums (a broadcast weight each). A call of
+// one token takes the decode form (flash decoding: a kernel of the
+// queries, one per (token, KV head, split of the positions), one per
+// (token, head) combining the splits; execute-attention.test runs it); the
+// per-head kernel keeps the calls no other kernel takes (none here:
+// without batch slots there is no group kernel).
 // CHECK-LABEL: func.func @gqa_prompt
 // CHECK-DAG: memref.alloca() : memref<4x16x8xf32>
 // CHECK-DAG: memref.alloca() : memref<4x8xi32>
@@ -45,7 +48,15 @@
 // CHECK: vector.fma
 // CHECK-NOT: scf.parallel
 // CHECK: %[[SINGLE:.*]] = arith.cmpi eq, %[[SEVERAL]], %false : i1
-// CHECK: %[[ALONE:.*]] = arith.select %[[SINGLE]], %[[TOKENS]], %c0 : index
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS]], %c1 : index
+// CHECK: %[[STEP:.*]] = arith.andi %[[SINGLE]], %[[ONE]] : i1
+// CHECK: %[[STEPS:.*]] = arith.select %[[STEP]], %[[TOKENS]], %c0 : index
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[STEPS]], %c4)
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%[[STEPS]], %c2, %c16)
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[STEPS]], %c4)
+// CHECK: %[[NOT_STEP:.*]] = arith.cmpi eq, %[[STEP]], %false : i1
+// CHECK: %[[REST:.*]] = arith.andi %[[SINGLE]], %[[NOT_STEP]] : i1
+// CHECK: %[[ALONE:.*]] = arith.select %[[REST]], %[[TOKENS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ALONE]], %c4)
 func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<2x16xf32>) -> tensor<?x8xf32> {
   %q = hybrid.weight "q" : tensor<64x8xf32>

@@ -1,10 +1,11 @@
 """Reference for the execution test of hybrid.attention's lowering.
 
-`emit [HEAD_DIM ROTARY FIRST SECOND CAPACITY]` writes a program that runs
-one gated attention layer (GQA 4 query / 2 kv heads, head_dim 6, rotary on
-the first 4 dims, zero-centred q/k norms, sigmoid output gate, models.md
-1.4) twice on the same KV cache (of 16 positions): a prompt of 5 tokens,
-then 2 more tokens continuing from the cache. `check` with the same
+`emit [HEAD_DIM ROTARY FIRST SECOND CAPACITY [STEPS]]` writes a program
+that runs one gated attention layer (GQA 4 query / 2 kv heads, head_dim 6,
+rotary on the first 4 dims, zero-centred q/k norms, sigmoid output gate,
+models.md 1.4) twice on the same KV cache (of 16 positions): a prompt of 5
+tokens, then 2 more tokens continuing from the cache; then STEPS calls of
+one token each (decode steps, none by default). `check` with the same
 arguments runs the tokens through the same layer in one causal pass, in
 float64, and compares both print-outs with it. Standard library only.
 """
@@ -14,7 +15,7 @@ import re
 import sys
 
 H, NH, KV, D, ROT, THETA, EPS = 10, 4, 2, 6, 4, 10000.0, 1e-6
-FIRST, SECOND = 5, 2
+FIRST, SECOND, STEPS = 5, 2, 0
 CAPACITY = 16
 
 
@@ -22,7 +23,7 @@ def weights():
     rng = random.Random(99)
     mat = lambda r, c: [[rng.uniform(-0.6, 0.6) for _ in range(c)] for _ in range(r)]
     vec = lambda n: [rng.uniform(-0.3, 0.3) for _ in range(n)]
-    return dict(x=mat(FIRST + SECOND, H), q=mat(2 * NH * D, H), k=mat(KV * D, H),
+    return dict(x=mat(FIRST + SECOND + STEPS, H), q=mat(2 * NH * D, H), k=mat(KV * D, H),
                 v=mat(KV * D, H), o=mat(H, NH * D), qn=vec(D), kn=vec(D))
 
 
@@ -103,8 +104,9 @@ func.func @main() {{
   %buffer = memref.alloc() : {buffer}
   %cache = builtin.unrealized_conversion_cast %buffer : {buffer} to {cache}
 {call("first", weights()["x"][:FIRST], 0)}
-{call("second", weights()["x"][FIRST:], FIRST)}
-  memref.dealloc %buffer : {buffer}
+{call("second", weights()["x"][FIRST:FIRST + SECOND], FIRST)}
+{"".join(call(f"step{i}", weights()["x"][FIRST + SECOND + i:][:1], FIRST + SECOND + i) + chr(10)
+         for i in range(STEPS))}  memref.dealloc %buffer : {buffer}
   return
 }}""")
 
@@ -119,8 +121,9 @@ def check():
         sys.exit("expected %d rows, got %d\n%s" % (len(want), len(got), text))
     scale = max(abs(v) for r in want for v in r)
     err = max(abs(g - w) for gr, wr in zip(got, want) for g, w in zip(gr, wr)) / scale
-    print("max relative error %.3g over %d tokens (%d prefilled, %d continued)"
-          % (err, len(want), FIRST, SECOND))
+    steps = ", %d decode steps" % STEPS if STEPS else ""
+    print("max relative error %.3g over %d tokens (%d prefilled, %d continued%s)"
+          % (err, len(want), FIRST, SECOND, steps))
     if err > 1e-5:
         sys.exit("FAIL")
     print("PASS")
@@ -129,4 +132,5 @@ def check():
 if __name__ == "__main__":
     if len(sys.argv) > 2:
         D, ROT, FIRST, SECOND, CAPACITY = map(int, sys.argv[2:7])
+        STEPS = int(sys.argv[7]) if len(sys.argv) > 7 else 0
     {"emit": emit, "check": check}[sys.argv[1]]()
