@@ -529,10 +529,11 @@ bool blockedFits(const Codegen &codegen, int64_t valueDim) {
 /// 190 -> 173 ms (Qwen3-Next-shaped, 4000 tokens).
 constexpr int64_t kQueryGroups = 4;
 
-/// Splits of the cached positions that MLA's CPU decode form takes apart
-/// (flash decoding: a token's heads share each latent row, so the
-/// parallel work is along the positions): up to this many, of at least
-/// kBlockedPositions positions each. A power of two (see decodeSplitOf).
+/// Splits of the cached positions that the CPU decode form (flashDecoding)
+/// takes apart: the heads that read the same rows go together, so a
+/// token's parallel work is along its positions. Up to this many, of at
+/// least kBlockedPositions positions each; a power of two (see
+/// decodeSplitOf).
 constexpr int64_t kDecodeSplits = 16;
 static_assert(llvm::isPowerOf2_64(kDecodeSplits), "splits in bit-reversed order");
 
