@@ -270,6 +270,9 @@ hybridc::readEntryArguments(ModuleOp module) {
     } else if (forward.getArgAttr(i, "hybrid.sequences")) {
       entry.kind = EntryArgument::Sequences;
       entry.name = "sequences";
+    } else if (forward.getArgAttr(i, "hybrid.call_start")) {
+      entry.kind = EntryArgument::CallStart;
+      entry.name = "call_start";
     } else if (forward.getArgAttr(i, "hybrid.logit_rows")) {
       entry.kind = EntryArgument::LogitRows;
       entry.name = "logit_rows";
@@ -384,6 +387,8 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
                                 ? fa::ArgumentKind::LogitRows
                             : arg.kind == EntryArgument::Sequences
                                 ? fa::ArgumentKind::Sequences
+                            : arg.kind == EntryArgument::CallStart
+                                ? fa::ArgumentKind::CallStart
                                 : fa::ArgumentKind::Weight;
     std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
     std::vector<flatbuffers::Offset<fa::WeightPiece>> pieces;

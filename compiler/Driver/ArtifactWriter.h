@@ -16,7 +16,7 @@ namespace hybridc {
 /// One argument of @forward as the runtime binds it (read at the linalg
 /// stage, where arguments still carry hybrid.state / hybrid.weight).
 struct EntryArgument {
-  enum Kind { Tokens, Positions, State, Weight, Slots, LogitRows, Sequences } kind;
+  enum Kind { Tokens, Positions, State, Weight, Slots, LogitRows, Sequences, CallStart } kind;
   std::string name;
   std::vector<int64_t> shape; // -1: the token (logit rows: row) dimension
   mlir::Type elementType;

@@ -999,11 +999,9 @@ void attendTokens(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens, Value 
 struct PromptKernel {
   int64_t tokens, heads;
   function_ref<void(ValueRange)> body;
-  /// When set, the prompt kernel launches for these calls instead, and the
-  /// other kernels launch as if there were none: each kernel's body decides
-  /// which of them does the work (from what only a kernel reads: the
-  /// tokens' positions).
-  Value sharedCalls = {};
+  /// When set, the calls it takes (some of those of several tokens of one
+  /// sequence; the group kernel takes the others).
+  Value calls = {};
 };
 
 /// The CPU attention kernels of `heads` heads: the prompt kernel, if
@@ -1027,15 +1025,14 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   auto workgroups = [&](Value calls, Value count) -> Value {
     return arith::SelectOp::create(b, calls, count, zero);
   };
-  Value launched = !prompt              ? none
-                   : prompt->sharedCalls ? prompt->sharedCalls
-                                         : loops.severalOfOneSequence(tokens, slots);
   // The calls the prompt kernel takes from the others.
-  Value byPrompt = prompt && !prompt->sharedCalls ? launched : none;
+  Value byPrompt = !prompt        ? none
+                   : prompt->calls ? prompt->calls
+                                   : loops.severalOfOneSequence(tokens, slots);
   if (prompt) {
     Value blocks = arith::CeilDivUIOp::create(b, tokens, loops.index(prompt->tokens));
     loops.parallel("attention_prompt",
-                   {workgroups(launched, blocks), loops.index(heads / prompt->heads)},
+                   {workgroups(byPrompt, blocks), loops.index(heads / prompt->heads)},
                    [&](ValueRange ivs) {
                      prompt->body({balancedToken(b, loops, ivs[0], blocks), ivs[1]});
                    });
@@ -1043,7 +1040,7 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   // Without batch slots, a prompt kernel that takes every call of several
   // tokens of one sequence takes every call of several tokens.
   Value byGroup = none;
-  if (together > 1 && (!prompt || prompt->sharedCalls || slots)) {
+  if (together > 1 && (!prompt || prompt->calls || slots)) {
     byGroup = arith::AndIOp::create(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1)),
         arith::CmpIOp::create(b, arith::CmpIPredicate::eq, byPrompt, none));
@@ -2166,7 +2163,7 @@ struct MLALowering : HybridLowering<MLAOp> {
     });
 
     // 2. Absorbed attention per token and head (on the CPU long prompts
-    // from position 0 expand keys and values instead: below). With a
+    // expand keys and values instead: below). With a
     // target vector width (packed weights), the latent part runs on vectors
     // of the largest power of two up to it that divides the latent rank.
     int64_t panel = codegen.panel;
@@ -2621,23 +2618,27 @@ struct MLALowering : HybridLowering<MLAOp> {
         Value longPrompt = arith::AndIOp::create(
             b, loops.severalOfOneSequence(tokens, slots),
             arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, index(expandAbove)));
-        // Calls from position 0 (positions are consecutive): the
-        // sequence's rows are the call's tokens, whose latents expand as
-        // they were normed (a prompt continuing a sequence takes the
-        // absorbed form: the plan cannot read where it starts).
-        Value expandedRows = arith::SelectOp::create(b, longPrompt, tokens, zero);
+        // The sequence's cached latents up to the call's last token (a
+        // prompt continuing a sequence expands the rows before it too:
+        // call_start, the position of its first token, sizes them), as
+        // f32 rows [position, kvRank] for the linear kernel.
+        Value start = callStart(b, op);
+        assert(start && "the pass adds call_start for MLA on the CPU");
+        Value expandedRows = arith::SelectOp::create(b, longPrompt, add(start, tokens), zero);
+        Value rows = memref::AllocOp::create(
+            b, MemRefType::get({ShapedType::kDynamic, kvRank}, f32), ValueRange{expandedRows});
+        loops.parallel("latent_rows", {expandedRows}, [&](ValueRange ivs) {
+          for (int64_t c = 0; c < kvRank; c += rowWidth)
+            vector::TransferWriteOp::create(
+                b, readF32Vector(b, cache, stateAt(b, slots, zero, {ivs[0], index(c)}), rowWidth),
+                rows, ValueRange{ivs[0], index(c)}, ArrayRef<bool>{true});
+        });
         Value expanded = linear(
             b, loc, codegen,
-            tensor::ExtractSliceOp::create(
-                b, RankedTensorType::get({ShapedType::kDynamic, kvRank}, f32), latent,
-                ValueRange{}, ValueRange{expandedRows}, ValueRange{},
-                b.getDenseI64ArrayAttr({0, 0}),
-                b.getDenseI64ArrayAttr({ShapedType::kDynamic, kvRank}),
-                b.getDenseI64ArrayAttr({1, 1})),
+            bufferization::ToTensorOp::create(
+                b, RankedTensorType::get({ShapedType::kDynamic, kvRank}, f32), rows,
+                /*restrict=*/true, /*writable=*/true),
             adaptor.getKvBProj());
-        auto fromStart = [&] {
-          return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, positionOf(zero), zero);
-        };
         int64_t blockQueries = blockedQueries(codegen);
         int64_t blockTokens = kQueryGroups * blockQueries;
         auto expandedBody = [&](ValueRange ivs) {
@@ -2711,20 +2712,8 @@ struct MLALowering : HybridLowering<MLAOp> {
             return SmallVector<Value>{};
           });
         };
-        auto promptBody = [&](ValueRange ivs) {
-          loops.ifElse(fromStart(), [&] { expandedBody(ivs); }, [] {});
-        };
-        // The absorbed kernels launch for long prompts too, and leave
-        // those from position 0 to the prompt kernel.
-        auto absorbed = [&](function_ref<void(ValueRange)> body, ValueRange ivs) {
-          Value expandedCall = arith::AndIOp::create(b, longPrompt, fromStart());
-          loops.ifElse(expandedCall, [] {}, [&] { body(ivs); });
-        };
-        auto absorbedGroup = [&](ValueRange ivs) { absorbed(groupBody, ivs); };
-        auto absorbedHead = [&](ValueRange ivs) { absorbed(headBody, ivs); };
-        attentionKernels(b, loops, tokens, slots, heads, group, kLatentTokens, absorbedGroup,
-                         absorbedHead,
-                         PromptKernel{blockTokens, 1, promptBody, /*sharedCalls=*/longPrompt},
+        attentionKernels(b, loops, tokens, slots, heads, group, kLatentTokens, groupBody,
+                         headBody, PromptKernel{blockTokens, 1, expandedBody, longPrompt},
                          decode);
       }
     }

@@ -284,6 +284,19 @@ Value sequenceCount(OpBuilder &b, Value slots) {
   llvm_unreachable("a function with slots has a sequences argument");
 }
 
+Value callStart(OpBuilder &b, Operation *op) {
+  auto func = op->getParentOfType<func::FuncOp>();
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+    if (!func.getArgAttr(i, "hybrid.call_start"))
+      continue;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&func.getBody().front());
+    Value zero = arith::ConstantIndexOp::create(b, func.getLoc(), 0);
+    return tensor::DimOp::create(b, func.getLoc(), func.getArgument(i), zero);
+  }
+  return {};
+}
+
 /// Indices into a state buffer for token `t`: behind the token's batch slot
 /// (`slots[t]`) when the buffers are batched.
 SmallVector<Value> stateAt(ImplicitLocOpBuilder &b, Value slots, Value t,
@@ -681,6 +694,8 @@ struct ConvertHybridToLinalgPass
     // each token's slot: functions with state get a `slots` argument.
     if (maxBatch > 1 && failed(addSlotsArguments()))
       return signalPassFailure();
+    if (packWeights > 0 && !columnWorkgroups && failed(addCallStartArguments()))
+      return signalPassFailure();
     TypeConverter types;
     types.addConversion([](Type type) { return type; });
     int64_t capacity = maxSeqLen;
@@ -808,6 +823,32 @@ struct ConvertHybridToLinalgPass
                        << " of this head shape): they take chunks of whole "
                        << kMmaTokens << "-token tiles of at most "
                        << onTensorCores << " tokens here (--scan-chunk-size)";
+    }
+    return success();
+  }
+
+  /// Appends `call_start: tensor<?xi64>` (`hybrid.call_start`) to every
+  /// function with MLA in the CPU's vector forms: its size is the position of the call's
+  /// first token, its elements nothing reads. The plan sizes MLA's
+  /// expansion of a prompt's cached latents by it (a prompt continuing a
+  /// sequence expands the rows before it too). Such functions are entry
+  /// points, as with slots.
+  LogicalResult addCallStartArguments() {
+    ModuleOp module = getOperation();
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() || !func->walk([](MLAOp) { return WalkResult::interrupt(); })
+                                    .wasInterrupted())
+        continue;
+      if (!SymbolTable::symbolKnownUseEmpty(func, module))
+        return func.emitError("MLA on the CPU adds a call_start argument, but this "
+                              "function is called in the module");
+      Builder b(func.getContext());
+      if (failed(func.insertArgument(
+              func.getNumArguments(),
+              RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type()),
+              b.getDictionaryAttr(b.getNamedAttr("hybrid.call_start", b.getUnitAttr())),
+              func.getLoc())))
+        return failure();
     }
     return success();
   }

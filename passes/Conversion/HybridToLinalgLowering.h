@@ -196,6 +196,10 @@ Value slotsArgument(Operation *op);
 /// `hybrid.sequences` argument beside `slots`), computed at the function's
 /// entry.
 Value sequenceCount(OpBuilder &b, Value slots);
+/// The position of the call's first token (the size of the function's
+/// `hybrid.call_start` argument), computed at the function's entry; null
+/// without that argument.
+Value callStart(OpBuilder &b, Operation *op);
 /// Indices into a state buffer for token `t`: behind the token's batch slot
 /// (`slots[t]`) when the buffers are batched.
 SmallVector<Value> stateAt(ImplicitLocOpBuilder &b, Value slots, Value t,

@@ -25,7 +25,7 @@ namespace hybrid::artifact {
 /// Bumped on every change of artifact.fbs or of the host plan's calls into
 /// the runtime (convert-hybrid-dispatch-to-llvm's ABI); a runtime refuses
 /// other versions.
-constexpr uint32_t kArtifactVersion = 10;
+constexpr uint32_t kArtifactVersion = 11;
 
 /// The one checksum of the format (safetensors headers, whole artifacts,
 /// state snapshots), fast enough for gigabytes of weights at every load:

@@ -348,7 +348,7 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
                     "' is not a file name");
     }
   }
-  int tokens = 0, positions = 0, slots = 0, logitRows = 0, sequences = 0;
+  int tokens = 0, positions = 0, slots = 0, logitRows = 0, sequences = 0, callStarts = 0;
   int64_t batch = config->max_batch();
   if (batch < 1 || batch > 1024)
     return fail(a.name + ": artifact has an invalid max_batch " +
@@ -362,7 +362,8 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
                       arg->kind() == fa::ArgumentKind::Positions ||
                       arg->kind() == fa::ArgumentKind::Slots ||
                       arg->kind() == fa::ArgumentKind::LogitRows ||
-                      arg->kind() == fa::ArgumentKind::Sequences))
+                      arg->kind() == fa::ArgumentKind::Sequences ||
+                      arg->kind() == fa::ArgumentKind::CallStart))
         continue;
       if (d <= 0 || d > (int64_t(1) << 40) / elements)
         return fail(a.name + ": argument '" + arg->name()->str() +
@@ -384,6 +385,9 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
       break;
     case fa::ArgumentKind::Sequences:
       ++sequences;
+      break;
+    case fa::ArgumentKind::CallStart:
+      ++callStarts;
       break;
     case fa::ArgumentKind::State:
       // Batched state: one slot per sequence in the leading dimension.
@@ -423,6 +427,8 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   if (tokens != 1 || positions != 1 || logitRows != 1)
     return fail(a.name + ": argument table needs one token, one position "
                          "and one logit rows argument");
+  if (callStarts > 1)
+    return fail(a.name + ": argument table has more than one call_start argument");
   if (slots != (batch > 1 ? 1 : 0) || sequences != slots)
     return fail(a.name + ": argument table needs " +
                 std::string(batch > 1 ? "one slots and one sequences argument"
@@ -787,6 +793,7 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
       data = input(logitRows);
       break;
     case fa::ArgumentKind::Sequences:
+    case fa::ArgumentKind::CallStart:
       break; // only its size is read
     case fa::ArgumentKind::State:
       data = group.states[state++].data();
@@ -806,7 +813,9 @@ hybrid_status *call(hybrid_session *session, StateGroup &group,
       sizes.push_back(d != -1 ? d
                       : arg->kind() == fa::ArgumentKind::LogitRows ? rowCount
                       : arg->kind() == fa::ArgumentKind::Sequences ? sequenceCount
-                                                                 : count);
+                      : arg->kind() == fa::ArgumentKind::CallStart
+                          ? (positions.empty() ? 0 : positions[0])
+                          : count);
     values.insert(values.end(), sizes.begin(), sizes.end());
     std::vector<int64_t> strides(sizes.size(), 1);
     for (int i = static_cast<int>(sizes.size()) - 2; i >= 0; --i)

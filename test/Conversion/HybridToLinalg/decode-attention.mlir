@@ -11,10 +11,11 @@
 // value; a kernel per (token, head) rescales the splits' sums to their
 // common maximum, then computes the head's value rows.
 // CHECK-LABEL: func.func @mla_decode
-// CHECK: %[[NO_OTHER:.*]] = arith.cmpi eq, %{{.*}}, %false : i1
-// CHECK-NEXT: %[[ONE:.*]] = arith.cmpi eq, %dim, %c1 : index
+// CHECK: %[[TAKEN:.*]] = arith.ori %{{.*}}, %{{.*}} : i1
+// CHECK-NEXT: %[[NO_OTHER:.*]] = arith.cmpi eq, %[[TAKEN]], %false : i1
+// CHECK-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS:dim[_0-9]*]], %c1 : index
 // CHECK-NEXT: %[[STEP:.*]] = arith.andi %[[NO_OTHER]], %[[ONE]] : i1
-// CHECK-NEXT: %[[ALONE:.*]] = arith.select %[[STEP]], %dim, %c0 : index
+// CHECK-NEXT: %[[ALONE:.*]] = arith.select %[[STEP]], %[[TOKENS]], %c0 : index
 // CHECK: %[[QT:.*]] = memref.alloc(%[[ALONE]]) : memref<?x1x24x2xf32>
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ALONE]], %c2)
 // CHECK: memref.store %{{.*}}, %[[QT]]
@@ -67,7 +68,7 @@
 // The per-head kernel keeps the calls no other kernel takes (none here).
 // CHECK: %[[NOT_STEP:.*]] = arith.cmpi eq, %[[STEP]], %false : i1
 // CHECK: %[[REST:.*]] = arith.andi %[[NO_OTHER]], %[[NOT_STEP]] : i1
-// CHECK: %[[OTHERS:.*]] = arith.select %[[REST]], %dim, %c0 : index
+// CHECK: %[[OTHERS:.*]] = arith.select %[[REST]], %[[TOKENS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[OTHERS]], %c2)
 func.func @mla_decode(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<16x8xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<32x16xf32>

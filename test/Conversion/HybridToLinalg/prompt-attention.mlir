@@ -70,40 +70,43 @@ func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_
 
 // MLA's CPU prompt form: a prompt of more than 16 tokens (kv_lora_rank
 // (nope + v_head_dim) / (2 kv_lora_rank + rope - qk - v_head_dim) = 16 x
-// 16 / 16) expands its normed latents by kv_b, packed once more for the
-// linear kernel (the absorbed kernels read it as stored), into each head's
-// [k_nope | v] rows; a workgroup per (block of 4 x 8 tokens, head) then
-// runs the prompt form over keys [k_nope | cached rope key] and values v, when
-// the call starts at position 0 (the rows expanded are the call's). The
-// absorbed group kernel launches for every call of several tokens and
-// leaves those to it.
+// 16 / 16) expands its sequence's cached latents up to its last token
+// (call_start + tokens rows: a prompt continuing a sequence expands the
+// rows before it too; a workgroup per row copies them as f32) by kv_b,
+// packed once more for the linear kernel (the absorbed kernels read it as
+// stored), into each head's [k_nope | v] rows; a workgroup per (block of 4
+// x 8 tokens, head) then runs the prompt form over keys [k_nope | cached
+// rope key] and values v. The absorbed group kernel takes the other calls
+// of several tokens.
 // CHECK-LABEL: func.func @mla_prompt
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<64x24xf32>, %[[CALL_START:[a-z0-9]+]]: tensor<?xi64> {hybrid.call_start}
+// CHECK-DAG: %[[START:.*]] = tensor.dim %[[CALL_START]], %c0 : tensor<?xi64>
 // CHECK-DAG: hybrid.weight "kv_b" : tensor<32x16xf32>
 // CHECK-DAG: hybrid.weight "kv_b" packed(16) : tensor<2x16x16xf32>
 // CHECK: %[[LONG_ENOUGH:.*]] = arith.cmpi ugt, %[[TOKENS:.*]], %c16 : index
 // CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[TOKENS]], %c1 : index
 // CHECK: %[[LONG:.*]] = arith.andi %[[SEVERAL]], %[[LONG_ENOUGH]] : i1
-// CHECK: %[[ROWS:.*]] = arith.select %[[LONG]], %[[TOKENS]], %c0 : index
-// CHECK: tensor.extract_slice %{{.*}}[0, 0] [%[[ROWS]], 16] [1, 1]
+// CHECK: %[[END:.*]] = arith.addi %[[START]], %[[TOKENS]] : index
+// CHECK: %[[ROWS:.*]] = arith.select %[[LONG]], %[[END]], %c0 : index
+// CHECK: %[[LATENTS:.*]] = memref.alloc(%[[ROWS]]) : memref<?x16xf32>
+// CHECK: scf.parallel (%[[ROW:.*]]) = (%c0) to (%[[ROWS]])
+// CHECK: vector.transfer_read %[[CACHE]][%[[ROW]], %c0]
+// CHECK: vector.transfer_write %{{.*}}, %[[LATENTS]][%[[ROW]], %c0]
 // CHECK: %[[EXPANDED:.*]] = memref.alloc(%[[ROWS]]) : memref<?x32xf32>
 // CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c32 : index
 // CHECK: %[[PROMPT:.*]] = arith.select %[[LONG]], %[[BLOCKS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[PROMPT]], %c2)
-// CHECK: %[[FIRST:.*]] = tensor.extract %arg1[%c0] : tensor<?xi64>
-// CHECK: %[[FIRST_INDEX:.*]] = arith.index_cast %[[FIRST]] : i64 to index
-// CHECK: %[[FROM_START:.*]] = arith.cmpi eq, %[[FIRST_INDEX]], %c0 : index
-// CHECK: scf.if %[[FROM_START]] {
+// CHECK-NOT: scf.if
 // CHECK: vector.reduction <maxui>
 // CHECK: scf.for %{{.*}} step %c32 {
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
-// CHECK: vector.transfer_read %{{.*}} : memref<64x24xf32>, vector<8xf32>
+// CHECK: vector.transfer_read %[[CACHE]]{{.*}} : memref<64x24xf32>, vector<8xf32>
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
+// CHECK: %[[NOT_LONG:.*]] = arith.cmpi eq, %[[LONG]], %false : i1
+// CHECK: %[[SHORT:.*]] = arith.andi %[[SEVERAL]], %[[NOT_LONG]] : i1
 // CHECK: %[[GROUP_BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c8 : index
-// CHECK: %[[GROUPS:.*]] = arith.select %[[SEVERAL]], %[[GROUP_BLOCKS]], %c0 : index
+// CHECK: %[[GROUPS:.*]] = arith.select %[[SHORT]], %[[GROUP_BLOCKS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
-// CHECK: %[[TAKEN:.*]] = arith.andi %[[LONG]], %{{.*}} : i1
-// CHECK-NEXT: scf.if %[[TAKEN]] {
-// CHECK-NEXT: } else {
 func.func @mla_prompt(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<16x8xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<32x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<24x16xf32>
