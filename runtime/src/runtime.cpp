@@ -389,6 +389,11 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
     case fa::ArgumentKind::CallStart:
       ++callStarts;
       break;
+    default:
+      // A table from another writer (the checksum covers only damage):
+      // binding it would pass the plan nothing.
+      return fail(a.name + ": argument '" + arg->name()->str() + "' has an unknown kind " +
+                  std::to_string(static_cast<int>(arg->kind())));
     case fa::ArgumentKind::State:
       // Batched state: one slot per sequence in the leading dimension.
       if (batch > 1 && (arg->shape()->size() < 2 || arg->shape()->Get(0) != batch))
