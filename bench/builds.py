@@ -13,7 +13,10 @@ Make the baseline build from a worktree of the commit:
 
 usage: python3 bench/builds.py --baseline BUILD [--build build]
            [--families qwen3_next,jamba,deepseek_v3] [--prompts 512,4000]
-           [--new 17] [--reps 3] [--threads N]
+           [--new 17] [--reps 3] [--threads N] [--batch B]
+
+--batch B builds both artifacts with --max-batch B and runs B sequences of
+the prompt (hybrid-run --sequences B): their decode steps batched.
 """
 import argparse
 import os
@@ -33,6 +36,8 @@ def main():
                         help="new tokens per run: the prompt, then new - 1 decode steps")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--batch", type=int, default=1,
+                        help="sequences of the prompt, their decode steps batched")
     args = parser.parse_args()
     for build in (args.baseline, args.build):
         if not os.path.exists(tool(build, "hybridc")):
@@ -47,9 +52,12 @@ def main():
         prompts = []
     if not prompts or min(prompts) < 1:
         parser.error(f"--prompts: {args.prompts}: expected token counts, e.g. 512,4000")
-    if args.reps < 1 or args.new < 1 or args.threads < 1:
-        parser.error("--reps, --new and --threads: must be at least 1")
-    print(f"{args.threads} threads, f32 weights, best of {args.reps} alternating runs")
+    if args.reps < 1 or args.new < 1 or args.threads < 1 or args.batch < 1:
+        parser.error("--reps, --new, --threads and --batch: must be at least 1")
+    batched = ([f"--max-batch={args.batch}"], ["--sequences", str(args.batch)]) \
+        if args.batch > 1 else ([], [])
+    print(f"{args.threads} threads, f32 weights, {args.batch} sequence(s), "
+          f"best of {args.reps} alternating runs")
     print("| model | prompt | prefill tok/s baseline | this build | ratio "
           "| decode tok/s baseline | this build | ratio |")
     print("|---|---|---|---|---|---|---|---|")
@@ -59,7 +67,7 @@ def main():
             zero_checkpoint(args.build, folder,
                             dict(CONFIGS[family], model_type=family, dtype="float32"))
             length = max(prompts) + args.new + 2
-            artifacts = [compile_artifact(build, folder, length, name=name)
+            artifacts = [compile_artifact(build, folder, length, *batched[0], name=name)
                          for build, name in ((args.baseline, "baseline.hyb"),
                                              (args.build, "build.hyb"))]
             for prompt in prompts:
@@ -67,7 +75,8 @@ def main():
                 best = [[0.0, 0.0], [0.0, 0.0]]
                 for _ in range(args.reps):
                     for which, artifact in enumerate(artifacts):
-                        out = hybrid_run(args.build, artifact, ids, args.new, args.threads)
+                        out = hybrid_run(args.build, artifact, ids, args.new, args.threads,
+                                         *batched[1])
                         best[which] = [max(b, r) for b, r in zip(best[which], rates(out))]
                 (p0, d0), (p1, d1) = best
                 print(f"| {family} | {prompt} | {p0:.1f} | {p1:.1f} | {p1 / p0:.2f}x "

@@ -766,7 +766,8 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
   }, B);
 }
 
-/// The CPU decode form of attention (flash decoding) for `count` tokens:
+/// The CPU decode form of attention (flash decoding) for `count` tokens,
+/// each its sequence's only one (a decode step or a batch of them):
 /// heads that read the same rows (`sharing` consecutive heads: a GQA
 /// group, or all of MLA's over its latent rows) go together as the lanes
 /// of blockedAttention's queries, so that each row is staged once for
@@ -1005,15 +1006,16 @@ struct PromptKernel {
 };
 
 /// The CPU attention kernels of `heads` heads: the prompt kernel, if
-/// any, for its calls; a workgroup per (block of `tokensTogether` tokens,
-/// group of `together` heads, a divisor) runs groupBody for the other calls
-/// of several tokens (several sequences' decode steps, prompts without a
-/// prompt kernel); a workgroup per (token, head) runs headBody for a single
-/// token, whose heads are its only parallel work; with `together` = 1,
-/// headBody for every call the prompt kernel does not take. Blocks and
-/// tokens go to the workgroups in balancedToken's order. With
-/// `decodeKernels`, that emits the kernels of a call of one token (a decode
-/// step) instead, given its token count (0 for the other calls).
+/// any, for its calls; with `decodeKernels`, that emits the kernels of a
+/// decode step or a batch of them (eachAloneInSequence) given their token
+/// count (0 for the other calls), those calls; a workgroup per (block of
+/// `tokensTogether` tokens, group of `together` heads, a divisor) runs
+/// groupBody for the other calls of several tokens (prompts without a
+/// prompt kernel; several sequences' decode steps without decode kernels);
+/// a workgroup per (token, head) runs headBody for a single token, whose
+/// heads are its only parallel work; with `together` = 1, headBody for
+/// every call no other kernel takes. Blocks and tokens go to the
+/// workgroups in balancedToken's order.
 void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                       Value slots, int64_t heads, int64_t together,
                       int64_t tokensTogether, function_ref<void(ValueRange)> groupBody,
@@ -1037,13 +1039,16 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                      prompt->body({balancedToken(b, loops, ivs[0], blocks), ivs[1]});
                    });
   }
-  // Without batch slots, a prompt kernel that takes every call of several
-  // tokens of one sequence takes every call of several tokens.
+  Value byDecode = decodeKernels ? loops.eachAloneInSequence(tokens, slots) : none;
+  // A prompt kernel that takes every call of several tokens of one
+  // sequence leaves only batches of decode steps, with batch slots, which
+  // decode kernels take.
   Value byGroup = none;
-  if (together > 1 && (!prompt || prompt->calls || slots)) {
+  if (together > 1 && (!prompt || prompt->calls || (slots && !decodeKernels))) {
     byGroup = arith::AndIOp::create(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1)),
-        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, byPrompt, none));
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                              arith::OrIOp::create(b, byPrompt, byDecode), none));
     Value blocks = arith::CeilDivUIOp::create(b, tokens, loops.index(tokensTogether));
     loops.parallel("attention_head_groups",
                    {workgroups(byGroup, blocks), loops.index(heads / together)},
@@ -1051,15 +1056,11 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                      groupBody({balancedToken(b, loops, ivs[0], blocks), ivs[1]});
                    });
   }
-  Value alone = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                      arith::OrIOp::create(b, byPrompt, byGroup), none);
-  if (decodeKernels) {
-    Value step = arith::AndIOp::create(
-        b, alone, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tokens, loops.index(1)));
-    decodeKernels(workgroups(step, tokens));
-    alone = arith::AndIOp::create(
-        b, alone, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, step, none));
-  }
+  if (decodeKernels)
+    decodeKernels(workgroups(byDecode, tokens));
+  Value alone = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::eq,
+      arith::OrIOp::create(b, arith::OrIOp::create(b, byPrompt, byGroup), byDecode), none);
   loops.parallel("attention", {workgroups(alone, tokens), loops.index(heads)},
                  [&](ValueRange ivs) {
     headBody({balancedToken(b, loops, ivs[0], tokens), ivs[1]});
@@ -1857,8 +1858,8 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
         }
       };
       // Heads of one KV head read the same rows: in calls of several tokens
-      // that the prompt kernel below does not take (several sequences'
-      // decode steps; prompts of a head_dim it does not fit) a workgroup
+      // that the prompt and decode kernels below do not take (prompts of a
+      // head_dim they do not fit, several sequences' decode steps) a workgroup
       // takes up to kHeadsTogether of them, for kQueryTokens tokens, over
       // blocks of the rows (sharedRowsSoftmax); a single token's heads stay
       // apart, its only parallel work.
@@ -1998,8 +1999,9 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
       std::optional<PromptKernel> prompt;
       if (blockedFits(codegen, dim))
         prompt = PromptKernel{blockTokens, blockHeads, promptBody};
-      // A single token (a decode step): flash decoding, the heads of a KV
-      // head reading its rows together.
+      // A decode step, or a batch of them (a token of each of several
+      // sequences): flash decoding, the heads of a KV head reading the
+      // token's rows together.
       FlashDecoding decodeForm{heads, group, dim, dim};
       auto decodeKernels = [&](Value count) {
         flashDecoding(
@@ -2549,7 +2551,7 @@ struct MLALowering : HybridLowering<MLAOp> {
                           ValueRange{t, add(mul(h, vDim), i)});
                   });
       };
-      // A single token (a decode step): flash decoding, every head
+      // A decode step, or a batch of them: flash decoding, every head
       // reading every latent row [latent | rope key], the row being its
       // key and its latent its value; the head's value rows from kv_b
       // after the splits are combined.

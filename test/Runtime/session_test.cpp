@@ -166,16 +166,19 @@ int main(int argc, char **argv) {
 
   // Three sequences decoding together for a few steps (an artifact with
   // max_batch 2 runs the first two in one call and the third in another),
-  // then a reset of one of them: each always gets what it gets alone.
+  // then a reset of one of them: each always gets what it gets alone. Their
+  // prompts' lengths differ, so a batch's steps attend over different
+  // numbers of cached positions (the decode form's splits of them too).
   std::vector<int64_t> third(prompt.begin() + half, prompt.end());
   third.insert(third.end(), prompt.begin(), prompt.begin() + half);
   const std::vector<int64_t> *prompts[3] = {&prompt, &other, &third};
   hybrid_session *trio, *solo[3];
   must(hybrid_session_create(artifact, 3, &trio), "session_create");
+  const int64_t prefilled[3] = {n - 3, half, half - 1};
   for (int k = 0; k < 3; ++k) {
     must(hybrid_session_create(artifact, 1, &solo[k]), "session_create");
-    must(hybrid_prefill(trio, k, prompts[k]->data(), half), "trio prefill");
-    must(hybrid_prefill(solo[k], 0, prompts[k]->data(), half), "solo prefill");
+    must(hybrid_prefill(trio, k, prompts[k]->data(), prefilled[k]), "trio prefill");
+    must(hybrid_prefill(solo[k], 0, prompts[k]->data(), prefilled[k]), "solo prefill");
   }
   auto stepAll = [&](int64_t at, const std::string &what) {
     int64_t next[3];

@@ -1,6 +1,8 @@
 // RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=64 pack-weights=16" --canonicalize --cse | FileCheck %s
+// RUN: hybrid-opt %s --convert-hybrid-to-linalg="max-seq-len=64 pack-weights=16 max-batch=2" --canonicalize --cse | FileCheck %s --check-prefix=BATCH
 
-// MLA's CPU decode form (a call of one token): flash decoding
+// MLA's CPU decode form (a call of one token; with batch slots, a batch of
+// them): flash decoding
 // (flashDecoding, which GQA's decode takes too: execute-attention.test). A
 // kernel per (token, head) writes the absorbed query and the rotated rope query,
 // scaled, as the lanes of q^T [token, head group, 16 + 8, 2 heads]; a
@@ -11,11 +13,8 @@
 // value; a kernel per (token, head) rescales the splits' sums to their
 // common maximum, then computes the head's value rows.
 // CHECK-LABEL: func.func @mla_decode
-// CHECK: %[[TAKEN:.*]] = arith.ori %{{.*}}, %{{.*}} : i1
-// CHECK-NEXT: %[[NO_OTHER:.*]] = arith.cmpi eq, %[[TAKEN]], %false : i1
-// CHECK-NEXT: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS:dim[_0-9]*]], %c1 : index
-// CHECK-NEXT: %[[STEP:.*]] = arith.andi %[[NO_OTHER]], %[[ONE]] : i1
-// CHECK-NEXT: %[[ALONE:.*]] = arith.select %[[STEP]], %[[TOKENS]], %c0 : index
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS:dim[_0-9]*]], %c1 : index
+// CHECK: %[[ALONE:.*]] = arith.select %[[ONE]], %[[TOKENS]], %c0 : index
 // CHECK: %[[QT:.*]] = memref.alloc(%[[ALONE]]) : memref<?x1x24x2xf32>
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ALONE]], %c2)
 // CHECK: memref.store %{{.*}}, %[[QT]]
@@ -66,10 +65,31 @@
 // CHECK: vector.reduction <add>
 // CHECK: arith.divf %{{.*}}, %[[TOTAL]] : f32
 // The per-head kernel keeps the calls no other kernel takes (none here).
-// CHECK: %[[NOT_STEP:.*]] = arith.cmpi eq, %[[STEP]], %false : i1
-// CHECK: %[[REST:.*]] = arith.andi %[[NO_OTHER]], %[[NOT_STEP]] : i1
+// CHECK: %[[TAKEN:.*]] = arith.ori %{{.*}}, %[[ONE]] : i1
+// CHECK: %[[REST:.*]] = arith.cmpi eq, %[[TAKEN]], %false : i1
 // CHECK: %[[OTHERS:.*]] = arith.select %[[REST]], %[[TOKENS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[OTHERS]], %c2)
+
+// With batch slots the decode kernels take a batch of decode steps too
+// (one token of each of several sequences), each token's split reading its
+// own slot's latent rows; the group kernel keeps the prompts that the
+// expanded form leaves (short ones).
+// BATCH-LABEL: func.func @mla_decode
+// BATCH-SAME: (%[[X:[a-z0-9]+]]: tensor<?x16xf32>, %{{.*}}: tensor<?xi64>, %[[CACHE:[a-z0-9]+]]: memref<2x64x24xf32>, %[[SLOTS:[a-z0-9]+]]: tensor<?xi64> {hybrid.slots}, %[[SEQ_ARG:[a-z0-9]+]]: tensor<?xi64> {hybrid.sequences}
+// BATCH: %[[SEQS:.*]] = tensor.dim %[[SEQ_ARG]], %c0
+// BATCH: %[[TOKENS:.*]] = tensor.dim %[[X]], %c0
+// BATCH: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS]], %c1 : index
+// BATCH-NEXT: %[[SEVERAL:.*]] = arith.cmpi ne, %[[SEQS]], %c1 : index
+// BATCH-NEXT: %[[EACH:.*]] = arith.ori %[[ONE]], %[[SEVERAL]] : i1
+// BATCH-NEXT: %[[TAKEN:.*]] = arith.ori %{{.*}}, %[[EACH]] : i1
+// BATCH-NEXT: %[[NOT_TAKEN:.*]] = arith.cmpi eq, %[[TAKEN]], %false : i1
+// BATCH-NEXT: %[[GROUP:.*]] = arith.andi %{{.*}}, %[[NOT_TAKEN]] : i1
+// BATCH: %[[STEPS:.*]] = arith.select %[[EACH]], %[[TOKENS]], %c0 : index
+// BATCH: memref.alloc(%[[STEPS]]) : memref<?x1x24x2xf32>
+// BATCH: scf.parallel (%[[T:.*]], %{{.*}}) = (%c0, %c0) to (%[[STEPS]], %c16)
+// BATCH: %[[S:.*]] = tensor.extract %[[SLOTS]][%[[T]]] : tensor<?xi64>
+// BATCH: %[[SLOT:.*]] = arith.index_cast %[[S]] : i64 to index
+// BATCH: vector.transfer_read %[[CACHE]][%[[SLOT]], %{{.*}}, %c0]
 func.func @mla_decode(%x: tensor<?x16xf32>, %pos: tensor<?xi64>, %c: !hybrid.latent_cache<16x8xf32>) -> tensor<?x16xf32> {
   %q = hybrid.weight "q" : tensor<32x16xf32>
   %kva = hybrid.weight "kv_a" : tensor<24x16xf32>

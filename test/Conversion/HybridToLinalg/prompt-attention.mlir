@@ -47,15 +47,13 @@
 // CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
 // CHECK: vector.fma
 // CHECK-NOT: scf.parallel
-// CHECK: %[[SINGLE:.*]] = arith.cmpi eq, %[[SEVERAL]], %false : i1
 // CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS]], %c1 : index
-// CHECK: %[[STEP:.*]] = arith.andi %[[SINGLE]], %[[ONE]] : i1
-// CHECK: %[[STEPS:.*]] = arith.select %[[STEP]], %[[TOKENS]], %c0 : index
+// CHECK: %[[STEPS:.*]] = arith.select %[[ONE]], %[[TOKENS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[STEPS]], %c4)
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%[[STEPS]], %c2, %c16)
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[STEPS]], %c4)
-// CHECK: %[[NOT_STEP:.*]] = arith.cmpi eq, %[[STEP]], %false : i1
-// CHECK: %[[REST:.*]] = arith.andi %[[SINGLE]], %[[NOT_STEP]] : i1
+// CHECK: %[[TAKEN:.*]] = arith.ori %[[SEVERAL]], %[[ONE]] : i1
+// CHECK: %[[REST:.*]] = arith.cmpi eq, %[[TAKEN]], %false : i1
 // CHECK: %[[ALONE:.*]] = arith.select %[[REST]], %[[TOKENS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%[[ALONE]], %c4)
 func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_cache<2x16xf32>) -> tensor<?x8xf32> {
@@ -102,8 +100,10 @@ func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
 // CHECK: vector.transfer_read %[[CACHE]]{{.*}} : memref<64x24xf32>, vector<8xf32>
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
-// CHECK: %[[NOT_LONG:.*]] = arith.cmpi eq, %[[LONG]], %false : i1
-// CHECK: %[[SHORT:.*]] = arith.andi %[[SEVERAL]], %[[NOT_LONG]] : i1
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS]], %c1 : index
+// CHECK: %[[TAKEN:.*]] = arith.ori %[[LONG]], %[[ONE]] : i1
+// CHECK: %[[NOT_TAKEN:.*]] = arith.cmpi eq, %[[TAKEN]], %false : i1
+// CHECK: %[[SHORT:.*]] = arith.andi %[[SEVERAL]], %[[NOT_TAKEN]] : i1
 // CHECK: %[[GROUP_BLOCKS:.*]] = arith.ceildivui %[[TOKENS]], %c8 : index
 // CHECK: %[[GROUPS:.*]] = arith.select %[[SHORT]], %[[GROUP_BLOCKS]], %c0 : index
 // CHECK: scf.parallel (%{{.*}}) = (%c0) to (%[[GROUPS]])
