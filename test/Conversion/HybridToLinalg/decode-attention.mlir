@@ -7,10 +7,11 @@
 // kernel per (token, head) writes the absorbed query and the rotated rope query,
 // scaled, as the lanes of q^T [token, head group, 16 + 8, 2 heads]; a
 // kernel per (token, group of heads, split) takes the split's positions
-// (up to 16 splits of at least 32 positions, the workgroups' bits reversed
-// so that the few splits of a short context spread over the threads) over
-// blocks of 32 cached rows staged once, the latent row being both key and
-// value; a kernel per (token, head) rescales the splits' sums to their
+// (up to 16 splits of at least 32 positions, split s at workgroup
+// s 16 / active splits, so that the few splits of a short context spread
+// over the threads and a thread's splits follow each other) over blocks
+// of 32 cached rows staged once, the rows two blocks ahead prefetched, the
+// latent row being both key and value; a kernel per (token, head) rescales the splits' sums to their
 // common maximum, then computes the head's value rows.
 // CHECK-LABEL: func.func @mla_decode
 // CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS:dim[_0-9]*]], %c1 : index
@@ -21,16 +22,17 @@
 // CHECK: %[[ACCS:.*]] = memref.alloc(%[[ALONE]]) : memref<?x16x2x16xf32>
 // CHECK: %[[STATS:.*]] = memref.alloc(%[[ALONE]]) : memref<?x16x2x2xf32>
 // CHECK: scf.parallel (%[[T:.*]], %[[W:.*]]) = (%c0, %c0) to (%[[ALONE]], %c16)
-// CHECK: %[[BIT0:.*]] = arith.remui %[[W]], %c2 : index
-// CHECK: arith.muli %[[BIT0]], %c8 : index
-// CHECK: %[[HIGH:.*]] = arith.divui %[[W]], %c8 : index
-// CHECK: %[[BIT3:.*]] = arith.remui %[[HIGH]], %c2 : index
-// CHECK: %[[SPLIT:.*]] = arith.addi %{{.*}}, %[[BIT3]] : index
 // CHECK: %[[END:.*]] = arith.addi %{{.*}}, %c1 : index
 // CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[END]], %c32 : index
 // CHECK: %[[ACTIVE:.*]] = arith.minui %[[BLOCKS]], %c16 : index
 // CHECK: %[[SIZE:.*]] = arith.ceildivui %[[END]], %[[ACTIVE]] : index
-// CHECK: %[[TAKES:.*]] = arith.cmpi ult, %[[SPLIT]], %[[ACTIVE]] : index
+// CHECK: %[[SCALED:.*]] = arith.muli %[[W]], %[[ACTIVE]] : index
+// CHECK: %[[SPLIT:.*]] = arith.ceildivui %[[SCALED]], %c16 : index
+// CHECK: %[[BACK:.*]] = arith.muli %[[SPLIT]], %c16 : index
+// CHECK: %[[HOME:.*]] = arith.divui %[[BACK]], %[[ACTIVE]] : index
+// CHECK: %[[MINE:.*]] = arith.cmpi eq, %[[HOME]], %[[W]] : index
+// CHECK: %[[ACTIVE_SPLIT:.*]] = arith.cmpi ult, %[[SPLIT]], %[[ACTIVE]] : index
+// CHECK: %[[TAKES:.*]] = arith.andi %[[ACTIVE_SPLIT]], %[[MINE]] : i1
 // CHECK: scf.if %[[TAKES]] {
 // CHECK: %[[BEGIN:.*]] = arith.muli %[[SPLIT]], %[[SIZE]] : index
 // CHECK: %[[LIMIT:.*]] = arith.addi %[[BEGIN]], %[[SIZE]] : index
@@ -39,6 +41,14 @@
 // CHECK: scf.for %{{.*}} = %[[BEGIN]] to %[[SPAN_END]] step %c32 {
 // CHECK: %[[ROW:.*]] = vector.transfer_read %arg2[%{{.*}}, %c0]{{.*}} : memref<64x24xf32>, vector<8xf32>
 // CHECK-NEXT: vector.transfer_write %[[ROW]], %[[KEYS:.*]][%{{.*}}, %c0] {{.*}} : vector<8xf32>, memref<32x24xf32>
+// The row 64 positions ahead prefetched into L2 (a line of 16 floats at a
+// time), up to the token's end, past the split's.
+// CHECK: %[[AHEAD:.*]] = arith.addi %{{.*}}, %c64 : index
+// CHECK: %[[BEFORE_END:.*]] = arith.cmpi ult, %[[AHEAD]], %[[END]] : index
+// CHECK: scf.if %[[BEFORE_END]] {
+// CHECK-NEXT: memref.prefetch %arg2[%[[AHEAD]], %c0], read, locality<2>, data : memref<64x24xf32>
+// CHECK-NEXT: memref.prefetch %arg2[%[[AHEAD]], %c16], read, locality<2>, data : memref<64x24xf32>
+// CHECK-NEXT: }
 // The scores: a key element broadcast for the 2 heads' lanes.
 // CHECK: memref.load %[[KEYS]]
 // CHECK: vector.broadcast %{{.*}} : f32 to vector<2xf32>
