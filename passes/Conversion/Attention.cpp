@@ -701,8 +701,11 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
   loops.forLoop(span.begin ? span.begin : zero, end, {}, [&](Value begin, ValueRange) {
     Value rows = arith::MinUIOp::create(b, loops.index(B),
                                         arith::SubIOp::create(b, end, begin));
-    // Rows past the end zero: the last score tile reads them.
-    loops.forLoop(zero, loops.index(B), {}, [&](Value r, ValueRange) {
+    // Rows past the end up to the end of the last score tile zero: the
+    // tile reads them (no other loop reads past the rows).
+    Value tiled = arith::MulIOp::create(
+        b, arith::CeilDivUIOp::create(b, rows, loops.index(R)), loops.index(R));
+    loops.forLoop(zero, tiled, {}, [&](Value r, ValueRange) {
       loops.ifElse(
           arith::CmpIOp::create(b, arith::CmpIPredicate::ult, r, rows),
           [&] { stageRow(add(begin, r), r, keys, values); },
@@ -880,19 +883,22 @@ void flashDecoding(
     });
   });
 
-  // Token t's splits: `active` of them, of at least kBlockedPositions
-  // positions each, split s over positions [s size, (s + 1) size) before
-  // `end`.
+  // Token t's splits: `active` of them, up to kDecodeSplits, of whole
+  // blocks of kBlockedPositions positions, split s over positions
+  // [s size, (s + 1) size) before `end`.
   struct Splits {
     Value end, active, size;
   };
   auto splitsOf = [&](Value t) {
     Splits splits;
     splits.end = add(positionOf(t), one);
-    splits.active = arith::MinUIOp::create(
-        b, index(kDecodeSplits),
-        arith::CeilDivUIOp::create(b, splits.end, index(kBlockedPositions)));
-    splits.size = arith::CeilDivUIOp::create(b, splits.end, splits.active);
+    // Whole blocks per split (a split's ragged last block stages and
+    // computes a whole score tile), as evenly as they go.
+    Value blocks = arith::CeilDivUIOp::create(b, splits.end, index(kBlockedPositions));
+    Value perSplit = arith::CeilDivUIOp::create(
+        b, blocks, arith::MinUIOp::create(b, index(kDecodeSplits), blocks));
+    splits.size = arith::MulIOp::create(b, perSplit, index(kBlockedPositions));
+    splits.active = arith::CeilDivUIOp::create(b, splits.end, splits.size);
     return splits;
   };
   // Each split's sums per (token, head), unnormalised, and their maxima

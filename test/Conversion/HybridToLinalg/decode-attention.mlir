@@ -7,7 +7,7 @@
 // kernel per (token, head) writes the absorbed query and the rotated rope query,
 // scaled, as the lanes of q^T [token, head group, 16 + 8, 2 heads]; a
 // kernel per (token, group of heads, split) takes the split's positions
-// (up to 16 splits of at least 32 positions, split s at workgroup
+// (up to 16 splits of whole blocks of 32 positions, split s at workgroup
 // s 16 / active splits, so that the few splits of a short context spread
 // over the threads and a thread's splits follow each other) over blocks
 // of 32 cached rows staged once, the rows two blocks ahead prefetched, the
@@ -24,8 +24,10 @@
 // CHECK: scf.parallel (%[[T:.*]], %[[W:.*]]) = (%c0, %c0) to (%[[ALONE]], %c16)
 // CHECK: %[[END:.*]] = arith.addi %{{.*}}, %c1 : index
 // CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[END]], %c32 : index
-// CHECK: %[[ACTIVE:.*]] = arith.minui %[[BLOCKS]], %c16 : index
-// CHECK: %[[SIZE:.*]] = arith.ceildivui %[[END]], %[[ACTIVE]] : index
+// CHECK: %[[MOST:.*]] = arith.minui %[[BLOCKS]], %c16 : index
+// CHECK: %[[PER_SPLIT:.*]] = arith.ceildivui %[[BLOCKS]], %[[MOST]] : index
+// CHECK: %[[SIZE:.*]] = arith.muli %[[PER_SPLIT]], %c32 : index
+// CHECK: %[[ACTIVE:.*]] = arith.ceildivui %[[END]], %[[SIZE]] : index
 // CHECK: %[[SCALED:.*]] = arith.muli %[[W]], %[[ACTIVE]] : index
 // CHECK: %[[SPLIT:.*]] = arith.ceildivui %[[SCALED]], %c16 : index
 // CHECK: %[[BACK:.*]] = arith.muli %[[SPLIT]], %c16 : index
@@ -38,7 +40,14 @@
 // CHECK: %[[LIMIT:.*]] = arith.addi %[[BEGIN]], %[[SIZE]] : index
 // CHECK: %[[SPAN_END:.*]] = arith.minui %[[END]], %[[LIMIT]] : index
 // CHECK: vector.transfer_read %[[QT]][%[[T]], %c0, %{{.*}}, %c0]
-// CHECK: scf.for %{{.*}} = %[[BEGIN]] to %[[SPAN_END]] step %c32 {
+// CHECK: scf.for %[[BLOCK:.*]] = %[[BEGIN]] to %[[SPAN_END]] step %c32 {
+// The block's rows, and zero rows up to the end of its last score tile
+// of 8 rows.
+// CHECK-NEXT: %[[LEFT:.*]] = arith.subi %[[SPAN_END]], %[[BLOCK]] : index
+// CHECK-NEXT: %[[ROWS:.*]] = arith.minui %[[LEFT]], %c32 : index
+// CHECK-NEXT: %[[TILES:.*]] = arith.ceildivui %[[ROWS]], %c8 : index
+// CHECK-NEXT: %[[TILED:.*]] = arith.muli %[[TILES]], %c8 : index
+// CHECK-NEXT: scf.for %{{.*}} = %c0 to %[[TILED]] step %c1 {
 // CHECK: %[[ROW:.*]] = vector.transfer_read %arg2[%{{.*}}, %c0]{{.*}} : memref<64x24xf32>, vector<8xf32>
 // CHECK-NEXT: vector.transfer_write %[[ROW]], %[[KEYS:.*]][%{{.*}}, %c0] {{.*}} : vector<8xf32>, memref<32x24xf32>
 // The row 64 positions ahead prefetched into L2 (a line of 16 floats at a
@@ -60,7 +69,8 @@
 // CHECK: memref.store %{{.*}}, %[[STATS]][%[[T]], %[[SPLIT]], %{{.*}}, %c0]
 // CHECK: memref.store %{{.*}}, %[[STATS]][%[[T]], %[[SPLIT]], %{{.*}}, %c1]
 // CHECK: scf.parallel (%[[CT:.*]], %[[CH:.*]]) = (%c0, %c0) to (%[[ALONE]], %c2)
-// CHECK: %[[CACTIVE:.*]] = arith.minui %{{.*}}, %c16 : index
+// CHECK: %[[CSIZE:.*]] = arith.muli %{{.*}}, %c32 : index
+// CHECK: %[[CACTIVE:.*]] = arith.ceildivui %{{.*}}, %[[CSIZE]] : index
 // CHECK: %[[MAX:.*]] = scf.for %[[S:.*]] = %c0 to %[[CACTIVE]]
 // CHECK: memref.load %[[STATS]][%[[CT]], %[[S]], %[[CH]], %c0]
 // CHECK: arith.maximumf
