@@ -30,12 +30,11 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     single token runs the same loop for one row). The artifact writer packs
     the bytes. Run `hybrid-weights-to-arguments` after this pass.
     With `pack-weights` and without `column-workgroups` (the CPU's vector
-    forms), a function with
-    `hybrid.mla` gets a trailing `call_start` argument (tensor<?xi64>,
-    hybrid.call_start) whose size is the position of the call's first
-    token (its elements are not read): MLA's long prompts expand the
-    sequence's cached latents up to the call's last token, the rows
-    before a prompt continuing a sequence too.
+    forms), a function with `hybrid.mla` gets a trailing `call_start`
+    argument (tensor<?xi64>, hybrid.call_start) whose size is the position
+    of the call's first token (its elements are not read): MLA's long
+    prompts expand the sequence's cached latents up to the call's last
+    token, the rows before a prompt continuing a sequence too.
     fp8 block-quantized weights (`hybrid.dequantize` of checkpoint tensors
     whose blocks hold whole panels) are packed as their e4m3fn bytes: every
     packed form decodes, scales by the block's `scale_inv` (read as stored)

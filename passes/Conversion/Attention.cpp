@@ -1060,7 +1060,8 @@ struct PromptKernel {
 /// prompt kernel; several sequences' decode steps without decode kernels);
 /// a workgroup per (token, head) runs headBody for a single token, whose
 /// heads are its only parallel work; with `together` = 1, headBody for
-/// every call no other kernel takes. Blocks and tokens go to the
+/// every call no other kernel takes (no per-head kernel when the others
+/// take every call). Blocks and tokens go to the
 /// workgroups in balancedToken's order.
 void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
                       Value slots, int64_t heads, int64_t together,
@@ -1090,7 +1091,8 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   // sequence leaves only batches of decode steps, with batch slots, which
   // decode kernels take.
   Value byGroup = none;
-  if (together > 1 && (!prompt || prompt->calls || (slots && !decodeKernels))) {
+  bool groupKernel = together > 1 && (!prompt || prompt->calls || (slots && !decodeKernels));
+  if (groupKernel) {
     byGroup = arith::AndIOp::create(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, loops.index(1)),
         arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
@@ -1104,6 +1106,11 @@ void attentionKernels(ImplicitLocOpBuilder &b, LoopNest &loops, Value tokens,
   }
   if (decodeKernels)
     decodeKernels(workgroups(byDecode, tokens));
+  // With decode kernels the calls of several tokens are left to the group
+  // kernel or the prompt kernel, when it takes every prompt: none to the
+  // per-head kernel.
+  if (decodeKernels && (groupKernel || (prompt && !prompt->calls)))
+    return;
   Value alone = arith::CmpIOp::create(
       b, arith::CmpIPredicate::eq,
       arith::OrIOp::create(b, arith::OrIOp::create(b, byPrompt, byGroup), byDecode), none);
