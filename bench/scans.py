@@ -11,7 +11,7 @@ on prompts of --lengths tokens with hybrid-run --profile. Prints, per
 length, the scan kernel's time (delta_rule / scan), the whole prefill's
 tokens/s, and the ratios chunked / token by token, measured in the same run.
 
-usage: python3 bench/scans.py [--lengths 512,2048,8192] [--chunk 64]
+usage: python3 bench/scans.py [--lengths 512,2048,8192] [--chunk 16]
            [--threads N] [--build build]
 """
 import argparse
@@ -43,17 +43,20 @@ MODELS = {
 
 
 def prefill(args, artifact, length, suffix):
-    """(prefill tokens/s, ms in the kernels whose names end in `suffix`)."""
+    """(prefill tokens/s, ms in the kernels whose names end in `suffix`, or
+    in `suffix` + "_prompt": the CPU's prompt form of a scan, when it has a
+    kernel of its own)."""
     prompt = [(7 * i) % 1000 for i in range(length)]
     out = hybrid_run(args.build, artifact, prompt, 1, args.threads, "--profile")
-    scan = sum(ms for name, (_, _, ms) in kernel_times(out).items() if name.endswith(suffix))
+    scan = sum(ms for name, (_, _, ms) in kernel_times(out).items()
+               if name.endswith(suffix) or name.endswith(suffix + "_prompt"))
     return rates(out)[0], scan
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lengths", default="512,2048,8192")
-    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--chunk", type=int, default=16)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--build", default=DEFAULT_BUILD)
     args = parser.parse_args()

@@ -28,7 +28,7 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
       *this, "scan-chunk-size",
       llvm::cl::desc("Tokens per chunk of the recurrent mixers' prefill "
                      "(hybrid-tile-scans); 0 keeps them token by token"),
-      llvm::cl::init(64)};
+      llvm::cl::init(16)};
   Option<bool> fuseMoERouting{
       *this, "fuse-moe-routing",
       llvm::cl::desc("Split MoE blocks into one routing kernel and grouped "

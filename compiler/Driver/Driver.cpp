@@ -208,13 +208,14 @@ cl::opt<int64_t> maxBatch(
              "per-sequence state buffers get a slot per sequence"),
     cl::init(1), cl::cat(category));
 
-constexpr int64_t kGPUScanChunkSize = 16;
-
+// Chunks of 16: on the CPU the chunked delta rule's fastest (4000 tokens,
+// Qwen3-Next-shaped benchmark model: 1.3x chunks of 64, 1.15x chunks of 8),
+// and on a GPU the block form's chunk buffers (44,800 bytes with
+// Qwen3-Next's 128 x 128 heads) fit every GPU without opting in to more.
 cl::opt<int64_t> scanChunkSize(
     "scan-chunk-size",
     cl::desc("Tokens per chunk of the Gated DeltaNet and Mamba prefill scans "
-             "(hybrid-tile-scans; default 64, 16 with --target=cuda or "
-             "--gpu-kernel-forms; 0 runs them token by token). The GPU forms "
+             "(hybrid-tile-scans; default 16; 0 runs them token by token). The GPU forms "
              "run Gated DeltaNet's chunks a block per (sequence, head), the "
              "chunk's buffers in the block's shared memory (up to 163 KiB "
              "on sm_80, 227 KiB on sm_90; on tensor cores for chunks of "
@@ -222,7 +223,7 @@ cl::opt<int64_t> scanChunkSize(
              "token by token. With packed weights the CPU runs a prompt's "
              "Mamba scan a block of channels at a time, in no chunks: any "
              "size but 0 selects that form"),
-    cl::init(64), cl::cat(category));
+    cl::init(16), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(
     "max-seq-len",
@@ -461,12 +462,6 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (gpuKernelForms && (!packWeights || weightsMode == WeightsMode::External))
     return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "
                 "--pack-weights=false and --weights=external");
-  // The GPU's chunked delta rule keeps a chunk's buffers in a block's
-  // shared memory. Chunks of 16 (44,800 bytes with Qwen3-Next's 128 x 128
-  // heads) fit every GPU without opting in to more; longer ones are
-  // unmeasured so far.
-  if ((cuda || gpuKernelForms) && !scanChunkSize.getNumOccurrences())
-    scanChunkSize = kGPUScanChunkSize;
   if (scanChunkSize < 0 || scanChunkSize > hybrid::kMaxChunkSize)
     return fail("--scan-chunk-size: must be from 0 to " +
                 Twine(hybrid::kMaxChunkSize) + ", got " + Twine(scanChunkSize));
