@@ -215,14 +215,14 @@ cl::opt<int64_t> maxBatch(
 cl::opt<int64_t> scanChunkSize(
     "scan-chunk-size",
     cl::desc("Tokens per chunk of the Gated DeltaNet and Mamba prefill scans "
-             "(hybrid-tile-scans; default 16; 0 runs them token by token). The GPU forms "
-             "run Gated DeltaNet's chunks a block per (sequence, head), the "
-             "chunk's buffers in the block's shared memory (up to 163 KiB "
-             "on sm_80, 227 KiB on sm_90; on tensor cores for chunks of "
-             "whole 16-token tiles, with heads of whole tiles), and Mamba "
-             "token by token. With packed weights the CPU runs a prompt's "
-             "Mamba scan a block of channels at a time, in no chunks: any "
-             "size but 0 selects that form"),
+             "(hybrid-tile-scans; default 16; 0 runs them token by token). "
+             "The GPU forms run Gated DeltaNet's chunks a block per "
+             "(sequence, head), the chunk's buffers in the block's shared "
+             "memory (up to 163 KiB on sm_80, 227 KiB on sm_90; on tensor "
+             "cores for chunks of whole 16-token tiles, with heads of whole "
+             "tiles), and Mamba token by token. With packed weights the CPU "
+             "runs a prompt's Mamba scan a block of channels at a time, in no "
+             "chunks: any size but 0 selects that form"),
     cl::init(16), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(

@@ -828,11 +828,11 @@ struct ConvertHybridToLinalgPass
   }
 
   /// Appends `call_start: tensor<?xi64>` (`hybrid.call_start`) to every
-  /// function with MLA in the CPU's vector forms: its size is the
-  /// position of the call's first token, its elements nothing reads. The plan sizes MLA's
-  /// expansion of a prompt's cached latents by it (a prompt continuing a
-  /// sequence expands the rows before it too). Such functions are entry
-  /// points, as with slots.
+  /// function with MLA in the CPU's vector forms: its size is the position
+  /// of the call's first token, its elements nothing reads. The plan sizes
+  /// MLA's expansion of a prompt's cached latents by it (a prompt
+  /// continuing a sequence expands the rows before it too). Such functions
+  /// are entry points, as with slots.
   LogicalResult addCallStartArguments() {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>()) {

@@ -362,13 +362,13 @@ struct LoopNest {
   /// rows: its CPU prompt kernel 1.19x faster).
   static constexpr int64_t kSumLanes = 8;
   Value sumOver(int64_t n, bool shared, function_ref<Value(Value)> term) {
-    auto add = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
     if (shared)
       return cooperativeReduce(
           index(n), f32(0.0), term,
           [](OpBuilder &rb, Location rl, Value l, Value r) -> Value {
             return arith::AddFOp::create(rb, rl, l, r);
           });
+    auto add = [&](Value l, Value r) -> Value { return arith::AddFOp::create(b, l, r); };
     int64_t lanes = n % kSumLanes == 0 ? kSumLanes : 1;
     auto loop = forLoop(index(0), index(n), SmallVector<Value>(lanes, f32(0.0)),
                         [&](Value i, ValueRange partial) {
