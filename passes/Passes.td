@@ -244,6 +244,14 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "panels; the experts' tile table groups up to 4 of an expert's "
            "tiles), warp w the token tile w across the 4 panels, x and the "
            "weights staged as 8x8 core matrices (A K-major, B N-major)">,
+    Option<"bf16Dot", "bf16-dot", "bool", "false",
+           "With pack-weights and without column-workgroups: the target CPU "
+           "has AVX512-BF16's dot product. Linear layers with bf16 weights "
+           "(stored so, not fp8) and an even number of inputs read a copy "
+           "packed in pairs of inputs (`packed(NR) pairs`) and multiply x, "
+           "rounded to bf16 once by a kernel before them, two inputs at a "
+           "time: x86vector.avx512.dot, a pair of products summed into "
+           "each f32 lane, half the instructions of f32 FMAs">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the block forms may hold "
            "(column-workgroups): the CUDA block's limit. It bounds the "
@@ -270,6 +278,7 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",
+    "::mlir::x86vector::X86VectorDialect",
   ];
 }
 

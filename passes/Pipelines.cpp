@@ -35,7 +35,7 @@ constexpr Step kHybridSteps[] = {
 constexpr Step kLinalgSteps[] = {
     {"convert-hybrid-to-linalg{max-seq-len=%seq max-batch=%batch "
      "pack-weights=%pack column-workgroups=%columns mma-tiles=%columns "
-     "warpgroup-tiles=%warpgroup block-shared-bytes=%smem}",
+     "warpgroup-tiles=%warpgroup block-shared-bytes=%smem bf16-dot=%bf16dot}",
      "every layer op to linalg and loops; state handles become buffers; "
      "linear layers read packed weights"},
     {"convert-elementwise-to-linalg", "residual adds on tensors to linalg"},
@@ -72,9 +72,11 @@ constexpr Step kLinalgSteps[] = {
   {"convert-scf-to-cf", "structured control flow to branches"},                \
       {"expand-strided-metadata", "subviews to explicit offsets"},             \
       {"lower-affine", "affine index maps to arith"},                          \
-      {"convert-vector-to-llvm{vector-contract-lowering=outerproduct}",        \
+      {"convert-vector-to-llvm{vector-contract-lowering=outerproduct "         \
+       "enable-x86vector=%bf16dot}",                                           \
        "the linear layers' register tiles: vector loads, FMAs, reductions "    \
-       "(gpu-kernel-forms' contract tiles as outer products: row FMAs)"},      \
+       "(gpu-kernel-forms' contract tiles as outer products: row FMAs; "       \
+       "bf16-dot's dot products as AVX512-BF16's intrinsic)"},                 \
       {"convert-ub-to-llvm",                                                   \
        "the poison values of the contract tiles' lowering (gpu-kernel-forms)", \
        [](const hybrid::PipelineOptions &o) {                                  \
@@ -248,6 +250,7 @@ LogicalResult append(OpPassManager &pm, ArrayRef<Step> steps,
     substitute("%pack", std::to_string(options.packWeights));
     substitute("%split", options.tilePrecision == "3xtf32" ? "1" : "0");
     substitute("%expandbf16", options.nativeBF16 ? "0" : "1");
+    substitute("%bf16dot", options.bf16Dot ? "1" : "0");
     // GPU threads run packed linear layers a column each (coalesced), GPU
     // warps their full token tiles on tensor cores.
     bool gpuForms = (cuda || options.gpuKernelForms) && options.packWeights > 0;
@@ -336,6 +339,12 @@ void registerPipeline(StringRef arg, StringRef description, Target target) {
         if (target == Target::CUDA && options.gpuKernelForms.hasValue())
           return error(arg + ": gpu-kernel-forms applies to hybrid-cpu-pipeline "
                              "(the CUDA pipeline builds those forms anyway)");
+        if (target == Target::CUDA && options.bf16Dot.hasValue())
+          return error(arg + ": bf16-dot applies to hybrid-cpu-pipeline "
+                             "(AVX512-BF16 is an x86 instruction set)");
+        if (options.bf16Dot && options.gpuKernelForms)
+          return error(arg + ": bf16-dot applies to the CPU's own forms, not "
+                             "to gpu-kernel-forms");
         if (target == Target::CUDA && options.nativeBF16.hasValue())
           return error(arg + ": native-bf16 applies to hybrid-cpu-pipeline "
                              "(NVPTX selects the GPU's conversions itself)");

@@ -74,6 +74,14 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
                      "f32 denormals (below 1.2e-38) as zero; hybridc sets "
                      "this for --cpu native where the CPU has it"),
       llvm::cl::init(false)};
+  Option<bool> bf16Dot{
+      *this, "bf16-dot",
+      llvm::cl::desc("CPU pipeline: the target CPU has AVX512-BF16's dot "
+                     "product: bf16 linear layers' weights packed in pairs "
+                     "of inputs, x rounded to bf16, two products per f32 "
+                     "lane (convert-hybrid-to-linalg's bf16-dot); hybridc "
+                     "sets this for --cpu native where the CPU has it"),
+      llvm::cl::init(false)};
   Option<std::string> tilePrecision{
       *this, "tile-precision",
       llvm::cl::desc("Precision of the f32 tensor-core tiles: f32 (CPU "

@@ -45,6 +45,8 @@ struct WeightsToArgumentsPass
           if (op.getPacked())
             attrs.push_back(b.getNamedAttr(
                 "hybrid.packed", b.getI64IntegerAttr(*op.getPacked())));
+          if (op.getPairs())
+            attrs.push_back(b.getNamedAttr("hybrid.packed_pairs", b.getUnitAttr()));
           unsigned index = func.getNumArguments();
           if (failed(func.insertArgument(index, op.getType(),
                                          b.getDictionaryAttr(attrs),

@@ -80,6 +80,14 @@ if _flags & {"avx512_bf16", "avx_ne_convert"}:
 else:
     lit_config.note("this CPU has no f32-to-bf16 instruction: "
                     "EndToEnd/native-bf16.test is skipped")
+# AVX512-BF16's dot product: hybridc --cpu native then multiplies bf16
+# linear layers two inputs at a time (bf16-dot), which EndToEnd/bf16-dot.test
+# runs.
+if "avx512_bf16" in _flags:
+    config.available_features.add("cpu-bf16-dot")
+else:
+    lit_config.note("this CPU has no AVX512-BF16: EndToEnd/bf16-dot.test is "
+                    "skipped")
 
 # The CUDA target's checks that need NVIDIA's tools or driver. ptxas (the
 # CUDA toolkit at $HYBRIDC_CUDA_PATH, default /usr/local/cuda) assembles the

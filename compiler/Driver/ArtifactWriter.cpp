@@ -197,22 +197,23 @@ llvm::Expected<std::string> link(llvm::StringRef object) {
 namespace {
 /// The bytes of the [out, in] matrix `info` packed in panels of
 /// `arg.packed` rows, [ceil(out / panel), in, panel], rows past `out` zero:
-/// the layout of hybrid.weight packed(panel).
+/// the layout of hybrid.weight packed(panel); with `arg.pairs`
+/// [ceil(out / panel), ceil(in / 2), 2 * panel] (packed(panel) pairs).
 llvm::Expected<uint64_t> packedBytes(const EntryArgument &arg,
                                      const hybrid::hf::TensorInfo &info) {
-  int64_t panel = arg.packed;
+  int64_t panel = arg.packed, group = arg.pairs ? 2 : 1;
   // [panels, K, panel], behind the expert dimension of a stacked weight
   // (then `info` is one expert's tensor).
   size_t rank = arg.experts ? 4 : 3;
   const int64_t *packedShape = arg.shape.data() + rank - 3;
   if (info.shape.size() != 2 || arg.shape.size() != rank ||
       packedShape[0] != llvm::divideCeilSigned(info.shape[0], panel) ||
-      packedShape[1] != info.shape[1] || packedShape[2] != panel ||
-      info.shape[0] * info.shape[1] == 0)
+      packedShape[1] != llvm::divideCeilSigned(info.shape[1], group) ||
+      packedShape[2] != group * panel || info.shape[0] * info.shape[1] == 0)
     return error("internal error: packed weight '" + arg.name +
                  "' does not match its checkpoint tensor's shape");
   uint64_t element = info.size / (info.shape[0] * info.shape[1]);
-  return packedShape[0] * packedShape[1] * panel * element;
+  return packedShape[0] * packedShape[1] * packedShape[2] * element;
 }
 
 /// Streams `bytes`, the [out, in] matrix `info`, packed as packedBytes
@@ -221,15 +222,18 @@ void writePacked(const std::function<void(llvm::StringRef)> &emit,
                  const EntryArgument &arg, const hybrid::hf::TensorInfo &info,
                  llvm::StringRef bytes) {
   uint64_t panel = arg.packed, out = info.shape[0], in = info.shape[1];
+  uint64_t group = arg.pairs ? 2 : 1, depth = llvm::divideCeil(in, group);
   uint64_t element = bytes.size() / (out * in);
   std::string buffer;
   for (uint64_t first = 0; first < out; first += panel) {
-    buffer.assign(in * panel * element, '\0');
+    buffer.assign(depth * group * panel * element, '\0');
     for (uint64_t j = 0; j < panel && first + j < out; ++j) {
       const char *src = bytes.data() + (first + j) * in * element;
+      // Input k of row j at [k / group, group * j + k % group].
       for (uint64_t k = 0; k < in; ++k)
-        std::memcpy(buffer.data() + (k * panel + j) * element, src + k * element,
-                    element);
+        std::memcpy(buffer.data() +
+                        ((k / group * panel + j) * group + k % group) * element,
+                    src + k * element, element);
     }
     emit(buffer);
   }
@@ -264,6 +268,7 @@ hybridc::readEntryArguments(ModuleOp module) {
         entry.experts = experts.getInt();
       if (auto packed = forward.getArgAttrOfType<IntegerAttr>(i, "hybrid.packed"))
         entry.packed = packed.getInt();
+      entry.pairs = bool(forward.getArgAttr(i, "hybrid.packed_pairs"));
     } else if (forward.getArgAttr(i, "hybrid.slots")) {
       entry.kind = EntryArgument::Slots;
       entry.name = "slots";

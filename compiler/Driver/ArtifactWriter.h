@@ -23,6 +23,8 @@ struct EntryArgument {
   int64_t experts = 0;
   /// Output rows per panel when the weight is packed (hybrid.packed), else 0.
   int64_t packed = 0;
+  /// Packed with each row's inputs in pairs (hybrid.packed_pairs).
+  bool pairs = false;
 };
 
 /// Reads @forward's arguments at the linalg stage.

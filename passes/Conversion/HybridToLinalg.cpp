@@ -685,6 +685,11 @@ struct ConvertHybridToLinalgPass
       return emitError(UnknownLoc::get(context))
              << "convert-hybrid-to-linalg: column-workgroups applies to packed "
                 "linear weights; give pack-weights too";
+    if (bf16Dot && (packWeights == 0 || packWeights % 16 != 0 || columnWorkgroups))
+      return emitError(UnknownLoc::get(context))
+             << "convert-hybrid-to-linalg: bf16-dot applies to the CPU panel "
+                "form: give pack-weights a multiple of 16 (the dot product's "
+                "lanes), without column-workgroups";
     return success();
   }
 
@@ -746,7 +751,7 @@ struct ConvertHybridToLinalgPass
                         AttentionOp, MoEOp, GatedDeltaNetOp, MambaOp, MLAOp,
                         MTPOp>();
     Codegen codegen{packWeights, columnWorkgroups, mmaTiles, blockSharedBytes,
-                    warpgroupTiles};
+                    warpgroupTiles, bf16Dot};
     if (columnWorkgroups && failed(checkBlockChunks(codegen)))
       return signalPassFailure();
     RewritePatternSet patterns(ctx);

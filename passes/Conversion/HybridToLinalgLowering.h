@@ -67,6 +67,9 @@ struct Codegen {
   /// 4 of an expert's), each warp one of them across the 4 panels, x and
   /// the weights staged as 8x8 core matrices (warpgroupFits).
   bool warpgroup = false;
+  /// With panel and without columns: bf16 linear layers' weights in pairs
+  /// of inputs, multiplied by AVX512-BF16's dot product (bf16PairsFit).
+  bool bf16Dot = false;
 };
 
 /// The mma form's tile: kMmaTokens x kMmaOutputs outputs (the tensor cores'

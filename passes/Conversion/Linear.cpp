@@ -19,6 +19,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -330,20 +331,132 @@ Value PanelOrder::restore(OpBuilder &b, Location loc, Value sums) const {
   return lanes.empty() ? sums : vector::ShuffleOp::create(b, loc, sums, sums, inverse);
 }
 
-PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t panel) {
+PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t panel,
+                        bool pairs) {
   WeightOp weight = source.weight, scale = source.scale;
   RankedTensorType plain = source.type();
   ArrayRef<int64_t> shape = plain.getShape();
   SmallVector<int64_t> packed(shape.drop_back(2));
   int64_t out = shape[shape.size() - 2], in = shape.back();
-  packed.append({static_cast<int64_t>(llvm::divideCeil(out, panel)), in, panel});
+  int64_t group = pairs ? 2 : 1;
+  packed.append({static_cast<int64_t>(llvm::divideCeil(out, panel)),
+                 static_cast<int64_t>(llvm::divideCeil(in, group)), group * panel});
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointAfter(weight);
   Value data = WeightOp::create(
       b, weight.getLoc(), RankedTensorType::get(packed, plain.getElementType()),
-      weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel));
+      weight.getNameAttr(), weight.getExpertsAttr(), b.getI64IntegerAttr(panel),
+      pairs ? b.getUnitAttr() : UnitAttr());
   return {{data, scale ? scale.getResult() : Value(), source.blockRows,
-           source.blockCols, source.element}};
+           source.blockCols, source.element},
+          pairs};
+}
+
+Value PackedWeight::readPairs(OpBuilder &b, Location loc, ValueRange at) const {
+  assert(pairs && "a weight in pairs");
+  return readStored(b, loc, data, at, 2 * panel());
+}
+
+bool bf16PairsFit(const Codegen &codegen, ArrayRef<PackableWeight> weights) {
+  return codegen.bf16Dot &&
+         llvm::all_of(weights, [](const PackableWeight &w) {
+           return !w.scale && w.type().getElementType().isBF16() &&
+                  w.type().getShape().back() % 2 == 0;
+         });
+}
+
+/// Rows [0, rows) of x [tokens, in] rounded to `type` by a kernel named
+/// `name`.
+static Value roundedRows(OpBuilder &b, Location named, Value x, Value rows,
+                         Type type) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t in = xType.getDimSize(1);
+  Value tileRows = tensor::ExtractSliceOp::create(
+      b, named, x, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{rows, b.getIndexAttr(in)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  Value empty = tensor::EmptyOp::create(b, named, xType.getShape(), type,
+                                        ValueRange{rows});
+  AffineMap identity = b.getMultiDimIdentityMap(2);
+  return linalg::GenericOp::create(
+             b, named, empty.getType(), ValueRange{tileRows}, ValueRange{empty},
+             ArrayRef<AffineMap>{identity, identity},
+             ArrayRef<utils::IteratorType>{kParallel, kParallel},
+             [&](OpBuilder &gb, Location gl, ValueRange args) {
+               linalg::YieldOp::create(
+                   gb, gl, ValueRange{arith::TruncFOp::create(gb, gl, type, args[0])});
+             })
+      .getResult(0);
+}
+
+Value bf16Input(OpBuilder &b, Location loc, Value x, StringRef stage) {
+  ImplicitLocOpBuilder ib(loc, b);
+  LoopNest loops{ib};
+  constexpr int64_t lanes = 16;
+  int64_t in = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  Type bf16 = ib.getBF16Type();
+  Value tokens = tensor::DimOp::create(ib, x, 0);
+  Value rounded = memref::AllocOp::create(
+      ib, MemRefType::get({ShapedType::kDynamic, in}, bf16), ValueRange{tokens});
+  // A workgroup per row (decode's token: one), 16 inputs a conversion.
+  loops.parallel((stage + "_bf16_input").str(), {tokens}, [&](ValueRange ivs) {
+    auto convert = [&](Value k, bool inBounds) {
+      Value v = vector::TransferReadOp::create(
+          ib, VectorType::get({lanes}, ib.getF32Type()), x, ValueRange{ivs[0], k},
+          loops.f32(0.0), ArrayRef<bool>{inBounds});
+      vector::TransferWriteOp::create(
+          ib, arith::TruncFOp::create(ib, VectorType::get({lanes}, bf16), v),
+          rounded, ValueRange{ivs[0], k}, ArrayRef<bool>{inBounds});
+    };
+    int64_t whole = in - in % lanes;
+    loops.forLoop(loops.index(0), loops.index(whole), {}, [&](Value k, ValueRange) {
+      convert(k, true);
+      return SmallVector<Value>{};
+    }, lanes);
+    if (whole < in)
+      convert(loops.index(whole), false);
+  });
+  return rounded;
+}
+
+Value pairSplat(OpBuilder &b, Location loc, Value xb, ValueRange row, Value i) {
+  SmallVector<Value> at(row);
+  at.push_back(arith::MulIOp::create(b, loc, i, arith::ConstantIndexOp::create(b, loc, 2)));
+  Value pair = readStored(b, loc, xb, at, 2);
+  Value word = vector::BitCastOp::create(
+      b, loc, VectorType::get({1}, b.getI32Type()), pair);
+  Value words = vector::BroadcastOp::create(
+      b, loc, VectorType::get({16}, b.getI32Type()), word);
+  return vector::BitCastOp::create(b, loc, VectorType::get({32}, b.getBF16Type()),
+                                   words);
+}
+
+/// acc + x * panel: one broadcast FMA for an f32 input `x` and a
+/// vector<panel x f32>; for a pair of bf16 inputs (pairSplat) and a panel
+/// row in pairs (readPairs), a dot product per 16 of acc's lanes.
+static Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value panel,
+                         Value acc) {
+  auto accType = cast<VectorType>(acc.getType());
+  if (!isa<VectorType>(x.getType())) {
+    Value splat = vector::BroadcastOp::create(b, loc, accType, x);
+    return vector::FMAOp::create(b, loc, splat, panel, acc);
+  }
+  constexpr int64_t lanes = 16;
+  if (accType.getNumElements() == lanes)
+    return x86vector::DotBF16Op::create(b, loc, accType, acc, x, panel);
+  for (int64_t at = 0; at < accType.getNumElements(); at += lanes) {
+    Value part = vector::ExtractStridedSliceOp::create(
+        b, loc, acc, ArrayRef<int64_t>{at}, ArrayRef<int64_t>{lanes},
+        ArrayRef<int64_t>{1});
+    Value weights = vector::ExtractStridedSliceOp::create(
+        b, loc, panel, ArrayRef<int64_t>{2 * at}, ArrayRef<int64_t>{2 * lanes},
+        ArrayRef<int64_t>{1});
+    part = x86vector::DotBF16Op::create(b, loc, part.getType(), part, x, weights);
+    acc = vector::InsertStridedSliceOp::create(b, loc, part, acc,
+                                               ArrayRef<int64_t>{at},
+                                               ArrayRef<int64_t>{1});
+  }
+  return acc;
 }
 
 std::optional<PackableWeight> packableSource(const Codegen &codegen, Value w,
@@ -426,13 +539,12 @@ SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &orde
           SmallVector<Value> panels;
           for (int64_t w : ws)
             panels.push_back(panelAt(k, w));
-          auto vf32 = cast<VectorType>(panels.front().getType());
           SmallVector<Value> next;
           for (int64_t m = 0; m < rowCount; ++m) {
-            Value splat = vector::BroadcastOp::create(b, vf32, xAt(m, k));
+            Value x = xAt(m, k);
             for (auto [i, panel] : llvm::enumerate(panels))
-              next.push_back(vector::FMAOp::create(b, splat, panel,
-                                                   accs[m * ws.size() + i]));
+              next.push_back(multiplyAdd(b, b.getLoc(), x, panel,
+                                         accs[m * ws.size() + i]));
           }
           scf::YieldOp::create(b, next);
         });
@@ -493,6 +605,8 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   // fp8 panels in readPanel's lane order, put back in order once per row
   // before the epilogue.
   PanelOrder order = PanelOrder::of(packed);
+  // Weights in pairs take x in bf16 (bf16Input), two inputs a step.
+  bool pairs = packed.front().pairs;
   // Accumulators of rows `rows` (row-major over weights) over all inputs,
   // combined and stored to y.
   auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
@@ -500,11 +614,16 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
     SmallVector<Value> init(rows.size() * perRow, vzero);
     ImplicitLocOpBuilder ib(tl, tb);
     auto sums = panelProducts(
-        ib, order, rows.size(), perRow, init, index(tb, 0), index(tb, in),
+        ib, order, rows.size(), perRow, init, index(tb, 0),
+        index(tb, pairs ? in / 2 : in),
         [&](Value k, int64_t w) {
+          if (pairs)
+            return packed[w].readPairs(ib, tl, ValueRange{p, k, index(ib, 0)});
           return order.read(ib, tl, packed[w], ValueRange{p, k, index(ib, 0)});
         },
         [&](int64_t m, Value k) -> Value {
+          if (pairs)
+            return pairSplat(ib, tl, x, {rows[m]}, k);
           return tensor::ExtractOp::create(ib, x, ValueRange{rows[m], k});
         },
         [&](int64_t m) -> ParkedSums {
@@ -1488,29 +1607,10 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
 
 Value mmaInput(OpBuilder &b, Location loc, Value x, Value rows, Type stageType,
                StringRef stage) {
-  auto type = cast<RankedTensorType>(x.getType());
-  if (type.getElementType() == stageType)
+  if (cast<RankedTensorType>(x.getType()).getElementType() == stageType)
     return x;
-  Location named = NameLoc::get(b.getStringAttr(stage + "_mma_input"), loc);
-  int64_t in = type.getDimSize(1);
-  Value tileRows = tensor::ExtractSliceOp::create(
-      b, named, x, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{rows, b.getIndexAttr(in)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  Value empty = tensor::EmptyOp::create(b, named, type.getShape(), stageType,
-                                        ValueRange{rows});
-  AffineMap identity = b.getMultiDimIdentityMap(2);
-  return linalg::GenericOp::create(
-             b, named, empty.getType(), ValueRange{tileRows}, ValueRange{empty},
-             ArrayRef<AffineMap>{identity, identity},
-             ArrayRef<utils::IteratorType>{kParallel, kParallel},
-             [&](OpBuilder &gb, Location gl, ValueRange args) {
-               linalg::YieldOp::create(
-                   gb, gl,
-                   ValueRange{arith::TruncFOp::create(gb, gl, stageType,
-                                                      args[0])});
-             })
-      .getResult(0);
+  return roundedRows(b, NameLoc::get(b.getStringAttr(stage + "_mma_input"), loc),
+                     x, rows, stageType);
 }
 
 /// The first token of the linear layers' mma workgroup `tile` (of
@@ -1565,9 +1665,10 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   int64_t tileTokens = kPackedTokens;
   auto identity = [](OpBuilder &, Location, ValueRange acc) { return acc.front(); };
   PanelEpilogue epilogue = given ? given : PanelEpilogue(identity);
+  bool pairs = bf16PairsFit(codegen, weights);
   SmallVector<PackedWeight> packed;
   for (const PackableWeight &weight : weights)
-    packed.push_back(packedCopy(b, weight, panel));
+    packed.push_back(packedCopy(b, weight, panel, pairs));
   Value tokens = tensor::DimOp::create(b, loc, x, 0);
   Value y = linearOutput(b, loc, tokens, out);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
@@ -1682,12 +1783,13 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   } else {
     Value tokenTiles = arith::CeilDivUIOp::create(
         b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
+    Value input = pairs ? bf16Input(b, loc, x, stage) : x;
     scf::ParallelOp::create(
         b, named, ValueRange{zero, zero},
         ValueRange{arith::ConstantIndexOp::create(b, loc, panels), tokenTiles},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-          packedWorkgroup(pb, pl, panel, x, packed, out, in, tileTokens, tokens,
-                          y, epilogue, ivs[0], ivs[1]);
+          packedWorkgroup(pb, pl, panel, input, packed, out, in, tileTokens,
+                          tokens, y, epilogue, ivs[0], ivs[1]);
         });
   }
   return asTensor(b, loc, y);
@@ -1722,10 +1824,11 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
            m.packed.element == members.front().packed.element &&
            m.packed.stored() == members.front().packed.stored();
   };
+  bool pairs = bf16PairsFit(codegen, weights);
   for (const PackableWeight &weight : weights) {
     auto plain = weight.type();
     int64_t out = plain.getDimSize(0), in = plain.getDimSize(1);
-    members.push_back({packedCopy(b, weight, panel),
+    members.push_back({packedCopy(b, weight, panel, pairs),
                        linearOutput(b, loc, tokens, out), out, in});
     firstUnit.push_back(units.empty() ? 0 : firstUnit.back() + units.back());
     units.push_back(codegen.columns ? out : llvm::divideCeil(out, panel));
@@ -1821,6 +1924,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                    });
     });
   } else {
+    Value input = pairs ? bf16Input(b, loc, x, stage) : x;
     auto workgroup = [&](OpBuilder &pb, Location pl, ValueRange ivs) {
       Value unit = codegen.columns ? ivs[1] : ivs[0];
       Value tile = codegen.columns ? ivs[0] : ivs[1];
@@ -1832,9 +1936,9 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                        tileTokens, tokens, m.y, identity, local,
                                        tile, start);
                      else
-                       packedWorkgroup(rb, pl, panel, x, {m.packed}, m.out, m.in,
-                                       tileTokens, tokens, m.y, identity, local,
-                                       tile);
+                       packedWorkgroup(rb, pl, panel, input, {m.packed}, m.out,
+                                       m.in, tileTokens, tokens, m.y, identity,
+                                       local, tile);
                    });
     };
     Location named = NameLoc::get(b.getStringAttr(stage), loc);

@@ -56,12 +56,20 @@ struct PackableWeight {
 /// packs the bytes) and, for fp8, the block scales [lead..., out blocks, in
 /// blocks] as stored.
 struct PackedWeight : RowMajorWeight {
+  /// Packed in pairs of inputs (hybrid.weight packed(panel) pairs): `data`
+  /// [lead..., panels, in / 2, 2 * panel], read by readPairs only.
+  bool pairs = false;
+
   Type stored() const {
     return cast<ShapedType>(data.getType()).getElementType();
   }
   int64_t panel() const {
-    return cast<ShapedType>(data.getType()).getShape().back();
+    int64_t row = cast<ShapedType>(data.getType()).getShape().back();
+    return pairs ? row / 2 : row;
   }
+  /// Panel row [lead..., p, i, 0 .. 2 * panel) of a weight in pairs: the
+  /// panel's weights of inputs 2i and 2i + 1, as stored (bf16).
+  Value readPairs(OpBuilder &b, Location loc, ValueRange at) const;
   /// The weights at [lead..., p, k, j .. j + width) as vector<width x f32>
   /// (an f32 for width 0), fp8 decoded, scaled and rounded to `element`.
   Value read(OpBuilder &b, Location loc, ValueRange at, int64_t width) const {
@@ -101,8 +109,25 @@ struct PanelOrder {
 };
 
 /// The packed copy of a packable weight `[lead..., out, in]`: panels of
-/// `panel` output rows (see PackedWeight).
-PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t panel);
+/// `panel` output rows (see PackedWeight), in pairs of inputs with `pairs`.
+PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t panel,
+                        bool pairs = false);
+
+/// Whether the CPU panel form multiplies `weights` (the linear layers of
+/// one input) in pairs of inputs by AVX512-BF16's dot product
+/// (Codegen::bf16Dot): all stored as bf16, an even number of inputs.
+bool bf16PairsFit(const Codegen &codegen, ArrayRef<PackableWeight> weights);
+
+/// The inputs 2i and 2i + 1 of row `row` of xb (bf16; [row..., in]) in
+/// every 32-bit lane of a vector<32xbf16>: the x operand of AVX512-BF16's
+/// dot product, whose products of one lane sum these two with that lane's
+/// pair of weights.
+Value pairSplat(OpBuilder &b, Location loc, Value xb, ValueRange row, Value i);
+
+/// x [tokens, in] (f32) rounded to bf16 into a buffer by a kernel of its
+/// own, a workgroup per row, named `stage`_bf16_input: the input of
+/// weights in pairs (bf16PairsFit).
+Value bf16Input(OpBuilder &b, Location loc, Value x, StringRef stage);
 
 /// The checkpoint tensors behind a linear layer's weight `w` (a stack of
 /// experts' when `experts`) if the packed forms can read them: a
@@ -139,6 +164,10 @@ struct ParkedSums {
 /// weight, row m's first-weight sums parked in parkAt(m) between the loops
 /// (memory the caller owns, e.g. the row's own output; null where it
 /// cannot be needed). Each output's sum runs over k in order either way.
+/// Weights in pairs go by pairs of inputs: panelAt(i, w) a panel row of
+/// readPairs, xAt(m, i) row m's inputs 2i and 2i + 1 in bf16 in every
+/// 32-bit lane of a vector<32xbf16>, a dot product per 16 lanes of the
+/// accumulators.
 SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &order,
                                  int64_t rowCount, int64_t weights, ValueRange init,
                                  Value kBegin, Value kEnd,

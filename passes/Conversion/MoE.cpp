@@ -557,7 +557,7 @@ struct MoEKernels {
   }
 
   void groupedExperts(const PackableWeight &gate, const PackableWeight &up,
-                      const PackableWeight &down, Value x,
+                      const PackableWeight &down, bool pairs, Value x,
                       const ExpertGroups &groups, Value activations,
                       Value expertOut) {
     Value offsets = groups.offsets, entryToken = groups.entryToken,
@@ -566,9 +566,9 @@ struct MoEKernels {
     auto gateType = gate.type();
     int64_t experts = gateType.getDimSize(0), inter = gateType.getDimSize(1),
             hidden = gateType.getDimSize(2);
-    PackedWeight gatePacked = packedCopy(b, gate, panel),
-                 upPacked = packedCopy(b, up, panel),
-                 downPacked = packedCopy(b, down, panel);
+    PackedWeight gatePacked = packedCopy(b, gate, panel, pairs),
+                 upPacked = packedCopy(b, up, panel, pairs),
+                 downPacked = packedCopy(b, down, panel, pairs);
     Type f32 = b.getF32Type();
     auto vf32 = VectorType::get({panel}, f32);
     auto index = [&](int64_t v) { return loops.index(v); };
@@ -590,12 +590,14 @@ struct MoEKernels {
     // inputs, finish(entry, sums) storing an entry's sums. Weights decoded as read
     // (fp8) go by groups of kStagedTiles tiles that share each decoded
     // chunk (stagedPanelRows) where a group has more than one tile;
-    // `scratch` from stagedPanelScratch then. parkAt(entry): where
-    // panelProducts may keep the entry's sums of the first of two weights.
+    // `scratch` from stagedPanelScratch then. parkAt(m, entry): where
+    // panelProducts may keep the sums of the first of two weights of the
+    // tile's row m, entry `entry`. Weights in pairs take inputs in pairs
+    // (inputsOf: pairSplat's, i in [0, in / 2)).
     auto panelEntries = [&](ArrayRef<PackedWeight> weights, Value e, Value p,
                             int64_t in, int64_t rows,
                             std::pair<Value, Value> scratch, RowInputs inputsOf,
-                            function_ref<ParkedSums(Value)> parkAt,
+                            function_ref<ParkedSums(int64_t, Value)> parkAt,
                             function_ref<void(Value, ValueRange)> finish) {
       size_t n = weights.size();
       PanelOrder order = PanelOrder::of(weights);
@@ -606,12 +608,15 @@ struct MoEKernels {
           for (Value entry : at)
             inputs.push_back(inputsOf(entry));
           auto sums = panelProducts(
-              b, order, at.size(), n, init, zero, index(in),
+              b, order, at.size(), n, init, zero, index(pairs ? in / 2 : in),
               [&](Value k, int64_t w) {
-                return order.read(b, b.getLoc(), weights[w], ValueRange{e, p, k, zero});
+                ValueRange row{e, p, k, zero};
+                if (pairs)
+                  return weights[w].readPairs(b, b.getLoc(), row);
+                return order.read(b, b.getLoc(), weights[w], row);
               },
               [&](int64_t m, Value k) { return inputs[m](k); },
-              [&](int64_t m) { return parkAt(at[m]); });
+              [&](int64_t m) { return parkAt(m, at[m]); });
           for (auto [m, entry] : llvm::enumerate(at))
             finish(entry, ArrayRef(sums).slice(m * n, n));
         });
@@ -660,6 +665,10 @@ struct MoEKernels {
     auto slotOf = [&](Value entry) -> Value {
       return memref::LoadOp::create(b, entrySlot, entry);
     };
+    // In pairs: x rounded to bf16 once; the gate's sums of a tile wait in a
+    // scratch tile (the activations are bf16).
+    Value input = pairs ? bf16Input(b, b.getLoc(), x, "expert_gate_up") : x;
+    Value parked = pairs ? loops.scratch({gateUpRows, panel}, f32) : Value();
     loops.parallel("expert_gate_up",
                    {index(llvm::divideCeil(inter, panel)), index(experts)},
                    [&](ValueRange ivs) {
@@ -668,17 +677,24 @@ struct MoEKernels {
       panelEntries(
           {gatePacked, upPacked}, e, p, hidden, gateUpRows, gateUpScratch,
           [&](Value entry) -> std::function<Value(Value)> {
-            return [this, x, token = tokenOf(entry)](Value k) -> Value {
-              return tensor::ExtractOp::create(b, x, ValueRange{token, k});
+            return [this, input, pairs, token = tokenOf(entry)](Value k) -> Value {
+              if (pairs)
+                return pairSplat(b, b.getLoc(), input, {token}, k);
+              return tensor::ExtractOp::create(b, input, ValueRange{token, k});
             };
           },
-          [&](Value entry) -> ParkedSums {
+          [&](int64_t m, Value entry) -> ParkedSums {
+            if (pairs)
+              return {parked, {index(m), zero}, true};
             // The entry's activations, where SiLU(gate) * up goes.
             return {activations, {tokenOf(entry), slotOf(entry), o0},
                     inter % panel == 0};
           },
           [&](Value entry, ValueRange sums) {
             Value act = arith::MulFOp::create(b, silu(b, b.getLoc(), sums[0]), sums[1]);
+            if (pairs)
+              act = arith::TruncFOp::create(
+                  b, VectorType::get({panel}, b.getBF16Type()), act);
             vector::TransferWriteOp::create(
                 b, act, activations, ValueRange{tokenOf(entry), slotOf(entry), o0},
                 ArrayRef<bool>{inter % panel == 0});
@@ -692,8 +708,10 @@ struct MoEKernels {
       panelEntries(
           {downPacked}, e, p, inter, downRows, downScratch,
           [&](Value entry) -> std::function<Value(Value)> {
-            return [this, activations, token = tokenOf(entry),
+            return [this, activations, pairs, token = tokenOf(entry),
                     slot = slotOf(entry)](Value k) -> Value {
+              if (pairs)
+                return pairSplat(b, b.getLoc(), activations, {token, slot}, k);
               return memref::LoadOp::create(b, activations,
                                             ValueRange{token, slot, k});
             };
@@ -1007,8 +1025,18 @@ struct MoEKernels {
     int64_t topK = cast<RankedTensorType>(chosen.getType()).getDimSize(1);
     Value zero = index(0);
     Value tokens = tensor::DimOp::create(b, x, 0);
+    auto gateWeight = packableSource(codegen, gate, /*experts=*/true);
+    auto upWeight = packableSource(codegen, up, /*experts=*/true);
+    auto downWeight = packableSource(codegen, down, /*experts=*/true);
+    bool packed = gateWeight && upWeight && downWeight;
+    // Weights in pairs (AVX512-BF16's dot product) read the activations
+    // in bf16, rounded as they are stored.
+    bool inPairs =
+        packed && bf16PairsFit(codegen, {*gateWeight, *upWeight, *downWeight});
     Value activations = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic, topK, inter}, f32),
+        b,
+        MemRefType::get({ShapedType::kDynamic, topK, inter},
+                        inPairs ? b.getBF16Type() : f32),
         ValueRange{tokens});
     // Group the (token, slot) pairs by expert (a counting sort, one
     // workgroup): entries offsets[e] .. offsets[e + 1] - 1 are expert e's, so
@@ -1260,11 +1288,8 @@ struct MoEKernels {
     Value expertOut = memref::AllocOp::create(
         b, MemRefType::get({ShapedType::kDynamic, topK, hidden}, f32),
         ValueRange{tokens});
-    auto gateWeight = packableSource(codegen, gate, /*experts=*/true);
-    auto upWeight = packableSource(codegen, up, /*experts=*/true);
-    auto downWeight = packableSource(codegen, down, /*experts=*/true);
-    if (gateWeight && upWeight && downWeight) {
-      groupedExperts(*gateWeight, *upWeight, *downWeight, x,
+    if (packed) {
+      groupedExperts(*gateWeight, *upWeight, *downWeight, inPairs, x,
                      {offsets, entryToken, entrySlot, active, activeCount,
                       tileExpert, tileFirst, tileEnd, tileCount},
                      activations, expertOut);

@@ -48,3 +48,13 @@ func.func @packed() -> (tensor<40x24xbf16>, tensor<3x24x16xbf16>) {
   %p = hybrid.weight "lm_head.weight" packed(16) : tensor<3x24x16xbf16>
   return %w, %p : tensor<40x24xbf16>, tensor<3x24x16xbf16>
 }
+
+// -----
+
+// A copy packed in pairs of inputs is marked so too.
+// CHECK-LABEL: func.func @packed_pairs
+// CHECK-SAME: tensor<3x12x32xbf16> {hybrid.packed = 16 : i64, hybrid.packed_pairs, hybrid.weight = "lm_head.weight"}
+func.func @packed_pairs() -> tensor<3x12x32xbf16> {
+  %p = hybrid.weight "lm_head.weight" packed(16) pairs : tensor<3x12x32xbf16>
+  return %p : tensor<3x12x32xbf16>
+}

@@ -153,13 +153,18 @@ LogicalResult WeightOp::verify() {
     if (*packed > kMaxPanel)
       return emitOpError() << "packed panel must be at most " << kMaxPanel
                            << ", got " << *packed;
-    // [panels, K, panel], behind the expert dimension when stacked.
+    // [panels, K, panel] (pairs: [panels, ceil(K / 2), 2 * panel]), behind
+    // the expert dimension when stacked.
     int64_t rank = getExperts() ? 4 : 3;
-    if (type.getRank() != rank || type.getDimSize(rank - 1) != *packed)
-      return emitOpError() << "packed(" << *packed << ") weight must be "
-                           << (getExperts() ? "[experts, panels, K, "
-                                            : "[panels, K, ")
-                           << *packed << "], got " << type;
+    int64_t row = getPairs() ? 2 * *packed : *packed;
+    if (type.getRank() != rank || type.getDimSize(rank - 1) != row)
+      return emitOpError() << "packed(" << *packed << ")"
+                           << (getPairs() ? " pairs" : "") << " weight must be "
+                           << (getExperts() ? "[experts, panels, " : "[panels, ")
+                           << (getPairs() ? "ceil(K / 2), " : "K, ") << row
+                           << "], got " << type;
+  } else if (getPairs()) {
+    return emitOpError("pairs needs packed(NR)");
   }
   return success();
 }

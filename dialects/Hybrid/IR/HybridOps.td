@@ -43,19 +43,28 @@ def Hybrid_WeightOp : Hybrid_Op<"weight", [Pure]> {
     linear and expert kernels read NR outputs' weights of one input
     contiguously.
 
+    With `pairs` too, each row's inputs go in pairs, `[ceil(N / NR),
+    ceil(K / 2), 2 * NR]`: element `[p, i, 2 * j + s]` is row `p * NR + j`,
+    column `2 * i + s` (zero past column K). The operand layout of
+    AVX512-BF16's dot product, which multiplies a pair of bf16 inputs by a
+    pair of weights in each f32 lane (x86vector.avx512.dot).
+
     ```mlir
     %w = hybrid.weight "model.layers.0.mlp.gate_proj.weight" : tensor<5120x2048xbf16>
     %g = hybrid.weight "model.layers.0.mlp.experts.{e}.gate_proj.weight" experts(512)
            : tensor<512x512x2048xbf16>
     %p = hybrid.weight "model.layers.0.mlp.gate_proj.weight" packed(64)
            : tensor<80x2048x64xbf16>
+    %q = hybrid.weight "model.layers.0.mlp.gate_proj.weight" packed(64) pairs
+           : tensor<80x1024x128xbf16>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<I64Attr>:$experts,
-                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$packed);
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$packed,
+                       UnitAttr:$pairs);
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = [{
-    $name (`experts` `(` $experts^ `)`)? (`packed` `(` $packed^ `)`)? attr-dict
+    $name (`experts` `(` $experts^ `)`)? (`packed` `(` $packed^ `)`)? (`pairs` $pairs^)? attr-dict
     `:` type($result)
   }];
   let hasVerifier = 1;

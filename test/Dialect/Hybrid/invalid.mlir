@@ -61,6 +61,23 @@ func.func @negative_weight_packed_experts_rank() {
 
 // -----
 
+// In pairs the rows hold two inputs of each of the panel's outputs.
+func.func @negative_weight_packed_pairs_shape() {
+  // expected-error @+1 {{'hybrid.weight' op packed(16) pairs weight must be [panels, ceil(K / 2), 32], got 'tensor<3x24x16xbf16>'}}
+  %w = hybrid.weight "lm_head.weight" packed(16) pairs : tensor<3x24x16xbf16>
+  return
+}
+
+// -----
+
+func.func @negative_weight_pairs_unpacked() {
+  // expected-error @+1 {{'hybrid.weight' op pairs needs packed(NR)}}
+  %w = hybrid.weight "lm_head.weight" pairs : tensor<40x24xbf16>
+  return
+}
+
+// -----
+
 func.func @negative_weight_packed_too_wide() {
   // expected-error @+1 {{'hybrid.weight' op packed panel must be at most 256, got 512}}
   %w = hybrid.weight "lm_head.weight" packed(512) : tensor<1x24x512xf32>

@@ -34,6 +34,14 @@ func.func @weight_packed() -> tensor<3x24x16xbf16> {
   return %w : tensor<3x24x16xbf16>
 }
 
+// The same in pairs of inputs: 3 panels of 12 pairs x 2 * 16.
+// CHECK-LABEL: func.func @weight_packed_pairs
+// CHECK: hybrid.weight "lm_head.weight" packed(16) pairs : tensor<3x12x32xbf16>
+func.func @weight_packed_pairs() -> tensor<3x12x32xbf16> {
+  %w = hybrid.weight "lm_head.weight" packed(16) pairs : tensor<3x12x32xbf16>
+  return %w : tensor<3x12x32xbf16>
+}
+
 // Stacked experts are packed per expert.
 // CHECK-LABEL: func.func @weight_experts_packed
 // CHECK: hybrid.weight "e.{e}.gate_proj.weight" experts(8) packed(16) : tensor<8x2x64x16xbf16>
