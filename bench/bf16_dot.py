@@ -20,8 +20,8 @@ import sys
 import tempfile
 
 from configs import CONFIGS
-from zero_models import (DEFAULT_BUILD, compile_artifact, hybrid_run, kernel_times,
-                         rates, zero_checkpoint)
+from zero_models import (DEFAULT_BUILD, compile_artifact, families_and_prompts,
+                         hybrid_run, kernel_times, rates, zero_checkpoint)
 
 # Kernel names (after the layer prefix) of the linear layers and experts:
 # what bf16-dot changes. The rest (attention, scans, norms, routing) is the
@@ -45,16 +45,7 @@ def main():
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
-    families = args.families.split(",")
-    unknown = [f for f in families if f not in CONFIGS]
-    if unknown:
-        parser.error(f"--families: {', '.join(unknown)}: not one of {', '.join(CONFIGS)}")
-    try:
-        prompts = [int(p) for p in args.prompts.split(",")]
-    except ValueError:
-        prompts = []
-    if not prompts or min(prompts) < 1:
-        parser.error(f"--prompts: {args.prompts}: expected token counts, e.g. 512,4000")
+    families, prompts = families_and_prompts(parser, args, CONFIGS)
     if args.reps < 1 or args.new < 1 or args.threads < 1:
         parser.error("--reps, --new and --threads: must be at least 1")
     print(f"{args.threads} threads, bf16 weights, best of {args.reps} alternating runs; "

@@ -23,7 +23,8 @@ import os
 import tempfile
 
 from configs import CONFIGS
-from zero_models import DEFAULT_BUILD, compile_artifact, hybrid_run, rates, tool, zero_checkpoint
+from zero_models import (DEFAULT_BUILD, compile_artifact, families_and_prompts, hybrid_run,
+                         rates, tool, zero_checkpoint)
 
 
 def main():
@@ -42,16 +43,7 @@ def main():
     for build in (args.baseline, args.build):
         if not os.path.exists(tool(build, "hybridc")):
             parser.error(f"{tool(build, 'hybridc')}: not built")
-    families = args.families.split(",")
-    unknown = [f for f in families if f not in CONFIGS]
-    if unknown:
-        parser.error(f"--families: {', '.join(unknown)}: not one of {', '.join(CONFIGS)}")
-    try:
-        prompts = [int(p) for p in args.prompts.split(",")]
-    except ValueError:
-        prompts = []
-    if not prompts or min(prompts) < 1:
-        parser.error(f"--prompts: {args.prompts}: expected token counts, e.g. 512,4000")
+    families, prompts = families_and_prompts(parser, args, CONFIGS)
     if args.reps < 1 or args.new < 1 or args.threads < 1 or args.batch < 1:
         parser.error("--reps, --new, --threads and --batch: must be at least 1")
     batched = ([f"--max-batch={args.batch}"], ["--sequences", str(args.batch)]) \

@@ -35,6 +35,22 @@ def zero_checkpoint(build, folder, config):
     return ir
 
 
+def families_and_prompts(parser, args, configs):
+    """A CPU benchmark's --families (names in `configs`) and --prompts (token
+    counts), checked: parser.error names the bad value."""
+    families = args.families.split(",")
+    unknown = [f for f in families if f not in configs]
+    if unknown:
+        parser.error(f"--families: {', '.join(unknown)}: not one of {', '.join(configs)}")
+    try:
+        prompts = [int(p) for p in args.prompts.split(",")]
+    except ValueError:
+        prompts = []
+    if not prompts or min(prompts) < 1:
+        parser.error(f"--prompts: {args.prompts}: expected token counts, e.g. 512,4000")
+    return families, prompts
+
+
 def compile_artifact(build, folder, max_seq_len, *flags, name="model.hyb"):
     """hybridc FOLDER --cpu native: the artifact's path."""
     artifact = os.path.join(folder, name)

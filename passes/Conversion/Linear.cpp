@@ -398,8 +398,11 @@ Value bf16Input(OpBuilder &b, Location loc, Value x, StringRef stage) {
   Value tokens = tensor::DimOp::create(ib, x, 0);
   Value rounded = memref::AllocOp::create(
       ib, MemRefType::get({ShapedType::kDynamic, in}, bf16), ValueRange{tokens});
-  // A workgroup per row (decode's token: one), 16 inputs a conversion.
-  loops.parallel((stage + "_bf16_input").str(), {tokens}, [&](ValueRange ivs) {
+  Value fewerThanATile = arith::CmpIOp::create(ib, arith::CmpIPredicate::ult, tokens,
+                                               loops.index(kPackedTokens));
+  Value rows = arith::SelectOp::create(ib, fewerThanATile, loops.index(0), tokens);
+  // A workgroup per row, 16 inputs a conversion.
+  loops.parallel((stage + "_bf16_input").str(), {rows}, [&](ValueRange ivs) {
     auto convert = [&](Value k, bool inBounds) {
       Value v = vector::TransferReadOp::create(
           ib, VectorType::get({lanes}, ib.getF32Type()), x, ValueRange{ivs[0], k},
@@ -423,6 +426,9 @@ Value pairSplat(OpBuilder &b, Location loc, Value xb, ValueRange row, Value i) {
   SmallVector<Value> at(row);
   at.push_back(arith::MulIOp::create(b, loc, i, arith::ConstantIndexOp::create(b, loc, 2)));
   Value pair = readStored(b, loc, xb, at, 2);
+  auto bf16Pair = VectorType::get({2}, b.getBF16Type());
+  if (pair.getType() != bf16Pair)
+    pair = arith::TruncFOp::create(b, loc, bf16Pair, pair);
   Value word = vector::BitCastOp::create(
       b, loc, VectorType::get({1}, b.getI32Type()), pair);
   Value words = vector::BroadcastOp::create(
@@ -433,17 +439,45 @@ Value pairSplat(OpBuilder &b, Location loc, Value xb, ValueRange row, Value i) {
 
 /// acc + x * panel: one broadcast FMA for an f32 input `x` and a
 /// vector<panel x f32>; for a pair of bf16 inputs (pairSplat) and a panel
-/// row in pairs (readPairs), a dot product per 16 of acc's lanes.
+/// row in pairs (readPairs), a dot product per 16 of acc's lanes, or with
+/// `widen` the pair's halves as f32 (a shift, a mask) and two FMAs: for a
+/// single row, which streams its weights from memory (decode), the dot
+/// product's twice the arithmetic per instruction does not matter, and a C
+/// loop over 64 MB of panels in pairs read them at 20-22 GB/s so, 19-21
+/// with the dot product (AMD EPYC VM, one thread).
 static Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value panel,
-                         Value acc) {
+                         Value acc, bool widen) {
   auto accType = cast<VectorType>(acc.getType());
   if (!isa<VectorType>(x.getType())) {
     Value splat = vector::BroadcastOp::create(b, loc, accType, x);
     return vector::FMAOp::create(b, loc, splat, panel, acc);
   }
   constexpr int64_t lanes = 16;
+  auto words = VectorType::get({lanes}, b.getI32Type());
+  auto floats = VectorType::get({lanes}, b.getF32Type());
+  auto wordSplat = [&](uint32_t v) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, words, DenseElementsAttr::get(words, b.getI32IntegerAttr(v)));
+  };
+  // A 32-bit lane's two bf16 as f32: the low one shifted up, the high one
+  // with the low bits cleared.
+  auto halves = [&](Value pairs) -> std::pair<Value, Value> {
+    Value w = vector::BitCastOp::create(b, loc, words, pairs);
+    return {vector::BitCastOp::create(
+                b, loc, floats, arith::ShLIOp::create(b, loc, w, wordSplat(16))),
+            vector::BitCastOp::create(
+                b, loc, floats, arith::AndIOp::create(b, loc, w, wordSplat(0xffff0000u)))};
+  };
+  std::pair<Value, Value> xHalves = widen ? halves(x) : std::pair<Value, Value>{};
+  auto step = [&](Value part, Value weights) -> Value {
+    if (!widen)
+      return x86vector::DotBF16Op::create(b, loc, floats, part, x, weights);
+    auto [first, second] = halves(weights);
+    part = vector::FMAOp::create(b, loc, xHalves.first, first, part);
+    return vector::FMAOp::create(b, loc, xHalves.second, second, part);
+  };
   if (accType.getNumElements() == lanes)
-    return x86vector::DotBF16Op::create(b, loc, accType, acc, x, panel);
+    return step(acc, panel);
   for (int64_t at = 0; at < accType.getNumElements(); at += lanes) {
     Value part = vector::ExtractStridedSliceOp::create(
         b, loc, acc, ArrayRef<int64_t>{at}, ArrayRef<int64_t>{lanes},
@@ -451,8 +485,7 @@ static Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value panel,
     Value weights = vector::ExtractStridedSliceOp::create(
         b, loc, panel, ArrayRef<int64_t>{2 * at}, ArrayRef<int64_t>{2 * lanes},
         ArrayRef<int64_t>{1});
-    part = x86vector::DotBF16Op::create(b, loc, part.getType(), part, x, weights);
-    acc = vector::InsertStridedSliceOp::create(b, loc, part, acc,
+    acc = vector::InsertStridedSliceOp::create(b, loc, step(part, weights), acc,
                                                ArrayRef<int64_t>{at},
                                                ArrayRef<int64_t>{1});
   }
@@ -544,7 +577,8 @@ SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &orde
             Value x = xAt(m, k);
             for (auto [i, panel] : llvm::enumerate(panels))
               next.push_back(multiplyAdd(b, b.getLoc(), x, panel,
-                                         accs[m * ws.size() + i]));
+                                         accs[m * ws.size() + i],
+                                         /*widen=*/rowCount == 1));
           }
           scf::YieldOp::create(b, next);
         });
@@ -593,7 +627,8 @@ SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &orde
 void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
                      ArrayRef<PackedWeight> packed, int64_t out, int64_t in,
                      int64_t tileTokens, Value tokens, Value y,
-                     PanelEpilogue epilogue, Value p, Value tileIndex) {
+                     PanelEpilogue epilogue, Value p, Value tileIndex,
+                     Value rounded) {
   Type f32 = pb.getF32Type();
   auto vf32 = VectorType::get({panel}, f32);
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
@@ -605,8 +640,9 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
   // fp8 panels in readPanel's lane order, put back in order once per row
   // before the epilogue.
   PanelOrder order = PanelOrder::of(packed);
-  // Weights in pairs take x in bf16 (bf16Input), two inputs a step.
+  // Weights in pairs take x in bf16, two inputs a step.
   bool pairs = packed.front().pairs;
+  assert((!pairs || rounded) && "weights in pairs read the full tiles' x rounded");
   // Accumulators of rows `rows` (row-major over weights) over all inputs,
   // combined and stored to y.
   auto tileOf = [&](OpBuilder &tb, Location tl, ArrayRef<Value> rows) {
@@ -623,7 +659,7 @@ void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
         },
         [&](int64_t m, Value k) -> Value {
           if (pairs)
-            return pairSplat(ib, tl, x, {rows[m]}, k);
+            return pairSplat(ib, tl, rows.size() == 1 ? x : rounded, {rows[m]}, k);
           return tensor::ExtractOp::create(ib, x, ValueRange{rows[m], k});
         },
         [&](int64_t m) -> ParkedSums {
@@ -1783,13 +1819,13 @@ Value packedLinears(OpBuilder &b, Location loc, const Codegen &codegen,
   } else {
     Value tokenTiles = arith::CeilDivUIOp::create(
         b, loc, tokens, arith::ConstantIndexOp::create(b, loc, tileTokens));
-    Value input = pairs ? bf16Input(b, loc, x, stage) : x;
+    Value rounded = pairs ? bf16Input(b, loc, x, stage) : Value();
     scf::ParallelOp::create(
         b, named, ValueRange{zero, zero},
         ValueRange{arith::ConstantIndexOp::create(b, loc, panels), tokenTiles},
         ValueRange{one, one}, [&](OpBuilder &pb, Location pl, ValueRange ivs) {
-          packedWorkgroup(pb, pl, panel, input, packed, out, in, tileTokens,
-                          tokens, y, epilogue, ivs[0], ivs[1]);
+          packedWorkgroup(pb, pl, panel, x, packed, out, in, tileTokens, tokens,
+                          y, epilogue, ivs[0], ivs[1], rounded);
         });
   }
   return asTensor(b, loc, y);
@@ -1924,7 +1960,7 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                    });
     });
   } else {
-    Value input = pairs ? bf16Input(b, loc, x, stage) : x;
+    Value rounded = pairs ? bf16Input(b, loc, x, stage) : Value();
     auto workgroup = [&](OpBuilder &pb, Location pl, ValueRange ivs) {
       Value unit = codegen.columns ? ivs[1] : ivs[0];
       Value tile = codegen.columns ? ivs[0] : ivs[1];
@@ -1936,9 +1972,9 @@ SmallVector<Value> packedLinearGroup(OpBuilder &b, Location loc,
                                        tileTokens, tokens, m.y, identity, local,
                                        tile, start);
                      else
-                       packedWorkgroup(rb, pl, panel, input, {m.packed}, m.out,
+                       packedWorkgroup(rb, pl, panel, x, {m.packed}, m.out,
                                        m.in, tileTokens, tokens, m.y, identity,
-                                       local, tile);
+                                       local, tile, rounded);
                    });
     };
     Location named = NameLoc::get(b.getStringAttr(stage), loc);

@@ -118,15 +118,19 @@ PackedWeight packedCopy(OpBuilder &b, const PackableWeight &source, int64_t pane
 /// (Codegen::bf16Dot): all stored as bf16, an even number of inputs.
 bool bf16PairsFit(const Codegen &codegen, ArrayRef<PackableWeight> weights);
 
-/// The inputs 2i and 2i + 1 of row `row` of xb (bf16; [row..., in]) in
-/// every 32-bit lane of a vector<32xbf16>: the x operand of AVX512-BF16's
-/// dot product, whose products of one lane sum these two with that lane's
-/// pair of weights.
+/// The inputs 2i and 2i + 1 of row `row` of xb ([row..., in]; f32 rounded
+/// to bf16 as read) in every 32-bit lane of a vector<32xbf16>: the x
+/// operand of AVX512-BF16's dot product, whose products of one lane sum
+/// these two with that lane's pair of weights.
 Value pairSplat(OpBuilder &b, Location loc, Value xb, ValueRange row, Value i);
 
 /// x [tokens, in] (f32) rounded to bf16 into a buffer by a kernel of its
-/// own, a workgroup per row, named `stage`_bf16_input: the input of
-/// weights in pairs (bf16PairsFit).
+/// own, a workgroup per row, named `stage`_bf16_input: the full tiles' input
+/// of weights in pairs (bf16PairsFit). A call of fewer tokens than a tile
+/// has none (decode): no workgroup then, its rows round x as they read it.
+/// (A kernel of one workgroup runs on the calling thread; between two
+/// parallel kernels it kept the executor's workers waiting long enough to
+/// sleep: decode 10 % slower.)
 Value bf16Input(OpBuilder &b, Location loc, Value x, StringRef stage);
 
 /// The checkpoint tensors behind a linear layer's weight `w` (a stack of
@@ -185,11 +189,13 @@ SmallVector<Value> panelProducts(ImplicitLocOpBuilder &b, const PanelOrder &orde
 /// broadcast FMA per token (outer products). Other tiles (decode's single
 /// token) run the same loop one token at a time, all weights together.
 /// Each output is a sum over the inputs in order, the same in every tile
-/// shape.
+/// shape. Weights in pairs read the full tiles' x from `rounded`
+/// (bf16Input's) and the other rows' from x, rounded to bf16 as read.
 void packedWorkgroup(OpBuilder &pb, Location pl, int64_t panel, Value x,
                      ArrayRef<PackedWeight> packed, int64_t out, int64_t in,
                      int64_t tileTokens, Value tokens, Value y,
-                     PanelEpilogue epilogue, Value p, Value tileIndex);
+                     PanelEpilogue epilogue, Value p, Value tileIndex,
+                     Value rounded = {});
 
 /// The inputs of a row of the CPU panel form: inputsOf(row), called once
 /// per row of a tile before the loop over the inputs (where the row's

@@ -593,12 +593,14 @@ struct MoEKernels {
     // `scratch` from stagedPanelScratch then. parkAt(m, entry): where
     // panelProducts may keep the sums of the first of two weights of the
     // tile's row m, entry `entry`. Weights in pairs take inputs in pairs
-    // (inputsOf: pairSplat's, i in [0, in / 2)).
+    // (inputsOf: pairSplat's, i in [0, in / 2)). oneRowInputsOf, where
+    // given, reads the inputs of entries taken one at a time.
     auto panelEntries = [&](ArrayRef<PackedWeight> weights, Value e, Value p,
                             int64_t in, int64_t rows,
                             std::pair<Value, Value> scratch, RowInputs inputsOf,
                             function_ref<ParkedSums(int64_t, Value)> parkAt,
-                            function_ref<void(Value, ValueRange)> finish) {
+                            function_ref<void(Value, ValueRange)> finish,
+                            RowInputs oneRowInputsOf = nullptr) {
       size_t n = weights.size();
       PanelOrder order = PanelOrder::of(weights);
       auto direct = [&](Value first, Value last) {
@@ -606,7 +608,8 @@ struct MoEKernels {
           SmallVector<Value> init(at.size() * n, vzero);
           SmallVector<std::function<Value(Value)>> inputs;
           for (Value entry : at)
-            inputs.push_back(inputsOf(entry));
+            inputs.push_back(at.size() == 1 && oneRowInputsOf ? oneRowInputsOf(entry)
+                                                              : inputsOf(entry));
           auto sums = panelProducts(
               b, order, at.size(), n, init, zero, index(pairs ? in / 2 : in),
               [&](Value k, int64_t w) {
@@ -665,9 +668,10 @@ struct MoEKernels {
     auto slotOf = [&](Value entry) -> Value {
       return memref::LoadOp::create(b, entrySlot, entry);
     };
-    // In pairs: x rounded to bf16 once; the gate's sums of a tile wait in a
-    // scratch tile (the activations are bf16).
-    Value input = pairs ? bf16Input(b, b.getLoc(), x, "expert_gate_up") : x;
+    // In pairs: the full tiles' x rounded to bf16 once (bf16Input); the
+    // gate's sums of a tile wait in a scratch tile (the activations are
+    // bf16).
+    Value rounded = pairs ? bf16Input(b, b.getLoc(), x, "expert_gate_up") : Value();
     Value parked = pairs ? loops.scratch({gateUpRows, panel}, f32) : Value();
     loops.parallel("expert_gate_up",
                    {index(llvm::divideCeil(inter, panel)), index(experts)},
@@ -677,10 +681,10 @@ struct MoEKernels {
       panelEntries(
           {gatePacked, upPacked}, e, p, hidden, gateUpRows, gateUpScratch,
           [&](Value entry) -> std::function<Value(Value)> {
-            return [this, input, pairs, token = tokenOf(entry)](Value k) -> Value {
+            return [this, x, rounded, pairs, token = tokenOf(entry)](Value k) -> Value {
               if (pairs)
-                return pairSplat(b, b.getLoc(), input, {token}, k);
-              return tensor::ExtractOp::create(b, input, ValueRange{token, k});
+                return pairSplat(b, b.getLoc(), rounded, {token}, k);
+              return tensor::ExtractOp::create(b, x, ValueRange{token, k});
             };
           },
           [&](int64_t m, Value entry) -> ParkedSums {
@@ -698,7 +702,13 @@ struct MoEKernels {
             vector::TransferWriteOp::create(
                 b, act, activations, ValueRange{tokenOf(entry), slotOf(entry), o0},
                 ArrayRef<bool>{inter % panel == 0});
-          });
+          },
+          pairs ? RowInputs([&](Value entry) -> std::function<Value(Value)> {
+            return [this, x, token = tokenOf(entry)](Value k) -> Value {
+              return pairSplat(b, b.getLoc(), x, {token}, k);
+            };
+          })
+                : RowInputs(nullptr));
     });
     loops.parallel("expert_down",
                    {index(llvm::divideCeil(hidden, panel)), index(experts)},

@@ -7,15 +7,20 @@
 // bf16-dot (AVX512-BF16's dot product, hybridc --cpu native where the CPU
 // has it): a bf16 weight of an even number of inputs is packed in pairs of
 // inputs, [panels, in / 2, 2 * 16]. A kernel of a workgroup per row first
-// rounds x to bf16, 16 inputs a conversion; then the panel form's loop
-// runs over pairs of inputs (16 for 32), each step reading the panel's
-// 32 weights of the pair and, per token, the pair of x as one 32-bit word
+// rounds x to bf16, 16 inputs a conversion (no workgroup in a call of
+// fewer tokens than a tile: decode); then the panel form's full tiles run
+// over pairs of inputs (16 for 32), each step reading the panel's 32
+// weights of the pair and, per token, the pair of x as one 32-bit word
 // broadcast to the 16 lanes, the dot product adding both products into
-// each lane's sum.
+// each lane's sum. Rows taken one at a time (decode's token, a tile's
+// ragged end) round their pair of x as they read it and multiply each
+// half of the pairs as f32 (a shift, a mask) by FMAs.
 // CHECK-LABEL: func.func @lm_head
 // CHECK: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) pairs : tensor<3x16x32xbf16>
-// CHECK: %[[XB:.*]] = memref.alloc(%{{.*}}) : memref<?x32xbf16>
-// CHECK: scf.parallel (%[[ROW:.*]]) =
+// CHECK: %[[XB:.*]] = memref.alloc(%[[TOKENS:.*]]) : memref<?x32xbf16>
+// CHECK: %[[FEW:.*]] = arith.cmpi ult, %[[TOKENS]], %c6
+// CHECK: %[[ROWS:.*]] = arith.select %[[FEW]], %{{.*}}, %[[TOKENS]]
+// CHECK: scf.parallel (%[[ROW:.*]]) = (%{{.*}}) to (%[[ROWS]])
 // CHECK: scf.for %[[K:.*]] = %{{.*}} to %c32 step %c16
 // CHECK: %[[XV:.*]] = vector.transfer_read %{{.*}}[%[[ROW]], %[[K]]]{{.*}} : tensor<?x32xf32>, vector<16xf32>
 // CHECK: %[[R:.*]] = arith.truncf %[[XV]] : vector<16xf32> to vector<16xbf16>
@@ -30,6 +35,16 @@
 // CHECK: %[[XS:.*]] = vector.bitcast %[[WORDS]] : vector<16xi32> to vector<32xbf16>
 // CHECK: x86vector.avx512.dot %{{.*}}, %[[XS]], %[[PANEL]] : vector<32xbf16> -> vector<16xf32>
 // CHECK-NOT: vector.fma
+// CHECK: vector.transfer_write %{{[^{]*}} : vector<16xf32>, memref<?x40xf32>
+// CHECK: } else {
+// CHECK: %[[ONE:.*]] = vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<2xf32>
+// CHECK: arith.truncf %[[ONE]] : vector<2xf32> to vector<2xbf16>
+// CHECK: arith.shli
+// CHECK: arith.andi
+// CHECK-NOT: x86vector.avx512.dot
+// CHECK: vector.fma
+// CHECK: vector.fma
+// CHECK-NOT: x86vector.avx512.dot
 // CHECK: vector.transfer_write %{{[^{]*}} : vector<16xf32>, memref<?x40xf32>
 func.func @lm_head(%x: tensor<?x32xf32>) -> tensor<?x40xf32> {
   %w = hybrid.weight "lm_head.weight" : tensor<40x32xbf16>
