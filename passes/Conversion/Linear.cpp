@@ -444,7 +444,10 @@ Value pairSplat(OpBuilder &b, Location loc, Value xb, ValueRange row, Value i) {
 /// single row, which streams its weights from memory (decode), the dot
 /// product's twice the arithmetic per instruction does not matter, and a C
 /// loop over 64 MB of panels in pairs read them at 20-22 GB/s so, 19-21
-/// with the dot product (AMD EPYC VM, one thread).
+/// with the dot product (AMD EPYC VM, one thread). The FMAs take the pair's
+/// second input first, as the dot product adds its products (each exact
+/// in f32): the same sums bit for bit in every tile shape, but for
+/// denormals, which the dot product takes and gives as zero.
 static Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value panel,
                          Value acc, bool widen) {
   auto accType = cast<VectorType>(acc.getType());
@@ -473,8 +476,8 @@ static Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value panel,
     if (!widen)
       return x86vector::DotBF16Op::create(b, loc, floats, part, x, weights);
     auto [first, second] = halves(weights);
-    part = vector::FMAOp::create(b, loc, xHalves.first, first, part);
-    return vector::FMAOp::create(b, loc, xHalves.second, second, part);
+    part = vector::FMAOp::create(b, loc, xHalves.second, second, part);
+    return vector::FMAOp::create(b, loc, xHalves.first, first, part);
   };
   if (accType.getNumElements() == lanes)
     return step(acc, panel);

@@ -673,6 +673,13 @@ struct MoEKernels {
     // bf16).
     Value rounded = pairs ? bf16Input(b, b.getLoc(), x, "expert_gate_up") : Value();
     Value parked = pairs ? loops.scratch({gateUpRows, panel}, f32) : Value();
+    // An entry taken alone (decode's, an expert's last few) reads x as is,
+    // rounded as read: a call of fewer tokens than a tile has no `rounded`.
+    auto oneRowX = [&](Value entry) -> std::function<Value(Value)> {
+      return [this, x, token = tokenOf(entry)](Value k) -> Value {
+        return pairSplat(b, b.getLoc(), x, {token}, k);
+      };
+    };
     loops.parallel("expert_gate_up",
                    {index(llvm::divideCeil(inter, panel)), index(experts)},
                    [&](ValueRange ivs) {
@@ -703,12 +710,7 @@ struct MoEKernels {
                 b, act, activations, ValueRange{tokenOf(entry), slotOf(entry), o0},
                 ArrayRef<bool>{inter % panel == 0});
           },
-          pairs ? RowInputs([&](Value entry) -> std::function<Value(Value)> {
-            return [this, x, token = tokenOf(entry)](Value k) -> Value {
-              return pairSplat(b, b.getLoc(), x, {token}, k);
-            };
-          })
-                : RowInputs(nullptr));
+          pairs ? RowInputs(oneRowX) : RowInputs());
     });
     loops.parallel("expert_down",
                    {index(llvm::divideCeil(hidden, panel)), index(experts)},

@@ -14,7 +14,8 @@
 // broadcast to the 16 lanes, the dot product adding both products into
 // each lane's sum. Rows taken one at a time (decode's token, a tile's
 // ragged end) round their pair of x as they read it and multiply each
-// half of the pairs as f32 (a shift, a mask) by FMAs.
+// half of the pairs as f32 (a shift, a mask) by FMAs, the second input's
+// first, as the dot product adds them.
 // CHECK-LABEL: func.func @lm_head
 // CHECK: %[[W:.*]] = hybrid.weight "lm_head.weight" packed(16) pairs : tensor<3x16x32xbf16>
 // CHECK: %[[XB:.*]] = memref.alloc(%[[TOKENS:.*]]) : memref<?x32xbf16>
@@ -39,11 +40,17 @@
 // CHECK: } else {
 // CHECK: %[[ONE:.*]] = vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<2xf32>
 // CHECK: arith.truncf %[[ONE]] : vector<2xf32> to vector<2xbf16>
-// CHECK: arith.shli
-// CHECK: arith.andi
+// CHECK: %[[XLOW:.*]] = arith.shli
+// CHECK: %[[X0:.*]] = vector.bitcast %[[XLOW]] : vector<16xi32> to vector<16xf32>
+// CHECK: %[[XHIGH:.*]] = arith.andi
+// CHECK: %[[X1:.*]] = vector.bitcast %[[XHIGH]] : vector<16xi32> to vector<16xf32>
+// CHECK: %[[WLOW:.*]] = arith.shli
+// CHECK: %[[W0:.*]] = vector.bitcast %[[WLOW]] : vector<16xi32> to vector<16xf32>
+// CHECK: %[[WHIGH:.*]] = arith.andi
+// CHECK: %[[W1:.*]] = vector.bitcast %[[WHIGH]] : vector<16xi32> to vector<16xf32>
 // CHECK-NOT: x86vector.avx512.dot
-// CHECK: vector.fma
-// CHECK: vector.fma
+// CHECK: %[[ODD:.*]] = vector.fma %[[X1]], %[[W1]], %{{.*}}
+// CHECK: vector.fma %[[X0]], %[[W0]], %[[ODD]]
 // CHECK-NOT: x86vector.avx512.dot
 // CHECK: vector.transfer_write %{{[^{]*}} : vector<16xf32>, memref<?x40xf32>
 func.func @lm_head(%x: tensor<?x32xf32>) -> tensor<?x40xf32> {
