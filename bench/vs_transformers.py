@@ -4,12 +4,16 @@ random checkpoint, on this machine, in one script.
 For each family (qwen3_next, jamba, deepseek_v3) it writes a random
 checkpoint of a size given by --scale (default: ~100-300M parameters) with
 save_pretrained, compiles it with hybridc, runs hybrid-run on a prompt of
---prompt tokens with --new greedy tokens, runs transformers eager (float32,
-CPU, the same thread count) on the same prompt, and prints prefill and decode
-tokens/s and the ratio. Needs torch and transformers (PyPI).
+--prompt tokens with --new greedy tokens, runs transformers eager (in the
+checkpoint's dtype, CPU, the same thread count) on the same prompt, and
+prints prefill and decode tokens/s and the ratio. --dtype bfloat16 writes
+and runs the checkpoint in bf16, as the real ones are (hybridc --cpu native
+then multiplies by AVX512-BF16's dot product where the CPU has it). Needs
+torch and transformers (PyPI).
 
 usage: python3 bench/vs_transformers.py [--families qwen3_next,jamba,deepseek_v3]
-           [--prompt 512] [--new 128] [--threads 2] [--build build]
+           [--prompt 512] [--new 128] [--threads 2] [--dtype float32|bfloat16]
+           [--build build]
 """
 import argparse
 import json
@@ -49,6 +53,8 @@ def main():
     parser.add_argument("--prompt", type=int, default=512)
     parser.add_argument("--new", type=int, default=128)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                        help="the checkpoint's dtype, in which transformers runs too")
     parser.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -57,6 +63,7 @@ def main():
         torch.manual_seed(0)
         config = AutoConfig.for_model(family, **CONFIGS[family])
         model = AutoModelForCausalLM.from_config(config, experts_implementation="eager").eval()
+        model = model.to(getattr(torch, args.dtype))
         params = sum(p.numel() for p in model.parameters())
         prompt = torch.randint(0, config.vocab_size, (args.prompt,)).tolist()
         with tempfile.TemporaryDirectory() as folder:
@@ -84,7 +91,7 @@ def main():
         print(f"| {family} | {params / 1e6:.0f}M | {comp:.1f} | {p_ours:.1f} | {p_hf:.1f} | "
               f"{p_ours / p_hf:.2f}x | {d_ours:.1f} | {d_hf:.1f} | {d_ours / d_hf:.2f}x |")
     print(f"\nprompt {args.prompt} tokens, {args.new} new tokens, {args.threads} threads "
-          f"for both.")
+          f"for both, {args.dtype} checkpoints.")
 
 
 if __name__ == "__main__":
