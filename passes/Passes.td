@@ -246,12 +246,18 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "weights staged as 8x8 core matrices (A K-major, B N-major)">,
     Option<"bf16Dot", "bf16-dot", "bool", "false",
            "With pack-weights and without column-workgroups: the target CPU "
-           "has AVX512-BF16's dot product. Linear layers with bf16 weights "
-           "(stored so, not fp8) and an even number of inputs read a copy "
-           "packed in pairs of inputs (`packed(NR) pairs`) and multiply x, "
-           "rounded to bf16 once by a kernel before them, two inputs at a "
-           "time: x86vector.avx512.dot, a pair of products summed into "
-           "each f32 lane, half the instructions of f32 FMAs">,
+           "has AVX512-BF16's dot product. Linear layers and grouped "
+           "experts with bf16 weights (stored so, not fp8) and an even "
+           "number of inputs read a copy packed in pairs of inputs "
+           "(`packed(NR) pairs`); their full tiles multiply x, rounded to "
+           "bf16 by a kernel before them (a workgroup per row, none in a "
+           "call of fewer tokens than a tile), two inputs at a time: "
+           "x86vector.avx512.dot, a pair of products summed into each f32 "
+           "lane, half the instructions of f32 FMAs. Rows taken one at a "
+           "time round x as they read it and multiply each half of the "
+           "pairs by an FMA, the second input first, as the dot product "
+           "adds them: the same sums. The experts' activations are stored "
+           "in bf16">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the block forms may hold "
            "(column-workgroups): the CUDA block's limit. It bounds the "
