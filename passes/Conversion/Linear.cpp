@@ -365,30 +365,6 @@ bool bf16PairsFit(const Codegen &codegen, ArrayRef<PackableWeight> weights) {
          });
 }
 
-/// Rows [0, rows) of x [tokens, in] rounded to `type` by a kernel named
-/// `name`.
-static Value roundedRows(OpBuilder &b, Location named, Value x, Value rows,
-                         Type type) {
-  auto xType = cast<RankedTensorType>(x.getType());
-  int64_t in = xType.getDimSize(1);
-  Value tileRows = tensor::ExtractSliceOp::create(
-      b, named, x, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{rows, b.getIndexAttr(in)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  Value empty = tensor::EmptyOp::create(b, named, xType.getShape(), type,
-                                        ValueRange{rows});
-  AffineMap identity = b.getMultiDimIdentityMap(2);
-  return linalg::GenericOp::create(
-             b, named, empty.getType(), ValueRange{tileRows}, ValueRange{empty},
-             ArrayRef<AffineMap>{identity, identity},
-             ArrayRef<utils::IteratorType>{kParallel, kParallel},
-             [&](OpBuilder &gb, Location gl, ValueRange args) {
-               linalg::YieldOp::create(
-                   gb, gl, ValueRange{arith::TruncFOp::create(gb, gl, type, args[0])});
-             })
-      .getResult(0);
-}
-
 Value bf16Input(OpBuilder &b, Location loc, Value x, StringRef stage) {
   ImplicitLocOpBuilder ib(loc, b);
   LoopNest loops{ib};
@@ -1646,10 +1622,29 @@ void mmaWorkgroup(OpBuilder &pb, Location pl, const MmaStage &stage,
 
 Value mmaInput(OpBuilder &b, Location loc, Value x, Value rows, Type stageType,
                StringRef stage) {
-  if (cast<RankedTensorType>(x.getType()).getElementType() == stageType)
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getElementType() == stageType)
     return x;
-  return roundedRows(b, NameLoc::get(b.getStringAttr(stage + "_mma_input"), loc),
-                     x, rows, stageType);
+  Location named = NameLoc::get(b.getStringAttr(stage + "_mma_input"), loc);
+  int64_t in = type.getDimSize(1);
+  Value tileRows = tensor::ExtractSliceOp::create(
+      b, named, x, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{rows, b.getIndexAttr(in)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  Value empty = tensor::EmptyOp::create(b, named, type.getShape(), stageType,
+                                        ValueRange{rows});
+  AffineMap identity = b.getMultiDimIdentityMap(2);
+  return linalg::GenericOp::create(
+             b, named, empty.getType(), ValueRange{tileRows}, ValueRange{empty},
+             ArrayRef<AffineMap>{identity, identity},
+             ArrayRef<utils::IteratorType>{kParallel, kParallel},
+             [&](OpBuilder &gb, Location gl, ValueRange args) {
+               linalg::YieldOp::create(
+                   gb, gl,
+                   ValueRange{arith::TruncFOp::create(gb, gl, stageType,
+                                                      args[0])});
+             })
+      .getResult(0);
 }
 
 /// The first token of the linear layers' mma workgroup `tile` (of
