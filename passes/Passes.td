@@ -257,7 +257,10 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "time round x as they read it and multiply each half of the "
            "pairs by an FMA, the second input first, as the dot product "
            "adds them: the same sums. The experts' activations are stored "
-           "in bf16">,
+           "in bf16. Prompt attention over a bf16 KV cache computes its "
+           "scores S^T = K Q^T by the dot product too: q^T rounded to bf16 "
+           "and interleaved by pairs of key elements once per workgroup, "
+           "each staged block of keys back in bf16 (exactly)">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the block forms may hold "
            "(column-workgroups): the CUDA block's limit. It bounds the "

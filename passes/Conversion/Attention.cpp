@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "passes/Conversion/HybridToLinalgLowering.h"
+#include "passes/Conversion/LinearForms.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -593,6 +594,11 @@ struct BlockedSpan {
   /// kPrefetchedPositions positions ahead of the row being staged, past
   /// the span's end too (the caller bounds j).
   function_ref<void(Value)> prefetchRow = {};
+  /// The cached keys are bf16 and the CPU has AVX512-BF16's dot product
+  /// (Codegen::bf16Dot): the scores S^T = K Q^T take two key elements at a
+  /// time by it, the staged keys converted back to bf16 (exactly) and the
+  /// queries rounded to bf16 once, as transformers' bf16 forward rounds q.
+  bool bf16Scores = false;
 };
 
 /// How far ahead of the staging of the decode form's rows blockedAttention
@@ -664,6 +670,13 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
   double negInf = -std::numeric_limits<double>::infinity();
   Value keys = loops.scratch({B, keyDim}, f32);
   Value values = span.valuesInKeys ? keys : loops.scratch({B, valueDim}, f32);
+  // bf16 scores: q^T in pairs of key elements [groups, keyDim / 2, 2
+  // queries] and the block's keys in bf16 [B, keyDim].
+  bool pairScores = span.bf16Scores && keyDim % 2 == 0 && queries % 16 == 0;
+  Type bf16 = b.getBF16Type();
+  Value queryPairs = pairScores ? loops.scratch({io.groups, keyDim / 2, 2 * queries}, bf16)
+                                : Value();
+  Value keyPairs = pairScores ? loops.scratch({B, keyDim}, bf16) : Value();
   Value weights = loops.scratch({B, queries}, f32); // scores, then weights
   Value corrections = loops.scratch({queries}, f32);
   Value maxima = io.maxima;
@@ -692,6 +705,24 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
     });
     write(splat(rowType, negInf), maxima, {g, zero});
     write(splat(rowType, 0.0), io.totals, {g, zero});
+    if (!pairScores)
+      return;
+    // Columns 2i and 2i + 1 of q^T rounded and interleaved: query q's pair
+    // at lanes 2q, 2q + 1.
+    SmallVector<int64_t> interleave;
+    for (int64_t q = 0; q < queries; ++q)
+      interleave.append({q, queries + q});
+    auto bf16Row = VectorType::get({queries}, bf16);
+    loops.forLoop(zero, loops.index(keyDim / 2), {}, [&](Value i, ValueRange) {
+      Value c = arith::MulIOp::create(b, i, loops.index(2));
+      Value even = arith::TruncFOp::create(b, bf16Row, read(rowType, io.queriesT, {g, c, zero}));
+      Value odd = arith::TruncFOp::create(
+          b, bf16Row, read(rowType, io.queriesT, {g, add(c, loops.index(1)), zero}));
+      vector::TransferWriteOp::create(b, vector::ShuffleOp::create(b, even, odd, interleave),
+                                      queryPairs, ValueRange{g, i, zero},
+                                      ArrayRef<bool>{true});
+      return SmallVector<Value>{};
+    });
   });
   Value end = span.end;
   if (!end)
@@ -718,6 +749,19 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
           });
       if (span.prefetchRow)
         span.prefetchRow(add(add(begin, r), loops.index(kPrefetchedPositions)));
+      if (pairScores) {
+        // The staged row back in bf16, 16 elements a conversion.
+        constexpr int64_t lanes = 16;
+        auto f32s = VectorType::get({lanes}, f32);
+        for (int64_t c = 0; c < keyDim; c += lanes) {
+          bool whole = c + lanes <= keyDim;
+          Value v = vector::TransferReadOp::create(b, f32s, keys, ValueRange{r, loops.index(c)},
+                                                   loops.f32(0.0), ArrayRef<bool>{whole});
+          vector::TransferWriteOp::create(
+              b, arith::TruncFOp::create(b, VectorType::get({lanes}, bf16), v), keyPairs,
+              ValueRange{r, loops.index(c)}, ArrayRef<bool>{whole});
+        }
+      }
       return SmallVector<Value>{};
     });
     forEachGroup([&](Value g) {
@@ -729,10 +773,25 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
         // S^T: R positions' score vectors at a time.
         loops.forLoop(zero, taken, {}, [&](Value r0, ValueRange) {
           auto sums = loops.forLoop(
-              zero, loops.index(keyDim), SmallVector<Value>(R, splat(rowType, 0.0)),
+              zero, loops.index(pairScores ? keyDim / 2 : keyDim),
+              SmallVector<Value>(R, splat(rowType, 0.0)),
               [&](Value c, ValueRange running) {
-                Value q = read(rowType, io.queriesT, {g, c, zero});
                 SmallVector<Value> next;
+                if (pairScores) {
+                  // c: a pair of key elements.
+                  Value q = vector::TransferReadOp::create(
+                      b, VectorType::get({2 * queries}, bf16), queryPairs,
+                      ValueRange{g, c, zero},
+                      arith::ConstantOp::create(b, bf16, b.getFloatAttr(bf16, 0.0)),
+                      ArrayRef<bool>{true});
+                  for (int64_t k = 0; k < R; ++k)
+                    next.push_back(dotPairs(
+                        b, b.getLoc(), pairSplat(b, b.getLoc(), keyPairs,
+                                                 {add(r0, loops.index(k))}, c),
+                        q, running[k]));
+                  return next;
+                }
+                Value q = read(rowType, io.queriesT, {g, c, zero});
                 for (int64_t k = 0; k < R; ++k)
                   next.push_back(vector::FMAOp::create(
                       b, broadcast(rowType, keys, {add(r0, loops.index(k)), c}), q,
@@ -2037,10 +2096,14 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
               io.ends, slot);
           return SmallVector<Value>{};
         });
+        BlockedSpan span;
+        span.bf16Scores =
+            codegen.bf16Dot && cast<MemRefType>(cache.getType()).getElementType().isBF16();
         blockedAttention(b, loops, dim, dim, io,
                          [&](Value j, Value r, Value keys, Value values) {
                            stageKeyValue(first, kvh, j, r, keys, values);
-                         });
+                         },
+                         span);
         forLoop(zero, arith::MulIOp::create(b, count, index(blockHeads)), {},
                 [&](Value g, ValueRange) {
           SmallVector<Value> slot = io.slot(b, g);

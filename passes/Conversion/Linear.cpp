@@ -471,6 +471,10 @@ static Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value panel,
   return acc;
 }
 
+Value dotPairs(OpBuilder &b, Location loc, Value pairs, Value row, Value acc) {
+  return multiplyAdd(b, loc, pairs, row, acc, /*widen=*/false);
+}
+
 std::optional<PackableWeight> packableSource(const Codegen &codegen, Value w,
                                              bool experts) {
   if (codegen.panel <= 0)

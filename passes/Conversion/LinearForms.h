@@ -124,6 +124,12 @@ bool bf16PairsFit(const Codegen &codegen, ArrayRef<PackableWeight> weights);
 /// these two with that lane's pair of weights.
 Value pairSplat(OpBuilder &b, Location loc, Value xb, ValueRange row, Value i);
 
+/// acc + the dot products of a pair of bf16 inputs in every 32-bit lane of
+/// `pairs` (pairSplat's) with a row of bf16 pairs (vector<2n x bf16>, a
+/// pair per lane of acc: vector<n x f32>): AVX512-BF16's dot product per
+/// 16 lanes.
+Value dotPairs(OpBuilder &b, Location loc, Value pairs, Value row, Value acc);
+
 /// x [tokens, in] (f32) rounded to bf16 into a buffer by a kernel of its
 /// own, a workgroup per row, named `stage`_bf16_input: the full tiles' input
 /// of weights in pairs (bf16PairsFit). A call of fewer tokens than a tile
