@@ -89,6 +89,23 @@ else:
     lit_config.note("this CPU has no AVX512-BF16: EndToEnd/bf16-dot.test is "
                     "skipped")
 
+# AVX-512 as x86-64-v4 has it, and a CPU that LLVM knows with a feature
+# this one lacks (an AMD CPU's SSE4a on Intel, Sapphire Rapids' AVX512-FP16
+# on AMD): EndToEnd/cpu-features.test checks that the runtime refuses
+# artifacts compiled for them.
+if {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} <= _flags:
+    config.available_features.add("cpu-avx512")
+_foreign_cpu = (("znver4", "sse4a") if "sse4a" not in _flags else
+                ("sapphirerapids", "avx512fp16")
+                if "avx512_fp16" not in _flags else None)
+if _foreign_cpu:
+    config.available_features.add("foreign-cpu")
+    config.substitutions.append(("%{foreign_cpu}", _foreign_cpu[0]))
+    config.substitutions.append(("%{foreign_feature}", _foreign_cpu[1]))
+else:
+    lit_config.note("this CPU has SSE4a and AVX512-FP16: no CPU to refuse "
+                    "artifacts for in EndToEnd/cpu-features.test")
+
 # The CUDA target's checks that need NVIDIA's tools or driver. ptxas (the
 # CUDA toolkit at $HYBRIDC_CUDA_PATH, default /usr/local/cuda) assembles the
 # fixtures' PTX; a driver (libcuda.so.1) and GPU run it. Without them those

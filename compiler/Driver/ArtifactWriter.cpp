@@ -107,16 +107,33 @@ targetMachine(const std::string &cpuOption) {
       features += (features.empty() ? "" : ",") +
                   std::string(feature.getValue() ? "+" : "-") + feature.getKey().str();
   }
+  // Checked first: LLVM would otherwise warn and compile for a generic CPU.
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(
+      target->createMCSubtargetInfo(triple, "x86-64", ""));
+  if (!generic || !generic->isCPUStringValid(cpu))
+    return error("--cpu: LLVM knows no x86-64 CPU '" + cpu + "'");
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
       triple, cpu, features, options, llvm::Reloc::PIC_, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
-    return error("--cpu: LLVM does not know CPU '" + cpu + "'");
+    return error("--cpu: LLVM knows no x86-64 CPU '" + cpu + "'");
   return machine;
 }
 
 } // namespace
+
+llvm::Error hybridc::checkCpu(const std::string &cpu) {
+  auto machine = targetMachine(cpu);
+  if (!machine)
+    return machine.takeError();
+  // The CPU kernels are vectorised for AVX2 and FMA at least (x86-64-v3).
+  const llvm::MCSubtargetInfo &info = *(*machine)->getMCSubtargetInfo();
+  if (!info.checkFeatures("+avx2,+fma"))
+    return error("--cpu: " + cpu + " has no AVX2 and FMA, which HybridC's CPU "
+                 "code needs (x86-64-v3 or later)");
+  return llvm::Error::success();
+}
 
 bool hybridc::cpuHasFeature(const std::string &cpu, const std::string &feature) {
   auto machine = targetMachine(cpu);
@@ -411,9 +428,16 @@ hybridc::buildArtifact(ModuleOp module, const std::vector<EntryArgument> &argume
   fbb.ForceVectorAlignment(library->size(), 1, 16);
   auto libraryOffset = fbb.CreateVector(
       reinterpret_cast<const uint8_t *>(library->data()), library->size());
+  // What the code may use, for the runtime to check before it runs any.
+  std::vector<flatbuffers::Offset<flatbuffers::String>> cpuFeatures;
+  const llvm::MCSubtargetInfo &subtarget = *(*machine)->getMCSubtargetInfo();
+  for (const char *feature : fa::kCpuFeatures)
+    if (subtarget.checkFeatures(std::string("+") + feature))
+      cpuFeatures.push_back(fbb.CreateString(feature));
   auto executable = fa::CreateExecutable(
-      fbb, fbb.CreateString("elf-x86_64-so"), fbb.CreateString(options.cpu),
-      fbb.CreateString(kEntry), libraryOffset);
+      fbb, fbb.CreateString("elf-x86_64-so"),
+      fbb.CreateString((*machine)->getTargetCPU().str()),
+      fbb.CreateString(kEntry), libraryOffset, fbb.CreateVector(cpuFeatures));
   auto config = fa::CreateModelConfigDirect(fbb, options.modelType.c_str(),
                                             options.vocab, options.hidden,
                                             options.layers, options.maxSeqLen,

@@ -31,7 +31,7 @@ struct EntryArgument {
 llvm::Expected<std::vector<EntryArgument>> readEntryArguments(mlir::ModuleOp module);
 
 struct ArtifactOptions {
-  std::string cpu = "x86-64-v3"; // x86-64-v3, x86-64-v4 or native
+  std::string cpu = "x86-64-v3"; // an LLVM x86-64 CPU name, or native
   std::string modelType;
   int64_t vocab = 0, hidden = 0, layers = 0, maxSeqLen = 0, maxBatch = 1;
   /// Reference the checkpoint's safetensors files (in `weightsDir`, an
@@ -77,6 +77,9 @@ private:
 /// LLVM x86 feature `feature` (e.g. "avx512f"): for "native", as this
 /// machine reports its features.
 bool cpuHasFeature(const std::string &cpu, const std::string &feature);
+
+/// `cpu` (--cpu) is native or an x86-64 CPU LLVM knows with AVX2 and FMA.
+llvm::Error checkCpu(const std::string &cpu);
 
 /// Compiles `module` (LLVM dialect) to a shared object (LLVM codegen, then
 /// ld.lld) and lays out the artifact: config, argument table, the shared

@@ -64,8 +64,10 @@ cl::opt<std::string> outputPath(
 cl::opt<std::string> cpu(
     "cpu",
     cl::desc("CPU the artifact's code is compiled for: x86-64-v3 (AVX2+FMA, "
-             "default), x86-64-v4 (AVX-512) or native (this machine; its "
-             "f32-to-bf16 instruction where it has one)"),
+             "default), x86-64-v4 (AVX-512), native (this machine; its "
+             "f32-to-bf16 instruction where it has one) or the name of one "
+             "with AVX2 and FMA as LLVM knows it (znver4, sapphirerapids). "
+             "The runtime refuses the artifact on a CPU without its features"),
     cl::init("x86-64-v3"), cl::cat(category));
 
 enum class WeightsMode { Embed, External };
@@ -93,8 +95,8 @@ cl::opt<bool> packWeights(
 
 cl::opt<bool> bf16Dot(
     "bf16-dot",
-    cl::desc("With --cpu native on a CPU with AVX512-BF16 (Zen 4, Sapphire "
-             "Rapids and later): linear layers with bf16 weights multiply "
+    cl::desc("With a --cpu with AVX512-BF16 (native on Zen 4, Sapphire "
+             "Rapids and later; znver4): linear layers with bf16 weights multiply "
              "two inputs at a time by its dot product, their weights packed "
              "in pairs of inputs and x rounded to bf16 (as transformers' "
              "bf16 forward and the GPU's bf16 tiles round it): twice the "
@@ -406,9 +408,8 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (wantReport && report != "" && report != "table" && report != "json")
     return fail("--report: expected 'table' or 'json', got '" + report + "'");
   bool wantArtifact = !wantReport && emit == EmitLevel::None;
-  if (cpu != "x86-64-v3" && cpu != "x86-64-v4" && cpu != "native")
-    return fail("--cpu: expected x86-64-v3, x86-64-v4 or native, got '" + cpu +
-                "'");
+  if (llvm::Error e = hybridc::checkCpu(cpu))
+    return fail(llvm::toString(std::move(e)));
   std::string output = outputPath.empty()
                            ? (wantArtifact ? "model.hyb" : "-")
                            : outputPath.getValue();
@@ -479,7 +480,8 @@ int hybridc::runHybridc(int argc, char **argv) {
                   "pairs; drop --pack-weights=false and --weights=external");
     if (!hybridc::cpuHasFeature(cpu, "avx512bf16"))
       return fail("--bf16-dot: --cpu=" + cpu +
-                  " has no AVX512-BF16 (--cpu native on a CPU that has it)");
+                  " has no AVX512-BF16 (--cpu native on a CPU that has it, "
+                  "or a CPU name such as znver4)");
   }
   if (gpuKernelForms && (!packWeights || weightsMode == WeightsMode::External))
     return fail("--gpu-kernel-forms: the GPU forms read packed weights; drop "

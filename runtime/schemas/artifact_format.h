@@ -25,7 +25,29 @@ namespace hybrid::artifact {
 /// Bumped on every change of artifact.fbs or of the host plan's calls into
 /// the runtime (convert-hybrid-dispatch-to-llvm's ABI); a runtime refuses
 /// other versions.
-constexpr uint32_t kArtifactVersion = 11;
+constexpr uint32_t kArtifactVersion = 12;
+
+/// The x86 features an artifact's code may need beyond x86-64's baseline
+/// (SSE2), by their LLVM names, which are also the names
+/// __builtin_cpu_supports takes: the compiler records in
+/// Executable.cpu_features each of them that the CPU it compiled for has
+/// (LLVM may use any of them there), and the runtime refuses the artifact
+/// on a CPU without one of them, instead of stopping on an illegal
+/// instruction. Not here: what LLVM uses only through intrinsics the
+/// compiler never emits (AMX, for one).
+#define HYBRID_CPU_FEATURES(X)                                                 \
+  X("sse3") X("ssse3") X("sse4.1") X("sse4.2") X("sse4a") X("popcnt")          \
+  X("lzcnt") X("movbe") X("bmi") X("bmi2") X("adx") X("aes") X("pclmul")      \
+  X("sha") X("xsave") X("avx") X("avx2") X("fma") X("f16c") X("fma4")         \
+  X("xop") X("gfni") X("vaes") X("vpclmulqdq") X("avxvnni") X("avx512f")      \
+  X("avx512bw") X("avx512cd") X("avx512dq") X("avx512vl") X("avx512ifma")     \
+  X("avx512vbmi") X("avx512vbmi2") X("avx512bitalg") X("avx512vpopcntdq")     \
+  X("avx512vnni") X("avx512bf16") X("avx512fp16")
+
+#define HYBRID_CPU_FEATURE_NAME(name) name,
+inline constexpr const char *kCpuFeatures[] = {
+    HYBRID_CPU_FEATURES(HYBRID_CPU_FEATURE_NAME)};
+#undef HYBRID_CPU_FEATURE_NAME
 
 /// The one checksum of the format (safetensors headers, whole artifacts,
 /// state snapshots), fast enough for gigabytes of weights at every load:

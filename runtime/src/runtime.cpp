@@ -30,8 +30,10 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -273,6 +275,41 @@ uint64_t artifactChecksum(const uint8_t *bytes, size_t size) {
   return ArtifactChecksummer::combine(sums, size);
 }
 
+/// Whether this CPU has `feature`, one of HYBRID_CPU_FEATURES (and the OS
+/// saves its registers, which __builtin_cpu_supports also asks);
+/// std::nullopt for a name this runtime does not know.
+std::optional<bool> cpuSupports(std::string_view feature) {
+  __builtin_cpu_init();
+#define HYBRID_CPU_SUPPORTS(name)                                              \
+  if (feature == name)                                                         \
+    return __builtin_cpu_supports(name) != 0;
+  HYBRID_CPU_FEATURES(HYBRID_CPU_SUPPORTS)
+#undef HYBRID_CPU_SUPPORTS
+  return std::nullopt;
+}
+
+/// The code of `exe` may use every feature it records: on a CPU without
+/// one it would stop on an illegal instruction somewhere in a call.
+hybrid_status *checkCpuFeatures(const std::string &name, const fa::Executable &exe) {
+  std::string cpu = exe.cpu() ? exe.cpu()->str() : "";
+  std::string lacking;
+  if (exe.cpu_features())
+    for (const flatbuffers::String *feature : *exe.cpu_features()) {
+      std::optional<bool> has = cpuSupports(feature->string_view());
+      if (!has)
+        return fail(name + ": its code needs the CPU feature '" + feature->str() +
+                    "', which this runtime cannot check; recompile it");
+      if (!*has)
+        lacking += (lacking.empty() ? "" : ", ") + feature->str();
+    }
+  if (lacking.empty())
+    return nullptr;
+  return fail(name + ": compiled for CPU '" + cpu + "', its code may use " +
+              lacking + ", which this CPU does not have; compile it for this "
+              "one (hybridc --cpu=native here, or --cpu=x86-64-v3 for any "
+              "x86-64 CPU with AVX2 and FMA)");
+}
+
 /// Checks what the flatbuffer verifier cannot: versions, the argument table
 /// and that every weight lies inside the embedded weights.
 hybrid_status *validate(hybrid_artifact &a, size_t size) {
@@ -330,6 +367,8 @@ hybrid_status *validate(hybrid_artifact &a, size_t size) {
   const fa::Executable *exe = a.root->executable();
   if (!exe || !exe->data() || exe->data()->size() == 0 || !exe->entry())
     return fail(a.name + ": artifact has no executable");
+  if (hybrid_status *status = checkCpuFeatures(a.name, *exe))
+    return status;
   if (!a.root->arguments())
     return fail(a.name + ": artifact has no argument table");
   if (const fa::CudaKernels *cuda = a.root->cuda())
