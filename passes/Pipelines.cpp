@@ -93,8 +93,9 @@ constexpr Step kLinalgSteps[] = {
       {"reconcile-unrealized-casts",                                           \
        "drop the casts the conversions paired up"}
 
-// Tensors to buffers, loops to the LLVM dialect.
-constexpr Step kLLVMSteps[] = {
+// Tensors to buffers, top-level parallel loops to kernels and dispatches,
+// the kernel transformations (CPU).
+constexpr Step kKernelSteps[] = {
     HYBRID_BUFFER_STEPS,
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch the "
@@ -143,6 +144,10 @@ constexpr Step kLLVMSteps[] = {
      "every buffer access checked against its buffer's shape as it runs "
      "(check-bounds)",
      [](const hybrid::PipelineOptions &o) { return bool(o.checkBounds); }},
+};
+
+// Kernels and plan to the LLVM dialect (CPU).
+constexpr Step kLLVMSteps[] = {
     {"convert-vector-to-scf{full-unroll=1}",
      "the tensor-core tiles' 2-D transfers as a transfer per row, unrolled "
      "(gpu-kernel-forms): loops of rows would stage each tile through a "
@@ -160,8 +165,10 @@ constexpr Step kLLVMSteps[] = {
                       "reuse"),
 };
 
-// Tensors to buffers, kernels to PTX, the plan to the LLVM dialect.
-constexpr Step kCUDASteps[] = {
+// Tensors to buffers, top-level parallel loops to GPU kernels and their
+// launches, the kernels' GPU forms (tensor-core tiles, griddepcontrol,
+// cp.async) (CUDA).
+constexpr Step kCUDAKernelSteps[] = {
     HYBRID_BUFFER_STEPS,
     {"hybrid-form-dispatches",
      "each top-level parallel loop becomes a kernel and a dispatch"},
@@ -212,6 +219,10 @@ constexpr Step kCUDASteps[] = {
     {"gpu.module(hybrid-async-shared-copies)",
      "the block kernels' staging copies from global into shared memory as "
      "cp.async, waited for at the next barrier"},
+};
+
+// Kernels to PTX, the plan to the LLVM dialect (CUDA).
+constexpr Step kCUDASteps[] = {
     {"gpu.module(convert-scf-to-cf,expand-strided-metadata,lower-affine,"
      "convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,convert-nvvm-to-llvm,"
      "convert-vector-to-llvm,"
@@ -281,6 +292,8 @@ LogicalResult hybrid::buildPipeline(OpPassManager &pm, Target target,
   const std::pair<Stage, ArrayRef<Step>> stages[] = {
       {Stage::Hybrid, kHybridSteps},
       {Stage::Linalg, kLinalgSteps},
+      {Stage::Kernel, cuda ? ArrayRef<Step>(kCUDAKernelSteps)
+                           : ArrayRef<Step>(kKernelSteps)},
       {Stage::LLVM,
        cuda ? ArrayRef<Step>(kCUDASteps) : ArrayRef<Step>(kLLVMSteps)}};
   for (auto [stage, steps] : stages) {

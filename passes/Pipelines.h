@@ -95,8 +95,10 @@ struct PipelineOptions : mlir::PassPipelineOptions<PipelineOptions> {
       llvm::cl::init("")};
 };
 
-/// Stages of the CPU pipeline, in order; `--emit=` stops after one.
-enum class Stage { Hybrid, Linalg, LLVM };
+/// Stages of the pipelines, in order; `--emit=` stops after one. Kernel:
+/// the plan's dispatches and their kernels on buffers, before lowering to
+/// LLVM (CUDA: to NVVM and PTX).
+enum class Stage { Hybrid, Linalg, Kernel, LLVM };
 
 /// Appends the passes that take the IR from just before `first` (imported
 /// hybrid IR for Stage::Hybrid) to the end of `last`.

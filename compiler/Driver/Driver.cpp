@@ -1,6 +1,6 @@
 //===- Driver.cpp - The hybridc compiler driver -----------------*- C++ -*-===//
 //
-// hybridc MODEL [--target=cpu|cuda] [--emit=import|hybrid|linalg|llvm|ptx]
+// hybridc MODEL [--target=cpu|cuda] [--emit=import|hybrid|linalg|kernel|llvm|ptx]
 //               [--report[=json]] [-o FILE]
 //
 // Imports MODEL (a checkpoint folder or a config.json), runs the passes of
@@ -195,7 +195,7 @@ cl::opt<std::string> cudaPath(
              "driver compiles at load)"),
     cl::init("/usr/local/cuda"), cl::cat(category));
 
-enum class EmitLevel { None, Import, Hybrid, Linalg, LLVM, PTX };
+enum class EmitLevel { None, Import, Hybrid, Linalg, Kernel, LLVM, PTX };
 cl::opt<EmitLevel> emit(
     "emit", cl::desc("Print the IR of a compilation stage"),
     cl::values(
@@ -208,6 +208,13 @@ cl::opt<EmitLevel> emit(
         clEnumValN(EmitLevel::Linalg, "linalg",
                    "linalg on tensors and loop nests on state buffers; "
                    "weights are function arguments"),
+        clEnumValN(EmitLevel::Kernel, "kernel",
+                   "the kernels and the plan that dispatches them, on "
+                   "buffers, before lowering to LLVM: each top-level "
+                   "parallel loop a kernel function that hybrid.dispatch "
+                   "runs over workgroups (--target=cuda: gpu.func kernels "
+                   "in gpu.module @hybrid_kernels, tensor-core tiles as "
+                   "nvgpu and NVVM ops)"),
         clEnumValN(EmitLevel::LLVM, "llvm",
                    "LLVM IR of the CPU code (--target=cuda: of the host "
                    "plan)"),
@@ -449,16 +456,19 @@ int hybridc::runHybridc(int argc, char **argv) {
   if (parallelOrder.getNumOccurrences() && cuda)
     return fail("--parallel-order applies to --target=cpu: a GPU runs the "
                 "iterations at once");
-  if (parallelOrder.getNumOccurrences() && !wantArtifact && emit != EmitLevel::LLVM)
-    return fail("--parallel-order applies to artifacts and --emit=llvm");
+  // The kernel stage's options: artifacts and the emit levels from it on.
+  bool kernelsBuilt = wantArtifact || emit == EmitLevel::Kernel ||
+                      emit == EmitLevel::LLVM || emit == EmitLevel::PTX;
+  if (parallelOrder.getNumOccurrences() && !kernelsBuilt)
+    return fail("--parallel-order applies to artifacts and --emit=kernel|llvm");
   if (gpuKernelForms && cuda)
     return fail("--gpu-kernel-forms: --target=cuda builds those forms "
                 "anyway; the flag runs them on the CPU target");
   if (checkBounds && cuda)
     return fail("--check-bounds applies to --target=cpu (its checks run on "
                 "the CPU; --gpu-kernel-forms checks the GPU forms there)");
-  if (checkBounds && !wantArtifact && emit != EmitLevel::LLVM)
-    return fail("--check-bounds applies to artifacts and --emit=llvm");
+  if (checkBounds && !kernelsBuilt)
+    return fail("--check-bounds applies to artifacts and --emit=kernel|llvm");
   if (tilePrecision.getNumOccurrences() && !gpuKernelForms && !cuda)
     return fail("--tile-precision applies to --target=cuda and "
                 "--gpu-kernel-forms (the CPU forms have no tensor-core "
@@ -467,10 +477,11 @@ int hybridc::runHybridc(int argc, char **argv) {
       tilePrecision == TilePrecision::F32)
     return fail("--tile-precision=f32: a GPU's tensor cores take f32 "
                 "operands only as tf32; give tf32 (the default) or 3xtf32");
-  if (tilePrecision.getNumOccurrences() && !wantArtifact &&
-      emit != (cuda ? EmitLevel::PTX : EmitLevel::LLVM))
+  // (With --target=cuda, --emit=llvm is the host plan's, which has no tiles.)
+  if (tilePrecision.getNumOccurrences() &&
+      (!kernelsBuilt || (cuda && emit == EmitLevel::LLVM)))
     return fail(Twine("--tile-precision applies to artifacts and ") +
-                (cuda ? "--emit=ptx" : "--emit=llvm"));
+                (cuda ? "--emit=kernel|ptx" : "--emit=kernel|llvm"));
   if (bf16Dot.getNumOccurrences() && bf16Dot) {
     if (cuda || gpuKernelForms)
       return fail("--bf16-dot applies to the CPU target's own kernels, not "
@@ -559,6 +570,7 @@ int hybridc::runHybridc(int argc, char **argv) {
                     !gpuKernelForms && hybridc::cpuHasFeature(cpu, "avx512bf16");
   hybrid::Stage stage = emit == EmitLevel::LLVM || emit == EmitLevel::PTX
                             ? hybrid::Stage::LLVM
+                        : emit == EmitLevel::Kernel ? hybrid::Stage::Kernel
                         : emit == EmitLevel::Linalg ? hybrid::Stage::Linalg
                         : wantArtifact              ? hybrid::Stage::Linalg
                                                     : hybrid::Stage::Hybrid;
@@ -570,7 +582,7 @@ int hybridc::runHybridc(int argc, char **argv) {
   PassManager rest(&context);
   if (wantArtifact && failed(hybrid::buildPipeline(rest, target, options,
                                                    hybrid::Stage::LLVM,
-                                                   hybrid::Stage::LLVM)))
+                                                   hybrid::Stage::Kernel)))
     return fail("internal error: the pass pipeline does not parse");
   SmallVector<PassManager *, 2> managers = {&pm};
   if (wantArtifact)
