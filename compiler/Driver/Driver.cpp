@@ -235,7 +235,8 @@ cl::opt<int64_t> maxBatch(
 cl::opt<int64_t> scanChunkSize(
     "scan-chunk-size",
     cl::desc("Tokens per chunk of the Gated DeltaNet and Mamba prefill scans "
-             "(hybrid-tile-scans; default 16; 0 runs them token by token). "
+             "(hybrid-tile-scans; default 16; 0 runs them token by token; "
+             "also --chunk-size). "
              "The GPU forms run Gated DeltaNet's chunks a block per "
              "(sequence, head), the chunk's buffers in the block's shared "
              "memory (up to 163 KiB on sm_80, 227 KiB on sm_90; on tensor "
@@ -244,6 +245,9 @@ cl::opt<int64_t> scanChunkSize(
              "runs a prompt's Mamba scan a block of channels at a time, in no "
              "chunks: any size but 0 selects that form"),
     cl::init(16), cl::cat(category));
+// design.md's name for it.
+cl::alias chunkSize("chunk-size", cl::desc("Alias for --scan-chunk-size"),
+                    cl::aliasopt(scanChunkSize), cl::cat(category));
 
 cl::opt<int64_t> maxSeqLen(
     "max-seq-len",
