@@ -677,6 +677,24 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
   Value queryPairs = pairScores ? loops.scratch({io.groups, keyDim / 2, 2 * queries}, bf16)
                                 : Value();
   Value keyPairs = pairScores ? loops.scratch({B, keyDim}, bf16) : Value();
+  // bf16 P V likewise, two positions at a time: the block's values in pairs
+  // of positions [B / 2, 2 valueDim] (element [i, 2c + s]: position 2i + s,
+  // column c; exact, the cache is bf16) and the softmax's weights rounded
+  // to bf16 in pairs of positions [B / 2, 2 queries], as transformers'
+  // bf16 forward rounds the probabilities before multiplying them by V.
+  bool pairValues = pairScores && !span.valuesInKeys;
+  Value valuePairs = pairValues ? loops.scratch({B / 2, 2 * valueDim}, bf16) : Value();
+  Value weightPairs = pairValues ? loops.scratch({B / 2, 2 * queries}, bf16) : Value();
+  // Two vectors' lanes alternating: lane k of the first at 2k, of the
+  // second at 2k + 1.
+  auto interleaved = [&](Value first, Value second) -> Value {
+    int64_t n = cast<VectorType>(first.getType()).getNumElements();
+    SmallVector<int64_t> lanes;
+    for (int64_t k = 0; k < n; ++k)
+      lanes.append({k, n + k});
+    return vector::ShuffleOp::create(b, first, second, lanes);
+  };
+  Value bf16Zero = arith::ConstantOp::create(b, bf16, b.getFloatAttr(bf16, 0.0));
   Value weights = loops.scratch({B, queries}, f32); // scores, then weights
   Value corrections = loops.scratch({queries}, f32);
   Value maxima = io.maxima;
@@ -709,18 +727,14 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
       return;
     // Columns 2i and 2i + 1 of q^T rounded and interleaved: query q's pair
     // at lanes 2q, 2q + 1.
-    SmallVector<int64_t> interleave;
-    for (int64_t q = 0; q < queries; ++q)
-      interleave.append({q, queries + q});
     auto bf16Row = VectorType::get({queries}, bf16);
     loops.forLoop(zero, loops.index(keyDim / 2), {}, [&](Value i, ValueRange) {
       Value c = arith::MulIOp::create(b, i, loops.index(2));
       Value even = arith::TruncFOp::create(b, bf16Row, read(rowType, io.queriesT, {g, c, zero}));
       Value odd = arith::TruncFOp::create(
           b, bf16Row, read(rowType, io.queriesT, {g, add(c, loops.index(1)), zero}));
-      vector::TransferWriteOp::create(b, vector::ShuffleOp::create(b, even, odd, interleave),
-                                      queryPairs, ValueRange{g, i, zero},
-                                      ArrayRef<bool>{true});
+      vector::TransferWriteOp::create(b, interleaved(even, odd), queryPairs,
+                                      ValueRange{g, i, zero}, ArrayRef<bool>{true});
       return SmallVector<Value>{};
     });
   });
@@ -764,6 +778,26 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
       }
       return SmallVector<Value>{};
     });
+    if (pairValues) {
+      // The staged rows (those up to the last score tile, zero past the
+      // block's) in pairs of positions, 16 columns a conversion.
+      constexpr int64_t lanes = 16;
+      auto f32s = VectorType::get({lanes}, f32);
+      auto bf16s = VectorType::get({lanes}, bf16);
+      loops.forLoop(zero, arith::DivUIOp::create(b, tiled, loops.index(2)), {},
+                    [&](Value i, ValueRange) {
+        Value even = arith::MulIOp::create(b, i, loops.index(2));
+        Value odd = add(even, loops.index(1));
+        for (int64_t c = 0; c < valueDim; c += lanes) {
+          Value first = arith::TruncFOp::create(b, bf16s, read(f32s, values, {even, loops.index(c)}));
+          Value second = arith::TruncFOp::create(b, bf16s, read(f32s, values, {odd, loops.index(c)}));
+          vector::TransferWriteOp::create(b, interleaved(first, second), valuePairs,
+                                          ValueRange{i, loops.index(2 * c)},
+                                          ArrayRef<bool>{true});
+        }
+        return SmallVector<Value>{};
+      });
+    }
     forEachGroup([&](Value g) {
       Value ends = endsOf(g);
       Value groupEnd = furthest(ends);
@@ -781,9 +815,7 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
                   // c: a pair of key elements.
                   Value q = vector::TransferReadOp::create(
                       b, VectorType::get({2 * queries}, bf16), queryPairs,
-                      ValueRange{g, c, zero},
-                      arith::ConstantOp::create(b, bf16, b.getFloatAttr(bf16, 0.0)),
-                      ArrayRef<bool>{true});
+                      ValueRange{g, c, zero}, bf16Zero, ArrayRef<bool>{true});
                   for (int64_t k = 0; k < R; ++k)
                     next.push_back(dotPairs(
                         b, b.getLoc(), pairSplat(b, b.getLoc(), keyPairs,
@@ -830,6 +862,22 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
                   b, arith::MulFOp::create(b, read(rowType, io.totals, {g, zero}), correction),
                   blockSum),
               io.totals, {g, zero});
+        // The weights in pairs of positions; an odd count's last pair with
+        // a weight of zero (its value row is staged: finite).
+        Value pairsTaken = arith::CeilDivUIOp::create(b, taken, loops.index(2));
+        if (pairValues)
+          loops.forLoop(zero, pairsTaken, {}, [&](Value i, ValueRange) {
+            Value even = arith::MulIOp::create(b, i, loops.index(2));
+            Value odd = add(even, loops.index(1));
+            Value second = arith::SelectOp::create(
+                b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, odd, taken),
+                read(rowType, weights, {odd, zero}), splat(rowType, 0.0));
+            auto bf16Row = VectorType::get({queries}, bf16);
+            write(interleaved(arith::TruncFOp::create(b, bf16Row, read(rowType, weights, {even, zero})),
+                              arith::TruncFOp::create(b, bf16Row, second)),
+                  weightPairs, {i, zero});
+            return SmallVector<Value>{};
+          });
         // O = O correction + P V, tileQueries queries x a value vector at
         // a time.
         loops.forLoop(zero, loops.index(queries), {}, [&](Value q0, ValueRange) {
@@ -840,6 +888,25 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
               init.push_back(arith::MulFOp::create(
                   b, read(valueType, io.accs, {g, queryOf(k), c}),
                   broadcast(valueType, corrections, {queryOf(k)})));
+            if (pairValues) {
+              // Two positions a step: query k's pair of weights in every
+              // lane, the value columns' pairs.
+              auto pairSums = loops.forLoop(zero, pairsTaken, init, [&](Value i, ValueRange running) {
+                Value v = vector::TransferReadOp::create(
+                    b, VectorType::get({2 * valueWidth}, bf16), valuePairs,
+                    ValueRange{i, arith::MulIOp::create(b, c, loops.index(2))}, bf16Zero,
+                    ArrayRef<bool>{true});
+                SmallVector<Value> next;
+                for (int64_t k = 0; k < tileQueries; ++k)
+                  next.push_back(dotPairs(b, b.getLoc(),
+                                          pairSplat(b, b.getLoc(), weightPairs, {i}, queryOf(k)),
+                                          v, running[k]));
+                return next;
+              });
+              for (int64_t k = 0; k < tileQueries; ++k)
+                write(pairSums.getResult(k), io.accs, {g, queryOf(k), c});
+              return SmallVector<Value>{};
+            }
             auto sums = loops.forLoop(zero, taken, init, [&](Value r, ValueRange running) {
               Value v = read(valueType, values, {r, c});
               SmallVector<Value> next;
