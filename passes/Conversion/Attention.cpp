@@ -594,10 +594,13 @@ struct BlockedSpan {
   /// kPrefetchedPositions positions ahead of the row being staged, past
   /// the span's end too (the caller bounds j).
   function_ref<void(Value)> prefetchRow = {};
-  /// The cached keys are bf16 and the CPU has AVX512-BF16's dot product
+  /// A bf16 model (its cache bf16) on a CPU with AVX512-BF16's dot product
   /// (Codegen::bf16Dot): the scores S^T = K Q^T take two key elements at a
-  /// time by it, the staged keys converted back to bf16 (exactly) and the
-  /// queries rounded to bf16 once, as transformers' bf16 forward rounds q.
+  /// time by it and P V two positions, the staged keys and values
+  /// converted to bf16 (exactly where they are the cache's rows; MLA's
+  /// expanded ones rounded, as transformers' bf16 kv_b_proj gives them),
+  /// the queries and the softmax's weights rounded to bf16, as
+  /// transformers' bf16 forward rounds q and the probabilities.
   bool bf16Scores = false;
 };
 
@@ -2871,6 +2874,12 @@ struct MLALowering : HybridLowering<MLAOp> {
           int64_t stageWidth = std::max<int64_t>(codegen.panel, 1);
           while (nope % stageWidth || rope % stageWidth || vDim % stageWidth)
             stageWidth /= 2;
+          // A bf16 model's (its cache bf16): scores and P V by the dot
+          // product, the computed keys and values rounded to bf16 as
+          // staged, as its bf16 kv_b_proj gives them to transformers.
+          BlockedSpan span;
+          span.bf16Scores =
+              codegen.bf16Dot && cast<MemRefType>(cache.getType()).getElementType().isBF16();
           blockedAttention(
               b, loops, qk, vDim, io,
               [&](Value j, Value r, Value keys, Value values) {
@@ -2891,7 +2900,8 @@ struct MLALowering : HybridLowering<MLAOp> {
                                        stageWidth);
                 }, keys, nope);
                 copy(vDim, [&](int64_t i) { return expandedAt(nope + i); }, values, 0);
-              });
+              },
+              span);
           forLoop(zero, count, {}, [&](Value g, ValueRange) {
             SmallVector<Value> slot = io.slot(b, g);
             Value total = load(io.totals, slot);
