@@ -2880,6 +2880,23 @@ struct MLALowering : HybridLowering<MLAOp> {
           BlockedSpan span;
           span.bf16Scores =
               codegen.bf16Dot && cast<MemRefType>(cache.getType()).getElementType().isBF16();
+          // The rows ahead asked for in L2: a head's expanded rows lie a
+          // row of every head apart (4 KB in the DeepSeek-V3-shaped
+          // benchmark model), a page each, which the hardware prefetcher
+          // does not follow; staging waited on each (a quarter of the
+          // kernel's time at 4000 tokens).
+          Value expandedBuffer = bufferization::ToBufferOp::create(
+              b, MemRefType::get(cast<RankedTensorType>(expanded.getType()).getShape(), f32),
+              expanded, /*readOnly=*/true);
+          Value expandedEnd = tensor::DimOp::create(b, expanded, 0);
+          auto prefetchExpanded = [&](Value j) {
+            loops.ifElse(arith::CmpIOp::create(b, arith::CmpIPredicate::ult, j, expandedEnd),
+                         [&] {
+              prefetchRow(b, expandedBuffer, {j, base}, expandedWidth);
+              prefetchRow(b, cache, stateAt(b, slots, zero, {j, index(kvRank)}), rope);
+            }, [] {});
+          };
+          span.prefetchRow = prefetchExpanded;
           blockedAttention(
               b, loops, qk, vDim, io,
               [&](Value j, Value r, Value keys, Value values) {

@@ -72,8 +72,9 @@ func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_
 // packed once more for the linear kernel (the absorbed kernels read it as
 // stored), into each head's [k_nope | v] rows; a workgroup per (block of 4
 // x 8 tokens, head) then runs the prompt form over keys [k_nope | cached
-// rope key] and values v. The absorbed group kernel takes the other calls
-// of several tokens.
+// rope key] and values v, asking for the rows it will stage two blocks
+// ahead in L2 (a head's expanded rows lie a row of every head apart). The
+// absorbed group kernel takes the other calls of several tokens.
 // CHECK-LABEL: func.func @mla_prompt
 // CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<64x24xf32>, %[[CALL_START:[a-z0-9]+]]: tensor<?xi64> {hybrid.call_start}
 // CHECK-DAG: %[[START:.*]] = tensor.dim %[[CALL_START]], %c0 : tensor<?xi64>
@@ -98,6 +99,8 @@ func.func @gqa_prompt(%x: tensor<?x8xf32>, %pos: tensor<?xi64>, %kv: !hybrid.kv_
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
 // CHECK: vector.transfer_read %[[CACHE]]{{.*}} : memref<64x24xf32>, vector<8xf32>
 // CHECK: vector.transfer_read %{{.*}} : tensor<?x32xf32>, vector<8xf32>
+// CHECK: memref.prefetch %[[EXPANDED]][%{{.*}}, %{{.*}}], read, locality<2>, data : memref<?x32xf32>
+// CHECK-NEXT: memref.prefetch %[[CACHE]][%{{.*}}, %c16], read, locality<2>, data : memref<64x24xf32>
 // CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[TOKENS]], %c1 : index
 // CHECK: %[[TAKEN:.*]] = arith.ori %[[LONG]], %[[ONE]] : i1
 // CHECK: %[[NOT_TAKEN:.*]] = arith.cmpi eq, %[[TAKEN]], %false : i1
