@@ -27,7 +27,9 @@ void hybrid_status_free(hybrid_status *status);
 
 /** Opens and verifies an artifact file. An artifact compiled with
     --weights=external maps its safetensors files from the checkpoint folder
-    it was compiled from, and fails if they changed since. */
+    it was compiled from, and fails if they changed since. Fails on a CPU
+    without one of the features its code was compiled to use (hybridc
+    --cpu), naming them. */
 hybrid_status *hybrid_artifact_open_file(const char *path,
                                          hybrid_artifact **artifact);
 /** The same, reading external weights from `weights_dir` instead (NULL: the
