@@ -258,9 +258,12 @@ def ConvertHybridToLinalgPass : Pass<"convert-hybrid-to-linalg", "::mlir::Module
            "pairs by an FMA, the second input first, as the dot product "
            "adds them: the same sums. The experts' activations are stored "
            "in bf16. Prompt attention over a bf16 KV cache computes its "
-           "scores S^T = K Q^T by the dot product too: q^T rounded to bf16 "
-           "and interleaved by pairs of key elements once per workgroup, "
-           "each staged block of keys back in bf16 (exactly)">,
+           "scores S^T = K Q^T and P V by the dot product too: q^T rounded "
+           "to bf16 and interleaved by pairs of key elements once per "
+           "workgroup, each staged block of keys back in bf16 and of values "
+           "in bf16 interleaved by pairs of positions (exact: the cache is "
+           "bf16; MLA's expanded keys and values rounded), the softmax's "
+           "weights rounded to bf16 in pairs of positions">,
     Option<"blockSharedBytes", "block-shared-bytes", "int64_t", "49152",
            "Shared memory a workgroup of the block forms may hold "
            "(column-workgroups): the CUDA block's limit. It bounds the "

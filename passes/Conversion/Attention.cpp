@@ -601,7 +601,7 @@ struct BlockedSpan {
   /// expanded ones rounded, as transformers' bf16 kv_b_proj gives them),
   /// the queries and the softmax's weights rounded to bf16, as
   /// transformers' bf16 forward rounds q and the probabilities.
-  bool bf16Scores = false;
+  bool bf16Dot = false;
 };
 
 /// How far ahead of the staging of the decode form's rows blockedAttention
@@ -675,7 +675,7 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
   Value values = span.valuesInKeys ? keys : loops.scratch({B, valueDim}, f32);
   // bf16 scores: q^T in pairs of key elements [groups, keyDim / 2, 2
   // queries] and the block's keys in bf16 [B, keyDim].
-  bool pairScores = span.bf16Scores && keyDim % 2 == 0 && queries % 16 == 0;
+  bool pairScores = span.bf16Dot && keyDim % 2 == 0 && queries % 16 == 0;
   Type bf16 = b.getBF16Type();
   Value queryPairs = pairScores ? loops.scratch({io.groups, keyDim / 2, 2 * queries}, bf16)
                                 : Value();
@@ -697,7 +697,8 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
       lanes.append({k, n + k});
     return vector::ShuffleOp::create(b, first, second, lanes);
   };
-  Value bf16Zero = arith::ConstantOp::create(b, bf16, b.getFloatAttr(bf16, 0.0));
+  Value bf16Zero =
+      pairScores ? arith::ConstantOp::create(b, bf16, b.getFloatAttr(bf16, 0.0)) : Value();
   Value weights = loops.scratch({B, queries}, f32); // scores, then weights
   Value corrections = loops.scratch({queries}, f32);
   Value maxima = io.maxima;
@@ -867,7 +868,8 @@ void blockedAttention(ImplicitLocOpBuilder &b, LoopNest &loops, int64_t keyDim,
               io.totals, {g, zero});
         // The weights in pairs of positions; an odd count's last pair with
         // a weight of zero (its value row is staged: finite).
-        Value pairsTaken = arith::CeilDivUIOp::create(b, taken, loops.index(2));
+        Value pairsTaken =
+            pairValues ? arith::CeilDivUIOp::create(b, taken, loops.index(2)) : Value();
         if (pairValues)
           loops.forLoop(zero, pairsTaken, {}, [&](Value i, ValueRange) {
             Value even = arith::MulIOp::create(b, i, loops.index(2));
@@ -2167,7 +2169,7 @@ struct AttentionLowering : HybridLowering<AttentionOp> {
           return SmallVector<Value>{};
         });
         BlockedSpan span;
-        span.bf16Scores =
+        span.bf16Dot =
             codegen.bf16Dot && cast<MemRefType>(cache.getType()).getElementType().isBF16();
         blockedAttention(b, loops, dim, dim, io,
                          [&](Value j, Value r, Value keys, Value values) {
@@ -2878,13 +2880,14 @@ struct MLALowering : HybridLowering<MLAOp> {
           // product, the computed keys and values rounded to bf16 as
           // staged, as its bf16 kv_b_proj gives them to transformers.
           BlockedSpan span;
-          span.bf16Scores =
+          span.bf16Dot =
               codegen.bf16Dot && cast<MemRefType>(cache.getType()).getElementType().isBF16();
           // The rows ahead asked for in L2: a head's expanded rows lie a
           // row of every head apart (4 KB in the DeepSeek-V3-shaped
           // benchmark model), a page each, which the hardware prefetcher
-          // does not follow; staging waited on each (a quarter of the
-          // kernel's time at 4000 tokens).
+          // does not follow (perf put a quarter of the kernel's samples
+          // at 4000 tokens on the staging loads; the prefetches took 5 %
+          // off the kernel).
           Value expandedBuffer = bufferization::ToBufferOp::create(
               b, MemRefType::get(cast<RankedTensorType>(expanded.getType()).getShape(), f32),
               expanded, /*readOnly=*/true);

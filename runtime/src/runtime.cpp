@@ -291,20 +291,20 @@ std::optional<bool> cpuSupports(std::string_view feature) {
 /// The code of `exe` may use every feature it records: on a CPU without
 /// one it would stop on an illegal instruction somewhere in a call.
 hybrid_status *checkCpuFeatures(const std::string &name, const fa::Executable &exe) {
-  std::string cpu = exe.cpu() ? exe.cpu()->str() : "";
+  if (!exe.cpu() || !exe.cpu_features())
+    return fail(name + ": artifact has no CPU or CPU feature list for its code");
   std::string lacking;
-  if (exe.cpu_features())
-    for (const flatbuffers::String *feature : *exe.cpu_features()) {
-      std::optional<bool> has = cpuSupports(feature->string_view());
-      if (!has)
-        return fail(name + ": its code needs the CPU feature '" + feature->str() +
-                    "', which this runtime cannot check; recompile it");
-      if (!*has)
-        lacking += (lacking.empty() ? "" : ", ") + feature->str();
-    }
+  for (const flatbuffers::String *feature : *exe.cpu_features()) {
+    std::optional<bool> has = cpuSupports(feature->string_view());
+    if (!has)
+      return fail(name + ": its code needs the CPU feature '" + feature->str() +
+                  "', which this runtime cannot check; recompile it");
+    if (!*has)
+      lacking += (lacking.empty() ? "" : ", ") + feature->str();
+  }
   if (lacking.empty())
     return nullptr;
-  return fail(name + ": compiled for CPU '" + cpu + "', its code may use " +
+  return fail(name + ": compiled for CPU '" + exe.cpu()->str() + "', its code may use " +
               lacking + ", which this CPU does not have; compile it for this "
               "one (hybridc --cpu=native here, or --cpu=x86-64-v3 for any "
               "x86-64 CPU with AVX2 and FMA)");
